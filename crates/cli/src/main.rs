@@ -1,0 +1,2 @@
+//! `egress-policy`: the command line for policy authors and auditors.
+fn main() {}

@@ -1,0 +1,314 @@
+//! Credentials that inject rules mint: JWTs signed with a key held in a Worker secret.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// A JWT signing algorithm a credential may use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum JwtAlgorithm {
+    /// HMAC with SHA-256; the secret's UTF-8 text is the key.
+    HS256,
+    /// HMAC with SHA-384.
+    HS384,
+    /// HMAC with SHA-512.
+    HS512,
+    /// RSASSA-PKCS1-v1_5 with SHA-256; PKCS#8 PEM key.
+    RS256,
+    /// RSASSA-PKCS1-v1_5 with SHA-384.
+    RS384,
+    /// RSASSA-PKCS1-v1_5 with SHA-512.
+    RS512,
+    /// RSASSA-PSS with SHA-256.
+    PS256,
+    /// RSASSA-PSS with SHA-384.
+    PS384,
+    /// RSASSA-PSS with SHA-512.
+    PS512,
+    /// ECDSA P-256 with SHA-256; PKCS#8 PEM key.
+    ES256,
+    /// ECDSA P-384 with SHA-384.
+    ES384,
+    /// Ed25519; PKCS#8 PEM key.
+    EdDSA,
+}
+
+impl JwtAlgorithm {
+    /// Every supported algorithm, in the order `check` lists them in hints.
+    pub const ALL: [JwtAlgorithm; 12] = [
+        JwtAlgorithm::HS256,
+        JwtAlgorithm::HS384,
+        JwtAlgorithm::HS512,
+        JwtAlgorithm::RS256,
+        JwtAlgorithm::RS384,
+        JwtAlgorithm::RS512,
+        JwtAlgorithm::PS256,
+        JwtAlgorithm::PS384,
+        JwtAlgorithm::PS512,
+        JwtAlgorithm::ES256,
+        JwtAlgorithm::ES384,
+        JwtAlgorithm::EdDSA,
+    ];
+
+    /// The JOSE `alg` name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JwtAlgorithm::HS256 => "HS256",
+            JwtAlgorithm::HS384 => "HS384",
+            JwtAlgorithm::HS512 => "HS512",
+            JwtAlgorithm::RS256 => "RS256",
+            JwtAlgorithm::RS384 => "RS384",
+            JwtAlgorithm::RS512 => "RS512",
+            JwtAlgorithm::PS256 => "PS256",
+            JwtAlgorithm::PS384 => "PS384",
+            JwtAlgorithm::PS512 => "PS512",
+            JwtAlgorithm::ES256 => "ES256",
+            JwtAlgorithm::ES384 => "ES384",
+            JwtAlgorithm::EdDSA => "EdDSA",
+        }
+    }
+
+    /// Parses a JOSE `alg` name exactly (case-sensitive, as JOSE is).
+    pub fn parse(name: &str) -> Option<JwtAlgorithm> {
+        JwtAlgorithm::ALL.into_iter().find(|a| a.as_str() == name)
+    }
+
+    /// HMAC algorithms have no public key to publish.
+    pub fn is_hmac(self) -> bool {
+        matches!(
+            self,
+            JwtAlgorithm::HS256 | JwtAlgorithm::HS384 | JwtAlgorithm::HS512
+        )
+    }
+}
+
+impl fmt::Display for JwtAlgorithm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The values a claim template may refer to.
+#[derive(Clone, Copy, Debug)]
+pub struct ClaimVars<'a> {
+    /// `{customer}`
+    pub customer: &'a str,
+    /// `{tags}`: joined with `,`
+    pub tags: &'a [String],
+    /// `{host}`: the canonical request host
+    pub host: &'a str,
+    /// `{rule}`: the inject rule's id
+    pub rule: &'a str,
+}
+
+/// One piece of a parsed claim template.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TemplatePart {
+    /// Text copied as is (`{{` and `}}` already unescaped).
+    Literal(String),
+    /// `{customer}`
+    Customer,
+    /// `{tags}`
+    Tags,
+    /// `{host}`
+    Host,
+    /// `{rule}`
+    Rule,
+}
+
+/// A claim value template such as `"tenant:{customer}"`, parsed and validated by `check`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClaimTemplate {
+    /// The parts in order.
+    pub parts: Vec<TemplatePart>,
+}
+
+/// Why a claim template is not valid.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TemplateError {
+    /// `{name}` with a name other than customer, tags, host, rule.
+    UnknownPlaceholder {
+        /// The name between the braces.
+        name: String,
+        /// Byte offset of the `{` within the template.
+        offset: usize,
+    },
+    /// A `{` without its `}` or a lone `}` (write `{{` / `}}` for literal braces).
+    UnbalancedBrace {
+        /// Byte offset of the offending brace within the template.
+        offset: usize,
+    },
+}
+
+impl fmt::Display for TemplateError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TemplateError::UnknownPlaceholder { name, .. } => write!(
+                f,
+                "unknown placeholder `{{{name}}}`; expected one of {{customer}}, {{tags}}, {{host}}, {{rule}}"
+            ),
+            TemplateError::UnbalancedBrace { .. } => {
+                f.write_str("unbalanced brace; write `{{` or `}}` for a literal brace")
+            }
+        }
+    }
+}
+
+impl ClaimTemplate {
+    /// Parses `text`, resolving `{{`/`}}` escapes.
+    pub fn parse(text: &str) -> Result<ClaimTemplate, TemplateError> {
+        let mut parts = Vec::new();
+        let mut literal = String::new();
+        let mut chars = text.char_indices().peekable();
+        while let Some((offset, c)) = chars.next() {
+            match c {
+                '{' if chars.peek().map(|&(_, n)| n) == Some('{') => {
+                    chars.next();
+                    literal.push('{');
+                }
+                '}' if chars.peek().map(|&(_, n)| n) == Some('}') => {
+                    chars.next();
+                    literal.push('}');
+                }
+                '}' => return Err(TemplateError::UnbalancedBrace { offset }),
+                '{' => {
+                    let mut name = String::new();
+                    let mut closed = false;
+                    for (_, n) in chars.by_ref() {
+                        if n == '}' {
+                            closed = true;
+                            break;
+                        }
+                        name.push(n);
+                    }
+                    if !closed {
+                        return Err(TemplateError::UnbalancedBrace { offset });
+                    }
+                    let part = match name.as_str() {
+                        "customer" => TemplatePart::Customer,
+                        "tags" => TemplatePart::Tags,
+                        "host" => TemplatePart::Host,
+                        "rule" => TemplatePart::Rule,
+                        _ => return Err(TemplateError::UnknownPlaceholder { name, offset }),
+                    };
+                    if !literal.is_empty() {
+                        parts.push(TemplatePart::Literal(std::mem::take(&mut literal)));
+                    }
+                    parts.push(part);
+                }
+                _ => literal.push(c),
+            }
+        }
+        if !literal.is_empty() {
+            parts.push(TemplatePart::Literal(literal));
+        }
+        Ok(ClaimTemplate { parts })
+    }
+
+    /// The claim value for one request.
+    pub fn render(&self, vars: &ClaimVars<'_>) -> String {
+        let mut out = String::new();
+        for part in &self.parts {
+            match part {
+                TemplatePart::Literal(text) => out.push_str(text),
+                TemplatePart::Customer => out.push_str(vars.customer),
+                TemplatePart::Tags => out.push_str(&vars.tags.join(",")),
+                TemplatePart::Host => out.push_str(vars.host),
+                TemplatePart::Rule => out.push_str(vars.rule),
+            }
+        }
+        out
+    }
+
+    /// Whether the value depends on the request's host or rule (and so must be part of a
+    /// token cache key beyond credential, customer and tags).
+    pub fn depends_on_request(&self) -> bool {
+        self.parts
+            .iter()
+            .any(|p| matches!(p, TemplatePart::Host | TemplatePart::Rule))
+    }
+}
+
+/// A `[credentials.ID]` table after validation.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Credential {
+    /// The table's key: what inject rules name and logs show.
+    pub id: String,
+    /// Signing algorithm (`kind = "jwt"` is the only kind).
+    pub algorithm: JwtAlgorithm,
+    /// Name of the Worker secret holding the key (never the key itself).
+    pub secret: String,
+    /// JWT header `kid`.
+    pub key_id: Option<String>,
+    /// `iss`
+    pub issuer: String,
+    /// `aud`
+    pub audience: String,
+    /// Lifetime in seconds: `exp = iat + ttl`.
+    pub ttl: u32,
+    /// Request header that carries the token (default `Authorization`).
+    pub header: String,
+    /// Text before the token in that header (default `Bearer `).
+    pub prefix: String,
+    /// Extra claims; `sub` defaults to `{customer}` when not given.
+    pub claims: BTreeMap<String, ClaimTemplate>,
+}
+
+impl Credential {
+    /// Whether any claim depends on the request's host or rule.
+    pub fn depends_on_request(&self) -> bool {
+        self.claims.values().any(ClaimTemplate::depends_on_request)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars() -> ClaimVars<'static> {
+        static TAGS: [String; 0] = [];
+        ClaimVars {
+            customer: "acme",
+            tags: &TAGS,
+            host: "api.example.com",
+            rule: "r1",
+        }
+    }
+
+    #[test]
+    fn renders_placeholders_and_escapes() {
+        let t = ClaimTemplate::parse("{{x}} tenant:{customer}@{host}/{rule}").unwrap();
+        assert_eq!(t.render(&vars()), "{x} tenant:acme@api.example.com/r1");
+        assert!(t.depends_on_request());
+        assert!(!ClaimTemplate::parse("{customer}").unwrap().depends_on_request());
+    }
+
+    #[test]
+    fn rejects_unknown_and_unbalanced() {
+        assert_eq!(
+            ClaimTemplate::parse("a{secret}"),
+            Err(TemplateError::UnknownPlaceholder {
+                name: "secret".into(),
+                offset: 1
+            })
+        );
+        assert_eq!(
+            ClaimTemplate::parse("a{customer"),
+            Err(TemplateError::UnbalancedBrace { offset: 1 })
+        );
+        assert_eq!(
+            ClaimTemplate::parse("a}"),
+            Err(TemplateError::UnbalancedBrace { offset: 1 })
+        );
+    }
+
+    #[test]
+    fn algorithm_names_round_trip() {
+        for a in JwtAlgorithm::ALL {
+            assert_eq!(JwtAlgorithm::parse(a.as_str()), Some(a));
+        }
+        assert_eq!(JwtAlgorithm::parse("hs256"), None);
+        assert_eq!(JwtAlgorithm::parse("none"), None);
+    }
+}

@@ -1,0 +1,103 @@
+//! What the engine answers for one request.
+
+use serde::{Deserialize, Serialize};
+
+/// What happens to a request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    /// Answer 403; never forwarded.
+    Block,
+    /// Forward with a freshly minted credential in place of any client-supplied one.
+    Inject,
+    /// Forward unchanged.
+    Pass,
+}
+
+impl Action {
+    /// The lower-case name used in policy files and logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Block => "block",
+            Action::Inject => "inject",
+            Action::Pass => "pass",
+        }
+    }
+}
+
+/// A refusal that needs no rule: decision order step 1, plus URLs that do not parse.
+///
+/// Each has a fixed, documented code that appears as `reason` in the 403 body and the log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Refusal {
+    /// The URL did not parse under WHATWG rules (or has no host).
+    InvalidUrl,
+    /// The scheme is neither `http` nor `https`.
+    UnsupportedScheme,
+    /// The URL carries a username or password.
+    UserinfoInUrl,
+    /// The outbound Worker was not given a customer.
+    NoCustomer,
+    /// An IP-literal host that no rule names, with `ip_literals = "block"`.
+    IpLiteral,
+}
+
+impl Refusal {
+    /// The fixed reason code.
+    pub fn code(self) -> &'static str {
+        match self {
+            Refusal::InvalidUrl => "invalid_url",
+            Refusal::UnsupportedScheme => "unsupported_scheme",
+            Refusal::UserinfoInUrl => "userinfo_in_url",
+            Refusal::NoCustomer => "no_customer",
+            Refusal::IpLiteral => "ip_literal",
+        }
+    }
+}
+
+/// The reason code given when no rule matched and `defaults.action = "block"`.
+pub const DEFAULT_ACTION_REASON: &str = "default_action";
+
+/// A reference from a decision back to the rule in the policy source.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct RuleRef {
+    /// The rule's `id`.
+    pub id: String,
+    /// 1-based line of the rule's `[[rules]]` header in the policy file.
+    pub line: u32,
+}
+
+/// The request as the engine saw it after canonicalisation (DESIGN.md section 2).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Target {
+    /// `http` or `https` (or whatever unsupported scheme was refused).
+    pub scheme: String,
+    /// Canonical host: lower case, punycode, no trailing dot; IPv4 dotted quad; IPv6 in brackets.
+    pub host: String,
+    /// Explicit port or the scheme's default.
+    pub port: u16,
+    /// Canonical path: dot segments removed, unreserved `%XX` decoded.
+    pub path: String,
+    /// The query string without `?`, if any.
+    pub query: Option<String>,
+}
+
+/// The engine's answer for one request.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Decision {
+    /// What to do.
+    pub action: Action,
+    /// The rule that decided, `None` for refusals and the default action.
+    pub rule: Option<RuleRef>,
+    /// Why: a refusal code, [`DEFAULT_ACTION_REASON`], or a block rule's `reason` text.
+    pub reason: Option<String>,
+    /// A block rule in report mode (or any block under `mode = "report"`) matched.
+    pub would_block: bool,
+    /// The report-mode rule that would have blocked, first in file order.
+    pub report_rule: Option<RuleRef>,
+    /// For `inject`: the credential's id.
+    pub credential: Option<String>,
+    /// The canonicalised request; `None` only when the URL did not parse.
+    pub target: Option<Target>,
+}

@@ -1,0 +1,2 @@
+//! The outbound Worker: a thin adapter from the Workers runtime to the policy engine.
+#![forbid(unsafe_code)]
