@@ -45,18 +45,20 @@ pub fn forward_plan<'a>(
     target: &Target,
     inject: Option<(&Credential, &Token)>,
 ) -> HeaderPlan {
-    let credential_header = inject.map(|(credential, _)| credential.header.to_ascii_lowercase());
     let mut remove: Vec<String> = Vec::new();
-    for (name, value) in headers {
-        let name = name.to_ascii_lowercase();
-        let drop = if name == "host" {
-            !host_agrees(value, target)
-        } else {
-            inject.is_some() && (name == AUTHORIZATION || Some(&name) == credential_header.as_ref())
-        };
-        if drop && !remove.contains(&name) {
-            remove.push(name);
+    if let Some((credential, _)) = inject {
+        // Deleted whether or not the client sent them: deleting an absent header is a no-op,
+        // and the strip then never depends on reading the client's headers correctly.
+        remove.push(credential.header.to_ascii_lowercase());
+        if !remove.iter().any(|name| name == AUTHORIZATION) {
+            remove.push(AUTHORIZATION.to_owned());
         }
+    }
+    let host_disagrees = headers
+        .into_iter()
+        .any(|(name, value)| name.eq_ignore_ascii_case("host") && !host_agrees(value, target));
+    if host_disagrees {
+        remove.push("host".to_owned());
     }
     let set = inject.map(|(credential, token)| {
         (
@@ -225,6 +227,7 @@ mod tests {
         let token = Token::new("t".into());
         let mut headers = Vec::new();
         let plan = plan_for(&headers, &target("h.test", 443), Some((&cred, &token)));
+        assert_eq!(plan.remove, vec!["authorization"]);
         plan.apply(&mut headers);
         assert_eq!(headers, list(&[("Authorization", "Bearer t")]));
     }

@@ -10,6 +10,7 @@
 pub mod body;
 pub mod claims;
 pub mod clock;
+pub mod decision_id;
 pub mod error;
 pub mod headers;
 pub mod identity;
