@@ -58,7 +58,16 @@ async fn fetch(
                 customer: customer.as_deref(),
                 tags: &tags,
             });
-            let outcome = act(policy, &decision, &decision_id, &request, &env, &customer, &tags).await;
+            let outcome = act(
+                policy,
+                &decision,
+                &decision_id,
+                &request,
+                &env,
+                customer.as_deref(),
+                &tags,
+            )
+            .await;
             (decision, outcome)
         }
         None => (
@@ -98,7 +107,7 @@ async fn act(
     decision_id: &str,
     request: &web_sys::Request,
     env: &Env,
-    customer: &Option<String>,
+    customer: Option<&str>,
     tags: &[String],
 ) -> Outcome {
     let Some(target) = decision.target.as_ref() else {
@@ -120,7 +129,7 @@ async fn act(
         ActionPlan::Pass => send(request, target, None, decision_id).await,
         ActionPlan::Inject(credential) => {
             let vars = ClaimVars {
-                customer: customer.as_deref().unwrap_or_default(),
+                customer: customer.unwrap_or_default(),
                 tags,
                 host: &target.host,
                 rule: decision.rule.as_ref().map_or("", |rule| rule.id.as_str()),
