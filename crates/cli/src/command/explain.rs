@@ -6,7 +6,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use egress_policy_engine::canonical::canonicalise;
-use egress_policy_engine::{CompiledPolicy, Decision, PolicyRef, Request, RuleRef};
+use egress_policy_engine::{
+    Action, CompiledPolicy, Decision, Mode, PolicyRef, Refusal, Request, RuleRef,
+};
 use serde::Serialize;
 
 use crate::error::CliError;
@@ -130,7 +132,7 @@ fn human(
             for change in canonical_changes::changes(&args.url, t) {
                 let _ = writeln!(
                     out,
-                    "  {:<9} `{}` -> `{}` ({})",
+                    "  {:<9} {} -> {} ({})",
                     change.part, change.from, change.to, change.why
                 );
             }
@@ -139,11 +141,12 @@ fn human(
             let _ = writeln!(out, "canonical:   the URL does not parse");
         }
     }
+    let why = why(args, policy, decision, file_name);
     let _ = writeln!(out, "decision:    {}", decision.action.as_str());
     match &decision.rule {
         Some(rule) => {
             let _ = writeln!(out, "rule:        {} ({file_name}:{})", rule.id, rule.line);
-            out.push_str(&quote_rule(text, rule));
+            out.push_str(&quote_rule(text, rule, why.deciding_pattern.as_deref()));
         }
         None => {
             let _ = writeln!(out, "rule:        none");
@@ -159,7 +162,7 @@ fn human(
         "would block: {}",
         match (&decision.report_rule, decision.would_block) {
             (Some(r), _) => format!("yes, report-mode rule {} ({file_name}:{})", r.id, r.line),
-            (None, true) => "yes (policy in report mode)".to_owned(),
+            (None, true) => "yes (the policy is in report mode)".to_owned(),
             (None, false) => "no".to_owned(),
         }
     );
@@ -169,7 +172,7 @@ fn human(
         decision.credential.as_deref().unwrap_or("none")
     );
     let _ = writeln!(out, "why:");
-    for line in why(args, policy, decision, file_name) {
+    for line in &why.lines {
         let _ = writeln!(out, "  {line}");
     }
     let _ = writeln!(
@@ -182,12 +185,13 @@ fn human(
 }
 
 /// The rule's table as written, with line numbers: from its `[[rules]]` header to the next
-/// table or blank line.
-fn quote_rule(text: &str, rule: &RuleRef) -> String {
+/// table or blank line. The line holding the host pattern that matched is marked with `>`.
+fn quote_rule(text: &str, rule: &RuleRef, pattern: Option<&str>) -> String {
     let mut out = String::new();
     let first = usize::try_from(rule.line).unwrap_or(usize::MAX);
     let width = (first + MAX_RULE_LINES).to_string().len();
-    for number in first..first + MAX_RULE_LINES {
+    let quoted = pattern.map(|p| format!("\"{p}\""));
+    for number in first..first.saturating_add(MAX_RULE_LINES) {
         let Some(line) = line_text(text, number) else {
             break;
         };
@@ -195,40 +199,49 @@ fn quote_rule(text: &str, rule: &RuleRef) -> String {
         if number > first && (trimmed.is_empty() || trimmed.starts_with('[')) {
             break;
         }
-        let _ = writeln!(out, "  {number:>width$} | {line}");
+        let marker = match &quoted {
+            Some(q) if line.contains(q.as_str()) => '>',
+            _ => ' ',
+        };
+        let _ = writeln!(out, "{marker} {number:>width$} | {line}");
     }
     out
 }
 
+/// The "why" lines, and the host pattern of the deciding rule that matched.
+struct Why {
+    lines: Vec<String>,
+    deciding_pattern: Option<String>,
+}
+
 /// Why the decision came out as it did: the refusal, or the matching candidates in decision
 /// order with the conditions that held.
-fn why(args: &Args, policy: &CompiledPolicy, decision: &Decision, file_name: &str) -> Vec<String> {
-    let mut lines = Vec::new();
+fn why(args: &Args, policy: &CompiledPolicy, decision: &Decision, file_name: &str) -> Why {
+    let refused = |code: &str, because: &str| Why {
+        lines: vec![format!("refused before any rule: `{code}` ({because})")],
+        deciding_pattern: None,
+    };
     let canonical = match canonicalise(&args.url) {
         Ok(canonical) => canonical,
-        Err(refused) => {
-            lines.push(format!(
-                "refused before any rule: `{}` (the URL cannot be decided on by rules)",
-                refused.refusal.code()
-            ));
-            return lines;
+        Err(refused_url) => {
+            return refused(
+                refused_url.refusal.code(),
+                "the URL cannot be decided on by rules",
+            );
         }
     };
     if args.customer.is_none() {
-        lines.push("refused before any rule: `no_customer` (no customer was given)".to_owned());
-        return lines;
+        return refused("no_customer", "no customer was given");
     }
-    if decision.reason.as_deref() == Some("ip_literal") && decision.rule.is_none() {
-        lines.push(
-            "refused before any rule: `ip_literal` (an IP-literal host that no rule names, with `ip_literals = \"block\"`)"
-                .to_owned(),
+    if decision.rule.is_none() && decision.reason.as_deref() == Some(Refusal::IpLiteral.code()) {
+        return refused(
+            "ip_literal",
+            "an IP-literal host that no rule names, with `ip_literals = \"block\"`",
         );
-        return lines;
     }
-    let target = canonical.target();
     let probe = Probe {
         method: &args.method,
-        scheme: &target.scheme,
+        scheme: canonical.scheme.as_str(),
         host: &canonical.host,
         port: canonical.port,
         path: &canonical.path,
@@ -236,47 +249,69 @@ fn why(args: &Args, policy: &CompiledPolicy, decision: &Decision, file_name: &st
         tags: &args.tags,
     };
     let rules = policy.rules();
+    let candidates = rule_match::candidates(rules, &probe);
     let Candidates {
         block,
         report,
         inject,
         pass,
-    } = rule_match::candidates(rules, &probe);
+    } = &candidates;
     let describe = |kind: &str, found: &Option<(usize, RuleMatch)>| -> String {
-        match found {
-            Some((index, m)) => match rules.get(*index) {
-                Some(rule) => format!(
-                    "first matching {kind} rule: {} ({file_name}:{}): {}",
-                    rule.id,
-                    rule.line,
-                    m.held.join("; ")
-                ),
-                None => format!("first matching {kind} rule: none"),
-            },
+        match found.as_ref().and_then(|(i, m)| Some((rules.get(*i)?, m))) {
+            Some((rule, m)) => format!(
+                "first matching {kind} rule: {} ({file_name}:{}): {}",
+                rule.id,
+                rule.line,
+                m.held.join("; ")
+            ),
             None => format!("first matching {kind} rule: none"),
         }
     };
-    lines.push(describe("block", &block));
+    let mut lines = vec![describe("block", block)];
     if report.is_some() {
-        lines.push(describe("report-mode block", &report));
+        lines.push(describe("report-mode block", report));
     }
-    lines.push(describe("inject", &inject));
-    lines.push(describe("pass", &pass));
-    let order = if block.is_some() {
-        "a matching block rule in enforce mode decides (deny overrides inject and pass)"
-    } else if inject.is_some() {
-        "no enforcing block rule matched: the first matching inject rule decides"
-    } else if pass.is_some() {
-        "no block or inject rule matched: the first matching pass rule decides"
-    } else {
-        "no rule matched: `defaults.action` decides"
-    };
-    lines.push(order.to_owned());
-    if decision.would_block && decision.action.as_str() != "block" {
+    lines.push(describe("inject", inject));
+    lines.push(describe("pass", pass));
+    let global_report = policy.defaults().mode == Mode::Report;
+    lines.push(
+        match (block, inject, pass) {
+            (Some(_), _, _) if global_report => {
+                "the policy is in report mode: the matching block rule is only reported"
+            }
+            (Some(_), _, _) => {
+                "a matching block rule in enforce mode decides (deny overrides inject and pass)"
+            }
+            (None, Some(_), _) => {
+                "no enforcing block rule matched: the first matching inject rule decides"
+            }
+            (None, None, Some(_)) => {
+                "no block or inject rule matched: the first matching pass rule decides"
+            }
+            (None, None, None) => "no rule matched: `defaults.action` decides",
+        }
+        .to_owned(),
+    );
+    if decision.would_block && decision.action != Action::Block {
         lines.push(
-            "report mode: the request would have been blocked, so it is passed with `would_block = true`"
+            "report mode: the request would have been blocked; it goes through with `would_block = true`"
                 .to_owned(),
         );
     }
-    lines
+    let deciding = decision.rule.as_ref().and_then(|r| {
+        [block, inject, pass]
+            .into_iter()
+            .flatten()
+            .find(|(i, _)| rules.get(*i).is_some_and(|rule| rule.id == r.id))
+    });
+    if decision.rule.is_some() && deciding.is_none() {
+        lines.push(
+            "note: the deciding rule was not found by this explanation's re-check; please report this"
+                .to_owned(),
+        );
+    }
+    Why {
+        lines,
+        deciding_pattern: deciding.and_then(|(_, m)| m.pattern.clone()),
+    }
 }

@@ -55,7 +55,10 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
                 }
             } else {
                 failed += 1;
-                println!("{}", run::failure_line(&file_name, case, &mismatches));
+                println!(
+                    "{}",
+                    run::failure_line(&file_name, case, &decision, &mismatches)
+                );
             }
         }
     }

@@ -33,13 +33,21 @@ impl ChangeKind {
     /// Whether the change lets something through that did not get through before, or sends a
     /// credential where it was not sent before (`diff` exits 2 on these).
     pub fn is_widening(self) -> bool {
-        matches!(
-            self,
+        self.effect() == Effect::Widens
+    }
+
+    /// Widens, narrows, or only changes what is reported.
+    pub fn effect(self) -> Effect {
+        match self {
             ChangeKind::Unblocked
-                | ChangeKind::EnforceToReport
-                | ChangeKind::NewlyInjected
-                | ChangeKind::CredentialChanged
-        )
+            | ChangeKind::EnforceToReport
+            | ChangeKind::NewlyInjected
+            | ChangeKind::CredentialChanged => Effect::Widens,
+            ChangeKind::NewlyBlocked
+            | ChangeKind::ReportToEnforce
+            | ChangeKind::CredentialRemoved => Effect::Narrows,
+            ChangeKind::NewlyReported | ChangeKind::NoLongerReported => Effect::ReportOnly,
+        }
     }
 
     /// The heading `diff` prints.
@@ -81,6 +89,39 @@ impl ChangeKind {
     }
 }
 
+/// What a change does to what gets through.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Effect {
+    /// More gets through, or a credential goes where it did not.
+    Widens,
+    /// Less gets through, or a credential is no longer sent.
+    Narrows,
+    /// Only what is logged as `would_block` changes.
+    ReportOnly,
+}
+
+impl Effect {
+    /// The tag `diff` prints in front of a change.
+    pub fn tag(self) -> &'static str {
+        match self {
+            Effect::Widens => "WIDENS",
+            Effect::Narrows => "narrows",
+            Effect::ReportOnly => "report",
+        }
+    }
+}
+
+/// Reason codes that stand for "no rule decided"; a rule's reason text is not one of them.
+const FIXED_REASON_CODES: [&str; 6] = [
+    "invalid_url",
+    "unsupported_scheme",
+    "userinfo_in_url",
+    "no_customer",
+    "ip_literal",
+    egress_policy_engine::DEFAULT_ACTION_REASON,
+];
+
 /// The parts of a decision a review cares about.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub struct Outcome {
@@ -104,11 +145,10 @@ impl Outcome {
         let rule = decision.rule.as_ref().map(|r| (r.id.clone(), r.line));
         Outcome {
             action: decision.action,
-            reason_code: if rule.is_none() {
-                decision.reason.clone()
-            } else {
-                None
-            },
+            reason_code: decision
+                .reason
+                .clone()
+                .filter(|r| rule.is_none() && FIXED_REASON_CODES.contains(&r.as_str())),
             rule,
             credential: decision.credential.clone(),
             would_block: decision.would_block,

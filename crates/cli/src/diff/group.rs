@@ -7,7 +7,7 @@ use std::fmt;
 use serde::Serialize;
 
 use super::compare::{ChangeKind, Difference, Outcome};
-use super::probe_set::{Audience, ProbeSet, RequestShape};
+use super::probe_set::{Audience, ProbeSet, RequestShape, Side};
 
 /// Which customers a change applies to, relative to the customers and tags the policies name.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -19,11 +19,15 @@ pub enum Scope {
     Customers {
         /// The customers.
         customers: Vec<Option<String>>,
+        /// The named customers it does not apply to.
+        except: Vec<String>,
     },
     /// Customers with these tags (`None`: customers with no tag either policy names).
     Tags {
         /// The tags.
         tags: Vec<Option<String>>,
+        /// The named tags it does not apply to.
+        except: Vec<String>,
     },
     /// These customer and tag combinations.
     Audiences {
@@ -36,16 +40,19 @@ impl fmt::Display for Scope {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Scope::AllCustomers => f.write_str("all customers"),
-            Scope::Customers { customers } => {
-                let names: Vec<String> = customers
-                    .iter()
-                    .map(|c| customer_label(c.as_deref()))
-                    .collect();
-                write!(f, "customers: {}", names.join(", "))
+            Scope::Customers { customers, except } if customers.contains(&None) => {
+                write!(f, "all customers except {}", quoted(except))
             }
-            Scope::Tags { tags } => {
-                let names: Vec<String> = tags.iter().map(|t| tag_label(t.as_deref())).collect();
-                write!(f, "customers tagged: {}", names.join(", "))
+            Scope::Customers { customers, .. } => {
+                let names: Vec<String> = customers.iter().flatten().cloned().collect();
+                write!(f, "only customers {}", quoted(&names))
+            }
+            Scope::Tags { tags, except } if tags.contains(&None) => {
+                write!(f, "customers without tag {}", quoted(except))
+            }
+            Scope::Tags { tags, .. } => {
+                let names: Vec<String> = tags.iter().flatten().cloned().collect();
+                write!(f, "only customers tagged {}", quoted(&names))
             }
             Scope::Audiences { audiences } => {
                 let names: Vec<String> = audiences
@@ -62,6 +69,11 @@ impl fmt::Display for Scope {
             }
         }
     }
+}
+
+fn quoted(names: &[String]) -> String {
+    let names: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+    names.join(", ")
 }
 
 fn customer_label(customer: Option<&str>) -> String {
@@ -142,11 +154,7 @@ pub fn group(set: &ProbeSet, differences: &[Difference]) -> Vec<Group> {
                     let probe = set.hosts.get(host)?;
                     Some(HostChange {
                         host: probe.host.clone(),
-                        from_patterns: probe
-                            .origins
-                            .iter()
-                            .map(|(pattern, side)| format!("`{pattern}` ({})", side.as_str()))
-                            .collect(),
+                        from_patterns: origin_labels(&probe.origins),
                         all_requests: requests.len() == probe.requests.len(),
                         requests: requests
                             .iter()
@@ -159,6 +167,18 @@ pub fn group(set: &ProbeSet, differences: &[Difference]) -> Vec<Group> {
         .collect();
     out.sort_by_key(|g| (!g.widening, g.kind));
     out
+}
+
+/// "`*.example.com` (old, new)": each pattern once, with the policies that list it.
+fn origin_labels(origins: &BTreeSet<(String, Side)>) -> Vec<String> {
+    let mut by_pattern: BTreeMap<&str, Vec<&'static str>> = BTreeMap::new();
+    for (pattern, side) in origins {
+        by_pattern.entry(pattern).or_default().push(side.as_str());
+    }
+    by_pattern
+        .into_iter()
+        .map(|(pattern, sides)| format!("`{pattern}` ({})", sides.join(", ")))
+        .collect()
 }
 
 /// Describes the audiences `hit` out of `grid` as compactly as the grid allows.
@@ -186,8 +206,14 @@ fn summarise(grid: &[Audience], hit: &BTreeSet<usize>) -> Scope {
         .filter(|a| whole_customers.contains(&a.customer))
         .count();
     if covered_by_customers == hit.len() {
+        let except = customers
+            .iter()
+            .filter(|c| !whole_customers.contains(c))
+            .filter_map(|c| (*c).clone())
+            .collect();
         return Scope::Customers {
             customers: whole_customers,
+            except,
         };
     }
     let whole_tags: Vec<Option<String>> = tags
@@ -197,7 +223,15 @@ fn summarise(grid: &[Audience], hit: &BTreeSet<usize>) -> Scope {
         .collect();
     let covered_by_tags = grid.iter().filter(|a| whole_tags.contains(&a.tag)).count();
     if covered_by_tags == hit.len() {
-        return Scope::Tags { tags: whole_tags };
+        let except = tags
+            .iter()
+            .filter(|t| !whole_tags.contains(t))
+            .filter_map(|t| (*t).clone())
+            .collect();
+        return Scope::Tags {
+            tags: whole_tags,
+            except,
+        };
     }
     Scope::Audiences {
         audiences: hit.into_iter().cloned().collect(),
@@ -230,27 +264,33 @@ mod tests {
         assert_eq!(
             summarise(&g, &acme),
             Scope::Customers {
-                customers: vec![Some("acme".into())]
+                customers: vec![Some("acme".into())],
+                except: vec![],
             }
+        );
+        assert_eq!(summarise(&g, &acme).to_string(), "only customers `acme`");
+        let others: BTreeSet<usize> = [2, 3].into();
+        assert_eq!(
+            summarise(&g, &others).to_string(),
+            "all customers except `acme`"
+        );
+        let untagged: BTreeSet<usize> = [1, 3].into();
+        assert_eq!(
+            summarise(&g, &untagged).to_string(),
+            "customers without tag `prod`"
         );
         let prod: BTreeSet<usize> = [0, 2].into();
         assert_eq!(
             summarise(&g, &prod),
             Scope::Tags {
-                tags: vec![Some("prod".into())]
+                tags: vec![Some("prod".into())],
+                except: vec![],
             }
         );
         let one: BTreeSet<usize> = [3].into();
         assert_eq!(
             summarise(&g, &one).to_string(),
             "any other customer (no listed tag)"
-        );
-        assert_eq!(
-            Scope::Customers {
-                customers: vec![Some("acme".into()), None]
-            }
-            .to_string(),
-            "customers: `acme`, any other customer"
         );
     }
 }

@@ -72,6 +72,7 @@ impl<'a> From<&'a Outcome> for JsonOutcome<'a> {
 #[derive(Serialize)]
 struct JsonGroup<'a> {
     kind: super::compare::ChangeKind,
+    effect: super::compare::Effect,
     title: &'static str,
     widening: bool,
     old: JsonOutcome<'a>,
@@ -84,6 +85,7 @@ struct JsonGroup<'a> {
 fn serialize_groups<S: serde::Serializer>(groups: &[Group], s: S) -> Result<S::Ok, S::Error> {
     s.collect_seq(groups.iter().map(|g| JsonGroup {
         kind: g.kind,
+        effect: g.kind.effect(),
         title: g.kind.title(),
         widening: g.widening,
         old: JsonOutcome::from(&g.old),
@@ -106,13 +108,7 @@ pub fn human(report: &DiffReport) -> String {
         let _ = writeln!(out, "no semantic change");
     }
     for group in &report.changes {
-        let tag = if group.widening {
-            "WIDENS"
-        } else if group.kind.title().contains("report") {
-            "note"
-        } else {
-            "narrows"
-        };
+        let tag = group.kind.effect().tag();
         let _ = writeln!(out);
         let _ = writeln!(out, "[{tag}] {}: {}", group.kind.title(), group.scope);
         let _ = writeln!(out, "  old: {}", outcome(&group.old, &report.old.file));

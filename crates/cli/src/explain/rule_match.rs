@@ -35,6 +35,8 @@ pub struct RuleMatch {
     pub held: Vec<String>,
     /// The first condition that did not hold.
     pub failed: Option<String>,
+    /// The host pattern that matched, when the rule lists hosts.
+    pub pattern: Option<String>,
 }
 
 /// The first matching rule of each kind, by index into the policy's rules.
@@ -109,14 +111,22 @@ pub fn match_rule(rule: &Rule, probe: &Probe<'_>) -> RuleMatch {
                     matched: false,
                     held,
                     failed: Some(failed),
+                    pattern: None,
                 };
             }
         }
     }
+    let pattern = rule
+        .hosts
+        .iter()
+        .flatten()
+        .find(|p| p.matches(probe.host))
+        .map(ToString::to_string);
     RuleMatch {
         matched: true,
         held,
         failed: None,
+        pattern,
     }
 }
 

@@ -89,15 +89,38 @@ fn bool_text(b: bool) -> &'static str {
 }
 
 /// One line for a failing case: `file:line: FAIL name: expected action=... rule=..., got ...`.
-pub fn failure_line(file_name: &str, case: &TestCase, mismatches: &[Mismatch]) -> String {
-    let expected: Vec<String> = mismatches
+/// `action` and `rule` are always shown for context, other fields when they differ.
+pub fn failure_line(
+    file_name: &str,
+    case: &TestCase,
+    decision: &Decision,
+    mismatches: &[Mismatch],
+) -> String {
+    let mut expected = Vec::new();
+    let mut actual = Vec::new();
+    let always = [
+        (
+            "action",
+            shown(Some(case.expect.action.as_str())),
+            shown(Some(decision.action.as_str())),
+        ),
+        (
+            "rule",
+            shown(case.expect.rule.as_deref()),
+            shown(decision.rule.as_ref().map(|r| r.id.as_str())),
+        ),
+    ];
+    for (field, e, a) in always {
+        expected.push(format!("{field}={e}"));
+        actual.push(format!("{field}={a}"));
+    }
+    for m in mismatches
         .iter()
-        .map(|m| format!("{}={}", m.field, m.expected))
-        .collect();
-    let actual: Vec<String> = mismatches
-        .iter()
-        .map(|m| format!("{}={}", m.field, m.actual))
-        .collect();
+        .filter(|m| m.field != "action" && m.field != "rule")
+    {
+        expected.push(format!("{}={}", m.field, m.expected));
+        actual.push(format!("{}={}", m.field, m.actual));
+    }
     format!(
         "{file_name}:{}: FAIL {:?}: expected {}, got {}",
         case.line,
