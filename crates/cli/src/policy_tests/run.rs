@@ -29,55 +29,58 @@ pub fn decide(policy: &CompiledPolicy, case: &TestCase) -> Decision {
 /// `rule` are always compared; the other fields only when the case gives them.
 pub fn compare(case: &TestCase, decision: &Decision) -> Vec<Mismatch> {
     let expect = &case.expect;
-    let mut mismatches = Vec::new();
-    let mut check = |field: &'static str, expected: Option<&str>, actual: Option<&str>| {
-        if expected != actual {
-            mismatches.push(Mismatch {
-                field,
-                expected: shown(expected),
-                actual: shown(actual),
-            });
-        }
-    };
-    check(
-        "action",
-        Some(expect.action.as_str()),
-        Some(decision.action.as_str()),
-    );
-    check(
-        "rule",
-        expect.rule.as_deref(),
-        decision.rule.as_ref().map(|r| r.id.as_str()),
-    );
-    if let Some(would_block) = expect.would_block {
-        check(
-            "would_block",
-            Some(bool_text(would_block)),
-            Some(bool_text(decision.would_block)),
-        );
+    let mut mismatches = vec![
+        differs(
+            "action",
+            Some(expect.action.as_str()),
+            Some(decision.action.as_str()),
+        ),
+        differs(
+            "rule",
+            expect.rule.as_deref(),
+            decision.rule.as_ref().map(|r| r.id.as_str()),
+        ),
+    ];
+    if let Some(would_block) = expect.would_block
+        && would_block != decision.would_block
+    {
+        // Booleans are shown bare, strings in backticks.
+        mismatches.push(Some(Mismatch {
+            field: "would_block",
+            expected: bool_text(would_block).to_owned(),
+            actual: bool_text(decision.would_block).to_owned(),
+        }));
     }
     if expect.report_rule.is_some() {
-        check(
+        mismatches.push(differs(
             "report_rule",
             expect.report_rule.as_deref(),
             decision.report_rule.as_ref().map(|r| r.id.as_str()),
-        );
+        ));
     }
     if expect.reason.is_some() {
-        check(
+        mismatches.push(differs(
             "reason",
             expect.reason.as_deref(),
             decision.reason.as_deref(),
-        );
+        ));
     }
     if expect.credential.is_some() {
-        check(
+        mismatches.push(differs(
             "credential",
             expect.credential.as_deref(),
             decision.credential.as_deref(),
-        );
+        ));
     }
-    mismatches
+    mismatches.into_iter().flatten().collect()
+}
+
+fn differs(field: &'static str, expected: Option<&str>, actual: Option<&str>) -> Option<Mismatch> {
+    (expected != actual).then(|| Mismatch {
+        field,
+        expected: shown(expected),
+        actual: shown(actual),
+    })
 }
 
 fn shown(value: Option<&str>) -> String {
