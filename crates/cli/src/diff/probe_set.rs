@@ -129,11 +129,14 @@ pub fn probes(old: &CompiledPolicy, new: &CompiledPolicy) -> ProbeSet {
     }
     let rules: Vec<&Rule> = old.rules().iter().chain(new.rules()).collect();
     let other_customer = unnamed_customer(&rules);
+    // Only rules with conditions add probe values beyond the host, so only they are checked
+    // against each host: a policy of many plain host rules stays linear in its size.
+    let conditional: Vec<&Rule> = rules.into_iter().filter(|r| has_conditions(r)).collect();
     let hosts = hosts
         .into_iter()
         .filter_map(|(host, origins)| {
             let canonical = canonicalise(&format!("https://{host}/")).ok()?.host;
-            let relevant: Vec<&Rule> = rules
+            let relevant: Vec<&Rule> = conditional
                 .iter()
                 .copied()
                 .filter(|r| applies_to(r, &canonical))
@@ -164,6 +167,16 @@ pub fn unnamed_customer(rules: &[&Rule]) -> String {
         name.push('-');
     }
     name
+}
+
+fn has_conditions(rule: &Rule) -> bool {
+    rule.schemes.is_some()
+        || rule.ports.is_some()
+        || rule.methods.is_some()
+        || rule.paths.is_some()
+        || rule.path_regex.is_some()
+        || rule.customers.is_some()
+        || rule.tags.is_some()
 }
 
 fn applies_to(rule: &Rule, host: &CanonicalHost) -> bool {
