@@ -457,7 +457,10 @@ fn validate_canonical_name(text: &str) -> ParsedHostPattern {
                 format!("host pattern `{text}` ends in a number"),
             )
             .with_label("a host ending in a number is an IPv4 address")
-            .with_hint("write the address as a dotted quad or a CIDR (`10.0.0.0/8`)"),
+            .with_hint(match url::Host::parse(text) {
+                Ok(url::Host::Ipv4(a)) => format!("write `{a}`"),
+                _ => "write the address as a dotted quad or a CIDR (`10.0.0.0/8`)".to_owned(),
+            }),
         );
     }
     if !out.errors.is_empty() {

@@ -32,7 +32,7 @@ type Validated = (
     BTreeMap<String, CredentialSpans>,
 );
 
-/// Validates every credential; only valid ones are returned.
+/// Validates every credential; only valid ones are returned, spans for every declared one.
 pub(super) fn validate(table: &DeTable<'_>, diags: &mut Vec<Diagnostic>) -> Validated {
     let mut credentials = BTreeMap::new();
     let mut spans = BTreeMap::new();
@@ -60,12 +60,13 @@ pub(super) fn validate(table: &DeTable<'_>, diags: &mut Vec<Diagnostic>) -> Vali
             );
             continue;
         }
+        // Declared even when invalid, so rules naming it are not told it does not exist.
+        spans.insert(id.to_owned(), CredentialSpans { key: key.span() });
         let Some(t) = parse::table(value, "a credential", diags) else {
             continue;
         };
         if let Some(c) = credential(id, t, key.span(), diags) {
             credentials.insert(id.to_owned(), c);
-            spans.insert(id.to_owned(), CredentialSpans { key: key.span() });
         }
     }
     (credentials, spans)

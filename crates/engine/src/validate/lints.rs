@@ -16,16 +16,13 @@ const MAX_OVERLAP_WARNINGS: usize = 50;
 pub(super) fn check(
     rules: &[crate::model::Rule],
     rule_spans: &[RuleSpans],
+    mentioned: &HashSet<String>,
     credentials: &BTreeMap<String, Credential>,
     credential_spans: &BTreeMap<String, CredentialSpans>,
     diags: &mut Vec<Diagnostic>,
 ) {
-    let used: HashSet<&str> = rules
-        .iter()
-        .filter_map(|r| r.credential.as_deref())
-        .collect();
     for id in credentials.keys() {
-        if !used.contains(id.as_str()) {
+        if !mentioned.contains(id) {
             let mut d = Diagnostic::warning(
                 "unused-credential",
                 format!("credential `{id}` is not used by any inject rule"),

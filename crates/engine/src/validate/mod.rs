@@ -99,6 +99,7 @@ pub(crate) fn validate(
 
     let mut rules = Vec::new();
     let mut rule_spans = Vec::new();
+    let mut mentioned = std::collections::HashSet::new();
     if let Some(v) = fields.get("rules")
         && let Some(items) = parse::array(v, "`rules`", &mut diags)
     {
@@ -113,7 +114,7 @@ pub(crate) fn validate(
                 .with_hint(format!("a policy has at most {MAX_RULES} rules")),
             );
         } else {
-            let mut checker = rules::RuleChecker::new(text, &credentials);
+            let mut checker = rules::RuleChecker::new(text, &credential_spans);
             for item in items {
                 if let DeValue::Table(t) = item.get_ref() {
                     if let Some((rule, spans)) = checker.validate(t, item.span(), &mut diags) {
@@ -124,12 +125,14 @@ pub(crate) fn validate(
                     parse::table(item, "each `rules` entry", &mut diags);
                 }
             }
+            mentioned = checker.mentioned;
         }
     }
 
     lints::check(
         &rules,
         &rule_spans,
+        &mentioned,
         &credentials,
         &credential_spans,
         &mut diags,

@@ -1,12 +1,11 @@
 //! One `[[rules]]` entry: action, hosts, conditions.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ops::Range;
 
 use toml::de::DeTable;
 
 use crate::canonical::Scheme;
-use crate::credential::Credential;
 use crate::decision::Action;
 use crate::diagnostic::Diagnostic;
 use crate::host_pattern::HostPattern;
@@ -16,7 +15,7 @@ use crate::parse::{self, Fields, Value};
 use crate::path_glob::PathGlob;
 use crate::suggest::did_you_mean;
 
-use super::{RuleSpans, valid_id};
+use super::{CredentialSpans, RuleSpans, valid_id};
 
 const FIELDS: &[&str] = &[
     "id",
@@ -37,18 +36,21 @@ const FIELDS: &[&str] = &[
 /// Validates rules one after the other, remembering ids for duplicates and line numbers.
 pub(super) struct RuleChecker<'t> {
     text: &'t str,
-    credentials: &'t BTreeMap<String, Credential>,
+    credentials: &'t BTreeMap<String, CredentialSpans>,
     ids: HashMap<String, Range<usize>>,
+    /// Every credential id a rule names, valid rule or not (for the unused-credential lint).
+    pub(super) mentioned: HashSet<String>,
     /// Line counting resumes from the previous rule (rules come in file order).
     line_cursor: (usize, u32),
 }
 
 impl<'t> RuleChecker<'t> {
-    pub(super) fn new(text: &'t str, credentials: &'t BTreeMap<String, Credential>) -> Self {
+    pub(super) fn new(text: &'t str, credentials: &'t BTreeMap<String, CredentialSpans>) -> Self {
         RuleChecker {
             text,
             credentials,
             ids: HashMap::new(),
+            mentioned: HashSet::new(),
             line_cursor: (0, 1),
         }
     }
@@ -128,6 +130,9 @@ impl<'t> RuleChecker<'t> {
         let credential = fields.get("credential").and_then(|v| {
             parse::string(v, "`credential`", diags).map(|s| (s.to_owned(), v.span()))
         });
+        if let Some((name, _)) = &credential {
+            self.mentioned.insert(name.clone());
+        }
         let schemes = fields.get("schemes").and_then(|v| {
             list(v, "`schemes`", diags, |item, diags| {
                 parse::keyword(item, "scheme", "unknown-scheme", &["http", "https"], diags)
