@@ -2,6 +2,8 @@
 
 mod audit;
 mod command;
+mod fmt;
+mod jwks;
 mod logs;
 
 use std::process::ExitCode;
@@ -19,11 +21,17 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     Audit(command::audit::Args),
+    Replay(command::replay::Args),
+    Jwks(command::jwks::Args),
+    Fmt(command::fmt::Args),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Audit(args) => command::audit::run(&args),
+        Command::Replay(args) => command::replay::run(&args),
+        Command::Jwks(args) => command::jwks::run(&args),
+        Command::Fmt(args) => command::fmt::run(&args),
     }
 }
