@@ -32,7 +32,11 @@ fn audit_json(logs: &[&str]) -> Value {
     let mut args = vec!["--json"];
     args.extend(logs);
     let out = audit(&args);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
@@ -67,17 +71,32 @@ fn summarises_per_customer_action_rule_revision_and_credential() {
     assert_eq!(current["name"], "replay-fixture");
 
     let a = row(&s["customers"], "key", "customer-a");
-    assert_eq!((a["counts"]["total"].as_u64(), a["counts"]["block"].as_u64()), (Some(8), Some(5)));
+    assert_eq!(
+        (a["counts"]["total"].as_u64(), a["counts"]["block"].as_u64()),
+        (Some(8), Some(5))
+    );
     let customers = s["customers"].as_array().unwrap();
     let none = customers.iter().find(|r| r["key"].is_null()).unwrap();
     assert_eq!(none["counts"]["block"], 1);
 
-    assert_eq!(row(&s["rules"], "rule", "block-malware")["counts"]["block"], 2);
-    assert_eq!(row(&s["rules"], "reason", "ip_literal")["counts"]["block"], 1);
+    assert_eq!(
+        row(&s["rules"], "rule", "block-malware")["counts"]["block"],
+        2
+    );
+    assert_eq!(
+        row(&s["rules"], "reason", "ip_literal")["counts"]["block"],
+        1
+    );
 
     let hosts = &s["top_blocked_hosts"];
     assert_eq!(hosts.as_array().unwrap().len(), 8);
-    assert!(hosts.as_array().unwrap().iter().any(|h| h["key"] == "169.254.169.254"));
+    assert!(
+        hosts
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|h| h["key"] == "169.254.169.254")
+    );
 
     let report = row(&s["report_rules"], "rule", "staged-tracker-block");
     assert_eq!(report["counts"]["total"], 2);
@@ -89,8 +108,14 @@ fn summarises_per_customer_action_rule_revision_and_credential() {
     assert_eq!(credential["injections"], 2);
     assert_eq!(credential["unavailable"], 1);
 
-    assert_eq!(row(&s["upstream_errors"], "key", "upstream_unreachable")["count"], 1);
-    assert_eq!(row(&s["upstream_errors"], "key", "credential_unavailable")["count"], 1);
+    assert_eq!(
+        row(&s["upstream_errors"], "key", "upstream_unreachable")["count"],
+        1
+    );
+    assert_eq!(
+        row(&s["upstream_errors"], "key", "credential_unavailable")["count"],
+        1
+    );
     assert_eq!(s["problems"]["total"], 0);
 }
 
@@ -153,11 +178,17 @@ fn html_report_is_self_contained_and_escapes_log_content() {
     let html = std::fs::read_to_string(&page).unwrap();
     assert!(html.starts_with("<!DOCTYPE html>"));
     assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;.example"));
-    assert!(!html.contains("<script"), "markup from a log line reached the page");
+    assert!(
+        !html.contains("<script"),
+        "markup from a log line reached the page"
+    );
     assert!(html.contains("<svg"));
     for forbidden in ["http://", "https://", "src=", "href="] {
         let outside_svg_namespace = html.replace("xmlns=\"http://www.w3.org/2000/svg\"", "");
-        assert!(!outside_svg_namespace.contains(forbidden), "page refers to {forbidden}");
+        assert!(
+            !outside_svg_namespace.contains(forbidden),
+            "page refers to {forbidden}"
+        );
     }
 }
 
@@ -167,11 +198,17 @@ fn empty_and_missing_inputs() {
     assert_eq!(s["decisions"], 0);
     assert!(s["time_range"].is_null());
 
-    let out = audit(&["--json", &fixture("replay.jsonl"), "/nonexistent/decisions.jsonl"]);
+    let out = audit(&[
+        "--json",
+        &fixture("replay.jsonl"),
+        "/nonexistent/decisions.jsonl",
+    ]);
     assert_eq!(out.status.code(), Some(1));
     let s: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(s["decisions"], 16, "the readable input is still summarised");
-    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/decisions.jsonl: cannot open"));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("/nonexistent/decisions.jsonl: cannot open")
+    );
 }
 
 #[test]
@@ -186,7 +223,12 @@ fn corrupt_gzip_reports_a_read_error_after_the_good_lines() {
     let out = audit(&["--json", path.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
     let s: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert!(s["inputs"][0]["error"].as_str().unwrap().starts_with("read error after line"));
+    assert!(
+        s["inputs"][0]["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("read error after line")
+    );
 }
 
 /// 200,000 generated lines (50,000 distinct blocked hosts, some corrupt) streamed through
@@ -214,8 +256,16 @@ fn streams_a_huge_log() {
             } else {
                 ("pass", "ok.example".to_string())
             };
-            let host = if i % 3 == 0 { "hot.blocked.example".to_string() } else { host };
-            let action = if host == "hot.blocked.example" { "block" } else { action };
+            let host = if i % 3 == 0 {
+                "hot.blocked.example".to_string()
+            } else {
+                host
+            };
+            let action = if host == "hot.blocked.example" {
+                "block"
+            } else {
+                action
+            };
             writeln!(
                 out,
                 r#"{{"v":1,"ts":"2026-11-28T12:{:02}:{:02}.000Z","decision_id":"d{i}","customer":"customer-{}","tags":[],"action":"{action}","would_block":false,"rule":null,"report_rule":null,"reason":null,"method":"GET","scheme":"https","host":"{host}","port":443,"path":"/","credential":null,"policy":{{"name":"big","sha256":"00"}},"status":null,"error":null,"duration_ms":1}}"#,

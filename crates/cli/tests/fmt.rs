@@ -12,7 +12,9 @@ use std::process::{Command, Output, Stdio};
 use egress_policy_engine::{CompiledPolicy, Decision, Request, compile};
 
 fn repo(relative: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..").join(relative)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(relative)
 }
 
 fn run(args: &[&str], stdin: Option<&str>) -> Output {
@@ -26,14 +28,20 @@ fn run(args: &[&str], stdin: Option<&str>) -> Output {
         .spawn()
         .unwrap();
     let mut input = child.stdin.take().unwrap();
-    input.write_all(stdin.unwrap_or_default().as_bytes()).unwrap();
+    input
+        .write_all(stdin.unwrap_or_default().as_bytes())
+        .unwrap();
     drop(input);
     child.wait_with_output().unwrap()
 }
 
 fn format(text: &str) -> String {
     let out = run(&["-"], Some(text));
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap()
 }
 
@@ -69,6 +77,8 @@ ttl=300
 algorithm="ES256"
 kind="jwt"
 secret="S"
+
+  # who issues
 issuer="i"
 audience="a"
 claims={sub="{customer}",   team = "t"}
@@ -119,6 +129,8 @@ credential = "c1"
 kind = "jwt"
 algorithm = "ES256"
 secret = "S"
+
+# who issues
 issuer = "i"
 audience = "a"
 ttl = 300
@@ -152,7 +164,12 @@ fn inline_tables_become_one_table_per_rule() {
 
 fn compiled(name: &str, text: &str) -> CompiledPolicy {
     compile(name, text)
-        .unwrap_or_else(|d| panic!("{name}: {:?}", d.0.iter().map(|x| &x.message).collect::<Vec<_>>()))
+        .unwrap_or_else(|d| {
+            panic!(
+                "{name}: {:?}",
+                d.0.iter().map(|x| &x.message).collect::<Vec<_>>()
+            )
+        })
         .policy
 }
 
@@ -166,7 +183,10 @@ fn without_lines(mut d: Decision) -> Decision {
 /// Hosts that exercise every pattern of the policy: the apex and a subdomain of `*.x`,
 /// a filled-in in-label `*`, the base address of a CIDR, and some unrelated hosts.
 fn probe_hosts(policy: &CompiledPolicy) -> Vec<String> {
-    let mut hosts = vec!["unrelated.example".to_string(), "169.254.169.254".to_string()];
+    let mut hosts = vec![
+        "unrelated.example".to_string(),
+        "169.254.169.254".to_string(),
+    ];
     for rule in policy.rules() {
         for pattern in rule.hosts.iter().flatten() {
             let text = pattern.to_string();
@@ -178,7 +198,13 @@ fn probe_hosts(policy: &CompiledPolicy) -> Vec<String> {
     }
     hosts
         .into_iter()
-        .map(|h| if h.contains(':') { format!("[{}]", h.trim_start_matches("x.")) } else { h })
+        .map(|h| {
+            if h.contains(':') {
+                format!("[{}]", h.trim_start_matches("x."))
+            } else {
+                h
+            }
+        })
         .collect()
 }
 
@@ -219,7 +245,12 @@ fn formatting_does_not_change_what_shipped_policies_decide() {
                     for method in ["GET", "POST", "DELETE"] {
                         for customer in &customers {
                             for tags in &tag_sets {
-                                let request = Request { method, url: &url, customer: customer.as_deref(), tags };
+                                let request = Request {
+                                    method,
+                                    url: &url,
+                                    customer: customer.as_deref(),
+                                    tags,
+                                };
                                 assert_eq!(
                                     without_lines(a.decide(&request)),
                                     without_lines(b.decide(&request)),
@@ -247,16 +278,25 @@ fn check_lists_files_that_would_change_and_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let messy = temp_copy(dir.path(), "messy.toml", MESSY);
     let tidy = temp_copy(dir.path(), "tidy.toml", MESSY_FORMATTED);
-    let out = run(&["--check", messy.to_str().unwrap(), tidy.to_str().unwrap()], None);
+    let out = run(
+        &["--check", messy.to_str().unwrap(), tidy.to_str().unwrap()],
+        None,
+    );
     assert_eq!(out.status.code(), Some(1));
     let stdout = String::from_utf8(out.stdout).unwrap();
-    assert!(stdout.contains("messy.toml") && !stdout.contains("tidy.toml"), "{stdout}");
+    assert!(
+        stdout.contains("messy.toml") && !stdout.contains("tidy.toml"),
+        "{stdout}"
+    );
     assert_eq!(std::fs::read_to_string(&messy).unwrap(), MESSY);
 
     let out = run(&[messy.to_str().unwrap()], None);
     assert!(out.status.success());
     assert_eq!(std::fs::read_to_string(&messy).unwrap(), MESSY_FORMATTED);
-    let out = run(&["--check", messy.to_str().unwrap(), tidy.to_str().unwrap()], None);
+    let out = run(
+        &["--check", messy.to_str().unwrap(), tidy.to_str().unwrap()],
+        None,
+    );
     assert_eq!(out.status.code(), Some(0));
 }
 

@@ -27,7 +27,13 @@ fn keys(name: &str) -> String {
 
 fn jwks(credential: &str, key_file: &str) -> (Option<i32>, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_egress-policy"))
-        .args(["jwks", "--policy", &keys("jwks-policy.toml"), "--credential", credential])
+        .args([
+            "jwks",
+            "--policy",
+            &keys("jwks-policy.toml"),
+            "--credential",
+            credential,
+        ])
         .args(["--key-file", key_file])
         .output()
         .unwrap();
@@ -48,7 +54,10 @@ struct Now;
 
 impl Clock for Now {
     fn now_secs(&self) -> u64 {
-        SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
     }
 }
 
@@ -66,7 +75,11 @@ fn worker_token(credential: &Credential, private_pem: &str) -> String {
     token.as_str().to_string()
 }
 
-fn verify(token: &str, set: &JwkSet, credential: &Credential) -> Result<Value, jsonwebtoken::errors::Error> {
+fn verify(
+    token: &str,
+    set: &JwkSet,
+    credential: &Credential,
+) -> Result<Value, jsonwebtoken::errors::Error> {
     let header = decode_header(token)?;
     let jwk = match &header.kid {
         Some(kid) => set.find(kid).unwrap(),
@@ -94,13 +107,19 @@ fn printed_jwks_verify_tokens_the_worker_minted() {
         let (code, from_private, stderr) = jwks(id, &keys(private));
         assert_eq!(code, Some(0), "{id}: {stderr}");
         let (_, from_public, _) = jwks(id, &keys(public));
-        assert_eq!(from_private, from_public, "{id}: private and public key give the same JWKS");
+        assert_eq!(
+            from_private, from_public,
+            "{id}: private and public key give the same JWKS"
+        );
 
         let raw: Value = serde_json::from_str(&from_private).unwrap();
         let jwk = &raw["keys"][0];
         assert_eq!(raw["keys"].as_array().unwrap().len(), 1);
         for member in jwk.as_object().unwrap().keys() {
-            assert!(PUBLIC_MEMBERS.contains(&member.as_str()), "{id}: `{member}` is not public");
+            assert!(
+                PUBLIC_MEMBERS.contains(&member.as_str()),
+                "{id}: `{member}` is not public"
+            );
         }
         let cred = credential(id);
         assert_eq!(jwk["alg"], cred.algorithm.as_str());
@@ -119,7 +138,8 @@ fn a_token_signed_with_another_key_does_not_verify() {
     let cred = credential("es256-jwt");
     let (_, printed, _) = jwks("es256-jwt", &keys("p256-private.pem"));
     let set: JwkSet = serde_json::from_str(&printed).unwrap();
-    let other_key = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../outbound/tests/keys/p256.pem");
+    let other_key =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../outbound/tests/keys/p256.pem");
     let token = worker_token(&cred, other_key.to_str().unwrap());
     assert!(verify(&token, &set, &cred).is_err());
 }
@@ -135,13 +155,41 @@ fn a_credential_without_key_id_gets_a_warning_and_no_kid() {
 #[test]
 fn refusals_are_clear_and_print_nothing() {
     let cases: [(&str, &str, &str); 8] = [
-        ("hs256-jwt", "does-not-exist.pem", "uses HS256 (HMAC): its key is a shared secret, so there is no public key to publish"),
-        ("es256-jwt", "rsa-private.pem", "signs with ES256, which needs an EC P-256 key, but the key file holds an RSA key"),
-        ("es384-jwt", "p256-public.pem", "needs an EC P-384 key, but the key file holds an EC P-256 key"),
-        ("rs256-jwt", "ed25519-private.pem", "needs an RSA key, but the key file holds an Ed25519 key"),
-        ("es256-jwt", "p256-sec1.pem", "`EC PRIVATE KEY` (SEC1) is not what the Worker reads"),
-        ("es256-jwt", "p256-encrypted.pem", "the private key is encrypted"),
-        ("es256-jwt", "p521-private.pem", "is not an RSA, EC P-256, EC P-384 or Ed25519 key"),
+        (
+            "hs256-jwt",
+            "does-not-exist.pem",
+            "uses HS256 (HMAC): its key is a shared secret, so there is no public key to publish",
+        ),
+        (
+            "es256-jwt",
+            "rsa-private.pem",
+            "signs with ES256, which needs an EC P-256 key, but the key file holds an RSA key",
+        ),
+        (
+            "es384-jwt",
+            "p256-public.pem",
+            "needs an EC P-384 key, but the key file holds an EC P-256 key",
+        ),
+        (
+            "rs256-jwt",
+            "ed25519-private.pem",
+            "needs an RSA key, but the key file holds an Ed25519 key",
+        ),
+        (
+            "es256-jwt",
+            "p256-sec1.pem",
+            "`EC PRIVATE KEY` (SEC1) is not what the Worker reads",
+        ),
+        (
+            "es256-jwt",
+            "p256-encrypted.pem",
+            "the private key is encrypted",
+        ),
+        (
+            "es256-jwt",
+            "p521-private.pem",
+            "is not an RSA, EC P-256, EC P-384 or Ed25519 key",
+        ),
         ("es256-jwt", "README.md", "no PEM block found"),
     ];
     for (id, file, expected) in cases {
@@ -150,8 +198,14 @@ fn refusals_are_clear_and_print_nothing() {
         assert!(stdout.is_empty(), "{id} {file}: {stdout}");
         assert!(stderr.contains(expected), "{id} {file}: {stderr}");
         let material = std::fs::read_to_string(keys(file)).unwrap_or_default();
-        for line in material.lines().filter(|l| l.len() > 20 && !l.starts_with("-----")) {
-            assert!(!stderr.contains(line), "{id} {file}: key material in the message");
+        for line in material
+            .lines()
+            .filter(|l| l.len() > 20 && !l.starts_with("-----"))
+        {
+            assert!(
+                !stderr.contains(line),
+                "{id} {file}: key material in the message"
+            );
         }
     }
 }
@@ -163,5 +217,8 @@ fn unknown_credentials_get_a_suggestion() {
     assert!(stderr.contains("no credential `es256-jtw`"), "{stderr}");
     assert!(stderr.contains("did you mean `es256-jwt`?"), "{stderr}");
     let (_, _, stderr) = jwks("zzz", &keys("p256-private.pem"));
-    assert!(stderr.contains("it defines: eddsa-jwt, es256-jwt"), "{stderr}");
+    assert!(
+        stderr.contains("it defines: eddsa-jwt, es256-jwt"),
+        "{stderr}"
+    );
 }

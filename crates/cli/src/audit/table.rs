@@ -86,7 +86,7 @@ mod tests {
         let text = t.render();
         assert_eq!(
             text,
-            "  host               count\n  a.example              7\n  evil\\u{1b}[31m      1234\n"
+            "  host            count\n  a.example           7\n  evil\\u{1b}[31m   1234\n"
         );
     }
 }

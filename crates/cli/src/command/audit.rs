@@ -58,11 +58,11 @@ pub fn run(args: &Args) -> ExitCode {
     {
         return ExitCode::from(1);
     }
-    if let Some(path) = &args.html {
-        if let Err(e) = std::fs::write(path, html::render(&summary)) {
-            eprintln!("error: cannot write `{}`: {e}", path.display());
-            return ExitCode::from(1);
-        }
+    if let Some(path) = &args.html
+        && let Err(e) = std::fs::write(path, html::render(&summary))
+    {
+        eprintln!("error: cannot write `{}`: {e}", path.display());
+        return ExitCode::from(1);
     }
     for e in &input_errors {
         eprintln!("error: {e}");

@@ -12,12 +12,10 @@ pub fn comments(raw: &str) -> Vec<String> {
 
 /// Whether a blank line precedes the first comment (authors separate comment blocks so).
 pub fn blank_before_comments(raw: &str) -> bool {
-    let mut newlines = 0;
-    for line in raw.split('\n') {
+    for (newlines, line) in raw.split('\n').enumerate() {
         if line.trim_start().starts_with('#') {
-            return newlines >= 2;
+            return newlines >= 1;
         }
-        newlines += 1;
     }
     false
 }

@@ -388,14 +388,12 @@ fn format_values(table: &mut Table) {
 fn format_value(value: &mut Value, used_width: usize) {
     match value {
         Value::Array(array) => format_array(array, used_width),
-        Value::InlineTable(inline) => {
-            // Inline tables may hold comments in TOML 1.1; those are left as written.
-            if !inline.to_string().contains('#') {
-                for (_, v) in inline.iter_mut() {
-                    format_value(v, 0);
-                }
-                inline.fmt();
+        // Inline tables may hold comments in TOML 1.1; those are left as written.
+        Value::InlineTable(inline) if !inline.to_string().contains('#') => {
+            for (_, v) in inline.iter_mut() {
+                format_value(v, 0);
             }
+            inline.fmt();
         }
         _ => {}
     }
