@@ -4,10 +4,14 @@
 //! `command/`. Exit codes: 0 ok, 1 failure or error, 2 a usage error (clap's own convention) or,
 //! for `diff` only, a change that widens what the policy allows.
 
+mod audit;
 mod command;
 mod diff;
 mod error;
 mod explain;
+mod fmt;
+mod jwks;
+mod logs;
 mod policy_source;
 mod policy_tests;
 mod source_position;
@@ -17,9 +21,15 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-/// Check, compile, explain, test and diff egress policies.
+/// Check, compile, explain, test, diff, audit and replay egress policies.
 #[derive(Debug, Parser)]
-#[command(name = "egress-policy", version, about, propagate_version = true)]
+#[command(
+    name = "egress-policy",
+    version,
+    about,
+    propagate_version = true,
+    after_help = "Exit status: 0 ok, 1 failure or error, 2 usage error; `diff` also exits 2 when the change widens what is allowed."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -37,6 +47,10 @@ enum Command {
     Test(command::test::Args),
     /// Semantic diff of two policies for security review; exit 2 when the change widens access.
     Diff(command::diff::Args),
+    Audit(command::audit::Args),
+    Replay(command::replay::Args),
+    Jwks(command::jwks::Args),
+    Fmt(command::fmt::Args),
 }
 
 fn main() -> ExitCode {
@@ -47,6 +61,10 @@ fn main() -> ExitCode {
         Command::Explain(args) => command::explain::run(&args),
         Command::Test(args) => command::test::run(&args),
         Command::Diff(args) => command::diff::run(&args),
+        Command::Audit(args) => Ok(command::audit::run(&args)),
+        Command::Replay(args) => Ok(command::replay::run(&args)),
+        Command::Jwks(args) => Ok(command::jwks::run(&args)),
+        Command::Fmt(args) => Ok(command::fmt::run(&args)),
     };
     match outcome {
         Ok(code) => code,
