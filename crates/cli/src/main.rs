@@ -2,7 +2,8 @@
 //!
 //! `main` only parses the arguments and dispatches; each subcommand lives in its own file under
 //! `command/`. Exit codes: 0 ok, 1 failure or error, 2 a usage error (clap's own convention) or,
-//! for `diff` only, a change that widens what the policy allows.
+//! for `diff` only, a change that widens what the policy allows, and for `replay` only, a policy
+//! or log input that could not be read (1 there means a logged decision differs).
 
 mod audit;
 mod command;
@@ -21,7 +22,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-/// Check, compile, explain, test, diff, audit and replay egress policies.
+/// Check, compile, explain, test, diff, audit, replay and format egress policies.
 #[derive(Debug, Parser)]
 #[command(
     name = "egress-policy",
@@ -47,9 +48,13 @@ enum Command {
     Test(command::test::Args),
     /// Semantic diff of two policies for security review; exit 2 when the change widens access.
     Diff(command::diff::Args),
+    /// Summarise decision logs for auditors (per customer, action, rule, revision).
     Audit(command::audit::Args),
+    /// Re-decide logged requests with a policy; exit 1 when a logged decision differs.
     Replay(command::replay::Args),
+    /// Print the JWK Set that verifies a credential's injected tokens.
     Jwks(command::jwks::Args),
+    /// Format policy files canonically (comments kept); `--check` for CI.
     Fmt(command::fmt::Args),
 }
 

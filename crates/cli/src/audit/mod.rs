@@ -1,9 +1,8 @@
 //! Auditor tools: `audit` (decision logs summarised in bounded memory) and `replay`
-//! (logged decisions checked against a policy revision), plus loading that policy.
+//! (logged decisions checked against a policy revision).
 
 pub mod bounded;
 pub mod html;
-pub mod policy_file;
 pub mod replay;
 pub mod summary;
 pub mod table;

@@ -4,8 +4,9 @@ use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use crate::audit::policy_file;
 use crate::jwks;
+use crate::policy_source::{self, DEFAULT_POLICY};
+use crate::suggest::did_you_mean;
 
 /// Print the JWK Set (public key only, with `kid`, `alg`, `use`) that an API owner configures
 /// to verify the tokens a credential injects.
@@ -18,8 +19,8 @@ pub struct Args {
     #[arg(long, value_name = "ID")]
     pub credential: String,
     /// The policy file.
-    #[arg(long, value_name = "POLICY", default_value = "policy/policy.toml")]
-    pub policy: String,
+    #[arg(long, value_name = "POLICY", default_value = DEFAULT_POLICY)]
+    pub policy: PathBuf,
     /// PEM file with the credential's signing key (private PKCS#8 or public SPKI).
     #[arg(long, value_name = "PEM")]
     pub key_file: PathBuf,
@@ -43,11 +44,16 @@ pub fn run(args: &Args) -> ExitCode {
 }
 
 fn jwks_text(args: &Args) -> Result<String, String> {
-    let policy = policy_file::load(&args.policy)?;
+    let loaded = policy_source::load(&args.policy).map_err(|e| e.to_string())?;
+    let policy = &loaded.compiled.policy;
     let Some(credential) = policy.credential(&args.credential) else {
         let ids: Vec<&str> = policy.credentials().map(|c| c.id.as_str()).collect();
-        let mut message = format!("no credential `{}` in `{}`", args.credential, args.policy);
-        match policy_file::did_you_mean(&args.credential, ids.iter().copied()) {
+        let mut message = format!(
+            "no credential `{}` in `{}`",
+            args.credential,
+            args.policy.display()
+        );
+        match did_you_mean(&args.credential, &ids) {
             Some(close) => message.push_str(&format!("; did you mean `{close}`?")),
             None if ids.is_empty() => message.push_str("; the policy defines no credentials"),
             None => message.push_str(&format!("; it defines: {}", ids.join(", "))),

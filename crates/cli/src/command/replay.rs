@@ -1,13 +1,14 @@
 //! `egress-policy replay [--policy POLICY] LOGS...`
 
 use std::io::Write as _;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use crate::audit::policy_file;
 use crate::audit::replay::Replay;
 use crate::audit::table::terminal_safe;
 use crate::audit::text::short_sha;
 use crate::logs;
+use crate::policy_source::{self, DEFAULT_POLICY};
 
 /// Re-decide every logged request with POLICY and report each line whose logged decision
 /// differs: the auditor's proof that the logs and the policy agree.
@@ -20,8 +21,8 @@ use crate::logs;
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The policy file.
-    #[arg(long, value_name = "POLICY", default_value = "policy/policy.toml")]
-    pub policy: String,
+    #[arg(long, value_name = "POLICY", default_value = DEFAULT_POLICY)]
+    pub policy: PathBuf,
     /// Log files (`-` for standard input), plain or gzip.
     #[arg(required = true, value_name = "LOGS")]
     pub logs: Vec<String>,
@@ -29,10 +30,10 @@ pub struct Args {
 
 /// Runs the subcommand.
 pub fn run(args: &Args) -> ExitCode {
-    let policy = match policy_file::load(&args.policy) {
-        Ok(policy) => policy,
-        Err(message) => {
-            eprintln!("error: {message}");
+    let policy = match policy_source::load(&args.policy) {
+        Ok(loaded) => loaded.compiled.policy,
+        Err(e) => {
+            eprintln!("error: {e}");
             return ExitCode::from(2);
         }
     };
@@ -58,7 +59,7 @@ pub fn run(args: &Args) -> ExitCode {
     let _ = writeln!(
         out,
         "replayed against `{}` ({}, sha256 {})",
-        args.policy,
+        args.policy.display(),
         policy.name().unwrap_or("unnamed"),
         policy.sha256()
     );
