@@ -21,7 +21,7 @@ use crate::source_position::line_text;
 const MAX_RULE_LINES: usize = 12;
 
 /// Arguments of `explain`.
-#[derive(Debug, clap::Args)]
+#[derive(Clone, Debug, clap::Args)]
 pub struct Args {
     /// The policy file.
     #[arg(long, default_value = DEFAULT_POLICY)]
@@ -57,6 +57,9 @@ struct JsonExplanation<'a> {
     host: Option<&'a str>,
     port: Option<u16>,
     path: Option<&'a str>,
+    /// Only when the policy sets `query_in_logs = true`, as in the log line.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    query: Option<&'a str>,
     customer: Option<&'a str>,
     tags: &'a [String],
     policy: PolicyRef,
@@ -66,6 +69,16 @@ struct JsonExplanation<'a> {
 pub fn run(args: &Args) -> Result<ExitCode, CliError> {
     let loaded = policy_source::load(&args.policy)?;
     let policy = &loaded.compiled.policy;
+    let args = &Args {
+        // `--tags ""` means no tags, not one empty tag.
+        tags: args
+            .tags
+            .iter()
+            .filter(|t| !t.is_empty())
+            .cloned()
+            .collect(),
+        ..args.clone()
+    };
     let decision = policy.decide(&Request {
         method: &args.method,
         url: &args.url,
@@ -87,6 +100,9 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
             host: target.map(|t| t.host.as_str()),
             port: target.map(|t| t.port),
             path: target.map(|t| t.path.as_str()),
+            query: target
+                .and_then(|t| t.query.as_deref())
+                .filter(|_| policy.defaults().query_in_logs),
             customer: args.customer.as_deref(),
             tags: &args.tags,
             policy: policy.policy_ref(),
