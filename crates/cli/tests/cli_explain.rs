@@ -152,3 +152,12 @@ fn json_carries_the_query_only_when_the_policy_logs_it() {
     assert_eq!(json["tags"], serde_json::json!([]));
     assert_eq!(json["policy"]["name"], serde_json::Value::Null);
 }
+
+#[test]
+fn near_miss_says_why_the_inject_rule_did_not_apply() {
+    insta::assert_snapshot!(explain(&[
+        "--customer",
+        "customer-123",
+        "http://api.example.com/v1/users"
+    ]));
+}

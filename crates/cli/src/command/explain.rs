@@ -17,6 +17,8 @@ use crate::explain::rule_match::{self, Candidates, Probe, RuleMatch};
 use crate::policy_source::{self, DEFAULT_POLICY};
 use crate::source_position::line_text;
 
+/// How many rules that name the host but fail a condition `explain` lists at most.
+const MAX_NEAR_MISSES: usize = 3;
 /// How many lines of a rule's table `explain` quotes at most.
 const MAX_RULE_LINES: usize = 12;
 
@@ -271,6 +273,7 @@ fn why(args: &Args, policy: &CompiledPolicy, decision: &Decision, file_name: &st
         report,
         inject,
         pass,
+        near_misses,
     } = &candidates;
     let describe = |kind: &str, found: &Option<(usize, RuleMatch)>| -> String {
         match found.as_ref().and_then(|(i, m)| Some((rules.get(*i)?, m))) {
@@ -289,6 +292,14 @@ fn why(args: &Args, policy: &CompiledPolicy, decision: &Decision, file_name: &st
     }
     lines.push(describe("inject", inject));
     lines.push(describe("pass", pass));
+    for (index, miss) in near_misses.iter().take(MAX_NEAR_MISSES) {
+        if let (Some(rule), Some(failed)) = (rules.get(*index), &miss.failed) {
+            lines.push(format!(
+                "names the host but does not match: {} ({file_name}:{}): {failed}",
+                rule.id, rule.line
+            ));
+        }
+    }
     let global_report = policy.defaults().mode == Mode::Report;
     lines.push(
         match (block, inject, pass) {
