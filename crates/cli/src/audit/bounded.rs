@@ -94,7 +94,8 @@ impl TopK {
             *count += 1;
             return;
         }
-        self.counts.insert(key.to_string(), (self.floor + 1, self.floor));
+        self.counts
+            .insert(key.to_string(), (self.floor + 1, self.floor));
         if self.counts.len() >= self.capacity.saturating_mul(2) {
             self.prune();
         }
