@@ -12,6 +12,12 @@ use crate::policy_tests::{case_file, run};
 
 /// Arguments of `test`.
 #[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Test files hold `[[case]]` tables: name, customer (omit for the `no_customer` refusal), \
+                  tags, method (default GET), url, and expect = { action = \"block\", rule = \"id\" } \
+                  (omit `rule` when no rule decides; optional would_block, report_rule, reason, \
+                  credential). Unknown keys are errors. The top of each policy/tests/*.toml repeats this."
+)]
 pub struct Args {
     /// The policy file.
     #[arg(default_value = DEFAULT_POLICY)]
