@@ -281,7 +281,11 @@ mod tests {
         let t = ClaimTemplate::parse("{{x}} tenant:{customer}@{host}/{rule}").unwrap();
         assert_eq!(t.render(&vars()), "{x} tenant:acme@api.example.com/r1");
         assert!(t.depends_on_request());
-        assert!(!ClaimTemplate::parse("{customer}").unwrap().depends_on_request());
+        assert!(
+            !ClaimTemplate::parse("{customer}")
+                .unwrap()
+                .depends_on_request()
+        );
     }
 
     #[test]

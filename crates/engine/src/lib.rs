@@ -4,16 +4,45 @@
 //! Pure by design: no I/O, no clock, no runtime. The same code runs natively (CLI, tests,
 //! benchmarks) and in the Wasm outbound Worker.
 //!
-//! The request path: [`Request`] -> canonicalise -> [`CompiledPolicy::decide`] -> [`Decision`].
+//! The request path: [`Request`] -> [`canonical::canonicalise`] -> [`CompiledPolicy::decide`]
+//! -> [`Decision`]. The policy path: text -> [`compile`] (parse, validate, build the matcher)
+//! -> [`CompiledPolicy`] -> [`CompiledPolicy::to_artifact`] for the Worker to embed.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod artifact;
+pub mod canonical;
+mod compile;
+mod conditions;
 pub mod credential;
+mod decide;
 pub mod decision;
+pub mod diagnostic;
+#[doc(hidden)]
+pub mod fuzzing;
+pub mod host_pattern;
+pub mod limits;
 pub mod log;
+mod matcher;
+pub mod model;
+mod parse;
+pub mod path_glob;
+mod policy;
+#[doc(hidden)]
+pub mod reference;
 pub mod request;
+mod suggest;
+mod validate;
 
-pub use credential::{ClaimTemplate, ClaimVars, Credential, JwtAlgorithm};
+pub use artifact::ArtifactError;
+pub use canonical::{CanonicalHost, CanonicalUrl, Scheme, canonicalise};
+pub use compile::{Compiled, compile, sha256_hex};
+pub use credential::{ClaimTemplate, ClaimVars, Credential, JwtAlgorithm, TemplatePart};
 pub use decision::{Action, DEFAULT_ACTION_REASON, Decision, Refusal, RuleRef, Target};
+pub use diagnostic::{Diagnostic, Diagnostics, Severity};
+pub use host_pattern::HostPattern;
 pub use log::{DecisionLog, LOG_SCHEMA_VERSION, PolicyRef};
+pub use model::{Defaults, IpLiterals, Mode, Rule};
+pub use path_glob::PathGlob;
+pub use policy::CompiledPolicy;
 pub use request::Request;

@@ -1,0 +1,238 @@
+//! Request canonicalisation (DESIGN.md section 2, contract).
+//!
+//! The URL is parsed with WHATWG rules (the `url` crate: the rules the Workers runtime used),
+//! which already lower-cases and IDNA-maps the host, reads every IPv4 spelling, turns `\` into
+//! `/` and removes dot segments (`%2e%2e` included). On top of that: one trailing dot is
+//! removed from the host, IPv4-mapped IPv6 becomes IPv4, and percent-encoded unreserved
+//! characters in the path are decoded (RFC 3986 6.2.2.2).
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use url::{Host, Url};
+
+use crate::decision::{Refusal, Target};
+
+/// The canonical host of a request.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum CanonicalHost {
+    /// A domain name: lower case, punycode, no trailing dot, no empty labels.
+    Domain(String),
+    /// An IPv4 address (also IPv4-mapped IPv6).
+    Ipv4(Ipv4Addr),
+    /// An IPv6 address.
+    Ipv6(Ipv6Addr),
+}
+
+impl CanonicalHost {
+    /// The address of an IP-literal host.
+    pub fn ip(&self) -> Option<IpAddr> {
+        match self {
+            CanonicalHost::Domain(_) => None,
+            CanonicalHost::Ipv4(a) => Some(IpAddr::V4(*a)),
+            CanonicalHost::Ipv6(a) => Some(IpAddr::V6(*a)),
+        }
+    }
+}
+
+impl fmt::Display for CanonicalHost {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CanonicalHost::Domain(d) => f.write_str(d),
+            CanonicalHost::Ipv4(a) => write!(f, "{a}"),
+            CanonicalHost::Ipv6(a) => write!(f, "[{a}]"),
+        }
+    }
+}
+
+/// A supported request scheme.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scheme {
+    /// `http`
+    Http,
+    /// `https`
+    Https,
+}
+
+impl Scheme {
+    /// The lower-case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scheme::Http => "http",
+            Scheme::Https => "https",
+        }
+    }
+
+    /// Parses `http` or `https` (exactly, lower case).
+    pub fn parse(text: &str) -> Option<Scheme> {
+        match text {
+            "http" => Some(Scheme::Http),
+            "https" => Some(Scheme::Https),
+            _ => None,
+        }
+    }
+}
+
+/// A request URL after canonicalisation: what rules are matched against.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CanonicalUrl {
+    /// `http` or `https`.
+    pub scheme: Scheme,
+    /// The canonical host.
+    pub host: CanonicalHost,
+    /// Explicit port or the scheme's default.
+    pub port: u16,
+    /// Dot segments removed, unreserved `%XX` decoded, other escapes upper-cased.
+    pub path: String,
+    /// The query without `?`.
+    pub query: Option<String>,
+}
+
+impl CanonicalUrl {
+    /// The [`Target`] reported in decisions.
+    pub fn target(&self) -> Target {
+        Target {
+            scheme: self.scheme.as_str().to_owned(),
+            host: self.host.to_string(),
+            port: self.port,
+            path: self.path.clone(),
+            query: self.query.clone(),
+        }
+    }
+}
+
+/// Why a URL cannot be decided on by rules, with what could be read of it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Refused {
+    /// The refusal code.
+    pub refusal: Refusal,
+    /// What could be read of the URL; `None` when it did not parse.
+    pub target: Option<Target>,
+}
+
+/// Canonicalises a request URL, or says which refusal applies (`invalid_url`,
+/// `unsupported_scheme`, `userinfo_in_url`).
+pub fn canonicalise(raw: &str) -> Result<CanonicalUrl, Refused> {
+    let url = Url::parse(raw).map_err(|_| Refused {
+        refusal: Refusal::InvalidUrl,
+        target: None,
+    })?;
+    let Some(scheme) = Scheme::parse(url.scheme()) else {
+        return Err(Refused {
+            refusal: Refusal::UnsupportedScheme,
+            target: Some(Target {
+                scheme: url.scheme().to_owned(),
+                host: url.host_str().unwrap_or("").to_owned(),
+                port: url.port_or_known_default().unwrap_or(0),
+                path: url.path().to_owned(),
+                query: url.query().map(str::to_owned),
+            }),
+        });
+    };
+    let host = match url.host() {
+        Some(Host::Domain(d)) => canonical_domain(d),
+        Some(Host::Ipv4(a)) => Some(CanonicalHost::Ipv4(a)),
+        Some(Host::Ipv6(a)) => Some(match a.to_ipv4_mapped() {
+            Some(v4) => CanonicalHost::Ipv4(v4),
+            None => CanonicalHost::Ipv6(a),
+        }),
+        None => None,
+    };
+    let Some(host) = host else {
+        return Err(Refused {
+            refusal: Refusal::InvalidUrl,
+            target: None,
+        });
+    };
+    let canonical = CanonicalUrl {
+        scheme,
+        host,
+        port: url.port_or_known_default().unwrap_or(match scheme {
+            Scheme::Http => 80,
+            Scheme::Https => 443,
+        }),
+        path: canonical_path(url.path()),
+        query: url.query().map(str::to_owned),
+    };
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(Refused {
+            refusal: Refusal::UserinfoInUrl,
+            target: Some(canonical.target()),
+        });
+    }
+    Ok(canonical)
+}
+
+/// One trailing dot removed; a name with empty labels left is not a host any resolver accepts,
+/// so it is refused rather than matched.
+fn canonical_domain(domain: &str) -> Option<CanonicalHost> {
+    let name = domain.strip_suffix('.').unwrap_or(domain);
+    if name.is_empty() || name.split('.').any(str::is_empty) {
+        return None;
+    }
+    Some(CanonicalHost::Domain(name.to_owned()))
+}
+
+/// Decodes `%XX` of unreserved characters (ALPHA / DIGIT / `-` / `.` / `_` / `~`) and
+/// upper-cases the hex digits of the escapes that stay (`%2f` -> `%2F`).
+pub fn canonical_path(path: &str) -> String {
+    if !path.contains('%') {
+        return path.to_owned();
+    }
+    let bytes = path.as_bytes();
+    let mut out = String::with_capacity(path.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        if b == b'%'
+            && let (Some(hi), Some(lo)) = (
+                bytes.get(i + 1).and_then(|c| hex_value(*c)),
+                bytes.get(i + 2).and_then(|c| hex_value(*c)),
+            )
+        {
+            let decoded = hi * 16 + lo;
+            if decoded.is_ascii_alphanumeric() || matches!(decoded, b'-' | b'.' | b'_' | b'~') {
+                out.push(char::from(decoded));
+            } else {
+                out.push('%');
+                out.push(char::from(hex_digit(hi)));
+                out.push(char::from(hex_digit(lo)));
+            }
+            i += 3;
+            continue;
+        }
+        // The path from the parser is ASCII (everything else is percent-encoded).
+        out.push(char::from(b));
+        i += 1;
+    }
+    out
+}
+
+fn hex_value(c: u8) -> Option<u8> {
+    match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        b'A'..=b'F' => Some(c - b'A' + 10),
+        _ => None,
+    }
+}
+
+fn hex_digit(v: u8) -> u8 {
+    match v {
+        0..=9 => b'0' + v,
+        _ => b'A' + (v - 10),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn path_decoding() {
+        assert_eq!(canonical_path("/%61dmin"), "/admin");
+        assert_eq!(canonical_path("/a%2fb%7e"), "/a%2Fb~");
+        assert_eq!(canonical_path("/100%"), "/100%");
+        assert_eq!(canonical_path("/%zz%4"), "/%zz%4");
+    }
+}

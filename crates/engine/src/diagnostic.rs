@@ -1,0 +1,232 @@
+//! Diagnostics: what `check` reports about a policy file, with source spans and hints.
+
+use std::fmt;
+use std::ops::Range;
+
+/// How serious a diagnostic is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Severity {
+    /// The policy is rejected.
+    Error,
+    /// The policy compiles, but something looks wrong.
+    Warning,
+}
+
+impl Severity {
+    /// `error` or `warning`, as printed.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        }
+    }
+}
+
+/// One finding about a policy file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Diagnostic {
+    /// Error or warning.
+    pub severity: Severity,
+    /// Stable kebab-case code, e.g. `non-canonical-host`.
+    pub code: &'static str,
+    /// Lower case, no final period, user input in backticks.
+    pub message: String,
+    /// Byte offsets into the policy text.
+    pub span: Option<Range<usize>>,
+    /// Text shown under the underline.
+    pub label: Option<String>,
+    /// The `help: ...` line.
+    pub hint: Option<String>,
+}
+
+/// Every diagnostic of a policy that did not compile: errors and warnings, in source order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Diagnostics(pub Vec<Diagnostic>);
+
+impl Diagnostics {
+    /// Whether any diagnostic is an error.
+    pub fn has_errors(&self) -> bool {
+        self.0.iter().any(|d| d.severity == Severity::Error)
+    }
+
+    /// All diagnostics rendered one after the other, separated by blank lines.
+    pub fn render(&self, file_name: &str, text: &str) -> String {
+        let rendered: Vec<String> = self.0.iter().map(|d| d.render(file_name, text)).collect();
+        rendered.join("\n")
+    }
+}
+
+impl fmt::Display for Diagnostics {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for d in &self.0 {
+            writeln!(f, "{}[{}]: {}", d.severity.as_str(), d.code, d.message)?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Diagnostics {}
+
+impl Diagnostic {
+    /// A new error.
+    pub fn error(code: &'static str, message: impl Into<String>) -> Diagnostic {
+        Diagnostic {
+            severity: Severity::Error,
+            code,
+            message: message.into(),
+            span: None,
+            label: None,
+            hint: None,
+        }
+    }
+
+    /// A new warning.
+    pub fn warning(code: &'static str, message: impl Into<String>) -> Diagnostic {
+        Diagnostic {
+            severity: Severity::Warning,
+            ..Diagnostic::error(code, message)
+        }
+    }
+
+    /// Sets the span.
+    pub fn with_span(mut self, span: Range<usize>) -> Diagnostic {
+        self.span = Some(span);
+        self
+    }
+
+    /// Sets the label under the underline.
+    pub fn with_label(mut self, label: impl Into<String>) -> Diagnostic {
+        self.label = Some(label.into());
+        self
+    }
+
+    /// Sets the help line.
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Diagnostic {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    /// Renders the diagnostic gcc-style (`file:line:col: error[code]: message`) followed by the
+    /// offending source line with the span underlined, the label, and the hint.
+    pub fn render(&self, file_name: &str, text: &str) -> String {
+        let mut out = String::new();
+        let head = format!(
+            "{}[{}]: {}",
+            self.severity.as_str(),
+            self.code,
+            self.message
+        );
+        let location = self.span.as_ref().map(|span| locate(text, span.start));
+        match &location {
+            Some(loc) => out.push_str(&format!(
+                "{file_name}:{}:{}: {head}\n",
+                loc.line, loc.column
+            )),
+            None => out.push_str(&format!("{file_name}: {head}\n")),
+        }
+        if let (Some(span), Some(loc)) = (&self.span, &location) {
+            let number = loc.line.to_string();
+            let gutter = " ".repeat(number.len());
+            let line_text = text.get(loc.line_start..loc.line_end).unwrap_or("");
+            let shown: String = line_text
+                .chars()
+                .map(|c| if c == '\t' { ' ' } else { c })
+                .collect();
+            let end = span.end.clamp(span.start, loc.line_end);
+            let width = text
+                .get(span.start.min(loc.line_end)..end)
+                .map_or(0, |s| s.chars().count())
+                .max(1);
+            let pad = " ".repeat(loc.column.saturating_sub(1));
+            out.push_str(&format!("{gutter} |\n"));
+            out.push_str(&format!("{number} | {shown}\n"));
+            let carets = "^".repeat(width);
+            match &self.label {
+                Some(label) => out.push_str(&format!("{gutter} | {pad}{carets} {label}\n")),
+                None => out.push_str(&format!("{gutter} | {pad}{carets}\n")),
+            }
+            if let Some(hint) = &self.hint {
+                out.push_str(&format!("{gutter} = help: {hint}\n"));
+            }
+        } else if let Some(hint) = &self.hint {
+            out.push_str(&format!("  = help: {hint}\n"));
+        }
+        out
+    }
+}
+
+/// A byte offset turned into 1-based line and column (columns count characters).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Location {
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column, in characters.
+    pub column: usize,
+    /// Byte offset where the line starts.
+    pub line_start: usize,
+    /// Byte offset where the line ends (before its newline).
+    pub line_end: usize,
+}
+
+/// Finds the line and column of byte `offset` in `text` (clamped to the text).
+pub fn locate(text: &str, offset: usize) -> Location {
+    let mut offset = offset.min(text.len());
+    while !text.is_char_boundary(offset) {
+        offset = offset.saturating_sub(1);
+    }
+    let before = text.get(..offset).unwrap_or("");
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let line = before.matches('\n').count() + 1;
+    let line_end = text
+        .get(offset..)
+        .and_then(|rest| rest.find('\n'))
+        .map_or(text.len(), |i| offset + i);
+    let line_end = if text.get(..line_end).is_some_and(|s| s.ends_with('\r')) {
+        line_end.saturating_sub(1).max(line_start)
+    } else {
+        line_end
+    };
+    let column = text
+        .get(line_start..offset)
+        .map_or(0, |s| s.chars().count())
+        + 1;
+    Location {
+        line,
+        column,
+        line_start,
+        line_end,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_gcc_style_with_underline() {
+        let text = "version = 1\nhosts = [\"Malicious.com\"]\n";
+        let start = text.find('"').unwrap();
+        let d = Diagnostic::error(
+            "non-canonical-host",
+            "host pattern `Malicious.com` is not canonical",
+        )
+        .with_span(start..start + 15)
+        .with_label("not lower case")
+        .with_hint("write `malicious.com`");
+        assert_eq!(
+            d.render("p.toml", text),
+            "p.toml:2:10: error[non-canonical-host]: host pattern `Malicious.com` is not canonical\n  |\n2 | hosts = [\"Malicious.com\"]\n  |          ^^^^^^^^^^^^^^^ not lower case\n  = help: write `malicious.com`\n"
+        );
+    }
+
+    #[test]
+    fn locates_multibyte_columns_and_clamps() {
+        let text = "a = \"ｍ\"\nb";
+        assert_eq!(locate(text, text.len()).line, 2);
+        let loc = locate(text, 5);
+        assert_eq!((loc.line, loc.column), (1, 6));
+        assert_eq!(locate(text, 999).line, 2);
+        // Inside a multibyte character: clamps back to its start.
+        assert_eq!(locate(text, 6).column, 6);
+    }
+}

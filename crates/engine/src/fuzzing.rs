@@ -1,0 +1,88 @@
+//! Entry points for the fuzz targets in `fuzz/` (one line each there). Each panics only when
+//! an engine invariant breaks, which is what the fuzzer looks for.
+
+use crate::compile::compile;
+use crate::policy::CompiledPolicy;
+use crate::reference::ReferenceDecider;
+use crate::request::Request;
+
+/// Parses and compiles arbitrary text; a compiled policy must round-trip through its artefact.
+pub fn parse_compile(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let Ok(compiled) = compile("fuzz.toml", text) else {
+        return;
+    };
+    let bytes = compiled.policy.to_artifact();
+    let loaded = CompiledPolicy::from_artifact(&bytes);
+    assert!(
+        loaded.is_ok_and(|p| p.model() == compiled.policy.model()),
+        "artefact does not round-trip"
+    );
+}
+
+/// A fixed policy exercising every matcher strategy, used by [`decide`].
+pub const FUZZ_POLICY: &str = r#"
+version = 1
+[defaults]
+action = "pass"
+ip_literals = "block"
+[[rules]]
+id = "b1"
+action = "block"
+hosts = ["malicious.com", "*.malicious.com", "ec2.*.amazonaws.com", "169.254.169.254", "10.0.0.0/8", "fd00::/8"]
+[[rules]]
+id = "r1"
+action = "block"
+mode = "report"
+hosts = ["*.example.org"]
+paths = ["/admin/**"]
+[[rules]]
+id = "i1"
+action = "inject"
+hosts = ["api.example.com"]
+credential = "c"
+path_regex = "^/v1/(users|orgs)/"
+[[rules]]
+id = "p1"
+action = "pass"
+customers = ["acme"]
+tags = ["prod"]
+methods = ["GET"]
+[credentials.c]
+algorithm = "HS256"
+secret = "K"
+issuer = "i"
+audience = "a"
+ttl = 60
+"#;
+
+/// Canonicalises and decides an arbitrary URL (the input's first byte picks the method and
+/// customer) with both the fast matcher and the reference; they must agree.
+pub fn decide(data: &[u8]) {
+    let compiled = compile("fuzz.toml", FUZZ_POLICY);
+    assert!(compiled.is_ok(), "the fuzz policy does not compile");
+    let Ok(compiled) = compiled else { return };
+    let (selector, rest) = data.split_first().unwrap_or((&0, &[]));
+    let Ok(url) = std::str::from_utf8(rest) else {
+        return;
+    };
+    let tags = [String::from("prod")];
+    let request = Request {
+        method: if selector & 1 == 0 { "GET" } else { "POST" },
+        url,
+        customer: if selector & 2 == 0 {
+            Some("acme")
+        } else {
+            None
+        },
+        tags: if selector & 4 == 0 { &tags } else { &[] },
+    };
+    let fast = compiled.policy.decide(&request);
+    let reference = ReferenceDecider::new(&compiled.policy).decide(&request);
+    assert_eq!(
+        fast, reference,
+        "fast matcher and reference disagree on {url:?}"
+    );
+}

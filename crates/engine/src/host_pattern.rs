@@ -1,0 +1,580 @@
+//! Host patterns (DESIGN.md section 2): exact names, `*.suffix`, in-label globs, IPs and CIDRs.
+//!
+//! Parsing checks the grammar and that the pattern is written canonically; matching here is
+//! the simple, obviously-correct form used by the reference decider. The fast matcher
+//! (`crate::matcher`) indexes the same patterns.
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use serde::{Deserialize, Serialize};
+
+use crate::canonical::CanonicalHost;
+use crate::diagnostic::Diagnostic;
+
+/// Longest host name DNS allows.
+pub const MAX_HOST_LEN: usize = 253;
+/// Longest DNS label.
+pub const MAX_LABEL_LEN: usize = 63;
+
+/// An IPv4 or IPv6 network: address with no host bits set, and a prefix length.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct IpCidr {
+    /// The network address.
+    pub addr: IpAddr,
+    /// Prefix length in bits.
+    pub prefix: u8,
+}
+
+impl IpCidr {
+    /// Whether `ip` lies in this network (an IPv4 address never lies in an IPv6 network).
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        match (self.addr, ip) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                mask_v4(u32::from(ip), self.prefix) == u32::from(net)
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                mask_v6(u128::from(ip), self.prefix) == u128::from(net)
+            }
+            _ => false,
+        }
+    }
+}
+
+/// Keeps the top `prefix` bits of an IPv4 address.
+pub fn mask_v4(bits: u32, prefix: u8) -> u32 {
+    match prefix {
+        0 => 0,
+        p if p >= 32 => bits,
+        p => bits & (u32::MAX << (32 - u32::from(p))),
+    }
+}
+
+/// Keeps the top `prefix` bits of an IPv6 address.
+pub fn mask_v6(bits: u128, prefix: u8) -> u128 {
+    match prefix {
+        0 => 0,
+        p if p >= 128 => bits,
+        p => bits & (u128::MAX << (128 - u32::from(p))),
+    }
+}
+
+/// One validated entry of a rule's `hosts` list.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum HostPattern {
+    /// `example.com`: that host only.
+    Exact(String),
+    /// `*.example.com`: every subdomain at any depth, never the apex. Holds `example.com`.
+    Subdomains(String),
+    /// A pattern with `*` inside labels (`api-*.example.com`), optionally with a leading
+    /// any-depth `*.`. Holds the pattern text as written.
+    Glob(String),
+    /// A single address.
+    Ip(IpAddr),
+    /// A network.
+    Cidr(IpCidr),
+}
+
+impl fmt::Display for HostPattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HostPattern::Exact(h) | HostPattern::Glob(h) => f.write_str(h),
+            HostPattern::Subdomains(s) => write!(f, "*.{s}"),
+            HostPattern::Ip(ip) => write!(f, "{ip}"),
+            HostPattern::Cidr(c) => write!(f, "{}/{}", c.addr, c.prefix),
+        }
+    }
+}
+
+impl From<HostPattern> for String {
+    fn from(p: HostPattern) -> String {
+        p.to_string()
+    }
+}
+
+impl TryFrom<String> for HostPattern {
+    type Error = String;
+    fn try_from(text: String) -> Result<HostPattern, String> {
+        let parsed = HostPattern::parse(&text);
+        match (parsed.pattern, parsed.errors.first()) {
+            (Some(p), None) => Ok(p),
+            (_, Some(e)) => Err(e.message.clone()),
+            (None, None) => Err(format!("invalid host pattern `{text}`")),
+        }
+    }
+}
+
+/// The result of parsing one pattern: the pattern (when usable) and what was found wrong.
+#[derive(Clone, Debug, Default)]
+pub struct ParsedHostPattern {
+    /// The pattern; `None` when it has errors.
+    pub pattern: Option<HostPattern>,
+    /// Errors (spanless; the caller adds the span of the string).
+    pub errors: Vec<Diagnostic>,
+    /// Warnings, e.g. a pattern covering a whole top-level domain.
+    pub warnings: Vec<Diagnostic>,
+}
+
+impl ParsedHostPattern {
+    fn error(d: Diagnostic) -> ParsedHostPattern {
+        ParsedHostPattern {
+            errors: vec![d],
+            ..ParsedHostPattern::default()
+        }
+    }
+}
+
+impl HostPattern {
+    /// Parses and validates one pattern as written in a policy.
+    pub fn parse(text: &str) -> ParsedHostPattern {
+        if text.is_empty() {
+            return ParsedHostPattern::error(
+                Diagnostic::error("empty-host-pattern", "host pattern is empty")
+                    .with_label("empty"),
+            );
+        }
+        if text.len() > MAX_HOST_LEN + 4 {
+            return ParsedHostPattern::error(
+                Diagnostic::error(
+                    "pattern-too-long",
+                    format!("host pattern is {} bytes long", text.len()),
+                )
+                .with_label("too long")
+                .with_hint(format!("host names have at most {MAX_HOST_LEN} characters")),
+            );
+        }
+        if let Some(parsed) = parse_ip_pattern(text) {
+            return parsed;
+        }
+        parse_name_pattern(text)
+    }
+
+    /// Whether this pattern matches the canonical host (the simple form used by the reference).
+    pub fn matches(&self, host: &CanonicalHost) -> bool {
+        match (self, host) {
+            (HostPattern::Exact(name), CanonicalHost::Domain(h)) => name == h,
+            (HostPattern::Subdomains(suffix), CanonicalHost::Domain(h)) => h
+                .strip_suffix(suffix.as_str())
+                .is_some_and(|rest| rest.len() > 1 && rest.ends_with('.')),
+            (HostPattern::Glob(glob), CanonicalHost::Domain(h)) => glob_matches(glob, h),
+            (HostPattern::Ip(ip), host) => host.ip() == Some(*ip),
+            (HostPattern::Cidr(cidr), host) => host.ip().is_some_and(|ip| cidr.contains(ip)),
+            _ => false,
+        }
+    }
+
+    /// Whether this is an IP or CIDR pattern.
+    pub fn is_ip(&self) -> bool {
+        matches!(self, HostPattern::Ip(_) | HostPattern::Cidr(_))
+    }
+}
+
+/// Matches a host glob label by label: a leading `*.` covers one or more labels, `*` inside a
+/// label covers any run of characters within that label.
+pub fn glob_matches(glob: &str, host: &str) -> bool {
+    let (any_depth, rest) = match glob.strip_prefix("*.") {
+        Some(rest) => (true, rest),
+        None => (false, glob),
+    };
+    let pattern_labels: Vec<&str> = rest.split('.').collect();
+    let host_labels: Vec<&str> = host.split('.').collect();
+    let tail_start = if any_depth {
+        if host_labels.len() <= pattern_labels.len() {
+            return false;
+        }
+        host_labels.len() - pattern_labels.len()
+    } else {
+        if host_labels.len() != pattern_labels.len() {
+            return false;
+        }
+        0
+    };
+    host_labels
+        .iter()
+        .skip(tail_start)
+        .zip(&pattern_labels)
+        .all(|(h, p)| label_glob_matches(p, h))
+}
+
+/// Classic wildcard matching where `*` matches any run of characters.
+fn label_glob_matches(pattern: &str, text: &str) -> bool {
+    let p = pattern.as_bytes();
+    let t = text.as_bytes();
+    let (mut pi, mut ti) = (0usize, 0usize);
+    let mut star: Option<(usize, usize)> = None;
+    while ti < t.len() {
+        match p.get(pi) {
+            Some(b'*') => {
+                star = Some((pi, ti));
+                pi += 1;
+            }
+            Some(c) if Some(c) == t.get(ti) => {
+                pi += 1;
+                ti += 1;
+            }
+            _ => match star {
+                Some((sp, st)) => {
+                    pi = sp + 1;
+                    ti = st + 1;
+                    star = Some((sp, st + 1));
+                }
+                None => return false,
+            },
+        }
+    }
+    p.get(pi..)
+        .is_some_and(|rest| rest.iter().all(|&c| c == b'*'))
+}
+
+/// IP and CIDR patterns. `None` when `text` does not look like one (then it is a name).
+fn parse_ip_pattern(text: &str) -> Option<ParsedHostPattern> {
+    let (addr_text, prefix_text) = match text.split_once('/') {
+        Some((a, p)) => (a, Some(p)),
+        None => (text, None),
+    };
+    let unbracketed = addr_text
+        .strip_prefix('[')
+        .and_then(|a| a.strip_suffix(']'))
+        .unwrap_or(addr_text);
+    let looks_v6 = unbracketed.contains(':');
+    let looks_v4 = !unbracketed.is_empty()
+        && unbracketed.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+        && unbracketed.contains('.');
+    if !looks_v6 && !looks_v4 && prefix_text.is_none() {
+        return None;
+    }
+    let addr: IpAddr = match unbracketed.parse::<IpAddr>() {
+        Ok(a) => a,
+        Err(_) => {
+            return Some(ParsedHostPattern::error(
+                Diagnostic::error(
+                    "invalid-ip",
+                    format!("`{addr_text}` is not a valid IP address"),
+                )
+                .with_label("invalid address")
+                .with_hint("write an IPv4 dotted quad (`10.0.0.1`) or an IPv6 address (`fd00::1`), optionally with `/prefix`"),
+            ));
+        }
+    };
+    let max_prefix: u8 = if addr.is_ipv4() { 32 } else { 128 };
+    let prefix = match prefix_text {
+        None => None,
+        Some(p) => match p.parse::<u8>() {
+            Ok(n)
+                if n <= max_prefix && !p.starts_with('+') && (p == "0" || !p.starts_with('0')) =>
+            {
+                Some(n)
+            }
+            _ => {
+                return Some(ParsedHostPattern::error(
+                    Diagnostic::error("invalid-cidr", format!("`{text}` is not a valid CIDR"))
+                        .with_label("bad prefix length")
+                        .with_hint(format!(
+                            "the prefix length is a number from 0 to {max_prefix}"
+                        )),
+                ));
+            }
+        },
+    };
+    // Requests with an IPv4-mapped IPv6 host are decided as the IPv4 address, so a mapped
+    // pattern would never match: ask for the IPv4 spelling.
+    let addr_mapped = match addr {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4),
+        IpAddr::V4(_) => None,
+    };
+    let (addr, prefix) = match (addr_mapped, prefix) {
+        (Some(v4), Some(p)) if p >= 96 => (v4, Some(p - 96)),
+        (Some(v4), None) => (v4, None),
+        _ => (addr, prefix),
+    };
+    let canonical = match prefix {
+        Some(p) => {
+            let network = network_of(addr, p);
+            if network != addr {
+                return Some(ParsedHostPattern::error(
+                    Diagnostic::error("cidr-host-bits", format!("CIDR `{text}` has host bits set"))
+                        .with_label("host bits set")
+                        .with_hint(format!("write `{network}/{p}`")),
+                ));
+            }
+            HostPattern::Cidr(IpCidr { addr, prefix: p })
+        }
+        None => HostPattern::Ip(addr),
+    };
+    let spelled = canonical.to_string();
+    if spelled != text {
+        return Some(ParsedHostPattern::error(
+            Diagnostic::error(
+                "non-canonical-ip",
+                format!("IP pattern `{text}` is not canonical"),
+            )
+            .with_label("not in canonical form")
+            .with_hint(format!("write `{spelled}`")),
+        ));
+    }
+    Some(ParsedHostPattern {
+        pattern: Some(canonical),
+        ..ParsedHostPattern::default()
+    })
+}
+
+fn network_of(addr: IpAddr, prefix: u8) -> IpAddr {
+    match addr {
+        IpAddr::V4(a) => IpAddr::V4(Ipv4Addr::from(mask_v4(u32::from(a), prefix))),
+        IpAddr::V6(a) => IpAddr::V6(Ipv6Addr::from(mask_v6(u128::from(a), prefix))),
+    }
+}
+
+/// Whether a label is one WHATWG would read as a number (so the host would be an IPv4 address).
+pub fn is_numeric_label(label: &str) -> bool {
+    if label.is_empty() {
+        return false;
+    }
+    if let Some(hex) = label
+        .strip_prefix("0x")
+        .or_else(|| label.strip_prefix("0X"))
+    {
+        return hex.bytes().all(|b| b.is_ascii_hexdigit());
+    }
+    label.bytes().all(|b| b.is_ascii_digit())
+}
+
+fn parse_name_pattern(text: &str) -> ParsedHostPattern {
+    if text == "*" {
+        return ParsedHostPattern::error(
+            Diagnostic::error("bare-wildcard", "host pattern `*` matches every host")
+                .with_label("bare wildcard")
+                .with_hint("omit `hosts` to apply a block or pass rule to every host"),
+        );
+    }
+    if text.contains("**") {
+        return ParsedHostPattern::error(
+            Diagnostic::error("double-wildcard", format!("host pattern `{text}` contains `**`"))
+                .with_label("`**` is not host pattern syntax")
+                .with_hint("a leading `*.` already matches subdomains at any depth; `*` inside a label matches within that label"),
+        );
+    }
+    if let Some(bad) = text.chars().find(|c| {
+        c.is_ascii() && !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '*'))
+    }) {
+        return ParsedHostPattern::error(
+            Diagnostic::error(
+                "invalid-host-char",
+                format!("host pattern `{text}` contains `{}`", bad.escape_default()),
+            )
+            .with_label("character not allowed in host names")
+            .with_hint("host names use letters, digits, `-`, `_` and `.`; `*` is the wildcard"),
+        );
+    }
+    let stripped = text.strip_suffix('.').unwrap_or(text);
+    if stripped.split('.').any(str::is_empty) {
+        return ParsedHostPattern::error(
+            Diagnostic::error(
+                "empty-label",
+                format!("host pattern `{text}` has an empty label"),
+            )
+            .with_label("empty label")
+            .with_hint("labels are separated by single dots; remove the extra dot"),
+        );
+    }
+    let canonical = canonical_name(stripped);
+    let Some(canonical) = canonical else {
+        return ParsedHostPattern::error(
+            Diagnostic::error(
+                "invalid-host",
+                format!("host pattern `{text}` is not a valid host name"),
+            )
+            .with_label("not a valid host name"),
+        );
+    };
+    if canonical != text {
+        let why = if text.ends_with('.') && stripped == canonical {
+            "trailing dot"
+        } else if !text.is_ascii() {
+            "not punycode"
+        } else if text.bytes().any(|b| b.is_ascii_uppercase()) {
+            "not lower case"
+        } else {
+            "not canonical"
+        };
+        return ParsedHostPattern::error(
+            Diagnostic::error(
+                "non-canonical-host",
+                format!("host pattern `{text}` is not canonical"),
+            )
+            .with_label(why)
+            .with_hint(format!("write `{canonical}`")),
+        );
+    }
+    validate_canonical_name(text)
+}
+
+/// The canonical spelling of a host name pattern (lower case, UTS-46 mapped, punycode),
+/// `None` when IDNA rejects it. `*` passes through untouched.
+fn canonical_name(name: &str) -> Option<String> {
+    if name.bytes().all(|b| {
+        b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'_' | b'.' | b'*')
+    }) && !name.split('.').any(|l| l.starts_with("xn--"))
+    {
+        return Some(name.to_owned());
+    }
+    idna::domain_to_ascii(name).ok()
+}
+
+fn validate_canonical_name(text: &str) -> ParsedHostPattern {
+    let mut out = ParsedHostPattern::default();
+    let labels: Vec<&str> = text.split('.').collect();
+    if text.len() > MAX_HOST_LEN {
+        out.errors.push(
+            Diagnostic::error(
+                "pattern-too-long",
+                format!("host pattern is {} bytes long", text.len()),
+            )
+            .with_label("too long")
+            .with_hint(format!("host names have at most {MAX_HOST_LEN} characters")),
+        );
+    }
+    if let Some(long) = labels.iter().find(|l| l.len() > MAX_LABEL_LEN) {
+        out.errors.push(
+            Diagnostic::error(
+                "label-too-long",
+                format!("label `{long}` is longer than {MAX_LABEL_LEN} characters"),
+            )
+            .with_label("label too long"),
+        );
+    }
+    let any_depth = text.starts_with("*.");
+    let body: Vec<&str> = if any_depth {
+        labels.iter().skip(1).copied().collect()
+    } else {
+        labels.clone()
+    };
+    if labels.last().is_some_and(|l| is_numeric_label(l)) {
+        out.errors.push(
+            Diagnostic::error(
+                "numeric-final-label",
+                format!("host pattern `{text}` ends in a number"),
+            )
+            .with_label("a host ending in a number is an IPv4 address")
+            .with_hint(match url::Host::parse(text) {
+                Ok(url::Host::Ipv4(a)) => format!("write `{a}`"),
+                _ => "write the address as a dotted quad or a CIDR (`10.0.0.0/8`)".to_owned(),
+            }),
+        );
+    }
+    if !out.errors.is_empty() {
+        return out;
+    }
+    let has_inner_wildcard = body.iter().any(|l| l.contains('*'));
+    // Patterns whose fixed part is a single label (or less) cover a whole top-level domain.
+    let trailing_literal = body.iter().rev().take_while(|l| !l.contains('*')).count();
+    if (any_depth || has_inner_wildcard) && trailing_literal < 2 {
+        out.warnings.push(
+            Diagnostic::warning(
+                "tld-wide-pattern",
+                format!("host pattern `{text}` covers a whole top-level domain"),
+            )
+            .with_label("very broad pattern")
+            .with_hint("name the registrable domain, e.g. `*.example.com`"),
+        );
+    }
+    out.pattern = Some(if has_inner_wildcard {
+        HostPattern::Glob(text.to_owned())
+    } else if any_depth {
+        HostPattern::Subdomains(body.join("."))
+    } else {
+        HostPattern::Exact(text.to_owned())
+    });
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(text: &str) -> HostPattern {
+        let p = HostPattern::parse(text);
+        assert!(p.errors.is_empty(), "{text}: {:?}", p.errors);
+        p.pattern.unwrap()
+    }
+
+    fn err(text: &str) -> Diagnostic {
+        let p = HostPattern::parse(text);
+        assert!(p.pattern.is_none(), "{text} parsed");
+        p.errors.into_iter().next().unwrap()
+    }
+
+    #[test]
+    fn sorts_patterns_into_kinds() {
+        assert_eq!(ok("example.com"), HostPattern::Exact("example.com".into()));
+        assert_eq!(
+            ok("*.example.com"),
+            HostPattern::Subdomains("example.com".into())
+        );
+        assert_eq!(
+            ok("api-*.example.com"),
+            HostPattern::Glob("api-*.example.com".into())
+        );
+        assert_eq!(ok("10.0.0.0/8").to_string(), "10.0.0.0/8");
+        assert_eq!(ok("fd00:ec2::254").to_string(), "fd00:ec2::254");
+        assert!(matches!(ok("169.254.169.254"), HostPattern::Ip(_)));
+    }
+
+    #[test]
+    fn rejects_bad_patterns_with_codes() {
+        assert_eq!(err("*").code, "bare-wildcard");
+        assert_eq!(err("**.example.com").code, "double-wildcard");
+        assert_eq!(err("a..b").code, "empty-label");
+        assert_eq!(err("exa mple.com").code, "invalid-host-char");
+        assert_eq!(err("10.0.0.1/8").code, "cidr-host-bits");
+        assert_eq!(err("10.0.0.0/33").code, "invalid-cidr");
+        assert_eq!(err("999.1.1.1").code, "invalid-ip");
+        assert_eq!(err("::FFFF:1.2.3.4").code, "non-canonical-ip");
+        assert_eq!(err("*.10").code, "numeric-final-label");
+        let d = err("Malicious.com");
+        assert_eq!(
+            (d.code, d.hint.as_deref()),
+            ("non-canonical-host", Some("write `malicious.com`"))
+        );
+        assert_eq!(
+            err("malicious.com.").hint.as_deref(),
+            Some("write `malicious.com`")
+        );
+        assert_eq!(
+            err("ｍalicious.com").hint.as_deref(),
+            Some("write `malicious.com`")
+        );
+        assert_eq!(
+            err("bücher.de").hint.as_deref(),
+            Some("write `xn--bcher-kva.de`")
+        );
+    }
+
+    #[test]
+    fn warns_about_tld_wide_patterns() {
+        assert_eq!(HostPattern::parse("*.com").warnings.len(), 1);
+        assert_eq!(HostPattern::parse("example.*").warnings.len(), 1);
+        assert!(HostPattern::parse("*.example.com").warnings.is_empty());
+        assert!(
+            HostPattern::parse("ec2.*.amazonaws.com")
+                .warnings
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn naive_matching() {
+        let d = |h: &str| CanonicalHost::Domain(h.into());
+        assert!(ok("*.example.com").matches(&d("a.b.example.com")));
+        assert!(!ok("*.example.com").matches(&d("example.com")));
+        assert!(!ok("*.example.com").matches(&d("notexample.com")));
+        assert!(ok("ec2.*.amazonaws.com").matches(&d("ec2.us-east-1.amazonaws.com")));
+        assert!(!ok("ec2.*.amazonaws.com").matches(&d("ec2.a.b.amazonaws.com")));
+        assert!(ok("*.api-*.example.com").matches(&d("x.y.api-eu.example.com")));
+        assert!(!ok("*.api-*.example.com").matches(&d("api-eu.example.com")));
+        let ip = CanonicalHost::Ipv4(Ipv4Addr::new(10, 1, 2, 3));
+        assert!(ok("10.0.0.0/8").matches(&ip));
+        assert!(!ok("10.0.0.0/8").matches(&d("10.example.com")));
+    }
+}

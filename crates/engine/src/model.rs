@@ -1,0 +1,136 @@
+//! The validated policy: what `compile` builds from the TOML and the artefact stores.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::canonical::Scheme;
+use crate::credential::Credential;
+use crate::decision::{Action, RuleRef};
+use crate::host_pattern::HostPattern;
+use crate::path_glob::PathGlob;
+
+/// Enforce or only report would-blocks.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Blocks are enforced.
+    #[default]
+    Enforce,
+    /// Would-blocks are logged (`would_block = true`) and the request goes on.
+    Report,
+}
+
+impl Mode {
+    /// The lower-case name used in policy files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Enforce => "enforce",
+            Mode::Report => "report",
+        }
+    }
+}
+
+/// What happens to IP-literal hosts that no rule names.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IpLiterals {
+    /// Refused with reason `ip_literal`.
+    #[default]
+    Block,
+    /// Decided by the rules like any host.
+    Allow,
+}
+
+impl IpLiterals {
+    /// The lower-case name used in policy files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IpLiterals::Block => "block",
+            IpLiterals::Allow => "allow",
+        }
+    }
+}
+
+/// The `[defaults]` table.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Defaults {
+    /// What a request no rule matches gets: [`Action::Pass`] or [`Action::Block`].
+    pub action: Action,
+    /// Global enforce or report mode.
+    pub mode: Mode,
+    /// IP-literal hosts that no rule names.
+    pub ip_literals: IpLiterals,
+    /// Whether decision logs carry the query string.
+    pub query_in_logs: bool,
+}
+
+impl Default for Defaults {
+    /// `pass`, `enforce`, `ip_literals = "block"`, no query in logs.
+    fn default() -> Defaults {
+        Defaults {
+            action: Action::Pass,
+            mode: Mode::Enforce,
+            ip_literals: IpLiterals::Block,
+            query_in_logs: false,
+        }
+    }
+}
+
+/// One validated `[[rules]]` entry. `None` for a condition means "not given": it always holds.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rule {
+    /// Unique id.
+    pub id: String,
+    /// 1-based line of the rule's `[[rules]]` header.
+    pub line: u32,
+    /// block, inject or pass.
+    pub action: Action,
+    /// Per-rule mode (block rules only; always `Enforce` for others).
+    pub mode: Mode,
+    /// Host patterns; `None` applies the rule to every host (block and pass rules only).
+    pub hosts: Option<Vec<HostPattern>>,
+    /// Shown in the 403 body and the log (block rules).
+    pub reason: Option<String>,
+    /// The credential an inject rule mints.
+    pub credential: Option<String>,
+    /// `schemes` condition.
+    pub schemes: Option<Vec<Scheme>>,
+    /// `ports` condition.
+    pub ports: Option<Vec<u16>>,
+    /// `methods` condition (upper case, compared exactly).
+    pub methods: Option<Vec<String>>,
+    /// `paths` condition.
+    pub paths: Option<Vec<PathGlob>>,
+    /// `path_regex` condition, as written (compiled when the policy is built).
+    pub path_regex: Option<String>,
+    /// `customers` condition.
+    pub customers: Option<Vec<String>>,
+    /// `tags` condition: any of the request's tags is listed.
+    pub tags: Option<Vec<String>>,
+}
+
+impl Rule {
+    /// The reference decisions carry.
+    pub fn rule_ref(&self) -> RuleRef {
+        RuleRef {
+            id: self.id.clone(),
+            line: self.line,
+        }
+    }
+}
+
+/// Everything validated about a policy: the artefact's payload.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicyModel {
+    /// The optional `name`.
+    pub name: Option<String>,
+    /// Lower-case hex SHA-256 of the source bytes.
+    pub sha256: String,
+    /// `[defaults]`.
+    pub defaults: Defaults,
+    /// Rules in file order.
+    pub rules: Vec<Rule>,
+    /// Credentials by id.
+    pub credentials: BTreeMap<String, Credential>,
+}

@@ -1,0 +1,205 @@
+//! Path globs for a rule's `paths` condition: `*` matches within one path segment, a `**`
+//! segment matches zero or more whole segments. Paths are case-sensitive.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::canonical::canonical_path;
+use crate::diagnostic::Diagnostic;
+
+/// Longest path glob accepted.
+pub const MAX_PATH_GLOB_LEN: usize = 1024;
+
+/// A validated path glob such as `/v1/**` or `/v1/users/*/keys`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct PathGlob {
+    text: String,
+}
+
+impl fmt::Display for PathGlob {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl From<PathGlob> for String {
+    fn from(p: PathGlob) -> String {
+        p.text
+    }
+}
+
+impl TryFrom<String> for PathGlob {
+    type Error = String;
+    fn try_from(text: String) -> Result<PathGlob, String> {
+        PathGlob::parse(&text).map_err(|d| d.message)
+    }
+}
+
+impl PathGlob {
+    /// Parses a glob; it must start with `/`, use `**` only as a whole segment, and be written
+    /// the way canonical request paths are (no dot segments, unreserved characters unescaped).
+    pub fn parse(text: &str) -> Result<PathGlob, Diagnostic> {
+        if text.len() > MAX_PATH_GLOB_LEN {
+            return Err(Diagnostic::error(
+                "pattern-too-long",
+                format!("path glob is {} bytes long", text.len()),
+            )
+            .with_label("too long")
+            .with_hint(format!("path globs have at most {MAX_PATH_GLOB_LEN} bytes")));
+        }
+        if !text.starts_with('/') {
+            return Err(Diagnostic::error(
+                "invalid-path-glob",
+                format!("path glob `{text}` does not start with `/`"),
+            )
+            .with_label("must start with `/`")
+            .with_hint(format!("write `/{text}`")));
+        }
+        if let Some(bad) = text.chars().find(|c| {
+            c.is_control() || c.is_whitespace() || matches!(c, '?' | '#') || !c.is_ascii()
+        }) {
+            return Err(Diagnostic::error(
+                "invalid-path-glob",
+                format!("path glob `{text}` contains `{}`", bad.escape_default()),
+            )
+            .with_label("not allowed in a path glob")
+            .with_hint("paths are matched without the query; non-ASCII characters are written percent-encoded"));
+        }
+        if text.split('/').any(|seg| seg.contains("**") && seg != "**") {
+            return Err(Diagnostic::error(
+                "invalid-path-glob",
+                format!("path glob `{text}` uses `**` inside a segment"),
+            )
+            .with_label("`**` must be a whole segment")
+            .with_hint("`*` matches within a segment, `/**/` any number of segments"));
+        }
+        if text.split('/').any(|seg| seg == "." || seg == "..") {
+            return Err(Diagnostic::error(
+                "non-canonical-path",
+                format!("path glob `{text}` has a dot segment"),
+            )
+            .with_label("request paths never contain dot segments")
+            .with_hint("write the path with `.` and `..` resolved"));
+        }
+        let canonical = canonical_path(text);
+        if canonical != text {
+            return Err(Diagnostic::error(
+                "non-canonical-path",
+                format!("path glob `{text}` is not canonical"),
+            )
+            .with_label("request paths are compared in canonical form")
+            .with_hint(format!("write `{canonical}`")));
+        }
+        Ok(PathGlob {
+            text: text.to_owned(),
+        })
+    }
+
+    /// Whether the canonical request path matches.
+    pub fn matches(&self, path: &str) -> bool {
+        let pattern: Vec<&str> = self.text.split('/').collect();
+        let segments: Vec<&str> = path.split('/').collect();
+        // Classic wildcard matching over segments: `**` is the star, every other pattern
+        // segment matches exactly one path segment.
+        let (mut pi, mut si) = (0usize, 0usize);
+        let mut star: Option<(usize, usize)> = None;
+        while si < segments.len() {
+            match (pattern.get(pi), segments.get(si)) {
+                (Some(&"**"), _) => {
+                    star = Some((pi, si));
+                    pi += 1;
+                }
+                (Some(p), Some(s)) if segment_matches(p, s) => {
+                    pi += 1;
+                    si += 1;
+                }
+                _ => match star {
+                    Some((sp, ss)) => {
+                        pi = sp + 1;
+                        si = ss + 1;
+                        star = Some((sp, ss + 1));
+                    }
+                    None => return false,
+                },
+            }
+        }
+        pattern
+            .get(pi..)
+            .is_some_and(|rest| rest.iter().all(|p| *p == "**"))
+    }
+}
+
+/// `*` matches any run of characters within the segment.
+fn segment_matches(pattern: &str, text: &str) -> bool {
+    if !pattern.contains('*') {
+        return pattern == text;
+    }
+    let p = pattern.as_bytes();
+    let t = text.as_bytes();
+    let (mut pi, mut ti) = (0usize, 0usize);
+    let mut star: Option<(usize, usize)> = None;
+    while ti < t.len() {
+        match p.get(pi) {
+            Some(b'*') => {
+                star = Some((pi, ti));
+                pi += 1;
+            }
+            Some(c) if Some(c) == t.get(ti) => {
+                pi += 1;
+                ti += 1;
+            }
+            _ => match star {
+                Some((sp, st)) => {
+                    pi = sp + 1;
+                    ti = st + 1;
+                    star = Some((sp, st + 1));
+                }
+                None => return false,
+            },
+        }
+    }
+    p.get(pi..)
+        .is_some_and(|rest| rest.iter().all(|&c| c == b'*'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn m(glob: &str, path: &str) -> bool {
+        PathGlob::parse(glob).unwrap().matches(path)
+    }
+
+    #[test]
+    fn star_stays_in_segment_double_star_crosses() {
+        assert!(m("/v1/**", "/v1/users/7"));
+        assert!(m("/v1/**", "/v1"));
+        assert!(!m("/v1/**", "/v10/users"));
+        assert!(m("/v1/*", "/v1/users"));
+        assert!(!m("/v1/*", "/v1/users/7"));
+        assert!(m("/v1/users/*/keys", "/v1/users/7/keys"));
+        assert!(m("/**/admin", "/a/b/admin"));
+        assert!(m("/**/admin", "/admin"));
+        assert!(m("/api-*.json", "/api-v2.json"));
+        assert!(!m("/Admin", "/admin"));
+    }
+
+    #[test]
+    fn rejects_bad_globs() {
+        assert_eq!(PathGlob::parse("v1").unwrap_err().code, "invalid-path-glob");
+        assert_eq!(
+            PathGlob::parse("/v1**").unwrap_err().code,
+            "invalid-path-glob"
+        );
+        assert_eq!(
+            PathGlob::parse("/a/../b").unwrap_err().code,
+            "non-canonical-path"
+        );
+        assert_eq!(
+            PathGlob::parse("/%61dmin").unwrap_err().hint.as_deref(),
+            Some("write `/admin`")
+        );
+    }
+}

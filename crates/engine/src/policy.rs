@@ -1,0 +1,93 @@
+//! The compiled policy: the validated model plus its matcher. Immutable, `Send + Sync`.
+
+use crate::credential::Credential;
+use crate::decide::decide;
+use crate::decision::Decision;
+use crate::log::PolicyRef;
+use crate::matcher::Matcher;
+use crate::model::{Defaults, PolicyModel, Rule};
+use crate::request::Request;
+
+/// A policy ready to decide requests. Build it with [`crate::compile`] or
+/// [`CompiledPolicy::from_artifact`].
+#[derive(Debug)]
+pub struct CompiledPolicy {
+    file_name: String,
+    model: PolicyModel,
+    matcher: Matcher,
+}
+
+impl CompiledPolicy {
+    /// Builds the matcher over a validated model.
+    pub(crate) fn build(file_name: &str, model: PolicyModel) -> Result<CompiledPolicy, String> {
+        let matcher = Matcher::build(&model.rules)?;
+        Ok(CompiledPolicy {
+            file_name: file_name.to_owned(),
+            model,
+            matcher,
+        })
+    }
+
+    /// Decides one request (DESIGN.md section 2: canonicalise, refuse, then the decision order).
+    /// Never panics; a malformed URL is a `block` decision with reason `invalid_url`.
+    pub fn decide(&self, request: &Request<'_>) -> Decision {
+        decide(
+            &self.model,
+            &self.matcher.source(&self.model.rules),
+            request,
+        )
+    }
+
+    /// The policy's optional `name`.
+    pub fn name(&self) -> Option<&str> {
+        self.model.name.as_deref()
+    }
+
+    /// Lower-case hex SHA-256 of the policy source bytes.
+    pub fn sha256(&self) -> &str {
+        &self.model.sha256
+    }
+
+    /// The name and hash that decision logs carry.
+    pub fn policy_ref(&self) -> PolicyRef {
+        PolicyRef {
+            name: self.model.name.clone(),
+            sha256: self.model.sha256.clone(),
+        }
+    }
+
+    /// The file name the policy was compiled from (as given to [`crate::compile`]).
+    pub fn file_name(&self) -> &str {
+        &self.file_name
+    }
+
+    /// `[defaults]`.
+    pub fn defaults(&self) -> &Defaults {
+        &self.model.defaults
+    }
+
+    /// The validated rules in file order.
+    pub fn rules(&self) -> &[Rule] {
+        &self.model.rules
+    }
+
+    /// The rule with this id.
+    pub fn rule(&self, id: &str) -> Option<&Rule> {
+        self.model.rules.iter().find(|r| r.id == id)
+    }
+
+    /// The credential with this id.
+    pub fn credential(&self, id: &str) -> Option<&Credential> {
+        self.model.credentials.get(id)
+    }
+
+    /// Every credential, ordered by id.
+    pub fn credentials(&self) -> impl Iterator<Item = &Credential> {
+        self.model.credentials.values()
+    }
+
+    /// The validated model (what the artefact stores).
+    pub fn model(&self) -> &PolicyModel {
+        &self.model
+    }
+}

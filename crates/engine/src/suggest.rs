@@ -1,0 +1,52 @@
+//! "Did you mean" suggestions for misspelt names.
+
+/// The candidate closest to `input` by edit distance, if it is close enough to be a likely typo.
+pub fn did_you_mean<'c>(
+    input: &str,
+    candidates: impl IntoIterator<Item = &'c str>,
+) -> Option<&'c str> {
+    let lowered = input.to_lowercase();
+    candidates
+        .into_iter()
+        .map(|c| (edit_distance(&lowered, &c.to_lowercase()), c))
+        .filter(|(d, c)| *d <= c.chars().count().max(input.chars().count()).div_ceil(3))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+/// Levenshtein distance over characters.
+pub fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    let mut current = vec![0; b.len() + 1];
+    for (i, ca) in a.chars().enumerate() {
+        let mut row = Vec::with_capacity(b.len() + 1);
+        row.push(i + 1);
+        for (j, cb) in b.iter().enumerate() {
+            let substitute =
+                previous.get(j).copied().unwrap_or(usize::MAX - 1) + usize::from(ca != *cb);
+            let delete = previous.get(j + 1).copied().unwrap_or(usize::MAX - 1) + 1;
+            let insert = row.last().copied().unwrap_or(usize::MAX - 1) + 1;
+            row.push(substitute.min(delete).min(insert));
+        }
+        current.clone_from(&row);
+        std::mem::swap(&mut previous, &mut current);
+    }
+    previous.last().copied().unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggests_close_names_only() {
+        assert_eq!(did_you_mean("hsots", ["hosts", "reason"]), Some("hosts"));
+        assert_eq!(
+            did_you_mean("blok", ["block", "pass", "inject"]),
+            Some("block")
+        );
+        assert_eq!(did_you_mean("xyz", ["block", "pass"]), None);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+    }
+}

@@ -1,0 +1,321 @@
+//! `[credentials.ID]` tables.
+
+use std::collections::BTreeMap;
+
+use toml::de::{DeTable, DeValue};
+
+use crate::credential::{ClaimTemplate, Credential, JwtAlgorithm};
+use crate::diagnostic::Diagnostic;
+use crate::limits::{MAX_CLAIMS, MAX_CREDENTIALS, MAX_TEXT_LEN, TTL_RANGE};
+use crate::parse::{self, Fields, Value};
+
+use super::{CredentialSpans, valid_id};
+
+const FIELDS: &[&str] = &[
+    "kind",
+    "algorithm",
+    "secret",
+    "key_id",
+    "issuer",
+    "audience",
+    "ttl",
+    "header",
+    "prefix",
+    "claims",
+];
+
+/// Claims every token carries from the credential's own fields.
+pub(crate) const RESERVED_CLAIMS: &[&str] = &["iss", "aud", "iat", "exp", "nbf"];
+
+type Validated = (
+    BTreeMap<String, Credential>,
+    BTreeMap<String, CredentialSpans>,
+);
+
+/// Validates every credential; only valid ones are returned, spans for every declared one.
+pub(super) fn validate(table: &DeTable<'_>, diags: &mut Vec<Diagnostic>) -> Validated {
+    let mut credentials = BTreeMap::new();
+    let mut spans = BTreeMap::new();
+    if table.len() > MAX_CREDENTIALS {
+        diags.push(
+            Diagnostic::error(
+                "too-many-credentials",
+                format!("the policy has {} credentials", table.len()),
+            )
+            .with_hint(format!("at most {MAX_CREDENTIALS}")),
+        );
+        return (credentials, spans);
+    }
+    for (key, value) in table {
+        let id: &str = key.get_ref();
+        if !valid_id(id) {
+            diags.push(
+                Diagnostic::error(
+                    "invalid-credential-id",
+                    format!("credential id `{id}` is not valid"),
+                )
+                .with_span(key.span())
+                .with_label("invalid id")
+                .with_hint("ids are 1 to 128 letters, digits, `-`, `_` or `.`"),
+            );
+            continue;
+        }
+        // Declared even when invalid, so rules naming it are not told it does not exist.
+        spans.insert(id.to_owned(), CredentialSpans { key: key.span() });
+        let Some(t) = parse::table(value, "a credential", diags) else {
+            continue;
+        };
+        if let Some(c) = credential(id, t, key.span(), diags) {
+            credentials.insert(id.to_owned(), c);
+        }
+    }
+    (credentials, spans)
+}
+
+fn credential(
+    id: &str,
+    table: &DeTable<'_>,
+    key_span: std::ops::Range<usize>,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<Credential> {
+    let before = diags.len();
+    let fields = Fields::read(table, FIELDS, &format!("credential `{id}`"), diags);
+    let required = |name: &str, diags: &mut Vec<Diagnostic>| -> Option<&Value<'_>> {
+        let v = fields.get(name);
+        if v.is_none() {
+            diags.push(
+                Diagnostic::error(
+                    "missing-field",
+                    format!("credential `{id}` is missing field `{name}`"),
+                )
+                .with_span(key_span.clone())
+                .with_label(format!("no `{name}`")),
+            );
+        }
+        v
+    };
+    if let Some(v) = fields.get("kind") {
+        parse::keyword(v, "credential kind", "unknown-kind", &["jwt"], diags);
+    }
+    let algorithm = required("algorithm", diags).and_then(|v| {
+        let name = parse::string(v, "`algorithm`", diags)?;
+        let alg = JwtAlgorithm::parse(name);
+        if alg.is_none() {
+            let all: Vec<&str> = JwtAlgorithm::ALL.iter().map(|a| a.as_str()).collect();
+            let hint = match crate::suggest::did_you_mean(name, all.iter().copied()) {
+                Some(s) => format!("did you mean `{s}`? expected one of {}", parse::list(&all)),
+                None => format!("expected one of {}", parse::list(&all)),
+            };
+            diags.push(
+                Diagnostic::error("unknown-algorithm", format!("unknown algorithm `{name}`"))
+                    .with_span(v.span())
+                    .with_label("unknown algorithm")
+                    .with_hint(hint),
+            );
+        }
+        alg
+    });
+    let secret = required("secret", diags).and_then(|v| {
+        let s = parse::string(v, "`secret`", diags)?;
+        let valid = !s.is_empty()
+            && s.len() <= 128
+            && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+            && !s.starts_with(|c: char| c.is_ascii_digit());
+        if !valid {
+            // The value is not echoed: someone may have pasted the key itself here.
+            diags.push(
+                Diagnostic::error("invalid-secret-name", "`secret` must name a Worker secret, not hold a key")
+                    .with_span(v.span())
+                    .with_label("not a secret name")
+                    .with_hint("write the secret's binding name, e.g. `EXAMPLE_API_SIGNING_KEY` (letters, digits, `_`)"),
+            );
+            return None;
+        }
+        Some(s.to_owned())
+    });
+    let key_id = fields
+        .get("key_id")
+        .and_then(|v| short_text(v, "`key_id`", diags));
+    let issuer = required("issuer", diags).and_then(|v| short_text(v, "`issuer`", diags));
+    let audience = required("audience", diags).and_then(|v| short_text(v, "`audience`", diags));
+    let ttl = required("ttl", diags).and_then(|v| {
+        let n = parse::integer(v, "`ttl`", diags)?;
+        if !TTL_RANGE.contains(&n) {
+            diags.push(
+                Diagnostic::error(
+                    "ttl-out-of-range",
+                    format!("`ttl` of {n} seconds is out of range"),
+                )
+                .with_span(v.span())
+                .with_label("out of range")
+                .with_hint(format!(
+                    "a token lives {} to {} seconds",
+                    TTL_RANGE.start(),
+                    TTL_RANGE.end()
+                )),
+            );
+            return None;
+        }
+        u32::try_from(n).ok()
+    });
+    let header = match fields.get("header") {
+        None => Some("Authorization".to_owned()),
+        Some(v) => parse::string(v, "`header`", diags).and_then(|h| {
+            let token = !h.is_empty()
+                && h.len() <= 128
+                && h.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+            if token {
+                Some(h.to_owned())
+            } else {
+                diags.push(
+                    Diagnostic::error(
+                        "invalid-header-name",
+                        format!("`{h}` is not a valid header name"),
+                    )
+                    .with_span(v.span())
+                    .with_label("invalid header name"),
+                );
+                None
+            }
+        }),
+    };
+    let prefix = match fields.get("prefix") {
+        None => Some("Bearer ".to_owned()),
+        Some(v) => parse::string(v, "`prefix`", diags).and_then(|p| {
+            if p.len() > 128 || p.chars().any(|c| c.is_control() || !c.is_ascii()) {
+                diags.push(
+                    Diagnostic::error(
+                        "invalid-prefix",
+                        "`prefix` must be printable ASCII, at most 128 bytes",
+                    )
+                    .with_span(v.span())
+                    .with_label("invalid prefix"),
+                );
+                return None;
+            }
+            Some(p.to_owned())
+        }),
+    };
+    let claims = match fields.get("claims") {
+        None => Some(BTreeMap::new()),
+        Some(v) => parse::table(v, "`claims`", diags).and_then(|t| claims(t, v.span(), diags)),
+    };
+    if diags.get(before..).is_some_and(|new| {
+        new.iter()
+            .any(|d| d.severity == crate::diagnostic::Severity::Error)
+    }) {
+        return None;
+    }
+    let mut claims = claims?;
+    // `sub` defaults to the customer, made explicit here so the minting side need not know.
+    if !claims.contains_key("sub") {
+        claims.insert(
+            "sub".to_owned(),
+            ClaimTemplate {
+                parts: vec![crate::credential::TemplatePart::Customer],
+            },
+        );
+    }
+    Some(Credential {
+        id: id.to_owned(),
+        algorithm: algorithm?,
+        secret: secret?,
+        key_id,
+        issuer: issuer?,
+        audience: audience?,
+        ttl: ttl?,
+        header: header?,
+        prefix: prefix?,
+        claims,
+    })
+}
+
+fn short_text(v: &Value<'_>, what: &str, diags: &mut Vec<Diagnostic>) -> Option<String> {
+    let s = parse::string(v, what, diags)?;
+    if s.is_empty() || s.len() > MAX_TEXT_LEN || s.chars().any(char::is_control) {
+        diags.push(
+            Diagnostic::error(
+                "invalid-text",
+                format!("{what} must be 1 to {MAX_TEXT_LEN} bytes without control characters"),
+            )
+            .with_span(v.span())
+            .with_label("invalid value"),
+        );
+        return None;
+    }
+    Some(s.to_owned())
+}
+
+fn claims(
+    table: &DeTable<'_>,
+    span: std::ops::Range<usize>,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<BTreeMap<String, ClaimTemplate>> {
+    if table.len() > MAX_CLAIMS {
+        diags.push(
+            Diagnostic::error(
+                "too-many-claims",
+                format!("`claims` has {} entries", table.len()),
+            )
+            .with_span(span)
+            .with_hint(format!("at most {MAX_CLAIMS}")),
+        );
+        return None;
+    }
+    let mut out = BTreeMap::new();
+    let mut ok = true;
+    for (key, value) in table {
+        let name: &str = key.get_ref();
+        if RESERVED_CLAIMS.contains(&name) {
+            diags.push(
+                Diagnostic::error("reserved-claim", format!("claim `{name}` cannot be set in `claims`"))
+                    .with_span(key.span())
+                    .with_label("set by the engine")
+                    .with_hint("`iss` and `aud` come from `issuer` and `audience`; `iat`, `exp` and `nbf` from the clock and `ttl`"),
+            );
+            ok = false;
+            continue;
+        }
+        if name.is_empty() || name.len() > 128 {
+            diags.push(
+                Diagnostic::error("invalid-claim-name", "claim names are 1 to 128 bytes")
+                    .with_span(key.span())
+                    .with_label("invalid claim name"),
+            );
+            ok = false;
+            continue;
+        }
+        let DeValue::String(text) = value.get_ref() else {
+            parse::string(value, &format!("claim `{name}`"), diags);
+            ok = false;
+            continue;
+        };
+        if text.len() > MAX_TEXT_LEN {
+            diags.push(
+                Diagnostic::error(
+                    "invalid-text",
+                    format!("claim `{name}` is longer than {MAX_TEXT_LEN} bytes"),
+                )
+                .with_span(value.span()),
+            );
+            ok = false;
+            continue;
+        }
+        match ClaimTemplate::parse(text) {
+            Ok(t) => {
+                out.insert(name.to_owned(), t);
+            }
+            Err(e) => {
+                diags.push(
+                    Diagnostic::error("invalid-template", format!("claim `{name}` has an invalid template: {e}"))
+                        .with_span(value.span())
+                        .with_label("invalid template")
+                        .with_hint("placeholders are {customer}, {tags}, {host}, {rule}; write `{{` or `}}` for a literal brace"),
+                );
+                ok = false;
+            }
+        }
+    }
+    ok.then_some(out)
+}

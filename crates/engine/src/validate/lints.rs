@@ -1,0 +1,139 @@
+//! Checks across rules and credentials: unused credentials, inject rules that overlap.
+
+use std::collections::{BTreeMap, HashSet};
+use std::hash::Hash;
+
+use crate::credential::Credential;
+use crate::decision::Action;
+use crate::diagnostic::Diagnostic;
+use crate::host_pattern::{HostPattern, glob_matches};
+
+use super::{CredentialSpans, RuleSpans};
+
+/// More overlap warnings than this are summarised: the point is made.
+const MAX_OVERLAP_WARNINGS: usize = 50;
+
+pub(super) fn check(
+    rules: &[crate::model::Rule],
+    rule_spans: &[RuleSpans],
+    mentioned: &HashSet<String>,
+    credentials: &BTreeMap<String, Credential>,
+    credential_spans: &BTreeMap<String, CredentialSpans>,
+    diags: &mut Vec<Diagnostic>,
+) {
+    for id in credentials.keys() {
+        if !mentioned.contains(id) {
+            let mut d = Diagnostic::warning(
+                "unused-credential",
+                format!("credential `{id}` is not used by any inject rule"),
+            )
+            .with_label("unused")
+            .with_hint("remove it, or name it in an inject rule's `credential`");
+            d.span = credential_spans.get(id).map(|s| s.key.clone());
+            diags.push(d);
+        }
+    }
+
+    let injects: Vec<(&crate::model::Rule, &RuleSpans)> = rules
+        .iter()
+        .zip(rule_spans)
+        .filter(|(r, _)| r.action == Action::Inject)
+        .collect();
+    let mut reported = 0usize;
+    for (i, (a, _)) in injects.iter().enumerate() {
+        for (b, b_spans) in injects.iter().skip(i + 1) {
+            if !may_overlap(a, b) {
+                continue;
+            }
+            reported += 1;
+            if reported > MAX_OVERLAP_WARNINGS {
+                continue;
+            }
+            diags.push(
+                Diagnostic::warning(
+                    "overlapping-inject",
+                    format!("inject rules `{}` and `{}` can match the same request", a.id, b.id),
+                )
+                .with_span(b_spans.header.clone())
+                .with_label(format!("`{}` (line {}) wins for requests both match", a.id, a.line))
+                .with_hint("narrow one rule's hosts or conditions so a request gets one credential by design"),
+            );
+        }
+    }
+    if reported > MAX_OVERLAP_WARNINGS {
+        diags.push(Diagnostic::warning(
+            "overlapping-inject",
+            format!(
+                "{} more pairs of overlapping inject rules",
+                reported - MAX_OVERLAP_WARNINGS
+            ),
+        ));
+    }
+}
+
+/// Whether two rules can match one request. Conservative: "maybe" counts as yes, except
+/// where a condition proves them disjoint (customers, schemes, ports, methods).
+fn may_overlap(a: &crate::model::Rule, b: &crate::model::Rule) -> bool {
+    if disjoint(&a.customers, &b.customers)
+        || disjoint(&a.schemes, &b.schemes)
+        || disjoint(&a.ports, &b.ports)
+        || disjoint(&a.methods, &b.methods)
+    {
+        return false;
+    }
+    match (&a.hosts, &b.hosts) {
+        (Some(ha), Some(hb)) => ha.iter().any(|x| hb.iter().any(|y| patterns_overlap(x, y))),
+        _ => true,
+    }
+}
+
+fn disjoint<T: Eq + Hash>(a: &Option<Vec<T>>, b: &Option<Vec<T>>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => {
+            let set: HashSet<&T> = a.iter().collect();
+            !b.iter().any(|x| set.contains(x))
+        }
+        _ => false,
+    }
+}
+
+/// Whether some host can match both patterns (conservative for two globs).
+pub(crate) fn patterns_overlap(a: &HostPattern, b: &HostPattern) -> bool {
+    use HostPattern::{Cidr, Exact, Glob, Ip, Subdomains};
+    match (a, b) {
+        (Exact(x), Exact(y)) => x == y,
+        (Exact(x), Subdomains(s)) | (Subdomains(s), Exact(x)) => is_strict_subdomain(x, s),
+        (Exact(x), Glob(g)) | (Glob(g), Exact(x)) => glob_matches(g, x),
+        (Subdomains(s), Subdomains(t)) => {
+            s == t || is_strict_subdomain(s, t) || is_strict_subdomain(t, s)
+        }
+        (Subdomains(s), Glob(g)) | (Glob(g), Subdomains(s)) => {
+            suffixes_compatible(s, literal_tail(g))
+        }
+        (Glob(g), Glob(h)) => suffixes_compatible(literal_tail(g), literal_tail(h)),
+        (Ip(x), Ip(y)) => x == y,
+        (Ip(x), Cidr(c)) | (Cidr(c), Ip(x)) => c.contains(*x),
+        (Cidr(c), Cidr(d)) => c.contains(d.addr) || d.contains(c.addr),
+        _ => false,
+    }
+}
+
+fn is_strict_subdomain(host: &str, parent: &str) -> bool {
+    host.strip_suffix(parent)
+        .is_some_and(|rest| rest.len() > 1 && rest.ends_with('.'))
+}
+
+/// The labels after a glob's last wildcard (`api-*.example.com` -> `example.com`).
+fn literal_tail(glob: &str) -> &str {
+    match glob.rfind('*') {
+        Some(i) => glob
+            .get(i..)
+            .and_then(|s| s.find('.').and_then(|d| s.get(d + 1..)))
+            .unwrap_or(""),
+        None => glob,
+    }
+}
+
+fn suffixes_compatible(a: &str, b: &str) -> bool {
+    a.is_empty() || b.is_empty() || a == b || is_strict_subdomain(a, b) || is_strict_subdomain(b, a)
+}

@@ -1,0 +1,82 @@
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+//! Snapshot tests of rendered diagnostics for broken policies (`tests/fixtures/broken/`).
+//! Every problem of a file is reported at once, with spans, labels and hints.
+
+use std::path::Path;
+
+use egress_policy_engine::{Diagnostic, Severity, compile};
+
+fn fixture(name: &str) -> (String, Result<Vec<Diagnostic>, Vec<Diagnostic>>) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/broken")
+        .join(name);
+    let text = std::fs::read_to_string(path).unwrap();
+    let result = compile(name, &text).map(|c| c.warnings).map_err(|d| d.0);
+    (text, result)
+}
+
+fn render(name: &str, text: &str, diags: &[Diagnostic]) -> String {
+    for d in diags {
+        assert!(
+            !d.message.ends_with('.'),
+            "message ends with a period: {}",
+            d.message
+        );
+        assert!(
+            d.code.bytes().all(|b| b.is_ascii_lowercase() || b == b'-'),
+            "code {}",
+            d.code
+        );
+    }
+    // Source order.
+    let starts: Vec<usize> = diags
+        .iter()
+        .filter_map(|d| d.span.as_ref().map(|s| s.start))
+        .collect();
+    assert!(
+        starts.windows(2).all(|w| w[0] <= w[1]),
+        "diagnostics not in source order"
+    );
+    diags
+        .iter()
+        .map(|d| d.render(&format!("broken/{name}"), text))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn errors(name: &str) -> String {
+    let (text, result) = fixture(name);
+    let diags = result.expect_err("the policy should not compile");
+    assert!(diags.iter().any(|d| d.severity == Severity::Error));
+    render(name, &text, &diags)
+}
+
+macro_rules! broken {
+    ($test:ident, $file:literal) => {
+        #[test]
+        fn $test() {
+            insta::assert_snapshot!(errors($file));
+        }
+    };
+}
+
+broken!(toml_syntax, "syntax.toml");
+broken!(unknown_fields_and_values, "unknown_fields.toml");
+broken!(host_patterns, "hosts.toml");
+broken!(rules_and_conditions, "rules.toml");
+broken!(credentials, "credentials.toml");
+broken!(version_and_types, "version.toml");
+broken!(missing_version_and_inline_rules, "missing_version.toml");
+
+#[test]
+fn warnings_only_policy_compiles() {
+    let (text, result) = fixture("warnings_only.toml");
+    let warnings = result.expect("warnings do not stop compilation");
+    assert!(warnings.iter().all(|d| d.severity == Severity::Warning));
+    insta::assert_snapshot!(render("warnings_only.toml", &text, &warnings));
+}
