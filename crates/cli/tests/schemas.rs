@@ -12,7 +12,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use egress_policy_engine::{Action, DecisionLog, LOG_SCHEMA_VERSION, PolicyRef};
+use egress_policy_engine::{Action, DecisionLog, LOG_SCHEMA_VERSION, PolicyRef, compile};
 use jsonschema::{Draft, Validator};
 use serde_json::{Value, json};
 
@@ -153,6 +153,39 @@ fn design_example_validates() {
         "DESIGN.md example",
         &toml_to_json(DESIGN_EXAMPLE),
     );
+    assert!(compile("design.toml", DESIGN_EXAMPLE).is_ok());
+}
+
+/// Policies the engine accepts must not be flagged by an editor: the schema is never
+/// stricter than `check`.
+#[test]
+fn valid_corner_cases_validate() {
+    let cases: &[(&str, &str)] = &[
+        ("no defaults, no rules", "version = 1\n"),
+        (
+            "block and pass rules without hosts",
+            "version = 1\n[[rules]]\nid = \"all\"\naction = \"block\"\nmode = \"enforce\"\n[[rules]]\nid = \"p\"\naction = \"pass\"\ntags = [\"internal\"]\n",
+        ),
+        (
+            "every host pattern form",
+            "version = 1\n[[rules]]\nid = \"h\"\naction = \"block\"\nhosts = [\"a.example.com\", \"*.example.com\", \"api-*.example.com\", \"ec2.*.amazonaws.com\", \"_dmarc.example.com\", \"xn--bcher-kva.example\", \"10.0.0.0/8\", \"169.254.169.254\", \"::1\", \"fd00::/8\", \"fd00:ec2::254\"]\n",
+        ),
+        (
+            "conditions",
+            "version = 1\n[[rules]]\nid = \"c\"\naction = \"pass\"\nhosts = [\"a.com\"]\nmethods = [\"PURGE\", \"GET\"]\nports = [1, 65535]\npaths = [\"/\", \"/**\", \"/v1/*/keys\", \"/a%2Fb\"]\npath_regex = \"^/v1/(users|orgs)/\"\ncustomers = [\"c 1\"]\n",
+        ),
+        (
+            "minimal credential, custom header and empty prefix",
+            "version = 1\n[[rules]]\nid = \"i\"\naction = \"inject\"\nhosts = [\"api.example.com\"]\ncredential = \"k\"\n[credentials.k]\nalgorithm = \"EdDSA\"\nsecret = \"_K1\"\nissuer = \"i\"\naudience = \"a\"\nttl = 86400\nheader = \"X-Api-Token\"\nprefix = \"\"\nclaims = { scope = \"{{literal}} {rule}\" }\n",
+        ),
+    ];
+    let schema = policy_schema();
+    for (what, text) in cases {
+        if let Err(diags) = compile("case.toml", text) {
+            panic!("the engine rejects the valid case ({what}): {diags:?}");
+        }
+        assert_valid(&schema, what, &toml_to_json(text));
+    }
 }
 
 #[test]
@@ -311,6 +344,43 @@ ttl = 300
             "bad credential id",
             format!("{minimal}[credentials.\"a b\"]\nkind = \"jwt\"\n"),
         ),
+        (
+            "reason on a pass rule",
+            format!("{minimal}[[rules]]\nid = \"a\"\naction = \"pass\"\nreason = \"x\"\n"),
+        ),
+        (
+            "mode on an inject rule",
+            format!(
+                "{minimal}[[rules]]\nid = \"a\"\naction = \"inject\"\nhosts = [\"api.example.com\"]\ncredential = \"api\"\nmode = \"report\"\n{api_cred}"
+            ),
+        ),
+        (
+            "bracketed IPv6",
+            format!("{minimal}[[rules]]\nid = \"a\"\naction = \"block\"\nhosts = [\"[::1]\"]\n"),
+        ),
+        (
+            "`**` inside a path segment",
+            format!("{minimal}[[rules]]\nid = \"a\"\naction = \"block\"\npaths = [\"/v1**\"]\n"),
+        ),
+        (
+            "query in a path glob",
+            format!("{minimal}[[rules]]\nid = \"a\"\naction = \"block\"\npaths = [\"/v1?x=1\"]\n"),
+        ),
+        (
+            "key pasted as secret",
+            format!(
+                "{minimal}{}",
+                api_cred.replace("\"API_KEY\"", "\"-----BEGIN PRIVATE KEY-----\"")
+            ),
+        ),
+        (
+            "ttl over a day",
+            format!("{minimal}{}", api_cred.replace("ttl = 300", "ttl = 86401")),
+        ),
+        (
+            "header with a space",
+            format!("{minimal}{api_cred}header = \"X Token\"\n"),
+        ),
     ];
     let schema = policy_schema();
     for (what, text) in cases {
@@ -318,6 +388,11 @@ ttl = 300
         assert!(
             !schema.is_valid(&instance),
             "schema accepts a broken policy ({what}):\n{text}"
+        );
+        // The schema only flags what `check` rejects too.
+        assert!(
+            compile("broken.toml", text).is_err(),
+            "the engine accepts a policy the schema rejects ({what}):\n{text}"
         );
     }
 }
