@@ -1,2 +1,58 @@
 //! `egress-policy`: the command line for policy authors and auditors.
-fn main() {}
+//!
+//! `main` only parses the arguments and dispatches; each subcommand lives in its own file under
+//! `command/`. Exit codes: 0 ok, 1 failure or error, 2 a usage error (clap's own convention) or,
+//! for `diff` only, a change that widens what the policy allows.
+
+mod command;
+mod diff;
+mod error;
+mod explain;
+mod policy_source;
+mod policy_tests;
+mod source_position;
+mod suggest;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Check, compile, explain, test and diff egress policies.
+#[derive(Debug, Parser)]
+#[command(name = "egress-policy", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Report every diagnostic of a policy file; exit 1 on any error.
+    Check(command::check::Args),
+    /// Compile a policy into the artefact the Worker embeds.
+    Compile(command::compile::Args),
+    /// Show how the policy decides one request, and why.
+    Explain(command::explain::Args),
+    /// Run policy test cases (policy/tests/*.toml); exit 1 on any failure.
+    Test(command::test::Args),
+    /// Semantic diff of two policies for security review; exit 2 when the change widens access.
+    Diff(command::diff::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let outcome = match cli.command {
+        Command::Check(args) => command::check::run(&args),
+        Command::Compile(args) => command::compile::run(&args),
+        Command::Explain(args) => command::explain::run(&args),
+        Command::Test(args) => command::test::run(&args),
+        Command::Diff(args) => command::diff::run(&args),
+    };
+    match outcome {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
