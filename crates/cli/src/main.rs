@@ -2,12 +2,17 @@
 //!
 //! `main` only parses the arguments and dispatches; each subcommand lives in its own file under
 //! `command/`. Exit codes: 0 ok, 1 failure or error, 2 a usage error (clap's own convention) or,
-//! for `diff` only, a change that widens what the policy allows.
+//! for `diff` only, a change that widens what the policy allows, and for `replay` only, a policy
+//! or log input that could not be read (1 there means a logged decision differs).
 
+mod audit;
 mod command;
 mod diff;
 mod error;
 mod explain;
+mod fmt;
+mod jwks;
+mod logs;
 mod policy_source;
 mod policy_tests;
 mod source_position;
@@ -17,7 +22,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-/// Check, compile, explain, test and diff egress policies.
+/// Check, compile, explain, test, diff, audit, replay and format egress policies.
 #[derive(Debug, Parser)]
 #[command(name = "egress-policy", version, about, propagate_version = true)]
 struct Cli {
@@ -37,6 +42,14 @@ enum Command {
     Test(command::test::Args),
     /// Semantic diff of two policies for security review; exit 2 when the change widens access.
     Diff(command::diff::Args),
+    /// Summarise decision logs for auditors (per customer, action, rule, revision).
+    Audit(command::audit::Args),
+    /// Re-decide logged requests with a policy; exit 1 when a logged decision differs.
+    Replay(command::replay::Args),
+    /// Print the JWK Set that verifies a credential's injected tokens.
+    Jwks(command::jwks::Args),
+    /// Format policy files canonically (comments kept); `--check` for CI.
+    Fmt(command::fmt::Args),
 }
 
 fn main() -> ExitCode {
@@ -47,6 +60,10 @@ fn main() -> ExitCode {
         Command::Explain(args) => command::explain::run(&args),
         Command::Test(args) => command::test::run(&args),
         Command::Diff(args) => command::diff::run(&args),
+        Command::Audit(args) => Ok(command::audit::run(&args)),
+        Command::Replay(args) => Ok(command::replay::run(&args)),
+        Command::Jwks(args) => Ok(command::jwks::run(&args)),
+        Command::Fmt(args) => Ok(command::fmt::run(&args)),
     };
     match outcome {
         Ok(code) => code,
