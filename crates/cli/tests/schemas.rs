@@ -482,6 +482,83 @@ fn engine_log_lines_validate() {
     }
 }
 
+/// The decision objects in one exported line: a plain decision line, or Logpush
+/// `workers_trace_events` records / Tail Worker events (one, or a batch as an array) whose
+/// console messages hold decisions, as objects or as JSON text. Console messages that are not
+/// decisions (other logs, text truncated by Logpush's size cap) are not decision lines.
+fn decisions_in(line: &Value, out: &mut Vec<Value>) {
+    if let Value::Array(batch) = line {
+        for event in batch {
+            decisions_in(event, out);
+        }
+        return;
+    }
+    if line.get("v").is_some() {
+        out.push(line.clone());
+        return;
+    }
+    let logs = line
+        .get("Logs")
+        .or_else(|| line.get("logs"))
+        .and_then(Value::as_array);
+    for entry in logs.into_iter().flatten() {
+        let messages = entry
+            .get("Message")
+            .or_else(|| entry.get("message"))
+            .and_then(Value::as_array);
+        for message in messages.into_iter().flatten() {
+            let decision = match message {
+                Value::String(text) => serde_json::from_str::<Value>(text).ok(),
+                other => Some(other.clone()),
+            };
+            out.extend(decision.filter(|d| d.get("v").is_some()));
+        }
+    }
+}
+
+/// Captured and exported logs in `crates/cli/tests/fixtures/logs/`: every decision in them
+/// validates, except in the files made corrupt on purpose for `audit`'s tests.
+#[test]
+fn fixture_log_lines_validate() {
+    let schema = log_schema();
+    let dir = repo_root().join("crates/cli/tests/fixtures/logs");
+    let Ok(entries) = fs::read_dir(&dir) else {
+        return;
+    };
+    let mut files: Vec<PathBuf> = entries
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
+        .filter(|p| {
+            !p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("corrupt"))
+        })
+        .collect();
+    files.sort();
+    let mut checked = 0usize;
+    for path in &files {
+        let text = fs::read_to_string(path).unwrap();
+        for (n, line) in text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty())
+        {
+            let where_ = format!("{}:{}", path.display(), n + 1);
+            let value: Value =
+                serde_json::from_str(line).unwrap_or_else(|e| panic!("{where_}: not JSON: {e}"));
+            let mut decisions = Vec::new();
+            decisions_in(&value, &mut decisions);
+            for decision in decisions {
+                assert_valid(&schema, &where_, &decision);
+                checked += 1;
+            }
+        }
+    }
+    if !files.is_empty() {
+        assert!(checked > 0, "no decision line found in {}", dir.display());
+    }
+}
+
 #[test]
 fn query_is_absent_unless_logged() {
     let value = serialised(&log_line(Action::Pass));
