@@ -56,7 +56,7 @@ ttl = 300
 `;
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1]).href) {
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const [what, count] = process.argv.slice(2);
   const n = Number(count);
   if (!Number.isInteger(n) || n < 1 || !["policy", "domains"].includes(what)) {

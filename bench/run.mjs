@@ -42,23 +42,35 @@ if (builds.length === 0) {
   process.exit(2);
 }
 
-/** The request list of one batch: 80% pass, 10% block, 10% inject, interleaved. */
+// BENCH_MIX=pass:80,block:10,inject:10 (the default) sets the mix, to see where time goes.
+const MIX = Object.fromEntries((process.env.BENCH_MIX ?? "pass:80,block:10,inject:10").split(",").map((kv) => {
+  const [k, v] = kv.split(":");
+  if (!["pass", "block", "inject"].includes(k) || !(Number(v) >= 0)) throw new Error(`BENCH_MIX: bad entry ${kv}`);
+  return [k, Number(v)];
+}));
+const MIX_TOTAL = (MIX.pass ?? 0) + (MIX.block ?? 0) + (MIX.inject ?? 0);
+
+/** The request list of one batch, the kinds interleaved in the mix's proportions. */
 function requestMix(n) {
   const blocked = blockedDomains(n);
   const urls = [];
+  const kinds = [];
   for (let i = 0; i < BATCH; i++) {
-    const slot = i % 10;
-    if (slot === 3) {
+    // Deterministic interleaving: at each position pick the kind furthest behind its share.
+    const want = (k) => ((i + 1) * (MIX[k] ?? 0)) / MIX_TOTAL - kinds.filter((x) => x === k).length;
+    const kind = ["block", "inject", "pass"].reduce((a, b) => (want(b) > want(a) ? b : a));
+    kinds.push(kind);
+    if (kind === "block") {
       // Spread over the list, the last entry included (worst case for a linear scan).
       const d = blocked[(blocked.length - 1 - ((i * 7) % blocked.length) + blocked.length) % blocked.length];
       urls.push(`https://${i % 2 ? "cdn." : ""}${d}/payload/${i}`);
-    } else if (slot === 7) {
+    } else if (kind === "inject") {
       urls.push(`https://${INJECT_HOST}/v1/items/${i}`);
     } else {
       urls.push(`https://site-${i}.example.org/page/${i}?q=${i}`);
     }
   }
-  return urls;
+  return { urls, blocks: kinds.filter((k) => k === "block").length };
 }
 
 const USER_WORKER = `
@@ -94,7 +106,7 @@ for (const b of builds) {
 const workers = [{ name: "upstream", modules: true, script: UPSTREAM_WORKER, compatibilityDate: COMPATIBILITY_DATE }];
 for (const c of configs) {
   const mixN = c.n ?? builds[0].n;
-  const user = { name: `user-${c.name}`, modules: true, script: USER_WORKER, compatibilityDate: COMPATIBILITY_DATE, bindings: { URLS: JSON.stringify(requestMix(mixN)) } };
+  const user = { name: `user-${c.name}`, modules: true, script: USER_WORKER, compatibilityDate: COMPATIBILITY_DATE, bindings: { URLS: JSON.stringify(requestMix(mixN).urls) } };
   if (c.kind === "js") {
     user.outboundService = `outbound-${c.name}`;
     workers.push({
@@ -145,7 +157,7 @@ async function batch(name) {
 }
 
 // Warm-up, and a check that each configuration does what it should with the mix.
-const expectedBlocked = BATCH / 10;
+const expectedBlocked = requestMix(builds[0].n).blocks;
 for (const c of configs) {
   let counts;
   for (let i = 0; i < WARMUP_BATCHES; i++) ({ counts } = await batch(c.name));
@@ -184,7 +196,7 @@ await mf.dispose();
 
 const fmt = (x) => `${x >= 0 ? " " : ""}${x.toFixed(3)}`;
 console.log(`\nAdded latency per request (ms), ${ROUNDS} rounds x ${BATCHES_PER_ROUND} batches x ${BATCH} requests per configuration`);
-console.log(`mix per batch: ${BATCH * 0.8} pass, ${BATCH / 10} block, ${BATCH / 10} inject (${INJECT_HOST}, HS256)`);
+console.log(`mix per batch of ${BATCH}: ${JSON.stringify(MIX)} (inject: ${INJECT_HOST}, HS256)`);
 console.log(`baseline (no outbound Worker): median ${median(baseline).toFixed(3)} ms per request\n`);
 console.log("config          median      p90   ratio to js-N (median)");
 const results = {};
