@@ -1,2 +1,66 @@
 //! Compiles the policy into the Worker at build time.
-fn main() {}
+//!
+//! The policy is `EGRESS_POLICY` (relative paths resolved against the workspace root) or
+//! `policy/policy.toml`. An invalid policy fails the build with every diagnostic `check`
+//! prints (cargo shows a failed build script's stderr); warnings become `cargo:warning=`
+//! lines. The compiled artefact is written to `$OUT_DIR/policy.bin`, and the policy's name
+//! and SHA-256 are exported as `EGRESS_POLICY_NAME` / `EGRESS_POLICY_SHA256` so the Worker can
+//! name the policy even in the (should-not-happen) case that the artefact fails to load.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+const DEFAULT_POLICY: &str = "policy/policy.toml";
+
+fn main() -> ExitCode {
+    println!("cargo:rerun-if-env-changed=EGRESS_POLICY");
+    let workspace = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_default());
+    let display = std::env::var("EGRESS_POLICY")
+        .ok()
+        .filter(|path| !path.is_empty())
+        .unwrap_or_else(|| DEFAULT_POLICY.to_owned());
+    let path = workspace.join(&display);
+    println!("cargo:rerun-if-changed={}", path.display());
+    match build(&display, &path) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("{message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn build(display: &str, path: &Path) -> Result<(), String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|error| format!("error: cannot read policy `{}`: {error}", path.display()))?;
+    let compiled = egress_policy_engine::compile(display, &text).map_err(|diagnostics| {
+        let rendered: Vec<String> = diagnostics
+            .0
+            .iter()
+            .map(|diagnostic| diagnostic.render(display, &text))
+            .collect();
+        format!(
+            "{}\nerror: the policy `{display}` does not compile; the Worker was not built",
+            rendered.join("\n")
+        )
+    })?;
+    for warning in &compiled.warnings {
+        for line in warning.render(display, &text).lines() {
+            println!("cargo:warning={line}");
+        }
+    }
+    let out_dir = PathBuf::from(std::env::var_os("OUT_DIR").ok_or("error: OUT_DIR is not set")?);
+    let artefact = out_dir.join("policy.bin");
+    std::fs::write(&artefact, compiled.policy.to_artifact())
+        .map_err(|error| format!("error: cannot write `{}`: {error}", artefact.display()))?;
+    let policy_ref = serde_json::to_string(&compiled.policy.policy_ref())
+        .map_err(|error| format!("error: cannot serialise the policy reference: {error}"))?;
+    let policy_ref_path = out_dir.join("policy_ref.json");
+    std::fs::write(&policy_ref_path, policy_ref).map_err(|error| {
+        format!(
+            "error: cannot write `{}`: {error}",
+            policy_ref_path.display()
+        )
+    })?;
+    Ok(())
+}

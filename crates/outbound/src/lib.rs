@@ -1,3 +1,31 @@
 //! The outbound Worker's logic, free of the Workers runtime so it tests natively.
+//!
+//! The request path as the Worker adapter (`src/` of the root package) walks it:
+//! identity ([`identity`]) -> engine `decide` -> [`plan::plan`] -> for inject,
+//! [`mint::Minter::token`] (claims, signing, token cache) -> [`headers::forward_plan`] ->
+//! forward or answer locally ([`body`]) -> one [`log::build`] line.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+
+pub mod body;
+pub mod claims;
+pub mod clock;
+pub mod decision_id;
+pub mod error;
+pub mod headers;
+pub mod identity;
+pub mod keys;
+pub mod log;
+pub mod mint;
+pub mod plan;
+pub mod signer;
+pub mod time;
+pub mod token;
+pub mod token_cache;
+
+pub use clock::Clock;
+pub use error::{CredentialError, RequestError};
+pub use mint::Minter;
+pub use plan::{ActionPlan, plan};
+pub use signer::{JwtSigner, Signer};
+pub use token::Token;

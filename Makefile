@@ -1,0 +1,136 @@
+# egress-policy: build, test, run locally, benchmark. `make help` lists the targets.
+#
+# Everything installs what it needs from the package registries (rustup, crates.io, npm), so a
+# fresh clone works: `make test` is exactly what CI runs (.ci/run).
+
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+.DELETE_ON_ERROR:
+MAKEFLAGS += --no-print-directory
+
+CARGO ?= cargo
+NODE ?= node
+NPM ?= npm
+
+# The policy embedded in the Worker: `make build EGRESS_POLICY=path/to/policy.toml`.
+EGRESS_POLICY ?= policy/policy.toml
+E2E_POLICY := tests/e2e/policy.toml
+
+# npm writes node_modules/.package-lock.json on every install: older than the lock = stale.
+NODE_STAMP := node_modules/.package-lock.json
+# Records which policy the Worker in build/ embeds, so switching policies rebuilds it.
+POLICY_STAMP := target/egress-policy.built-with
+WORKER_SOURCES := $(shell find src crates -type f \( -name '*.rs' -o -name Cargo.toml \) 2>/dev/null) \
+	Cargo.toml Cargo.lock build.rs rust-toolchain.toml
+
+BENCH_SIZES := 10 10000
+BENCH_DIR := target/bench
+
+.PHONY: help
+help: ## list the targets
+	@echo "egress-policy make targets:"
+	@awk -F':.*## ' '/^[a-z][a-zA-Z0-9_-]*:.*## / { printf "  make %-14s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
+	@echo "Variables: EGRESS_POLICY=path (policy embedded by build/dev; default policy/policy.toml),"
+	@echo "           CAPTURE_LOGS=path (e2e: append every captured decision log line as JSON lines)"
+
+# ---------------------------------------------------------------- installs
+
+.PHONY: deps toolchain node-deps
+deps: toolchain node-deps ## install what is missing: Rust toolchain + wasm32 target, npm packages
+
+toolchain: ## install the pinned Rust toolchain and targets of rust-toolchain.toml (no-op when present)
+	@command -v rustup >/dev/null || { echo "rustup is required (https://rustup.rs)" >&2; exit 1; }
+	@rustup toolchain install >/dev/null 2>&1 || rustup toolchain install
+	@$(CARGO) --version
+
+node-deps: $(NODE_STAMP) ## npm ci when node_modules is missing or older than package-lock.json
+
+$(NODE_STAMP): package.json package-lock.json
+	@$(NODE) -e 'const [a,b]=process.versions.node.split(".").map(Number); if (a<20||(a===20&&b<3)) { console.error("Node.js >= 20.3 is required, found "+process.version); process.exit(1) }'
+	$(NPM) ci --no-audit --no-fund
+	@touch $@
+
+# ---------------------------------------------------------------- build
+
+.PHONY: build FORCE
+build: toolchain $(NODE_STAMP) build/index_bg.wasm ## build/index.js + build/index_bg.wasm embedding $EGRESS_POLICY
+
+$(POLICY_STAMP): FORCE
+	@mkdir -p $(@D)
+	@want='$(abspath $(EGRESS_POLICY))'; [ "$$(cat $@ 2>/dev/null)" = "$$want" ] || echo "$$want" > $@
+
+build/index.js build/index_bg.wasm &: $(WORKER_SOURCES) $(EGRESS_POLICY) $(POLICY_STAMP) scripts/build-worker.sh $(NODE_STAMP)
+	@echo "building the Worker with EGRESS_POLICY=$(EGRESS_POLICY)"
+	EGRESS_POLICY='$(abspath $(EGRESS_POLICY))' scripts/build-worker.sh
+	@touch build/index.js build/index_bg.wasm
+
+scripts/build-worker.sh:
+	@echo "scripts/build-worker.sh is missing: it comes from branch rust-worker (git merge rust-worker)" >&2
+	@exit 1
+
+# ---------------------------------------------------------------- tests
+
+.PHONY: test fmt-check clippy cargo-test policy-test e2e
+test: deps fmt-check clippy cargo-test policy-test e2e ## every test: fmt, clippy, cargo test, policy tests, workerd e2e
+
+fmt-check: toolchain ## cargo fmt --check
+	$(CARGO) fmt --all -- --check
+
+clippy: toolchain ## clippy, warnings are errors
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+cargo-test: toolchain ## native unit and integration tests
+	$(CARGO) test --workspace
+
+policy-test: toolchain ## the policy test cases (policy/tests) through the CLI
+	@if [ -f crates/cli/src/command/test.rs ]; then \
+		echo "$(CARGO) run --release --bin egress-policy -- test"; \
+		$(CARGO) run --release --bin egress-policy -- test; \
+	else \
+		echo "policy-test: skipped, the CLI's test subcommand is not merged yet (branch cli)"; \
+	fi
+
+e2e: $(NODE_STAMP) ## build the Worker with tests/e2e/policy.toml, then the workerd end-to-end suite
+	@$(MAKE) build EGRESS_POLICY=$(E2E_POLICY)
+	EGRESS_POLICY='$(abspath $(E2E_POLICY))' $(NODE) --test --test-reporter=spec tests/e2e/*.test.mjs
+
+# ---------------------------------------------------------------- run locally
+
+.PHONY: dev
+dev: ## local Workers for Platforms in workerd: dispatcher, two customers, this Worker, an upstream
+	@$(MAKE) build
+	$(NODE) dev/run.mjs
+
+# ---------------------------------------------------------------- benchmark
+
+.PHONY: bench-worker
+bench-worker: $(NODE_STAMP) $(foreach n,$(BENCH_SIZES),$(BENCH_DIR)/worker-$(n)/index_bg.wasm) ## added latency: none vs JS peer vs this Worker, 10 and 10,000 blocked domains
+	$(NODE) bench/run.mjs $(foreach n,$(BENCH_SIZES),$(n)=$(BENCH_DIR)/worker-$(n))
+
+$(BENCH_DIR)/policy-%.toml: bench/gen-policy.mjs
+	@mkdir -p $(@D)
+	$(NODE) bench/gen-policy.mjs policy $* > $@
+
+# Each size is its own Wasm build; build/ then holds the last one (the stamp makes the next
+# `make build` rebuild with the usual policy).
+$(BENCH_DIR)/worker-%/index_bg.wasm: $(BENCH_DIR)/policy-%.toml $(WORKER_SOURCES) scripts/build-worker.sh
+	@$(MAKE) build EGRESS_POLICY=$<
+	rm -rf $(@D) && mkdir -p $(@D) && cp -R build/. $(@D)/
+
+# ---------------------------------------------------------------- fuzzing (not part of make test)
+
+.PHONY: fuzz
+fuzz: ## each fuzz target of fuzz/ for 20 s (nightly + cargo-fuzz, installed when missing)
+	@[ -d fuzz ] || { echo "no fuzz/ directory yet (branch engine)" >&2; exit 1; }
+	@rustup toolchain install nightly --profile minimal >/dev/null
+	@$(CARGO) +nightly fuzz --version >/dev/null 2>&1 || $(CARGO) +nightly install cargo-fuzz --version 0.13.2
+	@targets="$$(cd fuzz && $(CARGO) +nightly fuzz list)"; [ -n "$$targets" ] || { echo "no fuzz targets found" >&2; exit 1; }; \
+	for t in $$targets; do \
+		echo "== fuzz $$t"; \
+		(cd fuzz && $(CARGO) +nightly fuzz run "$$t" -- -max_total_time=20); \
+	done
+
+.PHONY: clean
+clean: ## remove build outputs (build/, dist/, target/bench)
+	rm -rf build dist $(BENCH_DIR)

@@ -1,0 +1,33 @@
+//! Decision ids: random (version 4) UUIDs, so a 403 body can be matched to its log line.
+
+/// Formats 16 random bytes as a version 4, variant 1 UUID (`xxxxxxxx-xxxx-4xxx-[89ab]xxx-...`).
+pub fn uuid_v4(mut bytes: [u8; 16]) -> String {
+    if let Some(version) = bytes.get_mut(6) {
+        *version = (*version & 0x0f) | 0x40;
+    }
+    if let Some(variant) = bytes.get_mut(8) {
+        *variant = (*variant & 0x3f) | 0x80;
+    }
+    let mut out = String::with_capacity(36);
+    for (index, byte) in bytes.iter().enumerate() {
+        if matches!(index, 4 | 6 | 8 | 10) {
+            out.push('-');
+        }
+        out.push_str(&format!("{byte:02x}"));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sets_version_and_variant() {
+        assert_eq!(uuid_v4([0; 16]), "00000000-0000-4000-8000-000000000000");
+        assert_eq!(uuid_v4([0xff; 16]), "ffffffff-ffff-4fff-bfff-ffffffffffff");
+        let id = uuid_v4(*b"0123456789abcdef");
+        assert_eq!(id.len(), 36);
+        assert_eq!(id, "30313233-3435-4637-b839-616263646566");
+    }
+}

@@ -1,0 +1,68 @@
+//! Why a request did not complete. Messages never carry a secret, a key, a token or a header
+//! value: they name what failed, not with what.
+
+use std::fmt;
+
+/// A credential that could not be minted. Every variant fails closed as
+/// `credential_unavailable` (502, never forwarded).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CredentialError {
+    /// The inject decision names a credential the policy does not define.
+    UnknownCredential,
+    /// The Worker secret holding the key is not set.
+    SecretMissing,
+    /// The secret's text is not a usable key for the credential's algorithm.
+    InvalidKey,
+    /// The signer refused (for example a P-384 key for `ES256`).
+    SigningFailed,
+}
+
+impl CredentialError {
+    /// The request error it maps to in the log line.
+    pub fn request_error(self) -> RequestError {
+        RequestError::CredentialUnavailable
+    }
+}
+
+impl fmt::Display for CredentialError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            CredentialError::UnknownCredential => "the policy does not define the credential",
+            CredentialError::SecretMissing => "the credential's secret is not set",
+            CredentialError::InvalidKey => {
+                "the credential's secret is not a usable key for its algorithm"
+            }
+            CredentialError::SigningFailed => "signing the token failed",
+        })
+    }
+}
+
+impl std::error::Error for CredentialError {}
+
+/// The `error` field of a decision log line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RequestError {
+    /// The upstream fetch failed (DNS, connection, TLS, ...).
+    UpstreamUnreachable,
+    /// An inject decision whose token could not be minted.
+    CredentialUnavailable,
+    /// Anything else that went wrong inside the Worker.
+    InternalError,
+}
+
+impl RequestError {
+    /// The code written in the log line.
+    pub fn code(self) -> &'static str {
+        match self {
+            RequestError::UpstreamUnreachable => "upstream_unreachable",
+            RequestError::CredentialUnavailable => "credential_unavailable",
+            RequestError::InternalError => "internal_error",
+        }
+    }
+}
+
+impl fmt::Display for RequestError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}

@@ -1,0 +1,273 @@
+//! Which request headers change before forwarding.
+//!
+//! The plan is computed from the client's header names (and the `Host` value) and applied by
+//! the Worker to a fresh copy of the headers (`Headers.delete` and `Headers.set`, both
+//! case-insensitive in the Fetch standard). [`HeaderPlan::apply`] is the same operation on a
+//! plain list, for tests.
+
+use std::fmt;
+
+use egress_policy_engine::{Credential, Target};
+
+use crate::token::Token;
+
+/// The header every inject strips besides the credential's own header.
+const AUTHORIZATION: &str = "authorization";
+
+/// Header changes for one forwarded request.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct HeaderPlan {
+    /// Header names to delete (lower case, each once), every value of each.
+    pub remove: Vec<String>,
+    /// The credential header to set after the deletions: (name, prefix + token).
+    pub set: Option<(String, String)>,
+}
+
+impl fmt::Debug for HeaderPlan {
+    /// Shows the names only: the value set carries a token.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HeaderPlan")
+            .field("remove", &self.remove)
+            .field("set", &self.set.as_ref().map(|(name, _)| name))
+            .finish()
+    }
+}
+
+/// The header plan for a forwarded request.
+///
+/// - Every forward: a `Host` header that disagrees with the URL's host (and port) is removed;
+///   the decision was made on the URL and the header must not send the request elsewhere.
+/// - Inject: every client-supplied header named like the credential's header, in any case,
+///   and every `Authorization` header are removed, then the credential's header is set to
+///   `prefix + token`. Client credentials are always replaced, never merged.
+pub fn forward_plan<'a>(
+    headers: impl IntoIterator<Item = (&'a str, &'a str)>,
+    target: &Target,
+    inject: Option<(&Credential, &Token)>,
+) -> HeaderPlan {
+    let mut remove: Vec<String> = Vec::new();
+    if let Some((credential, _)) = inject {
+        // Deleted whether or not the client sent them: deleting an absent header is a no-op,
+        // and the strip then never depends on reading the client's headers correctly.
+        remove.push(credential.header.to_ascii_lowercase());
+        if !remove.iter().any(|name| name == AUTHORIZATION) {
+            remove.push(AUTHORIZATION.to_owned());
+        }
+    }
+    let host_disagrees = headers
+        .into_iter()
+        .any(|(name, value)| name.eq_ignore_ascii_case("host") && !host_agrees(value, target));
+    if host_disagrees {
+        remove.push("host".to_owned());
+    }
+    let set = inject.map(|(credential, token)| {
+        (
+            credential.header.clone(),
+            format!("{}{}", credential.prefix, token.as_str()),
+        )
+    });
+    HeaderPlan { remove, set }
+}
+
+impl HeaderPlan {
+    /// Whether the headers are forwarded exactly as received.
+    pub fn is_unchanged(&self) -> bool {
+        self.remove.is_empty() && self.set.is_none()
+    }
+
+    /// Applies the plan to a list of headers the way `Headers.delete` then `Headers.set` do.
+    pub fn apply(&self, headers: &mut Vec<(String, String)>) {
+        headers.retain(|(name, _)| {
+            let lower = name.to_ascii_lowercase();
+            let replaced = self
+                .set
+                .as_ref()
+                .is_some_and(|(set, _)| set.eq_ignore_ascii_case(&lower));
+            !replaced && !self.remove.contains(&lower)
+        });
+        if let Some((name, value)) = &self.set {
+            headers.push((name.clone(), value.clone()));
+        }
+    }
+}
+
+/// Whether a `Host` header value names the URL's host and port (the port may be omitted when
+/// it is the target's). Compared case-insensitively, one trailing dot ignored.
+fn host_agrees(value: &str, target: &Target) -> bool {
+    let value = value.trim().to_ascii_lowercase();
+    let (host, port) = if let Some(rest) = value.strip_prefix('[') {
+        // IPv6 literal: `[addr]` or `[addr]:port`; the target keeps the brackets.
+        match rest.split_once(']') {
+            Some((addr, after)) => match after {
+                "" => (format!("[{addr}]"), None),
+                _ => match after.strip_prefix(':') {
+                    Some(port) => (format!("[{addr}]"), Some(port)),
+                    None => return false,
+                },
+            },
+            None => return false,
+        }
+    } else {
+        match value.rsplit_once(':') {
+            Some((host, port)) => (host.to_owned(), Some(port)),
+            None => (value.clone(), None),
+        }
+    };
+    let host = host.strip_suffix('.').unwrap_or(&host);
+    let port_agrees = port.is_none_or(|port| port.parse::<u16>() == Ok(target.port));
+    host == target.host && port_agrees
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    use egress_policy_engine::JwtAlgorithm;
+
+    fn target(host: &str, port: u16) -> Target {
+        Target {
+            scheme: "https".into(),
+            host: host.into(),
+            port,
+            path: "/".into(),
+            query: None,
+        }
+    }
+
+    fn credential(header: &str, prefix: &str) -> Credential {
+        Credential {
+            id: "api".into(),
+            algorithm: JwtAlgorithm::HS256,
+            secret: "S".into(),
+            key_id: None,
+            issuer: "i".into(),
+            audience: "a".into(),
+            ttl: 60,
+            header: header.into(),
+            prefix: prefix.into(),
+            claims: BTreeMap::new(),
+        }
+    }
+
+    fn list(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    fn plan_for(
+        headers: &[(String, String)],
+        target: &Target,
+        inject: Option<(&Credential, &Token)>,
+    ) -> HeaderPlan {
+        forward_plan(
+            headers.iter().map(|(n, v)| (n.as_str(), v.as_str())),
+            target,
+            inject,
+        )
+    }
+
+    #[test]
+    fn pass_leaves_headers_alone() {
+        let headers = list(&[
+            ("Authorization", "Bearer client"),
+            ("Host", "api.example.com"),
+            ("X-Thing", "1"),
+        ]);
+        let plan = plan_for(&headers, &target("api.example.com", 443), None);
+        assert!(plan.is_unchanged());
+        let mut applied = headers.clone();
+        plan.apply(&mut applied);
+        assert_eq!(applied, headers);
+    }
+
+    #[test]
+    fn inject_strips_mixed_case_duplicates_and_authorization() {
+        let cred = credential("X-Api-Token", "Token ");
+        let token = Token::new("minted".into());
+        let mut headers = list(&[
+            ("x-api-token", "spoof-1"),
+            ("X-API-TOKEN", "spoof-2"),
+            ("AUTHORIZATION", "Bearer spoof-3"),
+            ("authorization", "Basic spoof-4"),
+            ("Accept", "application/json"),
+        ]);
+        let plan = plan_for(
+            &headers,
+            &target("api.example.com", 443),
+            Some((&cred, &token)),
+        );
+        assert_eq!(plan.remove, vec!["x-api-token", "authorization"]);
+        plan.apply(&mut headers);
+        assert_eq!(
+            headers,
+            list(&[
+                ("Accept", "application/json"),
+                ("X-Api-Token", "Token minted")
+            ])
+        );
+        assert!(!format!("{plan:?}").contains("minted"));
+    }
+
+    #[test]
+    fn inject_into_authorization_replaces_every_client_value() {
+        let cred = credential("Authorization", "Bearer ");
+        let token = Token::new("t0k".into());
+        let mut headers = list(&[("authorization", "Bearer a"), ("Authorization", "Bearer b")]);
+        let plan = plan_for(&headers, &target("h.test", 443), Some((&cred, &token)));
+        plan.apply(&mut headers);
+        assert_eq!(headers, list(&[("Authorization", "Bearer t0k")]));
+    }
+
+    #[test]
+    fn inject_sets_the_header_even_when_the_client_sent_none() {
+        let cred = credential("Authorization", "Bearer ");
+        let token = Token::new("t".into());
+        let mut headers = Vec::new();
+        let plan = plan_for(&headers, &target("h.test", 443), Some((&cred, &token)));
+        assert_eq!(plan.remove, vec!["authorization"]);
+        plan.apply(&mut headers);
+        assert_eq!(headers, list(&[("Authorization", "Bearer t")]));
+    }
+
+    #[test]
+    fn host_header_disagreeing_with_the_url_is_dropped() {
+        let t = target("api.example.com", 443);
+        for agreeing in [
+            "api.example.com",
+            "API.Example.com",
+            "api.example.com.",
+            "api.example.com:443",
+        ] {
+            let plan = plan_for(&list(&[("Host", agreeing)]), &t, None);
+            assert!(plan.is_unchanged(), "{agreeing} should be kept");
+        }
+        for disagreeing in [
+            "evil.com",
+            "api.example.com:8443",
+            "api.example.com.evil.com",
+            "api.example.com:x",
+            "",
+        ] {
+            let plan = plan_for(&list(&[("host", disagreeing)]), &t, None);
+            assert_eq!(plan.remove, vec!["host"], "{disagreeing} should be dropped");
+        }
+    }
+
+    #[test]
+    fn ipv6_host_header() {
+        let t = target("[::1]", 8080);
+        assert!(plan_for(&list(&[("Host", "[::1]:8080")]), &t, None).is_unchanged());
+        assert!(plan_for(&list(&[("Host", "[::1]")]), &t, None).is_unchanged());
+        assert_eq!(
+            plan_for(&list(&[("Host", "[::2]:8080")]), &t, None).remove,
+            vec!["host"]
+        );
+        assert_eq!(
+            plan_for(&list(&[("Host", "[::1")]), &t, None).remove,
+            vec!["host"]
+        );
+    }
+}

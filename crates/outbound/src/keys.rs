@@ -1,0 +1,141 @@
+//! Parsed signing keys, cached because PEM parsing costs far more than signing a token.
+
+use std::collections::HashMap;
+
+use egress_policy_engine::JwtAlgorithm;
+use jsonwebtoken::EncodingKey;
+use sha2::{Digest, Sha256};
+
+use crate::error::CredentialError;
+
+/// How a secret's text becomes a key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum KeyKind {
+    /// HMAC: the UTF-8 bytes of the text.
+    Hmac,
+    /// RSA (RS*, PS*): PEM, PKCS#8 (or PKCS#1).
+    Rsa,
+    /// ECDSA (ES*): PKCS#8 PEM.
+    Ec,
+    /// Ed25519: PKCS#8 PEM.
+    Ed,
+}
+
+impl KeyKind {
+    fn of(algorithm: JwtAlgorithm) -> KeyKind {
+        match algorithm {
+            JwtAlgorithm::HS256 | JwtAlgorithm::HS384 | JwtAlgorithm::HS512 => KeyKind::Hmac,
+            JwtAlgorithm::RS256
+            | JwtAlgorithm::RS384
+            | JwtAlgorithm::RS512
+            | JwtAlgorithm::PS256
+            | JwtAlgorithm::PS384
+            | JwtAlgorithm::PS512 => KeyKind::Rsa,
+            JwtAlgorithm::ES256 | JwtAlgorithm::ES384 => KeyKind::Ec,
+            JwtAlgorithm::EdDSA => KeyKind::Ed,
+        }
+    }
+
+    fn parse(self, secret: &str) -> Result<EncodingKey, CredentialError> {
+        let parsed = match self {
+            KeyKind::Hmac => EncodingKey::from_secret(secret.as_bytes()),
+            KeyKind::Rsa => EncodingKey::from_rsa_pem(secret.as_bytes()),
+            KeyKind::Ec => EncodingKey::from_ec_pem(secret.as_bytes()),
+            KeyKind::Ed => EncodingKey::from_ed_pem(secret.as_bytes()),
+        };
+        // The parser's error may quote the input: drop it, keep only that it failed.
+        parsed.map_err(|_| CredentialError::InvalidKey)
+    }
+}
+
+struct CachedKey {
+    /// SHA-256 of the secret's text: a changed secret is parsed again.
+    digest: [u8; 32],
+    key: EncodingKey,
+}
+
+/// Keys per (secret name, key kind), each remembered with the hash of the secret text it was
+/// parsed from. At most one key per pair is kept (a new secret value replaces the old key),
+/// so the cache is bounded by the policy's credentials.
+#[derive(Default)]
+pub struct KeyCache {
+    keys: HashMap<(String, KeyKind), CachedKey>,
+    parses: u64,
+}
+
+impl KeyCache {
+    /// An empty cache.
+    pub fn new() -> KeyCache {
+        KeyCache::default()
+    }
+
+    /// The key for `algorithm` from the secret named `secret_name` whose text is `secret`,
+    /// parsed only when this (name, kind, text) was not seen last.
+    pub fn key(
+        &mut self,
+        secret_name: &str,
+        algorithm: JwtAlgorithm,
+        secret: &str,
+    ) -> Result<&EncodingKey, CredentialError> {
+        let kind = KeyKind::of(algorithm);
+        let digest: [u8; 32] = Sha256::digest(secret.as_bytes()).into();
+        let slot = (secret_name.to_owned(), kind);
+        let fresh = self
+            .keys
+            .get(&slot)
+            .is_some_and(|cached| cached.digest == digest);
+        if !fresh {
+            self.parses = self.parses.saturating_add(1);
+            let key = kind.parse(secret)?;
+            self.keys.insert(slot.clone(), CachedKey { digest, key });
+        }
+        self.keys
+            .get(&slot)
+            .map(|cached| &cached.key)
+            .ok_or(CredentialError::InvalidKey)
+    }
+
+    /// How many times a secret was parsed (for tests of the caching).
+    pub fn parses(&self) -> u64 {
+        self.parses
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EC_KEY: &str = include_str!("../tests/keys/p256.pem");
+
+    #[test]
+    fn parses_once_per_secret_value() {
+        let mut cache = KeyCache::new();
+        cache.key("EC", JwtAlgorithm::ES256, EC_KEY).unwrap();
+        cache.key("EC", JwtAlgorithm::ES256, EC_KEY).unwrap();
+        assert_eq!(cache.parses(), 1);
+        cache.key("HMAC", JwtAlgorithm::HS256, "one").unwrap();
+        cache.key("HMAC", JwtAlgorithm::HS512, "one").unwrap();
+        assert_eq!(cache.parses(), 2);
+        // A rotated secret is parsed again and replaces the old key.
+        cache.key("HMAC", JwtAlgorithm::HS256, "two").unwrap();
+        assert_eq!(cache.parses(), 3);
+        assert_eq!(cache.keys.len(), 2);
+    }
+
+    #[test]
+    fn bad_keys_are_invalid_without_detail() {
+        let mut cache = KeyCache::new();
+        for (algorithm, text) in [
+            (JwtAlgorithm::HS256, ""),
+            (JwtAlgorithm::RS256, "not a pem"),
+            (
+                JwtAlgorithm::ES256,
+                "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
+            ),
+            (JwtAlgorithm::EdDSA, EC_KEY),
+        ] {
+            let err = cache.key("K", algorithm, text).map(|_| ()).unwrap_err();
+            assert_eq!(err, CredentialError::InvalidKey);
+        }
+    }
+}

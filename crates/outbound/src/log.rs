@@ -1,0 +1,163 @@
+//! The one decision log line per request (DESIGN.md section 4).
+
+use egress_policy_engine::{Decision, DecisionLog, LOG_SCHEMA_VERSION, PolicyRef};
+
+use crate::error::RequestError;
+use crate::time::rfc3339_millis;
+
+/// Everything the log line is made of besides the decision. Deliberately without headers,
+/// tokens or secrets: what is not here cannot leak into the line.
+#[derive(Clone, Copy, Debug)]
+pub struct LogFacts<'a> {
+    /// Unique id of this decision (also in 403/502 bodies).
+    pub decision_id: &'a str,
+    /// The customer, if one was given.
+    pub customer: Option<&'a str>,
+    /// The customer's tags.
+    pub tags: &'a [String],
+    /// The request's HTTP method.
+    pub method: &'a str,
+    /// The policy revision that decided.
+    pub policy: &'a PolicyRef,
+    /// The policy's `defaults.query_in_logs`.
+    pub query_in_logs: bool,
+    /// Arrival time, milliseconds since the Unix epoch.
+    pub arrived_ms: u64,
+    /// Upstream status, `None` when not forwarded or the upstream failed.
+    pub status: Option<u16>,
+    /// Why the request did not complete, if it did not.
+    pub error: Option<RequestError>,
+    /// Milliseconds from arrival to the response.
+    pub duration_ms: u64,
+}
+
+/// The log line for `decision`. The query string is included only when the policy sets
+/// `query_in_logs = true`.
+pub fn build(decision: &Decision, facts: &LogFacts<'_>) -> DecisionLog {
+    let target = decision.target.as_ref();
+    DecisionLog {
+        v: LOG_SCHEMA_VERSION,
+        ts: rfc3339_millis(facts.arrived_ms),
+        decision_id: facts.decision_id.to_owned(),
+        customer: facts.customer.map(str::to_owned),
+        tags: facts.tags.to_vec(),
+        action: decision.action,
+        would_block: decision.would_block,
+        rule: decision.rule.as_ref().map(|rule| rule.id.clone()),
+        report_rule: decision.report_rule.as_ref().map(|rule| rule.id.clone()),
+        reason: decision.reason.clone(),
+        method: facts.method.to_owned(),
+        scheme: target.map(|t| t.scheme.clone()),
+        host: target.map(|t| t.host.clone()),
+        port: target.map(|t| t.port),
+        path: target.map(|t| t.path.clone()),
+        query: target
+            .and_then(|t| t.query.clone())
+            .filter(|_| facts.query_in_logs),
+        credential: decision.credential.clone(),
+        policy: facts.policy.clone(),
+        status: facts.status,
+        error: facts.error.map(|error| error.code().to_owned()),
+        duration_ms: facts.duration_ms,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use egress_policy_engine::{Action, RuleRef, Target};
+    use serde_json::{Value, json};
+
+    fn decision() -> Decision {
+        Decision {
+            action: Action::Inject,
+            rule: Some(RuleRef {
+                id: "example-api".into(),
+                line: 9,
+            }),
+            reason: None,
+            would_block: true,
+            report_rule: Some(RuleRef {
+                id: "staged".into(),
+                line: 3,
+            }),
+            credential: Some("example-api-jwt".into()),
+            target: Some(Target {
+                scheme: "https".into(),
+                host: "api.example.com".into(),
+                port: 443,
+                path: "/v1/users".into(),
+                query: Some("api_key=q-secret".into()),
+            }),
+        }
+    }
+
+    fn facts<'a>(policy: &'a PolicyRef, tags: &'a [String], query: bool) -> LogFacts<'a> {
+        LogFacts {
+            decision_id: "d-1",
+            customer: Some("customer-123"),
+            tags,
+            method: "GET",
+            policy,
+            query_in_logs: query,
+            arrived_ms: 1_795_867_200_123,
+            status: Some(200),
+            error: None,
+            duration_ms: 12,
+        }
+    }
+
+    #[test]
+    fn line_has_the_contract_fields_in_order() {
+        let policy = PolicyRef {
+            name: Some("platform-egress".into()),
+            sha256: "ab".repeat(32),
+        };
+        let tags = vec!["prod".to_owned()];
+        let line =
+            serde_json::to_string(&build(&decision(), &facts(&policy, &tags, false))).unwrap();
+        let expected = json!({
+            "v": 1, "ts": "2026-11-28T12:00:00.123Z", "decision_id": "d-1",
+            "customer": "customer-123", "tags": ["prod"], "action": "inject",
+            "would_block": true, "rule": "example-api", "report_rule": "staged",
+            "reason": null, "method": "GET", "scheme": "https", "host": "api.example.com",
+            "port": 443, "path": "/v1/users", "credential": "example-api-jwt",
+            "policy": {"name": "platform-egress", "sha256": "ab".repeat(32)},
+            "status": 200, "error": null, "duration_ms": 12,
+        });
+        assert_eq!(serde_json::from_str::<Value>(&line).unwrap(), expected);
+        assert!(line.starts_with(r#"{"v":1,"ts":"#));
+        assert!(!line.contains("q-secret"));
+        assert!(!line.contains("\"query\""));
+    }
+
+    #[test]
+    fn query_only_when_the_policy_asks() {
+        let policy = PolicyRef {
+            name: None,
+            sha256: "00".into(),
+        };
+        let log = build(&decision(), &facts(&policy, &[], true));
+        assert_eq!(log.query.as_deref(), Some("api_key=q-secret"));
+    }
+
+    #[test]
+    fn unparsed_url_and_errors() {
+        let policy = PolicyRef {
+            name: None,
+            sha256: "00".into(),
+        };
+        let mut d = decision();
+        d.target = None;
+        let mut f = facts(&policy, &[], true);
+        f.status = None;
+        f.error = Some(RequestError::UpstreamUnreachable);
+        let log = build(&d, &f);
+        assert_eq!(
+            (log.scheme, log.host, log.port, log.path, log.query),
+            (None, None, None, None, None)
+        );
+        assert_eq!(log.error.as_deref(), Some("upstream_unreachable"));
+        assert_eq!(log.status, None);
+    }
+}

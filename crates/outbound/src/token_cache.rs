@@ -1,0 +1,189 @@
+//! Minted tokens kept per isolate until shortly before they expire.
+//!
+//! Keyed by (credential, customer, tags), plus host and rule when a claim template uses
+//! `{host}`/`{rule}`: a token minted for one customer (or tag set, host, rule) is never handed
+//! out for another, because the key is exactly what the token's claims were rendered from.
+//!
+//! Refresh: a token is reused while more than `min(60 s, ttl / 5)` of its lifetime remains, so
+//! an upstream never receives a token about to expire in flight, and short-lived tokens are
+//! still reused for most of their life. Bounded: at most `capacity` entries; a full cache first
+//! drops every entry due for refresh, then the one expiring soonest.
+
+use std::collections::HashMap;
+
+use egress_policy_engine::{ClaimVars, Credential};
+
+use crate::token::Token;
+
+/// Entries kept at most by default: many customers times a few credentials.
+pub const DEFAULT_CAPACITY: usize = 4096;
+
+/// Seconds before expiry at which a cached token is no longer handed out.
+pub fn refresh_margin(ttl: u32) -> u64 {
+    u64::from(ttl / 5).min(60)
+}
+
+/// What a token's claims were rendered from.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct TokenKey {
+    credential: String,
+    customer: String,
+    tags: Vec<String>,
+    host: Option<String>,
+    rule: Option<String>,
+}
+
+impl TokenKey {
+    /// The key for minting `credential` with `vars`.
+    pub fn new(credential: &Credential, vars: &ClaimVars<'_>) -> TokenKey {
+        let per_request = credential.depends_on_request();
+        TokenKey {
+            credential: credential.id.clone(),
+            customer: vars.customer.to_owned(),
+            tags: vars.tags.to_vec(),
+            host: per_request.then(|| vars.host.to_owned()),
+            rule: per_request.then(|| vars.rule.to_owned()),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+struct Entry {
+    token: Token,
+    /// First second at which the token is no longer handed out.
+    refresh_at: u64,
+}
+
+/// The per-isolate token cache.
+#[derive(Debug)]
+pub struct TokenCache {
+    entries: HashMap<TokenKey, Entry>,
+    capacity: usize,
+}
+
+impl Default for TokenCache {
+    fn default() -> TokenCache {
+        TokenCache::with_capacity(DEFAULT_CAPACITY)
+    }
+}
+
+impl TokenCache {
+    /// An empty cache holding at most `capacity` tokens (at least one).
+    pub fn with_capacity(capacity: usize) -> TokenCache {
+        TokenCache {
+            entries: HashMap::new(),
+            capacity: capacity.max(1),
+        }
+    }
+
+    /// The cached token for `key` if it is still fresh at `now` (seconds).
+    pub fn get(&self, key: &TokenKey, now: u64) -> Option<&Token> {
+        self.entries
+            .get(key)
+            .filter(|entry| now < entry.refresh_at)
+            .map(|entry| &entry.token)
+    }
+
+    /// Remembers `token`, minted at `iat` with lifetime `ttl` seconds.
+    pub fn insert(&mut self, key: TokenKey, token: Token, iat: u64, ttl: u32) {
+        let exp = iat.saturating_add(u64::from(ttl));
+        let refresh_at = exp.saturating_sub(refresh_margin(ttl));
+        if refresh_at <= iat {
+            // Too short-lived to be reused: do not evict anything for it.
+            self.entries.remove(&key);
+            return;
+        }
+        if !self.entries.contains_key(&key) && self.entries.len() >= self.capacity {
+            self.make_room(iat);
+        }
+        self.entries.insert(key, Entry { token, refresh_at });
+    }
+
+    /// Number of tokens held.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether no token is held.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    fn make_room(&mut self, now: u64) {
+        self.entries.retain(|_, entry| now < entry.refresh_at);
+        if self.entries.len() >= self.capacity {
+            let soonest = self
+                .entries
+                .iter()
+                .min_by_key(|(_, entry)| entry.refresh_at)
+                .map(|(key, _)| key.clone());
+            if let Some(key) = soonest {
+                self.entries.remove(&key);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(customer: &str) -> TokenKey {
+        TokenKey {
+            credential: "api".into(),
+            customer: customer.into(),
+            tags: vec![],
+            host: None,
+            rule: None,
+        }
+    }
+
+    fn token(text: &str) -> Token {
+        Token::new(text.into())
+    }
+
+    #[test]
+    fn margin_is_a_fifth_of_the_ttl_capped_at_a_minute() {
+        assert_eq!(refresh_margin(300), 60);
+        assert_eq!(refresh_margin(3600), 60);
+        assert_eq!(refresh_margin(100), 20);
+        assert_eq!(refresh_margin(4), 0);
+    }
+
+    #[test]
+    fn fresh_until_the_margin() {
+        let mut cache = TokenCache::default();
+        cache.insert(key("a"), token("t"), 1_000, 300);
+        assert_eq!(cache.get(&key("a"), 1_000), Some(&token("t")));
+        assert_eq!(cache.get(&key("a"), 1_239), Some(&token("t")));
+        assert_eq!(cache.get(&key("a"), 1_240), None);
+        assert_eq!(cache.get(&key("b"), 1_000), None);
+    }
+
+    #[test]
+    fn full_cache_evicts_stale_then_soonest() {
+        let mut cache = TokenCache::with_capacity(2);
+        cache.insert(key("a"), token("a"), 0, 100); // refresh at 80
+        cache.insert(key("b"), token("b"), 50, 100); // refresh at 130
+        cache.insert(key("c"), token("c"), 90, 100); // a is stale at 90: dropped
+        assert_eq!(cache.len(), 2);
+        assert_eq!(cache.get(&key("b"), 90), Some(&token("b")));
+        assert_eq!(cache.get(&key("c"), 90), Some(&token("c")));
+        cache.insert(key("d"), token("d"), 91, 100); // none stale: b (soonest) goes
+        assert_eq!(cache.len(), 2);
+        assert_eq!(cache.get(&key("b"), 91), None);
+        assert_eq!(cache.get(&key("c"), 91), Some(&token("c")));
+        assert_eq!(cache.get(&key("d"), 91), Some(&token("d")));
+        // Replacing an existing key never evicts another.
+        cache.insert(key("d"), token("d2"), 92, 100);
+        assert_eq!(cache.get(&key("c"), 92), Some(&token("c")));
+        assert_eq!(cache.get(&key("d"), 92), Some(&token("d2")));
+    }
+
+    #[test]
+    fn tokens_too_short_lived_are_not_kept() {
+        let mut cache = TokenCache::default();
+        cache.insert(key("a"), token("t"), 10, 0);
+        assert!(cache.is_empty());
+    }
+}

@@ -1,0 +1,80 @@
+//! Fakes shared by the integration tests: a settable clock and a counting signer.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::cell::Cell;
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+use egress_policy_engine::{ClaimTemplate, Credential, JwtAlgorithm};
+use egress_policy_outbound::{Clock, CredentialError, Signer, Token};
+use serde_json::{Map, Value};
+
+/// A clock the test moves by hand; clones share the time.
+#[derive(Clone, Default)]
+pub struct FakeClock(pub Rc<Cell<u64>>);
+
+impl FakeClock {
+    pub fn at(secs: u64) -> FakeClock {
+        FakeClock(Rc::new(Cell::new(secs)))
+    }
+    pub fn set(&self, secs: u64) {
+        self.0.set(secs);
+    }
+}
+
+impl Clock for FakeClock {
+    fn now_secs(&self) -> u64 {
+        self.0.get()
+    }
+}
+
+/// Signs nothing: the "token" is the payload's JSON plus a serial number, so tests can see
+/// exactly which claims a token was minted from and how many were minted.
+#[derive(Default)]
+pub struct FakeSigner {
+    pub minted: u64,
+    pub fail: Option<CredentialError>,
+}
+
+impl Signer for FakeSigner {
+    fn sign(
+        &mut self,
+        _credential: &Credential,
+        _secret: &str,
+        claims: &Map<String, Value>,
+    ) -> Result<Token, CredentialError> {
+        if let Some(error) = self.fail {
+            return Err(error);
+        }
+        self.minted += 1;
+        Ok(Token::new(format!(
+            "{}#{}",
+            Value::Object(claims.clone()),
+            self.minted
+        )))
+    }
+}
+
+pub fn credential(id: &str, algorithm: JwtAlgorithm, claims: &[(&str, &str)]) -> Credential {
+    Credential {
+        id: id.into(),
+        algorithm,
+        secret: format!("{}_KEY", id.to_uppercase().replace('-', "_")),
+        key_id: Some("2026-11".into()),
+        issuer: "egress.platform.example".into(),
+        audience: "api.example.com".into(),
+        ttl: 300,
+        header: "Authorization".into(),
+        prefix: "Bearer ".into(),
+        claims: claims
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), ClaimTemplate::parse(v).unwrap()))
+            .collect::<BTreeMap<_, _>>(),
+    }
+}
+
+/// The payload part of a fake token.
+pub fn fake_claims(token: &Token) -> Value {
+    let (json, _) = token.as_str().rsplit_once('#').unwrap();
+    serde_json::from_str(json).unwrap()
+}

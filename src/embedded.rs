@@ -1,0 +1,46 @@
+//! The policy compiled by `build.rs`, embedded in the Wasm and loaded once per isolate.
+
+use std::sync::OnceLock;
+
+use egress_policy_engine::{CompiledPolicy, PolicyRef};
+
+/// The compiled artefact (`CompiledPolicy::to_artifact`) of the policy the build used.
+static ARTIFACT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/policy.bin"));
+
+/// The policy's name and SHA-256 as JSON, written by `build.rs` next to the artefact.
+static POLICY_REF: &str = include_str!(concat!(env!("OUT_DIR"), "/policy_ref.json"));
+
+static POLICY: OnceLock<Option<CompiledPolicy>> = OnceLock::new();
+
+/// The embedded policy, decoded on first use. `None` only if the artefact does not load
+/// (which the build's own round trip makes a bug); the Worker then fails closed.
+pub fn policy() -> Option<&'static CompiledPolicy> {
+    POLICY
+        .get_or_init(|| CompiledPolicy::from_artifact(ARTIFACT).ok())
+        .as_ref()
+}
+
+/// Which policy this Worker was built with, readable even when [`policy`] is `None`.
+pub fn policy_ref() -> PolicyRef {
+    match policy() {
+        Some(policy) => policy.policy_ref(),
+        None => serde_json::from_str(POLICY_REF).unwrap_or_else(|_| PolicyRef {
+            name: None,
+            sha256: String::from("unknown"),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_embedded_artefact_loads_and_names_its_policy() {
+        let policy = policy().expect("the embedded artefact loads");
+        let from_build: PolicyRef = serde_json::from_str(POLICY_REF).unwrap();
+        assert_eq!(policy.policy_ref(), from_build);
+        assert_eq!(policy.sha256().len(), 64);
+        assert_eq!(policy_ref(), from_build);
+    }
+}

@@ -1,0 +1,43 @@
+//! The customer and tags from the outbound Worker's parameters.
+//!
+//! As deployed, the dispatch namespace's `outbound.parameters` arrive as top-level `env` keys
+//! (`env.customer_name`); locally, workerd/miniflare deliver a caller's parameters as
+//! `ctx.props`. Only the two keys are read (never the whole `env`, which holds secrets), and
+//! never anything from the request.
+
+use egress_policy_outbound::identity::identity_from;
+use serde_json::{Map, Value};
+use wasm_bindgen::JsValue;
+use worker::{Context, Env};
+
+const KEYS: [&str; 2] = ["customer_name", "customer_tags"];
+
+/// (customer, tags) from `env`, else from `ctx.props`.
+pub fn identity(env: &Env, ctx: &Context) -> (Option<String>, Vec<String>) {
+    let props = worker::worker_sys::Context::props(ctx.as_ref());
+    identity_from(&parameters(env), &parameters(&props))
+}
+
+/// The identity keys of a JS object as JSON: strings and arrays of strings only.
+fn parameters(source: &JsValue) -> Value {
+    let mut found = Map::new();
+    if !source.is_object() {
+        return Value::Object(found);
+    }
+    for key in KEYS {
+        let Ok(value) = js_sys::Reflect::get(source, &JsValue::from_str(key)) else {
+            continue;
+        };
+        if let Some(text) = value.as_string() {
+            found.insert(key.to_owned(), Value::String(text));
+        } else if js_sys::Array::is_array(&value) {
+            let items = js_sys::Array::from(&value)
+                .iter()
+                .filter_map(|item| item.as_string())
+                .map(Value::String)
+                .collect();
+            found.insert(key.to_owned(), Value::Array(items));
+        }
+    }
+    Value::Object(found)
+}

@@ -1,0 +1,70 @@
+//! What the Worker needs from the JavaScript runtime: time, randomness, secrets, logging.
+
+use egress_policy_engine::DecisionLog;
+use egress_policy_outbound::Clock;
+use egress_policy_outbound::decision_id::uuid_v4;
+use wasm_bindgen::JsValue;
+use worker::Env;
+
+/// Milliseconds since the Unix epoch (`Date.now()`). Inside a Worker the clock advances
+/// only across I/O, which is exactly what `duration_ms` is meant to measure.
+pub fn now_ms() -> u64 {
+    let now = js_sys::Date::now();
+    if now.is_finite() && now > 0.0 {
+        // Truncation to whole milliseconds is intended; the value is positive and finite.
+        #[expect(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            reason = "Date.now() is a positive whole number of milliseconds far below 2^53"
+        )]
+        let millis = now as u64;
+        millis
+    } else {
+        0
+    }
+}
+
+/// The token clock: `Date.now()` in whole seconds.
+pub struct DateClock;
+
+impl Clock for DateClock {
+    fn now_secs(&self) -> u64 {
+        now_ms() / 1000
+    }
+}
+
+/// A fresh decision id: a random UUID from `crypto.getRandomValues`.
+///
+/// Should the runtime's randomness be unavailable, the id falls back to the arrival time
+/// plus a per-isolate counter: still unique within the isolate, and visibly not random.
+pub fn decision_id(arrived_ms: u64) -> String {
+    let mut bytes = [0u8; 16];
+    match getrandom::fill(&mut bytes) {
+        Ok(()) => uuid_v4(bytes),
+        Err(_) => {
+            use std::sync::atomic::{AtomicU64, Ordering};
+            static COUNTER: AtomicU64 = AtomicU64::new(0);
+            let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+            format!("t{arrived_ms:x}-{n:x}")
+        }
+    }
+}
+
+/// The text of the Worker secret (or plain-text binding) `name`, if it is set.
+pub fn secret(env: &Env, name: &str) -> Option<String> {
+    js_sys::Reflect::get(env, &JsValue::from_str(name))
+        .ok()
+        .and_then(|value| value.as_string())
+}
+
+/// Writes the decision log line with `console.log`, as one plain JS object (so Workers Logs
+/// indexes its fields and Tail Workers receive it structured).
+pub fn log_line(line: &DecisionLog) {
+    let Ok(json) = serde_json::to_string(line) else {
+        return;
+    };
+    // JSON.parse of our own serde_json output cannot fail; if it did, log the text rather
+    // than nothing, so there is still exactly one line.
+    let object = js_sys::JSON::parse(&json).unwrap_or_else(|_| JsValue::from_str(&json));
+    web_sys::console::log_1(&object);
+}
