@@ -80,9 +80,8 @@ impl HostIndex {
             out.extend_from_slice(rules.as_slice());
         }
         // Every proper suffix that starts after a dot: `a.b.c` -> `b.c`, `c`.
-        let mut rest = host;
-        while let Some(dot) = rest.find('.') {
-            rest = rest.get(dot + 1..).unwrap_or("");
+        for (dot, _) in host.bytes().enumerate().filter(|&(_, b)| b == b'.') {
+            let rest = host.get(dot + 1..).unwrap_or("");
             if let Some(rules) = self.subdomains.get(rest) {
                 out.extend_from_slice(rules.as_slice());
             }
