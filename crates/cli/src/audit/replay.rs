@@ -1,0 +1,215 @@
+//! Re-deciding logged requests against a policy revision and comparing with what was logged.
+//!
+//! Which lines can be re-decided: the log keeps the canonical scheme, host, port, path (and the
+//! query only with `query_in_logs`), the method, the customer and its tags, which is all the
+//! engine decides on. Two refusals are the exception: `invalid_url` logs no URL at all, and
+//! `userinfo_in_url` leaves out the userinfo that caused it (never logged: it may be a
+//! password). Rebuilding those would only check a made-up URL, so they are counted as
+//! "not re-decidable" instead of compared. Lines without scheme, host, port or path are too.
+
+use std::collections::BTreeMap;
+
+use egress_policy_engine::{CompiledPolicy, Decision, DecisionLog, Refusal, Request};
+use serde::Serialize;
+
+use super::bounded::Capped;
+use crate::logs::Location;
+
+/// One logged decision that the policy does not make.
+#[derive(Clone, Debug, Serialize)]
+pub struct Mismatch {
+    /// Where the line is.
+    pub location: Location,
+    /// The line's `decision_id`.
+    pub decision_id: String,
+    /// The request as rebuilt from the line.
+    pub url: String,
+    /// Fields that differ.
+    pub fields: Vec<&'static str>,
+    /// `field=value` pairs as logged.
+    pub logged: String,
+    /// The same fields as the policy decides them.
+    pub decided: String,
+}
+
+/// Lines of one other policy revision.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Skipped {
+    /// The revision's `name`.
+    pub name: Option<String>,
+    /// Lines skipped.
+    pub lines: u64,
+}
+
+/// Replay totals.
+#[derive(Debug)]
+pub struct Replay<'p> {
+    policy: &'p CompiledPolicy,
+    /// Lines of this revision that were re-decided.
+    pub compared: u64,
+    /// Of those, lines whose decision differs.
+    pub mismatched: u64,
+    /// Lines of this revision that cannot be re-decided, by why.
+    pub not_redecidable: BTreeMap<&'static str, u64>,
+    /// Lines of other revisions, by sha256.
+    pub skipped: Capped<Skipped>,
+}
+
+impl<'p> Replay<'p> {
+    /// Replays against `policy`.
+    pub fn new(policy: &'p CompiledPolicy) -> Replay<'p> {
+        Replay {
+            policy,
+            compared: 0,
+            mismatched: 0,
+            not_redecidable: BTreeMap::new(),
+            skipped: Capped::new(1_000),
+        }
+    }
+
+    /// Checks one line; a mismatch is returned for the caller to print (not kept).
+    pub fn check(&mut self, location: &Location, log: &DecisionLog) -> Option<Mismatch> {
+        if log.policy.sha256 != self.policy.sha256() {
+            let skipped = self.skipped.entry(&log.policy.sha256);
+            if skipped.lines == 0 {
+                skipped.name.clone_from(&log.policy.name);
+            }
+            skipped.lines += 1;
+            return None;
+        }
+        let url = match rebuild_url(log) {
+            Ok(url) => url,
+            Err(why) => {
+                *self.not_redecidable.entry(why).or_insert(0) += 1;
+                return None;
+            }
+        };
+        let decision = self.policy.decide(&Request {
+            method: &log.method,
+            url: &url,
+            customer: log.customer.as_deref(),
+            tags: &log.tags,
+        });
+        self.compared += 1;
+        let fields = differing_fields(log, &decision);
+        if fields.is_empty() {
+            return None;
+        }
+        self.mismatched += 1;
+        Some(Mismatch {
+            location: location.clone(),
+            decision_id: log.decision_id.clone(),
+            url,
+            logged: describe(&fields, &Logged(log)),
+            decided: describe(&fields, &Decided(&decision)),
+            fields,
+        })
+    }
+}
+
+/// The request URL from the line's canonical parts, or why it cannot be rebuilt.
+pub fn rebuild_url(log: &DecisionLog) -> Result<String, &'static str> {
+    if let Some(reason) = log.reason.as_deref() {
+        for refusal in [Refusal::InvalidUrl, Refusal::UserinfoInUrl] {
+            if log.rule.is_none() && reason == refusal.code() {
+                return Err(refusal.code());
+            }
+        }
+    }
+    let (Some(scheme), Some(host), Some(port), Some(path)) =
+        (&log.scheme, &log.host, log.port, &log.path)
+    else {
+        return Err("missing_url_fields");
+    };
+    if !path.starts_with('/') || host.is_empty() {
+        return Err("missing_url_fields");
+    }
+    let mut url = format!("{scheme}://{host}:{port}{path}");
+    if let Some(query) = &log.query {
+        url.push('?');
+        url.push_str(query);
+    }
+    Ok(url)
+}
+
+trait Fields {
+    fn get(&self, field: &str) -> String;
+}
+
+struct Logged<'a>(&'a DecisionLog);
+struct Decided<'a>(&'a Decision);
+
+fn opt(value: Option<&str>) -> String {
+    value.unwrap_or("null").to_string()
+}
+
+impl Fields for Logged<'_> {
+    fn get(&self, field: &str) -> String {
+        let l = self.0;
+        match field {
+            "action" => l.action.as_str().to_string(),
+            "rule" => opt(l.rule.as_deref()),
+            "report_rule" => opt(l.report_rule.as_deref()),
+            "would_block" => l.would_block.to_string(),
+            "credential" => opt(l.credential.as_deref()),
+            "reason" => opt(l.reason.as_deref()),
+            "host" => opt(l.host.as_deref()),
+            "port" => l.port.map_or("null".into(), |p| p.to_string()),
+            "path" => opt(l.path.as_deref()),
+            _ => String::new(),
+        }
+    }
+}
+
+impl Fields for Decided<'_> {
+    fn get(&self, field: &str) -> String {
+        let d = self.0;
+        let target = d.target.as_ref();
+        match field {
+            "action" => d.action.as_str().to_string(),
+            "rule" => opt(d.rule.as_ref().map(|r| r.id.as_str())),
+            "report_rule" => opt(d.report_rule.as_ref().map(|r| r.id.as_str())),
+            "would_block" => d.would_block.to_string(),
+            "credential" => opt(d.credential.as_deref()),
+            "reason" => opt(d.reason.as_deref()),
+            "host" => opt(target.map(|t| t.host.as_str())),
+            "port" => target.map_or("null".into(), |t| t.port.to_string()),
+            "path" => opt(target.map(|t| t.path.as_str())),
+            _ => String::new(),
+        }
+    }
+}
+
+/// Compared in this order; host, port and path check that canonicalising the logged request
+/// again changes nothing.
+const FIELDS: [&str; 9] = [
+    "action",
+    "rule",
+    "report_rule",
+    "would_block",
+    "credential",
+    "reason",
+    "host",
+    "port",
+    "path",
+];
+
+fn differing_fields(log: &DecisionLog, decision: &Decision) -> Vec<&'static str> {
+    let logged = Logged(log);
+    let decided = Decided(decision);
+    FIELDS
+        .into_iter()
+        .filter(|f| logged.get(f) != decided.get(f))
+        .collect()
+}
+
+fn describe(fields: &[&str], source: &dyn Fields) -> String {
+    // Always show the decision itself, then whatever else differs.
+    let mut shown: Vec<&str> = vec!["action", "rule"];
+    shown.extend(fields.iter().filter(|f| !matches!(**f, "action" | "rule")));
+    shown
+        .iter()
+        .map(|f| format!("{f}={}", source.get(f)))
+        .collect::<Vec<_>>()
+        .join(" ")
+}

@@ -1,0 +1,71 @@
+//! Decision-line timestamps, ordered by instant rather than by text (`12:00:00Z` and
+//! `12:00:00.500Z` compare wrongly as strings).
+
+use std::cmp::Ordering;
+
+/// An RFC 3339 UTC timestamp (`YYYY-MM-DDTHH:MM:SS[.fraction]Z`).
+#[derive(Clone, Debug)]
+pub struct Timestamp {
+    text: String,
+    /// The seconds part and the fraction padded to nanoseconds: together sortable.
+    key: (String, u32),
+}
+
+impl Timestamp {
+    /// Parses `text`; `None` unless it is UTC (`Z`) with the exact RFC 3339 layout.
+    pub fn parse(text: &str) -> Option<Timestamp> {
+        let body = text.strip_suffix('Z').or_else(|| text.strip_suffix('z'))?;
+        let (seconds, fraction) = match body.split_once('.') {
+            Some((s, f)) => (s, f),
+            None => (body, ""),
+        };
+        let layout_ok = seconds.len() == 19
+            && seconds.char_indices().all(|(i, c)| match i {
+                4 | 7 => c == '-',
+                10 => c == 'T' || c == 't',
+                13 | 16 => c == ':',
+                _ => c.is_ascii_digit(),
+            });
+        if !layout_ok || fraction.len() > 9 || !fraction.chars().all(|c| c.is_ascii_digit()) {
+            return None;
+        }
+        let nanos = format!("{fraction:0<9}").parse::<u32>().ok()?;
+        Some(Timestamp {
+            text: text.to_string(),
+            key: (seconds.to_ascii_uppercase(), nanos),
+        })
+    }
+
+    /// As written in the log.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+}
+
+impl PartialEq for Timestamp {
+    fn eq(&self, other: &Timestamp) -> bool {
+        self.key == other.key
+    }
+}
+
+impl PartialOrd for Timestamp {
+    fn partial_cmp(&self, other: &Timestamp) -> Option<Ordering> {
+        Some(self.key.cmp(&other.key))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn orders_by_instant() {
+        let a = Timestamp::parse("2026-11-28T12:00:00Z").unwrap();
+        let b = Timestamp::parse("2026-11-28T12:00:00.5Z").unwrap();
+        let c = Timestamp::parse("2026-11-28T12:00:00.123Z").unwrap();
+        assert!(a < c && c < b);
+        assert!(Timestamp::parse("2026-11-28 12:00:00Z").is_none());
+        assert!(Timestamp::parse("2026-11-28T12:00:00+01:00").is_none());
+        assert!(Timestamp::parse("yesterday").is_none());
+    }
+}

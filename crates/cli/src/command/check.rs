@@ -1,0 +1,104 @@
+//! `egress-policy check [POLICY]`: every diagnostic of a policy at once.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use egress_policy_engine::{Diagnostic, Severity};
+use serde::Serialize;
+
+use crate::error::CliError;
+use crate::policy_source::{self, DEFAULT_POLICY, PolicySource};
+use crate::source_position::position;
+
+/// Arguments of `check`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The policy file.
+    #[arg(default_value = DEFAULT_POLICY)]
+    policy: PathBuf,
+    /// `human` (rendered with the source underlined) or `json` (an array, for tools).
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    format: Format,
+}
+
+/// How `check` prints diagnostics.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// `file:line:col: error[code]: message`, the source line underlined, the hint.
+    Human,
+    /// One JSON array of diagnostic objects.
+    Json,
+}
+
+/// One diagnostic as `check --format json` prints it.
+#[derive(Debug, Serialize)]
+struct JsonDiagnostic<'a> {
+    severity: &'static str,
+    code: &'static str,
+    message: &'a str,
+    file: String,
+    line: Option<usize>,
+    column: Option<usize>,
+    end_line: Option<usize>,
+    end_column: Option<usize>,
+    label: Option<&'a str>,
+    hint: Option<&'a str>,
+}
+
+/// Runs `check`: exit 1 when the policy has an error, 0 otherwise (warnings included).
+pub fn run(args: &Args) -> Result<ExitCode, CliError> {
+    let source = PolicySource::read(&args.policy)?;
+    let (diagnostics, rules) = match source.compile() {
+        Ok(compiled) => (compiled.warnings, Some(compiled.policy.rules().len())),
+        Err(diagnostics) => (diagnostics, None),
+    };
+    let file_name = source.file_name();
+    match args.format {
+        Format::Human => {
+            for diagnostic in &diagnostics {
+                println!("{}", diagnostic.render(&file_name, &source.text));
+            }
+            let summary = policy_source::summary(&diagnostics);
+            match rules {
+                Some(rules) => println!(
+                    "{file_name}: ok, {summary} ({rules} rule{})",
+                    policy_source::plural(rules)
+                ),
+                None => println!("{file_name}: {summary}"),
+            }
+        }
+        Format::Json => {
+            let json: Vec<JsonDiagnostic<'_>> = diagnostics
+                .iter()
+                .map(|d| to_json(d, &file_name, &source.text))
+                .collect();
+            println!("{}", serde_json::to_string_pretty(&json)?);
+        }
+    }
+    let has_errors = diagnostics.iter().any(|d| d.severity == Severity::Error);
+    Ok(if has_errors {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn to_json<'a>(diagnostic: &'a Diagnostic, file_name: &str, text: &str) -> JsonDiagnostic<'a> {
+    let start = diagnostic.span.as_ref().map(|s| position(text, s.start));
+    let end = diagnostic.span.as_ref().map(|s| position(text, s.end));
+    JsonDiagnostic {
+        severity: match diagnostic.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        },
+        code: diagnostic.code,
+        message: &diagnostic.message,
+        file: file_name.to_owned(),
+        line: start.map(|p| p.line),
+        column: start.map(|p| p.column),
+        end_line: end.map(|p| p.line),
+        end_column: end.map(|p| p.column),
+        label: diagnostic.label.as_deref(),
+        hint: diagnostic.hint.as_deref(),
+    }
+}

@@ -1,0 +1,118 @@
+//! `egress-policy diff OLD NEW [--json]`: what a policy change newly blocks, allows and
+//! injects, computed by probing both compiled policies (see `crate::diff`).
+//!
+//! Exit codes: 0 no widening change, 2 a widening change (anything that was blocked now
+//! passes or is injected, an enforced block is now report-only, or a credential is sent where
+//! it was not), 1 a policy error. Clap's usage errors also exit 2; scripts gating on widening
+//! should treat any output on stderr with exit 2 as a usage error (`--json` prints its object
+//! on stdout only when the diff ran).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use egress_policy_engine::{CompiledPolicy, Credential};
+
+use crate::diff::render::{self, DiffReport, PolicyLabel};
+use crate::diff::{compare, group, probe_set};
+use crate::error::CliError;
+use crate::policy_source;
+
+/// The exit code for a change that widens what is allowed.
+const WIDENING: u8 = 2;
+
+/// Arguments of `diff`.
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Exit status: 0 no widening change, 2 a widening change (something blocked now passes or \
+                  is injected, an enforced block is now report-only, or a credential goes where it did \
+                  not), 1 a policy error. Usage errors also exit 2, with a message on stderr and nothing \
+                  on stdout."
+)]
+pub struct Args {
+    /// The policy before the change.
+    old: PathBuf,
+    /// The policy after the change.
+    new: PathBuf,
+    /// Print one JSON object instead of the readable report.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Runs `diff`.
+pub fn run(args: &Args) -> Result<ExitCode, CliError> {
+    let old = policy_source::load(&args.old)?;
+    let new = policy_source::load(&args.new)?;
+    let (old_policy, new_policy) = (&old.compiled.policy, &new.compiled.policy);
+    let probes = probe_set::probes(old_policy, new_policy);
+    let differences = compare::differences(&probes, old_policy, new_policy);
+    let changes = group::group(&probes, &differences);
+    let report = DiffReport {
+        old: label(&old.source.file_name(), old_policy),
+        new: label(&new.source.file_name(), new_policy),
+        probes: probes.len(),
+        widening: changes.iter().any(|g| g.widening),
+        changes,
+        notes: notes(old_policy, new_policy),
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", render::human(&report));
+    }
+    Ok(if report.widening {
+        ExitCode::from(WIDENING)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn label(file: &str, policy: &CompiledPolicy) -> PolicyLabel {
+    PolicyLabel {
+        file: file.to_owned(),
+        name: policy.name().map(str::to_owned),
+        sha256: policy.sha256().to_owned(),
+    }
+}
+
+/// Changes that decide nothing differently but a reviewer must see: a credential whose
+/// definition changed under the same id, and logging settings.
+fn notes(old: &CompiledPolicy, new: &CompiledPolicy) -> Vec<String> {
+    let mut notes = Vec::new();
+    for before in old.credentials() {
+        if let Some(after) = new.credential(&before.id)
+            && after != before
+        {
+            notes.push(format!(
+                "credential `{}` changed its {}",
+                before.id,
+                changed_fields(before, after).join(", ")
+            ));
+        }
+    }
+    let (before, after) = (old.defaults().query_in_logs, new.defaults().query_in_logs);
+    if before != after {
+        notes.push(format!(
+            "`defaults.query_in_logs` changed from {before} to {after}"
+        ));
+    }
+    notes
+}
+
+fn changed_fields(a: &Credential, b: &Credential) -> Vec<&'static str> {
+    let mut fields = Vec::new();
+    let mut differs = |name: &'static str, changed: bool| {
+        if changed {
+            fields.push(name);
+        }
+    };
+    differs("algorithm", a.algorithm != b.algorithm);
+    differs("secret name", a.secret != b.secret);
+    differs("key_id", a.key_id != b.key_id);
+    differs("issuer", a.issuer != b.issuer);
+    differs("audience", a.audience != b.audience);
+    differs("ttl", a.ttl != b.ttl);
+    differs("header", a.header != b.header);
+    differs("prefix", a.prefix != b.prefix);
+    differs("claims", a.claims != b.claims);
+    fields
+}

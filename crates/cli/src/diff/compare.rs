@@ -1,0 +1,303 @@
+//! Deciding every probe under both policies and classifying what changed.
+
+use egress_policy_engine::{Action, CompiledPolicy, Decision, Request};
+use serde::Serialize;
+
+use super::probe_set::{Audience, ProbeSet, RequestShape};
+
+/// What a difference means for security review.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChangeKind {
+    /// Allowed before (passed or injected), blocked now.
+    NewlyBlocked,
+    /// Only reported before (`would_block`), enforced now.
+    ReportToEnforce,
+    /// Blocked before, passed or injected now without even a report.
+    Unblocked,
+    /// Blocked before, now only reported (`would_block = true`) and let through.
+    EnforceToReport,
+    /// Passed before, now gets a credential.
+    NewlyInjected,
+    /// Injected before, now gets a different credential.
+    CredentialChanged,
+    /// Injected before, now passed without a credential.
+    CredentialRemoved,
+    /// Same action, but now a report-mode rule would block it.
+    NewlyReported,
+    /// Same action, and no report-mode rule would block it any more.
+    NoLongerReported,
+}
+
+impl ChangeKind {
+    /// Whether the change lets something through that did not get through before, or sends a
+    /// credential where it was not sent before (`diff` exits 2 on these).
+    pub fn is_widening(self) -> bool {
+        self.effect() == Effect::Widens
+    }
+
+    /// Widens, narrows, or only changes what is reported.
+    pub fn effect(self) -> Effect {
+        match self {
+            ChangeKind::Unblocked
+            | ChangeKind::EnforceToReport
+            | ChangeKind::NewlyInjected
+            | ChangeKind::CredentialChanged => Effect::Widens,
+            ChangeKind::NewlyBlocked
+            | ChangeKind::ReportToEnforce
+            | ChangeKind::CredentialRemoved => Effect::Narrows,
+            ChangeKind::NewlyReported | ChangeKind::NoLongerReported => Effect::ReportOnly,
+        }
+    }
+
+    /// The heading `diff` prints.
+    pub fn title(self) -> &'static str {
+        match self {
+            ChangeKind::NewlyBlocked => "newly blocked",
+            ChangeKind::ReportToEnforce => "now enforced (was report only)",
+            ChangeKind::Unblocked => "newly allowed (was blocked)",
+            ChangeKind::EnforceToReport => "now report only (was blocked)",
+            ChangeKind::NewlyInjected => "newly injected (credential now sent)",
+            ChangeKind::CredentialChanged => "credential changed",
+            ChangeKind::CredentialRemoved => "credential removed (now passed without it)",
+            ChangeKind::NewlyReported => "newly reported by a report-mode rule",
+            ChangeKind::NoLongerReported => "no longer reported",
+        }
+    }
+
+    /// Classifies a pair of outcomes; `None` when they decide alike. The deciding rule and the
+    /// reason text do not count: a rule split in two or renamed decides the same.
+    pub fn classify(old: &Outcome, new: &Outcome) -> Option<ChangeKind> {
+        use Action::{Block, Inject, Pass};
+        match (old.action, new.action) {
+            (Block, Block) => None,
+            (Block, _) if new.would_block => Some(ChangeKind::EnforceToReport),
+            (Block, _) => Some(ChangeKind::Unblocked),
+            (_, Block) if old.would_block => Some(ChangeKind::ReportToEnforce),
+            (_, Block) => Some(ChangeKind::NewlyBlocked),
+            (Pass, Inject) => Some(ChangeKind::NewlyInjected),
+            (Inject, Pass) => Some(ChangeKind::CredentialRemoved),
+            (Inject, Inject) if old.credential != new.credential => {
+                Some(ChangeKind::CredentialChanged)
+            }
+            _ => match (old.would_block, new.would_block) {
+                (false, true) => Some(ChangeKind::NewlyReported),
+                (true, false) => Some(ChangeKind::NoLongerReported),
+                _ => None,
+            },
+        }
+    }
+}
+
+/// What a change does to what gets through.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Effect {
+    /// More gets through, or a credential goes where it did not.
+    Widens,
+    /// Less gets through, or a credential is no longer sent.
+    Narrows,
+    /// Only what is logged as `would_block` changes.
+    ReportOnly,
+}
+
+impl Effect {
+    /// The tag `diff` prints in front of a change.
+    pub fn tag(self) -> &'static str {
+        match self {
+            Effect::Widens => "WIDENS",
+            Effect::Narrows => "narrows",
+            Effect::ReportOnly => "report",
+        }
+    }
+}
+
+/// Reason codes that stand for "no rule decided"; a rule's reason text is not one of them.
+const FIXED_REASON_CODES: [&str; 6] = [
+    "invalid_url",
+    "unsupported_scheme",
+    "userinfo_in_url",
+    "no_customer",
+    "ip_literal",
+    egress_policy_engine::DEFAULT_ACTION_REASON,
+];
+
+/// The parts of a decision a review cares about.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct Outcome {
+    /// What was done.
+    pub action: Action,
+    /// The deciding rule's id and line.
+    pub rule: Option<(String, u32)>,
+    /// The refusal code or `default_action`, when no rule decided.
+    pub reason_code: Option<String>,
+    /// The injected credential.
+    pub credential: Option<String>,
+    /// A report-mode rule (or report mode) would have blocked.
+    pub would_block: bool,
+    /// The report-mode rule that would have blocked.
+    pub report_rule: Option<(String, u32)>,
+}
+
+impl Outcome {
+    /// The review-relevant parts of `decision`.
+    pub fn of(decision: &Decision) -> Outcome {
+        let rule = decision.rule.as_ref().map(|r| (r.id.clone(), r.line));
+        Outcome {
+            action: decision.action,
+            reason_code: decision
+                .reason
+                .clone()
+                .filter(|r| rule.is_none() && FIXED_REASON_CODES.contains(&r.as_str())),
+            rule,
+            credential: decision.credential.clone(),
+            would_block: decision.would_block,
+            report_rule: decision
+                .report_rule
+                .as_ref()
+                .map(|r| (r.id.clone(), r.line)),
+        }
+    }
+}
+
+/// One probe that the two policies decide differently.
+#[derive(Clone, Debug)]
+pub struct Difference {
+    /// Index into [`ProbeSet::hosts`].
+    pub host: usize,
+    /// Index into that host's requests.
+    pub request: usize,
+    /// Index into that host's audiences.
+    pub audience: usize,
+    /// What kind of change.
+    pub kind: ChangeKind,
+    /// The old policy's outcome.
+    pub old: Outcome,
+    /// The new policy's outcome.
+    pub new: Outcome,
+}
+
+/// Decides every probe under both policies and returns the differences, in probe order.
+pub fn differences(set: &ProbeSet, old: &CompiledPolicy, new: &CompiledPolicy) -> Vec<Difference> {
+    let mut out = Vec::new();
+    for (host_index, host) in set.hosts.iter().enumerate() {
+        for (request_index, shape) in host.requests.iter().enumerate() {
+            let url = probe_url(&host.host, shape);
+            for (audience_index, audience) in host.audiences.iter().enumerate() {
+                let request = Request {
+                    method: &shape.method,
+                    url: &url,
+                    customer: Some(customer_name(audience, &set.other_customer)),
+                    tags: &audience.tags,
+                };
+                let before = Outcome::of(&old.decide(&request));
+                let after = Outcome::of(&new.decide(&request));
+                if let Some(kind) = ChangeKind::classify(&before, &after) {
+                    out.push(Difference {
+                        host: host_index,
+                        request: request_index,
+                        audience: audience_index,
+                        kind,
+                        old: before,
+                        new: after,
+                    });
+                }
+            }
+        }
+    }
+    out
+}
+
+/// `https://host:443/path`: the port is always explicit so port conditions see it.
+pub fn probe_url(host: &str, shape: &RequestShape) -> String {
+    format!("{}://{host}:{}{}", shape.scheme, shape.port, shape.path)
+}
+
+fn customer_name<'a>(audience: &'a Audience, other: &'a str) -> &'a str {
+    audience.customer.as_deref().unwrap_or(other)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn outcome(action: Action, credential: Option<&str>, would_block: bool) -> Outcome {
+        Outcome {
+            action,
+            rule: None,
+            reason_code: None,
+            credential: credential.map(str::to_owned),
+            would_block,
+            report_rule: None,
+        }
+    }
+
+    #[test]
+    fn classifies_every_transition() {
+        use Action::{Block, Inject, Pass};
+        let cases = [
+            (
+                outcome(Block, None, false),
+                outcome(Pass, None, false),
+                Some(ChangeKind::Unblocked),
+            ),
+            (
+                outcome(Block, None, false),
+                outcome(Pass, None, true),
+                Some(ChangeKind::EnforceToReport),
+            ),
+            (
+                outcome(Pass, None, true),
+                outcome(Block, None, false),
+                Some(ChangeKind::ReportToEnforce),
+            ),
+            (
+                outcome(Pass, None, false),
+                outcome(Block, None, false),
+                Some(ChangeKind::NewlyBlocked),
+            ),
+            (
+                outcome(Pass, None, false),
+                outcome(Inject, Some("c"), false),
+                Some(ChangeKind::NewlyInjected),
+            ),
+            (
+                outcome(Inject, Some("c"), false),
+                outcome(Inject, Some("d"), false),
+                Some(ChangeKind::CredentialChanged),
+            ),
+            (
+                outcome(Inject, Some("c"), false),
+                outcome(Pass, None, false),
+                Some(ChangeKind::CredentialRemoved),
+            ),
+            (
+                outcome(Pass, None, false),
+                outcome(Pass, None, true),
+                Some(ChangeKind::NewlyReported),
+            ),
+            (
+                outcome(Inject, Some("c"), true),
+                outcome(Inject, Some("c"), false),
+                Some(ChangeKind::NoLongerReported),
+            ),
+            (
+                outcome(Block, None, false),
+                outcome(Block, None, true),
+                None,
+            ),
+            (outcome(Pass, None, false), outcome(Pass, None, false), None),
+        ];
+        for (old, new, expected) in cases {
+            assert_eq!(
+                ChangeKind::classify(&old, &new),
+                expected,
+                "{old:?} -> {new:?}"
+            );
+        }
+        assert!(ChangeKind::Unblocked.is_widening());
+        assert!(ChangeKind::CredentialChanged.is_widening());
+        assert!(!ChangeKind::NewlyBlocked.is_widening());
+        assert!(!ChangeKind::NewlyReported.is_widening());
+    }
+}

@@ -1,0 +1,306 @@
+//! Differences grouped for review: by change kind, the outcome on each side (rule,
+//! credential), and the customer/tag scope, then by host.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use serde::Serialize;
+
+use super::compare::{ChangeKind, Difference, Outcome};
+use super::probe_set::{Audience, ProbeSet, RequestShape, Side};
+
+/// Which customers a change applies to, relative to the customers and tags the policies name.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Scope {
+    /// Every customer, whatever its tags.
+    AllCustomers,
+    /// These customers (`None`: every customer neither policy names), whatever their tags.
+    Customers {
+        /// The customers.
+        customers: Vec<Option<String>>,
+        /// The named customers it does not apply to.
+        except: Vec<String>,
+    },
+    /// Customers with these tags (`None`: customers with no tag either policy names).
+    Tags {
+        /// The tag sets (empty: no tag either policy names).
+        tags: Vec<Vec<String>>,
+        /// The named tag sets it does not apply to.
+        except: Vec<Vec<String>>,
+    },
+    /// These customer and tag combinations.
+    Audiences {
+        /// The combinations.
+        audiences: Vec<Audience>,
+    },
+}
+
+impl fmt::Display for Scope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Scope::AllCustomers => f.write_str("all customers"),
+            Scope::Customers { customers, except } if customers.contains(&None) => {
+                write!(f, "all customers except {}", quoted(except))
+            }
+            Scope::Customers { customers, .. } => {
+                let names: Vec<String> = customers.iter().flatten().cloned().collect();
+                write!(f, "only customers {}", quoted(&names))
+            }
+            Scope::Tags { tags, except } if tags.contains(&Vec::new()) => {
+                let names: Vec<String> = except.iter().map(|t| tag_label(t)).collect();
+                write!(f, "all customers except those with {}", names.join("; "))
+            }
+            Scope::Tags { tags, .. } => {
+                let names: Vec<String> = tags.iter().map(|t| tag_label(t)).collect();
+                write!(f, "only customers with {}", names.join("; "))
+            }
+            Scope::Audiences { audiences } => {
+                let names: Vec<String> = audiences
+                    .iter()
+                    .map(|a| {
+                        format!(
+                            "{} ({})",
+                            customer_label(a.customer.as_deref()),
+                            tag_label(&a.tags)
+                        )
+                    })
+                    .collect();
+                write!(f, "{}", names.join("; "))
+            }
+        }
+    }
+}
+
+fn quoted(names: &[String]) -> String {
+    let names: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+    names.join(", ")
+}
+
+fn customer_label(customer: Option<&str>) -> String {
+    customer.map_or_else(|| "any other customer".to_owned(), |c| format!("`{c}`"))
+}
+
+fn tag_label(tags: &[String]) -> String {
+    match tags {
+        [] => "no listed tag".to_owned(),
+        [tag] => format!("tag `{tag}`"),
+        tags => format!("tags {}", quoted(tags)),
+    }
+}
+
+/// One host of a group, with the requests to it that changed.
+#[derive(Clone, Debug, Serialize)]
+pub struct HostChange {
+    /// The probed host.
+    pub host: String,
+    /// The patterns it was drawn from, e.g. "`*.example.com` (old)"; empty for the stand-ins
+    /// for "any other host".
+    pub from_patterns: Vec<String>,
+    /// Every probed request to this host changed.
+    pub all_requests: bool,
+    /// The requests that changed (all of them when `all_requests`).
+    pub requests: Vec<RequestShape>,
+}
+
+/// Differences that share kind, outcomes and scope.
+#[derive(Clone, Debug, Serialize)]
+pub struct Group {
+    /// What changed.
+    pub kind: ChangeKind,
+    /// Whether it widens what is allowed.
+    pub widening: bool,
+    /// The old policy's outcome.
+    pub old: Outcome,
+    /// The new policy's outcome.
+    pub new: Outcome,
+    /// Who it applies to.
+    pub scope: Scope,
+    /// Where.
+    pub hosts: Vec<HostChange>,
+}
+
+type PointKey = (ChangeKind, Outcome, Outcome, usize, usize);
+type GroupKey = (ChangeKind, Outcome, Outcome, Scope);
+
+/// Groups differences; widening groups first, then by kind.
+pub fn group(set: &ProbeSet, differences: &[Difference]) -> Vec<Group> {
+    let mut points: BTreeMap<PointKey, BTreeSet<usize>> = BTreeMap::new();
+    for d in differences {
+        points
+            .entry((d.kind, d.old.clone(), d.new.clone(), d.host, d.request))
+            .or_default()
+            .insert(d.audience);
+    }
+    let mut groups: BTreeMap<GroupKey, BTreeMap<usize, Vec<usize>>> = BTreeMap::new();
+    for ((kind, old, new, host, request), audiences) in points {
+        let Some(probe) = set.hosts.get(host) else {
+            continue;
+        };
+        let scope = summarise(&probe.audiences, &audiences);
+        groups
+            .entry((kind, old, new, scope))
+            .or_default()
+            .entry(host)
+            .or_default()
+            .push(request);
+    }
+    let mut out: Vec<Group> = groups
+        .into_iter()
+        .map(|((kind, old, new, scope), hosts)| Group {
+            kind,
+            widening: kind.is_widening(),
+            old,
+            new,
+            scope,
+            hosts: hosts
+                .into_iter()
+                .filter_map(|(host, requests)| {
+                    let probe = set.hosts.get(host)?;
+                    Some(HostChange {
+                        host: probe.host.clone(),
+                        from_patterns: origin_labels(&probe.origins),
+                        all_requests: requests.len() == probe.requests.len(),
+                        requests: requests
+                            .iter()
+                            .filter_map(|r| probe.requests.get(*r).cloned())
+                            .collect(),
+                    })
+                })
+                .collect(),
+        })
+        .collect();
+    out.sort_by_key(|g| (!g.widening, g.kind));
+    out
+}
+
+/// "`*.example.com` (old, new)": each pattern once, with the policies that list it.
+fn origin_labels(origins: &BTreeSet<(String, Side)>) -> Vec<String> {
+    let mut by_pattern: BTreeMap<&str, Vec<&'static str>> = BTreeMap::new();
+    for (pattern, side) in origins {
+        by_pattern.entry(pattern).or_default().push(side.as_str());
+    }
+    by_pattern
+        .into_iter()
+        .map(|(pattern, sides)| format!("`{pattern}` ({})", sides.join(", ")))
+        .collect()
+}
+
+/// Describes the audiences `hit` out of `grid` as compactly as the grid allows.
+fn summarise(grid: &[Audience], hit: &BTreeSet<usize>) -> Scope {
+    let hit: BTreeSet<&Audience> = hit.iter().filter_map(|i| grid.get(*i)).collect();
+    if hit.len() == grid.len() {
+        return Scope::AllCustomers;
+    }
+    let customers: BTreeSet<&Option<String>> = grid.iter().map(|a| &a.customer).collect();
+    let tags: BTreeSet<&Vec<String>> = grid.iter().map(|a| &a.tags).collect();
+    let in_grid = |customer: &Option<String>, tag: &Vec<String>| {
+        grid.iter()
+            .any(|a| &a.customer == customer && &a.tags == tag)
+    };
+    let hit_has = |customer: &Option<String>, tag: &Vec<String>| {
+        hit.iter()
+            .any(|a| &a.customer == customer && &a.tags == tag)
+    };
+    let whole_customers: Vec<Option<String>> = customers
+        .iter()
+        .filter(|c| tags.iter().all(|t| !in_grid(c, t) || hit_has(c, t)))
+        .map(|c| (*c).clone())
+        .collect();
+    let covered_by_customers = grid
+        .iter()
+        .filter(|a| whole_customers.contains(&a.customer))
+        .count();
+    if covered_by_customers == hit.len() {
+        let except = customers
+            .iter()
+            .filter(|c| !whole_customers.contains(c))
+            .filter_map(|c| (*c).clone())
+            .collect();
+        return Scope::Customers {
+            customers: whole_customers,
+            except,
+        };
+    }
+    let whole_tags: Vec<Vec<String>> = tags
+        .iter()
+        .filter(|t| customers.iter().all(|c| !in_grid(c, t) || hit_has(c, t)))
+        .map(|t| (*t).clone())
+        .collect();
+    let covered_by_tags = grid.iter().filter(|a| whole_tags.contains(&a.tags)).count();
+    if covered_by_tags == hit.len() {
+        let except = tags
+            .iter()
+            .filter(|t| !whole_tags.contains(t))
+            .map(|t| (*t).clone())
+            .collect();
+        return Scope::Tags {
+            tags: whole_tags,
+            except,
+        };
+    }
+    Scope::Audiences {
+        audiences: hit.into_iter().cloned().collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn grid() -> Vec<Audience> {
+        let mut out = Vec::new();
+        for c in [Some("acme"), None] {
+            for t in [vec!["prod".to_owned()], vec![]] {
+                out.push(Audience {
+                    customer: c.map(str::to_owned),
+                    tags: t,
+                });
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn summarises_scopes() {
+        let g = grid();
+        let all: BTreeSet<usize> = (0..4).collect();
+        assert_eq!(summarise(&g, &all), Scope::AllCustomers);
+        let acme: BTreeSet<usize> = [0, 1].into();
+        assert_eq!(
+            summarise(&g, &acme),
+            Scope::Customers {
+                customers: vec![Some("acme".into())],
+                except: vec![],
+            }
+        );
+        assert_eq!(summarise(&g, &acme).to_string(), "only customers `acme`");
+        let others: BTreeSet<usize> = [2, 3].into();
+        assert_eq!(
+            summarise(&g, &others).to_string(),
+            "all customers except `acme`"
+        );
+        let untagged: BTreeSet<usize> = [1, 3].into();
+        assert_eq!(
+            summarise(&g, &untagged).to_string(),
+            "all customers except those with tag `prod`"
+        );
+        let prod: BTreeSet<usize> = [0, 2].into();
+        assert_eq!(
+            summarise(&g, &prod),
+            Scope::Tags {
+                tags: vec![vec!["prod".into()]],
+                except: vec![vec![]],
+            }
+        );
+        assert_eq!(
+            summarise(&g, &prod).to_string(),
+            "only customers with tag `prod`"
+        );
+        let one: BTreeSet<usize> = [3].into();
+        assert_eq!(
+            summarise(&g, &one).to_string(),
+            "any other customer (no listed tag)"
+        );
+    }
+}

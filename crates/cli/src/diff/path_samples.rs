@@ -1,0 +1,158 @@
+//! Concrete request paths that exercise a rule's `paths` globs and `path_regex`.
+
+use regex_syntax::hir::{Class, Hir, HirKind};
+
+/// At most this many samples per glob or regex.
+const MAX_SAMPLES: usize = 8;
+
+/// Paths a glob matches: `*` as `probe`, `**` as nothing, an empty segment and two segments.
+pub fn glob_samples(glob: &str) -> Vec<String> {
+    let mut paths = vec![String::new()];
+    for (index, segment) in glob.split('/').enumerate() {
+        let variants: Vec<Option<String>> = if segment == "**" {
+            vec![None, Some(String::new()), Some("probe/deep".to_owned())]
+        } else {
+            vec![Some(segment.replace('*', "probe"))]
+        };
+        let mut next = Vec::new();
+        for path in &paths {
+            for variant in &variants {
+                let mut p = path.clone();
+                if let Some(v) = variant {
+                    if index > 0 {
+                        p.push('/');
+                    }
+                    p.push_str(v);
+                }
+                next.push(p);
+            }
+        }
+        next.truncate(MAX_SAMPLES);
+        paths = next;
+    }
+    finish(paths)
+}
+
+/// Paths a regex matches, generated from its syntax tree: the first character of each class,
+/// each alternative, repetitions at their minimum and once more. Approximate by nature: a
+/// probe that does not match is simply another point where both policies are compared.
+pub fn regex_samples(pattern: &str) -> Vec<String> {
+    let Ok(hir) = regex_syntax::parse(pattern) else {
+        return Vec::new();
+    };
+    let samples = generate(&hir)
+        .into_iter()
+        .map(|s| {
+            if s.starts_with('/') {
+                s
+            } else {
+                format!("/{s}")
+            }
+        })
+        .collect();
+    finish(samples)
+}
+
+fn generate(hir: &Hir) -> Vec<String> {
+    match hir.kind() {
+        HirKind::Empty | HirKind::Look(_) => vec![String::new()],
+        HirKind::Literal(literal) => vec![String::from_utf8_lossy(&literal.0).into_owned()],
+        HirKind::Class(class) => vec![class_sample(class).to_string()],
+        HirKind::Capture(capture) => generate(&capture.sub),
+        HirKind::Repetition(repetition) => {
+            let once = generate(&repetition.sub);
+            let minimum = usize::try_from(repetition.min).unwrap_or(1).min(4);
+            let mut out: Vec<String> = once.iter().map(|s| s.repeat(minimum)).collect();
+            if repetition.max != Some(repetition.min) {
+                out.extend(once.iter().map(|s| s.repeat(minimum + 1)));
+            }
+            out.truncate(MAX_SAMPLES);
+            out
+        }
+        HirKind::Concat(parts) => {
+            let mut out = vec![String::new()];
+            for part in parts {
+                let tails = generate(part);
+                let mut next = Vec::new();
+                for head in &out {
+                    for tail in &tails {
+                        next.push(format!("{head}{tail}"));
+                    }
+                }
+                next.truncate(MAX_SAMPLES);
+                out = next;
+            }
+            out
+        }
+        HirKind::Alternation(alternatives) => {
+            let mut out: Vec<String> = alternatives.iter().flat_map(generate).collect();
+            out.truncate(MAX_SAMPLES);
+            out
+        }
+    }
+}
+
+/// A readable member of the class: a lower-case letter or digit when the class has one.
+fn class_sample(class: &Class) -> char {
+    let preferred = ['a', 'x', '0', '1', '-', '_'];
+    match class {
+        Class::Unicode(unicode) => preferred
+            .into_iter()
+            .find(|c| unicode.iter().any(|r| r.start() <= *c && *c <= r.end()))
+            .or_else(|| unicode.iter().next().map(|r| r.start()))
+            .unwrap_or('a'),
+        Class::Bytes(bytes) => preferred
+            .into_iter()
+            .find(|c| {
+                u8::try_from(*c).is_ok_and(|b| bytes.iter().any(|r| r.start() <= b && b <= r.end()))
+            })
+            .or_else(|| bytes.iter().next().map(|r| char::from(r.start())))
+            .unwrap_or('a'),
+    }
+}
+
+/// Keeps samples that are already canonical request paths (so the engine sees them as
+/// written), without duplicates, in order.
+fn finish(samples: Vec<String>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for sample in samples {
+        let sample = if sample.is_empty() {
+            "/".to_owned()
+        } else {
+            sample
+        };
+        let canonical = sample.starts_with('/')
+            && sample
+                .chars()
+                .all(|c| c.is_ascii_graphic() && !matches!(c, '?' | '#' | '%' | '\\'))
+            && !sample.split('/').any(|s| s == "." || s == "..");
+        if canonical && !out.contains(&sample) {
+            out.push(sample);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn instantiates_globs() {
+        assert_eq!(glob_samples("/v1/**"), ["/v1", "/v1/", "/v1/probe/deep"]);
+        assert_eq!(glob_samples("/v1/*/keys"), ["/v1/probe/keys"]);
+        assert_eq!(glob_samples("/admin"), ["/admin"]);
+        assert_eq!(glob_samples("/**/x"), ["/x", "//x", "/probe/deep/x"]);
+    }
+
+    #[test]
+    fn samples_regexes() {
+        assert_eq!(
+            regex_samples("^/v1/(users|orgs)/"),
+            ["/v1/users/", "/v1/orgs/"]
+        );
+        assert_eq!(regex_samples(r"^/api/v[0-9]+$"), ["/api/v0", "/api/v00"]);
+        assert_eq!(regex_samples("admin"), ["/admin"]);
+        assert!(regex_samples("(").is_empty());
+    }
+}

@@ -1,0 +1,463 @@
+//! The probe set: representative requests drawn from the rules of both policies.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use egress_policy_engine::CompiledPolicy;
+use egress_policy_engine::canonical::{CanonicalHost, canonicalise};
+use egress_policy_engine::host_pattern::HostPattern;
+use egress_policy_engine::model::Rule;
+use serde::Serialize;
+
+use super::path_samples::{glob_samples, regex_samples};
+
+/// A host name that no policy is expected to mention: stands for "every other host".
+const OTHER_HOST: &str = "egress-probe.example";
+/// An IPv4 address (TEST-NET-1) standing for "every other IPv4 address".
+const OTHER_IPV4: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
+/// An IPv6 address (documentation prefix) standing for "every other IPv6 address".
+const OTHER_IPV6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1);
+/// A customer name standing for "every customer neither policy names".
+const OTHER_CUSTOMER: &str = "egress-probe-customer";
+/// Methods tried, in order, for "a method no rule lists".
+const METHODS: [&str; 9] = [
+    "GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "TRACE", "CONNECT",
+];
+/// Ports tried, in order, for "a port no rule lists".
+const OTHER_PORTS: [u16; 4] = [8443, 8080, 8000, 9443];
+/// A path that stands for "every other path".
+const OTHER_PATH: &str = "/egress-probe";
+
+/// Which of the two policies a pattern came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Side {
+    /// The policy before the change.
+    Old,
+    /// The policy after the change.
+    New,
+}
+
+impl Side {
+    /// `old` or `new`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Side::Old => "old",
+            Side::New => "new",
+        }
+    }
+}
+
+/// Who makes a probe request.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct Audience {
+    /// A customer named in either policy, or `None` for "every other customer".
+    pub customer: Option<String>,
+    /// Tags named in either policy: none, one, or all of them together (tags are the one
+    /// many-valued input: a customer with two tags can match two rules at once).
+    pub tags: Vec<String>,
+}
+
+/// The request line of a probe.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct RequestShape {
+    /// HTTP method.
+    pub method: String,
+    /// `http` or `https`.
+    pub scheme: &'static str,
+    /// Explicit port.
+    pub port: u16,
+    /// Canonical path.
+    pub path: String,
+}
+
+/// One probe host with every request shape and audience tried on it.
+#[derive(Clone, Debug)]
+pub struct HostProbe {
+    /// As written in a URL (IPv6 in brackets).
+    pub host: String,
+    /// The patterns it was drawn from, e.g. `*.example.com` (old).
+    pub origins: BTreeSet<(String, Side)>,
+    /// Method, scheme, port and path combinations.
+    pub requests: Vec<RequestShape>,
+    /// Customer and tag combinations.
+    pub audiences: Vec<Audience>,
+}
+
+impl HostProbe {
+    /// How many requests this host contributes.
+    pub fn len(&self) -> usize {
+        self.requests.len() * self.audiences.len()
+    }
+}
+
+/// Every probe for two policies.
+#[derive(Clone, Debug)]
+pub struct ProbeSet {
+    /// Per host, the requests and audiences tried.
+    pub hosts: Vec<HostProbe>,
+    /// The customer name used for [`Audience`]s without a named customer.
+    pub other_customer: String,
+}
+
+impl ProbeSet {
+    /// How many requests are decided (under each policy).
+    pub fn len(&self) -> usize {
+        self.hosts.iter().map(HostProbe::len).sum()
+    }
+}
+
+/// The probe set for two policies.
+pub fn probes(old: &CompiledPolicy, new: &CompiledPolicy) -> ProbeSet {
+    let mut hosts: BTreeMap<String, BTreeSet<(String, Side)>> = BTreeMap::new();
+    for (side, policy) in [(Side::Old, old), (Side::New, new)] {
+        for rule in policy.rules() {
+            for pattern in rule.hosts.iter().flatten() {
+                for host in pattern_hosts(pattern) {
+                    hosts
+                        .entry(host)
+                        .or_default()
+                        .insert((pattern.to_string(), side));
+                }
+            }
+        }
+    }
+    for other in [
+        OTHER_HOST.to_owned(),
+        OTHER_IPV4.to_string(),
+        format!("[{OTHER_IPV6}]"),
+    ] {
+        hosts.entry(other).or_default();
+    }
+    let rules: Vec<&Rule> = old.rules().iter().chain(new.rules()).collect();
+    let other_customer = unnamed_customer(&rules);
+    // Only rules with conditions add probe values beyond the host, so only they are checked
+    // against each host: a policy of many plain host rules stays linear in its size.
+    let conditional: Vec<&Rule> = rules.into_iter().filter(|r| has_conditions(r)).collect();
+    let hosts = hosts
+        .into_iter()
+        .filter_map(|(host, origins)| {
+            let canonical = canonicalise(&format!("https://{host}/")).ok()?.host;
+            let relevant: Vec<&Rule> = conditional
+                .iter()
+                .copied()
+                .filter(|r| applies_to(r, &canonical))
+                .collect();
+            Some(HostProbe {
+                host,
+                origins,
+                requests: request_shapes(&relevant),
+                audiences: audiences(&relevant),
+            })
+        })
+        .collect();
+    ProbeSet {
+        hosts,
+        other_customer,
+    }
+}
+
+/// The customer name standing for "any other customer": one neither policy names.
+pub fn unnamed_customer(rules: &[&Rule]) -> String {
+    let named: BTreeSet<&str> = rules
+        .iter()
+        .flat_map(|r| r.customers.iter().flatten())
+        .map(String::as_str)
+        .collect();
+    let mut name = OTHER_CUSTOMER.to_owned();
+    while named.contains(name.as_str()) {
+        name.push('-');
+    }
+    name
+}
+
+fn has_conditions(rule: &Rule) -> bool {
+    rule.schemes.is_some()
+        || rule.ports.is_some()
+        || rule.methods.is_some()
+        || rule.paths.is_some()
+        || rule.path_regex.is_some()
+        || rule.customers.is_some()
+        || rule.tags.is_some()
+}
+
+fn applies_to(rule: &Rule, host: &CanonicalHost) -> bool {
+    rule.hosts
+        .as_ref()
+        .is_none_or(|patterns| patterns.iter().any(|p| p.matches(host)))
+}
+
+/// Hosts that exercise one pattern: the pattern's own hosts and its nearest outsiders.
+pub fn pattern_hosts(pattern: &HostPattern) -> Vec<String> {
+    match pattern {
+        HostPattern::Exact(name) => vec![name.clone()],
+        HostPattern::Subdomains(suffix) => vec![
+            suffix.clone(),
+            format!("probe.{suffix}"),
+            format!("deep.probe.{suffix}"),
+        ],
+        HostPattern::Glob(glob) => glob_hosts(glob),
+        HostPattern::Ip(ip) => ip_neighbourhood(*ip, *ip),
+        HostPattern::Cidr(cidr) => {
+            let (first, last) = network_bounds(cidr.addr, cidr.prefix);
+            ip_neighbourhood(first, last)
+        }
+    }
+}
+
+/// `api-*.example.com` -> `api-probe.example.com`, `api-.example.com`; a leading `*.` as one
+/// and two labels.
+fn glob_hosts(glob: &str) -> Vec<String> {
+    let (prefixes, rest): (Vec<&str>, &str) = match glob.strip_prefix("*.") {
+        Some(rest) => (vec!["probe.", "deep.probe."], rest),
+        None => (vec![""], glob),
+    };
+    let mut out = Vec::new();
+    for fill in ["probe", "p"] {
+        let body = rest.replace('*', fill);
+        for prefix in &prefixes {
+            out.push(format!("{prefix}{body}"));
+        }
+    }
+    out
+}
+
+/// The first and last address of a network.
+fn network_bounds(addr: IpAddr, prefix: u8) -> (IpAddr, IpAddr) {
+    match addr {
+        IpAddr::V4(a) => {
+            let host_bits = 32u32.saturating_sub(u32::from(prefix));
+            let mask = u32::MAX.checked_shr(32 - host_bits).unwrap_or(0);
+            let mask = if host_bits == 0 { 0 } else { mask };
+            let first = u32::from(a) & !mask;
+            (
+                IpAddr::V4(Ipv4Addr::from(first)),
+                IpAddr::V4(Ipv4Addr::from(first | mask)),
+            )
+        }
+        IpAddr::V6(a) => {
+            let host_bits = 128u32.saturating_sub(u32::from(prefix));
+            let mask = if host_bits == 0 {
+                0
+            } else {
+                u128::MAX.checked_shr(128 - host_bits).unwrap_or(0)
+            };
+            let first = u128::from(a) & !mask;
+            (
+                IpAddr::V6(Ipv6Addr::from(first)),
+                IpAddr::V6(Ipv6Addr::from(first | mask)),
+            )
+        }
+    }
+}
+
+/// The range's edges, the addresses just inside them and just outside, as URL hosts.
+fn ip_neighbourhood(first: IpAddr, last: IpAddr) -> Vec<String> {
+    let mut addresses = BTreeSet::new();
+    match (first, last) {
+        (IpAddr::V4(f), IpAddr::V4(l)) => {
+            let (f, l) = (u32::from(f), u32::from(l));
+            for a in [
+                f.checked_sub(1),
+                Some(f),
+                f.checked_add(1).filter(|a| *a <= l),
+                Some(l),
+                l.checked_add(1),
+            ]
+            .into_iter()
+            .flatten()
+            {
+                addresses.insert(Ipv4Addr::from(a).to_string());
+            }
+        }
+        (IpAddr::V6(f), IpAddr::V6(l)) => {
+            let (f, l) = (u128::from(f), u128::from(l));
+            for a in [
+                f.checked_sub(1),
+                Some(f),
+                f.checked_add(1).filter(|a| *a <= l),
+                Some(l),
+                l.checked_add(1),
+            ]
+            .into_iter()
+            .flatten()
+            {
+                let ip = Ipv6Addr::from(a);
+                // A mapped address is decided as IPv4; its IPv4 spelling is probed instead.
+                match ip.to_ipv4_mapped() {
+                    Some(v4) => addresses.insert(v4.to_string()),
+                    None => addresses.insert(format!("[{ip}]")),
+                };
+            }
+        }
+        _ => {}
+    }
+    addresses.into_iter().collect()
+}
+
+/// Every combination of the methods, schemes, ports and paths the relevant rules list, each
+/// dimension with one value outside the lists; dimensions no rule constrains get one value.
+fn request_shapes(rules: &[&Rule]) -> Vec<RequestShape> {
+    let listed_methods: BTreeSet<&str> = rules
+        .iter()
+        .flat_map(|r| r.methods.iter().flatten())
+        .map(String::as_str)
+        .collect();
+    let mut methods: Vec<String> = vec!["GET".to_owned()];
+    if !listed_methods.is_empty() {
+        methods.extend(listed_methods.iter().map(|m| (*m).to_owned()));
+        if let Some(outside) = METHODS.iter().find(|m| !listed_methods.contains(*m)) {
+            methods.push((*outside).to_owned());
+        }
+    }
+    dedup(&mut methods);
+
+    let constrains_scheme_or_port = rules
+        .iter()
+        .any(|r| r.schemes.is_some() || r.ports.is_some());
+    let schemes: Vec<&'static str> = if constrains_scheme_or_port {
+        vec!["https", "http"]
+    } else {
+        vec!["https"]
+    };
+    let listed_ports: BTreeSet<u16> = rules
+        .iter()
+        .flat_map(|r| r.ports.iter().flatten())
+        .copied()
+        .collect();
+
+    let mut paths = vec!["/".to_owned()];
+    let constrains_path = rules
+        .iter()
+        .any(|r| r.paths.is_some() || r.path_regex.is_some());
+    if constrains_path {
+        paths.push(OTHER_PATH.to_owned());
+        for rule in rules {
+            for glob in rule.paths.iter().flatten() {
+                paths.extend(glob_samples(&glob.to_string()));
+            }
+            if let Some(regex) = &rule.path_regex {
+                paths.extend(regex_samples(regex));
+            }
+        }
+    }
+    dedup(&mut paths);
+
+    let mut shapes = Vec::new();
+    for scheme in &schemes {
+        let default_port = if *scheme == "https" { 443 } else { 80 };
+        let mut ports = vec![default_port];
+        if !listed_ports.is_empty() {
+            ports.extend(listed_ports.iter().copied());
+            if let Some(outside) = OTHER_PORTS.iter().find(|p| !listed_ports.contains(*p)) {
+                ports.push(*outside);
+            }
+        }
+        dedup(&mut ports);
+        for port in &ports {
+            for method in &methods {
+                for path in &paths {
+                    shapes.push(RequestShape {
+                        method: method.clone(),
+                        scheme,
+                        port: *port,
+                        path: path.clone(),
+                    });
+                }
+            }
+        }
+    }
+    shapes
+}
+
+/// The named customers of the relevant rules each alone plus "anyone else", crossed with no
+/// tag, each named tag alone, and all named tags together.
+fn audiences(rules: &[&Rule]) -> Vec<Audience> {
+    let customers: BTreeSet<&String> = rules
+        .iter()
+        .flat_map(|r| r.customers.iter().flatten())
+        .collect();
+    let tags: BTreeSet<&String> = rules.iter().flat_map(|r| r.tags.iter().flatten()).collect();
+    let mut tag_sets: Vec<Vec<String>> = vec![Vec::new()];
+    tag_sets.extend(tags.iter().map(|t| vec![(*t).clone()]));
+    if tags.len() > 1 {
+        tag_sets.push(tags.iter().map(|t| (*t).clone()).collect());
+    }
+    let mut out = Vec::new();
+    for customer in customers.iter().map(|c| Some((*c).clone())).chain([None]) {
+        for tags in &tag_sets {
+            out.push(Audience {
+                customer: customer.clone(),
+                tags: tags.clone(),
+            });
+        }
+    }
+    out
+}
+
+fn dedup<T: PartialEq + Clone>(values: &mut Vec<T>) {
+    let mut seen: Vec<T> = Vec::with_capacity(values.len());
+    values.retain(|v| {
+        if seen.contains(v) {
+            false
+        } else {
+            seen.push(v.clone());
+            true
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cidr_probes_cover_edges_and_just_outside() {
+        let (f, l) = network_bounds("10.0.0.0".parse().unwrap(), 8);
+        assert_eq!(
+            ip_neighbourhood(f, l),
+            [
+                "10.0.0.0",
+                "10.0.0.1",
+                "10.255.255.255",
+                "11.0.0.0",
+                "9.255.255.255"
+            ]
+        );
+        let (f, l) = network_bounds("169.254.169.254".parse().unwrap(), 32);
+        assert_eq!(
+            ip_neighbourhood(f, l),
+            ["169.254.169.253", "169.254.169.254", "169.254.169.255"]
+        );
+        let (f, l) = network_bounds("fd00::".parse().unwrap(), 8);
+        let hosts = ip_neighbourhood(f, l);
+        assert!(hosts.contains(&"[fd00::]".to_owned()), "{hosts:?}");
+        assert!(hosts.contains(&"[fe00::]".to_owned()), "{hosts:?}");
+        assert!(hosts.contains(&"[fcff:ffff:ffff:ffff:ffff:ffff:ffff:ffff]".to_owned()));
+        let (f, l) = network_bounds("0.0.0.0".parse().unwrap(), 0);
+        assert_eq!(
+            ip_neighbourhood(f, l),
+            ["0.0.0.0", "0.0.0.1", "255.255.255.255"]
+        );
+    }
+
+    #[test]
+    fn glob_and_wildcard_hosts() {
+        assert_eq!(
+            glob_hosts("api-*.example.com"),
+            ["api-probe.example.com", "api-p.example.com"]
+        );
+        assert_eq!(
+            glob_hosts("*.ec2.*.aws.com"),
+            [
+                "probe.ec2.probe.aws.com",
+                "deep.probe.ec2.probe.aws.com",
+                "probe.ec2.p.aws.com",
+                "deep.probe.ec2.p.aws.com"
+            ]
+        );
+        assert_eq!(
+            pattern_hosts(&HostPattern::Subdomains("x.com".into())),
+            ["x.com", "probe.x.com", "deep.probe.x.com"]
+        );
+    }
+}

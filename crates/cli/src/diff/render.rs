@@ -1,0 +1,204 @@
+//! `diff` output: readable text for a reviewer, or one JSON object for tools.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use egress_policy_engine::{Action, DEFAULT_ACTION_REASON};
+
+use super::compare::Outcome;
+use super::group::{Group, HostChange, Scope};
+use super::probe_set::RequestShape;
+
+/// At most this many hosts per group in the human output (JSON lists all).
+const MAX_HOSTS_SHOWN: usize = 12;
+/// At most this many requests per host in the human output.
+const MAX_REQUESTS_SHOWN: usize = 4;
+
+/// A policy as the report names it.
+#[derive(Clone, Debug, Serialize)]
+pub struct PolicyLabel {
+    /// The file as given.
+    pub file: String,
+    /// The policy's `name`.
+    pub name: Option<String>,
+    /// SHA-256 of the file.
+    pub sha256: String,
+}
+
+/// Everything `diff` reports.
+#[derive(Clone, Debug, Serialize)]
+pub struct DiffReport {
+    /// The policy before the change.
+    pub old: PolicyLabel,
+    /// The policy after the change.
+    pub new: PolicyLabel,
+    /// How many requests were decided under each policy.
+    pub probes: usize,
+    /// Whether any change widens what is allowed.
+    pub widening: bool,
+    /// The grouped changes, widening ones first.
+    #[serde(serialize_with = "serialize_groups")]
+    pub changes: Vec<Group>,
+    /// Changes that do not alter decisions but matter for review (credential definitions,
+    /// logging).
+    pub notes: Vec<String>,
+}
+
+/// An outcome as the JSON shows it.
+#[derive(Serialize)]
+struct JsonOutcome<'a> {
+    action: &'static str,
+    rule: Option<&'a str>,
+    rule_line: Option<u32>,
+    reason: Option<&'a str>,
+    credential: Option<&'a str>,
+    would_block: bool,
+    report_rule: Option<&'a str>,
+}
+
+impl<'a> From<&'a Outcome> for JsonOutcome<'a> {
+    fn from(o: &'a Outcome) -> JsonOutcome<'a> {
+        JsonOutcome {
+            action: o.action.as_str(),
+            rule: o.rule.as_ref().map(|(id, _)| id.as_str()),
+            rule_line: o.rule.as_ref().map(|(_, line)| *line),
+            reason: o.reason_code.as_deref(),
+            credential: o.credential.as_deref(),
+            would_block: o.would_block,
+            report_rule: o.report_rule.as_ref().map(|(id, _)| id.as_str()),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct JsonGroup<'a> {
+    kind: super::compare::ChangeKind,
+    effect: super::compare::Effect,
+    title: &'static str,
+    widening: bool,
+    old: JsonOutcome<'a>,
+    new: JsonOutcome<'a>,
+    scope: &'a Scope,
+    scope_text: String,
+    hosts: &'a [HostChange],
+}
+
+fn serialize_groups<S: serde::Serializer>(groups: &[Group], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(groups.iter().map(|g| JsonGroup {
+        kind: g.kind,
+        effect: g.kind.effect(),
+        title: g.kind.title(),
+        widening: g.widening,
+        old: JsonOutcome::from(&g.old),
+        new: JsonOutcome::from(&g.new),
+        scope: &g.scope,
+        scope_text: g.scope.to_string(),
+        hosts: &g.hosts,
+    }))
+}
+
+/// The human report.
+pub fn human(report: &DiffReport) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "semantic diff {} -> {} ({} probe requests decided under both)",
+        report.old.file, report.new.file, report.probes
+    );
+    if report.changes.is_empty() {
+        let _ = writeln!(out, "no semantic change");
+    }
+    for group in &report.changes {
+        let tag = group.kind.effect().tag();
+        let _ = writeln!(out);
+        let _ = writeln!(out, "[{tag}] {}: {}", group.kind.title(), group.scope);
+        let _ = writeln!(out, "  old: {}", outcome(&group.old, &report.old.file));
+        let _ = writeln!(out, "  new: {}", outcome(&group.new, &report.new.file));
+        for host in group.hosts.iter().take(MAX_HOSTS_SHOWN) {
+            let origin = if host.from_patterns.is_empty() {
+                "any other host".to_owned()
+            } else {
+                format!("from {}", host.from_patterns.join(", "))
+            };
+            let _ = writeln!(out, "    {} [{origin}]: {}", host.host, requests(host));
+        }
+        if group.hosts.len() > MAX_HOSTS_SHOWN {
+            let _ = writeln!(
+                out,
+                "    ... and {} more hosts (see --json)",
+                group.hosts.len() - MAX_HOSTS_SHOWN
+            );
+        }
+    }
+    if !report.notes.is_empty() {
+        let _ = writeln!(out);
+        for note in &report.notes {
+            let _ = writeln!(out, "note: {note}");
+        }
+    }
+    let widening = report.changes.iter().filter(|g| g.widening).count();
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "{} change{}, {widening} widening{}",
+        report.changes.len(),
+        if report.changes.len() == 1 { "" } else { "s" },
+        if widening > 0 { " (exit 2)" } else { "" }
+    );
+    out
+}
+
+fn outcome(o: &Outcome, file: &str) -> String {
+    let mut text = o.action.as_str().to_owned();
+    if let Some(credential) = &o.credential {
+        let _ = write!(text, " `{credential}`");
+    }
+    let blocked = o.action == Action::Block;
+    match (&o.rule, o.reason_code.as_deref()) {
+        (Some((id, line)), _) => {
+            let _ = write!(text, " by rule `{id}` ({file}:{line})");
+        }
+        (None, Some(code)) if blocked && code != DEFAULT_ACTION_REASON => {
+            let _ = write!(text, " (refusal `{code}`)");
+        }
+        (None, _) => text.push_str(" by the default action"),
+    }
+    if o.would_block && !blocked {
+        match (&o.report_rule, o.reason_code.as_deref()) {
+            (Some((id, line)), _) => {
+                let _ = write!(
+                    text,
+                    ", would be blocked by report-mode rule `{id}` ({file}:{line})"
+                );
+            }
+            (None, Some(code)) => {
+                let _ = write!(text, ", would be blocked (`{code}`, report mode)");
+            }
+            (None, None) => text.push_str(", would be blocked (report mode)"),
+        }
+    }
+    text
+}
+
+fn requests(host: &HostChange) -> String {
+    if host.all_requests {
+        return "any request".to_owned();
+    }
+    let shown: Vec<String> = host
+        .requests
+        .iter()
+        .take(MAX_REQUESTS_SHOWN)
+        .map(request)
+        .collect();
+    let more = host.requests.len().saturating_sub(MAX_REQUESTS_SHOWN);
+    if more > 0 {
+        format!("{} and {more} more", shown.join(", "))
+    } else {
+        shown.join(", ")
+    }
+}
+
+fn request(r: &RequestShape) -> String {
+    format!("{} {}:{}{}", r.method, r.scheme, r.port, r.path)
+}

@@ -1,0 +1,463 @@
+//! `egress-policy fmt`: one canonical layout for policy files, so reviews diff cleanly.
+//!
+//! Works on the TOML syntax tree (`toml_edit`), so comments survive: a comment above a key or
+//! table header moves with it, a comment at the end of a line stays on that line, the comment
+//! block at the top of the file stays at the top. The result is checked to hold exactly the
+//! same data as the input before it is returned.
+
+pub mod data;
+mod decor;
+pub mod order;
+
+use std::fmt;
+
+use toml_edit::{Array, ArrayOfTables, DocumentMut, InlineTable, Item, Table, Value};
+
+/// Arrays longer than this on one line are written one item per line.
+pub const MAX_WIDTH: usize = 80;
+
+/// Indentation of array items written one per line.
+const INDENT: &str = "  ";
+
+/// Why a file was not formatted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FormatError {
+    /// Not valid TOML: the parser's message with line and column.
+    Parse(String),
+    /// The formatted text would not hold the same data (a bug: nothing is written).
+    ChangedMeaning,
+}
+
+impl fmt::Display for FormatError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FormatError::Parse(message) => write!(f, "not valid TOML: {message}"),
+            FormatError::ChangedMeaning => f.write_str(
+                "formatting would change the file's data; left unchanged (please report this)",
+            ),
+        }
+    }
+}
+
+/// Formats a policy file's text.
+pub fn format(text: &str) -> Result<String, FormatError> {
+    let mut doc: DocumentMut = text
+        .parse()
+        .map_err(|e: toml_edit::TomlError| FormatError::Parse(parse_message(text, &e)))?;
+    let before = data::of_table(doc.as_table());
+
+    let header = take_file_header(doc.as_table_mut());
+    promote_inline_tables(doc.as_table_mut());
+    let root = doc.as_table_mut();
+    sort_table(root, order::ROOT);
+    format_values(root);
+    let mut position = 0;
+    let mut first_header = root.iter().all(|(_, item)| !item.is_value());
+    for key in ordered_table_keys(root) {
+        clear_header_key(root, &key);
+        if let Some(item) = root.get_mut(&key) {
+            format_tables(
+                item,
+                &key,
+                order_for(&key),
+                &mut position,
+                &mut first_header,
+            );
+        }
+    }
+    restore_file_header(root, header);
+    let trailing = doc
+        .trailing()
+        .as_str()
+        .map(decor::comments)
+        .unwrap_or_default();
+    let trailing = if trailing.is_empty() {
+        String::new()
+    } else {
+        decor::line_prefix(&trailing, true)
+    };
+    doc.set_trailing(trailing);
+
+    let mut out = doc.to_string();
+    let trimmed_start = out.trim_start_matches('\n').len();
+    out.drain(..out.len() - trimmed_start);
+    while out.ends_with("\n\n") {
+        out.pop();
+    }
+    if !out.ends_with('\n') {
+        out.push('\n');
+    }
+
+    let after: DocumentMut = out.parse().map_err(|_| FormatError::ChangedMeaning)?;
+    if data::of_table(after.as_table()) != before {
+        return Err(FormatError::ChangedMeaning);
+    }
+    Ok(out)
+}
+
+fn parse_message(text: &str, e: &toml_edit::TomlError) -> String {
+    let detail = e.message().trim().to_string();
+    match e.span() {
+        Some(span) => {
+            let before = text.get(..span.start).unwrap_or_default();
+            let line = before.matches('\n').count() + 1;
+            let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+            format!("{line}:{column}: {detail}")
+        }
+        None => detail,
+    }
+}
+
+fn order_for(key: &str) -> &'static [&'static str] {
+    match key {
+        "defaults" => order::DEFAULTS,
+        "rules" => order::RULE,
+        _ => &[],
+    }
+}
+
+/// The comment block at the very top of the file belongs to the file, not to whichever key
+/// happens to come first: it is detached before sorting and put back at the top after.
+fn take_file_header(root: &mut Table) -> Vec<String> {
+    let Some(first) = root
+        .iter()
+        .find(|(_, item)| item.is_value())
+        .map(|(k, _)| k.to_string())
+    else {
+        return Vec::new();
+    };
+    let Some(mut key) = root.key_mut(&first) else {
+        return Vec::new();
+    };
+    let raw = key
+        .leaf_decor()
+        .prefix()
+        .and_then(|p| p.as_str())
+        .unwrap_or_default()
+        .to_string();
+    let comments = decor::comments(&raw);
+    key.leaf_decor_mut().set_prefix("");
+    comments
+}
+
+fn restore_file_header(root: &mut Table, header: Vec<String>) {
+    if header.is_empty() {
+        return;
+    }
+    let first = root
+        .iter()
+        .find(|(_, item)| item.is_value())
+        .map(|(k, _)| k.to_string());
+    let prefix = decor::line_prefix(&header, false);
+    match first {
+        Some(first) => {
+            if let Some(mut key) = root.key_mut(&first) {
+                let existing = key
+                    .leaf_decor()
+                    .prefix()
+                    .and_then(|p| p.as_str())
+                    .unwrap_or_default()
+                    .to_string();
+                key.leaf_decor_mut()
+                    .set_prefix(format!("{prefix}{existing}"));
+            }
+        }
+        None => {
+            // No top-level values: the header goes above the first table.
+            let mut tables: Vec<&mut Table> = Vec::new();
+            for (_, item) in root.iter_mut() {
+                match item {
+                    Item::Table(t) => tables.push(t),
+                    Item::ArrayOfTables(a) => tables.extend(a.iter_mut()),
+                    _ => {}
+                }
+            }
+            if let Some(table) = tables.into_iter().min_by_key(|t| t.position()) {
+                let existing = table
+                    .decor()
+                    .prefix()
+                    .and_then(|p| p.as_str())
+                    .unwrap_or_default()
+                    .to_string();
+                table.decor_mut().set_prefix(format!("{prefix}{existing}"));
+            }
+        }
+    }
+}
+
+/// `defaults = {..}`, `rules = [{..}, ..]` and `credentials = { id = {..} }` become
+/// `[defaults]`, `[[rules]]` and `[credentials.id]` tables: one rule per table.
+fn promote_inline_tables(root: &mut Table) {
+    for key in ["defaults", "credentials"] {
+        promote_inline_table(root, key);
+    }
+    if let Some(credentials) = root.get_mut("credentials").and_then(Item::as_table_mut) {
+        let ids: Vec<String> = credentials.iter().map(|(k, _)| k.to_string()).collect();
+        for id in ids {
+            promote_inline_table(credentials, &id);
+        }
+        // `[credentials]` holding only `[credentials.ID]` tables needs no header of its own.
+        if credentials.iter().all(|(_, item)| item.is_table()) {
+            credentials.set_implicit(true);
+        }
+    }
+    let Some(item) = root.get_mut("rules") else {
+        return;
+    };
+    let Some(array) = item.as_array() else {
+        return;
+    };
+    if array.is_empty() || !array.iter().all(Value::is_inline_table) {
+        return;
+    }
+    let mut tables = ArrayOfTables::new();
+    for value in array.iter() {
+        if let Value::InlineTable(inline) = value {
+            let comments = decor::comments(
+                value
+                    .decor()
+                    .prefix()
+                    .and_then(|p| p.as_str())
+                    .unwrap_or_default(),
+            );
+            let mut table = inline.clone().into_table();
+            table
+                .decor_mut()
+                .set_prefix(decor::line_prefix(&comments, false));
+            tables.push(table);
+        }
+    }
+    *item = Item::ArrayOfTables(tables);
+}
+
+fn promote_inline_table(parent: &mut Table, key: &str) {
+    let Some((key_ref, item)) = parent.get_key_value_mut(key) else {
+        return;
+    };
+    let Some(inline) = item.as_inline_table() else {
+        return;
+    };
+    let comments = decor::comments(
+        key_ref
+            .leaf_decor()
+            .prefix()
+            .and_then(|p| p.as_str())
+            .unwrap_or_default(),
+    );
+    let mut table: Table = InlineTable::clone(inline).into_table();
+    table.set_implicit(false);
+    table
+        .decor_mut()
+        .set_prefix(decor::line_prefix(&comments, false));
+    *item = Item::Table(table);
+}
+
+/// A header key's own spacing (`[ defaults ]`, or what was left from `defaults = {..}`) goes;
+/// comments above a header live in the table's decor, not the key's.
+fn clear_header_key(parent: &mut Table, key: &str) {
+    if let Some(mut key) = parent.key_mut(key) {
+        key.leaf_decor_mut().clear();
+    }
+}
+
+fn sort_table(table: &mut Table, order: &[&str]) {
+    table.sort_values_by(|k1, _, k2, _| {
+        order::rank(order, k1.get()).cmp(&order::rank(order, k2.get()))
+    });
+}
+
+fn ordered_table_keys(root: &Table) -> Vec<String> {
+    root.iter()
+        .filter(|(_, item)| item.is_table() || item.is_array_of_tables())
+        .map(|(k, _)| k.to_string())
+        .collect()
+}
+
+/// Normalises one table (or every table of an array of tables) and its subtables, giving
+/// each its place in the canonical order.
+fn format_tables(
+    item: &mut Item,
+    key: &str,
+    order: &[&str],
+    position: &mut isize,
+    first: &mut bool,
+) {
+    match item {
+        Item::Table(table) => {
+            if table.is_dotted() {
+                table.set_dotted(false);
+            }
+            format_one_table(table, key, order, position, first);
+        }
+        Item::ArrayOfTables(tables) => {
+            for table in tables.iter_mut() {
+                format_one_table(table, key, order, position, first);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn format_one_table(
+    table: &mut Table,
+    key: &str,
+    order: &[&str],
+    position: &mut isize,
+    first: &mut bool,
+) {
+    *position += 1;
+    table.set_position(Some(*position));
+    if !table.is_implicit() {
+        let raw_prefix = table
+            .decor()
+            .prefix()
+            .and_then(|p| p.as_str())
+            .unwrap_or_default()
+            .to_string();
+        let raw_suffix = table
+            .decor()
+            .suffix()
+            .and_then(|p| p.as_str())
+            .unwrap_or_default()
+            .to_string();
+        let blank = !*first;
+        *first = false;
+        table
+            .decor_mut()
+            .set_prefix(decor::line_prefix(&decor::comments(&raw_prefix), blank));
+        table
+            .decor_mut()
+            .set_suffix(decor::trailing_comment(&raw_suffix));
+    }
+    sort_table(table, order);
+    format_values(table);
+    let children: Vec<String> = ordered_table_keys(table);
+    for child in children {
+        clear_header_key(table, &child);
+        // `[credentials.ID]` tables take the credential order; deeper tables keep theirs.
+        let child_order = if key == "credentials" {
+            order::CREDENTIAL
+        } else {
+            &[]
+        };
+        if let Some(item) = table.get_mut(&child) {
+            format_tables(item, &child, child_order, position, first);
+        }
+    }
+}
+
+/// Canonical spacing for every `key = value` line of a table.
+fn format_values(table: &mut Table) {
+    let keys: Vec<String> = table
+        .iter()
+        .filter(|(_, i)| i.is_value())
+        .map(|(k, _)| k.to_string())
+        .collect();
+    for (index, name) in keys.iter().enumerate() {
+        let Some((mut key, item)) = table.get_key_value_mut(name) else {
+            continue;
+        };
+        let raw = key
+            .leaf_decor()
+            .prefix()
+            .and_then(|p| p.as_str())
+            .unwrap_or_default()
+            .to_string();
+        let comments = decor::comments(&raw);
+        let blank = index > 0 && !comments.is_empty() && decor::blank_before_comments(&raw);
+        key.leaf_decor_mut()
+            .set_prefix(decor::line_prefix(&comments, blank));
+        key.leaf_decor_mut().set_suffix(" ");
+        let key_width = key.get().len() + 3;
+        if let Some(value) = item.as_value_mut() {
+            let suffix = value
+                .decor()
+                .suffix()
+                .and_then(|s| s.as_str())
+                .unwrap_or_default()
+                .to_string();
+            format_value(value, key_width);
+            value.decor_mut().set_prefix(" ");
+            value
+                .decor_mut()
+                .set_suffix(decor::trailing_comment(&suffix));
+        }
+    }
+}
+
+fn format_value(value: &mut Value, used_width: usize) {
+    match value {
+        Value::Array(array) => format_array(array, used_width),
+        // Inline tables may hold comments in TOML 1.1; those are left as written.
+        Value::InlineTable(inline) if !inline.to_string().contains('#') => {
+            for (_, v) in inline.iter_mut() {
+                format_value(v, 0);
+            }
+            inline.fmt();
+        }
+        _ => {}
+    }
+}
+
+fn one_line(value: &Value) -> String {
+    let mut copy = value.clone();
+    copy.decor_mut().clear();
+    copy.to_string()
+}
+
+fn format_array(array: &mut Array, used_width: usize) {
+    let has_comments = array.iter().any(|v| {
+        let d = v.decor();
+        [d.prefix(), d.suffix()]
+            .into_iter()
+            .flatten()
+            .any(|r| r.as_str().is_some_and(|s| s.contains('#')))
+    }) || array.trailing().as_str().is_some_and(|s| s.contains('#'));
+    for v in array.iter_mut() {
+        format_value(v, 0);
+    }
+    let items: Vec<String> = array.iter().map(one_line).collect();
+    let width = used_width + 2 + items.iter().map(|i| i.len() + 2).sum::<usize>();
+    let multiline_items = items.iter().any(|i| i.contains('\n'));
+    if !has_comments && !multiline_items && width <= MAX_WIDTH {
+        for (index, v) in array.iter_mut().enumerate() {
+            v.decor_mut().set_prefix(if index == 0 { "" } else { " " });
+            v.decor_mut().set_suffix("");
+        }
+        array.set_trailing("");
+        array.set_trailing_comma(false);
+        return;
+    }
+    for v in array.iter_mut() {
+        let d = v.decor();
+        let raw = d.prefix().and_then(|p| p.as_str()).unwrap_or_default();
+        // A comment on the same line as the previous item (after its comma, or after `[`)
+        // stays on that line.
+        let (same_line, own_lines) = raw.split_once('\n').unwrap_or((raw, ""));
+        let mut prefix = decor::trailing_comment(same_line);
+        let mut comments = decor::comments(own_lines);
+        comments.extend(decor::comments(
+            d.suffix().and_then(|p| p.as_str()).unwrap_or_default(),
+        ));
+        prefix.push('\n');
+        for c in &comments {
+            prefix.push_str(INDENT);
+            prefix.push_str(c);
+            prefix.push('\n');
+        }
+        prefix.push_str(INDENT);
+        v.decor_mut().set_prefix(prefix);
+        v.decor_mut().set_suffix("");
+    }
+    let raw = array.trailing().as_str().unwrap_or_default().to_string();
+    let (same_line, own_lines) = raw.split_once('\n').unwrap_or((&raw, ""));
+    let mut trailing = decor::trailing_comment(same_line);
+    for c in decor::comments(own_lines) {
+        trailing.push('\n');
+        trailing.push_str(INDENT);
+        trailing.push_str(&c);
+    }
+    trailing.push('\n');
+    array.set_trailing(trailing);
+    array.set_trailing_comma(!array.is_empty());
+}

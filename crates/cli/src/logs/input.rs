@@ -1,0 +1,127 @@
+//! Opening log inputs (files or `-`, gzip detected by its magic bytes) and reading them line
+//! by line with a bounded line buffer, so one enormous or endless line cannot exhaust memory.
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read};
+
+use flate2::bufread::MultiGzDecoder;
+
+/// The longest line kept; longer lines are skipped (and counted) rather than buffered.
+/// Logpush caps `Logs` at 16,384 characters per event, so real lines stay far below this.
+pub const MAX_LINE_BYTES: usize = 1024 * 1024;
+
+/// The two magic bytes that start every gzip member (RFC 1952).
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+
+/// Opens `name` (`-` is standard input) and transparently decompresses gzip, detected by
+/// content rather than by file name because exports are often renamed.
+pub fn open(name: &str) -> io::Result<Box<dyn BufRead>> {
+    let raw: Box<dyn Read> = if name == "-" {
+        Box::new(io::stdin().lock())
+    } else {
+        Box::new(File::open(name)?)
+    };
+    let mut reader = BufReader::with_capacity(64 * 1024, raw);
+    let is_gzip = reader.fill_buf()?.starts_with(&GZIP_MAGIC);
+    if is_gzip {
+        Ok(Box::new(BufReader::with_capacity(
+            64 * 1024,
+            MultiGzDecoder::new(reader),
+        )))
+    } else {
+        Ok(Box::new(reader))
+    }
+}
+
+/// What [`read_line`] found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum LineRead {
+    /// End of input; nothing was read.
+    Eof,
+    /// A line (without its `\n`) is in the buffer.
+    Line,
+    /// The line was longer than the limit; it was consumed and discarded.
+    TooLong,
+}
+
+/// Reads one line into `buf` (cleared first), keeping at most `limit` bytes of it.
+///
+/// A final line without `\n` counts as a line. A trailing `\r` is removed (CRLF exports).
+pub fn read_line(
+    reader: &mut dyn BufRead,
+    buf: &mut Vec<u8>,
+    limit: usize,
+) -> io::Result<LineRead> {
+    buf.clear();
+    let mut seen_any = false;
+    let mut too_long = false;
+    loop {
+        let chunk = match reader.fill_buf() {
+            Ok(chunk) => chunk,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if chunk.is_empty() {
+            break;
+        }
+        seen_any = true;
+        let (part, used, done) = match chunk.iter().position(|&b| b == b'\n') {
+            Some(at) => (chunk.get(..at).unwrap_or_default(), at + 1, true),
+            None => (chunk, chunk.len(), false),
+        };
+        if !too_long {
+            if buf.len() + part.len() > limit {
+                too_long = true;
+                buf.clear();
+            } else {
+                buf.extend_from_slice(part);
+            }
+        }
+        reader.consume(used);
+        if done {
+            break;
+        }
+    }
+    if !seen_any {
+        return Ok(LineRead::Eof);
+    }
+    if too_long {
+        return Ok(LineRead::TooLong);
+    }
+    if buf.last() == Some(&b'\r') {
+        buf.pop();
+    }
+    Ok(LineRead::Line)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines(input: &[u8], limit: usize) -> Vec<(LineRead, Vec<u8>)> {
+        let mut reader: &[u8] = input;
+        let mut out = Vec::new();
+        let mut buf = Vec::new();
+        loop {
+            let r = read_line(&mut reader, &mut buf, limit).unwrap();
+            if r == LineRead::Eof {
+                return out;
+            }
+            out.push((r, buf.clone()));
+        }
+    }
+
+    #[test]
+    fn splits_lines_and_strips_crlf() {
+        let got = lines(b"a\r\nbb\n\nlast", 10);
+        let texts: Vec<&[u8]> = got.iter().map(|(_, b)| b.as_slice()).collect();
+        assert_eq!(texts, vec![&b"a"[..], b"bb", b"", b"last"]);
+    }
+
+    #[test]
+    fn skips_overlong_lines_and_resumes() {
+        let got = lines(b"0123456789abc\nok\n", 5);
+        assert_eq!(got[0].0, LineRead::TooLong);
+        assert_eq!(got[1], (LineRead::Line, b"ok".to_vec()));
+    }
+}

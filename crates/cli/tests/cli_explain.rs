@@ -1,0 +1,163 @@
+//! `explain`, run as the binary: human output (snapshots) and the JSON decision fields.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod support;
+
+use support::run;
+
+/// A frozen copy of the default policy, so line numbers and the sha256 stay put.
+const POLICY: &str = "crates/cli/tests/fixtures/explain/policy.toml";
+
+fn explain(args: &[&str]) -> String {
+    let mut all = vec!["explain", "--policy", POLICY];
+    all.extend_from_slice(args);
+    let out = run(&all);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    out.stdout
+}
+
+#[test]
+fn idn_spelling_of_a_blocked_host() {
+    insta::assert_snapshot!(explain(&[
+        "--customer",
+        "customer-123",
+        "https://ⓜalicious.com./x/../%61dmin"
+    ]));
+}
+
+#[test]
+fn ipv4_spelling_of_the_metadata_endpoint() {
+    insta::assert_snapshot!(explain(&[
+        "--customer",
+        "customer-123",
+        "http://0xa9fea9fe/latest/meta-data/"
+    ]));
+}
+
+#[test]
+fn injected_credential() {
+    insta::assert_snapshot!(explain(&[
+        "--customer",
+        "customer-123",
+        "--tags",
+        "production,eu",
+        "--method",
+        "POST",
+        "https://api.example.com/v1/orders"
+    ]));
+}
+
+#[test]
+fn report_mode_rule() {
+    insta::assert_snapshot!(explain(&[
+        "--customer",
+        "customer-123",
+        "https://xmr.nanopool.org/"
+    ]));
+}
+
+#[test]
+fn missing_customer_is_the_no_customer_refusal() {
+    insta::assert_snapshot!(explain(&["https://api.example.com/v1/users"]));
+}
+
+#[test]
+fn unnamed_ip_literal_and_unsupported_scheme_are_refusals() {
+    let ip = explain(&["--customer", "c", "https://8.8.8.8/"]);
+    assert!(ip.contains("decision:    block\n"), "{ip}");
+    assert!(ip.contains("refused before any rule: `ip_literal`"), "{ip}");
+    let ftp = explain(&["--customer", "c", "ftp://example.org/"]);
+    assert!(ftp.contains("reason:      unsupported_scheme\n"), "{ftp}");
+}
+
+#[test]
+fn json_has_the_log_lines_decision_fields() {
+    let out = explain(&[
+        "--customer",
+        "customer-123",
+        "--tags",
+        "production",
+        "--json",
+        "https://API.example.com:443/v1/%75sers?q=1",
+    ]);
+    let json: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let expected = serde_json::json!({
+        "action": "inject",
+        "would_block": false,
+        "rule": "example-api",
+        "rule_line": 84,
+        "report_rule": null,
+        "reason": null,
+        "credential": "example-api-jwt",
+        "method": "GET",
+        "scheme": "https",
+        "host": "api.example.com",
+        "port": 443,
+        "path": "/v1/users",
+        "customer": "customer-123",
+        "tags": ["production"],
+        "policy": {
+            "name": "platform-egress",
+            "sha256": json["policy"]["sha256"].clone(),
+        },
+    });
+    assert_eq!(json, expected);
+    let source = std::fs::read(support::root().join(POLICY)).unwrap();
+    let digest = <sha2::Sha256 as sha2::Digest>::digest(&source);
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(json["policy"]["sha256"], hex);
+}
+
+#[test]
+fn json_for_a_refusal_without_customer() {
+    let out = explain(&["--json", "https://example.org/"]);
+    let json: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(json["action"], "block");
+    assert_eq!(json["reason"], "no_customer");
+    assert_eq!(json["customer"], serde_json::Value::Null);
+    assert_eq!(json["rule"], serde_json::Value::Null);
+    assert_eq!(json["rule_line"], serde_json::Value::Null);
+}
+
+#[test]
+fn json_carries_the_query_only_when_the_policy_logs_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("policy.toml");
+    std::fs::write(
+        &policy,
+        "version = 1\n[defaults]\nquery_in_logs = true\n[[rules]]\nid = \"b\"\naction = \"block\"\nhosts = [\"evil.example\"]\n",
+    )
+    .unwrap();
+    let out = run(&[
+        "explain",
+        "--policy",
+        policy.to_str().unwrap(),
+        "--customer",
+        "c",
+        "--tags",
+        "",
+        "--json",
+        "https://evil.example/p?q=1",
+    ]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let json: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(json["query"], "q=1");
+    assert_eq!(json["rule"], "b");
+    assert_eq!(json["rule_line"], 4);
+    assert_eq!(json["tags"], serde_json::json!([]));
+    assert_eq!(json["policy"]["name"], serde_json::Value::Null);
+}
+
+#[test]
+fn near_miss_says_why_the_inject_rule_did_not_apply() {
+    insta::assert_snapshot!(explain(&[
+        "--customer",
+        "customer-123",
+        "http://api.example.com/v1/users"
+    ]));
+}

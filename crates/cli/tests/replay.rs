@@ -1,0 +1,163 @@
+//! `egress-policy replay`: logged decisions re-decided against the policy revision that made
+//! them; a mismatch must be found.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn path(relative: &str) -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join(relative)
+        .to_string_lossy()
+        .into_owned()
+}
+
+fn logs(name: &str) -> String {
+    path(&format!("tests/fixtures/logs/{name}"))
+}
+
+fn replay(policy: &str, inputs: &[&str]) -> (Option<i32>, String, String) {
+    let out: Output = Command::new(env!("CARGO_BIN_EXE_egress-policy"))
+        .args(["replay", "--policy", policy])
+        .args(inputs)
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+/// The whole check for a log captured from a real run: every line was decided by `policy`,
+/// and replaying agrees on every one. (A capture from the Worker's end-to-end tests is one
+/// `#[test]` calling this.)
+fn assert_log_agrees_with_policy(policy: &str, log: &str) {
+    let (code, stdout, stderr) = replay(policy, &[log]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert!(!stdout.contains("mismatch"), "{stdout}");
+    assert!(!stdout.contains("nothing was verified"), "{stdout}");
+    assert!(!stdout.contains("malformed"), "{stdout}");
+}
+
+fn fixture_policy() -> String {
+    logs("replay-policy.toml")
+}
+
+#[test]
+fn a_log_that_agrees_replays_clean() {
+    assert_log_agrees_with_policy(&fixture_policy(), &logs("replay.jsonl"));
+    let (_, stdout, _) = replay(&fixture_policy(), &[&logs("replay.jsonl")]);
+    assert!(
+        stdout.contains("16 decision lines read; 12 compared, 12 agree, 0 differ"),
+        "{stdout}"
+    );
+    assert!(
+        stdout
+            .contains("not re-decidable (URL not fully logged): invalid_url 1, userinfo_in_url 1"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("skipped, other revision ec48e73799a9 (replay-fixture): 2 lines"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("sha256 d25a4c4359dbc6bcb344367ebeb40798c875115b134cd5327e731aa8bff6f092")
+    );
+}
+
+#[test]
+fn gzip_and_logpush_inputs_replay_too() {
+    assert_log_agrees_with_policy(&fixture_policy(), &logs("replay.jsonl.gz"));
+    let (code, stdout, _) = replay(&fixture_policy(), &[&logs("logpush.jsonl")]);
+    assert_eq!(code, Some(0), "{stdout}");
+    assert!(
+        stdout.contains("8 decision lines read; 8 compared, 8 agree, 0 differ"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("malformed lines: 1 (truncated 1)"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn mismatches_are_found_with_their_location() {
+    let (code, stdout, _) = replay(&fixture_policy(), &[&logs("replay-mismatch.jsonl")]);
+    assert_eq!(code, Some(1), "{stdout}");
+    let mismatches: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.contains(": mismatch in decision"))
+        .collect();
+    assert_eq!(mismatches.len(), 2, "{stdout}");
+    assert!(mismatches[0].contains("replay-mismatch.jsonl:1: mismatch in decision d-0001"));
+    assert!(mismatches[0].contains("logged action=block rule=block-malware-old; policy decides action=block rule=block-malware [differs: rule]"));
+    assert!(mismatches[1].contains("replay-mismatch.jsonl:7: mismatch in decision d-0007 (GET https://api.example.com:443/v2/users)"));
+    assert!(mismatches[1].contains("[differs: action, rule, credential]"));
+    assert!(
+        stdout.contains("16 decision lines read; 12 compared, 10 agree, 2 differ"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn a_forged_line_with_markup_in_the_host_is_a_mismatch() {
+    let (code, stdout, _) = replay(&fixture_policy(), &[&logs("corrupt.jsonl")]);
+    assert_eq!(code, Some(1), "{stdout}");
+    assert!(
+        stdout.contains("corrupt.jsonl:12: mismatch in decision d-xss"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("malformed lines: 10"), "{stdout}");
+}
+
+#[test]
+fn another_revision_is_skipped_not_compared() {
+    // The same decisions judged by a different file (one more comment) are all skipped.
+    let dir = tempfile::tempdir().unwrap();
+    let edited = dir.path().join("edited.toml");
+    let mut text = std::fs::read_to_string(fixture_policy()).unwrap();
+    text.push_str("# edited\n");
+    std::fs::write(&edited, text).unwrap();
+    let (code, stdout, _) = replay(edited.to_str().unwrap(), &[&logs("replay.jsonl")]);
+    assert_eq!(code, Some(0), "{stdout}");
+    assert!(stdout.contains("0 compared"), "{stdout}");
+    assert!(
+        stdout.contains("skipped, other revision d25a4c4359db (replay-fixture): 14 lines"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("nothing was verified"), "{stdout}");
+}
+
+#[test]
+fn unusable_policy_or_input_exits_2() {
+    let (code, _, stderr) = replay("/nonexistent/policy.toml", &[&logs("replay.jsonl")]);
+    assert_eq!(code, Some(2));
+    assert!(
+        stderr.contains("cannot read `/nonexistent/policy.toml`"),
+        "{stderr}"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let broken = dir.path().join("broken.toml");
+    std::fs::write(
+        &broken,
+        "version = 1\n[[rules]]\nid = \"x\"\naction = \"explode\"\n",
+    )
+    .unwrap();
+    let (code, _, stderr) = replay(broken.to_str().unwrap(), &[&logs("replay.jsonl")]);
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("has 1 error"), "{stderr}");
+
+    let (code, _, stderr) = replay(
+        &fixture_policy(),
+        &[&logs("replay.jsonl"), "/nonexistent/log"],
+    );
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("/nonexistent/log: cannot open"), "{stderr}");
+}
