@@ -41,7 +41,7 @@ deps: toolchain node-deps ## install what is missing: Rust toolchain + wasm32 ta
 
 toolchain: ## install the pinned Rust toolchain and targets of rust-toolchain.toml (no-op when present)
 	@command -v rustup >/dev/null || { echo "rustup is required (https://rustup.rs)" >&2; exit 1; }
-	@rustup toolchain install >/dev/null
+	@rustup toolchain install >/dev/null 2>&1 || rustup toolchain install
 	@$(CARGO) --version
 
 node-deps: $(NODE_STAMP) ## npm ci when node_modules is missing or older than package-lock.json

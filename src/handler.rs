@@ -58,12 +58,24 @@ async fn fetch(
                 customer: customer.as_deref(),
                 tags: &tags,
             });
-            let outcome = act(policy, &decision, &decision_id, &request, &env, &customer, &tags).await;
+            let outcome = act(
+                policy,
+                &decision,
+                &decision_id,
+                &request,
+                &env,
+                customer.as_deref(),
+                &tags,
+            )
+            .await;
             (decision, outcome)
         }
         None => (
             unloaded_policy_decision(),
-            Outcome::answer(body::internal_error(&decision_id), Some(RequestError::InternalError)),
+            Outcome::answer(
+                body::internal_error(&decision_id),
+                Some(RequestError::InternalError),
+            ),
         ),
     };
 
@@ -98,7 +110,7 @@ async fn act(
     decision_id: &str,
     request: &web_sys::Request,
     env: &Env,
-    customer: &Option<String>,
+    customer: Option<&str>,
     tags: &[String],
 ) -> Outcome {
     let Some(target) = decision.target.as_ref() else {
@@ -113,14 +125,14 @@ async fn act(
     };
     match plan(decision, decision_id, |id| policy.credential(id)) {
         ActionPlan::Answer(answer) => {
-            let error = (decision.action == Action::Inject)
-                .then_some(RequestError::CredentialUnavailable);
+            let error =
+                (decision.action == Action::Inject).then_some(RequestError::CredentialUnavailable);
             Outcome::answer(answer, error)
         }
         ActionPlan::Pass => send(request, target, None, decision_id).await,
         ActionPlan::Inject(credential) => {
             let vars = ClaimVars {
-                customer: customer.as_deref().unwrap_or_default(),
+                customer: customer.unwrap_or_default(),
                 tags,
                 host: &target.host,
                 rule: decision.rule.as_ref().map_or("", |rule| rule.id.as_str()),
@@ -131,7 +143,9 @@ async fn act(
                     .map(|mut minter| minter.token(credential, &vars, |name| secret(env, name)))
             });
             match minted {
-                Ok(Ok(token)) => send(request, target, Some((credential, &token)), decision_id).await,
+                Ok(Ok(token)) => {
+                    send(request, target, Some((credential, &token)), decision_id).await
+                }
                 Ok(Err(error)) => Outcome::answer(
                     body::credential_unavailable(Some(&credential.id), decision_id),
                     Some(error.request_error()),
@@ -148,7 +162,10 @@ async fn act(
 async fn send(
     request: &web_sys::Request,
     target: &egress_policy_engine::Target,
-    inject: Option<(&egress_policy_engine::Credential, &egress_policy_outbound::Token)>,
+    inject: Option<(
+        &egress_policy_engine::Credential,
+        &egress_policy_outbound::Token,
+    )>,
     decision_id: &str,
 ) -> Outcome {
     match forward(request, target, inject).await {

@@ -1,0 +1,623 @@
+//! The JSON Schemas in `schemas/` agree with the real files: every policy in the repository
+//! validates against `policy.schema.json`, broken policies do not, and decision log lines
+//! (the engine's `DecisionLog` serialised, and captured logs) validate against
+//! `decision-log.schema.json`.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use egress_policy_engine::{Action, DecisionLog, LOG_SCHEMA_VERSION, PolicyRef, compile};
+use jsonschema::{Draft, Validator};
+use serde_json::{Value, json};
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn load_schema(name: &str) -> Validator {
+    let path = repo_root().join("schemas").join(name);
+    let text = fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let schema: Value = serde_json::from_str(&text).unwrap();
+    assert!(
+        jsonschema::meta::is_valid(&schema),
+        "{name} is not a valid JSON Schema"
+    );
+    jsonschema::options()
+        .with_draft(Draft::Draft7)
+        .should_validate_formats(true)
+        .build(&schema)
+        .unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+fn policy_schema() -> Validator {
+    load_schema("policy.schema.json")
+}
+
+fn log_schema() -> Validator {
+    load_schema("decision-log.schema.json")
+}
+
+/// TOML text -> the JSON value an editor's TOML language server validates.
+fn toml_to_json(text: &str) -> Value {
+    let value: toml::Value = toml::from_str(text).unwrap_or_else(|e| panic!("not TOML: {e}"));
+    serde_json::to_value(value).unwrap()
+}
+
+fn errors(validator: &Validator, instance: &Value) -> Vec<String> {
+    validator
+        .iter_errors(instance)
+        .map(|e| format!("{} at `{}`", e, e.instance_path()))
+        .collect()
+}
+
+fn assert_valid(validator: &Validator, what: &str, instance: &Value) {
+    let errors = errors(validator, instance);
+    assert!(
+        errors.is_empty(),
+        "{what} fails the schema:\n{}",
+        errors.join("\n")
+    );
+}
+
+fn repo_policies() -> Vec<PathBuf> {
+    let root = repo_root().join("policy");
+    let mut files = vec![root.join("policy.toml")];
+    let examples = root.join("examples");
+    if let Ok(entries) = fs::read_dir(&examples) {
+        let mut found: Vec<PathBuf> = entries
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+            .collect();
+        found.sort();
+        files.extend(found);
+    }
+    files
+}
+
+#[test]
+fn every_repository_policy_validates() {
+    let schema = policy_schema();
+    for path in repo_policies() {
+        let text = fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert_valid(&schema, &path.display().to_string(), &toml_to_json(&text));
+    }
+}
+
+#[test]
+fn default_policy_references_the_schema() {
+    let text = fs::read_to_string(repo_root().join("policy/policy.toml")).unwrap();
+    assert_eq!(
+        text.lines().next(),
+        Some("#:schema ../schemas/policy.schema.json")
+    );
+}
+
+/// The full example of DESIGN.md section 2, every key used once.
+const DESIGN_EXAMPLE: &str = r#"
+version = 1
+name = "platform-egress"
+
+[defaults]
+action = "pass"
+mode = "enforce"
+ip_literals = "block"
+query_in_logs = false
+
+[[rules]]
+id = "block-malware"
+action = "block"
+hosts = ["malicious.com", "*.malicious.com", "169.254.169.254", "10.0.0.0/8", "::1", "fd00::/8"]
+reason = "known malware distribution"
+mode = "report"
+
+[[rules]]
+id = "example-api"
+action = "inject"
+hosts = ["api.example.com", "api-*.example.com"]
+credential = "example-api-jwt"
+schemes = ["https"]
+ports = [443]
+methods = ["GET", "POST"]
+paths = ["/v1/**"]
+path_regex = "^/v1/(users|orgs)/"
+customers = ["customer-123"]
+tags = ["production"]
+
+[[rules]]
+id = "internal.pass_1"
+action = "pass"
+
+[credentials.example-api-jwt]
+kind = "jwt"
+algorithm = "ES256"
+secret = "EXAMPLE_API_SIGNING_KEY"
+key_id = "2026-11"
+issuer = "egress.platform.example"
+audience = "api.example.com"
+ttl = 300
+header = "Authorization"
+prefix = "Bearer "
+claims = { sub = "{customer}", tenant = "t:{tags}@{host}/{rule}" }
+"#;
+
+#[test]
+fn design_example_validates() {
+    assert_valid(
+        &policy_schema(),
+        "DESIGN.md example",
+        &toml_to_json(DESIGN_EXAMPLE),
+    );
+    assert!(compile("design.toml", DESIGN_EXAMPLE).is_ok());
+}
+
+/// Policies the engine accepts must not be flagged by an editor: the schema is never
+/// stricter than `check`.
+#[test]
+fn valid_corner_cases_validate() {
+    let cases: &[(&str, &str)] = &[
+        ("no defaults, no rules", "version = 1\n"),
+        (
+            "block and pass rules without hosts",
+            "version = 1\n[[rules]]\nid = \"all\"\naction = \"block\"\nmode = \"enforce\"\n[[rules]]\nid = \"p\"\naction = \"pass\"\ntags = [\"internal\"]\n",
+        ),
+        (
+            "every host pattern form",
+            "version = 1\n[[rules]]\nid = \"h\"\naction = \"block\"\nhosts = [\"a.example.com\", \"*.example.com\", \"api-*.example.com\", \"ec2.*.amazonaws.com\", \"_dmarc.example.com\", \"xn--bcher-kva.example\", \"10.0.0.0/8\", \"169.254.169.254\", \"::1\", \"fd00::/8\", \"fd00:ec2::254\"]\n",
+        ),
+        (
+            "conditions",
+            "version = 1\n[[rules]]\nid = \"c\"\naction = \"pass\"\nhosts = [\"a.com\"]\nmethods = [\"PURGE\", \"GET\"]\nports = [1, 65535]\npaths = [\"/\", \"/**\", \"/v1/*/keys\", \"/a%2Fb\"]\npath_regex = \"^/v1/(users|orgs)/\"\ncustomers = [\"c 1\"]\n",
+        ),
+        (
+            "minimal credential, custom header and empty prefix",
+            "version = 1\n[[rules]]\nid = \"i\"\naction = \"inject\"\nhosts = [\"api.example.com\"]\ncredential = \"k\"\n[credentials.k]\nalgorithm = \"EdDSA\"\nsecret = \"_K1\"\nissuer = \"i\"\naudience = \"a\"\nttl = 86400\nheader = \"X-Api-Token\"\nprefix = \"\"\nclaims = { scope = \"{{literal}} {rule}\" }\n",
+        ),
+    ];
+    let schema = policy_schema();
+    for (what, text) in cases {
+        if let Err(diags) = compile("case.toml", text) {
+            panic!("the engine rejects the valid case ({what}): {diags:?}");
+        }
+        assert_valid(&schema, what, &toml_to_json(text));
+    }
+}
+
+#[test]
+fn broken_policies_are_rejected() {
+    let minimal = "version = 1\n";
+    let api_cred = r#"
+[credentials.api]
+kind = "jwt"
+algorithm = "HS256"
+secret = "API_KEY"
+issuer = "egress"
+audience = "api.example.com"
+ttl = 300
+"#;
+    let cases: &[(&str, String)] = &[
+        ("missing version", "name = \"x\"\n".into()),
+        ("unknown version", "version = 2\n".into()),
+        ("unknown top-level key", format!("{minimal}rule = []\n")),
+        (
+            "unknown defaults key",
+            format!("{minimal}[defaults]\nactoin = \"pass\"\n"),
+        ),
+        (
+            "unknown default action",
+            format!("{minimal}[defaults]\naction = \"allow\"\n"),
+        ),
+        (
+            "unknown mode",
+            format!("{minimal}[defaults]\nmode = \"audit\"\n"),
+        ),
+        (
+            "unknown ip_literals",
+            format!("{minimal}[defaults]\nip_literals = \"deny\"\n"),
+        ),
+        (
+            "query_in_logs not bool",
+            format!("{minimal}[defaults]\nquery_in_logs = \"yes\"\n"),
+        ),
+        (
+            "rule without id",
+            format!("{minimal}[[rules]]\naction = \"block\"\n"),
+        ),
+        (
+            "rule without action",
+            format!("{minimal}[[rules]]\nid = \"a\"\n"),
+        ),
+        (
+            "unknown action",
+            format!("{minimal}[[rules]]\nid = \"a\"\naction = \"allow\"\n"),
+        ),
+        (
+            "bad id charset",
+            format!("{minimal}[[rules]]\nid = \"a b\"\naction = \"block\"\n"),
+        ),
+        (
+            "unknown rule key",
+            format!("{minimal}[[rules]]\nid = \"a\"\naction = \"block\"\nhost = [\"a.com\"]\n"),
+        ),
+        (
+            "empty hosts",
+            format!("{minimal}[[rules]]\nid = \"a\"\naction = \"block\"\nhosts = []\n"),
+        ),
+        (
+            "upper-case host",
+            format!(
+                "{minimal}[[rules]]\nid = \"a\"\naction = \"block\"\nhosts = [\"Malicious.com\"]\n"
+            ),
+        ),
+        (
+            "unicode host",
+            format!(
+                "{minimal}[[rules]]\nid = \"a\"\naction = \"block\"\nhosts = [\"ｍalicious.com\"]\n"
+            ),
+        ),
+        (
+            "bare star",
+            format!("{minimal}[[rules]]\nid = \"a\"\naction = \"block\"\nhosts = [\"*\"]\n"),
+        ),
+        (
+            "bad scheme",
+            format!("{minimal}[[rules]]\nid = \"a\"\naction = \"block\"\nschemes = [\"ftp\"]\n"),
+        ),
+        (
+            "port out of range",
+            format!("{minimal}[[rules]]\nid = \"a\"\naction = \"block\"\nports = [70000]\n"),
+        ),
+        (
+            "lower-case method",
+            format!("{minimal}[[rules]]\nid = \"a\"\naction = \"block\"\nmethods = [\"get\"]\n"),
+        ),
+        (
+            "relative path glob",
+            format!("{minimal}[[rules]]\nid = \"a\"\naction = \"block\"\npaths = [\"v1/**\"]\n"),
+        ),
+        (
+            "unknown rule mode",
+            format!("{minimal}[[rules]]\nid = \"a\"\naction = \"block\"\nmode = \"dry-run\"\n"),
+        ),
+        (
+            "inject without credential",
+            format!(
+                "{minimal}[[rules]]\nid = \"a\"\naction = \"inject\"\nhosts = [\"api.example.com\"]\n{api_cred}"
+            ),
+        ),
+        (
+            "inject without hosts",
+            format!(
+                "{minimal}[[rules]]\nid = \"a\"\naction = \"inject\"\ncredential = \"api\"\n{api_cred}"
+            ),
+        ),
+        (
+            "credential on a block rule",
+            format!(
+                "{minimal}[[rules]]\nid = \"a\"\naction = \"block\"\ncredential = \"api\"\n{api_cred}"
+            ),
+        ),
+        (
+            "credential without secret",
+            format!(
+                "{minimal}{}",
+                api_cred.replace("secret = \"API_KEY\"\n", "")
+            ),
+        ),
+        (
+            "credential of unknown kind",
+            format!(
+                "{minimal}{}",
+                api_cred.replace("kind = \"jwt\"", "kind = \"oauth\"")
+            ),
+        ),
+        (
+            "unknown algorithm",
+            format!("{minimal}{}", api_cred.replace("HS256", "none")),
+        ),
+        (
+            "lower-case algorithm",
+            format!("{minimal}{}", api_cred.replace("HS256", "hs256")),
+        ),
+        (
+            "zero ttl",
+            format!("{minimal}{}", api_cred.replace("ttl = 300", "ttl = 0")),
+        ),
+        (
+            "unknown credential key",
+            format!("{minimal}{api_cred}secret_value = \"x\"\n"),
+        ),
+        (
+            "reserved claim",
+            format!("{minimal}{api_cred}claims = {{ exp = \"1\" }}\n"),
+        ),
+        (
+            "non-string claim",
+            format!("{minimal}{api_cred}claims = {{ admin = true }}\n"),
+        ),
+        (
+            "bad credential id",
+            format!("{minimal}[credentials.\"a b\"]\nkind = \"jwt\"\n"),
+        ),
+        (
+            "reason on a pass rule",
+            format!("{minimal}[[rules]]\nid = \"a\"\naction = \"pass\"\nreason = \"x\"\n"),
+        ),
+        (
+            "mode on an inject rule",
+            format!(
+                "{minimal}[[rules]]\nid = \"a\"\naction = \"inject\"\nhosts = [\"api.example.com\"]\ncredential = \"api\"\nmode = \"report\"\n{api_cred}"
+            ),
+        ),
+        (
+            "bracketed IPv6",
+            format!("{minimal}[[rules]]\nid = \"a\"\naction = \"block\"\nhosts = [\"[::1]\"]\n"),
+        ),
+        (
+            "`**` inside a path segment",
+            format!("{minimal}[[rules]]\nid = \"a\"\naction = \"block\"\npaths = [\"/v1**\"]\n"),
+        ),
+        (
+            "query in a path glob",
+            format!("{minimal}[[rules]]\nid = \"a\"\naction = \"block\"\npaths = [\"/v1?x=1\"]\n"),
+        ),
+        (
+            "key pasted as secret",
+            format!(
+                "{minimal}{}",
+                api_cred.replace("\"API_KEY\"", "\"-----BEGIN PRIVATE KEY-----\"")
+            ),
+        ),
+        (
+            "ttl over a day",
+            format!("{minimal}{}", api_cred.replace("ttl = 300", "ttl = 86401")),
+        ),
+        (
+            "header with a space",
+            format!("{minimal}{api_cred}header = \"X Token\"\n"),
+        ),
+    ];
+    let schema = policy_schema();
+    for (what, text) in cases {
+        let instance = toml_to_json(text);
+        assert!(
+            !schema.is_valid(&instance),
+            "schema accepts a broken policy ({what}):\n{text}"
+        );
+        // The schema only flags what `check` rejects too.
+        assert!(
+            compile("broken.toml", text).is_err(),
+            "the engine accepts a policy the schema rejects ({what}):\n{text}"
+        );
+    }
+}
+
+fn log_line(action: Action) -> DecisionLog {
+    DecisionLog {
+        v: LOG_SCHEMA_VERSION,
+        ts: "2026-11-28T12:00:00.123Z".into(),
+        decision_id: "0192f5a4-7c1e-7000-8000-000000000001".into(),
+        customer: Some("customer-123".into()),
+        tags: vec!["production".into()],
+        action,
+        would_block: false,
+        rule: Some("example-api".into()),
+        report_rule: None,
+        reason: None,
+        method: "GET".into(),
+        scheme: Some("https".into()),
+        host: Some("api.example.com".into()),
+        port: Some(443),
+        path: Some("/v1/users".into()),
+        query: None,
+        credential: (action == Action::Inject).then(|| "example-api-jwt".into()),
+        policy: PolicyRef {
+            name: Some("platform-egress".into()),
+            sha256: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08".into(),
+        },
+        status: (action != Action::Block).then_some(200),
+        error: None,
+        duration_ms: 12,
+    }
+}
+
+fn serialised(line: &DecisionLog) -> Value {
+    serde_json::to_value(line).unwrap()
+}
+
+#[test]
+fn engine_log_lines_validate() {
+    let schema = log_schema();
+    let inject = log_line(Action::Inject);
+    let pass = log_line(Action::Pass);
+    let mut block = log_line(Action::Block);
+    block.reason = Some("known malware distribution".into());
+    let mut report = log_line(Action::Pass);
+    report.would_block = true;
+    report.rule = None;
+    report.report_rule = Some("block-malware".into());
+    report.reason = Some("known malware distribution".into());
+    let mut with_query = log_line(Action::Pass);
+    with_query.query = Some("page=2".into());
+    let mut unparsed = log_line(Action::Block);
+    unparsed.rule = None;
+    unparsed.reason = Some("invalid_url".into());
+    unparsed.scheme = None;
+    unparsed.host = None;
+    unparsed.port = None;
+    unparsed.path = None;
+    let mut anonymous = log_line(Action::Block);
+    anonymous.customer = None;
+    anonymous.tags = Vec::new();
+    anonymous.rule = None;
+    anonymous.reason = Some("no_customer".into());
+    anonymous.policy.name = None;
+    let mut unreachable = log_line(Action::Pass);
+    unreachable.status = None;
+    unreachable.error = Some("upstream_unreachable".into());
+    let mut unavailable = log_line(Action::Inject);
+    unavailable.status = None;
+    unavailable.error = Some("credential_unavailable".into());
+    for (what, line) in [
+        ("inject", inject),
+        ("pass", pass),
+        ("block", block),
+        ("report", report),
+        ("query", with_query),
+        ("unparsed", unparsed),
+        ("anonymous", anonymous),
+        ("upstream unreachable", unreachable),
+        ("credential unavailable", unavailable),
+    ] {
+        let value = serialised(&line);
+        assert_valid(&schema, what, &value);
+        // The log line round-trips through what `audit` and `replay` read.
+        let back: DecisionLog = serde_json::from_value(value).unwrap();
+        assert_eq!(back, line);
+    }
+}
+
+/// The decision objects in one exported line: a plain decision line, or Logpush
+/// `workers_trace_events` records / Tail Worker events (one, or a batch as an array) whose
+/// console messages hold decisions, as objects or as JSON text. Console messages that are not
+/// decisions (other logs, text truncated by Logpush's size cap) are not decision lines.
+fn decisions_in(line: &Value, out: &mut Vec<Value>) {
+    if let Value::Array(batch) = line {
+        for event in batch {
+            decisions_in(event, out);
+        }
+        return;
+    }
+    if line.get("v").is_some() {
+        out.push(line.clone());
+        return;
+    }
+    let logs = line
+        .get("Logs")
+        .or_else(|| line.get("logs"))
+        .and_then(Value::as_array);
+    for entry in logs.into_iter().flatten() {
+        let messages = entry
+            .get("Message")
+            .or_else(|| entry.get("message"))
+            .and_then(Value::as_array);
+        for message in messages.into_iter().flatten() {
+            let decision = match message {
+                Value::String(text) => serde_json::from_str::<Value>(text).ok(),
+                other => Some(other.clone()),
+            };
+            out.extend(decision.filter(|d| d.get("v").is_some()));
+        }
+    }
+}
+
+/// Captured and exported logs in `crates/cli/tests/fixtures/logs/`: every decision in them
+/// validates, except in the files made corrupt on purpose for `audit`'s tests.
+#[test]
+fn fixture_log_lines_validate() {
+    let schema = log_schema();
+    let dir = repo_root().join("crates/cli/tests/fixtures/logs");
+    let Ok(entries) = fs::read_dir(&dir) else {
+        return;
+    };
+    let mut files: Vec<PathBuf> = entries
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
+        .filter(|p| {
+            !p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("corrupt"))
+        })
+        .collect();
+    files.sort();
+    let mut checked = 0usize;
+    for path in &files {
+        let text = fs::read_to_string(path).unwrap();
+        for (n, line) in text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty())
+        {
+            let where_ = format!("{}:{}", path.display(), n + 1);
+            let value: Value =
+                serde_json::from_str(line).unwrap_or_else(|e| panic!("{where_}: not JSON: {e}"));
+            let mut decisions = Vec::new();
+            decisions_in(&value, &mut decisions);
+            for decision in decisions {
+                assert_valid(&schema, &where_, &decision);
+                checked += 1;
+            }
+        }
+    }
+    if !files.is_empty() {
+        assert!(checked > 0, "no decision line found in {}", dir.display());
+    }
+}
+
+#[test]
+fn query_is_absent_unless_logged() {
+    let value = serialised(&log_line(Action::Pass));
+    assert!(value.get("query").is_none());
+}
+
+#[test]
+fn broken_log_lines_are_rejected() {
+    let schema = log_schema();
+    let good = serialised(&log_line(Action::Inject));
+    let broken: Vec<(&str, Value)> = vec![
+        ("unknown version", patch(&good, "v", json!(2))),
+        (
+            "extra field (a token)",
+            patch(&good, "token", json!("eyJhbGciOi")),
+        ),
+        ("unknown action", patch(&good, "action", json!("allow"))),
+        (
+            "bad timestamp",
+            patch(&good, "ts", json!("2026-11-28 12:00:00")),
+        ),
+        (
+            "bad sha256",
+            patch(&good, "policy", json!({"name": null, "sha256": "ABC"})),
+        ),
+        ("unknown error", patch(&good, "error", json!("timeout"))),
+        ("port out of range", patch(&good, "port", json!(70000))),
+        ("query not a string", patch(&good, "query", json!(null))),
+        (
+            "inject without credential",
+            patch(&good, "credential", json!(null)),
+        ),
+        (
+            "forwarded block",
+            patch(
+                &patch(&good, "action", json!("block")),
+                "credential",
+                json!(null),
+            ),
+        ),
+        ("missing decision_id", remove(&good, "decision_id")),
+        ("missing policy", remove(&good, "policy")),
+    ];
+    for (what, value) in broken {
+        assert!(
+            !schema.is_valid(&value),
+            "schema accepts a broken log line ({what}): {value}"
+        );
+    }
+}
+
+fn patch(value: &Value, key: &str, new: Value) -> Value {
+    let mut value = value.clone();
+    value.as_object_mut().unwrap().insert(key.into(), new);
+    value
+}
+
+fn remove(value: &Value, key: &str) -> Value {
+    let mut value = value.clone();
+    value.as_object_mut().unwrap().remove(key);
+    value
+}

@@ -1,0 +1,18 @@
+// Local stand-in for a Workers for Platforms dispatch namespace binding (miniflare has none):
+// `env.DISPATCHER.get(name, args, { outbound })` returns the customer Worker named `name`.
+// In workerd each local customer Worker's outbound is wired to the egress-policy Worker with
+// its customer parameter fixed in the config, so this checks that the dispatcher asked for
+// exactly that parameter instead of passing it on.
+export default function (env) {
+  return {
+    get(name, _args, options) {
+      const worker = env[`CUSTOMER_${name}`];
+      if (!worker) throw new Error(`Worker not found: ${name}`);
+      const asked = options?.outbound?.customer_name;
+      if (asked !== name) {
+        throw new Error(`dispatcher asked outbound customer_name=${asked} for Worker ${name}; this local namespace wires ${name}`);
+      }
+      return worker;
+    },
+  };
+}

@@ -1,0 +1,135 @@
+// The local Workers for Platforms of `make dev` (and of tests/e2e/dispatcher.test.mjs), in ONE
+// workerd via miniflare:
+//   dispatcher (deploy/dispatcher/index.js, the deployable example)  /<customer>/...
+//     -> DISPATCHER (dev/dispatch-namespace.js, local stand-in for the namespace binding)
+//       -> customer Workers acme and globex (dev/user-worker.js)
+//            each fetch() -> ONE egress-policy outbound Worker (build/), customer as props
+//              -> "the internet": a Node function; api.example.com is a local upstream that
+//                 verifies the JWT with the public key and answers with the verified claims;
+//                 any other host gets a local echo (no real network is used).
+//   Decision log lines reach Node through a Tail Worker, as JSON.
+import { generateKeyPairSync } from "node:crypto";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { decodeProtectedHeader, jwtVerify } from "jose";
+import { Miniflare } from "miniflare";
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+export const COMPATIBILITY_DATE = "2026-04-20";
+export const DEV_CUSTOMERS = {
+  acme: { customer_name: "acme", customer_tags: ["production"] },
+  globex: { customer_name: "globex", customer_tags: ["partner"] },
+};
+
+const TAIL_WORKER = `
+export default {
+  async tail(events) {
+    const lines = [];
+    for (const e of events) {
+      for (const l of e.logs) lines.push({ level: l.level, message: l.message });
+      for (const x of e.exceptions) lines.push({ level: "exception", message: [x.name + ": " + x.message] });
+    }
+    if (lines.length) await fetch("http://dev-log.local/", { method: "POST", body: JSON.stringify(lines) });
+  },
+};`;
+
+/**
+ * Starts the world. `onLog(message)` gets every console.log of the outbound Worker (the
+ * decision line objects). `upstream` (optional) answers requests before the defaults.
+ * `workerDir` holds index.js + index_bg.wasm; `secrets` are its secret bindings (generated
+ * ES256 key for EXAMPLE_API_SIGNING_KEY when not given). `port` 0 picks a free one.
+ */
+export async function startDevWorld({ workerDir = path.join(ROOT, "build"), port = 8787, host = "127.0.0.1", onLog = () => {}, secrets, verifyKeys } = {}) {
+  let keys = { secrets, verifyKeys };
+  if (!secrets) {
+    const ec = generateKeyPairSync("ec", { namedCurve: "P-256" });
+    keys = {
+      secrets: { EXAMPLE_API_SIGNING_KEY: ec.privateKey.export({ type: "pkcs8", format: "pem" }) },
+      verifyKeys: { "api.example.com": { key: ec.publicKey, alg: "ES256", issuer: "egress.platform.example", audience: "api.example.com" } },
+    };
+  }
+
+  const internet = async (request) => {
+    const url = new URL(request.url);
+    if (url.hostname === "dev-log.local") {
+      for (const line of await request.json()) onLog(line);
+      return new Response(null, { status: 204 });
+    }
+    const verify = keys.verifyKeys?.[url.hostname];
+    if (verify) return verifyingUpstream(request, url, verify);
+    return Response.json({
+      note: `local stand-in for ${url.hostname} (make dev uses no real network)`,
+      method: request.method,
+      url: request.url,
+      authorization: request.headers.get("authorization"),
+    });
+  };
+
+  const user = (name) => ({
+    name: `user-${name}`,
+    modules: true,
+    scriptPath: path.join(ROOT, "dev/user-worker.js"),
+    compatibilityDate: COMPATIBILITY_DATE,
+    bindings: { CUSTOMER: name },
+    // As a dispatch namespace with `outbound = { service, parameters = ["customer_name"] }`
+    // does: every fetch() goes to the outbound Worker with this customer's parameters.
+    outboundService: { name: "egress-policy", props: DEV_CUSTOMERS[name] },
+  });
+
+  const mf = new Miniflare({
+    host,
+    port,
+    handleRuntimeStdio(stdout, stderr) {
+      stdout.resume();
+      stderr.pipe(process.stderr);
+    },
+    workers: [
+      {
+        name: "dispatcher",
+        modules: true,
+        scriptPath: path.join(ROOT, "deploy/dispatcher/index.js"),
+        compatibilityDate: COMPATIBILITY_DATE,
+        wrappedBindings: { DISPATCHER: { scriptName: "dispatch-namespace" } },
+      },
+      {
+        name: "dispatch-namespace",
+        modules: true,
+        scriptPath: path.join(ROOT, "dev/dispatch-namespace.js"),
+        compatibilityDate: COMPATIBILITY_DATE,
+        serviceBindings: Object.fromEntries(Object.keys(DEV_CUSTOMERS).map((c) => [`CUSTOMER_${c}`, `user-${c}`])),
+      },
+      ...Object.keys(DEV_CUSTOMERS).map(user),
+      {
+        name: "egress-policy",
+        modulesRoot: workerDir,
+        modules: [
+          { type: "ESModule", path: path.join(workerDir, "index.js") },
+          { type: "CompiledWasm", path: path.join(workerDir, "index_bg.wasm") },
+        ],
+        compatibilityDate: COMPATIBILITY_DATE,
+        bindings: keys.secrets,
+        outboundService: internet,
+        tails: ["tail"],
+      },
+      { name: "tail", modules: true, script: TAIL_WORKER, compatibilityDate: COMPATIBILITY_DATE, outboundService: internet },
+    ],
+  });
+  const url = await mf.ready;
+  return { mf, url, dispose: () => mf.dispose() };
+}
+
+/** The stand-in for api.example.com: verifies the JWT and answers with its verified claims. */
+async function verifyingUpstream(request, url, { key, alg, issuer, audience }) {
+  const auth = request.headers.get("authorization") ?? "";
+  const token = auth.startsWith("Bearer ") ? auth.slice(7) : null;
+  if (!token) return Response.json({ upstream: url.hostname, verified: false, error: "no bearer token" }, { status: 401 });
+  try {
+    const { payload, protectedHeader } = await jwtVerify(token, key, { algorithms: [alg], issuer, audience });
+    return Response.json({ upstream: url.hostname, path: url.pathname, verified: true, header: protectedHeader, claims: payload });
+  } catch (e) {
+    let header = null;
+    try { header = decodeProtectedHeader(token); } catch { /* not a JWT */ }
+    return Response.json({ upstream: url.hostname, verified: false, header, error: e.message }, { status: 401 });
+  }
+}
+

@@ -1,0 +1,74 @@
+// The deployment files bundle: `wrangler deploy --dry-run` of the outbound Worker
+// (wrangler.toml, whose [build] command is `make build`) and of the example dispatch Worker
+// (deploy/dispatcher/wrangler.toml), without a Cloudflare account.
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { after, test } from "node:test";
+import { promisify } from "node:util";
+import { COMPATIBILITY_DATE, ROOT } from "./harness.mjs";
+
+const run = promisify(execFile);
+const WRANGLER = path.join(ROOT, "node_modules/.bin/wrangler");
+const out = mkdtempSync(path.join(tmpdir(), "egress-dry-run-"));
+after(() => rmSync(out, { recursive: true, force: true }));
+
+function wrangler(args, env = {}) {
+  return run(WRANGLER, args, {
+    cwd: ROOT,
+    env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "true", ...env },
+    maxBuffer: 16 << 20,
+    timeout: 15 * 60 * 1000,
+  });
+}
+
+// `make build` inside wrangler is a no-op when build/ is up to date for the policy it was
+// built with (make test builds it once with tests/e2e/policy.toml): keep that policy.
+function builtPolicy() {
+  const stamp = path.join(ROOT, "target/egress-policy.built-with");
+  return existsSync(stamp) ? readFileSync(stamp, "utf8").trim() : undefined;
+}
+
+test("wrangler.toml: observability, logpush, build command, secrets named", () => {
+  const toml = readFileSync(path.join(ROOT, "wrangler.toml"), "utf8");
+  assert.match(toml, /^name = "egress-policy"$/m);
+  assert.match(toml, /^main = "build\/index\.js"$/m);
+  assert.match(toml, new RegExp(`^compatibility_date = "${COMPATIBILITY_DATE}"$`, "m"), "the e2e suite runs the deployed compatibility date");
+  assert.match(toml, /^logpush = true$/m);
+  assert.match(toml, /^\[observability\]\nenabled = true$/m);
+  assert.match(toml, /^\[build\]\ncommand = "make build"$/m);
+  const policy = readFileSync(path.join(ROOT, "policy/policy.toml"), "utf8");
+  const secrets = [...policy.matchAll(/^secret = "([A-Za-z0-9_]+)"/gm)].map((m) => m[1]);
+  for (const s of secrets) assert.ok(toml.includes(`wrangler secret put ${s}`), `wrangler.toml names secret ${s}`);
+});
+
+test("wrangler deploy --dry-run bundles the outbound Worker (build/index.js + its Wasm)", async () => {
+  const dist = path.join(out, "outbound");
+  const policy = builtPolicy();
+  const { stdout, stderr } = await wrangler(["deploy", "--dry-run", "--outdir", dist], policy ? { EGRESS_POLICY: policy } : {});
+  const text = stdout + stderr;
+  assert.match(text, /--dry-run: exiting now/);
+  const files = readdirSync(dist);
+  assert.ok(files.includes("index.js"), `bundle: ${files}`);
+  const wasm = files.filter((f) => f.endsWith(".wasm"));
+  assert.equal(wasm.length, 1, `one Wasm module in the bundle: ${files}`);
+  assert.deepEqual(readFileSync(path.join(dist, wasm[0])), readFileSync(path.join(ROOT, "build/index_bg.wasm")), "the built Wasm, verbatim");
+  const size = /Total Upload: ([\d.]+ KiB) \/ gzip: ([\d.]+ KiB)/.exec(text);
+  assert.ok(size, text);
+  console.log(`outbound Worker bundle: ${size[1]} (gzip ${size[2]})`);
+});
+
+test("wrangler deploy --dry-run bundles the example dispatcher with its namespace and outbound", async () => {
+  const dist = path.join(out, "dispatcher");
+  const { stdout, stderr } = await wrangler(["deploy", "--dry-run", "--outdir", dist, "--config", "deploy/dispatcher/wrangler.toml"]);
+  const text = stdout + stderr;
+  assert.match(text, /--dry-run: exiting now/);
+  assert.match(text, /env\.DISPATCHER \(customers \(outbound -> egress-policy\)\)\s+Dispatch Namespace/);
+  assert.ok(readdirSync(dist).includes("index.js"));
+  const toml = readFileSync(path.join(ROOT, "deploy/dispatcher/wrangler.toml"), "utf8");
+  assert.match(toml, /^outbound = \{ service = "egress-policy", parameters = \["customer_name"\] \}$/m);
+  const js = readFileSync(path.join(ROOT, "deploy/dispatcher/index.js"), "utf8");
+  assert.match(js, /env\.DISPATCHER\.get\(customer, \{\}, \{ outbound: \{ customer_name: customer \} \}\)/);
+});

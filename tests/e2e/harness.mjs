@@ -1,0 +1,290 @@
+// Shared set-up of the workerd end-to-end suite: one miniflare (one workerd) holding
+//   - user Workers of several customers, each of whose fetch() goes to the ONE outbound Worker
+//     with its customer parameter (`outboundService: { name, props }`, as workerd delivers
+//     per-caller parameters locally), plus one without any customer;
+//   - the outbound Worker under test (build/index.js + build/index_bg.wasm, built with
+//     tests/e2e/policy.toml), whose own fetch()es go to a Node function playing every upstream
+//     host ("the internet"): it records what arrived and verifies JWTs;
+//   - a Tail Worker collecting the outbound Worker's console.log output (the decision log),
+//     the way production captures it.
+// Signing keys are generated here at start (node:crypto) and given to the Worker as secret
+// bindings; nothing private is committed.
+import { createHash, createSecretKey, generateKeyPairSync, randomBytes, randomUUID } from "node:crypto";
+import { appendFileSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { decodeProtectedHeader, jwtVerify } from "jose";
+import { Miniflare } from "miniflare";
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+export const POLICY_PATH = path.join(ROOT, "tests/e2e/policy.toml");
+export const POLICY_SHA256 = createHash("sha256").update(readFileSync(POLICY_PATH)).digest("hex");
+export const POLICY_NAME = "e2e";
+export const ISSUER = "egress.e2e.test";
+// Must match `compatibility_date` in wrangler.toml (checked by deploy.test.mjs).
+export const COMPATIBILITY_DATE = "2026-04-20";
+
+/** The fields of a decision log line, in order (DESIGN.md section 4 + tags, error). */
+export const LOG_FIELDS = [
+  "v", "ts", "decision_id", "customer", "tags", "action", "would_block", "rule", "report_rule",
+  "reason", "method", "scheme", "host", "port", "path", "credential", "policy", "status", "error",
+  "duration_ms",
+];
+
+/** Per inject host: how the upstream verifies what arrives (mirrors tests/e2e/policy.toml). */
+export const JWT_HOSTS = {
+  "hs256.api.test": { alg: "HS256", secret: "E2E_HS256_KEY", kid: "hs-2026", ttl: 300, header: "authorization", prefix: "Bearer " },
+  "partner.api.test": { alg: "HS256", secret: "E2E_HS256_KEY", kid: "hs-2026", ttl: 300, header: "authorization", prefix: "Bearer ", audience: "hs256.api.test" },
+  "rs256.api.test": { alg: "RS256", secret: "E2E_RS256_KEY", kid: "rs-2026", ttl: 120, header: "authorization", prefix: "Bearer " },
+  "es256.api.test": { alg: "ES256", secret: "E2E_ES256_KEY", kid: "es-2026", ttl: 600, header: "x-api-token", prefix: "" },
+  "eddsa.api.test": { alg: "EdDSA", secret: "E2E_EDDSA_KEY", kid: undefined, ttl: 300, header: "authorization", prefix: "Bearer " },
+};
+
+/** Customers wired in: name -> the parameters the user Worker's outbound binding carries. */
+export const CUSTOMERS = {
+  acme: { customer_name: "acme", customer_tags: ["production", "eu"] },
+  globex: { customer_name: "globex", customer_tags: "staging,beta" },
+};
+
+function generateKeys() {
+  const pem = (k) => k.export({ type: "pkcs8", format: "pem" });
+  const rsa = generateKeyPairSync("rsa", { modulusLength: 2048 });
+  const ec = generateKeyPairSync("ec", { namedCurve: "P-256" });
+  const ed = generateKeyPairSync("ed25519");
+  const hs = randomBytes(32).toString("base64url");
+  return {
+    // What the Worker gets, by secret name.
+    secrets: {
+      E2E_HS256_KEY: hs,
+      E2E_RS256_KEY: pem(rsa.privateKey),
+      E2E_ES256_KEY: pem(ec.privateKey),
+      E2E_EDDSA_KEY: pem(ed.privateKey),
+    },
+    // What the upstream verifies with, by secret name.
+    verify: {
+      E2E_HS256_KEY: createSecretKey(Buffer.from(hs, "utf8")),
+      E2E_RS256_KEY: rsa.publicKey,
+      E2E_ES256_KEY: ec.publicKey,
+      E2E_EDDSA_KEY: ed.publicKey,
+    },
+  };
+}
+
+/** 1 MiB of deterministic, non-repeating-looking bytes. */
+export function bigBody(seed = "e2e") {
+  const out = Buffer.alloc(1 << 20);
+  let block = createHash("sha256").update(seed).digest();
+  for (let i = 0; i < out.length; i += block.length) {
+    block.copy(out, i);
+    block = createHash("sha256").update(block).digest();
+  }
+  return out;
+}
+
+export const sha256 = (bytes) => createHash("sha256").update(bytes).digest("hex");
+
+const USER_WORKER = `
+// A customer's Worker: makes the fetch described by the x-e2e-* headers of its request and
+// returns the response as is (status, headers and streamed body).
+export default {
+  async fetch(request) {
+    const encoded = request.headers.get("x-e2e-url");
+    if (!encoded) return new Response("x-e2e-url missing", { status: 400 });
+    const target = decodeURIComponent(encoded);
+    const headers = new Headers();
+    for (const [name, value] of request.headers) {
+      if (name.startsWith("x-e2e-h-")) headers.append(name.slice(8), value);
+    }
+    const init = { method: request.method, headers, redirect: request.headers.get("x-e2e-redirect") ?? "follow" };
+    if (request.method !== "GET" && request.method !== "HEAD") init.body = request.body;
+    try {
+      return await fetch(target, init);
+    } catch (e) {
+      return new Response("fetch threw: " + e.message, { status: 599 });
+    }
+  },
+};`;
+
+const INTERNET_WORKER = `
+// The network as the outbound Worker sees it: a connection failure for down.example.com (the
+// caller's fetch() rejects, as with a refused connection), everything else goes on to the Node
+// function playing the upstream hosts, annotated with the Host header as it left the Worker.
+export default {
+  async fetch(request) {
+    const url = new URL(request.url);
+    if (url.hostname === "down.example.com") throw new Error("connection refused (simulated)");
+    const headers = new Headers(request.headers);
+    headers.set("x-e2e-wire-host", request.headers.get("host") ?? "");
+    return fetch(new Request(request, { headers, redirect: "manual" }));
+  },
+};`;
+
+const TAIL_WORKER = `
+// Collects every log message of the Workers it tails; GET returns them, DELETE clears them.
+let events = [];
+export default {
+  tail(batch) {
+    for (const e of batch) events.push({ outcome: e.outcome, logs: e.logs.map((l) => ({ level: l.level, message: l.message })), exceptions: e.exceptions.map((x) => x.message) });
+  },
+  fetch(request) {
+    if (request.method === "DELETE") { events = []; return new Response("cleared"); }
+    return Response.json(events);
+  },
+};`;
+
+/**
+ * Starts the workerd world. Returns helpers:
+ * - `call(customer, url, { method, headers, body, redirect })`: the user Worker of `customer`
+ *   (`null` = the one without a customer; `initech` = the customer given as env.customer_name)
+ *   fetches `url`; resolves to its Response;
+ * - `arrivals`: what the upstream received (array, in arrival order);
+ * - `events()`: the tail events of the outbound Worker so far;
+ * - `waitForLogs(pred, n)`: waits until `n` decision lines satisfying `pred` were tailed;
+ * - `secrets`: the generated key material (to prove none of it is ever logged).
+ */
+export async function startWorld({ upstream } = {}) {
+  const keys = generateKeys();
+  const arrivals = [];
+  const internet = async (request) => {
+    const url = new URL(request.url);
+    const body = Buffer.from(await request.arrayBuffer());
+    const headers = {};
+    for (const [k, v] of request.headers) if (k !== "x-e2e-wire-host") headers[k] = v;
+    const wireHost = request.headers.get("x-e2e-wire-host") || null;
+    const arrival = { url: request.url, host: url.hostname, method: request.method, path: url.pathname, headers, wireHost, bodySha256: sha256(body), bodyLength: body.length };
+    arrivals.push(arrival);
+    const jwtHost = JWT_HOSTS[url.hostname];
+    if (jwtHost) arrival.jwt = await verifyArrival(arrival, url.hostname, jwtHost, keys.verify);
+    if (upstream) {
+      const answer = await upstream(request, arrival, url);
+      if (answer) return answer;
+    }
+    return defaultUpstream(url, arrival);
+  };
+
+  const outbound = outboundWorkerOptions();
+  const userWorker = (name, outboundService) => ({ name, modules: true, script: USER_WORKER, compatibilityDate: COMPATIBILITY_DATE, outboundService });
+  const mf = new Miniflare({
+    // workerd prints every console.log on stdout: the suite reads the Tail Worker instead.
+    // stderr (runtime errors, panics) is passed through; E2E_VERBOSE=1 shows stdout too.
+    handleRuntimeStdio(stdout, stderr) {
+      if (process.env.E2E_VERBOSE) stdout.pipe(process.stdout); else stdout.resume();
+      stderr.pipe(process.stderr);
+    },
+    workers: [
+      userWorker("user-acme", { name: "outbound", props: CUSTOMERS.acme }),
+      userWorker("user-globex", { name: "outbound", props: CUSTOMERS.globex }),
+      userWorker("user-nobody", "outbound"),
+      // As deployed: the dispatch namespace's outbound parameter arrives as env.customer_name.
+      userWorker("user-initech", "outbound-env"),
+      { ...outbound, name: "outbound", bindings: { ...keys.secrets }, outboundService: "internet", tails: ["tail"] },
+      { ...outbound, name: "outbound-env", bindings: { ...keys.secrets, customer_name: "initech" }, outboundService: "internet", tails: ["tail"] },
+      { name: "internet", modules: true, script: INTERNET_WORKER, compatibilityDate: COMPATIBILITY_DATE, outboundService: internet },
+      { name: "tail", modules: true, script: TAIL_WORKER, compatibilityDate: COMPATIBILITY_DATE },
+    ],
+  });
+  await mf.ready;
+  const users = {
+    acme: await mf.getWorker("user-acme"),
+    globex: await mf.getWorker("user-globex"),
+    initech: await mf.getWorker("user-initech"),
+    null: await mf.getWorker("user-nobody"),
+  };
+  const tail = await mf.getWorker("tail");
+
+  async function call(customer, url, { method = "GET", headers = {}, body, redirect } = {}) {
+    const h = { "x-e2e-url": encodeURIComponent(url) };
+    for (const [k, v] of Object.entries(headers)) h[`x-e2e-h-${k}`] = v;
+    if (redirect) h["x-e2e-redirect"] = redirect;
+    // manual: Node must not follow what the user Worker returns.
+    const init = { method, headers: h, redirect: "manual" };
+    if (body !== undefined) init.body = body;
+    return users[customer].fetch("http://user.test/", init);
+  }
+
+  async function events() {
+    return (await tail.fetch("http://tail.test/")).json();
+  }
+
+  /** Decision lines (the single argument of each console.log) of every tailed event. */
+  async function decisionLines() {
+    const lines = [];
+    for (const e of await events()) for (const l of e.logs) lines.push(l.message[0]);
+    return lines;
+  }
+
+  async function waitForLogs(pred, n, timeoutMs = 5000) {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const matching = (await decisionLines()).filter((l) => l && typeof l === "object" && pred(l));
+      if (matching.length >= n || Date.now() > deadline) return matching;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  }
+
+  async function dispose() {
+    if (process.env.CAPTURE_LOGS) {
+      const lines = (await decisionLines()).map((l) => JSON.stringify(l) + "\n").join("");
+      appendFileSync(process.env.CAPTURE_LOGS, lines);
+    }
+    await mf.dispose();
+  }
+
+  return { mf, call, arrivals, events, decisionLines, waitForLogs, dispose, secrets: keys.secrets };
+}
+
+/** The outbound Worker's modules: the Rust build, or E2E_OUTBOUND_SCRIPT (another implementation). */
+function outboundWorkerOptions() {
+  const base = { compatibilityDate: COMPATIBILITY_DATE };
+  if (process.env.E2E_OUTBOUND_SCRIPT) {
+    const script = path.resolve(process.env.E2E_OUTBOUND_SCRIPT);
+    return { ...base, modulesRoot: path.dirname(script), modules: [{ type: "ESModule", path: script }] };
+  }
+  const dir = path.resolve(ROOT, process.env.E2E_WORKER_DIR ?? "build");
+  return {
+    ...base,
+    modulesRoot: dir,
+    modules: [
+      { type: "ESModule", path: path.join(dir, "index.js") },
+      { type: "CompiledWasm", path: path.join(dir, "index_bg.wasm") },
+    ],
+  };
+}
+
+async function verifyArrival(arrival, host, spec, verifyKeys) {
+  const raw = arrival.headers[spec.header];
+  const result = { header: spec.header, raw: raw ?? null };
+  if (raw === undefined) return { ...result, ok: false, error: "no credential header" };
+  if (!raw.startsWith(spec.prefix)) return { ...result, ok: false, error: "wrong prefix" };
+  const token = raw.slice(spec.prefix.length);
+  try {
+    const { payload, protectedHeader } = await jwtVerify(token, verifyKeys[spec.secret], {
+      algorithms: [spec.alg],
+      issuer: ISSUER,
+      audience: spec.audience ?? host,
+      typ: "JWT",
+      requiredClaims: ["iss", "aud", "iat", "exp", "sub"],
+    });
+    return { ...result, ok: true, token, payload, protectedHeader };
+  } catch (e) {
+    let protectedHeader = null;
+    try { protectedHeader = decodeProtectedHeader(token); } catch { /* not a JWT at all */ }
+    return { ...result, ok: false, token, protectedHeader, error: `${e.code ?? ""} ${e.message}` };
+  }
+}
+
+function defaultUpstream(url, arrival) {
+  if (url.pathname === "/redirect") {
+    return new Response(null, { status: 302, headers: { location: url.searchParams.get("to") } });
+  }
+  if (url.pathname === "/big") {
+    return new Response(bigBody("response"), { headers: { "content-type": "application/octet-stream", "x-upstream": "big" } });
+  }
+  return Response.json(
+    { host: url.hostname, path: url.pathname, method: arrival.method, bodySha256: arrival.bodySha256, sub: arrival.jwt?.payload?.sub ?? null },
+    { headers: { "x-upstream": url.hostname, "set-cookie": "upstream=1; Path=/" } },
+  );
+}
+
+/** A fresh unique path, so each test finds its own log lines. */
+export const uniquePath = (label) => `/${label}/${randomUUID()}`;
