@@ -56,7 +56,11 @@ fn build(display: &str, path: &Path) -> Result<(), String> {
     let policy_ref = serde_json::to_string(&compiled.policy.policy_ref())
         .map_err(|error| format!("error: cannot serialise the policy reference: {error}"))?;
     let policy_ref_path = out_dir.join("policy_ref.json");
-    std::fs::write(&policy_ref_path, policy_ref)
-        .map_err(|error| format!("error: cannot write `{}`: {error}", policy_ref_path.display()))?;
+    std::fs::write(&policy_ref_path, policy_ref).map_err(|error| {
+        format!(
+            "error: cannot write `{}`: {error}",
+            policy_ref_path.display()
+        )
+    })?;
     Ok(())
 }

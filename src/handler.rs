@@ -72,7 +72,10 @@ async fn fetch(
         }
         None => (
             unloaded_policy_decision(),
-            Outcome::answer(body::internal_error(&decision_id), Some(RequestError::InternalError)),
+            Outcome::answer(
+                body::internal_error(&decision_id),
+                Some(RequestError::InternalError),
+            ),
         ),
     };
 
@@ -122,8 +125,8 @@ async fn act(
     };
     match plan(decision, decision_id, |id| policy.credential(id)) {
         ActionPlan::Answer(answer) => {
-            let error = (decision.action == Action::Inject)
-                .then_some(RequestError::CredentialUnavailable);
+            let error =
+                (decision.action == Action::Inject).then_some(RequestError::CredentialUnavailable);
             Outcome::answer(answer, error)
         }
         ActionPlan::Pass => send(request, target, None, decision_id).await,
@@ -140,7 +143,9 @@ async fn act(
                     .map(|mut minter| minter.token(credential, &vars, |name| secret(env, name)))
             });
             match minted {
-                Ok(Ok(token)) => send(request, target, Some((credential, &token)), decision_id).await,
+                Ok(Ok(token)) => {
+                    send(request, target, Some((credential, &token)), decision_id).await
+                }
                 Ok(Err(error)) => Outcome::answer(
                     body::credential_unavailable(Some(&credential.id), decision_id),
                     Some(error.request_error()),
@@ -157,7 +162,10 @@ async fn act(
 async fn send(
     request: &web_sys::Request,
     target: &egress_policy_engine::Target,
-    inject: Option<(&egress_policy_engine::Credential, &egress_policy_outbound::Token)>,
+    inject: Option<(
+        &egress_policy_engine::Credential,
+        &egress_policy_outbound::Token,
+    )>,
     decision_id: &str,
 ) -> Outcome {
     match forward(request, target, inject).await {

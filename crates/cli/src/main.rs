@@ -24,7 +24,13 @@ use clap::{Parser, Subcommand};
 
 /// Check, compile, explain, test, diff, audit, replay and format egress policies.
 #[derive(Debug, Parser)]
-#[command(name = "egress-policy", version, about, propagate_version = true)]
+#[command(
+    name = "egress-policy",
+    version,
+    about,
+    propagate_version = true,
+    after_help = "Exit status: 0 ok, 1 failure or error, 2 usage error; `diff` also exits 2 when the change widens what is allowed."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

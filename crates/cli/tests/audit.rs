@@ -49,9 +49,32 @@ fn row<'a>(rows: &'a Value, field: &str, value: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no row with {field} = {value} in {rows}"))
 }
 
+/// The whole check for a log captured from a real run: it has decisions, every line is
+/// readable, and every decision names its policy revision. (A capture from the Worker's
+/// end-to-end tests is one `#[test]` calling this.)
+fn assert_audits_cleanly(log: &str) -> Value {
+    let s = audit_json(&[log]);
+    assert!(s["decisions"].as_u64().unwrap() > 0, "{s}");
+    assert_eq!(s["problems"]["total"], 0, "{}", s["problems"]);
+    assert!(s["inputs"][0]["error"].is_null());
+    for revision in s["revisions"].as_array().unwrap() {
+        assert_eq!(revision["sha256"].as_str().unwrap().len(), 64, "{revision}");
+    }
+    let by_action = &s["actions"];
+    assert_eq!(
+        by_action["total"].as_u64(),
+        Some(
+            by_action["block"].as_u64().unwrap()
+                + by_action["inject"].as_u64().unwrap()
+                + by_action["pass"].as_u64().unwrap()
+        )
+    );
+    s
+}
+
 #[test]
 fn summarises_per_customer_action_rule_revision_and_credential() {
-    let s = audit_json(&[&fixture("replay.jsonl")]);
+    let s = assert_audits_cleanly(&fixture("replay.jsonl"));
     assert_eq!(s["decisions"], 16);
     assert_eq!(s["actions"]["block"], 8);
     assert_eq!(s["actions"]["inject"], 3);

@@ -31,7 +31,7 @@ fn broken_policies_report_every_diagnostic() {
     for (fixture, errors) in [
         ("non_canonical_hosts", 9),
         ("bad_rules", 9),
-        ("bad_credentials", 4),
+        ("bad_credentials", 3),
         ("toml_syntax", 1),
     ] {
         let path = format!("{FIXTURES}/{fixture}.toml");

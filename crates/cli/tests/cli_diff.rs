@@ -122,3 +122,17 @@ fn an_invalid_policy_exits_one() {
         out.stderr
     );
 }
+
+#[test]
+fn customers_with_several_tags_are_probed_together() {
+    let out = diff("tags_first", "tags_swapped", true);
+    assert_eq!(out.code, 2, "{}", out.stdout);
+    let json: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let changes = json["changes"].as_array().unwrap();
+    assert_eq!(changes.len(), 1);
+    let change = &changes[0];
+    assert_eq!(change["kind"], "credential_changed");
+    assert_eq!(change["old"]["credential"], "billing-eu");
+    assert_eq!(change["new"]["credential"], "billing-us");
+    assert_eq!(change["scope_text"], "only customers with tags `eu`, `us`");
+}

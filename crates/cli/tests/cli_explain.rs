@@ -123,3 +123,41 @@ fn json_for_a_refusal_without_customer() {
     assert_eq!(json["rule"], serde_json::Value::Null);
     assert_eq!(json["rule_line"], serde_json::Value::Null);
 }
+
+#[test]
+fn json_carries_the_query_only_when_the_policy_logs_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("policy.toml");
+    std::fs::write(
+        &policy,
+        "version = 1\n[defaults]\nquery_in_logs = true\n[[rules]]\nid = \"b\"\naction = \"block\"\nhosts = [\"evil.example\"]\n",
+    )
+    .unwrap();
+    let out = run(&[
+        "explain",
+        "--policy",
+        policy.to_str().unwrap(),
+        "--customer",
+        "c",
+        "--tags",
+        "",
+        "--json",
+        "https://evil.example/p?q=1",
+    ]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let json: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(json["query"], "q=1");
+    assert_eq!(json["rule"], "b");
+    assert_eq!(json["rule_line"], 4);
+    assert_eq!(json["tags"], serde_json::json!([]));
+    assert_eq!(json["policy"]["name"], serde_json::Value::Null);
+}
+
+#[test]
+fn near_miss_says_why_the_inject_rule_did_not_apply() {
+    insta::assert_snapshot!(explain(&[
+        "--customer",
+        "customer-123",
+        "http://api.example.com/v1/users"
+    ]));
+}

@@ -128,3 +128,44 @@ fn a_directory_without_tests_is_an_error() {
         out.stderr
     );
 }
+
+#[test]
+fn coverage_lists_rules_no_case_exercised() {
+    let out = run(&["test", "--coverage"]);
+    assert_eq!(out.code, 0, "{}", out.stdout);
+    let rules = egress_policy_engine::compile(
+        "policy.toml",
+        &std::fs::read_to_string(support::root().join("policy/policy.toml")).unwrap(),
+    )
+    .unwrap()
+    .policy
+    .rules()
+    .len();
+    assert!(
+        out.stdout
+            .contains(&format!("coverage: {rules} of {rules} rules exercised\n")),
+        "{}",
+        out.stdout
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("one.toml");
+    std::fs::write(
+        &file,
+        "[[case]]\nname = \"x\"\ncustomer = \"c\"\nurl = \"https://malicious.com/\"\nexpect = { action = \"block\", rule = \"block-malware\" }\n",
+    )
+    .unwrap();
+    let out = run(&[
+        "test",
+        "--coverage",
+        "policy/policy.toml",
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(out.code, 0);
+    assert!(
+        out.stdout.contains(&format!(
+            "coverage: 1 of {rules} rules exercised; not exercised: block-cloud-metadata,"
+        )),
+        "{}",
+        out.stdout
+    );
+}

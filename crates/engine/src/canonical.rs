@@ -90,6 +90,20 @@ pub struct CanonicalUrl {
 }
 
 impl CanonicalUrl {
+    /// The [`Target`] reported in decisions, without copying.
+    pub fn into_target(self) -> Target {
+        Target {
+            scheme: self.scheme.as_str().to_owned(),
+            host: match self.host {
+                CanonicalHost::Domain(d) => d,
+                other => other.to_string(),
+            },
+            port: self.port,
+            path: self.path,
+            query: self.query,
+        }
+    }
+
     /// The [`Target`] reported in decisions.
     pub fn target(&self) -> Target {
         Target {

@@ -91,8 +91,9 @@ pub(crate) fn decide(
         would_block,
         report_rule,
         credential: None,
-        target: Some(url.target()),
+        target: None,
     };
+    decision.target = Some(url.into_target());
     if let Some(rule) = block {
         decision.action = Action::Block;
         decision.rule = Some(rule.rule_ref());

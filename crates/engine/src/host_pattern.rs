@@ -4,6 +4,7 @@
 //! the simple, obviously-correct form used by the reference decider. The fast matcher
 //! (`crate::matcher`) indexes the same patterns.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -412,19 +413,18 @@ fn parse_name_pattern(text: &str) -> ParsedHostPattern {
 
 /// The canonical spelling of a host name pattern (lower case, UTS-46 mapped, punycode),
 /// `None` when IDNA rejects it. `*` passes through untouched.
-fn canonical_name(name: &str) -> Option<String> {
-    if name.bytes().all(|b| {
+fn canonical_name(name: &str) -> Option<Cow<'_, str>> {
+    let plain = name.bytes().all(|b| {
         b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'_' | b'.' | b'*')
-    }) && !name.split('.').any(|l| l.starts_with("xn--"))
-    {
-        return Some(name.to_owned());
+    });
+    if plain && !name.split('.').any(|l| l.starts_with("xn--")) {
+        return Some(Cow::Borrowed(name));
     }
-    idna::domain_to_ascii(name).ok()
+    idna::domain_to_ascii(name).ok().map(Cow::Owned)
 }
 
 fn validate_canonical_name(text: &str) -> ParsedHostPattern {
     let mut out = ParsedHostPattern::default();
-    let labels: Vec<&str> = text.split('.').collect();
     if text.len() > MAX_HOST_LEN {
         out.errors.push(
             Diagnostic::error(
@@ -435,7 +435,7 @@ fn validate_canonical_name(text: &str) -> ParsedHostPattern {
             .with_hint(format!("host names have at most {MAX_HOST_LEN} characters")),
         );
     }
-    if let Some(long) = labels.iter().find(|l| l.len() > MAX_LABEL_LEN) {
+    if let Some(long) = text.split('.').find(|l| l.len() > MAX_LABEL_LEN) {
         out.errors.push(
             Diagnostic::error(
                 "label-too-long",
@@ -444,13 +444,11 @@ fn validate_canonical_name(text: &str) -> ParsedHostPattern {
             .with_label("label too long"),
         );
     }
-    let any_depth = text.starts_with("*.");
-    let body: Vec<&str> = if any_depth {
-        labels.iter().skip(1).copied().collect()
-    } else {
-        labels.clone()
+    let (any_depth, body) = match text.strip_prefix("*.") {
+        Some(rest) => (true, rest),
+        None => (false, text),
     };
-    if labels.last().is_some_and(|l| is_numeric_label(l)) {
+    if text.rsplit('.').next().is_some_and(is_numeric_label) {
         out.errors.push(
             Diagnostic::error(
                 "numeric-final-label",
@@ -466,9 +464,9 @@ fn validate_canonical_name(text: &str) -> ParsedHostPattern {
     if !out.errors.is_empty() {
         return out;
     }
-    let has_inner_wildcard = body.iter().any(|l| l.contains('*'));
+    let has_inner_wildcard = body.contains('*');
     // Patterns whose fixed part is a single label (or less) cover a whole top-level domain.
-    let trailing_literal = body.iter().rev().take_while(|l| !l.contains('*')).count();
+    let trailing_literal = body.rsplit('.').take_while(|l| !l.contains('*')).count();
     if (any_depth || has_inner_wildcard) && trailing_literal < 2 {
         out.warnings.push(
             Diagnostic::warning(
@@ -482,7 +480,7 @@ fn validate_canonical_name(text: &str) -> ParsedHostPattern {
     out.pattern = Some(if has_inner_wildcard {
         HostPattern::Glob(text.to_owned())
     } else if any_depth {
-        HostPattern::Subdomains(body.join("."))
+        HostPattern::Subdomains(body.to_owned())
     } else {
         HostPattern::Exact(text.to_owned())
     });

@@ -1,7 +1,7 @@
 //! Counters whose memory is bounded whatever the log size: log content is attacker-influenced
 //! (hosts, paths) and logs can be huge, so no map may grow with the number of lines.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 
 /// A map that is exact for its first `capacity` distinct keys; later new keys are pooled into
 /// [`Capped::other`] (their values are still counted, just not by key).
@@ -49,17 +49,19 @@ impl<V: Default> Capped<V> {
     }
 }
 
-/// Approximate heavy hitters with the Space-Saving algorithm (Metwally et al. 2005): at most
-/// `capacity` keys are tracked; a new key past capacity replaces the least counted one and
-/// inherits its count as the error bound. Exact while fewer than `capacity` distinct keys
-/// were seen, and any key seen more than `total / capacity` times is always present.
+/// Approximate heavy hitters in bounded memory (a batched Space-Saving / Misra-Gries
+/// variant): keys are counted exactly until `2 * capacity` distinct keys are tracked; then
+/// only the `capacity` most counted stay. A key first seen (or seen again) after such a prune
+/// starts at the highest count pruned so far (the `floor`), which is its possible error: the
+/// reported count is never below the true count and at most `error` above it. Exact while no
+/// prune happened; a key more frequent than about `total / capacity` is never pruned.
 #[derive(Clone, Debug)]
 pub struct TopK {
     capacity: usize,
     counts: HashMap<String, (u64, u64)>,
-    by_count: BTreeSet<(u64, String)>,
+    floor: u64,
     total: u64,
-    evictions: u64,
+    pruned: bool,
 }
 
 /// One reported heavy hitter.
@@ -74,14 +76,14 @@ pub struct Hitter {
 }
 
 impl TopK {
-    /// Tracks at most `capacity` keys (at least one).
+    /// Keeps at least `capacity` keys (at least one) and at most twice as many.
     pub fn new(capacity: usize) -> TopK {
         TopK {
             capacity: capacity.max(1),
             counts: HashMap::new(),
-            by_count: BTreeSet::new(),
+            floor: 0,
             total: 0,
-            evictions: 0,
+            pruned: false,
         }
     }
 
@@ -89,23 +91,25 @@ impl TopK {
     pub fn add(&mut self, key: &str) {
         self.total += 1;
         if let Some((count, _)) = self.counts.get_mut(key) {
-            self.by_count.remove(&(*count, key.to_string()));
             *count += 1;
-            self.by_count.insert((*count, key.to_string()));
             return;
         }
-        let (count, error) = if self.counts.len() < self.capacity {
-            (1, 0)
-        } else {
-            let Some((min, victim)) = self.by_count.pop_first() else {
-                return;
-            };
-            self.counts.remove(&victim);
-            self.evictions += 1;
-            (min + 1, min)
-        };
-        self.counts.insert(key.to_string(), (count, error));
-        self.by_count.insert((count, key.to_string()));
+        self.counts
+            .insert(key.to_string(), (self.floor + 1, self.floor));
+        if self.counts.len() >= self.capacity.saturating_mul(2) {
+            self.prune();
+        }
+    }
+
+    fn prune(&mut self) {
+        let mut all: Vec<(String, (u64, u64))> = self.counts.drain().collect();
+        all.sort_by(|a, b| b.1.0.cmp(&a.1.0).then_with(|| a.0.cmp(&b.0)));
+        let removed = all.split_off(self.capacity.min(all.len()));
+        if let Some(highest) = removed.iter().map(|(_, (count, _))| *count).max() {
+            self.floor = self.floor.max(highest);
+            self.pruned = true;
+        }
+        self.counts = all.into_iter().collect();
     }
 
     /// The `n` most counted keys, highest first (ties by key).
@@ -124,13 +128,13 @@ impl TopK {
         all
     }
 
-    /// Whether counts may be overestimates (some key was evicted).
+    /// Whether counts may be overestimates (some key was pruned).
     pub fn is_approximate(&self) -> bool {
-        self.evictions > 0
+        self.pruned
     }
 
     #[cfg(test)]
-    /// Distinct keys currently tracked (never more than the capacity).
+    /// Distinct keys currently tracked (never `2 * capacity` or more).
     pub fn tracked(&self) -> usize {
         self.counts.len()
     }
@@ -180,7 +184,7 @@ mod tests {
                 t.add(&format!("h{i}.example"));
             }
         }
-        assert!(t.tracked() <= 50);
+        assert!(t.tracked() < 100);
         let top = t.top(1);
         assert_eq!(top[0].key, "heavy.example");
         assert!(top[0].count >= 25_000 && top[0].count - top[0].error <= 25_000);

@@ -22,6 +22,12 @@ const WIDENING: u8 = 2;
 
 /// Arguments of `diff`.
 #[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Exit status: 0 no widening change, 2 a widening change (something blocked now passes or \
+                  is injected, an enforced block is now report-only, or a credential goes where it did \
+                  not), 1 a policy error. Usage errors also exit 2, with a message on stderr and nothing \
+                  on stdout."
+)]
 pub struct Args {
     /// The policy before the change.
     old: PathBuf,

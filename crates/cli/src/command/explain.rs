@@ -17,11 +17,13 @@ use crate::explain::rule_match::{self, Candidates, Probe, RuleMatch};
 use crate::policy_source::{self, DEFAULT_POLICY};
 use crate::source_position::line_text;
 
+/// How many rules that name the host but fail a condition `explain` lists at most.
+const MAX_NEAR_MISSES: usize = 3;
 /// How many lines of a rule's table `explain` quotes at most.
 const MAX_RULE_LINES: usize = 12;
 
 /// Arguments of `explain`.
-#[derive(Debug, clap::Args)]
+#[derive(Clone, Debug, clap::Args)]
 pub struct Args {
     /// The policy file.
     #[arg(long, default_value = DEFAULT_POLICY)]
@@ -57,6 +59,9 @@ struct JsonExplanation<'a> {
     host: Option<&'a str>,
     port: Option<u16>,
     path: Option<&'a str>,
+    /// Only when the policy sets `query_in_logs = true`, as in the log line.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    query: Option<&'a str>,
     customer: Option<&'a str>,
     tags: &'a [String],
     policy: PolicyRef,
@@ -66,6 +71,16 @@ struct JsonExplanation<'a> {
 pub fn run(args: &Args) -> Result<ExitCode, CliError> {
     let loaded = policy_source::load(&args.policy)?;
     let policy = &loaded.compiled.policy;
+    let args = &Args {
+        // `--tags ""` means no tags, not one empty tag.
+        tags: args
+            .tags
+            .iter()
+            .filter(|t| !t.is_empty())
+            .cloned()
+            .collect(),
+        ..args.clone()
+    };
     let decision = policy.decide(&Request {
         method: &args.method,
         url: &args.url,
@@ -87,6 +102,9 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
             host: target.map(|t| t.host.as_str()),
             port: target.map(|t| t.port),
             path: target.map(|t| t.path.as_str()),
+            query: target
+                .and_then(|t| t.query.as_deref())
+                .filter(|_| policy.defaults().query_in_logs),
             customer: args.customer.as_deref(),
             tags: &args.tags,
             policy: policy.policy_ref(),
@@ -255,6 +273,7 @@ fn why(args: &Args, policy: &CompiledPolicy, decision: &Decision, file_name: &st
         report,
         inject,
         pass,
+        near_misses,
     } = &candidates;
     let describe = |kind: &str, found: &Option<(usize, RuleMatch)>| -> String {
         match found.as_ref().and_then(|(i, m)| Some((rules.get(*i)?, m))) {
@@ -273,6 +292,14 @@ fn why(args: &Args, policy: &CompiledPolicy, decision: &Decision, file_name: &st
     }
     lines.push(describe("inject", inject));
     lines.push(describe("pass", pass));
+    for (index, miss) in near_misses.iter().take(MAX_NEAR_MISSES) {
+        if let (Some(rule), Some(failed)) = (rules.get(*index), &miss.failed) {
+            lines.push(format!(
+                "names the host but does not match: {} ({file_name}:{}): {failed}",
+                rule.id, rule.line
+            ));
+        }
+    }
     let global_report = policy.defaults().mode == Mode::Report;
     lines.push(
         match (block, inject, pass) {

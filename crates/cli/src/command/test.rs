@@ -3,6 +3,7 @@
 //! Without FILES, runs every `*.toml` in the `tests/` directory beside the policy
 //! (`policy/tests/*.toml` for the default policy). A directory among FILES means its `*.toml`.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -12,6 +13,12 @@ use crate::policy_tests::{case_file, run};
 
 /// Arguments of `test`.
 #[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Test files hold `[[case]]` tables: name, customer (omit for the `no_customer` refusal), \
+                  tags, method (default GET), url, and expect = { action = \"block\", rule = \"id\" } \
+                  (omit `rule` when no rule decides; optional would_block, report_rule, reason, \
+                  credential). Unknown keys are errors. The top of each policy/tests/*.toml repeats this."
+)]
 pub struct Args {
     /// The policy file.
     #[arg(default_value = DEFAULT_POLICY)]
@@ -21,6 +28,9 @@ pub struct Args {
     /// Also list the cases that pass.
     #[arg(short, long)]
     verbose: bool,
+    /// Also list the rules no case exercised (as deciding or report-mode rule).
+    #[arg(long)]
+    coverage: bool,
 }
 
 /// Runs `test`: exit 1 when any case fails or any test file is malformed.
@@ -29,6 +39,7 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
     let policy = &loaded.compiled.policy;
     let files = test_files(&args.policy, &args.files)?;
     let (mut passed, mut failed, mut broken_files) = (0usize, 0usize, 0usize);
+    let mut exercised: BTreeSet<String> = BTreeSet::new();
     for file in &files {
         let file_name = file.display().to_string();
         let text = std::fs::read_to_string(file).map_err(|source| CliError::Read {
@@ -47,6 +58,8 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
         };
         for case in &cases {
             let decision = run::decide(policy, case);
+            exercised.extend(decision.rule.iter().map(|r| r.id.clone()));
+            exercised.extend(decision.report_rule.iter().map(|r| r.id.clone()));
             let mismatches = run::compare(case, &decision);
             if mismatches.is_empty() {
                 passed += 1;
@@ -66,6 +79,24 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
         println!(
             "{broken_files} test file{} could not be read as tests",
             policy_source::plural(broken_files)
+        );
+    }
+    if args.coverage {
+        let missed: Vec<&str> = policy
+            .rules()
+            .iter()
+            .map(|r| r.id.as_str())
+            .filter(|id| !exercised.contains(*id))
+            .collect();
+        println!(
+            "coverage: {} of {} rules exercised{}",
+            policy.rules().len() - missed.len(),
+            policy.rules().len(),
+            if missed.is_empty() {
+                String::new()
+            } else {
+                format!("; not exercised: {}", missed.join(", "))
+            }
         );
     }
     println!("{passed} passed, {failed} failed");

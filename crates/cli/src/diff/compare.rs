@@ -184,12 +184,11 @@ pub fn differences(set: &ProbeSet, old: &CompiledPolicy, new: &CompiledPolicy) -
         for (request_index, shape) in host.requests.iter().enumerate() {
             let url = probe_url(&host.host, shape);
             for (audience_index, audience) in host.audiences.iter().enumerate() {
-                let tags: Vec<String> = audience.tag.iter().cloned().collect();
                 let request = Request {
                     method: &shape.method,
                     url: &url,
                     customer: Some(customer_name(audience, &set.other_customer)),
-                    tags: &tags,
+                    tags: &audience.tags,
                 };
                 let before = Outcome::of(&old.decide(&request));
                 let after = Outcome::of(&new.decide(&request));

@@ -24,10 +24,10 @@ pub enum Scope {
     },
     /// Customers with these tags (`None`: customers with no tag either policy names).
     Tags {
-        /// The tags.
-        tags: Vec<Option<String>>,
-        /// The named tags it does not apply to.
-        except: Vec<String>,
+        /// The tag sets (empty: no tag either policy names).
+        tags: Vec<Vec<String>>,
+        /// The named tag sets it does not apply to.
+        except: Vec<Vec<String>>,
     },
     /// These customer and tag combinations.
     Audiences {
@@ -47,12 +47,13 @@ impl fmt::Display for Scope {
                 let names: Vec<String> = customers.iter().flatten().cloned().collect();
                 write!(f, "only customers {}", quoted(&names))
             }
-            Scope::Tags { tags, except } if tags.contains(&None) => {
-                write!(f, "customers without tag {}", quoted(except))
+            Scope::Tags { tags, except } if tags.contains(&Vec::new()) => {
+                let names: Vec<String> = except.iter().map(|t| tag_label(t)).collect();
+                write!(f, "all customers except those with {}", names.join("; "))
             }
             Scope::Tags { tags, .. } => {
-                let names: Vec<String> = tags.iter().flatten().cloned().collect();
-                write!(f, "only customers tagged {}", quoted(&names))
+                let names: Vec<String> = tags.iter().map(|t| tag_label(t)).collect();
+                write!(f, "only customers with {}", names.join("; "))
             }
             Scope::Audiences { audiences } => {
                 let names: Vec<String> = audiences
@@ -61,7 +62,7 @@ impl fmt::Display for Scope {
                         format!(
                             "{} ({})",
                             customer_label(a.customer.as_deref()),
-                            tag_label(a.tag.as_deref())
+                            tag_label(&a.tags)
                         )
                     })
                     .collect();
@@ -80,8 +81,12 @@ fn customer_label(customer: Option<&str>) -> String {
     customer.map_or_else(|| "any other customer".to_owned(), |c| format!("`{c}`"))
 }
 
-fn tag_label(tag: Option<&str>) -> String {
-    tag.map_or_else(|| "no listed tag".to_owned(), |t| format!("tag `{t}`"))
+fn tag_label(tags: &[String]) -> String {
+    match tags {
+        [] => "no listed tag".to_owned(),
+        [tag] => format!("tag `{tag}`"),
+        tags => format!("tags {}", quoted(tags)),
+    }
 }
 
 /// One host of a group, with the requests to it that changed.
@@ -188,13 +193,14 @@ fn summarise(grid: &[Audience], hit: &BTreeSet<usize>) -> Scope {
         return Scope::AllCustomers;
     }
     let customers: BTreeSet<&Option<String>> = grid.iter().map(|a| &a.customer).collect();
-    let tags: BTreeSet<&Option<String>> = grid.iter().map(|a| &a.tag).collect();
-    let in_grid = |customer: &Option<String>, tag: &Option<String>| {
+    let tags: BTreeSet<&Vec<String>> = grid.iter().map(|a| &a.tags).collect();
+    let in_grid = |customer: &Option<String>, tag: &Vec<String>| {
         grid.iter()
-            .any(|a| &a.customer == customer && &a.tag == tag)
+            .any(|a| &a.customer == customer && &a.tags == tag)
     };
-    let hit_has = |customer: &Option<String>, tag: &Option<String>| {
-        hit.iter().any(|a| &a.customer == customer && &a.tag == tag)
+    let hit_has = |customer: &Option<String>, tag: &Vec<String>| {
+        hit.iter()
+            .any(|a| &a.customer == customer && &a.tags == tag)
     };
     let whole_customers: Vec<Option<String>> = customers
         .iter()
@@ -216,17 +222,17 @@ fn summarise(grid: &[Audience], hit: &BTreeSet<usize>) -> Scope {
             except,
         };
     }
-    let whole_tags: Vec<Option<String>> = tags
+    let whole_tags: Vec<Vec<String>> = tags
         .iter()
         .filter(|t| customers.iter().all(|c| !in_grid(c, t) || hit_has(c, t)))
         .map(|t| (*t).clone())
         .collect();
-    let covered_by_tags = grid.iter().filter(|a| whole_tags.contains(&a.tag)).count();
+    let covered_by_tags = grid.iter().filter(|a| whole_tags.contains(&a.tags)).count();
     if covered_by_tags == hit.len() {
         let except = tags
             .iter()
             .filter(|t| !whole_tags.contains(t))
-            .filter_map(|t| (*t).clone())
+            .map(|t| (*t).clone())
             .collect();
         return Scope::Tags {
             tags: whole_tags,
@@ -245,10 +251,10 @@ mod tests {
     fn grid() -> Vec<Audience> {
         let mut out = Vec::new();
         for c in [Some("acme"), None] {
-            for t in [Some("prod"), None] {
+            for t in [vec!["prod".to_owned()], vec![]] {
                 out.push(Audience {
                     customer: c.map(str::to_owned),
-                    tag: t.map(str::to_owned),
+                    tags: t,
                 });
             }
         }
@@ -277,15 +283,19 @@ mod tests {
         let untagged: BTreeSet<usize> = [1, 3].into();
         assert_eq!(
             summarise(&g, &untagged).to_string(),
-            "customers without tag `prod`"
+            "all customers except those with tag `prod`"
         );
         let prod: BTreeSet<usize> = [0, 2].into();
         assert_eq!(
             summarise(&g, &prod),
             Scope::Tags {
-                tags: vec![Some("prod".into())],
-                except: vec![],
+                tags: vec![vec!["prod".into()]],
+                except: vec![vec![]],
             }
+        );
+        assert_eq!(
+            summarise(&g, &prod).to_string(),
+            "only customers with tag `prod`"
         );
         let one: BTreeSet<usize> = [3].into();
         assert_eq!(

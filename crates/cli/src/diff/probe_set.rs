@@ -52,8 +52,9 @@ impl Side {
 pub struct Audience {
     /// A customer named in either policy, or `None` for "every other customer".
     pub customer: Option<String>,
-    /// A tag named in either policy, or `None` for "no listed tag".
-    pub tag: Option<String>,
+    /// Tags named in either policy: none, one, or all of them together (tags are the one
+    /// many-valued input: a customer with two tags can match two rules at once).
+    pub tags: Vec<String>,
 }
 
 /// The request line of a probe.
@@ -368,19 +369,25 @@ fn request_shapes(rules: &[&Rule]) -> Vec<RequestShape> {
     shapes
 }
 
-/// The named customers and tags of the relevant rules, each alone, plus "anyone else".
+/// The named customers of the relevant rules each alone plus "anyone else", crossed with no
+/// tag, each named tag alone, and all named tags together.
 fn audiences(rules: &[&Rule]) -> Vec<Audience> {
     let customers: BTreeSet<&String> = rules
         .iter()
         .flat_map(|r| r.customers.iter().flatten())
         .collect();
     let tags: BTreeSet<&String> = rules.iter().flat_map(|r| r.tags.iter().flatten()).collect();
+    let mut tag_sets: Vec<Vec<String>> = vec![Vec::new()];
+    tag_sets.extend(tags.iter().map(|t| vec![(*t).clone()]));
+    if tags.len() > 1 {
+        tag_sets.push(tags.iter().map(|t| (*t).clone()).collect());
+    }
     let mut out = Vec::new();
     for customer in customers.iter().map(|c| Some((*c).clone())).chain([None]) {
-        for tag in tags.iter().map(|t| Some((*t).clone())).chain([None]) {
+        for tags in &tag_sets {
             out.push(Audience {
                 customer: customer.clone(),
-                tag,
+                tags: tags.clone(),
             });
         }
     }

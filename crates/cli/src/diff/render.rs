@@ -4,6 +4,8 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
+use egress_policy_engine::{Action, DEFAULT_ACTION_REASON};
+
 use super::compare::Outcome;
 use super::group::{Group, HostChange, Scope};
 use super::probe_set::RequestShape;
@@ -152,24 +154,28 @@ fn outcome(o: &Outcome, file: &str) -> String {
     if let Some(credential) = &o.credential {
         let _ = write!(text, " `{credential}`");
     }
+    let blocked = o.action == Action::Block;
     match (&o.rule, o.reason_code.as_deref()) {
         (Some((id, line)), _) => {
             let _ = write!(text, " by rule `{id}` ({file}:{line})");
         }
-        (None, None | Some("default_action")) => text.push_str(" by the default action"),
-        (None, Some(code)) => {
+        (None, Some(code)) if blocked && code != DEFAULT_ACTION_REASON => {
             let _ = write!(text, " (refusal `{code}`)");
         }
+        (None, _) => text.push_str(" by the default action"),
     }
-    if o.would_block {
-        match &o.report_rule {
-            Some((id, line)) => {
+    if o.would_block && !blocked {
+        match (&o.report_rule, o.reason_code.as_deref()) {
+            (Some((id, line)), _) => {
                 let _ = write!(
                     text,
                     ", would be blocked by report-mode rule `{id}` ({file}:{line})"
                 );
             }
-            None => text.push_str(", would be blocked (report mode)"),
+            (None, Some(code)) => {
+                let _ = write!(text, ", would be blocked (`{code}`, report mode)");
+            }
+            (None, None) => text.push_str(", would be blocked (report mode)"),
         }
     }
     text

@@ -50,6 +50,9 @@ pub struct Candidates {
     pub inject: Option<(usize, RuleMatch)>,
     /// First matching pass rule.
     pub pass: Option<(usize, RuleMatch)>,
+    /// Rules that name the request's host but fail another condition, in file order: the
+    /// answer to "why did this rule not apply?".
+    pub near_misses: Vec<(usize, RuleMatch)>,
 }
 
 /// The first matching rule of each kind.
@@ -62,18 +65,20 @@ pub fn candidates(rules: &[Rule], probe: &Probe<'_>) -> Candidates {
             (Action::Inject, _) => &mut found.inject,
             (Action::Pass, _) => &mut found.pass,
         };
-        if slot.is_some() {
-            continue;
-        }
         let result = match_rule(rule, probe);
         if result.matched {
-            *slot = Some((index, result));
+            if slot.is_none() {
+                *slot = Some((index, result));
+            }
+        } else if rule.hosts.is_some() && !result.held.is_empty() {
+            found.near_misses.push((index, result));
         }
     }
     found
 }
 
-/// Checks every condition of `rule` against `probe`, stopping at the first that fails.
+/// Checks every condition of `rule` against `probe`, stopping at the first that fails. Each
+/// check says what held (`None` when the rule does not use that condition) or why it failed.
 pub fn match_rule(rule: &Rule, probe: &Probe<'_>) -> RuleMatch {
     let mut held = Vec::new();
     let checks: [&dyn Fn() -> Result<Option<String>, String>; 8] = [

@@ -72,6 +72,14 @@ pub fn classify_line(bytes: &[u8], sink: &mut dyn FnMut(Item)) {
     if text.is_empty() {
         return;
     }
+    // Fast path for the common case, a plain decision line: one parse, no intermediate tree.
+    if text.starts_with('{')
+        && let Ok(log) = serde_json::from_str::<DecisionLog>(text)
+        && log.v == LOG_SCHEMA_VERSION
+    {
+        sink(Item::Decision(Box::new(log)));
+        return;
+    }
     match serde_json::from_str::<Value>(text) {
         Ok(value) => classify_value(value, MAX_NESTING, sink),
         Err(e) => sink(json_problem(&e)),
@@ -250,6 +258,8 @@ mod tests {
         assert_eq!(kinds(&record), ["decision:d1", "decision:d1", "other"]);
         let tail = format!(r#"{{"logs":[{{"level":"log","message":[{LINE}]}}]}}"#);
         assert_eq!(kinds(&tail), ["decision:d1"]);
+        let workers_logs = format!(r#"{{"$metadata":{{"id":"x"}},"source":{LINE}}}"#);
+        assert_eq!(kinds(&workers_logs), ["decision:d1"]);
     }
 
     #[test]
