@@ -127,7 +127,18 @@ pub struct Refused {
 
 /// Canonicalises a request URL, or says which refusal applies (`invalid_url`,
 /// `unsupported_scheme`, `userinfo_in_url`).
+///
+/// Plain URLs take a fast path that agrees with the full parser by construction (and by the
+/// differential tests); everything else goes through [`canonicalise_whatwg`].
 pub fn canonicalise(raw: &str) -> Result<CanonicalUrl, Refused> {
+    match crate::canonical_fast::canonicalise_plain(raw) {
+        Some(url) => Ok(url),
+        None => canonicalise_whatwg(raw),
+    }
+}
+
+/// [`canonicalise`] through the full WHATWG parser only.
+pub fn canonicalise_whatwg(raw: &str) -> Result<CanonicalUrl, Refused> {
     let url = Url::parse(raw).map_err(|_| Refused {
         refusal: Refusal::InvalidUrl,
         target: None,

@@ -1,6 +1,8 @@
 //! Entry points for the fuzz targets in `fuzz/` (one line each there). Each panics only when
 //! an engine invariant breaks, which is what the fuzzer looks for.
 
+use std::sync::OnceLock;
+
 use crate::compile::compile;
 use crate::policy::CompiledPolicy;
 use crate::reference::ReferenceDecider;
@@ -61,9 +63,10 @@ ttl = 60
 /// Canonicalises and decides an arbitrary URL (the input's first byte picks the method and
 /// customer) with both the fast matcher and the reference; they must agree.
 pub fn decide(data: &[u8]) {
-    let compiled = compile("fuzz.toml", FUZZ_POLICY);
-    assert!(compiled.is_ok(), "the fuzz policy does not compile");
-    let Ok(compiled) = compiled else { return };
+    static POLICY: OnceLock<Option<CompiledPolicy>> = OnceLock::new();
+    let policy = POLICY.get_or_init(|| compile("fuzz.toml", FUZZ_POLICY).ok().map(|c| c.policy));
+    assert!(policy.is_some(), "the fuzz policy does not compile");
+    let Some(policy) = policy else { return };
     let (selector, rest) = data.split_first().unwrap_or((&0, &[]));
     let Ok(url) = std::str::from_utf8(rest) else {
         return;
@@ -79,8 +82,16 @@ pub fn decide(data: &[u8]) {
         },
         tags: if selector & 4 == 0 { &tags } else { &[] },
     };
-    let fast = compiled.policy.decide(&request);
-    let reference = ReferenceDecider::new(&compiled.policy).decide(&request);
+    assert_eq!(
+        crate::canonical::canonicalise(url),
+        crate::canonical::canonicalise_whatwg(url),
+        "the plain-URL fast path disagrees with the WHATWG parser on {url:?}"
+    );
+    let fast = policy.decide(&request);
+    static REFERENCE: OnceLock<ReferenceDecider<'static>> = OnceLock::new();
+    let reference = REFERENCE
+        .get_or_init(|| ReferenceDecider::new(policy))
+        .decide(&request);
     assert_eq!(
         fast, reference,
         "fast matcher and reference disagree on {url:?}"

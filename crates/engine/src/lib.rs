@@ -12,6 +12,7 @@
 
 pub mod artifact;
 pub mod canonical;
+mod canonical_fast;
 mod compile;
 mod conditions;
 pub mod credential;

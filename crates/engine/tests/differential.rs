@@ -259,3 +259,37 @@ proptest! {
         }
     }
 }
+
+/// URL-ish strings built from pieces that sit on the edges of the plain-URL fast path.
+fn edgy_url() -> impl Strategy<Value = String> {
+    let piece = select(
+        &[
+            "a", "b", "Z", "0", "9", "x", "-", ".", "..", "/", "//", "\\", ":", "@", "?", "#", "%",
+            "%2e", "%41", " ", "\t", "'", "_", "~", "xn--", "0x", "[", "]", "é", "。", "*", ";",
+            "=", "&", "!",
+        ][..],
+    );
+    (
+        select(
+            &[
+                "http://", "https://", "HTTP://", "http:", "https:/", "ftp://", "",
+            ][..],
+        ),
+        prop::collection::vec(piece, 0..14),
+    )
+        .prop_map(|(scheme, pieces)| format!("{scheme}{}", pieces.concat()))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 4096, ..ProptestConfig::default() })]
+
+    /// The fast path for plain URLs agrees with the full WHATWG parser on every input.
+    #[test]
+    fn fast_canonicalisation_equals_whatwg(url in edgy_url()) {
+        prop_assert_eq!(
+            egress_policy_engine::canonicalise(&url),
+            egress_policy_engine::canonical::canonicalise_whatwg(&url),
+            "{:?}", url
+        );
+    }
+}
