@@ -8,7 +8,7 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
     /// A file could not be read.
-    #[error("cannot read `{path}`: {source}")]
+    #[error("cannot read `{}`: {}", path.display(), lower_first(source))]
     Read {
         /// The file.
         path: PathBuf,
@@ -16,7 +16,7 @@ pub enum CliError {
         source: std::io::Error,
     },
     /// A file could not be written.
-    #[error("cannot write `{path}`: {source}")]
+    #[error("cannot write `{}`: {}", path.display(), lower_first(source))]
     Write {
         /// The file.
         path: PathBuf,
@@ -24,7 +24,7 @@ pub enum CliError {
         source: std::io::Error,
     },
     /// The policy has errors; its diagnostics were already printed.
-    #[error("`{path}` has {errors} error{plural}", plural = if *.errors == 1 { "" } else { "s" })]
+    #[error("`{path}` has {errors} error{plural}", path = path.display(), plural = if *errors == 1 { "" } else { "s" })]
     InvalidPolicy {
         /// The policy file.
         path: PathBuf,
@@ -37,4 +37,14 @@ pub enum CliError {
     /// Output could not be serialised.
     #[error("cannot serialise output: {0}")]
     Json(#[from] serde_json::Error),
+}
+
+/// The OS error text with its first letter in lower case, as all messages here are.
+fn lower_first(error: &std::io::Error) -> String {
+    let text = error.to_string();
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_lowercase().chain(chars).collect(),
+        None => text,
+    }
 }

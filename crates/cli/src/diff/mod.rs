@@ -15,5 +15,6 @@
 pub mod compare;
 pub mod group;
 pub mod path_samples;
+pub mod probe_hosts;
 pub mod probe_set;
 pub mod render;
