@@ -261,6 +261,20 @@ ttl = 300
             ),
         ),
         (
+            "trailing-dot host",
+            format!(
+                "{minimal}[[rules]]\nid = \"a\"\naction = \"block\"\nhosts = [\"*.malicious.com.\"]\n"
+            ),
+        ),
+        (
+            "empty label",
+            format!("{minimal}[[rules]]\nid = \"a\"\naction = \"block\"\nhosts = [\"a..b.com\"]\n"),
+        ),
+        (
+            "double star",
+            format!("{minimal}[[rules]]\nid = \"a\"\naction = \"block\"\nhosts = [\"**.b.com\"]\n"),
+        ),
+        (
             "bare star",
             format!("{minimal}[[rules]]\nid = \"a\"\naction = \"block\"\nhosts = [\"*\"]\n"),
         ),
