@@ -80,3 +80,22 @@ fn warnings_only_policy_compiles() {
     assert!(warnings.iter().all(|d| d.severity == Severity::Warning));
     insta::assert_snapshot!(render("warnings_only.toml", &text, &warnings));
 }
+
+#[test]
+fn crlf_policies_render_like_lf_ones() {
+    let (text, result) = fixture("hosts.toml");
+    let lf = render("hosts.toml", &text, &result.unwrap_err());
+    let crlf_text = text.replace('\n', "\r\n");
+    let crlf = compile("hosts.toml", &crlf_text).unwrap_err().0;
+    assert_eq!(render("hosts.toml", &crlf_text, &crlf), lf);
+}
+
+#[test]
+fn diagnostics_without_span_render_with_file_name() {
+    let d =
+        Diagnostic::error("policy-too-large", "the policy is 9 bytes long").with_hint("smaller");
+    assert_eq!(
+        d.render("p.toml", ""),
+        "p.toml: error[policy-too-large]: the policy is 9 bytes long\n  = help: smaller\n"
+    );
+}

@@ -57,6 +57,23 @@ fn default_policy_decides() {
         let line = text.lines().nth(rule.line as usize - 1).unwrap();
         assert_eq!(line, "[[rules]]", "rule {}", rule.id);
     }
+    // `matching_rules` lists every matching rule, the decision only the deciding one.
+    let r = Request {
+        method: "GET",
+        url: "https://api.example.com/v1/x",
+        customer: Some("c"),
+        tags: &[],
+    };
+    let ids: Vec<&str> = p.matching_rules(&r).iter().map(|r| r.id.as_str()).collect();
+    assert_eq!(ids, ["example-api"]);
+    let r = Request {
+        method: "GET",
+        url: "https://pool.supportxmr.com/",
+        customer: Some("c"),
+        tags: &[],
+    };
+    assert_eq!(p.matching_rules(&r).len(), 1);
+    assert!(p.decide(&r).would_block);
     let loaded = CompiledPolicy::from_artifact(&p.to_artifact()).unwrap();
     assert_eq!(loaded.model(), p.model());
     assert_eq!(loaded.sha256(), p.sha256());
