@@ -4,7 +4,9 @@
 // Worker through:
 //   none        no outbound Worker (the user Worker's fetch()es go straight to the upstream),
 //   js-N        bench/seed-outbound.js, the documented JS outbound Worker (BLOCKED = N domains,
-//               substring match; HS256 JWT minted with WebCrypto per request),
+//               substring match; HS256 JWT minted with WebCrypto per request; no logging),
+//   js-N+log    the same plus one decision-log-shaped console.log per request
+//               (bench/seed-outbound-logged.js): what logging alone costs,
 //   rust-N      this Worker, built with bench/gen-policy.mjs's policy of the same N domains
 //               (exact + subdomains) and an HS256 inject rule for the same host,
 // for N = each size given on the command line (`N=dir-with-index.js-and-index_bg.wasm`).
@@ -81,7 +83,13 @@ export default {
 };`;
 
 const configs = [{ name: "none", n: null }];
-for (const b of builds) configs.push({ name: `js-${b.n}`, n: b.n, kind: "js" }, { name: `rust-${b.n}`, n: b.n, kind: "rust", dir: b.dir });
+for (const b of builds) {
+  configs.push(
+    { name: `js-${b.n}`, n: b.n, kind: "js", main: "seed-outbound.js" },
+    { name: `js-${b.n}+log`, n: b.n, kind: "js", main: "seed-outbound-logged.js" },
+    { name: `rust-${b.n}`, n: b.n, kind: "rust", dir: b.dir },
+  );
+}
 
 const workers = [{ name: "upstream", modules: true, script: UPSTREAM_WORKER, compatibilityDate: COMPATIBILITY_DATE }];
 for (const c of configs) {
@@ -91,8 +99,11 @@ for (const c of configs) {
     user.outboundService = `outbound-${c.name}`;
     workers.push({
       name: `outbound-${c.name}`,
-      modules: true,
-      scriptPath: path.join(HERE, "seed-outbound.js"),
+      modulesRoot: HERE,
+      modules: [
+        { type: "ESModule", path: path.join(HERE, c.main) },
+        ...(c.main === "seed-outbound.js" ? [] : [{ type: "ESModule", path: path.join(HERE, "seed-outbound.js") }]),
+      ],
       compatibilityDate: COMPATIBILITY_DATE,
       // As deployed: the customer as env.customer_name (the seed reads it there).
       bindings: { customer_name: "acme", BLOCKED: blockedDomains(c.n).join(","), INJECT_HOST, JWT_SECRET },
@@ -175,15 +186,15 @@ const fmt = (x) => `${x >= 0 ? " " : ""}${x.toFixed(3)}`;
 console.log(`\nAdded latency per request (ms), ${ROUNDS} rounds x ${BATCHES_PER_ROUND} batches x ${BATCH} requests per configuration`);
 console.log(`mix per batch: ${BATCH * 0.8} pass, ${BATCH / 10} block, ${BATCH / 10} inject (${INJECT_HOST}, HS256)`);
 console.log(`baseline (no outbound Worker): median ${median(baseline).toFixed(3)} ms per request\n`);
-console.log("config        median      p90   ratio to js (median)");
+console.log("config          median      p90   ratio to js-N (median)");
 const results = {};
 for (const c of configs.filter((x) => x.n !== null)) {
   const med = median(added[c.name]);
   const p90 = quantile(added[c.name], 0.9);
   results[c.name] = { median: med, p90 };
-  const js = c.kind === "rust" ? results[`js-${c.n}`] : null;
+  const js = c.name === `js-${c.n}` ? null : results[`js-${c.n}`];
   const ratio = js ? `${(med / js.median).toFixed(2)}x` : "";
-  console.log(`${c.name.padEnd(12)} ${fmt(med).padStart(7)}  ${fmt(p90).padStart(7)}   ${ratio}`);
+  console.log(`${c.name.padEnd(14)} ${fmt(med).padStart(7)}  ${fmt(p90).padStart(7)}   ${ratio}`);
 }
 console.log("");
 for (const b of builds) {
@@ -194,6 +205,7 @@ const targets = builds.map((b) => {
   const r = results[`rust-${b.n}`];
   const j = results[`js-${b.n}`];
   const limit = b.n >= 10000 ? 0.2 : 1;
-  return `${b.n} domains: rust/js = ${(r.median / j.median).toFixed(2)} (target <= ${limit}) ${r.median <= j.median * limit ? "met" : "NOT met"}`;
+  const jl = results[`js-${b.n}+log`];
+  return `${b.n} domains: rust/js = ${(r.median / j.median).toFixed(2)} (target <= ${limit}: ${r.median <= j.median * limit ? "met" : "NOT met"}; rust/js+log = ${(r.median / jl.median).toFixed(2)})`;
 });
-console.log(`\nTargets: ${targets.join("; ")}`);
+console.log(`\nTargets:\n  ${targets.join("\n  ")}`);

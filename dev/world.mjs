@@ -95,7 +95,6 @@ export async function startDevWorld({ workerDir = path.join(ROOT, "build"), port
         name: "dispatch-namespace",
         modules: true,
         scriptPath: path.join(ROOT, "dev/dispatch-namespace.js"),
-        compatibilityDate: COMPATIBILITY_DATE,
         serviceBindings: Object.fromEntries(Object.keys(DEV_CUSTOMERS).map((c) => [`CUSTOMER_${c}`, `user-${c}`])),
       },
       ...Object.keys(DEV_CUSTOMERS).map(user),

@@ -161,3 +161,14 @@ fn near_miss_says_why_the_inject_rule_did_not_apply() {
         "http://api.example.com/v1/users"
     ]));
 }
+
+#[test]
+fn a_password_in_the_url_is_never_echoed() {
+    let out = explain(&["--customer", "c", "https://user:s3cr3t@example.org/"]);
+    assert!(!out.contains("s3cr3t"), "{out}");
+    assert!(
+        out.contains("request:     GET https://user:***@example.org/\n"),
+        "{out}"
+    );
+    assert!(out.contains("reason:      userinfo_in_url\n"), "{out}");
+}

@@ -71,6 +71,25 @@ pub fn changes(raw: &str, target: &Target) -> Vec<Change> {
     out
 }
 
+/// `raw` with the password of any userinfo replaced by `***`, for display: a URL given on the
+/// command line may carry a credential, and explanations end up in terminals and CI logs.
+pub fn redact_userinfo(raw: &str) -> String {
+    let Some(scheme_end) = raw.find("://").map(|i| i + 3) else {
+        return raw.to_owned();
+    };
+    let (head, rest) = raw.split_at(scheme_end);
+    let authority_end = rest.find(['/', '\\', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split_once(':').map_or(userinfo, |(user, _)| user);
+            let hidden = if userinfo.contains(':') { ":***" } else { "" };
+            format!("{head}{user}{hidden}@{host}{tail}")
+        }
+        None => raw.to_owned(),
+    }
+}
+
 /// The URL's parts as written, before any parsing rule applies.
 struct RawParts<'a> {
     scheme: &'a str,
@@ -197,6 +216,20 @@ mod tests {
                 "path: /a/../%61dmin -> /admin (dot segments removed, percent-encoded unreserved characters decoded)",
             ]
         );
+    }
+
+    #[test]
+    fn redacts_passwords_only() {
+        assert_eq!(
+            redact_userinfo("https://u:secret@x.com/a@b"),
+            "https://u:***@x.com/a@b"
+        );
+        assert_eq!(redact_userinfo("https://u@x.com/"), "https://u@x.com/");
+        assert_eq!(
+            redact_userinfo("https://x.com/p?q=a@b"),
+            "https://x.com/p?q=a@b"
+        );
+        assert_eq!(redact_userinfo("not a url"), "not a url");
     }
 
     #[test]

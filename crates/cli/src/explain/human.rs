@@ -25,7 +25,12 @@ pub fn human(
     } else {
         query.tags.join(", ")
     };
-    let _ = writeln!(out, "request:     {} {}", query.method, query.url);
+    let _ = writeln!(
+        out,
+        "request:     {} {}",
+        query.method,
+        canonical_changes::redact_userinfo(query.url)
+    );
     let _ = writeln!(
         out,
         "customer:    {} (tags: {tags})",
