@@ -32,7 +32,7 @@ have_version() { # tool, expected version: true when `tool --version` mentions i
 
 if ! have_version worker-build "$WORKER_BUILD_VERSION"; then
   echo "installing worker-build $WORKER_BUILD_VERSION" >&2
-  cargo install worker-build --version "$WORKER_BUILD_VERSION" --locked
+  cargo install worker-build --version "$WORKER_BUILD_VERSION"
 fi
 if ! have_version wasm-bindgen "$WASM_BINDGEN_VERSION"; then
   # Not --locked: one of its locked dependency versions is no longer on crates.io.
