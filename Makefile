@@ -83,10 +83,12 @@ clippy: toolchain ## clippy, warnings are errors
 cargo-test: toolchain ## native unit and integration tests
 	$(CARGO) test --workspace
 
+# The debug binary: `cargo test --workspace` has just built it, while a release build (LTO,
+# one codegen unit) would add minutes to make test for no difference in what is checked.
 policy-test: toolchain ## the policy test cases (policy/tests) through the CLI
 	@if [ -f crates/cli/src/command/test.rs ]; then \
-		echo "$(CARGO) run --release --bin egress-policy -- test"; \
-		$(CARGO) run --release --bin egress-policy -- test; \
+		echo "$(CARGO) run --bin egress-policy -- test"; \
+		$(CARGO) run --bin egress-policy -- test; \
 	else \
 		echo "policy-test: skipped, the CLI's test subcommand is not merged yet (branch cli)"; \
 	fi
@@ -123,12 +125,12 @@ $(BENCH_DIR)/worker-%/index_bg.wasm: $(BENCH_DIR)/policy-%.toml $(WORKER_SOURCES
 .PHONY: fuzz
 fuzz: ## each fuzz target of fuzz/ for 20 s (nightly + cargo-fuzz, installed when missing)
 	@[ -d fuzz ] || { echo "no fuzz/ directory yet (branch engine)" >&2; exit 1; }
-	@rustup toolchain install nightly --profile minimal >/dev/null
-	@$(CARGO) +nightly fuzz --version >/dev/null 2>&1 || $(CARGO) +nightly install cargo-fuzz --version 0.13.2
-	@targets="$$(cd fuzz && $(CARGO) +nightly fuzz list)"; [ -n "$$targets" ] || { echo "no fuzz targets found" >&2; exit 1; }; \
+	@rustup toolchain install nightly --profile minimal >/dev/null 2>&1 || rustup toolchain install nightly --profile minimal
+	@$(CARGO) +nightly fuzz --version >/dev/null 2>&1 || $(CARGO) install cargo-fuzz --version 0.13.2 --locked
+	@targets="$$($(CARGO) +nightly fuzz list)"; [ -n "$$targets" ] || { echo "no fuzz targets found" >&2; exit 1; }; \
 	for t in $$targets; do \
 		echo "== fuzz $$t"; \
-		(cd fuzz && $(CARGO) +nightly fuzz run "$$t" -- -max_total_time=20); \
+		$(CARGO) +nightly fuzz run "$$t" -- -max_total_time=20; \
 	done
 
 .PHONY: clean
