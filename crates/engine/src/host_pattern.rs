@@ -195,37 +195,7 @@ pub fn glob_matches(glob: &str, host: &str) -> bool {
         .iter()
         .skip(tail_start)
         .zip(&pattern_labels)
-        .all(|(h, p)| label_glob_matches(p, h))
-}
-
-/// Classic wildcard matching where `*` matches any run of characters.
-fn label_glob_matches(pattern: &str, text: &str) -> bool {
-    let p = pattern.as_bytes();
-    let t = text.as_bytes();
-    let (mut pi, mut ti) = (0usize, 0usize);
-    let mut star: Option<(usize, usize)> = None;
-    while ti < t.len() {
-        match p.get(pi) {
-            Some(b'*') => {
-                star = Some((pi, ti));
-                pi += 1;
-            }
-            Some(c) if Some(c) == t.get(ti) => {
-                pi += 1;
-                ti += 1;
-            }
-            _ => match star {
-                Some((sp, st)) => {
-                    pi = sp + 1;
-                    ti = st + 1;
-                    star = Some((sp, st + 1));
-                }
-                None => return false,
-            },
-        }
-    }
-    p.get(pi..)
-        .is_some_and(|rest| rest.iter().all(|&c| c == b'*'))
+        .all(|(h, p)| crate::wildcard::matches(p, h))
 }
 
 /// IP and CIDR patterns. `None` when `text` does not look like one (then it is a name).
