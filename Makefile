@@ -85,13 +85,9 @@ cargo-test: toolchain ## native unit and integration tests
 
 # The debug binary: `cargo test --workspace` has just built it, while a release build (LTO,
 # one codegen unit) would add minutes to make test for no difference in what is checked.
-policy-test: toolchain ## the policy test cases (policy/tests) through the CLI
-	@if [ -f crates/cli/src/command/test.rs ]; then \
-		echo "$(CARGO) run --bin egress-policy -- test"; \
-		$(CARGO) run --bin egress-policy -- test; \
-	else \
-		echo "policy-test: skipped, the CLI's test subcommand is not merged yet (branch cli)"; \
-	fi
+policy-test: toolchain ## the policy test cases (policy/tests) and canonical layout of the shipped policies
+	$(CARGO) run --bin egress-policy -- test
+	$(CARGO) run --bin egress-policy -- fmt --check
 
 e2e: $(NODE_STAMP) ## build the Worker with tests/e2e/policy.toml, then the workerd end-to-end suite
 	@$(MAKE) build EGRESS_POLICY=$(E2E_POLICY)

@@ -9,9 +9,13 @@
 #     Cargo.toml) from crates.io into ~/.cargo/bin, installed when missing;
 #   - wasm-opt (npm `binaryen`) and esbuild from node_modules (`npm ci`).
 #
-# Panic strategy: the default `--panic-unwind` build (nightly + build-std, fetched by rustup)
-# turns a panic into an exception for that one request instead of resetting the Wasm instance
-# under every in-flight request. EGRESS_PANIC=abort builds with the stable toolchain only.
+# Panic strategy (EGRESS_PANIC): the code has no panic paths by construction (clippy denies
+# unwrap/expect/panic/indexing), and as a second line of defence the default build uses
+# worker-build's `--panic-unwind` (nightly toolchain + `-Zbuild-std`, both from rustup): a
+# panic then fails only its own request, where the default `panic=abort` build resets the
+# Wasm instance under every in-flight request of the isolate. Should the nightly toolchain be
+# unavailable or fail to build, the script says so loudly and builds with panic=abort on the
+# pinned stable toolchain instead. EGRESS_PANIC=abort skips nightly altogether.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -28,7 +32,7 @@ have_version() { # tool, expected version: true when `tool --version` mentions i
 
 if ! have_version worker-build "$WORKER_BUILD_VERSION"; then
   echo "installing worker-build $WORKER_BUILD_VERSION" >&2
-  cargo install worker-build --version "$WORKER_BUILD_VERSION" --locked
+  cargo install worker-build --version "$WORKER_BUILD_VERSION"
 fi
 if ! have_version wasm-bindgen "$WASM_BINDGEN_VERSION"; then
   # Not --locked: one of its locked dependency versions is no longer on crates.io.
@@ -50,18 +54,42 @@ else
   export ESBUILD_BIN="$root/node_modules/.bin/esbuild"
 fi
 
-args=(--release)
-case "${EGRESS_PANIC:-unwind}" in
-  unwind) args+=(--panic-unwind) ;;
-  abort) ;;
-  *) echo "EGRESS_PANIC must be unwind or abort, not ${EGRESS_PANIC}" >&2; exit 2 ;;
-esac
+nightly_ready() { # the nightly toolchain with rust-src and the wasm32 target, installed if missing
+  if ! rustc +nightly --version >/dev/null 2>&1; then
+    rustup toolchain install nightly --profile minimal || return 1
+  fi
+  rustup component add --toolchain nightly rust-src >/dev/null || return 1
+  rustup target add --toolchain nightly wasm32-unknown-unknown >/dev/null || return 1
+}
 
-echo "worker-build ${args[*]} (EGRESS_POLICY=${EGRESS_POLICY:-policy/policy.toml})" >&2
-worker-build "${args[@]}"
+fallback() {
+  echo "=====================================================================" >&2
+  echo "WARNING: $1" >&2
+  echo "WARNING: building with panic=abort instead (a panic would reset the" >&2
+  echo "WARNING: Wasm instance under every in-flight request of the isolate)." >&2
+  echo "=====================================================================" >&2
+  panic=abort
+}
+
+panic="${EGRESS_PANIC:-unwind}"
+case "$panic" in
+  unwind | abort) ;;
+  *) echo "EGRESS_PANIC must be unwind or abort, not ${panic}" >&2; exit 2 ;;
+esac
+echo "building the Worker (EGRESS_POLICY=${EGRESS_POLICY:-policy/policy.toml}, panic=$panic)" >&2
+if [ "$panic" = unwind ]; then
+  if ! nightly_ready; then
+    fallback "the nightly toolchain for --panic-unwind could not be installed"
+  elif ! worker-build --release --panic-unwind; then
+    fallback "worker-build --release --panic-unwind failed (see above)"
+  fi
+fi
+if [ "$panic" = abort ]; then
+  worker-build --release
+fi
 
 wasm=build/index_bg.wasm
 raw=$(wc -c <"$wasm")
 gz=$(gzip -9 -c "$wasm" | wc -c)
-printf 'build/index_bg.wasm: %d bytes raw (%d KiB), %d bytes gzip -9 (%d KiB)\n' \
-  "$raw" $((raw / 1024)) "$gz" $((gz / 1024))
+printf 'build/index_bg.wasm (panic=%s): %d bytes raw (%d KiB), %d bytes gzip -9 (%d KiB)\n' \
+  "$panic" "$raw" $((raw / 1024)) "$gz" $((gz / 1024))

@@ -2,7 +2,7 @@
 
 use std::cell::RefCell;
 
-use egress_policy_engine::{Action, ClaimVars, CompiledPolicy, Decision, Request};
+use egress_policy_engine::{Action, ClaimVars, CompiledPolicy, Decision, PolicyRef, Request};
 use egress_policy_outbound::body::{self, LocalResponse};
 use egress_policy_outbound::log::{LogFacts, build};
 use egress_policy_outbound::{ActionPlan, JwtSigner, Minter, RequestError, plan};
@@ -12,7 +12,7 @@ use crate::embedded;
 use crate::forward::{ForwardError, forward};
 use crate::identity::identity;
 use crate::respond;
-use crate::runtime::{DateClock, decision_id, log_line, now_ms, secret};
+use crate::runtime::{DateClock, decision_id, guarded, log_line, now_ms, secret};
 
 thread_local! {
     /// Per-isolate token and key caches. Only borrowed synchronously (never across an
@@ -50,14 +50,20 @@ async fn fetch(
     let method = request.method();
     let url = request.url();
 
-    let (decision, outcome) = match embedded::policy() {
-        Some(policy) => {
-            let decision = policy.decide(&Request {
+    let policy = guarded(embedded::policy).flatten();
+    let decided = policy.and_then(|policy| {
+        guarded(|| {
+            policy.decide(&Request {
                 method: &method,
                 url: &url,
                 customer: customer.as_deref(),
                 tags: &tags,
-            });
+            })
+        })
+        .map(|decision| (policy, decision))
+    });
+    let (decision, outcome) = match decided {
+        Some((policy, decision)) => {
             let outcome = act(
                 policy,
                 &decision,
@@ -70,8 +76,9 @@ async fn fetch(
             .await;
             (decision, outcome)
         }
+        // The policy did not load or `decide` panicked: fail closed.
         None => (
-            unloaded_policy_decision(),
+            internal_error_decision(),
             Outcome::answer(
                 body::internal_error(&decision_id),
                 Some(RequestError::InternalError),
@@ -79,8 +86,11 @@ async fn fetch(
         ),
     };
 
-    let policy_ref = embedded::policy_ref();
-    let query_in_logs = embedded::policy().is_some_and(|p| p.defaults().query_in_logs);
+    let policy_ref = guarded(embedded::policy_ref).unwrap_or_else(|| PolicyRef {
+        name: None,
+        sha256: String::from("unknown"),
+    });
+    let query_in_logs = policy.is_some_and(|p| p.defaults().query_in_logs);
     log_line(&build(
         &decision,
         &LogFacts {
@@ -137,20 +147,24 @@ async fn act(
                 host: &target.host,
                 rule: decision.rule.as_ref().map_or("", |rule| rule.id.as_str()),
             };
-            let minted = MINTER.with(|minter| {
-                minter
-                    .try_borrow_mut()
-                    .map(|mut minter| minter.token(credential, &vars, |name| secret(env, name)))
-            });
+            let minted = guarded(|| {
+                MINTER.with(|minter| {
+                    minter
+                        .try_borrow_mut()
+                        .ok()
+                        .map(|mut minter| minter.token(credential, &vars, |name| secret(env, name)))
+                })
+            })
+            .flatten();
             match minted {
-                Ok(Ok(token)) => {
+                Some(Ok(token)) => {
                     send(request, target, Some((credential, &token)), decision_id).await
                 }
-                Ok(Err(error)) => Outcome::answer(
+                Some(Err(error)) => Outcome::answer(
                     body::credential_unavailable(Some(&credential.id), decision_id),
                     Some(error.request_error()),
                 ),
-                Err(_) => Outcome::answer(
+                None => Outcome::answer(
                     body::internal_error(decision_id),
                     Some(RequestError::InternalError),
                 ),
@@ -185,8 +199,9 @@ async fn send(
     }
 }
 
-/// The decision logged when the embedded policy did not load: blocked, nothing known.
-fn unloaded_policy_decision() -> Decision {
+/// The decision logged when the embedded policy did not load or `decide` failed: blocked,
+/// nothing else known.
+fn internal_error_decision() -> Decision {
     Decision {
         action: Action::Block,
         rule: None,

@@ -50,6 +50,15 @@ pub fn decision_id(arrived_ms: u64) -> String {
     }
 }
 
+/// Runs `f`, turning a panic into `None`.
+///
+/// Effective in the `--panic-unwind` build (the default of `scripts/build-worker.sh`): a panic
+/// in the engine or a signing dependency then becomes a 500 answer plus its log line for this
+/// request alone. In a `panic=abort` build a panic cannot be caught and this is a plain call.
+pub fn guarded<T>(f: impl FnOnce() -> T) -> Option<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).ok()
+}
+
 /// The text of the Worker secret (or plain-text binding) `name`, if it is set.
 pub fn secret(env: &Env, name: &str) -> Option<String> {
     js_sys::Reflect::get(env, &JsValue::from_str(name))

@@ -29,7 +29,7 @@ use clap::{Parser, Subcommand};
     version,
     about,
     propagate_version = true,
-    after_help = "Exit status: 0 ok, 1 failure or error, 2 usage error; `diff` also exits 2 when the change widens what is allowed."
+    after_help = "Exit status: 0 ok, 1 failure or error, 2 usage error; `diff` also exits 2 when the change widens what is allowed, `replay` when the policy or a log cannot be read."
 )]
 struct Cli {
     #[command(subcommand)]

@@ -321,3 +321,12 @@ fn streams_a_huge_log() {
         .count() as u64;
     assert_eq!(blocked, expected_blocked);
 }
+
+/// The Worker's own log captured in its workerd end-to-end suite (see `tests/replay.rs`).
+#[test]
+fn the_workers_own_captured_log_audits_clean() {
+    let s = assert_audits_cleanly(&fixture("captured-e2e.jsonl"));
+    assert_eq!(s["revisions"].as_array().unwrap().len(), 1);
+    assert!(s["actions"]["inject"].as_u64().unwrap() > 0);
+    assert!(s["actions"]["block"].as_u64().unwrap() > 0);
+}

@@ -161,3 +161,15 @@ fn unusable_policy_or_input_exits_2() {
     assert_eq!(code, Some(2));
     assert!(stderr.contains("/nonexistent/log: cannot open"), "{stderr}");
 }
+
+/// A real capture: the decision lines the Worker logged during its workerd end-to-end suite
+/// (`CAPTURE_LOGS=... node --test tests/e2e/*.test.mjs`, Worker built with
+/// `tests/e2e/policy.toml`, copied beside it so later edits of the suite's policy do not turn
+/// every line into "other revision").
+#[test]
+fn the_workers_own_captured_log_replays_clean() {
+    assert_log_agrees_with_policy(
+        &logs("captured-e2e.policy.toml"),
+        &logs("captured-e2e.jsonl"),
+    );
+}

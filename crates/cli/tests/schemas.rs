@@ -261,6 +261,20 @@ ttl = 300
             ),
         ),
         (
+            "trailing-dot host",
+            format!(
+                "{minimal}[[rules]]\nid = \"a\"\naction = \"block\"\nhosts = [\"*.malicious.com.\"]\n"
+            ),
+        ),
+        (
+            "empty label",
+            format!("{minimal}[[rules]]\nid = \"a\"\naction = \"block\"\nhosts = [\"a..b.com\"]\n"),
+        ),
+        (
+            "double star",
+            format!("{minimal}[[rules]]\nid = \"a\"\naction = \"block\"\nhosts = [\"**.b.com\"]\n"),
+        ),
+        (
             "bare star",
             format!("{minimal}[[rules]]\nid = \"a\"\naction = \"block\"\nhosts = [\"*\"]\n"),
         ),
@@ -395,6 +409,87 @@ ttl = 300
             "the engine accepts a policy the schema rejects ({what}):\n{text}"
         );
     }
+}
+
+/// The TOML blocks of a Markdown file, with their 1-based line numbers.
+fn toml_blocks(markdown: &str) -> Vec<(usize, String)> {
+    let mut blocks = Vec::new();
+    let mut current: Option<(usize, String)> = None;
+    for (n, line) in markdown.lines().enumerate() {
+        match current.as_mut() {
+            None if line.trim_end() == "```toml" => current = Some((n + 1, String::new())),
+            None => {}
+            Some(_) if line.trim_end() == "```" => blocks.extend(current.take()),
+            Some((_, text)) => {
+                text.push_str(line);
+                text.push('\n');
+            }
+        }
+    }
+    blocks
+}
+
+/// Every policy example in the README and `docs/` compiles and validates: a block that is a
+/// policy fragment (rules only) is completed with `version = 1` and a stand-in credential for
+/// each credential it names but does not define. Blocks of other TOML files (policy tests,
+/// wrangler.toml) are not policies.
+#[test]
+fn documented_policies_compile_and_validate() {
+    let schema = policy_schema();
+    let root = repo_root();
+    let mut files = vec![root.join("README.md")];
+    let mut docs: Vec<PathBuf> = fs::read_dir(root.join("docs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "md"))
+        .collect();
+    docs.sort();
+    files.extend(docs);
+    let not_policies = [
+        "[[case]]",
+        "[[dispatch_namespaces]]",
+        "[observability]",
+        "logpush",
+    ];
+    let mut checked = 0usize;
+    for path in &files {
+        let markdown = fs::read_to_string(path).unwrap();
+        for (line, block) in toml_blocks(&markdown) {
+            if not_policies.iter().any(|k| block.contains(k)) {
+                continue;
+            }
+            let mut policy = if block.contains("version = 1") {
+                block.clone()
+            } else {
+                format!("version = 1\n{block}")
+            };
+            let named: Vec<String> = block
+                .lines()
+                .filter_map(|l| l.trim().strip_prefix("credential = \""))
+                .filter_map(|rest| rest.split('"').next())
+                .map(str::to_owned)
+                .collect();
+            for id in named {
+                if !policy.contains(&format!("[credentials.{id}]")) {
+                    policy.push_str(&format!(
+                        "\n[credentials.{id}]\nalgorithm = \"HS256\"\nsecret = \"K\"\nissuer = \"i\"\naudience = \"a\"\nttl = 60\n"
+                    ));
+                }
+            }
+            let where_ = format!("{}:{line}", path.display());
+            if let Err(diags) = compile(&where_, &policy) {
+                let rendered: Vec<String> =
+                    diags.0.iter().map(|d| d.render(&where_, &policy)).collect();
+                panic!(
+                    "{where_}: the documented policy does not compile:\n{}",
+                    rendered.join("\n")
+                );
+            }
+            assert_valid(&schema, &where_, &toml_to_json(&policy));
+            checked += 1;
+        }
+    }
+    assert!(checked >= 5, "only {checked} documented policies found");
 }
 
 fn log_line(action: Action) -> DecisionLog {

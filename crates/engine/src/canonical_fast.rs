@@ -19,16 +19,17 @@ pub(crate) fn canonicalise_plain(raw: &str) -> Option<CanonicalUrl> {
     } else {
         return None;
     };
-    if rest.contains('#') {
-        return None;
-    }
-    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let bytes = rest.as_bytes();
+    let authority_end = bytes
+        .iter()
+        .position(|&b| b == b'/' || b == b'?')
+        .unwrap_or(bytes.len());
     let (authority, after) = rest.split_at_checked(authority_end)?;
-    let (host, port) = match authority.split_once(':') {
-        Some((host, port)) => (host, Some(port)),
+    let (host, port) = match authority.as_bytes().iter().position(|&b| b == b':') {
+        Some(colon) => (authority.get(..colon)?, Some(authority.get(colon + 1..)?)),
         None => (authority, None),
     };
-    if !plain_host(host) {
+    if !plain_host(host.as_bytes()) {
         return None;
     }
     let port = match port {
@@ -41,11 +42,11 @@ pub(crate) fn canonicalise_plain(raw: &str) -> Option<CanonicalUrl> {
         }
         Some(_) => return None,
     };
-    let (path, query) = match after.split_once('?') {
-        Some((path, query)) => (path, Some(query)),
+    let (path, query) = match after.as_bytes().iter().position(|&b| b == b'?') {
+        Some(q) => (after.get(..q)?, Some(after.get(q + 1..)?)),
         None => (after, None),
     };
-    if !plain_path(path) || !query.is_none_or(plain_query) {
+    if !plain_path(path.as_bytes()) || !query.is_none_or(|q| q.bytes().all(query_byte)) {
         return None;
     }
     Some(CanonicalUrl {
@@ -63,43 +64,66 @@ pub(crate) fn canonicalise_plain(raw: &str) -> Option<CanonicalUrl> {
 
 /// Lower-case ASCII letters, digits and `-` in non-empty labels, no `xn--` label, and a
 /// last label that does not start with a digit (so WHATWG cannot read it as IPv4).
-fn plain_host(host: &str) -> bool {
-    if host.is_empty()
-        || !host
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
-    {
-        return false;
+fn plain_host(host: &[u8]) -> bool {
+    let mut label_start = 0usize;
+    for (i, &b) in host.iter().enumerate() {
+        if b == b'.' {
+            if i == label_start {
+                return false;
+            }
+            label_start = i + 1;
+        } else if !(b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            || (i == label_start && host.get(i..i + 4) == Some(b"xn--"))
+        {
+            return false;
+        }
     }
-    let mut labels = host.split('.');
-    let last_ok = host
-        .rsplit('.')
-        .next()
-        .and_then(|l| l.bytes().next())
-        .is_some_and(|b| !b.is_ascii_digit());
-    last_ok && labels.all(|l| !l.is_empty() && !l.starts_with("xn--"))
+    host.get(label_start)
+        .is_some_and(|first| !first.is_ascii_digit())
 }
 
-/// Characters the WHATWG path state copies verbatim (no percent-encoding, no `%`, no `\`).
+/// Bytes the WHATWG path and query states both copy verbatim: unreserved, sub-delims except
+/// `'`, `:`, `@` and `/`.
+fn common_verbatim(b: u8) -> bool {
+    matches!(b,
+        b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9'
+        | b'-' | b'.' | b'_' | b'~'
+        | b'!' | b'$' | b'&' | b'(' | b')' | b'*' | b'+' | b',' | b';' | b'='
+        | b':' | b'@' | b'/')
+}
+
+/// The path state also copies `'` verbatim.
 fn path_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"-._~!$&()*+,;=:@/'".contains(&b)
+    common_verbatim(b) || b == b'\''
+}
+
+/// The special-query state encodes `'`; `?` and `%` stay as they are.
+fn query_byte(b: u8) -> bool {
+    common_verbatim(b) || b == b'?' || b == b'%'
 }
 
 /// Empty, or starting with `/`, made of verbatim characters and without dot segments.
-fn plain_path(path: &str) -> bool {
+fn plain_path(path: &[u8]) -> bool {
     if path.is_empty() {
         return true;
     }
-    path.starts_with('/')
-        && path.bytes().all(path_byte)
-        && !path.split('/').any(|seg| seg == "." || seg == "..")
-}
-
-/// Characters the WHATWG special-query state copies verbatim (`'` is encoded there).
-fn plain_query(query: &str) -> bool {
-    query
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b"-._~!$&()*+,;=:@/?%".contains(&b))
+    if path.first() != Some(&b'/') {
+        return false;
+    }
+    let mut segment_start = 0usize;
+    for i in 0..=path.len() {
+        let b = path.get(i).copied();
+        if b.is_none() || b == Some(b'/') {
+            let segment = path.get(segment_start..i).unwrap_or(b"");
+            if segment == b"." || segment == b".." {
+                return false;
+            }
+            segment_start = i + 1;
+        } else if !b.is_some_and(path_byte) {
+            return false;
+        }
+    }
+    true
 }
 
 #[cfg(test)]

@@ -195,37 +195,7 @@ pub fn glob_matches(glob: &str, host: &str) -> bool {
         .iter()
         .skip(tail_start)
         .zip(&pattern_labels)
-        .all(|(h, p)| label_glob_matches(p, h))
-}
-
-/// Classic wildcard matching where `*` matches any run of characters.
-fn label_glob_matches(pattern: &str, text: &str) -> bool {
-    let p = pattern.as_bytes();
-    let t = text.as_bytes();
-    let (mut pi, mut ti) = (0usize, 0usize);
-    let mut star: Option<(usize, usize)> = None;
-    while ti < t.len() {
-        match p.get(pi) {
-            Some(b'*') => {
-                star = Some((pi, ti));
-                pi += 1;
-            }
-            Some(c) if Some(c) == t.get(ti) => {
-                pi += 1;
-                ti += 1;
-            }
-            _ => match star {
-                Some((sp, st)) => {
-                    pi = sp + 1;
-                    ti = st + 1;
-                    star = Some((sp, st + 1));
-                }
-                None => return false,
-            },
-        }
-    }
-    p.get(pi..)
-        .is_some_and(|rest| rest.iter().all(|&c| c == b'*'))
+        .all(|(h, p)| crate::wildcard::matches(p, h))
 }
 
 /// IP and CIDR patterns. `None` when `text` does not look like one (then it is a name).
@@ -467,7 +437,10 @@ fn validate_canonical_name(text: &str) -> ParsedHostPattern {
     let has_inner_wildcard = body.contains('*');
     // Patterns whose fixed part is a single label (or less) cover a whole top-level domain.
     let trailing_literal = body.rsplit('.').take_while(|l| !l.contains('*')).count();
-    if (any_depth || has_inner_wildcard) && trailing_literal < 2 {
+    // Special-use names (RFC 6761, RFC 9476, ICANN's `.internal`) are not public top-level
+    // domains: covering one whole (`*.localhost`, `*.internal`) is a deliberate choice.
+    let special_use = any_depth && !has_inner_wildcard && SPECIAL_USE_TLDS.contains(&body);
+    if (any_depth || has_inner_wildcard) && trailing_literal < 2 && !special_use {
         out.warnings.push(
             Diagnostic::warning(
                 "tld-wide-pattern",
@@ -487,9 +460,40 @@ fn validate_canonical_name(text: &str) -> ParsedHostPattern {
     out
 }
 
+/// Single-label names reserved for special use, never delegated on the public internet.
+const SPECIAL_USE_TLDS: [&str; 8] = [
+    "alt",
+    "example",
+    "internal",
+    "invalid",
+    "local",
+    "localhost",
+    "onion",
+    "test",
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tld_wide_warning_spares_special_use_names() {
+        for text in ["*.com", "*.co", "api-*.com", "*.*"] {
+            let p = HostPattern::parse(text);
+            let codes: Vec<_> = p.warnings.iter().map(|d| d.code).collect();
+            if p.errors.is_empty() {
+                assert_eq!(codes, ["tld-wide-pattern"], "{text}");
+            }
+        }
+        for text in ["*.localhost", "*.internal", "*.onion", "*.example.com"] {
+            let p = HostPattern::parse(text);
+            assert!(
+                p.errors.is_empty() && p.warnings.is_empty(),
+                "{text}: {:?}",
+                p.warnings
+            );
+        }
+    }
 
     fn ok(text: &str) -> HostPattern {
         let p = HostPattern::parse(text);

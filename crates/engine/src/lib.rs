@@ -34,6 +34,7 @@ pub mod reference;
 pub mod request;
 mod suggest;
 mod validate;
+mod wildcard;
 
 pub use artifact::ArtifactError;
 pub use canonical::{CanonicalHost, CanonicalUrl, Scheme, canonicalise};

@@ -111,7 +111,7 @@ impl PathGlob {
                     star = Some((pi, si));
                     pi += 1;
                 }
-                (Some(p), Some(s)) if segment_matches(p, s) => {
+                (Some(p), Some(s)) if crate::wildcard::matches(p, s) => {
                     pi += 1;
                     si += 1;
                 }
@@ -129,39 +129,6 @@ impl PathGlob {
             .get(pi..)
             .is_some_and(|rest| rest.iter().all(|p| *p == "**"))
     }
-}
-
-/// `*` matches any run of characters within the segment.
-fn segment_matches(pattern: &str, text: &str) -> bool {
-    if !pattern.contains('*') {
-        return pattern == text;
-    }
-    let p = pattern.as_bytes();
-    let t = text.as_bytes();
-    let (mut pi, mut ti) = (0usize, 0usize);
-    let mut star: Option<(usize, usize)> = None;
-    while ti < t.len() {
-        match p.get(pi) {
-            Some(b'*') => {
-                star = Some((pi, ti));
-                pi += 1;
-            }
-            Some(c) if Some(c) == t.get(ti) => {
-                pi += 1;
-                ti += 1;
-            }
-            _ => match star {
-                Some((sp, st)) => {
-                    pi = sp + 1;
-                    ti = st + 1;
-                    star = Some((sp, st + 1));
-                }
-                None => return false,
-            },
-        }
-    }
-    p.get(pi..)
-        .is_some_and(|rest| rest.iter().all(|&c| c == b'*'))
 }
 
 #[cfg(test)]

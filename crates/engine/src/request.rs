@@ -9,7 +9,8 @@ pub struct Request<'a> {
     pub method: &'a str,
     /// The absolute URL as the runtime serialised it.
     pub url: &'a str,
-    /// The customer the outbound Worker was dispatched for; `None` is refused (`no_customer`).
+    /// The customer the outbound Worker was dispatched for; `None` (or an empty name) is refused
+    /// (`no_customer`).
     pub customer: Option<&'a str>,
     /// The customer's tags.
     pub tags: &'a [String],

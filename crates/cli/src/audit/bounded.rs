@@ -1,7 +1,24 @@
 //! Counters whose memory is bounded whatever the log size: log content is attacker-influenced
 //! (hosts, paths) and logs can be huge, so no map may grow with the number of lines.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
+
+/// Longest key kept, in bytes: host names have at most 253 characters, and a forged line must
+/// not make each tracked key a megabyte long.
+pub const MAX_KEY_BYTES: usize = 256;
+
+/// `key`, cut at a character boundary to [`MAX_KEY_BYTES`] and marked with `…` when cut.
+pub fn bounded_key(key: &str) -> Cow<'_, str> {
+    if key.len() <= MAX_KEY_BYTES {
+        return Cow::Borrowed(key);
+    }
+    let mut end = MAX_KEY_BYTES;
+    while !key.is_char_boundary(end) {
+        end -= 1;
+    }
+    Cow::Owned(format!("{}…", key.get(..end).unwrap_or_default()))
+}
 
 /// A map that is exact for its first `capacity` distinct keys; later new keys are pooled into
 /// [`Capped::other`] (their values are still counted, just not by key).
@@ -26,6 +43,8 @@ impl<V: Default> Capped<V> {
 
     /// The value for `key`, or the pooled value once the map is full.
     pub fn entry(&mut self, key: &str) -> &mut V {
+        let key = bounded_key(key);
+        let key = key.as_ref();
         if self.entries.contains_key(key) || self.entries.len() < self.capacity {
             return self.entries.entry(key.to_string()).or_default();
         }
@@ -89,6 +108,8 @@ impl TopK {
 
     /// Counts one observation of `key`.
     pub fn add(&mut self, key: &str) {
+        let key = bounded_key(key);
+        let key = key.as_ref();
         self.total += 1;
         if let Some((count, _)) = self.counts.get_mut(key) {
             *count += 1;
@@ -160,6 +181,16 @@ mod tests {
         assert_eq!(keyed, vec![("a".into(), 2), ("b".into(), 1)]);
         assert_eq!(m.other(), Some(&2));
         assert_eq!(m.other_observations(), 2);
+    }
+
+    #[test]
+    fn long_keys_are_cut() {
+        let long = "é".repeat(300);
+        let mut t = TopK::new(2);
+        t.add(&long);
+        let key = &t.top(1)[0].key;
+        assert!(key.len() <= MAX_KEY_BYTES + '…'.len_utf8() && key.ends_with('…'));
+        assert_eq!(bounded_key("short"), "short");
     }
 
     #[test]

@@ -213,3 +213,48 @@ fn describe(fields: &[&str], source: &dyn Fields) -> String {
         .collect::<Vec<_>>()
         .join(" ")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(json: &str) -> DecisionLog {
+        let base = r#"{"v":1,"ts":"2026-11-28T12:00:00.000Z","decision_id":"d","customer":"c","tags":[],"action":"block","would_block":false,"rule":null,"report_rule":null,"reason":null,"method":"GET","scheme":"https","host":"a.example","port":443,"path":"/p","credential":null,"policy":{"name":null,"sha256":"00"},"status":null,"error":null,"duration_ms":0}"#;
+        let mut value: serde_json::Value = serde_json::from_str(base).unwrap();
+        let patch: serde_json::Value = serde_json::from_str(json).unwrap();
+        for (k, v) in patch.as_object().unwrap() {
+            value[k] = v.clone();
+        }
+        serde_json::from_value(value).unwrap()
+    }
+
+    #[test]
+    fn rebuilds_urls_from_canonical_parts() {
+        assert_eq!(
+            rebuild_url(&line("{}")),
+            Ok("https://a.example:443/p".into())
+        );
+        assert_eq!(
+            rebuild_url(&line(r#"{"host":"[fd00::1]","port":8443,"query":"a=1"}"#)),
+            Ok("https://[fd00::1]:8443/p?a=1".into())
+        );
+    }
+
+    #[test]
+    fn refusals_without_their_input_are_not_redecided() {
+        assert_eq!(
+            rebuild_url(&line(r#"{"reason":"invalid_url","host":null}"#)),
+            Err("invalid_url")
+        );
+        assert_eq!(
+            rebuild_url(&line(r#"{"reason":"userinfo_in_url"}"#)),
+            Err("userinfo_in_url")
+        );
+        assert_eq!(
+            rebuild_url(&line(r#"{"path":null}"#)),
+            Err("missing_url_fields")
+        );
+        // A rule whose reason text happens to be a refusal code is still re-decided.
+        assert!(rebuild_url(&line(r#"{"rule":"r","reason":"invalid_url"}"#)).is_ok());
+    }
+}

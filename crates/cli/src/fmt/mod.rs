@@ -87,6 +87,9 @@ pub fn format(text: &str) -> Result<String, FormatError> {
     if !out.ends_with('\n') {
         out.push('\n');
     }
+    if out.trim().is_empty() {
+        out.clear();
+    }
 
     let after: DocumentMut = out.parse().map_err(|_| FormatError::ChangedMeaning)?;
     if data::of_table(after.as_table()) != before {

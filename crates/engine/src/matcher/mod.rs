@@ -41,7 +41,11 @@ impl Matcher {
     /// Builds the index. Fails only when a `path_regex` does not compile (validation already
     /// rejected those, so this guards artefacts built elsewhere).
     pub(crate) fn build(rules: &[Rule]) -> Result<Matcher, String> {
-        let mut hosts = HostIndex::default();
+        let patterns = rules
+            .iter()
+            .map(|r| r.hosts.as_ref().map_or(0, Vec::len))
+            .sum();
+        let mut hosts = HostIndex::with_capacity(patterns);
         let mut ips = IpIndex::default();
         let mut always = Vec::new();
         let mut path_regexes = Vec::with_capacity(rules.len());

@@ -37,7 +37,7 @@ const FIELDS: &[&str] = &[
 pub(super) struct RuleChecker<'t> {
     text: &'t str,
     credentials: &'t BTreeMap<String, CredentialSpans>,
-    ids: HashMap<String, Range<usize>>,
+    ids: HashMap<String, Range<usize>, foldhash::fast::RandomState>,
     /// Every credential id a rule names, valid rule or not (for the unused-credential lint).
     pub(super) mentioned: HashSet<String>,
     /// Line counting resumes from the previous rule (rules come in file order).
@@ -49,7 +49,7 @@ impl<'t> RuleChecker<'t> {
         RuleChecker {
             text,
             credentials,
-            ids: HashMap::new(),
+            ids: HashMap::default(),
             mentioned: HashSet::new(),
             line_cursor: (0, 1),
         }
