@@ -88,6 +88,10 @@ if [ "$panic" = abort ]; then
   worker-build --release
 fi
 
+# A plain `{ fetch }` default export instead of worker-build's per-request WorkerEntrypoint
+# class behind two Proxies (see scripts/plain-entry.mjs for why and the measurement).
+node scripts/plain-entry.mjs build/index.js
+
 wasm=build/index_bg.wasm
 raw=$(wc -c <"$wasm")
 gz=$(gzip -9 -c "$wasm" | wc -c)

@@ -5,32 +5,26 @@ use egress_policy_engine::{Credential, Target};
 use egress_policy_outbound::Token;
 use egress_policy_outbound::headers::forward_plan;
 use wasm_bindgen::{JsCast, JsValue};
-use wasm_bindgen_futures::JsFuture;
 
-/// Why a forward did not produce an upstream response.
+/// Why a forward could not start.
 pub enum ForwardError {
     /// Building the outgoing request failed inside the Worker (fails closed: 500).
     Internal,
-    /// The upstream fetch rejected (DNS, connection, TLS, ...): 502.
-    Unreachable,
 }
 
-/// Sends `request` to its own URL with `redirect: "manual"`, its body stream passed through
-/// untouched, a disagreeing `Host` header dropped, and for inject the credential header set
-/// in place of every client-supplied one. Returns the upstream response as it came.
-pub async fn forward(
+/// Starts sending `request` to its own URL with `redirect: "manual"`, its body stream passed
+/// through untouched, a disagreeing `Host` header dropped, and for inject the credential
+/// header set in place of every client-supplied one. Returns the runtime's `fetch()` promise:
+/// it resolves to the upstream response as it came, or rejects when the upstream is
+/// unreachable (DNS, connection, TLS, ...).
+pub fn forward(
     request: &web_sys::Request,
     target: &Target,
     inject: Option<(&Credential, &Token)>,
-) -> Result<web_sys::Response, ForwardError> {
+) -> Result<js_sys::Promise, ForwardError> {
     let outgoing = outgoing(request, target, inject).map_err(|_| ForwardError::Internal)?;
     let global: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
-    let response = JsFuture::from(global.fetch_with_request(&outgoing))
-        .await
-        .map_err(|_| ForwardError::Unreachable)?;
-    response
-        .dyn_into::<web_sys::Response>()
-        .map_err(|_| ForwardError::Internal)
+    Ok(global.fetch_with_request(&outgoing))
 }
 
 fn outgoing(

@@ -1,12 +1,20 @@
-//! The fetch event: identity -> decide -> act -> log, once per intercepted request.
+//! The fetch export: identity -> decide -> act -> log, once per intercepted request.
+//!
+//! Everything up to the upstream `fetch()` runs synchronously; the only asynchronous step
+//! is the upstream response, handled by one `then` on the runtime's own promise. No Rust
+//! executor is involved: an `async` export (the `#[event(fetch)]` macro) drives every
+//! request through `wasm-bindgen-futures`' task queue, which costs two `queueMicrotask`
+//! round trips per request for nothing this handler needs.
 
 use std::cell::RefCell;
+use std::rc::Rc;
 
 use egress_policy_engine::{Action, ClaimVars, CompiledPolicy, Decision, PolicyRef, Request};
 use egress_policy_outbound::body::{self, LocalResponse};
 use egress_policy_outbound::log::{LogFacts, build};
 use egress_policy_outbound::{ActionPlan, JwtSigner, Minter, RequestError, plan};
-use worker::{Context, Env, event};
+use wasm_bindgen::prelude::*;
+use worker::Env;
 
 use crate::embedded;
 use crate::forward::{ForwardError, forward};
@@ -15,35 +23,83 @@ use crate::respond;
 use crate::runtime::{DateClock, decision_id, guarded, log_line, now_ms, secret};
 
 thread_local! {
-    /// Per-isolate token and key caches. Only borrowed synchronously (never across an
-    /// `await`), so concurrent requests of the isolate never contend for it.
+    /// Per-isolate token and key caches. Only borrowed synchronously, so concurrent
+    /// requests of the isolate never contend for it.
     static MINTER: RefCell<Minter<JwtSigner, DateClock>> =
         RefCell::new(Minter::new(JwtSigner::new(), DateClock));
 }
 
-/// How one request ended, for the response and the log line.
-struct Outcome {
-    response: Result<web_sys::Response, LocalResponse>,
-    status: Option<u16>,
-    error: Option<RequestError>,
+#[wasm_bindgen]
+extern "C" {
+    /// The runtime's `fetch()` promise, seen only through its `then`.
+    type Upstream;
+
+    /// `promise.then(on_fulfilled, on_rejected)` with the two handlers as plain functions.
+    #[wasm_bindgen(method, js_name = then)]
+    fn then_both(this: &Upstream, on_fulfilled: &JsValue, on_rejected: &JsValue)
+    -> js_sys::Promise;
 }
 
-impl Outcome {
-    fn answer(answer: LocalResponse, error: Option<RequestError>) -> Outcome {
-        Outcome {
-            response: Err(answer),
-            status: None,
-            error,
-        }
+/// What happens after the decision: a local answer now, or the upstream's promise.
+enum Step {
+    Answer(LocalResponse, Option<RequestError>),
+    Forward(js_sys::Promise),
+}
+
+/// Everything the decision log line needs besides the outcome.
+struct Facts {
+    decision: Decision,
+    decision_id: String,
+    customer: Option<String>,
+    tags: Vec<String>,
+    method: String,
+    query_in_logs: bool,
+    arrived_ms: u64,
+}
+
+impl Facts {
+    /// Writes this request's one decision log line.
+    fn log(&self, status: Option<u16>, error: Option<RequestError>) {
+        let policy_ref = guarded(embedded::policy_ref).unwrap_or_else(|| PolicyRef {
+            name: None,
+            sha256: String::from("unknown"),
+        });
+        log_line(&build(
+            &self.decision,
+            &LogFacts {
+                decision_id: &self.decision_id,
+                customer: self.customer.as_deref(),
+                tags: &self.tags,
+                method: &self.method,
+                policy: &policy_ref,
+                query_in_logs: self.query_in_logs,
+                arrived_ms: self.arrived_ms,
+                status,
+                error,
+                duration_ms: now_ms().saturating_sub(self.arrived_ms),
+            },
+        ));
+    }
+
+    /// Logs a local answer and turns it into the Response to return.
+    fn answer(
+        &self,
+        answer: &LocalResponse,
+        error: Option<RequestError>,
+    ) -> Result<JsValue, JsValue> {
+        self.log(None, error);
+        respond::local(answer).map(JsValue::from)
     }
 }
 
-#[event(fetch)]
-async fn fetch(
+/// The Worker's fetch handler (worker-build's entry calls the export named `fetch` with the
+/// request, `env` and `ctx`). Returns a Response, or a Promise of one when forwarding.
+#[wasm_bindgen]
+pub fn fetch(
     request: web_sys::Request,
     env: Env,
-    ctx: Context,
-) -> worker::Result<web_sys::Response> {
+    ctx: worker::worker_sys::Context,
+) -> Result<JsValue, JsValue> {
     let arrived_ms = now_ms();
     let decision_id = decision_id(arrived_ms);
     let (customer, tags) = identity(&env, &ctx);
@@ -62,9 +118,9 @@ async fn fetch(
         })
         .map(|decision| (policy, decision))
     });
-    let (decision, outcome) = match decided {
+    let (decision, step) = match decided {
         Some((policy, decision)) => {
-            let outcome = act(
+            let step = act(
                 policy,
                 &decision,
                 &decision_id,
@@ -72,49 +128,76 @@ async fn fetch(
                 &env,
                 customer.as_deref(),
                 &tags,
-            )
-            .await;
-            (decision, outcome)
+            );
+            (decision, step)
         }
         // The policy did not load or `decide` panicked: fail closed.
         None => (
             internal_error_decision(),
-            Outcome::answer(
+            Step::Answer(
                 body::internal_error(&decision_id),
                 Some(RequestError::InternalError),
             ),
         ),
     };
-
-    let policy_ref = guarded(embedded::policy_ref).unwrap_or_else(|| PolicyRef {
-        name: None,
-        sha256: String::from("unknown"),
-    });
-    let query_in_logs = policy.is_some_and(|p| p.defaults().query_in_logs);
-    log_line(&build(
-        &decision,
-        &LogFacts {
-            decision_id: &decision_id,
-            customer: customer.as_deref(),
-            tags: &tags,
-            method: &method,
-            policy: &policy_ref,
-            query_in_logs,
-            arrived_ms,
-            status: outcome.status,
-            error: outcome.error,
-            duration_ms: now_ms().saturating_sub(arrived_ms),
-        },
-    ));
-
-    match outcome.response {
-        Ok(upstream) => Ok(upstream),
-        Err(answer) => respond::local(&answer).map_err(worker::Error::from),
+    let facts = Facts {
+        decision,
+        decision_id,
+        customer,
+        tags,
+        method,
+        query_in_logs: policy.is_some_and(|p| p.defaults().query_in_logs),
+        arrived_ms,
+    };
+    match step {
+        Step::Answer(answer, error) => facts.answer(&answer, error),
+        Step::Forward(upstream) => Ok(settle(&upstream, facts).into()),
     }
 }
 
-/// Carries out the decision: answer, or mint and forward, or forward.
-async fn act(
+/// The upstream promise, then: log with its status and return the response as it came, or
+/// (the fetch rejected) log and answer 502. Exactly one of the two handlers runs, once.
+fn settle(upstream: &js_sys::Promise, facts: Facts) -> js_sys::Promise {
+    let pending = Rc::new(RefCell::new(Some(facts)));
+    let on_rejected_pending = Rc::clone(&pending);
+    let on_fulfilled =
+        Closure::<dyn FnMut(JsValue) -> Result<JsValue, JsValue>>::own_assert_unwind_safe(
+            move |value: JsValue| {
+                let Some(facts) = pending.borrow_mut().take() else {
+                    return Err(JsValue::from_str("settled twice"));
+                };
+                match value.dyn_into::<web_sys::Response>() {
+                    Ok(response) => {
+                        facts.log(Some(response.status()), None);
+                        Ok(response.into())
+                    }
+                    Err(_) => facts.answer(
+                        &body::internal_error(&facts.decision_id),
+                        Some(RequestError::InternalError),
+                    ),
+                }
+            },
+        );
+    let on_rejected =
+        Closure::<dyn FnMut(JsValue) -> Result<JsValue, JsValue>>::own_assert_unwind_safe(
+            move |_reason: JsValue| {
+                let Some(facts) = on_rejected_pending.borrow_mut().take() else {
+                    return Err(JsValue::from_str("settled twice"));
+                };
+                facts.answer(
+                    &body::upstream_unreachable(&facts.decision_id),
+                    Some(RequestError::UpstreamUnreachable),
+                )
+            },
+        );
+    // Handed to the JS GC: each handler's Rust side is freed when its function is collected.
+    upstream
+        .unchecked_ref::<Upstream>()
+        .then_both(&on_fulfilled.into_js_value(), &on_rejected.into_js_value())
+}
+
+/// Carries out the decision: answer, or mint and start the forward, or start the forward.
+fn act(
     policy: &CompiledPolicy,
     decision: &Decision,
     decision_id: &str,
@@ -122,12 +205,12 @@ async fn act(
     env: &Env,
     customer: Option<&str>,
     tags: &[String],
-) -> Outcome {
+) -> Step {
     let Some(target) = decision.target.as_ref() else {
         // Only unparsable URLs lack a target, and those are always blocked.
         return match plan(decision, decision_id, |_| None) {
-            ActionPlan::Answer(answer) => Outcome::answer(answer, None),
-            _ => Outcome::answer(
+            ActionPlan::Answer(answer) => Step::Answer(answer, None),
+            _ => Step::Answer(
                 body::internal_error(decision_id),
                 Some(RequestError::InternalError),
             ),
@@ -137,9 +220,9 @@ async fn act(
         ActionPlan::Answer(answer) => {
             let error =
                 (decision.action == Action::Inject).then_some(RequestError::CredentialUnavailable);
-            Outcome::answer(answer, error)
+            Step::Answer(answer, error)
         }
-        ActionPlan::Pass => send(request, target, None, decision_id).await,
+        ActionPlan::Pass => send(request, target, None, decision_id),
         ActionPlan::Inject(credential) => {
             let vars = ClaimVars {
                 customer: customer.unwrap_or_default(),
@@ -157,14 +240,12 @@ async fn act(
             })
             .flatten();
             match minted {
-                Some(Ok(token)) => {
-                    send(request, target, Some((credential, &token)), decision_id).await
-                }
-                Some(Err(error)) => Outcome::answer(
+                Some(Ok(token)) => send(request, target, Some((credential, &token)), decision_id),
+                Some(Err(error)) => Step::Answer(
                     body::credential_unavailable(Some(&credential.id), decision_id),
                     Some(error.request_error()),
                 ),
-                None => Outcome::answer(
+                None => Step::Answer(
                     body::internal_error(decision_id),
                     Some(RequestError::InternalError),
                 ),
@@ -173,7 +254,7 @@ async fn act(
     }
 }
 
-async fn send(
+fn send(
     request: &web_sys::Request,
     target: &egress_policy_engine::Target,
     inject: Option<(
@@ -181,18 +262,10 @@ async fn send(
         &egress_policy_outbound::Token,
     )>,
     decision_id: &str,
-) -> Outcome {
-    match forward(request, target, inject).await {
-        Ok(upstream) => Outcome {
-            status: Some(upstream.status()),
-            response: Ok(upstream),
-            error: None,
-        },
-        Err(ForwardError::Unreachable) => Outcome::answer(
-            body::upstream_unreachable(decision_id),
-            Some(RequestError::UpstreamUnreachable),
-        ),
-        Err(ForwardError::Internal) => Outcome::answer(
+) -> Step {
+    match forward(request, target, inject) {
+        Ok(upstream) => Step::Forward(upstream),
+        Err(ForwardError::Internal) => Step::Answer(
             body::internal_error(decision_id),
             Some(RequestError::InternalError),
         ),

@@ -8,13 +8,14 @@
 use egress_policy_outbound::identity::identity_from;
 use serde_json::{Map, Value};
 use wasm_bindgen::JsValue;
-use worker::{Context, Env};
+use worker::Env;
+use worker::worker_sys::Context;
 
 const KEYS: [&str; 2] = ["customer_name", "customer_tags"];
 
 /// (customer, tags) from `env`, else from `ctx.props`.
 pub fn identity(env: &Env, ctx: &Context) -> (Option<String>, Vec<String>) {
-    let props = worker::worker_sys::Context::props(ctx.as_ref());
+    let props = ctx.props();
     identity_from(&parameters(env), &parameters(&props))
 }
 
