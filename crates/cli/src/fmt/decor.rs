@@ -41,3 +41,12 @@ pub fn trailing_comment(raw: &str) -> String {
         None => String::new(),
     }
 }
+
+/// The text before a key (its comment lines and blank lines), empty when there is none.
+pub fn prefix_text(decor: &toml_edit::Decor) -> String {
+    decor
+        .prefix()
+        .and_then(|p| p.as_str())
+        .unwrap_or_default()
+        .to_owned()
+}

@@ -132,12 +132,7 @@ fn take_file_header(root: &mut Table) -> Vec<String> {
     let Some(mut key) = root.key_mut(&first) else {
         return Vec::new();
     };
-    let raw = key
-        .leaf_decor()
-        .prefix()
-        .and_then(|p| p.as_str())
-        .unwrap_or_default()
-        .to_string();
+    let raw = decor::prefix_text(key.leaf_decor());
     let comments = decor::comments(&raw);
     key.leaf_decor_mut().set_prefix("");
     comments
@@ -155,12 +150,7 @@ fn restore_file_header(root: &mut Table, header: Vec<String>) {
     match first {
         Some(first) => {
             if let Some(mut key) = root.key_mut(&first) {
-                let existing = key
-                    .leaf_decor()
-                    .prefix()
-                    .and_then(|p| p.as_str())
-                    .unwrap_or_default()
-                    .to_string();
+                let existing = decor::prefix_text(key.leaf_decor());
                 key.leaf_decor_mut()
                     .set_prefix(format!("{prefix}{existing}"));
             }
@@ -240,13 +230,7 @@ fn promote_inline_table(parent: &mut Table, key: &str) {
     let Some(inline) = item.as_inline_table() else {
         return;
     };
-    let comments = decor::comments(
-        key_ref
-            .leaf_decor()
-            .prefix()
-            .and_then(|p| p.as_str())
-            .unwrap_or_default(),
-    );
+    let comments = decor::comments(&decor::prefix_text(key_ref.leaf_decor()));
     let mut table: Table = InlineTable::clone(inline).into_table();
     table.set_implicit(false);
     table
@@ -360,12 +344,7 @@ fn format_values(table: &mut Table) {
         let Some((mut key, item)) = table.get_key_value_mut(name) else {
             continue;
         };
-        let raw = key
-            .leaf_decor()
-            .prefix()
-            .and_then(|p| p.as_str())
-            .unwrap_or_default()
-            .to_string();
+        let raw = decor::prefix_text(key.leaf_decor());
         let comments = decor::comments(&raw);
         let blank = index > 0 && !comments.is_empty() && decor::blank_before_comments(&raw);
         key.leaf_decor_mut()
