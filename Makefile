@@ -71,8 +71,8 @@ scripts/build-worker.sh:
 
 # ---------------------------------------------------------------- tests
 
-.PHONY: test fmt-check clippy cargo-test policy-test e2e
-test: deps fmt-check clippy cargo-test policy-test e2e ## every test: fmt, clippy, cargo test, policy tests, workerd e2e
+.PHONY: test fmt-check clippy cargo-test policy-test build-rejects e2e
+test: deps fmt-check clippy cargo-test policy-test build-rejects e2e ## every test: fmt, clippy, cargo test, policy tests, build check, workerd e2e
 
 fmt-check: toolchain ## cargo fmt --check
 	$(CARGO) fmt --all -- --check
@@ -88,6 +88,9 @@ cargo-test: toolchain ## native unit and integration tests
 policy-test: toolchain ## the policy test cases (policy/tests) and canonical layout of the shipped policies
 	$(CARGO) run --bin egress-policy -- test
 	$(CARGO) run --bin egress-policy -- fmt --check
+
+build-rejects: toolchain ## an invalid policy fails the Worker build with check's diagnostics
+	scripts/check-build-rejects.sh
 
 e2e: $(NODE_STAMP) ## build the Worker with tests/e2e/policy.toml, then the workerd end-to-end suite
 	@$(MAKE) build EGRESS_POLICY=$(E2E_POLICY)

@@ -36,6 +36,7 @@ const js = (name, main, props) => add(name, { name: `ob-${name}`, modulesRoot: B
 const wanted = (process.env.JS ?? "js-10,js-10+log").split(",").filter(Boolean);
 if (wanted.includes("js-10")) js("js-10", "seed-outbound.js");
 if (wanted.includes("js-10+log")) js("js-10+log", "seed-outbound-logged.js");
+if (wanted.includes("floor")) add("floor", { name: "ob-floor", modulesRoot: BENCH, modules: [{ type: "ESModule", path: path.join(BENCH, "floor-outbound.js") }], compatibilityDate: CD, bindings: { BLOCKED: blocked.join(","), INJECT_HOST, JWT_SECRET }, outboundService: "upstream" }, { customer_name: "acme" });
 if (wanted.includes("passjs-env")) add("passjs-env", { name: "ob-passjs-env", modules: true, script: PASS_JS, compatibilityDate: CD, bindings: { customer_name: "acme" }, outboundService: "upstream" });
 if (wanted.includes("passjs-props")) add("passjs-props", { name: "ob-passjs-props", modules: true, script: PASS_JS, compatibilityDate: CD, outboundService: "upstream" }, { customer_name: "acme" });
 if (wanted.includes("passjs-class")) add("passjs-class", { name: "ob-passjs-class", modules: true, script: PASS_CLASS, compatibilityDate: CD, outboundService: "upstream" }, { customer_name: "acme" });

@@ -7,6 +7,10 @@
 //               substring match; HS256 JWT minted with WebCrypto per request; no logging),
 //   js-N+log    the same plus one decision-log-shaped console.log per request
 //               (bench/seed-outbound-logged.js): what logging alone costs,
+//   floor-N     bench/floor-outbound.js: the contract's floor, a JS Worker doing only what the
+//               contract asks of any implementation (header copy, redirect "manual", cached
+//               token, one decision object logged after the upstream answered) with the
+//               cheapest decision (a Set lookup per host label): what the contract itself costs,
 //   rust-N      this Worker, built with bench/gen-policy.mjs's policy of the same N domains
 //               (exact + subdomains) and an HS256 inject rule for the same host,
 // for N = each size given on the command line (`N=dir-with-index.js-and-index_bg.wasm`).
@@ -99,6 +103,7 @@ for (const b of builds) {
   configs.push(
     { name: `js-${b.n}`, n: b.n, kind: "js", main: "seed-outbound.js" },
     { name: `js-${b.n}+log`, n: b.n, kind: "js", main: "seed-outbound-logged.js" },
+    { name: `floor-${b.n}`, n: b.n, kind: "floor" },
     { name: `rust-${b.n}`, n: b.n, kind: "rust", dir: b.dir },
   );
 }
@@ -119,6 +124,18 @@ for (const c of configs) {
       compatibilityDate: COMPATIBILITY_DATE,
       // As deployed: the customer as env.customer_name (the seed reads it there).
       bindings: { customer_name: "acme", BLOCKED: blockedDomains(c.n).join(","), INJECT_HOST, JWT_SECRET },
+      outboundService: "upstream",
+    });
+  } else if (c.kind === "floor") {
+    // Like this Worker: the customer arrives as ctx.props (the local equivalent of the
+    // dispatch namespace's outbound parameters).
+    user.outboundService = { name: `outbound-${c.name}`, props: { customer_name: "acme" } };
+    workers.push({
+      name: `outbound-${c.name}`,
+      modulesRoot: HERE,
+      modules: [{ type: "ESModule", path: path.join(HERE, "floor-outbound.js") }],
+      compatibilityDate: COMPATIBILITY_DATE,
+      bindings: { BLOCKED: blockedDomains(c.n).join(","), INJECT_HOST, JWT_SECRET },
       outboundService: "upstream",
     });
   } else if (c.kind === "rust") {
@@ -198,7 +215,7 @@ const fmt = (x) => `${x >= 0 ? " " : ""}${x.toFixed(3)}`;
 console.log(`\nAdded latency per request (ms), ${ROUNDS} rounds x ${BATCHES_PER_ROUND} batches x ${BATCH} requests per configuration`);
 console.log(`mix per batch of ${BATCH}: ${JSON.stringify(MIX)} (inject: ${INJECT_HOST}, HS256)`);
 console.log(`baseline (no outbound Worker): median ${median(baseline).toFixed(3)} ms per request\n`);
-console.log("config          median      p90   ratio to js-N (median)");
+console.log("config          median      p90   ratio to js-N (median)   to floor-N");
 const results = {};
 for (const c of configs.filter((x) => x.n !== null)) {
   const med = median(added[c.name]);
@@ -206,7 +223,8 @@ for (const c of configs.filter((x) => x.n !== null)) {
   results[c.name] = { median: med, p90 };
   const js = c.name === `js-${c.n}` ? null : results[`js-${c.n}`];
   const ratio = js ? `${(med / js.median).toFixed(2)}x` : "";
-  console.log(`${c.name.padEnd(14)} ${fmt(med).padStart(7)}  ${fmt(p90).padStart(7)}   ${ratio}`);
+  const floor = c.name === `rust-${c.n}` ? `${(med / results[`floor-${c.n}`].median).toFixed(2)}x` : "";
+  console.log(`${c.name.padEnd(14)} ${fmt(med).padStart(7)}  ${fmt(p90).padStart(7)}   ${ratio.padEnd(22)} ${floor}`);
 }
 console.log("");
 for (const b of builds) {
@@ -218,6 +236,9 @@ const targets = builds.map((b) => {
   const j = results[`js-${b.n}`];
   const limit = b.n >= 10000 ? 0.2 : 1;
   const jl = results[`js-${b.n}+log`];
-  return `${b.n} domains: rust/js = ${(r.median / j.median).toFixed(2)} (target <= ${limit}: ${r.median <= j.median * limit ? "met" : "NOT met"}; rust/js+log = ${(r.median / jl.median).toFixed(2)})`;
+  const f = results[`floor-${b.n}`];
+  const met = (x) => (x.median <= j.median * limit ? "met" : "NOT met");
+  return `${b.n} domains: rust/js = ${(r.median / j.median).toFixed(2)} (target <= ${limit}: ${met(r)}; rust/js+log = ${(r.median / jl.median).toFixed(2)})\n` +
+    `    the contract's floor: floor/js = ${(f.median / j.median).toFixed(2)} (${met(f)}); rust/floor = ${(r.median / f.median).toFixed(2)}`;
 });
 console.log(`\nTargets:\n  ${targets.join("\n  ")}`);
