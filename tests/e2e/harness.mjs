@@ -147,6 +147,8 @@ export async function startWorld({ upstream } = {}) {
   const arrivals = [];
   const internet = async (request) => {
     const url = new URL(request.url);
+    if (url.pathname.startsWith("/hold/")) return heldResponse(url, arrivals);
+    if (url.pathname.startsWith("/upload/")) return heldUpload(request, url, arrivals);
     const body = Buffer.from(await request.arrayBuffer());
     const headers = {};
     for (const [k, v] of request.headers) if (k !== "x-e2e-wire-host") headers[k] = v;
@@ -199,6 +201,8 @@ export async function startWorld({ upstream } = {}) {
     // manual: Node must not follow what the user Worker returns.
     const init = { method, headers: h, redirect: "manual" };
     if (body !== undefined) init.body = body;
+    // A stream body is sent as it is produced (fetch requires saying so).
+    if (body instanceof ReadableStream) init.duplex = "half";
     return users[customer].fetch("http://user.test/", init);
   }
 
@@ -284,6 +288,58 @@ function defaultUpstream(url, arrival) {
     { host: url.hostname, path: url.pathname, method: arrival.method, bodySha256: arrival.bodySha256, sub: arrival.jwt?.payload?.sub ?? null },
     { headers: { "x-upstream": url.hostname, "set-cookie": "upstream=1; Path=/" } },
   );
+}
+
+/**
+ * Streaming probes, keyed by a request's path. A test calls `hold(path)` first and gets:
+ * - `release()`: lets `/hold/...`'s response send its second chunk and end. Until then the
+ *   upstream has sent only its first chunk, so a caller that sees that chunk while the body is
+ *   still open proves that nothing on the way buffers the response;
+ * - `firstChunk`: resolves when `/upload/...`'s upstream has received the first chunk of the
+ *   request body, the rest of which the test sends only afterwards (so a buffering hop would
+ *   hold the upload back forever).
+ */
+const held = new Map();
+export function hold(p) {
+  let release, gotFirst;
+  const probe = {
+    released: new Promise((r) => { release = r; }),
+    firstChunk: new Promise((r) => { gotFirst = r; }),
+    gotFirst,
+  };
+  probe.release = release;
+  held.set(p, probe);
+  return probe;
+}
+
+function heldResponse(url, arrivals) {
+  const probe = held.get(url.pathname);
+  arrivals.push({ url: url.href, host: url.hostname, path: url.pathname, headers: {} });
+  const enc = new TextEncoder();
+  const body = new ReadableStream({
+    async start(controller) {
+      controller.enqueue(enc.encode("first chunk\n"));
+      await probe?.released;
+      controller.enqueue(enc.encode("second chunk\n"));
+      controller.close();
+    },
+  });
+  return new Response(body, { headers: { "content-type": "text/plain", "x-upstream": "hold" } });
+}
+
+async function heldUpload(request, url, arrivals) {
+  const probe = held.get(url.pathname);
+  const chunks = [];
+  const reader = request.body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    if (chunks.length === 0) probe?.gotFirst();
+    chunks.push(Buffer.from(value));
+  }
+  const body = Buffer.concat(chunks);
+  arrivals.push({ url: url.href, host: url.hostname, path: url.pathname, headers: {}, bodyLength: body.length, bodySha256: sha256(body) });
+  return Response.json({ received: body.toString("utf8") });
 }
 
 /** A fresh unique path, so each test finds its own log lines. */

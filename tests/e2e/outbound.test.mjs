@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import {
-  CUSTOMERS, ISSUER, JWT_HOSTS, LOG_FIELDS, POLICY_NAME, POLICY_SHA256, bigBody, sha256, startWorld, uniquePath,
+  CUSTOMERS, ISSUER, JWT_HOSTS, LOG_FIELDS, POLICY_NAME, POLICY_SHA256, bigBody, hold, sha256, startWorld, uniquePath,
 } from "./harness.mjs";
 
 let world;
@@ -15,6 +15,16 @@ const tagsOf = (customer) => {
   const t = CUSTOMERS[customer].customer_tags;
   return Array.isArray(t) ? t : t.split(",");
 };
+
+/** A promise that rejects after `ms` with a message saying what did not arrive in time. */
+function within(ms, what) {
+  const p = new Promise((_, reject) => {
+    // unref: a pending timer must not keep the test process alive once the test is done.
+    setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms).unref();
+  });
+  p.catch(() => {});
+  return p;
+}
 
 /** The single decision line of the request whose path is `p` (waits for it; asserts exactly one). */
 async function logFor(p) {
@@ -284,6 +294,53 @@ describe("pass", () => {
     assert.equal(line.status, 200);
     assert.ok(!JSON.stringify(line).includes("page=2"));
     assert.ok(!JSON.stringify(line).includes("the-users-own"), "never a header value");
+  });
+
+  test("the response streams: its first chunk reaches the caller while the upstream holds the rest", async () => {
+    const p = uniquePath("hold");
+    const probe = hold(p);
+    const before = within(10_000, "the first chunk, before the upstream sends the rest");
+    const res = await Promise.race([world.call("acme", `https://public.example.com${p}`), before]);
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get("x-upstream"), "hold");
+    const reader = res.body.getReader();
+    const first = await Promise.race([reader.read(), before]);
+    assert.equal(new TextDecoder().decode(first.value), "first chunk\n");
+    probe.release();
+    let rest = "";
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      rest += new TextDecoder().decode(value);
+    }
+    assert.equal(rest, "second chunk\n");
+    const line = await logFor(p);
+    assert.equal(line.action, "pass");
+    assert.equal(line.status, 200);
+  });
+
+  test("the request body streams: the upstream gets its first chunk before the caller sends the rest", async () => {
+    const p = uniquePath("upload");
+    const probe = hold(p);
+    const enc = new TextEncoder();
+    const body = new ReadableStream({
+      async start(controller) {
+        controller.enqueue(enc.encode("first part;"));
+        // The rest only once the upstream has the first part: a hop that buffered the body
+        // would wait for the end and never forward it.
+        await probe.firstChunk;
+        controller.enqueue(enc.encode("second part"));
+        controller.close();
+      },
+    });
+    const call = world.call("acme", `https://public.example.com${p}`, { method: "POST", body, headers: { "content-type": "text/plain" } });
+    await Promise.race([probe.firstChunk, within(10_000, "the upstream's first chunk of the request body")]);
+    const res = await call;
+    assert.equal(res.status, 200);
+    assert.deepEqual(await res.json(), { received: "first part;second part" });
+    const line = await logFor(p);
+    assert.equal(line.action, "pass");
+    assert.equal(line.method, "POST");
   });
 
   test("no rule matched: the default action (pass), rule null", async () => {
