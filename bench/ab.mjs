@@ -1,5 +1,5 @@
 // Scratch A/B harness (not part of make bench-worker): bench/run.mjs's 10-domain mix through any
-// number of Rust builds (`name=dir`) plus JS variants (JS=js-10,js-10+log,passjs-env,passjs-props,passjs-class),
+// number of Rust builds (`name=dir`) plus JS variants (JS=js-10,js-10+log,floor,passjs-env,passjs-props,passjs-class),
 // R rounds x B batches x 40 requests, interleaved; prints added ms (median, p90) per variant.
 // Usage: JS=js-10,js-10+log R=10 B=8 node bench/ab.mjs before=target/bench/a after=target/bench/b
 import path from "node:path";
