@@ -5,18 +5,26 @@
 //! `ctx.props`. Only the two keys are read (never the whole `env`, which holds secrets), and
 //! never anything from the request.
 
-use egress_policy_outbound::identity::identity_from;
+use egress_policy_outbound::identity::{customer_from, identity_from};
 use serde_json::{Map, Value};
 use wasm_bindgen::JsValue;
 use worker::Env;
 use worker::worker_sys::Context;
 
-const KEYS: [&str; 2] = ["customer_name", "customer_tags"];
+thread_local! {
+    /// The two parameter names as JS strings, made once per isolate rather than per request.
+    static KEYS: [(&'static str, JsValue); 2] = ["customer_name", "customer_tags"]
+        .map(|key| (key, JsValue::from_str(key)));
+}
 
-/// (customer, tags) from `env`, else from `ctx.props`.
+/// (customer, tags) from `env`, else from `ctx.props`. `ctx.props` is read only when `env`
+/// names no customer (as deployed, it always does).
 pub fn identity(env: &Env, ctx: &Context) -> (Option<String>, Vec<String>) {
-    let props = ctx.props();
-    identity_from(&parameters(env), &parameters(&props))
+    let from_env = parameters(env);
+    if customer_from(from_env.get("customer_name")).is_some() {
+        return identity_from(&from_env, &Value::Null);
+    }
+    identity_from(&from_env, &parameters(&ctx.props()))
 }
 
 /// The identity keys of a JS object as JSON: strings and arrays of strings only.
@@ -25,20 +33,22 @@ fn parameters(source: &JsValue) -> Value {
     if !source.is_object() {
         return Value::Object(found);
     }
-    for key in KEYS {
-        let Ok(value) = js_sys::Reflect::get(source, &JsValue::from_str(key)) else {
-            continue;
-        };
-        if let Some(text) = value.as_string() {
-            found.insert(key.to_owned(), Value::String(text));
-        } else if js_sys::Array::is_array(&value) {
-            let items = js_sys::Array::from(&value)
-                .iter()
-                .filter_map(|item| item.as_string())
-                .map(Value::String)
-                .collect();
-            found.insert(key.to_owned(), Value::Array(items));
+    KEYS.with(|keys| {
+        for (key, js_key) in keys {
+            let Ok(value) = js_sys::Reflect::get(source, js_key) else {
+                continue;
+            };
+            if let Some(text) = value.as_string() {
+                found.insert((*key).to_owned(), Value::String(text));
+            } else if js_sys::Array::is_array(&value) {
+                let items = js_sys::Array::from(&value)
+                    .iter()
+                    .filter_map(|item| item.as_string())
+                    .map(Value::String)
+                    .collect();
+                found.insert((*key).to_owned(), Value::Array(items));
+            }
         }
-    }
+    });
     Value::Object(found)
 }
