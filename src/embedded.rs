@@ -20,15 +20,18 @@ pub fn policy() -> Option<&'static CompiledPolicy> {
         .as_ref()
 }
 
-/// Which policy this Worker was built with, readable even when [`policy`] is `None`.
-pub fn policy_ref() -> PolicyRef {
-    match policy() {
+static POLICY_REF_VALUE: OnceLock<PolicyRef> = OnceLock::new();
+
+/// Which policy this Worker was built with, readable even when [`policy`] is `None`. Made
+/// once per isolate: every decision log line names it.
+pub fn policy_ref() -> &'static PolicyRef {
+    POLICY_REF_VALUE.get_or_init(|| match policy() {
         Some(policy) => policy.policy_ref(),
         None => serde_json::from_str(POLICY_REF).unwrap_or_else(|_| PolicyRef {
             name: None,
             sha256: String::from("unknown"),
         }),
-    }
+    })
 }
 
 #[cfg(test)]
@@ -41,6 +44,6 @@ mod tests {
         let from_build: PolicyRef = serde_json::from_str(POLICY_REF).unwrap();
         assert_eq!(policy.policy_ref(), from_build);
         assert_eq!(policy.sha256().len(), 64);
-        assert_eq!(policy_ref(), from_build);
+        assert_eq!(policy_ref(), &from_build);
     }
 }

@@ -60,10 +60,17 @@ struct Facts {
 impl Facts {
     /// Writes this request's one decision log line.
     fn log(&self, status: Option<u16>, error: Option<RequestError>) {
-        let policy_ref = guarded(embedded::policy_ref).unwrap_or_else(|| PolicyRef {
-            name: None,
-            sha256: String::from("unknown"),
-        });
+        let unknown;
+        let policy_ref = match guarded(embedded::policy_ref) {
+            Some(policy_ref) => policy_ref,
+            None => {
+                unknown = PolicyRef {
+                    name: None,
+                    sha256: String::from("unknown"),
+                };
+                &unknown
+            }
+        };
         log_line(&build(
             &self.decision,
             &LogFacts {
@@ -71,7 +78,7 @@ impl Facts {
                 customer: self.customer.as_deref(),
                 tags: &self.tags,
                 method: &self.method,
-                policy: &policy_ref,
+                policy: policy_ref,
                 query_in_logs: self.query_in_logs,
                 arrived_ms: self.arrived_ms,
                 status,
