@@ -19,6 +19,7 @@ pub mod credential;
 mod decide;
 pub mod decision;
 pub mod diagnostic;
+pub mod fields;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod host_pattern;

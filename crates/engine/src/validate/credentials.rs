@@ -6,23 +6,11 @@ use toml::de::{DeTable, DeValue};
 
 use crate::credential::{ClaimTemplate, Credential, JwtAlgorithm};
 use crate::diagnostic::Diagnostic;
+use crate::fields;
 use crate::limits::{MAX_CLAIMS, MAX_CREDENTIALS, MAX_TEXT_LEN, TTL_RANGE};
 use crate::parse::{self, Fields, Value};
 
 use super::{CredentialSpans, valid_id};
-
-const FIELDS: &[&str] = &[
-    "kind",
-    "algorithm",
-    "secret",
-    "key_id",
-    "issuer",
-    "audience",
-    "ttl",
-    "header",
-    "prefix",
-    "claims",
-];
 
 /// Claims every token carries from the credential's own fields.
 pub(crate) const RESERVED_CLAIMS: &[&str] = &["iss", "aud", "iat", "exp", "nbf"];
@@ -79,7 +67,12 @@ fn credential(
     diags: &mut Vec<Diagnostic>,
 ) -> Option<Credential> {
     let before = diags.len();
-    let fields = Fields::read(table, FIELDS, &format!("credential `{id}`"), diags);
+    let fields = Fields::read(
+        table,
+        fields::CREDENTIAL,
+        &format!("credential `{id}`"),
+        diags,
+    );
     let required = |name: &str, diags: &mut Vec<Diagnostic>| -> Option<&Value<'_>> {
         let v = fields.get(name);
         if v.is_none() {

@@ -4,14 +4,13 @@ use toml::de::DeTable;
 
 use crate::decision::Action;
 use crate::diagnostic::Diagnostic;
+use crate::fields;
 use crate::model::{Defaults, IpLiterals, Mode};
 use crate::parse::{self, Fields};
 
-const FIELDS: &[&str] = &["action", "mode", "ip_literals", "query_in_logs"];
-
 /// Reads `[defaults]`; fields not given (or invalid, with a diagnostic) keep their defaults.
 pub(super) fn validate(table: &DeTable<'_>, diags: &mut Vec<Diagnostic>) -> Defaults {
-    let fields = Fields::read(table, FIELDS, "`[defaults]`", diags);
+    let fields = Fields::read(table, fields::DEFAULTS, "`[defaults]`", diags);
     let mut defaults = Defaults::default();
     if let Some(v) = fields.get("action") {
         match parse::keyword(

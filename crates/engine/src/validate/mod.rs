@@ -13,6 +13,7 @@ use std::ops::Range;
 use toml::de::{DeTable, DeValue};
 
 use crate::diagnostic::Diagnostic;
+use crate::fields;
 use crate::limits::{MAX_RULES, MAX_TEXT_LEN};
 use crate::model::{Defaults, PolicyModel};
 use crate::parse::{self, Fields};
@@ -31,8 +32,6 @@ pub(crate) struct CredentialSpans {
     pub key: Range<usize>,
 }
 
-const TOP_LEVEL: &[&str] = &["version", "name", "defaults", "rules", "credentials"];
-
 /// Validates a parsed document. Returns the model when there is no error, plus every
 /// diagnostic (errors and warnings) found.
 pub(crate) fn validate(
@@ -42,7 +41,7 @@ pub(crate) fn validate(
     sha256: String,
 ) -> (Option<PolicyModel>, Vec<Diagnostic>) {
     let mut diags = Vec::new();
-    let fields = Fields::read(root, TOP_LEVEL, "the policy", &mut diags);
+    let fields = Fields::read(root, fields::ROOT, "the policy", &mut diags);
 
     match fields.get("version") {
         None => diags.push(

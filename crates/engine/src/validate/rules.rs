@@ -8,6 +8,7 @@ use toml::de::DeTable;
 use crate::canonical::Scheme;
 use crate::decision::Action;
 use crate::diagnostic::Diagnostic;
+use crate::fields;
 use crate::host_pattern::HostPattern;
 use crate::limits::{MAX_LIST_LEN, MAX_REGEX_LEN, MAX_TEXT_LEN, REGEX_SIZE_LIMIT};
 use crate::model::{Mode, Rule};
@@ -16,22 +17,6 @@ use crate::path_glob::PathGlob;
 use crate::suggest::did_you_mean;
 
 use super::{CredentialSpans, RuleSpans, valid_id};
-
-const FIELDS: &[&str] = &[
-    "id",
-    "action",
-    "mode",
-    "hosts",
-    "reason",
-    "credential",
-    "schemes",
-    "ports",
-    "methods",
-    "paths",
-    "path_regex",
-    "customers",
-    "tags",
-];
 
 /// Validates rules one after the other, remembering ids for duplicates and line numbers.
 pub(super) struct RuleChecker<'t> {
@@ -79,7 +64,7 @@ impl<'t> RuleChecker<'t> {
         let errors_before = error_count(diags);
         let header = header_span(self.text, span.clone());
         let line = self.line_of(header.start);
-        let fields = Fields::read(table, FIELDS, "a rule", diags);
+        let fields = Fields::read(table, fields::RULE, "a rule", diags);
         let missing = |name: &str| {
             Diagnostic::error("missing-field", format!("rule is missing field `{name}`"))
                 .with_span(header.clone())

@@ -1,0 +1,40 @@
+//! The keys of a policy file, per table, in the order the language reference introduces them
+//! (DESIGN.md section 2). One list for everything that names them: the validator's "unknown
+//! field" check and its "expected one of" hint, and `egress-policy fmt`'s key order.
+
+/// Top-level keys, values and tables alike.
+pub const ROOT: &[&str] = &["version", "name", "defaults", "rules", "credentials"];
+
+/// `[defaults]`
+pub const DEFAULTS: &[&str] = &["action", "mode", "ip_literals", "query_in_logs"];
+
+/// `[[rules]]`: what the rule is and does first, then its conditions.
+pub const RULE: &[&str] = &[
+    "id",
+    "action",
+    "hosts",
+    "reason",
+    "credential",
+    "schemes",
+    "ports",
+    "methods",
+    "paths",
+    "path_regex",
+    "customers",
+    "tags",
+    "mode",
+];
+
+/// `[credentials.ID]`
+pub const CREDENTIAL: &[&str] = &[
+    "kind",
+    "algorithm",
+    "secret",
+    "key_id",
+    "issuer",
+    "audience",
+    "ttl",
+    "header",
+    "prefix",
+    "claims",
+];
