@@ -11,10 +11,11 @@ export const CD = "2026-04-20";
 const JWT_SECRET = "bench-hs256-secret-not-a-real-key";
 const blocked = blockedDomains(10);
 
-/** One batch: 4 blocked, 4 injected, 32 passed URLs. */
+/** One batch: 4 blocked, 4 injected, 32 passed URLs (ONLY=block|inject|pass: 40 of one kind). */
+const ONLY = process.env.ONLY;
 export const urls = [];
 for (let i = 0; i < BATCH; i++) {
-  const slot = i % 10;
+  const slot = ONLY === "block" ? 3 : ONLY === "inject" ? 7 : ONLY === "pass" ? 0 : i % 10;
   if (slot === 3) { const d = blocked[(blocked.length - 1 - ((i * 7) % blocked.length) + blocked.length) % blocked.length]; urls.push(`https://${i % 2 ? "cdn." : ""}${d}/payload/${i}`); }
   else if (slot === 7) urls.push(`https://${INJECT_HOST}/v1/items/${i}`);
   else urls.push(`https://site-${i}.example.org/page/${i}?q=${i}`);
@@ -61,7 +62,8 @@ export function userWorker(c, name) {
 
 /** Whether a batch's status counts are what configuration `name` must give for the mix. */
 export function batchOk(name, counts) {
-  return name === "none" || name.startsWith("passjs") || (counts[403] === 4 && counts[200] === 36);
+  const blocked = ONLY === "block" ? BATCH : ONLY ? 0 : 4;
+  return name === "none" || name.startsWith("passjs") || ((counts[403] ?? 0) === blocked && (counts[200] ?? 0) === BATCH - blocked);
 }
 
 export const quantile = (xs, p) => { const s = [...xs].sort((a, b) => a - b); const i = (s.length - 1) * p, lo = Math.floor(i), hi = Math.ceil(i); return s[lo] + (s[hi] - s[lo]) * (i - lo); };
