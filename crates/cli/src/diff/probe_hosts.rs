@@ -74,32 +74,14 @@ fn ip_neighbourhood(first: IpAddr, last: IpAddr) -> Vec<String> {
     let mut addresses = BTreeSet::new();
     match (first, last) {
         (IpAddr::V4(f), IpAddr::V4(l)) => {
-            let (f, l) = (u32::from(f), u32::from(l));
-            for a in [
-                f.checked_sub(1),
-                Some(f),
-                f.checked_add(1).filter(|a| *a <= l),
-                Some(l),
-                l.checked_add(1),
-            ]
-            .into_iter()
-            .flatten()
-            {
-                addresses.insert(Ipv4Addr::from(a).to_string());
+            for a in edges(u32::from(f).into(), u32::from(l).into(), u32::MAX.into()) {
+                if let Ok(a) = u32::try_from(a) {
+                    addresses.insert(Ipv4Addr::from(a).to_string());
+                }
             }
         }
         (IpAddr::V6(f), IpAddr::V6(l)) => {
-            let (f, l) = (u128::from(f), u128::from(l));
-            for a in [
-                f.checked_sub(1),
-                Some(f),
-                f.checked_add(1).filter(|a| *a <= l),
-                Some(l),
-                l.checked_add(1),
-            ]
-            .into_iter()
-            .flatten()
-            {
+            for a in edges(u128::from(f), u128::from(l), u128::MAX) {
                 let ip = Ipv6Addr::from(a);
                 // A mapped address is decided as IPv4; its IPv4 spelling is probed instead.
                 match ip.to_ipv4_mapped() {
@@ -111,6 +93,20 @@ fn ip_neighbourhood(first: IpAddr, last: IpAddr) -> Vec<String> {
         _ => {}
     }
     addresses.into_iter().collect()
+}
+
+/// Of the range `first..=last` in an address space ending at `max`: the address before it,
+/// its first two, its last, and the one after it, those that exist.
+fn edges(first: u128, last: u128, max: u128) -> impl Iterator<Item = u128> {
+    [
+        first.checked_sub(1),
+        Some(first),
+        first.checked_add(1).filter(|a| *a <= last),
+        Some(last),
+        last.checked_add(1).filter(|a| *a <= max),
+    ]
+    .into_iter()
+    .flatten()
 }
 
 #[cfg(test)]
@@ -144,6 +140,11 @@ mod tests {
         assert_eq!(
             ip_neighbourhood(f, l),
             ["0.0.0.0", "0.0.0.1", "255.255.255.255"]
+        );
+        let (f, l) = network_bounds("::".parse().unwrap(), 0);
+        assert_eq!(
+            ip_neighbourhood(f, l),
+            ["[::1]", "[::]", "[ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff]"]
         );
     }
 
