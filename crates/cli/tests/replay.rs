@@ -173,3 +173,85 @@ fn the_workers_own_captured_log_replays_clean() {
         &logs("captured-e2e.jsonl"),
     );
 }
+
+/// `replay --json`: its JSON Lines, parsed.
+fn replay_json(policy: &str, inputs: &[&str]) -> (Option<i32>, Vec<serde_json::Value>) {
+    let out: Output = Command::new(env!("CARGO_BIN_EXE_egress-policy"))
+        .args(["replay", "--json", "--policy", policy])
+        .args(inputs)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let lines = stdout
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+        .collect();
+    (out.status.code(), lines)
+}
+
+#[test]
+fn json_lists_each_mismatch_then_a_summary() {
+    let (code, lines) = replay_json(&fixture_policy(), &[&logs("replay-mismatch.jsonl")]);
+    assert_eq!(code, Some(1));
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    let first = &lines[0];
+    assert_eq!(first["kind"], "mismatch");
+    assert!(
+        first["file"]
+            .as_str()
+            .unwrap()
+            .ends_with("replay-mismatch.jsonl")
+    );
+    assert_eq!(first["line"], 1);
+    assert_eq!(first["decision_id"], "d-0001");
+    assert_eq!(first["differs"], serde_json::json!(["rule"]));
+    assert_eq!(first["logged"], "action=block rule=block-malware-old");
+    assert_eq!(first["decided"], "action=block rule=block-malware");
+    assert_eq!(lines[1]["line"], 7);
+    assert_eq!(
+        lines[1]["differs"],
+        serde_json::json!(["action", "rule", "credential"])
+    );
+    assert_eq!(lines[1]["url"], "https://api.example.com:443/v2/users");
+
+    let summary = &lines[2];
+    assert_eq!(summary["kind"], "summary");
+    assert_eq!(summary["policy"]["name"], "replay-fixture");
+    assert_eq!(
+        summary["policy"]["sha256"],
+        "d25a4c4359dbc6bcb344367ebeb40798c875115b134cd5327e731aa8bff6f092"
+    );
+    assert_eq!(summary["decisions"], 16);
+    assert_eq!(summary["compared"], 12);
+    assert_eq!(summary["agree"], 10);
+    assert_eq!(summary["mismatched"], 2);
+    assert_eq!(
+        summary["not_redecidable"],
+        serde_json::json!({"invalid_url": 1, "userinfo_in_url": 1})
+    );
+    assert_eq!(summary["skipped"][0]["lines"], 2);
+    assert_eq!(summary["verified"], true);
+    assert_eq!(summary["malformed"]["total"], 0);
+}
+
+#[test]
+fn json_summary_of_the_captured_log_and_of_an_unusable_input() {
+    let (code, lines) = replay_json(
+        &logs("captured-e2e.policy.toml"),
+        &[&logs("captured-e2e.jsonl")],
+    );
+    assert_eq!(code, Some(0));
+    assert_eq!(lines.len(), 1, "no mismatch line: {lines:?}");
+    assert_eq!(lines[0]["compared"], lines[0]["agree"]);
+    assert!(lines[0]["compared"].as_u64().unwrap() > 300);
+
+    let (code, lines) = replay_json(&fixture_policy(), &["/nonexistent/log"]);
+    assert_eq!(code, Some(2));
+    assert_eq!(lines[0]["verified"], false);
+    assert!(
+        lines[0]["inputs"][0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("cannot open")
+    );
+}

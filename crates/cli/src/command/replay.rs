@@ -1,13 +1,19 @@
 //! `egress-policy replay [--policy POLICY] LOGS...`
 
-use std::io::Write as _;
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
 
 use crate::audit::replay::Replay;
 use crate::audit::table::terminal_safe;
 use crate::audit::text::short_sha;
-use crate::logs;
+use egress_policy_engine::CompiledPolicy;
+
+use crate::logs::{self, InputSummary, Location, ProblemTally, ReadReport};
 use crate::policy_source::{self, DEFAULT_POLICY};
 
 /// Re-decide every logged request with POLICY and report each line whose logged decision
@@ -18,6 +24,10 @@ use crate::policy_source::{self, DEFAULT_POLICY};
 /// (the log does not keep the URL part that caused them) and are counted apart.
 /// Exit 0 when every compared line agrees, 1 on any mismatch, 2 when the policy or an input
 /// could not be read.
+///
+/// `--json` prints JSON Lines instead: one `{"kind":"mismatch",...}` object per mismatch as it
+/// is found (streamed, so memory does not grow with the logs), then one
+/// `{"kind":"summary",...}` object.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The policy file.
@@ -26,6 +36,58 @@ pub struct Args {
     /// Log files (`-` for standard input), plain or gzip.
     #[arg(required = true, value_name = "LOGS")]
     pub logs: Vec<String>,
+    /// JSON Lines: each mismatch, then a summary (see above).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// A mismatch as a `--json` line.
+#[derive(Serialize)]
+struct MismatchLine<'a> {
+    kind: &'static str,
+    #[serde(flatten)]
+    location: &'a Location,
+    decision_id: &'a str,
+    method: &'a str,
+    url: &'a str,
+    differs: &'a [&'static str],
+    logged: &'a str,
+    decided: &'a str,
+}
+
+/// The `--json` summary line.
+#[derive(Serialize)]
+struct SummaryLine<'a> {
+    kind: &'static str,
+    policy: PolicyLine<'a>,
+    decisions: u64,
+    compared: u64,
+    agree: u64,
+    mismatched: u64,
+    /// Lines of this revision that cannot be re-decided, by why.
+    not_redecidable: &'a BTreeMap<&'static str, u64>,
+    /// Lines of other policy revisions, per revision.
+    skipped: Vec<SkippedLine<'a>>,
+    /// Lines of further revisions past the per-revision cap, pooled.
+    skipped_further_revisions: Option<u64>,
+    /// `false` when no line was decided by this revision (nothing was verified).
+    verified: bool,
+    malformed: &'a ProblemTally,
+    inputs: &'a [InputSummary],
+}
+
+#[derive(Serialize)]
+struct PolicyLine<'a> {
+    path: String,
+    name: Option<&'a str>,
+    sha256: &'a str,
+}
+
+#[derive(Serialize)]
+struct SkippedLine<'a> {
+    sha256: &'a str,
+    name: Option<&'a str>,
+    lines: u64,
 }
 
 /// Runs the subcommand.
@@ -41,7 +103,24 @@ pub fn run(args: &Args) -> ExitCode {
     // Write errors (a closed pipe: `| head`) are ignored; the exit code still tells.
     let mut out = std::io::stdout().lock();
     let report = logs::read_all(&args.logs, &mut |location, log| {
-        if let Some(m) = replay.check(location, &log) {
+        let Some(m) = replay.check(location, &log) else {
+            return;
+        };
+        if args.json {
+            let line = MismatchLine {
+                kind: "mismatch",
+                location: &m.location,
+                decision_id: &m.decision_id,
+                method: &log.method,
+                url: &m.url,
+                differs: &m.fields,
+                logged: &m.logged,
+                decided: &m.decided,
+            };
+            if serde_json::to_writer(&mut out, &line).is_ok() {
+                let _ = writeln!(out);
+            }
+        } else {
             let _ = writeln!(
                 out,
                 "{}: mismatch in decision {} ({} {}): logged {}; policy decides {} [differs: {}]",
@@ -56,6 +135,63 @@ pub fn run(args: &Args) -> ExitCode {
         }
     });
 
+    if args.json {
+        let summary = SummaryLine {
+            kind: "summary",
+            policy: PolicyLine {
+                path: args.policy.display().to_string(),
+                name: policy.name(),
+                sha256: policy.sha256(),
+            },
+            decisions: report.decisions,
+            compared: replay.compared,
+            agree: replay.compared - replay.mismatched,
+            mismatched: replay.mismatched,
+            not_redecidable: &replay.not_redecidable,
+            skipped: replay
+                .skipped
+                .iter()
+                .map(|(sha256, skipped)| SkippedLine {
+                    sha256,
+                    name: skipped.name.as_deref(),
+                    lines: skipped.lines,
+                })
+                .collect(),
+            skipped_further_revisions: replay.skipped.other().map(|other| other.lines),
+            verified: replay.compared > 0,
+            malformed: &report.problems,
+            inputs: &report.inputs,
+        };
+        if serde_json::to_writer(&mut out, &summary).is_ok() {
+            let _ = writeln!(out);
+        }
+    } else {
+        print_summary(&mut out, args, &policy, &replay, &report);
+    }
+    let mut input_error = false;
+    for input in &report.inputs {
+        if let Some(e) = &input.error {
+            eprintln!("error: {}: {e}", input.file);
+            input_error = true;
+        }
+    }
+    if replay.mismatched > 0 {
+        ExitCode::from(1)
+    } else if input_error {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// The text summary after the mismatch lines.
+fn print_summary(
+    out: &mut impl Write,
+    args: &Args,
+    policy: &CompiledPolicy,
+    replay: &Replay<'_>,
+    report: &ReadReport,
+) {
     let _ = writeln!(
         out,
         "replayed against `{}` ({}, sha256 {})",
@@ -123,19 +259,5 @@ pub fn run(args: &Args) -> ExitCode {
             out,
             "  warning: no line was decided by this policy revision; nothing was verified"
         );
-    }
-    let mut input_error = false;
-    for input in &report.inputs {
-        if let Some(e) = &input.error {
-            eprintln!("error: {}: {e}", input.file);
-            input_error = true;
-        }
-    }
-    if replay.mismatched > 0 {
-        ExitCode::from(1)
-    } else if input_error {
-        ExitCode::from(2)
-    } else {
-        ExitCode::SUCCESS
     }
 }
