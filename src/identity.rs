@@ -5,7 +5,7 @@
 //! `ctx.props`. Only the two keys are read (never the whole `env`, which holds secrets), and
 //! never anything from the request.
 
-use egress_policy_outbound::identity::{customer_from, identity_from};
+use egress_policy_outbound::identity::identity_from;
 use serde_json::{Map, Value};
 use wasm_bindgen::JsValue;
 use worker::Env;
@@ -17,14 +17,9 @@ thread_local! {
         .map(|key| (key, JsValue::from_str(key)));
 }
 
-/// (customer, tags) from `env`, else from `ctx.props`. `ctx.props` is read only when `env`
-/// names no customer (as deployed, it always does).
+/// (customer, tags) from `env`, else from `ctx.props` (read only when `env` names no customer).
 pub fn identity(env: &Env, ctx: &Context) -> (Option<String>, Vec<String>) {
-    let from_env = parameters(env);
-    if customer_from(from_env.get("customer_name")).is_some() {
-        return identity_from(&from_env, &Value::Null);
-    }
-    identity_from(&from_env, &parameters(&ctx.props()))
+    identity_from(&parameters(env), || parameters(&ctx.props()))
 }
 
 /// The identity keys of a JS object as JSON: strings and arrays of strings only.

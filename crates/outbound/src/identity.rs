@@ -35,14 +35,16 @@ pub fn tags_from(value: Option<&Value>) -> Vec<String> {
 }
 
 /// The first source that has a customer wins (`env`, then `props`); tags come from the same
-/// source as the customer so one caller's tags never mix with another's name.
-pub fn identity_from(env: &Value, props: &Value) -> (Option<String>, Vec<String>) {
-    for source in [env, props] {
-        if let Some(customer) = customer_from(source.get("customer_name")) {
-            return (Some(customer), tags_from(source.get("customer_tags")));
-        }
-    }
-    (None, Vec::new())
+/// source as the customer so one caller's tags never mix with another's name. `props` is
+/// only made when `env` names no customer (as deployed, it always does).
+pub fn identity_from(env: &Value, props: impl FnOnce() -> Value) -> (Option<String>, Vec<String>) {
+    let from = |source: &Value| {
+        customer_from(source.get("customer_name"))
+            .map(|customer| (Some(customer), tags_from(source.get("customer_tags"))))
+    };
+    from(env)
+        .or_else(|| from(&props()))
+        .unwrap_or((None, Vec::new()))
 }
 
 #[cfg(test)]
@@ -78,14 +80,35 @@ mod tests {
         let env = json!({"customer_name": "acme", "customer_tags": "prod"});
         let props = json!({"customer_name": "globex", "customer_tags": ["dev"]});
         assert_eq!(
-            identity_from(&env, &props),
+            identity_from(&env, || props.clone()),
             (Some("acme".into()), vec!["prod".into()])
         );
         let env = json!({"customer_tags": "prod"});
         assert_eq!(
-            identity_from(&env, &props),
+            identity_from(&env, || props.clone()),
             (Some("globex".into()), vec!["dev".into()])
         );
-        assert_eq!(identity_from(&json!({}), &Value::Null), (None, vec![]));
+        assert_eq!(identity_from(&json!({}), || Value::Null), (None, vec![]));
+    }
+
+    #[test]
+    fn props_are_not_read_when_env_names_the_customer() {
+        let env = json!({"customer_name": "acme"});
+        let read = std::cell::Cell::new(false);
+        let (customer, _) = identity_from(&env, || {
+            read.set(true);
+            Value::Null
+        });
+        assert_eq!(customer.as_deref(), Some("acme"));
+        assert!(
+            !read.get(),
+            "props were read although env named the customer"
+        );
+        let (customer, _) = identity_from(&json!({"customer_name": " "}), || {
+            read.set(true);
+            json!({"customer_name": "globex"})
+        });
+        assert_eq!(customer.as_deref(), Some("globex"));
+        assert!(read.get());
     }
 }
