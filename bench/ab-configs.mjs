@@ -40,7 +40,7 @@ export function configurations(args, wantedJs) {
     bindings: { customer_name: "acme", BLOCKED: blocked.join(","), INJECT_HOST, JWT_SECRET } });
   if (wantedJs.includes("js-10")) add("js-10", seed("seed-outbound.js"));
   if (wantedJs.includes("js-10+log")) add("js-10+log", seed("seed-outbound-logged.js"));
-  if (wantedJs.includes("floor")) add("floor", { modulesRoot: BENCH, modules: [{ type: "ESModule", path: path.join(BENCH, "floor-outbound.js") }], bindings: { BLOCKED: blocked.join(","), INJECT_HOST, JWT_SECRET } }, acme);
+  if (wantedJs.includes("floor")) add("floor", { modulesRoot: BENCH, modules: [{ type: "ESModule", path: path.join(BENCH, "floor-outbound.js") }, { type: "ESModule", path: path.join(BENCH, "seed-outbound.js") }], bindings: { BLOCKED: blocked.join(","), INJECT_HOST, JWT_SECRET } }, acme);
   if (wantedJs.includes("passjs-env")) add("passjs-env", { modules: true, script: PASS_JS, bindings: { customer_name: "acme" } });
   if (wantedJs.includes("passjs-props")) add("passjs-props", { modules: true, script: PASS_JS }, acme);
   if (wantedJs.includes("passjs-class")) add("passjs-class", { modules: true, script: PASS_CLASS }, acme);

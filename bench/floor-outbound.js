@@ -10,24 +10,20 @@
 // with WebCrypto once per customer, as a per-isolate token cache does); otherwise the headers
 // copied; forwarded with redirect "manual"; then one decision object logged with console.log
 // after the upstream answered (its status is a field), with every field of the contract.
-const enc = new TextEncoder();
-const b64url = (bytes) =>
-  btoa(String.fromCharCode(...new Uint8Array(bytes))).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+import { generateJWT } from "./seed-outbound.js";
+
 const POLICY = { name: "floor", sha256: "0".repeat(64) };
 
 let blocked = null;
 const tokens = new Map();
 
+/** The peer's token (bench/seed-outbound.js), minted once per customer and cached. */
 async function token(customer, secret, audience) {
-  const cached = tokens.get(customer);
-  if (cached) return cached;
-  const now = Math.floor(Date.now() / 1000);
-  const header = b64url(enc.encode(JSON.stringify({ alg: "HS256", typ: "JWT" })));
-  const payload = b64url(enc.encode(JSON.stringify({ sub: customer, aud: audience, iat: now, exp: now + 300 })));
-  const key = await crypto.subtle.importKey("raw", enc.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
-  const sig = await crypto.subtle.sign("HMAC", key, enc.encode(`${header}.${payload}`));
-  const jwt = `${header}.${payload}.${b64url(sig)}`;
-  tokens.set(customer, jwt);
+  let jwt = tokens.get(customer);
+  if (!jwt) {
+    jwt = await generateJWT(customer, secret, audience);
+    tokens.set(customer, jwt);
+  }
   return jwt;
 }
 

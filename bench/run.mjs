@@ -133,7 +133,7 @@ for (const c of configs) {
     workers.push({
       name: `outbound-${c.name}`,
       modulesRoot: HERE,
-      modules: [{ type: "ESModule", path: path.join(HERE, "floor-outbound.js") }],
+      modules: [{ type: "ESModule", path: path.join(HERE, "floor-outbound.js") }, { type: "ESModule", path: path.join(HERE, "seed-outbound.js") }],
       compatibilityDate: COMPATIBILITY_DATE,
       bindings: { BLOCKED: blockedDomains(c.n).join(","), INJECT_HOST, JWT_SECRET },
       outboundService: "upstream",

@@ -13,7 +13,8 @@ const enc = new TextEncoder();
 const b64url = (bytes) =>
   btoa(String.fromCharCode(...new Uint8Array(bytes))).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 
-async function generateJWT(customerName, secret, audience) {
+// Exported (the only change to the documented code) so bench/floor-outbound.js mints the same way.
+export async function generateJWT(customerName, secret, audience) {
   const now = Math.floor(Date.now() / 1000);
   const header = b64url(enc.encode(JSON.stringify({ alg: "HS256", typ: "JWT" })));
   const payload = b64url(enc.encode(JSON.stringify({ sub: customerName, aud: audience, iat: now, exp: now + 300 })));
