@@ -27,10 +27,7 @@ static POLICY_REF_VALUE: OnceLock<PolicyRef> = OnceLock::new();
 pub fn policy_ref() -> &'static PolicyRef {
     POLICY_REF_VALUE.get_or_init(|| match policy() {
         Some(policy) => policy.policy_ref(),
-        None => serde_json::from_str(POLICY_REF).unwrap_or_else(|_| PolicyRef {
-            name: None,
-            sha256: String::from("unknown"),
-        }),
+        None => serde_json::from_str(POLICY_REF).unwrap_or_else(|_| PolicyRef::unknown()),
     })
 }
 

@@ -64,10 +64,7 @@ impl Facts {
         let policy_ref = match guarded(embedded::policy_ref) {
             Some(policy_ref) => policy_ref,
             None => {
-                unknown = PolicyRef {
-                    name: None,
-                    sha256: String::from("unknown"),
-                };
+                unknown = PolicyRef::unknown();
                 &unknown
             }
         };

@@ -19,6 +19,17 @@ pub struct PolicyRef {
     pub sha256: String,
 }
 
+impl PolicyRef {
+    /// The reference logged when the Worker cannot tell which policy it embeds (the
+    /// artefact and the build's own record both failed to load: a bug, never expected).
+    pub fn unknown() -> Self {
+        PolicyRef {
+            name: None,
+            sha256: String::from("unknown"),
+        }
+    }
+}
+
 /// One decision log line.
 ///
 /// Never carries a token, a header value or a secret. `query` is present only when the policy
