@@ -1,19 +1,185 @@
-//! The decision order (DESIGN.md section 2, contract), shared by the fast matcher and the
-//! reference decider: they differ only in how they find the rules that match.
+//! The decision order (docs/policy.md, "Decision order"), shared by the fast matcher and the
+//! reference decider: they differ only in how they find candidate rules and match paths.
+//!
+//! 1. Refusals: the URL (`invalid_url`, `unsupported_scheme`, `userinfo_in_url`), the
+//!    identity (`no_customer`, `invalid_customer`, `invalid_tags`), and an IP-literal host that
+//!    no enforcing rule matching the request names (`ip_literal`).
+//! 2. Any matching enforcing block rule; report-mode ones are recorded.
+//! 3. The first matching inject rule, unless the method echoes the token
+//!    (`method_not_injectable`) or the path reads ambiguously (`ambiguous_path`).
+//! 4. Any matching pass rule.
+//! 5. `defaults.action`.
+//!
+//! Fail-closed both ways: a block rule's path conditions hold when any reading of the path
+//! matches; a pass or inject rule's only when every reading does.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use crate::canonical::{CanonicalUrl, canonicalise};
-use crate::decision::{Action, DEFAULT_ACTION_REASON, Decision, Refusal, Target};
-use crate::model::{IpLiterals, Mode, PolicyModel};
-use crate::request::Request;
+use crate::conditions::has_path_conditions;
+use crate::decision::{Action, DEFAULT_ACTION_REASON, Decision, Refusal, RuleRef, Target};
+use crate::identity;
+use crate::model::{IpLiterals, Mode, PolicyModel, Rule};
+use crate::path_readings::readings;
+use crate::request::{NON_INJECTABLE_METHODS, Request, normalise_method};
+
+/// How a candidate rule's hosts matched the request's host.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Via {
+    /// An IP or CIDR pattern contains the IP-literal host: the rule names the address.
+    Ip,
+    /// A name pattern matched, or the rule has no `hosts`.
+    Other,
+    /// Only an IPv4 pattern containing the IPv4 address that the IPv6 host embeds
+    /// ([`embedded_ipv4`]); such a match counts for block rules only.
+    EmbeddedIpv4,
+}
+
+/// A rule whose hosts match and whose conditions other than the path hold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct Candidate {
+    /// The rule's index (file order).
+    pub index: usize,
+    /// How its hosts matched.
+    pub via: Via,
+}
 
 /// How a decider finds rules.
 pub(crate) trait RuleSource {
-    /// Whether any rule names `ip` with an IP or CIDR pattern (any action, conditions ignored).
-    fn names_ip(&self, ip: IpAddr) -> bool;
-    /// Indices of every rule whose hosts and conditions match, ascending (file order).
-    fn matching(&self, url: &CanonicalUrl, request: &Request<'_>, out: &mut Vec<usize>);
+    /// Every rule whose hosts match and whose conditions other than the path conditions hold,
+    /// ascending by index, each once (the strongest [`Via`] when several apply). `request`
+    /// carries the upper-cased method.
+    fn candidates(&self, url: &CanonicalUrl, request: &Request<'_>, out: &mut Vec<Candidate>);
+    /// Whether rule `index`'s path conditions hold for one reading of the path, optionally
+    /// comparing case-insensitively.
+    fn path_holds(&self, index: usize, reading: &str, ignore_case: bool) -> bool;
+}
+
+/// The IPv4 address an IPv6 address carries, for the forms that reach that IPv4 host:
+/// IPv4-compatible `::a.b.c.d` (`::/96`), NAT64 `64:ff9b::/96` and the local-use
+/// `64:ff9b:1::/48` in its /96 layout, 6to4 `2002:AABB:CCDD::/48`, and a Teredo client
+/// (`2001:0::/32`, the address inverted in the last 32 bits). IPv4-mapped addresses never get
+/// here: canonicalisation already made them IPv4.
+pub fn embedded_ipv4(addr: Ipv6Addr) -> Option<Ipv4Addr> {
+    let bits = u128::from(addr);
+    let low32 = |b: u128| Ipv4Addr::from(u32::try_from(b & 0xffff_ffff).unwrap_or_default());
+    match addr.segments() {
+        // IPv4-compatible, and NAT64 (well-known and local-use prefixes, /96 layout).
+        [0, 0, 0, 0, 0, 0, _, _] | [0x64, 0xff9b, 0, 0, 0, 0, _, _] | [0x64, 0xff9b, 1, ..] => {
+            Some(low32(bits))
+        }
+        [0x2002, ..] => Some(low32(bits >> 80)),
+        [0x2001, 0, ..] => Some(low32(!bits)),
+        _ => None,
+    }
+}
+
+/// The readings of the path, made on first use: most requests never meet a path condition.
+struct Readings<'a> {
+    canonical: &'a str,
+    all: Option<Vec<String>>,
+}
+
+impl Readings<'_> {
+    fn all(&mut self) -> &[String] {
+        let canonical = self.canonical;
+        self.all.get_or_insert_with(|| readings(canonical))
+    }
+
+    /// Any reading matches, case-sensitively or not (block rules).
+    fn any(&mut self, source: &impl RuleSource, index: usize) -> bool {
+        self.all()
+            .iter()
+            .any(|r| source.path_holds(index, r, false) || source.path_holds(index, r, true))
+    }
+
+    /// Every reading matches (pass and inject rules). Ignoring case never turns a match into
+    /// a miss, so the case-sensitive comparison is the one that counts.
+    fn every(&mut self, source: &impl RuleSource, index: usize) -> bool {
+        self.all()
+            .iter()
+            .all(|r| source.path_holds(index, r, false))
+    }
+}
+
+/// What the rules say once every candidate has been weighed.
+#[derive(Default)]
+struct Weighed<'m> {
+    /// The first enforcing block rule.
+    block: Option<&'m Rule>,
+    /// The first inject rule whose conditions hold on the canonical path, and the refusal
+    /// that stops it when there is one.
+    inject: Option<(&'m Rule, Option<Refusal>)>,
+    /// The first pass rule.
+    pass: Option<&'m Rule>,
+    /// The first report-mode block rule, and its reason.
+    report: Option<&'m Rule>,
+    /// An enforcing rule that matches names the IP-literal host.
+    names_ip: bool,
+    /// Every matching rule, in file order (for `explain`).
+    matched: Vec<usize>,
+}
+
+/// Weighs every candidate rule against the request (method already upper-cased).
+fn weigh<'m>(
+    model: &'m PolicyModel,
+    source: &impl RuleSource,
+    url: &CanonicalUrl,
+    request: &Request<'_>,
+) -> Weighed<'m> {
+    let report_all = model.defaults.mode == Mode::Report;
+    let mut candidates = Vec::new();
+    source.candidates(url, request, &mut candidates);
+    let mut readings = Readings {
+        canonical: &url.path,
+        all: None,
+    };
+    let mut weighed = Weighed::default();
+    for Candidate { index, via } in candidates {
+        let Some(rule) = model.rules.get(index) else {
+            continue;
+        };
+        let paths = has_path_conditions(rule);
+        let enforcing = match rule.action {
+            Action::Block => {
+                if paths && !readings.any(source, index) {
+                    continue;
+                }
+                if rule.mode == Mode::Report || report_all {
+                    weighed.report.get_or_insert(rule);
+                    false
+                } else {
+                    weighed.block.get_or_insert(rule);
+                    true
+                }
+            }
+            _ if via == Via::EmbeddedIpv4 => continue,
+            Action::Pass => {
+                if paths && !readings.every(source, index) {
+                    continue;
+                }
+                weighed.pass.get_or_insert(rule);
+                true
+            }
+            Action::Inject => {
+                if paths && !source.path_holds(index, &url.path, false) {
+                    continue;
+                }
+                let refusal = if NON_INJECTABLE_METHODS.contains(&request.method) {
+                    Some(Refusal::MethodNotInjectable)
+                } else if paths && !readings.every(source, index) {
+                    Some(Refusal::AmbiguousPath)
+                } else {
+                    None
+                };
+                weighed.inject.get_or_insert((rule, refusal));
+                refusal.is_none()
+            }
+        };
+        weighed.names_ip |= enforcing && via == Via::Ip;
+        weighed.matched.push(index);
+    }
+    weighed
 }
 
 fn refused(refusal: Refusal, target: Option<Target>) -> Decision {
@@ -38,84 +204,121 @@ pub(crate) fn decide(
         Ok(url) => url,
         Err(r) => return refused(r.refusal, r.target),
     };
-    if request.customer.is_none_or(str::is_empty) {
-        return refused(Refusal::NoCustomer, Some(url.target()));
+    if let Err(refusal) = identity::check(request.customer, request.tags) {
+        return refused(refusal, Some(url.into_target()));
     }
+    let method = normalise_method(request.method);
+    let request = Request {
+        method: &method,
+        ..*request
+    };
     let report_all = model.defaults.mode == Mode::Report;
-    let mut would_block = false;
-    // The first would-block's reason: `Some(None)` is a report rule without a reason.
-    let mut would_reason: Option<Option<String>> = None;
-    let mut report_rule = None;
-
-    if let Some(ip) = url.host.ip()
-        && model.defaults.ip_literals == IpLiterals::Block
-        && !source.names_ip(ip)
-    {
-        if !report_all {
-            return refused(Refusal::IpLiteral, Some(url.target()));
-        }
-        would_block = true;
-        would_reason = Some(Some(Refusal::IpLiteral.code().to_owned()));
-    }
-
-    let mut matching = Vec::new();
-    source.matching(&url, request, &mut matching);
-    let (mut block, mut inject, mut pass) = (None, None, None);
-    for rule in matching.iter().filter_map(|&i| model.rules.get(i)) {
-        match rule.action {
-            Action::Block if rule.mode == Mode::Report || report_all => {
-                would_block = true;
-                if report_rule.is_none() {
-                    report_rule = Some(rule.rule_ref());
-                }
-                if would_reason.is_none() {
-                    would_reason = Some(rule.reason.clone());
-                }
-            }
-            Action::Block => {
-                block.get_or_insert(rule);
-            }
-            Action::Inject => {
-                inject.get_or_insert(rule);
-            }
-            Action::Pass => {
-                pass.get_or_insert(rule);
-            }
-        }
-    }
+    let weighed = weigh(model, source, &url, &request);
 
     let mut decision = Decision {
         action: Action::Pass,
         rule: None,
         reason: None,
-        would_block,
-        report_rule,
+        would_block: weighed.report.is_some(),
+        report_rule: weighed.report.map(Rule::rule_ref),
         credential: None,
         target: None,
     };
+    // The first would-block's reason; an IP-literal refusal comes first (step 1).
+    let mut would_reason = weighed.report.map(|rule| rule.reason.clone());
+
+    if url.host.ip().is_some()
+        && model.defaults.ip_literals == IpLiterals::Block
+        && !weighed.names_ip
+    {
+        if !report_all {
+            decision.action = Action::Block;
+            decision.reason = Some(Refusal::IpLiteral.code().to_owned());
+            decision.target = Some(url.into_target());
+            return decision;
+        }
+        decision.would_block = true;
+        would_reason = Some(Some(Refusal::IpLiteral.code().to_owned()));
+    }
     decision.target = Some(url.into_target());
-    if let Some(rule) = block {
-        decision.action = Action::Block;
-        decision.rule = Some(rule.rule_ref());
-        decision.reason = rule.reason.clone();
+
+    if let Some(rule) = weighed.block {
+        return ruled(decision, Action::Block, rule, rule.reason.clone());
+    }
+    if let Some((rule, refusal)) = weighed.inject {
+        return match refusal {
+            Some(refusal) => ruled(
+                decision,
+                Action::Block,
+                rule,
+                Some(refusal.code().to_owned()),
+            ),
+            None => {
+                let mut decision = ruled(decision, Action::Inject, rule, None);
+                decision.credential = rule.credential.clone();
+                decision.reason = would_reason.flatten().filter(|_| decision.would_block);
+                decision
+            }
+        };
+    }
+    if let Some(rule) = weighed.pass {
+        let mut decision = ruled(decision, Action::Pass, rule, None);
+        decision.reason = would_reason.flatten().filter(|_| decision.would_block);
         return decision;
     }
-    if let Some(rule) = inject.or(pass) {
-        decision.action = rule.action;
-        decision.rule = Some(rule.rule_ref());
-        decision.credential = rule.credential.clone();
-    } else if model.defaults.action == Action::Block {
-        if report_all {
-            decision.would_block = true;
-            would_reason.get_or_insert(Some(DEFAULT_ACTION_REASON.to_owned()));
-        } else {
+    if model.defaults.action == Action::Block {
+        if !report_all {
             decision.action = Action::Block;
             decision.reason = Some(DEFAULT_ACTION_REASON.to_owned());
             return decision;
         }
+        decision.would_block = true;
+        would_reason.get_or_insert(Some(DEFAULT_ACTION_REASON.to_owned()));
     }
     if decision.would_block {
         decision.reason = would_reason.flatten();
     }
     decision
+}
+
+/// `decision` decided by `rule`.
+fn ruled(mut decision: Decision, action: Action, rule: &Rule, reason: Option<String>) -> Decision {
+    decision.action = action;
+    decision.rule = Some(RuleRef {
+        id: rule.id.clone(),
+        line: rule.line,
+    });
+    decision.reason = reason;
+    decision
+}
+
+/// The rules that match the request, in file order (for `explain`): block rules on any
+/// reading of the path, pass rules on every reading, inject rules on the canonical path.
+/// Empty when the request is refused before rules are consulted.
+pub(crate) fn matching_rules<'m>(
+    model: &'m PolicyModel,
+    source: &impl RuleSource,
+    request: &Request<'_>,
+) -> Vec<&'m Rule> {
+    let Ok(url) = canonicalise(request.url) else {
+        return Vec::new();
+    };
+    let method = normalise_method(request.method);
+    let request = Request {
+        method: &method,
+        ..*request
+    };
+    weigh(model, source, &url, &request)
+        .matched
+        .into_iter()
+        .filter_map(|i| model.rules.get(i))
+        .collect()
+}
+
+/// The IPv4 address to look up besides the host's own, for IPv6 hosts that embed one.
+pub(crate) fn embedded(ip: IpAddr) -> Option<Ipv4Addr> {
+    match ip {
+        IpAddr::V6(v6) => embedded_ipv4(v6),
+        IpAddr::V4(_) => None,
+    }
 }

@@ -39,8 +39,19 @@ pub enum Refusal {
     UserinfoInUrl,
     /// The outbound Worker was not given a customer.
     NoCustomer,
-    /// An IP-literal host that no rule names, with `ip_literals = "block"`.
+    /// The customer parameter is present but not a clean name (see [`crate::identity`]).
+    InvalidCustomer,
+    /// A tag is not a clean name, or the tags parameter is malformed.
+    InvalidTags,
+    /// An IP-literal host that no enforcing rule matching the request names, with
+    /// `ip_literals = "block"`.
     IpLiteral,
+    /// An inject rule matched the path as the engine reads it, but not every plausible
+    /// reading of it (`/v1/..%2Fadmin`): no token is given. The decision names the rule.
+    AmbiguousPath,
+    /// An inject rule matched a `TRACE`, `TRACK` or `CONNECT` request: a token is never sent
+    /// with a method that echoes it back or opens a tunnel. The decision names the rule.
+    MethodNotInjectable,
 }
 
 impl Refusal {
@@ -51,7 +62,11 @@ impl Refusal {
             Refusal::UnsupportedScheme => "unsupported_scheme",
             Refusal::UserinfoInUrl => "userinfo_in_url",
             Refusal::NoCustomer => "no_customer",
+            Refusal::InvalidCustomer => "invalid_customer",
+            Refusal::InvalidTags => "invalid_tags",
             Refusal::IpLiteral => "ip_literal",
+            Refusal::AmbiguousPath => "ambiguous_path",
+            Refusal::MethodNotInjectable => "method_not_injectable",
         }
     }
 }

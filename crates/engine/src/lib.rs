@@ -23,12 +23,14 @@ pub mod fields;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod host_pattern;
+pub mod identity;
 pub mod limits;
 pub mod log;
 mod matcher;
 pub mod model;
 mod parse;
 pub mod path_glob;
+pub mod path_readings;
 mod policy;
 #[doc(hidden)]
 pub mod reference;
@@ -41,9 +43,11 @@ pub use artifact::ArtifactError;
 pub use canonical::{CanonicalHost, CanonicalUrl, Scheme, canonicalise};
 pub use compile::{Compiled, compile, sha256_hex};
 pub use credential::{ClaimTemplate, ClaimVars, Credential, JwtAlgorithm, TemplatePart};
+pub use decide::embedded_ipv4;
 pub use decision::{Action, DEFAULT_ACTION_REASON, Decision, Refusal, RuleRef, Target};
 pub use diagnostic::{Diagnostic, Diagnostics, Severity};
 pub use host_pattern::HostPattern;
+pub use identity::Identity;
 pub use log::{DecisionLog, LOG_SCHEMA_VERSION, PolicyRef};
 pub use model::{Defaults, IpLiterals, Mode, Rule};
 pub use path_glob::PathGlob;

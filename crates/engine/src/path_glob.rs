@@ -99,36 +99,51 @@ impl PathGlob {
 
     /// Whether the canonical request path matches.
     pub fn matches(&self, path: &str) -> bool {
-        let pattern: Vec<&str> = self.text.split('/').collect();
-        let segments: Vec<&str> = path.split('/').collect();
-        // Classic wildcard matching over segments: `**` is the star, every other pattern
-        // segment matches exactly one path segment.
-        let (mut pi, mut si) = (0usize, 0usize);
-        let mut star: Option<(usize, usize)> = None;
-        while si < segments.len() {
-            match (pattern.get(pi), segments.get(si)) {
-                (Some(&"**"), _) => {
-                    star = Some((pi, si));
-                    pi += 1;
-                }
-                (Some(p), Some(s)) if crate::wildcard::matches(p, s) => {
-                    pi += 1;
-                    si += 1;
-                }
-                _ => match star {
-                    Some((sp, ss)) => {
-                        pi = sp + 1;
-                        si = ss + 1;
-                        star = Some((sp, ss + 1));
-                    }
-                    None => return false,
-                },
-            }
-        }
-        pattern
-            .get(pi..)
-            .is_some_and(|rest| rest.iter().all(|p| *p == "**"))
+        segments_match(&self.text, path)
     }
+
+    /// Whether `path` matches with ASCII case ignored on both sides (the reading of a server
+    /// that compares paths case-insensitively).
+    pub fn matches_ignoring_case(&self, path: &str) -> bool {
+        segments_match(&self.text.to_ascii_lowercase(), &path.to_ascii_lowercase())
+    }
+
+    /// The glob as written.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+}
+
+/// Classic wildcard matching over segments: `**` is the star, every other pattern segment
+/// matches exactly one path segment.
+fn segments_match(glob: &str, path: &str) -> bool {
+    let pattern: Vec<&str> = glob.split('/').collect();
+    let segments: Vec<&str> = path.split('/').collect();
+    let (mut pi, mut si) = (0usize, 0usize);
+    let mut star: Option<(usize, usize)> = None;
+    while si < segments.len() {
+        match (pattern.get(pi), segments.get(si)) {
+            (Some(&"**"), _) => {
+                star = Some((pi, si));
+                pi += 1;
+            }
+            (Some(p), Some(s)) if crate::wildcard::matches(p, s) => {
+                pi += 1;
+                si += 1;
+            }
+            _ => match star {
+                Some((sp, ss)) => {
+                    pi = sp + 1;
+                    si = ss + 1;
+                    star = Some((sp, ss + 1));
+                }
+                None => return false,
+            },
+        }
+    }
+    pattern
+        .get(pi..)
+        .is_some_and(|rest| rest.iter().all(|p| *p == "**"))
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! The compiled policy: the validated model plus its matcher. Immutable, `Send + Sync`.
 
 use crate::credential::Credential;
-use crate::decide::{RuleSource, decide};
+use crate::decide::{decide, matching_rules};
 use crate::decision::Decision;
 use crate::log::PolicyRef;
 use crate::matcher::Matcher;
@@ -38,21 +38,16 @@ impl CompiledPolicy {
         )
     }
 
-    /// Every rule whose hosts and conditions match the request, in file order, whatever its
-    /// action or mode (for `explain`: the decision names only the deciding rule). Empty when
-    /// the request is refused before rules are consulted (invalid URL, scheme, userinfo).
+    /// Every rule that matches the request, in file order, whatever its action or mode (for
+    /// `explain`: the decision names only the deciding rule): block rules on any reading of
+    /// the path, pass rules on every reading, inject rules on the canonical path. Empty when
+    /// the URL is refused (invalid URL, scheme, userinfo).
     pub fn matching_rules(&self, request: &Request<'_>) -> Vec<&Rule> {
-        let Ok(url) = crate::canonical::canonicalise(request.url) else {
-            return Vec::new();
-        };
-        let mut indices = Vec::new();
-        self.matcher
-            .source(&self.model.rules)
-            .matching(&url, request, &mut indices);
-        indices
-            .into_iter()
-            .filter_map(|i| self.model.rules.get(i))
-            .collect()
+        matching_rules(
+            &self.model,
+            &self.matcher.source(&self.model.rules),
+            request,
+        )
     }
 
     /// The policy's optional `name`.

@@ -3,14 +3,13 @@
 //! matcher against it; it is not meant for production use.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
 
 use regex::Regex;
 
 use crate::canonical::{CanonicalHost, CanonicalUrl};
 use crate::conditions::conditions_hold;
-use crate::decide::{RuleSource, decide};
-use crate::decision::Decision;
+use crate::decide::{Candidate, RuleSource, Via, decide, embedded_ipv4};
+use crate::decision::{Action, Decision};
 use crate::host_pattern::HostPattern;
 use crate::policy::CompiledPolicy;
 use crate::request::Request;
@@ -20,7 +19,10 @@ use crate::request::Request;
 pub struct ReferenceDecider<'p> {
     policy: &'p CompiledPolicy,
     globs: HashMap<String, Regex>,
-    path_regexes: Vec<Option<Regex>>,
+    /// Per rule: each path glob as a regular expression, case-sensitive and not.
+    path_globs: Vec<Vec<(Regex, Regex)>>,
+    /// Per rule: `path_regex`, case-sensitive and not.
+    path_regexes: Vec<Option<(Regex, Regex)>>,
 }
 
 /// A host glob as a regular expression: a leading `*.` is one or more labels, `*` elsewhere
@@ -47,6 +49,38 @@ pub fn glob_regex(glob: &str) -> String {
     )
 }
 
+/// A path glob as a regular expression: a `**` segment is any number of whole segments, `*`
+/// any run of non-slash characters; with `ignore_case`, ASCII letters match either case.
+pub fn path_glob_regex(glob: &str, ignore_case: bool) -> String {
+    let literal = |text: &str| -> String {
+        text.chars()
+            .map(|c| {
+                if ignore_case && c.is_ascii_alphabetic() {
+                    format!("[{}{}]", c.to_ascii_lowercase(), c.to_ascii_uppercase())
+                } else {
+                    regex::escape(&c.to_string())
+                }
+            })
+            .collect()
+    };
+    let body: String = glob
+        .split('/')
+        .skip(1)
+        .map(|segment| match segment {
+            "**" => "(?:/[^/]*)*".to_owned(),
+            _ => format!(
+                "/{}",
+                segment
+                    .split('*')
+                    .map(literal)
+                    .collect::<Vec<_>>()
+                    .join("[^/]*")
+            ),
+        })
+        .collect();
+    format!("^{body}$")
+}
+
 impl<'p> ReferenceDecider<'p> {
     /// Prepares the reference decider for `policy`. Patterns that fail to compile make the
     /// rule match nothing (they cannot occur in a validated policy).
@@ -61,14 +95,42 @@ impl<'p> ReferenceDecider<'p> {
                 }
             }
         }
+        let both = |sensitive: Result<Regex, regex::Error>,
+                    insensitive: Result<Regex, regex::Error>| {
+            sensitive.ok().zip(insensitive.ok())
+        };
+        let path_globs = policy
+            .rules()
+            .iter()
+            .map(|r| {
+                r.paths
+                    .iter()
+                    .flatten()
+                    .filter_map(|g| {
+                        both(
+                            Regex::new(&path_glob_regex(g.as_str(), false)),
+                            Regex::new(&path_glob_regex(g.as_str(), true)),
+                        )
+                    })
+                    .collect()
+            })
+            .collect();
         let path_regexes = policy
             .rules()
             .iter()
-            .map(|r| r.path_regex.as_deref().and_then(|p| Regex::new(p).ok()))
+            .map(|r| {
+                r.path_regex.as_deref().and_then(|p| {
+                    both(
+                        Regex::new(p),
+                        regex::RegexBuilder::new(p).case_insensitive(true).build(),
+                    )
+                })
+            })
             .collect();
         ReferenceDecider {
             policy,
             globs,
+            path_globs,
             path_regexes,
         }
     }
@@ -78,39 +140,65 @@ impl<'p> ReferenceDecider<'p> {
         decide(self.policy.model(), self, request)
     }
 
-    fn host_matches(&self, pattern: &HostPattern, host: &CanonicalHost) -> bool {
-        match (pattern, host) {
+    /// How `pattern` matches `host`, if it does.
+    fn host_matches(&self, pattern: &HostPattern, host: &CanonicalHost) -> Option<Via> {
+        let matched = match (pattern, host) {
             (HostPattern::Glob(g), CanonicalHost::Domain(h)) => {
                 self.globs.get(g).is_some_and(|re| re.is_match(h))
             }
             _ => pattern.matches(host),
+        };
+        if matched {
+            return Some(if pattern.is_ip() { Via::Ip } else { Via::Other });
         }
+        let CanonicalHost::Ipv6(v6) = host else {
+            return None;
+        };
+        embedded_ipv4(*v6)
+            .filter(|v4| pattern.matches(&CanonicalHost::Ipv4(*v4)))
+            .map(|_| Via::EmbeddedIpv4)
     }
 }
 
 impl RuleSource for ReferenceDecider<'_> {
-    fn names_ip(&self, ip: IpAddr) -> bool {
-        let host = match ip {
-            IpAddr::V4(a) => CanonicalHost::Ipv4(a),
-            IpAddr::V6(a) => CanonicalHost::Ipv6(a),
-        };
-        self.policy
-            .rules()
-            .iter()
-            .flat_map(|r| r.hosts.iter().flatten())
-            .any(|p| p.is_ip() && p.matches(&host))
-    }
-
-    fn matching(&self, url: &CanonicalUrl, request: &Request<'_>, out: &mut Vec<usize>) {
-        for (i, rule) in self.policy.rules().iter().enumerate() {
-            let hosts_match = rule
-                .hosts
-                .as_ref()
-                .is_none_or(|hs| hs.iter().any(|p| self.host_matches(p, &url.host)));
-            let regex = self.path_regexes.get(i).and_then(Option::as_ref);
-            if hosts_match && conditions_hold(rule, regex, url, request) {
-                out.push(i);
+    fn candidates(&self, url: &CanonicalUrl, request: &Request<'_>, out: &mut Vec<Candidate>) {
+        for (index, rule) in self.policy.rules().iter().enumerate() {
+            let via = match &rule.hosts {
+                None => Some(Via::Other),
+                Some(patterns) => patterns
+                    .iter()
+                    .filter_map(|p| self.host_matches(p, &url.host))
+                    .min(),
+            };
+            if let Some(via) = via
+                && conditions_hold(rule, url, request)
+            {
+                out.push(Candidate { index, via });
             }
         }
+    }
+
+    fn path_holds(&self, index: usize, reading: &str, ignore_case: bool) -> bool {
+        let Some(rule) = self.policy.rules().get(index) else {
+            return false;
+        };
+        if ignore_case && rule.action != Action::Block {
+            return false;
+        }
+        let pick = |(sensitive, insensitive): &(Regex, Regex)| {
+            if ignore_case {
+                insensitive.is_match(reading)
+            } else {
+                sensitive.is_match(reading)
+            }
+        };
+        let globs = self.path_globs.get(index);
+        rule.paths
+            .as_ref()
+            .is_none_or(|_| globs.is_some_and(|g| g.iter().any(pick)))
+            && self
+                .path_regexes
+                .get(index)
+                .is_none_or(|r| r.as_ref().is_none_or(pick))
     }
 }

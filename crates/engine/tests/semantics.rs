@@ -312,9 +312,30 @@ fn path_canonicalisation() {
                 Block,
                 Some("block-admin"),
             ),
-            ("https://paths.test/admin%2Fx", Pass, None),
-            // Paths are case-sensitive.
-            ("https://paths.test/Admin/x", Pass, None),
+            // A block's paths hold on any reading of the path: servers that decode `%2F`,
+            // merge `//`, drop `;params` or compare case-insensitively read these as
+            // `/admin/x`.
+            ("https://paths.test/admin%2Fx", Block, Some("block-admin")),
+            ("https://paths.test/Admin/x", Block, Some("block-admin")),
+            ("https://paths.test//admin/x", Block, Some("block-admin")),
+            ("https://paths.test/admin;x/y", Block, Some("block-admin")),
+            (
+                "https://paths.test/x/..%2Fadmin/y",
+                Block,
+                Some("block-admin"),
+            ),
+            (
+                "https://paths.test/x/..;/admin/y",
+                Block,
+                Some("block-admin"),
+            ),
+            ("https://paths.test/INTERNAL/42", Block, Some("block-regex")),
+            (
+                "https://paths.test/internal//42",
+                Block,
+                Some("block-regex"),
+            ),
+            ("https://paths.test/administrator", Pass, None),
             ("https://paths.test/internal/42", Block, Some("block-regex")),
             (
                 "https://paths.test/internal/%34%32",
@@ -403,8 +424,26 @@ fn refusal_order_and_no_customer() {
     let p = policy(POLICY);
     let d = decide_with(&p, "GET", "https://example.net/", None, &[]);
     assert_eq!(d.reason.as_deref(), Some("no_customer"));
-    let d = decide_with(&p, "GET", "https://example.net/", Some(""), &[]);
-    assert_eq!(d.reason.as_deref(), Some("no_customer"));
+    // Present but not a clean name: refused, never repaired.
+    for customer in [
+        "",
+        " customer-1",
+        "customer-1 ",
+        "a b",
+        "a\u{0}",
+        "a\u{200B}",
+    ] {
+        let d = decide_with(&p, "GET", "https://example.net/", Some(customer), &[]);
+        assert_eq!(
+            (d.action, d.reason.as_deref()),
+            (Action::Block, Some("invalid_customer")),
+            "{customer:?}"
+        );
+    }
+    for tag in ["", " prod", "a,b", "x\ty"] {
+        let d = decide_with(&p, "GET", "https://example.net/", Some("c"), &[tag]);
+        assert_eq!(d.reason.as_deref(), Some("invalid_tags"), "{tag:?}");
+    }
     // Scheme before userinfo before customer.
     let d = decide_with(&p, "GET", "ftp://u@example.net/", None, &[]);
     assert_eq!(d.reason.as_deref(), Some("unsupported_scheme"));
@@ -537,16 +576,24 @@ hosts = ["bad.test", "ok.test"]
 }
 
 #[test]
-fn ip_literals_allow_and_naming_ignores_conditions() {
+fn ip_literals_allow_and_only_a_matching_enforcing_rule_lifts_the_refusal() {
     let allow = policy("version = 1\n[defaults]\nip_literals = \"allow\"\n");
     let d = decide_with(&allow, "GET", "http://8.8.8.8/", Some("c"), &[]);
     assert_eq!((d.action, d.reason), (Action::Pass, None));
-    // A rule naming the IP (even one whose conditions fail) lets evaluation proceed.
+    // A rule naming the IP lifts the refusal only for requests it matches.
     let named = policy(
         "version = 1\n[[rules]]\nid = \"r\"\naction = \"pass\"\nhosts = [\"8.8.8.0/24\"]\ncustomers = [\"acme\"]\n",
     );
     let d = decide_with(&named, "GET", "http://8.8.8.8/", Some("other"), &[]);
-    assert_eq!((d.action, d.rule, d.reason), (Action::Pass, None, None));
+    assert_eq!(
+        (d.action, d.rule, d.reason.as_deref()),
+        (Action::Block, None, Some("ip_literal"))
+    );
+    let d = decide_with(&named, "GET", "http://8.8.8.8/", Some("acme"), &[]);
+    assert_eq!(
+        (d.action, d.rule.map(|r| r.id)),
+        (Action::Pass, Some("r".into()))
+    );
     let d = decide_with(&named, "GET", "http://8.8.4.4/", Some("other"), &[]);
     assert_eq!(d.reason.as_deref(), Some("ip_literal"));
 }

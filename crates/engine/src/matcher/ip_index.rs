@@ -61,11 +61,4 @@ impl IpIndex {
             }
         }
     }
-
-    /// Whether any pattern contains `ip`.
-    pub(super) fn any(&self, ip: IpAddr) -> bool {
-        let mut out = Vec::new();
-        self.candidates(ip, &mut out);
-        !out.is_empty()
-    }
 }

@@ -6,10 +6,12 @@
 //! - in-label globs: grouped by their literal tail (`ec2.*.amazonaws.com` under
 //!   `amazonaws.com`) and probed with the same suffixes; the rare glob without a literal tail
 //!   is checked for every host;
-//! - IPs and CIDRs: a hash map per distinct prefix length;
+//! - IPs and CIDRs: a hash map per distinct prefix length (an IPv6 host that embeds an IPv4
+//!   address is looked up under both);
 //! - rules without `hosts`: always candidates.
 //!
-//! Candidates are merged into file order, then their conditions are checked.
+//! Candidates are merged into file order, then their conditions are checked; path conditions
+//! are checked by the decision order, per reading of the path.
 
 mod host_index;
 mod ip_index;
@@ -19,8 +21,9 @@ use std::net::IpAddr;
 use regex::Regex;
 
 use crate::canonical::{CanonicalHost, CanonicalUrl};
-use crate::conditions::conditions_hold;
-use crate::decide::RuleSource;
+use crate::conditions::{conditions_hold, path_conditions_hold};
+use crate::decide::{Candidate, RuleSource, Via, embedded};
+use crate::decision::Action;
 use crate::model::Rule;
 use crate::request::Request;
 
@@ -33,8 +36,10 @@ pub(crate) struct Matcher {
     hosts: HostIndex,
     ips: IpIndex,
     always: Vec<u32>,
-    /// Compiled `path_regex` per rule (same indices as the rules).
-    path_regexes: Vec<Option<Regex>>,
+    /// Compiled `path_regex` per rule (same indices as the rules), and for block rules its
+    /// case-insensitive build (a block's path conditions also hold on a case-insensitive
+    /// reading).
+    path_regexes: Vec<Option<(Regex, Option<Regex>)>>,
 }
 
 impl Matcher {
@@ -61,11 +66,18 @@ impl Matcher {
                     }
                 }
             }
+            let compile = |pattern: &str, ignore_case: bool| {
+                crate::validate::compile_path_regex(pattern, ignore_case)
+                    .map_err(|e| format!("rule `{}`: invalid path_regex: {e}", rule.id))
+            };
             path_regexes.push(match &rule.path_regex {
-                Some(p) => Some(
-                    crate::validate::compile_path_regex(p)
-                        .map_err(|e| format!("rule `{}`: invalid path_regex: {e}", rule.id))?,
-                ),
+                Some(p) => Some((
+                    compile(p, false)?,
+                    match rule.action {
+                        Action::Block => Some(compile(p, true)?),
+                        _ => None,
+                    },
+                )),
                 None => None,
             });
         }
@@ -93,31 +105,57 @@ pub(crate) struct FastSource<'a> {
 }
 
 impl RuleSource for FastSource<'_> {
-    fn names_ip(&self, ip: IpAddr) -> bool {
-        self.matcher.ips.any(ip)
-    }
-
-    fn matching(&self, url: &CanonicalUrl, request: &Request<'_>, out: &mut Vec<usize>) {
-        let mut candidates: Vec<u32> = self.matcher.always.clone();
+    fn candidates(&self, url: &CanonicalUrl, request: &Request<'_>, out: &mut Vec<Candidate>) {
+        let mut found: Vec<(u32, Via)> = self
+            .matcher
+            .always
+            .iter()
+            .map(|&index| (index, Via::Other))
+            .collect();
+        let mut indices = Vec::new();
         match &url.host {
-            CanonicalHost::Domain(host) => self.matcher.hosts.candidates(host, &mut candidates),
+            CanonicalHost::Domain(host) => {
+                self.matcher.hosts.candidates(host, &mut indices);
+                found.extend(indices.drain(..).map(|index| (index, Via::Other)));
+            }
             other => {
                 if let Some(ip) = other.ip() {
-                    self.matcher.ips.candidates(ip, &mut candidates);
+                    self.matcher.ips.candidates(ip, &mut indices);
+                    found.extend(indices.drain(..).map(|index| (index, Via::Ip)));
+                    if let Some(v4) = embedded(ip) {
+                        self.matcher.ips.candidates(IpAddr::V4(v4), &mut indices);
+                        found.extend(indices.drain(..).map(|index| (index, Via::EmbeddedIpv4)));
+                    }
                 }
             }
         }
-        candidates.sort_unstable();
-        candidates.dedup();
-        for index in candidates {
-            let i = index as usize;
-            let (Some(rule), Some(regex)) = (self.rules.get(i), self.matcher.path_regexes.get(i))
-            else {
-                continue;
-            };
-            if conditions_hold(rule, regex.as_ref(), url, request) {
-                out.push(i);
+        // By index, the strongest way each rule matched first.
+        found.sort_unstable();
+        found.dedup_by_key(|(index, _)| *index);
+        for (index, via) in found {
+            let index = index as usize;
+            if let Some(rule) = self.rules.get(index)
+                && conditions_hold(rule, url, request)
+            {
+                out.push(Candidate { index, via });
             }
         }
+    }
+
+    fn path_holds(&self, index: usize, reading: &str, ignore_case: bool) -> bool {
+        let Some(rule) = self.rules.get(index) else {
+            return false;
+        };
+        let regex = match self.matcher.path_regexes.get(index) {
+            Some(Some((sensitive, insensitive))) => match (ignore_case, insensitive) {
+                (false, _) => Some(sensitive),
+                (true, Some(insensitive)) => Some(insensitive),
+                // Only block rules read paths case-insensitively.
+                (true, None) => return false,
+            },
+            Some(None) => None,
+            None => return false,
+        };
+        path_conditions_hold(rule, regex, reading, ignore_case)
     }
 }

@@ -430,7 +430,7 @@ fn path_regex(value: &Value<'_>, diags: &mut Vec<Diagnostic>) -> Option<String> 
         );
         return None;
     }
-    match compile_path_regex(pattern) {
+    match compile_path_regex(pattern, false) {
         Ok(_) => Some(pattern.to_owned()),
         Err(regex::Error::CompiledTooBig(_)) => {
             diags.push(
@@ -469,8 +469,12 @@ fn path_regex(value: &Value<'_>, diags: &mut Vec<Diagnostic>) -> Option<String> 
 }
 
 /// Compiles a `path_regex` with the engine's size limit (used by validation and the matcher).
-pub(crate) fn compile_path_regex(pattern: &str) -> Result<regex::Regex, regex::Error> {
+pub(crate) fn compile_path_regex(
+    pattern: &str,
+    ignore_case: bool,
+) -> Result<regex::Regex, regex::Error> {
     regex::RegexBuilder::new(pattern)
+        .case_insensitive(ignore_case)
         .size_limit(REGEX_SIZE_LIMIT)
         .dfa_size_limit(REGEX_SIZE_LIMIT)
         .build()
