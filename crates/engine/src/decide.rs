@@ -114,7 +114,8 @@ struct Weighed<'m> {
     pass: Option<&'m Rule>,
     /// The first report-mode block rule, and its reason.
     report: Option<&'m Rule>,
-    /// An enforcing rule that matches names the IP-literal host.
+    /// An enforcing rule that matches names the IP-literal host (or, for a block rule, the
+    /// IPv4 address it embeds).
     names_ip: bool,
     /// Every matching rule, in file order (for `explain`).
     matched: Vec<usize>,
@@ -176,7 +177,8 @@ fn weigh<'m>(
                 refusal.is_none()
             }
         };
-        weighed.names_ip |= enforcing && via == Via::Ip;
+        // Embedded matches reach here only for block rules, so they never widen access.
+        weighed.names_ip |= enforcing && via != Via::Other;
         weighed.matched.push(index);
     }
     weighed

@@ -46,8 +46,28 @@ const PATHS: &[&str] = &[
     "/admin/x",
     "/a/b/c",
     "/v2/x",
+    // Spellings that servers read differently (the engine weighs every reading).
+    "/v1/..%2Fadmin",
+    "/v1/..%2F..%2Fadmin/x",
+    "//admin/x",
+    "/admin;x/y",
+    "/v1/..;/admin",
+    "/Admin/X",
+    "/v1/%252e%252e/admin",
+    "/v1//users",
+    "/admin./x",
+    "/v1/users%5C..%5C..%5Cadmin",
 ];
-const PATH_GLOBS: &[&str] = &["/v1/**", "/v1/*", "/admin", "/**/c", "/*/users/*", "/a*"];
+const PATH_GLOBS: &[&str] = &[
+    "/v1/**",
+    "/v1/*",
+    "/admin",
+    "/**/c",
+    "/*/users/*",
+    "/a*",
+    "/admin/**",
+    "/Admin/**",
+];
 const PATH_REGEXES: &[&str] = &["^/v1/", "^/admin$", "users", "^/[a-z]/b"];
 
 fn name(labels: usize) -> impl Strategy<Value = String> {
@@ -210,18 +230,20 @@ fn request_host() -> impl Strategy<Value = String> {
         1 => (name(2), select(&["api-x", "zzz-v1", "axa", "x"][..])).prop_map(|(n, l)| format!("{l}.{n}")),
         2 => select(IPS).prop_map(|ip| if ip.contains(':') { format!("[{ip}]") } else { ip.to_owned() }),
         1 => select(&["0x7f.1", "2852039166", "[::ffff:10.1.2.3]", "[::ffff:7f00:1]", "10.1.515", "8.8.8.8", "[2001:db8::1]"][..]).prop_map(str::to_owned),
+        // IPv6 forms that embed an IPv4 address: NAT64, IPv4-compatible, 6to4, Teredo.
+        1 => select(&["[64:ff9b::a01:203]", "[::10.0.0.1]", "[2002:a00:1::]", "[2001:0:4136:e378:8000:63bf:f5ff:fefe]", "[64:ff9b:1::a9fe:a9fe]"][..]).prop_map(str::to_owned),
     ]
 }
 
 fn request() -> impl Strategy<Value = RequestSpec> {
     (
-        select(&["GET", "POST", "DELETE"][..]),
+        select(&["GET", "POST", "DELETE", "get", "TRACE", "Connect"][..]),
         select(&["http", "https", "ftp"][..]),
         request_host(),
         select(&["", ":80", ":443", ":8080"][..]),
         select(PATHS),
         select(&["", "?q=1"][..]),
-        prop::option::weighted(0.9, select(&["c1", "c2", "c3"][..])),
+        prop::option::weighted(0.9, select(&["c1", "c2", "c3", "c1", "c2", " c1", ""][..])),
         prop::collection::vec(select(&["t1", "t2", "t3"][..]), 0..=2),
     )
         .prop_map(
