@@ -9,7 +9,9 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use egress_policy_engine::{Action, ClaimVars, CompiledPolicy, Decision, PolicyRef, Request};
+use egress_policy_engine::{
+    Action, ClaimVars, CompiledPolicy, Decision, PathInLogs, PolicyRef, Request,
+};
 use egress_policy_outbound::body::{self, LocalResponse};
 use egress_policy_outbound::log::{LogFacts, build};
 use egress_policy_outbound::{ActionPlan, JwtSigner, Minter, RequestError, plan};
@@ -54,6 +56,7 @@ struct Facts {
     tags: Vec<String>,
     method: String,
     query_in_logs: bool,
+    path_in_logs: PathInLogs,
     arrived_ms: u64,
 }
 
@@ -77,6 +80,7 @@ impl Facts {
                 method: &self.method,
                 policy: policy_ref,
                 query_in_logs: self.query_in_logs,
+                path_in_logs: self.path_in_logs,
                 arrived_ms: self.arrived_ms,
                 status,
                 error,
@@ -151,6 +155,9 @@ pub fn fetch(
         tags,
         method,
         query_in_logs: policy.is_some_and(|p| p.defaults().query_in_logs),
+        path_in_logs: policy
+            .map(|p| p.defaults().path_in_logs)
+            .unwrap_or_default(),
         arrived_ms,
     };
     match step {

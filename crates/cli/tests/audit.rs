@@ -67,6 +67,7 @@ fn assert_audits_cleanly(log: &str) -> Value {
             by_action["block"].as_u64().unwrap()
                 + by_action["inject"].as_u64().unwrap()
                 + by_action["pass"].as_u64().unwrap()
+                + by_action["failed"].as_u64().unwrap()
         )
     );
     s
@@ -76,10 +77,21 @@ fn assert_audits_cleanly(log: &str) -> Value {
 fn summarises_per_customer_action_rule_revision_and_credential() {
     let s = assert_audits_cleanly(&fixture("replay.jsonl"));
     assert_eq!(s["decisions"], 16);
+    // By outcome: the inject that got a 502 (credential unavailable) and the pass whose
+    // upstream was unreachable are failures, not an injection and a pass.
     assert_eq!(s["actions"]["block"], 8);
-    assert_eq!(s["actions"]["inject"], 3);
-    assert_eq!(s["actions"]["pass"], 5);
+    assert_eq!(s["actions"]["inject"], 2);
+    assert_eq!(s["actions"]["pass"], 4);
+    assert_eq!(s["actions"]["failed"], 2);
     assert_eq!(s["actions"]["would_block"], 2);
+    assert_eq!(
+        row(&s["failures"], "key", "inject credential_unavailable")["count"],
+        1
+    );
+    assert_eq!(
+        row(&s["failures"], "key", "pass upstream_unreachable")["count"],
+        1
+    );
     assert_eq!(s["time_range"]["first"], "2026-11-27T23:59:58Z");
     assert_eq!(s["time_range"]["last"], "2026-11-28T12:00:14.518Z");
 
@@ -129,6 +141,7 @@ fn summarises_per_customer_action_rule_revision_and_credential() {
 
     let credential = row(&s["credentials"], "credential", "example-api-jwt");
     assert_eq!(credential["injections"], 2);
+    assert_eq!(credential["failed"], 1);
     assert_eq!(credential["unavailable"], 1);
 
     assert_eq!(
@@ -329,4 +342,63 @@ fn the_workers_own_captured_log_audits_clean() {
     assert_eq!(s["revisions"].as_array().unwrap().len(), 1);
     assert!(s["actions"]["inject"].as_u64().unwrap() > 0);
     assert!(s["actions"]["block"].as_u64().unwrap() > 0);
+}
+
+/// An inject that answered 502 is a failure, not an injection, whether the line says so
+/// (`outcome`, written by current Workers) or it is derived (older lines); every output
+/// shows the failures.
+#[test]
+fn failed_injections_are_not_counted_as_injections() {
+    let base = r#"{"v":1,"ts":"2026-11-28T12:00:00.000Z","decision_id":"d","customer":"acme","tags":[],"action":"inject","would_block":false,"rule":"api","report_rule":null,"reason":null,"method":"GET","scheme":"https","host":"api.example.com","port":443,"path":"/v1","credential":"api-jwt","policy":{"name":null,"sha256":"00"},"status":200,"error":null,"duration_ms":1}"#;
+    let line = |patch: serde_json::Value| {
+        let mut v: Value = serde_json::from_str(base).unwrap();
+        for (k, x) in patch.as_object().unwrap() {
+            v[k] = x.clone();
+        }
+        v.to_string()
+    };
+    let lines = [
+        line(serde_json::json!({"outcome": "injected"})),
+        line(serde_json::json!({})),
+        line(
+            serde_json::json!({"status": null, "error": "credential_unavailable", "outcome": "failed"}),
+        ),
+        line(serde_json::json!({"status": null, "error": "upstream_unreachable"})),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("failed.jsonl");
+    std::fs::write(&log, lines.join("\n") + "\n").unwrap();
+    let log = log.to_str().unwrap();
+
+    let s = audit_json(&[log]);
+    assert_eq!(s["actions"]["inject"], 2, "{}", s["actions"]);
+    assert_eq!(s["actions"]["failed"], 2);
+    let credential = row(&s["credentials"], "credential", "api-jwt");
+    assert_eq!(credential["injections"], 2);
+    assert_eq!(credential["failed"], 2);
+    assert_eq!(credential["unavailable"], 1);
+    assert_eq!(
+        row(&s["failures"], "key", "inject upstream_unreachable")["count"],
+        1
+    );
+
+    let text = String::from_utf8(audit(&[log]).stdout).unwrap();
+    assert!(
+        text.contains("outcomes: block 0, inject 2, pass 0, failed 2;"),
+        "{text}"
+    );
+    assert!(
+        text.contains("inject credential_unavailable 1, inject upstream_unreachable 1"),
+        "{text}"
+    );
+
+    let page = dir.path().join("audit.html");
+    assert!(
+        audit(&[log, "--html", page.to_str().unwrap()])
+            .status
+            .success()
+    );
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(html.contains("Failed requests"), "{html}");
+    assert!(html.contains("inject credential_unavailable"), "{html}");
 }

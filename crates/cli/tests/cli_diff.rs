@@ -136,3 +136,33 @@ fn customers_with_several_tags_are_probed_together() {
     assert_eq!(change["new"]["credential"], "billing-us");
     assert_eq!(change["scope_text"], "only customers with tags `eu`, `us`");
 }
+
+#[test]
+fn logging_settings_changes_are_noted() {
+    let dir = tempfile::tempdir().unwrap();
+    let rule = "[[rules]]\nid = \"b\"\naction = \"block\"\nhosts = [\"evil.example\"]\n";
+    let old = dir.path().join("old.toml");
+    let new = dir.path().join("new.toml");
+    std::fs::write(&old, format!("version = 1\n{rule}")).unwrap();
+    std::fs::write(
+        &new,
+        format!("version = 1\n[defaults]\npath_in_logs = 2\n{rule}"),
+    )
+    .unwrap();
+    let (old, new) = (old.to_str().unwrap(), new.to_str().unwrap());
+    let out = run(&["diff", old, new]);
+    assert_eq!(out.code, 0, "{}", out.stdout);
+    assert!(
+        out.stdout
+            .contains("note: `defaults.path_in_logs` changed from \"full\" to 2"),
+        "{}",
+        out.stdout
+    );
+    let back = run(&["diff", new, old]);
+    assert!(
+        back.stdout
+            .contains("`defaults.path_in_logs` changed from 2 to \"full\""),
+        "{}",
+        back.stdout
+    );
+}

@@ -255,3 +255,55 @@ fn json_summary_of_the_captured_log_and_of_an_unusable_input() {
             .contains("cannot open")
     );
 }
+
+#[test]
+fn lines_with_a_redacted_path_are_counted_not_redecided() {
+    let text = std::fs::read_to_string(logs("replay.jsonl")).unwrap();
+    let first: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    // Logged as decided by a rule the policy does not have: compared, it would differ.
+    let mut wrong = first.clone();
+    wrong["rule"] = "no-such-rule".into();
+    let mut redacted = wrong.clone();
+    redacted["path"] = "/a".into();
+    redacted["path_redacted"] = true.into();
+    let mut no_path = wrong.clone();
+    no_path["path"] = serde_json::Value::Null;
+    no_path["path_redacted"] = true.into();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("redacted.jsonl");
+    std::fs::write(&file, format!("{first}\n{redacted}\n{no_path}\n")).unwrap();
+    let file = file.to_string_lossy().into_owned();
+
+    let (code, stdout, stderr) = replay(&fixture_policy(), &[&file]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert!(!stdout.contains("mismatch"), "{stdout}");
+    assert!(
+        stdout.contains("3 decision lines read; 1 compared, 1 agree, 0 differ"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("not re-decided: path redacted (path_in_logs): 2 lines"),
+        "{stdout}"
+    );
+
+    let out = Command::new(env!("CARGO_BIN_EXE_egress-policy"))
+        .args(["replay", "--json", "--policy", &fixture_policy(), &file])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let summary: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    assert_eq!(summary["kind"], "summary", "{stdout}");
+    assert_eq!(summary["path_redacted"], 2);
+    assert_eq!(summary["compared"], 1);
+    assert_eq!(summary["mismatched"], 0);
+
+    // Without the flag the same line is a mismatch: the counting above is what spares it.
+    std::fs::write(dir.path().join("wrong.jsonl"), format!("{wrong}\n")).unwrap();
+    let wrong_file = dir
+        .path()
+        .join("wrong.jsonl")
+        .to_string_lossy()
+        .into_owned();
+    let (code, stdout, _) = replay(&fixture_policy(), &[&wrong_file]);
+    assert_eq!(code, Some(1), "{stdout}");
+}

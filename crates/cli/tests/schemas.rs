@@ -12,7 +12,9 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use egress_policy_engine::{Action, DecisionLog, LOG_SCHEMA_VERSION, PolicyRef, compile};
+use egress_policy_engine::{
+    Action, DecisionLog, LOG_SCHEMA_VERSION, Outcome, PolicyRef, compile, header_names,
+};
 use jsonschema::{Draft, Validator};
 use serde_json::{Value, json};
 
@@ -173,6 +175,18 @@ fn valid_corner_cases_validate() {
         (
             "conditions",
             "version = 1\n[[rules]]\nid = \"c\"\naction = \"pass\"\nhosts = [\"a.com\"]\nmethods = [\"PURGE\", \"GET\"]\nports = [1, 65535]\npaths = [\"/\", \"/**\", \"/v1/*/keys\", \"/a%2Fb\"]\npath_regex = \"^/v1/(users|orgs)/\"\ncustomers = [\"c 1\"]\n",
+        ),
+        (
+            "path_in_logs as a word",
+            "version = 1\n[defaults]\npath_in_logs = \"none\"\n",
+        ),
+        (
+            "path_in_logs as a segment count",
+            "version = 1\n[defaults]\npath_in_logs = 32\n",
+        ),
+        (
+            "a header that merely starts like a forbidden one",
+            "version = 1\n[[rules]]\nid = \"i\"\naction = \"inject\"\nhosts = [\"api.example.com\"]\ncredential = \"k\"\n[credentials.k]\nalgorithm = \"HS256\"\nsecret = \"K\"\nissuer = \"i\"\naudience = \"a\"\nttl = 60\nheader = \"Hosted-Token\"\n",
         ),
         (
             "minimal credential, custom header and empty prefix",
@@ -395,6 +409,22 @@ ttl = 300
             "header with a space",
             format!("{minimal}{api_cred}header = \"X Token\"\n"),
         ),
+        (
+            "path_in_logs out of range",
+            format!("{minimal}[defaults]\npath_in_logs = 33\n"),
+        ),
+        (
+            "path_in_logs negative",
+            format!("{minimal}[defaults]\npath_in_logs = -1\n"),
+        ),
+        (
+            "unknown path_in_logs word",
+            format!("{minimal}[defaults]\npath_in_logs = \"some\"\n"),
+        ),
+        (
+            "path_in_logs not a string or integer",
+            format!("{minimal}[defaults]\npath_in_logs = true\n"),
+        ),
     ];
     let schema = policy_schema();
     for (what, text) in cases {
@@ -407,6 +437,65 @@ ttl = 300
         assert!(
             compile("broken.toml", text).is_err(),
             "the engine accepts a policy the schema rejects ({what}):\n{text}"
+        );
+    }
+}
+
+/// The schema and the engine agree on which credential headers are forbidden, spellings in
+/// other cases and with `_` for `-` included.
+#[test]
+fn forbidden_credential_headers_agree() {
+    let schema = policy_schema();
+    let policy = |header: &str| {
+        format!(
+            "version = 1\n[[rules]]\nid = \"i\"\naction = \"inject\"\nhosts = [\"api.example.com\"]\ncredential = \"k\"\n[credentials.k]\nalgorithm = \"HS256\"\nsecret = \"K\"\nissuer = \"i\"\naudience = \"a\"\nttl = 60\nheader = \"{header}\"\n"
+        )
+    };
+    let headers = [
+        ("Host", true),
+        ("COOKIE", true),
+        ("content_length", true),
+        ("Transfer-Encoding", true),
+        ("connection", true),
+        ("Keep_Alive", true),
+        ("Proxy-Authenticate", true),
+        ("proxy-authorization", true),
+        ("te", true),
+        ("Trailer", true),
+        ("UPGRADE", true),
+        ("Proxy_Connection", true),
+        ("x-http-method-override", true),
+        ("X-HTTP-Method", true),
+        ("X_Method_Override", true),
+        ("X-Original-URL", true),
+        ("x-rewrite-url", true),
+        ("Forwarded", true),
+        ("X-Forwarded-For", true),
+        ("x_forwarded_host", true),
+        ("X-Forwarded-Anything", true),
+        ("Authorization", false),
+        ("X-Api-Token", false),
+        ("Hosts", false),
+        ("X-Forwarded", false),
+        ("Tee", false),
+        ("X-Cookie", false),
+    ];
+    for (header, forbidden) in headers {
+        assert_eq!(
+            header_names::is_forbidden_credential_header(header),
+            forbidden,
+            "{header}"
+        );
+        let text = policy(header);
+        assert_eq!(
+            schema.is_valid(&toml_to_json(&text)),
+            !forbidden,
+            "schema on `{header}`"
+        );
+        assert_eq!(
+            compile("h.toml", &text).is_ok(),
+            !forbidden,
+            "check on `{header}`"
         );
     }
 }
@@ -518,7 +607,21 @@ fn log_line(action: Action) -> DecisionLog {
         status: (action != Action::Block).then_some(200),
         error: None,
         duration_ms: 12,
+        path_redacted: false,
+        outcome: Some(Outcome::of(
+            action,
+            (action != Action::Block).then_some(200),
+            None,
+        )),
     }
+}
+
+/// Sets status and error, and the outcome the Worker derives from them.
+fn failed(mut line: DecisionLog, error: &str) -> DecisionLog {
+    line.status = None;
+    line.error = Some(error.into());
+    line.outcome = Some(Outcome::of(line.action, None, Some(error)));
+    line
 }
 
 fn serialised(line: &DecisionLog) -> Value {
@@ -552,12 +655,19 @@ fn engine_log_lines_validate() {
     anonymous.rule = None;
     anonymous.reason = Some("no_customer".into());
     anonymous.policy.name = None;
-    let mut unreachable = log_line(Action::Pass);
-    unreachable.status = None;
-    unreachable.error = Some("upstream_unreachable".into());
-    let mut unavailable = log_line(Action::Inject);
-    unavailable.status = None;
-    unavailable.error = Some("credential_unavailable".into());
+    let unreachable = failed(log_line(Action::Pass), "upstream_unreachable");
+    let unavailable = failed(log_line(Action::Inject), "credential_unavailable");
+    let mut internal = failed(log_line(Action::Block), "internal_error");
+    internal.rule = None;
+    internal.reason = Some("internal_error".into());
+    let mut cut = log_line(Action::Inject);
+    cut.path = Some("/v1".into());
+    cut.path_redacted = true;
+    let mut pathless = log_line(Action::Pass);
+    pathless.path = None;
+    pathless.path_redacted = true;
+    let mut older = log_line(Action::Inject);
+    older.outcome = None;
     for (what, line) in [
         ("inject", inject),
         ("pass", pass),
@@ -568,6 +678,10 @@ fn engine_log_lines_validate() {
         ("anonymous", anonymous),
         ("upstream unreachable", unreachable),
         ("credential unavailable", unavailable),
+        ("internal error", internal),
+        ("path cut to segments", cut),
+        ("path_in_logs none", pathless),
+        ("older line without outcome", older),
     ] {
         let value = serialised(&line);
         assert_valid(&schema, what, &value);
@@ -690,6 +804,28 @@ fn broken_log_lines_are_rejected() {
             "forwarded block",
             patch(
                 &patch(&good, "action", json!("block")),
+                "credential",
+                json!(null),
+            ),
+        ),
+        ("unknown outcome", patch(&good, "outcome", json!("sent"))),
+        ("null outcome", patch(&good, "outcome", json!(null))),
+        (
+            "path_redacted not a boolean",
+            patch(&good, "path_redacted", json!("yes")),
+        ),
+        (
+            "an error but not failed",
+            patch(
+                &patch(&good, "status", json!(null)),
+                "error",
+                json!("credential_unavailable"),
+            ),
+        ),
+        (
+            "injected while the action is pass",
+            patch(
+                &patch(&good, "action", json!("pass")),
                 "credential",
                 json!(null),
             ),

@@ -1,12 +1,18 @@
-//! The keys of a policy file, per table, in the order the language reference introduces them
-//! (DESIGN.md section 2). One list for everything that names them: the validator's "unknown
-//! field" check and its "expected one of" hint, and `egress-policy fmt`'s key order.
+//! The keys of a policy file, per table, in the order the language reference introduces them.
+//! One list for everything that names them: the validator's "unknown field" check and its
+//! "expected one of" hint, and `egress-policy fmt`'s key order.
 
 /// Top-level keys, values and tables alike.
 pub const ROOT: &[&str] = &["version", "name", "defaults", "rules", "credentials"];
 
 /// `[defaults]`
-pub const DEFAULTS: &[&str] = &["action", "mode", "ip_literals", "query_in_logs"];
+pub const DEFAULTS: &[&str] = &[
+    "action",
+    "mode",
+    "ip_literals",
+    "query_in_logs",
+    "path_in_logs",
+];
 
 /// `[[rules]]`: what the rule is and does first, then its conditions.
 pub const RULE: &[&str] = &[

@@ -22,6 +22,7 @@ pub mod diagnostic;
 pub mod fields;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod header_names;
 pub mod host_pattern;
 pub mod identity;
 pub mod limits;
@@ -48,8 +49,8 @@ pub use decision::{Action, DEFAULT_ACTION_REASON, Decision, Refusal, RuleRef, Ta
 pub use diagnostic::{Diagnostic, Diagnostics, Severity};
 pub use host_pattern::HostPattern;
 pub use identity::Identity;
-pub use log::{DecisionLog, LOG_SCHEMA_VERSION, PolicyRef};
-pub use model::{Defaults, IpLiterals, Mode, Rule};
+pub use log::{DecisionLog, LOG_SCHEMA_VERSION, LoggedPath, Outcome, PolicyRef, logged_path};
+pub use model::{Defaults, IpLiterals, Mode, PathInLogs, Rule};
 pub use path_glob::PathGlob;
 pub use policy::CompiledPolicy;
 pub use request::Request;

@@ -1,4 +1,4 @@
-//! The decision log line (DESIGN.md section 4): one per intercepted request.
+//! The decision log line: one per intercepted request.
 //!
 //! The Worker writes it; `egress-policy audit` and `replay` read it back. The field order here
 //! is the serialised order.
@@ -6,6 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::decision::Action;
+use crate::model::PathInLogs;
 
 /// The schema version written in `v`.
 pub const LOG_SCHEMA_VERSION: u32 = 1;
@@ -30,10 +31,88 @@ impl PolicyRef {
     }
 }
 
+/// What the Worker did with a request, as the log line records it (`outcome`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    /// Answered 403 locally, never forwarded.
+    Blocked,
+    /// Forwarded unchanged and the upstream answered.
+    Forwarded,
+    /// Forwarded with a token and the upstream answered.
+    Injected,
+    /// Not completed: the credential could not be minted (502), an internal error (500) or
+    /// the upstream was unreachable (502). The line's `error` says which.
+    Failed,
+}
+
+impl Outcome {
+    /// The outcome of a request from what was decided and what happened. An `error` always
+    /// means the request failed, whatever was decided (an internal error is logged as a
+    /// `block`); a forward without an upstream status did not complete either.
+    pub fn of(action: Action, status: Option<u16>, error: Option<&str>) -> Outcome {
+        if error.is_some() {
+            return Outcome::Failed;
+        }
+        match (action, status) {
+            (Action::Block, _) => Outcome::Blocked,
+            (_, None) => Outcome::Failed,
+            (Action::Inject, Some(_)) => Outcome::Injected,
+            (Action::Pass, Some(_)) => Outcome::Forwarded,
+        }
+    }
+
+    /// The lower-case name written in the log.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Blocked => "blocked",
+            Outcome::Forwarded => "forwarded",
+            Outcome::Injected => "injected",
+            Outcome::Failed => "failed",
+        }
+    }
+}
+
+/// The path as a decision log line carries it under `defaults.path_in_logs`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LoggedPath {
+    /// What is logged as `path`: the whole path, its first N segments, or nothing.
+    pub path: Option<String>,
+    /// Whether anything of the path was left out.
+    pub redacted: bool,
+}
+
+/// How much of the canonical `path` a log line keeps under `setting`. With N segments the
+/// path is cut after its N-th segment (`/hooks/T000/B111/secret` with 2 is `/hooks/T000`);
+/// a path of at most N segments is kept whole and is not redacted.
+pub fn logged_path(path: &str, setting: PathInLogs) -> LoggedPath {
+    match setting {
+        PathInLogs::Full => LoggedPath {
+            path: Some(path.to_owned()),
+            redacted: false,
+        },
+        PathInLogs::None => LoggedPath {
+            path: None,
+            redacted: true,
+        },
+        PathInLogs::Segments(n) => {
+            let body = path.strip_prefix('/').unwrap_or(path);
+            let kept: Vec<&str> = body.split('/').take(usize::from(n)).collect();
+            let cut = format!("/{}", kept.join("/"));
+            let redacted = cut != path;
+            LoggedPath {
+                path: Some(if redacted { cut } else { path.to_owned() }),
+                redacted,
+            }
+        }
+    }
+}
+
 /// One decision log line.
 ///
 /// Never carries a token, a header value or a secret. `query` is present only when the policy
-/// sets `query_in_logs = true`.
+/// sets `query_in_logs = true`; `path` is cut or left out as `path_in_logs` says (a path may
+/// carry a secret, such as a webhook's token).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DecisionLog {
     /// Schema version, [`LOG_SCHEMA_VERSION`].
@@ -65,8 +144,13 @@ pub struct DecisionLog {
     pub host: Option<String>,
     /// Port (explicit or the scheme's default).
     pub port: Option<u16>,
-    /// Canonical path, without the query.
+    /// Canonical path, without the query, cut to `defaults.path_in_logs`; `null` when the URL
+    /// did not parse or the policy logs no path.
     pub path: Option<String>,
+    /// Whether `path` leaves out some of the request's path (`path_in_logs`). A redacted
+    /// path is not the request's: `replay` does not re-decide it. `false` in older lines.
+    #[serde(default)]
+    pub path_redacted: bool,
     /// The query string (only with `query_in_logs = true`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub query: Option<String>,
@@ -82,4 +166,100 @@ pub struct DecisionLog {
     pub error: Option<String>,
     /// Milliseconds from arrival to the upstream's response headers (or the local answer).
     pub duration_ms: u64,
+    /// What was done: blocked, forwarded, injected or failed. Absent from older lines: use
+    /// [`DecisionLog::outcome`], which derives it for them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<Outcome>,
+}
+
+impl DecisionLog {
+    /// The line's outcome, derived from action, status and error when an older line lacks it.
+    pub fn outcome(&self) -> Outcome {
+        self.outcome
+            .unwrap_or_else(|| Outcome::of(self.action, self.status, self.error.as_deref()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn logged(path: &str, setting: PathInLogs) -> (Option<String>, bool) {
+        let l = logged_path(path, setting);
+        (l.path, l.redacted)
+    }
+
+    #[test]
+    fn full_keeps_the_path() {
+        assert_eq!(
+            logged("/a/b/c", PathInLogs::Full),
+            (Some("/a/b/c".into()), false)
+        );
+    }
+
+    #[test]
+    fn none_logs_no_path() {
+        assert_eq!(logged("/a", PathInLogs::None), (None, true));
+        assert_eq!(logged("/", PathInLogs::None), (None, true));
+    }
+
+    #[test]
+    fn segments_cut_after_the_nth() {
+        let hook = "/hooks/T000/B111/secret";
+        assert_eq!(
+            logged(hook, PathInLogs::Segments(2)),
+            (Some("/hooks/T000".into()), true)
+        );
+        assert_eq!(
+            logged(hook, PathInLogs::Segments(1)),
+            (Some("/hooks".into()), true)
+        );
+        assert_eq!(
+            logged(hook, PathInLogs::Segments(0)),
+            (Some("/".into()), true)
+        );
+        assert_eq!(
+            logged(hook, PathInLogs::Segments(4)),
+            (Some(hook.into()), false)
+        );
+        assert_eq!(
+            logged(hook, PathInLogs::Segments(32)),
+            (Some(hook.into()), false)
+        );
+        assert_eq!(
+            logged("/", PathInLogs::Segments(0)),
+            (Some("/".into()), false)
+        );
+        // A trailing slash is an empty last segment: dropping it changes the path.
+        assert_eq!(
+            logged("/a/b/", PathInLogs::Segments(2)),
+            (Some("/a/b".into()), true)
+        );
+        assert_eq!(
+            logged("/a/b/", PathInLogs::Segments(3)),
+            (Some("/a/b/".into()), false)
+        );
+    }
+
+    #[test]
+    fn outcome_follows_action_status_and_error() {
+        use Outcome::*;
+        assert_eq!(Outcome::of(Action::Block, None, None), Blocked);
+        assert_eq!(Outcome::of(Action::Pass, Some(200), None), Forwarded);
+        assert_eq!(Outcome::of(Action::Pass, Some(503), None), Forwarded);
+        assert_eq!(Outcome::of(Action::Inject, Some(401), None), Injected);
+        assert_eq!(
+            Outcome::of(Action::Inject, None, Some("credential_unavailable")),
+            Failed
+        );
+        assert_eq!(
+            Outcome::of(Action::Block, None, Some("internal_error")),
+            Failed
+        );
+        assert_eq!(
+            Outcome::of(Action::Pass, None, Some("upstream_unreachable")),
+            Failed
+        );
+        assert_eq!(Outcome::of(Action::Inject, None, None), Failed);
+    }
 }

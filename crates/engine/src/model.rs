@@ -52,6 +52,73 @@ impl IpLiterals {
     }
 }
 
+/// How much of the request path decision logs keep (`defaults.path_in_logs`). Paths can carry
+/// secrets (webhook URLs hold their token in the path), so a policy can log less of them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "PathInLogsRepr", into = "PathInLogsRepr")]
+pub enum PathInLogs {
+    /// The whole canonical path (`"full"`).
+    #[default]
+    Full,
+    /// No path at all (`"none"`): `path` is logged as `null`.
+    None,
+    /// Only the first N segments, N in [`PathInLogs::MAX_SEGMENTS`]'s range `0..=32`.
+    Segments(u8),
+}
+
+impl PathInLogs {
+    /// The largest segment count a policy may give.
+    pub const MAX_SEGMENTS: u8 = 32;
+
+    /// How the policy file writes it: `"full"`, `"none"` or the number.
+    pub fn as_policy_value(self) -> String {
+        match self {
+            PathInLogs::Full => "\"full\"".to_owned(),
+            PathInLogs::None => "\"none\"".to_owned(),
+            PathInLogs::Segments(n) => n.to_string(),
+        }
+    }
+}
+
+/// The serialised form of [`PathInLogs`], the same as in the policy file: `"full"`, `"none"`
+/// or an integer. Deserialising checks the range, so an artefact cannot hold what `check`
+/// would refuse.
+#[derive(Serialize, Deserialize)]
+#[serde(untagged)]
+enum PathInLogsRepr {
+    Word(String),
+    Segments(u64),
+}
+
+impl From<PathInLogs> for PathInLogsRepr {
+    fn from(value: PathInLogs) -> Self {
+        match value {
+            PathInLogs::Full => PathInLogsRepr::Word("full".to_owned()),
+            PathInLogs::None => PathInLogsRepr::Word("none".to_owned()),
+            PathInLogs::Segments(n) => PathInLogsRepr::Segments(u64::from(n)),
+        }
+    }
+}
+
+impl TryFrom<PathInLogsRepr> for PathInLogs {
+    type Error = String;
+
+    fn try_from(value: PathInLogsRepr) -> Result<Self, Self::Error> {
+        match value {
+            PathInLogsRepr::Word(word) if word == "full" => Ok(PathInLogs::Full),
+            PathInLogsRepr::Word(word) if word == "none" => Ok(PathInLogs::None),
+            PathInLogsRepr::Word(_) => {
+                Err("path_in_logs must be \"full\", \"none\" or 0..=32".into())
+            }
+            PathInLogsRepr::Segments(n) => u8::try_from(n)
+                .ok()
+                .filter(|n| *n <= PathInLogs::MAX_SEGMENTS)
+                .map(PathInLogs::Segments)
+                .ok_or_else(|| format!("path_in_logs {n} is out of range 0..=32")),
+        }
+    }
+}
+
 /// The `[defaults]` table.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Defaults {
@@ -63,16 +130,21 @@ pub struct Defaults {
     pub ip_literals: IpLiterals,
     /// Whether decision logs carry the query string.
     pub query_in_logs: bool,
+    /// How much of the path decision logs carry. Absent from artefacts of older engines: the
+    /// full path, as they logged.
+    #[serde(default)]
+    pub path_in_logs: PathInLogs,
 }
 
 impl Default for Defaults {
-    /// `pass`, `enforce`, `ip_literals = "block"`, no query in logs.
+    /// `pass`, `enforce`, `ip_literals = "block"`, no query in logs, the full path in logs.
     fn default() -> Defaults {
         Defaults {
             action: Action::Pass,
             mode: Mode::Enforce,
             ip_literals: IpLiterals::Block,
             query_in_logs: false,
+            path_in_logs: PathInLogs::Full,
         }
     }
 }

@@ -79,3 +79,20 @@ fn damage_is_detected() {
             .contains("recompile")
     );
 }
+
+#[test]
+fn path_in_logs_survives_the_artifact() {
+    use egress_policy_engine::PathInLogs;
+    for (value, expected) in [
+        ("\"none\"", PathInLogs::None),
+        ("3", PathInLogs::Segments(3)),
+        ("\"full\"", PathInLogs::Full),
+    ] {
+        let text = format!("version = 1\n[defaults]\npath_in_logs = {value}\n");
+        let p = egress_policy_engine::compile("p.toml", &text)
+            .unwrap()
+            .policy;
+        let loaded = CompiledPolicy::from_artifact(&p.to_artifact()).unwrap();
+        assert_eq!(loaded.defaults().path_in_logs, expected, "{value}");
+    }
+}

@@ -72,6 +72,40 @@ broken!(rules_and_conditions, "rules.toml");
 broken!(credentials, "credentials.toml");
 broken!(version_and_types, "version.toml");
 broken!(missing_version_and_inline_rules, "missing_version.toml");
+broken!(forbidden_credential_headers, "credential_headers.toml");
+
+/// Every wrong `path_in_logs`: an unknown word, out of range both ways, the wrong type.
+#[test]
+fn path_in_logs_values() {
+    let rendered: Vec<String> = ["\"ful\"", "33", "-1", "true", "[2]"]
+        .iter()
+        .map(|value| {
+            let text = format!("version = 1\n[defaults]\npath_in_logs = {value}\n");
+            let diags = compile("p.toml", &text).unwrap_err().0;
+            assert!(diags.iter().all(|d| d.severity == Severity::Error));
+            render("p.toml", &text, &diags)
+        })
+        .collect();
+    insta::assert_snapshot!(rendered.join("\n"));
+}
+
+#[test]
+fn path_in_logs_accepts_its_values() {
+    use egress_policy_engine::PathInLogs;
+    for (value, expected) in [
+        ("\"full\"", PathInLogs::Full),
+        ("\"none\"", PathInLogs::None),
+        ("0", PathInLogs::Segments(0)),
+        ("2", PathInLogs::Segments(2)),
+        ("32", PathInLogs::Segments(32)),
+    ] {
+        let text = format!("version = 1\n[defaults]\npath_in_logs = {value}\n");
+        let compiled = compile("p.toml", &text).unwrap();
+        assert_eq!(compiled.policy.defaults().path_in_logs, expected, "{value}");
+    }
+    let compiled = compile("p.toml", "version = 1\n").unwrap();
+    assert_eq!(compiled.policy.defaults().path_in_logs, PathInLogs::Full);
+}
 
 #[test]
 fn warnings_only_policy_compiles() {

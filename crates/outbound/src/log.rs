@@ -1,6 +1,8 @@
-//! The one decision log line per request (DESIGN.md section 4).
+//! The one decision log line per request.
 
-use egress_policy_engine::{Decision, DecisionLog, LOG_SCHEMA_VERSION, PolicyRef};
+use egress_policy_engine::{
+    Decision, DecisionLog, LOG_SCHEMA_VERSION, Outcome, PathInLogs, PolicyRef, logged_path,
+};
 
 use crate::error::RequestError;
 use crate::time::rfc3339_millis;
@@ -21,6 +23,8 @@ pub struct LogFacts<'a> {
     pub policy: &'a PolicyRef,
     /// The policy's `defaults.query_in_logs`.
     pub query_in_logs: bool,
+    /// The policy's `defaults.path_in_logs`.
+    pub path_in_logs: PathInLogs,
     /// Arrival time, milliseconds since the Unix epoch.
     pub arrived_ms: u64,
     /// Upstream status, `None` when not forwarded or the upstream failed.
@@ -32,9 +36,12 @@ pub struct LogFacts<'a> {
 }
 
 /// The log line for `decision`. The query string is included only when the policy sets
-/// `query_in_logs = true`.
+/// `query_in_logs = true`; the path is cut as `path_in_logs` says. `outcome` is derived from
+/// the action, status and error ([`Outcome::of`]), so callers cannot contradict them.
 pub fn build(decision: &Decision, facts: &LogFacts<'_>) -> DecisionLog {
     let target = decision.target.as_ref();
+    let path = target.map(|t| logged_path(&t.path, facts.path_in_logs));
+    let error = facts.error.map(|error| error.code());
     DecisionLog {
         v: LOG_SCHEMA_VERSION,
         ts: rfc3339_millis(facts.arrived_ms),
@@ -50,15 +57,17 @@ pub fn build(decision: &Decision, facts: &LogFacts<'_>) -> DecisionLog {
         scheme: target.map(|t| t.scheme.clone()),
         host: target.map(|t| t.host.clone()),
         port: target.map(|t| t.port),
-        path: target.map(|t| t.path.clone()),
+        path_redacted: path.as_ref().is_some_and(|p| p.redacted),
+        path: path.and_then(|p| p.path),
         query: target
             .and_then(|t| t.query.clone())
             .filter(|_| facts.query_in_logs),
         credential: decision.credential.clone(),
         policy: facts.policy.clone(),
         status: facts.status,
-        error: facts.error.map(|error| error.code().to_owned()),
+        error: error.map(str::to_owned),
         duration_ms: facts.duration_ms,
+        outcome: Some(Outcome::of(decision.action, facts.status, error)),
     }
 }
 
@@ -100,6 +109,7 @@ mod tests {
             method: "GET",
             policy,
             query_in_logs: query,
+            path_in_logs: PathInLogs::Full,
             arrived_ms: 1_795_867_200_123,
             status: Some(200),
             error: None,
@@ -121,9 +131,10 @@ mod tests {
             "customer": "customer-123", "tags": ["prod"], "action": "inject",
             "would_block": true, "rule": "example-api", "report_rule": "staged",
             "reason": null, "method": "GET", "scheme": "https", "host": "api.example.com",
-            "port": 443, "path": "/v1/users", "credential": "example-api-jwt",
+            "port": 443, "path": "/v1/users", "path_redacted": false,
+            "credential": "example-api-jwt",
             "policy": {"name": "platform-egress", "sha256": "ab".repeat(32)},
-            "status": 200, "error": null, "duration_ms": 12,
+            "status": 200, "error": null, "duration_ms": 12, "outcome": "injected",
         });
         assert_eq!(serde_json::from_str::<Value>(&line).unwrap(), expected);
         assert!(line.starts_with(r#"{"v":1,"ts":"#));
@@ -159,5 +170,81 @@ mod tests {
         );
         assert_eq!(log.error.as_deref(), Some("upstream_unreachable"));
         assert_eq!(log.status, None);
+        assert_eq!(log.outcome, Some(Outcome::Failed));
+        assert!(!log.path_redacted);
+    }
+
+    #[test]
+    fn path_is_cut_as_the_policy_says() {
+        let policy = PolicyRef {
+            name: None,
+            sha256: "00".into(),
+        };
+        let mut d = decision();
+        if let Some(target) = d.target.as_mut() {
+            target.path = "/hooks/T000/B111/s3cr3t".into();
+        }
+        let mut f = facts(&policy, &[], false);
+        f.path_in_logs = PathInLogs::Segments(2);
+        let log = build(&d, &f);
+        assert_eq!(log.path.as_deref(), Some("/hooks/T000"));
+        assert!(log.path_redacted);
+        let line = serde_json::to_string(&log).unwrap();
+        assert!(!line.contains("s3cr3t"), "{line}");
+
+        f.path_in_logs = PathInLogs::None;
+        let log = build(&d, &f);
+        assert_eq!((log.path, log.path_redacted), (None, true));
+
+        f.path_in_logs = PathInLogs::Segments(4);
+        let log = build(&d, &f);
+        assert_eq!(log.path.as_deref(), Some("/hooks/T000/B111/s3cr3t"));
+        assert!(!log.path_redacted);
+    }
+
+    #[test]
+    fn outcome_says_what_was_done() {
+        let policy = PolicyRef {
+            name: None,
+            sha256: "00".into(),
+        };
+        let cases = [
+            (Action::Inject, Some(200), None, Outcome::Injected),
+            (
+                Action::Inject,
+                None,
+                Some(RequestError::CredentialUnavailable),
+                Outcome::Failed,
+            ),
+            (Action::Pass, Some(404), None, Outcome::Forwarded),
+            (
+                Action::Pass,
+                None,
+                Some(RequestError::UpstreamUnreachable),
+                Outcome::Failed,
+            ),
+            (Action::Block, None, None, Outcome::Blocked),
+            (
+                Action::Block,
+                None,
+                Some(RequestError::InternalError),
+                Outcome::Failed,
+            ),
+        ];
+        for (action, status, error, expected) in cases {
+            let mut d = decision();
+            d.action = action;
+            let mut f = facts(&policy, &[], false);
+            f.status = status;
+            f.error = error;
+            let log = build(&d, &f);
+            assert_eq!(
+                log.outcome,
+                Some(expected),
+                "{action:?} {status:?} {error:?}"
+            );
+            let value = serde_json::to_value(&log).unwrap();
+            assert_eq!(value["outcome"], json!(expected.as_str()));
+        }
     }
 }

@@ -10,7 +10,9 @@
 mod common;
 
 use common::{FakeClock, credential};
-use egress_policy_engine::{Action, ClaimVars, Decision, JwtAlgorithm, PolicyRef, RuleRef, Target};
+use egress_policy_engine::{
+    Action, ClaimVars, Decision, JwtAlgorithm, PathInLogs, PolicyRef, RuleRef, Target,
+};
 use egress_policy_outbound::headers::forward_plan;
 use egress_policy_outbound::log::{LogFacts, build};
 use egress_policy_outbound::{ActionPlan, JwtSigner, Minter, RequestError, body, plan};
@@ -54,6 +56,7 @@ fn log_line(decision: &Decision, error: Option<RequestError>, status: Option<u16
         method: "POST",
         policy: &policy,
         query_in_logs: false,
+        path_in_logs: PathInLogs::Full,
         arrived_ms: 1_795_867_200_000,
         status,
         error,

@@ -95,11 +95,12 @@ fn table(out: &mut String, headers: &[(&str, bool)], rows: &[Vec<String>]) {
     out.push_str("</table>\n");
 }
 
-const COUNT_HEADERS: [(&str, bool); 5] = [
+const COUNT_HEADERS: [(&str, bool); 6] = [
     ("total", true),
     ("block", true),
     ("inject", true),
     ("pass", true),
+    ("failed", true),
     ("would_block", true),
 ];
 
@@ -110,6 +111,7 @@ fn count_row(key: String, c: &ActionCounts) -> Vec<String> {
         c.block.to_string(),
         c.inject.to_string(),
         c.pass.to_string(),
+        c.failed.to_string(),
         c.would_block.to_string(),
     ]
 }
@@ -145,14 +147,30 @@ pub fn render(s: &Summary) -> String {
         let _ = writeln!(out, "<p class=\"note\">{}</p>", escape(note));
     }
 
-    out.push_str("<h2>Actions</h2>\n");
+    out.push_str("<h2>Outcomes</h2>\n");
     let a = &s.actions;
     out.push_str(&bar_chart(&[
         ("block".into(), a.block, "#c0392b"),
         ("inject".into(), a.inject, "#2471a3"),
         ("pass".into(), a.pass, "#27ae60"),
+        ("failed".into(), a.failed, "#7d3c98"),
         ("would_block".into(), a.would_block, "#d68910"),
     ]));
+    if !s.failures.is_empty() {
+        out.push_str(
+            "<h3 class=\"bad\">Failed requests (not completed; not counted as inject or pass)</h3>\n",
+        );
+        let rows: Vec<Vec<String>> = s
+            .failures
+            .iter()
+            .map(|f| vec![f.key.clone(), f.count.to_string()])
+            .collect();
+        table(
+            &mut out,
+            &[("action and error", false), ("requests", true)],
+            &rows,
+        );
+    }
 
     out.push_str("<h2>Policy revisions</h2>\n");
     let rows: Vec<Vec<String>> = s
@@ -275,6 +293,7 @@ pub fn render(s: &Summary) -> String {
             vec![
                 c.credential.clone(),
                 c.injections.to_string(),
+                c.failed.to_string(),
                 c.unavailable.to_string(),
                 customers.join(", "),
             ]
@@ -285,6 +304,7 @@ pub fn render(s: &Summary) -> String {
         &[
             ("credential", false),
             ("injections", true),
+            ("failed", true),
             ("unavailable", true),
             ("top customers", false),
         ],

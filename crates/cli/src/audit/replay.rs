@@ -6,6 +6,9 @@
 //! `userinfo_in_url` leaves out the userinfo that caused it (never logged: it may be a
 //! password). Rebuilding those would only check a made-up URL, so they are counted as
 //! "not re-decidable" instead of compared. Lines without scheme, host, port or path are too.
+//! A line whose path was cut by `path_in_logs` (`path_redacted`) holds a path the request did
+//! not have: deciding it would check a made-up request and could report a mismatch that is not
+//! one, so such lines are counted apart ("not re-decided: path redacted"), never compared.
 
 use std::collections::BTreeMap;
 
@@ -51,6 +54,8 @@ pub struct Replay<'p> {
     pub mismatched: u64,
     /// Lines of this revision that cannot be re-decided, by why.
     pub not_redecidable: BTreeMap<&'static str, u64>,
+    /// Lines of this revision whose logged path was cut (`path_redacted`): not re-decided.
+    pub path_redacted: u64,
     /// Lines of other revisions, by sha256.
     pub skipped: Capped<Skipped>,
 }
@@ -63,6 +68,7 @@ impl<'p> Replay<'p> {
             compared: 0,
             mismatched: 0,
             not_redecidable: BTreeMap::new(),
+            path_redacted: 0,
             skipped: Capped::new(1_000),
         }
     }
@@ -75,6 +81,10 @@ impl<'p> Replay<'p> {
                 skipped.name.clone_from(&log.policy.name);
             }
             skipped.lines += 1;
+            return None;
+        }
+        if log.path_redacted {
+            self.path_redacted += 1;
             return None;
         }
         let url = match rebuild_url(log) {
@@ -238,6 +248,43 @@ mod tests {
             rebuild_url(&line(r#"{"host":"[fd00::1]","port":8443,"query":"a=1"}"#)),
             Ok("https://[fd00::1]:8443/p?a=1".into())
         );
+    }
+
+    #[test]
+    fn redacted_paths_are_counted_not_compared() {
+        let policy = egress_policy_engine::compile(
+            "p.toml",
+            "version = 1\n[[rules]]\nid = \"b\"\naction = \"block\"\nhosts = [\"a.example\"]\npaths = [\"/hooks/*/secret\"]\n",
+        )
+        .unwrap()
+        .policy;
+        let sha = policy.sha256().to_owned();
+        let mut replay = Replay::new(&policy);
+        let location = Location {
+            file: "l.jsonl".into(),
+            line: 1,
+        };
+        // Logged blocked with the path cut to `/hooks`: re-deciding `/hooks` would pass it.
+        let redacted = line(&format!(
+            r#"{{"rule":"b","path":"/hooks","path_redacted":true,"policy":{{"name":null,"sha256":"{sha}"}}}}"#
+        ));
+        assert!(replay.check(&location, &redacted).is_none());
+        // `path_in_logs = "none"`: no path at all, still counted as redacted.
+        let none = line(&format!(
+            r#"{{"rule":"b","path":null,"path_redacted":true,"policy":{{"name":null,"sha256":"{sha}"}}}}"#
+        ));
+        assert!(replay.check(&location, &none).is_none());
+        assert_eq!(
+            (replay.path_redacted, replay.compared, replay.mismatched),
+            (2, 0, 0)
+        );
+        assert!(replay.not_redecidable.is_empty());
+        // The same line unredacted is compared, and differs: the check above is not vacuous.
+        let full = line(&format!(
+            r#"{{"rule":"b","path":"/hooks","policy":{{"name":null,"sha256":"{sha}"}}}}"#
+        ));
+        assert!(replay.check(&location, &full).is_some());
+        assert_eq!((replay.compared, replay.mismatched), (1, 1));
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use egress_policy_engine::{Action, DecisionLog};
+use egress_policy_engine::{Action, DecisionLog, Outcome};
 use serde::Serialize;
 
 use super::bounded::{Capped, Hitter, TopK};
@@ -17,28 +17,34 @@ const MAX_INNER_KEYS: usize = 1_000;
 /// Hosts tracked per report rule for its top list.
 const REPORT_HOSTS_TRACKED: usize = 200;
 
-/// Decisions split by action.
+/// Decisions split by what was done (the line's `outcome`, derived for older lines): a
+/// request that failed counts as `failed`, never as the action it was decided for, so an
+/// inject answered with a 502 is not an injection.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct ActionCounts {
     /// All decisions.
     pub total: u64,
     /// Blocked (403).
     pub block: u64,
-    /// Forwarded with a credential.
+    /// Forwarded with a credential, and the upstream answered.
     pub inject: u64,
-    /// Forwarded unchanged.
+    /// Forwarded unchanged, and the upstream answered.
     pub pass: u64,
-    /// Of those, how many a report-mode rule (or global report mode) would have blocked.
+    /// Not completed: credential unavailable (502), internal error (500), upstream
+    /// unreachable (502).
+    pub failed: u64,
+    /// Of all, how many a report-mode rule (or global report mode) would have blocked.
     pub would_block: u64,
 }
 
 impl ActionCounts {
     fn add(&mut self, log: &DecisionLog) {
         self.total += 1;
-        match log.action {
-            Action::Block => self.block += 1,
-            Action::Inject => self.inject += 1,
-            Action::Pass => self.pass += 1,
+        match log.outcome() {
+            Outcome::Blocked => self.block += 1,
+            Outcome::Injected => self.inject += 1,
+            Outcome::Forwarded => self.pass += 1,
+            Outcome::Failed => self.failed += 1,
         }
         if log.would_block {
             self.would_block += 1;
@@ -75,6 +81,7 @@ impl Default for ReportAgg {
 #[derive(Debug)]
 struct CredentialAgg {
     injections: u64,
+    failed: u64,
     unavailable: u64,
     customers: Capped<u64>,
 }
@@ -83,6 +90,7 @@ impl Default for CredentialAgg {
     fn default() -> CredentialAgg {
         CredentialAgg {
             injections: 0,
+            failed: 0,
             unavailable: 0,
             customers: Capped::new(MAX_INNER_KEYS),
         }
@@ -106,6 +114,7 @@ pub struct Auditor {
     report_rules: Capped<ReportAgg>,
     credentials: Capped<CredentialAgg>,
     errors: Capped<u64>,
+    failures: Capped<u64>,
     statuses: BTreeMap<&'static str, u64>,
 }
 
@@ -127,6 +136,7 @@ impl Auditor {
             report_rules: Capped::new(MAX_INNER_KEYS),
             credentials: Capped::new(MAX_INNER_KEYS),
             errors: Capped::new(64),
+            failures: Capped::new(64),
             statuses: BTreeMap::new(),
         }
     }
@@ -191,14 +201,30 @@ impl Auditor {
             *report.customers.entry(customer_label(log)) += 1;
             report.hosts.add(host);
         }
+        let outcome = log.outcome();
         if let Some(credential) = &log.credential {
             let agg = self.credentials.entry(credential);
-            if log.error.as_deref() == Some("credential_unavailable") {
-                agg.unavailable += 1;
-            } else if log.action == Action::Inject {
-                agg.injections += 1;
-                *agg.customers.entry(customer_label(log)) += 1;
+            match outcome {
+                Outcome::Injected => {
+                    agg.injections += 1;
+                    *agg.customers.entry(customer_label(log)) += 1;
+                }
+                Outcome::Failed => {
+                    agg.failed += 1;
+                    if log.error.as_deref() == Some("credential_unavailable") {
+                        agg.unavailable += 1;
+                    }
+                }
+                Outcome::Blocked | Outcome::Forwarded => {}
             }
+        }
+        if outcome == Outcome::Failed {
+            let key = format!(
+                "{} {}",
+                log.action.as_str(),
+                log.error.as_deref().unwrap_or("no_upstream_status")
+            );
+            *self.failures.entry(&key) += 1;
         }
         if let Some(error) = &log.error {
             *self.errors.entry(error) += 1;
@@ -316,6 +342,7 @@ impl Auditor {
             .map(|(k, c)| CredentialRow {
                 credential: k.clone(),
                 injections: c.injections,
+                failed: c.failed,
                 unavailable: c.unavailable,
                 customers: top_of(&c.customers, top),
             })
@@ -336,6 +363,20 @@ impl Auditor {
             .collect();
         errors.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.key.cmp(&b.key)));
 
+        let mut failures: Vec<KeyCount> = self
+            .failures
+            .iter()
+            .map(|(k, n)| KeyCount {
+                key: k.clone(),
+                count: *n,
+            })
+            .chain(self.failures.other().map(|n| KeyCount {
+                key: "(other)".into(),
+                count: *n,
+            }))
+            .collect();
+        failures.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.key.cmp(&b.key)));
+
         Summary {
             inputs: read.inputs,
             decisions: self.actions.total,
@@ -353,6 +394,7 @@ impl Auditor {
             top_blocked_hosts: self.blocked_hosts.top(top),
             report_rules,
             credentials,
+            failures,
             upstream_errors: errors,
             upstream_status: self
                 .statuses
@@ -491,9 +533,11 @@ pub struct ReportRuleRow {
 pub struct CredentialRow {
     /// The credential id.
     pub credential: String,
-    /// Requests forwarded with it.
+    /// Requests forwarded with it that the upstream answered.
     pub injections: u64,
-    /// Requests refused with 502 because it could not be minted.
+    /// Requests decided for it that did not complete (502/500): not injections.
+    pub failed: u64,
+    /// Of the failed, those refused with 502 because it could not be minted.
     pub unavailable: u64,
     /// The customers it was injected for most.
     pub customers: Vec<KeyCount>,
@@ -522,6 +566,9 @@ pub struct Summary {
     pub report_rules: Vec<ReportRuleRow>,
     /// Injections per credential.
     pub credentials: Vec<CredentialRow>,
+    /// Requests that did not complete, by decided action and `error`
+    /// (`inject credential_unavailable`), most frequent first.
+    pub failures: Vec<KeyCount>,
     /// `error` values.
     pub upstream_errors: Vec<KeyCount>,
     /// Upstream status classes (`none`: not forwarded or failed).

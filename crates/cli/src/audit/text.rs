@@ -5,16 +5,17 @@ use std::fmt::Write as _;
 use super::summary::{ActionCounts, Summary};
 use super::table::{Table, terminal_safe};
 
-const COUNT_COLUMNS: [(&str, bool); 5] = [
+const COUNT_COLUMNS: [(&str, bool); 6] = [
     ("total", true),
     ("block", true),
     ("inject", true),
     ("pass", true),
+    ("failed", true),
     ("would_block", true),
 ];
 
 fn count_cells(c: &ActionCounts) -> Vec<String> {
-    [c.total, c.block, c.inject, c.pass, c.would_block]
+    [c.total, c.block, c.inject, c.pass, c.failed, c.would_block]
         .iter()
         .map(u64::to_string)
         .collect()
@@ -55,9 +56,21 @@ pub fn render(s: &Summary) -> String {
     let a = &s.actions;
     let _ = writeln!(
         out,
-        "actions: block {}, inject {}, pass {}; would_block {}",
-        a.block, a.inject, a.pass, a.would_block
+        "outcomes: block {}, inject {}, pass {}, failed {}; would_block {}",
+        a.block, a.inject, a.pass, a.failed, a.would_block
     );
+    if !s.failures.is_empty() {
+        let failures: Vec<String> = s
+            .failures
+            .iter()
+            .map(|f| format!("{} {}", f.key, f.count))
+            .collect();
+        let _ = writeln!(
+            out,
+            "failed (not completed, not counted as inject or pass): {}",
+            terminal_safe(&failures.join(", "))
+        );
+    }
 
     out.push_str("\ninputs\n");
     let mut inputs = Table::new(&[
@@ -84,6 +97,7 @@ pub fn render(s: &Summary) -> String {
         ("block", true),
         ("inject", true),
         ("pass", true),
+        ("failed", true),
         ("first", false),
         ("last", false),
     ]);
@@ -95,6 +109,7 @@ pub fn render(s: &Summary) -> String {
             r.counts.block.to_string(),
             r.counts.inject.to_string(),
             r.counts.pass.to_string(),
+            r.counts.failed.to_string(),
             r.first.clone().unwrap_or_default(),
             r.last.clone().unwrap_or_default(),
         ]);
@@ -144,11 +159,12 @@ pub fn render(s: &Summary) -> String {
     for r in &s.report_rules {
         let _ = writeln!(
             out,
-            "  {}: {} requests would be blocked (now passed {}, injected {}), {} customers",
+            "  {}: {} requests would be blocked (now passed {}, injected {}, failed {}), {} customers",
             terminal_safe(&r.rule),
             r.counts.total,
             r.counts.pass,
             r.counts.inject,
+            r.counts.failed,
             r.customers_affected
         );
         let customers: Vec<String> = r
@@ -176,6 +192,7 @@ pub fn render(s: &Summary) -> String {
         let mut creds = Table::new(&[
             ("credential", false),
             ("injections", true),
+            ("failed", true),
             ("unavailable", true),
             ("top customers", false),
         ]);
@@ -188,6 +205,7 @@ pub fn render(s: &Summary) -> String {
             creds.row(vec![
                 c.credential.clone(),
                 c.injections.to_string(),
+                c.failed.to_string(),
                 c.unavailable.to_string(),
                 customers.join(", "),
             ]);

@@ -95,6 +95,14 @@ fn notes(old: &CompiledPolicy, new: &CompiledPolicy) -> Vec<String> {
             "`defaults.query_in_logs` changed from {before} to {after}"
         ));
     }
+    let (before, after) = (old.defaults().path_in_logs, new.defaults().path_in_logs);
+    if before != after {
+        notes.push(format!(
+            "`defaults.path_in_logs` changed from {} to {}",
+            before.as_policy_value(),
+            after.as_policy_value()
+        ));
+    }
     notes
 }
 

@@ -21,7 +21,9 @@ use crate::policy_source::{self, DEFAULT_POLICY};
 ///
 /// Only lines whose `policy.sha256` is POLICY's SHA-256 are compared; lines of other revisions
 /// are reported as skipped. `invalid_url` and `userinfo_in_url` refusals cannot be re-decided
-/// (the log does not keep the URL part that caused them) and are counted apart.
+/// (the log does not keep the URL part that caused them) and are counted apart, as are lines
+/// whose path was cut by `defaults.path_in_logs` (`path_redacted`): never reported as
+/// mismatches, since the logged path is not the request's.
 /// Exit 0 when every compared line agrees, 1 on any mismatch, 2 when the policy or an input
 /// could not be read.
 ///
@@ -66,6 +68,8 @@ struct SummaryLine<'a> {
     mismatched: u64,
     /// Lines of this revision that cannot be re-decided, by why.
     not_redecidable: &'a BTreeMap<&'static str, u64>,
+    /// Lines of this revision not re-decided because their path was redacted.
+    path_redacted: u64,
     /// Lines of other policy revisions, per revision.
     skipped: Vec<SkippedLine<'a>>,
     /// Lines of further revisions past the per-revision cap, pooled.
@@ -148,6 +152,7 @@ pub fn run(args: &Args) -> ExitCode {
             agree: replay.compared - replay.mismatched,
             mismatched: replay.mismatched,
             not_redecidable: &replay.not_redecidable,
+            path_redacted: replay.path_redacted,
             skipped: replay
                 .skipped
                 .iter()
@@ -217,6 +222,13 @@ fn print_summary(
             out,
             "  not re-decidable (URL not fully logged): {}",
             parts.join(", ")
+        );
+    }
+    if replay.path_redacted > 0 {
+        let _ = writeln!(
+            out,
+            "  not re-decided: path redacted (path_in_logs): {} lines",
+            replay.path_redacted
         );
     }
     for (sha, skipped) in replay.skipped.iter() {

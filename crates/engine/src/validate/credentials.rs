@@ -49,10 +49,22 @@ pub(super) fn validate(table: &DeTable<'_>, diags: &mut Vec<Diagnostic>) -> Vali
             continue;
         }
         // Declared even when invalid, so rules naming it are not told it does not exist.
-        spans.insert(id.to_owned(), CredentialSpans { key: key.span() });
+        let mut credential_spans = CredentialSpans {
+            key: key.span(),
+            claims: None,
+        };
         let Some(t) = parse::table(value, "a credential", diags) else {
+            spans.insert(id.to_owned(), credential_spans);
             continue;
         };
+        credential_spans.claims = t
+            .iter()
+            .find(|(k, _)| {
+                let name: &str = k.get_ref();
+                name == "claims"
+            })
+            .map(|(_, v)| v.span());
+        spans.insert(id.to_owned(), credential_spans);
         if let Some(c) = credential(id, t, key.span(), diags) {
             credentials.insert(id.to_owned(), c);
         }
@@ -158,7 +170,10 @@ fn credential(
                 && h.len() <= 128
                 && h.bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
-            if token {
+            if token && crate::header_names::is_forbidden_credential_header(h) {
+                diags.push(forbidden_header(h, v.span()));
+                None
+            } else if token {
                 Some(h.to_owned())
             } else {
                 diags.push(
@@ -222,6 +237,29 @@ fn credential(
         prefix: prefix?,
         claims,
     })
+}
+
+/// A credential `header` the token must not travel in. The name is echoed: it is a header
+/// name the policy author wrote, never a secret.
+fn forbidden_header(name: &str, span: std::ops::Range<usize>) -> Diagnostic {
+    let (label, hint) = if crate::header_names::is_override_header(name) {
+        (
+            "upstreams may obey this header to reroute the request",
+            "the Worker strips this header on inject; carry the token in `Authorization` (the default) or a dedicated header such as `X-Api-Token`",
+        )
+    } else {
+        (
+            "this header frames or routes the request, or is hop-by-hop",
+            "carry the token in `Authorization` (the default) or a dedicated header such as `X-Api-Token`",
+        )
+    };
+    Diagnostic::error(
+        "forbidden-credential-header",
+        format!("a credential cannot be carried in the `{name}` header"),
+    )
+    .with_span(span)
+    .with_label(label)
+    .with_hint(hint)
 }
 
 fn short_text(v: &Value<'_>, what: &str, diags: &mut Vec<Diagnostic>) -> Option<String> {

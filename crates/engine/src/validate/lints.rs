@@ -1,9 +1,10 @@
-//! Checks across rules and credentials: unused credentials, inject rules that overlap.
+//! Checks across rules and credentials: unused credentials, inject rules that overlap,
+//! credentials whose token is the same for every customer, inject rules for a family of hosts.
 
 use std::collections::{BTreeMap, HashSet};
 use std::hash::Hash;
 
-use crate::credential::Credential;
+use crate::credential::{Credential, TemplatePart};
 use crate::decision::Action;
 use crate::diagnostic::Diagnostic;
 use crate::host_pattern::{HostPattern, glob_matches};
@@ -31,6 +32,43 @@ pub(super) fn check(
             .with_hint("remove it, or name it in an inject rule's `credential`");
             d.span = credential_spans.get(id).map(|s| s.key.clone());
             diags.push(d);
+        }
+    }
+
+    for (id, credential) in credentials {
+        if !renders_customer(credential) {
+            let mut d = Diagnostic::warning(
+                "customer-less-credential",
+                format!("no claim of credential `{id}` renders `{{customer}}`"),
+            )
+            .with_label("the same token for every customer")
+            .with_hint("put `{customer}` in a claim (e.g. `sub = \"{customer}\"`, the default when `sub` is not set) so the API can tell customers apart");
+            d.span = credential_spans
+                .get(id)
+                .map(|s| s.claims.clone().unwrap_or_else(|| s.key.clone()));
+            diags.push(d);
+        }
+    }
+
+    for (rule, spans) in rules.iter().zip(rule_spans) {
+        if rule.action != Action::Inject {
+            continue;
+        }
+        let Some(hosts) = &rule.hosts else {
+            continue;
+        };
+        for (pattern, span) in hosts.iter().zip(&spans.hosts) {
+            if matches!(pattern, HostPattern::Subdomains(_) | HostPattern::Glob(_)) {
+                diags.push(
+                    Diagnostic::warning(
+                        "wildcard-inject",
+                        format!("inject rule `{}` sends its credential to every host `{pattern}` matches", rule.id),
+                    )
+                    .with_span(span.clone())
+                    .with_label("a whole family of hosts")
+                    .with_hint("list the exact hosts the credential is for: a wildcard also covers hosts the API owner may not control"),
+                );
+            }
         }
     }
 
@@ -69,6 +107,15 @@ pub(super) fn check(
             ),
         ));
     }
+}
+
+/// Whether some claim of the credential (its effective `sub` included: validation makes the
+/// `{customer}` default explicit) varies with the customer.
+fn renders_customer(credential: &Credential) -> bool {
+    credential
+        .claims
+        .values()
+        .any(|template| template.parts.contains(&TemplatePart::Customer))
 }
 
 /// Whether two rules can match one request. Conservative: "maybe" counts as yes, except

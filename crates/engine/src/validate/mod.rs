@@ -23,6 +23,8 @@ use crate::parse::{self, Fields};
 pub(crate) struct RuleSpans {
     /// The `[[rules]]` table (or inline table).
     pub header: Range<usize>,
+    /// Each entry of `hosts`, in order (empty when the rule has none).
+    pub hosts: Vec<Range<usize>>,
 }
 
 /// Spans of a validated credential.
@@ -30,6 +32,8 @@ pub(crate) struct RuleSpans {
 pub(crate) struct CredentialSpans {
     /// The key naming the credential.
     pub key: Range<usize>,
+    /// The `claims` value, when given.
+    pub claims: Option<Range<usize>>,
 }
 
 /// Validates a parsed document. Returns the model when there is no error, plus every

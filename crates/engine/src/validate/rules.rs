@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ops::Range;
 
-use toml::de::DeTable;
+use toml::de::{DeTable, DeValue};
 
 use crate::canonical::Scheme;
 use crate::decision::Action;
@@ -190,7 +190,13 @@ impl<'t> RuleChecker<'t> {
             customers,
             tags,
         };
-        let spans = RuleSpans { header };
+        let spans = RuleSpans {
+            header,
+            hosts: match fields.get("hosts").map(|v| v.get_ref()) {
+                Some(DeValue::Array(items)) => items.iter().map(|item| item.span()).collect(),
+                _ => Vec::new(),
+            },
+        };
         Some((rule, spans))
     }
 
