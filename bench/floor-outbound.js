@@ -1,4 +1,4 @@
-// The contract's floor: a JS outbound Worker doing only what DESIGN.md sections 3 and 4 ask of
+// The contract's floor: a JS outbound Worker doing only what docs/deploy.md and docs/decision-log.md ask of
 // ANY implementation, with the cheapest decision possible. It is not a product (no policy
 // language, no canonicalisation, no report mode); it measures what the contract itself costs
 // in workerd, so bench/run.mjs can show how much of this Worker's added latency is the

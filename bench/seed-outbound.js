@@ -1,5 +1,5 @@
-// Copied verbatim (below this header) from /work/shared/peer/seed-outbound.js, the project's
-// runnable copy of the reference outbound Worker in Cloudflare's Workers for Platforms
+// Copied verbatim (below this header) from the runnable copy of the reference outbound Worker
+// in Cloudflare's Workers for Platforms documentation ("Outbound Workers" example). Used by
 // documentation ("Outbound Workers" example). Used by bench/run.mjs only, as the JS peer to
 // measure egress-policy against on the same workload.
 //

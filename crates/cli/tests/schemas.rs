@@ -100,7 +100,7 @@ fn default_policy_references_the_schema() {
     );
 }
 
-/// The full example of DESIGN.md section 2, every key used once.
+/// The full example of docs/policy.md, every key used once.
 const DESIGN_EXAMPLE: &str = r#"
 version = 1
 name = "platform-egress"
@@ -152,7 +152,7 @@ claims = { sub = "{customer}", tenant = "t:{tags}@{host}/{rule}" }
 fn design_example_validates() {
     assert_valid(
         &policy_schema(),
-        "DESIGN.md example",
+        "full example",
         &toml_to_json(DESIGN_EXAMPLE),
     );
     assert!(compile("design.toml", DESIGN_EXAMPLE).is_ok());

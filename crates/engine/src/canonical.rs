@@ -1,4 +1,4 @@
-//! Request canonicalisation (DESIGN.md section 2, contract).
+//! Request canonicalisation (docs/policy.md, "Request canonicalisation").
 //!
 //! The URL is parsed with WHATWG rules (the `url` crate: the rules the Workers runtime used),
 //! which already lower-cases and IDNA-maps the host, reads every IPv4 spelling, turns `\` into

@@ -83,7 +83,7 @@ pub struct RuleRef {
     pub line: u32,
 }
 
-/// The request as the engine saw it after canonicalisation (DESIGN.md section 2).
+/// The request as the engine saw it after canonicalisation (docs/policy.md, "Request canonicalisation").
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Target {
     /// `http` or `https` (or whatever unsupported scheme was refused).

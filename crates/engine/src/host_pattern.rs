@@ -1,4 +1,4 @@
-//! Host patterns (DESIGN.md section 2): exact names, `*.suffix`, in-label globs, IPs and CIDRs.
+//! Host patterns (docs/policy.md): exact names, `*.suffix`, in-label globs, IPs and CIDRs.
 //!
 //! Parsing checks the grammar and that the pattern is written canonically; matching here is
 //! the simple, obviously-correct form used by the reference decider. The fast matcher

@@ -28,7 +28,7 @@ impl CompiledPolicy {
         })
     }
 
-    /// Decides one request (DESIGN.md section 2: canonicalise, refuse, then the decision order).
+    /// Decides one request (docs/policy.md: canonicalise, refuse, then the decision order).
     /// Never panics; a malformed URL is a `block` decision with reason `invalid_url`.
     pub fn decide(&self, request: &Request<'_>) -> Decision {
         decide(

@@ -4,7 +4,7 @@
     clippy::panic,
     clippy::indexing_slicing
 )]
-//! Table-driven tests of DESIGN.md section 2: host patterns, canonicalisation (with a bypass
+//! Table-driven tests of docs/policy.md: host patterns, canonicalisation (with a bypass
 //! corpus), the refusals and the decision order. Every case is decided by the fast matcher
 //! and by the naive reference, which must agree.
 
