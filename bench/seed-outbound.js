@@ -1,6 +1,6 @@
 // Copied verbatim (below this header) from the runnable copy of the reference outbound Worker
 // in Cloudflare's Workers for Platforms documentation ("Outbound Workers" example). Used by
-// documentation ("Outbound Workers" example). Used by bench/run.mjs only, as the JS peer to
+// bench/run.mjs only, as the JS peer to
 // measure egress-policy against on the same workload.
 //
 // The reference outbound Worker from Cloudflare's Workers for Platforms documentation, made
