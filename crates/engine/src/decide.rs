@@ -117,8 +117,8 @@ struct Weighed<'m> {
     /// An enforcing rule that matches names the IP-literal host (or, for a block rule, the
     /// IPv4 address it embeds).
     names_ip: bool,
-    /// Every matching rule, in file order (for `explain`).
-    matched: Vec<usize>,
+    /// Every matching rule, in file order; recorded only for `explain`.
+    matched: Option<Vec<usize>>,
 }
 
 /// Weighs every candidate rule against the request (method already upper-cased).
@@ -127,6 +127,7 @@ fn weigh<'m>(
     source: &impl RuleSource,
     url: &CanonicalUrl,
     request: &Request<'_>,
+    record: bool,
 ) -> Weighed<'m> {
     let report_all = model.defaults.mode == Mode::Report;
     let mut candidates = Vec::new();
@@ -135,7 +136,10 @@ fn weigh<'m>(
         canonical: &url.path,
         all: None,
     };
-    let mut weighed = Weighed::default();
+    let mut weighed = Weighed {
+        matched: record.then(Vec::new),
+        ..Weighed::default()
+    };
     for Candidate { index, via } in candidates {
         let Some(rule) = model.rules.get(index) else {
             continue;
@@ -179,7 +183,9 @@ fn weigh<'m>(
         };
         // Embedded matches reach here only for block rules, so they never widen access.
         weighed.names_ip |= enforcing && via != Via::Other;
-        weighed.matched.push(index);
+        if let Some(matched) = &mut weighed.matched {
+            matched.push(index);
+        }
     }
     weighed
 }
@@ -215,7 +221,7 @@ pub(crate) fn decide(
         ..*request
     };
     let report_all = model.defaults.mode == Mode::Report;
-    let weighed = weigh(model, source, &url, &request);
+    let weighed = weigh(model, source, &url, &request, false);
 
     let mut decision = Decision {
         action: Action::Pass,
@@ -310,9 +316,10 @@ pub(crate) fn matching_rules<'m>(
         method: &method,
         ..*request
     };
-    weigh(model, source, &url, &request)
+    weigh(model, source, &url, &request, true)
         .matched
         .into_iter()
+        .flatten()
         .filter_map(|i| model.rules.get(i))
         .collect()
 }
