@@ -24,16 +24,17 @@ export const ISSUER = "egress.e2e.test";
 // Must match `compatibility_date` in wrangler.toml (checked by deploy.test.mjs).
 export const COMPATIBILITY_DATE = "2026-04-20";
 
-/** The fields of a decision log line, in order (DESIGN.md section 4 + tags, error). */
+/** The fields of a decision log line, in order (docs/decision-log.md). */
 export const LOG_FIELDS = [
   "v", "ts", "decision_id", "customer", "tags", "action", "would_block", "rule", "report_rule",
-  "reason", "method", "scheme", "host", "port", "path", "credential", "policy", "status", "error",
-  "duration_ms",
+  "reason", "method", "scheme", "host", "port", "path", "path_redacted", "credential", "policy", "status",
+  "error", "duration_ms", "outcome",
 ];
 
 /** Per inject host: how the upstream verifies what arrives (mirrors tests/e2e/policy.toml). */
 export const JWT_HOSTS = {
   "hs256.api.test": { alg: "HS256", secret: "E2E_HS256_KEY", kid: "hs-2026", ttl: 300, header: "authorization", prefix: "Bearer " },
+  "scoped.api.test": { alg: "HS256", secret: "E2E_HS256_KEY", kid: "hs-2026", ttl: 300, header: "authorization", prefix: "Bearer ", audience: "hs256.api.test" },
   "partner.api.test": { alg: "HS256", secret: "E2E_HS256_KEY", kid: "hs-2026", ttl: 300, header: "authorization", prefix: "Bearer ", audience: "hs256.api.test" },
   "rs256.api.test": { alg: "RS256", secret: "E2E_RS256_KEY", kid: "rs-2026", ttl: 120, header: "authorization", prefix: "Bearer " },
   "es256.api.test": { alg: "ES256", secret: "E2E_ES256_KEY", kid: "es-2026", ttl: 600, header: "x-api-token", prefix: "" },

@@ -1,5 +1,5 @@
 // The outbound Worker in workerd, end to end: block, inject (each algorithm), pass, redirects,
-// fail-closed paths, Host handling, and the decision log (DESIGN.md sections 3 and 4).
+// fail-closed paths, Host handling, and the decision log (docs/deploy.md, docs/decision-log.md).
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import {
