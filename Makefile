@@ -71,8 +71,8 @@ scripts/build-worker.sh:
 
 # ---------------------------------------------------------------- tests
 
-.PHONY: test fmt-check clippy cargo-test policy-test build-rejects e2e
-test: deps fmt-check clippy cargo-test policy-test build-rejects e2e ## every test: fmt, clippy, cargo test, policy tests, build check, workerd e2e
+.PHONY: test fmt-check clippy cargo-test policy-test build-rejects e2e build-needs-unwind
+test: deps fmt-check clippy cargo-test policy-test build-rejects e2e build-needs-unwind ## every test: fmt, clippy, cargo test, policy tests, build checks, workerd e2e
 
 fmt-check: toolchain ## cargo fmt --check
 	$(CARGO) fmt --all -- --check
@@ -91,6 +91,10 @@ policy-test: toolchain ## the policy test cases (policy/tests) and canonical lay
 
 build-rejects: toolchain ## an invalid policy fails the Worker build with check's diagnostics
 	scripts/check-build-rejects.sh
+
+# After e2e, whose build installed worker-build and wasm-bindgen.
+build-needs-unwind: ## the Worker build fails, never falls back to panic=abort, without the unwind toolchain
+	scripts/check-build-needs-unwind.sh
 
 e2e: $(NODE_STAMP) ## build the Worker with tests/e2e/policy.toml, then the workerd end-to-end suite
 	@$(MAKE) build EGRESS_POLICY=$(E2E_POLICY)

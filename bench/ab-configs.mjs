@@ -48,8 +48,8 @@ export function configurations(args, wantedJs) {
     const [name, given] = arg.split("=");
     if (!name || !given) throw new Error(`expected name=dir (a Worker build) or name=file.js, got ${arg}`);
     const dir = path.resolve(given);
-    if (dir.endsWith(".js")) add(name, { modulesRoot: path.dirname(dir), modules: [{ type: "ESModule", path: dir }], bindings: { JWT_SECRET } }, acme);
-    else add(name, { modulesRoot: dir, modules: [{ type: "ESModule", path: path.join(dir, "index.js") }, { type: "CompiledWasm", path: path.join(dir, "index_bg.wasm") }], bindings: { JWT_SECRET } }, acme);
+    if (dir.endsWith(".js")) add(name, { modulesRoot: path.dirname(dir), modules: [{ type: "ESModule", path: dir }], bindings: { JWT_SECRET, EGRESS_IDENTITY_FROM_PROPS: "true" } }, acme);
+    else add(name, { modulesRoot: dir, modules: [{ type: "ESModule", path: path.join(dir, "index.js") }, { type: "CompiledWasm", path: path.join(dir, "index_bg.wasm") }], bindings: { JWT_SECRET, EGRESS_IDENTITY_FROM_PROPS: "true" } }, acme);
   }
   return configs;
 }

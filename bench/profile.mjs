@@ -16,7 +16,7 @@ const UP = `export default { fetch() { return new Response("upstream ok"); } };`
 const mf = new Miniflare({ inspectorPort: 9331, handleRuntimeStdio(o, e) { o.resume(); e.resume(); }, workers: [
   { name: "user", modules: true, script: USER, compatibilityDate: CD, bindings: { URLS: JSON.stringify(urls) }, outboundService: { name: "ob", props: { customer_name: "acme" } } },
   { name: "upstream", modules: true, script: UP, compatibilityDate: CD },
-  { name: "ob", modulesRoot: dir, modules: [{ type: "ESModule", path: path.join(dir, "index.js") }, { type: "CompiledWasm", path: path.join(dir, "index_bg.wasm") }], compatibilityDate: CD, bindings: { JWT_SECRET }, outboundService: "upstream" } ] });
+  { name: "ob", modulesRoot: dir, modules: [{ type: "ESModule", path: path.join(dir, "index.js") }, { type: "CompiledWasm", path: path.join(dir, "index_bg.wasm") }], compatibilityDate: CD, bindings: { JWT_SECRET, EGRESS_IDENTITY_FROM_PROPS: "true" }, outboundService: "upstream" } ] });
 await mf.ready;
 const user = await mf.getWorker("user");
 for (let i = 0; i < 5; i++) await (await user.fetch("http://b/")).text();

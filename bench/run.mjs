@@ -148,7 +148,8 @@ for (const c of configs) {
         { type: "CompiledWasm", path: path.join(c.dir, "index_bg.wasm") },
       ],
       compatibilityDate: COMPATIBILITY_DATE,
-      bindings: { JWT_SECRET },
+      // The customer comes as ctx.props, read only on the opt-in.
+      bindings: { JWT_SECRET, EGRESS_IDENTITY_FROM_PROPS: "true" },
       outboundService: "upstream",
     });
   } else {

@@ -45,7 +45,7 @@ const mf = new Miniflare({
     { type: "CompiledWasm", path: path.join(dir, "index_bg.wasm") },
   ],
   compatibilityDate: CD,
-  bindings: { JWT_SECRET: "bench-hs256-secret-not-a-real-key" },
+  bindings: { JWT_SECRET: "bench-hs256-secret-not-a-real-key", EGRESS_IDENTITY_FROM_PROPS: "true" },
 });
 await mf.ready;
 const run = async (n) => {

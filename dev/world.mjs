@@ -106,7 +106,9 @@ export async function startDevWorld({ workerDir = path.join(ROOT, "build"), port
           { type: "CompiledWasm", path: path.join(workerDir, "index_bg.wasm") },
         ],
         compatibilityDate: COMPATIBILITY_DATE,
-        bindings: keys.secrets,
+        // Locally the customer arrives as ctx.props, which the Worker reads only on this opt-in
+        // (as deployed, the dispatch namespace's parameters arrive in env instead).
+        bindings: { ...keys.secrets, EGRESS_IDENTITY_FROM_PROPS: "true" },
         outboundService: internet,
         tails: ["tail"],
       },

@@ -14,8 +14,9 @@
 # worker-build's `--panic-unwind` (nightly toolchain + `-Zbuild-std`, both from rustup): a
 # panic then fails only its own request, where the default `panic=abort` build resets the
 # Wasm instance under every in-flight request of the isolate. Should the nightly toolchain be
-# unavailable or fail to build, the script says so loudly and builds with panic=abort on the
-# pinned stable toolchain instead. EGRESS_PANIC=abort skips nightly altogether.
+# unavailable or fail to build, the build FAILS: a Worker without that guarantee is never
+# built silently. EGRESS_PANIC=abort asks for the panic=abort build on the pinned stable
+# toolchain explicitly (and says so in the build output).
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -54,6 +55,7 @@ else
   export ESBUILD_BIN="$root/node_modules/.bin/esbuild"
 fi
 
+# worker-build's --panic-unwind builds with the toolchain named `nightly`.
 nightly_ready() { # the nightly toolchain with rust-src and the wasm32 target, installed if missing
   if ! rustc +nightly --version >/dev/null 2>&1; then
     rustup toolchain install nightly --profile minimal || return 1
@@ -62,13 +64,13 @@ nightly_ready() { # the nightly toolchain with rust-src and the wasm32 target, i
   rustup target add --toolchain nightly wasm32-unknown-unknown >/dev/null || return 1
 }
 
-fallback() {
-  echo "=====================================================================" >&2
-  echo "WARNING: $1" >&2
-  echo "WARNING: building with panic=abort instead (a panic would reset the" >&2
-  echo "WARNING: Wasm instance under every in-flight request of the isolate)." >&2
-  echo "=====================================================================" >&2
-  panic=abort
+fail() {
+  echo "error: $1" >&2
+  echo "error: the Worker is built with --panic-unwind so that a panic fails only its own" >&2
+  echo "error: request; without it a panic resets the Wasm instance under every in-flight" >&2
+  echo "error: request of the isolate. Fix the toolchain, or build with EGRESS_PANIC=abort" >&2
+  echo "error: to accept that explicitly." >&2
+  exit 1
 }
 
 panic="${EGRESS_PANIC:-unwind}"
@@ -78,13 +80,11 @@ case "$panic" in
 esac
 echo "building the Worker (EGRESS_POLICY=${EGRESS_POLICY:-policy/policy.toml}, panic=$panic)" >&2
 if [ "$panic" = unwind ]; then
-  if ! nightly_ready; then
-    fallback "the nightly toolchain for --panic-unwind could not be installed"
-  elif ! worker-build --release --panic-unwind; then
-    fallback "worker-build --release --panic-unwind failed (see above)"
-  fi
-fi
-if [ "$panic" = abort ]; then
+  nightly_ready || fail "the nightly toolchain for --panic-unwind could not be installed"
+  worker-build --release --panic-unwind \
+    || fail "worker-build --release --panic-unwind failed (see above)"
+else
+  echo "EGRESS_PANIC=abort: building with panic=abort as asked" >&2
   worker-build --release
 fi
 

@@ -14,7 +14,8 @@ pub enum ForwardError {
 
 /// Starts sending `request` to its own URL with `redirect: "manual"`, its body stream passed
 /// through untouched, a disagreeing `Host` header dropped, and for inject the credential
-/// header set in place of every client-supplied one. Returns the runtime's `fetch()` promise:
+/// header set in place of every client-supplied one, the override headers stripped and the
+/// caller's `cf` options dropped with caching off. Returns the runtime's `fetch()` promise:
 /// it resolves to the upstream response as it came, or rejects when the upstream is
 /// unreachable (DNS, connection, TLS, ...).
 pub fn forward(
@@ -35,7 +36,17 @@ fn outgoing(
     // The incoming headers are immutable: work on a copy.
     let headers = web_sys::Headers::new_with_headers(&request.headers())?;
     let host = headers.get("host")?;
-    let plan = forward_plan(host.as_deref().map(|value| ("host", value)), target, inject);
+    // A pass needs only `Host`; an inject reads every name (to strip spellings and overrides).
+    let names = match inject {
+        Some(_) => header_names(&headers)?,
+        None => Vec::new(),
+    };
+    let listed = host
+        .as_deref()
+        .map(|value| ("host", value))
+        .into_iter()
+        .chain(names.iter().map(|name| (name.as_str(), "")));
+    let plan = forward_plan(listed, target, inject);
     for name in &plan.remove {
         headers.delete(name)?;
     }
@@ -47,6 +58,31 @@ fn outgoing(
     // The Fetch default is "follow": a redirect's next hop would never meet the policy and
     // an injected token would ride along to it.
     init.set_redirect(web_sys::RequestRedirect::Manual);
+    if inject.is_some() {
+        // A response fetched with one customer's token must never be served from a cache to
+        // anyone else: the caller's `cf` options (`cacheKey`, `cacheEverything`, `cacheTtl`,
+        // `resolveOverride`, ...) are replaced by none, and the request is not cached.
+        js_sys::Reflect::set(
+            init.as_ref(),
+            &JsValue::from_str("cf"),
+            &js_sys::Object::new(),
+        )?;
+        init.set_cache(web_sys::RequestCache::NoStore);
+    }
     // Same method, URL and body stream (not read, not buffered); only init's fields differ.
     web_sys::Request::new_with_request_and_init(request, &init)
+}
+
+/// Every header name of `headers` except `Host` (given apart, with its value), as the Fetch
+/// standard iterates them: lower case, each once.
+fn header_names(headers: &web_sys::Headers) -> Result<Vec<String>, JsValue> {
+    let mut names = Vec::new();
+    for name in headers.keys() {
+        if let Some(name) = name?.as_string()
+            && name != "host"
+        {
+            names.push(name);
+        }
+    }
+    Ok(names)
 }

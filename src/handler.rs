@@ -9,8 +9,9 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
+use egress_policy_engine::request::normalise_method;
 use egress_policy_engine::{
-    Action, ClaimVars, CompiledPolicy, Decision, PathInLogs, PolicyRef, Request,
+    Action, ClaimVars, CompiledPolicy, Decision, Identity, PathInLogs, PolicyRef, Request,
 };
 use egress_policy_outbound::body::{self, LocalResponse};
 use egress_policy_outbound::log::{LogFacts, build};
@@ -110,8 +111,9 @@ pub fn fetch(
 ) -> Result<JsValue, JsValue> {
     let arrived_ms = now_ms();
     let decision_id = decision_id(arrived_ms);
-    let (customer, tags) = identity(&env, &ctx);
-    let method = request.method();
+    let Identity { customer, tags } = identity(&env, &ctx);
+    // Logged as the engine matched it (`patch` is `PATCH`), so the line replays to itself.
+    let method = normalise_method(&request.method()).into_owned();
     let url = request.url();
 
     let policy = guarded(embedded::policy).flatten();
@@ -162,7 +164,16 @@ pub fn fetch(
     };
     match step {
         Step::Answer(answer, error) => facts.answer(&answer, error),
-        Step::Forward(upstream) => Ok(settle(&upstream, facts).into()),
+        Step::Forward(upstream) => {
+            let settled = settle(&upstream, facts);
+            // The line is written when the upstream settles, which may be after the caller
+            // aborted its fetch or stopped waiting for it: `waitUntil` keeps the request's
+            // context alive until then, so the line is never lost with the caller. Should the
+            // runtime refuse it, the request still goes on: the line is then written as
+            // before, when the caller is still there to receive the response.
+            let _kept_alive = ctx.wait_until(&settled).is_ok();
+            Ok(settled.into())
+        }
     }
 }
 

@@ -1,49 +1,114 @@
-//! The customer and tags from the outbound Worker's parameters.
+//! The customer and tags from the outbound Worker's parameters, read by the engine's one
+//! function (`egress_policy_engine::identity::read`, which the CLI uses too).
 //!
-//! As deployed, the dispatch namespace's `outbound.parameters` arrive as top-level `env` keys
-//! (`env.customer_name`); locally, workerd/miniflare deliver a caller's parameters as
-//! `ctx.props`. Only the two keys are read (never the whole `env`, which holds secrets), and
-//! never anything from the request.
+//! As deployed, the dispatch namespace's `outbound.parameters` arrive as top-level `env` keys:
+//! flat (`env.customer_name`, `env.customer_tags`) or nested as the platform's documented
+//! example has them (`env.customer_context.customer_name`). `ctx.props` (how workerd delivers
+//! a caller's parameters locally) is read only when `env` sets `EGRESS_IDENTITY_FROM_PROPS`:
+//! otherwise any Worker able to bind to this one could name any customer with `props`.
+//!
+//! Only these keys are copied out of JS (never the whole `env`, which holds secrets), and
+//! nothing from the request. Values are copied as they are, not cleaned: a customer that is
+//! present but not a clean name is refused by the engine, never repaired here.
 
-use egress_policy_outbound::identity::identity_from;
+use egress_policy_engine::Identity;
+use egress_policy_engine::identity::{
+    CONTEXT_PARAM, CUSTOMER_PARAM, PROPS_OPT_IN, TAGS_PARAM, read,
+};
 use serde_json::{Map, Value};
 use wasm_bindgen::JsValue;
 use worker::Env;
 use worker::worker_sys::Context;
 
+/// The keys of a parameter object that identity reads, as JS strings made once per isolate.
+struct Keys {
+    customer: JsValue,
+    tags: JsValue,
+    context: JsValue,
+    opt_in: JsValue,
+}
+
 thread_local! {
-    /// The two parameter names as JS strings, made once per isolate rather than per request.
-    static KEYS: [(&'static str, JsValue); 2] = ["customer_name", "customer_tags"]
-        .map(|key| (key, JsValue::from_str(key)));
+    static KEYS: Keys = Keys {
+        customer: JsValue::from_str(CUSTOMER_PARAM),
+        tags: JsValue::from_str(TAGS_PARAM),
+        context: JsValue::from_str(CONTEXT_PARAM),
+        opt_in: JsValue::from_str(PROPS_OPT_IN),
+    };
 }
 
-/// (customer, tags) from `env`, else from `ctx.props` (read only when `env` names no customer).
-pub fn identity(env: &Env, ctx: &Context) -> (Option<String>, Vec<String>) {
-    identity_from(&parameters(env), || parameters(&ctx.props()))
+/// The request's identity: from `env`, else (only when `env` opts in) from `ctx.props`.
+pub fn identity(env: &Env, ctx: &Context) -> Identity {
+    KEYS.with(|keys| {
+        let mut env_params = parameters(env, keys);
+        if let Some(opt_in) = get(env, &keys.opt_in) {
+            env_params.insert(PROPS_OPT_IN.to_owned(), opt_in);
+        }
+        read(&Value::Object(env_params), || {
+            Value::Object(parameters(&ctx.props(), keys))
+        })
+    })
 }
 
-/// The identity keys of a JS object as JSON: strings and arrays of strings only.
-fn parameters(source: &JsValue) -> Value {
+/// The identity keys of one parameter object (`env` or `props`): the flat customer and tags,
+/// and the nested `customer_context` with its own two keys.
+fn parameters(source: &JsValue, keys: &Keys) -> Map<String, Value> {
     let mut found = Map::new();
     if !source.is_object() {
-        return Value::Object(found);
+        return found;
     }
-    KEYS.with(|keys| {
-        for (key, js_key) in keys {
-            let Ok(value) = js_sys::Reflect::get(source, js_key) else {
-                continue;
-            };
-            if let Some(text) = value.as_string() {
-                found.insert((*key).to_owned(), Value::String(text));
-            } else if js_sys::Array::is_array(&value) {
-                let items = js_sys::Array::from(&value)
-                    .iter()
-                    .filter_map(|item| item.as_string())
-                    .map(Value::String)
-                    .collect();
-                found.insert((*key).to_owned(), Value::Array(items));
-            }
+    let flat = [(CUSTOMER_PARAM, &keys.customer), (TAGS_PARAM, &keys.tags)];
+    copy(source, &flat, &mut found);
+    if let Ok(context) = js_sys::Reflect::get(source, &keys.context)
+        && !context.is_undefined()
+        && !context.is_null()
+    {
+        // Present but not an object: an empty context, which names no clean customer.
+        let mut nested = Map::new();
+        if context.is_object() {
+            copy(&context, &flat, &mut nested);
         }
-    });
-    Value::Object(found)
+        found.insert(CONTEXT_PARAM.to_owned(), Value::Object(nested));
+    }
+    found
+}
+
+/// Copies the named keys of `source` that are present into `into`.
+fn copy(source: &JsValue, keys: &[(&str, &JsValue)], into: &mut Map<String, Value>) {
+    for (name, key) in keys {
+        if let Some(value) = get(source, key) {
+            into.insert((*name).to_owned(), value);
+        }
+    }
+}
+
+/// One parameter as JSON, `None` when absent or null. Strings and booleans as they are, an
+/// array as its items; anything else becomes a value that is not a string (the engine reads
+/// it as no clean name and refuses it), so a mistyped parameter is never taken as absent.
+fn get(source: &JsValue, key: &JsValue) -> Option<Value> {
+    let value = js_sys::Reflect::get(source, key).ok()?;
+    if value.is_undefined() || value.is_null() {
+        return None;
+    }
+    Some(if js_sys::Array::is_array(&value) {
+        Value::Array(
+            js_sys::Array::from(&value)
+                .iter()
+                .map(|item| scalar(&item))
+                .collect(),
+        )
+    } else {
+        scalar(&value)
+    })
+}
+
+/// A string or boolean as it is; anything else as an empty object (not a string).
+fn scalar(value: &JsValue) -> Value {
+    if let Some(text) = value.as_string() {
+        Value::String(text)
+    } else if let Some(flag) = value.as_bool() {
+        Value::Bool(flag)
+    } else {
+        Value::Object(Map::new())
+    }
 }

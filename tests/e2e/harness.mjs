@@ -98,6 +98,20 @@ export default {
     }
     const init = { method: request.method, headers, redirect: request.headers.get("x-e2e-redirect") ?? "follow" };
     if (request.method !== "GET" && request.method !== "HEAD") init.body = request.body;
+    const cf = request.headers.get("x-e2e-cf");
+    if (cf) init.cf = JSON.parse(cf);
+    // x-e2e-no-await: start the fetch and answer at once, never waiting for it.
+    if (request.headers.has("x-e2e-no-await")) {
+      fetch(target, init).catch(() => {});
+      return new Response("not awaited", { status: 202 });
+    }
+    // x-e2e-abort-after-ms: abort the fetch after that long.
+    const abortAfter = request.headers.get("x-e2e-abort-after-ms");
+    if (abortAfter) {
+      const controller = new AbortController();
+      init.signal = controller.signal;
+      setTimeout(() => controller.abort(), Number(abortAfter));
+    }
     try {
       return await fetch(target, init);
     } catch (e) {
@@ -109,13 +123,15 @@ export default {
 const INTERNET_WORKER = `
 // The network as the outbound Worker sees it: a connection failure for down.example.com (the
 // caller's fetch() rejects, as with a refused connection), everything else goes on to the Node
-// function playing the upstream hosts, annotated with the Host header as it left the Worker.
+// function playing the upstream hosts, annotated with the Host header and the cf options as
+// they left the Worker.
 export default {
   async fetch(request) {
     const url = new URL(request.url);
     if (url.hostname === "down.example.com") throw new Error("connection refused (simulated)");
     const headers = new Headers(request.headers);
     headers.set("x-e2e-wire-host", request.headers.get("host") ?? "");
+    headers.set("x-e2e-wire-cf", JSON.stringify(request.cf ?? null));
     return fetch(new Request(request, { headers, redirect: "manual" }));
   },
 };`;
@@ -135,9 +151,12 @@ export default {
 
 /**
  * Starts the workerd world. Returns helpers:
- * - `call(customer, url, { method, headers, body, redirect })`: the user Worker of `customer`
- *   (`null` = the one without a customer; `initech` = the customer given as env.customer_name)
- *   fetches `url`; resolves to its Response;
+ * - `call(customer, url, { method, headers, body, redirect, cf, abortAfterMs, noAwait })`: the
+ *   user Worker of `customer` fetches `url` (with `cf` options; aborting after `abortAfterMs`;
+ *   or answering 202 at once without awaiting the fetch when `noAwait`); resolves to its
+ *   Response. `customer` is `acme` or `globex` (props), `null` (no customer), `initech`
+ *   (env.customer_name), `umbrella` (env.customer_context), `unclean` (" acme" in env) or
+ *   `props-ignored` (props to an outbound Worker that has not opted in to them);
  * - `arrivals`: what the upstream received (array, in arrival order);
  * - `events()`: the tail events of the outbound Worker so far;
  * - `waitForLogs(pred, n)`: waits until `n` decision lines satisfying `pred` were tailed;
@@ -149,12 +168,14 @@ export async function startWorld({ upstream } = {}) {
   const internet = async (request) => {
     const url = new URL(request.url);
     if (url.pathname.startsWith("/hold/")) return heldResponse(url, arrivals);
+    if (url.pathname.startsWith("/slow/")) await held.get(url.pathname)?.released;
     if (url.pathname.startsWith("/upload/")) return heldUpload(request, url, arrivals);
     const body = Buffer.from(await request.arrayBuffer());
     const headers = {};
-    for (const [k, v] of request.headers) if (k !== "x-e2e-wire-host") headers[k] = v;
+    for (const [k, v] of request.headers) if (!k.startsWith("x-e2e-wire-")) headers[k] = v;
     const wireHost = request.headers.get("x-e2e-wire-host") || null;
-    const arrival = { url: request.url, host: url.hostname, method: request.method, path: url.pathname, headers, wireHost, bodySha256: sha256(body), bodyLength: body.length };
+    const wireCf = JSON.parse(request.headers.get("x-e2e-wire-cf") ?? "null");
+    const arrival = { url: request.url, host: url.hostname, method: request.method, path: url.pathname, headers, wireHost, wireCf, bodySha256: sha256(body), bodyLength: body.length };
     arrivals.push(arrival);
     const jwtHost = JWT_HOSTS[url.hostname];
     if (jwtHost) arrival.jwt = await verifyArrival(arrival, url.hostname, jwtHost, keys.verify);
@@ -180,8 +201,18 @@ export async function startWorld({ upstream } = {}) {
       userWorker("user-nobody", "outbound"),
       // As deployed: the dispatch namespace's outbound parameter arrives as env.customer_name.
       userWorker("user-initech", "outbound-env"),
-      { ...outbound, name: "outbound", bindings: { ...keys.secrets }, outboundService: "internet", tails: ["tail"] },
+      // The platform's documented example nests it: outbound: { customer_context: { ... } }.
+      userWorker("user-umbrella", "outbound-context"),
+      // A customer parameter that is present but not a clean name: refused, not repaired.
+      userWorker("user-unclean", "outbound-unclean"),
+      // props naming a customer, to an outbound Worker that has not opted in to props.
+      userWorker("user-props-ignored", { name: "outbound-env-only", props: CUSTOMERS.acme }),
+      // Locally the customer arrives as ctx.props: read only because this binding opts in.
+      { ...outbound, name: "outbound", bindings: { ...keys.secrets, EGRESS_IDENTITY_FROM_PROPS: "true" }, outboundService: "internet", tails: ["tail"] },
       { ...outbound, name: "outbound-env", bindings: { ...keys.secrets, customer_name: "initech" }, outboundService: "internet", tails: ["tail"] },
+      { ...outbound, name: "outbound-context", bindings: { ...keys.secrets, customer_context: { customer_name: "umbrella", customer_tags: ["production"], url: "https://umbrella.example/" } }, outboundService: "internet", tails: ["tail"] },
+      { ...outbound, name: "outbound-unclean", bindings: { ...keys.secrets, customer_name: " acme" }, outboundService: "internet", tails: ["tail"] },
+      { ...outbound, name: "outbound-env-only", bindings: { ...keys.secrets }, outboundService: "internet", tails: ["tail"] },
       { name: "internet", modules: true, script: INTERNET_WORKER, compatibilityDate: COMPATIBILITY_DATE, outboundService: internet },
       { name: "tail", modules: true, script: TAIL_WORKER, compatibilityDate: COMPATIBILITY_DATE },
     ],
@@ -191,14 +222,20 @@ export async function startWorld({ upstream } = {}) {
     acme: await mf.getWorker("user-acme"),
     globex: await mf.getWorker("user-globex"),
     initech: await mf.getWorker("user-initech"),
+    umbrella: await mf.getWorker("user-umbrella"),
+    unclean: await mf.getWorker("user-unclean"),
+    "props-ignored": await mf.getWorker("user-props-ignored"),
     null: await mf.getWorker("user-nobody"),
   };
   const tail = await mf.getWorker("tail");
 
-  async function call(customer, url, { method = "GET", headers = {}, body, redirect } = {}) {
+  async function call(customer, url, { method = "GET", headers = {}, body, redirect, cf, abortAfterMs, noAwait } = {}) {
     const h = { "x-e2e-url": encodeURIComponent(url) };
     for (const [k, v] of Object.entries(headers)) h[`x-e2e-h-${k}`] = v;
     if (redirect) h["x-e2e-redirect"] = redirect;
+    if (cf) h["x-e2e-cf"] = JSON.stringify(cf);
+    if (abortAfterMs !== undefined) h["x-e2e-abort-after-ms"] = String(abortAfterMs);
+    if (noAwait) h["x-e2e-no-await"] = "1";
     // manual: Node must not follow what the user Worker returns.
     const init = { method, headers: h, redirect: "manual" };
     if (body !== undefined) init.body = body;
@@ -296,6 +333,8 @@ function defaultUpstream(url, arrival) {
  * - `release()`: lets `/hold/...`'s response send its second chunk and end. Until then the
  *   upstream has sent only its first chunk, so a caller that sees that chunk while the body is
  *   still open proves that nothing on the way buffers the response;
+ *   it also lets `/slow/...` answer at all (until then its upstream sends nothing, not even
+ *   the status line);
  * - `firstChunk`: resolves when `/upload/...`'s upstream has received the first chunk of the
  *   request body, the rest of which the test sends only afterwards (so a buffering hop would
  *   hold the upload back forever).

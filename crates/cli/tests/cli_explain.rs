@@ -172,3 +172,85 @@ fn a_password_in_the_url_is_never_echoed() {
     );
     assert!(out.contains("reason:      userinfo_in_url\n"), "{out}");
 }
+
+#[test]
+fn json_reads_who_and_how_as_the_worker_does() {
+    let field = |args: &[&str], name: &str| -> serde_json::Value {
+        let mut all = vec!["--json"];
+        all.extend_from_slice(args);
+        let json: serde_json::Value = serde_json::from_str(&explain(&all)).unwrap();
+        json[name].clone()
+    };
+    let url = "https://api.example.com/v1/users";
+    // The method as the engine matched it and the Worker logs it.
+    assert_eq!(
+        field(
+            &["--customer", "customer-123", "--method", "patch", url],
+            "method"
+        ),
+        "PATCH"
+    );
+    // Tags as the Worker reads a comma-separated `customer_tags`: an empty entry is refused.
+    assert_eq!(
+        field(
+            &[
+                "--customer",
+                "customer-123",
+                "--tags",
+                "production,,eu",
+                url
+            ],
+            "reason"
+        ),
+        "invalid_tags"
+    );
+    assert_eq!(
+        field(
+            &[
+                "--customer",
+                "customer-123",
+                "--tags",
+                "production, eu",
+                url
+            ],
+            "tags"
+        ),
+        serde_json::json!(["production", "eu"])
+    );
+    assert_eq!(
+        field(&["--customer", "customer-123", "--tags", "", url], "tags"),
+        serde_json::json!([])
+    );
+    // A customer that is not a clean name is refused, not repaired.
+    for customer in [" customer-123", "customer 123", ""] {
+        assert_eq!(
+            field(&["--customer", customer, url], "reason"),
+            "invalid_customer"
+        );
+    }
+}
+
+#[test]
+fn why_names_the_refusals_of_hostile_requests() {
+    let out = explain(&[
+        "--customer",
+        "customer-123",
+        "https://api.example.com/v1/..%2F..%2Fadmin",
+    ]);
+    assert!(out.contains("reason:      ambiguous_path"), "{out}");
+    assert!(out.contains("refused `ambiguous_path`"), "{out}");
+    let out = explain(&[
+        "--customer",
+        "customer-123",
+        "--method",
+        "trace",
+        "https://api.example.com/v1/x",
+    ]);
+    assert!(out.contains("refused `method_not_injectable`"), "{out}");
+    let out = explain(&["--customer", "bad\u{7}name", "https://example.org/"]);
+    assert!(
+        out.contains("refused before any rule: `invalid_customer`"),
+        "{out}"
+    );
+    assert!(!out.contains("please report"), "{out}");
+}

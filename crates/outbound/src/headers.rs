@@ -7,6 +7,7 @@
 
 use std::fmt;
 
+use egress_policy_engine::header_names::{is_override_header, same_header_name};
 use egress_policy_engine::{Credential, Target};
 
 use crate::token::Token;
@@ -33,32 +34,51 @@ impl fmt::Debug for HeaderPlan {
     }
 }
 
-/// The header plan for a forwarded request.
+/// The header plan for a forwarded request. `headers` are the client's headers: on a pass
+/// only `Host` matters and the caller may give just that one; on inject every name is read.
 ///
 /// - Every forward: a `Host` header that disagrees with the URL's host (and port) is removed;
 ///   the decision was made on the URL and the header must not send the request elsewhere.
-/// - Inject: every client-supplied header named like the credential's header, in any case,
-///   and every `Authorization` header are removed, then the credential's header is set to
-///   `prefix + token`. Client credentials are always replaced, never merged.
+/// - Inject: the credential's header and `Authorization` are removed in every spelling the
+///   client used (any case, `_` for `-`: `X_Api_Token` reaches many servers as
+///   `X-Api-Token`), and so is every [override header](is_override_header)
+///   (`X-HTTP-Method-Override`, `X-Original-URL`, `Forwarded`, `X-Forwarded-*`, ...), which
+///   an upstream may obey to act on another method, path or host than the one decided. Then
+///   the credential's header is set to `prefix + token`. Client credentials are always
+///   replaced, never merged.
 pub fn forward_plan<'a>(
     headers: impl IntoIterator<Item = (&'a str, &'a str)>,
     target: &Target,
     inject: Option<(&Credential, &Token)>,
 ) -> HeaderPlan {
     let mut remove: Vec<String> = Vec::new();
+    let mut strip = |name: &str| {
+        let lower = name.to_ascii_lowercase();
+        if !remove.contains(&lower) {
+            remove.push(lower);
+        }
+    };
     if let Some((credential, _)) = inject {
         // Deleted whether or not the client sent them: deleting an absent header is a no-op,
         // and the strip then never depends on reading the client's headers correctly.
-        remove.push(credential.header.to_ascii_lowercase());
-        if !remove.iter().any(|name| name == AUTHORIZATION) {
-            remove.push(AUTHORIZATION.to_owned());
+        strip(&credential.header);
+        strip(AUTHORIZATION);
+    }
+    let mut host_disagrees = false;
+    for (name, value) in headers {
+        if name.eq_ignore_ascii_case("host") && !host_agrees(value, target) {
+            host_disagrees = true;
+        }
+        if let Some((credential, _)) = inject
+            && (same_header_name(name, &credential.header)
+                || same_header_name(name, AUTHORIZATION)
+                || is_override_header(name))
+        {
+            strip(name);
         }
     }
-    let host_disagrees = headers
-        .into_iter()
-        .any(|(name, value)| name.eq_ignore_ascii_case("host") && !host_agrees(value, target));
     if host_disagrees {
-        remove.push("host".to_owned());
+        strip("host");
     }
     let set = inject.map(|(credential, token)| {
         (
@@ -230,6 +250,59 @@ mod tests {
         assert_eq!(plan.remove, vec!["authorization"]);
         plan.apply(&mut headers);
         assert_eq!(headers, list(&[("Authorization", "Bearer t")]));
+    }
+
+    #[test]
+    fn inject_strips_underscore_spellings_and_override_headers() {
+        let cred = credential("X-Api-Token", "");
+        let token = Token::new("minted".into());
+        let mut headers = list(&[
+            ("X_Api_Token", "spoof-1"),
+            ("x_API-token", "spoof-2"),
+            ("Authorization", "Bearer spoof-3"),
+            ("AUTHORIZATION_", "kept: another name"),
+            ("X-HTTP-Method-Override", "DELETE"),
+            ("x_http_method", "DELETE"),
+            ("X-Method-Override", "PUT"),
+            ("X-Original-URL", "/admin"),
+            ("x-rewrite-url", "/admin"),
+            ("X-Forwarded-Host", "evil.test"),
+            ("X_Forwarded_Prefix", "/admin"),
+            ("x-forwarded-for", "10.0.0.1"),
+            ("Forwarded", "host=evil.test"),
+            ("X-Forwarded", "kept: not the X-Forwarded-* family"),
+            ("Accept", "*/*"),
+        ]);
+        let plan = plan_for(
+            &headers,
+            &target("api.example.com", 443),
+            Some((&cred, &token)),
+        );
+        plan.apply(&mut headers);
+        assert_eq!(
+            headers,
+            list(&[
+                ("AUTHORIZATION_", "kept: another name"),
+                ("X-Forwarded", "kept: not the X-Forwarded-* family"),
+                ("Accept", "*/*"),
+                ("X-Api-Token", "minted"),
+            ])
+        );
+        assert_eq!(
+            plan.remove.iter().filter(|n| *n == "x-api-token").count(),
+            1,
+            "each name once: {:?}",
+            plan.remove
+        );
+    }
+
+    #[test]
+    fn pass_keeps_override_headers() {
+        let headers = list(&[
+            ("X-Forwarded-Host", "a.test"),
+            ("X-HTTP-Method-Override", "PUT"),
+        ]);
+        assert!(plan_for(&headers, &target("a.test", 443), None).is_unchanged());
     }
 
     #[test]

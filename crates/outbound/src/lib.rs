@@ -1,7 +1,7 @@
 //! The outbound Worker's logic, free of the Workers runtime so it tests natively.
 //!
 //! The request path as the Worker adapter (`src/` of the root package) walks it:
-//! identity ([`identity`]) -> engine `decide` -> [`plan::plan`] -> for inject,
+//! identity (the engine's `identity::read`) -> engine `decide` -> [`plan::plan`] -> for inject,
 //! [`mint::Minter::token`] (claims, signing, token cache) -> [`headers::forward_plan`] ->
 //! forward or answer locally ([`body`]) -> one [`log::build`] line.
 #![forbid(unsafe_code)]
@@ -13,7 +13,6 @@ pub mod clock;
 pub mod decision_id;
 pub mod error;
 pub mod headers;
-pub mod identity;
 pub mod keys;
 pub mod log;
 pub mod mint;

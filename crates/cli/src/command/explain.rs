@@ -4,7 +4,8 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use egress_policy_engine::{PolicyRef, Request};
+use egress_policy_engine::request::normalise_method;
+use egress_policy_engine::{PolicyRef, Request, identity};
 use serde::Serialize;
 
 use crate::error::CliError;
@@ -20,9 +21,10 @@ pub struct Args {
     /// The customer the request is made for (omit it to see the `no_customer` refusal).
     #[arg(long)]
     customer: Option<String>,
-    /// The customer's tags, comma-separated.
-    #[arg(long, value_delimiter = ',')]
-    tags: Vec<String>,
+    /// The customer's tags, comma-separated, read as the Worker reads a `customer_tags`
+    /// string (an empty entry is kept, and refused as `invalid_tags`).
+    #[arg(long)]
+    tags: Option<String>,
     /// The HTTP method.
     #[arg(long, default_value = "GET")]
     method: String,
@@ -60,21 +62,17 @@ struct JsonExplanation<'a> {
 pub fn run(args: &Args) -> Result<ExitCode, CliError> {
     let loaded = policy_source::load(&args.policy)?;
     let policy = &loaded.compiled.policy;
-    let args = &Args {
-        // `--tags ""` means no tags, not one empty tag.
-        tags: args
-            .tags
-            .iter()
-            .filter(|t| !t.is_empty())
-            .cloned()
-            .collect(),
-        ..args.clone()
-    };
+    // One reading of the tags for the Worker and the CLI: `--tags ""` is no tags.
+    let tags = args
+        .tags
+        .as_deref()
+        .map(identity::tags_from_text)
+        .unwrap_or_default();
     let query = Query {
         method: &args.method,
         url: &args.url,
         customer: args.customer.as_deref(),
-        tags: &args.tags,
+        tags: &tags,
     };
     let decision = policy.decide(&Request {
         method: query.method,
@@ -92,7 +90,8 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
             report_rule: decision.report_rule.as_ref().map(|r| r.id.as_str()),
             reason: decision.reason.as_deref(),
             credential: decision.credential.as_deref(),
-            method: &args.method,
+            // As the engine matched it and the Worker logs it (`get` is `GET`).
+            method: &normalise_method(&args.method),
             scheme: target.map(|t| t.scheme.as_str()),
             host: target.map(|t| t.host.as_str()),
             port: target.map(|t| t.port),
@@ -101,7 +100,7 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
                 .and_then(|t| t.query.as_deref())
                 .filter(|_| policy.defaults().query_in_logs),
             customer: args.customer.as_deref(),
-            tags: &args.tags,
+            tags: &tags,
             policy: policy.policy_ref(),
         };
         println!("{}", serde_json::to_string_pretty(&json)?);

@@ -1,8 +1,10 @@
 //! Why a rule matches a request or not, condition by condition: the "why" of `explain`.
 //!
-//! The engine decides; this re-checks each rule with the engine's own host-pattern and path-glob
-//! matchers so the explanation can name the pattern and the conditions that held, and list the
-//! first matching candidate of each kind (the decision order is block > inject > pass).
+//! The engine decides, and says which rules match (`CompiledPolicy::matching_rules`: block
+//! rules on any reading of the path, pass rules on every reading). This re-checks each rule
+//! with the engine's own host-pattern and path-glob matchers on the canonical request only so
+//! the explanation can name the pattern and the conditions that held; whether a rule matches
+//! is always the engine's answer.
 
 use egress_policy_engine::model::{Mode, Rule};
 use egress_policy_engine::{Action, canonical::CanonicalHost};
@@ -55,8 +57,9 @@ pub struct Candidates {
     pub near_misses: Vec<(usize, RuleMatch)>,
 }
 
-/// The first matching rule of each kind.
-pub fn candidates(rules: &[Rule], probe: &Probe<'_>) -> Candidates {
+/// The first matching rule of each kind. `matching` holds the indices of the rules the engine
+/// found matching; the re-check only describes them.
+pub fn candidates(rules: &[Rule], matching: &[usize], probe: &Probe<'_>) -> Candidates {
     let mut found = Candidates::default();
     for (index, rule) in rules.iter().enumerate() {
         let slot = match (rule.action, rule.mode) {
@@ -65,7 +68,22 @@ pub fn candidates(rules: &[Rule], probe: &Probe<'_>) -> Candidates {
             (Action::Inject, _) => &mut found.inject,
             (Action::Pass, _) => &mut found.pass,
         };
-        let result = match_rule(rule, probe);
+        let mut result = match_rule(rule, probe);
+        let engine_matched = matching.contains(&index);
+        if engine_matched && !result.matched {
+            // Met on a reading of the path other than the canonical one, or on the IPv4
+            // address an IPv6 host embeds: the engine's matchers, not this re-check, decide.
+            result.held.push(match result.failed.take() {
+                Some(failed) => {
+                    format!("matches on another reading of the request (canonically: {failed})")
+                }
+                None => "matches on another reading of the request".to_owned(),
+            });
+            result.matched = true;
+        } else if !engine_matched && result.matched {
+            result.matched = false;
+            result.failed = Some("not every reading of the path matches `paths`".to_owned());
+        }
         if result.matched {
             if slot.is_none() {
                 *slot = Some((index, result));

@@ -2,7 +2,8 @@
 //! with the conditions that held, and the rules that name the host but miss a condition.
 
 use egress_policy_engine::canonical::canonicalise;
-use egress_policy_engine::{Action, CompiledPolicy, Decision, Mode, Refusal};
+use egress_policy_engine::request::normalise_method;
+use egress_policy_engine::{Action, CompiledPolicy, Decision, Mode, Refusal, Request};
 
 use super::Query;
 use super::rule_match::{self, Candidates, Probe, RuleMatch};
@@ -39,17 +40,41 @@ pub fn why(
             );
         }
     };
-    if query.customer.is_none() {
-        return refused("no_customer", "no customer was given");
+    if decision.rule.is_none() {
+        let reason = decision.reason.as_deref();
+        for (refusal, because) in [
+            (Refusal::NoCustomer, "no customer was given"),
+            (
+                Refusal::InvalidCustomer,
+                "the customer is not a clean name: empty, whitespace, control or invisible characters, or too long",
+            ),
+            (
+                Refusal::InvalidTags,
+                "a tag is not a clean name (or contains a comma), or there are too many",
+            ),
+            (
+                Refusal::IpLiteral,
+                "an IP-literal host that no matching enforcing rule names, with `ip_literals = \"block\"`",
+            ),
+        ] {
+            if reason == Some(refusal.code()) {
+                return refused(refusal.code(), because);
+            }
+        }
     }
-    if decision.rule.is_none() && decision.reason.as_deref() == Some(Refusal::IpLiteral.code()) {
-        return refused(
-            "ip_literal",
-            "an IP-literal host that no rule names, with `ip_literals = \"block\"`",
-        );
-    }
+    let method = normalise_method(query.method);
+    let matching: Vec<usize> = policy
+        .matching_rules(&Request {
+            method: query.method,
+            url: query.url,
+            customer: query.customer,
+            tags: query.tags,
+        })
+        .into_iter()
+        .filter_map(|m| policy.rules().iter().position(|r| std::ptr::eq(r, m)))
+        .collect();
     let probe = Probe {
-        method: query.method,
+        method: &method,
         scheme: canonical.scheme.as_str(),
         host: &canonical.host,
         port: canonical.port,
@@ -58,7 +83,7 @@ pub fn why(
         tags: query.tags,
     };
     let rules = policy.rules();
-    let candidates = rule_match::candidates(rules, &probe);
+    let candidates = rule_match::candidates(rules, &matching, &probe);
     let Candidates {
         block,
         report,
@@ -110,6 +135,20 @@ pub fn why(
         }
         .to_owned(),
     );
+    for (refusal, because) in [
+        (
+            Refusal::AmbiguousPath,
+            "the inject rule matches the path as the engine reads it, but not every reading of it (docs/policy.md, \"Path readings\"): no token is given and nothing is forwarded",
+        ),
+        (
+            Refusal::MethodNotInjectable,
+            "a token is never sent with TRACE, TRACK or CONNECT: nothing is forwarded",
+        ),
+    ] {
+        if decision.reason.as_deref() == Some(refusal.code()) {
+            lines.push(format!("refused `{}`: {because}", refusal.code()));
+        }
+    }
     if decision.would_block && decision.action != Action::Block {
         lines.push(
             "report mode: the request would have been blocked; it goes through with `would_block = true`"
