@@ -1,4 +1,4 @@
-//! The JSON bodies the Worker answers with itself (DESIGN.md section 3). None carries a
+//! The JSON bodies the Worker answers with itself (docs/decision-log.md lists them). None carries a
 //! secret, a secret's name, key material, a token or a header value.
 
 use egress_policy_engine::Decision;
