@@ -1,6 +1,6 @@
 //! Deciding every probe under both policies and classifying what changed.
 
-use egress_policy_engine::{Action, CompiledPolicy, Decision, Request};
+use egress_policy_engine::{Action, CompiledPolicy, Decision, Refusal, Request};
 use serde::Serialize;
 
 use super::probe_set::{Audience, ProbeSet, RequestShape};
@@ -112,15 +112,25 @@ impl Effect {
     }
 }
 
-/// Reason codes that stand for "no rule decided"; a rule's reason text is not one of them.
-const FIXED_REASON_CODES: [&str; 6] = [
-    "invalid_url",
-    "unsupported_scheme",
-    "userinfo_in_url",
-    "no_customer",
-    "ip_literal",
-    egress_policy_engine::DEFAULT_ACTION_REASON,
+/// Every refusal the engine makes: their codes, with `default_action`, stand for "no rule
+/// decided".
+const REFUSALS: [Refusal; 9] = [
+    Refusal::InvalidUrl,
+    Refusal::UnsupportedScheme,
+    Refusal::UserinfoInUrl,
+    Refusal::NoCustomer,
+    Refusal::InvalidCustomer,
+    Refusal::InvalidTags,
+    Refusal::IpLiteral,
+    Refusal::AmbiguousPath,
+    Refusal::MethodNotInjectable,
 ];
+
+/// Whether `reason` is a fixed code (a refusal or `default_action`), not a rule's own text.
+fn is_fixed_reason(reason: &str) -> bool {
+    reason == egress_policy_engine::DEFAULT_ACTION_REASON
+        || REFUSALS.iter().any(|refusal| refusal.code() == reason)
+}
 
 /// The parts of a decision a review cares about.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -129,7 +139,8 @@ pub struct Outcome {
     pub action: Action,
     /// The deciding rule's id and line.
     pub rule: Option<(String, u32)>,
-    /// The refusal code or `default_action`, when no rule decided.
+    /// The refusal code or `default_action`, when no rule decided (a report-mode rule's own
+    /// reason text is left out: `report_rule` names it).
     pub reason_code: Option<String>,
     /// The injected credential.
     pub credential: Option<String>,
@@ -148,7 +159,7 @@ impl Outcome {
             reason_code: decision
                 .reason
                 .clone()
-                .filter(|r| rule.is_none() && FIXED_REASON_CODES.contains(&r.as_str())),
+                .filter(|r| rule.is_none() && is_fixed_reason(r)),
             rule,
             credential: decision.credential.clone(),
             would_block: decision.would_block,
