@@ -56,7 +56,8 @@ pub(crate) trait RuleSource {
 }
 
 /// The IPv4 address an IPv6 address carries, for the forms that reach that IPv4 host:
-/// IPv4-compatible `::a.b.c.d` (`::/96`), NAT64 `64:ff9b::/96` and the local-use
+/// IPv4-compatible `::a.b.c.d` (`::/96`), SIIT's IPv4-translated `::ffff:0:a.b.c.d`
+/// (`::ffff:0:0/96`), NAT64 `64:ff9b::/96` and the local-use
 /// `64:ff9b:1::/48` in its /96 layout, 6to4 `2002:AABB:CCDD::/48`, and a Teredo client
 /// (`2001:0::/32`, the address inverted in the last 32 bits). IPv4-mapped addresses never get
 /// here: canonicalisation already made them IPv4.
@@ -65,9 +66,10 @@ pub fn embedded_ipv4(addr: Ipv6Addr) -> Option<Ipv4Addr> {
     let low32 = |b: u128| Ipv4Addr::from(u32::try_from(b & 0xffff_ffff).unwrap_or_default());
     match addr.segments() {
         // IPv4-compatible, and NAT64 (well-known and local-use prefixes, /96 layout).
-        [0, 0, 0, 0, 0, 0, _, _] | [0x64, 0xff9b, 0, 0, 0, 0, _, _] | [0x64, 0xff9b, 1, ..] => {
-            Some(low32(bits))
-        }
+        [0, 0, 0, 0, 0, 0, _, _]
+        | [0, 0, 0, 0, 0xffff, 0, _, _]
+        | [0x64, 0xff9b, 0, 0, 0, 0, _, _]
+        | [0x64, 0xff9b, 1, ..] => Some(low32(bits)),
         [0x2002, ..] => Some(low32(bits >> 80)),
         [0x2001, 0, ..] => Some(low32(!bits)),
         _ => None,

@@ -142,6 +142,8 @@ fn ipv6_forms_embedding_ipv4_meet_ipv4_blocks() {
         "[2002:c000:201::1]",
         "[2001:0:4136:e378:8000:63bf:3fff:fdfe]",
         "[::ffff:192.0.2.1]",
+        "[::ffff:0:192.0.2.1]",
+        "[::ffff:0:c000:201]",
     ] {
         let d = decide(&p, "GET", &format!("http://{host}/"), "initech");
         assert_eq!(
