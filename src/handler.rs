@@ -19,28 +19,17 @@ use egress_policy_outbound::{ActionPlan, JwtSigner, Minter, RequestError, plan};
 use wasm_bindgen::prelude::*;
 use worker::Env;
 
-use crate::embedded;
 use crate::forward::{ForwardError, forward};
 use crate::identity::identity;
+use crate::live::{self, Active, Ready};
 use crate::respond;
-use crate::runtime::{DateClock, decision_id, guarded, log_line, now_ms, secret};
+use crate::runtime::{DateClock, Thenable, decision_id, guarded, log_line, now_ms, secret};
 
 thread_local! {
     /// Per-isolate token and key caches. Only borrowed synchronously, so concurrent
     /// requests of the isolate never contend for it.
     static MINTER: RefCell<Minter<JwtSigner, DateClock>> =
         RefCell::new(Minter::new(JwtSigner::new(), DateClock));
-}
-
-#[wasm_bindgen]
-extern "C" {
-    /// The runtime's `fetch()` promise, seen only through its `then`.
-    type Upstream;
-
-    /// `promise.then(on_fulfilled, on_rejected)` with the two handlers as plain functions.
-    #[wasm_bindgen(method, js_name = then)]
-    fn then_both(this: &Upstream, on_fulfilled: &JsValue, on_rejected: &JsValue)
-    -> js_sys::Promise;
 }
 
 /// What happens after the decision: a local answer now, or the upstream's promise.
@@ -56,6 +45,7 @@ struct Facts {
     customer: Option<String>,
     tags: Vec<String>,
     method: String,
+    policy_ref: PolicyRef,
     query_in_logs: bool,
     path_in_logs: PathInLogs,
     arrived_ms: u64,
@@ -64,14 +54,6 @@ struct Facts {
 impl Facts {
     /// Writes this request's one decision log line.
     fn log(&self, status: Option<u16>, error: Option<RequestError>) {
-        let unknown;
-        let policy_ref = match guarded(embedded::policy_ref) {
-            Some(policy_ref) => policy_ref,
-            None => {
-                unknown = PolicyRef::unknown();
-                &unknown
-            }
-        };
         log_line(&build(
             &self.decision,
             &LogFacts {
@@ -79,7 +61,7 @@ impl Facts {
                 customer: self.customer.as_deref(),
                 tags: &self.tags,
                 method: &self.method,
-                policy: policy_ref,
+                policy: &self.policy_ref,
                 query_in_logs: self.query_in_logs,
                 path_in_logs: self.path_in_logs,
                 arrived_ms: self.arrived_ms,
@@ -102,7 +84,8 @@ impl Facts {
 }
 
 /// The Worker's fetch handler (worker-build's entry calls the export named `fetch` with the
-/// request, `env` and `ctx`). Returns a Response, or a Promise of one when forwarding.
+/// request, `env` and `ctx`). Returns a Response, or a Promise of one when forwarding or when
+/// the isolate's first read of a policy bundle must settle first.
 #[wasm_bindgen]
 pub fn fetch(
     request: web_sys::Request,
@@ -110,13 +93,38 @@ pub fn fetch(
     ctx: worker::worker_sys::Context,
 ) -> Result<JsValue, JsValue> {
     let arrived_ms = now_ms();
+    match live::ready(&env, |read| {
+        // Should the runtime refuse it, the read still runs while this request does.
+        let _kept_alive = ctx.wait_until(read).is_ok();
+    }) {
+        Ready::Now(active) => handle(request, env, ctx, active, arrived_ms),
+        Ready::After(read) => {
+            let decide = Closure::<dyn FnMut(JsValue) -> Result<JsValue, JsValue>>::once(
+                move |_: JsValue| handle(request, env, ctx, live::current(), arrived_ms),
+            );
+            Ok(read
+                .unchecked_ref::<Thenable>()
+                .then_one(&decide.into_js_value())
+                .into())
+        }
+    }
+}
+
+/// Decides with `active` and acts: the request path once the policy is known.
+fn handle(
+    request: web_sys::Request,
+    env: Env,
+    ctx: worker::worker_sys::Context,
+    active: Active,
+    arrived_ms: u64,
+) -> Result<JsValue, JsValue> {
     let decision_id = decision_id(arrived_ms);
     let Identity { customer, tags } = identity(&env, &ctx);
     // Logged as the engine matched it (`patch` is `PATCH`), so the line replays to itself.
     let method = normalise_method(&request.method()).into_owned();
     let url = request.url();
 
-    let policy = guarded(embedded::policy).flatten();
+    let policy = active.policy();
     let decided = policy.and_then(|policy| {
         guarded(|| {
             policy.decide(&Request {
@@ -156,6 +164,7 @@ pub fn fetch(
         customer,
         tags,
         method,
+        policy_ref: active.policy_ref(),
         query_in_logs: policy.is_some_and(|p| p.defaults().query_in_logs),
         path_in_logs: policy
             .map(|p| p.defaults().path_in_logs)
@@ -214,7 +223,7 @@ fn settle(upstream: &js_sys::Promise, facts: Facts) -> js_sys::Promise {
         );
     // Handed to the JS GC: each handler's Rust side is freed when its function is collected.
     upstream
-        .unchecked_ref::<Upstream>()
+        .unchecked_ref::<Thenable>()
         .then_both(&on_fulfilled.into_js_value(), &on_rejected.into_js_value())
 }
 

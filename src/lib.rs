@@ -1,7 +1,8 @@
 //! The outbound Worker: a thin adapter from the Workers runtime to the policy engine.
 //!
-//! The request path: [`handler`] reads the customer ([`identity`]), asks the embedded policy
-//! ([`embedded`]) for a decision, acts on it with `egress_policy_outbound` (block answer,
+//! The request path: [`handler`] reads the customer ([`identity`]), asks the policy in force
+//! ([`live`]: the embedded one ([`embedded`]), or a signed bundle taken up from Workers KV) for
+//! a decision, acts on it with `egress_policy_outbound` (block answer,
 //! token minting, header plan), forwards ([`forward`]) or answers ([`respond`]), and writes
 //! exactly one decision log line ([`runtime::log_line`]).
 //!
@@ -17,6 +18,8 @@ mod forward;
 mod handler;
 #[cfg(target_arch = "wasm32")]
 mod identity;
+#[cfg(target_arch = "wasm32")]
+mod live;
 #[cfg(target_arch = "wasm32")]
 mod respond;
 #[cfg(target_arch = "wasm32")]

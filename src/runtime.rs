@@ -3,8 +3,27 @@
 use egress_policy_engine::DecisionLog;
 use egress_policy_outbound::Clock;
 use egress_policy_outbound::decision_id::uuid_v4;
-use wasm_bindgen::JsValue;
+use wasm_bindgen::prelude::*;
 use worker::Env;
+
+#[wasm_bindgen]
+extern "C" {
+    /// A runtime promise, seen only through its `then`, which takes the handlers as plain
+    /// functions (js-sys's `Promise::then` wants `Closure`s tied to a Rust lifetime).
+    pub type Thenable;
+
+    /// `promise.then(on_fulfilled, on_rejected)`.
+    #[wasm_bindgen(method, js_name = then)]
+    pub fn then_both(
+        this: &Thenable,
+        on_fulfilled: &JsValue,
+        on_rejected: &JsValue,
+    ) -> js_sys::Promise;
+
+    /// `promise.then(on_fulfilled)`.
+    #[wasm_bindgen(method, js_name = then)]
+    pub fn then_one(this: &Thenable, on_fulfilled: &JsValue) -> js_sys::Promise;
+}
 
 /// Milliseconds since the Unix epoch (`Date.now()`). Inside a Worker the clock advances
 /// only across I/O, which is exactly what `duration_ms` is meant to measure.
@@ -69,7 +88,12 @@ pub fn secret(env: &Env, name: &str) -> Option<String> {
 /// Writes the decision log line with `console.log`, as one plain JS object (so Workers Logs
 /// indexes its fields and Tail Workers receive it structured).
 pub fn log_line(line: &DecisionLog) {
-    let Ok(json) = serde_json::to_string(line) else {
+    log_json(line);
+}
+
+/// Writes one JSON object with `console.log` (decision lines and policy bundle events).
+pub fn log_json(value: &impl serde::Serialize) {
+    let Ok(json) = serde_json::to_string(value) else {
         return;
     };
     // JSON.parse of our own serde_json output cannot fail; if it did, log the text rather

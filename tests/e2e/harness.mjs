@@ -160,9 +160,11 @@ export default {
  * - `arrivals`: what the upstream received (array, in arrival order);
  * - `events()`: the tail events of the outbound Worker so far;
  * - `waitForLogs(pred, n)`: waits until `n` decision lines satisfying `pred` were tailed;
- * - `secrets`: the generated key material (to prove none of it is ever logged).
+ * - `secrets`: the generated key material (to prove none of it is ever logged);
+ * - `kv`: with `bundle: { publicKey, refreshSecs, minSerial }`, the outbound Worker
+ *   "outbound" takes up signed policy bundles from this KV namespace (`EGRESS_POLICY_KV`).
  */
-export async function startWorld({ upstream } = {}) {
+export async function startWorld({ upstream, bundle } = {}) {
   const keys = generateKeys();
   const arrivals = [];
   const internet = async (request) => {
@@ -208,7 +210,14 @@ export async function startWorld({ upstream } = {}) {
       // props naming a customer, to an outbound Worker that has not opted in to props.
       userWorker("user-props-ignored", { name: "outbound-env-only", props: CUSTOMERS.acme }),
       // Locally the customer arrives as ctx.props: read only because this binding opts in.
-      { ...outbound, name: "outbound", bindings: { ...keys.secrets, EGRESS_IDENTITY_FROM_PROPS: "true" }, outboundService: "internet", tails: ["tail"] },
+      {
+        ...outbound,
+        name: "outbound",
+        bindings: { ...keys.secrets, EGRESS_IDENTITY_FROM_PROPS: "true", ...(bundle ? bundleBindings(bundle) : {}) },
+        ...(bundle ? { kvNamespaces: { EGRESS_POLICY_KV: "egress-policy-bundles" } } : {}),
+        outboundService: "internet",
+        tails: ["tail"],
+      },
       { ...outbound, name: "outbound-env", bindings: { ...keys.secrets, customer_name: "initech" }, outboundService: "internet", tails: ["tail"] },
       { ...outbound, name: "outbound-context", bindings: { ...keys.secrets, customer_context: { customer_name: "umbrella", customer_tags: ["production"], url: "https://umbrella.example/" } }, outboundService: "internet", tails: ["tail"] },
       { ...outbound, name: "outbound-unclean", bindings: { ...keys.secrets, customer_name: " acme" }, outboundService: "internet", tails: ["tail"] },
@@ -272,7 +281,15 @@ export async function startWorld({ upstream } = {}) {
     await mf.dispose();
   }
 
-  return { mf, call, arrivals, events, decisionLines, waitForLogs, dispose, secrets: keys.secrets };
+  const kv = bundle ? await mf.getKVNamespace("EGRESS_POLICY_KV", "outbound") : null;
+  return { mf, call, arrivals, events, decisionLines, waitForLogs, dispose, secrets: keys.secrets, kv };
+}
+
+/** The outbound Worker's bundle settings (src/live.rs). */
+function bundleBindings({ publicKey, refreshSecs = 1, minSerial }) {
+  const out = { EGRESS_BUNDLE_PUBLIC_KEY: publicKey, EGRESS_BUNDLE_REFRESH_SECS: String(refreshSecs) };
+  if (minSerial !== undefined) out.EGRESS_BUNDLE_MIN_SERIAL = String(minSerial);
+  return out;
 }
 
 /** The outbound Worker's modules: the Rust build, or E2E_OUTBOUND_SCRIPT (another implementation). */

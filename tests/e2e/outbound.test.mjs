@@ -44,7 +44,7 @@ function assertLogShape(line) {
   assert.ok(Math.abs(Date.parse(line.ts) - Date.now()) < 60_000, "ts is now-ish");
   assert.equal(typeof line.decision_id, "string");
   assert.ok(line.decision_id.length >= 8);
-  assert.deepEqual(line.policy, { name: POLICY_NAME, sha256: POLICY_SHA256 });
+  assert.deepEqual(line.policy, { name: POLICY_NAME, sha256: POLICY_SHA256, source: "embedded" });
   assert.equal(typeof line.duration_ms, "number");
   assert.ok(Number.isInteger(line.duration_ms) && line.duration_ms >= 0);
   assert.ok(Array.isArray(line.tags));

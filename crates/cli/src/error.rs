@@ -34,6 +34,9 @@ pub enum CliError {
     /// A pattern for files (e.g. `policy/tests/*.toml`) matched nothing or could not be listed.
     #[error("{0}")]
     NoInput(String),
+    /// The arguments or an input cannot be used; the message says why.
+    #[error("{0}")]
+    Usage(String),
     /// Output could not be serialised.
     #[error("cannot serialise output: {0}")]
     Json(#[from] serde_json::Error),

@@ -22,7 +22,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-/// Check, compile, explain, test, diff, audit, replay and format egress policies.
+/// Check, compile, bundle, explain, test, diff, audit, replay and format egress policies.
 #[derive(Debug, Parser)]
 #[command(
     name = "egress-policy",
@@ -42,6 +42,8 @@ enum Command {
     Check(command::check::Args),
     /// Compile a policy into the artefact the Worker embeds.
     Compile(command::compile::Args),
+    /// Compile and sign a policy bundle for a running Worker to take up from Workers KV.
+    Bundle(command::bundle::Args),
     /// Show how the policy decides one request, and why.
     Explain(command::explain::Args),
     /// Run policy test cases (policy/tests/*.toml); exit 1 on any failure.
@@ -63,6 +65,7 @@ fn main() -> ExitCode {
     let outcome = match cli.command {
         Command::Check(args) => command::check::run(&args),
         Command::Compile(args) => command::compile::run(&args),
+        Command::Bundle(args) => command::bundle::run(&args),
         Command::Explain(args) => command::explain::run(&args),
         Command::Test(args) => command::test::run(&args),
         Command::Diff(args) => command::diff::run(&args),

@@ -603,6 +603,8 @@ fn log_line(action: Action) -> DecisionLog {
         policy: PolicyRef {
             name: Some("platform-egress".into()),
             sha256: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08".into(),
+            source: None,
+            serial: None,
         },
         status: (action != Action::Block).then_some(200),
         error: None,

@@ -11,6 +11,7 @@
 #![warn(missing_docs)]
 
 pub mod artifact;
+pub mod bundle;
 pub mod canonical;
 mod canonical_fast;
 mod compile;
@@ -49,7 +50,9 @@ pub use decision::{Action, DEFAULT_ACTION_REASON, Decision, Refusal, RuleRef, Ta
 pub use diagnostic::{Diagnostic, Diagnostics, Severity};
 pub use host_pattern::HostPattern;
 pub use identity::Identity;
-pub use log::{DecisionLog, LOG_SCHEMA_VERSION, LoggedPath, Outcome, PolicyRef, logged_path};
+pub use log::{
+    DecisionLog, LOG_SCHEMA_VERSION, LoggedPath, Outcome, PolicyRef, PolicySource, logged_path,
+};
 pub use model::{Defaults, IpLiterals, Mode, PathInLogs, Rule};
 pub use path_glob::PathGlob;
 pub use policy::CompiledPolicy;

@@ -18,6 +18,33 @@ pub struct PolicyRef {
     pub name: Option<String>,
     /// Lower-case hex SHA-256 of the policy source file's bytes.
     pub sha256: String,
+    /// Where the Worker's deciding policy came from; absent outside the Worker (`explain`)
+    /// and in lines written before bundles existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<PolicySource>,
+    /// The bundle's serial when `source` is `bundle`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub serial: Option<u64>,
+}
+
+/// Where the Worker's deciding policy came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PolicySource {
+    /// Compiled into the Worker at build time.
+    Embedded,
+    /// A signed bundle taken up from Workers KV.
+    Bundle,
+}
+
+impl PolicySource {
+    /// The name logged.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PolicySource::Embedded => "embedded",
+            PolicySource::Bundle => "bundle",
+        }
+    }
 }
 
 impl PolicyRef {
@@ -27,7 +54,16 @@ impl PolicyRef {
         PolicyRef {
             name: None,
             sha256: String::from("unknown"),
+            source: Some(PolicySource::Embedded),
+            serial: None,
         }
+    }
+
+    /// This reference, naming where the policy came from.
+    pub fn from_source(mut self, source: PolicySource, serial: Option<u64>) -> Self {
+        self.source = Some(source);
+        self.serial = serial;
+        self
     }
 }
 

@@ -65,6 +65,8 @@ impl CompiledPolicy {
         PolicyRef {
             name: self.model.name.clone(),
             sha256: self.model.sha256.clone(),
+            source: None,
+            serial: None,
         }
     }
 

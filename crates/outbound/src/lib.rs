@@ -8,6 +8,7 @@
 #![warn(missing_docs)]
 
 pub mod body;
+pub mod bundle_state;
 pub mod claims;
 pub mod clock;
 pub mod decision_id;

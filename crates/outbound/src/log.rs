@@ -122,6 +122,8 @@ mod tests {
         let policy = PolicyRef {
             name: Some("platform-egress".into()),
             sha256: "ab".repeat(32),
+            source: None,
+            serial: None,
         };
         let tags = vec!["prod".to_owned()];
         let line =
@@ -147,6 +149,8 @@ mod tests {
         let policy = PolicyRef {
             name: None,
             sha256: "00".into(),
+            source: None,
+            serial: None,
         };
         let log = build(&decision(), &facts(&policy, &[], true));
         assert_eq!(log.query.as_deref(), Some("api_key=q-secret"));
@@ -157,6 +161,8 @@ mod tests {
         let policy = PolicyRef {
             name: None,
             sha256: "00".into(),
+            source: None,
+            serial: None,
         };
         let mut d = decision();
         d.target = None;
@@ -179,6 +185,8 @@ mod tests {
         let policy = PolicyRef {
             name: None,
             sha256: "00".into(),
+            source: None,
+            serial: None,
         };
         let mut d = decision();
         if let Some(target) = d.target.as_mut() {
@@ -207,6 +215,8 @@ mod tests {
         let policy = PolicyRef {
             name: None,
             sha256: "00".into(),
+            source: None,
+            serial: None,
         };
         let cases = [
             (Action::Inject, Some(200), None, Outcome::Injected),

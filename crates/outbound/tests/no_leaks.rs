@@ -47,6 +47,8 @@ fn log_line(decision: &Decision, error: Option<RequestError>, status: Option<u16
     let policy = PolicyRef {
         name: Some("platform-egress".into()),
         sha256: "0".repeat(64),
+        source: None,
+        serial: None,
     };
     let tags = vec!["prod".to_owned()];
     let facts = LogFacts {

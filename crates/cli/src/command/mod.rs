@@ -1,6 +1,7 @@
 //! One module per subcommand; each exposes `Args` (clap) and `run`.
 
 pub mod audit;
+pub mod bundle;
 pub mod check;
 pub mod compile;
 pub mod diff;

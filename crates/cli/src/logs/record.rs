@@ -113,6 +113,12 @@ fn classify_value(value: Value, depth: u8, sink: &mut dyn FnMut(Item)) {
             }
         }
         Value::Object(mut map) => {
+            // The Worker's policy bundle events (`"event": "policy_bundle"`) share the log
+            // stream but are not decisions.
+            if map.contains_key("event") && !map.contains_key("decision_id") {
+                sink(Item::OtherMessage);
+                return;
+            }
             if let Some(v) = map.get("v") {
                 sink(decision(v.clone(), Value::Object(map)));
                 return;
@@ -285,6 +291,14 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    #[test]
+    fn policy_bundle_events_are_not_decisions() {
+        let event = r#"{"v":1,"ts":"2026-12-01T00:00:00.000Z","event":"policy_bundle","status":"loaded","reason":null,"serial":7,"policy":null,"active":{"name":null,"sha256":"00","source":"bundle","serial":7}}"#;
+        assert_eq!(kinds(event), ["other"]);
+        let tail = format!(r#"{{"logs":[{{"message":[{event}]}},{{"message":[{LINE}]}}]}}"#);
+        assert_eq!(kinds(&tail), ["other", "decision:d1"]);
     }
 
     #[test]

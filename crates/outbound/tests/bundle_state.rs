@@ -1,0 +1,190 @@
+//! Taking up signed policy bundles: only newer, correctly signed, loadable bundles; the last
+//! good policy keeps deciding; each event is reported once per isolate.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+use egress_policy_engine::bundle::{SigningKey, seal};
+use egress_policy_engine::{PolicyRef, PolicySource, compile};
+use egress_policy_outbound::bundle_state::{BundleState, Due, EventStatus, Fetched};
+
+const REFRESH: u64 = 30_000;
+
+fn policy(block: &str) -> Vec<u8> {
+    let text = format!(
+        "version = 1\nname = \"bundled\"\n[defaults]\naction = \"pass\"\n\n[[rules]]\nid = \"emergency\"\naction = \"block\"\nhosts = [\"{block}\"]\n"
+    );
+    compile("bundled.toml", &text).unwrap().policy.to_artifact()
+}
+
+fn key(seed: u8) -> SigningKey {
+    SigningKey::from_bytes(&[seed; 32])
+}
+
+fn embedded() -> PolicyRef {
+    PolicyRef {
+        name: Some("embedded".into()),
+        sha256: "e".repeat(64),
+        source: Some(PolicySource::Embedded),
+        serial: None,
+    }
+}
+
+#[test]
+fn the_first_read_is_waited_for_then_reads_refresh_in_the_background() {
+    let mut state = BundleState::default();
+    assert_eq!(state.due(1_000, REFRESH), Due::First);
+    // A read is under way: no second one.
+    assert_eq!(state.due(1_001, REFRESH), Due::No);
+    let trusted = key(1).verifying_key();
+    state.take_up(1_010, Fetched::Absent, &trusted, 0, &embedded());
+    assert_eq!(state.due(1_020, REFRESH), Due::No);
+    assert_eq!(state.due(31_009, REFRESH), Due::No);
+    assert_eq!(state.due(31_010, REFRESH), Due::Refresh);
+    assert_eq!(state.due(31_011, REFRESH), Due::No);
+}
+
+#[test]
+fn a_newer_signed_bundle_is_taken_up_and_named() {
+    let mut state = BundleState::default();
+    let trusted = key(1).verifying_key();
+    let bundle = seal(&policy("evil.test"), 5, &key(1));
+    let event = state
+        .take_up(0, Fetched::Bytes(&bundle), &trusted, 0, &embedded())
+        .unwrap();
+    assert_eq!(event.status, EventStatus::Loaded);
+    assert_eq!(event.serial, Some(5));
+    assert_eq!(event.active.source, Some(PolicySource::Bundle));
+    assert_eq!(event.active.serial, Some(5));
+    assert_eq!(event.active.name.as_deref(), Some("bundled"));
+    let current = state.current().unwrap();
+    assert_eq!(current.serial, 5);
+    let decision = current.policy.decide(&egress_policy_engine::Request {
+        method: "GET",
+        url: "https://evil.test/",
+        customer: Some("acme"),
+        tags: &[],
+    });
+    assert_eq!(decision.rule.unwrap().id, "emergency");
+    // The same bytes read again: no event, nothing changes.
+    assert!(
+        state
+            .take_up(1, Fetched::Bytes(&bundle), &trusted, 0, &embedded())
+            .is_none()
+    );
+    // A newer one replaces it.
+    let newer = seal(&policy("worse.test"), 6, &key(1));
+    let event = state
+        .take_up(2, Fetched::Bytes(&newer), &trusted, 0, &embedded())
+        .unwrap();
+    assert_eq!((event.status, event.serial), (EventStatus::Loaded, Some(6)));
+    assert_eq!(state.current().unwrap().serial, 6);
+}
+
+#[test]
+fn refused_bundles_leave_the_last_good_policy_and_are_reported_once() {
+    let mut state = BundleState::default();
+    let trusted = key(1).verifying_key();
+    let good = seal(&policy("evil.test"), 10, &key(1));
+    state
+        .take_up(0, Fetched::Bytes(&good), &trusted, 0, &embedded())
+        .unwrap();
+
+    let older = seal(&policy("other.test"), 9, &key(1));
+    let same_serial = seal(&policy("other.test"), 10, &key(1));
+    let wrong_key = seal(&policy("other.test"), 11, &key(2));
+    let mut tampered = seal(&policy("other.test"), 12, &key(1));
+    let middle = tampered.len() / 2;
+    tampered[middle] ^= 0x20;
+    let not_a_policy = seal(b"not an artefact", 13, &key(1));
+    for (bytes, reason) in [
+        (&older, "older_serial"),
+        (&same_serial, "same_serial"),
+        (&wrong_key, "wrong_key"),
+        (&tampered, "bad_signature"),
+        (&not_a_policy, "invalid_policy"),
+    ] {
+        let event = state
+            .take_up(1, Fetched::Bytes(bytes), &trusted, 0, &embedded())
+            .unwrap_or_else(|| panic!("{reason}: an event"));
+        assert_eq!(
+            (event.status, event.reason),
+            (EventStatus::Refused, Some(reason))
+        );
+        assert_eq!(
+            event.active.serial,
+            Some(10),
+            "{reason}: the last good keeps deciding"
+        );
+        assert_eq!(state.current().unwrap().serial, 10);
+        // Read again at the next refresh: not reported again.
+        assert!(
+            state
+                .take_up(2, Fetched::Bytes(bytes), &trusted, 0, &embedded())
+                .is_none()
+        );
+    }
+}
+
+#[test]
+fn a_floor_refuses_old_bundles_even_for_a_fresh_isolate() {
+    let mut state = BundleState::default();
+    let trusted = key(1).verifying_key();
+    let old = seal(&policy("evil.test"), 3, &key(1));
+    let event = state
+        .take_up(0, Fetched::Bytes(&old), &trusted, 4, &embedded())
+        .unwrap();
+    assert_eq!(event.reason, Some("below_min_serial"));
+    assert_eq!(event.active, embedded());
+    assert!(state.current().is_none());
+}
+
+#[test]
+fn outages_and_absence_are_reported_once_each_until_kv_answers_again() {
+    let mut state = BundleState::default();
+    let trusted = key(1).verifying_key();
+    let e = embedded();
+    let first = state
+        .take_up(0, Fetched::Unreachable, &trusted, 0, &e)
+        .unwrap();
+    assert_eq!(
+        (first.status, &first.active),
+        (EventStatus::Unreachable, &e)
+    );
+    assert!(
+        state
+            .take_up(1, Fetched::Unreachable, &trusted, 0, &e)
+            .is_none()
+    );
+    assert_eq!(
+        state
+            .take_up(2, Fetched::Absent, &trusted, 0, &e)
+            .unwrap()
+            .status,
+        EventStatus::Absent
+    );
+    assert!(state.take_up(3, Fetched::Absent, &trusted, 0, &e).is_none());
+    // KV answered in between: the next outage is news.
+    assert_eq!(
+        state
+            .take_up(4, Fetched::Unreachable, &trusted, 0, &e)
+            .unwrap()
+            .status,
+        EventStatus::Unreachable
+    );
+}
+
+#[test]
+fn the_event_line_names_itself_and_never_carries_bundle_bytes() {
+    let mut state = BundleState::default();
+    let trusted = key(1).verifying_key();
+    let bundle = seal(&policy("evil.test"), 7, &key(1));
+    let event = state
+        .take_up(0, Fetched::Bytes(&bundle), &trusted, 0, &embedded())
+        .unwrap();
+    let line = serde_json::to_value(event.line(1_795_867_200_123)).unwrap();
+    assert_eq!(line["event"], "policy_bundle");
+    assert_eq!(line["status"], "loaded");
+    assert_eq!(line["serial"], 7);
+    assert_eq!(line["active"]["source"], "bundle");
+    assert_eq!(line["ts"], "2026-11-28T12:00:00.123Z");
+    assert!(line.get("decision_id").is_none());
+}

@@ -1,0 +1,241 @@
+//! The policy that decides a request: the embedded one, or a signed bundle taken up from
+//! Workers KV (`crates/outbound/src/bundle_state.rs` judges bundles; this file reads KV).
+//!
+//! Configuration, all in `env`; without `EGRESS_POLICY_KV` everything is as before bundles:
+//! - `EGRESS_POLICY_KV`: the KV namespace binding holding the bundle;
+//! - `EGRESS_BUNDLE_PUBLIC_KEY`: the Ed25519 public key bundles must be signed with
+//!   (`egress-policy bundle --print-public-key`);
+//! - `EGRESS_BUNDLE_KEY`: the KV key (default `policy-bundle`);
+//! - `EGRESS_BUNDLE_REFRESH_SECS`: seconds between reads (default 30, at least 1);
+//! - `EGRESS_BUNDLE_MIN_SERIAL`: bundles below this serial are refused even by a fresh
+//!   isolate (which has no memory of the serials it saw), closing rollback across isolates.
+//!
+//! A KV binding without a usable public key takes up no bundle: the embedded policy decides
+//! and the misconfiguration is logged once per isolate.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use egress_policy_engine::bundle::{VerifyingKey, public_key_from_text};
+use egress_policy_engine::{CompiledPolicy, PolicyRef, PolicySource};
+use egress_policy_outbound::bundle_state::{
+    BundleState, DEFAULT_REFRESH_SECS, Due, Fetched, LoadedBundle,
+};
+use wasm_bindgen::prelude::*;
+use worker::Env;
+
+use crate::embedded;
+use crate::runtime::{Thenable, guarded, log_json, now_ms};
+
+/// The KV key read when `EGRESS_BUNDLE_KEY` is not set.
+const DEFAULT_KEY: &str = "policy-bundle";
+
+thread_local! {
+    static STATE: RefCell<BundleState> = RefCell::new(BundleState::default());
+    static CONFIG_REPORTED: RefCell<bool> = const { RefCell::new(false) };
+}
+
+/// The policy deciding one request.
+pub enum Active {
+    /// The embedded policy (`None` if it failed to load: the Worker then fails closed).
+    Embedded(Option<&'static CompiledPolicy>),
+    /// A bundle taken up from KV.
+    Bundle(Rc<LoadedBundle>),
+}
+
+impl Active {
+    /// The policy, if one is loaded.
+    pub fn policy(&self) -> Option<&CompiledPolicy> {
+        match self {
+            Active::Embedded(policy) => *policy,
+            Active::Bundle(bundle) => Some(&bundle.policy),
+        }
+    }
+
+    /// What decision lines name: the revision, its source and serial.
+    pub fn policy_ref(&self) -> PolicyRef {
+        match self {
+            Active::Embedded(_) => embedded_ref(),
+            Active::Bundle(bundle) => bundle.policy_ref.clone(),
+        }
+    }
+}
+
+/// The embedded policy's reference, naming its source.
+fn embedded_ref() -> PolicyRef {
+    let reference = guarded(embedded::policy_ref)
+        .cloned()
+        .unwrap_or_else(PolicyRef::unknown);
+    reference.from_source(PolicySource::Embedded, None)
+}
+
+/// How this deployment takes up bundles.
+struct Config {
+    kv: JsValue,
+    key: JsValue,
+    trusted: VerifyingKey,
+    refresh_ms: u64,
+    min_serial: u64,
+}
+
+/// What to do before deciding a request.
+pub enum Ready {
+    /// Decide now with this policy.
+    Now(Active),
+    /// Decide when this promise settles (the isolate's first read of the bundle), with
+    /// [`current`] then.
+    After(js_sys::Promise),
+}
+
+/// The policy to decide with now, starting a background read of the bundle when one is due
+/// (handed to `wait_until` so the read outlives the request).
+pub fn ready(env: &Env, wait_until: impl FnOnce(&js_sys::Promise)) -> Ready {
+    let Some(config) = config(env) else {
+        return Ready::Now(current());
+    };
+    let due = STATE.with(|state| {
+        state
+            .try_borrow_mut()
+            .map_or(Due::No, |mut state| state.due(now_ms(), config.refresh_ms))
+    });
+    match due {
+        Due::No => Ready::Now(current()),
+        Due::First => Ready::After(read(config)),
+        Due::Refresh => {
+            wait_until(&read(config));
+            Ready::Now(current())
+        }
+    }
+}
+
+/// The policy deciding now: the bundle taken up, else the embedded one.
+pub fn current() -> Active {
+    let bundle = STATE.with(|state| state.try_borrow().ok().and_then(|s| s.current()));
+    match bundle {
+        Some(bundle) => Active::Bundle(bundle),
+        None => Active::Embedded(guarded(embedded::policy).flatten()),
+    }
+}
+
+/// The configuration, or `None` when bundles are not configured (or misconfigured: logged).
+fn config(env: &Env) -> Option<Config> {
+    let kv = js_sys::Reflect::get(env, &JsValue::from_str("EGRESS_POLICY_KV")).ok()?;
+    if kv.is_undefined() || kv.is_null() {
+        return None;
+    }
+    let text = |name: &str| {
+        js_sys::Reflect::get(env, &JsValue::from_str(name))
+            .ok()
+            .and_then(|value| value.as_string())
+    };
+    let number = |name: &str, default: u64| -> Result<u64, String> {
+        match text(name) {
+            None => Ok(default),
+            Some(value) => value
+                .trim()
+                .parse()
+                .map_err(|_| format!("{name} is not a whole number")),
+        }
+    };
+    let parsed = (|| {
+        let trusted = text("EGRESS_BUNDLE_PUBLIC_KEY")
+            .as_deref()
+            .and_then(public_key_from_text)
+            .ok_or("EGRESS_BUNDLE_PUBLIC_KEY is missing or not an Ed25519 public key")?;
+        let refresh_secs = number("EGRESS_BUNDLE_REFRESH_SECS", DEFAULT_REFRESH_SECS)?.max(1);
+        let min_serial = number("EGRESS_BUNDLE_MIN_SERIAL", 0)?;
+        let key = text("EGRESS_BUNDLE_KEY").unwrap_or_else(|| DEFAULT_KEY.to_owned());
+        Ok::<_, String>(Config {
+            kv: kv.clone(),
+            key: JsValue::from_str(&key),
+            trusted,
+            refresh_ms: refresh_secs.saturating_mul(1000),
+            min_serial,
+        })
+    })();
+    match parsed {
+        Ok(config) => Some(config),
+        Err(problem) => {
+            report_config_once(&problem);
+            None
+        }
+    }
+}
+
+fn report_config_once(problem: &str) {
+    let first = CONFIG_REPORTED.with(|reported| !reported.replace(true));
+    if first {
+        // The problem names a setting, never its value.
+        log_json(&serde_json::json!({
+            "v": egress_policy_engine::LOG_SCHEMA_VERSION,
+            "event": "policy_bundle",
+            "status": "misconfigured",
+            "reason": problem,
+            "active": embedded_ref(),
+        }));
+    }
+}
+
+/// Reads the bundle from KV and takes it up (or not). The promise always resolves.
+fn read(config: Config) -> js_sys::Promise {
+    let Config {
+        kv,
+        key,
+        trusted,
+        min_serial,
+        ..
+    } = config;
+    let get = js_sys::Reflect::get(&kv, &JsValue::from_str("get"))
+        .ok()
+        .and_then(|get| get.dyn_into::<js_sys::Function>().ok());
+    let options = js_sys::Object::new();
+    let _ = js_sys::Reflect::set(
+        &options,
+        &JsValue::from_str("type"),
+        &JsValue::from_str("arrayBuffer"),
+    );
+    let started = get.and_then(|get| {
+        get.call2(&kv, &key, &options)
+            .ok()
+            .and_then(|value| value.dyn_into::<js_sys::Promise>().ok())
+    });
+    let Some(started) = started else {
+        take_up(Fetched::Unreachable, &trusted, min_serial);
+        return js_sys::Promise::resolve(&JsValue::UNDEFINED);
+    };
+    let trusted_on_error = trusted;
+    let on_value = Closure::<dyn FnMut(JsValue) -> JsValue>::once(move |value: JsValue| {
+        if value.is_null() || value.is_undefined() {
+            take_up(Fetched::Absent, &trusted, min_serial);
+        } else {
+            let bytes = js_sys::Uint8Array::new(&value).to_vec();
+            take_up(Fetched::Bytes(&bytes), &trusted, min_serial);
+        }
+        JsValue::UNDEFINED
+    });
+    let on_error = Closure::<dyn FnMut(JsValue) -> JsValue>::once(move |_reason: JsValue| {
+        take_up(Fetched::Unreachable, &trusted_on_error, min_serial);
+        JsValue::UNDEFINED
+    });
+    started
+        .unchecked_ref::<Thenable>()
+        .then_both(&on_value.into_js_value(), &on_error.into_js_value())
+}
+
+/// Judges what the read gave and logs the event, if it is news.
+fn take_up(fetched: Fetched<'_>, trusted: &VerifyingKey, min_serial: u64) {
+    let now = now_ms();
+    let embedded = embedded_ref();
+    let event = guarded(|| {
+        STATE.with(|state| {
+            state
+                .try_borrow_mut()
+                .ok()
+                .and_then(|mut state| state.take_up(now, fetched, trusted, min_serial, &embedded))
+        })
+    })
+    .flatten();
+    if let Some(event) = event {
+        log_json(&event.line(now));
+    }
+}

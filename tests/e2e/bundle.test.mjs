@@ -1,0 +1,134 @@
+// Signed policy bundles through Workers KV, in workerd with miniflare's real KV: bundles made
+// by `egress-policy bundle`, published with a KV put, taken up by the running Worker after a
+// refresh (1 s here) with no restart; tampered, wrongly signed and older bundles refused while
+// the last good policy keeps deciding; each event logged once; every decision line names its
+// revision and source.
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { generateKeyPairSync, randomUUID } from "node:crypto";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { after, before, test } from "node:test";
+import { POLICY_PATH, POLICY_SHA256, ROOT, startWorld } from "./harness.mjs";
+
+const CLI = path.join(ROOT, "target/debug/egress-policy");
+const KEY = "policy-bundle";
+const dir = mkdtempSync(path.join(tmpdir(), "egress-bundle-"));
+
+/** An Ed25519 key pair: the PEM file `bundle` signs with, and the Worker's public key text. */
+function keyPair(name) {
+  const { privateKey, publicKey } = generateKeyPairSync("ed25519");
+  const pem = path.join(dir, `${name}.pem`);
+  writeFileSync(pem, privateKey.export({ type: "pkcs8", format: "pem" }));
+  const raw = publicKey.export({ type: "spki", format: "der" }).subarray(-32);
+  return { pem, publicKey: raw.toString("base64url") };
+}
+
+const trusted = keyPair("trusted");
+const other = keyPair("other");
+
+/** The e2e policy plus an emergency block of `host`: written, bundled, returned as bytes. */
+function bundle({ block, serial, key = trusted }) {
+  const text = readFileSync(POLICY_PATH, "utf8").replace('name = "e2e"', `name = "e2e-bundle-${serial}"`) +
+    (block ? `\n[[rules]]\nid = "emergency-${serial}"\naction = "block"\nhosts = ["${block}"]\nreason = "emergency"\n` : "");
+  const policy = path.join(dir, `policy-${serial}.toml`);
+  writeFileSync(policy, text);
+  const out = path.join(dir, `bundle-${serial}.bin`);
+  execFileSync(CLI, ["bundle", policy, "--key-file", key.pem, "--serial", String(serial), "-o", out], { cwd: ROOT });
+  const sha256 = execFileSync("sha256sum", [policy], { encoding: "utf8" }).split(" ")[0];
+  return { bytes: readFileSync(out), sha256 };
+}
+
+let world;
+before(async () => {
+  if (!existsSync(CLI)) execFileSync("cargo", ["build", "--bin", "egress-policy"], { cwd: ROOT, stdio: "inherit" });
+  world = await startWorld({ bundle: { publicKey: trusted.publicKey, refreshSecs: 1 } });
+});
+after(async () => { await world?.dispose(); });
+
+/** Publishes `bytes` under the bundle key (an ArrayBuffer: what `wrangler kv key put --path` stores). */
+const publish = (bytes) => world.kv.put(KEY, Uint8Array.from(bytes).buffer);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const events = async () => (await world.decisionLines()).filter((l) => l?.event === "policy_bundle");
+
+/** Requests `host` until `pred(line)` holds for its decision line (refreshes run in the background). */
+async function until(host, pred, what) {
+  const deadline = Date.now() + 8000;
+  for (;;) {
+    const p = `/probe/${randomUUID()}`;
+    const res = await world.call("acme", `https://${host}${p}`);
+    await res.arrayBuffer();
+    const [line] = await world.waitForLogs((l) => l.path === p, 1);
+    if (line && pred(line)) return { res, line };
+    if (Date.now() > deadline) assert.fail(`${what}: last line ${JSON.stringify(line)}`);
+    await sleep(200);
+  }
+}
+
+test("without a bundle the embedded policy decides, and the line says so", async () => {
+  const { res, line } = await until("emergency.example.com", () => true, "a line");
+  assert.equal(res.status, 200);
+  assert.deepEqual(line.policy, { name: "e2e", sha256: POLICY_SHA256, source: "embedded" });
+  const [absent] = await events();
+  assert.equal(absent?.status, "absent", JSON.stringify(absent));
+});
+
+test("a published bundle is enforced after a refresh, with no restart, and named in every line", async () => {
+  const { bytes, sha256 } = bundle({ block: "emergency.example.com", serial: 10 });
+  await publish(bytes);
+  const { res, line } = await until("emergency.example.com", (l) => l.action === "block", "the emergency block");
+  assert.equal(res.status, 403);
+  assert.equal(line.rule, "emergency-10");
+  assert.deepEqual(line.policy, { name: "e2e-bundle-10", sha256, source: "bundle", serial: 10 });
+  // The rest of the policy still decides as before.
+  const pass = await until("public.example.com", () => true, "a pass");
+  assert.equal(pass.res.status, 200);
+  assert.equal(pass.line.policy.serial, 10);
+  // An outbound Worker without the KV binding keeps its embedded policy.
+  const p = `/probe/${randomUUID()}`;
+  assert.equal((await world.call("initech", `https://emergency.example.com${p}`)).status, 200);
+  const [unbound] = await world.waitForLogs((l) => l.path === p, 1);
+  assert.deepEqual(unbound.policy, { name: "e2e", sha256: POLICY_SHA256, source: "embedded" });
+  const loaded = (await events()).filter((e) => e.status === "loaded");
+  assert.equal(loaded.length, 1, "taken up once, logged once");
+  assert.deepEqual([loaded[0].serial, loaded[0].active.source, loaded[0].policy.sha256], [10, "bundle", sha256]);
+});
+
+test("tampered, wrongly signed and older bundles are refused; the last good policy keeps deciding", async () => {
+  const good = bundle({ block: "emergency.example.com", serial: 10 });
+  const tampered = Buffer.from(bundle({ block: null, serial: 11 }).bytes);
+  tampered[tampered.length - 100] ^= 0x01;
+  const cases = [
+    ["bad_signature", tampered],
+    ["wrong_key", bundle({ block: null, serial: 12, key: other }).bytes],
+    ["older_serial", bundle({ block: null, serial: 9 }).bytes],
+    ["not_a_bundle", Buffer.from("EGRESSPOL\0 not a bundle at all")],
+  ];
+  for (const [reason, bytes] of cases) {
+    await publish(bytes);
+    const deadline = Date.now() + 8000;
+    let refused = [];
+    while (refused.length === 0 && Date.now() < deadline) {
+      await (await world.call("acme", `https://public.example.com/${randomUUID()}`)).arrayBuffer();
+      refused = (await events()).filter((e) => e.status === "refused" && e.reason === reason);
+      if (refused.length === 0) await sleep(200);
+    }
+    assert.equal(refused.length, 1, `${reason}: refused and logged once`);
+    assert.equal(refused[0].active.serial, 10, `${reason}: the last good bundle stays active`);
+    // Still enforced, and the refused bundle read again at the next refreshes is not logged again.
+    await sleep(1200);
+    const { res, line } = await until("emergency.example.com", () => true, "a line");
+    assert.equal(res.status, 403, `${reason}: the emergency block holds`);
+    assert.deepEqual([line.rule, line.policy.serial, line.policy.sha256], ["emergency-10", 10, good.sha256]);
+    assert.equal((await events()).filter((e) => e.reason === reason).length, 1, `${reason}: logged once`);
+  }
+});
+
+test("no line of the bundle suite carries key material", async () => {
+  const text = JSON.stringify(await world.decisionLines());
+  for (const key of [trusted, other]) {
+    const pem = readFileSync(key.pem, "utf8").split("\n").filter((l) => l && !l.startsWith("-----")).join("");
+    assert.ok(!text.includes(pem), "no private key in the logs");
+  }
+});
