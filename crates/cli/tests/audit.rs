@@ -402,3 +402,42 @@ fn failed_injections_are_not_counted_as_injections() {
     assert!(html.contains("Failed requests"), "{html}");
     assert!(html.contains("inject credential_unavailable"), "{html}");
 }
+
+#[test]
+fn revisions_are_counted_by_source_and_bundle_serial() {
+    let base = r#"{"v":1,"ts":"2026-12-01T12:00:00.000Z","decision_id":"d","customer":"acme","tags":[],"action":"pass","would_block":false,"rule":null,"report_rule":null,"reason":"default_action","method":"GET","scheme":"https","host":"example.com","port":443,"path":"/","credential":null,"policy":{"name":"p","sha256":"00"},"status":200,"error":null,"duration_ms":1}"#;
+    let with_policy = |policy: Value| {
+        let mut v: Value = serde_json::from_str(base).unwrap();
+        v["policy"] = policy;
+        v.to_string()
+    };
+    let lines = [
+        with_policy(serde_json::json!({"name": "p", "sha256": "00", "source": "embedded"})),
+        with_policy(serde_json::json!({"name": "p", "sha256": "11", "source": "bundle", "serial": 7})),
+        with_policy(serde_json::json!({"name": "p", "sha256": "11", "source": "bundle", "serial": 7})),
+        with_policy(serde_json::json!({"name": "p", "sha256": "00"})),
+        // A bundle event shares the stream: not a decision, not a problem.
+        r#"{"v":1,"ts":"2026-12-01T12:00:00.000Z","event":"policy_bundle","status":"loaded","reason":null,"serial":7,"policy":null,"active":{"name":"p","sha256":"11","source":"bundle","serial":7}}"#.to_owned(),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("bundles.jsonl");
+    std::fs::write(&log, lines.join("\n") + "\n").unwrap();
+    let log = log.to_str().unwrap();
+
+    let s = audit_json(&[log]);
+    assert_eq!(s["decisions"], 4, "{s}");
+    assert_eq!(s["problems"]["total"], 0, "{}", s["problems"]);
+    let revisions = s["revisions"].as_array().unwrap();
+    assert_eq!(revisions.len(), 3, "{revisions:?}");
+    let bundle = revisions.iter().find(|r| r["source"] == "bundle").unwrap();
+    assert_eq!(
+        (
+            bundle["serial"].as_u64(),
+            bundle["counts"]["total"].as_u64()
+        ),
+        (Some(7), Some(2))
+    );
+    let text = String::from_utf8(audit(&[log]).stdout).unwrap();
+    assert!(text.contains("bundle 7"), "{text}");
+    assert!(text.contains("embedded"), "{text}");
+}

@@ -307,3 +307,124 @@ fn lines_with_a_redacted_path_are_counted_not_redecided() {
     let (code, stdout, _) = replay(&fixture_policy(), &[&wrong_file]);
     assert_eq!(code, Some(1), "{stdout}");
 }
+
+/// Runs the binary with `args`.
+fn cli(args: &[&str]) -> (Option<i32>, String, String) {
+    let out: Output = Command::new(env!("CARGO_BIN_EXE_egress-policy"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+#[test]
+fn archived_revisions_re_decide_their_own_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = |name: &str, text: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p.to_str().unwrap().to_owned()
+    };
+    let head = "version = 1\n[defaults]\naction = \"pass\"\n";
+    let old = file(
+        "old.toml",
+        &format!(
+            "{head}\n[[rules]]\nid = \"emergency\"\naction = \"block\"\nhosts = [\"evil.test\"]\n"
+        ),
+    );
+    let new = file("new.toml", head);
+    // A PKCS#8 Ed25519 key: the RFC 8410 prefix, then a fixed seed.
+    let mut der = vec![
+        0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04,
+        0x20,
+    ];
+    der.extend_from_slice(&[3; 32]);
+    let key = file("key.pem", &pem::encode(&pem::Pem::new("PRIVATE KEY", der)));
+    let archive = dir.path().join("archive");
+    let archive = archive.to_str().unwrap();
+    let bundle = dir.path().join("b.bin");
+    let (code, out, err) = cli(&[
+        "bundle",
+        &old,
+        "--key-file",
+        &key,
+        "--serial",
+        "1",
+        "-o",
+        bundle.to_str().unwrap(),
+        "--archive",
+        archive,
+    ]);
+    assert_eq!(code, Some(0), "{out}{err}");
+
+    // Lines the old revision decided, as explain writes them, plus the fields only logs have.
+    let line = |url: &str, falsify: bool| {
+        let (code, out, _) = cli(&[
+            "explain",
+            "--policy",
+            &old,
+            "--customer",
+            "acme",
+            "--json",
+            url,
+        ]);
+        assert_eq!(code, Some(0));
+        let mut v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        let o = v.as_object_mut().unwrap();
+        o.remove("rule_line");
+        o.insert("v".into(), 1.into());
+        o.insert("ts".into(), "2026-12-01T00:00:00.000Z".into());
+        o.insert("decision_id".into(), format!("d-{url}").into());
+        o.insert("status".into(), serde_json::Value::Null);
+        o.insert("error".into(), serde_json::Value::Null);
+        o.insert("duration_ms".into(), 1.into());
+        if falsify {
+            o.insert("action".into(), "pass".into());
+            o.insert("rule".into(), serde_json::Value::Null);
+        }
+        v.to_string()
+    };
+    let good = file(
+        "good.jsonl",
+        &[
+            line("https://evil.test/x", false),
+            line("https://ok.test/", false),
+        ]
+        .join("\n"),
+    );
+    let (code, out, err) = cli(&["replay", "--policy", &new, &good]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(out.contains("skipped, other revision"), "{out}");
+    let (code, out, err) = cli(&["replay", "--policy", &new, "--archive", archive, &good]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(out.contains("2 compared, 2 agree, 0 differ"), "{out}");
+    assert!(out.contains("re-decided with archived revision"), "{out}");
+
+    let forged = file("forged.jsonl", &line("https://evil.test/x", true));
+    let (code, out, _) = cli(&["replay", "--policy", &new, "--archive", archive, &forged]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("mismatch"), "{out}");
+
+    // An archive file that is not the revision it is named for is never used.
+    let (_, out, _) = cli(&["compile", &new, "-o", &format!("{archive}/x.bin")]);
+    assert!(out.contains("policy sha256"));
+    let old_sha = out
+        .lines()
+        .find(|l| l.starts_with("policy sha256"))
+        .unwrap();
+    let _ = old_sha;
+    for entry in std::fs::read_dir(archive).unwrap() {
+        let p = entry.unwrap().path();
+        if p.extension().is_some_and(|e| e == "artifact") {
+            std::fs::copy(format!("{archive}/x.bin"), &p).unwrap();
+        }
+    }
+    let (code, out, _) = cli(&["replay", "--policy", &new, "--archive", archive, &good]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("not used: holds revision"), "{out}");
+    assert!(out.contains("skipped, other revision"), "{out}");
+}

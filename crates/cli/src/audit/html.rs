@@ -180,6 +180,7 @@ pub fn render(s: &Summary) -> String {
             vec![
                 r.name.clone().unwrap_or_else(|| "(unnamed)".into()),
                 short_sha(&r.sha256).to_string(),
+                super::text::source_label(r),
                 r.counts.total.to_string(),
                 r.first.clone().unwrap_or_default(),
                 r.last.clone().unwrap_or_default(),
@@ -191,6 +192,7 @@ pub fn render(s: &Summary) -> String {
         &[
             ("name", false),
             ("sha256", false),
+            ("source", false),
             ("decisions", true),
             ("first", false),
             ("last", false),

@@ -11,6 +11,7 @@
 //! one, so such lines are counted apart ("not re-decided: path redacted"), never compared.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 
 use egress_policy_engine::{CompiledPolicy, Decision, DecisionLog, Refusal, Request};
 use serde::Serialize;
@@ -44,10 +45,73 @@ pub struct Skipped {
     pub lines: u64,
 }
 
+/// Compiled policy revisions kept by `egress-policy bundle --archive DIR`, loaded on first
+/// use: `DIR/<policy sha256>.artifact`.
+#[derive(Debug)]
+pub struct Archive {
+    dir: PathBuf,
+    /// By sha256: the revision, or `None` when it is not archived or does not load.
+    loaded: BTreeMap<String, Option<CompiledPolicy>>,
+    /// Archived artefacts that exist but do not load (corrupt, another format), by sha256.
+    pub unloadable: BTreeMap<String, String>,
+}
+
+impl Archive {
+    /// An archive directory.
+    pub fn new(dir: PathBuf) -> Archive {
+        Archive {
+            dir,
+            loaded: BTreeMap::new(),
+            unloadable: BTreeMap::new(),
+        }
+    }
+
+    /// The archived revision `sha256`, if there is one that loads and is that revision.
+    fn get(&mut self, sha256: &str) -> Option<&CompiledPolicy> {
+        if !self.loaded.contains_key(sha256) {
+            let policy = self.load(sha256);
+            self.loaded.insert(sha256.to_owned(), policy);
+        }
+        self.loaded.get(sha256).and_then(Option::as_ref)
+    }
+
+    fn load(&mut self, sha256: &str) -> Option<CompiledPolicy> {
+        // Only a 64-hex-digit name can be a file of the archive: a logged sha256 never
+        // becomes a path of its own choosing.
+        if sha256.len() != 64
+            || !sha256
+                .bytes()
+                .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+        {
+            return None;
+        }
+        let path = self.dir.join(format!("{sha256}.artifact"));
+        let bytes = std::fs::read(&path).ok()?;
+        match CompiledPolicy::from_artifact(&bytes) {
+            Ok(policy) if policy.sha256() == sha256 => Some(policy),
+            Ok(policy) => {
+                self.unloadable.insert(
+                    sha256.to_owned(),
+                    format!("holds revision {} instead", policy.sha256()),
+                );
+                None
+            }
+            Err(e) => {
+                self.unloadable.insert(sha256.to_owned(), e.to_string());
+                None
+            }
+        }
+    }
+}
+
 /// Replay totals.
 #[derive(Debug)]
 pub struct Replay<'p> {
     policy: &'p CompiledPolicy,
+    /// Earlier revisions to re-decide their own lines with, when given.
+    pub archive: Option<Archive>,
+    /// Lines re-decided with an archived revision, by sha256 (a subset of `compared`).
+    pub from_archive: BTreeMap<String, u64>,
     /// Lines of this revision that were re-decided.
     pub compared: u64,
     /// Of those, lines whose decision differs.
@@ -65,6 +129,8 @@ impl<'p> Replay<'p> {
     pub fn new(policy: &'p CompiledPolicy) -> Replay<'p> {
         Replay {
             policy,
+            archive: None,
+            from_archive: BTreeMap::new(),
             compared: 0,
             mismatched: 0,
             not_redecidable: BTreeMap::new(),
@@ -75,14 +141,26 @@ impl<'p> Replay<'p> {
 
     /// Checks one line; a mismatch is returned for the caller to print (not kept).
     pub fn check(&mut self, location: &Location, log: &DecisionLog) -> Option<Mismatch> {
-        if log.policy.sha256 != self.policy.sha256() {
-            let skipped = self.skipped.entry(&log.policy.sha256);
-            if skipped.lines == 0 {
-                skipped.name.clone_from(&log.policy.name);
+        let archived = log.policy.sha256 != self.policy.sha256();
+        let policy = if archived {
+            match self
+                .archive
+                .as_mut()
+                .and_then(|a| a.get(&log.policy.sha256))
+            {
+                Some(policy) => policy,
+                None => {
+                    let skipped = self.skipped.entry(&log.policy.sha256);
+                    if skipped.lines == 0 {
+                        skipped.name.clone_from(&log.policy.name);
+                    }
+                    skipped.lines += 1;
+                    return None;
+                }
             }
-            skipped.lines += 1;
-            return None;
-        }
+        } else {
+            self.policy
+        };
         if log.path_redacted {
             self.path_redacted += 1;
             return None;
@@ -94,13 +172,19 @@ impl<'p> Replay<'p> {
                 return None;
             }
         };
-        let decision = self.policy.decide(&Request {
+        let decision = policy.decide(&Request {
             method: &log.method,
             url: &url,
             customer: log.customer.as_deref(),
             tags: &log.tags,
         });
         self.compared += 1;
+        if archived {
+            *self
+                .from_archive
+                .entry(log.policy.sha256.clone())
+                .or_insert(0) += 1;
+        }
         let fields = differing_fields(log, &decision);
         if fields.is_empty() {
             return None;

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use egress_policy_engine::{Action, DecisionLog, Outcome};
+use egress_policy_engine::{Action, DecisionLog, Outcome, PolicySource};
 use serde::Serialize;
 
 use super::bounded::{Capped, Hitter, TopK};
@@ -56,6 +56,8 @@ impl ActionCounts {
 struct RevisionAgg {
     name: Option<String>,
     sha256: String,
+    source: Option<PolicySource>,
+    serial: Option<u64>,
     counts: ActionCounts,
     first: Option<Timestamp>,
     last: Option<Timestamp>,
@@ -152,15 +154,21 @@ impl Auditor {
             None => self.bad_timestamps += 1,
         }
 
+        // One row per revision and where it came from: the same policy embedded and as
+        // bundle 7 are two rows.
         let revision_key = format!(
-            "{}\n{}",
+            "{}\n{}\n{}\n{}",
             log.policy.sha256,
-            log.policy.name.as_deref().unwrap_or("")
+            log.policy.name.as_deref().unwrap_or(""),
+            log.policy.source.map_or("", PolicySource::as_str),
+            log.policy.serial.map(|s| s.to_string()).unwrap_or_default()
         );
         let revision = self.revisions.entry(&revision_key);
         if revision.counts.total == 0 {
             revision.name.clone_from(&log.policy.name);
             revision.sha256.clone_from(&log.policy.sha256);
+            revision.source = log.policy.source;
+            revision.serial = log.policy.serial;
         }
         revision.counts.add(log);
         if let Some(t) = &ts {
@@ -261,6 +269,8 @@ impl Auditor {
             .map(|(_, r)| RevisionRow {
                 name: r.name.clone(),
                 sha256: r.sha256.clone(),
+                source: r.source,
+                serial: r.serial,
                 counts: r.counts,
                 first: r.first.as_ref().map(|t| t.text().to_string()),
                 last: r.last.as_ref().map(|t| t.text().to_string()),
@@ -484,6 +494,10 @@ pub struct RevisionRow {
     pub name: Option<String>,
     /// Hex SHA-256 of the policy file.
     pub sha256: String,
+    /// Where the Worker had it from (`embedded`, `bundle`); absent in older lines.
+    pub source: Option<PolicySource>,
+    /// The bundle's serial, for `bundle`.
+    pub serial: Option<u64>,
     /// Its decisions.
     pub counts: ActionCounts,
     /// Its first `ts`.

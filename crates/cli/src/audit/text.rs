@@ -93,6 +93,7 @@ pub fn render(s: &Summary) -> String {
     let mut revisions = Table::new(&[
         ("name", false),
         ("sha256", false),
+        ("source", false),
         ("total", true),
         ("block", true),
         ("inject", true),
@@ -105,6 +106,7 @@ pub fn render(s: &Summary) -> String {
         revisions.row(vec![
             r.name.clone().unwrap_or_else(|| "(unnamed)".into()),
             short_sha(&r.sha256).to_string(),
+            source_label(r),
             r.counts.total.to_string(),
             r.counts.block.to_string(),
             r.counts.inject.to_string(),
@@ -256,4 +258,14 @@ pub fn render(s: &Summary) -> String {
         let _ = writeln!(out, "note: {note}");
     }
     out
+}
+
+/// Where a revision came from, as the tables show it: `embedded`, `bundle 7`, or `-` for
+/// lines written before the Worker said.
+pub fn source_label(r: &super::summary::RevisionRow) -> String {
+    match (r.source, r.serial) {
+        (Some(source), Some(serial)) => format!("{} {serial}", source.as_str()),
+        (Some(source), None) => source.as_str().to_owned(),
+        (None, _) => "-".to_owned(),
+    }
 }

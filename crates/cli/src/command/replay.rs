@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::audit::replay::Replay;
+use crate::audit::replay::{Archive, Replay};
 use crate::audit::table::terminal_safe;
 use crate::audit::text::short_sha;
 use egress_policy_engine::CompiledPolicy;
@@ -20,7 +20,8 @@ use crate::policy_source::{self, DEFAULT_POLICY};
 /// differs: the auditor's proof that the logs and the policy agree.
 ///
 /// Only lines whose `policy.sha256` is POLICY's SHA-256 are compared; lines of other revisions
-/// are reported as skipped. `invalid_url` and `userinfo_in_url` refusals cannot be re-decided
+/// are reported as skipped, unless `--archive DIR` holds that revision (`egress-policy bundle
+/// --archive DIR` writes `DIR/<sha256>.artifact`): then they are re-decided with it. `invalid_url` and `userinfo_in_url` refusals cannot be re-decided
 /// (the log does not keep the URL part that caused them) and are counted apart, as are lines
 /// whose path was cut by `defaults.path_in_logs` (`path_redacted`): never reported as
 /// mismatches, since the logged path is not the request's.
@@ -41,6 +42,10 @@ pub struct Args {
     /// JSON Lines: each mismatch, then a summary (see above).
     #[arg(long)]
     pub json: bool,
+    /// A directory of archived revisions (`bundle --archive`): lines of another revision
+    /// found there are re-decided with it instead of skipped.
+    #[arg(long, value_name = "DIR")]
+    pub archive: Option<PathBuf>,
 }
 
 /// A mismatch as a `--json` line.
@@ -70,6 +75,10 @@ struct SummaryLine<'a> {
     not_redecidable: &'a BTreeMap<&'static str, u64>,
     /// Lines of this revision not re-decided because their path was redacted.
     path_redacted: u64,
+    /// Lines re-decided with an archived revision, per revision.
+    from_archive: Vec<SkippedLine<'a>>,
+    /// Archived revisions that could not be used, and why.
+    archive_unloadable: Option<&'a BTreeMap<String, String>>,
     /// Lines of other policy revisions, per revision.
     skipped: Vec<SkippedLine<'a>>,
     /// Lines of further revisions past the per-revision cap, pooled.
@@ -104,6 +113,7 @@ pub fn run(args: &Args) -> ExitCode {
         }
     };
     let mut replay = Replay::new(&policy);
+    replay.archive = args.archive.clone().map(Archive::new);
     // Write errors (a closed pipe: `| head`) are ignored; the exit code still tells.
     let mut out = std::io::stdout().lock();
     let report = logs::read_all(&args.logs, &mut |location, log| {
@@ -153,6 +163,16 @@ pub fn run(args: &Args) -> ExitCode {
             mismatched: replay.mismatched,
             not_redecidable: &replay.not_redecidable,
             path_redacted: replay.path_redacted,
+            from_archive: replay
+                .from_archive
+                .iter()
+                .map(|(sha256, lines)| SkippedLine {
+                    sha256,
+                    name: None,
+                    lines: *lines,
+                })
+                .collect(),
+            archive_unloadable: replay.archive.as_ref().map(|a| &a.unloadable),
             skipped: replay
                 .skipped
                 .iter()
@@ -230,6 +250,23 @@ fn print_summary(
             "  not re-decided: path redacted (path_in_logs): {} lines",
             replay.path_redacted
         );
+    }
+    for (sha, lines) in &replay.from_archive {
+        let _ = writeln!(
+            out,
+            "  re-decided with archived revision {}: {lines} lines",
+            short_sha(sha)
+        );
+    }
+    if let Some(archive) = &replay.archive {
+        for (sha, why) in &archive.unloadable {
+            let _ = writeln!(
+                out,
+                "  archived revision {} not used: {}",
+                terminal_safe(short_sha(sha)),
+                terminal_safe(why)
+            );
+        }
     }
     for (sha, skipped) in replay.skipped.iter() {
         let _ = writeln!(
