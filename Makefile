@@ -107,6 +107,23 @@ dev: ## local Workers for Platforms in workerd: dispatcher, two customers, this 
 	@$(MAKE) build
 	$(NODE) dev/run.mjs
 
+# A signed bundle for the running `make dev`: the policy (default: policy/policy.toml plus a
+# block of $(BLOCK)) signed with the dev key, dropped where dev/run.mjs publishes it to KV.
+BLOCK ?= evil.example.net
+DEV_DIR := target/dev
+
+.PHONY: dev-publish
+dev-publish: ## with make dev running: publish a signed policy bundle (BLOCK=host, or EGRESS_POLICY=file) to its local KV
+	@[ -f $(DEV_DIR)/bundle-signing.pem ] || { echo "start make dev first (it makes the dev signing key)" >&2; exit 1; }
+	@$(CARGO) build --quiet --bin egress-policy
+	@if [ "$(origin EGRESS_POLICY)" = "command line" ] || [ "$(origin EGRESS_POLICY)" = "environment" ]; then \
+	  cp '$(EGRESS_POLICY)' $(DEV_DIR)/publish.toml; \
+	else \
+	  { cat policy/policy.toml; printf '\n[[rules]]\nid = "emergency-block"\naction = "block"\nhosts = ["%s"]\nreason = "emergency block (make dev-publish)"\n' '$(BLOCK)'; } > $(DEV_DIR)/publish.toml; \
+	fi
+	target/debug/egress-policy bundle $(DEV_DIR)/publish.toml --key-file $(DEV_DIR)/bundle-signing.pem -o $(DEV_DIR)/outbox/.next.tmp --archive $(DEV_DIR)/archive
+	@mv $(DEV_DIR)/outbox/.next.tmp $(DEV_DIR)/outbox/bundle-$$(date +%s%N).bin
+
 # ---------------------------------------------------------------- benchmark
 
 .PHONY: bench-worker

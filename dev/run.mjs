@@ -1,15 +1,40 @@
 // `make dev`: the local Workers for Platforms (dev/world.mjs) with the Worker from build/
 // (policy/policy.toml, or the EGRESS_POLICY it was built with), printing what to curl and
 // every decision log line as it happens. Ctrl-C stops it.
-import { startDevWorld } from "./world.mjs";
+//
+// Emergency blocks without a restart: the outbound Worker takes up signed policy bundles from
+// the local KV namespace. `make dev-publish BLOCK=host` (another terminal) signs a bundle of the
+// default policy plus a block of that host (or of EGRESS_POLICY=some.toml) with the dev key (target/dev/bundle-signing.pem, made here on first run) and drops
+// it in target/dev/outbox/; this process publishes every bundle dropped there to the KV.
+import { createPrivateKey, createPublicKey, generateKeyPairSync } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, watch, writeFileSync } from "node:fs";
+import path from "node:path";
+import { ROOT, startDevWorld } from "./world.mjs";
+
+const DEV_DIR = path.join(ROOT, "target/dev");
+const KEY_FILE = path.join(DEV_DIR, "bundle-signing.pem");
+const OUTBOX = path.join(DEV_DIR, "outbox");
+
+/** The dev signing key (made once), and its public key as the Worker is configured with it. */
+function devKey() {
+  mkdirSync(OUTBOX, { recursive: true });
+  if (!existsSync(KEY_FILE)) {
+    const { privateKey } = generateKeyPairSync("ed25519");
+    writeFileSync(KEY_FILE, privateKey.export({ type: "pkcs8", format: "pem" }), { mode: 0o600 });
+  }
+  const publicKey = createPublicKey(createPrivateKey(readFileSync(KEY_FILE)));
+  return publicKey.export({ type: "spki", format: "der" }).subarray(-32).toString("base64url");
+}
 
 const port = Number(process.env.DEV_PORT ?? 8787);
 const world = await startDevWorld({
   port,
+  bundlePublicKey: devKey(),
   onLog(line) {
     const [first, ...rest] = line.message;
     const text = typeof first === "object" && rest.length === 0 ? JSON.stringify(first) : line.message.map(String).join(" ");
-    process.stdout.write(`${line.level === "log" ? "decision" : line.level}: ${text}\n`);
+    const label = line.level !== "log" ? line.level : first?.event === "policy_bundle" ? "bundle" : "decision";
+    process.stdout.write(`${label}: ${text}\n`);
   },
 });
 const base = world.url.href.replace(/\/$/, "");
@@ -27,8 +52,29 @@ Try:
   passed    curl -s '${base}/globex/fetch?url=${q("https://example.org/hello?x=1")}'
   also      curl -s '${base}/globex/fetch?url=${q("http://169.254.169.254/latest/meta-data")}'
 
+Emergency block, no restart: this passes now,
+            curl -s '${base}/acme/fetch?url=${q("https://evil.example.net/")}'
+  then in another terminal
+            make dev-publish BLOCK=evil.example.net
+  and within about 2 s the same request is refused by rule emergency-block (a signed bundle
+  taken up from the local KV; the decision lines then name policy.source "bundle").
+
 Decision log lines follow (JSON, as Workers Logs / Logpush would get them). Ctrl-C to stop.
 `);
+
+/** Publishes every bundle dropped in the outbox to the local KV, then moves it aside. */
+async function publishOutbox() {
+  for (const name of readdirSync(OUTBOX).filter((n) => n.endsWith(".bin")).sort()) {
+    const file = path.join(OUTBOX, name);
+    const bytes = readFileSync(file);
+    await world.kv.put("policy-bundle", Uint8Array.from(bytes).buffer);
+    renameSync(file, `${file}.published`);
+    console.log(`published ${name} (${bytes.length} bytes) to the local KV: the Worker takes it up within 2 s`);
+  }
+}
+await publishOutbox();
+let publishing = Promise.resolve();
+watch(OUTBOX, () => { publishing = publishing.then(publishOutbox).catch((e) => console.error(`publish failed: ${e.message}`)); });
 
 let stopping = false;
 for (const signal of ["SIGINT", "SIGTERM"]) {

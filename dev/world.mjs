@@ -38,8 +38,10 @@ export default {
  * decision line objects). `upstream` (optional) answers requests before the defaults.
  * `workerDir` holds index.js + index_bg.wasm; `secrets` are its secret bindings (generated
  * ES256 key for EXAMPLE_API_SIGNING_KEY when not given). `port` 0 picks a free one.
+ * `bundlePublicKey`: the outbound Worker takes up policy bundles signed with that key from the
+ * local KV namespace `EGRESS_POLICY_KV` (read every 2 s); the result's `kv` publishes to it.
  */
-export async function startDevWorld({ workerDir = path.join(ROOT, "build"), port = 8787, host = "127.0.0.1", onLog = () => {}, secrets, verifyKeys } = {}) {
+export async function startDevWorld({ workerDir = path.join(ROOT, "build"), port = 8787, host = "127.0.0.1", onLog = () => {}, secrets, verifyKeys, bundlePublicKey } = {}) {
   let keys = { secrets, verifyKeys };
   if (!secrets) {
     const ec = generateKeyPairSync("ec", { namedCurve: "P-256" });
@@ -108,7 +110,12 @@ export async function startDevWorld({ workerDir = path.join(ROOT, "build"), port
         compatibilityDate: COMPATIBILITY_DATE,
         // Locally the customer arrives as ctx.props, which the Worker reads only on this opt-in
         // (as deployed, the dispatch namespace's parameters arrive in env instead).
-        bindings: { ...keys.secrets, EGRESS_IDENTITY_FROM_PROPS: "true" },
+        bindings: {
+          ...keys.secrets,
+          EGRESS_IDENTITY_FROM_PROPS: "true",
+          ...(bundlePublicKey ? { EGRESS_BUNDLE_PUBLIC_KEY: bundlePublicKey, EGRESS_BUNDLE_REFRESH_SECS: "2" } : {}),
+        },
+        ...(bundlePublicKey ? { kvNamespaces: { EGRESS_POLICY_KV: "egress-policy-bundles" } } : {}),
         outboundService: internet,
         tails: ["tail"],
       },
@@ -116,7 +123,8 @@ export async function startDevWorld({ workerDir = path.join(ROOT, "build"), port
     ],
   });
   const url = await mf.ready;
-  return { mf, url, dispose: () => mf.dispose() };
+  const kv = bundlePublicKey ? await mf.getKVNamespace("EGRESS_POLICY_KV", "egress-policy") : null;
+  return { mf, url, kv, dispose: () => mf.dispose() };
 }
 
 /** The stand-in for api.example.com: verifies the JWT and answers with its verified claims. */
