@@ -130,6 +130,10 @@ dev-publish: ## with make dev running: publish a signed policy bundle (BLOCK=hos
 bench-worker: $(NODE_STAMP) $(foreach n,$(BENCH_SIZES),$(BENCH_DIR)/worker-$(n)/index_bg.wasm) ## added latency: none vs JS peer vs this Worker, 10 and 10,000 blocked domains
 	$(NODE) bench/run.mjs $(foreach n,$(BENCH_SIZES),$(n)=$(BENCH_DIR)/worker-$(n))
 
+.PHONY: bench-cold
+bench-cold: $(NODE_STAMP) $(foreach n,$(BENCH_SIZES),$(BENCH_DIR)/worker-$(n)/index_bg.wasm) ## cold start: first request of a fresh isolate vs a warm one, 10 and 10,000 blocked domains
+	$(NODE) bench/cold-start.mjs $(foreach n,$(BENCH_SIZES),$(n)=$(BENCH_DIR)/worker-$(n))
+
 $(BENCH_DIR)/policy-%.toml: bench/gen-policy.mjs
 	@mkdir -p $(@D)
 	$(NODE) bench/gen-policy.mjs policy $* > $@
