@@ -30,6 +30,11 @@ use crate::runtime::{Thenable, guarded, log_json, now_ms};
 /// The KV key read when `EGRESS_BUNDLE_KEY` is not set.
 const DEFAULT_KEY: &str = "policy-bundle";
 
+/// How long an isolate's first request waits for the first read of the bundle. KV answers in
+/// milliseconds when it is well; should it hang, the request is decided with the embedded
+/// policy after this, and the read goes on in the background.
+const FIRST_READ_WAIT_MS: i32 = 1000;
+
 thread_local! {
     static STATE: RefCell<BundleState> = RefCell::new(BundleState::default());
     static CONFIG_REPORTED: RefCell<bool> = const { RefCell::new(false) };
@@ -100,7 +105,11 @@ pub fn ready(env: &Env, wait_until: impl FnOnce(&js_sys::Promise)) -> Ready {
     });
     match due {
         Due::No => Ready::Now(current()),
-        Due::First => Ready::After(read(config)),
+        Due::First => {
+            let read = read(config);
+            wait_until(&read);
+            Ready::After(at_most(read, FIRST_READ_WAIT_MS))
+        }
         Due::Refresh => {
             wait_until(&read(config));
             Ready::Now(current())
@@ -220,6 +229,19 @@ fn read(config: Config) -> js_sys::Promise {
     started
         .unchecked_ref::<Thenable>()
         .then_both(&on_value.into_js_value(), &on_error.into_js_value())
+}
+
+/// `promise`, or a promise resolved after `ms` milliseconds, whichever settles first.
+fn at_most(promise: js_sys::Promise, ms: i32) -> js_sys::Promise {
+    let timer = js_sys::Promise::new(&mut |resolve, _reject| {
+        let global: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
+        // Without a timer this promise never settles: the read alone is waited for.
+        let _armed = global
+            .set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms)
+            .is_ok();
+    });
+    let both = js_sys::Array::of2(&promise, &timer);
+    js_sys::Promise::race(&both)
 }
 
 /// Judges what the read gave and logs the event, if it is news.
