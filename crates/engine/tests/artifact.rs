@@ -52,12 +52,14 @@ fn damage_is_detected() {
         CompiledPolicy::from_artifact(b"version = 1").unwrap_err(),
         ArtifactError::BadMagic
     );
-    let mut v2 = bytes.clone();
-    v2[10] = 2;
-    assert_eq!(
-        CompiledPolicy::from_artifact(&v2).unwrap_err(),
-        ArtifactError::UnsupportedVersion(2)
-    );
+    for other in [1u32, 3] {
+        let mut wrong = bytes.clone();
+        wrong[10..14].copy_from_slice(&other.to_le_bytes());
+        assert_eq!(
+            CompiledPolicy::from_artifact(&wrong).unwrap_err(),
+            ArtifactError::UnsupportedVersion(other)
+        );
+    }
     assert_eq!(
         CompiledPolicy::from_artifact(&bytes[..bytes.len() - 1]).unwrap_err(),
         ArtifactError::Truncated
