@@ -86,6 +86,33 @@ fn only_in_each<'a>(
     (only_a, only_b)
 }
 
+/// How many names only `a` lists and how many only `b` lists: one merge of the two tables.
+pub fn count_changes(a: &DomainList, b: &DomainList) -> (usize, usize) {
+    let (mut left, mut right) = (a.domains.iter().peekable(), b.domains.iter().peekable());
+    let (mut only_a, mut only_b) = (0usize, 0usize);
+    loop {
+        match (left.peek(), right.peek()) {
+            (None, None) => return (only_a, only_b),
+            (Some(_), None) => return (only_a + left.count(), only_b),
+            (None, Some(_)) => return (only_a, only_b + right.count()),
+            (Some(x), Some(y)) => match x.cmp(y) {
+                Ordering::Less => {
+                    only_a += 1;
+                    left.next();
+                }
+                Ordering::Greater => {
+                    only_b += 1;
+                    right.next();
+                }
+                Ordering::Equal => {
+                    left.next();
+                    right.next();
+                }
+            },
+        }
+    }
+}
+
 fn take<'a>(
     names: &mut Peekable<impl Iterator<Item = &'a str>>,
     out: &mut Vec<&'a str>,
