@@ -8,7 +8,9 @@
 //! domain list of 1,000,000 names, and compile time.
 //!
 //! Run: `cargo bench --workspace --bench decide` (ids `decide/100`, `decide/10000`,
-//! `decide/100000`, `decide_list/10000`, `decide_list/1000000`, `compile/10000`). Each `decide` iteration decides
+//! `decide/100000`, `decide_list/10000`, `decide_list/1000000`, `compile/10000`,
+//! `artifact_load/1000000`: what an isolate pays once to load a policy with a
+//! 1,000,000-name list). Each `decide` iteration decides
 //! one request; the requests cycle through a fixed mix of 80% passing, 10% blocked and 10%
 //! injected URLs. `decide_list` blocks its 10% through the list (exact names and
 //! subdomains of listed names) on top of the 100-rule policy.
@@ -210,5 +212,25 @@ fn bench_compile(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_decide, bench_decide_list, bench_compile);
+fn bench_artifact_load(c: &mut Criterion) {
+    let mut group = c.benchmark_group("artifact_load");
+    group
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(5))
+        .sample_size(10);
+    let names = 1_000_000;
+    let artefact = compiled_with_list(names).0.to_artifact();
+    group.bench_function(names.to_string(), |b| {
+        b.iter_with_large_drop(|| CompiledPolicy::from_artifact(black_box(&artefact)).unwrap())
+    });
+    group.finish();
+}
+
+criterion_group!(
+    benches,
+    bench_decide,
+    bench_decide_list,
+    bench_compile,
+    bench_artifact_load
+);
 criterion_main!(benches);

@@ -32,6 +32,9 @@ impl EntryError {
 /// The canonical spelling of a list entry (`Evil.COM.` -> `evil.com`, `bücher.example` ->
 /// `xn--bcher-kva.example`), or why it is not a domain name.
 pub(crate) fn canonical_entry(raw: &str) -> Result<Cow<'_, str>, EntryError> {
+    if plain_canonical(raw) {
+        return Ok(Cow::Borrowed(raw));
+    }
     if raw.contains('*') {
         return Err(EntryError::Wildcard);
     }
@@ -66,6 +69,29 @@ pub(crate) fn canonical_entry(raw: &str) -> Result<Cow<'_, str>, EntryError> {
 /// Whether `name` is a list entry in canonical spelling: what an artefact's table must hold.
 pub(crate) fn is_canonical_entry(name: &str) -> bool {
     matches!(canonical_entry(name), Ok(c) if c == name)
+}
+
+/// One pass over the common case, a name already canonical without punycode labels: lower
+/// case letters, digits, `-`, `_`, labels of 1 to 63 bytes, at most 253 bytes, not ending in a
+/// number. Every name it accepts, the full check accepts unchanged; anything else (upper
+/// case, a trailing dot, `xn--`, non-ASCII, errors) takes the full check.
+fn plain_canonical(name: &str) -> bool {
+    let label_ok = |label: &str| {
+        !label.is_empty() && label.len() <= MAX_LABEL_LEN && !label.starts_with("xn--")
+    };
+    if name.len() > MAX_HOST_LEN {
+        return false;
+    }
+    let mut label_start = 0;
+    for (i, b) in name.bytes().enumerate() {
+        match b {
+            b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' => {}
+            b'.' if name.get(label_start..i).is_some_and(label_ok) => label_start = i + 1,
+            _ => return false,
+        }
+    }
+    name.get(label_start..)
+        .is_some_and(|last| label_ok(last) && !is_numeric_label(last))
 }
 
 /// Checks the canonical spelling: IDNA mapping can produce what the raw text did not show.
@@ -142,6 +168,40 @@ mod tests {
         assert!(canonical_entry(&long_label).is_err());
         let long_name = format!("{}com", "abcdefghi.".repeat(26));
         assert!(canonical_entry(&long_name).is_err());
+    }
+
+    #[test]
+    fn the_plain_path_agrees_with_the_full_check() {
+        let long_label = format!("{}.com", "a".repeat(64));
+        let long_name = format!("{}com", "abcdefghi.".repeat(26));
+        for name in [
+            "evil.com",
+            "a",
+            "a-b_c.d0",
+            "evil.123",
+            "evil.0x1f",
+            "1.2.3.4",
+            "xn--bcher-kva.example",
+            "evil.com.",
+            ".evil.com",
+            "a..b",
+            "",
+            "Evil.com",
+            "*.evil.com",
+            long_label.as_str(),
+            long_name.as_str(),
+        ] {
+            if plain_canonical(name) {
+                // Accepted on the plain path: the full check agrees, unchanged.
+                let full = check_canonical(name)
+                    .and_then(|()| canonical_name(name).ok_or(EntryError::Invalid("")));
+                assert_eq!(full.as_deref(), Ok(name), "{name}");
+            }
+        }
+        assert!(plain_canonical("evil.com"));
+        assert!(!plain_canonical("evil.123"));
+        assert!(!plain_canonical("xn--bcher-kva.example"));
+        assert!(!plain_canonical(&long_label));
     }
 
     #[test]
