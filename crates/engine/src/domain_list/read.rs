@@ -91,7 +91,7 @@ impl Reader {
 }
 
 /// Reads `text` as a list in `format`. Comments (`#` to the end of the line) and blank lines
-/// are skipped; `\r\n` line ends are accepted.
+/// are skipped; `\r\n` line ends and a leading byte order mark are accepted.
 pub(crate) fn read_list(text: &str, format: ListFormat, matching: ListMatch) -> ReadList {
     let mut reader = Reader {
         staging: String::with_capacity(text.len()),
@@ -102,8 +102,12 @@ pub(crate) fn read_list(text: &str, format: ListFormat, matching: ListMatch) -> 
         tld_wide: None,
         tld_wide_count: 0,
     };
-    let mut offset = 0usize;
-    for raw_line in text.split_inclusive('\n') {
+    // Spans stay offsets into the whole text, byte order mark included.
+    let (body, mut offset) = match text.strip_prefix('\u{feff}') {
+        Some(rest) => (rest, text.len() - rest.len()),
+        None => (text, 0),
+    };
+    for raw_line in body.split_inclusive('\n') {
         let line_start = offset;
         offset += raw_line.len();
         let line = raw_line.split('#').next().unwrap_or("");
@@ -334,6 +338,19 @@ fe80::1%lo0 localhost
         assert_eq!(
             names(text, ListFormat::Hosts),
             ["a.com", "b.com", "evil.com", "seven.example", "six.example"]
+        );
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_not_part_of_the_first_line() {
+        assert_eq!(
+            names("\u{feff}0.0.0.0 evil.com\n", ListFormat::Hosts),
+            ["evil.com"]
+        );
+        let text = "\u{feff}*.evil.com\n";
+        assert_eq!(
+            errors(text, ListFormat::Domains),
+            [("list-wildcard", "*.evil.com".to_owned())]
         );
     }
 
