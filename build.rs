@@ -1,14 +1,17 @@
 //! Compiles the policy into the Worker at build time.
 //!
 //! The policy is `EGRESS_POLICY` (relative paths resolved against the workspace root) or
-//! `policy/policy.toml`. An invalid policy fails the build with every diagnostic `check`
-//! prints (cargo shows a failed build script's stderr); warnings become `cargo:warning=`
-//! lines. The compiled artefact is written to `$OUT_DIR/policy.bin`, and the policy's name
+//! `policy/policy.toml`; the domain list files it names are read relative to it, and each is
+//! watched for changes like the policy. An invalid policy fails the build with every
+//! diagnostic `check` prints (cargo shows a failed build script's stderr); warnings become
+//! `cargo:warning=` lines. The compiled artefact is written to `$OUT_DIR/policy.bin`, and the policy's name
 //! and SHA-256 are exported as `EGRESS_POLICY_NAME` / `EGRESS_POLICY_SHA256` so the Worker can
 //! name the policy even in the (should-not-happen) case that the artefact fails to load.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+
+use egress_policy_engine::ListFiles;
 
 const DEFAULT_POLICY: &str = "policy/policy.toml";
 
@@ -33,19 +36,22 @@ fn main() -> ExitCode {
 fn build(display: &str, path: &Path) -> Result<(), String> {
     let text = std::fs::read_to_string(path)
         .map_err(|error| format!("error: cannot read policy `{}`: {error}", path.display()))?;
-    let compiled = egress_policy_engine::compile(display, &text).map_err(|diagnostics| {
-        let rendered: Vec<String> = diagnostics
-            .0
-            .iter()
-            .map(|diagnostic| diagnostic.render(display, &text))
-            .collect();
-        format!(
-            "{}\nerror: the policy `{display}` does not compile; the Worker was not built",
-            rendered.join("\n")
-        )
-    })?;
+    let lists = read_lists(display, path, &text);
+    let compiled = egress_policy_engine::compile_with_lists(display, &text, &lists).map_err(
+        |diagnostics| {
+            let rendered: Vec<String> = diagnostics
+                .0
+                .iter()
+                .map(|diagnostic| diagnostic.render_with(display, &text, &lists))
+                .collect();
+            format!(
+                "{}\nerror: the policy `{display}` does not compile; the Worker was not built",
+                rendered.join("\n")
+            )
+        },
+    )?;
     for warning in &compiled.warnings {
-        for line in warning.render(display, &text).lines() {
+        for line in warning.render_with(display, &text, &lists).lines() {
             println!("cargo:warning={line}");
         }
     }
@@ -63,4 +69,24 @@ fn build(display: &str, path: &Path) -> Result<(), String> {
         )
     })?;
     Ok(())
+}
+
+/// Reads the list files the policy names, relative to its directory, and asks cargo to rerun
+/// when one changes (or appears). Diagnostics name them relative to the policy's `display`.
+/// A file that cannot be read is left to the compiler to report at the list's `file`.
+fn read_lists(display: &str, path: &Path, text: &str) -> ListFiles {
+    let directory = path.parent().unwrap_or(Path::new(""));
+    let shown_directory = Path::new(display).parent().unwrap_or(Path::new(""));
+    let mut lists = ListFiles::new();
+    for file in egress_policy_engine::list_files(text) {
+        let list_path = directory.join(&file);
+        println!("cargo:rerun-if-changed={}", list_path.display());
+        let shown = shown_directory.join(&file).display().to_string();
+        match std::fs::read(&list_path).map(String::from_utf8) {
+            Ok(Ok(contents)) => lists.insert(&file, shown, contents),
+            Ok(Err(_)) => lists.insert_unreadable(&file, shown, "not UTF-8 text"),
+            Err(error) => lists.insert_unreadable(&file, shown, error.to_string()),
+        }
+    }
+    lists
 }

@@ -1,21 +1,25 @@
-//! Reading and compiling a policy file, the first step of every subcommand.
+//! Reading and compiling a policy file, the first step of every subcommand: the policy, then
+//! the domain list files it names, read relative to the policy file's directory.
 
 use std::path::{Path, PathBuf};
 
-use egress_policy_engine::{Compiled, Diagnostic, Severity};
+use egress_policy_engine::{Compiled, CompiledPolicy, Diagnostic, ListFiles, Severity, list_files};
 
 use crate::error::CliError;
 
 /// The policy every subcommand uses when none is given.
 pub const DEFAULT_POLICY: &str = "policy/policy.toml";
 
-/// A policy file's text, as read.
+/// A policy file's text, as read, with its list files.
 #[derive(Debug)]
 pub struct PolicySource {
     /// The path as the user gave it (diagnostics show it this way).
     pub path: PathBuf,
     /// The file's text.
     pub text: String,
+    /// The list files the policy names, read (or not) relative to its directory; a file
+    /// that cannot be read is reported by the compiler at the list's `file`.
+    pub lists: ListFiles,
 }
 
 /// A policy that compiled.
@@ -27,16 +31,34 @@ pub struct LoadedPolicy {
 }
 
 impl PolicySource {
-    /// Reads `path` as UTF-8 text.
+    /// Reads `path` as UTF-8 text, and the list files it names.
     pub fn read(path: &Path) -> Result<PolicySource, CliError> {
         let text = std::fs::read_to_string(path).map_err(|source| CliError::Read {
             path: path.to_path_buf(),
             source,
         })?;
+        let lists = read_lists(path, &text);
         Ok(PolicySource {
             path: path.to_path_buf(),
             text,
+            lists,
         })
+    }
+
+    /// Renders a diagnostic against the file it points into (the policy or a list file).
+    pub fn render(&self, diagnostic: &Diagnostic) -> String {
+        diagnostic.render_with(&self.file_name(), &self.text, &self.lists)
+    }
+
+    /// The name and text of the file a diagnostic points into.
+    pub fn source_of(&self, diagnostic: &Diagnostic) -> (String, &str) {
+        match diagnostic.file.as_deref() {
+            None => (self.file_name(), &self.text),
+            Some(file) => match self.lists.get(file) {
+                Some(list) => (list.display.clone(), list.contents.as_deref().unwrap_or("")),
+                None => (file.clone(), ""),
+            },
+        }
     }
 
     /// The name diagnostics and explanations show for this file.
@@ -44,9 +66,51 @@ impl PolicySource {
         self.path.display().to_string()
     }
 
-    /// Compiles the text; on failure every diagnostic (errors and warnings) is returned.
+    /// Compiles the text with its list files; on failure every diagnostic (errors and
+    /// warnings) is returned.
     pub fn compile(&self) -> Result<Compiled, Vec<Diagnostic>> {
-        egress_policy_engine::compile(&self.file_name(), &self.text).map_err(|d| d.0)
+        egress_policy_engine::compile_with_lists(&self.file_name(), &self.text, &self.lists)
+            .map_err(|d| d.0)
+    }
+}
+
+/// Reads every list file the policy text names, relative to the policy file's directory.
+/// A file that cannot be read, or is not UTF-8, is recorded with the reason.
+pub fn read_lists(policy: &Path, text: &str) -> ListFiles {
+    let directory = policy.parent().unwrap_or(Path::new(""));
+    let mut lists = ListFiles::new();
+    for file in list_files(text) {
+        let path = directory.join(&file);
+        let display = path.display().to_string();
+        match std::fs::read(&path) {
+            Ok(bytes) => match String::from_utf8(bytes) {
+                Ok(text) => lists.insert(&file, display, text),
+                Err(e) => {
+                    let valid = e.utf8_error().valid_up_to();
+                    let line = e
+                        .as_bytes()
+                        .get(..valid)
+                        .map_or(0, |b| b.iter().filter(|&&c| c == b'\n').count())
+                        + 1;
+                    lists.insert_unreadable(
+                        &file,
+                        display,
+                        format!("not UTF-8 text (line {line})"),
+                    );
+                }
+            },
+            Err(e) => lists.insert_unreadable(&file, display, lower_first(&e.to_string())),
+        }
+    }
+    lists
+}
+
+/// `No such file` -> `no such file`: messages here are lower case.
+fn lower_first(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_lowercase().chain(chars).collect(),
+        None => String::new(),
     }
 }
 
@@ -58,9 +122,8 @@ pub fn load(path: &Path) -> Result<LoadedPolicy, CliError> {
     match source.compile() {
         Ok(compiled) => Ok(LoadedPolicy { source, compiled }),
         Err(diagnostics) => {
-            let file_name = source.file_name();
             for diagnostic in &diagnostics {
-                eprintln!("{}", diagnostic.render(&file_name, &source.text));
+                eprintln!("{}", source.render(diagnostic));
             }
             Err(CliError::InvalidPolicy {
                 path: source.path,
@@ -86,6 +149,21 @@ pub fn summary(diagnostics: &[Diagnostic]) -> String {
         "{errors} error{}, {warnings} warning{}",
         plural(errors),
         plural(warnings)
+    )
+}
+
+/// `, 1 domain list of 1000000 names` for a policy with lists; empty without.
+pub fn lists_summary(policy: &CompiledPolicy) -> String {
+    let (lists, names) = policy.lists().fold((0usize, 0usize), |(l, n), list| {
+        (l + 1, n + list.domains.len())
+    });
+    if lists == 0 {
+        return String::new();
+    }
+    format!(
+        ", {lists} domain list{} of {names} name{}",
+        plural(lists),
+        plural(names)
     )
 }
 

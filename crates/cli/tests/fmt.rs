@@ -162,6 +162,17 @@ fn inline_tables_become_one_table_per_rule() {
     );
 }
 
+#[test]
+fn list_tables_take_their_key_order() {
+    let text = "version = 1\n[lists]\nfeed = { match = \"exact\", file = \"f.txt\" }\n[[rules]]\nlists = [\"feed\"]\nid = \"x\"\naction = \"block\"\n[lists.ads]\nmatch = \"subdomains\"\nformat = \"hosts\"\nfile = \"ads.txt\"\n";
+    let formatted = format(text);
+    assert_eq!(
+        formatted,
+        "version = 1\n\n[[rules]]\nid = \"x\"\naction = \"block\"\nlists = [\"feed\"]\n\n[lists.feed]\nfile = \"f.txt\"\nmatch = \"exact\"\n\n[lists.ads]\nfile = \"ads.txt\"\nformat = \"hosts\"\nmatch = \"subdomains\"\n"
+    );
+    assert_eq!(format(&formatted), formatted);
+}
+
 fn compiled(name: &str, text: &str) -> CompiledPolicy {
     compile(name, text)
         .unwrap_or_else(|d| {

@@ -13,7 +13,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use egress_policy_engine::{
-    Action, DecisionLog, LOG_SCHEMA_VERSION, Outcome, PolicyRef, compile, header_names,
+    Action, DecisionLog, LOG_SCHEMA_VERSION, ListFiles, Outcome, PolicyRef, compile,
+    compile_with_lists, header_names, list_files,
 };
 use jsonschema::{Draft, Validator};
 use serde_json::{Value, json};
@@ -65,6 +66,31 @@ fn assert_valid(validator: &Validator, what: &str, instance: &Value) {
         "{what} fails the schema:\n{}",
         errors.join("\n")
     );
+}
+
+/// Compiles `text` with each list file it names holding one domain (in hosts-file form for a
+/// `.hosts` file), so that a policy with lists is judged on its own content.
+fn compile_with_stub_lists(
+    name: &str,
+    text: &str,
+) -> Result<egress_policy_engine::Compiled, String> {
+    let mut lists = ListFiles::new();
+    for file in list_files(text) {
+        let stub = if file.ends_with(".hosts") {
+            "0.0.0.0 listed.example\n"
+        } else {
+            "listed.example\n"
+        };
+        lists.insert(&file, file.clone(), stub.to_owned());
+    }
+    compile_with_lists(name, text, &lists).map_err(|diags| {
+        diags
+            .0
+            .iter()
+            .map(|d| d.render_with(name, text, &lists))
+            .collect::<Vec<_>>()
+            .join("\n")
+    })
 }
 
 fn repo_policies() -> Vec<PathBuf> {
@@ -185,6 +211,10 @@ fn valid_corner_cases_validate() {
             "version = 1\n[defaults]\npath_in_logs = 32\n",
         ),
         (
+            "domain lists, with and without hosts",
+            "version = 1\n[lists.feed]\nfile = \"lists/feed.txt\"\nmatch = \"subdomains\"\n[lists.ads]\nfile = \"ads.hosts\"\nformat = \"hosts\"\nmatch = \"exact\"\n[[rules]]\nid = \"b\"\naction = \"block\"\nlists = [\"feed\", \"ads\"]\n[[rules]]\nid = \"c\"\naction = \"block\"\nhosts = [\"a.example\"]\nlists = [\"feed\"]\nmode = \"report\"\n",
+        ),
+        (
             "a header that merely starts like a forbidden one",
             "version = 1\n[[rules]]\nid = \"i\"\naction = \"inject\"\nhosts = [\"api.example.com\"]\ncredential = \"k\"\n[credentials.k]\nalgorithm = \"HS256\"\nsecret = \"K\"\nissuer = \"i\"\naudience = \"a\"\nttl = 60\nheader = \"Hosted-Token\"\n",
         ),
@@ -195,8 +225,8 @@ fn valid_corner_cases_validate() {
     ];
     let schema = policy_schema();
     for (what, text) in cases {
-        if let Err(diags) = compile("case.toml", text) {
-            panic!("the engine rejects the valid case ({what}): {diags:?}");
+        if let Err(diags) = compile_with_stub_lists("case.toml", text) {
+            panic!("the engine rejects the valid case ({what}): {diags}");
         }
         assert_valid(&schema, what, &toml_to_json(text));
     }
@@ -425,6 +455,34 @@ ttl = 300
             "path_in_logs not a string or integer",
             format!("{minimal}[defaults]\npath_in_logs = true\n"),
         ),
+        (
+            "lists on a pass rule",
+            format!(
+                "{minimal}[lists.f]\nfile = \"f.txt\"\nmatch = \"exact\"\n[[rules]]\nid = \"p\"\naction = \"pass\"\nlists = [\"f\"]\n"
+            ),
+        ),
+        (
+            "list without match",
+            format!(
+                "{minimal}[lists.f]\nfile = \"f.txt\"\n[[rules]]\nid = \"b\"\naction = \"block\"\nlists = [\"f\"]\n"
+            ),
+        ),
+        (
+            "unknown list format",
+            format!(
+                "{minimal}[lists.f]\nfile = \"f.txt\"\nformat = \"adblock\"\nmatch = \"exact\"\n[[rules]]\nid = \"b\"\naction = \"block\"\nlists = [\"f\"]\n"
+            ),
+        ),
+        (
+            "empty lists",
+            format!(
+                "{minimal}[lists.f]\nfile = \"f.txt\"\nmatch = \"exact\"\n[[rules]]\nid = \"b\"\naction = \"block\"\nlists = []\n"
+            ),
+        ),
+        (
+            "bad list id",
+            format!("{minimal}[lists.\"a b\"]\nfile = \"f.txt\"\nmatch = \"exact\"\n"),
+        ),
     ];
     let schema = policy_schema();
     for (what, text) in cases {
@@ -435,7 +493,7 @@ ttl = 300
         );
         // The schema only flags what `check` rejects too.
         assert!(
-            compile("broken.toml", text).is_err(),
+            compile_with_stub_lists("broken.toml", text).is_err(),
             "the engine accepts a policy the schema rejects ({what}):\n{text}"
         );
     }
@@ -520,7 +578,7 @@ fn toml_blocks(markdown: &str) -> Vec<(usize, String)> {
 
 /// Every policy example in the README and `docs/` compiles and validates: a block that is a
 /// policy fragment (rules only) is completed with `version = 1` and a stand-in credential for
-/// each credential it names but does not define. Blocks of other TOML files (policy tests,
+/// each credential it names but does not define; each list file it names holds one domain. Blocks of other TOML files (policy tests,
 /// wrangler.toml) are not policies.
 #[test]
 fn documented_policies_compile_and_validate() {
@@ -566,13 +624,8 @@ fn documented_policies_compile_and_validate() {
                 }
             }
             let where_ = format!("{}:{line}", path.display());
-            if let Err(diags) = compile(&where_, &policy) {
-                let rendered: Vec<String> =
-                    diags.0.iter().map(|d| d.render(&where_, &policy)).collect();
-                panic!(
-                    "{where_}: the documented policy does not compile:\n{}",
-                    rendered.join("\n")
-                );
+            if let Err(rendered) = compile_with_stub_lists(&where_, &policy) {
+                panic!("{where_}: the documented policy does not compile:\n{rendered}");
             }
             assert_valid(&schema, &where_, &toml_to_json(&policy));
             checked += 1;

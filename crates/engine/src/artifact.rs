@@ -2,8 +2,13 @@
 //!
 //! Layout: magic `EGRESSPOL` + 0 (10 bytes), format version (u32 LE), payload length (u64 LE),
 //! SHA-256 of the payload (32 bytes), payload (JSON of the file name and the validated model).
-//! Loading re-validates host patterns and path globs as they are deserialised and rebuilds the
-//! matcher, so an artefact can never yield an engine that an equivalent policy file would not.
+//! A domain list's names travel as one JSON string, the canonical names sorted and joined by
+//! newlines, not as an array of a million strings.
+//! Loading re-validates host patterns, path globs and every listed name (canonical, strictly
+//! ascending) as they are deserialised and rebuilds the matcher, so an artefact can never
+//! yield an engine that an equivalent policy file would not.
+//!
+//! Format versions: 1, the first; 2 adds domain lists (`lists` in the model and on rules).
 
 use std::fmt;
 
@@ -16,7 +21,7 @@ use crate::policy::CompiledPolicy;
 /// The first bytes of every artefact.
 pub const ARTIFACT_MAGIC: &[u8; 10] = b"EGRESSPOL\0";
 /// The artefact format this engine writes and reads.
-pub const ARTIFACT_FORMAT_VERSION: u32 = 1;
+pub const ARTIFACT_FORMAT_VERSION: u32 = 2;
 
 const HEADER_LEN: usize = 10 + 4 + 8 + 32;
 

@@ -3,6 +3,8 @@
 use std::fmt;
 use std::ops::Range;
 
+use crate::domain_list::ListFiles;
+
 /// How serious a diagnostic is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Severity {
@@ -31,7 +33,11 @@ pub struct Diagnostic {
     pub code: &'static str,
     /// Lower case, no final period, user input in backticks.
     pub message: String,
-    /// Byte offsets into the policy text.
+    /// The list file the diagnostic is about, as the policy's `file` value names it; `None`
+    /// for the policy file itself. `span` points into that file's text. Boxed to keep a
+    /// diagnostic small: it is the error type of every parser in the engine.
+    pub file: Option<Box<String>>,
+    /// Byte offsets into the policy text (or the list file's, see `file`).
     pub span: Option<Range<usize>>,
     /// Text shown under the underline.
     pub label: Option<String>,
@@ -51,7 +57,16 @@ impl Diagnostics {
 
     /// All diagnostics rendered one after the other, separated by blank lines.
     pub fn render(&self, file_name: &str, text: &str) -> String {
-        let rendered: Vec<String> = self.0.iter().map(|d| d.render(file_name, text)).collect();
+        self.render_with(file_name, text, &ListFiles::new())
+    }
+
+    /// All diagnostics rendered one after the other, each against the file it points into.
+    pub fn render_with(&self, policy_name: &str, policy_text: &str, lists: &ListFiles) -> String {
+        let rendered: Vec<String> = self
+            .0
+            .iter()
+            .map(|d| d.render_with(policy_name, policy_text, lists))
+            .collect();
         rendered.join("\n")
     }
 }
@@ -74,6 +89,7 @@ impl Diagnostic {
             severity: Severity::Error,
             code,
             message: message.into(),
+            file: None,
             span: None,
             label: None,
             hint: None,
@@ -92,6 +108,19 @@ impl Diagnostic {
     pub fn with_span(mut self, span: Range<usize>) -> Diagnostic {
         self.span = Some(span);
         self
+    }
+
+    /// Points the diagnostic into the list file the policy names `file`.
+    pub fn in_file(mut self, file: impl Into<String>) -> Diagnostic {
+        self.file = Some(Box::new(file.into()));
+        self
+    }
+
+    /// Renders the diagnostic against the file it points into: the policy, or one of its
+    /// list files.
+    pub fn render_with(&self, policy_name: &str, policy_text: &str, lists: &ListFiles) -> String {
+        let (name, text) = lists.source_of(self, policy_name, policy_text);
+        self.render(name, text)
     }
 
     /// Sets the label under the underline.

@@ -3,7 +3,14 @@
 //! "expected one of" hint, and `egress-policy fmt`'s key order.
 
 /// Top-level keys, values and tables alike.
-pub const ROOT: &[&str] = &["version", "name", "defaults", "rules", "credentials"];
+pub const ROOT: &[&str] = &[
+    "version",
+    "name",
+    "defaults",
+    "rules",
+    "credentials",
+    "lists",
+];
 
 /// `[defaults]`
 pub const DEFAULTS: &[&str] = &[
@@ -19,6 +26,7 @@ pub const RULE: &[&str] = &[
     "id",
     "action",
     "hosts",
+    "lists",
     "reason",
     "credential",
     "schemes",
@@ -44,3 +52,6 @@ pub const CREDENTIAL: &[&str] = &[
     "prefix",
     "claims",
 ];
+
+/// `[lists.ID]`
+pub const LIST: &[&str] = &["file", "format", "match"];

@@ -383,7 +383,7 @@ fn parse_name_pattern(text: &str) -> ParsedHostPattern {
 
 /// The canonical spelling of a host name pattern (lower case, UTS-46 mapped, punycode),
 /// `None` when IDNA rejects it. `*` passes through untouched.
-fn canonical_name(name: &str) -> Option<Cow<'_, str>> {
+pub(crate) fn canonical_name(name: &str) -> Option<Cow<'_, str>> {
     let plain = name.bytes().all(|b| {
         b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'_' | b'.' | b'*')
     });
@@ -461,7 +461,7 @@ fn validate_canonical_name(text: &str) -> ParsedHostPattern {
 }
 
 /// Single-label names reserved for special use, never delegated on the public internet.
-const SPECIAL_USE_TLDS: [&str; 8] = [
+pub(crate) const SPECIAL_USE_TLDS: [&str; 8] = [
     "alt",
     "example",
     "internal",

@@ -6,7 +6,9 @@
 //!
 //! The request path: [`Request`] -> [`canonical::canonicalise`] -> [`CompiledPolicy::decide`]
 //! -> [`Decision`]. The policy path: text -> [`compile`] (parse, validate, build the matcher)
-//! -> [`CompiledPolicy`] -> [`CompiledPolicy::to_artifact`] for the Worker to embed.
+//! -> [`CompiledPolicy`] -> [`CompiledPolicy::to_artifact`] for the Worker to embed. A policy
+//! with domain lists names its list files ([`list_files`]); the caller reads them and calls
+//! [`compile_with_lists`].
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -20,6 +22,7 @@ pub mod credential;
 mod decide;
 pub mod decision;
 pub mod diagnostic;
+pub mod domain_list;
 pub mod fields;
 #[doc(hidden)]
 pub mod fuzzing;
@@ -43,11 +46,12 @@ mod wildcard;
 
 pub use artifact::ArtifactError;
 pub use canonical::{CanonicalHost, CanonicalUrl, Scheme, canonicalise};
-pub use compile::{Compiled, compile, sha256_hex};
+pub use compile::{Compiled, compile, compile_with_lists, policy_sha256, sha256_hex};
 pub use credential::{ClaimTemplate, ClaimVars, Credential, JwtAlgorithm, TemplatePart};
 pub use decide::embedded_ipv4;
 pub use decision::{Action, DEFAULT_ACTION_REASON, Decision, Refusal, RuleRef, Target};
 pub use diagnostic::{Diagnostic, Diagnostics, Severity};
+pub use domain_list::{DomainList, ListFiles, ListFormat, ListMatch, list_files};
 pub use host_pattern::HostPattern;
 pub use identity::Identity;
 pub use log::{

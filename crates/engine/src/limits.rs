@@ -19,3 +19,11 @@ pub const REGEX_SIZE_LIMIT: usize = 1 << 20;
 pub const TTL_RANGE: std::ops::RangeInclusive<i64> = 1..=86_400;
 /// Most claims in one credential.
 pub const MAX_CLAIMS: usize = 64;
+/// Most `[lists.ID]` tables in one policy.
+pub const MAX_LISTS: usize = 100;
+/// Largest list file accepted, in bytes.
+pub const MAX_LIST_FILE_BYTES: usize = 256 * 1024 * 1024;
+/// Most names in one domain list (after canonicalisation, before duplicates are dropped).
+pub const MAX_LIST_ENTRIES: usize = 5_000_000;
+/// Most errors reported for one list file; the rest are counted in one last diagnostic.
+pub const MAX_LIST_FILE_ERRORS: usize = 20;

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::canonical::Scheme;
 use crate::credential::Credential;
 use crate::decision::{Action, RuleRef};
+use crate::domain_list::DomainList;
 use crate::host_pattern::HostPattern;
 use crate::path_glob::PathGlob;
 
@@ -160,8 +161,13 @@ pub struct Rule {
     pub action: Action,
     /// Per-rule mode (block rules only; always `Enforce` for others).
     pub mode: Mode,
-    /// Host patterns; `None` applies the rule to every host (block and pass rules only).
+    /// Host patterns; `None` with `lists` also `None` applies the rule to every host (block
+    /// and pass rules only).
     pub hosts: Option<Vec<HostPattern>>,
+    /// Ids of the domain lists whose hosts the rule also matches (block rules only). The
+    /// host condition holds when `hosts` or `lists` matches.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lists: Option<Vec<String>>,
     /// Shown in the 403 body and the log (block rules).
     pub reason: Option<String>,
     /// The credential an inject rule mints.
@@ -183,6 +189,12 @@ pub struct Rule {
 }
 
 impl Rule {
+    /// Whether the rule names no hosts at all (neither `hosts` nor `lists`): it applies to
+    /// every host.
+    pub fn applies_to_every_host(&self) -> bool {
+        self.hosts.is_none() && self.lists.is_none()
+    }
+
     /// The reference decisions carry.
     pub fn rule_ref(&self) -> RuleRef {
         RuleRef {
@@ -197,7 +209,8 @@ impl Rule {
 pub struct PolicyModel {
     /// The optional `name`.
     pub name: Option<String>,
-    /// Lower-case hex SHA-256 of the source bytes.
+    /// Lower-case hex SHA-256 of the source bytes, and of the list files' bytes when the
+    /// policy has lists ([`crate::policy_sha256`]).
     pub sha256: String,
     /// `[defaults]`.
     pub defaults: Defaults,
@@ -205,4 +218,7 @@ pub struct PolicyModel {
     pub rules: Vec<Rule>,
     /// Credentials by id.
     pub credentials: BTreeMap<String, Credential>,
+    /// Domain lists by id.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub lists: BTreeMap<String, DomainList>,
 }

@@ -40,57 +40,68 @@ impl TryFrom<String> for PathGlob {
 impl PathGlob {
     /// Parses a glob; it must start with `/`, use `**` only as a whole segment, and be written
     /// the way canonical request paths are (no dot segments, unreserved characters unescaped).
-    pub fn parse(text: &str) -> Result<PathGlob, Diagnostic> {
+    /// The error is boxed: it is cold, and keeps the result small.
+    pub fn parse(text: &str) -> Result<PathGlob, Box<Diagnostic>> {
         if text.len() > MAX_PATH_GLOB_LEN {
-            return Err(Diagnostic::error(
-                "pattern-too-long",
-                format!("path glob is {} bytes long", text.len()),
-            )
-            .with_label("too long")
-            .with_hint(format!("path globs have at most {MAX_PATH_GLOB_LEN} bytes")));
+            return Err(Box::new(
+                Diagnostic::error(
+                    "pattern-too-long",
+                    format!("path glob is {} bytes long", text.len()),
+                )
+                .with_label("too long")
+                .with_hint(format!("path globs have at most {MAX_PATH_GLOB_LEN} bytes")),
+            ));
         }
         if !text.starts_with('/') {
-            return Err(Diagnostic::error(
-                "invalid-path-glob",
-                format!("path glob `{text}` does not start with `/`"),
-            )
-            .with_label("must start with `/`")
-            .with_hint(format!("write `/{text}`")));
+            return Err(Box::new(
+                Diagnostic::error(
+                    "invalid-path-glob",
+                    format!("path glob `{text}` does not start with `/`"),
+                )
+                .with_label("must start with `/`")
+                .with_hint(format!("write `/{text}`")),
+            ));
         }
         if let Some(bad) = text.chars().find(|c| {
             c.is_control() || c.is_whitespace() || matches!(c, '?' | '#') || !c.is_ascii()
         }) {
-            return Err(Diagnostic::error(
+            return Err(Box::new(Diagnostic::error(
                 "invalid-path-glob",
                 format!("path glob `{text}` contains `{}`", bad.escape_default()),
             )
             .with_label("not allowed in a path glob")
-            .with_hint("paths are matched without the query; non-ASCII characters are written percent-encoded"));
+            .with_hint("paths are matched without the query; non-ASCII characters are written percent-encoded")));
         }
         if text.split('/').any(|seg| seg.contains("**") && seg != "**") {
-            return Err(Diagnostic::error(
-                "invalid-path-glob",
-                format!("path glob `{text}` uses `**` inside a segment"),
-            )
-            .with_label("`**` must be a whole segment")
-            .with_hint("`*` matches within a segment, `/**/` any number of segments"));
+            return Err(Box::new(
+                Diagnostic::error(
+                    "invalid-path-glob",
+                    format!("path glob `{text}` uses `**` inside a segment"),
+                )
+                .with_label("`**` must be a whole segment")
+                .with_hint("`*` matches within a segment, `/**/` any number of segments"),
+            ));
         }
         if text.split('/').any(|seg| seg == "." || seg == "..") {
-            return Err(Diagnostic::error(
-                "non-canonical-path",
-                format!("path glob `{text}` has a dot segment"),
-            )
-            .with_label("request paths never contain dot segments")
-            .with_hint("write the path with `.` and `..` resolved"));
+            return Err(Box::new(
+                Diagnostic::error(
+                    "non-canonical-path",
+                    format!("path glob `{text}` has a dot segment"),
+                )
+                .with_label("request paths never contain dot segments")
+                .with_hint("write the path with `.` and `..` resolved"),
+            ));
         }
         let canonical = canonical_path(text);
         if canonical != text {
-            return Err(Diagnostic::error(
-                "non-canonical-path",
-                format!("path glob `{text}` is not canonical"),
-            )
-            .with_label("request paths are compared in canonical form")
-            .with_hint(format!("write `{canonical}`")));
+            return Err(Box::new(
+                Diagnostic::error(
+                    "non-canonical-path",
+                    format!("path glob `{text}` is not canonical"),
+                )
+                .with_label("request paths are compared in canonical form")
+                .with_hint(format!("write `{canonical}`")),
+            ));
         }
         Ok(PathGlob {
             text: text.to_owned(),

@@ -3,6 +3,7 @@
 use crate::credential::Credential;
 use crate::decide::{decide, matching_rules};
 use crate::decision::Decision;
+use crate::domain_list::DomainList;
 use crate::log::PolicyRef;
 use crate::matcher::Matcher;
 use crate::model::{Defaults, PolicyModel, Rule};
@@ -20,7 +21,7 @@ pub struct CompiledPolicy {
 impl CompiledPolicy {
     /// Builds the matcher over a validated model.
     pub(crate) fn build(file_name: &str, model: PolicyModel) -> Result<CompiledPolicy, String> {
-        let matcher = Matcher::build(&model.rules)?;
+        let matcher = Matcher::build(&model)?;
         Ok(CompiledPolicy {
             file_name: file_name.to_owned(),
             model,
@@ -31,11 +32,7 @@ impl CompiledPolicy {
     /// Decides one request (docs/policy.md: canonicalise, refuse, then the decision order).
     /// Never panics; a malformed URL is a `block` decision with reason `invalid_url`.
     pub fn decide(&self, request: &Request<'_>) -> Decision {
-        decide(
-            &self.model,
-            &self.matcher.source(&self.model.rules),
-            request,
-        )
+        decide(&self.model, &self.matcher.source(&self.model), request)
     }
 
     /// Every rule that matches the request, in file order, whatever its action or mode (for
@@ -43,11 +40,7 @@ impl CompiledPolicy {
     /// the path, pass rules on every reading, inject rules on the canonical path. Empty when
     /// the URL is refused (invalid URL, scheme, userinfo).
     pub fn matching_rules(&self, request: &Request<'_>) -> Vec<&Rule> {
-        matching_rules(
-            &self.model,
-            &self.matcher.source(&self.model.rules),
-            request,
-        )
+        matching_rules(&self.model, &self.matcher.source(&self.model), request)
     }
 
     /// The policy's optional `name`.
@@ -55,7 +48,8 @@ impl CompiledPolicy {
         self.model.name.as_deref()
     }
 
-    /// Lower-case hex SHA-256 of the policy source bytes.
+    /// The policy's revision: lower-case hex SHA-256 of the policy source bytes, and of its
+    /// list files' bytes when it has lists ([`crate::policy_sha256`]).
     pub fn sha256(&self) -> &str {
         &self.model.sha256
     }
@@ -98,6 +92,30 @@ impl CompiledPolicy {
     /// Every credential, ordered by id.
     pub fn credentials(&self) -> impl Iterator<Item = &Credential> {
         self.model.credentials.values()
+    }
+
+    /// The domain list with this id.
+    pub fn list(&self, id: &str) -> Option<&DomainList> {
+        self.model.lists.get(id)
+    }
+
+    /// Every domain list, ordered by id.
+    pub fn lists(&self) -> impl Iterator<Item = &DomainList> {
+        self.model.lists.values()
+    }
+
+    /// The first list of `rule` (in the order the rule names them) that covers the canonical
+    /// `host`, and the listed name that does: what `explain` shows.
+    pub fn rule_list_match<'h>(
+        &self,
+        rule: &Rule,
+        host: &'h str,
+    ) -> Option<(&DomainList, &'h str)> {
+        rule.lists
+            .iter()
+            .flatten()
+            .filter_map(|id| self.model.lists.get(id))
+            .find_map(|list| list.find(host).map(|entry| (list, entry)))
     }
 
     /// The validated model (what the artefact stores).

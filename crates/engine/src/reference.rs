@@ -2,7 +2,7 @@
 //! code (host globs through a regular expression each). Tests and fuzzing check the fast
 //! matcher against it; it is not meant for production use.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use regex::Regex;
 
@@ -10,6 +10,7 @@ use crate::canonical::{CanonicalHost, CanonicalUrl};
 use crate::conditions::conditions_hold;
 use crate::decide::{Candidate, RuleSource, Via, decide, embedded_ipv4};
 use crate::decision::{Action, Decision};
+use crate::domain_list::ListMatch;
 use crate::host_pattern::HostPattern;
 use crate::policy::CompiledPolicy;
 use crate::request::Request;
@@ -23,6 +24,8 @@ pub struct ReferenceDecider<'p> {
     path_globs: Vec<Vec<(Regex, Regex)>>,
     /// Per rule: `path_regex`, case-sensitive and not.
     path_regexes: Vec<Option<(Regex, Regex)>>,
+    /// Per list id: every listed name in a hash set, and whether it covers subdomains.
+    lists: HashMap<String, (HashSet<String>, bool)>,
 }
 
 /// A host glob as a regular expression: a leading `*.` is one or more labels, `*` elsewhere
@@ -127,17 +130,47 @@ impl<'p> ReferenceDecider<'p> {
                 })
             })
             .collect();
+        let lists = policy
+            .lists()
+            .map(|list| {
+                let names = list.domains.iter().map(str::to_owned).collect();
+                (
+                    list.id.clone(),
+                    (names, list.matching == ListMatch::Subdomains),
+                )
+            })
+            .collect();
         ReferenceDecider {
             policy,
             globs,
             path_globs,
             path_regexes,
+            lists,
         }
     }
 
     /// The decision, found by scanning every rule.
     pub fn decide(&self, request: &Request<'_>) -> Decision {
         decide(self.policy.model(), self, request)
+    }
+
+    /// Whether list `id` covers `host`: the host is listed, or (subdomains) one of the names
+    /// left after dropping its leading labels one by one is.
+    fn list_matches(&self, id: &str, host: &CanonicalHost) -> bool {
+        let (CanonicalHost::Domain(host), Some((names, subdomains))) = (host, self.lists.get(id))
+        else {
+            return false;
+        };
+        let mut rest = host.as_str();
+        loop {
+            if names.contains(rest) {
+                return true;
+            }
+            match rest.split_once('.') {
+                Some((_, parent)) if *subdomains => rest = parent,
+                _ => return false,
+            }
+        }
     }
 
     /// How `pattern` matches `host`, if it does.
@@ -163,12 +196,22 @@ impl<'p> ReferenceDecider<'p> {
 impl RuleSource for ReferenceDecider<'_> {
     fn candidates(&self, url: &CanonicalUrl, request: &Request<'_>, out: &mut Vec<Candidate>) {
         for (index, rule) in self.policy.rules().iter().enumerate() {
-            let via = match &rule.hosts {
-                None => Some(Via::Other),
-                Some(patterns) => patterns
+            let via = if rule.applies_to_every_host() {
+                Some(Via::Other)
+            } else {
+                let by_pattern = rule
+                    .hosts
                     .iter()
+                    .flatten()
                     .filter_map(|p| self.host_matches(p, &url.host))
-                    .min(),
+                    .min();
+                let by_list = rule
+                    .lists
+                    .iter()
+                    .flatten()
+                    .any(|id| self.list_matches(id, &url.host))
+                    .then_some(Via::Other);
+                by_pattern.into_iter().chain(by_list).min()
             };
             if let Some(via) = via
                 && conditions_hold(rule, url, request)

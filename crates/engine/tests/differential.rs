@@ -8,10 +8,11 @@
 //! decides exactly like the naive reference that scans every rule in file order.
 //!
 //! Policies and requests are drawn from a small vocabulary so that patterns and hosts
-//! collide often (exact, `*.`, in-label globs, IPs, CIDRs, every condition).
+//! collide often (exact, `*.`, in-label globs, IPs, CIDRs, domain lists in both formats and
+//! match modes, every condition).
 
 use egress_policy_engine::reference::ReferenceDecider;
-use egress_policy_engine::{Request, compile};
+use egress_policy_engine::{ListFiles, Request, compile_with_lists};
 use proptest::prelude::*;
 use proptest::sample::select;
 
@@ -112,6 +113,51 @@ struct RuleSpec {
     path_regex: Option<&'static str>,
     customers: Option<Vec<&'static str>>,
     tags: Option<Vec<&'static str>>,
+    /// List indices; kept only on block rules, for lists the policy declares.
+    lists: Option<Vec<usize>>,
+}
+
+/// One `[lists.lN]` table and its file.
+#[derive(Debug, Clone)]
+struct ListSpec {
+    subdomains: bool,
+    hosts_format: bool,
+    names: Vec<String>,
+}
+
+fn list_spec() -> impl Strategy<Value = ListSpec> {
+    (
+        any::<bool>(),
+        any::<bool>(),
+        prop::collection::vec(
+            prop_oneof![
+                4 => name(3),
+                // Spellings the list reader canonicalises.
+                1 => name(2).prop_map(|n| n.to_uppercase() + "."),
+            ],
+            1..6,
+        ),
+    )
+        .prop_map(|(subdomains, hosts_format, names)| ListSpec {
+            subdomains,
+            hosts_format,
+            names,
+        })
+}
+
+impl ListSpec {
+    fn file_text(&self) -> String {
+        let mut text = String::from("# generated\n");
+        for (i, name) in self.names.iter().enumerate() {
+            if self.hosts_format {
+                let address = ["0.0.0.0", "127.0.0.1", "::", "::1"][i % 4];
+                text += &format!("{address} {name}\n10.0.0.{i} skipped-{i}.{name}\n");
+            } else {
+                text += &format!("{name}\n\n");
+            }
+        }
+        text
+    }
 }
 
 fn rule() -> impl Strategy<Value = RuleSpec> {
@@ -126,6 +172,7 @@ fn rule() -> impl Strategy<Value = RuleSpec> {
         prop::option::weighted(0.15, select(PATH_REGEXES)),
         optional_list(&["c1", "c2"]),
         optional_list(&["t1", "t2"]),
+        prop::option::weighted(0.35, prop::collection::vec(0usize..3, 1..=2)),
     )
         .prop_map(
             |(
@@ -139,6 +186,7 @@ fn rule() -> impl Strategy<Value = RuleSpec> {
                 path_regex,
                 customers,
                 tags,
+                lists,
             )| {
                 // Inject rules must list hosts.
                 let hosts = if action == "inject" && hosts.is_none() {
@@ -157,6 +205,7 @@ fn rule() -> impl Strategy<Value = RuleSpec> {
                     path_regex,
                     customers,
                     tags,
+                    lists: lists.filter(|_| action == "block"),
                 }
             },
         )
@@ -167,6 +216,7 @@ fn policy_text(
     report_all: bool,
     ip_block: bool,
     rules: &[RuleSpec],
+    lists: &[ListSpec],
 ) -> String {
     let mut t = format!(
         "version = 1\n[defaults]\naction = {:?}\nmode = {:?}\nip_literals = {:?}\n",
@@ -181,6 +231,16 @@ fn policy_text(
         }
         if let Some(h) = &r.hosts {
             t += &format!("hosts = [{}]\n", quoted(h));
+        }
+        let declared: Vec<String> = r
+            .lists
+            .iter()
+            .flatten()
+            .filter(|i| **i < lists.len())
+            .map(|i| format!("l{i}"))
+            .collect();
+        if !declared.is_empty() {
+            t += &format!("lists = [{}]\n", quoted(&declared));
         }
         if r.action == "inject" {
             t += "credential = \"cred\"\n";
@@ -212,7 +272,31 @@ fn policy_text(
         }
     }
     t += "[credentials.cred]\nalgorithm = \"HS256\"\nsecret = \"KEY\"\nissuer = \"i\"\naudience = \"a\"\nttl = 60\n";
+    for (i, list) in lists.iter().enumerate() {
+        t += &format!(
+            "[lists.l{i}]\nfile = \"l{i}.txt\"\nformat = {:?}\nmatch = {:?}\n",
+            if list.hosts_format {
+                "hosts"
+            } else {
+                "domains"
+            },
+            if list.subdomains {
+                "subdomains"
+            } else {
+                "exact"
+            },
+        );
+    }
     t
+}
+
+fn list_files(lists: &[ListSpec]) -> ListFiles {
+    let mut files = ListFiles::new();
+    for (i, list) in lists.iter().enumerate() {
+        let name = format!("l{i}.txt");
+        files.insert(&name, name.clone(), list.file_text());
+    }
+    files
 }
 
 #[derive(Debug, Clone)]
@@ -265,19 +349,21 @@ proptest! {
         report_all in prop::bool::weighted(0.2),
         ip_block in any::<bool>(),
         rules in prop::collection::vec(rule(), 0..12),
+        lists in prop::collection::vec(list_spec(), 0..=3),
         requests in prop::collection::vec(request(), 1..24),
     ) {
-        let text = policy_text(default_block, report_all, ip_block, &rules);
-        let compiled = match compile("random.toml", &text) {
+        let text = policy_text(default_block, report_all, ip_block, &rules, &lists);
+        let files = list_files(&lists);
+        let compiled = match compile_with_lists("random.toml", &text, &files) {
             Ok(c) => c,
-            Err(d) => panic!("generated policy does not compile:\n{text}\n{}", d.render("random.toml", &text)),
+            Err(d) => panic!("generated policy does not compile:\n{text}\n{}", d.render_with("random.toml", &text, &files)),
         };
         let reference = ReferenceDecider::new(&compiled.policy);
         for r in &requests {
             let request = Request { method: r.method, url: &r.url, customer: r.customer, tags: &r.tags };
             let fast = compiled.policy.decide(&request);
             let slow = reference.decide(&request);
-            prop_assert_eq!(fast, slow, "policy:\n{}\nrequest: {:?}", text, r);
+            prop_assert_eq!(fast, slow, "policy:\n{}\nlists: {:?}\nrequest: {:?}", text, lists, r);
         }
     }
 }

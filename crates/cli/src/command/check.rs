@@ -49,19 +49,23 @@ struct JsonDiagnostic<'a> {
 pub fn run(args: &Args) -> Result<ExitCode, CliError> {
     let source = PolicySource::read(&args.policy)?;
     let (diagnostics, rules) = match source.compile() {
-        Ok(compiled) => (compiled.warnings, Some(compiled.policy.rules().len())),
+        Ok(compiled) => {
+            let policy = &compiled.policy;
+            let counts = (policy.rules().len(), policy_source::lists_summary(policy));
+            (compiled.warnings, Some(counts))
+        }
         Err(diagnostics) => (diagnostics, None),
     };
     let file_name = source.file_name();
     match args.format {
         Format::Human => {
             for diagnostic in &diagnostics {
-                println!("{}", diagnostic.render(&file_name, &source.text));
+                println!("{}", source.render(diagnostic));
             }
             let summary = policy_source::summary(&diagnostics);
             match rules {
-                Some(rules) => println!(
-                    "{file_name}: ok, {summary} ({rules} rule{})",
+                Some((rules, lists)) => println!(
+                    "{file_name}: ok, {summary} ({rules} rule{}{lists})",
                     policy_source::plural(rules)
                 ),
                 None => println!("{file_name}: {summary}"),
@@ -70,7 +74,10 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
         Format::Json => {
             let json: Vec<JsonDiagnostic<'_>> = diagnostics
                 .iter()
-                .map(|d| to_json(d, &file_name, &source.text))
+                .map(|d| {
+                    let (file, text) = source.source_of(d);
+                    to_json(d, file, text)
+                })
                 .collect();
             println!("{}", serde_json::to_string_pretty(&json)?);
         }
@@ -83,7 +90,7 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
     })
 }
 
-fn to_json<'a>(diagnostic: &'a Diagnostic, file_name: &str, text: &str) -> JsonDiagnostic<'a> {
+fn to_json<'a>(diagnostic: &'a Diagnostic, file_name: String, text: &str) -> JsonDiagnostic<'a> {
     let start = diagnostic.span.as_ref().map(|s| position(text, s.start));
     let end = diagnostic.span.as_ref().map(|s| position(text, s.end));
     JsonDiagnostic {
@@ -93,7 +100,7 @@ fn to_json<'a>(diagnostic: &'a Diagnostic, file_name: &str, text: &str) -> JsonD
         },
         code: diagnostic.code,
         message: &diagnostic.message,
-        file: file_name.to_owned(),
+        file: file_name,
         line: start.map(|p| p.line),
         column: start.map(|p| p.column),
         end_line: end.map(|p| p.line),

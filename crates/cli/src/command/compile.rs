@@ -25,7 +25,7 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
     let file_name = loaded.source.file_name();
     // Warnings do not stop the build, but whoever compiles should see them.
     for warning in &loaded.compiled.warnings {
-        eprintln!("{}", warning.render(&file_name, &loaded.source.text));
+        eprintln!("{}", loaded.source.render(warning));
     }
     let policy = &loaded.compiled.policy;
     let artefact = policy.to_artifact();
@@ -35,9 +35,10 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
     })?;
     let rules = policy.rules().len();
     println!(
-        "compiled {file_name} -> {}: {rules} rule{}, {} byte{}",
+        "compiled {file_name} -> {}: {rules} rule{}{}, {} byte{}",
         args.output.display(),
         policy_source::plural(rules),
+        policy_source::lists_summary(policy),
         artefact.len(),
         policy_source::plural(artefact.len()),
     );

@@ -13,7 +13,7 @@ use std::process::ExitCode;
 use egress_policy_engine::{CompiledPolicy, Credential};
 
 use crate::diff::render::{self, DiffReport, PolicyLabel};
-use crate::diff::{compare, group, probe_set};
+use crate::diff::{compare, group, list_probes, probe_set};
 use crate::error::CliError;
 use crate::policy_source;
 
@@ -75,7 +75,8 @@ fn label(file: &str, policy: &CompiledPolicy) -> PolicyLabel {
 }
 
 /// Changes that decide nothing differently but a reviewer must see: a credential whose
-/// definition changed under the same id, and logging settings.
+/// definition changed under the same id, logging settings, and how much each domain list
+/// changed (its probes show only a few names).
 fn notes(old: &CompiledPolicy, new: &CompiledPolicy) -> Vec<String> {
     let mut notes = Vec::new();
     for before in old.credentials() {
@@ -86,6 +87,30 @@ fn notes(old: &CompiledPolicy, new: &CompiledPolicy) -> Vec<String> {
                 "credential `{}` changed its {}",
                 before.id,
                 changed_fields(before, after).join(", ")
+            ));
+        }
+    }
+    for before in old.lists() {
+        let Some(after) = new.list(&before.id) else {
+            continue;
+        };
+        let (removed, added) = list_probes::count_changes(before, after);
+        if removed > 0 || added > 0 {
+            notes.push(format!(
+                "list `{}` changed: {added} name{} added, {removed} removed ({} names now)",
+                before.id,
+                policy_source::plural(added),
+                after.domains.len()
+            ));
+        }
+        if (before.matching, before.format) != (after.matching, after.format) {
+            notes.push(format!(
+                "list `{}` changed from `format = \"{}\"`, `match = \"{}\"` to `format = \"{}\"`, `match = \"{}\"`",
+                before.id,
+                before.format.as_str(),
+                before.matching.as_str(),
+                after.format.as_str(),
+                after.matching.as_str()
             ));
         }
     }

@@ -7,6 +7,7 @@ use std::fmt;
 use serde::Serialize;
 
 use super::compare::{ChangeKind, Difference, Outcome};
+use super::list_probes::LIST_ORIGIN_PREFIX;
 use super::probe_set::{Audience, ProbeSet, RequestShape, Side};
 
 /// Which customers a change applies to, relative to the customers and tags the policies name.
@@ -174,7 +175,8 @@ pub fn group(set: &ProbeSet, differences: &[Difference]) -> Vec<Group> {
     out
 }
 
-/// "`*.example.com` (old, new)": each pattern once, with the policies that list it.
+/// "`*.example.com` (old, new)", "list `feed` (new)": each pattern or list once, with the
+/// policies that name it.
 fn origin_labels(origins: &BTreeSet<(String, Side)>) -> Vec<String> {
     let mut by_pattern: BTreeMap<&str, Vec<&'static str>> = BTreeMap::new();
     for (pattern, side) in origins {
@@ -182,7 +184,14 @@ fn origin_labels(origins: &BTreeSet<(String, Side)>) -> Vec<String> {
     }
     by_pattern
         .into_iter()
-        .map(|(pattern, sides)| format!("`{pattern}` ({})", sides.join(", ")))
+        .map(|(pattern, sides)| {
+            // A domain list's origin already reads "list `ID`" (never a host pattern).
+            if pattern.starts_with(LIST_ORIGIN_PREFIX) {
+                format!("{pattern} ({})", sides.join(", "))
+            } else {
+                format!("`{pattern}` ({})", sides.join(", "))
+            }
+        })
         .collect()
 }
 

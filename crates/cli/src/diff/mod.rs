@@ -14,6 +14,7 @@
 
 pub mod compare;
 pub mod group;
+pub mod list_probes;
 pub mod path_samples;
 pub mod probe_hosts;
 pub mod probe_set;

@@ -8,6 +8,7 @@ use egress_policy_engine::canonical::{CanonicalHost, canonicalise};
 use egress_policy_engine::model::Rule;
 use serde::Serialize;
 
+use super::list_probes::list_hosts;
 use super::path_samples::{glob_samples, regex_samples};
 use super::probe_hosts::pattern_hosts;
 
@@ -121,6 +122,9 @@ pub fn probes(old: &CompiledPolicy, new: &CompiledPolicy) -> ProbeSet {
             }
         }
     }
+    for (host, origin, side) in list_hosts(old, new) {
+        hosts.entry(host).or_default().insert((origin, side));
+    }
     for other in [
         OTHER_HOST.to_owned(),
         OTHER_IPV4.to_string(),
@@ -132,15 +136,19 @@ pub fn probes(old: &CompiledPolicy, new: &CompiledPolicy) -> ProbeSet {
     let other_customer = unnamed_customer(&rules);
     // Only rules with conditions add probe values beyond the host, so only they are checked
     // against each host: a policy of many plain host rules stays linear in its size.
-    let conditional: Vec<&Rule> = rules.into_iter().filter(|r| has_conditions(r)).collect();
+    let conditional: Vec<(&CompiledPolicy, &Rule)> = [old, new]
+        .into_iter()
+        .flat_map(|p| p.rules().iter().map(move |r| (p, r)))
+        .filter(|(_, r)| has_conditions(r))
+        .collect();
     let hosts = hosts
         .into_iter()
         .filter_map(|(host, origins)| {
             let canonical = canonicalise(&format!("https://{host}/")).ok()?.host;
             let relevant: Vec<&Rule> = conditional
                 .iter()
-                .copied()
-                .filter(|r| applies_to(r, &canonical))
+                .filter(|(p, r)| applies_to(p, r, &canonical))
+                .map(|(_, r)| *r)
                 .collect();
             Some(HostProbe {
                 host,
@@ -180,10 +188,10 @@ fn has_conditions(rule: &Rule) -> bool {
         || rule.tags.is_some()
 }
 
-fn applies_to(rule: &Rule, host: &CanonicalHost) -> bool {
-    rule.hosts
-        .as_ref()
-        .is_none_or(|patterns| patterns.iter().any(|p| p.matches(host)))
+fn applies_to(policy: &CompiledPolicy, rule: &Rule, host: &CanonicalHost) -> bool {
+    rule.applies_to_every_host()
+        || rule.hosts.iter().flatten().any(|p| p.matches(host))
+        || matches!(host, CanonicalHost::Domain(name) if policy.rule_list_match(rule, name).is_some())
 }
 
 /// Every combination of the methods, schemes, ports and paths the relevant rules list, each

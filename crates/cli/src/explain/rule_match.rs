@@ -7,7 +7,7 @@
 //! is always the engine's answer.
 
 use egress_policy_engine::model::{Mode, Rule};
-use egress_policy_engine::{Action, canonical::CanonicalHost};
+use egress_policy_engine::{Action, CompiledPolicy, ListMatch, canonical::CanonicalHost};
 use regex::Regex;
 
 /// The request as rules see it.
@@ -37,7 +37,8 @@ pub struct RuleMatch {
     pub held: Vec<String>,
     /// The first condition that did not hold.
     pub failed: Option<String>,
-    /// The host pattern that matched, when the rule lists hosts.
+    /// The host pattern that matched, when the rule lists hosts, or else the id of the
+    /// domain list that covers the host.
     pub pattern: Option<String>,
 }
 
@@ -59,16 +60,16 @@ pub struct Candidates {
 
 /// The first matching rule of each kind. `matching` holds the indices of the rules the engine
 /// found matching; the re-check only describes them.
-pub fn candidates(rules: &[Rule], matching: &[usize], probe: &Probe<'_>) -> Candidates {
+pub fn candidates(policy: &CompiledPolicy, matching: &[usize], probe: &Probe<'_>) -> Candidates {
     let mut found = Candidates::default();
-    for (index, rule) in rules.iter().enumerate() {
+    for (index, rule) in policy.rules().iter().enumerate() {
         let slot = match (rule.action, rule.mode) {
             (Action::Block, Mode::Enforce) => &mut found.block,
             (Action::Block, Mode::Report) => &mut found.report,
             (Action::Inject, _) => &mut found.inject,
             (Action::Pass, _) => &mut found.pass,
         };
-        let mut result = match_rule(rule, probe);
+        let mut result = match_rule(policy, rule, probe);
         let engine_matched = matching.contains(&index);
         if engine_matched && !result.matched {
             // Met on a reading of the path other than the canonical one, or on the IPv4
@@ -88,7 +89,7 @@ pub fn candidates(rules: &[Rule], matching: &[usize], probe: &Probe<'_>) -> Cand
             if slot.is_none() {
                 *slot = Some((index, result));
             }
-        } else if rule.hosts.is_some() && !result.held.is_empty() {
+        } else if !rule.applies_to_every_host() && !result.held.is_empty() {
             found.near_misses.push((index, result));
         }
     }
@@ -97,10 +98,10 @@ pub fn candidates(rules: &[Rule], matching: &[usize], probe: &Probe<'_>) -> Cand
 
 /// Checks every condition of `rule` against `probe`, stopping at the first that fails. Each
 /// check says what held (`None` when the rule does not use that condition) or why it failed.
-pub fn match_rule(rule: &Rule, probe: &Probe<'_>) -> RuleMatch {
+pub fn match_rule(policy: &CompiledPolicy, rule: &Rule, probe: &Probe<'_>) -> RuleMatch {
     let mut held = Vec::new();
     let checks: [&dyn Fn() -> Result<Option<String>, String>; 8] = [
-        &|| host_condition(rule, probe.host),
+        &|| host_condition(policy, rule, probe.host),
         &|| {
             listed(
                 "scheme",
@@ -144,7 +145,8 @@ pub fn match_rule(rule: &Rule, probe: &Probe<'_>) -> RuleMatch {
         .iter()
         .flatten()
         .find(|p| p.matches(probe.host))
-        .map(ToString::to_string);
+        .map(ToString::to_string)
+        .or_else(|| list_match(policy, rule, probe.host).map(|(id, _)| id));
     RuleMatch {
         matched: true,
         held,
@@ -153,15 +155,51 @@ pub fn match_rule(rule: &Rule, probe: &Probe<'_>) -> RuleMatch {
     }
 }
 
-fn host_condition(rule: &Rule, host: &CanonicalHost) -> Result<Option<String>, String> {
-    match &rule.hosts {
-        None => Ok(Some("no `hosts`: applies to every host".to_owned())),
-        Some(patterns) => patterns
-            .iter()
-            .find(|p| p.matches(host))
-            .map(|p| Some(format!("host `{host}` matches `{p}`")))
-            .ok_or_else(|| format!("host `{host}` matches none of its host patterns")),
+fn host_condition(
+    policy: &CompiledPolicy,
+    rule: &Rule,
+    host: &CanonicalHost,
+) -> Result<Option<String>, String> {
+    if rule.applies_to_every_host() {
+        return Ok(Some("no `hosts`: applies to every host".to_owned()));
     }
+    if let Some(pattern) = rule.hosts.iter().flatten().find(|p| p.matches(host)) {
+        return Ok(Some(format!("host `{host}` matches `{pattern}`")));
+    }
+    if let Some((_, description)) = list_match(policy, rule, host) {
+        return Ok(Some(description));
+    }
+    Err(match (&rule.hosts, &rule.lists) {
+        (Some(_), None) => format!("host `{host}` matches none of its host patterns"),
+        (None, _) => format!("host `{host}` is in none of its lists"),
+        (Some(_), Some(_)) => {
+            format!("host `{host}` matches none of its host patterns and is in none of its lists")
+        }
+    })
+}
+
+/// The id of the first of the rule's lists that covers `host`, and the why-line saying so:
+/// host `x.evil.com` matches list `feed` (entry `evil.com` and its subdomains).
+fn list_match(
+    policy: &CompiledPolicy,
+    rule: &Rule,
+    host: &CanonicalHost,
+) -> Option<(String, String)> {
+    let CanonicalHost::Domain(name) = host else {
+        return None;
+    };
+    let (list, entry) = policy.rule_list_match(rule, name)?;
+    let covers = match list.matching {
+        ListMatch::Exact => "",
+        ListMatch::Subdomains => " and its subdomains",
+    };
+    Some((
+        list.id.clone(),
+        format!(
+            "host `{host}` matches list `{}` (entry `{entry}`{covers})",
+            list.id
+        ),
+    ))
 }
 
 fn listed(what: &str, values: Option<Vec<String>>, actual: &str) -> Result<Option<String>, String> {

@@ -83,7 +83,7 @@ pub fn why(
         tags: query.tags,
     };
     let rules = policy.rules();
-    let candidates = rule_match::candidates(rules, &matching, &probe);
+    let candidates = rule_match::candidates(policy, &matching, &probe);
     let Candidates {
         block,
         report,

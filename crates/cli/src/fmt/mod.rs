@@ -178,20 +178,24 @@ fn restore_file_header(root: &mut Table, header: Vec<String>) {
     }
 }
 
-/// `defaults = {..}`, `rules = [{..}, ..]` and `credentials = { id = {..} }` become
-/// `[defaults]`, `[[rules]]` and `[credentials.id]` tables: one rule per table.
+/// `defaults = {..}`, `rules = [{..}, ..]`, `credentials = { id = {..} }` and
+/// `lists = { id = {..} }` become `[defaults]`, `[[rules]]`, `[credentials.id]` and
+/// `[lists.id]` tables: one rule per table.
 fn promote_inline_tables(root: &mut Table) {
-    for key in ["defaults", "credentials"] {
+    for key in ["defaults", "credentials", "lists"] {
         promote_inline_table(root, key);
     }
-    if let Some(credentials) = root.get_mut("credentials").and_then(Item::as_table_mut) {
-        let ids: Vec<String> = credentials.iter().map(|(k, _)| k.to_string()).collect();
+    for key in ["credentials", "lists"] {
+        let Some(by_id) = root.get_mut(key).and_then(Item::as_table_mut) else {
+            continue;
+        };
+        let ids: Vec<String> = by_id.iter().map(|(k, _)| k.to_string()).collect();
         for id in ids {
-            promote_inline_table(credentials, &id);
+            promote_inline_table(by_id, &id);
         }
         // `[credentials]` holding only `[credentials.ID]` tables needs no header of its own.
-        if credentials.iter().all(|(_, item)| item.is_table()) {
-            credentials.set_implicit(true);
+        if by_id.iter().all(|(_, item)| item.is_table()) {
+            by_id.set_implicit(true);
         }
     }
     let Some(item) = root.get_mut("rules") else {
@@ -321,11 +325,12 @@ fn format_one_table(
     let children: Vec<String> = ordered_table_keys(table);
     for child in children {
         clear_header_key(table, &child);
-        // `[credentials.ID]` tables take the credential order; deeper tables keep theirs.
-        let child_order = if key == "credentials" {
-            order::CREDENTIAL
-        } else {
-            &[]
+        // `[credentials.ID]` and `[lists.ID]` tables take their key order; deeper tables
+        // keep theirs.
+        let child_order = match key {
+            "credentials" => order::CREDENTIAL,
+            "lists" => order::LIST,
+            _ => &[],
         };
         if let Some(item) = table.get_mut(&child) {
             format_tables(item, &child, child_order, position, first);

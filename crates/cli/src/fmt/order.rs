@@ -2,7 +2,7 @@
 //! ([`egress_policy_engine::fields`], the order the language reference introduces them). Keys
 //! not listed keep their relative order after the listed ones.
 
-pub use egress_policy_engine::fields::{CREDENTIAL, DEFAULTS, ROOT, RULE};
+pub use egress_policy_engine::fields::{CREDENTIAL, DEFAULTS, LIST, ROOT, RULE};
 
 /// Sort rank of `key` in `order` (unknown keys after every known one).
 pub fn rank(order: &[&str], key: &str) -> usize {

@@ -8,7 +8,10 @@
 //!   is checked for every host;
 //! - IPs and CIDRs: a hash map per distinct prefix length (an IPv6 host that embeds an IPv4
 //!   address is looked up under both);
-//! - rules without `hosts`: always candidates.
+//! - domain lists: each list's sorted table, searched for the host (and under
+//!   `match = "subdomains"` each parent domain of it); the rules naming a list are candidates
+//!   when it covers the host;
+//! - rules without `hosts` or `lists`: always candidates.
 //!
 //! Candidates are merged into file order, then their conditions are checked; path conditions
 //! are checked by the decision order, per reading of the path.
@@ -24,7 +27,8 @@ use crate::canonical::{CanonicalHost, CanonicalUrl};
 use crate::conditions::{conditions_hold, path_conditions_hold};
 use crate::decide::{Candidate, RuleSource, Via, embedded};
 use crate::decision::Action;
-use crate::model::Rule;
+use crate::domain_list::DomainList;
+use crate::model::{PolicyModel, Rule};
 use crate::request::Request;
 
 use host_index::HostIndex;
@@ -36,6 +40,9 @@ pub(crate) struct Matcher {
     hosts: HostIndex,
     ips: IpIndex,
     always: Vec<u32>,
+    /// Per domain list of the model (in its id order), the rules that name it; the tables
+    /// stay in the model.
+    list_rules: Vec<Vec<u32>>,
     /// Compiled `path_regex` per rule (same indices as the rules), and for block rules its
     /// case-insensitive build (a block's path conditions also hold on a case-insensitive
     /// reading).
@@ -43,9 +50,18 @@ pub(crate) struct Matcher {
 }
 
 impl Matcher {
-    /// Builds the index. Fails only when a `path_regex` does not compile (validation already
-    /// rejected those, so this guards artefacts built elsewhere).
-    pub(crate) fn build(rules: &[Rule]) -> Result<Matcher, String> {
+    /// Builds the index. Fails only on what validation already rejects (a `path_regex` that
+    /// does not compile, a list that is not defined or on a non-block rule), so this guards
+    /// artefacts built elsewhere.
+    pub(crate) fn build(model: &PolicyModel) -> Result<Matcher, String> {
+        let rules = &model.rules;
+        let list_ids: Vec<&String> = model.lists.keys().collect();
+        let mut list_rules = vec![Vec::new(); list_ids.len()];
+        for (id, list) in &model.lists {
+            if &list.id != id {
+                return Err(format!("list `{id}` holds list `{}`", list.id));
+            }
+        }
         let patterns = rules
             .iter()
             .map(|r| r.hosts.as_ref().map_or(0, Vec::len))
@@ -56,14 +72,26 @@ impl Matcher {
         let mut path_regexes = Vec::with_capacity(rules.len());
         for (index, rule) in rules.iter().enumerate() {
             let index = u32::try_from(index).map_err(|_| "too many rules".to_owned())?;
-            match &rule.hosts {
-                None => always.push(index),
-                Some(patterns) => {
-                    for pattern in patterns {
-                        if !ips.add(pattern, index) {
-                            hosts.add(pattern, index);
-                        }
-                    }
+            if rule.applies_to_every_host() {
+                always.push(index);
+            }
+            for pattern in rule.hosts.iter().flatten() {
+                if !ips.add(pattern, index) {
+                    hosts.add(pattern, index);
+                }
+            }
+            for id in rule.lists.iter().flatten() {
+                if rule.action != Action::Block {
+                    return Err(format!(
+                        "rule `{}`: lists are for block rules only",
+                        rule.id
+                    ));
+                }
+                let position = list_ids
+                    .binary_search(&id)
+                    .map_err(|_| format!("rule `{}`: list `{id}` is not defined", rule.id))?;
+                if let Some(rules) = list_rules.get_mut(position) {
+                    rules.push(index);
                 }
             }
             let compile = |pattern: &str, ignore_case: bool| {
@@ -85,23 +113,26 @@ impl Matcher {
             hosts,
             ips,
             always,
+            list_rules,
             path_regexes,
         })
     }
 
-    /// A [`RuleSource`] over these rules.
-    pub(crate) fn source<'a>(&'a self, rules: &'a [Rule]) -> FastSource<'a> {
+    /// A [`RuleSource`] over the model's rules and lists.
+    pub(crate) fn source<'a>(&'a self, model: &'a PolicyModel) -> FastSource<'a> {
         FastSource {
             matcher: self,
-            rules,
+            rules: &model.rules,
+            lists: &model.lists,
         }
     }
 }
 
-/// The matcher paired with the rules it indexes.
+/// The matcher paired with the rules and lists it indexes.
 pub(crate) struct FastSource<'a> {
     matcher: &'a Matcher,
     rules: &'a [Rule],
+    lists: &'a std::collections::BTreeMap<String, DomainList>,
 }
 
 impl RuleSource for FastSource<'_> {
@@ -117,6 +148,11 @@ impl RuleSource for FastSource<'_> {
             CanonicalHost::Domain(host) => {
                 self.matcher.hosts.candidates(host, &mut indices);
                 found.extend(indices.drain(..).map(|index| (index, Via::Other)));
+                for (list, rules) in self.lists.values().zip(&self.matcher.list_rules) {
+                    if !rules.is_empty() && list.find(host).is_some() {
+                        found.extend(rules.iter().map(|&index| (index, Via::Other)));
+                    }
+                }
             }
             other => {
                 if let Some(ip) = other.ip() {

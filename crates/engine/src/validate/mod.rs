@@ -3,6 +3,7 @@
 mod credentials;
 mod defaults;
 mod lints;
+mod lists;
 mod rules;
 
 pub(crate) use rules::compile_path_regex;
@@ -13,6 +14,7 @@ use std::ops::Range;
 use toml::de::{DeTable, DeValue};
 
 use crate::diagnostic::Diagnostic;
+use crate::domain_list::ListFiles;
 use crate::fields;
 use crate::limits::{MAX_RULES, MAX_TEXT_LEN};
 use crate::model::{Defaults, PolicyModel};
@@ -36,13 +38,14 @@ pub(crate) struct CredentialSpans {
     pub claims: Option<Range<usize>>,
 }
 
-/// Validates a parsed document. Returns the model when there is no error, plus every
-/// diagnostic (errors and warnings) found.
+/// Validates a parsed document and the list files it names. Returns the model when there is
+/// no error (its `sha256` left empty for the caller to fill in), plus every diagnostic
+/// (errors and warnings) found.
 pub(crate) fn validate(
     text: &str,
     root: &DeTable<'_>,
     root_span: Range<usize>,
-    sha256: String,
+    files: &ListFiles,
 ) -> (Option<PolicyModel>, Vec<Diagnostic>) {
     let mut diags = Vec::new();
     let fields = Fields::read(root, fields::ROOT, "the policy", &mut diags);
@@ -100,9 +103,17 @@ pub(crate) fn validate(
         None => (BTreeMap::new(), BTreeMap::new()),
     };
 
+    let (lists, list_spans) = match fields.get("lists") {
+        Some(v) => parse::table(v, "`lists`", &mut diags)
+            .map(|t| lists::validate(t, files, &mut diags))
+            .unwrap_or_default(),
+        None => (BTreeMap::new(), BTreeMap::new()),
+    };
+
     let mut rules = Vec::new();
     let mut rule_spans = Vec::new();
     let mut mentioned = std::collections::HashSet::new();
+    let mut mentioned_lists = std::collections::HashSet::new();
     if let Some(v) = fields.get("rules")
         && let Some(items) = parse::array(v, "`rules`", &mut diags)
     {
@@ -117,7 +128,7 @@ pub(crate) fn validate(
                 .with_hint(format!("a policy has at most {MAX_RULES} rules")),
             );
         } else {
-            let mut checker = rules::RuleChecker::new(text, &credential_spans);
+            let mut checker = rules::RuleChecker::new(text, &credential_spans, &list_spans);
             for item in items {
                 if let DeValue::Table(t) = item.get_ref() {
                     if let Some((rule, spans)) = checker.validate(t, item.span(), &mut diags) {
@@ -129,6 +140,21 @@ pub(crate) fn validate(
                 }
             }
             mentioned = checker.mentioned;
+            mentioned_lists = checker.mentioned_lists;
+        }
+    }
+
+    for (id, spans) in &list_spans {
+        if !mentioned_lists.contains(id) {
+            diags.push(
+                Diagnostic::warning(
+                    "unused-list",
+                    format!("list `{id}` is not used by any rule"),
+                )
+                .with_span(spans.key.clone())
+                .with_label("unused")
+                .with_hint("remove it, or name it in a block rule's `lists`"),
+            );
         }
     }
 
@@ -146,10 +172,11 @@ pub(crate) fn validate(
         .any(|d| d.severity == crate::diagnostic::Severity::Error);
     let model = (!has_errors).then_some(PolicyModel {
         name,
-        sha256,
+        sha256: String::new(),
         defaults,
         rules,
         credentials,
+        lists,
     });
     (model, diags)
 }

@@ -16,26 +16,36 @@ use crate::parse::{self, Fields, Value};
 use crate::path_glob::PathGlob;
 use crate::suggest::did_you_mean;
 
+use super::lists::ListSpans;
 use super::{CredentialSpans, RuleSpans, valid_id};
 
 /// Validates rules one after the other, remembering ids for duplicates and line numbers.
 pub(super) struct RuleChecker<'t> {
     text: &'t str,
     credentials: &'t BTreeMap<String, CredentialSpans>,
+    lists: &'t BTreeMap<String, ListSpans>,
     ids: HashMap<String, Range<usize>, foldhash::fast::RandomState>,
     /// Every credential id a rule names, valid rule or not (for the unused-credential lint).
     pub(super) mentioned: HashSet<String>,
+    /// Every list id a rule names, valid rule or not (for the unused-list lint).
+    pub(super) mentioned_lists: HashSet<String>,
     /// Line counting resumes from the previous rule (rules come in file order).
     line_cursor: (usize, u32),
 }
 
 impl<'t> RuleChecker<'t> {
-    pub(super) fn new(text: &'t str, credentials: &'t BTreeMap<String, CredentialSpans>) -> Self {
+    pub(super) fn new(
+        text: &'t str,
+        credentials: &'t BTreeMap<String, CredentialSpans>,
+        lists: &'t BTreeMap<String, ListSpans>,
+    ) -> Self {
         RuleChecker {
             text,
             credentials,
+            lists,
             ids: HashMap::default(),
             mentioned: HashSet::new(),
+            mentioned_lists: HashSet::new(),
             line_cursor: (0, 1),
         }
     }
@@ -109,6 +119,7 @@ impl<'t> RuleChecker<'t> {
             })
         });
         let hosts = fields.get("hosts").and_then(|v| hosts(v, diags));
+        let lists = fields.get("lists").and_then(|v| self.list_ids(v, diags));
         let reason = fields
             .get("reason")
             .and_then(|v| text_value(v, "`reason`", diags));
@@ -151,7 +162,7 @@ impl<'t> RuleChecker<'t> {
             list(v, "`paths`", diags, |item, diags| {
                 let text = parse::string(item, "a path glob", diags)?;
                 PathGlob::parse(text)
-                    .map_err(|d| diags.push(d.with_span(item.span())))
+                    .map_err(|d| diags.push((*d).with_span(item.span())))
                     .ok()
             })
         });
@@ -180,6 +191,7 @@ impl<'t> RuleChecker<'t> {
             action: action?,
             mode: mode.unwrap_or_default(),
             hosts,
+            lists,
             reason,
             credential: credential.map(|(c, _)| c),
             schemes,
@@ -225,6 +237,30 @@ impl<'t> RuleChecker<'t> {
         Some(id.to_owned())
     }
 
+    /// The ids of `lists`, each of a declared list.
+    fn list_ids(&mut self, value: &Value<'_>, diags: &mut Vec<Diagnostic>) -> Option<Vec<String>> {
+        let declared = self.lists;
+        let mentioned = &mut self.mentioned_lists;
+        list(value, "`lists`", diags, |item, diags| {
+            let id = parse::string(item, "a list id", diags)?;
+            mentioned.insert(id.to_owned());
+            if declared.contains_key(id) {
+                return Some(id.to_owned());
+            }
+            let hint = match did_you_mean(id, declared.keys().map(String::as_str)) {
+                Some(s) => format!("did you mean `{s}`?"),
+                None => format!("define it in a `[lists.{id}]` table"),
+            };
+            diags.push(
+                Diagnostic::error("unknown-list", format!("list `{id}` is not defined"))
+                    .with_span(item.span())
+                    .with_label("no such list")
+                    .with_hint(hint),
+            );
+            None
+        })
+    }
+
     /// Fields that only some actions take, and what inject rules require.
     fn check_action_fields(
         &self,
@@ -251,6 +287,9 @@ impl<'t> RuleChecker<'t> {
         if action != Action::Block {
             diags.extend(not_applicable("mode", "block"));
             diags.extend(not_applicable("reason", "block"));
+            diags.extend(not_applicable("lists", "block").map(|d| {
+                d.with_hint("domain lists only block: a feed is never reviewed name by name, so it must not open hosts or receive credentials; name those hosts in `hosts`")
+            }));
         }
         if action != Action::Inject {
             diags.extend(not_applicable("credential", "inject"));

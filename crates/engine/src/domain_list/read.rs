@@ -1,0 +1,404 @@
+//! Reading a list file in its format (`domains` or `hosts`) into a [`DomainTable`], every
+//! problem reported with its line and column in the list file (up to a cap).
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::ops::Range;
+
+use crate::diagnostic::Diagnostic;
+use crate::host_pattern::SPECIAL_USE_TLDS;
+use crate::limits::{MAX_LIST_ENTRIES, MAX_LIST_FILE_ERRORS};
+
+use super::entry::{EntryError, canonical_entry};
+use super::table::DomainTable;
+use super::{ListFormat, ListMatch};
+
+/// Names that hosts files map to loopback for the machine itself: never a blocked domain.
+pub const HOSTS_FILE_LOCAL_NAMES: &[&str] = &[
+    "localhost",
+    "localhost.localdomain",
+    "local",
+    "broadcasthost",
+    "ip6-localhost",
+    "ip6-loopback",
+    "ip6-localnet",
+    "ip6-mcastprefix",
+    "ip6-allnodes",
+    "ip6-allrouters",
+    "ip6-allhosts",
+    "0.0.0.0",
+];
+
+/// The addresses a hosts-file blocklist points names at: `0.0.0.0`, `127.0.0.1`, `::`, `::1`.
+pub const BLACKHOLE_ADDRESSES: [IpAddr; 4] = [
+    IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+    IpAddr::V4(Ipv4Addr::LOCALHOST),
+    IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+    IpAddr::V6(Ipv6Addr::LOCALHOST),
+];
+
+/// What reading a list file gave: the table when there was no error, and every diagnostic
+/// (spans into the list file's text; the caller sets the file).
+pub(crate) struct ReadList {
+    pub table: Option<DomainTable>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// Collects the names and the errors of one list file.
+struct Reader {
+    staging: String,
+    spans: Vec<(u32, u32)>,
+    errors: usize,
+    diagnostics: Vec<Diagnostic>,
+    /// More names than [`MAX_LIST_ENTRIES`], or more bytes than 32-bit offsets reach.
+    too_large: bool,
+    /// The first single-label name under `match = "subdomains"`, and how many there are.
+    tld_wide: Option<(Range<usize>, String)>,
+    tld_wide_count: usize,
+}
+
+impl Reader {
+    fn error(&mut self, diagnostic: Diagnostic) {
+        self.errors += 1;
+        if self.errors <= MAX_LIST_FILE_ERRORS {
+            self.diagnostics.push(diagnostic);
+        }
+    }
+
+    fn entry(&mut self, token: &str, span: Range<usize>, matching: ListMatch) {
+        match canonical_entry(token) {
+            Ok(name) => {
+                if self.spans.len() >= MAX_LIST_ENTRIES {
+                    self.too_large = true;
+                    return;
+                }
+                let start = self.staging.len();
+                self.staging.push_str(&name);
+                match (u32::try_from(start), u32::try_from(self.staging.len())) {
+                    (Ok(start), Ok(end)) => self.spans.push((start, end)),
+                    _ => self.too_large = true,
+                }
+                if matching == ListMatch::Subdomains
+                    && !name.contains('.')
+                    && !SPECIAL_USE_TLDS.contains(&name.as_ref())
+                {
+                    self.tld_wide_count += 1;
+                    self.tld_wide.get_or_insert((span, name.into_owned()));
+                }
+            }
+            Err(e) => self.error(entry_diagnostic(token, &e).with_span(span)),
+        }
+    }
+}
+
+/// Reads `text` as a list in `format`. Comments (`#` to the end of the line) and blank lines
+/// are skipped; `\r\n` line ends and a leading byte order mark are accepted.
+pub(crate) fn read_list(text: &str, format: ListFormat, matching: ListMatch) -> ReadList {
+    let mut reader = Reader {
+        staging: String::with_capacity(text.len()),
+        spans: Vec::with_capacity(text.len() / 16),
+        errors: 0,
+        diagnostics: Vec::new(),
+        too_large: false,
+        tld_wide: None,
+        tld_wide_count: 0,
+    };
+    // Spans stay offsets into the whole text, byte order mark included.
+    let (body, mut offset) = match text.strip_prefix('\u{feff}') {
+        Some(rest) => (rest, text.len() - rest.len()),
+        None => (text, 0),
+    };
+    for raw_line in body.split_inclusive('\n') {
+        let line_start = offset;
+        offset += raw_line.len();
+        let line = raw_line.split('#').next().unwrap_or("");
+        let mut tokens = tokens(line, line_start);
+        let Some((first, first_span)) = tokens.next() else {
+            continue;
+        };
+        match format {
+            ListFormat::Domains => {
+                if let Some((_, extra)) = tokens.next() {
+                    reader.error(
+                        Diagnostic::error(
+                            "list-syntax",
+                            "expected one domain on this line, found more",
+                        )
+                        .with_span(extra)
+                        .with_label("a second word")
+                        .with_hint("a `domains` list holds one domain a line (comments start with `#`); for `ADDRESS NAME...` lines use `format = \"hosts\"`"),
+                    );
+                    continue;
+                }
+                reader.entry(first, first_span, matching);
+            }
+            ListFormat::Hosts => {
+                let Some(address) = hosts_address(first) else {
+                    reader.error(
+                        Diagnostic::error(
+                            "list-syntax",
+                            format!("expected an IP address at the start of the line, found `{first}`"),
+                        )
+                        .with_span(first_span)
+                        .with_label("not an address")
+                        .with_hint("a `hosts` list holds lines like `0.0.0.0 evil.com`; for one domain a line use `format = \"domains\"`"),
+                    );
+                    continue;
+                };
+                let mut names = tokens.peekable();
+                if names.peek().is_none() {
+                    reader.error(
+                        Diagnostic::error("list-syntax", "no host name after the address")
+                            .with_span(first_span)
+                            .with_label("an address alone")
+                            .with_hint("write `ADDRESS NAME...`, or remove the line"),
+                    );
+                    continue;
+                }
+                // Lines pointing names elsewhere are the hosts file's own business, not a block.
+                if !BLACKHOLE_ADDRESSES.contains(&address) {
+                    continue;
+                }
+                for (name, span) in names {
+                    if !HOSTS_FILE_LOCAL_NAMES
+                        .iter()
+                        .any(|local| local.eq_ignore_ascii_case(name))
+                    {
+                        reader.entry(name, span, matching);
+                    }
+                }
+            }
+        }
+    }
+    finish(reader)
+}
+
+fn finish(reader: Reader) -> ReadList {
+    let Reader {
+        staging,
+        spans,
+        errors,
+        mut diagnostics,
+        too_large,
+        tld_wide,
+        tld_wide_count,
+    } = reader;
+    if errors > MAX_LIST_FILE_ERRORS {
+        diagnostics.push(Diagnostic::error(
+            "list-errors-omitted",
+            format!(
+                "and {} more errors in this list file",
+                errors - MAX_LIST_FILE_ERRORS
+            ),
+        ));
+    }
+    if let Some((span, name)) = tld_wide {
+        let more = match tld_wide_count - 1 {
+            0 => String::new(),
+            n => format!(" (and {n} more such names)"),
+        };
+        diagnostics.push(
+            Diagnostic::warning(
+                "tld-wide-pattern",
+                format!("list entry `{name}` with `match = \"subdomains\"` covers a whole top-level domain"),
+            )
+            .with_span(span)
+            .with_label(format!("every host under `.{name}`{more}"))
+            .with_hint("name registrable domains; a single-label name blocks a whole top-level domain"),
+        );
+    }
+    if too_large {
+        diagnostics.push(
+            Diagnostic::error(
+                "too-many-list-entries",
+                format!("the list has more than {MAX_LIST_ENTRIES} names"),
+            )
+            .with_hint("split the feed into several lists"),
+        );
+    }
+    if errors > 0 || too_large {
+        return ReadList {
+            table: None,
+            diagnostics,
+        };
+    }
+    match DomainTable::from_staging(&staging, spans) {
+        Ok(table) => ReadList {
+            table: Some(table),
+            diagnostics,
+        },
+        Err(e) => {
+            diagnostics.push(Diagnostic::error("too-many-list-entries", e));
+            ReadList {
+                table: None,
+                diagnostics,
+            }
+        }
+    }
+}
+
+/// The whitespace-separated words of `line`, with their byte spans in the whole text.
+fn tokens(line: &str, line_start: usize) -> impl Iterator<Item = (&str, Range<usize>)> {
+    let mut rest = line;
+    let mut at = line_start;
+    std::iter::from_fn(move || {
+        let trimmed = rest.trim_start_matches(|c: char| c.is_ascii_whitespace());
+        at += rest.len() - trimmed.len();
+        if trimmed.is_empty() {
+            return None;
+        }
+        let len = trimmed
+            .find(|c: char| c.is_ascii_whitespace())
+            .unwrap_or(trimmed.len());
+        let word = trimmed.get(..len)?;
+        let span = at..at + len;
+        rest = trimmed.get(len..)?;
+        at += len;
+        Some((word, span))
+    })
+}
+
+/// The address at the start of a hosts-file line; a zone (`fe80::1%lo0`) is ignored.
+fn hosts_address(word: &str) -> Option<IpAddr> {
+    let address = word.split('%').next().unwrap_or(word);
+    address.parse().ok()
+}
+
+fn entry_diagnostic(token: &str, error: &EntryError) -> Diagnostic {
+    let shown: String = token.chars().take(80).collect();
+    let d = Diagnostic::error(
+        error.code(),
+        match error {
+            EntryError::Wildcard => format!("list entry `{shown}` is a wildcard"),
+            EntryError::IpAddress => format!("list entry `{shown}` is an IP address"),
+            EntryError::Invalid(_) => format!("list entry `{shown}` is not a valid domain name"),
+        },
+    );
+    match error {
+        EntryError::Wildcard => d
+            .with_label("wildcards are not list syntax")
+            .with_hint("list the domain itself; `match = \"subdomains\"` covers its subdomains"),
+        EntryError::IpAddress => d.with_label("not a domain name").with_hint(
+            "lists hold domain names; block addresses with IP or CIDR patterns in a rule's `hosts`",
+        ),
+        EntryError::Invalid(why) => d.with_label(*why),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(text: &str, format: ListFormat) -> Vec<String> {
+        let read = read_list(text, format, ListMatch::Exact);
+        assert!(read.diagnostics.is_empty(), "{:?}", read.diagnostics);
+        read.table.unwrap().iter().map(str::to_owned).collect()
+    }
+
+    fn errors(text: &str, format: ListFormat) -> Vec<(&'static str, String)> {
+        let read = read_list(text, format, ListMatch::Exact);
+        assert!(read.table.is_none());
+        read.diagnostics
+            .iter()
+            .map(|d| {
+                let span = d.span.clone().unwrap_or(0..0);
+                (d.code, text.get(span).unwrap_or("").to_owned())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn domains_format() {
+        let text =
+            "# feed\n\nEvil.com\r\n  b.example.  # trailing comment\nevil.com\n\tbücher.example\n";
+        assert_eq!(
+            names(text, ListFormat::Domains),
+            ["b.example", "evil.com", "xn--bcher-kva.example"]
+        );
+        assert_eq!(names("", ListFormat::Domains), Vec::<String>::new());
+        assert_eq!(names("last.example", ListFormat::Domains), ["last.example"]);
+    }
+
+    #[test]
+    fn hosts_format() {
+        let text = "\
+127.0.0.1 localhost
+127.0.0.1 localhost.localdomain
+255.255.255.255 broadcasthost
+::1 localhost ip6-localhost ip6-loopback
+fe80::1%lo0 localhost
+0.0.0.0 0.0.0.0
+# blocked
+0.0.0.0 evil.com
+127.0.0.1 a.com b.com # two names
+:: six.example
+::1\tseven.example
+10.0.0.5 intranet.example
+192.168.1.1 router.lan
+";
+        assert_eq!(
+            names(text, ListFormat::Hosts),
+            ["a.com", "b.com", "evil.com", "seven.example", "six.example"]
+        );
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_not_part_of_the_first_line() {
+        assert_eq!(
+            names("\u{feff}0.0.0.0 evil.com\n", ListFormat::Hosts),
+            ["evil.com"]
+        );
+        let text = "\u{feff}*.evil.com\n";
+        assert_eq!(
+            errors(text, ListFormat::Domains),
+            [("list-wildcard", "*.evil.com".to_owned())]
+        );
+    }
+
+    #[test]
+    fn errors_point_at_the_word() {
+        let text = "ok.com\n*.wild.com\n10.0.0.1\nbad..name\ntwo words\n";
+        assert_eq!(
+            errors(text, ListFormat::Domains),
+            [
+                ("list-wildcard", "*.wild.com".to_owned()),
+                ("list-ip-address", "10.0.0.1".to_owned()),
+                ("invalid-list-domain", "bad..name".to_owned()),
+                ("list-syntax", "words".to_owned()),
+            ]
+        );
+        let hosts = "evil.com\n0.0.0.0\n0.0.0.0 ok.com 1.2.3.4\n";
+        assert_eq!(
+            errors(hosts, ListFormat::Hosts),
+            [
+                ("list-syntax", "evil.com".to_owned()),
+                ("list-syntax", "0.0.0.0".to_owned()),
+                ("list-ip-address", "1.2.3.4".to_owned()),
+            ]
+        );
+    }
+
+    #[test]
+    fn errors_are_capped() {
+        let text = "bad..name\n".repeat(MAX_LIST_FILE_ERRORS + 5);
+        let read = read_list(&text, ListFormat::Domains, ListMatch::Exact);
+        assert_eq!(read.diagnostics.len(), MAX_LIST_FILE_ERRORS + 1);
+        let last = read.diagnostics.last().unwrap();
+        assert_eq!(last.code, "list-errors-omitted");
+        assert_eq!(last.message, "and 5 more errors in this list file");
+    }
+
+    #[test]
+    fn single_labels_under_subdomains_warn_once() {
+        let read = read_list(
+            "com\norg\nlocalhost\na.com\n",
+            ListFormat::Domains,
+            ListMatch::Subdomains,
+        );
+        assert!(read.table.is_some());
+        assert_eq!(read.diagnostics.len(), 1);
+        assert_eq!(read.diagnostics[0].code, "tld-wide-pattern");
+        assert_eq!(read.diagnostics[0].span, Some(0..3));
+        let exact = read_list("com\n", ListFormat::Domains, ListMatch::Exact);
+        assert!(exact.diagnostics.is_empty());
+    }
+}
