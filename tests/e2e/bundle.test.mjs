@@ -10,7 +10,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, test } from "node:test";
-import { POLICY_PATH, POLICY_SHA256, ROOT, startWorld } from "./harness.mjs";
+import { POLICY_PATH, POLICY_SHA256, ROOT, policySha256, startWorld } from "./harness.mjs";
 
 const CLI = path.join(ROOT, "target/debug/egress-policy");
 const KEY = "policy-bundle";
@@ -30,13 +30,17 @@ const other = keyPair("other");
 
 /** The e2e policy plus an emergency block of `host`: written, bundled, returned as bytes. */
 function bundle({ block, serial, key = trusted }) {
-  const text = readFileSync(POLICY_PATH, "utf8").replace('name = "e2e"', `name = "e2e-bundle-${serial}"`) +
+  // The e2e policy's list files stay where they are: their paths are made absolute.
+  const lists = path.join(path.dirname(POLICY_PATH), "lists");
+  const text = readFileSync(POLICY_PATH, "utf8")
+    .replace('name = "e2e"', `name = "e2e-bundle-${serial}"`)
+    .replaceAll('file = "lists/', `file = "${lists}/`) +
     (block ? `\n[[rules]]\nid = "emergency-${serial}"\naction = "block"\nhosts = ["${block}"]\nreason = "emergency"\n` : "");
   const policy = path.join(dir, `policy-${serial}.toml`);
   writeFileSync(policy, text);
   const out = path.join(dir, `bundle-${serial}.bin`);
   execFileSync(CLI, ["bundle", policy, "--key-file", key.pem, "--serial", String(serial), "-o", out], { cwd: ROOT });
-  const sha256 = execFileSync("sha256sum", [policy], { encoding: "utf8" }).split(" ")[0];
+  const sha256 = policySha256(policy);
   return { bytes: readFileSync(out), sha256 };
 }
 

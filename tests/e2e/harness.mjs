@@ -18,7 +18,24 @@ import { Miniflare } from "miniflare";
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 export const POLICY_PATH = path.join(ROOT, "tests/e2e/policy.toml");
-export const POLICY_SHA256 = createHash("sha256").update(readFileSync(POLICY_PATH)).digest("hex");
+/**
+ * The policy's revision as the engine computes it (docs/policy.md, "Domain lists"): SHA-256 of
+ * the policy file's bytes, then per list in id order NUL, id, NUL, the file's length, NUL, its
+ * bytes. Written here independently, so the suite checks the engine's recipe too.
+ */
+export function policySha256(policyPath) {
+  const text = readFileSync(policyPath);
+  const hash = createHash("sha256").update(text);
+  const lists = [...text.toString("utf8").matchAll(/^\[lists\.([A-Za-z0-9_-]+)\]\s*\nfile = "([^"]+)"/gm)]
+    .map(([, id, file]) => [id, file])
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  for (const [id, file] of lists) {
+    const bytes = readFileSync(path.resolve(path.dirname(policyPath), file));
+    hash.update(`\0${id}\0${bytes.length}\0`).update(bytes);
+  }
+  return hash.digest("hex");
+}
+export const POLICY_SHA256 = policySha256(POLICY_PATH);
 export const POLICY_NAME = "e2e";
 export const ISSUER = "egress.e2e.test";
 // Must match `compatibility_date` in wrangler.toml (checked by deploy.test.mjs).
