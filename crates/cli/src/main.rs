@@ -61,6 +61,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    exit_quietly_on_closed_stdout();
     let cli = Cli::parse();
     let outcome = match cli.command {
         Command::Check(args) => command::check::run(&args),
@@ -81,4 +82,24 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `egress-policy audit logs | head` closes our stdout early. Rust ignores SIGPIPE, so the
+/// next `println!` panics with "failed printing to stdout: Broken pipe" and a backtrace.
+/// Exit as a program killed by SIGPIPE would (status 141, nothing printed) instead; every
+/// other panic keeps the default report.
+fn exit_quietly_on_closed_stdout() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or_default();
+        if message.starts_with("failed printing to stdout") && message.contains("Broken pipe") {
+            std::process::exit(141);
+        }
+        default(info);
+    }));
 }

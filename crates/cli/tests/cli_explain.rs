@@ -254,3 +254,26 @@ fn why_names_the_refusals_of_hostile_requests() {
     );
     assert!(!out.contains("please report"), "{out}");
 }
+
+#[test]
+fn a_closed_stdout_ends_the_command_quietly() {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_egress-policy"))
+        .current_dir(support::root())
+        .args([
+            "explain",
+            "--policy",
+            POLICY,
+            "--customer",
+            "customer-123",
+            "https://example.org/",
+        ])
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(141), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
