@@ -12,7 +12,16 @@
 // and first - warm, the cost a customer's first request in a new isolate pays. The JS outbound
 // Worker of the platform's docs (bench/seed-outbound.js, N blocked domains) is measured the same
 // way. Medians over SAMPLES samples (interleaved across configurations), p90 beside them.
-import { readFileSync } from "node:fs";
+//
+// BENCH_FEED=N (e.g. 1000000) adds `bundle-N`: the first build's Worker with a KV namespace
+// holding a signed bundle of a policy whose domain list has N names (made with
+// `target/debug/egress-policy bundle`). Its first request waits for the KV read (at most 1 s)
+// and then the bundle's load; `active` is the time from that first request until a request
+// is decided by the bundle (a listed name answered 403).
+import { execFileSync } from "node:child_process";
+import { generateKeyPairSync } from "node:crypto";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
@@ -36,8 +45,25 @@ if (builds.length === 0) {
 }
 
 const UPSTREAM = `export default { fetch() { return new Response("ok"); } };`;
-// The request: a pass to a host that is not on the block list (the common case).
-const USER = `export default { async fetch() { const r = await fetch("https://pass.example.org/x"); await r.arrayBuffer(); return new Response(String(r.status)); } };`;
+// The request: a pass to a host that is not on the block list (the common case), or `?url=`.
+const USER = `export default { async fetch(req) { const u = new URL(req.url).searchParams.get("url") ?? "https://pass.example.org/x"; const r = await fetch(u); await r.arrayBuffer(); return new Response(String(r.status)); } };`;
+const FEED = Number(process.env.BENCH_FEED ?? 0);
+const FEED_PROBE = "https://f0-0.feed.example/x";
+
+/** A signed bundle of a policy blocking a generated list of `n` names, and its public key. */
+function feedBundle(n) {
+  const dir = mkdtempSync(path.join(tmpdir(), "egress-cold-"));
+  // Short names, as real feeds mostly are: about 19 bytes a line.
+  const names = Array.from({ length: n }, (_, i) => `f${i.toString(36)}-${i % 10}.feed.example`);
+  writeFileSync(path.join(dir, "feed.txt"), names.join("\n") + "\n");
+  writeFileSync(path.join(dir, "policy.toml"), `version = 1\nname = "feed-${n}"\n[defaults]\naction = "pass"\n\n[[rules]]\nid = "block-feed"\naction = "block"\nlists = ["feed"]\n\n[lists.feed]\nfile = "feed.txt"\nmatch = "subdomains"\n`);
+  const { privateKey, publicKey } = generateKeyPairSync("ed25519");
+  writeFileSync(path.join(dir, "key.pem"), privateKey.export({ type: "pkcs8", format: "pem" }));
+  const cli = path.join(HERE, "../target/debug/egress-policy");
+  execFileSync(cli, ["bundle", path.join(dir, "policy.toml"), "--key-file", path.join(dir, "key.pem"), "--serial", "1", "-o", path.join(dir, "bundle.bin")]);
+  const bytes = readFileSync(path.join(dir, "bundle.bin"));
+  return { bytes, publicKey: publicKey.export({ type: "spki", format: "der" }).subarray(-32).toString("base64url") };
+}
 
 function configurations() {
   const out = [];
@@ -65,6 +91,25 @@ function configurations() {
       props: { customer_name: "acme" },
     });
   }
+  if (FEED > 0) {
+    const { dir } = builds[0];
+    const feed = feedBundle(FEED);
+    out.push({
+      name: `bundle-${FEED}`,
+      wasm: path.join(dir, "index_bg.wasm"),
+      bundle: feed.bytes,
+      outbound: {
+        modulesRoot: dir,
+        modules: [
+          { type: "ESModule", path: path.join(dir, "index.js") },
+          { type: "CompiledWasm", path: path.join(dir, "index_bg.wasm") },
+        ],
+        bindings: { JWT_SECRET, EGRESS_IDENTITY_FROM_PROPS: "true", EGRESS_BUNDLE_PUBLIC_KEY: feed.publicKey },
+        kvNamespaces: { EGRESS_POLICY_KV: "cold-start-bundles" },
+      },
+      props: { customer_name: "acme" },
+    });
+  }
   return out;
 }
 
@@ -79,19 +124,33 @@ async function sample(c) {
   });
   try {
     await mf.ready;
+    if (c.bundle) {
+      const kv = await mf.getKVNamespace("EGRESS_POLICY_KV", "ob");
+      await kv.put("policy-bundle", Uint8Array.from(c.bundle).buffer);
+    }
     const user = await mf.getWorker("user");
     const t1 = performance.now();
     const first = await user.fetch("http://user.test/");
     const status = await first.text();
     const t2 = performance.now();
     if (status !== "200") throw new Error(`${c.name}: the request did not pass (${status})`);
+    let active = null;
+    if (c.bundle) {
+      // Until a listed name is refused: the bundle decides from then on.
+      for (;;) {
+        const r = await (await user.fetch(`http://user.test/?url=${encodeURIComponent(FEED_PROBE)}`)).text();
+        if (r === "403") { active = performance.now() - t1; break; }
+        if (performance.now() - t1 > 60_000) throw new Error(`${c.name}: the bundle never decided`);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    }
     const warm = [];
     for (let i = 0; i < WARM; i++) {
       const s = performance.now();
       await (await user.fetch("http://user.test/")).text();
       warm.push(performance.now() - s);
     }
-    return { start: t1 - t0, first: t2 - t1, warm: quantile(warm, 0.5) };
+    return { start: t1 - t0, first: t2 - t1, warm: quantile(warm, 0.5), active };
   } finally {
     await mf.dispose();
   }
@@ -120,5 +179,6 @@ for (const c of configs) {
     const bytes = readFileSync(c.wasm);
     size = `${Math.round(bytes.length / 1024)}/${Math.round(gzipSync(bytes, { level: 9 }).length / 1024)} KiB`;
   }
-  console.log(`${c.name.padEnd(12)} ${size.padStart(20)} ${col((s) => s.start)} ${col((s) => s.first)} ${col((s) => s.warm)} ${col((s) => s.first - s.warm)}`);
+  const active = c.bundle ? `  bundle deciding after ${col((s) => s.active)} (bundle ${Math.round(c.bundle.length / 1024)} KiB)` : "";
+  console.log(`${c.name.padEnd(12)} ${size.padStart(20)} ${col((s) => s.start)} ${col((s) => s.first)} ${col((s) => s.warm)} ${col((s) => s.first - s.warm)}${active}`);
 }
