@@ -8,7 +8,8 @@ use egress_policy_engine::CompiledPolicy;
 use egress_policy_engine::bundle::{self, BundleError, SigningKey};
 use support::run;
 
-const POLICY: &str = "tests/e2e/policy.toml";
+/// A policy without domain lists: its revision is `sha256sum` of the file.
+const POLICY: &str = "crates/cli/tests/fixtures/explain/policy.toml";
 
 /// A PKCS#8 PEM Ed25519 key (RFC 8410: a fixed prefix, then the 32-byte seed), as
 /// `openssl genpkey -algorithm ed25519` writes it.
