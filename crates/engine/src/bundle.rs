@@ -138,6 +138,19 @@ pub fn open<'a>(bytes: &'a [u8], trusted: &VerifyingKey) -> Result<OpenedBundle<
     Ok(OpenedBundle { serial, artifact })
 }
 
+/// The serial a bundle claims, read from its header without any check: only to recognise a
+/// bundle already judged. `None` when the bytes do not start like a bundle of this format.
+pub fn peek_serial(bytes: &[u8]) -> Option<u64> {
+    let mut reader = Reader { rest: bytes };
+    if reader.take(BUNDLE_MAGIC.len())? != BUNDLE_MAGIC {
+        return None;
+    }
+    let version = u32::from_le_bytes(reader.array().ok()?);
+    (version == BUNDLE_FORMAT_VERSION)
+        .then(|| reader.array().ok().map(u64::from_le_bytes))
+        .flatten()
+}
+
 /// The trusted public key from its text form: 32 bytes as base64 (standard or URL-safe,
 /// padding optional) or as 64 hex digits.
 pub fn public_key_from_text(text: &str) -> Option<VerifyingKey> {
@@ -271,6 +284,14 @@ mod tests {
         let trusted = key(1).verifying_key();
         bundle[22..54].copy_from_slice(trusted.as_bytes());
         assert_eq!(open(&bundle, &trusted), Err(BundleError::BadSignature));
+    }
+
+    #[test]
+    fn the_serial_can_be_peeked_unchecked() {
+        let bundle = seal(b"x", 77, &key(1));
+        assert_eq!(peek_serial(&bundle), Some(77));
+        assert_eq!(peek_serial(&bundle[..20]), None);
+        assert_eq!(peek_serial(b"EGRESSPOL\0"), None);
     }
 
     #[test]
