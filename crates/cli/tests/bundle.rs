@@ -11,22 +11,17 @@ use support::run;
 /// A policy without domain lists: its revision is `sha256sum` of the file.
 const POLICY: &str = "crates/cli/tests/fixtures/explain/policy.toml";
 
-/// A PKCS#8 PEM Ed25519 key (RFC 8410: a fixed prefix, then the 32-byte seed), as
-/// `openssl genpkey -algorithm ed25519` writes it.
-fn pem_key(seed: u8) -> String {
-    let mut der = vec![
-        0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04,
-        0x20,
-    ];
-    der.extend_from_slice(&[seed; 32]);
-    pem::encode(&pem::Pem::new("PRIVATE KEY", der))
+/// A signing key file with a fixed seed in `dir`.
+fn key_file(dir: &std::path::Path, seed: u8) -> std::path::PathBuf {
+    let key = dir.join("signing.pem");
+    std::fs::write(&key, support::ed25519_pem(seed)).unwrap();
+    key
 }
 
 #[test]
 fn a_bundle_opens_with_the_printed_public_key_and_carries_the_policy() {
     let dir = tempfile::tempdir().unwrap();
-    let key = dir.path().join("signing.pem");
-    std::fs::write(&key, pem_key(7)).unwrap();
+    let key = key_file(dir.path(), 7);
     let key = key.to_str().unwrap();
     let out = dir.path().join("bundle.bin");
     let archive = dir.path().join("archive");
@@ -67,8 +62,7 @@ fn a_bundle_opens_with_the_printed_public_key_and_carries_the_policy() {
 #[test]
 fn the_serial_defaults_to_the_clock_and_grows() {
     let dir = tempfile::tempdir().unwrap();
-    let key = dir.path().join("signing.pem");
-    std::fs::write(&key, pem_key(1)).unwrap();
+    let key = key_file(dir.path(), 1);
     let out = dir.path().join("b.bin");
     let made = run(&[
         "bundle",
@@ -115,8 +109,7 @@ fn a_key_that_is_not_ed25519_is_refused_without_showing_it() {
 #[test]
 fn an_invalid_policy_is_not_bundled() {
     let dir = tempfile::tempdir().unwrap();
-    let key = dir.path().join("signing.pem");
-    std::fs::write(&key, pem_key(1)).unwrap();
+    let key = key_file(dir.path(), 1);
     let out = dir.path().join("b.bin");
     let refused = run(&[
         "bundle",

@@ -7,6 +7,9 @@
     clippy::indexing_slicing
 )]
 
+#[allow(dead_code, reason = "only the key helper is used here")]
+mod support;
+
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
@@ -22,16 +25,9 @@ fn logs(name: &str) -> String {
 }
 
 fn replay(policy: &str, inputs: &[&str]) -> (Option<i32>, String, String) {
-    let out: Output = Command::new(env!("CARGO_BIN_EXE_egress-policy"))
-        .args(["replay", "--policy", policy])
-        .args(inputs)
-        .output()
-        .unwrap();
-    (
-        out.status.code(),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
+    let mut args = vec!["replay", "--policy", policy];
+    args.extend_from_slice(inputs);
+    cli(&args)
 }
 
 /// The whole check for a log captured from a real run: every line was decided by `policy`,
@@ -337,13 +333,7 @@ fn archived_revisions_re_decide_their_own_lines() {
         ),
     );
     let new = file("new.toml", head);
-    // A PKCS#8 Ed25519 key: the RFC 8410 prefix, then a fixed seed.
-    let mut der = vec![
-        0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04,
-        0x20,
-    ];
-    der.extend_from_slice(&[3; 32]);
-    let key = file("key.pem", &pem::encode(&pem::Pem::new("PRIVATE KEY", der)));
+    let key = file("key.pem", &support::ed25519_pem(3));
     let archive = dir.path().join("archive");
     let archive = archive.to_str().unwrap();
     let bundle = dir.path().join("b.bin");
