@@ -37,6 +37,9 @@ const FIRST_READ_WAIT_MS: i32 = 1000;
 
 thread_local! {
     static STATE: RefCell<BundleState> = RefCell::new(BundleState::default());
+    /// The trusted key, parsed once per isolate (point decompression is not free), with the
+    /// text it was parsed from so a changed setting is parsed again.
+    static TRUSTED: RefCell<Option<(String, VerifyingKey)>> = const { RefCell::new(None) };
     static CONFIG_REPORTED: RefCell<bool> = const { RefCell::new(false) };
 }
 
@@ -148,8 +151,7 @@ fn config(env: &Env) -> Option<Config> {
     };
     let parsed = (|| {
         let trusted = text("EGRESS_BUNDLE_PUBLIC_KEY")
-            .as_deref()
-            .and_then(public_key_from_text)
+            .and_then(|text| trusted_key(&text))
             .ok_or("EGRESS_BUNDLE_PUBLIC_KEY is missing or not an Ed25519 public key")?;
         let refresh_secs = number("EGRESS_BUNDLE_REFRESH_SECS", DEFAULT_REFRESH_SECS)?.max(1);
         let min_serial = number("EGRESS_BUNDLE_MIN_SERIAL", 0)?;
@@ -169,6 +171,21 @@ fn config(env: &Env) -> Option<Config> {
             None
         }
     }
+}
+
+/// The key `text` names, parsed at most once per isolate for the same text.
+fn trusted_key(text: &str) -> Option<VerifyingKey> {
+    TRUSTED.with(|cached| {
+        let mut cached = cached.try_borrow_mut().ok()?;
+        if let Some((seen, key)) = cached.as_ref()
+            && seen == text
+        {
+            return Some(*key);
+        }
+        let key = public_key_from_text(text)?;
+        *cached = Some((text.to_owned(), key));
+        Some(key)
+    })
 }
 
 fn report_config_once(problem: &str) {
