@@ -194,6 +194,7 @@ fn report_config_once(problem: &str) {
         // The problem names a setting, never its value.
         log_json(&serde_json::json!({
             "v": egress_policy_engine::LOG_SCHEMA_VERSION,
+            "ts": egress_policy_outbound::time::rfc3339_millis(now_ms()),
             "event": "policy_bundle",
             "status": "misconfigured",
             "reason": problem,

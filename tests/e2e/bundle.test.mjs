@@ -136,3 +136,27 @@ test("no line of the bundle suite carries key material", async () => {
     assert.ok(!text.includes(pem), "no private key in the logs");
   }
 });
+
+test("a KV binding without a usable public key takes up nothing: the embedded policy decides, and it says why once", async () => {
+  const misconfigured = await startWorld({ bundle: { publicKey: "not-an-ed25519-key", refreshSecs: 1 } });
+  try {
+    await misconfigured.kv.put(KEY, Uint8Array.from(bundle({ block: "emergency.example.com", serial: 20 }).bytes).buffer);
+    for (let i = 0; i < 3; i++) {
+      const p = `/probe/${randomUUID()}`;
+      const res = await misconfigured.call("acme", `https://emergency.example.com${p}`);
+      assert.equal(res.status, 200, "the bundle is not taken up");
+      await res.arrayBuffer();
+      const [line] = await misconfigured.waitForLogs((l) => l.path === p, 1);
+      assert.deepEqual(line.policy, { name: "e2e", sha256: POLICY_SHA256, source: "embedded" });
+      await sleep(600);
+    }
+    const events = (await misconfigured.decisionLines()).filter((l) => l?.event === "policy_bundle");
+    assert.equal(events.length, 1, JSON.stringify(events));
+    assert.equal(events[0].status, "misconfigured");
+    assert.match(events[0].ts, /^\d{4}-\d{2}-\d{2}T/);
+    assert.match(events[0].reason, /EGRESS_BUNDLE_PUBLIC_KEY/);
+    assert.ok(!JSON.stringify(events).includes("not-an-ed25519-key"), "the setting's value is never logged");
+  } finally {
+    await misconfigured.dispose();
+  }
+});
