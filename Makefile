@@ -117,11 +117,12 @@ dev-publish: ## with make dev running: publish a signed policy bundle (BLOCK=hos
 	@[ -f $(DEV_DIR)/bundle-signing.pem ] || { echo "start make dev first (it makes the dev signing key)" >&2; exit 1; }
 	@$(CARGO) build --quiet --bin egress-policy
 	@if [ "$(origin EGRESS_POLICY)" = "command line" ] || [ "$(origin EGRESS_POLICY)" = "environment" ]; then \
-	  cp '$(EGRESS_POLICY)' $(DEV_DIR)/publish.toml; \
+	  policy='$(EGRESS_POLICY)'; \
 	else \
-	  { cat policy/policy.toml; printf '\n[[rules]]\nid = "emergency-block"\naction = "block"\nhosts = ["%s"]\nreason = "emergency block (make dev-publish)"\n' '$(BLOCK)'; } > $(DEV_DIR)/publish.toml; \
-	fi
-	target/debug/egress-policy bundle $(DEV_DIR)/publish.toml --key-file $(DEV_DIR)/bundle-signing.pem -o $(DEV_DIR)/outbox/.next.tmp --archive $(DEV_DIR)/archive
+	  policy=$(DEV_DIR)/publish.toml; \
+	  { cat policy/policy.toml; printf '\n[[rules]]\nid = "emergency-block"\naction = "block"\nhosts = ["%s"]\nreason = "emergency block (make dev-publish)"\n' '$(BLOCK)'; } > "$$policy"; \
+	fi; \
+	target/debug/egress-policy bundle "$$policy" --key-file $(DEV_DIR)/bundle-signing.pem -o $(DEV_DIR)/outbox/.next.tmp --archive $(DEV_DIR)/archive
 	@mv $(DEV_DIR)/outbox/.next.tmp $(DEV_DIR)/outbox/bundle-$$(date +%s%N).bin
 
 # ---------------------------------------------------------------- benchmark
