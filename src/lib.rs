@@ -24,3 +24,13 @@ mod live;
 mod respond;
 #[cfg(target_arch = "wasm32")]
 mod runtime;
+
+/// Decodes the embedded policy when the Wasm module is instantiated, at the script's startup,
+/// instead of on an isolate's first request: the platform starts isolates ahead of requests
+/// where it can, and the customer's first fetch then does not wait for the policy's load.
+/// A policy that does not load stays `None` and every request fails closed, as before.
+#[cfg(target_arch = "wasm32")]
+#[wasm_bindgen::prelude::wasm_bindgen(start)]
+pub fn load_policy_at_startup() {
+    let _loaded = runtime::guarded(embedded::policy);
+}
