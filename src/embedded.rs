@@ -2,7 +2,7 @@
 
 use std::sync::OnceLock;
 
-use egress_policy_engine::{CompiledPolicy, PolicyRef};
+use egress_policy_engine::{CompiledPolicy, PolicyRef, PolicySource};
 
 /// The compiled artefact (`CompiledPolicy::to_artifact`) of the policy the build used.
 static ARTIFACT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/policy.bin"));
@@ -22,12 +22,15 @@ pub fn policy() -> Option<&'static CompiledPolicy> {
 
 static POLICY_REF_VALUE: OnceLock<PolicyRef> = OnceLock::new();
 
-/// Which policy this Worker was built with, readable even when [`policy`] is `None`. Made
-/// once per isolate: every decision log line names it.
+/// Which policy this Worker was built with (`source: embedded`), readable even when
+/// [`policy`] is `None`. Made once per isolate: every decision log line it decides names it.
 pub fn policy_ref() -> &'static PolicyRef {
-    POLICY_REF_VALUE.get_or_init(|| match policy() {
-        Some(policy) => policy.policy_ref(),
-        None => serde_json::from_str(POLICY_REF).unwrap_or_else(|_| PolicyRef::unknown()),
+    POLICY_REF_VALUE.get_or_init(|| {
+        let reference = match policy() {
+            Some(policy) => policy.policy_ref(),
+            None => serde_json::from_str(POLICY_REF).unwrap_or_else(|_| PolicyRef::unknown()),
+        };
+        reference.from_source(PolicySource::Embedded, None)
     })
 }
 
@@ -41,6 +44,9 @@ mod tests {
         let from_build: PolicyRef = serde_json::from_str(POLICY_REF).unwrap();
         assert_eq!(policy.policy_ref(), from_build);
         assert_eq!(policy.sha256().len(), 64);
-        assert_eq!(policy_ref(), &from_build);
+        assert_eq!(
+            policy_ref(),
+            &from_build.from_source(PolicySource::Embedded, None)
+        );
     }
 }

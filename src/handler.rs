@@ -11,7 +11,7 @@ use std::rc::Rc;
 
 use egress_policy_engine::request::normalise_method;
 use egress_policy_engine::{
-    Action, ClaimVars, CompiledPolicy, Decision, Identity, PathInLogs, PolicyRef, Request,
+    Action, ClaimVars, CompiledPolicy, Decision, Identity, PathInLogs, Request,
 };
 use egress_policy_outbound::body::{self, LocalResponse};
 use egress_policy_outbound::log::{LogFacts, build};
@@ -45,7 +45,7 @@ struct Facts {
     customer: Option<String>,
     tags: Vec<String>,
     method: String,
-    policy_ref: PolicyRef,
+    active: Active,
     query_in_logs: bool,
     path_in_logs: PathInLogs,
     arrived_ms: u64,
@@ -61,7 +61,7 @@ impl Facts {
                 customer: self.customer.as_deref(),
                 tags: &self.tags,
                 method: &self.method,
-                policy: &self.policy_ref,
+                policy: self.active.policy_ref(),
                 query_in_logs: self.query_in_logs,
                 path_in_logs: self.path_in_logs,
                 arrived_ms: self.arrived_ms,
@@ -158,17 +158,19 @@ fn handle(
             ),
         ),
     };
+    let query_in_logs = policy.is_some_and(|p| p.defaults().query_in_logs);
+    let path_in_logs = policy
+        .map(|p| p.defaults().path_in_logs)
+        .unwrap_or_default();
     let facts = Facts {
         decision,
         decision_id,
         customer,
         tags,
         method,
-        policy_ref: active.policy_ref(),
-        query_in_logs: policy.is_some_and(|p| p.defaults().query_in_logs),
-        path_in_logs: policy
-            .map(|p| p.defaults().path_in_logs)
-            .unwrap_or_default(),
+        active,
+        query_in_logs,
+        path_in_logs,
         arrived_ms,
     };
     match step {

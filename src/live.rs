@@ -13,8 +13,9 @@
 //! A KV binding without a usable public key takes up no bundle: the embedded policy decides
 //! and the misconfiguration is logged once per isolate.
 
-use std::cell::RefCell;
+use std::cell::{OnceCell, RefCell};
 use std::rc::Rc;
+use std::sync::OnceLock;
 
 use egress_policy_engine::bundle::{VerifyingKey, public_key_from_text};
 use egress_policy_engine::{CompiledPolicy, PolicyRef, PolicySource};
@@ -37,10 +38,10 @@ const FIRST_READ_WAIT_MS: i32 = 1000;
 
 thread_local! {
     static STATE: RefCell<BundleState> = RefCell::new(BundleState::default());
-    /// The trusted key, parsed once per isolate (point decompression is not free), with the
-    /// text it was parsed from so a changed setting is parsed again.
-    static TRUSTED: RefCell<Option<(String, VerifyingKey)>> = const { RefCell::new(None) };
-    static CONFIG_REPORTED: RefCell<bool> = const { RefCell::new(false) };
+    /// The bundle settings, read from `env` once per isolate (`env` does not change within
+    /// one; parsing the key decompresses a curve point): `Err` holds the misconfiguration,
+    /// logged once when it was found.
+    static SETTINGS: OnceCell<Result<Settings, String>> = const { OnceCell::new() };
 }
 
 /// The policy deciding one request.
@@ -60,30 +61,37 @@ impl Active {
         }
     }
 
-    /// What decision lines name: the revision, its source and serial.
-    pub fn policy_ref(&self) -> PolicyRef {
+    /// What decision lines name: the revision, its source and serial (made once per isolate
+    /// or per bundle, never per request).
+    pub fn policy_ref(&self) -> &PolicyRef {
         match self {
             Active::Embedded(_) => embedded_ref(),
-            Active::Bundle(bundle) => bundle.policy_ref.clone(),
+            Active::Bundle(bundle) => &bundle.policy_ref,
         }
     }
 }
 
 /// The embedded policy's reference, naming its source.
-fn embedded_ref() -> PolicyRef {
-    let reference = guarded(embedded::policy_ref)
-        .cloned()
-        .unwrap_or_else(PolicyRef::unknown);
-    reference.from_source(PolicySource::Embedded, None)
+fn embedded_ref() -> &'static PolicyRef {
+    static UNKNOWN: OnceLock<PolicyRef> = OnceLock::new();
+    guarded(embedded::policy_ref).unwrap_or_else(|| {
+        UNKNOWN.get_or_init(|| PolicyRef::unknown().from_source(PolicySource::Embedded, None))
+    })
 }
 
-/// How this deployment takes up bundles.
-struct Config {
-    kv: JsValue,
-    key: JsValue,
+/// How this deployment takes up bundles, as its `env` says.
+#[derive(Clone)]
+struct Settings {
+    key: String,
     trusted: VerifyingKey,
     refresh_ms: u64,
     min_serial: u64,
+}
+
+/// A read to make: the KV binding and the settings.
+struct Config {
+    kv: JsValue,
+    settings: Settings,
 }
 
 /// What to do before deciding a request.
@@ -102,9 +110,9 @@ pub fn ready(env: &Env, wait_until: impl FnOnce(&js_sys::Promise)) -> Ready {
         return Ready::Now(current());
     };
     let due = STATE.with(|state| {
-        state
-            .try_borrow_mut()
-            .map_or(Due::No, |mut state| state.due(now_ms(), config.refresh_ms))
+        state.try_borrow_mut().map_or(Due::No, |mut state| {
+            state.due(now_ms(), config.settings.refresh_ms)
+        })
     });
     match due {
         Due::No => Ready::Now(current()),
@@ -129,12 +137,29 @@ pub fn current() -> Active {
     }
 }
 
-/// The configuration, or `None` when bundles are not configured (or misconfigured: logged).
+/// The configuration, or `None` when bundles are not configured (or misconfigured: logged
+/// once). Per request only the binding is looked up; the settings are read once.
 fn config(env: &Env) -> Option<Config> {
     let kv = js_sys::Reflect::get(env, &JsValue::from_str("EGRESS_POLICY_KV")).ok()?;
     if kv.is_undefined() || kv.is_null() {
         return None;
     }
+    let settings = SETTINGS.with(|cell| {
+        cell.get_or_init(|| {
+            let settings = settings(env);
+            if let Err(problem) = &settings {
+                report_misconfiguration(problem);
+            }
+            settings
+        })
+        .clone()
+        .ok()
+    })?;
+    Some(Config { kv, settings })
+}
+
+/// Reads the bundle settings from `env`; the error names the setting at fault, never its value.
+fn settings(env: &Env) -> Result<Settings, String> {
     let text = |name: &str| {
         js_sys::Reflect::get(env, &JsValue::from_str(name))
             .ok()
@@ -149,69 +174,41 @@ fn config(env: &Env) -> Option<Config> {
                 .map_err(|_| format!("{name} is not a whole number")),
         }
     };
-    let parsed = (|| {
-        let trusted = text("EGRESS_BUNDLE_PUBLIC_KEY")
-            .and_then(|text| trusted_key(&text))
-            .ok_or("EGRESS_BUNDLE_PUBLIC_KEY is missing or not an Ed25519 public key")?;
-        let refresh_secs = number("EGRESS_BUNDLE_REFRESH_SECS", DEFAULT_REFRESH_SECS)?.max(1);
-        let min_serial = number("EGRESS_BUNDLE_MIN_SERIAL", 0)?;
-        let key = text("EGRESS_BUNDLE_KEY").unwrap_or_else(|| DEFAULT_KEY.to_owned());
-        Ok::<_, String>(Config {
-            kv: kv.clone(),
-            key: JsValue::from_str(&key),
-            trusted,
-            refresh_ms: refresh_secs.saturating_mul(1000),
-            min_serial,
-        })
-    })();
-    match parsed {
-        Ok(config) => Some(config),
-        Err(problem) => {
-            report_config_once(&problem);
-            None
-        }
-    }
-}
-
-/// The key `text` names, parsed at most once per isolate for the same text.
-fn trusted_key(text: &str) -> Option<VerifyingKey> {
-    TRUSTED.with(|cached| {
-        let mut cached = cached.try_borrow_mut().ok()?;
-        if let Some((seen, key)) = cached.as_ref()
-            && seen == text
-        {
-            return Some(*key);
-        }
-        let key = public_key_from_text(text)?;
-        *cached = Some((text.to_owned(), key));
-        Some(key)
+    let trusted = text("EGRESS_BUNDLE_PUBLIC_KEY")
+        .as_deref()
+        .and_then(public_key_from_text)
+        .ok_or("EGRESS_BUNDLE_PUBLIC_KEY is missing or not an Ed25519 public key")?;
+    Ok(Settings {
+        key: text("EGRESS_BUNDLE_KEY").unwrap_or_else(|| DEFAULT_KEY.to_owned()),
+        trusted,
+        refresh_ms: number("EGRESS_BUNDLE_REFRESH_SECS", DEFAULT_REFRESH_SECS)?
+            .max(1)
+            .saturating_mul(1000),
+        min_serial: number("EGRESS_BUNDLE_MIN_SERIAL", 0)?,
     })
 }
 
-fn report_config_once(problem: &str) {
-    let first = CONFIG_REPORTED.with(|reported| !reported.replace(true));
-    if first {
-        // The problem names a setting, never its value.
-        log_json(&serde_json::json!({
-            "v": egress_policy_engine::LOG_SCHEMA_VERSION,
-            "ts": egress_policy_outbound::time::rfc3339_millis(now_ms()),
-            "event": "policy_bundle",
-            "status": "misconfigured",
-            "reason": problem,
-            "active": embedded_ref(),
-        }));
-    }
+fn report_misconfiguration(problem: &str) {
+    log_json(&serde_json::json!({
+        "v": egress_policy_engine::LOG_SCHEMA_VERSION,
+        "ts": egress_policy_outbound::time::rfc3339_millis(now_ms()),
+        "event": "policy_bundle",
+        "status": "misconfigured",
+        "reason": problem,
+        "active": embedded_ref(),
+    }));
 }
 
 /// Reads the bundle from KV and takes it up (or not). The promise always resolves.
 fn read(config: Config) -> js_sys::Promise {
-    let Config {
-        kv,
+    let Config { kv, settings } = config;
+    let Settings {
         key,
         trusted,
         min_serial,
         ..
-    } = config;
+    } = settings;
+    let key = JsValue::from_str(&key);
     let get = js_sys::Reflect::get(&kv, &JsValue::from_str("get"))
         .ok()
         .and_then(|get| get.dyn_into::<js_sys::Function>().ok());
@@ -271,7 +268,7 @@ fn take_up(fetched: Fetched<'_>, trusted: &VerifyingKey, min_serial: u64) {
             state
                 .try_borrow_mut()
                 .ok()
-                .and_then(|mut state| state.take_up(now, fetched, trusted, min_serial, &embedded))
+                .and_then(|mut state| state.take_up(now, fetched, trusted, min_serial, embedded))
         })
     })
     .flatten();

@@ -19,6 +19,8 @@
 
 use std::fmt;
 
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
 use ed25519_dalek::{Signature, Signer};
 /// The key types bundles are sealed and opened with.
 pub use ed25519_dalek::{SigningKey, VerifyingKey};
@@ -166,23 +168,7 @@ pub fn public_key_from_text(text: &str) -> Option<VerifyingKey> {
 
 /// A public key's text form, as [`public_key_from_text`] reads it: unpadded URL-safe base64.
 pub fn public_key_to_text(key: &VerifyingKey) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let mut out = String::new();
-    for chunk in key.as_bytes().chunks(3) {
-        let b = [
-            chunk.first().copied().unwrap_or(0),
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..=chunk.len() {
-            let index = (n >> (18 - 6 * i)) & 63;
-            if let Some(&c) = ALPHABET.get(index as usize) {
-                out.push(char::from(c));
-            }
-        }
-    }
-    out
+    URL_SAFE_NO_PAD.encode(key.as_bytes())
 }
 
 fn hex_bytes(text: &str) -> Option<Vec<u8>> {
@@ -192,31 +178,13 @@ fn hex_bytes(text: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
+/// Standard or URL-safe base64, padded or not.
 fn base64_bytes(text: &str) -> Option<Vec<u8>> {
-    let value = |c: u8| -> Option<u32> {
-        Some(match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' | b'-' => 62,
-            b'/' | b'_' => 63,
-            _ => return None,
-        } as u32)
-    };
-    let digits = text.trim_end_matches('=').as_bytes();
-    let mut out = Vec::with_capacity(digits.len() * 3 / 4);
-    for chunk in digits.chunks(4) {
-        if chunk.len() == 1 {
-            return None;
-        }
-        let mut n = 0u32;
-        for (i, &c) in chunk.iter().enumerate() {
-            n |= value(c)? << (18 - 6 * i);
-        }
-        let bytes = n.to_be_bytes();
-        out.extend(bytes.iter().skip(1).take(chunk.len() - 1));
-    }
-    Some(out)
+    let digits = text.trim_end_matches('=');
+    URL_SAFE_NO_PAD
+        .decode(digits)
+        .or_else(|_| STANDARD_NO_PAD.decode(digits))
+        .ok()
 }
 
 /// Reads fixed-size fields off the front of a byte slice.

@@ -129,24 +129,18 @@ impl BundleState {
     ) -> Option<BundleEvent> {
         self.reading = false;
         self.last_read_ms = Some(now_ms);
-        let event = |state: &Self, status, refused: Refused| {
-            state.event(
-                status,
-                refused.reason,
-                refused.serial,
-                refused.policy,
-                embedded,
-            )
+        let event = |state: &Self, status, read: Read| {
+            state.event(status, read.reason, read.serial, read.policy, embedded)
         };
         let (event, key) = match fetched {
             Fetched::Unreachable => (
-                event(self, EventStatus::Unreachable, Refused::none()),
+                event(self, EventStatus::Unreachable, Read::none()),
                 "unreachable".to_owned(),
             ),
             Fetched::Absent => {
                 self.reported.remove("unreachable");
                 (
-                    event(self, EventStatus::Absent, Refused::none()),
+                    event(self, EventStatus::Absent, Read::none()),
                     "absent".to_owned(),
                 )
             }
@@ -175,7 +169,7 @@ impl BundleState {
                 }
                 match self.judge(bytes, trusted, min_serial) {
                     Ok(loaded) => {
-                        let taken = Refused {
+                        let taken = Read {
                             reason: None,
                             serial: Some(loaded.serial),
                             policy: Some(loaded.policy_ref.clone()),
@@ -196,11 +190,11 @@ impl BundleState {
         bytes: &[u8],
         trusted: &VerifyingKey,
         min_serial: u64,
-    ) -> Result<LoadedBundle, Refused> {
-        let opened = bundle::open(bytes, trusted).map_err(|e| Refused::because(e.code(), None))?;
+    ) -> Result<LoadedBundle, Read> {
+        let opened = bundle::open(bytes, trusted).map_err(|e| Read::because(e.code(), None))?;
         let serial = opened.serial;
         if serial < min_serial {
-            return Err(Refused::because("below_min_serial", Some(serial)));
+            return Err(Read::because("below_min_serial", Some(serial)));
         }
         if let Some(current) = &self.current
             && serial <= current.serial
@@ -210,10 +204,10 @@ impl BundleState {
             } else {
                 "older_serial"
             };
-            return Err(Refused::because(reason, Some(serial)));
+            return Err(Read::because(reason, Some(serial)));
         }
         let policy = CompiledPolicy::from_artifact(opened.artifact)
-            .map_err(|_| Refused::because("invalid_policy", Some(serial)))?;
+            .map_err(|_| Read::because("invalid_policy", Some(serial)))?;
         let policy_ref = policy
             .policy_ref()
             .from_source(PolicySource::Bundle, Some(serial));
@@ -247,16 +241,17 @@ impl BundleState {
     }
 }
 
-/// What an event says of the bundle read: why it was refused, its serial, its policy.
-struct Refused {
+/// What an event says of the bundle read: why it was refused (if it was), its serial, its
+/// policy.
+struct Read {
     reason: Option<&'static str>,
     serial: Option<u64>,
     policy: Option<PolicyRef>,
 }
 
-impl Refused {
+impl Read {
     fn none() -> Self {
-        Refused {
+        Read {
             reason: None,
             serial: None,
             policy: None,
@@ -264,7 +259,7 @@ impl Refused {
     }
 
     fn because(reason: &'static str, serial: Option<u64>) -> Self {
-        Refused {
+        Read {
             reason: Some(reason),
             serial,
             policy: None,
