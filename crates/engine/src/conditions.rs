@@ -3,7 +3,7 @@
 //! condition must hold. Path conditions are checked per reading of the path (see
 //! [`crate::path_readings`]) by the decision order, not here.
 
-use regex::Regex;
+use regex_lite::Regex;
 
 use crate::canonical::CanonicalUrl;
 use crate::model::Rule;

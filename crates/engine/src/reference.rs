@@ -4,7 +4,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use regex::Regex;
+use regex_lite::Regex;
 
 use crate::canonical::{CanonicalHost, CanonicalUrl};
 use crate::conditions::conditions_hold;
@@ -40,7 +40,7 @@ pub fn glob_regex(glob: &str) -> String {
         .map(|label| {
             label
                 .split('*')
-                .map(regex::escape)
+                .map(regex_lite::escape)
                 .collect::<Vec<_>>()
                 .join("[^.]*")
         })
@@ -61,7 +61,7 @@ pub fn path_glob_regex(glob: &str, ignore_case: bool) -> String {
                 if ignore_case && c.is_ascii_alphabetic() {
                     format!("[{}{}]", c.to_ascii_lowercase(), c.to_ascii_uppercase())
                 } else {
-                    regex::escape(&c.to_string())
+                    regex_lite::escape(&c.to_string())
                 }
             })
             .collect()
@@ -98,8 +98,8 @@ impl<'p> ReferenceDecider<'p> {
                 }
             }
         }
-        let both = |sensitive: Result<Regex, regex::Error>,
-                    insensitive: Result<Regex, regex::Error>| {
+        let both = |sensitive: Result<Regex, regex_lite::Error>,
+                    insensitive: Result<Regex, regex_lite::Error>| {
             sensitive.ok().zip(insensitive.ok())
         };
         let path_globs = policy
@@ -125,7 +125,9 @@ impl<'p> ReferenceDecider<'p> {
                 r.path_regex.as_deref().and_then(|p| {
                     both(
                         Regex::new(p),
-                        regex::RegexBuilder::new(p).case_insensitive(true).build(),
+                        regex_lite::RegexBuilder::new(p)
+                            .case_insensitive(true)
+                            .build(),
                     )
                 })
             })

@@ -133,3 +133,22 @@ fn diagnostics_without_span_render_with_file_name() {
         "p.toml: error[policy-too-large]: the policy is 9 bytes long\n  = help: smaller\n"
     );
 }
+
+/// `path_regex` is the small engine's dialect: Unicode classes are refused with the reason,
+/// and a pattern over the compiled size limit is named as such rather than as bad syntax.
+#[test]
+fn path_regex_dialect_errors_say_why() {
+    let code_and_message = |pattern: &str| {
+        let text = format!(
+            "version = 1\n[[rules]]\nid = \"r\"\naction = \"block\"\nhosts = [\"a.test\"]\npath_regex = '{pattern}'\n"
+        );
+        let diags = compile("p.toml", &text).unwrap_err().0;
+        assert_eq!(diags.len(), 1, "{pattern}: {diags:?}");
+        (diags[0].code, diags[0].message.clone())
+    };
+    let (code, message) = code_and_message(r"^/\p{L}+$");
+    assert_eq!(code, "invalid-regex");
+    assert!(message.contains("Unicode"), "{message}");
+    let (code, _) = code_and_message(r"^/((a{1000}){1000}){1000}$");
+    assert_eq!(code, "regex-too-large");
+}

@@ -8,7 +8,7 @@
 
 use egress_policy_engine::model::{Mode, Rule};
 use egress_policy_engine::{Action, CompiledPolicy, ListMatch, canonical::CanonicalHost};
-use regex::Regex;
+use regex_lite::Regex;
 
 /// The request as rules see it.
 pub struct Probe<'a> {

@@ -21,7 +21,7 @@ mod ip_index;
 
 use std::net::IpAddr;
 
-use regex::Regex;
+use regex_lite::Regex;
 
 use crate::canonical::{CanonicalHost, CanonicalUrl};
 use crate::conditions::{conditions_hold, path_conditions_hold};

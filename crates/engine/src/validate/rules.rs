@@ -477,7 +477,8 @@ fn path_regex(value: &Value<'_>, diags: &mut Vec<Diagnostic>) -> Option<String> 
     }
     match compile_path_regex(pattern, false) {
         Ok(_) => Some(pattern.to_owned()),
-        Err(regex::Error::CompiledTooBig(_)) => {
+        // The error has no kind, only its text: this one is the size limit's.
+        Err(e) if e.to_string().contains("size limit") => {
             diags.push(
                 Diagnostic::error(
                     "regex-too-large",
@@ -493,13 +494,9 @@ fn path_regex(value: &Value<'_>, diags: &mut Vec<Diagnostic>) -> Option<String> 
         }
         Err(e) => {
             let detail = e.to_string();
-            let last = detail
-                .lines()
-                .rev()
-                .find(|l| l.trim_start().starts_with("error:"))
-                .map_or("invalid syntax", |l| {
-                    l.trim_start().trim_start_matches("error:").trim()
-                });
+            let last = Some(detail.trim())
+                .filter(|d| !d.is_empty())
+                .unwrap_or("invalid syntax");
             diags.push(
                 Diagnostic::error(
                     "invalid-regex",
@@ -517,10 +514,9 @@ fn path_regex(value: &Value<'_>, diags: &mut Vec<Diagnostic>) -> Option<String> 
 pub(crate) fn compile_path_regex(
     pattern: &str,
     ignore_case: bool,
-) -> Result<regex::Regex, regex::Error> {
-    regex::RegexBuilder::new(pattern)
+) -> Result<regex_lite::Regex, regex_lite::Error> {
+    regex_lite::RegexBuilder::new(pattern)
         .case_insensitive(ignore_case)
         .size_limit(REGEX_SIZE_LIMIT)
-        .dfa_size_limit(REGEX_SIZE_LIMIT)
         .build()
 }
