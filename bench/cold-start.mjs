@@ -11,7 +11,7 @@
 //   warm   the median of the next WARM requests;
 // and first - warm, the cost a customer's first request in a new isolate pays. The JS outbound
 // Worker of the platform's docs (bench/seed-outbound.js, N blocked domains) is measured the same
-// way. Medians over SAMPLES samples (interleaved across configurations), p90 beside them.
+// way, alone (`js-N`) and with one decision-shaped log line per request (`js-N+log`). Medians over SAMPLES samples (interleaved across configurations), p90 beside them.
 //
 // BENCH_FEED=N (e.g. 1000000) adds `bundle-N`: the first build's Worker with a KV namespace
 // holding a signed bundle of a policy whose domain list has N names (made with
@@ -34,10 +34,12 @@ const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 9);
 const WARM = Number(process.env.BENCH_WARM ?? 20);
 const JWT_SECRET = "bench-hs256-secret-not-a-real-key";
 
+// `N=dir`, or `N/label=dir` to compare two builds for the same N (A/B: `10/old=... 10/new=...`).
 const builds = process.argv.slice(2).map((arg) => {
-  const [n, dir] = arg.split("=");
-  if (!n || !dir || !Number.isInteger(Number(n))) throw new Error(`usage: node bench/cold-start.mjs N=dir ...; got ${arg}`);
-  return { n: Number(n), dir: path.resolve(dir) };
+  const [spec, dir] = arg.split("=");
+  const [n, label] = (spec ?? "").split("/");
+  if (!n || !dir || !Number.isInteger(Number(n))) throw new Error(`usage: node bench/cold-start.mjs N[/label]=dir ...; got ${arg}`);
+  return { n: Number(n), label: label ? `/${label}` : "", dir: path.resolve(dir) };
 });
 if (builds.length === 0) {
   console.error("usage: node bench/cold-start.mjs 10=target/bench/worker-10 10000=target/bench/worker-10000");
@@ -67,18 +69,30 @@ function feedBundle(n) {
 
 function configurations() {
   const out = [];
-  for (const { n, dir } of builds) {
+  const peers = new Set();
+  for (const { n, label, dir } of builds) {
+    if (peers.has(n)) continue;
+    peers.add(n);
+    // The peer as documented, and the peer plus one decision-shaped console.log per request:
+    // the first log line of a fresh isolate has a cost of its own, which this Worker always pays.
+    for (const [suffix, main] of [["", "seed-outbound.js"], ["+log", "seed-outbound-logged.js"]]) {
+      out.push({
+        name: `js-${n}${suffix}`,
+        outbound: {
+          modulesRoot: HERE,
+          modules: [
+            { type: "ESModule", path: path.join(HERE, main) },
+            ...(main === "seed-outbound.js" ? [] : [{ type: "ESModule", path: path.join(HERE, "seed-outbound.js") }]),
+          ],
+          bindings: { customer_name: "acme", BLOCKED: blockedDomains(n).join(","), INJECT_HOST, JWT_SECRET },
+        },
+        props: null,
+      });
+    }
+  }
+  for (const { n, label, dir } of builds) {
     out.push({
-      name: `js-${n}`,
-      outbound: {
-        modulesRoot: HERE,
-        modules: [{ type: "ESModule", path: path.join(HERE, "seed-outbound.js") }],
-        bindings: { customer_name: "acme", BLOCKED: blockedDomains(n).join(","), INJECT_HOST, JWT_SECRET },
-      },
-      props: null,
-    });
-    out.push({
-      name: `rust-${n}`,
+      name: `rust-${n}${label}`,
       wasm: path.join(dir, "index_bg.wasm"),
       outbound: {
         modulesRoot: dir,
@@ -170,7 +184,7 @@ for (let round = 0; round < SAMPLES; round++) {
 
 const ms = (x) => x.toFixed(1).padStart(7);
 console.log(`cold start, ${SAMPLES} samples each (fresh workerd per sample), milliseconds: median (p90)`);
-console.log(`${"config".padEnd(12)} ${"wasm raw/gzip".padStart(20)} ${"start".padStart(17)} ${"first".padStart(17)} ${"warm".padStart(17)} ${"first-warm".padStart(17)}`);
+console.log(`${"config".padEnd(16)} ${"wasm raw/gzip".padStart(20)} ${"start".padStart(17)} ${"first".padStart(17)} ${"warm".padStart(17)} ${"first-warm".padStart(17)}`);
 for (const c of configs) {
   const r = results[c.name];
   const col = (f) => `${ms(quantile(r.map(f), 0.5))} (${ms(quantile(r.map(f), 0.9))})`;
@@ -180,5 +194,5 @@ for (const c of configs) {
     size = `${Math.round(bytes.length / 1024)}/${Math.round(gzipSync(bytes, { level: 9 }).length / 1024)} KiB`;
   }
   const active = c.bundle ? `  bundle deciding after ${col((s) => s.active)} (bundle ${Math.round(c.bundle.length / 1024)} KiB)` : "";
-  console.log(`${c.name.padEnd(12)} ${size.padStart(20)} ${col((s) => s.start)} ${col((s) => s.first)} ${col((s) => s.warm)} ${col((s) => s.first - s.warm)}${active}`);
+  console.log(`${c.name.padEnd(16)} ${size.padStart(20)} ${col((s) => s.start)} ${col((s) => s.first)} ${col((s) => s.warm)} ${col((s) => s.first - s.warm)}${active}`);
 }

@@ -1,27 +1,34 @@
-//! The compiled artefact the Worker embeds: a checked header, then the validated model.
+//! The compiled artefact the Worker embeds and bundles carry: a checked header, the validated
+//! model, then each domain list's compiled table.
 //!
-//! Layout: magic `EGRESSPOL` + 0 (10 bytes), format version (u32 LE), payload length (u64 LE),
-//! SHA-256 of the payload (32 bytes), payload (JSON of the file name and the validated model).
-//! A domain list's names travel as one JSON string, the canonical names sorted and joined by
-//! newlines, not as an array of a million strings.
-//! Loading re-validates host patterns, path globs and every listed name (canonical, strictly
-//! ascending) as they are deserialised and rebuilds the matcher, so an artefact can never
-//! yield an engine that an equivalent policy file would not.
+//! Layout (integers little-endian): magic `EGRESSPOL` + 0 (10 bytes), format version (u32),
+//! payload length (u64), SHA-256 of the payload (32 bytes), payload. The payload is the
+//! model's length (u64) and JSON (the file name and the validated model, each list's names
+//! left out), then per list of the model, in id order, its section's length (u64) and the
+//! section ([`DomainTable`](crate::domain_list::DomainTable)'s layout).
 //!
-//! Format versions: 1, the first; 2 adds domain lists (`lists` in the model and on rules).
+//! Loading re-validates host patterns and path globs as the model is deserialised and
+//! rebuilds the matcher, so the model of an artefact can never yield an engine that an
+//! equivalent policy file would not. A list's table is the exception, on purpose: it is used
+//! as it lies, vouched for by the payload's checksum (and a bundle's signature), so that a
+//! million-name feed loads in the time of a copy rather than of a million checks.
+//!
+//! Format versions: 1, the first; 2 adds domain lists (`lists` in the model and on rules);
+//! 3 carries each list as its compiled table instead of its names in the JSON.
 
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::domain_list::DomainTable;
 use crate::model::PolicyModel;
 use crate::policy::CompiledPolicy;
 
 /// The first bytes of every artefact.
 pub const ARTIFACT_MAGIC: &[u8; 10] = b"EGRESSPOL\0";
 /// The artefact format this engine writes and reads.
-pub const ARTIFACT_FORMAT_VERSION: u32 = 2;
+pub const ARTIFACT_FORMAT_VERSION: u32 = 3;
 
 const HEADER_LEN: usize = 10 + 4 + 8 + 32;
 
@@ -72,13 +79,31 @@ struct Payload {
 impl CompiledPolicy {
     /// Serialises the policy into an artefact (see the module docs for the layout).
     pub fn to_artifact(&self) -> Vec<u8> {
-        let payload = serde_json::to_vec(&PayloadRef {
+        // The names travel in the sections; the JSON keeps each list's other fields.
+        let mut model = self.model().clone();
+        for list in model.lists.values_mut() {
+            list.domains = DomainTable::default();
+        }
+        let json = serde_json::to_vec(&PayloadRef {
             file_name: self.file_name(),
-            model: self.model(),
+            model: &model,
         })
         // Serialising plain data structs with string keys cannot fail; an empty payload
         // would be rejected on load rather than silently accepted.
         .unwrap_or_default();
+        let sections: Vec<&[u8]> = self
+            .model()
+            .lists
+            .values()
+            .map(|list| list.domains.section())
+            .collect();
+        let mut payload = Vec::with_capacity(
+            8 + json.len() + sections.iter().map(|s| 8 + s.len()).sum::<usize>(),
+        );
+        for part in std::iter::once(json.as_slice()).chain(sections) {
+            payload.extend_from_slice(&(part.len() as u64).to_le_bytes());
+            payload.extend_from_slice(part);
+        }
         let mut out = Vec::with_capacity(HEADER_LEN + payload.len());
         out.extend_from_slice(ARTIFACT_MAGIC);
         out.extend_from_slice(&ARTIFACT_FORMAT_VERSION.to_le_bytes());
@@ -91,35 +116,90 @@ impl CompiledPolicy {
     /// Loads an artefact written by [`CompiledPolicy::to_artifact`], checking magic, format
     /// version, length and checksum.
     pub fn from_artifact(bytes: &[u8]) -> Result<CompiledPolicy, ArtifactError> {
-        let (magic, rest) = bytes
-            .split_at_checked(ARTIFACT_MAGIC.len())
-            .ok_or(ArtifactError::BadMagic)?;
-        if magic != ARTIFACT_MAGIC {
-            return Err(ArtifactError::BadMagic);
-        }
-        let (version, rest) = rest
-            .split_first_chunk::<4>()
-            .ok_or(ArtifactError::Truncated)?;
-        let version = u32::from_le_bytes(*version);
-        if version != ARTIFACT_FORMAT_VERSION {
-            return Err(ArtifactError::UnsupportedVersion(version));
-        }
-        let (length, rest) = rest
-            .split_first_chunk::<8>()
-            .ok_or(ArtifactError::Truncated)?;
-        let (checksum, payload) = rest
-            .split_first_chunk::<32>()
-            .ok_or(ArtifactError::Truncated)?;
-        let length =
-            usize::try_from(u64::from_le_bytes(*length)).map_err(|_| ArtifactError::Truncated)?;
-        if payload.len() != length {
-            return Err(ArtifactError::Truncated);
-        }
+        let (checksum, payload) = split_header(bytes)?;
         if Sha256::digest(payload).as_slice() != checksum.as_slice() {
             return Err(ArtifactError::ChecksumMismatch);
         }
-        let decoded: Payload =
-            serde_json::from_slice(payload).map_err(|e| ArtifactError::Invalid(e.to_string()))?;
-        CompiledPolicy::build(&decoded.file_name, decoded.model).map_err(ArtifactError::Invalid)
+        load_payload(payload)
     }
+
+    /// Loads an artefact whose payload's SHA-256 the caller has already computed (the
+    /// Worker hashes a bundle's payload with the runtime's native `crypto.subtle` rather than
+    /// in Wasm). `payload_sha256` must be the digest of exactly [`artifact_payload`]'s bytes;
+    /// it is compared with the checksum in the header like [`CompiledPolicy::from_artifact`]
+    /// compares its own.
+    pub fn from_artifact_with_digest(
+        bytes: &[u8],
+        payload_sha256: &[u8],
+    ) -> Result<CompiledPolicy, ArtifactError> {
+        let (checksum, payload) = split_header(bytes)?;
+        if payload_sha256 != checksum.as_slice() {
+            return Err(ArtifactError::ChecksumMismatch);
+        }
+        load_payload(payload)
+    }
+}
+
+/// The payload of an artefact (the bytes its checksum covers), once its header is checked.
+pub fn artifact_payload(bytes: &[u8]) -> Result<&[u8], ArtifactError> {
+    split_header(bytes).map(|(_, payload)| payload)
+}
+
+/// Checks magic, version and length; returns the checksum and the payload.
+fn split_header(bytes: &[u8]) -> Result<(&[u8; 32], &[u8]), ArtifactError> {
+    let (magic, rest) = bytes
+        .split_at_checked(ARTIFACT_MAGIC.len())
+        .ok_or(ArtifactError::BadMagic)?;
+    if magic != ARTIFACT_MAGIC {
+        return Err(ArtifactError::BadMagic);
+    }
+    let (version, rest) = rest
+        .split_first_chunk::<4>()
+        .ok_or(ArtifactError::Truncated)?;
+    let version = u32::from_le_bytes(*version);
+    if version != ARTIFACT_FORMAT_VERSION {
+        return Err(ArtifactError::UnsupportedVersion(version));
+    }
+    let (length, rest) = rest
+        .split_first_chunk::<8>()
+        .ok_or(ArtifactError::Truncated)?;
+    let (checksum, payload) = rest
+        .split_first_chunk::<32>()
+        .ok_or(ArtifactError::Truncated)?;
+    let length =
+        usize::try_from(u64::from_le_bytes(*length)).map_err(|_| ArtifactError::Truncated)?;
+    if payload.len() != length {
+        return Err(ArtifactError::Truncated);
+    }
+    Ok((checksum, payload))
+}
+
+/// Decodes a checksummed payload: the model, then one table section per list.
+fn load_payload(payload: &[u8]) -> Result<CompiledPolicy, ArtifactError> {
+    let (json, mut rest) = next_part(payload)?;
+    let mut decoded: Payload =
+        serde_json::from_slice(json).map_err(|e| ArtifactError::Invalid(e.to_string()))?;
+    for list in decoded.model.lists.values_mut() {
+        let (section, after) = next_part(rest)?;
+        list.domains = DomainTable::from_section(section)
+            .map_err(|e| ArtifactError::Invalid(format!("list `{}`: {e}", list.id)))?;
+        rest = after;
+    }
+    if !rest.is_empty() {
+        return Err(ArtifactError::Invalid(
+            "bytes after the last list's table".to_owned(),
+        ));
+    }
+    CompiledPolicy::build(&decoded.file_name, decoded.model).map_err(ArtifactError::Invalid)
+}
+
+/// One length-prefixed part of the payload, and what follows it.
+fn next_part(bytes: &[u8]) -> Result<(&[u8], &[u8]), ArtifactError> {
+    let (length, rest) = bytes
+        .split_first_chunk::<8>()
+        .ok_or(ArtifactError::Truncated)?;
+    let length =
+        usize::try_from(u64::from_le_bytes(*length)).map_err(|_| ArtifactError::Truncated)?;
+    rest.split_at_checked(length)
+        .ok_or(ArtifactError::Truncated)
 }

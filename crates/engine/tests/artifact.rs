@@ -52,7 +52,7 @@ fn damage_is_detected() {
         CompiledPolicy::from_artifact(b"version = 1").unwrap_err(),
         ArtifactError::BadMagic
     );
-    for other in [1u32, 3] {
+    for other in [1u32, 2, 4] {
         let mut wrong = bytes.clone();
         wrong[10..14].copy_from_slice(&other.to_le_bytes());
         assert_eq!(
@@ -113,14 +113,21 @@ fn list_policy() -> CompiledPolicy {
 }
 
 #[test]
-fn lists_survive_the_artifact_compactly() {
+fn lists_travel_as_their_compiled_table() {
     let p = list_policy();
     let bytes = p.to_artifact();
-    // One newline-joined string of canonical names, not an array of strings.
-    let payload = String::from_utf8_lossy(&bytes[54..]);
+    let payload = &bytes[54..];
+    // The JSON names the list but not its names; the section after it holds them, sorted,
+    // joined, ready to use.
+    let json_len = u64::from_le_bytes(payload[..8].try_into().unwrap()) as usize;
+    let json = std::str::from_utf8(&payload[8..8 + json_len]).unwrap();
+    assert!(json.contains(r#""domains":"""#), "{json}");
+    assert!(!json.contains("evil.com"), "{json}");
+    let section = &payload[8 + json_len + 8..];
+    let names: &[u8] = b"a.test\nb.test\nevil.com\nxn--bcher-kva.example";
     assert!(
-        payload.contains(r#""domains":"a.test\nb.test\nevil.com\nxn--bcher-kva.example""#),
-        "{payload}"
+        section.windows(names.len()).any(|w| w == names),
+        "the names lie in the section as compiled"
     );
     let loaded = CompiledPolicy::from_artifact(&bytes).unwrap();
     assert_eq!(loaded.model(), p.model());
@@ -166,29 +173,96 @@ fn repack(payload: &[u8]) -> Vec<u8> {
     out
 }
 
-#[test]
-fn a_list_table_is_revalidated_on_load() {
-    let bytes = list_policy().to_artifact();
-    let payload = String::from_utf8(bytes[54..].to_vec()).unwrap();
-    let good = r#""a.test\nb.test\nevil.com\nxn--bcher-kva.example""#;
-    assert!(CompiledPolicy::from_artifact(&repack(payload.as_bytes())).is_ok());
-    for bad in [
-        r#""b.test\na.test\nevil.com\nxn--bcher-kva.example""#,
-        r#""a.test\na.test\nevil.com\nxn--bcher-kva.example""#,
-        r#""a.test\nB.test\nevil.com\nxn--bcher-kva.example""#,
-        r#""*.test\nb.test\nevil.com\nxn--bcher-kva.example""#,
-        r#""10.0.0.1\nb.test\nevil.com\nxn--bcher-kva.example""#,
-    ] {
-        let tampered = payload.replace(good, bad);
-        assert_ne!(tampered, payload);
-        let err = CompiledPolicy::from_artifact(&repack(tampered.as_bytes())).unwrap_err();
-        assert!(matches!(err, ArtifactError::Invalid(_)), "{bad}: {err:?}");
+/// The payload's length-prefixed parts: the model's JSON, then one section per list.
+fn parts(payload: &[u8]) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut rest = payload;
+    while !rest.is_empty() {
+        let len = u64::from_le_bytes(rest[..8].try_into().unwrap()) as usize;
+        out.push(rest[8..8 + len].to_vec());
+        rest = &rest[8 + len..];
     }
+    out
+}
+
+fn join(parts: &[Vec<u8>]) -> Vec<u8> {
+    parts
+        .iter()
+        .flat_map(|p| (p.len() as u64).to_le_bytes().into_iter().chain(p.clone()))
+        .collect()
+}
+
+#[test]
+fn a_damaged_list_section_never_loads() {
+    let bytes = list_policy().to_artifact();
+    let good = parts(&bytes[54..]);
+    assert_eq!(good.len(), 2);
+    assert!(CompiledPolicy::from_artifact(&repack(&join(&good))).is_ok());
+    let with_section = |section: Vec<u8>| repack(&join(&[good[0].clone(), section]));
+    let set_u32 = |at: usize, value: u32| {
+        let mut s = good[1].clone();
+        s[at..at + 4].copy_from_slice(&value.to_le_bytes());
+        s
+    };
+    let damaged = [
+        ("count off by one", set_u32(0, 5)),
+        ("slots not a power of two", set_u32(4, 6)),
+        ("fewer slots than names", set_u32(4, 2)),
+        ("probe beyond the engine's bound", set_u32(16, 65)),
+        ("text length off by one", set_u32(20, 40)),
+        ("truncated", good[1][..good[1].len() - 1].to_vec()),
+        ("header only", good[1][..10].to_vec()),
+    ];
+    for (what, section) in damaged {
+        let err = CompiledPolicy::from_artifact(&with_section(section)).unwrap_err();
+        assert!(matches!(err, ArtifactError::Invalid(_)), "{what}: {err:?}");
+        assert!(err.to_string().contains("list `feed`"), "{what}: {err}");
+    }
+    // A missing section, or bytes after the last one.
+    assert!(CompiledPolicy::from_artifact(&repack(&join(&good[..1]))).is_err());
+    let mut extra = good.clone();
+    extra.push(b"more".to_vec());
+    assert!(CompiledPolicy::from_artifact(&repack(&join(&extra))).is_err());
     // A list on a pass rule, or a rule naming a list the artefact lacks, never loads.
-    let on_pass = payload.replace(r#""action":"block""#, r#""action":"pass""#);
-    assert_ne!(on_pass, payload);
-    assert!(CompiledPolicy::from_artifact(&repack(on_pass.as_bytes())).is_err());
-    let unknown = payload.replace(r#""lists":["feed"]"#, r#""lists":["other"]"#);
-    assert_ne!(unknown, payload);
-    assert!(CompiledPolicy::from_artifact(&repack(unknown.as_bytes())).is_err());
+    let json = String::from_utf8(good[0].clone()).unwrap();
+    for (from, to) in [
+        (r#""action":"block""#, r#""action":"pass""#),
+        (r#""lists":["feed"]"#, r#""lists":["other"]"#),
+    ] {
+        let tampered = json.replace(from, to);
+        assert_ne!(tampered, json);
+        let parts = [tampered.into_bytes(), good[1].clone()];
+        assert!(CompiledPolicy::from_artifact(&repack(&join(&parts))).is_err());
+    }
+}
+
+/// The checksum is what vouches for a section's names: any flipped byte of it is caught
+/// before the table is used.
+#[test]
+fn a_changed_name_is_caught_by_the_checksum() {
+    let mut bytes = list_policy().to_artifact();
+    let at = bytes.windows(8).position(|w| w == b"evil.com").unwrap();
+    bytes[at] = b'f';
+    assert_eq!(
+        CompiledPolicy::from_artifact(&bytes).unwrap_err(),
+        ArtifactError::ChecksumMismatch
+    );
+}
+
+/// Lookups stay within the bound the compiler fixed, even for a list of many names whose
+/// hashes were never seen before the key was chosen.
+#[test]
+fn large_tables_round_trip_and_find_every_name() {
+    let names: Vec<String> = (0..50_000).map(|i| format!("n{i}.feed.example")).collect();
+    let text = "version = 1\n[lists.feed]\nfile = \"feed.txt\"\nmatch = \"exact\"\n[[rules]]\nid = \"feed\"\naction = \"block\"\nlists = [\"feed\"]\n";
+    let mut files = egress_policy_engine::ListFiles::new();
+    files.insert("feed.txt", "feed.txt", names.join("\n"));
+    let p = egress_policy_engine::compile_with_lists("p.toml", text, &files)
+        .unwrap()
+        .policy;
+    let loaded = CompiledPolicy::from_artifact(&p.to_artifact()).unwrap();
+    let table = &loaded.model().lists["feed"].domains;
+    assert_eq!(table.len(), names.len());
+    assert!(names.iter().all(|n| table.contains(n)));
+    assert!((50_000..51_000).all(|i| !table.contains(&format!("n{i}.feed.example"))));
 }

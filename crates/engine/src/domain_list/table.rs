@@ -1,38 +1,75 @@
-//! The compiled form of a domain list: every canonical name, sorted and deduplicated, in one
-//! string, plus one offset per name, plus an open-addressing hash index of name numbers. A
-//! million-name feed costs its bytes plus 12 to 20 bytes a name in three allocations,
-//! however many names it holds; a lookup hashes the name and compares one or two entries,
-//! whatever the size of the list.
+//! The compiled form of a domain list, laid out once when the policy is compiled and used
+//! where it lies: one byte section per list, which the artefact stores as it is and a load
+//! takes without decoding, re-checking or re-indexing a single name. The artefact's checksum
+//! (and a bundle's signature) is what vouches for the names; the load checks only that the
+//! section's parts fit together, in constant time, so a million-name feed loads in the time
+//! of one copy of its bytes.
 //!
-//! The sorted order is what the artefact stores and what `diff` walks; the index is rebuilt
-//! on every load, seeded per process so that a crafted feed cannot plan collisions.
+//! Section layout (integers little-endian):
+//!
+//! | bytes | field |
+//! | --- | --- |
+//! | 4 | `n`, how many names (u32) |
+//! | 4 | `m`, how many hash slots: a power of two, more than `n` (u32) |
+//! | 8 | the hash key (u64) |
+//! | 4 | the longest probe: every name sits at most this many slots after its hash's (u32) |
+//! | 4 | `t`, the names' text length (u32) |
+//! | 4n | where each name ends in the text, exclusive (u32 each) |
+//! | 4m | the slots: 0, or a name's index + 1 (u32 each) |
+//! | t | the names in ascending byte order, joined by `\n` |
+//!
+//! A lookup hashes the name with the table's key and compares at most `longest probe + 1`
+//! entries. The compiler picks the key (deterministically, from the names) so that the
+//! longest probe stays under [`MAX_PROBE`]: a feed crafted to collide can cost a lookup at
+//! most that many comparisons, whatever the feed's size, and the bound is fixed before the
+//! table is ever used.
 
 use std::fmt;
-use std::hash::BuildHasher;
+use std::sync::Arc;
 
-use foldhash::fast::RandomState;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::entry::is_canonical_entry;
 
+/// The longest probe a compiled table may have: the worst case of one lookup, in comparisons.
+pub const MAX_PROBE: u32 = 64;
+
+/// Keys tried before compiling gives up (each is a fresh, independent layout; with slots at
+/// most half full the first one all but always fits).
+const KEY_ATTEMPTS: u64 = 32;
+
+const HEADER_LEN: usize = 4 + 4 + 8 + 4 + 4;
+
 /// Sorted, deduplicated canonical domain names (`evil.com`, `xn--bcher-kva.example`).
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct DomainTable {
-    /// The names in ascending byte order, joined by `\n` (no trailing newline). The artefact
-    /// stores exactly this string.
-    text: String,
-    /// Where each name ends in `text` (exclusive); the next starts one byte later.
-    ends: Vec<u32>,
-    /// Linear-probing hash index: a power of two of slots, at least twice the number of
-    /// names (so a probe always meets an empty slot), each 0 or a name's index + 1.
-    slots: Vec<u32>,
-    hasher: RandomState,
+    /// The whole section, shared by the policy's clones.
+    section: Arc<[u8]>,
+    names: usize,
+    slots: usize,
+    key: u64,
+    longest_probe: usize,
+    text_len: usize,
+}
+
+impl Default for DomainTable {
+    fn default() -> Self {
+        // The empty layout always fits.
+        DomainTable::lay_out(&[], &[]).unwrap_or_else(|_| DomainTable {
+            section: Arc::from(Vec::new()),
+            names: 0,
+            slots: 0,
+            key: 0,
+            longest_probe: 0,
+            text_len: 0,
+        })
+    }
 }
 
 impl PartialEq for DomainTable {
     /// The same names (the offsets and the index follow from them).
     fn eq(&self, other: &Self) -> bool {
-        self.text == other.text
+        self.text() == other.text()
     }
 }
 
@@ -45,7 +82,7 @@ impl fmt::Debug for DomainTable {
             f,
             "DomainTable({} names, {} bytes)",
             self.len(),
-            self.text.len()
+            self.text_len
         )
     }
 }
@@ -53,22 +90,17 @@ impl fmt::Debug for DomainTable {
 impl DomainTable {
     /// How many distinct names the table holds.
     pub fn len(&self) -> usize {
-        self.ends.len()
+        self.names
     }
 
     /// Whether the table holds no name.
     pub fn is_empty(&self) -> bool {
-        self.ends.is_empty()
+        self.names == 0
     }
 
     /// The `index`-th name in ascending order.
     pub fn get(&self, index: usize) -> Option<&str> {
-        let end = usize::try_from(*self.ends.get(index)?).ok()?;
-        let start = match index.checked_sub(1) {
-            None => 0,
-            Some(previous) => usize::try_from(*self.ends.get(previous)?).ok()? + 1,
-        };
-        self.text.get(start..end)
+        std::str::from_utf8(self.name_bytes(index)?).ok()
     }
 
     /// Every name, in ascending byte order.
@@ -78,54 +110,81 @@ impl DomainTable {
 
     /// Whether `name` is in the table (compared byte for byte).
     pub fn contains(&self, name: &str) -> bool {
-        let mask = self.slots.len().wrapping_sub(1);
-        let mut at = self.slot_of(name, mask);
-        // Terminates: at most half the slots are taken.
-        loop {
-            match self.slots.get(at) {
-                None | Some(0) => return false,
-                Some(&taken) => {
-                    if usize::try_from(taken - 1).ok().and_then(|i| self.get(i)) == Some(name) {
-                        return true;
-                    }
-                }
-            }
-            at = (at + 1) & mask;
+        if self.names == 0 || self.slots == 0 {
+            return false;
         }
+        let mask = self.slots - 1;
+        let start = slot_of(self.key, name.as_bytes(), mask);
+        // At most `longest_probe + 1` comparisons: no listed name sits further away.
+        (0..=self.longest_probe)
+            .map_while(|step| match self.slot((start + step) & mask) {
+                Some(0) | None => None,
+                Some(taken) => Some(taken),
+            })
+            .any(|taken| {
+                usize::try_from(taken - 1)
+                    .ok()
+                    .and_then(|index| self.name_bytes(index))
+                    == Some(name.as_bytes())
+            })
     }
 
-    fn slot_of(&self, name: &str, mask: usize) -> usize {
-        // Truncating the hash to the platform's width keeps its low bits, the ones used.
-        (self.hasher.hash_one(name) as usize) & mask
-    }
-
-    /// Builds the hash index over the names.
-    fn with_index(mut self) -> Result<Self, String> {
-        let capacity = (self.len().max(1) * 2).next_power_of_two();
-        let mask = capacity - 1;
-        let mut slots = vec![0u32; capacity];
-        for index in 0..self.len() {
-            let name = self.get(index).unwrap_or_default();
-            let mut at = self.slot_of(name, mask);
-            while slots.get(at).is_some_and(|&s| s != 0) {
-                at = (at + 1) & mask;
-            }
-            let number = u32::try_from(index + 1).map_err(|_| too_large())?;
-            if let Some(slot) = slots.get_mut(at) {
-                *slot = number;
-            }
-        }
-        self.slots = slots;
-        Ok(self)
-    }
-
-    /// The names joined by `\n`, as the artefact stores them.
+    /// The names joined by `\n`.
     pub fn as_joined(&self) -> &str {
-        &self.text
+        std::str::from_utf8(self.text()).unwrap_or_default()
+    }
+
+    /// The compiled section, as the artefact stores it.
+    pub(crate) fn section(&self) -> &[u8] {
+        &self.section
+    }
+
+    /// Takes a section written by [`DomainTable::section`] as it is. Checks, in constant time,
+    /// that its parts fit together; the names themselves are vouched for by the checksum of
+    /// the artefact that carries them. Malformed contents could make lookups wrong, never
+    /// unsafe or unbounded: every read is bounds-checked and every probe is bounded.
+    pub(crate) fn from_section(section: &[u8]) -> Result<Self, String> {
+        let bad = |what: &str| format!("a domain list section {what}");
+        let u32_at = |at: usize| {
+            read_u32(section, at)
+                .and_then(|v| usize::try_from(v).ok())
+                .ok_or_else(|| bad("is truncated"))
+        };
+        let names = u32_at(0)?;
+        let slots = u32_at(4)?;
+        let key = section
+            .get(8..16)
+            .and_then(|b| <[u8; 8]>::try_from(b).ok())
+            .map(u64::from_le_bytes)
+            .ok_or_else(|| bad("is truncated"))?;
+        let longest_probe = u32_at(16)?;
+        let text_len = u32_at(20)?;
+        if !slots.is_power_of_two() || slots <= names {
+            return Err(bad("has a malformed index"));
+        }
+        if longest_probe > MAX_PROBE as usize {
+            return Err(bad("has a probe longer than the engine allows"));
+        }
+        let expected = names
+            .checked_add(slots)
+            .and_then(|words| words.checked_mul(4))
+            .and_then(|b| b.checked_add(HEADER_LEN))
+            .and_then(|b| b.checked_add(text_len));
+        if expected != Some(section.len()) {
+            return Err(bad("does not have the length its header gives"));
+        }
+        Ok(DomainTable {
+            section: Arc::from(section),
+            names,
+            slots,
+            key,
+            longest_probe,
+            text_len,
+        })
     }
 
     /// Builds the table from names laid end to end in `staging`, each given as a byte range
-    /// (`start`, `end`): sorts them, drops duplicates, and copies them once into the table.
+    /// (`start`, `end`): sorts them, drops duplicates, and lays out the section.
     /// Fails when the table would outgrow its 32-bit offsets.
     pub(crate) fn from_staging(staging: &str, mut spans: Vec<(u32, u32)>) -> Result<Self, String> {
         // u32 to usize is lossless on every target the engine builds for (32 and 64 bit).
@@ -134,29 +193,23 @@ impl DomainTable {
         spans.sort_unstable_by(|a, b| name(a).cmp(name(b)));
         spans.dedup_by(|a, b| name(a) == name(b));
         let bytes: usize = spans.iter().map(|s| name(s).len() + 1).sum();
-        let mut text = String::with_capacity(bytes);
+        let mut text = Vec::with_capacity(bytes);
         let mut ends = Vec::with_capacity(spans.len());
         for span in &spans {
             if !text.is_empty() {
-                text.push('\n');
+                text.push(b'\n');
             }
-            text.push_str(name(span));
+            text.extend_from_slice(name(span).as_bytes());
             ends.push(u32::try_from(text.len()).map_err(|_| too_large())?);
         }
-        DomainTable {
-            text,
-            ends,
-            ..DomainTable::default()
-        }
-        .with_index()
+        DomainTable::lay_out(&text, &ends)
     }
 
-    /// Reads the joined form back (an artefact's): every name must be canonical and the names
-    /// strictly ascending, as [`DomainTable::from_staging`] writes them. Keeps `text`'s
-    /// allocation.
+    /// Reads the joined form back: every name must be canonical and the names strictly
+    /// ascending, as [`DomainTable::as_joined`] writes them.
     pub fn from_joined(text: String) -> Result<Self, String> {
         if text.is_empty() {
-            return DomainTable::default().with_index();
+            return Ok(DomainTable::default());
         }
         let mut ends = Vec::with_capacity(text.len() / 16);
         let mut previous: Option<&str> = None;
@@ -173,13 +226,138 @@ impl DomainTable {
             ends.push(u32::try_from(offset).map_err(|_| too_large())?);
             offset += 1;
         }
-        DomainTable {
-            text,
-            ends,
-            ..DomainTable::default()
-        }
-        .with_index()
+        DomainTable::lay_out(text.as_bytes(), &ends)
     }
+
+    /// Lays out the section for sorted names `text` ending at `ends`: picks the first key
+    /// whose index keeps every name within [`MAX_PROBE`] slots of its hash's slot.
+    fn lay_out(text: &[u8], ends: &[u32]) -> Result<Self, String> {
+        let names = ends.len();
+        let slots = (names * 2).max(1).next_power_of_two();
+        let mask = slots - 1;
+        let name_at = |index: usize| -> &[u8] {
+            let end = ends.get(index).map_or(0, |&e| e as usize);
+            let start = index
+                .checked_sub(1)
+                .and_then(|previous| ends.get(previous))
+                .map_or(0, |&e| e as usize + 1);
+            text.get(start..end).unwrap_or_default()
+        };
+        let base = fold(0x6567_7265_7373_2d31, text);
+        for attempt in 0..KEY_ATTEMPTS {
+            let key = mix(base ^ attempt.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+            let mut index = vec![0u32; slots];
+            let mut longest = 0usize;
+            for number in 0..names {
+                let mut at = slot_of(key, name_at(number), mask);
+                let mut probe = 0usize;
+                while index.get(at).is_some_and(|&taken| taken != 0) {
+                    at = (at + 1) & mask;
+                    probe += 1;
+                }
+                longest = longest.max(probe);
+                if let Some(slot) = index.get_mut(at) {
+                    *slot = u32::try_from(number + 1).map_err(|_| too_large())?;
+                }
+            }
+            if longest <= MAX_PROBE as usize {
+                return DomainTable::assemble(text, ends, &index, key, longest);
+            }
+        }
+        Err(format!(
+            "no layout of the list's {names} names keeps every lookup within {MAX_PROBE} probes"
+        ))
+    }
+
+    fn assemble(
+        text: &[u8],
+        ends: &[u32],
+        index: &[u32],
+        key: u64,
+        longest_probe: usize,
+    ) -> Result<Self, String> {
+        let word = |n: usize| u32::try_from(n).map_err(|_| too_large());
+        let mut section =
+            Vec::with_capacity(HEADER_LEN + 4 * (ends.len() + index.len()) + text.len());
+        section.extend_from_slice(&word(ends.len())?.to_le_bytes());
+        section.extend_from_slice(&word(index.len())?.to_le_bytes());
+        section.extend_from_slice(&key.to_le_bytes());
+        section.extend_from_slice(&word(longest_probe)?.to_le_bytes());
+        section.extend_from_slice(&word(text.len())?.to_le_bytes());
+        for end in ends.iter().chain(index) {
+            section.extend_from_slice(&end.to_le_bytes());
+        }
+        section.extend_from_slice(text);
+        Ok(DomainTable {
+            section: Arc::from(section),
+            names: ends.len(),
+            slots: index.len(),
+            key,
+            longest_probe,
+            text_len: text.len(),
+        })
+    }
+
+    fn text(&self) -> &[u8] {
+        let start = HEADER_LEN + 4 * (self.names + self.slots);
+        self.section.get(start..).unwrap_or_default()
+    }
+
+    fn end(&self, index: usize) -> Option<usize> {
+        usize::try_from(read_u32(&self.section, HEADER_LEN + 4 * index)?).ok()
+    }
+
+    fn slot(&self, at: usize) -> Option<u32> {
+        read_u32(&self.section, HEADER_LEN + 4 * (self.names + at))
+    }
+
+    fn name_bytes(&self, index: usize) -> Option<&[u8]> {
+        if index >= self.names {
+            return None;
+        }
+        let end = self.end(index)?;
+        let start = match index.checked_sub(1) {
+            None => 0,
+            Some(previous) => self.end(previous)? + 1,
+        };
+        self.text().get(start..end)
+    }
+}
+
+fn read_u32(bytes: &[u8], at: usize) -> Option<u32> {
+    let word = bytes.get(at..at.checked_add(4)?)?;
+    Some(u32::from_le_bytes(<[u8; 4]>::try_from(word).ok()?))
+}
+
+/// The slot `name` hashes to under `key`.
+fn slot_of(key: u64, name: &[u8], mask: usize) -> usize {
+    // Truncating the hash to the platform's width keeps its low bits, the ones used.
+    (mix(fold(key, name)) as usize) & mask
+}
+
+/// Folds `bytes` into `seed`, eight bytes at a time. The same on every platform: the layout
+/// is computed natively and used in Wasm.
+fn fold(seed: u64, bytes: &[u8]) -> u64 {
+    let mut h = seed ^ (bytes.len() as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    for chunk in bytes.chunks(8) {
+        let word = chunk
+            .iter()
+            .enumerate()
+            .fold(0u64, |w, (i, &b)| w | (u64::from(b) << (8 * i)));
+        h = (h ^ word)
+            .wrapping_mul(0xbf58_476d_1ce4_e5b9)
+            .rotate_left(31);
+    }
+    h
+}
+
+/// A 64-bit finaliser (MurmurHash3's `fmix64`): every input bit reaches every output bit.
+fn mix(mut h: u64) -> u64 {
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    h ^ (h >> 33)
 }
 
 fn too_large() -> String {
@@ -187,8 +365,9 @@ fn too_large() -> String {
 }
 
 impl Serialize for DomainTable {
+    /// The joined names (the artefact carries the compiled section instead).
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&self.text)
+        serializer.serialize_str(self.as_joined())
     }
 }
 
