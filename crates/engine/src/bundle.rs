@@ -12,10 +12,22 @@
 //! | 32 | the signer's Ed25519 public key (tells "signed by another key" from "tampered") |
 //! | 8 | artefact length (u64) |
 //! | n | the compiled artefact ([`CompiledPolicy::to_artifact`](crate::CompiledPolicy)) |
-//! | 64 | Ed25519 signature over every byte before it |
+//! | 64 | Ed25519 signature over the bundle's head and the artefact's header (see below) |
 //!
-//! [`open`] checks the envelope and the signature only; the caller then loads the artefact
-//! (which checks its own checksum and re-validates the policy) and compares serials.
+//! The signature covers every byte up to the artefact, and the artefact's own header: the
+//! first [`ARTIFACT_HEADER_LEN`] bytes, which hold the SHA-256 of the rest of it. So the
+//! signature binds every byte of the bundle through that checksum, and verifying it costs
+//! the same for a bundle of a million names as for one of ten: the megabytes are hashed once,
+//! by the artefact's checksum check, which the Worker hands to the runtime's native
+//! `crypto.subtle.digest` ([`payload_range`] says which bytes).
+//!
+//! [`open`] checks the envelope and the signature only. **The artefact it returns is
+//! authentic only once its checksum is checked**: load it with
+//! [`CompiledPolicy::from_artifact`](crate::CompiledPolicy::from_artifact) or
+//! [`from_artifact_with_digest`](crate::CompiledPolicy::from_artifact_with_digest), then
+//! compare serials.
+//!
+//! Format versions: 1 signed every byte; 2 signs the heads, as above.
 
 use std::fmt;
 
@@ -28,7 +40,14 @@ pub use ed25519_dalek::{SigningKey, VerifyingKey};
 /// The first bytes of every bundle.
 pub const BUNDLE_MAGIC: &[u8; 10] = b"EGRESSBDL\0";
 /// The bundle format this engine writes and reads.
-pub const BUNDLE_FORMAT_VERSION: u32 = 1;
+pub const BUNDLE_FORMAT_VERSION: u32 = 2;
+
+/// How many of the artefact's first bytes the signature covers: its magic, version, length
+/// and the SHA-256 of its payload.
+pub const ARTIFACT_HEADER_LEN: usize = 10 + 4 + 8 + 32;
+
+/// The bundle's own head: magic, version, serial, signer, artefact length.
+const HEAD_LEN: usize = 10 + 4 + 8 + PUBLIC_KEY_LEN + 8;
 
 const PUBLIC_KEY_LEN: usize = 32;
 const SIGNATURE_LEN: usize = 64;
@@ -100,13 +119,33 @@ pub fn seal(artifact: &[u8], serial: u64, key: &SigningKey) -> Vec<u8> {
     out.extend_from_slice(key.verifying_key().as_bytes());
     out.extend_from_slice(&(artifact.len() as u64).to_le_bytes());
     out.extend_from_slice(artifact);
-    let signature = key.sign(&out);
+    let signed = out.get(..signed_len(artifact.len())).unwrap_or_default();
+    let signature = key.sign(signed);
     out.extend_from_slice(&signature.to_bytes());
     out
 }
 
+/// How many leading bytes of a bundle carrying an artefact of `artifact_len` bytes are signed.
+fn signed_len(artifact_len: usize) -> usize {
+    HEAD_LEN + artifact_len.min(ARTIFACT_HEADER_LEN)
+}
+
+/// Where the artefact's payload (the bytes its checksum covers) lies in a bundle of
+/// `total_len` bytes, read from the bundle's first bytes (`head`, at least its head and the
+/// artefact's header; more is ignored). `None` when the lengths do not fit together: such a
+/// bundle is refused by [`open`] anyway. Nothing here is verified.
+pub fn payload_range(head: &[u8], total_len: usize) -> Option<std::ops::Range<usize>> {
+    let mut reader = Reader { rest: head };
+    reader.take(HEAD_LEN - 8)?;
+    let artifact_len = usize::try_from(u64::from_le_bytes(reader.array().ok()?)).ok()?;
+    let end = HEAD_LEN.checked_add(artifact_len)?;
+    (artifact_len >= ARTIFACT_HEADER_LEN && end.checked_add(SIGNATURE_LEN)? == total_len)
+        .then_some(HEAD_LEN + ARTIFACT_HEADER_LEN..end)
+}
+
 /// Checks a bundle against the one public key trusted (`trusted`): its envelope, the key it
-/// names and its signature (strict Ed25519 verification). Nothing of the artefact is read.
+/// names and its signature (strict Ed25519 verification). The artefact's payload is not read:
+/// its checksum, checked when it is loaded, is what the signature vouches for.
 pub fn open<'a>(bytes: &'a [u8], trusted: &VerifyingKey) -> Result<OpenedBundle<'a>, BundleError> {
     let mut reader = Reader { rest: bytes };
     if reader
@@ -125,7 +164,7 @@ pub fn open<'a>(bytes: &'a [u8], trusted: &VerifyingKey) -> Result<OpenedBundle<
     let len =
         usize::try_from(u64::from_le_bytes(reader.array()?)).map_err(|_| BundleError::Truncated)?;
     let artifact = reader.take(len).ok_or(BundleError::Truncated)?;
-    let signed_len = bytes.len() - reader.rest.len();
+    let signed_len = signed_len(artifact.len());
     let signature: [u8; SIGNATURE_LEN] = reader.array()?;
     if !reader.rest.is_empty() {
         return Err(BundleError::Truncated);
@@ -245,6 +284,49 @@ mod tests {
         }
     }
 
+    fn artefact() -> Vec<u8> {
+        let text =
+            "version = 1\n[[rules]]\nid = \"b\"\naction = \"block\"\nhosts = [\"evil.test\"]\n";
+        crate::compile("p.toml", text).unwrap().policy.to_artifact()
+    }
+
+    /// What the Worker does: open, then load with the checksum checked. Every flipped byte of
+    /// a real bundle is refused by one or the other, the payload's by the checksum the
+    /// signature covers.
+    #[test]
+    fn every_flipped_byte_of_a_real_bundle_is_refused_by_open_or_load() {
+        let artefact = artefact();
+        let bundle = seal(&artefact, 3, &key(1));
+        let trusted = key(1).verifying_key();
+        let accept = |bytes: &[u8]| {
+            open(bytes, &trusted)
+                .ok()
+                .and_then(|o| crate::CompiledPolicy::from_artifact(o.artifact).ok())
+                .is_some()
+        };
+        assert!(accept(&bundle));
+        for i in 0..bundle.len() {
+            let mut tampered = bundle.clone();
+            tampered[i] ^= 0x01;
+            assert!(!accept(&tampered), "byte {i} flipped was accepted");
+        }
+    }
+
+    #[test]
+    fn the_payload_range_is_what_the_artefact_checksum_covers() {
+        let artefact = artefact();
+        let bundle = seal(&artefact, 3, &key(1));
+        let range = payload_range(&bundle[..200], bundle.len()).unwrap();
+        assert_eq!(
+            &bundle[range],
+            crate::artifact::artifact_payload(&artefact).unwrap()
+        );
+        assert_eq!(payload_range(&bundle[..200], bundle.len() + 1), None);
+        assert_eq!(payload_range(&bundle[..20], bundle.len()), None);
+        let tiny = seal(b"x", 1, &key(1));
+        assert_eq!(payload_range(&tiny, tiny.len()), None);
+    }
+
     #[test]
     fn a_forged_signer_field_does_not_help() {
         // Another key signs, then claims the trusted key: the signature cannot verify.
@@ -279,10 +361,10 @@ mod tests {
         longer.push(0);
         assert_eq!(open(&longer, &trusted), Err(BundleError::Truncated));
         let mut other_version = bundle.clone();
-        other_version[10] = 2;
+        other_version[10] = 1;
         assert_eq!(
             open(&other_version, &trusted),
-            Err(BundleError::UnsupportedVersion(2))
+            Err(BundleError::UnsupportedVersion(1))
         );
         let mut huge_length = bundle;
         huge_length[54..62].copy_from_slice(&u64::MAX.to_le_bytes());

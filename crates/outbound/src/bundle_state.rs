@@ -14,7 +14,7 @@ use std::collections::BTreeSet;
 use std::rc::Rc;
 
 use egress_policy_engine::bundle::{self, VerifyingKey};
-use egress_policy_engine::{CompiledPolicy, PolicyRef, PolicySource};
+use egress_policy_engine::{ArtifactError, CompiledPolicy, PolicyRef, PolicySource};
 use serde::Serialize;
 
 /// The default seconds between two reads of the bundle.
@@ -39,6 +39,10 @@ pub struct LoadedBundle {
 pub enum Fetched<'a> {
     /// The value's bytes.
     Bytes(&'a [u8]),
+    /// The value's bytes, and the SHA-256 of its artefact's payload
+    /// ([`bundle::payload_range`]) as the runtime computed it natively: the load then compares
+    /// it with the artefact's checksum instead of hashing megabytes in Wasm.
+    Hashed(&'a [u8], [u8; 32]),
     /// No value under the key.
     Absent,
     /// The read failed (KV unreachable, binding misbehaving).
@@ -144,7 +148,11 @@ impl BundleState {
                     "absent".to_owned(),
                 )
             }
-            Fetched::Bytes(bytes) => {
+            Fetched::Bytes(bytes) | Fetched::Hashed(bytes, _) => {
+                let digest = match fetched {
+                    Fetched::Hashed(_, digest) => Some(digest),
+                    _ => None,
+                };
                 // KV answered with a value: a later outage or absence is news again.
                 self.reported.remove("unreachable");
                 self.reported.remove("absent");
@@ -167,7 +175,7 @@ impl BundleState {
                 if self.reported.contains(&key) {
                     return None;
                 }
-                match self.judge(bytes, trusted, min_serial) {
+                match self.judge(bytes, digest, trusted, min_serial) {
                     Ok(loaded) => {
                         let taken = Read {
                             reason: None,
@@ -188,6 +196,7 @@ impl BundleState {
     fn judge(
         &self,
         bytes: &[u8],
+        payload_sha256: Option<[u8; 32]>,
         trusted: &VerifyingKey,
         min_serial: u64,
     ) -> Result<LoadedBundle, Read> {
@@ -206,8 +215,19 @@ impl BundleState {
             };
             return Err(Read::because(reason, Some(serial)));
         }
-        let policy = CompiledPolicy::from_artifact(opened.artifact)
-            .map_err(|_| Read::because("invalid_policy", Some(serial)))?;
+        let loaded = match payload_sha256 {
+            Some(digest) => CompiledPolicy::from_artifact_with_digest(opened.artifact, &digest),
+            None => CompiledPolicy::from_artifact(opened.artifact),
+        };
+        let policy = loaded.map_err(|e| {
+            // The signature covers the payload through its checksum: a payload that does not
+            // match it was tampered with or corrupted after signing.
+            let reason = match e {
+                ArtifactError::ChecksumMismatch => "bad_signature",
+                _ => "invalid_policy",
+            };
+            Read::because(reason, Some(serial))
+        })?;
         let policy_ref = policy
             .policy_ref()
             .from_source(PolicySource::Bundle, Some(serial));

@@ -188,3 +188,39 @@ fn the_event_line_names_itself_and_never_carries_bundle_bytes() {
     assert_eq!(line["ts"], "2026-11-28T12:00:00.123Z");
     assert!(line.get("decision_id").is_none());
 }
+
+/// The Worker hashes a bundle's payload natively and hands over the digest: the right one
+/// loads the bundle, any other is a broken signature, never a load of unchecked bytes.
+#[test]
+fn a_digest_computed_by_the_runtime_stands_in_for_hashing_in_wasm() {
+    use sha2::{Digest, Sha256};
+    let trusted = key(1).verifying_key();
+    let bundle = seal(&policy("evil.test"), 10, &key(1));
+    let range = egress_policy_engine::bundle::payload_range(&bundle, bundle.len()).unwrap();
+    let digest: [u8; 32] = Sha256::digest(&bundle[range]).into();
+
+    let mut wrong = digest;
+    wrong[0] ^= 1;
+    let mut state = BundleState::default();
+    let event = state
+        .take_up(0, Fetched::Hashed(&bundle, wrong), &trusted, 0, &embedded())
+        .unwrap();
+    assert_eq!(
+        (event.status, event.reason),
+        (EventStatus::Refused, Some("bad_signature"))
+    );
+    assert!(state.current().is_none());
+
+    let mut state = BundleState::default();
+    let event = state
+        .take_up(
+            0,
+            Fetched::Hashed(&bundle, digest),
+            &trusted,
+            0,
+            &embedded(),
+        )
+        .unwrap();
+    assert_eq!(event.status, EventStatus::Loaded);
+    assert_eq!(state.current().unwrap().serial, 10);
+}
