@@ -135,7 +135,7 @@ impl<'p> ReferenceDecider<'p> {
         let lists = policy
             .lists()
             .map(|list| {
-                let names = list.domains.iter().map(str::to_owned).collect();
+                let names = list.domains.iter().collect();
                 (
                     list.id.clone(),
                     (names, list.matching == ListMatch::Subdomains),

@@ -33,7 +33,7 @@ pub fn list_hosts(old: &CompiledPolicy, new: &CompiledPolicy) -> Vec<(String, St
             .into_iter()
             .flatten()
             .any(|l| l.matching == ListMatch::Subdomains);
-        let mut picked: Vec<(&str, Side)> = Vec::new();
+        let mut picked: Vec<(String, Side)> = Vec::new();
         if let (Some(b), Some(a)) = (before, after) {
             let (only_old, only_new) = only_in_each(b, a, CHANGED_NAMES);
             picked.extend(only_old.into_iter().map(|n| (n, Side::Old)));
@@ -50,7 +50,7 @@ pub fn list_hosts(old: &CompiledPolicy, new: &CompiledPolicy) -> Vec<(String, St
             }
         }
         for (name, side) in picked {
-            out.push((name.to_owned(), origin.clone(), side));
+            out.push((name.clone(), origin.clone(), side));
             if subdomains {
                 out.push((format!("probe.{name}"), origin.clone(), side));
             }
@@ -61,11 +61,7 @@ pub fn list_hosts(old: &CompiledPolicy, new: &CompiledPolicy) -> Vec<(String, St
 
 /// Up to `limit` names only `a` lists and up to `limit` only `b` lists, in name order: one
 /// merge of the two sorted tables.
-fn only_in_each<'a>(
-    a: &'a DomainList,
-    b: &'a DomainList,
-    limit: usize,
-) -> (Vec<&'a str>, Vec<&'a str>) {
+fn only_in_each(a: &DomainList, b: &DomainList, limit: usize) -> (Vec<String>, Vec<String>) {
     let (mut left, mut right) = (a.domains.iter().peekable(), b.domains.iter().peekable());
     let (mut only_a, mut only_b) = (Vec::new(), Vec::new());
     while only_a.len() < limit || only_b.len() < limit {
@@ -113,11 +109,7 @@ pub fn count_changes(a: &DomainList, b: &DomainList) -> (usize, usize) {
     }
 }
 
-fn take<'a>(
-    names: &mut Peekable<impl Iterator<Item = &'a str>>,
-    out: &mut Vec<&'a str>,
-    limit: usize,
-) {
+fn take(names: &mut Peekable<impl Iterator<Item = String>>, out: &mut Vec<String>, limit: usize) {
     if let Some(name) = names.next()
         && out.len() < limit
     {

@@ -291,7 +291,7 @@ mod tests {
     fn names(text: &str, format: ListFormat) -> Vec<String> {
         let read = read_list(text, format, ListMatch::Exact);
         assert!(read.diagnostics.is_empty(), "{:?}", read.diagnostics);
-        read.table.unwrap().iter().map(str::to_owned).collect()
+        read.table.unwrap().iter().collect()
     }
 
     fn errors(text: &str, format: ListFormat) -> Vec<(&'static str, String)> {
