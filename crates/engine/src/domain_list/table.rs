@@ -172,9 +172,17 @@ impl Serialize for DomainTable {
 }
 
 impl<'de> Deserialize<'de> for DomainTable {
+    /// Only the empty table: an artefact's model carries its lists' names in their compiled
+    /// sections, never in the JSON (so the Worker links no automaton builder).
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let text = String::deserialize(deserializer)?;
-        DomainTable::from_joined(&text).map_err(serde::de::Error::custom)
+        if text.is_empty() {
+            Ok(DomainTable::default())
+        } else {
+            Err(serde::de::Error::custom(
+                "a model's JSON carries no list names (they travel in the list's section)",
+            ))
+        }
     }
 }
 
