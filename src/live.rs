@@ -240,7 +240,8 @@ fn read(config: Config) -> js_sys::Promise {
         };
         let array_on_failure = array.clone();
         let on_digest = Closure::<dyn FnMut(JsValue) -> JsValue>::once(move |digest: JsValue| {
-            let bytes = array.to_vec();
+            // The one copy of the bundle into Wasm memory; a policy taken up keeps it.
+            let bytes = std::sync::Arc::new(array.to_vec());
             match <[u8; 32]>::try_from(js_sys::Uint8Array::new(&digest).to_vec()) {
                 Ok(digest) => take_up(Fetched::Hashed(&bytes, digest), &trusted, min_serial),
                 Err(_) => take_up(Fetched::Bytes(&bytes), &trusted, min_serial),

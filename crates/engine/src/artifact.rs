@@ -5,7 +5,7 @@
 //! payload length (u64), SHA-256 of the payload (32 bytes), payload. The payload is the
 //! model's length (u64) and JSON (the file name and the validated model, each list's names
 //! left out), then per list of the model, in id order, its section's length (u64) and the
-//! section ([`DomainTable`](crate::domain_list::DomainTable)'s layout).
+//! section (an `fst` set: [`DomainTable`]'s compiled form).
 //!
 //! Loading re-validates host patterns and path globs as the model is deserialised and
 //! rebuilds the matcher, so the model of an artefact can never yield an engine that an
@@ -21,7 +21,10 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::domain_list::DomainTable;
+use std::ops::Range;
+use std::sync::Arc;
+
+use crate::domain_list::{DomainTable, SharedBytes};
 use crate::model::PolicyModel;
 use crate::policy::CompiledPolicy;
 
@@ -114,29 +117,40 @@ impl CompiledPolicy {
     }
 
     /// Loads an artefact written by [`CompiledPolicy::to_artifact`], checking magic, format
-    /// version, length and checksum.
+    /// version, length and checksum. Each list's table is copied out of `bytes`.
     pub fn from_artifact(bytes: &[u8]) -> Result<CompiledPolicy, ArtifactError> {
         let (checksum, payload) = split_header(bytes)?;
         if Sha256::digest(payload).as_slice() != checksum.as_slice() {
             return Err(ArtifactError::ChecksumMismatch);
         }
-        load_payload(payload)
+        load_payload(payload, |range| payload.get(range).map(SharedBytes::copied))
     }
 
-    /// Loads an artefact whose payload's SHA-256 the caller has already computed (the
-    /// Worker hashes a bundle's payload with the runtime's native `crypto.subtle` rather than
-    /// in Wasm). `payload_sha256` must be the digest of exactly [`artifact_payload`]'s bytes;
-    /// it is compared with the checksum in the header like [`CompiledPolicy::from_artifact`]
-    /// compares its own.
-    pub fn from_artifact_with_digest(
-        bytes: &[u8],
-        payload_sha256: &[u8],
+    /// Loads the artefact lying at `artifact` in `buffer` (a bundle, as read), whose payload's
+    /// SHA-256 the caller has already computed: the Worker hashes it with the runtime's native
+    /// `crypto.subtle` rather than in Wasm. `payload_sha256` must be the digest of exactly the
+    /// bytes [`artifact_payload`] gives; it is compared with the checksum in the header as
+    /// [`CompiledPolicy::from_artifact`] compares its own. The lists' tables are used where
+    /// they lie in `buffer`, which the policy keeps: a 12 MB feed is never copied.
+    pub fn from_shared_artifact(
+        buffer: &Arc<Vec<u8>>,
+        artifact: Range<usize>,
+        payload_sha256: &[u8; 32],
     ) -> Result<CompiledPolicy, ArtifactError> {
+        let bytes = buffer
+            .get(artifact.clone())
+            .ok_or(ArtifactError::Truncated)?;
         let (checksum, payload) = split_header(bytes)?;
-        if payload_sha256 != checksum.as_slice() {
+        if payload_sha256 != checksum {
             return Err(ArtifactError::ChecksumMismatch);
         }
-        load_payload(payload)
+        let payload_at = artifact.start + (bytes.len() - payload.len());
+        load_payload(payload, |range| {
+            SharedBytes::new(
+                Arc::clone(buffer),
+                payload_at + range.start..payload_at + range.end,
+            )
+        })
     }
 }
 
@@ -174,14 +188,20 @@ fn split_header(bytes: &[u8]) -> Result<(&[u8; 32], &[u8]), ArtifactError> {
     Ok((checksum, payload))
 }
 
-/// Decodes a checksummed payload: the model, then one table section per list.
-fn load_payload(payload: &[u8]) -> Result<CompiledPolicy, ArtifactError> {
+/// Decodes a checksummed payload: the model, then one table section per list. `section`
+/// gives the bytes of a range of the payload, shared or copied.
+fn load_payload(
+    payload: &[u8],
+    section: impl Fn(Range<usize>) -> Option<SharedBytes>,
+) -> Result<CompiledPolicy, ArtifactError> {
     let (json, mut rest) = next_part(payload)?;
     let mut decoded: Payload =
         serde_json::from_slice(json).map_err(|e| ArtifactError::Invalid(e.to_string()))?;
     for list in decoded.model.lists.values_mut() {
-        let (section, after) = next_part(rest)?;
-        list.domains = DomainTable::from_section(section)
+        let (part, after) = next_part(rest)?;
+        let start = payload.len() - rest.len() + 8;
+        let bytes = section(start..start + part.len()).ok_or(ArtifactError::Truncated)?;
+        list.domains = DomainTable::from_section(bytes)
             .map_err(|e| ArtifactError::Invalid(format!("list `{}`: {e}", list.id)))?;
         rest = after;
     }

@@ -24,7 +24,7 @@
 //! [`open`] checks the envelope and the signature only. **The artefact it returns is
 //! authentic only once its checksum is checked**: load it with
 //! [`CompiledPolicy::from_artifact`](crate::CompiledPolicy::from_artifact) or
-//! [`from_artifact_with_digest`](crate::CompiledPolicy::from_artifact_with_digest), then
+//! [`from_shared_artifact`](crate::CompiledPolicy::from_shared_artifact), then
 //! compare serials.
 //!
 //! Format versions: 1 signed every byte; 2 signs the heads, as above.
@@ -106,6 +106,8 @@ pub struct OpenedBundle<'a> {
     pub serial: u64,
     /// The compiled artefact, not yet loaded.
     pub artifact: &'a [u8],
+    /// Where the artefact starts in the bundle's bytes.
+    pub artifact_at: usize,
 }
 
 /// Signs `artifact` as bundle number `serial` with `key`.
@@ -176,7 +178,11 @@ pub fn open<'a>(bytes: &'a [u8], trusted: &VerifyingKey) -> Result<OpenedBundle<
     trusted
         .verify_strict(signed, &Signature::from_bytes(&signature))
         .map_err(|_| BundleError::BadSignature)?;
-    Ok(OpenedBundle { serial, artifact })
+    Ok(OpenedBundle {
+        serial,
+        artifact,
+        artifact_at: HEAD_LEN,
+    })
 }
 
 /// The serial a bundle claims, read from its header without any check: only to recognise a
@@ -261,7 +267,8 @@ mod tests {
             opened,
             OpenedBundle {
                 serial: 7,
-                artifact: b"artefact bytes"
+                artifact: b"artefact bytes",
+                artifact_at: 62,
             }
         );
         assert_eq!(

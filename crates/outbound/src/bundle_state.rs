@@ -12,6 +12,7 @@
 
 use std::collections::BTreeSet;
 use std::rc::Rc;
+use std::sync::Arc;
 
 use egress_policy_engine::bundle::{self, VerifyingKey};
 use egress_policy_engine::{ArtifactError, CompiledPolicy, PolicyRef, PolicySource};
@@ -41,8 +42,9 @@ pub enum Fetched<'a> {
     Bytes(&'a [u8]),
     /// The value's bytes, and the SHA-256 of its artefact's payload
     /// ([`bundle::payload_range`]) as the runtime computed it natively: the load then compares
-    /// it with the artefact's checksum instead of hashing megabytes in Wasm.
-    Hashed(&'a [u8], [u8; 32]),
+    /// it with the artefact's checksum instead of hashing megabytes in Wasm, and the policy
+    /// keeps the buffer, its lists' tables used where they lie in it.
+    Hashed(&'a Arc<Vec<u8>>, [u8; 32]),
     /// No value under the key.
     Absent,
     /// The read failed (KV unreachable, binding misbehaving).
@@ -148,10 +150,11 @@ impl BundleState {
                     "absent".to_owned(),
                 )
             }
-            Fetched::Bytes(bytes) | Fetched::Hashed(bytes, _) => {
-                let digest = match fetched {
-                    Fetched::Hashed(_, digest) => Some(digest),
-                    _ => None,
+            Fetched::Bytes(_) | Fetched::Hashed(..) => {
+                let (bytes, shared) = match fetched {
+                    Fetched::Hashed(buffer, digest) => (buffer.as_slice(), Some((buffer, digest))),
+                    Fetched::Bytes(bytes) => (bytes, None),
+                    Fetched::Absent | Fetched::Unreachable => (&[][..], None),
                 };
                 // KV answered with a value: a later outage or absence is news again.
                 self.reported.remove("unreachable");
@@ -175,7 +178,7 @@ impl BundleState {
                 if self.reported.contains(&key) {
                     return None;
                 }
-                match self.judge(bytes, digest, trusted, min_serial) {
+                match self.judge(bytes, shared, trusted, min_serial) {
                     Ok(loaded) => {
                         let taken = Read {
                             reason: None,
@@ -196,7 +199,7 @@ impl BundleState {
     fn judge(
         &self,
         bytes: &[u8],
-        payload_sha256: Option<[u8; 32]>,
+        shared: Option<(&Arc<Vec<u8>>, [u8; 32])>,
         trusted: &VerifyingKey,
         min_serial: u64,
     ) -> Result<LoadedBundle, Read> {
@@ -215,8 +218,15 @@ impl BundleState {
             };
             return Err(Read::because(reason, Some(serial)));
         }
-        let loaded = match payload_sha256 {
-            Some(digest) => CompiledPolicy::from_artifact_with_digest(opened.artifact, &digest),
+        let loaded = match shared {
+            Some((buffer, digest)) => {
+                let at = opened.artifact_at;
+                CompiledPolicy::from_shared_artifact(
+                    buffer,
+                    at..at + opened.artifact.len(),
+                    &digest,
+                )
+            }
             None => CompiledPolicy::from_artifact(opened.artifact),
         };
         let policy = loaded.map_err(|e| {

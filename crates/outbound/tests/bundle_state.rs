@@ -198,6 +198,7 @@ fn a_digest_computed_by_the_runtime_stands_in_for_hashing_in_wasm() {
     let bundle = seal(&policy("evil.test"), 10, &key(1));
     let range = egress_policy_engine::bundle::payload_range(&bundle, bundle.len()).unwrap();
     let digest: [u8; 32] = Sha256::digest(&bundle[range]).into();
+    let bundle = std::sync::Arc::new(bundle);
 
     let mut wrong = digest;
     wrong[0] ^= 1;
@@ -222,5 +223,19 @@ fn a_digest_computed_by_the_runtime_stands_in_for_hashing_in_wasm() {
         )
         .unwrap();
     assert_eq!(event.status, EventStatus::Loaded);
-    assert_eq!(state.current().unwrap().serial, 10);
+    let current = state.current().unwrap();
+    assert_eq!(current.serial, 10);
+    // The policy decides from the tables where they lie in the buffer read.
+    assert_eq!(
+        current
+            .policy
+            .decide(&egress_policy_engine::Request {
+                method: "GET",
+                url: "https://evil.test/",
+                customer: Some("c"),
+                tags: &[],
+            })
+            .action,
+        egress_policy_engine::Action::Block
+    );
 }

@@ -18,7 +18,7 @@ use crate::diagnostic::Diagnostic;
 
 pub use read::{BLACKHOLE_ADDRESSES, HOSTS_FILE_LOCAL_NAMES};
 pub(crate) use read::{ReadList, read_list};
-pub use table::DomainTable;
+pub use table::{DomainTable, Names, SharedBytes};
 
 /// How a list file is written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

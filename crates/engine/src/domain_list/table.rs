@@ -21,7 +21,43 @@ use super::entry::is_canonical_entry;
 #[derive(Clone, Default)]
 pub struct DomainTable {
     /// The automaton, its bytes shared by the policy's clones; `None` for no names.
-    set: Option<Set<Arc<[u8]>>>,
+    set: Option<Set<SharedBytes>>,
+}
+
+/// A range of a shared buffer: a table's automaton where it lies, in the buffer an artefact
+/// (or a whole bundle) was loaded from, with no copy of its own.
+#[derive(Clone)]
+pub struct SharedBytes {
+    buffer: Arc<Vec<u8>>,
+    start: usize,
+    end: usize,
+}
+
+impl SharedBytes {
+    /// `range` of `buffer`; `None` if it does not lie within it.
+    pub fn new(buffer: Arc<Vec<u8>>, range: std::ops::Range<usize>) -> Option<SharedBytes> {
+        buffer.get(range.clone())?;
+        Some(SharedBytes {
+            buffer,
+            start: range.start,
+            end: range.end,
+        })
+    }
+
+    /// A buffer of its own holding `bytes`.
+    pub fn copied(bytes: &[u8]) -> SharedBytes {
+        SharedBytes {
+            buffer: Arc::new(bytes.to_vec()),
+            start: 0,
+            end: bytes.len(),
+        }
+    }
+}
+
+impl AsRef<[u8]> for SharedBytes {
+    fn as_ref(&self) -> &[u8] {
+        self.buffer.get(self.start..self.end).unwrap_or_default()
+    }
 }
 
 impl PartialEq for DomainTable {
@@ -81,11 +117,11 @@ impl DomainTable {
     /// Takes a section written by [`DomainTable::section`] as it is: only its frame (format
     /// version, root, length) is checked, in constant time; the names are vouched for by the
     /// checksum of the artefact that carries them. An empty section is a table of no names.
-    pub(crate) fn from_section(section: &[u8]) -> Result<Self, String> {
-        if section.is_empty() {
+    pub(crate) fn from_section(section: SharedBytes) -> Result<Self, String> {
+        if section.as_ref().is_empty() {
             return Ok(DomainTable::default());
         }
-        let set = Set::new(Arc::from(section))
+        let set = Set::new(section)
             .map_err(|e| format!("a domain list section is not a name set: {e}"))?;
         Ok(DomainTable { set: Some(set) })
     }
@@ -127,7 +163,7 @@ impl DomainTable {
         let bytes = builder
             .into_inner()
             .map_err(|e| format!("the list's names could not be compiled: {e}"))?;
-        let table = DomainTable::from_section(&bytes)?;
+        let table = DomainTable::from_section(SharedBytes::copied(&bytes))?;
         // No names: the same table as the default one, whichever way it was made.
         Ok(if table.is_empty() {
             DomainTable::default()
@@ -236,11 +272,21 @@ mod tests {
     #[test]
     fn the_section_is_used_as_it_lies() {
         let t = table(&["x.example", "a.example"]);
-        let back = DomainTable::from_section(t.section()).unwrap();
+        let back = DomainTable::from_section(SharedBytes::copied(t.section())).unwrap();
         assert_eq!(back, t);
         assert!(back.contains("x.example"));
-        assert!(DomainTable::from_section(b"not an automaton").is_err());
-        assert!(DomainTable::from_section(&[]).unwrap().is_empty());
+        let mut buffer = b"before".to_vec();
+        buffer.extend_from_slice(t.section());
+        let range = 6..buffer.len();
+        let shared = SharedBytes::new(Arc::new(buffer), range).unwrap();
+        assert_eq!(DomainTable::from_section(shared).unwrap(), t);
+        assert!(SharedBytes::new(Arc::new(vec![0; 4]), 2..5).is_none());
+        assert!(DomainTable::from_section(SharedBytes::copied(b"not an automaton")).is_err());
+        assert!(
+            DomainTable::from_section(SharedBytes::copied(&[]))
+                .unwrap()
+                .is_empty()
+        );
     }
 
     #[test]
