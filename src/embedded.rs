@@ -16,7 +16,7 @@ static POLICY: OnceLock<Option<CompiledPolicy>> = OnceLock::new();
 /// (which the build's own round trip makes a bug); the Worker then fails closed.
 pub fn policy() -> Option<&'static CompiledPolicy> {
     POLICY
-        .get_or_init(|| CompiledPolicy::from_artifact(ARTIFACT).ok())
+        .get_or_init(|| CompiledPolicy::from_static_artifact(ARTIFACT).ok())
         .as_ref()
 }
 

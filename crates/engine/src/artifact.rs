@@ -126,6 +126,20 @@ impl CompiledPolicy {
         load_payload(payload, |range| payload.get(range).map(SharedBytes::copied))
     }
 
+    /// Loads an artefact that lives as long as the program (the one embedded in the Worker),
+    /// checking it like [`CompiledPolicy::from_artifact`]; the lists' tables are used where
+    /// they lie in it, never copied.
+    pub fn from_static_artifact(bytes: &'static [u8]) -> Result<CompiledPolicy, ArtifactError> {
+        let (checksum, payload) = split_header(bytes)?;
+        if Sha256::digest(payload).as_slice() != checksum.as_slice() {
+            return Err(ArtifactError::ChecksumMismatch);
+        }
+        let payload_at = bytes.len() - payload.len();
+        load_payload(payload, |range| {
+            SharedBytes::of_static(bytes, payload_at + range.start..payload_at + range.end)
+        })
+    }
+
     /// Loads the artefact lying at `artifact` in `buffer` (a bundle, as read), whose payload's
     /// SHA-256 the caller has already computed: the Worker hashes it with the runtime's native
     /// `crypto.subtle` rather than in Wasm. `payload_sha256` must be the digest of exactly the

@@ -260,3 +260,26 @@ fn large_tables_round_trip_and_find_every_name() {
     assert!(names.iter().all(|n| table.contains(n)));
     assert!((50_000..51_000).all(|i| !table.contains(&format!("n{i}.feed.example"))));
 }
+
+/// The embedded artefact is loaded where it lies, with the same checks as any other.
+#[test]
+fn a_static_artefact_loads_in_place_with_the_same_checks() {
+    let p = list_policy();
+    let bytes: &'static [u8] = Vec::leak(p.to_artifact());
+    let loaded = CompiledPolicy::from_static_artifact(bytes).unwrap();
+    assert_eq!(loaded.model(), p.model());
+    let r = Request {
+        method: "GET",
+        url: "https://x.evil.com/",
+        customer: Some("c"),
+        tags: &[],
+    };
+    assert_eq!(loaded.decide(&r), p.decide(&r));
+    let mut damaged = bytes.to_vec();
+    let last = damaged.len() - 1;
+    damaged[last] ^= 1;
+    assert_eq!(
+        CompiledPolicy::from_static_artifact(Vec::leak(damaged)).unwrap_err(),
+        ArtifactError::ChecksumMismatch
+    );
+}

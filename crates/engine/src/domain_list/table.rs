@@ -25,12 +25,18 @@ pub struct DomainTable {
 }
 
 /// A range of a shared buffer: a table's automaton where it lies, in the buffer an artefact
-/// (or a whole bundle) was loaded from, with no copy of its own.
+/// (or a whole bundle) was loaded from, or in the Worker's own data, with no copy of its own.
 #[derive(Clone)]
 pub struct SharedBytes {
-    buffer: Arc<Vec<u8>>,
+    buffer: Buffer,
     start: usize,
     end: usize,
+}
+
+#[derive(Clone)]
+enum Buffer {
+    Shared(Arc<Vec<u8>>),
+    Static(&'static [u8]),
 }
 
 impl SharedBytes {
@@ -38,7 +44,17 @@ impl SharedBytes {
     pub fn new(buffer: Arc<Vec<u8>>, range: std::ops::Range<usize>) -> Option<SharedBytes> {
         buffer.get(range.clone())?;
         Some(SharedBytes {
-            buffer,
+            buffer: Buffer::Shared(buffer),
+            start: range.start,
+            end: range.end,
+        })
+    }
+
+    /// `range` of bytes that live as long as the program (an artefact embedded in it).
+    pub fn of_static(buffer: &'static [u8], range: std::ops::Range<usize>) -> Option<SharedBytes> {
+        buffer.get(range.clone())?;
+        Some(SharedBytes {
+            buffer: Buffer::Static(buffer),
             start: range.start,
             end: range.end,
         })
@@ -47,7 +63,7 @@ impl SharedBytes {
     /// A buffer of its own holding `bytes`.
     pub fn copied(bytes: &[u8]) -> SharedBytes {
         SharedBytes {
-            buffer: Arc::new(bytes.to_vec()),
+            buffer: Buffer::Shared(Arc::new(bytes.to_vec())),
             start: 0,
             end: bytes.len(),
         }
@@ -56,7 +72,11 @@ impl SharedBytes {
 
 impl AsRef<[u8]> for SharedBytes {
     fn as_ref(&self) -> &[u8] {
-        self.buffer.get(self.start..self.end).unwrap_or_default()
+        let whole: &[u8] = match &self.buffer {
+            Buffer::Shared(buffer) => buffer,
+            Buffer::Static(buffer) => buffer,
+        };
+        whole.get(self.start..self.end).unwrap_or_default()
     }
 }
 
@@ -281,6 +301,10 @@ mod tests {
         let shared = SharedBytes::new(Arc::new(buffer), range).unwrap();
         assert_eq!(DomainTable::from_section(shared).unwrap(), t);
         assert!(SharedBytes::new(Arc::new(vec![0; 4]), 2..5).is_none());
+        let leaked: &'static [u8] = Vec::leak(t.section().to_vec());
+        let fixed = SharedBytes::of_static(leaked, 0..leaked.len()).unwrap();
+        assert_eq!(DomainTable::from_section(fixed).unwrap(), t);
+        assert!(SharedBytes::of_static(leaked, 0..leaked.len() + 1).is_none());
         assert!(DomainTable::from_section(SharedBytes::copied(b"not an automaton")).is_err());
         assert!(
             DomainTable::from_section(SharedBytes::copied(&[]))
