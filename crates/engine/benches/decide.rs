@@ -175,7 +175,8 @@ fn bench_decide_list(c: &mut Criterion) {
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2))
         .sample_size(30);
-    // 10,000 names shows how little the size of the list costs (a binary search).
+    // 10,000 names against 1,000,000 shows how little the size of the list costs (a lookup
+    // in the automaton follows the bytes of the name).
     for names in [10_000usize, 1_000_000] {
         let (policy, urls) = compiled_with_list(names);
         assert_eq!(policy.list("feed").unwrap().domains.len(), names);
