@@ -10,8 +10,10 @@
 //!
 //! The readings are the canonical path plus every combination of these steps, always applied
 //! in this order and followed by dot-segment removal:
-//! 1. decode every `%XX`, repeatedly until nothing changes (at most [`MAX_DECODE_ROUNDS`]),
-//!    then read `\` as `/` and cut the path at the first NUL;
+//! 1. decode every `%XX` once, or twice, ... up to [`MAX_DECODE_ROUNDS`] times (each round
+//!    that changes the path is a reading of its own: a server that decodes once reads
+//!    `/admin/%252F/..%5C` as `/admin/`, one that decodes until nothing changes as `/`), then
+//!    read `\` as `/` and cut the path at the first NUL;
 //! 2. drop everything from `;` to the end of each segment;
 //! 3. merge runs of `/` into one;
 //! 4. strip trailing `.` and space characters from each segment (unless that empties it).
@@ -30,24 +32,39 @@ pub fn readings(path: &str) -> Vec<String> {
     if !needs_readings(path) {
         return out;
     }
-    for mask in 1u8..16 {
-        let mut reading = Cow::Borrowed(path);
-        if mask & 1 != 0 {
-            reading = Cow::Owned(decode(&reading));
+    for decoded in decodings(path) {
+        for mask in 0u8..8 {
+            let mut reading = Cow::Borrowed(decoded.as_str());
+            if mask & 1 != 0 {
+                reading = Cow::Owned(strip_params(&reading));
+            }
+            if mask & 2 != 0 {
+                reading = Cow::Owned(merge_slashes(&reading));
+            }
+            if mask & 4 != 0 {
+                reading = Cow::Owned(strip_trailing_dots(&reading));
+            }
+            let reading = remove_dot_segments(&reading);
+            if !out.contains(&reading) {
+                out.push(reading);
+            }
         }
-        if mask & 2 != 0 {
-            reading = Cow::Owned(strip_params(&reading));
+    }
+    out
+}
+
+/// Step 1's outcomes: the path as it is, then decoded once, twice, ... for as long as a round
+/// changes it (at most [`MAX_DECODE_ROUNDS`]), each with `\` read as `/` and cut at NUL.
+fn decodings(path: &str) -> Vec<String> {
+    let mut out = vec![path.to_owned()];
+    let mut bytes = path.as_bytes().to_vec();
+    for _ in 0..MAX_DECODE_ROUNDS {
+        let decoded = decode_once(&bytes);
+        if decoded == bytes {
+            break;
         }
-        if mask & 4 != 0 {
-            reading = Cow::Owned(merge_slashes(&reading));
-        }
-        if mask & 8 != 0 {
-            reading = Cow::Owned(strip_trailing_dots(&reading));
-        }
-        let reading = remove_dot_segments(&reading);
-        if !out.contains(&reading) {
-            out.push(reading);
-        }
+        bytes = decoded;
+        out.push(finish_decoding(&bytes));
     }
     out
 }
@@ -60,16 +77,9 @@ fn needs_readings(path: &str) -> bool {
         || path.split('/').any(|segment| segment.ends_with('.'))
 }
 
-/// Step 1: decode every escape until stable, `\` as `/`, cut at NUL.
-fn decode(path: &str) -> String {
-    let mut bytes = path.as_bytes().to_vec();
-    for _ in 0..MAX_DECODE_ROUNDS {
-        let decoded = decode_once(&bytes);
-        if decoded == bytes {
-            break;
-        }
-        bytes = decoded;
-    }
+/// The end of step 1 for decoded bytes: cut at the first NUL, `\` as `/`.
+fn finish_decoding(decoded: &[u8]) -> String {
+    let mut bytes = decoded.to_vec();
     if let Some(nul) = bytes.iter().position(|&b| b == 0) {
         bytes.truncate(nul);
     }
@@ -191,6 +201,10 @@ mod tests {
         assert!(has("/x/%252e%252e/admin", "/admin"));
         assert!(has("/admin%00.png", "/admin"));
         assert!(has("/admin./x", "/admin/x"));
+        // Found by the server-model property test: decoded once, `%252F` is `%2F`, one
+        // segment, which `..` removes; decoded until stable it is `/`, and the path is `/`.
+        assert!(has("/admin/%252F/..%5C", "/admin/"));
+        assert!(has("/admin/%252F/..%5C", "/"));
         // The canonical path always comes first.
         assert_eq!(readings("//a").first().map(String::as_str), Some("//a"));
     }
