@@ -135,6 +135,13 @@ bench-worker: $(NODE_STAMP) $(foreach n,$(BENCH_SIZES),$(BENCH_DIR)/worker-$(n)/
 bench-cold: $(NODE_STAMP) $(foreach n,$(BENCH_SIZES),$(BENCH_DIR)/worker-$(n)/index_bg.wasm) ## cold start: first request of a fresh isolate vs a warm one, 10 and 10,000 blocked domains
 	$(NODE) bench/cold-start.mjs $(foreach n,$(BENCH_SIZES),$(n)=$(BENCH_DIR)/worker-$(n))
 
+.PHONY: bench-cold-floor
+bench-cold-floor: $(NODE_STAMP) $(BENCH_DIR)/worker-10/index_bg.wasm bench/rust-floor/build/index_bg.wasm ## cold start of this Worker against the least a Rust outbound Worker can be (bench/rust-floor)
+	$(NODE) bench/cold-start.mjs 10=$(BENCH_DIR)/worker-10 10/floor=bench/rust-floor/build
+
+bench/rust-floor/build/index_bg.wasm: bench/rust-floor/src/lib.rs bench/rust-floor/Cargo.toml scripts/build-rust-floor.sh $(BENCH_DIR)/worker-10/index_bg.wasm
+	scripts/build-rust-floor.sh
+
 $(BENCH_DIR)/policy-%.toml: bench/gen-policy.mjs
 	@mkdir -p $(@D)
 	$(NODE) bench/gen-policy.mjs policy $* > $@

@@ -46,14 +46,8 @@ if [ ! -x node_modules/.bin/wasm-opt ] || [ ! -e node_modules/.bin/esbuild ]; th
   npm ci --no-audit --no-fund
 fi
 
-export WASM_BINDGEN_BIN="$cargo_bin/wasm-bindgen"
-export WASM_OPT_BIN="$root/node_modules/.bin/wasm-opt"
-esbuild_native="$root/node_modules/@esbuild/$(node -p 'process.platform + "-" + process.arch')/bin/esbuild"
-if [ -x "$esbuild_native" ]; then
-  export ESBUILD_BIN="$esbuild_native"
-else
-  export ESBUILD_BIN="$root/node_modules/.bin/esbuild"
-fi
+# shellcheck source=scripts/tool-env.sh
+. "$root/scripts/tool-env.sh"
 
 # worker-build's --panic-unwind builds with the toolchain named `nightly`.
 nightly_ready() { # the nightly toolchain with rust-src and the wasm32 target, installed if missing

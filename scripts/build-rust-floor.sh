@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Builds bench/rust-floor (the least a Rust outbound Worker can be) into bench/rust-floor/build
+# with the tools scripts/build-worker.sh installed, panic=abort, the same plain entry.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cargo_bin="${CARGO_HOME:-$HOME/.cargo}/bin"
+export PATH="$cargo_bin:$PATH"
+# shellcheck source=scripts/tool-env.sh
+. "$root/scripts/tool-env.sh"
+
+cd "$root/bench/rust-floor"
+worker-build --release
+node "$root/scripts/plain-entry.mjs" build/index.js
