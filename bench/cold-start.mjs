@@ -11,7 +11,8 @@
 //   warm   the median of the next WARM requests;
 // and first - warm, the cost a customer's first request in a new isolate pays. The JS outbound
 // Worker of the platform's docs (bench/seed-outbound.js, N blocked domains) is measured the same
-// way, alone (`js-N`) and with one decision-shaped log line per request (`js-N+log`). Medians over SAMPLES samples (interleaved across configurations), p90 beside them.
+// way, alone (`js-N`) and with one decision-shaped log line per request (`js-N+log`), and so is
+// the contract's floor (`floor-N`, bench/floor-outbound.js). Medians over SAMPLES samples (interleaved across configurations), p90 beside them.
 //
 // BENCH_FEED=N (e.g. 1000000) adds `bundle-N`: the first build's Worker with a KV namespace
 // holding a signed bundle of a policy whose domain list has N names (made with
@@ -100,6 +101,21 @@ function configurations() {
         props: null,
       });
     }
+    // The contract's floor (bench/floor-outbound.js): what any outbound Worker keeping
+    // docs/'s contract does (headers copied, redirect "manual", the line after the upstream
+    // answered), with the cheapest decision there is.
+    out.push({
+      name: `floor-${n}`,
+      outbound: {
+        modulesRoot: HERE,
+        modules: [
+          { type: "ESModule", path: path.join(HERE, "floor-outbound.js") },
+          { type: "ESModule", path: path.join(HERE, "seed-outbound.js") },
+        ],
+        bindings: { BLOCKED: blockedDomains(n).join(","), INJECT_HOST, JWT_SECRET },
+      },
+      props: { customer_name: "acme" },
+    });
   }
   for (const { n, label, dir } of builds) {
     out.push({
