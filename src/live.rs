@@ -234,6 +234,11 @@ fn read(config: Config) -> js_sys::Promise {
             return JsValue::UNDEFINED;
         }
         let array = js_sys::Uint8Array::new(&value);
+        if already_judged(&array) {
+            // The bundle in use (or one refused before), read again at a refresh: nothing
+            // is copied, hashed or checked.
+            return JsValue::UNDEFINED;
+        }
         let Some(digesting) = digest_payload(&array) else {
             take_up(Fetched::Bytes(&array.to_vec()), &trusted, min_serial);
             return JsValue::UNDEFINED;
@@ -266,6 +271,28 @@ fn read(config: Config) -> js_sys::Promise {
     started
         .unchecked_ref::<Thenable>()
         .then_both(&on_value.into_js_value(), &on_error.into_js_value())
+}
+
+/// Whether the value read is a bundle already judged, known from its first bytes and its
+/// length alone; if so, the read is recorded as done.
+fn already_judged(bundle: &js_sys::Uint8Array) -> bool {
+    let Ok(len) = usize::try_from(bundle.length()) else {
+        return false;
+    };
+    let head = bundle.subarray(0, bundle.length().min(128)).to_vec();
+    let now = now_ms();
+    guarded(|| {
+        STATE.with(|state| {
+            state.try_borrow_mut().is_ok_and(|mut state| {
+                let known = state.recognises(&head, len);
+                if known {
+                    state.read_again(now);
+                }
+                known
+            })
+        })
+    })
+    .unwrap_or(false)
 }
 
 /// `crypto.subtle.digest("SHA-256", ...)` of the bundle's artefact payload, the bytes its

@@ -159,25 +159,10 @@ impl BundleState {
                 // KV answered with a value: a later outage or absence is news again.
                 self.reported.remove("unreachable");
                 self.reported.remove("absent");
-                // A bundle is known by its claimed serial and its length: the one in use read
-                // again, or one already judged, costs no signature check and no load. (A
-                // different bundle with the same serial and length could only be a re-signed
-                // copy of the same serial, which would be refused as `same_serial` anyway.)
-                let serial = bundle::peek_serial(bytes);
-                if self
-                    .current
-                    .as_ref()
-                    .is_some_and(|c| Some(c.serial) == serial && c.len == bytes.len())
-                {
+                if self.recognises(bytes, bytes.len()) {
                     return None;
                 }
-                let key = match serial {
-                    Some(serial) => format!("bundle:{serial}:{}", bytes.len()),
-                    None => format!("bundle:none:{}", bytes.len()),
-                };
-                if self.reported.contains(&key) {
-                    return None;
-                }
+                let key = bundle_key(bundle::peek_serial(bytes), bytes.len());
                 match self.judge(bytes, shared, trusted, min_serial) {
                     Ok(loaded) => {
                         let taken = Read {
@@ -193,6 +178,28 @@ impl BundleState {
             }
         };
         self.reported.insert(key).then_some(event)
+    }
+
+    /// Whether a value of `len` bytes starting with `head` (at least the bundle's head) is
+    /// the bundle in use or one already judged. A bundle is known by its claimed serial and
+    /// its length: read again, it costs no copy, no hash, no signature check and no load. (A
+    /// different bundle with the same serial and length could only be a re-signed copy of
+    /// the same serial, which would be refused as `same_serial` anyway.)
+    pub fn recognises(&self, head: &[u8], len: usize) -> bool {
+        let serial = bundle::peek_serial(head);
+        self.current
+            .as_ref()
+            .is_some_and(|c| Some(c.serial) == serial && c.len == len)
+            || self.reported.contains(&bundle_key(serial, len))
+    }
+
+    /// Records a read whose value [`BundleState::recognises`]: the read is done, KV answered
+    /// (a later outage or absence is news again), and there is nothing to take up or log.
+    pub fn read_again(&mut self, now_ms: u64) {
+        self.reading = false;
+        self.last_read_ms = Some(now_ms);
+        self.reported.remove("unreachable");
+        self.reported.remove("absent");
     }
 
     /// Opens, checks and loads a bundle, or says why it is refused.
@@ -321,5 +328,13 @@ impl BundleEvent {
             event: "policy_bundle",
             body: self,
         }
+    }
+}
+
+/// How a judged bundle is remembered: its claimed serial and its length.
+fn bundle_key(serial: Option<u64>, len: usize) -> String {
+    match serial {
+        Some(serial) => format!("bundle:{serial}:{len}"),
+        None => format!("bundle:none:{len}"),
     }
 }

@@ -239,3 +239,34 @@ fn a_digest_computed_by_the_runtime_stands_in_for_hashing_in_wasm() {
         egress_policy_engine::Action::Block
     );
 }
+
+/// A refresh that reads the bundle in use, or one refused before, is known from its first
+/// bytes and length: the Worker then copies, hashes and checks nothing, and only records the
+/// read.
+#[test]
+fn a_bundle_read_again_is_known_from_its_head_and_length() {
+    let trusted = key(1).verifying_key();
+    let good = seal(&policy("evil.test"), 10, &key(1));
+    let wrong_key = seal(&policy("other.test"), 11, &key(2));
+    let mut state = BundleState::default();
+    assert!(!state.recognises(&good[..128], good.len()));
+    assert_eq!(state.due(0, REFRESH), Due::First);
+    state
+        .take_up(0, Fetched::Bytes(&good), &trusted, 0, &embedded())
+        .unwrap();
+    state
+        .take_up(1, Fetched::Bytes(&wrong_key), &trusted, 0, &embedded())
+        .unwrap();
+    assert!(state.recognises(&good[..128], good.len()));
+    assert!(state.recognises(&wrong_key[..128], wrong_key.len()));
+    // Another length, or another serial, is news.
+    assert!(!state.recognises(&good[..128], good.len() + 1));
+    let newer = seal(&policy("evil.test"), 12, &key(1));
+    assert!(!state.recognises(&newer[..128], newer.len()));
+
+    assert_eq!(state.due(REFRESH + 1, REFRESH), Due::Refresh);
+    state.read_again(REFRESH + 2);
+    assert_eq!(state.due(REFRESH + 3, REFRESH), Due::No);
+    assert_eq!(state.due(2 * REFRESH + 2, REFRESH), Due::Refresh);
+    assert_eq!(state.current().unwrap().serial, 10);
+}
