@@ -168,13 +168,64 @@ impl CompiledPolicy {
     }
 }
 
+/// Loads an artefact of this engine's format or of an earlier one, for auditors replaying
+/// archived revisions (`replay --archive`): formats 1 and 2 carried a list's names joined in
+/// the JSON, which are read, checked and compiled again here. The Worker never reads an
+/// earlier format: a bundle of one is refused.
+pub fn from_archived_artifact(bytes: &[u8]) -> Result<CompiledPolicy, ArtifactError> {
+    let (version, checksum, payload) = split_any_header(bytes)?;
+    if version == ARTIFACT_FORMAT_VERSION {
+        return CompiledPolicy::from_artifact(bytes);
+    }
+    if !matches!(version, 1 | 2) {
+        return Err(ArtifactError::UnsupportedVersion(version));
+    }
+    if Sha256::digest(payload).as_slice() != checksum.as_slice() {
+        return Err(ArtifactError::ChecksumMismatch);
+    }
+    let invalid = |e: serde_json::Error| ArtifactError::Invalid(e.to_string());
+    let mut value: serde_json::Value = serde_json::from_slice(payload).map_err(invalid)?;
+    // The names come out of the JSON before the model is read (a model's JSON carries none).
+    let mut names = std::collections::BTreeMap::new();
+    if let Some(lists) = value
+        .pointer_mut("/model/lists")
+        .and_then(serde_json::Value::as_object_mut)
+    {
+        for (id, list) in lists.iter_mut() {
+            if let Some(domains) = list.get_mut("domains") {
+                let joined = domains.take();
+                let joined = joined.as_str().ok_or_else(|| {
+                    ArtifactError::Invalid(format!("list `{id}`: names are not a string"))
+                })?;
+                names.insert(id.clone(), joined.to_owned());
+                *domains = serde_json::Value::String(String::new());
+            }
+        }
+    }
+    let mut decoded: Payload = serde_json::from_value(value).map_err(invalid)?;
+    for (id, list) in &mut decoded.model.lists {
+        let joined = names.get(id).map_or("", String::as_str);
+        list.domains = DomainTable::from_joined(joined)
+            .map_err(|e| ArtifactError::Invalid(format!("list `{id}`: {e}")))?;
+    }
+    CompiledPolicy::build(&decoded.file_name, decoded.model).map_err(ArtifactError::Invalid)
+}
+
 /// The payload of an artefact (the bytes its checksum covers), once its header is checked.
 pub fn artifact_payload(bytes: &[u8]) -> Result<&[u8], ArtifactError> {
     split_header(bytes).map(|(_, payload)| payload)
 }
 
-/// Checks magic, version and length; returns the checksum and the payload.
+/// Checks magic, version (this engine's) and length; returns the checksum and the payload.
 fn split_header(bytes: &[u8]) -> Result<(&[u8; 32], &[u8]), ArtifactError> {
+    match split_any_header(bytes)? {
+        (ARTIFACT_FORMAT_VERSION, checksum, payload) => Ok((checksum, payload)),
+        (version, _, _) => Err(ArtifactError::UnsupportedVersion(version)),
+    }
+}
+
+/// Checks magic and length; returns the format version, the checksum and the payload.
+fn split_any_header(bytes: &[u8]) -> Result<(u32, &[u8; 32], &[u8]), ArtifactError> {
     let (magic, rest) = bytes
         .split_at_checked(ARTIFACT_MAGIC.len())
         .ok_or(ArtifactError::BadMagic)?;
@@ -185,9 +236,6 @@ fn split_header(bytes: &[u8]) -> Result<(&[u8; 32], &[u8]), ArtifactError> {
         .split_first_chunk::<4>()
         .ok_or(ArtifactError::Truncated)?;
     let version = u32::from_le_bytes(*version);
-    if version != ARTIFACT_FORMAT_VERSION {
-        return Err(ArtifactError::UnsupportedVersion(version));
-    }
     let (length, rest) = rest
         .split_first_chunk::<8>()
         .ok_or(ArtifactError::Truncated)?;
@@ -199,7 +247,7 @@ fn split_header(bytes: &[u8]) -> Result<(&[u8; 32], &[u8]), ArtifactError> {
     if payload.len() != length {
         return Err(ArtifactError::Truncated);
     }
-    Ok((checksum, payload))
+    Ok((version, checksum, payload))
 }
 
 /// Decodes a checksummed payload: the model, then one table section per list. `section`

@@ -283,3 +283,65 @@ fn a_static_artefact_loads_in_place_with_the_same_checks() {
         ArtifactError::ChecksumMismatch
     );
 }
+
+/// Auditors' archives keep revisions written by earlier engines: a format-2 artefact (a
+/// list's names joined in the JSON) still replays, checked as before; the Worker's loader
+/// refuses it.
+#[test]
+fn an_archived_format_2_artefact_still_loads_for_replay() {
+    use egress_policy_engine::artifact::from_archived_artifact;
+    let p = list_policy();
+    let current = p.to_artifact();
+    let json_len = u64::from_le_bytes(current[54..62].try_into().unwrap()) as usize;
+    let mut json: serde_json::Value = serde_json::from_slice(&current[62..62 + json_len]).unwrap();
+    json["model"]["lists"]["feed"]["domains"] =
+        "a.test\nb.test\nevil.com\nxn--bcher-kva.example".into();
+    let payload = serde_json::to_vec(&json).unwrap();
+    let version2 = |payload: &[u8]| {
+        let mut bytes = repack(payload);
+        bytes[10..14].copy_from_slice(&2u32.to_le_bytes());
+        bytes
+    };
+    let old = version2(&payload);
+    assert_eq!(
+        CompiledPolicy::from_artifact(&old).unwrap_err(),
+        ArtifactError::UnsupportedVersion(2)
+    );
+    let loaded = from_archived_artifact(&old).unwrap();
+    assert_eq!(loaded.model(), p.model());
+    for url in [
+        "https://x.evil.com/",
+        "https://notevil.com/",
+        "https://b.test/",
+    ] {
+        let r = Request {
+            method: "GET",
+            url,
+            customer: Some("c"),
+            tags: &[],
+        };
+        assert_eq!(loaded.decide(&r), p.decide(&r), "{url}");
+    }
+    // The current format loads too; the old one is checked as it was.
+    assert!(from_archived_artifact(&current).is_ok());
+    let mut flipped = old.clone();
+    let last = flipped.len() - 2;
+    flipped[last] ^= 1;
+    assert_eq!(
+        from_archived_artifact(&flipped).unwrap_err(),
+        ArtifactError::ChecksumMismatch
+    );
+    let bad_name = String::from_utf8(payload)
+        .unwrap()
+        .replace("evil.com", "Evil.com");
+    assert!(matches!(
+        from_archived_artifact(&version2(bad_name.as_bytes())).unwrap_err(),
+        ArtifactError::Invalid(_)
+    ));
+    let mut future = current.clone();
+    future[10..14].copy_from_slice(&4u32.to_le_bytes());
+    assert_eq!(
+        from_archived_artifact(&future).unwrap_err(),
+        ArtifactError::UnsupportedVersion(4)
+    );
+}

@@ -87,7 +87,7 @@ impl Archive {
         }
         let path = self.dir.join(format!("{sha256}.artifact"));
         let bytes = std::fs::read(&path).ok()?;
-        match CompiledPolicy::from_artifact(&bytes) {
+        match egress_policy_engine::artifact::from_archived_artifact(&bytes) {
             Ok(policy) if policy.sha256() == sha256 => Some(policy),
             Ok(policy) => {
                 self.unloadable.insert(
