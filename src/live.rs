@@ -17,7 +17,7 @@ use std::cell::{OnceCell, RefCell};
 use std::rc::Rc;
 use std::sync::OnceLock;
 
-use egress_policy_engine::bundle::{VerifyingKey, public_key_from_text};
+use egress_policy_engine::bundle::{self, VerifyingKey, public_key_from_text};
 use egress_policy_engine::{CompiledPolicy, PolicyRef, PolicySource};
 use egress_policy_outbound::bundle_state::{
     BundleState, DEFAULT_REFRESH_SECS, Due, Fetched, LoadedBundle,
@@ -234,12 +234,18 @@ fn read(config: Config) -> js_sys::Promise {
             return JsValue::UNDEFINED;
         }
         let array = js_sys::Uint8Array::new(&value);
-        if already_judged(&array) {
+        // Lossless: a u32 fits the Worker's usize.
+        let len = usize::try_from(array.length()).unwrap_or(usize::MAX);
+        // Which bundle it is, and where its payload lies, is in its first bytes.
+        let prefix = array
+            .subarray(0, array.length().min(bundle::PREFIX_LEN as u32))
+            .to_vec();
+        if already_judged(&prefix, len) {
             // The bundle in use (or one refused before), read again at a refresh: nothing
             // is copied, hashed or checked.
             return JsValue::UNDEFINED;
         }
-        let Some(digesting) = digest_payload(&array) else {
+        let Some(digesting) = digest_payload(&array, &prefix, len) else {
             take_up(Fetched::Bytes(&array.to_vec()), &trusted, min_serial);
             return JsValue::UNDEFINED;
         };
@@ -273,18 +279,14 @@ fn read(config: Config) -> js_sys::Promise {
         .then_both(&on_value.into_js_value(), &on_error.into_js_value())
 }
 
-/// Whether the value read is a bundle already judged, known from its first bytes and its
-/// length alone; if so, the read is recorded as done.
-fn already_judged(bundle: &js_sys::Uint8Array) -> bool {
-    let Ok(len) = usize::try_from(bundle.length()) else {
-        return false;
-    };
-    let head = bundle.subarray(0, bundle.length().min(128)).to_vec();
+/// Whether the value read (`len` bytes starting with `prefix`) is a bundle already judged;
+/// if so, the read is recorded as done.
+fn already_judged(prefix: &[u8], len: usize) -> bool {
     let now = now_ms();
     guarded(|| {
         STATE.with(|state| {
             state.try_borrow_mut().is_ok_and(|mut state| {
-                let known = state.recognises(&head, len);
+                let known = state.recognises(prefix, len);
                 if known {
                     state.read_again(now);
                 }
@@ -299,10 +301,12 @@ fn already_judged(bundle: &js_sys::Uint8Array) -> bool {
 /// checksum covers: native code hashes a 20 MB feed many times faster than Wasm. `None` when
 /// the bundle's lengths do not fit together (it is then refused on its own terms) or the
 /// runtime offers no digest.
-fn digest_payload(bundle: &js_sys::Uint8Array) -> Option<js_sys::Promise> {
-    let total = usize::try_from(bundle.length()).ok()?;
-    let head = bundle.subarray(0, bundle.length().min(128)).to_vec();
-    let range = egress_policy_engine::bundle::payload_range(&head, total)?;
+fn digest_payload(
+    bundle: &js_sys::Uint8Array,
+    prefix: &[u8],
+    len: usize,
+) -> Option<js_sys::Promise> {
+    let range = bundle::payload_range(prefix, len)?;
     let get = |target: &JsValue, name: &str| js_sys::Reflect::get(target, &JsValue::from_str(name));
     let subtle = get(&get(&js_sys::global(), "crypto").ok()?, "subtle").ok()?;
     let digest = get(&subtle, "digest")

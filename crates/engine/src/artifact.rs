@@ -119,25 +119,16 @@ impl CompiledPolicy {
     /// Loads an artefact written by [`CompiledPolicy::to_artifact`], checking magic, format
     /// version, length and checksum. Each list's table is copied out of `bytes`.
     pub fn from_artifact(bytes: &[u8]) -> Result<CompiledPolicy, ArtifactError> {
-        let (checksum, payload) = split_header(bytes)?;
-        if Sha256::digest(payload).as_slice() != checksum.as_slice() {
-            return Err(ArtifactError::ChecksumMismatch);
-        }
-        load_payload(payload, |range| payload.get(range).map(SharedBytes::copied))
+        load(bytes, None, |range| {
+            bytes.get(range).map(SharedBytes::copied)
+        })
     }
 
     /// Loads an artefact that lives as long as the program (the one embedded in the Worker),
     /// checking it like [`CompiledPolicy::from_artifact`]; the lists' tables are used where
     /// they lie in it, never copied.
     pub fn from_static_artifact(bytes: &'static [u8]) -> Result<CompiledPolicy, ArtifactError> {
-        let (checksum, payload) = split_header(bytes)?;
-        if Sha256::digest(payload).as_slice() != checksum.as_slice() {
-            return Err(ArtifactError::ChecksumMismatch);
-        }
-        let payload_at = bytes.len() - payload.len();
-        load_payload(payload, |range| {
-            SharedBytes::of_static(bytes, payload_at + range.start..payload_at + range.end)
-        })
+        load(bytes, None, |range| SharedBytes::of_static(bytes, range))
     }
 
     /// Loads the artefact lying at `artifact` in `buffer` (a bundle, as read), whose payload's
@@ -154,18 +145,33 @@ impl CompiledPolicy {
         let bytes = buffer
             .get(artifact.clone())
             .ok_or(ArtifactError::Truncated)?;
-        let (checksum, payload) = split_header(bytes)?;
-        if payload_sha256 != checksum {
-            return Err(ArtifactError::ChecksumMismatch);
-        }
-        let payload_at = artifact.start + (bytes.len() - payload.len());
-        load_payload(payload, |range| {
-            SharedBytes::new(
-                Arc::clone(buffer),
-                payload_at + range.start..payload_at + range.end,
-            )
+        let at = artifact.start;
+        load(bytes, Some(payload_sha256), |range| {
+            SharedBytes::new(Arc::clone(buffer), at + range.start..at + range.end)
         })
     }
+}
+
+/// Checks the artefact `bytes`: its header, and its payload against `payload_sha256` (a digest
+/// the caller computed) or, when `None`, against a SHA-256 computed here. Then loads it;
+/// `section` gives a list table's bytes from their range in `bytes`, copied or shared.
+fn load(
+    bytes: &[u8],
+    payload_sha256: Option<&[u8; 32]>,
+    section: impl Fn(Range<usize>) -> Option<SharedBytes>,
+) -> Result<CompiledPolicy, ArtifactError> {
+    let (checksum, payload) = split_header(bytes)?;
+    let intact = match payload_sha256 {
+        Some(digest) => digest == checksum,
+        None => Sha256::digest(payload).as_slice() == checksum.as_slice(),
+    };
+    if !intact {
+        return Err(ArtifactError::ChecksumMismatch);
+    }
+    let payload_at = bytes.len() - payload.len();
+    load_payload(payload, |range| {
+        section(payload_at + range.start..payload_at + range.end)
+    })
 }
 
 /// Loads an artefact of this engine's format or of an earlier one, for auditors replaying

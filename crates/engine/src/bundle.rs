@@ -49,6 +49,10 @@ pub const ARTIFACT_HEADER_LEN: usize = 10 + 4 + 8 + 32;
 /// The bundle's own head: magic, version, serial, signer, artefact length.
 const HEAD_LEN: usize = 10 + 4 + 8 + PUBLIC_KEY_LEN + 8;
 
+/// How many first bytes of a bundle say which bundle it is and where its payload lies: all
+/// that [`peek_serial`] and [`payload_range`] read.
+pub const PREFIX_LEN: usize = HEAD_LEN + ARTIFACT_HEADER_LEN;
+
 const PUBLIC_KEY_LEN: usize = 32;
 const SIGNATURE_LEN: usize = 64;
 

@@ -150,34 +150,52 @@ impl BundleState {
                     "absent".to_owned(),
                 )
             }
-            Fetched::Bytes(_) | Fetched::Hashed(..) => {
-                let (bytes, shared) = match fetched {
-                    Fetched::Hashed(buffer, digest) => (buffer.as_slice(), Some((buffer, digest))),
-                    Fetched::Bytes(bytes) => (bytes, None),
-                    Fetched::Absent | Fetched::Unreachable => (&[][..], None),
-                };
-                // KV answered with a value: a later outage or absence is news again.
-                self.reported.remove("unreachable");
-                self.reported.remove("absent");
-                if self.recognises(bytes, bytes.len()) {
-                    return None;
-                }
-                let key = bundle_key(bundle::peek_serial(bytes), bytes.len());
-                match self.judge(bytes, shared, trusted, min_serial) {
-                    Ok(loaded) => {
-                        let taken = Read {
-                            reason: None,
-                            serial: Some(loaded.serial),
-                            policy: Some(loaded.policy_ref.clone()),
-                        };
-                        self.current = Some(Rc::new(loaded));
-                        (event(self, EventStatus::Loaded, taken), key)
-                    }
-                    Err(refused) => (event(self, EventStatus::Refused, refused), key),
-                }
+            Fetched::Bytes(bytes) => {
+                self.take_up_value(now_ms, bytes, None, trusted, min_serial, embedded)?
             }
+            Fetched::Hashed(buffer, digest) => self.take_up_value(
+                now_ms,
+                buffer,
+                Some((buffer, digest)),
+                trusted,
+                min_serial,
+                embedded,
+            )?,
         };
         self.reported.insert(key).then_some(event)
+    }
+
+    /// A value KV gave: `None` when it is known already (nothing to log), else the event of
+    /// judging it and the key it is remembered by. `shared` is the buffer holding `bytes` and
+    /// the digest of its artefact's payload, when the runtime computed one.
+    fn take_up_value(
+        &mut self,
+        now_ms: u64,
+        bytes: &[u8],
+        shared: Option<(&Arc<Vec<u8>>, [u8; 32])>,
+        trusted: &VerifyingKey,
+        min_serial: u64,
+        embedded: &PolicyRef,
+    ) -> Option<(BundleEvent, String)> {
+        self.read_again(now_ms);
+        if self.recognises(bytes, bytes.len()) {
+            return None;
+        }
+        let key = bundle_key(bundle::peek_serial(bytes), bytes.len());
+        let (status, read) = match self.judge(bytes, shared, trusted, min_serial) {
+            Ok(loaded) => {
+                let taken = Read {
+                    reason: None,
+                    serial: Some(loaded.serial),
+                    policy: Some(loaded.policy_ref.clone()),
+                };
+                self.current = Some(Rc::new(loaded));
+                (EventStatus::Loaded, taken)
+            }
+            Err(refused) => (EventStatus::Refused, refused),
+        };
+        let event = self.event(status, read.reason, read.serial, read.policy, embedded);
+        Some((event, key))
     }
 
     /// Whether a value of `len` bytes starting with `head` (at least the bundle's head) is
@@ -193,8 +211,8 @@ impl BundleState {
             || self.reported.contains(&bundle_key(serial, len))
     }
 
-    /// Records a read whose value [`BundleState::recognises`]: the read is done, KV answered
-    /// (a later outage or absence is news again), and there is nothing to take up or log.
+    /// Records a read that gave a value: the read is done and KV answered (a later outage or
+    /// absence is news again). All there is to do for a value [`BundleState::recognises`].
     pub fn read_again(&mut self, now_ms: u64) {
         self.reading = false;
         self.last_read_ms = Some(now_ms);

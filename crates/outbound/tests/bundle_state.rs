@@ -2,7 +2,7 @@
 //! good policy keeps deciding; each event is reported once per isolate.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
-use egress_policy_engine::bundle::{SigningKey, seal};
+use egress_policy_engine::bundle::{PREFIX_LEN, SigningKey, seal};
 use egress_policy_engine::{PolicyRef, PolicySource, compile};
 use egress_policy_outbound::bundle_state::{BundleState, Due, EventStatus, Fetched};
 
@@ -249,7 +249,7 @@ fn a_bundle_read_again_is_known_from_its_head_and_length() {
     let good = seal(&policy("evil.test"), 10, &key(1));
     let wrong_key = seal(&policy("other.test"), 11, &key(2));
     let mut state = BundleState::default();
-    assert!(!state.recognises(&good[..128], good.len()));
+    assert!(!state.recognises(&good[..PREFIX_LEN], good.len()));
     assert_eq!(state.due(0, REFRESH), Due::First);
     state
         .take_up(0, Fetched::Bytes(&good), &trusted, 0, &embedded())
@@ -257,12 +257,12 @@ fn a_bundle_read_again_is_known_from_its_head_and_length() {
     state
         .take_up(1, Fetched::Bytes(&wrong_key), &trusted, 0, &embedded())
         .unwrap();
-    assert!(state.recognises(&good[..128], good.len()));
-    assert!(state.recognises(&wrong_key[..128], wrong_key.len()));
+    assert!(state.recognises(&good[..PREFIX_LEN], good.len()));
+    assert!(state.recognises(&wrong_key[..PREFIX_LEN], wrong_key.len()));
     // Another length, or another serial, is news.
-    assert!(!state.recognises(&good[..128], good.len() + 1));
+    assert!(!state.recognises(&good[..PREFIX_LEN], good.len() + 1));
     let newer = seal(&policy("evil.test"), 12, &key(1));
-    assert!(!state.recognises(&newer[..128], newer.len()));
+    assert!(!state.recognises(&newer[..PREFIX_LEN], newer.len()));
 
     assert_eq!(state.due(REFRESH + 1, REFRESH), Due::Refresh);
     state.read_again(REFRESH + 2);

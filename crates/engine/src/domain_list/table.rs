@@ -213,14 +213,6 @@ impl Iterator for Names<'_> {
     }
 }
 
-impl<'t> IntoIterator for &'t DomainTable {
-    type Item = String;
-    type IntoIter = Names<'t>;
-    fn into_iter(self) -> Names<'t> {
-        self.iter()
-    }
-}
-
 impl Serialize for DomainTable {
     /// The joined names (the artefact carries the compiled section instead).
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
