@@ -13,8 +13,10 @@ CARGO ?= cargo
 NODE ?= node
 NPM ?= npm
 
-# The policy embedded in the Worker: `make build EGRESS_POLICY=path/to/policy.toml`.
+# The policy embedded in the Worker: `make build EGRESS_POLICY=path/to/policy.toml`; its serial
+# `EGRESS_POLICY_SERIAL=N` (default: the commit's time, see scripts/build-worker.sh).
 EGRESS_POLICY ?= policy/policy.toml
+EGRESS_POLICY_SERIAL ?=
 E2E_POLICY := tests/e2e/policy.toml
 
 # npm writes node_modules/.package-lock.json on every install: older than the lock = stale.
@@ -58,11 +60,11 @@ build: toolchain $(NODE_STAMP) build/index_bg.wasm ## build/index.js + build/ind
 
 $(POLICY_STAMP): FORCE
 	@mkdir -p $(@D)
-	@want='$(abspath $(EGRESS_POLICY))'; [ "$$(cat $@ 2>/dev/null)" = "$$want" ] || echo "$$want" > $@
+	@want='$(abspath $(EGRESS_POLICY)) $(EGRESS_POLICY_SERIAL)'; [ "$$(cat $@ 2>/dev/null)" = "$$want" ] || echo "$$want" > $@
 
 build/index.js build/index_bg.wasm &: $(WORKER_SOURCES) $(EGRESS_POLICY) $(POLICY_STAMP) scripts/build-worker.sh $(NODE_STAMP)
 	@echo "building the Worker with EGRESS_POLICY=$(EGRESS_POLICY)"
-	EGRESS_POLICY='$(abspath $(EGRESS_POLICY))' scripts/build-worker.sh
+	EGRESS_POLICY='$(abspath $(EGRESS_POLICY))' EGRESS_POLICY_SERIAL='$(EGRESS_POLICY_SERIAL)' scripts/build-worker.sh
 	@touch build/index.js build/index_bg.wasm
 
 scripts/build-worker.sh:
@@ -96,9 +98,20 @@ build-rejects: toolchain ## an invalid policy fails the Worker build with check'
 build-needs-unwind: ## the Worker build fails, never falls back to panic=abort, without the unwind toolchain
 	scripts/check-build-needs-unwind.sh
 
-e2e: $(NODE_STAMP) ## build the Worker with tests/e2e/policy.toml, then the workerd end-to-end suite
-	@$(MAKE) build EGRESS_POLICY=$(E2E_POLICY)
-	EGRESS_POLICY='$(abspath $(E2E_POLICY))' $(NODE) --test --test-reporter=spec tests/e2e/*.test.mjs
+# The e2e Worker embeds serial 300; an older build of it (serial 100) plays a Worker rollback.
+E2E_SERIAL := 300
+E2E_OLDER_SERIAL := 100
+E2E_OLDER_DIR := target/e2e/older
+
+$(E2E_OLDER_DIR)/index_bg.wasm: $(WORKER_SOURCES) $(E2E_POLICY) scripts/build-worker.sh $(NODE_STAMP)
+	@$(MAKE) build EGRESS_POLICY=$(E2E_POLICY) EGRESS_POLICY_SERIAL=$(E2E_OLDER_SERIAL)
+	rm -rf $(@D) && mkdir -p $(@D) && cp -R build/. $(@D)/
+
+e2e: $(NODE_STAMP) $(E2E_OLDER_DIR)/index_bg.wasm ## build the Worker with tests/e2e/policy.toml, then the workerd end-to-end suite
+	@$(MAKE) build EGRESS_POLICY=$(E2E_POLICY) EGRESS_POLICY_SERIAL=$(E2E_SERIAL)
+	EGRESS_POLICY='$(abspath $(E2E_POLICY))' EGRESS_POLICY_SERIAL=$(E2E_SERIAL) \
+	E2E_OLDER_DIR='$(abspath $(E2E_OLDER_DIR))' E2E_OLDER_SERIAL=$(E2E_OLDER_SERIAL) \
+	$(NODE) --test --test-reporter=spec tests/e2e/*.test.mjs
 
 # ---------------------------------------------------------------- run locally
 
@@ -122,8 +135,8 @@ dev-publish: ## with make dev running: publish a signed policy bundle (BLOCK=hos
 	  policy=$(DEV_DIR)/publish.toml; \
 	  { cat policy/policy.toml; printf '\n[[rules]]\nid = "emergency-block"\naction = "block"\nhosts = ["%s"]\nreason = "emergency block (make dev-publish)"\n' '$(BLOCK)'; } > "$$policy"; \
 	fi; \
-	target/debug/egress-policy bundle "$$policy" --key-file $(DEV_DIR)/bundle-signing.pem -o $(DEV_DIR)/outbox/.next.tmp --archive $(DEV_DIR)/archive
-	@mv $(DEV_DIR)/outbox/.next.tmp $(DEV_DIR)/outbox/bundle-$$(date +%s%N).bin
+	target/debug/egress-policy bundle "$$policy" --key-file $(DEV_DIR)/bundle-signing.pem --environment dev -o $(DEV_DIR)/outbox/.next.tmp --archive $(DEV_DIR)/archive
+	@next=$(DEV_DIR)/outbox/bundle-$$(date +%s%N); mv $(DEV_DIR)/outbox/.next.tmp.head $$next.head && mv $(DEV_DIR)/outbox/.next.tmp $$next.bin
 
 # ---------------------------------------------------------------- benchmark
 

@@ -4,9 +4,12 @@
 //! `policy/policy.toml`; the domain list files it names are read relative to it, and each is
 //! watched for changes like the policy. An invalid policy fails the build with every
 //! diagnostic `check` prints (cargo shows a failed build script's stderr); warnings become
-//! `cargo:warning=` lines. The compiled artefact is written to `$OUT_DIR/policy.bin`, and the policy's name
-//! and SHA-256 are exported as `EGRESS_POLICY_NAME` / `EGRESS_POLICY_SHA256` so the Worker can
-//! name the policy even in the (should-not-happen) case that the artefact fails to load.
+//! `cargo:warning=` lines. The compiled artefact is written to `$OUT_DIR/policy.bin` with its
+//! serial, `EGRESS_POLICY_SERIAL`: required for the Worker (wasm32) build, where
+//! `scripts/build-worker.sh` sets it (by default from the commit's time, so the same commit
+//! builds the same bytes), 0 in native builds, which deploy nothing. The policy's reference
+//! (name, SHA-256, source and serial) is written beside it as `policy_ref.json`, so the Worker
+//! can name the policy even in the (should-not-happen) case that the artefact fails to load.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -17,6 +20,7 @@ const DEFAULT_POLICY: &str = "policy/policy.toml";
 
 fn main() -> ExitCode {
     println!("cargo:rerun-if-env-changed=EGRESS_POLICY");
+    println!("cargo:rerun-if-env-changed=EGRESS_POLICY_SERIAL");
     let workspace = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_default());
     let display = std::env::var("EGRESS_POLICY")
         .ok()
@@ -37,7 +41,8 @@ fn build(display: &str, path: &Path) -> Result<(), String> {
     let text = std::fs::read_to_string(path)
         .map_err(|error| format!("error: cannot read policy `{}`: {error}", path.display()))?;
     let lists = read_lists(display, path, &text);
-    let compiled = egress_policy_engine::compile_with_lists(display, &text, &lists).map_err(
+    let serial = serial()?;
+    let mut compiled = egress_policy_engine::compile_with_lists(display, &text, &lists).map_err(
         |diagnostics| {
             let rendered: Vec<String> = diagnostics
                 .0
@@ -55,11 +60,16 @@ fn build(display: &str, path: &Path) -> Result<(), String> {
             println!("cargo:warning={line}");
         }
     }
+    compiled.policy.set_serial(serial);
     let out_dir = PathBuf::from(std::env::var_os("OUT_DIR").ok_or("error: OUT_DIR is not set")?);
     let artefact = out_dir.join("policy.bin");
     std::fs::write(&artefact, compiled.policy.to_artifact())
         .map_err(|error| format!("error: cannot write `{}`: {error}", artefact.display()))?;
-    let policy_ref = serde_json::to_string(&compiled.policy.policy_ref())
+    let reference = compiled
+        .policy
+        .policy_ref()
+        .from_source(egress_policy_engine::PolicySource::Embedded, Some(serial));
+    let policy_ref = serde_json::to_string(&reference)
         .map_err(|error| format!("error: cannot serialise the policy reference: {error}"))?;
     let policy_ref_path = out_dir.join("policy_ref.json");
     std::fs::write(&policy_ref_path, policy_ref).map_err(|error| {
@@ -69,6 +79,18 @@ fn build(display: &str, path: &Path) -> Result<(), String> {
         )
     })?;
     Ok(())
+}
+
+/// The serial the policy is published under: `EGRESS_POLICY_SERIAL`, required for the Worker.
+fn serial() -> Result<u64, String> {
+    let wasm = std::env::var("CARGO_CFG_TARGET_ARCH").is_ok_and(|arch| arch == "wasm32");
+    match std::env::var("EGRESS_POLICY_SERIAL") {
+        Ok(text) => text.trim().parse().map_err(|_| {
+            format!("error: EGRESS_POLICY_SERIAL is not a whole number: `{text}`")
+        }),
+        Err(_) if wasm => Err("error: EGRESS_POLICY_SERIAL is not set: build the Worker with `make build` (scripts/build-worker.sh sets it from the commit's time) or set it, as in `EGRESS_POLICY_SERIAL=300 make build`".to_owned()),
+        Err(_) => Ok(0),
+    }
 }
 
 /// Reads the list files the policy names, relative to its directory, and asks cargo to rerun

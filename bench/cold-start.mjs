@@ -74,9 +74,11 @@ function feedBundle(n) {
   const { privateKey, publicKey } = generateKeyPairSync("ed25519");
   writeFileSync(path.join(dir, "key.pem"), privateKey.export({ type: "pkcs8", format: "pem" }));
   const cli = path.join(HERE, "../target/debug/egress-policy");
-  execFileSync(cli, ["bundle", path.join(dir, "policy.toml"), "--key-file", path.join(dir, "key.pem"), "--serial", "1", "-o", path.join(dir, "bundle.bin")]);
+  // The default serial (now) is above any build's (its commit's time).
+  execFileSync(cli, ["bundle", path.join(dir, "policy.toml"), "--key-file", path.join(dir, "key.pem"), "--environment", "bench", "-o", path.join(dir, "bundle.bin")]);
   const bytes = readFileSync(path.join(dir, "bundle.bin"));
-  return { bytes, publicKey: publicKey.export({ type: "spki", format: "der" }).subarray(-32).toString("base64url") };
+  const head = readFileSync(path.join(dir, "bundle.bin.head"));
+  return { bytes, head, publicKey: publicKey.export({ type: "spki", format: "der" }).subarray(-32).toString("base64url") };
 }
 
 function configurations() {
@@ -139,13 +141,14 @@ function configurations() {
       name: `bundle-${FEED}`,
       wasm: path.join(dir, "index_bg.wasm"),
       bundle: feed.bytes,
+      head: feed.head,
       outbound: {
         modulesRoot: dir,
         modules: [
           { type: "ESModule", path: path.join(dir, "index.js") },
           { type: "CompiledWasm", path: path.join(dir, "index_bg.wasm") },
         ],
-        bindings: { JWT_SECRET, EGRESS_IDENTITY_FROM_PROPS: "true", EGRESS_BUNDLE_PUBLIC_KEY: feed.publicKey },
+        bindings: { JWT_SECRET, EGRESS_IDENTITY_FROM_PROPS: "true", EGRESS_BUNDLE_PUBLIC_KEY: feed.publicKey, EGRESS_BUNDLE_ENVIRONMENT: "bench" },
         kvNamespaces: { EGRESS_POLICY_KV: "cold-start-bundles" },
       },
       props: { customer_name: "acme" },
@@ -168,6 +171,7 @@ async function sample(c) {
     if (c.bundle) {
       const kv = await mf.getKVNamespace("EGRESS_POLICY_KV", "ob");
       await kv.put("policy-bundle", Uint8Array.from(c.bundle).buffer);
+      await kv.put("policy-bundle:head", Uint8Array.from(c.head).buffer);
     }
     const user = await mf.getWorker("user");
     const t1 = performance.now();

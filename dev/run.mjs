@@ -62,13 +62,17 @@ Emergency block, no restart: this passes now,
 Decision log lines follow (JSON, as Workers Logs / Logpush would get them). Ctrl-C to stop.
 `);
 
-/** Publishes every bundle dropped in the outbox to the local KV, then moves it aside. */
+/** Publishes every bundle dropped in the outbox to the local KV (the bundle, then its head, as
+ * docs/deploy.md does with wrangler), then moves both aside. */
 async function publishOutbox() {
   for (const name of readdirSync(OUTBOX).filter((n) => n.endsWith(".bin")).sort()) {
     const file = path.join(OUTBOX, name);
+    const head = file.replace(/\.bin$/, ".head");
     const bytes = readFileSync(file);
     await world.kv.put("policy-bundle", Uint8Array.from(bytes).buffer);
+    await world.kv.put("policy-bundle:head", Uint8Array.from(readFileSync(head)).buffer);
     renameSync(file, `${file}.published`);
+    renameSync(head, `${head}.published`);
     console.log(`published ${name} (${bytes.length} bytes) to the local KV: the Worker takes it up within 2 s`);
   }
 }

@@ -113,7 +113,7 @@ export async function startDevWorld({ workerDir = path.join(ROOT, "build"), port
         bindings: {
           ...keys.secrets,
           EGRESS_IDENTITY_FROM_PROPS: "true",
-          ...(bundlePublicKey ? { EGRESS_BUNDLE_PUBLIC_KEY: bundlePublicKey, EGRESS_BUNDLE_REFRESH_SECS: "2" } : {}),
+          ...(bundlePublicKey ? { EGRESS_BUNDLE_PUBLIC_KEY: bundlePublicKey, EGRESS_BUNDLE_ENVIRONMENT: "dev", EGRESS_BUNDLE_REFRESH_SECS: "2" } : {}),
         },
         ...(bundlePublicKey ? { kvNamespaces: { EGRESS_POLICY_KV: "egress-policy-bundles" } } : {}),
         outboundService: internet,

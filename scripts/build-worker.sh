@@ -67,12 +67,24 @@ fail() {
   exit 1
 }
 
+# The embedded policy's serial (docs/deploy.md, "Which policy decides"): EGRESS_POLICY_SERIAL,
+# else the commit's time in microseconds (SOURCE_DATE_EPOCH when set): the same commit builds
+# the same bytes, and a later commit supersedes the bundles signed before it.
+if [ -z "${EGRESS_POLICY_SERIAL:-}" ]; then
+  epoch="${SOURCE_DATE_EPOCH:-$(git -C "$root" log -1 --format=%ct 2>/dev/null || true)}"
+  if [ -z "$epoch" ]; then
+    echo "error: no git commit to take the policy's serial from: set EGRESS_POLICY_SERIAL (or SOURCE_DATE_EPOCH)" >&2
+    exit 1
+  fi
+  export EGRESS_POLICY_SERIAL="${epoch}000000"
+fi
+
 panic="${EGRESS_PANIC:-unwind}"
 case "$panic" in
   unwind | abort) ;;
   *) echo "EGRESS_PANIC must be unwind or abort, not ${panic}" >&2; exit 2 ;;
 esac
-echo "building the Worker (EGRESS_POLICY=${EGRESS_POLICY:-policy/policy.toml}, panic=$panic)" >&2
+echo "building the Worker (EGRESS_POLICY=${EGRESS_POLICY:-policy/policy.toml}, serial $EGRESS_POLICY_SERIAL, panic=$panic)" >&2
 if [ "$panic" = unwind ]; then
   nightly_ready || fail "the nightly toolchain for --panic-unwind could not be installed"
   worker-build --release --panic-unwind \

@@ -7,7 +7,7 @@ use egress_policy_engine::{CompiledPolicy, PolicyRef, PolicySource};
 /// The compiled artefact (`CompiledPolicy::to_artifact`) of the policy the build used.
 static ARTIFACT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/policy.bin"));
 
-/// The policy's name and SHA-256 as JSON, written by `build.rs` next to the artefact.
+/// The policy's name, SHA-256 and serial as JSON, written by `build.rs` next to the artefact.
 static POLICY_REF: &str = include_str!(concat!(env!("OUT_DIR"), "/policy_ref.json"));
 
 static POLICY: OnceLock<Option<CompiledPolicy>> = OnceLock::new();
@@ -22,15 +22,14 @@ pub fn policy() -> Option<&'static CompiledPolicy> {
 
 static POLICY_REF_VALUE: OnceLock<PolicyRef> = OnceLock::new();
 
-/// Which policy this Worker was built with (`source: embedded`), readable even when
-/// [`policy`] is `None`. Made once per isolate: every decision log line it decides names it.
+/// Which policy this Worker was built with (`source: embedded`, its serial), readable even
+/// when [`policy`] is `None`. Made once per isolate: every decision line it decides names it.
 pub fn policy_ref() -> &'static PolicyRef {
-    POLICY_REF_VALUE.get_or_init(|| {
-        let reference = match policy() {
-            Some(policy) => policy.policy_ref(),
-            None => serde_json::from_str(POLICY_REF).unwrap_or_else(|_| PolicyRef::unknown()),
-        };
-        reference.from_source(PolicySource::Embedded, None)
+    POLICY_REF_VALUE.get_or_init(|| match policy() {
+        Some(policy) => policy
+            .policy_ref()
+            .from_source(PolicySource::Embedded, Some(policy.serial())),
+        None => serde_json::from_str(POLICY_REF).unwrap_or_else(|_| PolicyRef::unknown()),
     })
 }
 
@@ -42,11 +41,9 @@ mod tests {
     fn the_embedded_artefact_loads_and_names_its_policy() {
         let policy = policy().expect("the embedded artefact loads");
         let from_build: PolicyRef = serde_json::from_str(POLICY_REF).unwrap();
-        assert_eq!(policy.policy_ref(), from_build);
+        assert_eq!(from_build.source, Some(PolicySource::Embedded));
+        assert_eq!(from_build.serial, Some(policy.serial()));
         assert_eq!(policy.sha256().len(), 64);
-        assert_eq!(
-            policy_ref(),
-            &from_build.from_source(PolicySource::Embedded, None)
-        );
+        assert_eq!(policy_ref(), &from_build);
     }
 }

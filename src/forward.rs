@@ -6,32 +6,29 @@ use egress_policy_outbound::Token;
 use egress_policy_outbound::headers::forward_plan;
 use wasm_bindgen::{JsCast, JsValue};
 
-/// Why a forward could not start.
-pub enum ForwardError {
-    /// Building the outgoing request failed inside the Worker (fails closed: 500).
-    Internal,
-}
-
 /// Starts sending `request` to its own URL with `redirect: "manual"`, its body stream passed
 /// through untouched, a disagreeing `Host` header dropped, and for inject the credential
 /// header set in place of every client-supplied one, the override headers stripped and the
-/// caller's `cf` options dropped with caching off. Returns the runtime's `fetch()` promise:
-/// it resolves to the upstream response as it came, or rejects when the upstream is
-/// unreachable (DNS, connection, TLS, ...).
+/// caller's `cf` options dropped with caching off. Returns the runtime's `fetch()` promise
+/// (it resolves to the upstream response as it came, or rejects when the upstream is
+/// unreachable: DNS, connection, TLS, ...) and the controller that aborts it. `Err` when the
+/// outgoing request could not be built (the Worker then fails closed: 500).
 pub fn forward(
     request: &web_sys::Request,
     target: &Target,
     inject: Option<(&Credential, &Token)>,
-) -> Result<js_sys::Promise, ForwardError> {
-    let outgoing = outgoing(request, target, inject).map_err(|_| ForwardError::Internal)?;
+) -> Result<(js_sys::Promise, web_sys::AbortController), JsValue> {
+    let abort = web_sys::AbortController::new()?;
+    let outgoing = outgoing(request, target, inject, &abort.signal())?;
     let global: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
-    Ok(global.fetch_with_request(&outgoing))
+    Ok((global.fetch_with_request(&outgoing), abort))
 }
 
 fn outgoing(
     request: &web_sys::Request,
     target: &Target,
     inject: Option<(&Credential, &Token)>,
+    signal: &web_sys::AbortSignal,
 ) -> Result<web_sys::Request, JsValue> {
     // The incoming headers are immutable: work on a copy.
     let headers = web_sys::Headers::new_with_headers(&request.headers())?;
@@ -55,6 +52,7 @@ fn outgoing(
     }
     let init = web_sys::RequestInit::new();
     init.set_headers(&headers);
+    init.set_signal(Some(signal));
     // The Fetch default is "follow": a redirect's next hop would never meet the policy and
     // an injected token would ride along to it.
     init.set_redirect(web_sys::RequestRedirect::Manual);

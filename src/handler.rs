@@ -1,29 +1,30 @@
-//! The fetch export: identity -> decide -> act -> log, once per intercepted request.
+//! The fetch export: the policy in force -> identity -> decide -> act -> forward or answer ->
+//! one log line, once per intercepted request.
 //!
-//! Everything up to the upstream `fetch()` runs synchronously; the only asynchronous step
-//! is the upstream response, handled by one `then` on the runtime's own promise. No Rust
-//! executor is involved: an `async` export (the `#[event(fetch)]` macro) drives every
-//! request through `wasm-bindgen-futures`' task queue, which costs two `queueMicrotask`
-//! round trips per request for nothing this handler needs.
+//! Everything up to the upstream `fetch()` runs synchronously once the policy in force is
+//! known (which may mean waiting for a read of the policy bundle, see `live`); the upstream
+//! response is handled by one `then` on the runtime's own promise. No Rust executor is on the
+//! request path: an `async` export drives every request through `wasm-bindgen-futures`' task
+//! queue, which costs two `queueMicrotask` round trips per request for nothing this needs.
 
 use std::cell::RefCell;
 use std::rc::Rc;
 
 use egress_policy_engine::request::normalise_method;
-use egress_policy_engine::{
-    Action, ClaimVars, CompiledPolicy, Decision, Identity, PathInLogs, Request,
-};
-use egress_policy_outbound::body::{self, LocalResponse};
+use egress_policy_engine::{Action, ClaimVars, Decision, Identity, Request};
 use egress_policy_outbound::log::{LogFacts, build};
-use egress_policy_outbound::{ActionPlan, JwtSigner, Minter, RequestError, plan};
+use egress_policy_outbound::{ActionPlan, JwtSigner, LocalAnswer, Minter, RequestError, plan};
 use wasm_bindgen::prelude::*;
 use worker::Env;
 
-use crate::forward::{ForwardError, forward};
+use crate::forward::forward;
 use crate::identity::identity;
 use crate::live::{self, Active, Ready};
 use crate::respond;
-use crate::runtime::{DateClock, Thenable, decision_id, guarded, log_line, now_ms, secret};
+use crate::runtime::{
+    DateClock, Thenable, clear_timer, decision_id, guarded, log_line, now_ms, secret, timer,
+};
+use crate::settings::settings;
 
 thread_local! {
     /// Per-isolate token and key caches. Only borrowed synchronously, so concurrent
@@ -32,13 +33,14 @@ thread_local! {
         RefCell::new(Minter::new(JwtSigner::new(), DateClock));
 }
 
-/// What happens after the decision: a local answer now, or the upstream's promise.
+/// What happens after the decision: a local answer now, or the upstream's response.
 enum Step {
-    Answer(LocalResponse, Option<RequestError>),
-    Forward(js_sys::Promise),
+    Answer(LocalAnswer),
+    /// The upstream's `fetch()` promise and what aborts it.
+    Forward(js_sys::Promise, web_sys::AbortController),
 }
 
-/// Everything the decision log line needs besides the outcome.
+/// One request and its decision: all its log line is made of but what happened.
 struct Facts {
     decision: Decision,
     decision_id: String,
@@ -46,14 +48,13 @@ struct Facts {
     tags: Vec<String>,
     method: String,
     active: Active,
-    query_in_logs: bool,
-    path_in_logs: PathInLogs,
     arrived_ms: u64,
 }
 
 impl Facts {
     /// Writes this request's one decision log line.
     fn log(&self, status: Option<u16>, error: Option<RequestError>) {
+        let defaults = self.active.policy().map(|policy| policy.defaults());
         log_line(&build(
             &self.decision,
             &LogFacts {
@@ -62,8 +63,8 @@ impl Facts {
                 tags: &self.tags,
                 method: &self.method,
                 policy: self.active.policy_ref(),
-                query_in_logs: self.query_in_logs,
-                path_in_logs: self.path_in_logs,
+                query_in_logs: defaults.is_some_and(|d| d.query_in_logs),
+                path_in_logs: defaults.map(|d| d.path_in_logs).unwrap_or_default(),
                 arrived_ms: self.arrived_ms,
                 status,
                 error,
@@ -72,20 +73,16 @@ impl Facts {
         ));
     }
 
-    /// Logs a local answer and turns it into the Response to return.
-    fn answer(
-        &self,
-        answer: &LocalResponse,
-        error: Option<RequestError>,
-    ) -> Result<JsValue, JsValue> {
-        self.log(None, error);
-        respond::local(answer).map(JsValue::from)
+    /// Logs a local answer and makes it the Response to return.
+    fn answer(&self, answer: LocalAnswer) -> Result<JsValue, JsValue> {
+        self.log(None, answer.error());
+        respond::local(&answer.response(&self.decision, &self.decision_id)).map(JsValue::from)
     }
 }
 
 /// The Worker's fetch handler (worker-build's entry calls the export named `fetch` with the
 /// request, `env` and `ctx`). Returns a Response, or a Promise of one when forwarding or when
-/// the isolate's first read of a policy bundle must settle first.
+/// the request waits for a read of the policy bundle first.
 #[wasm_bindgen]
 pub fn fetch(
     request: web_sys::Request,
@@ -97,10 +94,10 @@ pub fn fetch(
         // Should the runtime refuse it, the read still runs while this request does.
         let _kept_alive = ctx.wait_until(read).is_ok();
     }) {
-        Ready::Now(active) => handle(request, env, ctx, active, arrived_ms),
+        Ready::Now(active) => handle(&request, &env, &ctx, active, arrived_ms),
         Ready::After(read) => {
             let decide = Closure::<dyn FnMut(JsValue) -> Result<JsValue, JsValue>>::once(
-                move |_: JsValue| handle(request, env, ctx, live::current(), arrived_ms),
+                move |_: JsValue| handle(&request, &env, &ctx, live::current(), arrived_ms),
             );
             Ok(read
                 .unchecked_ref::<Thenable>()
@@ -112,20 +109,17 @@ pub fn fetch(
 
 /// Decides with `active` and acts: the request path once the policy is known.
 fn handle(
-    request: web_sys::Request,
-    env: Env,
-    ctx: worker::worker_sys::Context,
+    request: &web_sys::Request,
+    env: &Env,
+    ctx: &worker::worker_sys::Context,
     active: Active,
     arrived_ms: u64,
 ) -> Result<JsValue, JsValue> {
-    let decision_id = decision_id(arrived_ms);
-    let Identity { customer, tags } = identity(&env, &ctx);
+    let Identity { customer, tags } = identity(env, ctx);
     // Logged as the engine matched it (`patch` is `PATCH`), so the line replays to itself.
     let method = normalise_method(&request.method()).into_owned();
     let url = request.url();
-
-    let policy = active.policy();
-    let decided = policy.and_then(|policy| {
+    let decision = active.policy().and_then(|policy| {
         guarded(|| {
             policy.decide(&Request {
                 method: &method,
@@ -134,63 +128,48 @@ fn handle(
                 tags: &tags,
             })
         })
-        .map(|decision| (policy, decision))
     });
-    let (decision, step) = match decided {
-        Some((policy, decision)) => {
-            let step = act(
-                policy,
-                &decision,
-                &decision_id,
-                &request,
-                &env,
-                customer.as_deref(),
-                &tags,
-            );
-            (decision, step)
-        }
-        // The policy did not load or `decide` panicked: fail closed.
-        None => (
-            internal_error_decision(),
-            Step::Answer(
-                body::internal_error(&decision_id),
-                Some(RequestError::InternalError),
-            ),
-        ),
-    };
-    let query_in_logs = policy.is_some_and(|p| p.defaults().query_in_logs);
-    let path_in_logs = policy
-        .map(|p| p.defaults().path_in_logs)
-        .unwrap_or_default();
+    let decided = decision.is_some();
     let facts = Facts {
-        decision,
-        decision_id,
+        decision: decision.unwrap_or_else(internal_error_decision),
+        decision_id: decision_id(arrived_ms),
         customer,
         tags,
         method,
         active,
-        query_in_logs,
-        path_in_logs,
         arrived_ms,
     };
+    let step = if decided {
+        act(&facts, request, env)
+    } else {
+        // The policy did not load or `decide` panicked: fail closed.
+        Step::Answer(LocalAnswer::InternalError)
+    };
     match step {
-        Step::Answer(answer, error) => facts.answer(&answer, error),
-        Step::Forward(upstream) => {
-            let settled = settle(&upstream, facts);
-            // The line is written when the upstream settles, which may be after the caller
-            // aborted its fetch or stopped waiting for it: `waitUntil` keeps the request's
-            // context alive until then, so the line is never lost with the caller. Should the
-            // runtime refuse it, the request still goes on: the line is then written as
-            // before, when the caller is still there to receive the response.
+        Step::Answer(answer) => facts.answer(answer),
+        Step::Forward(upstream, abort) => {
+            let timeout_ms = settings(env).upstream_timeout_ms;
+            let settled = settle(&upstream, abort, timeout_ms, facts);
+            // The line is written when the upstream answers or times out, which may be after
+            // the caller aborted its fetch or stopped waiting for it: `waitUntil` keeps the
+            // request's context alive until then, so the line is never lost with the caller.
             let _kept_alive = ctx.wait_until(&settled).is_ok();
             Ok(settled.into())
         }
     }
 }
 
-/// The upstream promise, then: log with its status and return the response as it came, or
-/// (the fetch rejected) log and answer 502. Exactly one of the two handlers runs, once.
-fn settle(upstream: &js_sys::Promise, facts: Facts) -> js_sys::Promise {
+/// The upstream promise, or the timeout, whichever comes first: log with the status and
+/// return the response as it came; or (the fetch rejected) answer 502; or (no response
+/// headers within `timeout_ms`) abort the upstream and answer 504. Exactly one of the two
+/// handlers runs, once.
+fn settle(
+    upstream: &js_sys::Promise,
+    abort: web_sys::AbortController,
+    timeout_ms: u64,
+    facts: Facts,
+) -> js_sys::Promise {
+    let (expiry, timer_id) = timer(timeout_ms);
     let pending = Rc::new(RefCell::new(Some(facts)));
     let on_rejected_pending = Rc::clone(&pending);
     let on_fulfilled =
@@ -199,67 +178,54 @@ fn settle(upstream: &js_sys::Promise, facts: Facts) -> js_sys::Promise {
                 let Some(facts) = pending.borrow_mut().take() else {
                     return Err(JsValue::from_str("settled twice"));
                 };
+                if value.is_undefined() {
+                    // The timer won: no response headers in time.
+                    abort.abort();
+                    return facts.answer(LocalAnswer::UpstreamTimeout);
+                }
+                clear_timer(timer_id);
                 match value.dyn_into::<web_sys::Response>() {
                     Ok(response) => {
                         facts.log(Some(response.status()), None);
                         Ok(response.into())
                     }
-                    Err(_) => facts.answer(
-                        &body::internal_error(&facts.decision_id),
-                        Some(RequestError::InternalError),
-                    ),
+                    Err(_) => facts.answer(LocalAnswer::InternalError),
                 }
             },
         );
     let on_rejected =
         Closure::<dyn FnMut(JsValue) -> Result<JsValue, JsValue>>::own_assert_unwind_safe(
             move |_reason: JsValue| {
+                clear_timer(timer_id);
                 let Some(facts) = on_rejected_pending.borrow_mut().take() else {
                     return Err(JsValue::from_str("settled twice"));
                 };
-                facts.answer(
-                    &body::upstream_unreachable(&facts.decision_id),
-                    Some(RequestError::UpstreamUnreachable),
-                )
+                facts.answer(LocalAnswer::UpstreamUnreachable)
             },
         );
     // Handed to the JS GC: each handler's Rust side is freed when its function is collected.
-    upstream
+    js_sys::Promise::race(&js_sys::Array::of2(upstream, &expiry))
         .unchecked_ref::<Thenable>()
         .then_both(&on_fulfilled.into_js_value(), &on_rejected.into_js_value())
 }
 
 /// Carries out the decision: answer, or mint and start the forward, or start the forward.
-fn act(
-    policy: &CompiledPolicy,
-    decision: &Decision,
-    decision_id: &str,
-    request: &web_sys::Request,
-    env: &Env,
-    customer: Option<&str>,
-    tags: &[String],
-) -> Step {
-    let Some(target) = decision.target.as_ref() else {
+fn act(facts: &Facts, request: &web_sys::Request, env: &Env) -> Step {
+    let decision = &facts.decision;
+    let (Some(policy), Some(target)) = (facts.active.policy(), decision.target.as_ref()) else {
         // Only unparsable URLs lack a target, and those are always blocked.
-        return match plan(decision, decision_id, |_| None) {
-            ActionPlan::Answer(answer) => Step::Answer(answer, None),
-            _ => Step::Answer(
-                body::internal_error(decision_id),
-                Some(RequestError::InternalError),
-            ),
-        };
+        return Step::Answer(match plan(decision, |_| None) {
+            ActionPlan::Answer(answer) => answer,
+            _ => LocalAnswer::InternalError,
+        });
     };
-    match plan(decision, decision_id, |id| policy.credential(id)) {
-        ActionPlan::Answer(answer) => {
-            let error =
-                (decision.action == Action::Inject).then_some(RequestError::CredentialUnavailable);
-            Step::Answer(answer, error)
-        }
-        ActionPlan::Pass => send(request, target, None, decision_id),
+    match plan(decision, |id| policy.credential(id)) {
+        ActionPlan::Answer(answer) => Step::Answer(answer),
+        ActionPlan::Pass => send(request, target, None),
         ActionPlan::Inject(credential) => {
             let vars = ClaimVars {
-                customer: customer.unwrap_or_default(),
-                tags,
+                customer: facts.customer.as_deref().unwrap_or_default(),
+                tags: &facts.tags,
                 host: &target.host,
                 rule: decision.rule.as_ref().map_or("", |rule| rule.id.as_str()),
             };
@@ -273,15 +239,9 @@ fn act(
             })
             .flatten();
             match minted {
-                Some(Ok(token)) => send(request, target, Some((credential, &token)), decision_id),
-                Some(Err(error)) => Step::Answer(
-                    body::credential_unavailable(Some(&credential.id), decision_id),
-                    Some(error.request_error()),
-                ),
-                None => Step::Answer(
-                    body::internal_error(decision_id),
-                    Some(RequestError::InternalError),
-                ),
+                Some(Ok(token)) => send(request, target, Some((credential, &token))),
+                Some(Err(_)) => Step::Answer(LocalAnswer::CredentialUnavailable),
+                None => Step::Answer(LocalAnswer::InternalError),
             }
         }
     }
@@ -294,19 +254,15 @@ fn send(
         &egress_policy_engine::Credential,
         &egress_policy_outbound::Token,
     )>,
-    decision_id: &str,
 ) -> Step {
     match forward(request, target, inject) {
-        Ok(upstream) => Step::Forward(upstream),
-        Err(ForwardError::Internal) => Step::Answer(
-            body::internal_error(decision_id),
-            Some(RequestError::InternalError),
-        ),
+        Ok((upstream, abort)) => Step::Forward(upstream, abort),
+        Err(_) => Step::Answer(LocalAnswer::InternalError),
     }
 }
 
-/// The decision logged when the embedded policy did not load or `decide` failed: blocked,
-/// nothing else known.
+/// The decision logged when the policy did not load or `decide` failed: blocked, nothing else
+/// known.
 fn internal_error_decision() -> Decision {
     Decision {
         action: Action::Block,

@@ -1,10 +1,11 @@
 //! The outbound Worker: a thin adapter from the Workers runtime to the policy engine.
 //!
-//! The request path: [`handler`] reads the customer ([`identity`]), asks the policy in force
-//! ([`live`]: the embedded one ([`embedded`]), or a signed bundle taken up from Workers KV) for
-//! a decision, acts on it with `egress_policy_outbound` (block answer,
-//! token minting, header plan), forwards ([`forward`]) or answers ([`respond`]), and writes
-//! exactly one decision log line ([`runtime::log_line`]).
+//! The request path: [`handler`] learns the policy in force ([`live`]: the newest signed one
+//! it can verify, embedded ([`embedded`]) or a bundle taken up from Workers KV, as its
+//! [`settings`] say), reads the customer ([`identity`]), decides, acts on the decision with
+//! `egress_policy_outbound` (a local answer, token minting, header plan), forwards
+//! ([`forward`]) or answers ([`respond`]), and writes exactly one decision log line
+//! ([`runtime::log_line`]).
 //!
 //! Everything but [`embedded`] is wasm32-only, so native `cargo test --workspace` stays fast
 //! and still checks that the embedded policy artefact loads.
@@ -24,6 +25,8 @@ mod live;
 mod respond;
 #[cfg(target_arch = "wasm32")]
 mod runtime;
+#[cfg(target_arch = "wasm32")]
+mod settings;
 
 /// Decodes the embedded policy when the Wasm module is instantiated, at the script's startup,
 /// instead of on an isolate's first request: the platform starts isolates ahead of requests

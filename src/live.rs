@@ -1,54 +1,46 @@
-//! The policy that decides a request: the embedded one, or a signed bundle taken up from
-//! Workers KV (`crates/outbound/src/bundle_state.rs` judges bundles; this file reads KV).
+//! The policy that decides a request: the newest signed one this isolate can verify, the
+//! embedded one or a bundle taken up from Workers KV. `egress_policy_outbound::bundle_state`
+//! decides when to read and judges what was read; this file reads KV and the cache.
 //!
-//! Configuration, all in `env`; without `EGRESS_POLICY_KV` everything is as before bundles:
-//! - `EGRESS_POLICY_KV`: the KV namespace binding holding the bundle;
-//! - `EGRESS_BUNDLE_PUBLIC_KEY`: the Ed25519 public key bundles must be signed with
-//!   (`egress-policy bundle --print-public-key`);
-//! - `EGRESS_BUNDLE_KEY`: the KV key (default `policy-bundle`);
-//! - `EGRESS_BUNDLE_REFRESH_SECS`: seconds between reads (default 30, at least 1);
-//! - `EGRESS_BUNDLE_MIN_SERIAL`: bundles below this serial are refused even by a fresh
-//!   isolate (which has no memory of the serials it saw), closing rollback across isolates.
-//!
-//! A KV binding without a usable public key takes up no bundle: the embedded policy decides
-//! and the misconfiguration is logged once per isolate.
+//! A read looks at the bundle's head (`KEY:head`, a few hundred bytes) and reads the bundle
+//! itself only when the head is news and verifies. (Without a head in KV, the bundle is read
+//! and its head taken from it: correct, not cheap.) The bundle's payload is then hashed with
+//! the runtime's native `crypto.subtle.digest` before it is copied into Wasm memory, once.
+//! An isolate's first read also looks in this location's cache (the Cache API), where
+//! isolates keep the newest bundle they took up from KV: during a KV outage a fresh isolate
+//! still decides with it, re-verified like anything read from KV.
 
-use std::cell::{OnceCell, RefCell};
+use std::cell::RefCell;
 use std::rc::Rc;
-use std::sync::OnceLock;
+use std::sync::Arc;
 
-use egress_policy_engine::bundle::{self, VerifyingKey, public_key_from_text};
-use egress_policy_engine::{CompiledPolicy, PolicyRef, PolicySource};
+use egress_policy_engine::PolicyRef;
+use egress_policy_engine::bundle::{self, HEAD_LEN, Head};
+use egress_policy_engine::{CompiledPolicy, PolicySource};
 use egress_policy_outbound::bundle_state::{
-    BundleState, DEFAULT_REFRESH_SECS, Due, Fetched, LoadedBundle,
+    BundleEvent, BundleState, EventStatus, HeadVerdict, LoadedBundle, Origin, ReadEnd,
+    Ready as Step, Trust, ValueVerdict,
 };
+use js_sys::{Function, Object, Promise, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::{JsFuture, future_to_promise};
 use worker::Env;
 
 use crate::embedded;
-use crate::runtime::{Thenable, guarded, log_json, now_ms};
-
-/// The KV key read when `EGRESS_BUNDLE_KEY` is not set.
-const DEFAULT_KEY: &str = "policy-bundle";
-
-/// How long an isolate's first request waits for the first read of the bundle. KV answers in
-/// milliseconds when it is well; should it hang, the request is decided with the embedded
-/// policy after this, and the read goes on in the background.
-const FIRST_READ_WAIT_MS: i32 = 1000;
+use crate::runtime::{guarded, log_json, now_ms, sleep};
+use crate::settings::{BundleSettings, settings};
 
 thread_local! {
     static STATE: RefCell<BundleState> = RefCell::new(BundleState::default());
-    /// The bundle settings, read from `env` once per isolate (`env` does not change within
-    /// one; parsing the key decompresses a curve point): `Err` holds the misconfiguration,
-    /// logged once when it was found.
-    static SETTINGS: OnceCell<Result<Settings, String>> = const { OnceCell::new() };
+    /// The read under way and its id: requests that must wait for it share it.
+    static UNDER_WAY: RefCell<Option<(u64, Promise)>> = const { RefCell::new(None) };
 }
 
 /// The policy deciding one request.
 pub enum Active {
     /// The embedded policy (`None` if it failed to load: the Worker then fails closed).
     Embedded(Option<&'static CompiledPolicy>),
-    /// A bundle taken up from KV.
+    /// A bundle taken up from KV (always newer than the embedded policy).
     Bundle(Rc<LoadedBundle>),
 }
 
@@ -71,286 +63,353 @@ impl Active {
     }
 }
 
-/// The embedded policy's reference, naming its source.
-fn embedded_ref() -> &'static PolicyRef {
-    static UNKNOWN: OnceLock<PolicyRef> = OnceLock::new();
+/// The embedded policy's reference (source and serial), even should its load have failed.
+pub fn embedded_ref() -> &'static PolicyRef {
+    static UNKNOWN: std::sync::OnceLock<PolicyRef> = std::sync::OnceLock::new();
     guarded(embedded::policy_ref).unwrap_or_else(|| {
         UNKNOWN.get_or_init(|| PolicyRef::unknown().from_source(PolicySource::Embedded, None))
     })
-}
-
-/// How this deployment takes up bundles, as its `env` says.
-#[derive(Clone)]
-struct Settings {
-    key: String,
-    trusted: VerifyingKey,
-    refresh_ms: u64,
-    min_serial: u64,
-}
-
-/// A read to make: the KV binding and the settings.
-struct Config {
-    kv: JsValue,
-    settings: Settings,
 }
 
 /// What to do before deciding a request.
 pub enum Ready {
     /// Decide now with this policy.
     Now(Active),
-    /// Decide when this promise settles (the isolate's first read of the bundle), with
-    /// [`current`] then.
-    After(js_sys::Promise),
+    /// Decide when this promise settles (a read, or the wait bound), with [`current`] then.
+    After(Promise),
 }
 
-/// The policy to decide with now, starting a background read of the bundle when one is due
-/// (handed to `wait_until` so the read outlives the request).
-pub fn ready(env: &Env, wait_until: impl FnOnce(&js_sys::Promise)) -> Ready {
-    let Some(config) = config(env) else {
+/// The policy to decide with now, or the read to wait for first; starts a read when one is
+/// due (handed to `wait_until` so it outlives the request).
+pub fn ready(env: &Env, wait_until: impl FnOnce(&Promise)) -> Ready {
+    let Some(Ok(bundles)) = settings(env).bundles.clone() else {
         return Ready::Now(current());
     };
-    let due = STATE.with(|state| {
-        state.try_borrow_mut().map_or(Due::No, |mut state| {
-            state.due(now_ms(), config.settings.refresh_ms)
-        })
-    });
-    match due {
-        Due::No => Ready::Now(current()),
-        Due::First => {
-            let read = read(config);
-            wait_until(&read);
-            Ready::After(at_most(read, FIRST_READ_WAIT_MS))
-        }
-        Due::Refresh => {
-            wait_until(&read(config));
+    let Some(kv) = Reflect::get(env, &JsValue::from_str("EGRESS_POLICY_KV")).ok() else {
+        return Ready::Now(current());
+    };
+    let now = now_ms();
+    let step = with_state(|state| state.ready(now, &bundles.timing)).unwrap_or(Step::Now);
+    let wait = |read: &Promise, until_ms: u64| {
+        let left = until_ms.saturating_sub(now);
+        Ready::After(Promise::race(&js_sys::Array::of2(read, &sleep(left))))
+    };
+    match step {
+        Step::Now => Ready::Now(current()),
+        Step::Refresh(id) => {
+            wait_until(&start(id, kv, bundles));
             Ready::Now(current())
+        }
+        Step::Wait {
+            id,
+            start: true,
+            until_ms,
+        } => {
+            let read = start(id, kv, bundles);
+            wait_until(&read);
+            wait(&read, until_ms)
+        }
+        Step::Wait { id, until_ms, .. } => {
+            let under_way = UNDER_WAY.with(|cell| {
+                cell.borrow()
+                    .as_ref()
+                    .filter(|(reading, _)| *reading == id)
+                    .map(|(_, read)| read.clone())
+            });
+            match under_way {
+                Some(read) => wait(&read, until_ms),
+                None => Ready::Now(current()),
+            }
         }
     }
 }
 
-/// The policy deciding now: the bundle taken up, else the embedded one.
+/// The policy deciding now: the bundle taken up (only ever one newer than the embedded
+/// policy), else the embedded one.
 pub fn current() -> Active {
-    let bundle = STATE.with(|state| state.try_borrow().ok().and_then(|s| s.current()));
-    match bundle {
+    match with_state(|state| state.current()).flatten() {
         Some(bundle) => Active::Bundle(bundle),
         None => Active::Embedded(guarded(embedded::policy).flatten()),
     }
 }
 
-/// The configuration, or `None` when bundles are not configured (or misconfigured: logged
-/// once). Per request only the binding is looked up; the settings are read once.
-fn config(env: &Env) -> Option<Config> {
-    let kv = js_sys::Reflect::get(env, &JsValue::from_str("EGRESS_POLICY_KV")).ok()?;
-    if kv.is_undefined() || kv.is_null() {
-        return None;
+fn with_state<T>(f: impl FnOnce(&mut BundleState) -> T) -> Option<T> {
+    guarded(|| STATE.with(|state| state.try_borrow_mut().ok().map(|mut s| f(&mut s)))).flatten()
+}
+
+fn trust(settings: &BundleSettings) -> Trust<'_> {
+    Trust {
+        key: &settings.trusted,
+        environment: &settings.environment,
+        embedded: embedded_ref(),
+        min_serial: settings.min_serial,
     }
-    let settings = SETTINGS.with(|cell| {
-        cell.get_or_init(|| {
-            let settings = settings(env);
-            if let Err(problem) = &settings {
-                report_misconfiguration(problem);
-            }
-            settings
-        })
-        .clone()
-        .ok()
-    })?;
-    Some(Config { kv, settings })
 }
 
-/// Reads the bundle settings from `env`; the error names the setting at fault, never its value.
-fn settings(env: &Env) -> Result<Settings, String> {
-    let text = |name: &str| {
-        js_sys::Reflect::get(env, &JsValue::from_str(name))
-            .ok()
-            .and_then(|value| value.as_string())
-    };
-    let number = |name: &str, default: u64| -> Result<u64, String> {
-        match text(name) {
-            None => Ok(default),
-            Some(value) => value
-                .trim()
-                .parse()
-                .map_err(|_| format!("{name} is not a whole number")),
-        }
-    };
-    let trusted = text("EGRESS_BUNDLE_PUBLIC_KEY")
-        .as_deref()
-        .and_then(public_key_from_text)
-        .ok_or("EGRESS_BUNDLE_PUBLIC_KEY is missing or not an Ed25519 public key")?;
-    Ok(Settings {
-        key: text("EGRESS_BUNDLE_KEY").unwrap_or_else(|| DEFAULT_KEY.to_owned()),
-        trusted,
-        refresh_ms: number("EGRESS_BUNDLE_REFRESH_SECS", DEFAULT_REFRESH_SECS)?
-            .max(1)
-            .saturating_mul(1000),
-        min_serial: number("EGRESS_BUNDLE_MIN_SERIAL", 0)?,
-    })
+fn log_event(event: Option<BundleEvent>) {
+    if let Some(event) = event {
+        log_json(&event.line(now_ms()));
+    }
 }
 
-fn report_misconfiguration(problem: &str) {
-    log_json(&serde_json::json!({
-        "v": egress_policy_engine::LOG_SCHEMA_VERSION,
-        "ts": egress_policy_outbound::time::rfc3339_millis(now_ms()),
-        "event": "policy_bundle",
-        "status": "misconfigured",
-        "reason": problem,
-        "active": embedded_ref(),
-    }));
-}
-
-/// Reads the bundle from KV and takes it up (or not). The promise always resolves.
-fn read(config: Config) -> js_sys::Promise {
-    let Config { kv, settings } = config;
-    let Settings {
-        key,
-        trusted,
-        min_serial,
-        ..
-    } = settings;
-    let key = JsValue::from_str(&key);
-    let get = js_sys::Reflect::get(&kv, &JsValue::from_str("get"))
-        .ok()
-        .and_then(|get| get.dyn_into::<js_sys::Function>().ok());
-    let options = js_sys::Object::new();
-    let _ = js_sys::Reflect::set(
-        &options,
-        &JsValue::from_str("type"),
-        &JsValue::from_str("arrayBuffer"),
-    );
-    let started = get.and_then(|get| {
-        get.call2(&kv, &key, &options)
-            .ok()
-            .and_then(|value| value.dyn_into::<js_sys::Promise>().ok())
+/// Starts read `id`: it settles when the read ends or its timeout passes, whichever is first
+/// (a read that times out counts as failed; should it end later, what it verified is still
+/// taken up, but it no longer counts for the schedule).
+fn start(id: u64, kv: JsValue, settings: Rc<BundleSettings>) -> Promise {
+    let first = with_state(|state| !state.has_read()).unwrap_or(false);
+    let timeout_ms = settings.timing.read_timeout_ms;
+    let on_time = Rc::clone(&settings);
+    let read = future_to_promise(async move {
+        let end = read(&kv, &on_time, first).await;
+        settle(id, end, &on_time);
+        Ok(JsValue::UNDEFINED)
     });
-    let Some(started) = started else {
-        take_up(Fetched::Unreachable, &trusted, min_serial);
-        return js_sys::Promise::resolve(&JsValue::UNDEFINED);
-    };
-    let trusted_on_error = trusted;
-    let on_value = Closure::<dyn FnMut(JsValue) -> JsValue>::once(move |value: JsValue| {
-        if value.is_null() || value.is_undefined() {
-            take_up(Fetched::Absent, &trusted, min_serial);
-            return JsValue::UNDEFINED;
-        }
-        let array = js_sys::Uint8Array::new(&value);
-        // Lossless: a u32 fits the Worker's usize.
-        let len = usize::try_from(array.length()).unwrap_or(usize::MAX);
-        // Which bundle it is, and where its payload lies, is in its first bytes.
-        let prefix = array
-            .subarray(0, array.length().min(bundle::PREFIX_LEN as u32))
-            .to_vec();
-        if already_judged(&prefix, len) {
-            // The bundle in use (or one refused before), read again at a refresh: nothing
-            // is copied, hashed or checked.
-            return JsValue::UNDEFINED;
-        }
-        let Some(digesting) = digest_payload(&array, &prefix, len) else {
-            take_up(Fetched::Bytes(&array.to_vec()), &trusted, min_serial);
-            return JsValue::UNDEFINED;
-        };
-        let array_on_failure = array.clone();
-        let on_digest = Closure::<dyn FnMut(JsValue) -> JsValue>::once(move |digest: JsValue| {
-            // The one copy of the bundle into Wasm memory; a policy taken up keeps it.
-            let bytes = std::sync::Arc::new(array.to_vec());
-            match <[u8; 32]>::try_from(js_sys::Uint8Array::new(&digest).to_vec()) {
-                Ok(digest) => take_up(Fetched::Hashed(&bytes, digest), &trusted, min_serial),
-                Err(_) => take_up(Fetched::Bytes(&bytes), &trusted, min_serial),
-            }
-            JsValue::UNDEFINED
-        });
-        // Should the runtime fail to hash, the engine hashes in Wasm: slower, same verdict.
-        let on_failure = Closure::<dyn FnMut(JsValue) -> JsValue>::once(move |_: JsValue| {
-            let bytes = array_on_failure.to_vec();
-            take_up(Fetched::Bytes(&bytes), &trusted, min_serial);
-            JsValue::UNDEFINED
-        });
-        digesting
-            .unchecked_ref::<Thenable>()
-            .then_both(&on_digest.into_js_value(), &on_failure.into_js_value())
-            .into()
+    let late = future_to_promise(async move {
+        // Without a timer the wait never ends here; `BundleState::ready` gives up on the read.
+        let _ = JsFuture::from(sleep(timeout_ms)).await;
+        settle(id, ReadEnd::TimedOut, &settings);
+        Ok(JsValue::UNDEFINED)
     });
-    let on_error = Closure::<dyn FnMut(JsValue) -> JsValue>::once(move |_reason: JsValue| {
-        take_up(Fetched::Unreachable, &trusted_on_error, min_serial);
-        JsValue::UNDEFINED
-    });
-    started
-        .unchecked_ref::<Thenable>()
-        .then_both(&on_value.into_js_value(), &on_error.into_js_value())
+    let either = Promise::race(&js_sys::Array::of2(&read, &late));
+    UNDER_WAY.with(|cell| *cell.borrow_mut() = Some((id, either.clone())));
+    either
 }
 
-/// Whether the value read (`len` bytes starting with `prefix`) is a bundle already judged;
-/// if so, the read is recorded as done.
-fn already_judged(prefix: &[u8], len: usize) -> bool {
+fn settle(id: u64, end: ReadEnd, settings: &BundleSettings) {
     let now = now_ms();
-    guarded(|| {
-        STATE.with(|state| {
-            state.try_borrow_mut().is_ok_and(|mut state| {
-                let known = state.recognises(prefix, len);
-                if known {
-                    state.read_again(now);
-                }
-                known
-            })
-        })
-    })
-    .unwrap_or(false)
+    log_event(with_state(|state| state.settle(id, now, end, &trust(settings))).flatten());
 }
 
-/// `crypto.subtle.digest("SHA-256", ...)` of the bundle's artefact payload, the bytes its
-/// checksum covers: native code hashes a 20 MB feed many times faster than Wasm. `None` when
-/// the bundle's lengths do not fit together (it is then refused on its own terms) or the
-/// runtime offers no digest.
-fn digest_payload(
-    bundle: &js_sys::Uint8Array,
-    prefix: &[u8],
-    len: usize,
-) -> Option<js_sys::Promise> {
-    let range = bundle::payload_range(prefix, len)?;
-    let get = |target: &JsValue, name: &str| js_sys::Reflect::get(target, &JsValue::from_str(name));
-    let subtle = get(&get(&js_sys::global(), "crypto").ok()?, "subtle").ok()?;
-    let digest = get(&subtle, "digest")
-        .ok()?
-        .dyn_into::<js_sys::Function>()
-        .ok()?;
-    let payload = bundle.subarray(
+/// One read: KV, and on an isolate's first read the cache beside it.
+async fn read(kv: &JsValue, settings: &Rc<BundleSettings>, first: bool) -> ReadEnd {
+    let cached = first.then(|| {
+        let settings = Rc::clone(settings);
+        future_to_promise(async move {
+            from_cache(&settings).await;
+            Ok(JsValue::UNDEFINED)
+        })
+    });
+    let end = from_kv(kv, settings).await;
+    if let Some(cached) = cached {
+        let _ = JsFuture::from(cached).await;
+    }
+    end
+}
+
+/// Reads the head in KV, and the bundle when the head is news; takes it up, keeps it in the
+/// cache for the isolates after this one.
+async fn from_kv(kv: &JsValue, settings: &BundleSettings) -> ReadEnd {
+    let (head, value) = match kv_get(kv, &settings.head_key).await {
+        Err(()) => return ReadEnd::Failed,
+        Ok(Some(head)) => (copy_head(&head), None),
+        // No head published beside the bundle: the bundle itself, read whole.
+        Ok(None) => match kv_get(kv, &settings.key).await {
+            Err(()) => return ReadEnd::Failed,
+            Ok(None) => return ReadEnd::Absent,
+            Ok(Some(value)) => (head_of(&value), Some(value)),
+        },
+    };
+    let Some(head) = judge(&head, settings, Origin::Kv) else {
+        return ReadEnd::Answered;
+    };
+    let value = match value {
+        Some(value) => value,
+        None => match kv_get(kv, &settings.key).await {
+            Ok(value) => value.unwrap_or_else(|| Uint8Array::new_with_length(0)),
+            Err(()) => {
+                let _ = with_state(|state| state.abandon(&head));
+                return ReadEnd::Failed;
+            }
+        },
+    };
+    if take(&head, &value, settings, Origin::Kv).await {
+        keep_in_cache(&head, &value, settings).await;
+    }
+    ReadEnd::Answered
+}
+
+/// The bundle this location's cache holds, judged like one read from KV.
+async fn from_cache(settings: &BundleSettings) {
+    let Some(cache) = open_cache().await else {
+        return;
+    };
+    let Some(head) = cache_get(&cache, &cache_url(settings, "head")).await else {
+        return;
+    };
+    let Some(head) = judge(&copy_head(&head), settings, Origin::Cache) else {
+        return;
+    };
+    match cache_get(&cache, &cache_url(settings, "bundle")).await {
+        Some(value) => {
+            take(&head, &value, settings, Origin::Cache).await;
+        }
+        None => {
+            let _ = with_state(|state| state.abandon(&head));
+        }
+    }
+}
+
+/// Judges a head; `Some` when its bundle is news to read.
+fn judge(head: &[u8], settings: &BundleSettings, from: Origin) -> Option<Head> {
+    match with_state(|state| state.judge_head(head, &trust(settings), from))? {
+        HeadVerdict::Newer(head) => Some(head),
+        HeadVerdict::Refused(event) => {
+            log_event(event);
+            None
+        }
+        HeadVerdict::Known => None,
+    }
+}
+
+/// Takes up `value` as the bundle of `head`: checks it fits the head and hashes its payload
+/// natively before anything is copied into Wasm; then copies it once and loads it. Whether
+/// it was taken up.
+async fn take(head: &Head, value: &Uint8Array, settings: &BundleSettings, from: Origin) -> bool {
+    let value_head = head_of(value);
+    let len = value.length() as usize;
+    let digest = if head.bundle_len() == len && *value_head == *head.bytes {
+        digest(value, head.payload_range()).await
+    } else {
+        None
+    };
+    let trust = trust(settings);
+    let checked = with_state(|state| {
+        state.judge_value(head, &value_head, len, digest.as_ref(), &trust, from)
+    });
+    match checked {
+        Some(ValueVerdict::Fits(digest)) => {
+            // The one copy of the bundle into Wasm memory; a policy taken up keeps it.
+            let buffer = Arc::new(value.to_vec());
+            let event =
+                with_state(|state| state.take_up(head, &buffer, &digest, &trust, from)).flatten();
+            let loaded = event
+                .as_ref()
+                .is_some_and(|e| e.status == EventStatus::Loaded);
+            log_event(event);
+            loaded
+        }
+        Some(ValueVerdict::Refused(event)) => {
+            log_event(event);
+            false
+        }
+        None => false,
+    }
+}
+
+/// Keeps a bundle just taken up from KV in this location's cache, unless the cache holds
+/// one as new already. Best effort: the cache may evict it, or not be there at all.
+async fn keep_in_cache(head: &Head, value: &Uint8Array, settings: &BundleSettings) {
+    let Some(cache) = open_cache().await else {
+        return;
+    };
+    let head_url = cache_url(settings, "head");
+    if let Some(cached) = cache_get(&cache, &head_url).await
+        && bundle::read_head(&copy_head(&cached)).is_ok_and(|c| c.serial >= head.serial)
+    {
+        return;
+    }
+    // The bundle first: a head in the cache always has its bundle beside it.
+    if cache_put(&cache, &cache_url(settings, "bundle"), value).await {
+        let head = Uint8Array::from(&*head.bytes);
+        cache_put(&cache, &head_url, &head).await;
+    }
+}
+
+/// `kv.get(key, { type: "arrayBuffer" })`: `Ok(None)` when there is no value, `Err` when the
+/// read failed.
+async fn kv_get(kv: &JsValue, key: &str) -> Result<Option<Uint8Array>, ()> {
+    let options = Object::new();
+    Reflect::set(&options, &"type".into(), &"arrayBuffer".into()).map_err(|_| ())?;
+    let value = invoke(kv, "get", &[&key.into(), &options])
+        .await
+        .ok_or(())?;
+    Ok((!value.is_null() && !value.is_undefined()).then(|| Uint8Array::new(&value)))
+}
+
+/// Awaits `target[name](...args)`; `None` if it threw or rejected. Applied with
+/// `Reflect.apply`: a binding may be an RPC stub, whose methods are proxies on which even
+/// `.call` would name a remote method.
+async fn invoke(target: &JsValue, name: &str, args: &[&JsValue]) -> Option<JsValue> {
+    let method = Reflect::get(target, &name.into())
+        .ok()
+        .filter(JsValue::is_function)?
+        .unchecked_into::<Function>();
+    let args: js_sys::Array = args.iter().copied().collect();
+    let started = Reflect::apply(&method, target, &args).ok()?;
+    JsFuture::from(Promise::resolve(&started)).await.ok()
+}
+
+/// The head of a bundle still in JS memory: its signed first bytes and its signature, the
+/// only bytes copied before the head is judged.
+fn head_of(value: &Uint8Array) -> Vec<u8> {
+    let len = value.length();
+    let signed = (HEAD_LEN - 64) as u32;
+    if (len as usize) < HEAD_LEN {
+        return value.to_vec();
+    }
+    let mut head = value.subarray(0, signed).to_vec();
+    head.extend(value.subarray(len - 64, len).to_vec());
+    head
+}
+
+/// A head value from KV or the cache, copied into Wasm: at most one byte more than a head
+/// has, so a huge value under the head key costs nothing (and is refused as not a head).
+fn copy_head(value: &Uint8Array) -> Vec<u8> {
+    value
+        .subarray(0, value.length().min(HEAD_LEN as u32 + 1))
+        .to_vec()
+}
+
+/// `crypto.subtle.digest("SHA-256", ...)` of `range` of `value`: native code hashes a 20 MB
+/// feed many times faster than Wasm. `None` if the runtime fails to.
+async fn digest(value: &Uint8Array, range: std::ops::Range<usize>) -> Option<[u8; 32]> {
+    let crypto = Reflect::get(&js_sys::global(), &"crypto".into()).ok()?;
+    let subtle = Reflect::get(&crypto, &"subtle".into()).ok()?;
+    let payload = value.subarray(
         u32::try_from(range.start).ok()?,
         u32::try_from(range.end).ok()?,
     );
-    digest
-        .call2(&subtle, &JsValue::from_str("SHA-256"), &payload)
-        .ok()?
-        .dyn_into::<js_sys::Promise>()
-        .ok()
+    let hashed = invoke(&subtle, "digest", &[&"SHA-256".into(), &payload]).await?;
+    <[u8; 32]>::try_from(Uint8Array::new(&hashed).to_vec()).ok()
 }
 
-/// `promise`, or a promise resolved after `ms` milliseconds, whichever settles first.
-fn at_most(promise: js_sys::Promise, ms: i32) -> js_sys::Promise {
-    let timer = js_sys::Promise::new(&mut |resolve, _reject| {
-        let global: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
-        // Without a timer this promise never settles: the read alone is waited for.
-        let _armed = global
-            .set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms)
-            .is_ok();
-    });
-    let both = js_sys::Array::of2(&promise, &timer);
-    js_sys::Promise::race(&both)
+/// Where this deployment's bundle and head lie in the cache.
+fn cache_url(settings: &BundleSettings, part: &str) -> String {
+    let key: String = js_sys::encode_uri_component(&settings.key).into();
+    format!(
+        "https://egress-policy.invalid/bundle/v{}/{}/{key}/{part}",
+        bundle::BUNDLE_FORMAT_VERSION,
+        settings.environment
+    )
 }
 
-/// Judges what the read gave and logs the event, if it is news.
-fn take_up(fetched: Fetched<'_>, trusted: &VerifyingKey, min_serial: u64) {
-    let now = now_ms();
-    let embedded = embedded_ref();
-    let event = guarded(|| {
-        STATE.with(|state| {
-            state
-                .try_borrow_mut()
-                .ok()
-                .and_then(|mut state| state.take_up(now, fetched, trusted, min_serial, embedded))
-        })
-    })
-    .flatten();
-    if let Some(event) = event {
-        log_json(&event.line(now));
-    }
+async fn open_cache() -> Option<JsValue> {
+    let caches = Reflect::get(&js_sys::global(), &"caches".into()).ok()?;
+    invoke(&caches, "open", &[&"egress-policy".into()]).await
+}
+
+async fn cache_get(cache: &JsValue, url: &str) -> Option<Uint8Array> {
+    let response = invoke(cache, "match", &[&url.into()]).await?;
+    let body = invoke(&response, "arrayBuffer", &[]).await?;
+    Some(Uint8Array::new(&body))
+}
+
+async fn cache_put(cache: &JsValue, url: &str, bytes: &Uint8Array) -> bool {
+    let Some(response) = cached_response(bytes) else {
+        return false;
+    };
+    invoke(cache, "put", &[&url.into(), &response])
+        .await
+        .is_some()
+}
+
+/// `bytes` as a response the cache keeps for a year (it may evict it sooner).
+fn cached_response(bytes: &Uint8Array) -> Option<web_sys::Response> {
+    let headers = web_sys::Headers::new().ok()?;
+    headers
+        .set("cache-control", "public, max-age=31536000")
+        .ok()?;
+    let init = web_sys::ResponseInit::new();
+    init.set_headers(&headers);
+    web_sys::Response::new_with_opt_buffer_source_and_init(Some(bytes), &init).ok()
 }

@@ -1,6 +1,6 @@
 //! The Worker's own answers (403/500/502 JSON), never forwarded.
 
-use egress_policy_outbound::body::LocalResponse;
+use egress_policy_outbound::LocalResponse;
 use wasm_bindgen::JsValue;
 
 /// A `web_sys::Response` with the status, `content-type: application/json` and the body.

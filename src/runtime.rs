@@ -69,6 +69,35 @@ pub fn decision_id(arrived_ms: u64) -> String {
     }
 }
 
+/// A promise resolved (with `undefined`) after `ms` milliseconds (`setTimeout`); never
+/// settles should the runtime refuse the timer.
+pub fn sleep(ms: u64) -> js_sys::Promise {
+    timer(ms).0
+}
+
+/// [`sleep`], with the timer's id for [`clear_timer`].
+pub fn timer(ms: u64) -> (js_sys::Promise, i32) {
+    let mut id = 0;
+    // The closure runs before `new` returns; nothing is observed should it unwind.
+    let mut slot = std::panic::AssertUnwindSafe(&mut id);
+    let promise = js_sys::Promise::new(&mut move |resolve, _reject| {
+        let global: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
+        let ms = i32::try_from(ms).unwrap_or(i32::MAX);
+        // Through the whole wrapper: capturing only its field would capture the `&mut`.
+        let whole = &mut slot;
+        *whole.0 = global
+            .set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms)
+            .unwrap_or(0);
+    });
+    (promise, id)
+}
+
+/// Cancels a [`timer`] no longer needed, so it holds nothing of the request open.
+pub fn clear_timer(id: i32) {
+    let global: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
+    global.clear_timeout_with_handle(id);
+}
+
 /// Runs `f`, turning a panic into `None`.
 ///
 /// Effective in the `--panic-unwind` build (the default of `scripts/build-worker.sh`): a panic

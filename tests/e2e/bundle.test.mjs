@@ -4,55 +4,27 @@
 // the last good policy keeps deciding; each event logged once; every decision line names its
 // revision and source.
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
-import { generateKeyPairSync, randomUUID } from "node:crypto";
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import path from "node:path";
+import { randomUUID } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { after, before, test } from "node:test";
-import { POLICY_PATH, POLICY_SHA256, ROOT, policySha256, startWorld } from "./harness.mjs";
-
-const CLI = path.join(ROOT, "target/debug/egress-policy");
-const KEY = "policy-bundle";
-const dir = mkdtempSync(path.join(tmpdir(), "egress-bundle-"));
-
-/** An Ed25519 key pair: the PEM file `bundle` signs with, and the Worker's public key text. */
-function keyPair(name) {
-  const { privateKey, publicKey } = generateKeyPairSync("ed25519");
-  const pem = path.join(dir, `${name}.pem`);
-  writeFileSync(pem, privateKey.export({ type: "pkcs8", format: "pem" }));
-  const raw = publicKey.export({ type: "spki", format: "der" }).subarray(-32);
-  return { pem, publicKey: raw.toString("base64url") };
-}
+import { EMBEDDED_SERIAL, POLICY_SHA256, startWorld } from "./harness.mjs";
+import { ensureCli, keyPair, makeBundle, publish as publishTo } from "./bundles.mjs";
 
 const trusted = keyPair("trusted");
 const other = keyPair("other");
-
-/** The e2e policy plus an emergency block of `host`: written, bundled, returned as bytes. */
-function bundle({ block, serial, key = trusted }) {
-  // The e2e policy's list files stay where they are: their paths are made absolute.
-  const lists = path.join(path.dirname(POLICY_PATH), "lists");
-  const text = readFileSync(POLICY_PATH, "utf8")
-    .replace('name = "e2e"', `name = "e2e-bundle-${serial}"`)
-    .replaceAll('file = "lists/', `file = "${lists}/`) +
-    (block ? `\n[[rules]]\nid = "emergency-${serial}"\naction = "block"\nhosts = ["${block}"]\nreason = "emergency"\n` : "");
-  const policy = path.join(dir, `policy-${serial}.toml`);
-  writeFileSync(policy, text);
-  const out = path.join(dir, `bundle-${serial}.bin`);
-  execFileSync(CLI, ["bundle", policy, "--key-file", key.pem, "--serial", String(serial), "-o", out], { cwd: ROOT });
-  const sha256 = policySha256(policy);
-  return { bytes: readFileSync(out), sha256 };
-}
+/** Serials above the embedded policy's (300): a bundle must be newer to decide. */
+const S = (n) => EMBEDDED_SERIAL + n;
+const bundle = ({ block, serial, key = trusted }) => makeBundle({ block, serial, key });
 
 let world;
 before(async () => {
-  if (!existsSync(CLI)) execFileSync("cargo", ["build", "--bin", "egress-policy"], { cwd: ROOT, stdio: "inherit" });
+  ensureCli();
   world = await startWorld({ bundle: { publicKey: trusted.publicKey, refreshSecs: 1 } });
 });
 after(async () => { await world?.dispose(); });
 
-/** Publishes `bytes` under the bundle key (an ArrayBuffer: what `wrangler kv key put --path` stores). */
-const publish = (bytes) => world.kv.put(KEY, Uint8Array.from(bytes).buffer);
+/** Publishes `bytes` as `wrangler kv key put --path` would, the bundle then its head. */
+const publish = (bytes) => publishTo(world.kv, bytes);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const events = async () => (await world.decisionLines()).filter((l) => l?.event === "policy_bundle");
 
@@ -73,41 +45,41 @@ async function until(host, pred, what) {
 test("without a bundle the embedded policy decides, and the line says so", async () => {
   const { res, line } = await until("emergency.example.com", () => true, "a line");
   assert.equal(res.status, 200);
-  assert.deepEqual(line.policy, { name: "e2e", sha256: POLICY_SHA256, source: "embedded" });
+  assert.deepEqual(line.policy, { name: "e2e", sha256: POLICY_SHA256, source: "embedded", serial: EMBEDDED_SERIAL });
   const [absent] = await events();
   assert.equal(absent?.status, "absent", JSON.stringify(absent));
 });
 
 test("a published bundle is enforced after a refresh, with no restart, and named in every line", async () => {
-  const { bytes, sha256 } = bundle({ block: "emergency.example.com", serial: 10 });
+  const { bytes, sha256, name } = bundle({ block: "emergency.example.com", serial: S(10) });
   await publish(bytes);
   const { res, line } = await until("emergency.example.com", (l) => l.action === "block", "the emergency block");
   assert.equal(res.status, 403);
-  assert.equal(line.rule, "emergency-10");
-  assert.deepEqual(line.policy, { name: "e2e-bundle-10", sha256, source: "bundle", serial: 10 });
+  assert.equal(line.rule, `emergency-${S(10)}`);
+  assert.deepEqual(line.policy, { name, sha256, source: "bundle", serial: S(10) });
   // The rest of the policy still decides as before.
   const pass = await until("public.example.com", () => true, "a pass");
   assert.equal(pass.res.status, 200);
-  assert.equal(pass.line.policy.serial, 10);
+  assert.equal(pass.line.policy.serial, S(10));
   // An outbound Worker without the KV binding keeps its embedded policy.
   const p = `/probe/${randomUUID()}`;
   assert.equal((await world.call("initech", `https://emergency.example.com${p}`)).status, 200);
   const [unbound] = await world.waitForLogs((l) => l.path === p, 1);
-  assert.deepEqual(unbound.policy, { name: "e2e", sha256: POLICY_SHA256, source: "embedded" });
+  assert.deepEqual(unbound.policy, { name: "e2e", sha256: POLICY_SHA256, source: "embedded", serial: EMBEDDED_SERIAL });
   const loaded = (await events()).filter((e) => e.status === "loaded");
   assert.equal(loaded.length, 1, "taken up once, logged once");
-  assert.deepEqual([loaded[0].serial, loaded[0].active.source, loaded[0].policy.sha256], [10, "bundle", sha256]);
+  assert.deepEqual([loaded[0].serial, loaded[0].active.source, loaded[0].policy.sha256], [S(10), "bundle", sha256]);
 });
 
 test("tampered, wrongly signed and older bundles are refused; the last good policy keeps deciding", async () => {
-  const good = bundle({ block: "emergency.example.com", serial: 10 });
-  const tampered = Buffer.from(bundle({ block: null, serial: 11 }).bytes);
+  const good = bundle({ block: "emergency.example.com", serial: S(10) });
+  const tampered = Buffer.from(bundle({ block: null, serial: S(11) }).bytes);
   tampered[tampered.length - 100] ^= 0x01;
   const cases = [
     ["bad_signature", tampered],
-    ["wrong_key", bundle({ block: null, serial: 12, key: other }).bytes],
-    ["older_serial", bundle({ block: null, serial: 9 }).bytes],
-    ["not_a_bundle", Buffer.from("EGRESSPOL\0 not a bundle at all")],
+    ["wrong_key", bundle({ block: null, serial: S(12), key: other }).bytes],
+    ["older_serial", bundle({ block: null, serial: S(9) }).bytes],
+    ["not_a_bundle", Buffer.from("EGRESSPOL\0 not a bundle at all, but long enough to have a head: ".repeat(5))],
   ];
   for (const [reason, bytes] of cases) {
     await publish(bytes);
@@ -119,12 +91,12 @@ test("tampered, wrongly signed and older bundles are refused; the last good poli
       if (refused.length === 0) await sleep(200);
     }
     assert.equal(refused.length, 1, `${reason}: refused and logged once`);
-    assert.equal(refused[0].active.serial, 10, `${reason}: the last good bundle stays active`);
+    assert.equal(refused[0].active.serial, S(10), `${reason}: the last good bundle stays active`);
     // Still enforced, and the refused bundle read again at the next refreshes is not logged again.
     await sleep(1200);
     const { res, line } = await until("emergency.example.com", () => true, "a line");
     assert.equal(res.status, 403, `${reason}: the emergency block holds`);
-    assert.deepEqual([line.rule, line.policy.serial, line.policy.sha256], ["emergency-10", 10, good.sha256]);
+    assert.deepEqual([line.rule, line.policy.serial, line.policy.sha256], [`emergency-${S(10)}`, S(10), good.sha256]);
     assert.equal((await events()).filter((e) => e.reason === reason).length, 1, `${reason}: logged once`);
   }
 });
@@ -140,14 +112,14 @@ test("no line of the bundle suite carries key material", async () => {
 test("a KV binding without a usable public key takes up nothing: the embedded policy decides, and it says why once", async () => {
   const misconfigured = await startWorld({ bundle: { publicKey: "not-an-ed25519-key", refreshSecs: 1 } });
   try {
-    await misconfigured.kv.put(KEY, Uint8Array.from(bundle({ block: "emergency.example.com", serial: 20 }).bytes).buffer);
+    await publishTo(misconfigured.kv, bundle({ block: "emergency.example.com", serial: S(20) }).bytes);
     for (let i = 0; i < 3; i++) {
       const p = `/probe/${randomUUID()}`;
       const res = await misconfigured.call("acme", `https://emergency.example.com${p}`);
       assert.equal(res.status, 200, "the bundle is not taken up");
       await res.arrayBuffer();
       const [line] = await misconfigured.waitForLogs((l) => l.path === p, 1);
-      assert.deepEqual(line.policy, { name: "e2e", sha256: POLICY_SHA256, source: "embedded" });
+      assert.deepEqual(line.policy, { name: "e2e", sha256: POLICY_SHA256, source: "embedded", serial: EMBEDDED_SERIAL });
       await sleep(600);
     }
     const events = (await misconfigured.decisionLines()).filter((l) => l?.event === "policy_bundle");

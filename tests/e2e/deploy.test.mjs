@@ -24,11 +24,13 @@ function wrangler(args, env = {}) {
   });
 }
 
-// `make build` inside wrangler is a no-op when build/ is up to date for the policy it was
-// built with (make test builds it once with tests/e2e/policy.toml): keep that policy.
+// `make build` inside wrangler is a no-op when build/ is up to date for the policy and serial
+// it was built with (make test builds it with tests/e2e/policy.toml, serial 300): keep them.
 function builtPolicy() {
   const stamp = path.join(ROOT, "target/egress-policy.built-with");
-  return existsSync(stamp) ? readFileSync(stamp, "utf8").trim() : undefined;
+  if (!existsSync(stamp)) return {};
+  const [policy, serial] = readFileSync(stamp, "utf8").trim().split(" ");
+  return { EGRESS_POLICY: policy, ...(serial ? { EGRESS_POLICY_SERIAL: serial } : {}) };
 }
 
 test("wrangler.toml: observability, logpush, build command, secrets named", () => {
@@ -46,8 +48,7 @@ test("wrangler.toml: observability, logpush, build command, secrets named", () =
 
 test("wrangler deploy --dry-run bundles the outbound Worker (build/index.js + its Wasm)", async () => {
   const dist = path.join(out, "outbound");
-  const policy = builtPolicy();
-  const { stdout, stderr } = await wrangler(["deploy", "--dry-run", "--outdir", dist], policy ? { EGRESS_POLICY: policy } : {});
+  const { stdout, stderr } = await wrangler(["deploy", "--dry-run", "--outdir", dist], builtPolicy());
   const text = stdout + stderr;
   assert.match(text, /--dry-run: exiting now/);
   const files = readdirSync(dist);

@@ -37,6 +37,10 @@ export function policySha256(policyPath) {
 }
 export const POLICY_SHA256 = policySha256(POLICY_PATH);
 export const POLICY_NAME = "e2e";
+/** The serial the e2e build embeds (`make e2e` builds with EGRESS_POLICY_SERIAL=300). */
+export const EMBEDDED_SERIAL = Number(process.env.EGRESS_POLICY_SERIAL ?? 300);
+/** The environment the e2e Worker takes up bundles for. */
+export const BUNDLE_ENVIRONMENT = "e2e";
 export const ISSUER = "egress.e2e.test";
 // Must match `compatibility_date` in wrangler.toml (checked by deploy.test.mjs).
 export const COMPATIBILITY_DATE = "2026-04-20";
@@ -153,12 +157,31 @@ export default {
   },
 };`;
 
+// A KV namespace binding that injects faults: the real KV namespace of miniflare behind it,
+// reached through RPC (a service binding to this entrypoint, as the Worker calls a KV binding:
+// \`env.EGRESS_POLICY_KV.get(key, { type })\`). Before each read it asks the test (a Node function,
+// CONTROL) what to do: answer after a delay, hang, or reject; after it, it reports the bytes read.
+const KV_FAULTS_WORKER = `
+import { WorkerEntrypoint } from "cloudflare:workers";
+export class FaultyKV extends WorkerEntrypoint {
+  async get(key, options) {
+    const plan = await (await this.env.CONTROL.fetch("http://control/get?key=" + encodeURIComponent(key))).json();
+    if (plan.reject) throw new Error("KV unavailable (injected fault)");
+    const value = await this.env.STORE.get(key, options);
+    const bytes = value === null ? 0 : value.byteLength;
+    await this.env.CONTROL.fetch("http://control/read", { method: "POST", body: JSON.stringify({ key, bytes }) });
+    return value;
+  }
+}
+export default { fetch() { return new Response("kv-faults"); } };`;
+
 const TAIL_WORKER = `
-// Collects every log message of the Workers it tails; GET returns them, DELETE clears them.
+// Collects every log message of the Workers it tails, with the host of the request that logged
+// it (never the rest of its URL, which may carry a query); GET returns them, DELETE clears them.
 let events = [];
 export default {
   tail(batch) {
-    for (const e of batch) events.push({ outcome: e.outcome, logs: e.logs.map((l) => ({ level: l.level, message: l.message })), exceptions: e.exceptions.map((x) => x.message) });
+    for (const e of batch) events.push({ host: e.event?.request?.url ? new URL(e.event.request.url).hostname : null, outcome: e.outcome, logs: e.logs.map((l) => ({ level: l.level, message: l.message })), exceptions: e.exceptions.map((x) => x.message) });
   },
   fetch(request) {
     if (request.method === "DELETE") { events = []; return new Response("cleared"); }
@@ -178,14 +201,30 @@ export default {
  * - `events()`: the tail events of the outbound Worker so far;
  * - `waitForLogs(pred, n)`: waits until `n` decision lines satisfying `pred` were tailed;
  * - `secrets`: the generated key material (to prove none of it is ever logged);
- * - `kv`: with `bundle: { publicKey, refreshSecs, minSerial }`, the outbound Worker
- *   "outbound" takes up signed policy bundles from this KV namespace (`EGRESS_POLICY_KV`).
+ * - `kv`: with `bundle: { publicKey, environment, refreshSecs, waitMs, readTimeoutMs,
+ *   minSerial }`, the outbound Worker "outbound" (and every instance) takes up signed policy
+ *   bundles from this KV namespace (`EGRESS_POLICY_KV`), a fault-injecting binding:
+ *   `kv.put(key, bytes)` / `kv.delete(key)` write the namespace behind it, `kv.faults`
+ *   (`{ delayMs, hang, reject }`, or per key in `kv.faults.keys[key]`) says what the next
+ *   reads do, `kv.reads` lists every read as `{ key, bytes }`;
+ * - `instances`: `{ NAME: { bindings, workerDir } }` starts more outbound Workers, each a fresh
+ *   isolate until its first request (same KV, same cache: one location), called as customer
+ *   `NAME` (with acme's parameters); `bindings` add to or override its settings, `workerDir`
+ *   runs another build;
+ * - upstream paths `/hang/...` never answer until the world is disposed.
  */
-export async function startWorld({ upstream, bundle } = {}) {
+export async function startWorld({ upstream, bundle, instances = {} } = {}) {
   const keys = generateKeys();
   const arrivals = [];
+  const hung = [];
+  const never = () => new Promise((resolve) => hung.push(resolve));
   const internet = async (request) => {
     const url = new URL(request.url);
+    if (url.pathname.startsWith("/hang/")) {
+      arrivals.push({ url: request.url, host: url.hostname, path: url.pathname, headers: {} });
+      await never();
+      return new Response("released at the end of the test", { status: 503 });
+    }
     if (url.pathname.startsWith("/hold/")) return heldResponse(url, arrivals);
     if (url.pathname.startsWith("/slow/")) await held.get(url.pathname)?.released;
     if (url.pathname.startsWith("/upload/")) return heldUpload(request, url, arrivals);
@@ -205,8 +244,31 @@ export async function startWorld({ upstream, bundle } = {}) {
     return defaultUpstream(url, arrival);
   };
 
+  const kvFaults = { delayMs: 0, hang: false, reject: false, keys: {} };
+  const kvReads = [];
+  const control = async (request) => {
+    const url = new URL(request.url);
+    if (url.pathname === "/read") {
+      kvReads.push(await request.json());
+      return new Response("ok");
+    }
+    const key = url.searchParams.get("key");
+    const plan = { ...kvFaults, ...(kvFaults.keys[key] ?? {}) };
+    if (plan.delayMs) await new Promise((r) => setTimeout(r, plan.delayMs));
+    if (plan.hang) await never();
+    return Response.json({ reject: Boolean(plan.reject) });
+  };
+
   const outbound = outboundWorkerOptions();
   const userWorker = (name, outboundService) => ({ name, modules: true, script: USER_WORKER, compatibilityDate: COMPATIBILITY_DATE, outboundService });
+  const bundleWiring = bundle ? {
+    serviceBindings: { EGRESS_POLICY_KV: { name: "kv-faults", entrypoint: "FaultyKV" } },
+  } : {};
+  const outboundBindings = { ...keys.secrets, EGRESS_IDENTITY_FROM_PROPS: "true", ...(bundle ? bundleBindings(bundle) : {}) };
+  const extra = Object.entries(instances).flatMap(([name, { bindings = {}, workerDir } = {}]) => [
+    userWorker(`user-${name}`, { name: `outbound-${name}`, props: CUSTOMERS.acme }),
+    { ...outboundWorkerOptions(workerDir), name: `outbound-${name}`, bindings: { ...outboundBindings, ...bindings }, ...bundleWiring, outboundService: "internet", tails: ["tail"] },
+  ]);
   const mf = new Miniflare({
     // workerd prints every console.log on stdout: the suite reads the Tail Worker instead.
     // stderr (runtime errors, panics) is passed through; E2E_VERBOSE=1 shows stdout too.
@@ -230,11 +292,16 @@ export async function startWorld({ upstream, bundle } = {}) {
       {
         ...outbound,
         name: "outbound",
-        bindings: { ...keys.secrets, EGRESS_IDENTITY_FROM_PROPS: "true", ...(bundle ? bundleBindings(bundle) : {}) },
-        ...(bundle ? { kvNamespaces: { EGRESS_POLICY_KV: "egress-policy-bundles" } } : {}),
+        bindings: outboundBindings,
+        ...bundleWiring,
         outboundService: "internet",
         tails: ["tail"],
       },
+      ...extra,
+      ...(bundle ? [{
+        name: "kv-faults", modules: true, script: KV_FAULTS_WORKER, compatibilityDate: COMPATIBILITY_DATE,
+        kvNamespaces: { STORE: "egress-policy-bundles" }, serviceBindings: { CONTROL: control },
+      }] : []),
       { ...outbound, name: "outbound-env", bindings: { ...keys.secrets, customer_name: "initech" }, outboundService: "internet", tails: ["tail"] },
       { ...outbound, name: "outbound-context", bindings: { ...keys.secrets, customer_context: { customer_name: "umbrella", customer_tags: ["production"], url: "https://umbrella.example/" } }, outboundService: "internet", tails: ["tail"] },
       { ...outbound, name: "outbound-unclean", bindings: { ...keys.secrets, customer_name: " acme" }, outboundService: "internet", tails: ["tail"] },
@@ -253,6 +320,7 @@ export async function startWorld({ upstream, bundle } = {}) {
     "props-ignored": await mf.getWorker("user-props-ignored"),
     null: await mf.getWorker("user-nobody"),
   };
+  for (const name of Object.keys(instances)) users[name] = await mf.getWorker(`user-${name}`);
   const tail = await mf.getWorker("tail");
 
   async function call(customer, url, { method = "GET", headers = {}, body, redirect, cf, abortAfterMs, noAwait } = {}) {
@@ -295,28 +363,40 @@ export async function startWorld({ upstream, bundle } = {}) {
       const lines = (await decisionLines()).map((l) => JSON.stringify(l) + "\n").join("");
       appendFileSync(process.env.CAPTURE_LOGS, lines);
     }
+    for (const release of hung.splice(0)) release();
     await mf.dispose();
   }
 
-  const kv = bundle ? await mf.getKVNamespace("EGRESS_POLICY_KV", "outbound") : null;
+  let kv = null;
+  if (bundle) {
+    const store = await mf.getKVNamespace("STORE", "kv-faults");
+    kv = {
+      put: (key, bytes) => store.put(key, Uint8Array.from(bytes).buffer),
+      delete: (key) => store.delete(key),
+      faults: kvFaults,
+      reads: kvReads,
+    };
+  }
   return { mf, call, arrivals, events, decisionLines, waitForLogs, dispose, secrets: keys.secrets, kv };
 }
 
-/** The outbound Worker's bundle settings (src/live.rs). */
-function bundleBindings({ publicKey, refreshSecs = 1, minSerial }) {
-  const out = { EGRESS_BUNDLE_PUBLIC_KEY: publicKey, EGRESS_BUNDLE_REFRESH_SECS: String(refreshSecs) };
+/** The outbound Worker's bundle settings (src/settings.rs). */
+function bundleBindings({ publicKey, environment = BUNDLE_ENVIRONMENT, refreshSecs = 1, waitMs, readTimeoutMs, minSerial }) {
+  const out = { EGRESS_BUNDLE_PUBLIC_KEY: publicKey, EGRESS_BUNDLE_ENVIRONMENT: environment, EGRESS_BUNDLE_REFRESH_SECS: String(refreshSecs) };
+  if (waitMs !== undefined) out.EGRESS_BUNDLE_WAIT_MS = String(waitMs);
+  if (readTimeoutMs !== undefined) out.EGRESS_BUNDLE_READ_TIMEOUT_MS = String(readTimeoutMs);
   if (minSerial !== undefined) out.EGRESS_BUNDLE_MIN_SERIAL = String(minSerial);
   return out;
 }
 
-/** The outbound Worker's modules: the Rust build, or E2E_OUTBOUND_SCRIPT (another implementation). */
-function outboundWorkerOptions() {
+/** The outbound Worker's modules: the Rust build (`dir`, else E2E_WORKER_DIR, else build/), or E2E_OUTBOUND_SCRIPT (another implementation). */
+function outboundWorkerOptions(workerDir) {
   const base = { compatibilityDate: COMPATIBILITY_DATE };
-  if (process.env.E2E_OUTBOUND_SCRIPT) {
+  if (process.env.E2E_OUTBOUND_SCRIPT && !workerDir) {
     const script = path.resolve(process.env.E2E_OUTBOUND_SCRIPT);
     return { ...base, modulesRoot: path.dirname(script), modules: [{ type: "ESModule", path: script }] };
   }
-  const dir = path.resolve(ROOT, process.env.E2E_WORKER_DIR ?? "build");
+  const dir = path.resolve(ROOT, workerDir ?? process.env.E2E_WORKER_DIR ?? "build");
   return {
     ...base,
     modulesRoot: dir,

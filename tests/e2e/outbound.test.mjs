@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import {
-  CUSTOMERS, ISSUER, JWT_HOSTS, LOG_FIELDS, POLICY_NAME, POLICY_SHA256, bigBody, hold, sha256, startWorld, uniquePath,
+  CUSTOMERS, EMBEDDED_SERIAL, ISSUER, JWT_HOSTS, LOG_FIELDS, POLICY_NAME, POLICY_SHA256, bigBody, hold, sha256, startWorld, uniquePath,
 } from "./harness.mjs";
 
 let world;
@@ -44,7 +44,7 @@ function assertLogShape(line) {
   assert.ok(Math.abs(Date.parse(line.ts) - Date.now()) < 60_000, "ts is now-ish");
   assert.equal(typeof line.decision_id, "string");
   assert.ok(line.decision_id.length >= 8);
-  assert.deepEqual(line.policy, { name: POLICY_NAME, sha256: POLICY_SHA256, source: "embedded" });
+  assert.deepEqual(line.policy, { name: POLICY_NAME, sha256: POLICY_SHA256, source: "embedded", serial: EMBEDDED_SERIAL });
   assert.equal(typeof line.duration_ms, "number");
   assert.ok(Number.isInteger(line.duration_ms) && line.duration_ms >= 0);
   assert.ok(Array.isArray(line.tags));

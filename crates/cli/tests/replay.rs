@@ -342,6 +342,8 @@ fn archived_revisions_re_decide_their_own_lines() {
         &old,
         "--key-file",
         &key,
+        "--environment",
+        "production",
         "--serial",
         "1",
         "-o",

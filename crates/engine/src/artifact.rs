@@ -2,19 +2,23 @@
 //! model, then each domain list's compiled table.
 //!
 //! Layout (integers little-endian): magic `EGRESSPOL` + 0 (10 bytes), format version (u32),
-//! payload length (u64), SHA-256 of the payload (32 bytes), payload. The payload is the
-//! model's length (u64) and JSON (the file name and the validated model, each list's names
-//! left out), then per list of the model, in id order, its section's length (u64) and the
-//! section (an `fst` set: [`DomainTable`]'s compiled form).
+//! serial (u64), payload length (u64), SHA-256 of the payload (32 bytes), payload. The serial
+//! orders published policies: a Worker decides with the highest-serial policy it can verify,
+//! embedded or bundled. The payload is the model's length (u64) and JSON (the file name and
+//! the validated model, each list's names left out), then per list of the model, in id
+//! order, its section's length (u64) and the section (an `fst` set: [`DomainTable`]'s
+//! compiled form).
 //!
 //! Loading re-validates host patterns and path globs as the model is deserialised and
 //! rebuilds the matcher, so the model of an artefact can never yield an engine that an
-//! equivalent policy file would not. A list's table is the exception, on purpose: it is used
-//! as it lies, vouched for by the payload's checksum (and a bundle's signature), so that a
-//! million-name feed loads in the time of a copy rather than of a million checks.
+//! equivalent policy file would not. A list's table is used as it lies, vouched for by the
+//! payload's checksum (and a bundle's signature) and by the automaton's own checksum,
+//! verified once per load, so a damaged list is refused when it is loaded, never met at a
+//! lookup.
 //!
 //! Format versions: 1, the first; 2 adds domain lists (`lists` in the model and on rules);
-//! 3 carries each list as its compiled table instead of its names in the JSON.
+//! 3 carries each list as its compiled table instead of its names in the JSON; 4 adds the
+//! serial to the header.
 
 use std::fmt;
 
@@ -31,9 +35,21 @@ use crate::policy::CompiledPolicy;
 /// The first bytes of every artefact.
 pub const ARTIFACT_MAGIC: &[u8; 10] = b"EGRESSPOL\0";
 /// The artefact format this engine writes and reads.
-pub const ARTIFACT_FORMAT_VERSION: u32 = 3;
+pub const ARTIFACT_FORMAT_VERSION: u32 = 4;
 
-const HEADER_LEN: usize = 10 + 4 + 8 + 32;
+/// The header's length: magic, version, serial, payload length, checksum.
+pub const ARTIFACT_HEADER_LEN: usize = 10 + 4 + 8 + 8 + 32;
+
+/// What an artefact's header says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ArtifactHeader {
+    /// The policy's serial.
+    pub serial: u64,
+    /// The payload's length.
+    pub payload_len: usize,
+    /// The payload's SHA-256.
+    pub payload_sha256: [u8; 32],
+}
 
 /// Why bytes are not a loadable artefact.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -107,9 +123,10 @@ impl CompiledPolicy {
             payload.extend_from_slice(&(part.len() as u64).to_le_bytes());
             payload.extend_from_slice(part);
         }
-        let mut out = Vec::with_capacity(HEADER_LEN + payload.len());
+        let mut out = Vec::with_capacity(ARTIFACT_HEADER_LEN + payload.len());
         out.extend_from_slice(ARTIFACT_MAGIC);
         out.extend_from_slice(&ARTIFACT_FORMAT_VERSION.to_le_bytes());
+        out.extend_from_slice(&self.serial().to_le_bytes());
         out.extend_from_slice(&(payload.len() as u64).to_le_bytes());
         out.extend_from_slice(&Sha256::digest(&payload));
         out.extend_from_slice(&payload);
@@ -160,18 +177,20 @@ fn load(
     payload_sha256: Option<&[u8; 32]>,
     section: impl Fn(Range<usize>) -> Option<SharedBytes>,
 ) -> Result<CompiledPolicy, ArtifactError> {
-    let (checksum, payload) = split_header(bytes)?;
+    let (header, payload) = split_header(bytes)?;
     let intact = match payload_sha256 {
-        Some(digest) => digest == checksum,
-        None => Sha256::digest(payload).as_slice() == checksum.as_slice(),
+        Some(digest) => *digest == header.payload_sha256,
+        None => Sha256::digest(payload).as_slice() == header.payload_sha256.as_slice(),
     };
     if !intact {
         return Err(ArtifactError::ChecksumMismatch);
     }
     let payload_at = bytes.len() - payload.len();
-    load_payload(payload, |range| {
+    let mut policy = load_payload(payload, |range| {
         section(payload_at + range.start..payload_at + range.end)
-    })
+    })?;
+    policy.set_serial(header.serial);
+    Ok(policy)
 }
 
 /// Loads an artefact of this engine's format or of an earlier one, for auditors replaying
@@ -179,15 +198,18 @@ fn load(
 /// the JSON, which are read, checked and compiled again here. The Worker never reads an
 /// earlier format: a bundle of one is refused.
 pub fn from_archived_artifact(bytes: &[u8]) -> Result<CompiledPolicy, ArtifactError> {
-    let (version, checksum, payload) = split_any_header(bytes)?;
-    if version == ARTIFACT_FORMAT_VERSION {
-        return CompiledPolicy::from_artifact(bytes);
+    match magic_and_version(bytes)?.0 {
+        ARTIFACT_FORMAT_VERSION => return CompiledPolicy::from_artifact(bytes),
+        1..=3 => {}
+        other => return Err(ArtifactError::UnsupportedVersion(other)),
     }
-    if !matches!(version, 1 | 2) {
-        return Err(ArtifactError::UnsupportedVersion(version));
-    }
+    let (version, checksum, payload) = split_old_header(bytes)?;
     if Sha256::digest(payload).as_slice() != checksum.as_slice() {
         return Err(ArtifactError::ChecksumMismatch);
+    }
+    if version == 3 {
+        // Format 3 is format 4 without the serial: the same payload.
+        return load_payload(payload, |range| payload.get(range).map(SharedBytes::copied));
     }
     let invalid = |e: serde_json::Error| ArtifactError::Invalid(e.to_string());
     let mut value: serde_json::Value = serde_json::from_slice(payload).map_err(invalid)?;
@@ -222,16 +244,42 @@ pub fn artifact_payload(bytes: &[u8]) -> Result<&[u8], ArtifactError> {
     split_header(bytes).map(|(_, payload)| payload)
 }
 
-/// Checks magic, version (this engine's) and length; returns the checksum and the payload.
-fn split_header(bytes: &[u8]) -> Result<(&[u8; 32], &[u8]), ArtifactError> {
-    match split_any_header(bytes)? {
-        (ARTIFACT_FORMAT_VERSION, checksum, payload) => Ok((checksum, payload)),
-        (version, _, _) => Err(ArtifactError::UnsupportedVersion(version)),
+/// Reads an artefact header of this engine's format (the first [`ARTIFACT_HEADER_LEN`] bytes
+/// of an artefact; more are ignored).
+pub fn read_header(bytes: &[u8]) -> Result<ArtifactHeader, ArtifactError> {
+    let (version, rest) = magic_and_version(bytes)?;
+    if version != ARTIFACT_FORMAT_VERSION {
+        return Err(ArtifactError::UnsupportedVersion(version));
     }
+    let (serial, rest) = rest
+        .split_first_chunk::<8>()
+        .ok_or(ArtifactError::Truncated)?;
+    let (length, rest) = rest
+        .split_first_chunk::<8>()
+        .ok_or(ArtifactError::Truncated)?;
+    let (checksum, _) = rest
+        .split_first_chunk::<32>()
+        .ok_or(ArtifactError::Truncated)?;
+    Ok(ArtifactHeader {
+        serial: u64::from_le_bytes(*serial),
+        payload_len: usize::try_from(u64::from_le_bytes(*length))
+            .map_err(|_| ArtifactError::Truncated)?,
+        payload_sha256: *checksum,
+    })
 }
 
-/// Checks magic and length; returns the format version, the checksum and the payload.
-fn split_any_header(bytes: &[u8]) -> Result<(u32, &[u8; 32], &[u8]), ArtifactError> {
+/// Checks magic, version (this engine's) and length; returns the header and the payload.
+fn split_header(bytes: &[u8]) -> Result<(ArtifactHeader, &[u8]), ArtifactError> {
+    let header = read_header(bytes)?;
+    let payload = bytes
+        .get(ARTIFACT_HEADER_LEN..)
+        .filter(|payload| payload.len() == header.payload_len)
+        .ok_or(ArtifactError::Truncated)?;
+    Ok((header, payload))
+}
+
+/// The magic checked, the format version and what follows it.
+fn magic_and_version(bytes: &[u8]) -> Result<(u32, &[u8]), ArtifactError> {
     let (magic, rest) = bytes
         .split_at_checked(ARTIFACT_MAGIC.len())
         .ok_or(ArtifactError::BadMagic)?;
@@ -241,7 +289,13 @@ fn split_any_header(bytes: &[u8]) -> Result<(u32, &[u8; 32], &[u8]), ArtifactErr
     let (version, rest) = rest
         .split_first_chunk::<4>()
         .ok_or(ArtifactError::Truncated)?;
-    let version = u32::from_le_bytes(*version);
+    Ok((u32::from_le_bytes(*version), rest))
+}
+
+/// Reads the header of an artefact of a format up to 3 (whose header has no serial): the
+/// format version, the checksum and the payload.
+fn split_old_header(bytes: &[u8]) -> Result<(u32, &[u8; 32], &[u8]), ArtifactError> {
+    let (version, rest) = magic_and_version(bytes)?;
     let (length, rest) = rest
         .split_first_chunk::<8>()
         .ok_or(ArtifactError::Truncated)?;

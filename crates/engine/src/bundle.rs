@@ -1,6 +1,6 @@
 //! Signed policy bundles: a compiled policy that a running Worker may take up from Workers KV
-//! without a rebuild, trusted only when signed by the platform's Ed25519 key and newer than
-//! the one it has.
+//! without a rebuild, trusted only when signed by the platform's Ed25519 key for the
+//! Worker's own environment, and newer than the policy it has.
 //!
 //! Layout (integers little-endian):
 //!
@@ -8,26 +8,27 @@
 //! | --- | --- |
 //! | 10 | magic `EGRESSBDL` + 0 |
 //! | 4 | format version (u32) |
-//! | 8 | serial (u64): strictly increasing from one published bundle to the next |
+//! | 8 | when it was made, Unix seconds (u64): shown by `bundle inspect`, never trusted for order |
 //! | 32 | the signer's Ed25519 public key (tells "signed by another key" from "tampered") |
+//! | 64 | the environment it is for (ASCII, NUL-padded): a bundle never decides elsewhere |
 //! | 8 | artefact length (u64) |
-//! | n | the compiled artefact ([`CompiledPolicy::to_artifact`](crate::CompiledPolicy)) |
+//! | n | the compiled artefact ([`CompiledPolicy::to_artifact`](crate::CompiledPolicy)), whose header holds the serial |
 //! | 64 | Ed25519 signature over the bundle's head and the artefact's header (see below) |
 //!
 //! The signature covers every byte up to the artefact, and the artefact's own header: the
-//! first [`ARTIFACT_HEADER_LEN`] bytes, which hold the SHA-256 of the rest of it. So the
-//! signature binds every byte of the bundle through that checksum, and verifying it costs
-//! the same for a bundle of a million names as for one of ten: the megabytes are hashed once,
-//! by the artefact's checksum check, which the Worker hands to the runtime's native
-//! `crypto.subtle.digest` ([`payload_range`] says which bytes).
+//! first [`ARTIFACT_HEADER_LEN`] bytes, which hold the serial and the SHA-256 of the rest of
+//! it. So the signature binds every byte of the bundle through that checksum, and verifying
+//! it costs the same for a bundle of a million names as for one of ten.
 //!
-//! [`open`] checks the envelope and the signature only. **The artefact it returns is
-//! authentic only once its checksum is checked**: load it with
-//! [`CompiledPolicy::from_artifact`](crate::CompiledPolicy::from_artifact) or
-//! [`from_shared_artifact`](crate::CompiledPolicy::from_shared_artifact), then
-//! compare serials.
+//! The signed bytes and the signature together are the bundle's **head**
+//! ([`HEAD_LEN`] bytes, [`head_of`]): published beside the bundle, it lets a Worker learn
+//! whether a bundle is news by reading a few hundred bytes, and check its signature before a
+//! single byte of the payload is hashed or copied ([`verify_head`]). A bundle then belongs to
+//! its head when its first and last bytes are the head's ([`Head::fits`]); its payload is
+//! authentic once its SHA-256 equals the head's checksum.
 //!
-//! Format versions: 1 signed every byte; 2 signs the heads, as above.
+//! Format versions: 1 signed every byte; 2 signed the heads; 3 adds the environment and the
+//! creation time, and takes the serial from the artefact's header.
 
 use std::fmt;
 
@@ -37,38 +38,44 @@ use ed25519_dalek::{Signature, Signer};
 /// The key types bundles are sealed and opened with.
 pub use ed25519_dalek::{SigningKey, VerifyingKey};
 
+use crate::artifact::{self, ArtifactHeader};
+
+pub use crate::artifact::ARTIFACT_HEADER_LEN;
+
 /// The first bytes of every bundle.
 pub const BUNDLE_MAGIC: &[u8; 10] = b"EGRESSBDL\0";
 /// The bundle format this engine writes and reads.
-pub const BUNDLE_FORMAT_VERSION: u32 = 2;
-
-/// How many of the artefact's first bytes the signature covers: its magic, version, length
-/// and the SHA-256 of its payload.
-pub const ARTIFACT_HEADER_LEN: usize = 10 + 4 + 8 + 32;
-
-/// The bundle's own head: magic, version, serial, signer, artefact length.
-const HEAD_LEN: usize = 10 + 4 + 8 + PUBLIC_KEY_LEN + 8;
-
-/// How many first bytes of a bundle say which bundle it is and where its payload lies: all
-/// that [`peek_serial`] and [`payload_range`] read.
-pub const PREFIX_LEN: usize = HEAD_LEN + ARTIFACT_HEADER_LEN;
+pub const BUNDLE_FORMAT_VERSION: u32 = 3;
+/// The most bytes an environment name may have.
+pub const ENVIRONMENT_LEN: usize = 64;
 
 const PUBLIC_KEY_LEN: usize = 32;
 const SIGNATURE_LEN: usize = 64;
+/// The bundle's own fields before the artefact.
+const ENVELOPE_LEN: usize = 10 + 4 + 8 + PUBLIC_KEY_LEN + ENVIRONMENT_LEN + 8;
+/// The signed bytes: the envelope and the artefact's header.
+const SIGNED_LEN: usize = ENVELOPE_LEN + ARTIFACT_HEADER_LEN;
+
+/// How many bytes a bundle's head has: the signed bytes, then the signature.
+pub const HEAD_LEN: usize = SIGNED_LEN + SIGNATURE_LEN;
+/// The fewest bytes a bundle can have (an artefact of its header alone).
+pub const MIN_BUNDLE_LEN: usize = HEAD_LEN;
 
 /// Why bytes are not a bundle this Worker may use.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BundleError {
     /// Not a bundle at all.
     BadMagic,
-    /// Written in another bundle format.
+    /// Written in another bundle format: publish again with this version's CLI.
     UnsupportedVersion(u32),
-    /// Shorter or longer than its header says.
+    /// Shorter or longer than its head says, or the head does not fit the bundle.
     Truncated,
     /// Signed by a key other than the one this Worker trusts.
     WrongKey,
     /// Claims the trusted key, but the signature does not verify: tampered or corrupt.
     BadSignature,
+    /// Signed for another environment (a staging bundle in production).
+    WrongEnvironment,
 }
 
 impl BundleError {
@@ -80,6 +87,7 @@ impl BundleError {
             BundleError::Truncated => "truncated",
             BundleError::WrongKey => "wrong_key",
             BundleError::BadSignature => "bad_signature",
+            BundleError::WrongEnvironment => "wrong_environment",
         }
     }
 }
@@ -90,70 +98,120 @@ impl fmt::Display for BundleError {
             BundleError::BadMagic => f.write_str("not a policy bundle (bad magic)"),
             BundleError::UnsupportedVersion(v) => write!(
                 f,
-                "policy bundle format version {v} is not supported (this engine reads {BUNDLE_FORMAT_VERSION})"
+                "policy bundle format version {v} is not supported (this engine reads {BUNDLE_FORMAT_VERSION}); bundle the policy again"
             ),
             BundleError::Truncated => {
                 f.write_str("policy bundle is truncated or has trailing bytes")
             }
             BundleError::WrongKey => f.write_str("policy bundle is signed by another key"),
             BundleError::BadSignature => f.write_str("policy bundle signature does not verify"),
+            BundleError::WrongEnvironment => {
+                f.write_str("policy bundle is signed for another environment")
+            }
         }
     }
 }
 
 impl std::error::Error for BundleError {}
 
-/// A bundle whose signature verified: its serial and the artefact it carries.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct OpenedBundle<'a> {
-    /// The bundle's serial.
+/// What a bundle's head says, read without any check ([`read_head`]) or after its signature
+/// verified ([`verify_head`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Head {
+    /// The serial of the policy it carries (the artefact header's).
     pub serial: u64,
-    /// The compiled artefact, not yet loaded.
-    pub artifact: &'a [u8],
-    /// Where the artefact starts in the bundle's bytes.
-    pub artifact_at: usize,
+    /// When the bundle was made, Unix seconds (as the signer's clock said).
+    pub created_secs: u64,
+    /// The key it claims to be signed with.
+    pub signer: [u8; PUBLIC_KEY_LEN],
+    /// The environment it is for.
+    pub environment: String,
+    /// The artefact's length.
+    pub artifact_len: usize,
+    /// The SHA-256 of the artefact's payload: what the rest of the bundle must hash to.
+    pub payload_sha256: [u8; 32],
+    /// The head's own bytes ([`HEAD_LEN`]): a bundle is known by them exactly.
+    pub bytes: Box<[u8]>,
 }
 
-/// Signs `artifact` as bundle number `serial` with `key`.
-pub fn seal(artifact: &[u8], serial: u64, key: &SigningKey) -> Vec<u8> {
-    let mut out = Vec::with_capacity(
-        BUNDLE_MAGIC.len() + 4 + 8 + PUBLIC_KEY_LEN + 8 + artifact.len() + SIGNATURE_LEN,
-    );
+impl Head {
+    /// The length of the whole bundle this head belongs to.
+    pub fn bundle_len(&self) -> usize {
+        ENVELOPE_LEN + self.artifact_len + SIGNATURE_LEN
+    }
+
+    /// Where the artefact's payload (the bytes its checksum covers) lies in the bundle.
+    pub fn payload_range(&self) -> std::ops::Range<usize> {
+        SIGNED_LEN..ENVELOPE_LEN + self.artifact_len
+    }
+
+    /// Where the artefact lies in the bundle.
+    pub fn artifact_range(&self) -> std::ops::Range<usize> {
+        ENVELOPE_LEN..ENVELOPE_LEN + self.artifact_len
+    }
+
+    /// Whether `bundle` is the bundle of this head: its length, first and last bytes. (Its
+    /// payload is authentic once it hashes to [`Head::payload_sha256`].)
+    pub fn fits(&self, bundle: &[u8]) -> bool {
+        bundle.len() == self.bundle_len()
+            && head_of(bundle).is_some_and(|head| *head == *self.bytes)
+    }
+}
+
+/// Signs `artifact` (which carries its serial) for `environment` with `key`, made at
+/// `created_secs`. `None` when the environment is not a valid name ([`valid_environment`]).
+pub fn seal(
+    artifact: &[u8],
+    environment: &str,
+    created_secs: u64,
+    key: &SigningKey,
+) -> Option<Vec<u8>> {
+    if !valid_environment(environment) {
+        return None;
+    }
+    let mut field = [0u8; ENVIRONMENT_LEN];
+    field
+        .get_mut(..environment.len())?
+        .copy_from_slice(environment.as_bytes());
+    let mut out = Vec::with_capacity(ENVELOPE_LEN + artifact.len() + SIGNATURE_LEN);
     out.extend_from_slice(BUNDLE_MAGIC);
     out.extend_from_slice(&BUNDLE_FORMAT_VERSION.to_le_bytes());
-    out.extend_from_slice(&serial.to_le_bytes());
+    out.extend_from_slice(&created_secs.to_le_bytes());
     out.extend_from_slice(key.verifying_key().as_bytes());
+    out.extend_from_slice(&field);
     out.extend_from_slice(&(artifact.len() as u64).to_le_bytes());
     out.extend_from_slice(artifact);
-    let signed = out.get(..signed_len(artifact.len())).unwrap_or_default();
+    let signed = out.get(..SIGNED_LEN.min(out.len()))?;
     let signature = key.sign(signed);
     out.extend_from_slice(&signature.to_bytes());
-    out
+    Some(out)
 }
 
-/// How many leading bytes of a bundle carrying an artefact of `artifact_len` bytes are signed.
-fn signed_len(artifact_len: usize) -> usize {
-    HEAD_LEN + artifact_len.min(ARTIFACT_HEADER_LEN)
+/// Whether `name` may name an environment: 1 to [`ENVIRONMENT_LEN`] ASCII letters, digits,
+/// `-`, `_` or `.`.
+pub fn valid_environment(name: &str) -> bool {
+    (1..=ENVIRONMENT_LEN).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
 }
 
-/// Where the artefact's payload (the bytes its checksum covers) lies in a bundle of
-/// `total_len` bytes, read from the bundle's first bytes (`head`, at least its head and the
-/// artefact's header; more is ignored). `None` when the lengths do not fit together: such a
-/// bundle is refused by [`open`] anyway. Nothing here is verified.
-pub fn payload_range(head: &[u8], total_len: usize) -> Option<std::ops::Range<usize>> {
+/// The head of a bundle: its signed first bytes and its last 64 (the signature). `None` when
+/// it is too short to have one.
+pub fn head_of(bundle: &[u8]) -> Option<Vec<u8>> {
+    if bundle.len() < MIN_BUNDLE_LEN {
+        return None;
+    }
+    let tail = bundle.get(bundle.len() - SIGNATURE_LEN..)?;
+    let mut head = bundle.get(..SIGNED_LEN)?.to_vec();
+    head.extend_from_slice(tail);
+    Some(head)
+}
+
+/// Reads a head ([`HEAD_LEN`] bytes) without checking its signature: only to show it
+/// (`bundle inspect`) or to compare serials of heads already trusted.
+pub fn read_head(head: &[u8]) -> Result<Head, BundleError> {
     let mut reader = Reader { rest: head };
-    reader.take(HEAD_LEN - 8)?;
-    let artifact_len = usize::try_from(u64::from_le_bytes(reader.array().ok()?)).ok()?;
-    let end = HEAD_LEN.checked_add(artifact_len)?;
-    (artifact_len >= ARTIFACT_HEADER_LEN && end.checked_add(SIGNATURE_LEN)? == total_len)
-        .then_some(HEAD_LEN + ARTIFACT_HEADER_LEN..end)
-}
-
-/// Checks a bundle against the one public key trusted (`trusted`): its envelope, the key it
-/// names and its signature (strict Ed25519 verification). The artefact's payload is not read:
-/// its checksum, checked when it is loaded, is what the signature vouches for.
-pub fn open<'a>(bytes: &'a [u8], trusted: &VerifyingKey) -> Result<OpenedBundle<'a>, BundleError> {
-    let mut reader = Reader { rest: bytes };
     if reader
         .take(BUNDLE_MAGIC.len())
         .ok_or(BundleError::BadMagic)?
@@ -165,41 +223,81 @@ pub fn open<'a>(bytes: &'a [u8], trusted: &VerifyingKey) -> Result<OpenedBundle<
     if version != BUNDLE_FORMAT_VERSION {
         return Err(BundleError::UnsupportedVersion(version));
     }
-    let serial = u64::from_le_bytes(reader.array()?);
+    let created_secs = u64::from_le_bytes(reader.array()?);
     let signer: [u8; PUBLIC_KEY_LEN] = reader.array()?;
-    let len =
+    let field: [u8; ENVIRONMENT_LEN] = reader.array()?;
+    let artifact_len =
         usize::try_from(u64::from_le_bytes(reader.array()?)).map_err(|_| BundleError::Truncated)?;
-    let artifact = reader.take(len).ok_or(BundleError::Truncated)?;
-    let signed_len = signed_len(artifact.len());
-    let signature: [u8; SIGNATURE_LEN] = reader.array()?;
+    let header: [u8; ARTIFACT_HEADER_LEN] = reader.array()?;
+    let _signature: [u8; SIGNATURE_LEN] = reader.array()?;
     if !reader.rest.is_empty() {
         return Err(BundleError::Truncated);
     }
-    if &signer != trusted.as_bytes() {
-        return Err(BundleError::WrongKey);
-    }
-    let signed = bytes.get(..signed_len).ok_or(BundleError::Truncated)?;
-    trusted
-        .verify_strict(signed, &Signature::from_bytes(&signature))
-        .map_err(|_| BundleError::BadSignature)?;
-    Ok(OpenedBundle {
+    let ArtifactHeader {
         serial,
-        artifact,
-        artifact_at: HEAD_LEN,
+        payload_len,
+        payload_sha256,
+    } = artifact::read_header(&header).map_err(|_| BundleError::Truncated)?;
+    if payload_len.checked_add(ARTIFACT_HEADER_LEN) != Some(artifact_len) {
+        return Err(BundleError::Truncated);
+    }
+    let name_len = field
+        .iter()
+        .position(|&b| b == 0)
+        .unwrap_or(ENVIRONMENT_LEN);
+    let (name, padding) = field.split_at(name_len);
+    let environment = std::str::from_utf8(name)
+        .ok()
+        .filter(|name| valid_environment(name) && padding.iter().all(|&b| b == 0))
+        .ok_or(BundleError::Truncated)?
+        .to_owned();
+    Ok(Head {
+        serial,
+        created_secs,
+        signer,
+        environment,
+        artifact_len,
+        payload_sha256,
+        bytes: head.into(),
     })
 }
 
-/// The serial a bundle claims, read from its header without any check: only to recognise a
-/// bundle already judged. `None` when the bytes do not start like a bundle of this format.
-pub fn peek_serial(bytes: &[u8]) -> Option<u64> {
-    let mut reader = Reader { rest: bytes };
-    if reader.take(BUNDLE_MAGIC.len())? != BUNDLE_MAGIC {
-        return None;
+/// Checks a head against the one public key trusted and the Worker's own environment: its
+/// fields, the key it names, its signature (strict Ed25519 verification), then its
+/// environment. Nothing of the payload is read: the payload is authentic once it hashes to
+/// the head's [`Head::payload_sha256`].
+pub fn verify_head(
+    head: &[u8],
+    trusted: &VerifyingKey,
+    environment: &str,
+) -> Result<Head, BundleError> {
+    let read = read_head(head)?;
+    if &read.signer != trusted.as_bytes() {
+        return Err(BundleError::WrongKey);
     }
-    let version = u32::from_le_bytes(reader.array().ok()?);
-    (version == BUNDLE_FORMAT_VERSION)
-        .then(|| reader.array().ok().map(u64::from_le_bytes))
-        .flatten()
+    let (signed, signature) = head
+        .split_at_checked(SIGNED_LEN)
+        .ok_or(BundleError::Truncated)?;
+    let signature: [u8; SIGNATURE_LEN] =
+        signature.try_into().map_err(|_| BundleError::Truncated)?;
+    trusted
+        .verify_strict(signed, &Signature::from_bytes(&signature))
+        .map_err(|_| BundleError::BadSignature)?;
+    if read.environment != environment {
+        return Err(BundleError::WrongEnvironment);
+    }
+    Ok(read)
+}
+
+/// Checks a whole bundle's head ([`verify_head`]) and that the bundle fits it. Returns the
+/// head; the artefact lies at [`Head::artifact_range`], its payload still to be checked
+/// against the checksum when it is loaded.
+pub fn open(bundle: &[u8], trusted: &VerifyingKey, environment: &str) -> Result<Head, BundleError> {
+    let head = head_of(bundle).ok_or(BundleError::Truncated)?;
+    if read_head(&head)?.bundle_len() != bundle.len() {
+        return Err(BundleError::Truncated);
+    }
+    verify_head(&head, trusted, environment)
 }
 
 /// The trusted public key from its text form: 32 bytes as base64 (standard or URL-safe,
@@ -216,8 +314,8 @@ pub fn public_key_from_text(text: &str) -> Option<VerifyingKey> {
 }
 
 /// A public key's text form, as [`public_key_from_text`] reads it: unpadded URL-safe base64.
-pub fn public_key_to_text(key: &VerifyingKey) -> String {
-    URL_SAFE_NO_PAD.encode(key.as_bytes())
+pub fn public_key_to_text(key: &[u8; PUBLIC_KEY_LEN]) -> String {
+    URL_SAFE_NO_PAD.encode(key)
 }
 
 fn hex_bytes(text: &str) -> Option<Vec<u8>> {
@@ -263,56 +361,81 @@ mod tests {
         SigningKey::from_bytes(&[seed; 32])
     }
 
+    fn artefact(serial: u64) -> Vec<u8> {
+        let text =
+            "version = 1\n[[rules]]\nid = \"b\"\naction = \"block\"\nhosts = [\"evil.test\"]\n";
+        let mut policy = crate::compile("p.toml", text).unwrap().policy;
+        policy.set_serial(serial);
+        policy.to_artifact()
+    }
+
+    fn sealed(serial: u64, env: &str, signer: u8) -> Vec<u8> {
+        seal(&artefact(serial), env, 1_800_000_000, &key(signer)).unwrap()
+    }
+
     #[test]
-    fn a_sealed_bundle_opens_with_its_key_only() {
-        let bundle = seal(b"artefact bytes", 7, &key(1));
-        let opened = open(&bundle, &key(1).verifying_key()).unwrap();
+    fn a_sealed_bundle_opens_with_its_key_and_environment_only() {
+        let bundle = sealed(7, "production", 1);
+        let head = open(&bundle, &key(1).verifying_key(), "production").unwrap();
+        assert_eq!(head.serial, 7);
+        assert_eq!(head.created_secs, 1_800_000_000);
+        assert_eq!(head.environment, "production");
+        assert_eq!(head.bundle_len(), bundle.len());
+        assert_eq!(*head.bytes, *head_of(&bundle).unwrap());
+        assert_eq!(head.bytes.len(), HEAD_LEN);
+        assert!(head.fits(&bundle));
         assert_eq!(
-            opened,
-            OpenedBundle {
-                serial: 7,
-                artifact: b"artefact bytes",
-                artifact_at: 62,
-            }
+            open(&bundle, &key(2).verifying_key(), "production"),
+            Err(BundleError::WrongKey)
         );
         assert_eq!(
-            open(&bundle, &key(2).verifying_key()),
-            Err(BundleError::WrongKey)
+            open(&bundle, &key(1).verifying_key(), "staging"),
+            Err(BundleError::WrongEnvironment)
         );
     }
 
     #[test]
-    fn every_flipped_bit_is_refused() {
-        let bundle = seal(b"a small artefact", 3, &key(1));
+    fn the_head_alone_verifies_and_a_bundle_fits_only_its_own_head() {
+        let bundle = sealed(7, "production", 1);
         let trusted = key(1).verifying_key();
-        for i in 0..bundle.len() {
-            let mut tampered = bundle.clone();
-            tampered[i] ^= 0x01;
-            assert!(
-                open(&tampered, &trusted).is_err(),
-                "byte {i} flipped was accepted"
-            );
+        let head = verify_head(&head_of(&bundle).unwrap(), &trusted, "production").unwrap();
+        let other = sealed(8, "production", 1);
+        assert!(!head.fits(&other));
+        let mut longer = bundle.clone();
+        longer.insert(300, 0);
+        assert!(!head.fits(&longer));
+    }
+
+    #[test]
+    fn every_flipped_bit_of_the_head_is_refused() {
+        let bundle = sealed(3, "production", 1);
+        let head = head_of(&bundle).unwrap();
+        let trusted = key(1).verifying_key();
+        for i in 0..head.len() {
+            for bit in [0x01, 0x80] {
+                let mut tampered = head.clone();
+                tampered[i] ^= bit;
+                assert!(
+                    verify_head(&tampered, &trusted, "production").is_err(),
+                    "byte {i} bit {bit:#x} flipped was accepted"
+                );
+            }
         }
     }
 
-    fn artefact() -> Vec<u8> {
-        let text =
-            "version = 1\n[[rules]]\nid = \"b\"\naction = \"block\"\nhosts = [\"evil.test\"]\n";
-        crate::compile("p.toml", text).unwrap().policy.to_artifact()
-    }
-
-    /// What the Worker does: open, then load with the checksum checked. Every flipped byte of
-    /// a real bundle is refused by one or the other, the payload's by the checksum the
-    /// signature covers.
+    /// What the Worker does: verify the head, check the bundle fits it, hash the payload and
+    /// load with the checksum compared. Every flipped byte of a real bundle is refused by one
+    /// of them.
     #[test]
     fn every_flipped_byte_of_a_real_bundle_is_refused_by_open_or_load() {
-        let artefact = artefact();
-        let bundle = seal(&artefact, 3, &key(1));
+        let bundle = sealed(3, "production", 1);
         let trusted = key(1).verifying_key();
         let accept = |bytes: &[u8]| {
-            open(bytes, &trusted)
+            open(bytes, &trusted, "production")
                 .ok()
-                .and_then(|o| crate::CompiledPolicy::from_artifact(o.artifact).ok())
+                .and_then(|h| {
+                    crate::CompiledPolicy::from_artifact(bytes.get(h.artifact_range())?).ok()
+                })
                 .is_some()
         };
         assert!(accept(&bundle));
@@ -325,67 +448,70 @@ mod tests {
 
     #[test]
     fn the_payload_range_is_what_the_artefact_checksum_covers() {
-        let artefact = artefact();
-        let bundle = seal(&artefact, 3, &key(1));
-        let range = payload_range(&bundle[..200], bundle.len()).unwrap();
+        let artefact = artefact(3);
+        let bundle = seal(&artefact, "production", 0, &key(1)).unwrap();
+        let head = read_head(&head_of(&bundle).unwrap()).unwrap();
         assert_eq!(
-            &bundle[range],
+            &bundle[head.payload_range()],
             crate::artifact::artifact_payload(&artefact).unwrap()
         );
-        assert_eq!(payload_range(&bundle[..200], bundle.len() + 1), None);
-        assert_eq!(payload_range(&bundle[..20], bundle.len()), None);
-        let tiny = seal(b"x", 1, &key(1));
-        assert_eq!(payload_range(&tiny, tiny.len()), None);
+        assert_eq!(&bundle[head.artifact_range()], &artefact[..]);
     }
 
     #[test]
     fn a_forged_signer_field_does_not_help() {
         // Another key signs, then claims the trusted key: the signature cannot verify.
-        let mut bundle = seal(b"evil", 99, &key(2));
+        let mut bundle = sealed(99, "production", 2);
         let trusted = key(1).verifying_key();
         bundle[22..54].copy_from_slice(trusted.as_bytes());
-        assert_eq!(open(&bundle, &trusted), Err(BundleError::BadSignature));
+        assert_eq!(
+            open(&bundle, &trusted, "production"),
+            Err(BundleError::BadSignature)
+        );
     }
 
     #[test]
-    fn the_serial_can_be_peeked_unchecked() {
-        let bundle = seal(b"x", 77, &key(1));
-        assert_eq!(peek_serial(&bundle), Some(77));
-        assert_eq!(peek_serial(&bundle[..20]), None);
-        assert_eq!(peek_serial(b"EGRESSPOL\0"), None);
+    fn environments_are_names() {
+        for good in ["production", "eu-west.1", "a", &"x".repeat(64)] {
+            assert!(valid_environment(good), "{good}");
+        }
+        for bad in ["", "prod env", "prod\0", "é", &"x".repeat(65)] {
+            assert!(!valid_environment(bad), "{bad:?}");
+            assert!(seal(b"x", bad, 0, &key(1)).is_none());
+        }
     }
 
     #[test]
     fn envelope_errors() {
         let trusted = key(1).verifying_key();
-        let bundle = seal(b"x", 1, &key(1));
-        assert_eq!(open(b"", &trusted), Err(BundleError::BadMagic));
+        let bundle = sealed(1, "production", 1);
+        let open = |bytes: &[u8]| open(bytes, &trusted, "production");
+        assert_eq!(open(b""), Err(BundleError::Truncated));
+        let mut not_a_bundle = bundle.clone();
+        not_a_bundle[..10].copy_from_slice(b"EGRESSPOL\0");
+        assert_eq!(open(&not_a_bundle), Err(BundleError::BadMagic));
         assert_eq!(
-            open(b"EGRESSPOL\0rest", &trusted),
-            Err(BundleError::BadMagic)
-        );
-        assert_eq!(
-            open(&bundle[..bundle.len() - 1], &trusted),
+            open(&bundle[..bundle.len() - 1]),
             Err(BundleError::Truncated)
         );
         let mut longer = bundle.clone();
         longer.push(0);
-        assert_eq!(open(&longer, &trusted), Err(BundleError::Truncated));
+        assert_eq!(open(&longer), Err(BundleError::Truncated));
         let mut other_version = bundle.clone();
-        other_version[10] = 1;
+        other_version[10] = 2;
         assert_eq!(
-            open(&other_version, &trusted),
-            Err(BundleError::UnsupportedVersion(1))
+            open(&other_version),
+            Err(BundleError::UnsupportedVersion(2))
         );
         let mut huge_length = bundle;
-        huge_length[54..62].copy_from_slice(&u64::MAX.to_le_bytes());
-        assert_eq!(open(&huge_length, &trusted), Err(BundleError::Truncated));
+        huge_length[118..126].copy_from_slice(&u64::MAX.to_le_bytes());
+        assert_eq!(open(&huge_length), Err(BundleError::Truncated));
     }
 
     #[test]
     fn public_key_text_round_trips_in_every_accepted_form() {
         let public = key(5).verifying_key();
-        let text = public_key_to_text(&public);
+        let text = public_key_to_text(public.as_bytes());
         assert_eq!(text.len(), 43);
         assert_eq!(public_key_from_text(&text), Some(public));
         assert_eq!(public_key_from_text(&format!(" {text}=\n")), Some(public));

@@ -41,6 +41,7 @@ mod policy;
 pub mod reference;
 pub mod request;
 mod suggest;
+pub mod time;
 mod validate;
 mod wildcard;
 

@@ -16,6 +16,7 @@ pub struct CompiledPolicy {
     file_name: String,
     model: PolicyModel,
     matcher: Matcher,
+    serial: u64,
 }
 
 impl CompiledPolicy {
@@ -26,7 +27,19 @@ impl CompiledPolicy {
             file_name: file_name.to_owned(),
             model,
             matcher,
+            serial: 0,
         })
+    }
+
+    /// The serial it is published under (0 until one is set): the Worker decides with the
+    /// highest-serial policy it can verify, embedded or bundled.
+    pub fn serial(&self) -> u64 {
+        self.serial
+    }
+
+    /// Sets the serial it is published under (written into its artefact).
+    pub fn set_serial(&mut self, serial: u64) {
+        self.serial = serial;
     }
 
     /// Decides one request (docs/policy.md: canonicalise, refuse, then the decision order).

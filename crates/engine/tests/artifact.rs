@@ -6,6 +6,7 @@
 )]
 //! The compiled artefact: round trip, and every kind of damage is a clear error.
 
+use egress_policy_engine::artifact::ARTIFACT_HEADER_LEN as HEADER;
 use egress_policy_engine::{ArtifactError, CompiledPolicy, Request, compile};
 
 fn policy() -> CompiledPolicy {
@@ -52,7 +53,7 @@ fn damage_is_detected() {
         CompiledPolicy::from_artifact(b"version = 1").unwrap_err(),
         ArtifactError::BadMagic
     );
-    for other in [1u32, 2, 4] {
+    for other in [1u32, 2, 3, 5] {
         let mut wrong = bytes.clone();
         wrong[10..14].copy_from_slice(&other.to_le_bytes());
         assert_eq!(
@@ -116,7 +117,7 @@ fn list_policy() -> CompiledPolicy {
 fn lists_travel_as_their_compiled_table() {
     let p = list_policy();
     let bytes = p.to_artifact();
-    let payload = &bytes[54..];
+    let payload = &bytes[HEADER..];
     // The JSON names the list but not its names; the section after it holds them, sorted,
     // joined, ready to use.
     let json_len = u64::from_le_bytes(payload[..8].try_into().unwrap()) as usize;
@@ -160,10 +161,21 @@ fn lists_travel_as_their_compiled_table() {
 
 /// Re-packs `payload` with a valid header, so only the payload's content is judged.
 fn repack(payload: &[u8]) -> Vec<u8> {
+    repack_as(
+        egress_policy_engine::artifact::ARTIFACT_FORMAT_VERSION,
+        payload,
+    )
+}
+
+/// `payload` under a valid header of format `version` (formats up to 3 had no serial).
+fn repack_as(version: u32, payload: &[u8]) -> Vec<u8> {
     use sha2::{Digest, Sha256};
     let mut out = Vec::new();
     out.extend_from_slice(egress_policy_engine::artifact::ARTIFACT_MAGIC);
-    out.extend_from_slice(&egress_policy_engine::artifact::ARTIFACT_FORMAT_VERSION.to_le_bytes());
+    out.extend_from_slice(&version.to_le_bytes());
+    if version >= 4 {
+        out.extend_from_slice(&7u64.to_le_bytes());
+    }
     out.extend_from_slice(&(payload.len() as u64).to_le_bytes());
     out.extend_from_slice(&Sha256::digest(payload));
     out.extend_from_slice(payload);
@@ -192,7 +204,7 @@ fn join(parts: &[Vec<u8>]) -> Vec<u8> {
 #[test]
 fn a_damaged_list_section_never_loads() {
     let bytes = list_policy().to_artifact();
-    let good = parts(&bytes[54..]);
+    let good = parts(&bytes[HEADER..]);
     assert_eq!(good.len(), 2);
     assert!(CompiledPolicy::from_artifact(&repack(&join(&good))).is_ok());
     let with_section = |section: Vec<u8>| repack(&join(&[good[0].clone(), section]));
@@ -232,8 +244,8 @@ fn a_damaged_list_section_never_loads() {
 #[test]
 fn a_changed_name_is_caught_by_the_checksum() {
     let bytes = list_policy().to_artifact();
-    let json_len = u64::from_le_bytes(bytes[54..62].try_into().unwrap()) as usize;
-    for at in 62 + json_len..bytes.len() {
+    let json_len = u64::from_le_bytes(bytes[HEADER..HEADER + 8].try_into().unwrap()) as usize;
+    for at in HEADER + 8 + json_len..bytes.len() {
         let mut changed = bytes.clone();
         changed[at] ^= 0x04;
         assert_eq!(
@@ -292,16 +304,13 @@ fn an_archived_format_2_artefact_still_loads_for_replay() {
     use egress_policy_engine::artifact::from_archived_artifact;
     let p = list_policy();
     let current = p.to_artifact();
-    let json_len = u64::from_le_bytes(current[54..62].try_into().unwrap()) as usize;
-    let mut json: serde_json::Value = serde_json::from_slice(&current[62..62 + json_len]).unwrap();
+    let json_len = u64::from_le_bytes(current[HEADER..HEADER + 8].try_into().unwrap()) as usize;
+    let mut json: serde_json::Value =
+        serde_json::from_slice(&current[HEADER + 8..HEADER + 8 + json_len]).unwrap();
     json["model"]["lists"]["feed"]["domains"] =
         "a.test\nb.test\nevil.com\nxn--bcher-kva.example".into();
     let payload = serde_json::to_vec(&json).unwrap();
-    let version2 = |payload: &[u8]| {
-        let mut bytes = repack(payload);
-        bytes[10..14].copy_from_slice(&2u32.to_le_bytes());
-        bytes
-    };
+    let version2 = |payload: &[u8]| repack_as(2, payload);
     let old = version2(&payload);
     assert_eq!(
         CompiledPolicy::from_artifact(&old).unwrap_err(),
@@ -339,9 +348,72 @@ fn an_archived_format_2_artefact_still_loads_for_replay() {
         ArtifactError::Invalid(_)
     ));
     let mut future = current.clone();
-    future[10..14].copy_from_slice(&4u32.to_le_bytes());
+    future[10..14].copy_from_slice(&5u32.to_le_bytes());
     assert_eq!(
         from_archived_artifact(&future).unwrap_err(),
-        ArtifactError::UnsupportedVersion(4)
+        ArtifactError::UnsupportedVersion(5)
     );
+    // Format 3 is today's payload under a header without the serial.
+    let version3 = repack_as(3, &current[HEADER..]);
+    assert_eq!(
+        CompiledPolicy::from_artifact(&version3).unwrap_err(),
+        ArtifactError::UnsupportedVersion(3)
+    );
+    assert_eq!(
+        from_archived_artifact(&version3).unwrap().model(),
+        p.model()
+    );
+}
+
+/// The serial travels in the header, where a bundle's signature covers it.
+#[test]
+fn the_serial_survives_the_artefact() {
+    let mut p = list_policy();
+    assert_eq!(p.serial(), 0);
+    p.set_serial(1_796_000_000_000_000);
+    let bytes = p.to_artifact();
+    let header = egress_policy_engine::artifact::read_header(&bytes).unwrap();
+    assert_eq!(header.serial, 1_796_000_000_000_000);
+    assert_eq!(header.payload_len, bytes.len() - HEADER);
+    assert_eq!(
+        CompiledPolicy::from_artifact(&bytes).unwrap().serial(),
+        1_796_000_000_000_000
+    );
+}
+
+/// An automaton damaged before the artefact's checksum was computed (a bug in a signer, or a
+/// signer that damaged it on purpose) is refused when the artefact loads, by the automaton's
+/// own checksum: a lookup never meets it. Thousands of random damages, none loads and none
+/// panics.
+#[test]
+fn a_damaged_automaton_under_a_good_checksum_is_refused_at_load() {
+    let bytes = list_policy().to_artifact();
+    let good = parts(&bytes[HEADER..]);
+    let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let section = &good[1];
+    for round in 0..3_000 {
+        let mut damaged = section.clone();
+        for _ in 0..=(next() % 3) {
+            let at = (next() % damaged.len() as u64) as usize;
+            let bit = 1u8 << (next() % 8);
+            damaged[at] ^= bit;
+        }
+        if damaged == *section {
+            continue;
+        }
+        let artefact = repack(&join(&[good[0].clone(), damaged]));
+        match std::panic::catch_unwind(|| CompiledPolicy::from_artifact(&artefact)) {
+            Ok(Err(ArtifactError::Invalid(message))) => {
+                assert!(message.contains("list `feed`"), "round {round}: {message}")
+            }
+            Ok(other) => panic!("round {round}: a damaged automaton loaded: {other:?}"),
+            Err(_) => panic!("round {round}: loading panicked"),
+        }
+    }
 }

@@ -1,25 +1,96 @@
-//! Which signed policy bundle an isolate decides with, and when it looks for a newer one.
+//! Which policy an isolate decides with, and when it reads Workers KV for a newer one.
 //!
-//! The Worker reads the bundle from Workers KV; everything else happens here, free of the
-//! runtime: [`BundleState::due`] says whether to read now (the isolate's first request waits
-//! for that first read; later reads run in the background and never delay a request), and
-//! [`BundleState::take_up`] judges what was read. A bundle is taken up only when its
-//! signature verifies with the trusted key, its serial is above the one in use (and not below
-//! the configured floor), and its artefact loads. Anything else is refused and the last good
-//! policy keeps deciding; the embedded policy decides until a first bundle is taken up. Each
-//! outcome is reported once per isolate (the same refused bundle read every 30 seconds is
-//! one event, not one per read).
+//! The newest signed policy wins, wherever it came from: the embedded policy carries a
+//! serial, and a bundle is taken up only when its head verifies with the trusted key for this
+//! Worker's environment and its serial is above both the embedded policy's and the bundle's
+//! in use (and not below the configured floor). Anything else is refused and the policy in
+//! force keeps deciding.
+//!
+//! When to read: an isolate's first request, and every request arriving after the last read
+//! settled more than the refresh interval ago, waits for a read (at most the wait bound after
+//! that read started), so no request is decided by a policy read longer ago than that; under
+//! steady traffic a background read starts at half the interval, so requests rarely wait. A
+//! read that does not settle within its timeout counts as failed, and the next is due on
+//! schedule. The Worker (`src/live.rs`) does the reading; everything here is free of the
+//! runtime.
+//!
+//! A read looks at the bundle's **head** first (a few hundred bytes published beside it):
+//! the head of the bundle in use, or of one refused before, is known by its exact bytes and
+//! costs nothing more. A new head is verified before anything else of its bundle is read,
+//! hashed or copied. Refusals are remembered only for bytes proven identical to those
+//! judged: a head by its signed bytes, a payload that does not hash to its head's checksum
+//! not at all (the genuine bundle with the same head is judged afresh when it comes).
+//! Each outcome is reported once per isolate.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, VecDeque};
 use std::rc::Rc;
 use std::sync::Arc;
 
-use egress_policy_engine::bundle::{self, VerifyingKey};
-use egress_policy_engine::{ArtifactError, CompiledPolicy, PolicyRef, PolicySource};
+use egress_policy_engine::bundle::{self, Head, VerifyingKey};
+use egress_policy_engine::{CompiledPolicy, PolicyRef, PolicySource};
 use serde::Serialize;
 
-/// The default seconds between two reads of the bundle.
+/// The default seconds between two reads.
 pub const DEFAULT_REFRESH_SECS: u64 = 30;
+/// The default longest wait of a request for a read.
+pub const DEFAULT_WAIT_MS: u64 = 1_000;
+/// The default time after which a read that has not settled counts as failed.
+pub const DEFAULT_READ_TIMEOUT_MS: u64 = 10_000;
+
+/// How many refused heads an isolate remembers.
+const REMEMBERED_HEADS: usize = 32;
+
+/// When an isolate reads, from its settings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Timing {
+    /// Milliseconds after which the last read is stale: the next request waits for a new one.
+    pub refresh_ms: u64,
+    /// The longest a request waits for a read, counted from the read's start.
+    pub wait_ms: u64,
+    /// Milliseconds after which a read that has not settled counts as failed.
+    pub read_timeout_ms: u64,
+}
+
+impl Default for Timing {
+    fn default() -> Self {
+        Timing {
+            refresh_ms: DEFAULT_REFRESH_SECS * 1000,
+            wait_ms: DEFAULT_WAIT_MS,
+            read_timeout_ms: DEFAULT_READ_TIMEOUT_MS,
+        }
+    }
+}
+
+/// What a bundle must satisfy to be taken up.
+#[derive(Clone, Copy, Debug)]
+pub struct Trust<'a> {
+    /// The one public key bundles must be signed with.
+    pub key: &'a VerifyingKey,
+    /// This Worker's environment: a bundle signed for another is refused.
+    pub environment: &'a str,
+    /// The embedded policy (its serial included): a bundle must be newer, and it decides
+    /// while no bundle is taken up.
+    pub embedded: &'a PolicyRef,
+    /// The configured floor: bundles below it are refused.
+    pub min_serial: u64,
+}
+
+impl Trust<'_> {
+    fn embedded_serial(&self) -> u64 {
+        self.embedded.serial.unwrap_or(0)
+    }
+}
+
+/// Where a bundle was read from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Origin {
+    /// The KV namespace.
+    Kv,
+    /// This location's cache, where an isolate keeps the newest bundle it verified, for the
+    /// isolates after it when KV cannot be read.
+    Cache,
+}
 
 /// A bundle taken up: its policy and where it came from.
 #[derive(Debug)]
@@ -30,36 +101,62 @@ pub struct LoadedBundle {
     pub serial: u64,
     /// What decision lines name: the policy, `source = bundle`, the serial.
     pub policy_ref: PolicyRef,
-    /// The bundle's length in bytes: with the serial, how the same bundle read again is
-    /// recognised without verifying or hashing megabytes every refresh.
-    len: usize,
+    /// Its head: the same bundle read again is known by these bytes.
+    pub head: Box<[u8]>,
 }
 
-/// What reading the bundle's KV key gave.
-#[derive(Clone, Copy, Debug)]
-pub enum Fetched<'a> {
-    /// The value's bytes.
-    Bytes(&'a [u8]),
-    /// The value's bytes, and the SHA-256 of its artefact's payload
-    /// ([`bundle::payload_range`]) as the runtime computed it natively: the load then compares
-    /// it with the artefact's checksum instead of hashing megabytes in Wasm, and the policy
-    /// keeps the buffer, its lists' tables used where they lie in it.
-    Hashed(&'a Arc<Vec<u8>>, [u8; 32]),
-    /// No value under the key.
-    Absent,
-    /// The read failed (KV unreachable, binding misbehaving).
-    Unreachable,
-}
-
-/// Whether to read the bundle now.
+/// What a request does before it is decided.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Due {
-    /// The isolate has never read it: read, and decide this request after the read.
-    First,
-    /// The last read is older than the refresh interval: read in the background.
-    Refresh,
-    /// Nothing to do.
-    No,
+pub enum Ready {
+    /// Decide now.
+    Now,
+    /// Decide now, and start read `id` in the background.
+    Refresh(u64),
+    /// Wait for read `id` (start it first when `start`) until `until_ms` at the latest, then
+    /// decide with what was taken up.
+    Wait {
+        /// The read to wait for.
+        id: u64,
+        /// Whether the caller starts it.
+        start: bool,
+        /// When to stop waiting.
+        until_ms: u64,
+    },
+}
+
+/// How a read ended, for scheduling and reporting.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReadEnd {
+    /// KV answered with a bundle (taken up or not).
+    Answered,
+    /// KV answered: no bundle under the key.
+    Absent,
+    /// KV could not be read.
+    Failed,
+    /// The read did not settle within its timeout.
+    TimedOut,
+}
+
+/// What to do about a head just read.
+#[derive(Debug)]
+pub enum HeadVerdict {
+    /// The head of the bundle in use (or being taken up), or of one refused before.
+    Known,
+    /// Refused: the event to log, if it is news.
+    Refused(Option<BundleEvent>),
+    /// A newer bundle: read it, check it [`fits`](Head::fits) the head, hash its payload and
+    /// call [`BundleState::take_up`].
+    Newer(Head),
+}
+
+/// What to do about a value read as the bundle of a head.
+#[derive(Debug)]
+pub enum ValueVerdict {
+    /// It fits the head and its payload hashes to the head's checksum, this digest: copy it
+    /// and call [`BundleState::take_up`].
+    Fits([u8; 32]),
+    /// Not the head's bundle: the event to log, if it is news.
+    Refused(Option<BundleEvent>),
 }
 
 /// How a read ended, as the event line says it.
@@ -70,9 +167,10 @@ pub enum EventStatus {
     Loaded,
     /// A bundle was refused; `reason` says why.
     Refused,
-    /// No bundle under the key: the current policy keeps deciding.
+    /// No bundle under the key: the policy in force keeps deciding.
     Absent,
-    /// KV could not be read: the current policy keeps deciding.
+    /// KV could not be read (`reason`: `failed` or `timeout`): the policy in force keeps
+    /// deciding.
     Unreachable,
 }
 
@@ -81,40 +179,94 @@ pub enum EventStatus {
 pub struct BundleEvent {
     /// What happened.
     pub status: EventStatus,
-    /// Why a bundle was refused (`bad_signature`, `wrong_key`, `older_serial`, ...).
+    /// Why a bundle was refused (`bad_signature`, `wrong_key`, `older_serial`, ...) or KV was
+    /// unreachable (`failed`, `timeout`).
     pub reason: Option<&'static str>,
-    /// The serial of the bundle read, when it could be read.
+    /// The serial of the bundle read, when its head could be read.
     pub serial: Option<u64>,
     /// The policy in the bundle read, when it loaded.
     pub policy: Option<PolicyRef>,
+    /// Where the bundle was read from, for `loaded` and `refused`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from: Option<Origin>,
     /// The policy deciding after this event.
     pub active: PolicyRef,
+}
+
+/// A read under way.
+#[derive(Clone, Copy, Debug)]
+struct Reading {
+    id: u64,
+    started_ms: u64,
 }
 
 /// The bundle state of one isolate.
 #[derive(Debug, Default)]
 pub struct BundleState {
     current: Option<Rc<LoadedBundle>>,
-    last_read_ms: Option<u64>,
-    reading: bool,
+    last_settled_ms: Option<u64>,
+    reading: Option<Reading>,
+    reads: u64,
+    /// Heads of newer bundles being read: the same head read meanwhile is known.
+    taking: Vec<Box<[u8]>>,
+    /// Heads refused, by their exact bytes, newest last.
+    refused: VecDeque<Box<[u8]>>,
     reported: BTreeSet<String>,
 }
 
 impl BundleState {
-    /// Whether to read the bundle at `now_ms`, given the refresh interval. Marks a read as
-    /// started when one is due: the caller must then read and call [`Self::take_up`].
-    pub fn due(&mut self, now_ms: u64, refresh_ms: u64) -> Due {
-        let due = match self.last_read_ms {
-            None if !self.reading => Due::First,
-            Some(last) if !self.reading && now_ms.saturating_sub(last) >= refresh_ms => {
-                Due::Refresh
-            }
-            _ => Due::No,
-        };
-        if due != Due::No {
-            self.reading = true;
+    /// What a request arriving at `now_ms` does first. Starts (numbers) a read when one is
+    /// due: the caller must then make it, and end it with [`BundleState::settle`].
+    pub fn ready(&mut self, now_ms: u64, timing: &Timing) -> Ready {
+        let age = self.last_settled_ms.map(|t| now_ms.saturating_sub(t));
+        let fresh = age.is_some_and(|age| age < timing.refresh_ms);
+        // A read whose timeout could not fire (no timer) is not waited for for ever.
+        if let Some(reading) = self.reading
+            && now_ms.saturating_sub(reading.started_ms)
+                >= timing.read_timeout_ms.saturating_add(timing.wait_ms)
+        {
+            self.reading = None;
         }
-        due
+        match self.reading {
+            Some(reading) => {
+                let until_ms = reading.started_ms.saturating_add(timing.wait_ms);
+                if !fresh && now_ms < until_ms {
+                    Ready::Wait {
+                        id: reading.id,
+                        start: false,
+                        until_ms,
+                    }
+                } else {
+                    Ready::Now
+                }
+            }
+            None if fresh => {
+                if age.is_some_and(|age| age >= timing.refresh_ms / 2) {
+                    Ready::Refresh(self.start(now_ms))
+                } else {
+                    Ready::Now
+                }
+            }
+            None => Ready::Wait {
+                id: self.start(now_ms),
+                start: true,
+                until_ms: now_ms.saturating_add(timing.wait_ms),
+            },
+        }
+    }
+
+    fn start(&mut self, now_ms: u64) -> u64 {
+        self.reads = self.reads.wrapping_add(1);
+        self.reading = Some(Reading {
+            id: self.reads,
+            started_ms: now_ms,
+        });
+        self.reads
+    }
+
+    /// Whether a read has ever settled: the isolate's first read also looks in the cache.
+    pub fn has_read(&self) -> bool {
+        self.last_settled_ms.is_some()
     }
 
     /// The bundle taken up, if any.
@@ -122,156 +274,196 @@ impl BundleState {
         self.current.clone()
     }
 
-    /// Judges what a read gave (see the module docs) and returns the event to log, if it was
-    /// not logged before. `embedded` names the embedded policy, which decides while no bundle
-    /// was taken up; `min_serial` is the configured floor.
-    pub fn take_up(
-        &mut self,
-        now_ms: u64,
-        fetched: Fetched<'_>,
-        trusted: &VerifyingKey,
-        min_serial: u64,
-        embedded: &PolicyRef,
-    ) -> Option<BundleEvent> {
-        self.reading = false;
-        self.last_read_ms = Some(now_ms);
-        let event = |state: &Self, status, read: Read| {
-            state.event(status, read.reason, read.serial, read.policy, embedded)
-        };
-        let (event, key) = match fetched {
-            Fetched::Unreachable => (
-                event(self, EventStatus::Unreachable, Read::none()),
-                "unreachable".to_owned(),
-            ),
-            Fetched::Absent => {
-                self.reported.remove("unreachable");
-                (
-                    event(self, EventStatus::Absent, Read::none()),
-                    "absent".to_owned(),
-                )
-            }
-            Fetched::Bytes(bytes) => {
-                self.take_up_value(now_ms, bytes, None, trusted, min_serial, embedded)?
-            }
-            Fetched::Hashed(buffer, digest) => self.take_up_value(
-                now_ms,
-                buffer,
-                Some((buffer, digest)),
-                trusted,
-                min_serial,
-                embedded,
-            )?,
-        };
-        self.reported.insert(key).then_some(event)
-    }
-
-    /// A value KV gave: `None` when it is known already (nothing to log), else the event of
-    /// judging it and the key it is remembered by. `shared` is the buffer holding `bytes` and
-    /// the digest of its artefact's payload, when the runtime computed one.
-    fn take_up_value(
-        &mut self,
-        now_ms: u64,
-        bytes: &[u8],
-        shared: Option<(&Arc<Vec<u8>>, [u8; 32])>,
-        trusted: &VerifyingKey,
-        min_serial: u64,
-        embedded: &PolicyRef,
-    ) -> Option<(BundleEvent, String)> {
-        self.read_again(now_ms);
-        if self.recognises(bytes, bytes.len()) {
-            return None;
-        }
-        let key = bundle_key(bundle::peek_serial(bytes), bytes.len());
-        let (status, read) = match self.judge(bytes, shared, trusted, min_serial) {
-            Ok(loaded) => {
-                let taken = Read {
-                    reason: None,
-                    serial: Some(loaded.serial),
-                    policy: Some(loaded.policy_ref.clone()),
-                };
-                self.current = Some(Rc::new(loaded));
-                (EventStatus::Loaded, taken)
-            }
-            Err(refused) => (EventStatus::Refused, refused),
-        };
-        let event = self.event(status, read.reason, read.serial, read.policy, embedded);
-        Some((event, key))
-    }
-
-    /// Whether a value of `len` bytes starting with `head` (at least the bundle's head) is
-    /// the bundle in use or one already judged. A bundle is known by its claimed serial and
-    /// its length: read again, it costs no copy, no hash, no signature check and no load. (A
-    /// different bundle with the same serial and length could only be a re-signed copy of
-    /// the same serial, which would be refused as `same_serial` anyway.)
-    pub fn recognises(&self, head: &[u8], len: usize) -> bool {
-        let serial = bundle::peek_serial(head);
+    /// The serial in force: the bundle's, else the embedded policy's.
+    fn serial_in_force(&self, trust: &Trust<'_>) -> u64 {
         self.current
             .as_ref()
-            .is_some_and(|c| Some(c.serial) == serial && c.len == len)
-            || self.reported.contains(&bundle_key(serial, len))
+            .map_or(trust.embedded_serial(), |c| c.serial)
     }
 
-    /// Records a read that gave a value: the read is done and KV answered (a later outage or
-    /// absence is news again). All there is to do for a value [`BundleState::recognises`].
-    pub fn read_again(&mut self, now_ms: u64) {
-        self.reading = false;
-        self.last_read_ms = Some(now_ms);
-        self.reported.remove("unreachable");
-        self.reported.remove("absent");
-    }
-
-    /// Opens, checks and loads a bundle, or says why it is refused.
-    fn judge(
-        &self,
-        bytes: &[u8],
-        shared: Option<(&Arc<Vec<u8>>, [u8; 32])>,
-        trusted: &VerifyingKey,
-        min_serial: u64,
-    ) -> Result<LoadedBundle, Read> {
-        let opened = bundle::open(bytes, trusted).map_err(|e| Read::because(e.code(), None))?;
-        let serial = opened.serial;
-        if serial < min_serial {
-            return Err(Read::because("below_min_serial", Some(serial)));
-        }
-        if let Some(current) = &self.current
-            && serial <= current.serial
+    /// Judges a head read `from` KV or the cache (see the module docs).
+    pub fn judge_head(&mut self, head: &[u8], trust: &Trust<'_>, from: Origin) -> HeadVerdict {
+        if self.current.as_ref().is_some_and(|c| *c.head == *head)
+            || self.taking.iter().any(|h| **h == *head)
+            || self.refused.iter().any(|h| **h == *head)
         {
-            let reason = if serial == current.serial {
-                "same_serial"
-            } else {
-                "older_serial"
-            };
-            return Err(Read::because(reason, Some(serial)));
+            return HeadVerdict::Known;
         }
-        let loaded = match shared {
-            Some((buffer, digest)) => {
-                let at = opened.artifact_at;
-                CompiledPolicy::from_shared_artifact(
-                    buffer,
-                    at..at + opened.artifact.len(),
-                    &digest,
-                )
+        let verdict = bundle::verify_head(head, trust.key, trust.environment)
+            .map_err(|e| (e.code(), bundle::read_head(head).ok().map(|h| h.serial)))
+            .and_then(|verified| {
+                let in_force = self.serial_in_force(trust);
+                let serial = Some(verified.serial);
+                if verified.serial < trust.min_serial {
+                    Err(("below_min_serial", serial))
+                } else if verified.serial == in_force {
+                    Err(("same_serial", serial))
+                } else if verified.serial < in_force {
+                    Err(("older_serial", serial))
+                } else {
+                    Ok(verified)
+                }
+            });
+        match verdict {
+            Ok(verified) => {
+                self.taking.push(head.into());
+                HeadVerdict::Newer(verified)
             }
-            None => CompiledPolicy::from_artifact(opened.artifact),
+            Err((reason, serial)) => {
+                self.remember_refused(head.into());
+                let event = self.event(EventStatus::Refused, Some(reason), serial, None, trust);
+                HeadVerdict::Refused(Some(Self::with_origin(event, from)))
+            }
+        }
+    }
+
+    /// Gives up reading the bundle of a head [`BundleState::judge_head`] found newer (its
+    /// bundle could not be read): the head will be judged afresh when read again.
+    pub fn abandon(&mut self, head: &Head) {
+        self.taking.retain(|h| **h != *head.bytes);
+    }
+
+    /// Checks a value read as the bundle of `head` (a head [`BundleState::judge_head`] found
+    /// newer) before it is copied: its length and its own head (its first and last bytes,
+    /// `value_head`) must be the head's, and its payload must hash to the head's checksum
+    /// (`payload_sha256`, computed by the runtime; `None` if it could not be). Returns the
+    /// digest to take it up with, or the event of refusing it, if news. No refusal is
+    /// held against the head: the genuine bundle of this head is taken when it is read.
+    pub fn judge_value(
+        &mut self,
+        head: &Head,
+        value_head: &[u8],
+        value_len: usize,
+        payload_sha256: Option<&[u8; 32]>,
+        trust: &Trust<'_>,
+        from: Origin,
+    ) -> ValueVerdict {
+        let (reason, key) = if value_len != head.bundle_len() || *value_head != *head.bytes {
+            // KV shows the two keys' writes at different times, or the value was replaced.
+            ("head_mismatch", format!("mismatch:{}", hex(&head.bytes)))
+        } else {
+            match payload_sha256 {
+                Some(digest) if *digest == head.payload_sha256 => {
+                    return ValueVerdict::Fits(*digest);
+                }
+                // Altered after signing.
+                Some(digest) => ("bad_signature", format!("payload:{}", hex(digest))),
+                None => {
+                    self.abandon(head);
+                    return ValueVerdict::Refused(None);
+                }
+            }
         };
-        let policy = loaded.map_err(|e| {
-            // The signature covers the payload through its checksum: a payload that does not
-            // match it was tampered with or corrupted after signing.
-            let reason = match e {
-                ArtifactError::ChecksumMismatch => "bad_signature",
-                _ => "invalid_policy",
-            };
-            Read::because(reason, Some(serial))
-        })?;
+        self.abandon(head);
+        let event = self.event(
+            EventStatus::Refused,
+            Some(reason),
+            Some(head.serial),
+            None,
+            trust,
+        );
+        ValueVerdict::Refused(
+            self.reported
+                .insert(key)
+                .then(|| Self::with_origin(event, from)),
+        )
+    }
+
+    /// Takes up the bundle of `head` (a head [`BundleState::judge_head`] found newer), read
+    /// into `buffer`, whose artefact payload hashes to `payload_sha256` (computed by the
+    /// runtime, natively), after checking it as [`BundleState::judge_value`] does. Returns
+    /// the event to log, if it is news.
+    pub fn take_up(
+        &mut self,
+        head: &Head,
+        buffer: &Arc<Vec<u8>>,
+        payload_sha256: &[u8; 32],
+        trust: &Trust<'_>,
+        from: Origin,
+    ) -> Option<BundleEvent> {
+        let value_head = bundle::head_of(buffer).unwrap_or_default();
+        if let ValueVerdict::Refused(event) = self.judge_value(
+            head,
+            &value_head,
+            buffer.len(),
+            Some(payload_sha256),
+            trust,
+            from,
+        ) {
+            return event;
+        }
+        self.abandon(head);
+        let serial = Some(head.serial);
+        if head.serial <= self.serial_in_force(trust) {
+            // Another read took this one, or a newer one, meanwhile.
+            return None;
+        }
+        let loaded =
+            CompiledPolicy::from_shared_artifact(buffer, head.artifact_range(), payload_sha256);
+        let policy = match loaded {
+            Ok(policy) if policy.serial() == head.serial => policy,
+            _ => {
+                self.remember_refused(head.bytes.clone());
+                let event = self.event(
+                    EventStatus::Refused,
+                    Some("invalid_policy"),
+                    serial,
+                    None,
+                    trust,
+                );
+                return Some(Self::with_origin(event, from));
+            }
+        };
         let policy_ref = policy
             .policy_ref()
-            .from_source(PolicySource::Bundle, Some(serial));
-        Ok(LoadedBundle {
+            .from_source(PolicySource::Bundle, Some(head.serial));
+        self.current = Some(Rc::new(LoadedBundle {
             policy,
-            serial,
-            policy_ref,
-            len: bytes.len(),
-        })
+            serial: head.serial,
+            policy_ref: policy_ref.clone(),
+            head: head.bytes.clone(),
+        }));
+        let event = self.event(EventStatus::Loaded, None, serial, Some(policy_ref), trust);
+        Some(Self::with_origin(event, from))
+    }
+
+    /// Ends read `id` at `now_ms`: the next is due a refresh interval later. A read that
+    /// ended before (it timed out) is not ended again. Returns the event to log, if news:
+    /// KV absent or unreachable is reported once until KV answers with a bundle again.
+    pub fn settle(
+        &mut self,
+        id: u64,
+        now_ms: u64,
+        end: ReadEnd,
+        trust: &Trust<'_>,
+    ) -> Option<BundleEvent> {
+        if self.reading.is_none_or(|reading| reading.id != id) {
+            return None;
+        }
+        self.reading = None;
+        self.last_settled_ms = Some(now_ms);
+        let (status, reason, key) = match end {
+            ReadEnd::Answered => {
+                self.reported.remove("absent");
+                self.reported.remove("unreachable");
+                return None;
+            }
+            ReadEnd::Absent => {
+                self.reported.remove("unreachable");
+                (EventStatus::Absent, None, "absent")
+            }
+            ReadEnd::Failed => (EventStatus::Unreachable, Some("failed"), "unreachable"),
+            ReadEnd::TimedOut => (EventStatus::Unreachable, Some("timeout"), "unreachable"),
+        };
+        let event = self.event(status, reason, None, None, trust);
+        self.reported.insert(key.to_owned()).then_some(event)
+    }
+
+    fn remember_refused(&mut self, head: Box<[u8]>) {
+        if self.refused.len() >= REMEMBERED_HEADS {
+            self.refused.pop_front();
+        }
+        self.refused.push_back(head);
     }
 
     fn event(
@@ -280,46 +472,37 @@ impl BundleState {
         reason: Option<&'static str>,
         serial: Option<u64>,
         policy: Option<PolicyRef>,
-        embedded: &PolicyRef,
+        trust: &Trust<'_>,
     ) -> BundleEvent {
         let active = match &self.current {
             Some(current) => current.policy_ref.clone(),
-            None => embedded.clone(),
+            None => trust.embedded.clone(),
         };
         BundleEvent {
             status,
             reason,
             serial,
             policy,
+            from: None,
             active,
         }
     }
+
+    fn with_origin(mut event: BundleEvent, from: Origin) -> BundleEvent {
+        event.from = Some(from);
+        event
+    }
 }
 
-/// What an event says of the bundle read: why it was refused (if it was), its serial, its
-/// policy.
-struct Read {
-    reason: Option<&'static str>,
-    serial: Option<u64>,
-    policy: Option<PolicyRef>,
-}
-
-impl Read {
-    fn none() -> Self {
-        Read {
-            reason: None,
-            serial: None,
-            policy: None,
-        }
-    }
-
-    fn because(reason: &'static str, serial: Option<u64>) -> Self {
-        Read {
-            reason: Some(reason),
-            serial,
-            policy: None,
-        }
-    }
+/// Lower-case hex of the first 16 bytes of the SHA-256 of `bytes`: a short, exact name for
+/// bytes judged.
+fn hex(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(bytes)
+        .iter()
+        .take(16)
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// The event as one log line: `{"v":1,"ts":..,"event":"policy_bundle",..}`. It has no
@@ -342,17 +525,9 @@ impl BundleEvent {
     pub fn line(&self, now_ms: u64) -> BundleEventLine<'_> {
         BundleEventLine {
             v: egress_policy_engine::LOG_SCHEMA_VERSION,
-            ts: crate::time::rfc3339_millis(now_ms),
+            ts: egress_policy_engine::time::rfc3339_millis(now_ms),
             event: "policy_bundle",
             body: self,
         }
-    }
-}
-
-/// How a judged bundle is remembered: its claimed serial and its length.
-fn bundle_key(serial: Option<u64>, len: usize) -> String {
-    match serial {
-        Some(serial) => format!("bundle:{serial}:{len}"),
-        None => format!("bundle:none:{len}"),
     }
 }

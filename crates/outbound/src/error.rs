@@ -17,13 +17,6 @@ pub enum CredentialError {
     SigningFailed,
 }
 
-impl CredentialError {
-    /// The request error it maps to in the log line.
-    pub fn request_error(self) -> RequestError {
-        RequestError::CredentialUnavailable
-    }
-}
-
 impl fmt::Display for CredentialError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
@@ -44,6 +37,8 @@ impl std::error::Error for CredentialError {}
 pub enum RequestError {
     /// The upstream fetch failed (DNS, connection, TLS, ...).
     UpstreamUnreachable,
+    /// The upstream sent no response within `EGRESS_UPSTREAM_TIMEOUT_MS`.
+    UpstreamTimeout,
     /// An inject decision whose token could not be minted.
     CredentialUnavailable,
     /// Anything else that went wrong inside the Worker.
@@ -55,6 +50,7 @@ impl RequestError {
     pub fn code(self) -> &'static str {
         match self {
             RequestError::UpstreamUnreachable => "upstream_unreachable",
+            RequestError::UpstreamTimeout => "upstream_timeout",
             RequestError::CredentialUnavailable => "credential_unavailable",
             RequestError::InternalError => "internal_error",
         }

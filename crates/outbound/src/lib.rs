@@ -3,11 +3,11 @@
 //! The request path as the Worker adapter (`src/` of the root package) walks it:
 //! identity (the engine's `identity::read`) -> engine `decide` -> [`plan::plan`] -> for inject,
 //! [`mint::Minter::token`] (claims, signing, token cache) -> [`headers::forward_plan`] ->
-//! forward or answer locally ([`body`]) -> one [`log::build`] line.
+//! forward or answer locally ([`answer`]) -> one [`log::build`] line.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-pub mod body;
+pub mod answer;
 pub mod bundle_state;
 pub mod claims;
 pub mod clock;
@@ -19,10 +19,10 @@ pub mod log;
 pub mod mint;
 pub mod plan;
 pub mod signer;
-pub mod time;
 pub mod token;
 pub mod token_cache;
 
+pub use answer::{LocalAnswer, LocalResponse};
 pub use clock::Clock;
 pub use error::{CredentialError, RequestError};
 pub use mint::Minter;

@@ -5,7 +5,7 @@ use egress_policy_engine::{
 };
 
 use crate::error::RequestError;
-use crate::time::rfc3339_millis;
+use egress_policy_engine::time::rfc3339_millis;
 
 /// Everything the log line is made of besides the decision. Deliberately without headers,
 /// tokens or secrets: what is not here cannot leak into the line.

@@ -2,14 +2,14 @@
 
 use egress_policy_engine::{Action, Credential, Decision};
 
-use crate::body::{self, LocalResponse};
+use crate::answer::LocalAnswer;
 
 /// What the Worker does with one request.
 #[derive(Clone, Debug, PartialEq)]
 pub enum ActionPlan<'p> {
     /// Answer locally (403 for a block, 502 for an inject whose credential the policy
     /// lacks); never forward.
-    Answer(LocalResponse),
+    Answer(LocalAnswer),
     /// Mint (or reuse) this credential's token, put it in the headers, forward.
     Inject(&'p Credential),
     /// Forward unchanged (apart from a disagreeing `Host` header).
@@ -21,18 +21,14 @@ pub enum ActionPlan<'p> {
 /// credential-unavailable answer.
 pub fn plan<'p>(
     decision: &Decision,
-    decision_id: &str,
     credential: impl FnOnce(&str) -> Option<&'p Credential>,
 ) -> ActionPlan<'p> {
     match decision.action {
-        Action::Block => ActionPlan::Answer(body::blocked(decision, decision_id)),
+        Action::Block => ActionPlan::Answer(LocalAnswer::Blocked),
         Action::Pass => ActionPlan::Pass,
         Action::Inject => match decision.credential.as_deref().and_then(credential) {
             Some(found) => ActionPlan::Inject(found),
-            None => ActionPlan::Answer(body::credential_unavailable(
-                decision.credential.as_deref(),
-                decision_id,
-            )),
+            None => ActionPlan::Answer(LocalAnswer::CredentialUnavailable),
         },
     }
 }
@@ -76,9 +72,9 @@ mod tests {
 
     #[test]
     fn block_answers_403() {
-        let planned = plan(&decision(Action::Block, None), "d", |_| None);
+        let planned = plan(&decision(Action::Block, None), |_| None);
         match planned {
-            ActionPlan::Answer(answer) => assert_eq!(answer.status, 403),
+            ActionPlan::Answer(answer) => assert_eq!(answer, LocalAnswer::Blocked),
             other => panic!("expected an answer, got {other:?}"),
         }
     }
@@ -86,7 +82,7 @@ mod tests {
     #[test]
     fn pass_forwards() {
         assert_eq!(
-            plan(&decision(Action::Pass, None), "d", |_| None),
+            plan(&decision(Action::Pass, None), |_| None),
             ActionPlan::Pass
         );
     }
@@ -94,7 +90,7 @@ mod tests {
     #[test]
     fn inject_resolves_the_credential() {
         let cred = credential("api");
-        let planned = plan(&decision(Action::Inject, Some("api")), "d", |id| {
+        let planned = plan(&decision(Action::Inject, Some("api")), |id| {
             (id == "api").then_some(&cred)
         });
         assert_eq!(planned, ActionPlan::Inject(&cred));
@@ -102,12 +98,15 @@ mod tests {
 
     #[test]
     fn inject_with_unknown_credential_fails_closed() {
-        let planned = plan(&decision(Action::Inject, Some("gone")), "d-9", |_| None);
+        let planned = plan(&decision(Action::Inject, Some("gone")), |_| None);
         assert_eq!(
             planned,
-            ActionPlan::Answer(body::credential_unavailable(Some("gone"), "d-9"))
+            ActionPlan::Answer(LocalAnswer::CredentialUnavailable)
         );
-        let planned = plan(&decision(Action::Inject, None), "d-9", |_| None);
-        assert!(matches!(planned, ActionPlan::Answer(a) if a.status == 502));
+        let planned = plan(&decision(Action::Inject, None), |_| None);
+        assert_eq!(
+            planned,
+            ActionPlan::Answer(LocalAnswer::CredentialUnavailable)
+        );
     }
 }

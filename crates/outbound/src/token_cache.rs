@@ -1,8 +1,13 @@
 //! Minted tokens kept per isolate until shortly before they expire.
 //!
-//! Keyed by (credential, customer, tags), plus host and rule when a claim template uses
-//! `{host}`/`{rule}`: a token minted for one customer (or tag set, host, rule) is never handed
-//! out for another, because the key is exactly what the token's claims were rendered from.
+//! Keyed by the credential's whole definition, the customer and tags, plus host and rule when
+//! a claim template uses `{host}`/`{rule}`: a token minted for one customer (or tag set, host,
+//! rule) is never handed out for another, because the key is exactly what the token was made
+//! from. The definition is every field of the credential (a digest of all of it, so a field
+//! added later is covered too): after a new policy changes a credential's audience, claims,
+//! lifetime or secret, no token minted under the old definition is handed out. The key itself
+//! is the value of the secret the definition names, and an isolate's secrets never change (a
+//! new secret value is a new deployment, with new isolates).
 //!
 //! Refresh: a token is reused while more than `min(60 s, ttl / 5)` of its lifetime remains, so
 //! an upstream never receives a token about to expire in flight, and short-lived tokens are
@@ -12,6 +17,7 @@
 use std::collections::HashMap;
 
 use egress_policy_engine::{ClaimVars, Credential};
+use sha2::{Digest, Sha256};
 
 use crate::token::Token;
 
@@ -23,10 +29,10 @@ pub fn refresh_margin(ttl: u32) -> u64 {
     u64::from(ttl / 5).min(60)
 }
 
-/// What a token's claims were rendered from.
+/// What a token was made from.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct TokenKey {
-    credential: String,
+    definition: [u8; 32],
     customer: String,
     tags: Vec<String>,
     host: Option<String>,
@@ -38,13 +44,33 @@ impl TokenKey {
     pub fn new(credential: &Credential, vars: &ClaimVars<'_>) -> TokenKey {
         let per_request = credential.depends_on_request();
         TokenKey {
-            credential: credential.id.clone(),
+            definition: definition(credential),
             customer: vars.customer.to_owned(),
             tags: vars.tags.to_vec(),
             host: per_request.then(|| vars.host.to_owned()),
             rule: per_request.then(|| vars.rule.to_owned()),
         }
     }
+}
+
+/// SHA-256 of the credential's every field, as serialised.
+fn definition(credential: &Credential) -> [u8; 32] {
+    /// Feeds what is written to the hash, so nothing is allocated.
+    struct Hashing(Sha256);
+    impl std::io::Write for Hashing {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.update(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut hashing = Hashing(Sha256::new());
+    // Plain data with string keys: serialising it cannot fail. Were it to, the id alone still
+    // keeps credentials apart, and the digest of the partial output is what is kept.
+    let _written = serde_json::to_writer(&mut hashing, credential);
+    hashing.0.finalize().into()
 }
 
 #[derive(Clone, Debug)]
@@ -130,7 +156,7 @@ mod tests {
 
     fn key(customer: &str) -> TokenKey {
         TokenKey {
-            credential: "api".into(),
+            definition: [0; 32],
             customer: customer.into(),
             tags: vec![],
             host: None,

@@ -1,110 +1,264 @@
-//! Taking up signed policy bundles: only newer, correctly signed, loadable bundles; the last
-//! good policy keeps deciding; each event is reported once per isolate.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+//! Taking up signed policy bundles: only newer, correctly signed bundles of this environment
+//! whose policy loads; the policy in force keeps deciding otherwise; each event is reported
+//! once per isolate; when requests wait for a read and when reads refresh in the background.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
-use egress_policy_engine::bundle::{PREFIX_LEN, SigningKey, seal};
+use std::sync::Arc;
+
+use egress_policy_engine::bundle::{HEAD_LEN, SigningKey, head_of, read_head, seal};
 use egress_policy_engine::{PolicyRef, PolicySource, compile};
-use egress_policy_outbound::bundle_state::{BundleState, Due, EventStatus, Fetched};
+use egress_policy_outbound::bundle_state::{
+    BundleState, EventStatus, HeadVerdict, Origin, ReadEnd, Ready, Timing, Trust,
+};
+use sha2::{Digest, Sha256};
 
-const REFRESH: u64 = 30_000;
+const ENV: &str = "production";
+const TIMING: Timing = Timing {
+    refresh_ms: 30_000,
+    wait_ms: 1_000,
+    read_timeout_ms: 10_000,
+};
 
-fn policy(block: &str) -> Vec<u8> {
+fn artefact(block: &str, serial: u64) -> Vec<u8> {
     let text = format!(
         "version = 1\nname = \"bundled\"\n[defaults]\naction = \"pass\"\n\n[[rules]]\nid = \"emergency\"\naction = \"block\"\nhosts = [\"{block}\"]\n"
     );
-    compile("bundled.toml", &text).unwrap().policy.to_artifact()
+    let mut policy = compile("bundled.toml", &text).unwrap().policy;
+    policy.set_serial(serial);
+    policy.to_artifact()
 }
 
 fn key(seed: u8) -> SigningKey {
     SigningKey::from_bytes(&[seed; 32])
 }
 
-fn embedded() -> PolicyRef {
+/// A bundle blocking `block`, with `serial`, signed by key `signer` for `env`.
+fn bundle(block: &str, serial: u64, signer: u8, env: &str) -> Vec<u8> {
+    seal(&artefact(block, serial), env, 1_800_000_000, &key(signer)).unwrap()
+}
+
+fn embedded(serial: u64) -> PolicyRef {
     PolicyRef {
         name: Some("embedded".into()),
         sha256: "e".repeat(64),
         source: Some(PolicySource::Embedded),
-        serial: None,
+        serial: Some(serial),
     }
 }
 
+/// Trust as the Worker configures it: key 1, production, an embedded policy of `serial`.
+struct World {
+    key: egress_policy_engine::bundle::VerifyingKey,
+    embedded: PolicyRef,
+    min_serial: u64,
+}
+
+impl World {
+    fn new(embedded_serial: u64) -> World {
+        World {
+            key: key(1).verifying_key(),
+            embedded: embedded(embedded_serial),
+            min_serial: 0,
+        }
+    }
+
+    fn trust(&self) -> Trust<'_> {
+        Trust {
+            key: &self.key,
+            environment: ENV,
+            embedded: &self.embedded,
+            min_serial: self.min_serial,
+        }
+    }
+}
+
+fn digest(bytes: &[u8]) -> [u8; 32] {
+    let head = read_head(&head_of(bytes).unwrap()).unwrap();
+    Sha256::digest(&bytes[head.payload_range()]).into()
+}
+
+/// What the Worker does with a value read: judge its head, then take up its bundle.
+fn read(
+    state: &mut BundleState,
+    world: &World,
+    bytes: &[u8],
+) -> Option<egress_policy_outbound::bundle_state::BundleEvent> {
+    match state.judge_head(&head_of(bytes).unwrap(), &world.trust(), Origin::Kv) {
+        HeadVerdict::Known => None,
+        HeadVerdict::Refused(event) => event,
+        HeadVerdict::Newer(head) => state.take_up(
+            &head,
+            &Arc::new(bytes.to_vec()),
+            &digest(bytes),
+            &world.trust(),
+            Origin::Kv,
+        ),
+    }
+}
+
+fn decides(state: &BundleState, host: &str) -> egress_policy_engine::Action {
+    state
+        .current()
+        .unwrap()
+        .policy
+        .decide(&egress_policy_engine::Request {
+            method: "GET",
+            url: &format!("https://{host}/"),
+            customer: Some("c"),
+            tags: &[],
+        })
+        .action
+}
+
 #[test]
-fn the_first_read_is_waited_for_then_reads_refresh_in_the_background() {
+fn a_first_read_is_waited_for_by_every_request_that_arrives_while_it_runs() {
     let mut state = BundleState::default();
-    assert_eq!(state.due(1_000, REFRESH), Due::First);
-    // A read is under way: no second one.
-    assert_eq!(state.due(1_001, REFRESH), Due::No);
-    let trusted = key(1).verifying_key();
-    state.take_up(1_010, Fetched::Absent, &trusted, 0, &embedded());
-    assert_eq!(state.due(1_020, REFRESH), Due::No);
-    assert_eq!(state.due(31_009, REFRESH), Due::No);
-    assert_eq!(state.due(31_010, REFRESH), Due::Refresh);
-    assert_eq!(state.due(31_011, REFRESH), Due::No);
+    let Ready::Wait {
+        id,
+        start: true,
+        until_ms: 2_000,
+    } = state.ready(1_000, &TIMING)
+    else {
+        panic!("the first request starts a read and waits")
+    };
+    // The burst: every request waits for the same read, until a second after it started.
+    for now in [1_001, 1_500, 1_999] {
+        assert_eq!(
+            state.ready(now, &TIMING),
+            Ready::Wait {
+                id,
+                start: false,
+                until_ms: 2_000
+            }
+        );
+    }
+    // A read slower than the bound is not waited for any longer.
+    assert_eq!(state.ready(2_000, &TIMING), Ready::Now);
+    assert!(!state.has_read());
+    let world = World::new(0);
+    state.settle(id, 2_100, ReadEnd::Absent, &world.trust());
+    assert!(state.has_read());
+    assert_eq!(state.ready(2_200, &TIMING), Ready::Now);
+}
+
+#[test]
+fn reads_refresh_in_the_background_and_a_request_after_a_quiet_spell_waits() {
+    let world = World::new(0);
+    let mut state = BundleState::default();
+    let Ready::Wait { id, .. } = state.ready(0, &TIMING) else {
+        panic!()
+    };
+    state.settle(id, 10, ReadEnd::Answered, &world.trust());
+    assert_eq!(state.ready(14_999, &TIMING), Ready::Now);
+    // Half the interval on: a background read, no request waits for it.
+    let Ready::Refresh(refresh) = state.ready(15_010, &TIMING) else {
+        panic!("a background refresh")
+    };
+    assert_eq!(state.ready(15_011, &TIMING), Ready::Now);
+    state.settle(refresh, 15_020, ReadEnd::Answered, &world.trust());
+    // A quiet spell longer than the interval: the next request waits for a fresh read.
+    let Ready::Wait {
+        start: true,
+        until_ms,
+        ..
+    } = state.ready(45_020, &TIMING)
+    else {
+        panic!("a request after a quiet spell waits")
+    };
+    assert_eq!(until_ms, 46_020);
+}
+
+#[test]
+fn a_read_that_times_out_counts_as_failed_and_the_next_is_due_on_schedule() {
+    let world = World::new(0);
+    let mut state = BundleState::default();
+    let Ready::Wait { id, .. } = state.ready(0, &TIMING) else {
+        panic!()
+    };
+    let event = state
+        .settle(id, 10_000, ReadEnd::TimedOut, &world.trust())
+        .unwrap();
+    assert_eq!(
+        (event.status, event.reason),
+        (EventStatus::Unreachable, Some("timeout"))
+    );
+    // The hung read settling later changes nothing.
+    assert!(
+        state
+            .settle(id, 12_000, ReadEnd::Answered, &world.trust())
+            .is_none()
+    );
+    assert_eq!(state.ready(10_001, &TIMING), Ready::Now);
+    assert!(matches!(state.ready(25_000, &TIMING), Ready::Refresh(_)));
+}
+
+#[test]
+fn a_read_that_never_settles_does_not_stop_reads_for_good() {
+    let mut state = BundleState::default();
+    let Ready::Wait { id, .. } = state.ready(0, &TIMING) else {
+        panic!()
+    };
+    // Neither the read nor its timeout ever settled (no timer): past timeout and wait, a new
+    // read starts.
+    let Ready::Wait {
+        id: next,
+        start: true,
+        ..
+    } = state.ready(11_000, &TIMING)
+    else {
+        panic!("a new read")
+    };
+    assert_ne!(id, next);
 }
 
 #[test]
 fn a_newer_signed_bundle_is_taken_up_and_named() {
+    let world = World::new(0);
     let mut state = BundleState::default();
-    let trusted = key(1).verifying_key();
-    let bundle = seal(&policy("evil.test"), 5, &key(1));
-    let event = state
-        .take_up(0, Fetched::Bytes(&bundle), &trusted, 0, &embedded())
-        .unwrap();
+    let first = bundle("evil.test", 5, 1, ENV);
+    let event = read(&mut state, &world, &first).unwrap();
     assert_eq!(event.status, EventStatus::Loaded);
     assert_eq!(event.serial, Some(5));
+    assert_eq!(event.from, Some(Origin::Kv));
     assert_eq!(event.active.source, Some(PolicySource::Bundle));
     assert_eq!(event.active.serial, Some(5));
     assert_eq!(event.active.name.as_deref(), Some("bundled"));
-    let current = state.current().unwrap();
-    assert_eq!(current.serial, 5);
-    let decision = current.policy.decide(&egress_policy_engine::Request {
-        method: "GET",
-        url: "https://evil.test/",
-        customer: Some("acme"),
-        tags: &[],
-    });
-    assert_eq!(decision.rule.unwrap().id, "emergency");
-    // The same bytes read again: no event, nothing changes.
-    assert!(
-        state
-            .take_up(1, Fetched::Bytes(&bundle), &trusted, 0, &embedded())
-            .is_none()
+    assert_eq!(state.current().unwrap().serial, 5);
+    assert_eq!(
+        decides(&state, "evil.test"),
+        egress_policy_engine::Action::Block
     );
+    // The same head read again: known, nothing changes.
+    assert!(matches!(
+        state.judge_head(&head_of(&first).unwrap(), &world.trust(), Origin::Kv),
+        HeadVerdict::Known
+    ));
     // A newer one replaces it.
-    let newer = seal(&policy("worse.test"), 6, &key(1));
-    let event = state
-        .take_up(2, Fetched::Bytes(&newer), &trusted, 0, &embedded())
-        .unwrap();
+    let newer = bundle("worse.test", 6, 1, ENV);
+    let event = read(&mut state, &world, &newer).unwrap();
     assert_eq!((event.status, event.serial), (EventStatus::Loaded, Some(6)));
     assert_eq!(state.current().unwrap().serial, 6);
 }
 
 #[test]
-fn refused_bundles_leave_the_last_good_policy_and_are_reported_once() {
+fn refused_bundles_leave_the_policy_in_force_and_are_reported_once() {
+    let world = World::new(0);
     let mut state = BundleState::default();
-    let trusted = key(1).verifying_key();
-    let good = seal(&policy("evil.test"), 10, &key(1));
-    state
-        .take_up(0, Fetched::Bytes(&good), &trusted, 0, &embedded())
-        .unwrap();
+    read(&mut state, &world, &bundle("evil.test", 10, 1, ENV)).unwrap();
 
-    let older = seal(&policy("other.test"), 9, &key(1));
-    let same_serial = seal(&policy("other.test"), 10, &key(1));
-    let wrong_key = seal(&policy("other.test"), 11, &key(2));
-    let mut tampered = seal(&policy("other.test"), 12, &key(1));
-    let middle = tampered.len() / 2;
-    tampered[middle] ^= 0x20;
-    let not_a_policy = seal(b"not an artefact", 13, &key(1));
-    for (bytes, reason) in [
-        (&older, "older_serial"),
-        (&same_serial, "same_serial"),
-        (&wrong_key, "wrong_key"),
-        (&tampered, "bad_signature"),
-        (&not_a_policy, "invalid_policy"),
-    ] {
-        let event = state
-            .take_up(1, Fetched::Bytes(bytes), &trusted, 0, &embedded())
-            .unwrap_or_else(|| panic!("{reason}: an event"));
+    let cases = [
+        (bundle("other.test", 9, 1, ENV), "older_serial"),
+        (bundle("other.test", 10, 1, ENV), "same_serial"),
+        (bundle("other.test", 11, 2, ENV), "wrong_key"),
+        (bundle("other.test", 12, 1, "staging"), "wrong_environment"),
+    ];
+    for (bytes, reason) in cases {
+        let event = read(&mut state, &world, &bytes).unwrap_or_else(|| panic!("{reason}"));
         assert_eq!(
             (event.status, event.reason),
             (EventStatus::Refused, Some(reason))
@@ -115,57 +269,179 @@ fn refused_bundles_leave_the_last_good_policy_and_are_reported_once() {
             "{reason}: the last good keeps deciding"
         );
         assert_eq!(state.current().unwrap().serial, 10);
-        // Read again at the next refresh: not reported again.
-        assert!(
-            state
-                .take_up(2, Fetched::Bytes(bytes), &trusted, 0, &embedded())
-                .is_none()
-        );
+        // Read again at the next refresh: known, not reported again.
+        assert!(read(&mut state, &world, &bytes).is_none(), "{reason}");
     }
+    let mut tampered_head = bundle("other.test", 13, 1, ENV);
+    tampered_head[14] ^= 1;
+    let event = read(&mut state, &world, &tampered_head).unwrap();
+    assert_eq!(event.reason, Some("bad_signature"));
+}
+
+#[test]
+fn the_embedded_policy_wins_over_an_older_bundle_and_a_newer_bundle_over_it() {
+    // Embedded 300: a replayed bundle 200 is older, on a fresh isolate too.
+    let world = World::new(300);
+    let mut state = BundleState::default();
+    let event = read(&mut state, &world, &bundle("evil.test", 200, 1, ENV)).unwrap();
+    assert_eq!(event.reason, Some("older_serial"));
+    assert_eq!(event.active, world.embedded);
+    assert!(state.current().is_none());
+    let event = read(&mut state, &world, &bundle("evil.test", 300, 1, ENV)).unwrap();
+    assert_eq!(event.reason, Some("same_serial"));
+    let event = read(&mut state, &world, &bundle("evil.test", 400, 1, ENV)).unwrap();
+    assert_eq!(
+        (event.status, event.serial),
+        (EventStatus::Loaded, Some(400))
+    );
 }
 
 #[test]
 fn a_floor_refuses_old_bundles_even_for_a_fresh_isolate() {
+    let mut world = World::new(0);
+    world.min_serial = 4;
     let mut state = BundleState::default();
-    let trusted = key(1).verifying_key();
-    let old = seal(&policy("evil.test"), 3, &key(1));
-    let event = state
-        .take_up(0, Fetched::Bytes(&old), &trusted, 4, &embedded())
-        .unwrap();
+    let event = read(&mut state, &world, &bundle("evil.test", 3, 1, ENV)).unwrap();
     assert_eq!(event.reason, Some("below_min_serial"));
-    assert_eq!(event.active, embedded());
+    assert_eq!(event.active, world.embedded);
     assert!(state.current().is_none());
+}
+
+/// A copy with the genuine head but another payload (same serial, same length), raced into
+/// KV: refused, and remembered by nothing that the genuine bundle shares, so the genuine
+/// bundle is taken up when it is read.
+#[test]
+fn a_poisoning_copy_never_keeps_the_genuine_bundle_out() {
+    let world = World::new(0);
+    let mut state = BundleState::default();
+    let genuine = bundle("evil.test", 10, 1, ENV);
+    let mut copy = genuine.clone();
+    let middle = copy.len() / 2;
+    copy[middle] ^= 0x20;
+    assert_eq!(copy.len(), genuine.len());
+    for _ in 0..3 {
+        let event = read(&mut state, &world, &copy);
+        assert!(state.current().is_none());
+        if let Some(event) = event {
+            assert_eq!(event.reason, Some("bad_signature"));
+        }
+    }
+    let event = read(&mut state, &world, &genuine).unwrap();
+    assert_eq!(
+        (event.status, event.serial),
+        (EventStatus::Loaded, Some(10))
+    );
+    // A copy whose head differs (same serial, same length, a signature byte changed):
+    // refused by its own bytes, never by the genuine head's.
+    let mut state = BundleState::default();
+    let genuine = bundle("evil.test", 11, 1, ENV);
+    let mut forged = genuine.clone();
+    let last = forged.len() - 1;
+    forged[last] ^= 1;
+    assert_eq!(
+        read(&mut state, &world, &forged).unwrap().reason,
+        Some("bad_signature")
+    );
+    assert_eq!(
+        read(&mut state, &world, &genuine).unwrap().status,
+        EventStatus::Loaded
+    );
+}
+
+#[test]
+fn a_bundle_that_does_not_fit_its_head_is_not_taken_and_not_held_against_it() {
+    let world = World::new(0);
+    let mut state = BundleState::default();
+    let announced = bundle("evil.test", 10, 1, ENV);
+    let stale_value = bundle("old.test", 9, 1, ENV);
+    let HeadVerdict::Newer(head) =
+        state.judge_head(&head_of(&announced).unwrap(), &world.trust(), Origin::Kv)
+    else {
+        panic!()
+    };
+    let event = state
+        .take_up(
+            &head,
+            &Arc::new(stale_value.clone()),
+            &digest(&stale_value),
+            &world.trust(),
+            Origin::Kv,
+        )
+        .unwrap();
+    assert_eq!(event.reason, Some("head_mismatch"));
+    assert!(state.current().is_none());
+    // When KV shows the value, the same head is taken.
+    assert_eq!(
+        read(&mut state, &world, &announced).unwrap().status,
+        EventStatus::Loaded
+    );
+}
+
+/// A bundle whose domain list's automaton was damaged, its artefact checksum recomputed and
+/// re-signed with the trusted key: refused when loaded, never met by a lookup.
+#[test]
+fn a_corrupted_and_resigned_automaton_is_refused_at_load() {
+    let world = World::new(0);
+    let text = "version = 1\n[lists.feed]\nfile = \"feed.txt\"\nmatch = \"exact\"\n[[rules]]\nid = \"feed\"\naction = \"block\"\nlists = [\"feed\"]\n";
+    let mut files = egress_policy_engine::ListFiles::new();
+    let names: Vec<String> = (0..2_000).map(|i| format!("n{i}.feed.example")).collect();
+    files.insert("feed.txt", "feed.txt", names.join("\n"));
+    let mut policy = egress_policy_engine::compile_with_lists("p.toml", text, &files)
+        .unwrap()
+        .policy;
+    policy.set_serial(10);
+    let artefact = policy.to_artifact();
+    let header = egress_policy_engine::artifact::ARTIFACT_HEADER_LEN;
+    let json_len = u64::from_le_bytes(artefact[header..header + 8].try_into().unwrap()) as usize;
+    let section_at = header + 16 + json_len;
+    let section_len = artefact.len() - section_at;
+    let mut refused = 0;
+    for round in 0..300_usize {
+        let mut damaged = artefact.clone();
+        // A byte inside the automaton (the last part of the payload), then the checksum
+        // recomputed, as a signer would.
+        let at = section_at + (round * 7919) % section_len;
+        damaged[at] ^= 1 << (round % 8);
+        let checksum: [u8; 32] = Sha256::digest(&damaged[header..]).into();
+        damaged[header - 32..header].copy_from_slice(&checksum);
+        let bytes = seal(&damaged, ENV, 0, &key(1)).unwrap();
+        let mut state = BundleState::default();
+        let event = read(&mut state, &world, &bytes).unwrap();
+        assert_eq!(event.reason, Some("invalid_policy"), "round {round}");
+        assert!(state.current().is_none());
+        refused += 1;
+    }
+    assert_eq!(refused, 300);
 }
 
 #[test]
 fn outages_and_absence_are_reported_once_each_until_kv_answers_again() {
+    let world = World::new(0);
+    let trust = world.trust();
     let mut state = BundleState::default();
-    let trusted = key(1).verifying_key();
-    let e = embedded();
-    let first = state
-        .take_up(0, Fetched::Unreachable, &trusted, 0, &e)
-        .unwrap();
+    let read_ending = |state: &mut BundleState, now: u64, end| {
+        let (Ready::Wait { id, .. } | Ready::Refresh(id)) = state.ready(now, &TIMING) else {
+            panic!("a read is due at {now}")
+        };
+        state.settle(id, now, end, &trust)
+    };
+    let first = read_ending(&mut state, 0, ReadEnd::Failed).unwrap();
     assert_eq!(
-        (first.status, &first.active),
-        (EventStatus::Unreachable, &e)
+        (first.status, first.reason, &first.active),
+        (EventStatus::Unreachable, Some("failed"), &world.embedded)
     );
-    assert!(
-        state
-            .take_up(1, Fetched::Unreachable, &trusted, 0, &e)
-            .is_none()
-    );
+    assert!(read_ending(&mut state, 40_000, ReadEnd::Failed).is_none());
     assert_eq!(
-        state
-            .take_up(2, Fetched::Absent, &trusted, 0, &e)
+        read_ending(&mut state, 80_000, ReadEnd::Absent)
             .unwrap()
             .status,
         EventStatus::Absent
     );
-    assert!(state.take_up(3, Fetched::Absent, &trusted, 0, &e).is_none());
-    // KV answered in between: the next outage is news.
+    assert!(read_ending(&mut state, 120_000, ReadEnd::Absent).is_none());
+    // KV answered with a bundle in between: the next outage is news.
+    assert!(read_ending(&mut state, 160_000, ReadEnd::Answered).is_none());
     assert_eq!(
-        state
-            .take_up(4, Fetched::Unreachable, &trusted, 0, &e)
+        read_ending(&mut state, 200_000, ReadEnd::Failed)
             .unwrap()
             .status,
         EventStatus::Unreachable
@@ -174,16 +450,14 @@ fn outages_and_absence_are_reported_once_each_until_kv_answers_again() {
 
 #[test]
 fn the_event_line_names_itself_and_never_carries_bundle_bytes() {
+    let world = World::new(0);
     let mut state = BundleState::default();
-    let trusted = key(1).verifying_key();
-    let bundle = seal(&policy("evil.test"), 7, &key(1));
-    let event = state
-        .take_up(0, Fetched::Bytes(&bundle), &trusted, 0, &embedded())
-        .unwrap();
+    let event = read(&mut state, &world, &bundle("evil.test", 7, 1, ENV)).unwrap();
     let line = serde_json::to_value(event.line(1_795_867_200_123)).unwrap();
     assert_eq!(line["event"], "policy_bundle");
     assert_eq!(line["status"], "loaded");
     assert_eq!(line["serial"], 7);
+    assert_eq!(line["from"], "kv");
     assert_eq!(line["active"]["source"], "bundle");
     assert_eq!(line["ts"], "2026-11-28T12:00:00.123Z");
     assert!(line.get("decision_id").is_none());
@@ -193,80 +467,71 @@ fn the_event_line_names_itself_and_never_carries_bundle_bytes() {
 /// loads the bundle, any other is a broken signature, never a load of unchecked bytes.
 #[test]
 fn a_digest_computed_by_the_runtime_stands_in_for_hashing_in_wasm() {
-    use sha2::{Digest, Sha256};
-    let trusted = key(1).verifying_key();
-    let bundle = seal(&policy("evil.test"), 10, &key(1));
-    let range = egress_policy_engine::bundle::payload_range(&bundle, bundle.len()).unwrap();
-    let digest: [u8; 32] = Sha256::digest(&bundle[range]).into();
-    let bundle = std::sync::Arc::new(bundle);
-
-    let mut wrong = digest;
+    let world = World::new(0);
+    let bytes = bundle("evil.test", 10, 1, ENV);
+    let head = read_head(&head_of(&bytes).unwrap()).unwrap();
+    assert_eq!(head.bytes.len(), HEAD_LEN);
+    let mut wrong = digest(&bytes);
     wrong[0] ^= 1;
+    let buffer = Arc::new(bytes.clone());
     let mut state = BundleState::default();
+    let HeadVerdict::Newer(head) = state.judge_head(&head.bytes, &world.trust(), Origin::Kv) else {
+        panic!()
+    };
     let event = state
-        .take_up(0, Fetched::Hashed(&bundle, wrong), &trusted, 0, &embedded())
+        .take_up(&head, &buffer, &wrong, &world.trust(), Origin::Kv)
         .unwrap();
     assert_eq!(
         (event.status, event.reason),
         (EventStatus::Refused, Some("bad_signature"))
     );
     assert!(state.current().is_none());
-
-    let mut state = BundleState::default();
-    let event = state
-        .take_up(
-            0,
-            Fetched::Hashed(&bundle, digest),
-            &trusted,
-            0,
-            &embedded(),
-        )
-        .unwrap();
+    let event = read(&mut state, &world, &bytes).unwrap();
     assert_eq!(event.status, EventStatus::Loaded);
-    let current = state.current().unwrap();
-    assert_eq!(current.serial, 10);
     // The policy decides from the tables where they lie in the buffer read.
     assert_eq!(
-        current
-            .policy
-            .decide(&egress_policy_engine::Request {
-                method: "GET",
-                url: "https://evil.test/",
-                customer: Some("c"),
-                tags: &[],
-            })
-            .action,
+        decides(&state, "evil.test"),
         egress_policy_engine::Action::Block
     );
 }
 
-/// A refresh that reads the bundle in use, or one refused before, is known from its first
-/// bytes and length: the Worker then copies, hashes and checks nothing, and only records the
-/// read.
+/// The cache holds what an isolate verified, for the next isolate of the location; what it
+/// gives is judged like anything read from KV, and named as read from the cache.
 #[test]
-fn a_bundle_read_again_is_known_from_its_head_and_length() {
-    let trusted = key(1).verifying_key();
-    let good = seal(&policy("evil.test"), 10, &key(1));
-    let wrong_key = seal(&policy("other.test"), 11, &key(2));
+fn a_bundle_from_the_cache_is_judged_the_same_way() {
+    let world = World::new(0);
+    let bytes = bundle("evil.test", 10, 1, ENV);
     let mut state = BundleState::default();
-    assert!(!state.recognises(&good[..PREFIX_LEN], good.len()));
-    assert_eq!(state.due(0, REFRESH), Due::First);
-    state
-        .take_up(0, Fetched::Bytes(&good), &trusted, 0, &embedded())
+    let HeadVerdict::Newer(head) =
+        state.judge_head(&head_of(&bytes).unwrap(), &world.trust(), Origin::Cache)
+    else {
+        panic!()
+    };
+    // While its bundle is read, the same head from KV is known: no second read.
+    assert!(matches!(
+        state.judge_head(&head_of(&bytes).unwrap(), &world.trust(), Origin::Kv),
+        HeadVerdict::Known
+    ));
+    let event = state
+        .take_up(
+            &head,
+            &Arc::new(bytes.clone()),
+            &digest(&bytes),
+            &world.trust(),
+            Origin::Cache,
+        )
         .unwrap();
-    state
-        .take_up(1, Fetched::Bytes(&wrong_key), &trusted, 0, &embedded())
-        .unwrap();
-    assert!(state.recognises(&good[..PREFIX_LEN], good.len()));
-    assert!(state.recognises(&wrong_key[..PREFIX_LEN], wrong_key.len()));
-    // Another length, or another serial, is news.
-    assert!(!state.recognises(&good[..PREFIX_LEN], good.len() + 1));
-    let newer = seal(&policy("evil.test"), 12, &key(1));
-    assert!(!state.recognises(&newer[..PREFIX_LEN], newer.len()));
-
-    assert_eq!(state.due(REFRESH + 1, REFRESH), Due::Refresh);
-    state.read_again(REFRESH + 2);
-    assert_eq!(state.due(REFRESH + 3, REFRESH), Due::No);
-    assert_eq!(state.due(2 * REFRESH + 2, REFRESH), Due::Refresh);
-    assert_eq!(state.current().unwrap().serial, 10);
+    assert_eq!(
+        (event.status, event.from),
+        (EventStatus::Loaded, Some(Origin::Cache))
+    );
+    let mut staging = BundleState::default();
+    let HeadVerdict::Refused(Some(event)) = staging.judge_head(
+        &head_of(&bundle("evil.test", 11, 1, "staging")).unwrap(),
+        &world.trust(),
+        Origin::Cache,
+    ) else {
+        panic!()
+    };
+    assert_eq!(event.reason, Some("wrong_environment"));
 }

@@ -129,6 +129,37 @@ fn credentials_do_not_share_tokens() {
     assert_ne!(a, b);
 }
 
+/// A new policy that redefines a credential under the same id (another audience, lifetime,
+/// claim, secret or algorithm) never gets a token minted under the old definition.
+#[test]
+fn a_redefined_credential_never_reuses_a_token_of_the_old_definition() {
+    let mut minter = Minter::new(FakeSigner::default(), FakeClock::at(1));
+    let old = credential("api", JwtAlgorithm::HS256, &[("scope", "read")]);
+    let v = vars("acme", &[], "h");
+    let first = minter.token(&old, &v, secret).unwrap();
+    assert_eq!(minter.token(&old, &v, secret).unwrap(), first);
+    let redefinitions: [fn(&mut egress_policy_engine::Credential); 6] = [
+        |c| c.audience = "billing.example.com".into(),
+        |c| c.ttl = 60,
+        |c| c.secret = "OTHER_KEY".into(),
+        |c| c.algorithm = JwtAlgorithm::HS512,
+        |c| c.key_id = Some("2027-01".into()),
+        |c| {
+            c.claims.insert(
+                "scope".into(),
+                egress_policy_engine::ClaimTemplate::parse("admin").unwrap(),
+            );
+        },
+    ];
+    for (i, redefine) in redefinitions.into_iter().enumerate() {
+        let mut new = old.clone();
+        redefine(&mut new);
+        let token = minter.token(&new, &v, secret).unwrap();
+        assert_ne!(token, first, "redefinition {i} reused the old token");
+    }
+    assert_eq!(minter.signer().minted, 7);
+}
+
 #[test]
 fn missing_secret_and_signing_failures_are_not_cached() {
     let clock = FakeClock::at(1);

@@ -15,7 +15,7 @@ use egress_policy_engine::{
 };
 use egress_policy_outbound::headers::forward_plan;
 use egress_policy_outbound::log::{LogFacts, build};
-use egress_policy_outbound::{ActionPlan, JwtSigner, Minter, RequestError, body, plan};
+use egress_policy_outbound::{ActionPlan, JwtSigner, LocalAnswer, Minter, RequestError, plan};
 
 const SECRET_VALUE: &str = "s3cr3t-hmac-key-value";
 const CLIENT_AUTH: &str = "Bearer client-spoofed-token";
@@ -71,8 +71,7 @@ fn log_line(decision: &Decision, error: Option<RequestError>, status: Option<u16
 fn inject_path_leaks_nothing() {
     let cred = credential("example-api-jwt", JwtAlgorithm::HS256, &[]);
     let decision = inject_decision();
-    let ActionPlan::Inject(found) = plan(&decision, "d-1", |id| (id == cred.id).then_some(&cred))
-    else {
+    let ActionPlan::Inject(found) = plan(&decision, |id| (id == cred.id).then_some(&cred)) else {
         panic!("expected inject");
     };
     let mut minter = Minter::new(JwtSigner::new(), FakeClock::at(1_795_867_200));
@@ -143,8 +142,12 @@ fn credential_failure_body_and_line_name_only_the_credential() {
     let error = minter
         .token(&cred, &vars, |_| Some(SECRET_VALUE.to_owned()))
         .unwrap_err();
-    let answer = body::credential_unavailable(Some(&cred.id), "d-1");
-    let line = log_line(&inject_decision(), Some(error.request_error()), None);
+    let answer = LocalAnswer::CredentialUnavailable.response(&inject_decision(), "d-1");
+    let line = log_line(
+        &inject_decision(),
+        LocalAnswer::CredentialUnavailable.error(),
+        None,
+    );
     assert!(line.contains(r#""error":"credential_unavailable""#));
     assert!(line.contains(r#""status":null"#));
     for text in [&answer.body, &line, &error.to_string()] {

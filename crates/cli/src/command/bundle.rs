@@ -1,12 +1,17 @@
-//! `egress-policy bundle [POLICY] --key-file KEY.pem -o BUNDLE [--serial N] [--archive DIR]`:
-//! a compiled policy, Ed25519-signed, for a running Worker to take up from Workers KV.
-//! `--print-public-key` prints the public key the Worker is configured with instead.
+//! `egress-policy bundle [POLICY] --key-file KEY.pem --environment ENV -o BUNDLE [--after
+//! CURRENT] [--serial N] [--archive DIR]`: a compiled policy, Ed25519-signed for one
+//! environment, for a running Worker to take up from Workers KV; its head beside it, at
+//! `BUNDLE.head`. `--print-public-key` prints the public key the Worker is configured with;
+//! `bundle inspect FILE` says what a bundle (or a head) holds.
 
+use std::hash::{BuildHasher, Hasher};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use egress_policy_engine::bundle::{self, SigningKey};
+use egress_policy_engine::CompiledPolicy;
+use egress_policy_engine::bundle::{self, HEAD_LEN, SigningKey};
+use egress_policy_engine::time::rfc3339_millis;
 
 use crate::error::CliError;
 use crate::policy_source::{self, DEFAULT_POLICY};
@@ -14,20 +19,32 @@ use crate::policy_source::{self, DEFAULT_POLICY};
 /// Arguments of `bundle`.
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Make the signing key once with `openssl genpkey -algorithm ed25519 -out bundle-signing.pem` and keep it off the Worker. Publish with `wrangler kv key put --binding EGRESS_POLICY_KV policy-bundle --path BUNDLE` (add --local for the local emulation)."
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true,
+    after_help = "Make the signing key once with `openssl genpkey -algorithm ed25519 -out bundle-signing.pem` and keep it off the Worker. Publish the bundle, then its head (docs/deploy.md):\n  wrangler kv key put --remote --binding EGRESS_POLICY_KV policy-bundle --path BUNDLE\n  wrangler kv key put --remote --binding EGRESS_POLICY_KV policy-bundle:head --path BUNDLE.head"
 )]
 pub struct Args {
+    #[command(subcommand)]
+    inspect: Option<Inspect>,
     /// The policy file.
     #[arg(default_value = DEFAULT_POLICY)]
     policy: PathBuf,
     /// The Ed25519 signing key, PKCS#8 PEM (`openssl genpkey -algorithm ed25519`).
-    #[arg(long, value_name = "KEY.pem")]
-    key_file: PathBuf,
-    /// Where to write the bundle.
+    #[arg(long, value_name = "KEY.pem", required = true)]
+    key_file: Option<PathBuf>,
+    /// The environment the bundle is for (the Worker's `EGRESS_BUNDLE_ENVIRONMENT`): a Worker
+    /// of another environment refuses it.
+    #[arg(long, required_unless_present = "print_public_key")]
+    environment: Option<String>,
+    /// Where to write the bundle; its head goes to the same path plus `.head`.
     #[arg(short, long, required_unless_present = "print_public_key")]
     output: Option<PathBuf>,
-    /// The bundle's serial; a Worker takes up only a serial above the one it has. Default:
-    /// the current Unix time in seconds, which increases from one bundle to the next.
+    /// The bundle (or head) in force now: the new serial is above its serial.
+    #[arg(long, value_name = "BUNDLE")]
+    after: Option<PathBuf>,
+    /// The serial. Default: the time in microseconds since the Unix epoch (above `--after`'s
+    /// serial if the clock is behind), plus a random part below a millisecond, so two
+    /// bundles made at once differ.
     #[arg(long)]
     serial: Option<u64>,
     /// Also write the compiled artefact to DIR/<policy sha256>.artifact, so that `replay
@@ -39,32 +56,61 @@ pub struct Args {
     print_public_key: bool,
 }
 
+#[derive(Debug, clap::Subcommand)]
+enum Inspect {
+    /// Print what a bundle or its head holds: serial, policy, environment, signer, size, time.
+    Inspect {
+        /// A bundle, or the head written beside it.
+        file: PathBuf,
+        /// Check the signature with this public key (`--print-public-key`'s text).
+        #[arg(long, value_name = "KEY")]
+        public_key: Option<String>,
+    },
+}
+
 /// Runs `bundle`.
 pub fn run(args: &Args) -> Result<ExitCode, CliError> {
-    let key = signing_key(&args.key_file)?;
+    if let Some(Inspect::Inspect { file, public_key }) = &args.inspect {
+        return inspect(file, public_key.as_deref());
+    }
+    let key_file = args
+        .key_file
+        .as_deref()
+        .ok_or_else(|| usage("--key-file"))?;
+    let key = signing_key(key_file)?;
     if args.print_public_key {
-        println!("{}", bundle::public_key_to_text(&key.verifying_key()));
+        println!(
+            "{}",
+            bundle::public_key_to_text(key.verifying_key().as_bytes())
+        );
         return Ok(ExitCode::SUCCESS);
     }
-    let Some(output) = &args.output else {
-        return Err(CliError::Usage("--output is required".to_owned()));
+    let (Some(output), Some(environment)) = (&args.output, &args.environment) else {
+        return Err(usage("--output and --environment"));
     };
     let loaded = policy_source::load(&args.policy)?;
     let file_name = loaded.source.file_name();
     for warning in &loaded.compiled.warnings {
-        eprintln!("{}", warning.render(&file_name, &loaded.source.text));
+        eprintln!("{}", loaded.source.render(warning));
     }
-    let policy = &loaded.compiled.policy;
-    let serial = match args.serial {
-        Some(serial) => serial,
-        None => SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_err(|_| CliError::Usage("the clock is before 1970: pass --serial".to_owned()))?
-            .as_secs(),
+    let mut policy = loaded.compiled.policy;
+    let after = match &args.after {
+        Some(path) => Some(read_head(path, &read(path)?)?.serial),
+        None => None,
     };
+    let serial = serial(args.serial, after)?;
+    policy.set_serial(serial);
     let artefact = policy.to_artifact();
-    let sealed = bundle::seal(&artefact, serial, &key);
+    let sealed = bundle::seal(&artefact, environment, now()?.as_secs(), &key).ok_or_else(|| {
+        CliError::Usage(format!(
+            "`{environment}` is not an environment name: 1 to {} ASCII letters, digits, `-`, `_` or `.`",
+            bundle::ENVIRONMENT_LEN
+        ))
+    })?;
+    let head = bundle::head_of(&sealed).unwrap_or_default();
+    let head_path = head_path(output);
     write(output, &sealed)?;
+    write(&head_path, &head)?;
     if let Some(dir) = &args.archive {
         std::fs::create_dir_all(dir).map_err(|source| CliError::Write {
             path: dir.clone(),
@@ -75,21 +121,126 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
         println!("archived:        {}", archived.display());
     }
     println!(
-        "bundled {file_name} -> {}: serial {serial}, {} bytes",
+        "bundled {file_name} -> {}: serial {serial}, {} bytes; head {}",
         output.display(),
-        sealed.len()
+        sealed.len(),
+        head_path.display()
     );
     println!("policy sha256:   {}", policy.sha256());
+    println!("environment:     {environment}");
     println!(
         "signed by:       {}",
-        bundle::public_key_to_text(&key.verifying_key())
+        bundle::public_key_to_text(key.verifying_key().as_bytes())
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// The serial of a new bundle: the one asked for (above `after`), else the clock's
+/// microseconds (above `after` too) plus a random part below a millisecond.
+fn serial(asked: Option<u64>, after: Option<u64>) -> Result<u64, CliError> {
+    let floor = after.map_or(0, |after| after.saturating_add(1));
+    if let Some(serial) = asked {
+        return if serial >= floor {
+            Ok(serial)
+        } else {
+            Err(CliError::Usage(format!(
+                "--serial {serial} is not above the serial of --after ({})",
+                floor - 1
+            )))
+        };
+    }
+    let micros = u64::try_from(now()?.as_micros()).unwrap_or(u64::MAX);
+    // Seeded by the operating system for each process: two bundles made in the same
+    // microsecond still differ.
+    let jitter = std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish()
+        % 1000;
+    Ok(micros.max(floor).saturating_add(jitter))
+}
+
+fn now() -> Result<std::time::Duration, CliError> {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_err(|_| CliError::Usage("the clock is before 1970: pass --serial".to_owned()))
+}
+
+/// `bundle inspect`: the head's fields, and for a whole bundle its policy.
+fn inspect(path: &Path, public_key: Option<&str>) -> Result<ExitCode, CliError> {
+    let bytes = read(path)?;
+    let head = read_head(path, &bytes)?;
+    let whole = bytes.len() != HEAD_LEN;
+    println!("{}", path.display());
+    println!("serial:          {}", head.serial);
+    println!("environment:     {}", head.environment);
+    println!(
+        "created:         {}",
+        rfc3339_millis(head.created_secs.saturating_mul(1000))
+    );
+    println!(
+        "signer:          {}",
+        bundle::public_key_to_text(&head.signer)
+    );
+    println!("bundle size:     {} bytes", head.bundle_len());
+    if whole {
+        let artefact = bytes.get(head.artifact_range()).unwrap_or_default();
+        let policy = CompiledPolicy::from_artifact(artefact)
+            .map_err(|e| CliError::Usage(format!("`{}`: {e}", path.display())))?;
+        println!("policy:          {}", policy.name().unwrap_or("(no name)"));
+        println!("policy sha256:   {}", policy.sha256());
+    }
+    let Some(text) = public_key else {
+        println!("signature:       not checked (pass --public-key)");
+        return Ok(ExitCode::SUCCESS);
+    };
+    let trusted = bundle::public_key_from_text(text)
+        .ok_or_else(|| CliError::Usage("--public-key is not an Ed25519 public key".to_owned()))?;
+    match bundle::verify_head(&head.bytes, &trusted, &head.environment) {
+        Ok(_) => {
+            println!("signature:       verifies with {}", text.trim());
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            println!("signature:       refused: {e}");
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+/// The head of a bundle (`bytes`, read from `path`) or a head itself, read without checking
+/// its signature.
+fn read_head(path: &Path, bytes: &[u8]) -> Result<bundle::Head, CliError> {
+    let head = if bytes.len() == HEAD_LEN {
+        Some(bytes.to_vec())
+    } else {
+        bundle::head_of(bytes).filter(|_| bytes.len() > HEAD_LEN)
+    };
+    head.ok_or(bundle::BundleError::Truncated)
+        .and_then(|head| bundle::read_head(&head))
+        .map_err(|e| CliError::Usage(format!("`{}`: {e}", path.display())))
+}
+
+/// Where the head of the bundle written to `output` goes.
+pub fn head_path(output: &Path) -> PathBuf {
+    let mut name = output.as_os_str().to_owned();
+    name.push(".head");
+    PathBuf::from(name)
 }
 
 /// Where the archive keeps the artefact of the policy revision `sha256`.
 pub fn archive_path(dir: &Path, sha256: &str) -> PathBuf {
     dir.join(format!("{sha256}.artifact"))
+}
+
+fn usage(what: &str) -> CliError {
+    CliError::Usage(format!("{what} is required"))
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, CliError> {
+    std::fs::read(path).map_err(|source| CliError::Read {
+        path: path.to_owned(),
+        source,
+    })
 }
 
 fn write(path: &Path, bytes: &[u8]) -> Result<(), CliError> {

@@ -135,15 +135,19 @@ impl DomainTable {
         self.set.as_ref().map_or(&[], |set| set.as_fst().as_bytes())
     }
 
-    /// Takes a section written by [`DomainTable::section`] as it is: only its frame (format
-    /// version, root, length) is checked, in constant time; the names are vouched for by the
-    /// checksum of the artefact that carries them. An empty section is a table of no names.
+    /// Takes a section written by [`DomainTable::section`] as it is: its frame (format
+    /// version, root, length) and the automaton's own checksum (CRC-32C over every byte) are
+    /// checked, so a damaged automaton is refused here, never met by a lookup; the names are
+    /// not decoded. An empty section is a table of no names.
     pub(crate) fn from_section(section: SharedBytes) -> Result<Self, String> {
         if section.as_ref().is_empty() {
             return Ok(DomainTable::default());
         }
         let set = Set::new(section)
             .map_err(|e| format!("a domain list section is not a name set: {e}"))?;
+        set.as_fst()
+            .verify()
+            .map_err(|_| "a domain list section is damaged (its checksum does not match)")?;
         Ok(DomainTable { set: Some(set) })
     }
 
