@@ -36,9 +36,10 @@ let made = 0;
 
 /**
  * The e2e policy with `edit` applied to its text (and an emergency block of `block`), bundled by
- * the CLI with `serial` for `environment`, signed with `key`. Returns its bytes and revision.
+ * the CLI for `environment`, signed with `key`, with `serial`, or (`after`: a bundle's file) a
+ * serial the CLI chooses above that bundle's. Returns its bytes, head, revision and file.
  */
-export function makeBundle({ block, serial, key, environment = BUNDLE_ENVIRONMENT, edit = (t) => t }) {
+export function makeBundle({ block, serial, after, key, environment = BUNDLE_ENVIRONMENT, edit = (t) => t }) {
   // The e2e policy's list files stay where they are: their paths are made absolute.
   const lists = path.join(path.dirname(POLICY_PATH), "lists");
   const name = `e2e-bundle-${serial}`;
@@ -50,8 +51,9 @@ export function makeBundle({ block, serial, key, environment = BUNDLE_ENVIRONMEN
   const policy = path.join(dir, `${file}.toml`);
   writeFileSync(policy, text);
   const out = path.join(dir, `${file}.bin`);
-  execFileSync(CLI, ["bundle", policy, "--key-file", key.pem, "--environment", environment, "--serial", String(serial), "-o", out], { cwd: ROOT });
-  return { bytes: readFileSync(out), head: readFileSync(`${out}.head`), sha256: policySha256(policy), name };
+  const order = after ? ["--after", after] : ["--serial", String(serial)];
+  execFileSync(CLI, ["bundle", policy, "--key-file", key.pem, "--environment", environment, ...order, "-o", out], { cwd: ROOT });
+  return { bytes: readFileSync(out), head: readFileSync(`${out}.head`), sha256: policySha256(policy), name, file: out };
 }
 
 /** The head of a bundle's bytes, as `bundle` writes it beside the bundle. */

@@ -24,7 +24,7 @@ const OLDER_SERIAL = Number(process.env.E2E_OLDER_SERIAL ?? 100);
 
 /** Each instance reads its own key; `bindings` add settings. */
 const INSTANCES = {
-  burst5: {}, burst300: {}, quiet: {}, precedence: {}, cheap: {}, staging: {}, poison: {},
+  burst5: {}, burst300: {}, quiet: {}, precedence: {}, cheap: {}, staging: {}, poison: {}, serials: {},
   corrupt: {}, token: {}, outageA: {}, outageB: {},
   kvhang: { EGRESS_BUNDLE_WAIT_MS: "200", EGRESS_BUNDLE_READ_TIMEOUT_MS: "500" },
   timeout: { EGRESS_UPSTREAM_TIMEOUT_MS: "500" },
@@ -130,6 +130,27 @@ test("a Worker rollback to an older build: a newer bundle still decides; the new
   const back = await until("the rolled-back policy", () => request("older", "rollback.example.com"), (r) => r.status === 200);
   assert.deepEqual([back.line.policy.source, back.line.policy.serial], ["bundle", S(-50)]);
   assert.ok(OLDER_SERIAL < S(-100));
+});
+
+test("bundles made at once from the bundle in force never collide in the Worker: the later serial decides", async () => {
+  const inForce = bundle({ serial: S(1) });
+  await put("serials", inForce.bytes);
+  assert.equal((await request("serials", "serials.example.com")).line.policy.serial, S(1));
+  // Two signers, the same moment, the same predecessor, the same policy text.
+  const one = bundle({ after: inForce.file, block: "serials.example.com" });
+  const two = bundle({ after: inForce.file, block: "serials.example.com" });
+  const serialOf = (b) => Number(b.head.readBigUInt64LE(126 + 14));
+  assert.notEqual(serialOf(one), serialOf(two));
+  assert.ok(serialOf(one) > S(1) && serialOf(two) > S(1));
+  const [low, high] = [one, two].sort((a, b) => serialOf(a) - serialOf(b));
+  await put("serials", high.bytes);
+  await until("the later bundle", () => request("serials", "serials.example.com"), (r) => r.line.policy.serial === serialOf(high));
+  await put("serials", low.bytes);
+  await sleep(1300);
+  const still = await request("serials", "serials.example.com");
+  assert.deepEqual([still.status, still.line.policy.serial], [403, serialOf(high)]);
+  const reasons = (await events("serials.example.com")).map((e) => e.reason);
+  assert.ok(reasons.includes("older_serial") && !reasons.includes("same_serial"), JSON.stringify(reasons));
 });
 
 test("a refresh that finds the bundle in use reads its head only: a few hundred bytes", async () => {
