@@ -163,7 +163,7 @@ fn compile_carries_the_lists_and_their_revision() {
                 method: "GET",
                 url,
                 customer: Some("c1"),
-                tags: &[],
+                tags: Some(&[]),
             })
             .action
             .as_str()

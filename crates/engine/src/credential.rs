@@ -253,6 +253,10 @@ pub struct Credential {
     pub prefix: String,
     /// Extra claims; `sub` defaults to `{customer}` when not given.
     pub claims: BTreeMap<String, ClaimTemplate>,
+    /// Client headers forwarded with the token besides the default allow-list
+    /// ([`crate::header_names::FORWARDED_ON_INJECT`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub forward_headers: Vec<String>,
 }
 
 impl Credential {

@@ -195,6 +195,39 @@ impl Rule {
         self.hosts.is_none() && self.lists.is_none()
     }
 
+    /// The schemes the rule matches: `schemes` as given, and for an inject rule without
+    /// `schemes` only `https` (a token never travels in cleartext by omission). `None`: any.
+    pub fn effective_schemes(&self) -> Option<&[Scheme]> {
+        match (&self.schemes, self.action) {
+            (Some(schemes), _) => Some(schemes),
+            (None, Action::Inject) => Some(&[Scheme::Https]),
+            (None, _) => None,
+        }
+    }
+
+    /// The ports the rule matches: `ports` as given, and for an inject rule without `ports`
+    /// the default port of each scheme it matches (443, and 80 when `schemes` names `http`):
+    /// a token never goes to another port by omission. `None`: any.
+    pub fn effective_ports(&self) -> Option<&[u16]> {
+        if let Some(ports) = &self.ports {
+            return Some(ports);
+        }
+        if self.action != Action::Inject {
+            return None;
+        }
+        let schemes = self.effective_schemes().unwrap_or_default();
+        Some(
+            match (
+                schemes.contains(&Scheme::Http),
+                schemes.contains(&Scheme::Https),
+            ) {
+                (true, true) => &[80, 443],
+                (true, false) => &[80],
+                _ => &[443],
+            },
+        )
+    }
+
     /// The reference decisions carry.
     pub fn rule_ref(&self) -> RuleRef {
         RuleRef {

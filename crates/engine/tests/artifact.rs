@@ -35,7 +35,7 @@ fn round_trip_keeps_model_and_decisions() {
             method: "GET",
             url,
             customer: Some("c"),
-            tags: &[],
+            tags: Some(&[]),
         };
         assert_eq!(loaded.decide(&r), p.decide(&r), "{url}");
     }
@@ -141,7 +141,7 @@ fn lists_travel_as_their_compiled_table() {
             method: "GET",
             url,
             customer: Some("c"),
-            tags: &[],
+            tags: Some(&[]),
         };
         assert_eq!(loaded.decide(&r), p.decide(&r), "{url}");
     }
@@ -151,7 +151,7 @@ fn lists_travel_as_their_compiled_table() {
                 method: "GET",
                 url: "https://x.evil.com/",
                 customer: Some("c"),
-                tags: &[],
+                tags: Some(&[]),
             })
             .action,
         egress_policy_engine::Action::Block
@@ -272,7 +272,7 @@ fn a_static_artefact_loads_in_place_with_the_same_checks() {
         method: "GET",
         url: "https://x.evil.com/",
         customer: Some("c"),
-        tags: &[],
+        tags: Some(&[]),
     };
     assert_eq!(loaded.decide(&r), p.decide(&r));
     let mut damaged = bytes.to_vec();
@@ -318,7 +318,7 @@ fn an_archived_format_2_artefact_still_loads_for_replay() {
             method: "GET",
             url,
             customer: Some("c"),
-            tags: &[],
+            tags: Some(&[]),
         };
         assert_eq!(loaded.decide(&r), p.decide(&r), "{url}");
     }

@@ -61,7 +61,7 @@ fn a_newer_signed_bundle_is_taken_up_and_named() {
         method: "GET",
         url: "https://evil.test/",
         customer: Some("acme"),
-        tags: &[],
+        tags: Some(&[]),
     });
     assert_eq!(decision.rule.unwrap().id, "emergency");
     // The same bytes read again: no event, nothing changes.
@@ -233,7 +233,7 @@ fn a_digest_computed_by_the_runtime_stands_in_for_hashing_in_wasm() {
                 method: "GET",
                 url: "https://evil.test/",
                 customer: Some("c"),
-                tags: &[],
+                tags: Some(&[]),
             })
             .action,
         egress_policy_engine::Action::Block
