@@ -11,7 +11,8 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use egress_policy_engine::ListFiles;
+#[path = "crates/cli/src/list_reader.rs"]
+mod list_reader;
 
 const DEFAULT_POLICY: &str = "policy/policy.toml";
 
@@ -36,7 +37,11 @@ fn main() -> ExitCode {
 fn build(display: &str, path: &Path) -> Result<(), String> {
     let text = std::fs::read_to_string(path)
         .map_err(|error| format!("error: cannot read policy `{}`: {error}", path.display()))?;
-    let lists = read_lists(display, path, &text);
+    // The CLI's reader: only regular files inside the policy's directory, bounded.
+    let (lists, watched) = list_reader::read_lists(path, Path::new(display), &text);
+    for list_path in watched {
+        println!("cargo:rerun-if-changed={}", list_path.display());
+    }
     let compiled = egress_policy_engine::compile_with_lists(display, &text, &lists).map_err(
         |diagnostics| {
             let rendered: Vec<String> = diagnostics
@@ -69,24 +74,4 @@ fn build(display: &str, path: &Path) -> Result<(), String> {
         )
     })?;
     Ok(())
-}
-
-/// Reads the list files the policy names, relative to its directory, and asks cargo to rerun
-/// when one changes (or appears). Diagnostics name them relative to the policy's `display`.
-/// A file that cannot be read is left to the compiler to report at the list's `file`.
-fn read_lists(display: &str, path: &Path, text: &str) -> ListFiles {
-    let directory = path.parent().unwrap_or(Path::new(""));
-    let shown_directory = Path::new(display).parent().unwrap_or(Path::new(""));
-    let mut lists = ListFiles::new();
-    for file in egress_policy_engine::list_files(text) {
-        let list_path = directory.join(&file);
-        println!("cargo:rerun-if-changed={}", list_path.display());
-        let shown = shown_directory.join(&file).display().to_string();
-        match std::fs::read(&list_path).map(String::from_utf8) {
-            Ok(Ok(contents)) => lists.insert(&file, shown, contents),
-            Ok(Err(_)) => lists.insert_unreadable(&file, shown, "not UTF-8 text"),
-            Err(error) => lists.insert_unreadable(&file, shown, error.to_string()),
-        }
-    }
-    lists
 }

@@ -120,6 +120,9 @@ fn handle(
 ) -> Result<JsValue, JsValue> {
     let decision_id = decision_id(arrived_ms);
     let Identity { customer, tags } = identity(&env, &ctx);
+    // `None`: no tags parameter at all (refused `no_tags` where rules are scoped by tag).
+    let tags_given = tags.is_some();
+    let tags = tags.unwrap_or_default();
     // Logged as the engine matched it (`patch` is `PATCH`), so the line replays to itself.
     let method = normalise_method(&request.method()).into_owned();
     let url = request.url();
@@ -131,7 +134,7 @@ fn handle(
                 method: &method,
                 url: &url,
                 customer: customer.as_deref(),
-                tags: &tags,
+                tags: tags_given.then_some(&tags[..]),
             })
         })
         .map(|decision| (policy, decision))

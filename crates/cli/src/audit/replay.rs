@@ -176,7 +176,8 @@ impl<'p> Replay<'p> {
             method: &log.method,
             url: &url,
             customer: log.customer.as_deref(),
-            tags: &log.tags,
+            // The log keeps `tags: []` either way; `no_tags` says there was no parameter.
+            tags: (log.reason.as_deref() != Some(Refusal::NoTags.code())).then_some(&log.tags[..]),
         });
         self.compared += 1;
         if archived {

@@ -17,7 +17,7 @@ use crate::parse::{self, Fields, Value};
 use super::{CredentialSpans, valid_id};
 
 /// Claims every token carries from the credential's own fields.
-pub(crate) const RESERVED_CLAIMS: &[&str] = &["iss", "aud", "iat", "exp", "nbf"];
+pub(crate) const RESERVED_CLAIMS: &[&str] = &["iss", "aud", "iat", "exp", "nbf", "jti"];
 
 type Validated = (
     BTreeMap<String, Credential>,
@@ -392,7 +392,7 @@ fn claims(
                 Diagnostic::error("reserved-claim", format!("claim `{name}` cannot be set in `claims`"))
                     .with_span(key.span())
                     .with_label("set by the engine")
-                    .with_hint("`iss` and `aud` come from `issuer` and `audience`; `iat`, `exp` and `nbf` from the clock and `ttl`"),
+                    .with_hint("`iss` and `aud` come from `issuer` and `audience`; `iat`, `exp` and `nbf` from the clock and `ttl`; `jti` is random per token"),
             );
             ok = false;
             continue;
