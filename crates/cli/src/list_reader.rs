@@ -51,13 +51,15 @@ fn read_inside(root: Result<&Path, &String>, path: &Path) -> Result<Option<Strin
         return Err("a symbolic link leads outside the policy file's directory".to_owned());
     }
     // Checked before opening: opening a FIFO would wait for a writer.
-    if !std::fs::metadata(&resolved)
-        .map_err(|e| describe(&e))?
-        .is_file()
-    {
+    let metadata = std::fs::metadata(&resolved).map_err(|e| describe(&e))?;
+    if !metadata.is_file() {
         return Err("not a regular file".to_owned());
     }
     let limit = u64::try_from(MAX_LIST_FILE_BYTES).unwrap_or(u64::MAX);
+    if metadata.len() > limit {
+        return Ok(None);
+    }
+    // Bounded all the same: the file may grow while it is read.
     let mut bytes = Vec::new();
     std::fs::File::open(&resolved)
         .and_then(|file| file.take(limit.saturating_add(1)).read_to_end(&mut bytes))
