@@ -1,8 +1,8 @@
 //! What the Worker needs from the JavaScript runtime: time, randomness, secrets, logging.
 
 use egress_policy_engine::DecisionLog;
-use egress_policy_outbound::{Clock, Random};
 use egress_policy_outbound::decision_id::uuid_v4;
+use egress_policy_outbound::{Clock, Random};
 use wasm_bindgen::prelude::*;
 use worker::Env;
 

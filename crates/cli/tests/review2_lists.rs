@@ -66,10 +66,13 @@ fn list_files_outside_the_policy_directory_are_never_read() {
     let diagnostics: Vec<Value> = serde_json::from_str(&json.stdout).unwrap();
     let mut by_line: BTreeMap<u64, Vec<(String, String)>> = BTreeMap::new();
     for d in &diagnostics {
-        by_line.entry(d["line"].as_u64().unwrap()).or_default().push((
-            d["code"].as_str().unwrap().to_owned(),
-            d["message"].as_str().unwrap().to_owned(),
-        ));
+        by_line
+            .entry(d["line"].as_u64().unwrap())
+            .or_default()
+            .push((
+                d["code"].as_str().unwrap().to_owned(),
+                d["message"].as_str().unwrap().to_owned(),
+            ));
     }
     let at = |id: &str| {
         let line = policy
@@ -84,8 +87,14 @@ fn list_files_outside_the_policy_directory_are_never_read() {
         assert_eq!(at(id)[0].0, "list-file-outside", "{id}");
     }
     for (id, why) in [
-        ("symlink", "a symbolic link leads outside the policy file's directory"),
-        ("zero", "a symbolic link leads outside the policy file's directory"),
+        (
+            "symlink",
+            "a symbolic link leads outside the policy file's directory",
+        ),
+        (
+            "zero",
+            "a symbolic link leads outside the policy file's directory",
+        ),
         ("directory", "not a regular file"),
     ] {
         assert_eq!(at(id).len(), 1, "{id}: {:?}", at(id));

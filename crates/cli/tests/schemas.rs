@@ -486,11 +486,15 @@ ttl = 300
         // Issue 14: the schema refuses what `check` refuses.
         (
             "a list file outside the policy's directory",
-            format!("{minimal}[lists.l]\nfile = \"../../etc/passwd\"\nmatch = \"exact\"\n[[rules]]\nid = \"b\"\naction = \"block\"\nlists = [\"l\"]\n"),
+            format!(
+                "{minimal}[lists.l]\nfile = \"../../etc/passwd\"\nmatch = \"exact\"\n[[rules]]\nid = \"b\"\naction = \"block\"\nlists = [\"l\"]\n"
+            ),
         ),
         (
             "an absolute list file",
-            format!("{minimal}[lists.l]\nfile = \"/dev/zero\"\nmatch = \"exact\"\n[[rules]]\nid = \"b\"\naction = \"block\"\nlists = [\"l\"]\n"),
+            format!(
+                "{minimal}[lists.l]\nfile = \"/dev/zero\"\nmatch = \"exact\"\n[[rules]]\nid = \"b\"\naction = \"block\"\nlists = [\"l\"]\n"
+            ),
         ),
         (
             "a secret naming an identity parameter",
@@ -498,7 +502,10 @@ ttl = 300
         ),
         (
             "a secret naming a setting of the Worker",
-            format!("{minimal}{}", api_cred.replace("API_KEY", "EGRESS_BUNDLE_PUBLIC_KEY")),
+            format!(
+                "{minimal}{}",
+                api_cred.replace("API_KEY", "EGRESS_BUNDLE_PUBLIC_KEY")
+            ),
         ),
         (
             "a jti claim",
@@ -506,7 +513,9 @@ ttl = 300
         ),
         (
             "a customer outside the safe alphabet",
-            format!("{minimal}[[rules]]\nid = \"b\"\naction = \"block\"\ncustomers = [\"acme\u{202e}\"]\n"),
+            format!(
+                "{minimal}[[rules]]\nid = \"b\"\naction = \"block\"\ncustomers = [\"acme\u{202e}\"]\n"
+            ),
         ),
         (
             "a forwarded header that reroutes",

@@ -217,8 +217,7 @@ pub(crate) fn decide(
         Ok(url) => url,
         Err(r) => return refused(r.refusal, r.target),
     };
-    if let Err(refusal) = identity::check(request.customer, request.tags, source.scopes_by_tag())
-    {
+    if let Err(refusal) = identity::check(request.customer, request.tags, source.scopes_by_tag()) {
         return refused(refusal, Some(url.into_target()));
     }
     let method = normalise_method(request.method);

@@ -205,7 +205,13 @@ mod tests {
         for name in ["Accept", "content_type", "If-None-Match", "User-Agent"] {
             assert!(is_forwarded_on_inject(name, &[]), "{name}");
         }
-        for name in ["Cookie", "X-Original-Host", "X-Custom", "Authorization", "Host"] {
+        for name in [
+            "Cookie",
+            "X-Original-Host",
+            "X-Custom",
+            "Authorization",
+            "Host",
+        ] {
             assert!(!is_forwarded_on_inject(name, &[]), "{name}");
         }
         assert!(is_forwarded_on_inject(

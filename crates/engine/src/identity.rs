@@ -360,7 +360,13 @@ mod tests {
     #[test]
     fn look_alike_names_are_not_clean() {
         for suffix in [
-            '\u{202E}', '\u{2066}', '\u{3164}', '\u{E0001}', '\u{034F}', '\u{FE0F}', '\u{180E}',
+            '\u{202E}',
+            '\u{2066}',
+            '\u{3164}',
+            '\u{E0001}',
+            '\u{034F}',
+            '\u{FE0F}',
+            '\u{180E}',
             '\u{0301}',
         ] {
             let name = format!("acme{suffix}");

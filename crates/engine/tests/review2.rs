@@ -123,8 +123,12 @@ fn inject_beyond_https_443_is_explicit_and_warned() {
     // Writing the defaults out is no opt-out.
     assert!(codes(&inject_rule("schemes = [\"https\"]\nports = [443]\n")).is_empty());
     // Pass and block rules keep matching every scheme and port.
-    let block = policy("version = 1\n[[rules]]\nid = \"b\"\naction = \"block\"\nhosts = [\"x.example\"]\n");
-    assert_eq!(decide(&block, "GET", "http://x.example:8080/").0, Action::Block);
+    let block =
+        policy("version = 1\n[[rules]]\nid = \"b\"\naction = \"block\"\nhosts = [\"x.example\"]\n");
+    assert_eq!(
+        decide(&block, "GET", "http://x.example:8080/").0,
+        Action::Block
+    );
 }
 
 /// Item 2: a credential's secret never names an identity parameter or a setting of this
@@ -170,7 +174,13 @@ fn look_alike_identities_are_refused() {
         "version = 1\n[[rules]]\nid = \"no-acme\"\naction = \"block\"\ncustomers = [\"acme\"]\n[[rules]]\nid = \"no-prod\"\naction = \"block\"\ntags = [\"prod\"]\n",
     );
     for suffix in [
-        '\u{202E}', '\u{2066}', '\u{3164}', '\u{E0001}', '\u{034F}', '\u{FE0F}', '\u{180E}',
+        '\u{202E}',
+        '\u{2066}',
+        '\u{3164}',
+        '\u{E0001}',
+        '\u{034F}',
+        '\u{FE0F}',
+        '\u{180E}',
         '\u{0301}',
     ] {
         let name = format!("acme{suffix}");
@@ -187,7 +197,8 @@ fn look_alike_identities_are_refused() {
         );
     }
     // A rule naming a customer outside the alphabet could never match: an error.
-    let text = "version = 1\n[[rules]]\nid = \"b\"\naction = \"block\"\ncustomers = [\"Ünïcode\"]\n";
+    let text =
+        "version = 1\n[[rules]]\nid = \"b\"\naction = \"block\"\ncustomers = [\"Ünïcode\"]\n";
     assert_eq!(codes(text), [(Severity::Error, "invalid-identity-name")]);
 }
 
@@ -208,17 +219,28 @@ fn tag_scoped_policies_need_the_tags_parameter() {
         (Action::Pass, None)
     );
     assert_eq!(
-        decide_as(&p, "GET", url, Some("acme"), Some(&["untrusted".to_owned()])).0,
+        decide_as(
+            &p,
+            "GET",
+            url,
+            Some("acme"),
+            Some(&["untrusted".to_owned()])
+        )
+        .0,
         Action::Block
     );
     // In report mode too: it is a refusal, not a rule.
-    let report = policy(&text.replace("version = 1\n", "version = 1\n[defaults]\nmode = \"report\"\n"));
+    let report = policy(&text.replace(
+        "version = 1\n",
+        "version = 1\n[defaults]\nmode = \"report\"\n",
+    ));
     assert_eq!(
         decide_as(&report, "GET", url, Some("acme"), None),
         (Action::Block, Some("no_tags".to_owned()))
     );
     // Without tag-scoped rules the parameter is not needed.
-    let untagged = policy("version = 1\n[[rules]]\nid = \"b\"\naction = \"block\"\nhosts = [\"x.example\"]\n");
+    let untagged =
+        policy("version = 1\n[[rules]]\nid = \"b\"\naction = \"block\"\nhosts = [\"x.example\"]\n");
     assert_eq!(
         decide_as(&untagged, "GET", url, Some("acme"), None),
         (Action::Pass, None)
@@ -229,7 +251,14 @@ fn tag_scoped_policies_need_the_tags_parameter() {
 /// refused by `check`, whatever file the caller hands in for it.
 #[test]
 fn list_files_stay_inside_the_policy_directory() {
-    for file in ["../../etc/passwd", "/etc/passwd", "/dev/zero", "lists/../../x", "C:\\x", "a\\..\\..\\x"] {
+    for file in [
+        "../../etc/passwd",
+        "/etc/passwd",
+        "/dev/zero",
+        "lists/../../x",
+        "C:\\x",
+        "a\\..\\..\\x",
+    ] {
         let text = format!(
             "version = 1\n[lists.l]\nfile = {file:?}\nmatch = \"exact\"\n[[rules]]\nid = \"b\"\naction = \"block\"\nlists = [\"l\"]\n"
         );
@@ -305,11 +334,16 @@ fn credential_headers_and_forwarded_headers() {
         );
     }
     let forward = |names: &str| {
-        inject_rule("").replace("ttl = 300", &format!("ttl = 300\nforward_headers = [{names}]"))
+        inject_rule("").replace(
+            "ttl = 300",
+            &format!("ttl = 300\nforward_headers = [{names}]"),
+        )
     };
     assert!(codes(&forward("\"X-Api-Version\", \"Notion-Version\"")).is_empty());
     assert_eq!(
-        codes(&forward("\"authorization\", \"X-Forwarded-Host\", \"Cookie\", \"a b\"")),
+        codes(&forward(
+            "\"authorization\", \"X-Forwarded-Host\", \"Cookie\", \"a b\""
+        )),
         [
             (Severity::Error, "forbidden-forward-header"),
             (Severity::Error, "forbidden-forward-header"),
@@ -349,10 +383,18 @@ fn shipped_policies_keep_their_scopes() {
     };
     assert_eq!(
         as_customer("customer-trial-7", "GET", "https://www.paste.ee/p/x"),
-        (Action::Block, Some("block-trial-7-paste-sites".to_owned()), false)
+        (
+            Action::Block,
+            Some("block-trial-7-paste-sites".to_owned()),
+            false
+        )
     );
     for apex in ["https://nanopool.org/", "https://2miners.com/"] {
-        assert_eq!(as_customer("c", "GET", apex), (Action::Pass, None, true), "{apex}");
+        assert_eq!(
+            as_customer("c", "GET", apex),
+            (Action::Pass, None, true),
+            "{apex}"
+        );
     }
     for (method, url) in [
         ("GET", "https://api.example.com:8443/v1/x"),
@@ -360,7 +402,11 @@ fn shipped_policies_keep_their_scopes() {
         ("PROPFIND", "https://api.example.com/v1/x"),
         ("GET", "http://api.example.com/v1/x"),
     ] {
-        assert_eq!(as_customer("c", method, url), (Action::Pass, None, false), "{method} {url}");
+        assert_eq!(
+            as_customer("c", method, url),
+            (Action::Pass, None, false),
+            "{method} {url}"
+        );
     }
     assert_eq!(
         as_customer("c", "GET", "https://api.example.com/v1/x").0,

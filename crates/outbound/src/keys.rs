@@ -148,7 +148,9 @@ mod tests {
         cache.key("HMAC", JwtAlgorithm::HS512, &one).unwrap();
         assert_eq!(cache.parses(), 2);
         // A rotated secret is parsed again and replaces the old key.
-        cache.key("HMAC", JwtAlgorithm::HS256, &"2".repeat(32)).unwrap();
+        cache
+            .key("HMAC", JwtAlgorithm::HS256, &"2".repeat(32))
+            .unwrap();
         assert_eq!(cache.parses(), 3);
         assert_eq!(cache.keys.len(), 2);
     }

@@ -360,12 +360,14 @@ ff02::1 ip6-allnodes
     /// names; a real address is an error at the line.
     #[test]
     fn hosts_lines_to_other_addresses_are_not_dropped() {
-        let text = "127.0.0.2 two.example\n::ffff:0.0.0.0 mapped.example\n::ffff:127.0.0.1 m2.example\n";
+        let text =
+            "127.0.0.2 two.example\n::ffff:0.0.0.0 mapped.example\n::ffff:127.0.0.1 m2.example\n";
         assert_eq!(
             names(text, ListFormat::Hosts),
             ["m2.example", "mapped.example", "two.example"]
         );
-        let text = "0.0.0.0 ok.example\n10.0.0.5 intranet.example\n192.168.1.1 localhost router.lan\n";
+        let text =
+            "0.0.0.0 ok.example\n10.0.0.5 intranet.example\n192.168.1.1 localhost router.lan\n";
         assert_eq!(
             errors(text, ListFormat::Hosts),
             [

@@ -475,7 +475,9 @@ fn identity_name(value: &Value<'_>, what: &str, diags: &mut Vec<Diagnostic>) -> 
 /// cleartext (`schemes` names `http`) or to another port (`ports` names one that is not the
 /// default port of a scheme the rule matches).
 fn inject_transport_lints(rule: &Rule, fields: &Fields<'_, '_>, diags: &mut Vec<Diagnostic>) {
-    let http = rule.effective_schemes().is_some_and(|s| s.contains(&Scheme::Http));
+    let http = rule
+        .effective_schemes()
+        .is_some_and(|s| s.contains(&Scheme::Http));
     if let (true, Some(v)) = (http, fields.get("schemes")) {
         diags.push(
             Diagnostic::warning("inject-over-http", format!("inject rule `{}` sends its token over plain http", rule.id))
