@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { generateKeyPairSync, randomUUID } from "node:crypto";
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, test } from "node:test";
@@ -30,11 +30,10 @@ const other = keyPair("other");
 
 /** The e2e policy plus an emergency block of `host`: written, bundled, returned as bytes. */
 function bundle({ block, serial, key = trusted }) {
-  // The e2e policy's list files stay where they are: their paths are made absolute.
-  const lists = path.join(path.dirname(POLICY_PATH), "lists");
+  // A policy reads list files inside its own directory only: the e2e policy's go along.
+  cpSync(path.join(path.dirname(POLICY_PATH), "lists"), path.join(dir, "lists"), { recursive: true });
   const text = readFileSync(POLICY_PATH, "utf8")
-    .replace('name = "e2e"', `name = "e2e-bundle-${serial}"`)
-    .replaceAll('file = "lists/', `file = "${lists}/`) +
+    .replace('name = "e2e"', `name = "e2e-bundle-${serial}"`) +
     (block ? `\n[[rules]]\nid = "emergency-${serial}"\naction = "block"\nhosts = ["${block}"]\nreason = "emergency"\n` : "");
   const policy = path.join(dir, `policy-${serial}.toml`);
   writeFileSync(policy, text);
