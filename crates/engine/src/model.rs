@@ -209,23 +209,14 @@ impl Rule {
     /// the default port of each scheme it matches (443, and 80 when `schemes` names `http`):
     /// a token never goes to another port by omission. `None`: any.
     pub fn effective_ports(&self) -> Option<&[u16]> {
-        if let Some(ports) = &self.ports {
-            return Some(ports);
+        let http = |s: &Scheme| *s == Scheme::Http;
+        match (&self.ports, self.action, self.effective_schemes()) {
+            (Some(ports), ..) => Some(ports),
+            (None, Action::Inject, Some(s)) if s.iter().all(http) => Some(&[80]),
+            (None, Action::Inject, Some(s)) if s.iter().any(http) => Some(&[80, 443]),
+            (None, Action::Inject, _) => Some(&[443]),
+            (None, ..) => None,
         }
-        if self.action != Action::Inject {
-            return None;
-        }
-        let schemes = self.effective_schemes().unwrap_or_default();
-        Some(
-            match (
-                schemes.contains(&Scheme::Http),
-                schemes.contains(&Scheme::Https),
-            ) {
-                (true, true) => &[80, 443],
-                (true, false) => &[80],
-                _ => &[443],
-            },
-        )
     }
 
     /// The reference decisions carry.

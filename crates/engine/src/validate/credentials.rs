@@ -284,48 +284,26 @@ fn forward_headers(
     credential_header: Option<&str>,
     diags: &mut Vec<Diagnostic>,
 ) -> Option<Vec<String>> {
-    let items = parse::array(value, "`forward_headers`", diags)?;
-    let mut out = Vec::with_capacity(items.len());
-    let mut ok = true;
-    for item in items {
-        let Some(name) = parse::string(item, "a header name", diags) else {
-            ok = false;
-            continue;
-        };
-        if !is_header_token(name) {
-            diags.push(
-                Diagnostic::error(
-                    "invalid-header-name",
-                    format!("`{name}` is not a valid header name"),
-                )
-                .with_span(item.span())
-                .with_label("invalid header name"),
-            );
-            ok = false;
-            continue;
-        }
+    super::rules::list(value, "`forward_headers`", diags, |item, diags| {
+        let name = parse::string(item, "a header name", diags)?;
         let replaced = same_header_name(name, "authorization")
             || credential_header.is_some_and(|h| same_header_name(name, h));
-        if replaced || is_forbidden_credential_header(name) {
-            diags.push(
-                Diagnostic::error(
-                    "forbidden-forward-header",
-                    format!("header `{name}` cannot travel with a token"),
-                )
-                .with_span(item.span())
-                .with_label(if replaced {
-                    "always replaced by the token"
-                } else {
-                    "frames or routes the request, is hop-by-hop, or can reroute it upstream"
-                })
-                .with_hint("list only headers the API needs to read the request (such as `X-Api-Version`); the default allow-list already forwards `Accept*`, `Content-*`, `User-Agent`, conditional and range headers"),
-            );
-            ok = false;
-            continue;
-        }
-        out.push(name.to_owned());
-    }
-    ok.then_some(out)
+        let d = if !is_header_token(name) {
+            Diagnostic::error(
+                "invalid-header-name",
+                format!("`{name}` is not a valid header name"),
+            )
+            .with_label("invalid header name")
+        } else if replaced || is_forbidden_credential_header(name) {
+            Diagnostic::error("forbidden-forward-header", format!("header `{name}` cannot travel with a token"))
+                .with_label(if replaced { "always replaced by the token" } else { "frames or routes the request, is hop-by-hop, or can reroute it upstream" })
+                .with_hint("list only headers the API needs to read the request (such as `X-Api-Version`); the default allow-list already forwards `Accept*`, `Content-*`, `User-Agent`, conditional and range headers")
+        } else {
+            return Some(name.to_owned());
+        };
+        diags.push(d.with_span(item.span()));
+        None
+    })
 }
 
 /// A credential `header` the token must not travel in. The name is echoed: it is a header

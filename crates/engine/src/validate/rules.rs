@@ -375,7 +375,7 @@ fn header_span(text: &str, span: Range<usize>) -> Range<usize> {
 }
 
 /// A list whose entries are checked by `item`; empty and oversized lists are errors.
-fn list<T>(
+pub(super) fn list<T>(
     value: &Value<'_>,
     what: &str,
     diags: &mut Vec<Diagnostic>,
