@@ -24,7 +24,7 @@ NODE_STAMP := node_modules/.package-lock.json
 # Records which policy the Worker in build/ embeds, so switching policies rebuilds it.
 POLICY_STAMP := target/egress-policy.built-with
 WORKER_SOURCES := $(shell find src crates/engine crates/outbound -type f \( -name '*.rs' -o -name Cargo.toml \) 2>/dev/null) \
-	Cargo.toml Cargo.lock build.rs rust-toolchain.toml scripts/plain-entry.mjs
+	Cargo.toml Cargo.lock build.rs crates/cli/src/list_reader.rs rust-toolchain.toml scripts/plain-entry.mjs
 
 BENCH_SIZES := 10 10000
 BENCH_DIR := target/bench

@@ -14,7 +14,8 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use egress_policy_engine::ListFiles;
+#[path = "crates/cli/src/list_reader.rs"]
+mod list_reader;
 
 const DEFAULT_POLICY: &str = "policy/policy.toml";
 
@@ -40,7 +41,11 @@ fn main() -> ExitCode {
 fn build(display: &str, path: &Path) -> Result<(), String> {
     let text = std::fs::read_to_string(path)
         .map_err(|error| format!("error: cannot read policy `{}`: {error}", path.display()))?;
-    let lists = read_lists(display, path, &text);
+    // The CLI's reader: only regular files inside the policy's directory, bounded.
+    let (lists, watched) = list_reader::read_lists(path, Path::new(display), &text);
+    for list_path in watched {
+        println!("cargo:rerun-if-changed={}", list_path.display());
+    }
     let serial = serial()?;
     let mut compiled = egress_policy_engine::compile_with_lists(display, &text, &lists).map_err(
         |diagnostics| {
@@ -91,24 +96,4 @@ fn serial() -> Result<u64, String> {
         Err(_) if wasm => Err("error: EGRESS_POLICY_SERIAL is not set: build the Worker with `make build` (scripts/build-worker.sh sets it from the commit's time) or set it, as in `EGRESS_POLICY_SERIAL=300 make build`".to_owned()),
         Err(_) => Ok(0),
     }
-}
-
-/// Reads the list files the policy names, relative to its directory, and asks cargo to rerun
-/// when one changes (or appears). Diagnostics name them relative to the policy's `display`.
-/// A file that cannot be read is left to the compiler to report at the list's `file`.
-fn read_lists(display: &str, path: &Path, text: &str) -> ListFiles {
-    let directory = path.parent().unwrap_or(Path::new(""));
-    let shown_directory = Path::new(display).parent().unwrap_or(Path::new(""));
-    let mut lists = ListFiles::new();
-    for file in egress_policy_engine::list_files(text) {
-        let list_path = directory.join(&file);
-        println!("cargo:rerun-if-changed={}", list_path.display());
-        let shown = shown_directory.join(&file).display().to_string();
-        match std::fs::read(&list_path).map(String::from_utf8) {
-            Ok(Ok(contents)) => lists.insert(&file, shown, contents),
-            Ok(Err(_)) => lists.insert_unreadable(&file, shown, "not UTF-8 text"),
-            Err(error) => lists.insert_unreadable(&file, shown, error.to_string()),
-        }
-    }
-    lists
 }

@@ -20,6 +20,7 @@ export const DEV_CUSTOMERS = {
   acme: { customer_name: "acme", customer_tags: ["production"] },
   globex: { customer_name: "globex", customer_tags: ["partner"] },
 };
+const DEV_TAGS = Object.fromEntries(Object.entries(DEV_CUSTOMERS).map(([name, p]) => [name, p.customer_tags]));
 
 const TAIL_WORKER = `
 export default {
@@ -91,12 +92,14 @@ export async function startDevWorld({ workerDir = path.join(ROOT, "build"), port
         modules: true,
         scriptPath: path.join(ROOT, "deploy/dispatcher/index.js"),
         compatibilityDate: COMPATIBILITY_DATE,
+        bindings: { CUSTOMER_TAGS: JSON.stringify(DEV_TAGS) },
         wrappedBindings: { DISPATCHER: { scriptName: "dispatch-namespace" } },
       },
       {
         name: "dispatch-namespace",
         modules: true,
         scriptPath: path.join(ROOT, "dev/dispatch-namespace.js"),
+        bindings: { WIRED_TAGS: JSON.stringify(DEV_TAGS) },
         serviceBindings: Object.fromEntries(Object.keys(DEV_CUSTOMERS).map((c) => [`CUSTOMER_${c}`, `user-${c}`])),
       },
       ...Object.keys(DEV_CUSTOMERS).map(user),

@@ -116,6 +116,9 @@ fn handle(
     arrived_ms: u64,
 ) -> Result<JsValue, JsValue> {
     let Identity { customer, tags } = identity(env, ctx);
+    // `None`: no tags parameter at all (refused `no_tags` where rules are scoped by tag).
+    let tags_given = tags.is_some();
+    let tags = tags.unwrap_or_default();
     // Logged as the engine matched it (`patch` is `PATCH`), so the line replays to itself.
     let method = normalise_method(&request.method()).into_owned();
     let url = request.url();
@@ -125,7 +128,7 @@ fn handle(
                 method: &method,
                 url: &url,
                 customer: customer.as_deref(),
-                tags: &tags,
+                tags: tags_given.then_some(&tags[..]),
             })
         })
     });
@@ -240,7 +243,7 @@ fn act(facts: &Facts, request: &web_sys::Request, env: &Env) -> Step {
             .flatten();
             match minted {
                 Some(Ok(token)) => send(request, target, Some((credential, &token))),
-                Some(Err(_)) => Step::Answer(LocalAnswer::CredentialUnavailable),
+                Some(Err(error)) => Step::Answer(error.into()),
                 None => Step::Answer(LocalAnswer::InternalError),
             }
         }

@@ -1,8 +1,8 @@
 //! What the Worker needs from the JavaScript runtime: time, randomness, secrets, logging.
 
 use egress_policy_engine::DecisionLog;
-use egress_policy_outbound::Clock;
 use egress_policy_outbound::decision_id::uuid_v4;
+use egress_policy_outbound::{Clock, Random};
 use wasm_bindgen::prelude::*;
 use worker::Env;
 
@@ -43,12 +43,19 @@ pub fn now_ms() -> u64 {
     }
 }
 
-/// The token clock: `Date.now()` in whole seconds.
+/// What minting reads from the runtime: `Date.now()` in whole seconds, and random bytes for
+/// each token's `jti` from `crypto.getRandomValues`.
 pub struct DateClock;
 
 impl Clock for DateClock {
     fn now_secs(&self) -> u64 {
         now_ms() / 1000
+    }
+}
+
+impl Random for DateClock {
+    fn fill(&self, out: &mut [u8]) -> bool {
+        getrandom::fill(out).is_ok()
     }
 }
 

@@ -5,7 +5,7 @@
 // artefact's header; the head is those 188 signed bytes and the signature.
 import { execFileSync } from "node:child_process";
 import { createHash, createPrivateKey, generateKeyPairSync, sign } from "node:crypto";
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { BUNDLE_ENVIRONMENT, POLICY_PATH, ROOT, policySha256 } from "./harness.mjs";
@@ -17,6 +17,8 @@ const ARTEFACT_HEADER = 62;
 const SIGNED = ENVELOPE + ARTEFACT_HEADER;
 
 const dir = mkdtempSync(path.join(tmpdir(), "egress-bundle-"));
+// A policy reads list files inside its own directory only: the e2e policy's go along.
+cpSync(path.join(path.dirname(POLICY_PATH), "lists"), path.join(dir, "lists"), { recursive: true });
 
 /** Builds the CLI when the suite runs without `cargo test` before it. */
 export function ensureCli() {
@@ -40,13 +42,10 @@ let made = 0;
  * serial the CLI chooses above that bundle's. Returns its bytes, head, revision and file.
  */
 export function makeBundle({ block, serial, after, key, environment = BUNDLE_ENVIRONMENT, edit = (t) => t }) {
-  // The e2e policy's list files stay where they are: their paths are made absolute.
-  const lists = path.join(path.dirname(POLICY_PATH), "lists");
   const name = `e2e-bundle-${serial}`;
   const file = `${name}-${++made}`;
   const text = edit(readFileSync(POLICY_PATH, "utf8"))
-    .replace('name = "e2e"', `name = "${name}"`)
-    .replaceAll('file = "lists/', `file = "${lists}/`) +
+    .replace('name = "e2e"', `name = "${name}"`) +
     (block ? `\n[[rules]]\nid = "emergency-${serial}"\naction = "block"\nhosts = ["${block}"]\nreason = "emergency"\n` : "");
   const policy = path.join(dir, `${file}.toml`);
   writeFileSync(policy, text);

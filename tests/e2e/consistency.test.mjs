@@ -49,6 +49,9 @@ const REQUESTS = [
   ["acme", "GET", "https://example.org/Admin/x"],
   ["acme", "GET", "https://example.org/v1/%2e%2e/admin"],
   ["globex", "GET", "https://example.org/v1/..;/admin"],
+  // Issue 14: an inject rule matches https on 443 only.
+  ["acme", "GET", "http://hs256.api.test/v1/users"],
+  ["acme", "GET", "https://hs256.api.test:8443/v1/users"],
 ];
 
 function explain(customer, method, url) {

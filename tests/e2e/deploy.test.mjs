@@ -69,7 +69,8 @@ test("wrangler deploy --dry-run bundles the example dispatcher with its namespac
   assert.match(text, /env\.DISPATCHER \(customers \(outbound -> egress-policy\)\)\s+Dispatch Namespace/);
   assert.ok(readdirSync(dist).includes("index.js"));
   const toml = readFileSync(path.join(ROOT, "deploy/dispatcher/wrangler.toml"), "utf8");
-  assert.match(toml, /^outbound = \{ service = "egress-policy", parameters = \["customer_name"\] \}$/m);
+  assert.match(toml, /^outbound = \{ service = "egress-policy", parameters = \["customer_name", "customer_tags"\] \}$/m);
   const js = readFileSync(path.join(ROOT, "deploy/dispatcher/index.js"), "utf8");
-  assert.match(js, /env\.DISPATCHER\.get\(customer, \{\}, \{ outbound: \{ customer_name: customer \} \}\)/);
+  // Tags are always passed (issue 14, item 4): a tag-scoped policy refuses requests without them.
+  assert.match(js, /outbound: \{ customer_name: customer, customer_tags: tagsOf\(env, customer\) \}/);
 });

@@ -66,6 +66,10 @@ export const JWT_HOSTS = {
 export const CUSTOMERS = {
   acme: { customer_name: "acme", customer_tags: ["production", "eu"] },
   globex: { customer_name: "globex", customer_tags: "staging,beta" },
+  // Look-alikes of acme (issue 14): a direction override after the name, a combining
+  // grapheme joiner after a tag. Both are refused, never taken for acme.
+  "acme-rtl": { customer_name: "acme\u202e", customer_tags: [] },
+  "acme-tag-spoof": { customer_name: "acme", customer_tags: ["production\u034f"] },
 };
 
 function generateKeys() {
@@ -194,9 +198,11 @@ export default {
  * - `call(customer, url, { method, headers, body, redirect, cf, abortAfterMs, noAwait })`: the
  *   user Worker of `customer` fetches `url` (with `cf` options; aborting after `abortAfterMs`;
  *   or answering 202 at once without awaiting the fetch when `noAwait`); resolves to its
- *   Response. `customer` is `acme` or `globex` (props), `null` (no customer), `initech`
- *   (env.customer_name), `umbrella` (env.customer_context), `unclean` (" acme" in env) or
- *   `props-ignored` (props to an outbound Worker that has not opted in to them);
+ *   Response. `customer` is a key of `CUSTOMERS` (props), `null` (no customer), `initech`
+ *   (env.customer_name, no tags), `hooli` (env.customer_name, no tags parameter), `stark`
+ *   (env.customer_context with flat env.customer_tags), `umbrella` (env.customer_context),
+ *   `unclean` (" acme" in env) or `props-ignored` (props to an outbound Worker that has not
+ *   opted in to them);
  * - `arrivals`: what the upstream received (array, in arrival order);
  * - `events()`: the tail events of the outbound Worker so far;
  * - `waitForLogs(pred, n)`: waits until `n` decision lines satisfying `pred` were tailed;
@@ -277,11 +283,15 @@ export async function startWorld({ upstream, bundle, instances = {} } = {}) {
       stderr.pipe(process.stderr);
     },
     workers: [
-      userWorker("user-acme", { name: "outbound", props: CUSTOMERS.acme }),
-      userWorker("user-globex", { name: "outbound", props: CUSTOMERS.globex }),
+      ...Object.entries(CUSTOMERS).map(([name, props]) => userWorker(`user-${name}`, { name: "outbound", props })),
       userWorker("user-nobody", "outbound"),
-      // As deployed: the dispatch namespace's outbound parameter arrives as env.customer_name.
+      // As deployed: the dispatch namespace's outbound parameters arrive as env.customer_name
+      // and env.customer_tags ("" here: explicitly no tags).
       userWorker("user-initech", "outbound-env"),
+      // No tags parameter at all: refused `no_tags` (the policy scopes a rule by tag).
+      userWorker("user-hooli", "outbound-no-tags"),
+      // The customer nested in customer_context, the tags flat beside it: the tags count.
+      userWorker("user-stark", "outbound-mixed"),
       // The platform's documented example nests it: outbound: { customer_context: { ... } }.
       userWorker("user-umbrella", "outbound-context"),
       // A customer parameter that is present but not a clean name: refused, not repaired.
@@ -302,7 +312,9 @@ export async function startWorld({ upstream, bundle, instances = {} } = {}) {
         name: "kv-faults", modules: true, script: KV_FAULTS_WORKER, compatibilityDate: COMPATIBILITY_DATE,
         kvNamespaces: { STORE: "egress-policy-bundles" }, serviceBindings: { CONTROL: control },
       }] : []),
-      { ...outbound, name: "outbound-env", bindings: { ...keys.secrets, customer_name: "initech" }, outboundService: "internet", tails: ["tail"] },
+      { ...outbound, name: "outbound-env", bindings: { ...keys.secrets, customer_name: "initech", customer_tags: "" }, outboundService: "internet", tails: ["tail"] },
+      { ...outbound, name: "outbound-no-tags", bindings: { ...keys.secrets, customer_name: "hooli" }, outboundService: "internet", tails: ["tail"] },
+      { ...outbound, name: "outbound-mixed", bindings: { ...keys.secrets, customer_context: { customer_name: "stark" }, customer_tags: ["untrusted"] }, outboundService: "internet", tails: ["tail"] },
       { ...outbound, name: "outbound-context", bindings: { ...keys.secrets, customer_context: { customer_name: "umbrella", customer_tags: ["production"], url: "https://umbrella.example/" } }, outboundService: "internet", tails: ["tail"] },
       { ...outbound, name: "outbound-unclean", bindings: { ...keys.secrets, customer_name: " acme" }, outboundService: "internet", tails: ["tail"] },
       { ...outbound, name: "outbound-env-only", bindings: { ...keys.secrets }, outboundService: "internet", tails: ["tail"] },
@@ -311,15 +323,17 @@ export async function startWorld({ upstream, bundle, instances = {} } = {}) {
     ],
   });
   await mf.ready;
-  const users = {
-    acme: await mf.getWorker("user-acme"),
-    globex: await mf.getWorker("user-globex"),
+  const users = {};
+  for (const name of Object.keys(CUSTOMERS)) users[name] = await mf.getWorker(`user-${name}`);
+  Object.assign(users, {
     initech: await mf.getWorker("user-initech"),
+    hooli: await mf.getWorker("user-hooli"),
+    stark: await mf.getWorker("user-stark"),
     umbrella: await mf.getWorker("user-umbrella"),
     unclean: await mf.getWorker("user-unclean"),
     "props-ignored": await mf.getWorker("user-props-ignored"),
     null: await mf.getWorker("user-nobody"),
-  };
+  });
   for (const name of Object.keys(instances)) users[name] = await mf.getWorker(`user-${name}`);
   const tail = await mf.getWorker("tail");
 

@@ -22,7 +22,7 @@ test("concurrent requests of two customers never get each other's tokens", async
         const host = i % 2 === 0 ? "hs256.api.test" : "rs256.api.test";
         const p = `/tenancy/${round}/${customer}/${i}`;
         expected.set(p, { customer, host });
-        calls.push(world.call(customer, `https://${host}${p}`, { headers: { "x-made-by": customer } }).then(async (res) => {
+        calls.push(world.call(customer, `https://${host}${p}`, { headers: { "x-request-id": customer } }).then(async (res) => {
           assert.equal(res.status, 200, `${p}: ${await res.clone().text()}`);
           const body = await res.json();
           assert.equal(body.sub, customer, `${p}: the upstream saw the token of ${body.sub}`);
@@ -38,7 +38,7 @@ test("concurrent requests of two customers never get each other's tokens", async
   for (const a of arrivals) {
     const { customer, host } = expected.get(a.path);
     assert.equal(a.host, host);
-    assert.equal(a.headers["x-made-by"], customer);
+    assert.equal(a.headers["x-request-id"], customer);
     assert.equal(a.jwt.ok, true, `${a.path}: ${a.jwt.error}`);
     assert.equal(a.jwt.payload.sub, customer, `${a.path} carried a token for ${a.jwt.payload.sub}`);
     tokensBy[customer].add(a.jwt.token);

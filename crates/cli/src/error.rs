@@ -42,12 +42,4 @@ pub enum CliError {
     Json(#[from] serde_json::Error),
 }
 
-/// The OS error text with its first letter in lower case, as all messages here are.
-fn lower_first(error: &std::io::Error) -> String {
-    let text = error.to_string();
-    let mut chars = text.chars();
-    match chars.next() {
-        Some(first) => first.to_lowercase().chain(chars).collect(),
-        None => text,
-    }
-}
+use crate::list_reader::describe as lower_first;

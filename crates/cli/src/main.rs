@@ -12,6 +12,7 @@ mod error;
 mod explain;
 mod fmt;
 mod jwks;
+mod list_reader;
 mod logs;
 mod policy_source;
 mod policy_tests;

@@ -1,9 +1,10 @@
 //! Reading and compiling a policy file, the first step of every subcommand: the policy, then
-//! the domain list files it names, read relative to the policy file's directory.
+//! the domain list files it names, read inside the policy file's directory
+//! ([`crate::list_reader`]).
 
 use std::path::{Path, PathBuf};
 
-use egress_policy_engine::{Compiled, CompiledPolicy, Diagnostic, ListFiles, Severity, list_files};
+use egress_policy_engine::{Compiled, CompiledPolicy, Diagnostic, ListFiles, Severity};
 
 use crate::error::CliError;
 
@@ -37,7 +38,7 @@ impl PolicySource {
             path: path.to_path_buf(),
             source,
         })?;
-        let lists = read_lists(path, &text);
+        let (lists, _) = crate::list_reader::read_lists(path, path, &text);
         Ok(PolicySource {
             path: path.to_path_buf(),
             text,
@@ -71,46 +72,6 @@ impl PolicySource {
     pub fn compile(&self) -> Result<Compiled, Vec<Diagnostic>> {
         egress_policy_engine::compile_with_lists(&self.file_name(), &self.text, &self.lists)
             .map_err(|d| d.0)
-    }
-}
-
-/// Reads every list file the policy text names, relative to the policy file's directory.
-/// A file that cannot be read, or is not UTF-8, is recorded with the reason.
-pub fn read_lists(policy: &Path, text: &str) -> ListFiles {
-    let directory = policy.parent().unwrap_or(Path::new(""));
-    let mut lists = ListFiles::new();
-    for file in list_files(text) {
-        let path = directory.join(&file);
-        let display = path.display().to_string();
-        match std::fs::read(&path) {
-            Ok(bytes) => match String::from_utf8(bytes) {
-                Ok(text) => lists.insert(&file, display, text),
-                Err(e) => {
-                    let valid = e.utf8_error().valid_up_to();
-                    let line = e
-                        .as_bytes()
-                        .get(..valid)
-                        .map_or(0, |b| b.iter().filter(|&&c| c == b'\n').count())
-                        + 1;
-                    lists.insert_unreadable(
-                        &file,
-                        display,
-                        format!("not UTF-8 text (line {line})"),
-                    );
-                }
-            },
-            Err(e) => lists.insert_unreadable(&file, display, lower_first(&e.to_string())),
-        }
-    }
-    lists
-}
-
-/// `No such file` -> `no such file`: messages here are lower case.
-fn lower_first(text: &str) -> String {
-    let mut chars = text.chars();
-    match chars.next() {
-        Some(first) => first.to_lowercase().chain(chars).collect(),
-        None => String::new(),
     }
 }
 

@@ -117,7 +117,7 @@ fn explain_names_the_list_and_the_entry() {
         exact.stdout
     );
     // Exact lists do not cover subdomains; hosts-file noise is not listed.
-    for url in ["https://x.tracker.example/", "https://intranet.example/"] {
+    for url in ["https://x.tracker.example/", "https://broadcasthost/"] {
         let out = run(&[
             "explain",
             "--policy",
@@ -163,7 +163,7 @@ fn compile_carries_the_lists_and_their_revision() {
                 method: "GET",
                 url,
                 customer: Some("c1"),
-                tags: &[],
+                tags: Some(&[]),
             })
             .action
             .as_str()

@@ -260,7 +260,7 @@ fn formatting_does_not_change_what_shipped_policies_decide() {
                                     method,
                                     url: &url,
                                     customer: customer.as_deref(),
-                                    tags,
+                                    tags: Some(tags),
                                 };
                                 assert_eq!(
                                     without_lines(a.decide(&request)),

@@ -200,7 +200,7 @@ fn valid_corner_cases_validate() {
         ),
         (
             "conditions",
-            "version = 1\n[[rules]]\nid = \"c\"\naction = \"pass\"\nhosts = [\"a.com\"]\nmethods = [\"PURGE\", \"GET\"]\nports = [1, 65535]\npaths = [\"/\", \"/**\", \"/v1/*/keys\", \"/a%2Fb\"]\npath_regex = \"^/v1/(users|orgs)/\"\ncustomers = [\"c 1\"]\n",
+            "version = 1\n[[rules]]\nid = \"c\"\naction = \"pass\"\nhosts = [\"a.com\"]\nmethods = [\"PURGE\", \"GET\"]\nports = [1, 65535]\npaths = [\"/\", \"/**\", \"/v1/*/keys\", \"/a%2Fb\"]\npath_regex = \"^/v1/(users|orgs)/\"\ncustomers = [\"c:1\"]\n",
         ),
         (
             "path_in_logs as a word",
@@ -483,6 +483,44 @@ ttl = 300
             "bad list id",
             format!("{minimal}[lists.\"a b\"]\nfile = \"f.txt\"\nmatch = \"exact\"\n"),
         ),
+        // Issue 14: the schema refuses what `check` refuses.
+        (
+            "a list file outside the policy's directory",
+            format!(
+                "{minimal}[lists.l]\nfile = \"../../etc/passwd\"\nmatch = \"exact\"\n[[rules]]\nid = \"b\"\naction = \"block\"\nlists = [\"l\"]\n"
+            ),
+        ),
+        (
+            "an absolute list file",
+            format!(
+                "{minimal}[lists.l]\nfile = \"/dev/zero\"\nmatch = \"exact\"\n[[rules]]\nid = \"b\"\naction = \"block\"\nlists = [\"l\"]\n"
+            ),
+        ),
+        (
+            "a secret naming an identity parameter",
+            format!("{minimal}{}", api_cred.replace("API_KEY", "customer_name")),
+        ),
+        (
+            "a secret naming a setting of the Worker",
+            format!(
+                "{minimal}{}",
+                api_cred.replace("API_KEY", "EGRESS_BUNDLE_PUBLIC_KEY")
+            ),
+        ),
+        (
+            "a jti claim",
+            format!("{minimal}{api_cred}claims = {{ jti = \"x\" }}\n"),
+        ),
+        (
+            "a customer outside the safe alphabet",
+            format!(
+                "{minimal}[[rules]]\nid = \"b\"\naction = \"block\"\ncustomers = [\"acme\u{202e}\"]\n"
+            ),
+        ),
+        (
+            "a forwarded header that reroutes",
+            format!("{minimal}{api_cred}forward_headers = [\"X-Original-Host\"]\n"),
+        ),
     ];
     let schema = policy_schema();
     for (what, text) in cases {
@@ -531,6 +569,14 @@ fn forbidden_credential_headers_agree() {
         ("X-Forwarded-For", true),
         ("x_forwarded_host", true),
         ("X-Forwarded-Anything", true),
+        // Issue 14, item 7: more headers upstreams obey, and a response header.
+        ("X-Original-Host", true),
+        ("x_original_method", true),
+        ("X-Host", true),
+        ("X-HTTP-Host-Override", true),
+        ("X-Envoy-Original-Path", true),
+        ("Set-Cookie", true),
+        ("X-Hosts", false),
         ("Authorization", false),
         ("X-Api-Token", false),
         ("Hosts", false),

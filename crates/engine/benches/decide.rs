@@ -146,7 +146,7 @@ fn bench_mix(
                     method: "GET",
                     url: u,
                     customer: Some("customer-42"),
-                    tags: &tags,
+                    tags: Some(&tags),
                 })
                 .action
         })
@@ -162,7 +162,7 @@ fn bench_mix(
                 method: "GET",
                 url: &urls[next],
                 customer: Some("customer-42"),
-                tags: &tags,
+                tags: Some(&tags),
             };
             black_box(policy.decide(black_box(&request)))
         });

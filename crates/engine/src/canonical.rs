@@ -126,7 +126,7 @@ pub struct Refused {
 }
 
 /// Canonicalises a request URL, or says which refusal applies (`invalid_url`,
-/// `unsupported_scheme`, `userinfo_in_url`).
+/// `unsupported_scheme`, `invalid_host`, `userinfo_in_url`).
 ///
 /// Plain URLs take a fast path that agrees with the full parser by construction (and by the
 /// differential tests); everything else goes through [`canonicalise_whatwg`].
@@ -157,19 +157,18 @@ pub fn canonicalise_whatwg(raw: &str) -> Result<CanonicalUrl, Refused> {
     };
     let host = match url.host() {
         Some(Host::Domain(d)) => canonical_domain(d),
-        Some(Host::Ipv4(a)) => Some(CanonicalHost::Ipv4(a)),
-        Some(Host::Ipv6(a)) => Some(match a.to_ipv4_mapped() {
+        Some(Host::Ipv4(a)) => Ok(CanonicalHost::Ipv4(a)),
+        Some(Host::Ipv6(a)) => Ok(match a.to_ipv4_mapped() {
             Some(v4) => CanonicalHost::Ipv4(v4),
             None => CanonicalHost::Ipv6(a),
         }),
-        None => None,
+        None => Err(Refusal::InvalidUrl),
     };
-    let Some(host) = host else {
-        return Err(Refused {
-            refusal: Refusal::InvalidUrl,
-            target: None,
-        });
-    };
+    // No target: a hostile host is not echoed into the log as if it were a name.
+    let host = host.map_err(|refusal| Refused {
+        refusal,
+        target: None,
+    })?;
     let canonical = CanonicalUrl {
         scheme,
         host,
@@ -190,13 +189,22 @@ pub fn canonicalise_whatwg(raw: &str) -> Result<CanonicalUrl, Refused> {
 }
 
 /// One trailing dot removed; a name with empty labels left is not a host any resolver accepts,
-/// so it is refused rather than matched.
-fn canonical_domain(domain: &str) -> Option<CanonicalHost> {
+/// so it is refused (`invalid_url`) rather than matched. WHATWG leaves characters such as
+/// `;`, `"`, `'`, `*`, `!`, `$`, `&`, `(`, `)`, `+`, `,`, `=`, `` ` ``, `{`, `}` and `~` in a
+/// domain: a name with any character but letters, digits, `-`, `_` and `.` cannot resolve
+/// either, and would carry it into `{host}` claims; it is refused (`invalid_host`).
+fn canonical_domain(domain: &str) -> Result<CanonicalHost, Refusal> {
     let name = domain.strip_suffix('.').unwrap_or(domain);
     if name.is_empty() || name.split('.').any(str::is_empty) {
-        return None;
+        return Err(Refusal::InvalidUrl);
     }
-    Some(CanonicalHost::Domain(name.to_owned()))
+    if !name
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'_' | b'.'))
+    {
+        return Err(Refusal::InvalidHost);
+    }
+    Ok(CanonicalHost::Domain(name.to_owned()))
 }
 
 /// Decodes `%XX` of unreserved characters (ALPHA / DIGIT / `-` / `.` / `_` / `~`) and

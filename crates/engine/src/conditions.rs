@@ -9,13 +9,13 @@ use crate::canonical::CanonicalUrl;
 use crate::model::Rule;
 use crate::request::Request;
 
-/// Whether every condition of `rule` other than hosts and path conditions holds. The
+/// Whether every condition of `rule` other than hosts and path conditions holds, schemes and
+/// ports as [`Rule::effective_schemes`] and [`Rule::effective_ports`] give them. The
 /// request's method is already upper-cased.
 pub(crate) fn conditions_hold(rule: &Rule, url: &CanonicalUrl, request: &Request<'_>) -> bool {
-    rule.schemes
-        .as_ref()
+    rule.effective_schemes()
         .is_none_or(|s| s.contains(&url.scheme))
-        && rule.ports.as_ref().is_none_or(|p| p.contains(&url.port))
+        && rule.effective_ports().is_none_or(|p| p.contains(&url.port))
         && rule
             .methods
             .as_ref()
@@ -27,7 +27,7 @@ pub(crate) fn conditions_hold(rule: &Rule, url: &CanonicalUrl, request: &Request
         && rule
             .tags
             .as_ref()
-            .is_none_or(|t| request.tags.iter().any(|rt| t.contains(rt)))
+            .is_none_or(|t| request.tags.into_iter().flatten().any(|rt| t.contains(rt)))
 }
 
 /// Whether `rule` has path conditions at all.

@@ -81,6 +81,25 @@ impl JwtAlgorithm {
             JwtAlgorithm::HS256 | JwtAlgorithm::HS384 | JwtAlgorithm::HS512
         )
     }
+
+    /// The shortest key the algorithm is safe with, in bytes, where the key's length varies:
+    /// an HMAC key as long as the hash output (RFC 7518 section 3.2: 32, 48, 64), an RSA
+    /// modulus of 2048 bits (section 3.3). `None` for EC and Ed25519 keys, whose curve fixes
+    /// their size.
+    pub const fn min_key_bytes(self) -> Option<usize> {
+        match self {
+            JwtAlgorithm::HS256 => Some(32),
+            JwtAlgorithm::HS384 => Some(48),
+            JwtAlgorithm::HS512 => Some(64),
+            JwtAlgorithm::RS256
+            | JwtAlgorithm::RS384
+            | JwtAlgorithm::RS512
+            | JwtAlgorithm::PS256
+            | JwtAlgorithm::PS384
+            | JwtAlgorithm::PS512 => Some(256),
+            JwtAlgorithm::ES256 | JwtAlgorithm::ES384 | JwtAlgorithm::EdDSA => None,
+        }
+    }
 }
 
 impl fmt::Display for JwtAlgorithm {
@@ -253,6 +272,10 @@ pub struct Credential {
     pub prefix: String,
     /// Extra claims; `sub` defaults to `{customer}` when not given.
     pub claims: BTreeMap<String, ClaimTemplate>,
+    /// Client headers forwarded with the token besides the default allow-list
+    /// ([`crate::header_names::FORWARDED_ON_INJECT`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub forward_headers: Vec<String>,
 }
 
 impl Credential {

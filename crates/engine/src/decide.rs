@@ -2,7 +2,7 @@
 //! reference decider: they differ only in how they find candidate rules and match paths.
 //!
 //! 1. Refusals: the URL (`invalid_url`, `unsupported_scheme`, `userinfo_in_url`), the
-//!    identity (`no_customer`, `invalid_customer`, `invalid_tags`), and an IP-literal host that
+//!    identity (`no_customer`, `invalid_customer`, `invalid_tags`, `no_tags`), and an IP-literal host that
 //!    no enforcing rule matching the request names (`ip_literal`).
 //! 2. Any matching enforcing block rule; report-mode ones are recorded.
 //! 3. The first matching inject rule, unless the method echoes the token
@@ -53,6 +53,9 @@ pub(crate) trait RuleSource {
     /// Whether rule `index`'s path conditions hold for one reading of the path, optionally
     /// comparing case-insensitively.
     fn path_holds(&self, index: usize, reading: &str, ignore_case: bool) -> bool;
+    /// Whether some rule has a `tags` condition: then a request without a tags parameter is
+    /// refused (`no_tags`).
+    fn scopes_by_tag(&self) -> bool;
 }
 
 /// The IPv4 address an IPv6 address carries, for the forms that reach that IPv4 host:
@@ -214,7 +217,7 @@ pub(crate) fn decide(
         Ok(url) => url,
         Err(r) => return refused(r.refusal, r.target),
     };
-    if let Err(refusal) = identity::check(request.customer, request.tags) {
+    if let Err(refusal) = identity::check(request.customer, request.tags, source.scopes_by_tag()) {
         return refused(refusal, Some(url.into_target()));
     }
     let method = normalise_method(request.method);

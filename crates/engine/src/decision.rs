@@ -37,12 +37,20 @@ pub enum Refusal {
     UnsupportedScheme,
     /// The URL carries a username or password.
     UserinfoInUrl,
+    /// The host has a character outside letters, digits, `-`, `_` and `.` after IDNA
+    /// mapping (`evil.com;.example.com`, `a"b.example.com`): no resolver accepts it, and it
+    /// must never reach a `{host}` claim or a log as if it were a name.
+    InvalidHost,
     /// The outbound Worker was not given a customer.
     NoCustomer,
     /// The customer parameter is present but not a clean name (see [`crate::identity`]).
     InvalidCustomer,
     /// A tag is not a clean name, or the tags parameter is malformed.
     InvalidTags,
+    /// The policy scopes rules by tag and the request came with no tags parameter at all
+    /// (an explicit empty list is no tags, and fine): the deployment does not deliver tags,
+    /// and a tag-scoped rule must not silently never match.
+    NoTags,
     /// An IP-literal host that no enforcing rule matching the request names, with
     /// `ip_literals = "block"`.
     IpLiteral,
@@ -61,9 +69,11 @@ impl Refusal {
             Refusal::InvalidUrl => "invalid_url",
             Refusal::UnsupportedScheme => "unsupported_scheme",
             Refusal::UserinfoInUrl => "userinfo_in_url",
+            Refusal::InvalidHost => "invalid_host",
             Refusal::NoCustomer => "no_customer",
             Refusal::InvalidCustomer => "invalid_customer",
             Refusal::InvalidTags => "invalid_tags",
+            Refusal::NoTags => "no_tags",
             Refusal::IpLiteral => "ip_literal",
             Refusal::AmbiguousPath => "ambiguous_path",
             Refusal::MethodNotInjectable => "method_not_injectable",

@@ -51,6 +51,7 @@ pub const CREDENTIAL: &[&str] = &[
     "header",
     "prefix",
     "claims",
+    "forward_headers",
 ];
 
 /// `[lists.ID]`

@@ -80,7 +80,11 @@ pub fn decide(data: &[u8]) {
         } else {
             None
         },
-        tags: if selector & 4 == 0 { &tags } else { &[] },
+        tags: match selector & 12 {
+            0 => Some(&tags),
+            4 => Some(&[]),
+            _ => None,
+        },
     };
     assert_eq!(
         crate::canonical::canonicalise(url),

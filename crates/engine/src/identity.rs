@@ -2,11 +2,12 @@
 //! by one function that the Worker and the CLI share, and checked by the engine when it
 //! decides, so `explain`, `test`, `replay` and the Worker cannot disagree.
 //!
-//! Reading never repairs: a customer parameter that is present but not a clean name (empty,
-//! surrounding or inner whitespace, control or invisible characters, not a string) reaches
-//! the engine as it is, and the engine refuses it (`invalid_customer`); likewise tags
-//! (`invalid_tags`). A value that is not a string reads as the empty name, which is never
-//! clean.
+//! Reading never repairs: a customer parameter that is present but not a clean name (outside
+//! the safe alphabet of [`is_clean_name`], empty, too long, not a string) reaches the engine
+//! as it is, and the engine refuses it (`invalid_customer`); likewise tags (`invalid_tags`).
+//! A value that is not a string reads as the empty name, which is never clean. Whether a tags
+//! parameter was given at all is kept: a policy that scopes rules by tag refuses a request
+//! without one (`no_tags`).
 
 use serde_json::Value;
 
@@ -24,6 +25,10 @@ pub const CONTEXT_PARAM: &str = "customer_context";
 /// outbound Worker with `props` could otherwise name any customer.
 pub const PROPS_OPT_IN: &str = "EGRESS_IDENTITY_FROM_PROPS";
 
+/// The prefix of every setting of this Worker in `env` (`EGRESS_POLICY_KV`,
+/// `EGRESS_BUNDLE_PUBLIC_KEY`, [`PROPS_OPT_IN`], ...): never a credential's secret.
+pub const SETTINGS_PREFIX: &str = "EGRESS_";
+
 /// Longest customer name or tag accepted.
 pub const MAX_NAME_LEN: usize = 256;
 /// Most tags accepted.
@@ -35,8 +40,10 @@ pub const MAX_TAGS: usize = 64;
 pub struct Identity {
     /// The customer name as given; `None` when no source names one.
     pub customer: Option<String>,
-    /// The tags as given, in order (the order `{tags}` renders).
-    pub tags: Vec<String>,
+    /// The tags as given, in order (the order `{tags}` renders); `None` when no tags
+    /// parameter was given at all (refused `no_tags` by a policy that scopes rules by tag),
+    /// `Some(vec![])` for an explicit empty list or string.
+    pub tags: Option<Vec<String>>,
 }
 
 /// Reads the identity from the outbound Worker's parameters: `env` first (flat
@@ -68,32 +75,32 @@ pub fn props_opted_in(env: &Value) -> bool {
 }
 
 /// The identity one source (an object of parameters) gives, `None` when it names no customer.
-/// When both the flat and the nested shape name a customer, they must agree (customer and
-/// tags); otherwise the customer reads as the empty name and is refused.
+/// The customer is the flat `customer_name` or the nested one; when both are given they must
+/// agree, else the customer reads as the empty name (refused `invalid_customer`). The tags
+/// are the flat `customer_tags` or the nested one, whichever shape named the customer; when
+/// both are given they must be the same value, else they read as one empty tag (refused
+/// `invalid_tags`): tags are never dropped.
 fn from_source(source: &Value) -> Option<Identity> {
-    let flat = present(source.get(CUSTOMER_PARAM)).map(|c| (c, source.get(TAGS_PARAM)));
-    let nested = present(source.get(CONTEXT_PARAM)).map(|context| {
-        (
-            present(context.get(CUSTOMER_PARAM)).unwrap_or(&Value::Null),
-            context.get(TAGS_PARAM),
-        )
-    });
-    let (customer, tags) = match (flat, nested) {
+    let context = present(source.get(CONTEXT_PARAM));
+    let flat = present(source.get(CUSTOMER_PARAM));
+    let nested = context.map(|c| present(c.get(CUSTOMER_PARAM)).unwrap_or(&Value::Null));
+    let customer = match (flat, nested) {
         (None, None) => return None,
-        (Some(one), None) | (None, Some(one)) => one,
-        (Some(flat), Some(nested)) => {
-            if flat.0 != nested.0 || present(flat.1) != present(nested.1) {
-                return Some(Identity {
-                    customer: Some(String::new()),
-                    tags: Vec::new(),
-                });
-            }
-            flat
-        }
+        (Some(one), None) | (None, Some(one)) => text(one),
+        (Some(flat), Some(nested)) if flat == nested => text(flat),
+        (Some(_), Some(_)) => String::new(),
+    };
+    let flat_tags = present(source.get(TAGS_PARAM));
+    let nested_tags = context.and_then(|c| present(c.get(TAGS_PARAM)));
+    let tags = match (flat_tags, nested_tags) {
+        (None, None) => None,
+        (Some(one), None) | (None, Some(one)) => Some(tags_value(one)),
+        (Some(flat), Some(nested)) if flat == nested => Some(tags_value(flat)),
+        (Some(_), Some(_)) => Some(vec![String::new()]),
     };
     Some(Identity {
-        customer: Some(text(customer)),
-        tags: tags_value(tags),
+        customer: Some(customer),
+        tags,
     })
 }
 
@@ -108,12 +115,11 @@ fn text(value: &Value) -> String {
 }
 
 /// Tags from an array of strings, or from one comma-separated string (see [`tags_from_text`]).
-fn tags_value(value: Option<&Value>) -> Vec<String> {
-    match present(value) {
-        None => Vec::new(),
-        Some(Value::String(list)) => tags_from_text(list),
-        Some(Value::Array(items)) => items.iter().map(text).collect(),
-        Some(_) => vec![String::new()],
+fn tags_value(value: &Value) -> Vec<String> {
+    match value {
+        Value::String(list) => tags_from_text(list),
+        Value::Array(items) => items.iter().map(text).collect(),
+        _ => vec![String::new()],
     }
 }
 
@@ -129,29 +135,42 @@ pub fn tags_from_text(list: &str) -> Vec<String> {
         .collect()
 }
 
-/// Whether `name` is a clean customer name or tag: 1 to [`MAX_NAME_LEN`] bytes, no
-/// whitespace, no control characters, no invisible formatting characters.
+/// Whether `name` is a clean customer name or tag: 1 to [`MAX_NAME_LEN`] bytes of ASCII
+/// letters, digits and `-_.:@+=/`. Nothing else: every other character could make a name
+/// that looks like another one (direction overrides, invisible fillers, combining marks,
+/// variation selectors, tag characters) in logs, in a token's `sub` and to `customers`
+/// conditions.
 pub fn is_clean_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= MAX_NAME_LEN
-        && !name.chars().any(|c| {
-            c.is_whitespace()
-                || c.is_control()
-                || matches!(c, '\u{200B}'..='\u{200F}' | '\u{2060}'..='\u{2064}' | '\u{FEFF}' | '\u{00AD}')
-        })
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.:@+=/".contains(&b))
 }
 
-/// The refusal for an identity, if any: no customer, a customer that is not a clean name, or
-/// a tag that is not (tags may not contain `,` either: the comma-separated form could not
-/// carry it).
-pub fn check(customer: Option<&str>, tags: &[String]) -> Result<(), Refusal> {
+/// The refusal for an identity, if any: no customer, a customer that is not a clean name, a
+/// tag that is not (a clean name never contains `,`, so the comma-separated form carries
+/// every tag), and, when the policy scopes rules by tag (`needs_tags`), no tags parameter at
+/// all: such a rule could not be decided, and a tag-scoped block must not fail open.
+pub fn check(
+    customer: Option<&str>,
+    tags: Option<&[String]>,
+    needs_tags: bool,
+) -> Result<(), Refusal> {
     let Some(customer) = customer else {
         return Err(Refusal::NoCustomer);
     };
     if !is_clean_name(customer) {
         return Err(Refusal::InvalidCustomer);
     }
-    if tags.len() > MAX_TAGS || tags.iter().any(|t| !is_clean_name(t) || t.contains(',')) {
+    let Some(tags) = tags else {
+        return if needs_tags {
+            Err(Refusal::NoTags)
+        } else {
+            Ok(())
+        };
+    };
+    if tags.len() > MAX_TAGS || tags.iter().any(|t| !is_clean_name(t)) {
         return Err(Refusal::InvalidTags);
     }
     Ok(())
@@ -162,10 +181,10 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn id(customer: &str, tags: &[&str]) -> Identity {
+    fn id(customer: &str, tags: Option<&[&str]>) -> Identity {
         Identity {
             customer: Some(customer.into()),
-            tags: tags.iter().map(|t| (*t).to_owned()).collect(),
+            tags: tags.map(|tags| tags.iter().map(|t| (*t).to_owned()).collect()),
         }
     }
 
@@ -177,38 +196,75 @@ mod tests {
                 &json!({"customer_name": "acme", "customer_tags": "prod, eu"}),
                 none
             ),
-            id("acme", &["prod", "eu"])
+            id("acme", Some(&["prod", "eu"]))
         );
         assert_eq!(
             read(
                 &json!({"customer_context": {"customer_name": "acme", "url": "https://x/"}}),
                 none
             ),
-            id("acme", &[])
+            id("acme", None)
         );
         assert_eq!(
             read(
                 &json!({"customer_context": {"customer_name": "acme", "customer_tags": ["p"]}}),
                 none
             ),
-            id("acme", &["p"])
+            id("acme", Some(&["p"]))
         );
-        // Both shapes: they must agree.
+        // Both shapes: the customers must agree.
         assert_eq!(
             read(
                 &json!({"customer_name": "acme", "customer_context": {"customer_name": "acme"}}),
                 none
             ),
-            id("acme", &[])
+            id("acme", None)
         );
         assert_eq!(
             read(
                 &json!({"customer_name": "acme", "customer_context": {"customer_name": "globex"}}),
                 none
             ),
-            id("", &[])
+            id("", None)
         );
         assert_eq!(read(&json!({}), none), Identity::default());
+    }
+
+    #[test]
+    fn tags_beside_a_nested_context_are_never_dropped() {
+        let none = || Value::Null;
+        // The seed's shape: the customer nested, the tags flat.
+        assert_eq!(
+            read(
+                &json!({"customer_context": {"customer_name": "acme"}, "customer_tags": ["prod"]}),
+                none
+            ),
+            id("acme", Some(&["prod"]))
+        );
+        // Tags in both places must be the same value.
+        assert_eq!(
+            read(
+                &json!({"customer_context": {"customer_name": "acme", "customer_tags": "prod"}, "customer_tags": "prod"}),
+                none
+            ),
+            id("acme", Some(&["prod"]))
+        );
+        assert_eq!(
+            read(
+                &json!({"customer_context": {"customer_name": "acme", "customer_tags": "prod"}, "customer_tags": "dev"}),
+                none
+            ),
+            id("acme", Some(&[""]))
+        );
+        // An explicit empty list is "no tags", not "no tags parameter".
+        assert_eq!(
+            read(&json!({"customer_name": "a", "customer_tags": []}), none),
+            id("a", Some(&[]))
+        );
+        assert_eq!(
+            read(&json!({"customer_name": "a", "customer_tags": ""}), none),
+            id("a", Some(&[]))
+        );
     }
 
     #[test]
@@ -216,26 +272,26 @@ mod tests {
         let none = || Value::Null;
         assert_eq!(
             read(&json!({"customer_name": " acme "}), none),
-            id(" acme ", &[])
+            id(" acme ", None)
         );
-        assert_eq!(read(&json!({"customer_name": 42}), none), id("", &[]));
+        assert_eq!(read(&json!({"customer_name": 42}), none), id("", None));
         assert_eq!(
             read(&json!({"customer_context": "acme"}), none),
-            id("", &[])
+            id("", None)
         );
         assert_eq!(
             read(
                 &json!({"customer_name": "a", "customer_tags": ["p", 3]}),
                 none
             ),
-            id("a", &["p", ""])
+            id("a", Some(&["p", ""]))
         );
         assert_eq!(
             read(
                 &json!({"customer_name": "a", "customer_tags": {"x": 1}}),
                 none
             ),
-            id("a", &[""])
+            id("a", Some(&[""]))
         );
         assert_eq!(tags_from_text("a,,b"), vec!["a", "", "b"]);
         assert!(tags_from_text("").is_empty());
@@ -247,7 +303,7 @@ mod tests {
         assert_eq!(read(&json!({}), props), Identity::default());
         assert_eq!(
             read(&json!({"EGRESS_IDENTITY_FROM_PROPS": "true"}), props),
-            id("globex", &["dev"])
+            id("globex", Some(&["dev"]))
         );
         assert_eq!(
             read(&json!({"EGRESS_IDENTITY_FROM_PROPS": "yes"}), props),
@@ -261,7 +317,7 @@ mod tests {
                 props()
             },
         );
-        assert_eq!(identity, id("acme", &[]));
+        assert_eq!(identity, id("acme", None));
         assert!(
             !read_props.get(),
             "props were read although env named the customer"
@@ -272,13 +328,13 @@ mod tests {
                 &json!({"EGRESS_IDENTITY_FROM_PROPS": true, "customer_name": ""}),
                 props
             ),
-            id("", &[])
+            id("", None)
         );
     }
 
     #[test]
     fn clean_names() {
-        for good in ["acme", "customer-123", "Ünïcode", "a.b_c:d"] {
+        for good in ["acme", "customer-123", "a.b_c:d", "team/a+b=c@x"] {
             assert!(is_clean_name(good), "{good}");
         }
         for bad in [
@@ -290,19 +346,60 @@ mod tests {
             "a\u{0}",
             "a\u{200B}",
             "a\u{FEFF}",
+            "a,b",
+            "Ünïcode",
         ] {
             assert!(!is_clean_name(bad), "{bad:?}");
         }
         assert!(!is_clean_name(&"x".repeat(MAX_NAME_LEN + 1)));
     }
 
+    /// Issue 14, item 3: a name followed by a character that renders as nothing (or reorders
+    /// what follows) looks like the real customer in logs and in `sub`, and escapes rules
+    /// scoped to it.
+    #[test]
+    fn look_alike_names_are_not_clean() {
+        for suffix in [
+            '\u{202E}',
+            '\u{2066}',
+            '\u{3164}',
+            '\u{E0001}',
+            '\u{034F}',
+            '\u{FE0F}',
+            '\u{180E}',
+            '\u{0301}',
+        ] {
+            let name = format!("acme{suffix}");
+            assert!(!is_clean_name(&name), "{name:?}");
+            assert_eq!(
+                check(Some(&name), Some(&[]), false),
+                Err(Refusal::InvalidCustomer)
+            );
+            assert_eq!(
+                check(Some("acme"), Some(&[name]), false),
+                Err(Refusal::InvalidTags)
+            );
+        }
+    }
+
     #[test]
     fn check_refuses() {
-        assert_eq!(check(None, &[]), Err(Refusal::NoCustomer));
-        assert_eq!(check(Some(""), &[]), Err(Refusal::InvalidCustomer));
-        assert_eq!(check(Some(" a"), &[]), Err(Refusal::InvalidCustomer));
-        assert_eq!(check(Some("a"), &["".into()]), Err(Refusal::InvalidTags));
-        assert_eq!(check(Some("a"), &["x,y".into()]), Err(Refusal::InvalidTags));
-        assert_eq!(check(Some("a"), &["p".into()]), Ok(()));
+        assert_eq!(check(None, None, false), Err(Refusal::NoCustomer));
+        assert_eq!(check(Some(""), None, false), Err(Refusal::InvalidCustomer));
+        assert_eq!(check(Some(" a"), None, true), Err(Refusal::InvalidCustomer));
+        let tags = |t: &[&str]| t.iter().map(|t| (*t).to_owned()).collect::<Vec<_>>();
+        assert_eq!(
+            check(Some("a"), Some(&tags(&[""])), false),
+            Err(Refusal::InvalidTags)
+        );
+        assert_eq!(
+            check(Some("a"), Some(&tags(&["x,y"])), false),
+            Err(Refusal::InvalidTags)
+        );
+        assert_eq!(check(Some("a"), Some(&tags(&["p"])), true), Ok(()));
+        // No tags parameter: refused only when the policy scopes rules by tag.
+        assert_eq!(check(Some("a"), None, false), Ok(()));
+        assert_eq!(check(Some("a"), None, true), Err(Refusal::NoTags));
+        assert_eq!(check(Some("a"), Some(&[]), true), Ok(()));
     }
 }

@@ -52,7 +52,10 @@ pub use credential::{ClaimTemplate, ClaimVars, Credential, JwtAlgorithm, Templat
 pub use decide::embedded_ipv4;
 pub use decision::{Action, DEFAULT_ACTION_REASON, Decision, Refusal, RuleRef, Target};
 pub use diagnostic::{Diagnostic, Diagnostics, Severity};
-pub use domain_list::{DomainList, ListFiles, ListFormat, ListMatch, list_files};
+pub use domain_list::{
+    DomainList, ListFileError, ListFiles, ListFormat, ListMatch, is_inside_policy_directory,
+    list_files,
+};
 pub use host_pattern::HostPattern;
 pub use identity::Identity;
 pub use log::{

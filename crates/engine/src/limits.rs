@@ -17,6 +17,9 @@ pub const MAX_REGEX_LEN: usize = 1_024;
 pub const REGEX_SIZE_LIMIT: usize = 1 << 20;
 /// Shortest and longest token lifetime, in seconds.
 pub const TTL_RANGE: std::ops::RangeInclusive<i64> = 1..=86_400;
+/// Longest token lifetime without a `long-ttl` warning, in seconds: a leaked token is of use
+/// for its whole lifetime, and one hour is as long as common token services issue them.
+pub const TTL_WARN_ABOVE: i64 = 3_600;
 /// Most claims in one credential.
 pub const MAX_CLAIMS: usize = 64;
 /// Most `[lists.ID]` tables in one policy.

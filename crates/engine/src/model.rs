@@ -195,6 +195,30 @@ impl Rule {
         self.hosts.is_none() && self.lists.is_none()
     }
 
+    /// The schemes the rule matches: `schemes` as given, and for an inject rule without
+    /// `schemes` only `https` (a token never travels in cleartext by omission). `None`: any.
+    pub fn effective_schemes(&self) -> Option<&[Scheme]> {
+        match (&self.schemes, self.action) {
+            (Some(schemes), _) => Some(schemes),
+            (None, Action::Inject) => Some(&[Scheme::Https]),
+            (None, _) => None,
+        }
+    }
+
+    /// The ports the rule matches: `ports` as given, and for an inject rule without `ports`
+    /// the default port of each scheme it matches (443, and 80 when `schemes` names `http`):
+    /// a token never goes to another port by omission. `None`: any.
+    pub fn effective_ports(&self) -> Option<&[u16]> {
+        let http = |s: &Scheme| *s == Scheme::Http;
+        match (&self.ports, self.action, self.effective_schemes()) {
+            (Some(ports), ..) => Some(ports),
+            (None, Action::Inject, Some(s)) if s.iter().all(http) => Some(&[80]),
+            (None, Action::Inject, Some(s)) if s.iter().any(http) => Some(&[80, 443]),
+            (None, Action::Inject, _) => Some(&[443]),
+            (None, ..) => None,
+        }
+    }
+
     /// The reference decisions carry.
     pub fn rule_ref(&self) -> RuleRef {
         RuleRef {

@@ -246,4 +246,8 @@ impl RuleSource for ReferenceDecider<'_> {
                 .get(index)
                 .is_none_or(|r| r.as_ref().is_none_or(pick))
     }
+
+    fn scopes_by_tag(&self) -> bool {
+        self.policy.rules().iter().any(|r| r.tags.is_some())
+    }
 }

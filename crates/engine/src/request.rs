@@ -15,8 +15,10 @@ pub struct Request<'a> {
     /// The customer as read by [`crate::identity::read`] (or given to the CLI): `None` is
     /// refused (`no_customer`), a name that is not clean too (`invalid_customer`).
     pub customer: Option<&'a str>,
-    /// The customer's tags; one that is not a clean name is refused (`invalid_tags`).
-    pub tags: &'a [String],
+    /// The customer's tags; one that is not a clean name is refused (`invalid_tags`). `None`
+    /// when no tags parameter was given at all: refused (`no_tags`) by a policy that scopes
+    /// rules by tag. The CLI gives `Some` (the customer's tags, none unless told).
+    pub tags: Option<&'a [String]>,
 }
 
 /// The method as matched and logged: ASCII upper case (the Workers runtime upper-cases every

@@ -36,7 +36,7 @@ fn round_trip_keeps_model_and_decisions() {
             method: "GET",
             url,
             customer: Some("c"),
-            tags: &[],
+            tags: Some(&[]),
         };
         assert_eq!(loaded.decide(&r), p.decide(&r), "{url}");
     }
@@ -142,7 +142,7 @@ fn lists_travel_as_their_compiled_table() {
             method: "GET",
             url,
             customer: Some("c"),
-            tags: &[],
+            tags: Some(&[]),
         };
         assert_eq!(loaded.decide(&r), p.decide(&r), "{url}");
     }
@@ -152,7 +152,7 @@ fn lists_travel_as_their_compiled_table() {
                 method: "GET",
                 url: "https://x.evil.com/",
                 customer: Some("c"),
-                tags: &[],
+                tags: Some(&[]),
             })
             .action,
         egress_policy_engine::Action::Block
@@ -284,7 +284,7 @@ fn a_static_artefact_loads_in_place_with_the_same_checks() {
         method: "GET",
         url: "https://x.evil.com/",
         customer: Some("c"),
-        tags: &[],
+        tags: Some(&[]),
     };
     assert_eq!(loaded.decide(&r), p.decide(&r));
     let mut damaged = bytes.to_vec();
@@ -327,7 +327,7 @@ fn an_archived_format_2_artefact_still_loads_for_replay() {
             method: "GET",
             url,
             customer: Some("c"),
-            tags: &[],
+            tags: Some(&[]),
         };
         assert_eq!(loaded.decide(&r), p.decide(&r), "{url}");
     }

@@ -25,7 +25,7 @@ fn decide(p: &CompiledPolicy, method: &str, url: &str, customer: &str) -> Decisi
         method,
         url,
         customer: Some(customer),
-        tags: &[],
+        tags: Some(&[]),
     };
     let fast = p.decide(&request);
     assert_eq!(

@@ -128,7 +128,7 @@ fn decide_with(
         method,
         url,
         customer,
-        tags: &tags,
+        tags: Some(&tags),
     };
     let fast = p.decide(&request);
     let reference = ReferenceDecider::new(p).decide(&request);

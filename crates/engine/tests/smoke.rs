@@ -20,7 +20,7 @@ fn decide(p: &CompiledPolicy, url: &str) -> (Action, Option<String>, Option<Stri
         method: "GET",
         url,
         customer: Some("customer-1"),
-        tags: &[],
+        tags: Some(&[]),
     });
     (d.action, d.rule.map(|r| r.id), d.reason)
 }
@@ -62,7 +62,7 @@ fn default_policy_decides() {
         method: "GET",
         url: "https://api.example.com/v1/x",
         customer: Some("c"),
-        tags: &[],
+        tags: Some(&[]),
     };
     let ids: Vec<&str> = p.matching_rules(&r).iter().map(|r| r.id.as_str()).collect();
     assert_eq!(ids, ["example-api"]);
@@ -70,7 +70,7 @@ fn default_policy_decides() {
         method: "GET",
         url: "https://pool.supportxmr.com/",
         customer: Some("c"),
-        tags: &[],
+        tags: Some(&[]),
     };
     assert_eq!(p.matching_rules(&r).len(), 1);
     assert!(p.decide(&r).would_block);

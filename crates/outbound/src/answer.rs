@@ -6,7 +6,7 @@
 use egress_policy_engine::Decision;
 use serde_json::Value;
 
-use crate::error::RequestError;
+use crate::error::{CredentialError, RequestError};
 
 /// Why the Worker answers a request itself.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -86,6 +86,13 @@ impl LocalAnswer {
             ),
         };
         LocalResponse { status, body }
+    }
+}
+
+impl From<CredentialError> for LocalAnswer {
+    /// Every credential failure fails closed the same way: why is never shown.
+    fn from(_: CredentialError) -> Self {
+        LocalAnswer::CredentialUnavailable
     }
 }
 

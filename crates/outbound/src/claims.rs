@@ -4,9 +4,15 @@ use egress_policy_engine::{ClaimVars, Credential};
 use serde_json::{Map, Value};
 
 /// The payload: the rendered `claims` templates, `sub` (the customer unless a template sets
-/// it), then the registered claims `iss`, `aud`, `iat` and `exp = iat + ttl`, which templates
-/// cannot override (`check` rejects them in `claims` anyway).
-pub fn claims(credential: &Credential, vars: &ClaimVars<'_>, iat: u64) -> Map<String, Value> {
+/// it), then the registered claims `iss`, `aud`, `iat`, `exp = iat + ttl` and `jti` (the
+/// token's random id), which templates cannot override (`check` rejects them in `claims`
+/// anyway).
+pub fn claims(
+    credential: &Credential,
+    vars: &ClaimVars<'_>,
+    iat: u64,
+    jti: &str,
+) -> Map<String, Value> {
     let mut payload = Map::new();
     for (name, template) in &credential.claims {
         payload.insert(name.clone(), Value::String(template.render(vars)));
@@ -21,6 +27,7 @@ pub fn claims(credential: &Credential, vars: &ClaimVars<'_>, iat: u64) -> Map<St
         "exp".into(),
         Value::from(iat.saturating_add(u64::from(credential.ttl))),
     );
+    payload.insert("jti".into(), Value::String(jti.to_owned()));
     payload
 }
 
@@ -43,6 +50,7 @@ mod tests {
             ttl: 300,
             header: "Authorization".into(),
             prefix: "Bearer ".into(),
+            forward_headers: Vec::new(),
             claims: claims
                 .iter()
                 .map(|(k, v)| ((*k).to_owned(), ClaimTemplate::parse(v).unwrap()))
@@ -61,7 +69,7 @@ mod tests {
 
     #[test]
     fn sub_defaults_to_the_customer() {
-        let payload = claims(&credential(&[]), &vars(&[]), 1_000);
+        let payload = claims(&credential(&[]), &vars(&[]), 1_000, "id-1");
         assert_eq!(
             Value::Object(payload),
             json!({
@@ -70,6 +78,7 @@ mod tests {
                 "aud": "api.example.com",
                 "iat": 1_000,
                 "exp": 1_300,
+                "jti": "id-1",
             })
         );
     }
@@ -81,7 +90,7 @@ mod tests {
             ("sub", "tenant:{customer}"),
             ("scope", "{tags}@{host}/{rule}"),
         ]);
-        let payload = claims(&cred, &vars(&tags), 5);
+        let payload = claims(&cred, &vars(&tags), 5, "id-2");
         assert_eq!(payload["sub"], "tenant:acme");
         assert_eq!(payload["scope"], "prod,eu@api.example.com/example-api");
         assert_eq!(payload["exp"], 305);

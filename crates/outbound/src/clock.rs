@@ -1,4 +1,4 @@
-//! The time source for token lifetimes, behind a trait so tests use a fake clock.
+//! What minting needs from the runtime, time and randomness, behind traits so tests use fakes.
 
 /// Wall-clock time in whole seconds since the Unix epoch.
 ///
@@ -6,4 +6,13 @@
 pub trait Clock {
     /// Seconds since 1970-01-01T00:00:00Z.
     fn now_secs(&self) -> u64;
+}
+
+/// Cryptographically secure random bytes, for each token's `jti`.
+///
+/// The Worker implements it with `getrandom` (`crypto.getRandomValues`); tests with a fake.
+pub trait Random {
+    /// Fills `out` with random bytes; `false` when the runtime has none to give (the token is
+    /// then not minted).
+    fn fill(&self, out: &mut [u8]) -> bool;
 }

@@ -13,7 +13,11 @@ pub enum CredentialError {
     SecretMissing,
     /// The secret's text is not a usable key for the credential's algorithm.
     InvalidKey,
-    /// The signer refused (for example a P-384 key for `ES256`).
+    /// The key is usable but too weak for the algorithm: an HMAC key shorter than the hash
+    /// output, an RSA modulus under 2048 bits ([`egress_policy_engine::JwtAlgorithm::min_key_bytes`]).
+    WeakKey,
+    /// The signer refused (for example a P-384 key for `ES256`), or the runtime had no
+    /// randomness for the token's `jti`.
     SigningFailed,
 }
 
@@ -25,6 +29,7 @@ impl fmt::Display for CredentialError {
             CredentialError::InvalidKey => {
                 "the credential's secret is not a usable key for its algorithm"
             }
+            CredentialError::WeakKey => "the credential's key is too short for its algorithm",
             CredentialError::SigningFailed => "signing the token failed",
         })
     }

@@ -7,7 +7,7 @@
 
 use std::fmt;
 
-use egress_policy_engine::header_names::{is_override_header, same_header_name};
+use egress_policy_engine::header_names::{is_forwarded_on_inject, same_header_name};
 use egress_policy_engine::{Credential, Target};
 
 use crate::token::Token;
@@ -39,13 +39,15 @@ impl fmt::Debug for HeaderPlan {
 ///
 /// - Every forward: a `Host` header that disagrees with the URL's host (and port) is removed;
 ///   the decision was made on the URL and the header must not send the request elsewhere.
-/// - Inject: the credential's header and `Authorization` are removed in every spelling the
-///   client used (any case, `_` for `-`: `X_Api_Token` reaches many servers as
-///   `X-Api-Token`), and so is every [override header](is_override_header)
-///   (`X-HTTP-Method-Override`, `X-Original-URL`, `Forwarded`, `X-Forwarded-*`, ...), which
-///   an upstream may obey to act on another method, path or host than the one decided. Then
-///   the credential's header is set to `prefix + token`. Client credentials are always
-///   replaced, never merged.
+/// - Inject: only the client headers an API call needs travel with the token: the
+///   [allow-list](egress_policy_engine::header_names::FORWARDED_ON_INJECT) (`Accept*`,
+///   `Content-*`, `User-Agent`, conditional and range headers, ...) and the credential's
+///   `forward_headers`; every other header is removed, so no override an upstream may obey
+///   (`X-HTTP-Method-Override`, `X-Original-Host`, `Forwarded`, ...), cookie or second
+///   credential goes along. The credential's header and `Authorization` are removed in every
+///   spelling the client used (any case, `_` for `-`: `X_Api_Token` reaches many servers as
+///   `X-Api-Token`). Then the credential's header is set to `prefix + token`. Client
+///   credentials are always replaced, never merged.
 pub fn forward_plan<'a>(
     headers: impl IntoIterator<Item = (&'a str, &'a str)>,
     target: &Target,
@@ -66,13 +68,15 @@ pub fn forward_plan<'a>(
     }
     let mut host_disagrees = false;
     for (name, value) in headers {
-        if name.eq_ignore_ascii_case("host") && !host_agrees(value, target) {
+        let is_host = name.eq_ignore_ascii_case("host");
+        if is_host && !host_agrees(value, target) {
             host_disagrees = true;
         }
         if let Some((credential, _)) = inject
+            && !is_host
             && (same_header_name(name, &credential.header)
                 || same_header_name(name, AUTHORIZATION)
-                || is_override_header(name))
+                || !is_forwarded_on_inject(name, &credential.forward_headers))
         {
             strip(name);
         }
@@ -167,6 +171,7 @@ mod tests {
             header: header.into(),
             prefix: prefix.into(),
             claims: BTreeMap::new(),
+            forward_headers: vec!["X-Api-Version".into()],
         }
     }
 
@@ -253,14 +258,14 @@ mod tests {
     }
 
     #[test]
-    fn inject_strips_underscore_spellings_and_override_headers() {
+    fn inject_keeps_only_allowed_headers() {
         let cred = credential("X-Api-Token", "");
         let token = Token::new("minted".into());
         let mut headers = list(&[
             ("X_Api_Token", "spoof-1"),
             ("x_API-token", "spoof-2"),
             ("Authorization", "Bearer spoof-3"),
-            ("AUTHORIZATION_", "kept: another name"),
+            ("AUTHORIZATION_", "not on the allow-list"),
             ("X-HTTP-Method-Override", "DELETE"),
             ("x_http_method", "DELETE"),
             ("X-Method-Override", "PUT"),
@@ -270,8 +275,10 @@ mod tests {
             ("X_Forwarded_Prefix", "/admin"),
             ("x-forwarded-for", "10.0.0.1"),
             ("Forwarded", "host=evil.test"),
-            ("X-Forwarded", "kept: not the X-Forwarded-* family"),
+            ("X-Forwarded", "not on the allow-list"),
             ("Accept", "*/*"),
+            ("content_type", "application/json"),
+            ("x-api-version", "2026-01"),
         ]);
         let plan = plan_for(
             &headers,
@@ -282,9 +289,9 @@ mod tests {
         assert_eq!(
             headers,
             list(&[
-                ("AUTHORIZATION_", "kept: another name"),
-                ("X-Forwarded", "kept: not the X-Forwarded-* family"),
                 ("Accept", "*/*"),
+                ("content_type", "application/json"),
+                ("x-api-version", "2026-01"),
                 ("X-Api-Token", "minted"),
             ])
         );

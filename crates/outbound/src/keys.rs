@@ -44,7 +44,36 @@ impl KeyKind {
             KeyKind::Ed => EncodingKey::from_ed_pem(secret.as_bytes()),
         };
         // The parser's error may quote the input: drop it, keep only that it failed.
-        parsed.map_err(|_| CredentialError::InvalidKey)
+        let key = parsed.map_err(|_| CredentialError::InvalidKey)?;
+        if self == KeyKind::Rsa && rsa_modulus_bytes(&key)? < RSA_MIN_BYTES {
+            return Err(CredentialError::WeakKey);
+        }
+        Ok(key)
+    }
+}
+
+/// The shortest RSA modulus accepted, the same for every RS* and PS* algorithm.
+const RSA_MIN_BYTES: usize = match JwtAlgorithm::RS256.min_key_bytes() {
+    Some(bytes) => bytes,
+    None => usize::MAX,
+};
+
+/// The modulus length of an RSA key as `jsonwebtoken` holds it (PKCS#1 DER, whatever PEM it
+/// came from), read with the `rsa` crate it signs with.
+fn rsa_modulus_bytes(key: &EncodingKey) -> Result<usize, CredentialError> {
+    use rsa::pkcs1::DecodeRsaPrivateKey as _;
+    use rsa::traits::PublicKeyParts as _;
+    rsa::PrivateKey::from_pkcs1_der(key.as_bytes())
+        .map(|key| key.size())
+        .map_err(|_| CredentialError::InvalidKey)
+}
+
+/// An HMAC key shorter than the algorithm's hash output is refused, whichever algorithm the
+/// cached key was parsed for (the same text serves HS256 and HS512 alike).
+fn check_hmac_length(algorithm: JwtAlgorithm, secret: &str) -> Result<(), CredentialError> {
+    match algorithm.min_key_bytes() {
+        Some(min) if algorithm.is_hmac() && secret.len() < min => Err(CredentialError::WeakKey),
+        _ => Ok(()),
     }
 }
 
@@ -78,6 +107,7 @@ impl KeyCache {
         secret: &str,
     ) -> Result<&EncodingKey, CredentialError> {
         let kind = KeyKind::of(algorithm);
+        check_hmac_length(algorithm, secret)?;
         let digest: [u8; 32] = Sha256::digest(secret.as_bytes()).into();
         let slot = (secret_name.to_owned(), kind);
         let fresh = self
@@ -113,11 +143,14 @@ mod tests {
         cache.key("EC", JwtAlgorithm::ES256, EC_KEY).unwrap();
         cache.key("EC", JwtAlgorithm::ES256, EC_KEY).unwrap();
         assert_eq!(cache.parses(), 1);
-        cache.key("HMAC", JwtAlgorithm::HS256, "one").unwrap();
-        cache.key("HMAC", JwtAlgorithm::HS512, "one").unwrap();
+        let one = "1".repeat(64);
+        cache.key("HMAC", JwtAlgorithm::HS256, &one).unwrap();
+        cache.key("HMAC", JwtAlgorithm::HS512, &one).unwrap();
         assert_eq!(cache.parses(), 2);
         // A rotated secret is parsed again and replaces the old key.
-        cache.key("HMAC", JwtAlgorithm::HS256, "two").unwrap();
+        cache
+            .key("HMAC", JwtAlgorithm::HS256, &"2".repeat(32))
+            .unwrap();
         assert_eq!(cache.parses(), 3);
         assert_eq!(cache.keys.len(), 2);
     }
@@ -126,7 +159,6 @@ mod tests {
     fn bad_keys_are_invalid_without_detail() {
         let mut cache = KeyCache::new();
         for (algorithm, text) in [
-            (JwtAlgorithm::HS256, ""),
             (JwtAlgorithm::RS256, "not a pem"),
             (
                 JwtAlgorithm::ES256,

@@ -23,7 +23,7 @@ pub mod token;
 pub mod token_cache;
 
 pub use answer::{LocalAnswer, LocalResponse};
-pub use clock::Clock;
+pub use clock::{Clock, Random};
 pub use error::{CredentialError, RequestError};
 pub use mint::Minter;
 pub use plan::{ActionPlan, plan};

@@ -2,21 +2,25 @@
 
 use egress_policy_engine::{ClaimVars, Credential};
 
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
 use crate::claims::claims;
-use crate::clock::Clock;
+use crate::clock::{Clock, Random};
 use crate::error::CredentialError;
 use crate::signer::Signer;
 use crate::token::Token;
 use crate::token_cache::{TokenCache, TokenKey};
 
-/// Mints and caches tokens for one isolate.
+/// Mints and caches tokens for one isolate. `C` is the runtime: its clock and its random
+/// source.
 pub struct Minter<S, C> {
     signer: S,
     clock: C,
     cache: TokenCache,
 }
 
-impl<S: Signer, C: Clock> Minter<S, C> {
+impl<S: Signer, C: Clock + Random> Minter<S, C> {
     /// A minter with the default cache capacity.
     pub fn new(signer: S, clock: C) -> Self {
         Minter::with_cache(signer, clock, TokenCache::default())
@@ -46,7 +50,12 @@ impl<S: Signer, C: Clock> Minter<S, C> {
             return Ok(token.clone());
         }
         let secret = secret(&credential.secret).ok_or(CredentialError::SecretMissing)?;
-        let payload = claims(credential, vars, now);
+        // 128 random bits: a verifier can refuse a replayed token; a cached token keeps its own.
+        let mut jti = [0u8; 16];
+        if !self.clock.fill(&mut jti) {
+            return Err(CredentialError::SigningFailed);
+        }
+        let payload = claims(credential, vars, now, &URL_SAFE_NO_PAD.encode(jti));
         let token = self.signer.sign(credential, &secret, &payload)?;
         self.cache.insert(key, token.clone(), now, credential.ttl);
         Ok(token)

@@ -67,6 +67,7 @@ mod tests {
             header: "Authorization".into(),
             prefix: "Bearer ".into(),
             claims: BTreeMap::new(),
+            forward_headers: Vec::new(),
         }
     }
 

@@ -110,7 +110,7 @@ fn decides(state: &BundleState, host: &str) -> egress_policy_engine::Action {
             method: "GET",
             url: &format!("https://{host}/"),
             customer: Some("c"),
-            tags: &[],
+            tags: Some(&[]),
         })
         .action
 }

@@ -176,7 +176,8 @@ impl<'p> Replay<'p> {
             method: &log.method,
             url: &url,
             customer: log.customer.as_deref(),
-            tags: &log.tags,
+            // The log keeps `tags: []` either way; `no_tags` says there was no parameter.
+            tags: (log.reason.as_deref() != Some(Refusal::NoTags.code())).then_some(&log.tags[..]),
         });
         self.compared += 1;
         if archived {
@@ -204,7 +205,11 @@ impl<'p> Replay<'p> {
 /// The request URL from the line's canonical parts, or why it cannot be rebuilt.
 pub fn rebuild_url(log: &DecisionLog) -> Result<String, &'static str> {
     if let Some(reason) = log.reason.as_deref() {
-        for refusal in [Refusal::InvalidUrl, Refusal::UserinfoInUrl] {
+        for refusal in [
+            Refusal::InvalidUrl,
+            Refusal::InvalidHost,
+            Refusal::UserinfoInUrl,
+        ] {
             if log.rule.is_none() && reason == refusal.code() {
                 return Err(refusal.code());
             }

@@ -78,7 +78,7 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
         method: query.method,
         url: query.url,
         customer: query.customer,
-        tags: query.tags,
+        tags: Some(query.tags),
     });
     if args.json {
         let target = decision.target.as_ref();

@@ -114,13 +114,15 @@ impl Effect {
 
 /// Every refusal the engine makes: their codes, with `default_action`, stand for "no rule
 /// decided".
-const REFUSALS: [Refusal; 9] = [
+const REFUSALS: [Refusal; 11] = [
     Refusal::InvalidUrl,
     Refusal::UnsupportedScheme,
+    Refusal::InvalidHost,
     Refusal::UserinfoInUrl,
     Refusal::NoCustomer,
     Refusal::InvalidCustomer,
     Refusal::InvalidTags,
+    Refusal::NoTags,
     Refusal::IpLiteral,
     Refusal::AmbiguousPath,
     Refusal::MethodNotInjectable,
@@ -199,7 +201,7 @@ pub fn differences(set: &ProbeSet, old: &CompiledPolicy, new: &CompiledPolicy) -
                     method: &shape.method,
                     url: &url,
                     customer: Some(customer_name(audience, &set.other_customer)),
-                    tags: &audience.tags,
+                    tags: Some(&audience.tags),
                 };
                 let before = Outcome::of(&old.decide(&request));
                 let after = Outcome::of(&new.decide(&request));

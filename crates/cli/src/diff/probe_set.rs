@@ -179,8 +179,8 @@ pub fn unnamed_customer(rules: &[&Rule]) -> String {
 }
 
 fn has_conditions(rule: &Rule) -> bool {
-    rule.schemes.is_some()
-        || rule.ports.is_some()
+    rule.effective_schemes().is_some()
+        || rule.effective_ports().is_some()
         || rule.methods.is_some()
         || rule.paths.is_some()
         || rule.path_regex.is_some()
@@ -213,7 +213,7 @@ fn request_shapes(rules: &[&Rule]) -> Vec<RequestShape> {
 
     let constrains_scheme_or_port = rules
         .iter()
-        .any(|r| r.schemes.is_some() || r.ports.is_some());
+        .any(|r| r.effective_schemes().is_some() || r.effective_ports().is_some());
     let schemes: Vec<&'static str> = if constrains_scheme_or_port {
         vec!["https", "http"]
     } else {
@@ -221,7 +221,7 @@ fn request_shapes(rules: &[&Rule]) -> Vec<RequestShape> {
     };
     let listed_ports: BTreeSet<u16> = rules
         .iter()
-        .flat_map(|r| r.ports.iter().flatten())
+        .flat_map(|r| r.effective_ports().into_iter().flatten())
         .copied()
         .collect();
 

@@ -105,8 +105,7 @@ pub fn match_rule(policy: &CompiledPolicy, rule: &Rule, probe: &Probe<'_>) -> Ru
         &|| {
             listed(
                 "scheme",
-                rule.schemes
-                    .as_ref()
+                rule.effective_schemes()
                     .map(|s| s.iter().map(|s| s.as_str().to_owned()).collect()),
                 probe.scheme,
             )
@@ -114,8 +113,7 @@ pub fn match_rule(policy: &CompiledPolicy, rule: &Rule, probe: &Probe<'_>) -> Ru
         &|| {
             listed(
                 "port",
-                rule.ports
-                    .as_ref()
+                rule.effective_ports()
                     .map(|p| p.iter().map(u16::to_string).collect()),
                 &probe.port.to_string(),
             )

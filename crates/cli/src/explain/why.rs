@@ -46,11 +46,11 @@ pub fn why(
             (Refusal::NoCustomer, "no customer was given"),
             (
                 Refusal::InvalidCustomer,
-                "the customer is not a clean name: empty, whitespace, control or invisible characters, or too long",
+                "the customer is not a clean name: 1 to 256 ASCII letters, digits or `-_.:@+=/`",
             ),
             (
                 Refusal::InvalidTags,
-                "a tag is not a clean name (or contains a comma), or there are too many",
+                "a tag is not a clean name (1 to 256 ASCII letters, digits or `-_.:@+=/`), or there are too many",
             ),
             (
                 Refusal::IpLiteral,
@@ -68,7 +68,7 @@ pub fn why(
             method: query.method,
             url: query.url,
             customer: query.customer,
-            tags: query.tags,
+            tags: Some(query.tags),
         })
         .into_iter()
         .filter_map(|m| policy.rules().iter().position(|r| std::ptr::eq(r, m)))

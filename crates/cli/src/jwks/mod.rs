@@ -146,7 +146,9 @@ pub fn jwks(credential: &Credential, pem: &[u8]) -> Result<JwkSet, JwksError> {
             found: public.describe(),
         });
     }
-    if matches!(public, PublicKey::Rsa { .. }) && public.rsa_bits() < 2048 {
+    // The Worker refuses the same keys at mint time (`CredentialError::WeakKey`).
+    let min_bits = algorithm.min_key_bytes().unwrap_or(0).saturating_mul(8);
+    if matches!(public, PublicKey::Rsa { .. }) && public.rsa_bits() < min_bits {
         return Err(JwksError::WeakRsa(public.rsa_bits()));
     }
     let mut jwk = Jwk {

@@ -21,7 +21,7 @@ pub fn decide(policy: &CompiledPolicy, case: &TestCase) -> Decision {
         method: &case.method,
         url: &case.url,
         customer: case.customer.as_deref(),
-        tags: &case.tags,
+        tags: Some(&case.tags),
     })
 }
 

@@ -16,7 +16,7 @@ use toml::de::DeValue;
 
 use crate::diagnostic::Diagnostic;
 
-pub use read::{BLACKHOLE_ADDRESSES, HOSTS_FILE_LOCAL_NAMES};
+pub use read::{HOSTS_FILE_LOCAL_NAMES, is_blackhole_address};
 pub(crate) use read::{ReadList, read_list};
 pub use table::{DomainTable, Names, SharedBytes};
 
@@ -101,7 +101,17 @@ pub struct ListFile {
     pub display: String,
     /// The file's text, or why it could not be read (reported as a diagnostic at the list's
     /// `file` value).
-    pub contents: Result<String, String>,
+    pub contents: Result<String, ListFileError>,
+}
+
+/// Why the caller has no text for a list file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ListFileError {
+    /// It could not be read, and why (`unreadable-list-file`).
+    Unreadable(String),
+    /// It holds more than [`crate::limits::MAX_LIST_FILE_BYTES`] bytes; the caller stopped
+    /// reading there (`list-file-too-large`).
+    TooLarge,
 }
 
 /// The list files a policy names, keyed by the `file` value as the policy writes it.
@@ -138,7 +148,19 @@ impl ListFiles {
             file.to_owned(),
             ListFile {
                 display: display.into(),
-                contents: Err(error.into()),
+                contents: Err(ListFileError::Unreadable(error.into())),
+            },
+        );
+    }
+
+    /// Records that the list file the policy names `file` is larger than a list file may be
+    /// (the caller reads at most one byte more than the limit).
+    pub fn insert_too_large(&mut self, file: &str, display: impl Into<String>) {
+        self.files.insert(
+            file.to_owned(),
+            ListFile {
+                display: display.into(),
+                contents: Err(ListFileError::TooLarge),
             },
         );
     }
@@ -166,9 +188,21 @@ impl ListFiles {
     }
 }
 
+/// Whether a list's `file` value names a file inside the policy file's directory: relative,
+/// without a `..` segment, a `\` or a `:` (so no Windows drive or UNC path either). The text
+/// is all that is judged here; a reader also resolves symbolic links and checks that the file
+/// it opens is a regular file still inside the directory.
+pub fn is_inside_policy_directory(file: &str) -> bool {
+    !file.is_empty()
+        && !file.starts_with('/')
+        && !file.contains(['\\', ':'])
+        && !file.split('/').any(|segment| segment == "..")
+}
+
 /// The `file` of every `[lists.ID]` table of the policy, each once, ordered by list id: the
 /// files the caller reads before compiling. Empty when the policy names none or does not
-/// parse (compiling reports why).
+/// parse (compiling reports why). A `file` outside the policy's directory
+/// ([`is_inside_policy_directory`]) is left out: it is never read, and compiling refuses it.
 pub fn list_files(policy_text: &str) -> Vec<String> {
     let Ok(root) = crate::parse::parse_document(policy_text) else {
         return Vec::new();
@@ -180,6 +214,7 @@ pub fn list_files(policy_text: &str) -> Vec<String> {
     for (_, list) in lists {
         if let DeValue::Table(table) = list.get_ref()
             && let Some(DeValue::String(file)) = table.get("file").map(|v| v.get_ref())
+            && is_inside_policy_directory(file)
             && !files.iter().any(|f| f == file.as_ref())
         {
             files.push(file.to_string());
@@ -222,6 +257,8 @@ mod tests {
         let text = "version = 1\n[lists.b]\nfile = \"b.txt\"\n[lists.a]\nfile = \"a.txt\"\n[lists.c]\nfile = \"b.txt\"\n[lists.d]\nfile = 3\n";
         assert_eq!(list_files(text), ["a.txt", "b.txt"]);
         assert!(list_files("not toml [").is_empty());
+        let escaping = "version = 1\n[lists.a]\nfile = \"../../etc/passwd\"\n[lists.b]\nfile = \"/dev/zero\"\n[lists.c]\nfile = \"C:\\\\x\"\n[lists.d]\nfile = \"ok/../x\"\n[lists.e]\nfile = \"feeds/a..b.txt\"\n";
+        assert_eq!(list_files(escaping), ["feeds/a..b.txt"]);
         assert!(list_files("version = 1\nlists = 3\n").is_empty());
     }
 }

@@ -1,7 +1,7 @@
 //! Reading a list file in its format (`domains` or `hosts`) into a [`DomainTable`], every
 //! problem reported with its line and column in the list file (up to a cap).
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::IpAddr;
 use std::ops::Range;
 
 use crate::diagnostic::Diagnostic;
@@ -28,13 +28,13 @@ pub const HOSTS_FILE_LOCAL_NAMES: &[&str] = &[
     "0.0.0.0",
 ];
 
-/// The addresses a hosts-file blocklist points names at: `0.0.0.0`, `127.0.0.1`, `::`, `::1`.
-pub const BLACKHOLE_ADDRESSES: [IpAddr; 4] = [
-    IpAddr::V4(Ipv4Addr::UNSPECIFIED),
-    IpAddr::V4(Ipv4Addr::LOCALHOST),
-    IpAddr::V6(Ipv6Addr::UNSPECIFIED),
-    IpAddr::V6(Ipv6Addr::LOCALHOST),
-];
+/// Whether a hosts-file blocklist line points its names nowhere: the unspecified address
+/// (`0.0.0.0`, `::`) or loopback (`127.0.0.0/8`, `::1`), an IPv4-mapped IPv6 spelling
+/// (`::ffff:0.0.0.0`) read as the IPv4 address.
+pub fn is_blackhole_address(address: IpAddr) -> bool {
+    let address = address.to_canonical();
+    address.is_unspecified() || address.is_loopback()
+}
 
 /// What reading a list file gave: the table when there was no error, and every diagnostic
 /// (spans into the list file's text; the caller sets the file).
@@ -154,15 +154,30 @@ pub(crate) fn read_list(text: &str, format: ListFormat, matching: ListMatch) -> 
                     );
                     continue;
                 }
-                // Lines pointing names elsewhere are the hosts file's own business, not a block.
-                if !BLACKHOLE_ADDRESSES.contains(&address) {
+                let local = |name: &str| {
+                    HOSTS_FILE_LOCAL_NAMES
+                        .iter()
+                        .any(|local| local.eq_ignore_ascii_case(name))
+                };
+                if !is_blackhole_address(address) {
+                    // The machine's own mappings (`255.255.255.255 broadcasthost`) are hosts-file
+                    // noise; any other name pointed at a real address is neither a block nor
+                    // silently dropped.
+                    if let Some((_, span)) = names.find(|(name, _)| !local(name)) {
+                        reader.error(
+                            Diagnostic::error(
+                                "list-non-blackhole-address",
+                                format!("`{first}` is not a blackhole address: the names on this line would not be blocked"),
+                            )
+                            .with_span(first_span.start..span.end)
+                            .with_label("a name mapped to a real address")
+                            .with_hint("point blocked names at `0.0.0.0`, `::` or a loopback address; remove lines that map names to real addresses (a hosts file's own entries, not blocks)"),
+                        );
+                    }
                     continue;
                 }
                 for (name, span) in names {
-                    if !HOSTS_FILE_LOCAL_NAMES
-                        .iter()
-                        .any(|local| local.eq_ignore_ascii_case(name))
-                    {
+                    if !local(name) {
                         reader.entry(name, span, matching);
                     }
                 }
@@ -332,12 +347,39 @@ fe80::1%lo0 localhost
 127.0.0.1 a.com b.com # two names
 :: six.example
 ::1\tseven.example
-10.0.0.5 intranet.example
-192.168.1.1 router.lan
+ff02::1 ip6-allnodes
 ";
         assert_eq!(
             names(text, ListFormat::Hosts),
             ["a.com", "b.com", "evil.com", "seven.example", "six.example"]
+        );
+    }
+
+    /// Issue 14, item 6: a line pointing names at another address is never dropped in
+    /// silence. Other loopback addresses and IPv4-mapped spellings of a blackhole block their
+    /// names; a real address is an error at the line.
+    #[test]
+    fn hosts_lines_to_other_addresses_are_not_dropped() {
+        let text =
+            "127.0.0.2 two.example\n::ffff:0.0.0.0 mapped.example\n::ffff:127.0.0.1 m2.example\n";
+        assert_eq!(
+            names(text, ListFormat::Hosts),
+            ["m2.example", "mapped.example", "two.example"]
+        );
+        let text =
+            "0.0.0.0 ok.example\n10.0.0.5 intranet.example\n192.168.1.1 localhost router.lan\n";
+        assert_eq!(
+            errors(text, ListFormat::Hosts),
+            [
+                (
+                    "list-non-blackhole-address",
+                    "10.0.0.5 intranet.example".to_owned()
+                ),
+                (
+                    "list-non-blackhole-address",
+                    "192.168.1.1 localhost router.lan".to_owned()
+                ),
+            ]
         );
     }
 

@@ -47,6 +47,8 @@ pub(crate) struct Matcher {
     /// case-insensitive build (a block's path conditions also hold on a case-insensitive
     /// reading).
     path_regexes: Vec<Option<(Regex, Option<Regex>)>>,
+    /// Some rule has a `tags` condition.
+    scopes_by_tag: bool,
 }
 
 impl Matcher {
@@ -115,6 +117,7 @@ impl Matcher {
             always,
             list_rules,
             path_regexes,
+            scopes_by_tag: rules.iter().any(|r| r.tags.is_some()),
         })
     }
 
@@ -193,5 +196,9 @@ impl RuleSource for FastSource<'_> {
             None => return false,
         };
         path_conditions_hold(rule, regex, reading, ignore_case)
+    }
+
+    fn scopes_by_tag(&self) -> bool {
+        self.matcher.scopes_by_tag
     }
 }

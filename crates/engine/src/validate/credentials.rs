@@ -7,13 +7,17 @@ use toml::de::{DeTable, DeValue};
 use crate::credential::{ClaimTemplate, Credential, JwtAlgorithm};
 use crate::diagnostic::Diagnostic;
 use crate::fields;
-use crate::limits::{MAX_CLAIMS, MAX_CREDENTIALS, MAX_TEXT_LEN, TTL_RANGE};
+use crate::header_names::{
+    is_forbidden_credential_header, is_header_token, is_override_header, same_header_name,
+};
+use crate::identity::{CONTEXT_PARAM, CUSTOMER_PARAM, SETTINGS_PREFIX, TAGS_PARAM};
+use crate::limits::{MAX_CLAIMS, MAX_CREDENTIALS, MAX_TEXT_LEN, TTL_RANGE, TTL_WARN_ABOVE};
 use crate::parse::{self, Fields, Value};
 
 use super::{CredentialSpans, valid_id};
 
 /// Claims every token carries from the credential's own fields.
-pub(crate) const RESERVED_CLAIMS: &[&str] = &["iss", "aud", "iat", "exp", "nbf"];
+pub(crate) const RESERVED_CLAIMS: &[&str] = &["iss", "aud", "iat", "exp", "nbf", "jti"];
 
 type Validated = (
     BTreeMap<String, Credential>,
@@ -136,6 +140,15 @@ fn credential(
             );
             return None;
         }
+        if is_reserved_env_name(s) {
+            diags.push(
+                Diagnostic::error("reserved-secret-name", format!("`secret` names `{s}`, which is not a signing key"))
+                    .with_span(v.span())
+                    .with_label("an identity parameter or a setting of this Worker")
+                    .with_hint("`customer_name`, `customer_tags` and `customer_context` are set per customer by the dispatcher, and `EGRESS_*` names are this Worker's settings (some public): a key read from them is known to others; store the key in a Worker secret of its own (`wrangler secret put NAME`)"),
+            );
+            return None;
+        }
         Some(s.to_owned())
     });
     let key_id = fields
@@ -161,16 +174,24 @@ fn credential(
             );
             return None;
         }
+        if n > TTL_WARN_ABOVE {
+            diags.push(
+                Diagnostic::warning(
+                    "long-ttl",
+                    format!("tokens of credential `{id}` live {n} seconds"),
+                )
+                .with_span(v.span())
+                .with_label(format!("more than {TTL_WARN_ABOVE} seconds"))
+                .with_hint("a leaked token is of use for its whole lifetime; a few minutes (`ttl = 300`) is plenty for tokens minted per request and cached"),
+            );
+        }
         u32::try_from(n).ok()
     });
     let header = match fields.get("header") {
         None => Some("Authorization".to_owned()),
         Some(v) => parse::string(v, "`header`", diags).and_then(|h| {
-            let token = !h.is_empty()
-                && h.len() <= 128
-                && h.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
-            if token && crate::header_names::is_forbidden_credential_header(h) {
+            let token = is_header_token(h);
+            if token && is_forbidden_credential_header(h) {
                 diags.push(forbidden_header(h, v.span()));
                 None
             } else if token {
@@ -205,6 +226,10 @@ fn credential(
             Some(p.to_owned())
         }),
     };
+    let forward_headers = match fields.get("forward_headers") {
+        None => Some(Vec::new()),
+        Some(v) => forward_headers(v, header.as_deref(), diags),
+    };
     let claims = match fields.get("claims") {
         None => Some(BTreeMap::new()),
         Some(v) => parse::table(v, "`claims`", diags).and_then(|t| claims(t, v.span(), diags)),
@@ -236,13 +261,55 @@ fn credential(
         header: header?,
         prefix: prefix?,
         claims,
+        forward_headers: forward_headers?,
+    })
+}
+
+/// Whether a `secret` names a value of the Worker's `env` that is not a key: an identity
+/// parameter (compared case-insensitively) or a setting of this Worker (`EGRESS_*`).
+fn is_reserved_env_name(name: &str) -> bool {
+    [CUSTOMER_PARAM, TAGS_PARAM, CONTEXT_PARAM]
+        .iter()
+        .any(|param| param.eq_ignore_ascii_case(name))
+        || name
+            .get(..SETTINGS_PREFIX.len())
+            .is_some_and(|head| head.eq_ignore_ascii_case(SETTINGS_PREFIX))
+}
+
+/// `forward_headers`: header names a credential's requests keep besides the default
+/// allow-list. Never one a token must not travel with, nor `Authorization` or the
+/// credential's own header (always replaced by the token).
+fn forward_headers(
+    value: &Value<'_>,
+    credential_header: Option<&str>,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<Vec<String>> {
+    super::rules::list(value, "`forward_headers`", diags, |item, diags| {
+        let name = parse::string(item, "a header name", diags)?;
+        let replaced = same_header_name(name, "authorization")
+            || credential_header.is_some_and(|h| same_header_name(name, h));
+        let d = if !is_header_token(name) {
+            Diagnostic::error(
+                "invalid-header-name",
+                format!("`{name}` is not a valid header name"),
+            )
+            .with_label("invalid header name")
+        } else if replaced || is_forbidden_credential_header(name) {
+            Diagnostic::error("forbidden-forward-header", format!("header `{name}` cannot travel with a token"))
+                .with_label(if replaced { "always replaced by the token" } else { "frames or routes the request, is hop-by-hop, or can reroute it upstream" })
+                .with_hint("list only headers the API needs to read the request (such as `X-Api-Version`); the default allow-list already forwards `Accept*`, `Content-*`, `User-Agent`, conditional and range headers")
+        } else {
+            return Some(name.to_owned());
+        };
+        diags.push(d.with_span(item.span()));
+        None
     })
 }
 
 /// A credential `header` the token must not travel in. The name is echoed: it is a header
 /// name the policy author wrote, never a secret.
 fn forbidden_header(name: &str, span: std::ops::Range<usize>) -> Diagnostic {
-    let (label, hint) = if crate::header_names::is_override_header(name) {
+    let (label, hint) = if is_override_header(name) {
         (
             "upstreams may obey this header to reroute the request",
             "the Worker strips this header on inject; carry the token in `Authorization` (the default) or a dedicated header such as `X-Api-Token`",
@@ -303,7 +370,7 @@ fn claims(
                 Diagnostic::error("reserved-claim", format!("claim `{name}` cannot be set in `claims`"))
                     .with_span(key.span())
                     .with_label("set by the engine")
-                    .with_hint("`iss` and `aud` come from `issuer` and `audience`; `iat`, `exp` and `nbf` from the clock and `ttl`"),
+                    .with_hint("`iss` and `aud` come from `issuer` and `audience`; `iat`, `exp` and `nbf` from the clock and `ttl`; `jti` is random per token"),
             );
             ok = false;
             continue;

@@ -121,10 +121,10 @@ fn renders_customer(credential: &Credential) -> bool {
 /// Whether two rules can match one request. Conservative: "maybe" counts as yes, except
 /// where a condition proves them disjoint (customers, schemes, ports, methods).
 fn may_overlap(a: &crate::model::Rule, b: &crate::model::Rule) -> bool {
-    if disjoint(&a.customers, &b.customers)
-        || disjoint(&a.schemes, &b.schemes)
-        || disjoint(&a.ports, &b.ports)
-        || disjoint(&a.methods, &b.methods)
+    if disjoint(a.customers.as_deref(), b.customers.as_deref())
+        || disjoint(a.effective_schemes(), b.effective_schemes())
+        || disjoint(a.effective_ports(), b.effective_ports())
+        || disjoint(a.methods.as_deref(), b.methods.as_deref())
     {
         return false;
     }
@@ -134,7 +134,7 @@ fn may_overlap(a: &crate::model::Rule, b: &crate::model::Rule) -> bool {
     }
 }
 
-fn disjoint<T: Eq + Hash>(a: &Option<Vec<T>>, b: &Option<Vec<T>>) -> bool {
+fn disjoint<T: Eq + Hash>(a: Option<&[T]>, b: Option<&[T]>) -> bool {
     match (a, b) {
         (Some(a), Some(b)) => {
             let set: HashSet<&T> = a.iter().collect();

@@ -8,7 +8,8 @@ use toml::de::DeTable;
 
 use crate::diagnostic::Diagnostic;
 use crate::domain_list::{
-    DomainList, DomainTable, ListFiles, ListFormat, ListMatch, ReadList, read_list,
+    DomainList, DomainTable, ListFileError, ListFiles, ListFormat, ListMatch, ReadList,
+    is_inside_policy_directory, read_list,
 };
 use crate::fields;
 use crate::limits::{MAX_LIST_FILE_BYTES, MAX_LISTS, MAX_TEXT_LEN};
@@ -87,6 +88,18 @@ pub(super) fn validate(
                         )
                         .with_span(v.span())
                         .with_label("invalid path"),
+                    );
+                    return None;
+                }
+                if !is_inside_policy_directory(s) {
+                    diags.push(
+                        Diagnostic::error(
+                            "list-file-outside",
+                            format!("list file `{s}` is outside the policy file's directory"),
+                        )
+                        .with_span(v.span())
+                        .with_label("not read")
+                        .with_hint("put the list file in the policy's directory (or below it) and name it relatively, without `..`, `\\` or `:` (e.g. `lists/malware.txt`)"),
                     );
                     return None;
                 }
@@ -189,9 +202,30 @@ fn read_file(
         );
         return None;
     };
+    let too_large = || {
+        at_file(Diagnostic::error(
+            "list-file-too-large",
+            format!(
+                "list file `{}` is longer than {MAX_LIST_FILE_BYTES} bytes",
+                given.display
+            ),
+        ))
+        .with_label("too large")
+        .with_hint(format!(
+            "a list file has at most {MAX_LIST_FILE_BYTES} bytes; split the feed"
+        ))
+    };
     let text = match &given.contents {
+        Ok(text) if text.len() > MAX_LIST_FILE_BYTES => {
+            diags.push(too_large());
+            return None;
+        }
         Ok(text) => text,
-        Err(error) => {
+        Err(ListFileError::TooLarge) => {
+            diags.push(too_large());
+            return None;
+        }
+        Err(ListFileError::Unreadable(error)) => {
             diags.push(
                 at_file(Diagnostic::error(
                     "unreadable-list-file",
@@ -203,19 +237,6 @@ fn read_file(
             return None;
         }
     };
-    if text.len() > MAX_LIST_FILE_BYTES {
-        diags.push(
-            at_file(Diagnostic::error(
-                "list-file-too-large",
-                format!("list file `{}` is {} bytes long", given.display, text.len()),
-            ))
-            .with_label("too large")
-            .with_hint(format!(
-                "a list file has at most {MAX_LIST_FILE_BYTES} bytes; split the feed"
-            )),
-        );
-        return None;
-    }
     let ReadList { table, diagnostics } = read_list(text, format, matching);
     diags.extend(diagnostics.into_iter().map(|d| d.in_file(file)));
     let table = table?;

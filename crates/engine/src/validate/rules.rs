@@ -10,6 +10,7 @@ use crate::decision::Action;
 use crate::diagnostic::Diagnostic;
 use crate::fields;
 use crate::host_pattern::HostPattern;
+use crate::identity::MAX_NAME_LEN;
 use crate::limits::{MAX_LIST_LEN, MAX_REGEX_LEN, MAX_TEXT_LEN, REGEX_SIZE_LIMIT};
 use crate::model::{Mode, Rule};
 use crate::parse::{self, Fields, Value};
@@ -31,6 +32,8 @@ pub(super) struct RuleChecker<'t> {
     pub(super) mentioned_lists: HashSet<String>,
     /// Line counting resumes from the previous rule (rules come in file order).
     line_cursor: (usize, u32),
+    /// `tag-scoped-rule` was reported (once per policy: it is about the deployment).
+    warned_tags: bool,
 }
 
 impl<'t> RuleChecker<'t> {
@@ -47,6 +50,7 @@ impl<'t> RuleChecker<'t> {
             mentioned: HashSet::new(),
             mentioned_lists: HashSet::new(),
             line_cursor: (0, 1),
+            warned_tags: false,
         }
     }
 
@@ -169,12 +173,12 @@ impl<'t> RuleChecker<'t> {
         let path_regex = fields.get("path_regex").and_then(|v| path_regex(v, diags));
         let customers = fields.get("customers").and_then(|v| {
             list(v, "`customers`", diags, |item, diags| {
-                text_value(item, "a customer", diags)
+                identity_name(item, "customer", diags)
             })
         });
         let tags = fields.get("tags").and_then(|v| {
             list(v, "`tags`", diags, |item, diags| {
-                text_value(item, "a tag", diags)
+                identity_name(item, "tag", diags)
             })
         });
 
@@ -184,6 +188,16 @@ impl<'t> RuleChecker<'t> {
 
         if error_count(diags) > errors_before {
             return None;
+        }
+        if let Some(v) = fields.get("tags")
+            && !std::mem::replace(&mut self.warned_tags, true)
+        {
+            diags.push(
+                Diagnostic::warning("tag-scoped-rule", "a rule is scoped by tag: every request needs the `customer_tags` parameter")
+                    .with_span(v.span())
+                    .with_label("decided by the customer's tags")
+                    .with_hint("declare `customer_tags` in the dispatch namespace's outbound `parameters` and pass it for every customer (`[]` for none); a request without it is refused `no_tags` (docs/deploy.md)"),
+            );
         }
         let rule = Rule {
             id: id?,
@@ -202,6 +216,9 @@ impl<'t> RuleChecker<'t> {
             customers,
             tags,
         };
+        if rule.action == Action::Inject {
+            inject_transport_lints(&rule, &fields, diags);
+        }
         let spans = RuleSpans {
             header,
             hosts: match fields.get("hosts").map(|v| v.get_ref()) {
@@ -358,7 +375,7 @@ fn header_span(text: &str, span: Range<usize>) -> Range<usize> {
 }
 
 /// A list whose entries are checked by `item`; empty and oversized lists are errors.
-fn list<T>(
+pub(super) fn list<T>(
     value: &Value<'_>,
     what: &str,
     diags: &mut Vec<Diagnostic>,
@@ -430,6 +447,56 @@ fn text_value(value: &Value<'_>, what: &str, diags: &mut Vec<Diagnostic>) -> Opt
         return None;
     }
     Some(s.to_owned())
+}
+
+/// A customer or tag a rule names: a clean name ([`crate::identity::is_clean_name`]), or
+/// the rule could never match it (every other name is refused before rules are consulted).
+fn identity_name(value: &Value<'_>, what: &str, diags: &mut Vec<Diagnostic>) -> Option<String> {
+    let s = parse::string(value, &format!("a {what}"), diags)?;
+    if crate::identity::is_clean_name(s) {
+        return Some(s.to_owned());
+    }
+    let shown: String = s.chars().take(80).collect();
+    diags.push(
+        Diagnostic::error(
+            "invalid-identity-name",
+            format!("{what} `{}` can never match", shown.escape_default()),
+        )
+        .with_span(value.span())
+        .with_label("not a clean name")
+        .with_hint(format!(
+            "a {what} is 1 to {MAX_NAME_LEN} ASCII letters, digits or `-_.:@+=/`; the Worker refuses every other name"
+        )),
+    );
+    None
+}
+
+/// Warnings for an inject rule that opts out of https on port 443: its token can travel in
+/// cleartext (`schemes` names `http`) or to another port (`ports` names one that is not the
+/// default port of a scheme the rule matches).
+fn inject_transport_lints(rule: &Rule, fields: &Fields<'_, '_>, diags: &mut Vec<Diagnostic>) {
+    let http = rule
+        .effective_schemes()
+        .is_some_and(|s| s.contains(&Scheme::Http));
+    if let (true, Some(v)) = (http, fields.get("schemes")) {
+        diags.push(
+            Diagnostic::warning("inject-over-http", format!("inject rule `{}` sends its token over plain http", rule.id))
+                .with_span(v.span())
+                .with_label("cleartext")
+                .with_hint("anyone on the path can read and replay the token; remove `http` unless the upstream is reached over a private network"),
+        );
+    }
+    let default_port = |p: &u16| *p == 443 || (http && *p == 80);
+    if let Some(v) = fields.get("ports")
+        && rule.ports.iter().flatten().any(|p| !default_port(p))
+    {
+        diags.push(
+            Diagnostic::warning("inject-other-port", format!("inject rule `{}` sends its token to a port other than 443", rule.id))
+                .with_span(v.span())
+                .with_label("a non-default port")
+                .with_hint("another port on the same host may be another service; list only the port the API listens on"),
+        );
+    }
 }
 
 fn method(value: &Value<'_>, diags: &mut Vec<Diagnostic>) -> Option<String> {

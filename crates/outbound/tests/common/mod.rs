@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use egress_policy_engine::{ClaimTemplate, Credential, JwtAlgorithm};
-use egress_policy_outbound::{Clock, CredentialError, Signer, Token};
+use egress_policy_outbound::{Clock, CredentialError, Random, Signer, Token};
 use serde_json::{Map, Value};
 
 /// A clock the test moves by hand; clones share the time.
@@ -25,6 +25,19 @@ impl FakeClock {
 impl Clock for FakeClock {
     fn now_secs(&self) -> u64 {
         self.0.get()
+    }
+}
+
+/// Not random, but never the same bytes twice in a test run: a counter.
+impl Random for FakeClock {
+    fn fill(&self, out: &mut [u8]) -> bool {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed).to_be_bytes();
+        for (i, byte) in out.iter_mut().enumerate() {
+            *byte = n[i % n.len()];
+        }
+        true
     }
 }
 
@@ -66,6 +79,7 @@ pub fn credential(id: &str, algorithm: JwtAlgorithm, claims: &[(&str, &str)]) ->
         ttl: 300,
         header: "Authorization".into(),
         prefix: "Bearer ".into(),
+        forward_headers: Vec::new(),
         claims: claims
             .iter()
             .map(|(k, v)| ((*k).to_owned(), ClaimTemplate::parse(v).unwrap()))
