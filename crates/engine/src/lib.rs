@@ -35,6 +35,7 @@ mod matcher;
 pub mod model;
 mod parse;
 pub mod path_glob;
+mod path_decoding;
 pub mod path_readings;
 mod policy;
 #[doc(hidden)]

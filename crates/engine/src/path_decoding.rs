@@ -1,0 +1,194 @@
+//! How servers turn a path's escapes and characters into text: the decoding and folding
+//! steps of [`crate::path_readings`].
+//!
+//! Decoding is `%XX`, and on IIS also `%uXXXX` (a UTF-16 code unit); a round decodes every
+//! escape once, and an escape may spell another (`%252e` is `%2e` after one round). The bytes
+//! are then read as UTF-8 strictly (anything invalid is U+FFFD) or leniently, as old decoders
+//! did, with overlong forms of ASCII read as that character (`%C0%AF` is `/`). Folding is
+//! what a server that normalises compatibility characters reads: `ａ` (U+FF41) as `a`.
+
+use icu_normalizer::uts46::Uts46MapperBorrowed;
+
+/// Percent-decoding rounds whose results are readings of their own; the path decoded until
+/// nothing changes is one more, however many rounds that takes.
+pub const MAX_DECODE_ROUNDS: usize = 4;
+
+/// Characters NFKC reads as dots that UTS 46 disallows (so the mapper leaves them): the dot
+/// leaders and the small and vertical full stops and ellipses.
+const DOTS: [(char, &str); 6] = [
+    ('\u{2024}', "."),
+    ('\u{2025}', ".."),
+    ('\u{2026}', "..."),
+    ('\u{FE19}', "..."),
+    ('\u{FE30}', ".."),
+    ('\u{FE52}', "."),
+];
+
+/// The path decoded once, twice, ... (at most [`MAX_DECODE_ROUNDS`] times, while a round
+/// changes it) and until nothing changes, with and without `%uXXXX`, each read as UTF-8
+/// strictly and leniently, cut at the first NUL.
+pub(crate) fn decodings(path: &str, out: &mut Vec<String>) {
+    for iis in [false, true] {
+        let mut bytes = path.as_bytes().to_vec();
+        for _ in 0..MAX_DECODE_ROUNDS {
+            let next = decode_round(&bytes, iis);
+            if next == bytes {
+                break;
+            }
+            bytes = next;
+            push_texts(&bytes, out);
+        }
+        push_texts(&decode_fully(&bytes, iis), out);
+    }
+}
+
+/// Non-ASCII characters folded to what they normalise to: the UTS 46 mapping (NFKC with case
+/// folded, which the engine already carries for host names), or [`DOTS`]; characters the
+/// mapping disallows stay.
+pub(crate) fn fold(path: &str, out: &mut Vec<String>) {
+    if path.is_ascii() {
+        return;
+    }
+    let mapper = Uts46MapperBorrowed::new();
+    let mut folded = String::with_capacity(path.len());
+    for c in path.chars() {
+        if let Some((_, dots)) = DOTS.iter().find(|(d, _)| *d == c) {
+            folded.push_str(dots);
+        } else if c.is_ascii() {
+            folded.push(c);
+        } else {
+            let mapped: String = mapper.map_normalize(std::iter::once(c)).collect();
+            if mapped.contains('\u{FFFD}') {
+                folded.push(c);
+            } else {
+                folded.push_str(&mapped);
+            }
+        }
+    }
+    out.push(folded);
+}
+
+/// Cut at the first NUL, read strictly and leniently.
+fn push_texts(bytes: &[u8], out: &mut Vec<String>) {
+    let bytes = bytes.split(|&b| b == 0).next().unwrap_or_default();
+    out.push(String::from_utf8_lossy(bytes).into_owned());
+    if std::str::from_utf8(bytes).is_err() {
+        out.push(lenient_utf8(bytes));
+    }
+}
+
+/// One round: every escape in `bytes` decoded once.
+fn decode_round(bytes: &[u8], iis: bool) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut rest = bytes;
+    while let Some((&b, tail)) = rest.split_first() {
+        match decode_escape(rest, iis, &mut out) {
+            Some(len) => rest = rest.get(len..).unwrap_or_default(),
+            None => {
+                out.push(b);
+                rest = tail;
+            }
+        }
+    }
+    out
+}
+
+/// Rounds until nothing changes, in one pass: an escape can only end at the byte just
+/// written, and what it decodes to may complete an escape before it. Escapes never overlap
+/// (a `%` is never a hex digit nor `u`), so the result does not depend on the order in which
+/// escapes are decoded: it is what repeated rounds reach, in linear time.
+fn decode_fully(bytes: &[u8], iis: bool) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bytes.len());
+    for &b in bytes {
+        out.push(b);
+        while let Some(start) = [3, 6]
+            .into_iter()
+            .filter_map(|len| out.len().checked_sub(len))
+            .find(|&start| {
+                let tail = out.get(start..).unwrap_or_default();
+                escape_len(tail, iis) == Some(tail.len())
+            })
+        {
+            let tail = out.split_off(start);
+            decode_escape(&tail, iis, &mut out);
+        }
+    }
+    out
+}
+
+/// The length of the escape `bytes` starts with: `%XX`, or `%uXXXX` when `iis`.
+fn escape_len(bytes: &[u8], iis: bool) -> Option<usize> {
+    let hex = |range| {
+        bytes
+            .get(range)
+            .is_some_and(|h: &[u8]| h.iter().all(u8::is_ascii_hexdigit))
+    };
+    match bytes {
+        [b'%', b'u' | b'U', ..] if iis && hex(2..6) => Some(6),
+        [b'%', ..] if hex(1..3) => Some(3),
+        _ => None,
+    }
+}
+
+/// Decodes the escape `bytes` starts with into `out`; returns its length.
+fn decode_escape(bytes: &[u8], iis: bool, out: &mut Vec<u8>) -> Option<usize> {
+    let len = escape_len(bytes, iis)?;
+    let digits = bytes.get(if len == 3 { 1..3 } else { 2..6 })?;
+    let value = digits
+        .iter()
+        .try_fold(0, |v, d| Some(v * 16 + char::from(*d).to_digit(16)?))?;
+    if len == 3 {
+        out.push(u8::try_from(value).ok()?);
+    } else {
+        let c = char::from_u32(value).unwrap_or(char::REPLACEMENT_CHARACTER);
+        out.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes());
+    }
+    Some(len)
+}
+
+/// UTF-8 as lenient decoders read it: an overlong form of an ASCII character is that
+/// character; anything else invalid is U+FFFD.
+fn lenient_utf8(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len());
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        match std::str::from_utf8(rest) {
+            Ok(valid) => {
+                out.push_str(valid);
+                break;
+            }
+            Err(e) => {
+                let (valid, invalid) = rest.split_at(e.valid_up_to());
+                out.push_str(std::str::from_utf8(valid).unwrap_or_default());
+                let (c, len) = overlong_ascii(invalid)
+                    .unwrap_or((char::REPLACEMENT_CHARACTER, e.error_len().unwrap_or(invalid.len())));
+                out.push(c);
+                rest = invalid.get(len.max(1)..).unwrap_or_default();
+            }
+        }
+    }
+    out
+}
+
+/// An overlong two-, three- or four-byte encoding of an ASCII character, and its length.
+fn overlong_ascii(bytes: &[u8]) -> Option<(char, usize)> {
+    let (&lead, tail) = bytes.split_first()?;
+    let len = match lead {
+        0xC0..=0xC1 => 2,
+        0xE0 => 3,
+        0xF0 => 4,
+        _ => return None,
+    };
+    let continuation = tail.get(..len - 1)?;
+    if !continuation.iter().all(|b| b & 0xC0 == 0x80) {
+        return None;
+    }
+    // The lead byte's payload bits: 5, 4 or 3 of them.
+    let value = continuation
+        .iter()
+        .fold(u32::from(lead & (0x7F >> len)), |v, b| {
+            (v << 6) | u32::from(b & 0x3F)
+        });
+    let c = char::from_u32(value).filter(char::is_ascii)?;
+    Some((c, len))
+}
