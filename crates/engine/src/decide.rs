@@ -87,7 +87,9 @@ struct Readings<'a> {
 impl Readings<'_> {
     fn all(&mut self) -> Option<&[String]> {
         let canonical = self.canonical;
-        self.all.get_or_insert_with(|| readings(canonical)).as_deref()
+        self.all
+            .get_or_insert_with(|| readings(canonical))
+            .as_deref()
     }
 
     /// Any reading matches, case-sensitively or not (block rules).

@@ -34,8 +34,8 @@ pub mod log;
 mod matcher;
 pub mod model;
 mod parse;
-pub mod path_glob;
 mod path_decoding;
+pub mod path_glob;
 pub mod path_readings;
 mod policy;
 #[doc(hidden)]

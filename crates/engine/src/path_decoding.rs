@@ -38,7 +38,13 @@ pub(crate) fn decodings(path: &str, out: &mut Vec<String>) {
             bytes = next;
             push_texts(&bytes, out);
         }
-        push_texts(&decode_fully(&bytes, iis), out);
+        let fully = decode_fully(&bytes, iis);
+        push_texts(&fully, out);
+        // A `%u` never goes away once there (neither byte is part of a `%XX`), so without
+        // one in the result no round met one, and `%uXXXX` changes nothing.
+        if !fully.windows(2).any(|w| w.eq_ignore_ascii_case(b"%u")) {
+            break;
+        }
     }
 }
 
@@ -52,20 +58,25 @@ pub(crate) fn fold(path: &str, out: &mut Vec<String>) {
     let mapper = Uts46MapperBorrowed::new();
     let mut folded = String::with_capacity(path.len());
     for c in path.chars() {
+        let start = folded.len();
         if let Some((_, dots)) = DOTS.iter().find(|(d, _)| *d == c) {
             folded.push_str(dots);
-        } else if c.is_ascii() {
+        } else if c.is_ascii() || c == char::REPLACEMENT_CHARACTER {
             folded.push(c);
         } else {
-            let mapped: String = mapper.map_normalize(std::iter::once(c)).collect();
-            if mapped.contains('\u{FFFD}') {
+            folded.extend(mapper.map_normalize(std::iter::once(c)));
+            if folded
+                .get(start..)
+                .is_none_or(|mapped| mapped.contains(char::REPLACEMENT_CHARACTER))
+            {
+                folded.truncate(start);
                 folded.push(c);
-            } else {
-                folded.push_str(&mapped);
             }
         }
     }
-    out.push(folded);
+    if folded != path {
+        out.push(folded);
+    }
 }
 
 /// Cut at the first NUL, read strictly and leniently.
@@ -99,18 +110,24 @@ fn decode_round(bytes: &[u8], iis: bool) -> Vec<u8> {
 /// escapes are decoded: it is what repeated rounds reach, in linear time.
 fn decode_fully(bytes: &[u8], iis: bool) -> Vec<u8> {
     let mut out = Vec::with_capacity(bytes.len());
+    let mut decoded = Vec::with_capacity(4);
     for &b in bytes {
         out.push(b);
-        while let Some(start) = [3, 6]
-            .into_iter()
-            .filter_map(|len| out.len().checked_sub(len))
-            .find(|&start| {
-                let tail = out.get(start..).unwrap_or_default();
-                escape_len(tail, iis) == Some(tail.len())
-            })
-        {
-            let tail = out.split_off(start);
-            decode_escape(&tail, iis, &mut out);
+        while out.last().is_some_and(u8::is_ascii_hexdigit) {
+            let end = out.len();
+            let Some(start) = [end.checked_sub(3), end.checked_sub(6).filter(|_| iis)]
+                .into_iter()
+                .flatten()
+                .find(|&start| {
+                    escape_len(out.get(start..).unwrap_or_default(), iis) == Some(end - start)
+                })
+            else {
+                break;
+            };
+            decoded.clear();
+            decode_escape(out.get(start..).unwrap_or_default(), iis, &mut decoded);
+            out.truncate(start);
+            out.extend_from_slice(&decoded);
         }
     }
     out
@@ -160,8 +177,10 @@ fn lenient_utf8(bytes: &[u8]) -> String {
             Err(e) => {
                 let (valid, invalid) = rest.split_at(e.valid_up_to());
                 out.push_str(std::str::from_utf8(valid).unwrap_or_default());
-                let (c, len) = overlong_ascii(invalid)
-                    .unwrap_or((char::REPLACEMENT_CHARACTER, e.error_len().unwrap_or(invalid.len())));
+                let (c, len) = overlong_ascii(invalid).unwrap_or((
+                    char::REPLACEMENT_CHARACTER,
+                    e.error_len().unwrap_or(invalid.len()),
+                ));
                 out.push(c);
                 rest = invalid.get(len.max(1)..).unwrap_or_default();
             }
@@ -191,4 +210,70 @@ fn overlong_ascii(bytes: &[u8]) -> Option<(char, usize)> {
         });
     let c = char::from_u32(value).filter(char::is_ascii)?;
     Some((c, len))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn until_stable(bytes: &[u8], iis: bool) -> Vec<u8> {
+        let mut current = bytes.to_vec();
+        loop {
+            let next = decode_round(&current, iis);
+            if next == current {
+                return current;
+            }
+            current = next;
+        }
+    }
+
+    fn folded(text: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        fold(text, &mut out);
+        out
+    }
+
+    proptest! {
+        #[test]
+        fn one_pass_decoding_is_what_rounds_reach(text in "[%25uU0aFe/]{0,24}") {
+            for iis in [false, true] {
+                prop_assert_eq!(decode_fully(text.as_bytes(), iis), until_stable(text.as_bytes(), iis));
+            }
+        }
+    }
+
+    #[test]
+    fn escapes() {
+        assert_eq!(decode_round(b"%u0061%U002F%2F", true), b"a//");
+        assert_eq!(decode_round(b"%u0061", false), b"%u0061");
+        assert_eq!(decode_round(b"%uD800", true), "\u{FFFD}".as_bytes());
+        assert_eq!(decode_round(b"%2%u", true), b"%2%u");
+        assert_eq!(decode_fully(b"%252525252e", false), b".");
+        assert_eq!(decode_fully(b"%2%35%u0032e", true), b".");
+    }
+
+    #[test]
+    fn overlong_utf8_reads_as_ascii_when_lenient() {
+        assert_eq!(lenient_utf8(&[b'a', 0xC0, 0xAF, b'b']), "a/b");
+        assert_eq!(
+            lenient_utf8(&[0xE0, 0x80, 0xAE, 0xF0, 0x80, 0x80, 0xAF]),
+            "./"
+        );
+        assert_eq!(lenient_utf8(&[0xC0, b'A', 0xC3, 0xA9]), "\u{FFFD}Aé");
+        // Overlong forms of non-ASCII characters are not read.
+        assert_eq!(
+            lenient_utf8(&[0xE0, 0x83, 0xA9]),
+            "\u{FFFD}\u{FFFD}\u{FFFD}"
+        );
+    }
+
+    #[test]
+    fn compatibility_forms_fold_to_ascii() {
+        assert_eq!(folded("/ａdmin/．．/＼"), ["/admin/../\\"]);
+        assert_eq!(folded("/𝐚/‥/﹒"), ["/a/../."]);
+        // Unmapped and disallowed characters stay; ASCII keeps its case.
+        assert!(folded("/Café∕\u{FFFD}").is_empty());
+        assert!(folded("/ascii").is_empty());
+    }
 }

@@ -11,8 +11,8 @@
 use egress_policy_engine::reference::ReferenceDecider;
 use egress_policy_engine::{Action, CompiledPolicy, Decision, PathGlob, Request, compile};
 use proptest::prelude::*;
-use proptest::test_runner::TestCaseError;
 use proptest::sample::select;
+use proptest::test_runner::TestCaseError;
 
 fn policy(text: &str) -> CompiledPolicy {
     match compile("hostile.toml", text) {
@@ -302,16 +302,16 @@ const SECOND_REVIEW_BLOCKED: &[&str] = &[
 
 /// The same classes under an inject scope of `/v1/**`: each reads as a path outside it.
 const SECOND_REVIEW_OUT_OF_SCOPE: &[&str] = &[
-        "/v1/..%3F",
-        "/v1/..%23/x",
-        "/v1/%u002e%u002e/other",
-        "/v1/..%C0%AFother",
-        "/v1/%EF%BC%8E%EF%BC%8E/other",
-        "/v1/%E2%80%A5/other",
-        "/v1/..%09/other",
-        "/v1/%20../other",
-        "/v1/..%20/other",
-        "/v1/%252525252e%252525252e/other",
+    "/v1/..%3F",
+    "/v1/..%23/x",
+    "/v1/%u002e%u002e/other",
+    "/v1/..%C0%AFother",
+    "/v1/%EF%BC%8E%EF%BC%8E/other",
+    "/v1/%E2%80%A5/other",
+    "/v1/..%09/other",
+    "/v1/%20../other",
+    "/v1/..%20/other",
+    "/v1/%252525252e%252525252e/other",
 ];
 
 #[test]
@@ -348,7 +348,12 @@ fn the_second_reviews_spellings_carry_no_token_out_of_scope() {
         assert_eq!(d.credential, None);
     }
     // Ordinary spellings of the same kinds stay in scope.
-    for path in ["/v1/report.json", "/v1/my%20file.pdf", "/v1/caf%C3%A9", "/v1/a%3Fb"] {
+    for path in [
+        "/v1/report.json",
+        "/v1/my%20file.pdf",
+        "/v1/caf%C3%A9",
+        "/v1/a%3Fb",
+    ] {
         let d = decide(&p, "GET", &format!("https://api.example.com{path}"), "acme");
         assert_eq!(outcome(&d), (Action::Inject, Some("api"), None), "{path}");
     }
@@ -540,7 +545,11 @@ fn server_readings(path: &str) -> Vec<(&'static str, String, bool)> {
         ("as sent", path.to_owned(), false),
         ("decoding", resolve(&decoded), false),
         ("double decoding", resolve(&twice), false),
-        ("recursive decoding", resolve(&decode_until_stable(path)), false),
+        (
+            "recursive decoding",
+            resolve(&decode_until_stable(path)),
+            false,
+        ),
         ("slash merging", resolve(&merged), false),
         ("matrix params", resolve(&tomcat), false),
         ("query cutting proxy", resolve(&cut_query(&decoded)), false),
@@ -566,10 +575,37 @@ fn hostile_path() -> impl Strategy<Value = String> {
     prop::collection::vec(
         select(
             &[
-                "v1", "admin", "Admin", "x", "..", ".", "%2e%2e", "..;", "a;b", "", "%2F", "..%2F",
-                "%252F", "..%5C", "%5C", "users", "%3F", "..%23", "%u002e%u002e", "%u0061dmin",
-                "..%C0%AF", "%C0%AE%C0%AE", "%EF%BD%81dmin", "%EF%BC%8E%EF%BC%8E", "%E2%80%A5",
-                "..%20", "%20admin", "admin%09", "admin.json", "x.", "%252525252e%252525252e",
+                "v1",
+                "admin",
+                "Admin",
+                "x",
+                "..",
+                ".",
+                "%2e%2e",
+                "..;",
+                "a;b",
+                "",
+                "%2F",
+                "..%2F",
+                "%252F",
+                "..%5C",
+                "%5C",
+                "users",
+                "%3F",
+                "..%23",
+                "%u002e%u002e",
+                "%u0061dmin",
+                "..%C0%AF",
+                "%C0%AE%C0%AE",
+                "%EF%BD%81dmin",
+                "%EF%BC%8E%EF%BC%8E",
+                "%E2%80%A5",
+                "..%20",
+                "%20admin",
+                "admin%09",
+                "admin.json",
+                "x.",
+                "%252525252e%252525252e",
             ][..],
         ),
         1..7,
@@ -592,8 +628,13 @@ fn servers_agree(path: &str, block_glob: &str, inject_glob: &str) -> Result<(), 
     for (server, reading, ignore_case) in server_readings(&target_path) {
         if glob_catches(&block, &reading, ignore_case) {
             prop_assert_eq!(
-                blocked.action, Action::Block,
-                "{} server reads {} as {}, which {} matches", server, path, reading, block_glob
+                blocked.action,
+                Action::Block,
+                "{} server reads {} as {}, which {} matches",
+                server,
+                path,
+                reading,
+                block_glob
             );
         }
     }
@@ -604,7 +645,10 @@ fn servers_agree(path: &str, block_glob: &str, inject_glob: &str) -> Result<(), 
             if !ignore_case {
                 prop_assert!(
                     scope.matches(&reading),
-                    "token given for {} but the {} server reads {}", path, server, reading
+                    "token given for {} but the {} server reads {}",
+                    path,
+                    server,
+                    reading
                 );
             }
         }
@@ -616,7 +660,10 @@ fn servers_agree(path: &str, block_glob: &str, inject_glob: &str) -> Result<(), 
 /// whatever spellings the random runs draw.
 #[test]
 fn every_server_model_agrees_on_the_reviews_spellings() {
-    for path in SECOND_REVIEW_BLOCKED.iter().chain(SECOND_REVIEW_OUT_OF_SCOPE) {
+    for path in SECOND_REVIEW_BLOCKED
+        .iter()
+        .chain(SECOND_REVIEW_OUT_OF_SCOPE)
+    {
         if let Err(e) = servers_agree(path, "/admin/**", "/v1/**") {
             panic!("{path}: {e}");
         }
