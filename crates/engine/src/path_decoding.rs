@@ -164,33 +164,28 @@ fn decode_escape(bytes: &[u8], iis: bool, out: &mut Vec<u8>) -> Option<usize> {
 }
 
 /// UTF-8 as lenient decoders read it: an overlong form of an ASCII character is that
-/// character; anything else invalid is U+FFFD.
+/// character; anything else invalid is U+FFFD. (The lead bytes of overlong forms are never
+/// part of a valid sequence, so replacing them first cannot break one.)
 fn lenient_utf8(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len());
+    let mut fixed = Vec::with_capacity(bytes.len());
     let mut rest = bytes;
-    while !rest.is_empty() {
-        match std::str::from_utf8(rest) {
-            Ok(valid) => {
-                out.push_str(valid);
-                break;
+    while let Some((&b, tail)) = rest.split_first() {
+        match overlong_ascii(rest) {
+            Some((ascii, len)) => {
+                fixed.push(ascii);
+                rest = rest.get(len..).unwrap_or_default();
             }
-            Err(e) => {
-                let (valid, invalid) = rest.split_at(e.valid_up_to());
-                out.push_str(std::str::from_utf8(valid).unwrap_or_default());
-                let (c, len) = overlong_ascii(invalid).unwrap_or((
-                    char::REPLACEMENT_CHARACTER,
-                    e.error_len().unwrap_or(invalid.len()),
-                ));
-                out.push(c);
-                rest = invalid.get(len.max(1)..).unwrap_or_default();
+            None => {
+                fixed.push(b);
+                rest = tail;
             }
         }
     }
-    out
+    String::from_utf8_lossy(&fixed).into_owned()
 }
 
 /// An overlong two-, three- or four-byte encoding of an ASCII character, and its length.
-fn overlong_ascii(bytes: &[u8]) -> Option<(char, usize)> {
+fn overlong_ascii(bytes: &[u8]) -> Option<(u8, usize)> {
     let (&lead, tail) = bytes.split_first()?;
     let len = match lead {
         0xC0..=0xC1 => 2,
@@ -208,8 +203,8 @@ fn overlong_ascii(bytes: &[u8]) -> Option<(char, usize)> {
         .fold(u32::from(lead & (0x7F >> len)), |v, b| {
             (v << 6) | u32::from(b & 0x3F)
         });
-    let c = char::from_u32(value).filter(char::is_ascii)?;
-    Some((c, len))
+    let ascii = u8::try_from(value).ok().filter(u8::is_ascii)?;
+    Some((ascii, len))
 }
 
 #[cfg(test)]

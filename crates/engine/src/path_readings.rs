@@ -10,7 +10,7 @@
 //! path conditions hold when **any** reading matches; a pass rule's and an inject rule's only
 //! when **every** reading does.
 //!
-//! The readings are the canonical path plus every combination of the [`STEPS`], always applied
+//! The readings are the canonical path plus every combination of the `STEPS`, always applied
 //! in their order; each step either leaves a spelling as it is or reads it its own way.
 //! Case-insensitive comparison is one more reading: each reading also counts as matching a
 //! block rule when it matches with ASCII case ignored on both sides.
