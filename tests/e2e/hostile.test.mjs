@@ -31,7 +31,9 @@ async function refused(res) {
 }
 
 test("no path spelling slips a path-scoped block", async () => {
-  for (const path of ["/admin/x", "//admin/x", "/x/..%2Fadmin/y", "/x/..%2fadmin/y", "/admin;x/y", "/x/..;/admin/y", "/Admin/x", "/x/%252e%252e/admin", "/admin%00/x"]) {
+  for (const path of ["/admin/x", "//admin/x", "/x/..%2Fadmin/y", "/x/..%2fadmin/y", "/admin;x/y", "/x/..;/admin/y", "/Admin/x", "/x/%252e%252e/admin", "/admin%00/x",
+    // The second review: a decoded `?`, IIS `%u`, overlong UTF-8, fullwidth, trimmed whitespace, a suffix, five rounds.
+    "/admin%3Fx", "/%u0061dmin/x", "/admin%C0%AFx", "/%EF%BD%81dmin/x", "/%20admin/x", "/admin.json", "/x/%252525252e%252525252e/admin"]) {
     const { url, arrived } = marked(`https://example.org${path}`);
     const { body, line } = await refused(await world.call("acme", url));
     assert.deepEqual([body.rule, body.reason], ["block-admin-paths", "admin surface"], path);
@@ -51,7 +53,8 @@ test("a token never leaves its inject rule's path scope: an ambiguous path is re
   assert.ok(arrival.jwt?.ok, `a valid token arrived: ${arrival.jwt?.error}`);
   assert.equal(arrival.jwt.payload.sub, "acme");
 
-  for (const path of ["/v1/..%2F..%2Fadmin", "/v1/..;/admin", "/v1/x/..%5C..%5Cadmin", "/v1/%252e%252e/admin"]) {
+  for (const path of ["/v1/..%2F..%2Fadmin", "/v1/..;/admin", "/v1/x/..%5C..%5Cadmin", "/v1/%252e%252e/admin",
+    "/v1/..%20/admin", "/v1/%u002e%u002e/admin", "/v1/%EF%BC%8E%EF%BC%8E/admin", "/v1/..%3F"]) {
     const { url, arrived } = marked(`https://scoped.api.test${path}`);
     const { body, line } = await refused(await world.call("acme", url, { headers: { authorization: "Bearer client-supplied" } }));
     assert.deepEqual([body.rule, body.reason], ["inject-scoped", "ambiguous_path"], path);

@@ -154,6 +154,82 @@ fn json_carries_the_query_only_when_the_policy_logs_it() {
 }
 
 #[test]
+fn json_for_paths_servers_read_otherwise() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("policy.toml");
+    std::fs::write(
+        &policy,
+        "version = 1\n[[rules]]\nid = \"b\"\naction = \"block\"\nhosts = [\"api.test\"]\npaths = [\"/admin/**\"]\n\
+         [[rules]]\nid = \"i\"\naction = \"inject\"\nhosts = [\"api.test\"]\npaths = [\"/v1/**\"]\ncredential = \"c\"\n\
+         [credentials.c]\nalgorithm = \"HS256\"\nsecret = \"K\"\nissuer = \"i\"\naudience = \"a\"\nttl = 60\n",
+    )
+    .unwrap();
+    let decide = |path: &str| {
+        let out = run(&[
+            "explain",
+            "--policy",
+            policy.to_str().unwrap(),
+            "--customer",
+            "c",
+            "--json",
+            &format!("https://api.test{path}"),
+        ]);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        let json: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+        (
+            json["action"].clone(),
+            json["rule"].clone(),
+            json["reason"].clone(),
+            json["credential"].clone(),
+        )
+    };
+    for path in [
+        "/admin%3Fx",
+        "/%u0061dmin/x",
+        "/admin%C0%AFx",
+        "/%EF%BD%81dmin/x",
+        "/%20admin/x",
+        "/admin.json",
+    ] {
+        assert_eq!(
+            decide(path),
+            (
+                "block".into(),
+                "b".into(),
+                serde_json::Value::Null,
+                serde_json::Value::Null
+            ),
+            "{path}"
+        );
+    }
+    for path in [
+        "/v1/..%20/x",
+        "/v1/%252525252e%252525252e/x",
+        "/v1/%EF%BC%8E%EF%BC%8E/x",
+    ] {
+        assert_eq!(
+            decide(path),
+            (
+                "block".into(),
+                "i".into(),
+                "ambiguous_path".into(),
+                serde_json::Value::Null
+            ),
+            "{path}"
+        );
+    }
+    assert_eq!(
+        decide("/v1/report.json"),
+        (
+            "inject".into(),
+            "i".into(),
+            serde_json::Value::Null,
+            "c".into()
+        )
+    );
+}
+
+#[test]
 fn near_miss_says_why_the_inject_rule_did_not_apply() {
     insta::assert_snapshot!(explain(&[
         "--customer",

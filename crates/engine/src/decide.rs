@@ -80,30 +80,34 @@ pub fn embedded_ipv4(addr: Ipv6Addr) -> Option<Ipv4Addr> {
 }
 
 /// The readings of the path, made on first use: most requests never meet a path condition.
+/// A path with too many readings to weigh (`None`) is placed nowhere: every block rule's path
+/// conditions hold on it, no pass or inject rule's do.
 struct Readings<'a> {
     canonical: &'a str,
-    all: Option<Vec<String>>,
+    all: Option<Option<Vec<String>>>,
 }
 
 impl Readings<'_> {
-    fn all(&mut self) -> &[String] {
+    fn all(&mut self) -> Option<&[String]> {
         let canonical = self.canonical;
-        self.all.get_or_insert_with(|| readings(canonical))
+        self.all
+            .get_or_insert_with(|| readings(canonical))
+            .as_deref()
     }
 
     /// Any reading matches, case-sensitively or not (block rules).
     fn any(&mut self, source: &impl RuleSource, index: usize) -> bool {
-        self.all()
-            .iter()
-            .any(|r| source.path_holds(index, r, false) || source.path_holds(index, r, true))
+        self.all().is_none_or(|all| {
+            all.iter()
+                .any(|r| source.path_holds(index, r, false) || source.path_holds(index, r, true))
+        })
     }
 
     /// Every reading matches (pass and inject rules). Ignoring case never turns a match into
     /// a miss, so the case-sensitive comparison is the one that counts.
     fn every(&mut self, source: &impl RuleSource, index: usize) -> bool {
         self.all()
-            .iter()
-            .all(|r| source.path_holds(index, r, false))
+            .is_some_and(|all| all.iter().all(|r| source.path_holds(index, r, false)))
     }
 }
 

@@ -34,6 +34,7 @@ pub mod log;
 mod matcher;
 pub mod model;
 mod parse;
+mod path_decoding;
 pub mod path_glob;
 pub mod path_readings;
 mod policy;

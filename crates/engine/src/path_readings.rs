@@ -2,154 +2,181 @@
 //!
 //! The engine decides on one canonical path (WHATWG-parsed, dot segments removed, unreserved
 //! escapes decoded), but servers read the same bytes in other ways: they decode `%2F` and
-//! `%5C` into separators (some decode twice), merge `//`, drop `;params` from segments (and so
-//! honour `..;`), strip the trailing dots Windows ignores, and may compare case-insensitively.
-//! Rules are then matched fail-closed in both directions: a block rule's path conditions hold
-//! when **any** reading matches; a pass rule's and an inject rule's only when **every**
-//! reading does.
+//! `%5C` into separators (some decode twice, some until nothing changes, IIS also `%u002F`),
+//! read overlong UTF-8 and fullwidth forms as ASCII, cut the path at a decoded `?` or `#`,
+//! trim whitespace around segments, drop `;params` from segments (and so honour `..;`), strip
+//! the trailing dots Windows ignores, route `/admin.json` to `/admin`, and may compare
+//! case-insensitively. Rules are then matched fail-closed in both directions: a block rule's
+//! path conditions hold when **any** reading matches; a pass rule's and an inject rule's only
+//! when **every** reading does.
 //!
-//! The readings are the canonical path plus every combination of these steps, always applied
-//! in this order and followed by dot-segment removal:
-//! 1. decode every `%XX` once, or twice, ... up to [`MAX_DECODE_ROUNDS`] times (each round
-//!    that changes the path is a reading of its own: a server that decodes once reads
-//!    `/admin/%252F/..%5C` as `/admin/`, one that decodes until nothing changes as `/`), then
-//!    read `\` as `/` and cut the path at the first NUL;
-//! 2. drop everything from `;` to the end of each segment;
-//! 3. merge runs of `/` into one;
-//! 4. strip trailing `.` and space characters from each segment (unless that empties it).
-//!
-//! Case-insensitive comparison is the fifth reading: each reading also counts as matching a
+//! The readings are the canonical path plus every combination of the `STEPS`, always applied
+//! in their order; each step either leaves a spelling as it is or reads it its own way.
+//! Case-insensitive comparison is one more reading: each reading also counts as matching a
 //! block rule when it matches with ASCII case ignored on both sides.
+//!
+//! The set is bounded: a path that reads in more than [`MAX_READINGS`] ways is too ambiguous
+//! to place, and [`readings`] says so instead of listing them.
 
-use std::borrow::Cow;
+pub use crate::path_decoding::MAX_DECODE_ROUNDS;
+use crate::path_decoding::{decodings, fold};
 
-/// Percent-decoding rounds in step 1 (`%25252F` is `/` after three).
-pub const MAX_DECODE_ROUNDS: usize = 4;
+/// Most readings of one path weighed.
+pub const MAX_READINGS: usize = 64;
 
-/// The distinct readings of `path` (a canonical request path), the canonical path first.
-pub fn readings(path: &str) -> Vec<String> {
-    let mut out = vec![path.to_owned()];
+/// How a step reads a spelling: it pushes the other spellings it may be read as.
+type Step = fn(&str, &mut Vec<String>);
+
+/// The steps, in the order servers apply them; each keeps the spelling it is given as one
+/// choice, except `resolve` (every server removes dot segments).
+const STEPS: [(Step, bool); 12] = [
+    // Tomcat drops `;params` before it decodes.
+    (strip_params, true),
+    (decodings, true),
+    (fold, true),
+    (backslashes, true),
+    (truncate, true),
+    (trim, true),
+    (strip_params, true),
+    (merge_slashes, true),
+    (strip_trailing_dots, true),
+    (resolve, false),
+    // Express and Spring route `/admin/` to `/admin`.
+    (drop_trailing_slash, true),
+    // Suffix pattern matching (Spring) routes `/admin.json` to `/admin`.
+    (cut_suffix, true),
+];
+
+/// The distinct readings of `path` (a canonical request path), the canonical path first; or
+/// `None` when there are more than [`MAX_READINGS`] of them.
+pub fn readings(path: &str) -> Option<Vec<String>> {
     if !needs_readings(path) {
-        return out;
+        return Some(vec![path.to_owned()]);
     }
-    for decoded in decodings(path) {
-        for mask in 0u8..8 {
-            let mut reading = Cow::Borrowed(decoded.as_str());
-            if mask & 1 != 0 {
-                reading = Cow::Owned(strip_params(&reading));
+    let mut set = vec![path.to_owned()];
+    let mut alternatives = Vec::new();
+    for (step, keep) in STEPS {
+        let mut next = Vec::with_capacity(set.len());
+        for spelling in set {
+            step(&spelling, &mut alternatives);
+            if keep {
+                alternatives.insert(0, spelling);
             }
-            if mask & 2 != 0 {
-                reading = Cow::Owned(merge_slashes(&reading));
-            }
-            if mask & 4 != 0 {
-                reading = Cow::Owned(strip_trailing_dots(&reading));
-            }
-            let reading = remove_dot_segments(&reading);
-            if !out.contains(&reading) {
-                out.push(reading);
+            for alternative in alternatives.drain(..) {
+                if !next.contains(&alternative) {
+                    if next.len() == MAX_READINGS {
+                        return None;
+                    }
+                    next.push(alternative);
+                }
             }
         }
+        set = next;
     }
-    out
+    // The canonical path is a reading as it is, first.
+    set.retain(|r| r != path);
+    set.insert(0, path.to_owned());
+    (set.len() <= MAX_READINGS).then_some(set)
 }
 
-/// Step 1's outcomes: the path as it is, then decoded once, twice, ... for as long as a round
-/// changes it (at most [`MAX_DECODE_ROUNDS`]), each with `\` read as `/` and cut at NUL.
-fn decodings(path: &str) -> Vec<String> {
-    let mut out = vec![path.to_owned()];
-    let mut bytes = path.as_bytes().to_vec();
-    for _ in 0..MAX_DECODE_ROUNDS {
-        let decoded = decode_once(&bytes);
-        if decoded == bytes {
-            break;
-        }
-        bytes = decoded;
-        out.push(finish_decoding(&bytes));
-    }
-    out
-}
-
-/// Whether any step can change `path`: it holds an escape, a `;`, a `//`, or a segment ending
-/// in `.` (canonical paths carry spaces escaped, and `\` only escaped).
+/// Whether any step can change `path`: it holds an escape, a `;`, a `//`, a segment ending in
+/// `.`, a last segment with a `.`, or a trailing `/` (canonical paths carry spaces, `?`, `#`,
+/// `\` and non-ASCII characters only escaped).
 fn needs_readings(path: &str) -> bool {
+    let last = path.rsplit('/').next().unwrap_or_default();
     path.contains(['%', ';'])
         || path.contains("//")
-        || path.split('/').any(|segment| segment.ends_with('.'))
+        || path.contains("./")
+        || last.contains('.')
+        || (last.is_empty() && path != "/")
 }
 
-/// The end of step 1 for decoded bytes: cut at the first NUL, `\` as `/`.
-fn finish_decoding(decoded: &[u8]) -> String {
-    let mut bytes = decoded.to_vec();
-    if let Some(nul) = bytes.iter().position(|&b| b == 0) {
-        bytes.truncate(nul);
+/// `\` read as `/` (Windows servers, and many others).
+fn backslashes(path: &str, out: &mut Vec<String>) {
+    if path.contains('\\') {
+        out.push(path.replace('\\', "/"));
     }
-    for b in &mut bytes {
-        if *b == b'\\' {
-            *b = b'/';
+}
+
+/// The path up to a decoded `?` or `#`: a proxy that decodes and then splits the URL.
+fn truncate(path: &str, out: &mut Vec<String>) {
+    if let Some((kept, _)) = path.split_once(['?', '#']) {
+        out.push(kept.to_owned());
+    }
+}
+
+/// Whitespace and control characters trimmed from both ends of each segment (Java's `trim`,
+/// as Spring's path matching uses it, and Unicode white space); `..%20` is `..`.
+fn trim(path: &str, out: &mut Vec<String>) {
+    map_segments(path, out, |segment| {
+        segment.trim_matches(|c: char| c <= ' ' || c.is_whitespace())
+    });
+}
+
+/// Dot segments removed (every server does this last).
+fn resolve(path: &str, out: &mut Vec<String>) {
+    out.push(remove_dot_segments(path));
+}
+
+/// The path without its trailing `/`.
+fn drop_trailing_slash(path: &str, out: &mut Vec<String>) {
+    if let Some(kept) = path.strip_suffix('/').filter(|k| !k.is_empty()) {
+        out.push(kept.to_owned());
+    }
+}
+
+/// The last segment cut at its first and at its last `.` (`/admin.json` and `/admin.` are
+/// `/admin`, `/a.b.json` is also `/a.b`), unless the cut leaves it empty.
+fn cut_suffix(path: &str, out: &mut Vec<String>) {
+    let (head, last) = path.rsplit_once('/').unwrap_or_default();
+    for cut in [last.find('.'), last.rfind('.')].into_iter().flatten() {
+        if let Some(kept) = last.get(..cut).filter(|k| !k.is_empty()) {
+            out.push(format!("{head}/{kept}"));
         }
     }
-    String::from_utf8_lossy(&bytes).into_owned()
 }
 
-fn decode_once(bytes: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while let Some(&b) = bytes.get(i) {
-        if b == b'%'
-            && let (Some(hi), Some(lo)) = (
-                bytes.get(i + 1).and_then(|c| hex_value(*c)),
-                bytes.get(i + 2).and_then(|c| hex_value(*c)),
-            )
-        {
-            out.push(hi * 16 + lo);
-            i += 3;
-        } else {
-            out.push(b);
-            i += 1;
-        }
+/// Each segment up to its first `;` (`/admin;x/y` is `/admin/y`, `..;` is `..`).
+fn strip_params(path: &str, out: &mut Vec<String>) {
+    if path.contains(';') {
+        map_segments(path, out, |segment| {
+            segment.split_once(';').map_or(segment, |(kept, _)| kept)
+        });
     }
-    out
 }
 
-fn hex_value(c: u8) -> Option<u8> {
-    char::from(c)
-        .to_digit(16)
-        .and_then(|d| u8::try_from(d).ok())
-}
-
-/// Step 2: each segment up to its first `;` (`/admin;x/y` is `/admin/y`, `..;` is `..`).
-fn strip_params(path: &str) -> String {
-    map_segments(path, |segment| {
-        segment.split_once(';').map_or(segment, |(kept, _)| kept)
-    })
-}
-
-/// Step 3: `//` (and longer runs) as `/`.
-fn merge_slashes(path: &str) -> String {
-    let mut out = String::with_capacity(path.len());
-    for c in path.chars() {
-        if c != '/' || !out.ends_with('/') {
-            out.push(c);
+/// `//` (and longer runs) as `/`.
+fn merge_slashes(path: &str, out: &mut Vec<String>) {
+    if path.contains("//") {
+        let mut merged = String::with_capacity(path.len());
+        for c in path.chars() {
+            if c != '/' || !merged.ends_with('/') {
+                merged.push(c);
+            }
         }
+        out.push(merged);
     }
-    out
 }
 
-/// Step 4: trailing dots and spaces stripped from each segment, except `.` and `..` and
+/// Trailing dots and spaces stripped from each segment (Windows), except `.` and `..` and
 /// segments that would be left empty.
-fn strip_trailing_dots(path: &str) -> String {
-    map_segments(path, |segment| {
+fn strip_trailing_dots(path: &str, out: &mut Vec<String>) {
+    map_segments(path, out, |segment| {
         let stripped = segment.trim_end_matches(['.', ' ']);
         if stripped.is_empty() {
             segment
         } else {
             stripped
         }
-    })
+    });
 }
 
-fn map_segments<'a>(path: &'a str, f: impl Fn(&'a str) -> &'a str) -> String {
-    path.split('/').map(f).collect::<Vec<_>>().join("/")
+/// `path` with `f` applied to each segment, when that changes it.
+fn map_segments<'a>(path: &'a str, out: &mut Vec<String>, f: impl Fn(&'a str) -> &'a str) {
+    let mapped = path.split('/').map(f).collect::<Vec<_>>().join("/");
+    if mapped != path {
+        out.push(mapped);
+    }
 }
 
 /// RFC 3986 5.2.4 on a path of segments: `.` removed, `..` removes the segment before it
@@ -180,14 +207,14 @@ mod tests {
     use super::*;
 
     fn has(path: &str, reading: &str) -> bool {
-        readings(path).iter().any(|r| r == reading)
+        readings(path).unwrap().iter().any(|r| r == reading)
     }
 
     #[test]
     fn plain_paths_have_one_reading() {
-        assert_eq!(readings("/v1/users/7"), vec!["/v1/users/7"]);
-        assert_eq!(readings("/"), vec!["/"]);
-        assert_eq!(readings("/Admin/X"), vec!["/Admin/X"]);
+        for path in ["/v1/users/7", "/", "/Admin/X", "/v1.2/x", "/a.b/c"] {
+            assert_eq!(readings(path).unwrap(), vec![path], "{path}");
+        }
     }
 
     #[test]
@@ -206,7 +233,43 @@ mod tests {
         assert!(has("/admin/%252F/..%5C", "/admin/"));
         assert!(has("/admin/%252F/..%5C", "/"));
         // The canonical path always comes first.
-        assert_eq!(readings("//a").first().map(String::as_str), Some("//a"));
+        assert_eq!(readings("//a").unwrap()[0], "//a");
+    }
+
+    #[test]
+    fn the_second_review_findings() {
+        for (path, reading) in [
+            ("/admin%3Fx", "/admin"),
+            ("/admin%23/x", "/admin"),
+            ("/%u0061dmin/x", "/admin/x"),
+            ("/admin%C0%AFx", "/admin/x"),
+            ("/%EF%BD%81dmin/x", "/admin/x"),
+            ("/admin%09/x", "/admin/x"),
+            ("/%20admin/x", "/admin/x"),
+            ("/v1/..%20/admin", "/admin"),
+            ("/admin.json", "/admin"),
+            ("/admin.", "/admin"),
+            ("/admin/", "/admin"),
+            ("/x/%252525252e%252525252e/admin/y", "/admin/y"),
+        ] {
+            assert!(has(path, reading), "{path} reads as {reading}");
+        }
+        // Suffixes: the last segment only, cut at its first and last dot, never to nothing.
+        assert!(has("/a.b.json", "/a") && has("/a.b.json", "/a.b"));
+        assert!(!has("/a.b/c", "/a/c"));
+        assert_eq!(readings("/.well-known").unwrap(), vec!["/.well-known"]);
+    }
+
+    #[test]
+    fn hostile_paths_stay_bounded() {
+        // Deep encodings decode in linear time, and each round is one reading.
+        let deep = format!("/{}2e", "%25".repeat(3000));
+        assert!(readings(&deep).unwrap().len() <= MAX_DECODE_ROUNDS + 3);
+        let wide = format!("/{}", "%25".repeat(3000));
+        assert!(readings(&wide).unwrap().len() <= 3);
+        // A path that reads in too many ways is not listed.
+        let many = "/a;b/c%2Fd//e./f%3Fg/%20h/%u002e%C0%AE%EF%BC%8E/i%252e.j.k";
+        assert_eq!(readings(many), None);
     }
 
     #[test]

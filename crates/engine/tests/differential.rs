@@ -58,6 +58,13 @@ const PATHS: &[&str] = &[
     "/v1//users",
     "/admin./x",
     "/v1/users%5C..%5C..%5Cadmin",
+    "/admin%3Fx",
+    "/%u0061dmin/x",
+    "/v1/..%C0%AFadmin",
+    "/%EF%BD%81dmin/x",
+    "/v1/..%20/admin",
+    "/admin.json",
+    "/admin/",
 ];
 const PATH_GLOBS: &[&str] = &[
     "/v1/**",
