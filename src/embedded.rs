@@ -2,6 +2,7 @@
 
 use std::sync::OnceLock;
 
+use egress_policy_engine::artifact::Artifact;
 use egress_policy_engine::{CompiledPolicy, PolicyRef, PolicySource};
 
 /// The compiled artefact (`CompiledPolicy::to_artifact`) of the policy the build used.
@@ -16,7 +17,7 @@ static POLICY: OnceLock<Option<CompiledPolicy>> = OnceLock::new();
 /// (which the build's own round trip makes a bug); the Worker then fails closed.
 pub fn policy() -> Option<&'static CompiledPolicy> {
     POLICY
-        .get_or_init(|| CompiledPolicy::from_static_artifact(ARTIFACT).ok())
+        .get_or_init(|| CompiledPolicy::load(Artifact::Static(ARTIFACT)).ok())
         .as_ref()
 }
 

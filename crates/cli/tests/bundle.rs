@@ -53,7 +53,8 @@ fn a_bundle_opens_with_the_printed_public_key_and_carries_the_policy() {
     let opened = bundle::open(&bytes, &public, "production").unwrap();
     assert_eq!(opened.serial, 42);
     let artefact = &bytes[opened.artifact_range()];
-    let policy = CompiledPolicy::from_artifact(artefact).unwrap();
+    let policy =
+        CompiledPolicy::load(egress_policy_engine::artifact::Artifact::Bytes(artefact)).unwrap();
     assert_eq!(policy.serial(), 42);
     let source = std::fs::read(support::root().join(POLICY)).unwrap();
     assert_eq!(policy.sha256(), egress_policy_engine::sha256_hex(&source));

@@ -124,7 +124,8 @@ fn compile_writes_an_artefact_that_loads_back() {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect();
-    let loaded = CompiledPolicy::from_artifact(&bytes).unwrap();
+    let loaded =
+        CompiledPolicy::load(egress_policy_engine::artifact::Artifact::Bytes(&bytes)).unwrap();
     assert_eq!(loaded.sha256(), source_sha);
     assert!(
         out.stdout

@@ -155,7 +155,10 @@ fn compile_carries_the_lists_and_their_revision() {
         "{}",
         out.stdout
     );
-    let loaded = CompiledPolicy::from_artifact(&std::fs::read(&artefact).unwrap()).unwrap();
+    let loaded = CompiledPolicy::load(egress_policy_engine::artifact::Artifact::Bytes(
+        &std::fs::read(&artefact).unwrap(),
+    ))
+    .unwrap();
     assert_eq!(loaded.sha256(), expected);
     let decide = |url: &str| {
         loaded

@@ -222,7 +222,12 @@ fn bench_artifact_load(c: &mut Criterion) {
     let names = 1_000_000;
     let artefact = compiled_with_list(names).0.to_artifact();
     group.bench_function(names.to_string(), |b| {
-        b.iter_with_large_drop(|| CompiledPolicy::from_artifact(black_box(&artefact)).unwrap())
+        b.iter_with_large_drop(|| {
+            CompiledPolicy::load(egress_policy_engine::artifact::Artifact::Bytes(black_box(
+                &artefact,
+            )))
+            .unwrap()
+        })
     });
     group.finish();
 }

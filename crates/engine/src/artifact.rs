@@ -1,68 +1,57 @@
-//! The compiled artefact the Worker embeds and bundles carry: a checked header, the validated
-//! model, then each domain list's compiled table.
+//! The compiled artefact the Worker embeds, bundles carry and archives keep: a checked header,
+//! the policy's source, then each domain list's compiled table.
 //!
 //! Layout (integers little-endian): magic `EGRESSPOL` + 0 (10 bytes), format version (u32),
 //! serial (u64), payload length (u64), SHA-256 of the payload (32 bytes), payload. The serial
 //! orders published policies: a Worker decides with the highest-serial policy it can verify,
-//! embedded or bundled. The payload is the model's length (u64) and JSON (the file name and
-//! the validated model, each list's names left out), then per list of the model, in id
-//! order, its section's length (u64) and the section (an `fst` set: [`DomainTable`]'s
-//! compiled form).
+//! embedded or bundled. The payload is a sequence of length-prefixed (u64) parts: the file
+//! name, the revision (`policy.sha256`, hex), the policy's source text, then per domain list,
+//! in id order, its id and its compiled table (an `fst` set: [`DomainTable`]'s compiled form).
 //!
-//! Loading re-validates host patterns and path globs as the model is deserialised and
-//! rebuilds the matcher, so the model of an artefact can never yield an engine that an
-//! equivalent policy file would not. A list's table is used as it lies, vouched for by the
-//! payload's checksum (and a bundle's signature) and by the automaton's own checksum,
-//! verified once per load, so a damaged list is refused when it is loaded, never met at a
-//! lookup.
+//! **There is one way to load a policy, and it is `check`'s**: a load parses and validates the
+//! source exactly as `check` and `compile` do (every error refuses the artefact) and builds
+//! the matcher, so no artefact, however it was made, can hold a policy `check` would refuse.
+//! Only the lists' tables are not re-read from their files (which the artefact does not
+//! carry): each is used as it lies, vouched for by the payload's checksum (and a bundle's
+//! signature) and by the automaton's own checksum, verified at the load, so a damaged list is
+//! refused when it is loaded, never met at a lookup.
 //!
-//! Format versions: 1, the first; 2 adds domain lists (`lists` in the model and on rules);
-//! 3 carries each list as its compiled table instead of its names in the JSON; 4 adds the
-//! serial to the header.
+//! Format versions: 1, the first; 2 adds domain lists; 3 carries each list as its compiled
+//! table; 4 adds the serial; 5 carries the policy's source instead of its validated model.
+//! Only format 5 is read: an artefact keeps its source, so an archived revision replays with
+//! the same validation as the day it was made; artefacts of earlier formats are replayed from
+//! their policy file (`replay --policy`), whose revision their lines name.
 
 use std::fmt;
-
-use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
-
 use std::ops::Range;
 use std::sync::Arc;
 
-use crate::domain_list::{DomainTable, SharedBytes};
-use crate::model::PolicyModel;
+use sha2::{Digest, Sha256};
+
+use crate::domain_list::{DomainTable, ListFiles, SharedBytes};
 use crate::policy::CompiledPolicy;
 
 /// The first bytes of every artefact.
 pub const ARTIFACT_MAGIC: &[u8; 10] = b"EGRESSPOL\0";
 /// The artefact format this engine writes and reads.
-pub const ARTIFACT_FORMAT_VERSION: u32 = 4;
+pub const ARTIFACT_FORMAT_VERSION: u32 = 5;
 
 /// The header's length: magic, version, serial, payload length, checksum.
 pub const ARTIFACT_HEADER_LEN: usize = 10 + 4 + 8 + 8 + 32;
-
-/// What an artefact's header says.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ArtifactHeader {
-    /// The policy's serial.
-    pub serial: u64,
-    /// The payload's length.
-    pub payload_len: usize,
-    /// The payload's SHA-256.
-    pub payload_sha256: [u8; 32],
-}
 
 /// Why bytes are not a loadable artefact.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ArtifactError {
     /// Not an artefact at all.
     BadMagic,
-    /// Written by an engine with another format version; recompile the policy.
+    /// Written by an engine with another format version: compile (or bundle) the policy again
+    /// with this version.
     UnsupportedVersion(u32),
-    /// Shorter than its header says.
+    /// Shorter or longer than its header says.
     Truncated,
-    /// The payload's checksum does not match.
+    /// The payload's checksum does not match: altered or damaged after it was written.
     ChecksumMismatch,
-    /// The payload does not decode into a valid policy.
+    /// The payload does not hold a valid policy; the message says what `check` would say.
     Invalid(String),
 }
 
@@ -83,43 +72,53 @@ impl fmt::Display for ArtifactError {
 
 impl std::error::Error for ArtifactError {}
 
-#[derive(Serialize)]
-struct PayloadRef<'a> {
-    file_name: &'a str,
-    model: &'a PolicyModel,
+/// What an artefact's header says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ArtifactHeader {
+    /// The policy's serial.
+    pub serial: u64,
+    /// The payload's length.
+    pub payload_len: usize,
+    /// The payload's SHA-256.
+    pub payload_sha256: [u8; 32],
 }
 
-#[derive(Deserialize)]
-struct Payload {
-    file_name: String,
-    model: PolicyModel,
+/// An artefact to load, and where its lists' tables are used from.
+#[derive(Clone, Debug)]
+pub enum Artifact<'a> {
+    /// Bytes of the caller's: the payload is hashed here, each table copied out.
+    Bytes(&'a [u8]),
+    /// Bytes that live as long as the program (the artefact embedded in the Worker): the
+    /// payload is hashed here, the tables used where they lie.
+    Static(&'static [u8]),
+    /// The artefact lying at `range` of `buffer` (a bundle as read), whose payload's SHA-256
+    /// the caller has already computed (the Worker hashes natively, outside Wasm): the digest
+    /// is compared with the header's checksum, and the tables are used where they lie in the
+    /// buffer, which the policy keeps.
+    Shared {
+        /// The buffer holding the artefact.
+        buffer: &'a Arc<Vec<u8>>,
+        /// Where the artefact lies in it.
+        range: Range<usize>,
+        /// The SHA-256 of exactly the artefact's payload ([`artifact_payload`]).
+        payload_sha256: &'a [u8; 32],
+    },
 }
 
 impl CompiledPolicy {
     /// Serialises the policy into an artefact (see the module docs for the layout).
     pub fn to_artifact(&self) -> Vec<u8> {
-        // The names travel in the sections; the JSON keeps each list's other fields.
-        let mut model = self.model().clone();
-        for list in model.lists.values_mut() {
-            list.domains = DomainTable::default();
+        let mut parts: Vec<&[u8]> = vec![
+            self.file_name().as_bytes(),
+            self.sha256().as_bytes(),
+            self.source().as_bytes(),
+        ];
+        for list in self.lists() {
+            parts.push(list.id.as_bytes());
+            parts.push(list.domains.section());
         }
-        let json = serde_json::to_vec(&PayloadRef {
-            file_name: self.file_name(),
-            model: &model,
-        })
-        // Serialising plain data structs with string keys cannot fail; an empty payload
-        // would be rejected on load rather than silently accepted.
-        .unwrap_or_default();
-        let sections: Vec<&[u8]> = self
-            .model()
-            .lists
-            .values()
-            .map(|list| list.domains.section())
-            .collect();
-        let mut payload = Vec::with_capacity(
-            8 + json.len() + sections.iter().map(|s| 8 + s.len()).sum::<usize>(),
-        );
-        for part in std::iter::once(json.as_slice()).chain(sections) {
+        let mut payload = Vec::with_capacity(parts.iter().map(|p| 8 + p.len()).sum());
+        for part in parts {
             payload.extend_from_slice(&(part.len() as u64).to_le_bytes());
             payload.extend_from_slice(part);
         }
@@ -133,110 +132,104 @@ impl CompiledPolicy {
         out
     }
 
-    /// Loads an artefact written by [`CompiledPolicy::to_artifact`], checking magic, format
-    /// version, length and checksum. Each list's table is copied out of `bytes`.
-    pub fn from_artifact(bytes: &[u8]) -> Result<CompiledPolicy, ArtifactError> {
-        load(bytes, None, |range| {
-            bytes.get(range).map(SharedBytes::copied)
-        })
-    }
-
-    /// Loads an artefact that lives as long as the program (the one embedded in the Worker),
-    /// checking it like [`CompiledPolicy::from_artifact`]; the lists' tables are used where
-    /// they lie in it, never copied.
-    pub fn from_static_artifact(bytes: &'static [u8]) -> Result<CompiledPolicy, ArtifactError> {
-        load(bytes, None, |range| SharedBytes::of_static(bytes, range))
-    }
-
-    /// Loads the artefact lying at `artifact` in `buffer` (a bundle, as read), whose payload's
-    /// SHA-256 the caller has already computed: the Worker hashes it with the runtime's native
-    /// `crypto.subtle` rather than in Wasm. `payload_sha256` must be the digest of exactly the
-    /// bytes [`artifact_payload`] gives; it is compared with the checksum in the header as
-    /// [`CompiledPolicy::from_artifact`] compares its own. The lists' tables are used where
-    /// they lie in `buffer`, which the policy keeps: a 12 MB feed is never copied.
-    pub fn from_shared_artifact(
-        buffer: &Arc<Vec<u8>>,
-        artifact: Range<usize>,
-        payload_sha256: &[u8; 32],
-    ) -> Result<CompiledPolicy, ArtifactError> {
-        let bytes = buffer
-            .get(artifact.clone())
-            .ok_or(ArtifactError::Truncated)?;
-        let at = artifact.start;
-        load(bytes, Some(payload_sha256), |range| {
-            SharedBytes::new(Arc::clone(buffer), at + range.start..at + range.end)
-        })
+    /// Loads an artefact written by [`CompiledPolicy::to_artifact`]: checks magic, format
+    /// version, length and checksum, then compiles the source it carries as `check` does.
+    pub fn load(artifact: Artifact<'_>) -> Result<CompiledPolicy, ArtifactError> {
+        let (bytes, digest) = match &artifact {
+            Artifact::Bytes(bytes) => (*bytes, None),
+            Artifact::Static(bytes) => (*bytes, None),
+            Artifact::Shared {
+                buffer,
+                range,
+                payload_sha256,
+            } => (
+                buffer.get(range.clone()).ok_or(ArtifactError::Truncated)?,
+                Some(*payload_sha256),
+            ),
+        };
+        let (header, payload) = split_header(bytes)?;
+        let intact = match digest {
+            Some(digest) => *digest == header.payload_sha256,
+            None => Sha256::digest(payload).as_slice() == header.payload_sha256.as_slice(),
+        };
+        if !intact {
+            return Err(ArtifactError::ChecksumMismatch);
+        }
+        let at = bytes.len() - payload.len();
+        // Where the bytes of `range` of the payload lie, copied or shared.
+        let section = |range: Range<usize>| -> Option<SharedBytes> {
+            let range = at + range.start..at + range.end;
+            match &artifact {
+                Artifact::Bytes(bytes) => bytes.get(range).map(SharedBytes::copied),
+                Artifact::Static(bytes) => SharedBytes::of_static(bytes, range),
+                Artifact::Shared {
+                    buffer, range: r, ..
+                } => SharedBytes::new(
+                    Arc::clone(buffer),
+                    r.start + range.start..r.start + range.end,
+                ),
+            }
+        };
+        let mut policy = load_payload(payload, section)?;
+        policy.set_serial(header.serial);
+        Ok(policy)
     }
 }
 
-/// Checks the artefact `bytes`: its header, and its payload against `payload_sha256` (a digest
-/// the caller computed) or, when `None`, against a SHA-256 computed here. Then loads it;
-/// `section` gives a list table's bytes from their range in `bytes`, copied or shared.
-fn load(
-    bytes: &[u8],
-    payload_sha256: Option<&[u8; 32]>,
+/// Compiles a payload: its source, with its lists' tables.
+fn load_payload(
+    payload: &[u8],
     section: impl Fn(Range<usize>) -> Option<SharedBytes>,
 ) -> Result<CompiledPolicy, ArtifactError> {
-    let (header, payload) = split_header(bytes)?;
-    let intact = match payload_sha256 {
-        Some(digest) => *digest == header.payload_sha256,
-        None => Sha256::digest(payload).as_slice() == header.payload_sha256.as_slice(),
+    let mut parts = Parts { payload, at: 0 };
+    let text = |bytes: &[u8]| {
+        std::str::from_utf8(bytes)
+            .map(str::to_owned)
+            .map_err(|_| ArtifactError::Invalid("a text part is not UTF-8".to_owned()))
     };
-    if !intact {
-        return Err(ArtifactError::ChecksumMismatch);
+    let file_name = text(parts.next()?.1)?;
+    let revision = text(parts.next()?.1)?;
+    let source = text(parts.next()?.1)?;
+    let mut tables = ListFiles::new();
+    while !parts.done() {
+        let id = text(parts.next()?.1)?;
+        let (range, _) = parts.next()?;
+        let bytes = section(range).ok_or(ArtifactError::Truncated)?;
+        let table = DomainTable::from_section(bytes)
+            .map_err(|e| ArtifactError::Invalid(format!("list `{id}`: {e}")))?;
+        tables.insert_compiled(&id, table);
     }
-    let payload_at = bytes.len() - payload.len();
-    let mut policy = load_payload(payload, |range| {
-        section(payload_at + range.start..payload_at + range.end)
-    })?;
-    policy.set_serial(header.serial);
-    Ok(policy)
+    crate::compile::compile_artifact_source(&file_name, &source, &tables, revision)
+        .map_err(|errors| ArtifactError::Invalid(errors.to_string().trim_end().to_owned()))
 }
 
-/// Loads an artefact of this engine's format or of an earlier one, for auditors replaying
-/// archived revisions (`replay --archive`): formats 1 and 2 carried a list's names joined in
-/// the JSON, which are read, checked and compiled again here. The Worker never reads an
-/// earlier format: a bundle of one is refused.
-pub fn from_archived_artifact(bytes: &[u8]) -> Result<CompiledPolicy, ArtifactError> {
-    match magic_and_version(bytes)?.0 {
-        ARTIFACT_FORMAT_VERSION => return CompiledPolicy::from_artifact(bytes),
-        1..=3 => {}
-        other => return Err(ArtifactError::UnsupportedVersion(other)),
+/// The length-prefixed parts of a payload, in order.
+struct Parts<'a> {
+    payload: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Parts<'a> {
+    /// The next part: its range in the payload, and its bytes.
+    fn next(&mut self) -> Result<(Range<usize>, &'a [u8]), ArtifactError> {
+        let rest = self
+            .payload
+            .get(self.at..)
+            .ok_or(ArtifactError::Truncated)?;
+        let (length, rest) = rest
+            .split_first_chunk::<8>()
+            .ok_or(ArtifactError::Truncated)?;
+        let length =
+            usize::try_from(u64::from_le_bytes(*length)).map_err(|_| ArtifactError::Truncated)?;
+        let part = rest.get(..length).ok_or(ArtifactError::Truncated)?;
+        let start = self.at + 8;
+        self.at = start + length;
+        Ok((start..self.at, part))
     }
-    let (version, checksum, payload) = split_old_header(bytes)?;
-    if Sha256::digest(payload).as_slice() != checksum.as_slice() {
-        return Err(ArtifactError::ChecksumMismatch);
+
+    fn done(&self) -> bool {
+        self.at >= self.payload.len()
     }
-    if version == 3 {
-        // Format 3 is format 4 without the serial: the same payload.
-        return load_payload(payload, |range| payload.get(range).map(SharedBytes::copied));
-    }
-    let invalid = |e: serde_json::Error| ArtifactError::Invalid(e.to_string());
-    let mut value: serde_json::Value = serde_json::from_slice(payload).map_err(invalid)?;
-    // The names come out of the JSON before the model is read (a model's JSON carries none).
-    let mut names = std::collections::BTreeMap::new();
-    if let Some(lists) = value
-        .pointer_mut("/model/lists")
-        .and_then(serde_json::Value::as_object_mut)
-    {
-        for (id, list) in lists.iter_mut() {
-            if let Some(domains) = list.get_mut("domains") {
-                let joined = domains.take();
-                let joined = joined.as_str().ok_or_else(|| {
-                    ArtifactError::Invalid(format!("list `{id}`: names are not a string"))
-                })?;
-                names.insert(id.clone(), joined.to_owned());
-                *domains = serde_json::Value::String(String::new());
-            }
-        }
-    }
-    let mut decoded: Payload = serde_json::from_value(value).map_err(invalid)?;
-    for (id, list) in &mut decoded.model.lists {
-        let joined = names.get(id).map_or("", String::as_str);
-        list.domains = DomainTable::from_joined(joined)
-            .map_err(|e| ArtifactError::Invalid(format!("list `{id}`: {e}")))?;
-    }
-    CompiledPolicy::build(&decoded.file_name, decoded.model).map_err(ArtifactError::Invalid)
 }
 
 /// The payload of an artefact (the bytes its checksum covers), once its header is checked.
@@ -247,7 +240,16 @@ pub fn artifact_payload(bytes: &[u8]) -> Result<&[u8], ArtifactError> {
 /// Reads an artefact header of this engine's format (the first [`ARTIFACT_HEADER_LEN`] bytes
 /// of an artefact; more are ignored).
 pub fn read_header(bytes: &[u8]) -> Result<ArtifactHeader, ArtifactError> {
-    let (version, rest) = magic_and_version(bytes)?;
+    let (magic, rest) = bytes
+        .split_at_checked(ARTIFACT_MAGIC.len())
+        .ok_or(ArtifactError::BadMagic)?;
+    if magic != ARTIFACT_MAGIC {
+        return Err(ArtifactError::BadMagic);
+    }
+    let (version, rest) = rest
+        .split_first_chunk::<4>()
+        .ok_or(ArtifactError::Truncated)?;
+    let version = u32::from_le_bytes(*version);
     if version != ARTIFACT_FORMAT_VERSION {
         return Err(ArtifactError::UnsupportedVersion(version));
     }
@@ -268,7 +270,7 @@ pub fn read_header(bytes: &[u8]) -> Result<ArtifactHeader, ArtifactError> {
     })
 }
 
-/// Checks magic, version (this engine's) and length; returns the header and the payload.
+/// Checks magic, version and length; returns the header and the payload.
 fn split_header(bytes: &[u8]) -> Result<(ArtifactHeader, &[u8]), ArtifactError> {
     let header = read_header(bytes)?;
     let payload = bytes
@@ -276,72 +278,4 @@ fn split_header(bytes: &[u8]) -> Result<(ArtifactHeader, &[u8]), ArtifactError> 
         .filter(|payload| payload.len() == header.payload_len)
         .ok_or(ArtifactError::Truncated)?;
     Ok((header, payload))
-}
-
-/// The magic checked, the format version and what follows it.
-fn magic_and_version(bytes: &[u8]) -> Result<(u32, &[u8]), ArtifactError> {
-    let (magic, rest) = bytes
-        .split_at_checked(ARTIFACT_MAGIC.len())
-        .ok_or(ArtifactError::BadMagic)?;
-    if magic != ARTIFACT_MAGIC {
-        return Err(ArtifactError::BadMagic);
-    }
-    let (version, rest) = rest
-        .split_first_chunk::<4>()
-        .ok_or(ArtifactError::Truncated)?;
-    Ok((u32::from_le_bytes(*version), rest))
-}
-
-/// Reads the header of an artefact of a format up to 3 (whose header has no serial): the
-/// format version, the checksum and the payload.
-fn split_old_header(bytes: &[u8]) -> Result<(u32, &[u8; 32], &[u8]), ArtifactError> {
-    let (version, rest) = magic_and_version(bytes)?;
-    let (length, rest) = rest
-        .split_first_chunk::<8>()
-        .ok_or(ArtifactError::Truncated)?;
-    let (checksum, payload) = rest
-        .split_first_chunk::<32>()
-        .ok_or(ArtifactError::Truncated)?;
-    let length =
-        usize::try_from(u64::from_le_bytes(*length)).map_err(|_| ArtifactError::Truncated)?;
-    if payload.len() != length {
-        return Err(ArtifactError::Truncated);
-    }
-    Ok((version, checksum, payload))
-}
-
-/// Decodes a checksummed payload: the model, then one table section per list. `section`
-/// gives the bytes of a range of the payload, shared or copied.
-fn load_payload(
-    payload: &[u8],
-    section: impl Fn(Range<usize>) -> Option<SharedBytes>,
-) -> Result<CompiledPolicy, ArtifactError> {
-    let (json, mut rest) = next_part(payload)?;
-    let mut decoded: Payload =
-        serde_json::from_slice(json).map_err(|e| ArtifactError::Invalid(e.to_string()))?;
-    for list in decoded.model.lists.values_mut() {
-        let (part, after) = next_part(rest)?;
-        let start = payload.len() - rest.len() + 8;
-        let bytes = section(start..start + part.len()).ok_or(ArtifactError::Truncated)?;
-        list.domains = DomainTable::from_section(bytes)
-            .map_err(|e| ArtifactError::Invalid(format!("list `{}`: {e}", list.id)))?;
-        rest = after;
-    }
-    if !rest.is_empty() {
-        return Err(ArtifactError::Invalid(
-            "bytes after the last list's table".to_owned(),
-        ));
-    }
-    CompiledPolicy::build(&decoded.file_name, decoded.model).map_err(ArtifactError::Invalid)
-}
-
-/// One length-prefixed part of the payload, and what follows it.
-fn next_part(bytes: &[u8]) -> Result<(&[u8], &[u8]), ArtifactError> {
-    let (length, rest) = bytes
-        .split_first_chunk::<8>()
-        .ok_or(ArtifactError::Truncated)?;
-    let length =
-        usize::try_from(u64::from_le_bytes(*length)).map_err(|_| ArtifactError::Truncated)?;
-    rest.split_at_checked(length)
-        .ok_or(ArtifactError::Truncated)
 }

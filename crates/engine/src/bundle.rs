@@ -434,7 +434,10 @@ mod tests {
             open(bytes, &trusted, "production")
                 .ok()
                 .and_then(|h| {
-                    crate::CompiledPolicy::from_artifact(bytes.get(h.artifact_range())?).ok()
+                    crate::CompiledPolicy::load(crate::artifact::Artifact::Bytes(
+                        bytes.get(h.artifact_range())?,
+                    ))
+                    .ok()
                 })
                 .is_some()
         };

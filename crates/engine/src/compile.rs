@@ -68,6 +68,39 @@ pub fn compile_with_lists(
     text: &str,
     lists: &ListFiles,
 ) -> Result<Compiled, Diagnostics> {
+    compile_source(file_name, text, lists, None)
+}
+
+/// Compiles the source an artefact carries, its lists' tables given compiled
+/// ([`ListFiles::insert_compiled`]) and its revision as the artefact recorded it: the one way
+/// a policy is loaded ([`crate::CompiledPolicy::load`]), with `check`'s validation. Only the
+/// errors are returned: warnings are for the policy's authors, who saw them when it was built.
+pub(crate) fn compile_artifact_source(
+    file_name: &str,
+    text: &str,
+    tables: &ListFiles,
+    revision: String,
+) -> Result<CompiledPolicy, Diagnostics> {
+    compile_source(file_name, text, tables, Some(revision))
+        .map(|compiled| compiled.policy)
+        .map_err(|all| {
+            Diagnostics(
+                all.0
+                    .into_iter()
+                    .filter(|d| d.severity == Severity::Error)
+                    .collect(),
+            )
+        })
+}
+
+/// Parses, validates and builds; the revision is computed from the text and list files
+/// unless given.
+fn compile_source(
+    file_name: &str,
+    text: &str,
+    lists: &ListFiles,
+    revision: Option<String>,
+) -> Result<Compiled, Diagnostics> {
     if text.len() > MAX_POLICY_BYTES {
         return Err(Diagnostics(vec![
             Diagnostic::error(
@@ -89,17 +122,19 @@ pub fn compile_with_lists(
     let Some(mut model) = model else {
         return Err(Diagnostics(diags));
     };
-    model.sha256 = policy_sha256(
-        text,
-        model.lists.values().map(|list| {
-            let bytes = lists
-                .get(&list.file)
-                .and_then(|f| f.contents.as_ref().ok())
-                .map_or(&[][..], |t| t.as_bytes());
-            (list.id.as_str(), bytes)
-        }),
-    );
-    match CompiledPolicy::build(file_name, model) {
+    model.sha256 = revision.unwrap_or_else(|| {
+        policy_sha256(
+            text,
+            model.lists.values().map(|list| {
+                let bytes = lists
+                    .get(&list.file)
+                    .and_then(|f| f.contents.as_ref().ok())
+                    .map_or(&[][..], |t| t.as_bytes());
+                (list.id.as_str(), bytes)
+            }),
+        )
+    });
+    match CompiledPolicy::build(file_name, text, model) {
         Ok(policy) => Ok(Compiled {
             policy,
             warnings: diags,

@@ -17,7 +17,7 @@ pub fn parse_compile(data: &[u8]) {
         return;
     };
     let bytes = compiled.policy.to_artifact();
-    let loaded = CompiledPolicy::from_artifact(&bytes);
+    let loaded = CompiledPolicy::load(crate::artifact::Artifact::Bytes(&bytes));
     assert!(
         loaded.is_ok_and(|p| p.model() == compiled.policy.model()),
         "artefact does not round-trip"

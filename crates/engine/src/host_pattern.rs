@@ -8,8 +8,6 @@ use std::borrow::Cow;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use serde::{Deserialize, Serialize};
-
 use crate::canonical::CanonicalHost;
 use crate::diagnostic::Diagnostic;
 
@@ -61,8 +59,7 @@ pub fn mask_v6(bits: u128, prefix: u8) -> u128 {
 }
 
 /// One validated entry of a rule's `hosts` list.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum HostPattern {
     /// `example.com`: that host only.
     Exact(String),

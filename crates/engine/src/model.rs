@@ -2,8 +2,6 @@
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
-
 use crate::canonical::Scheme;
 use crate::credential::Credential;
 use crate::decision::{Action, RuleRef};
@@ -12,8 +10,7 @@ use crate::host_pattern::HostPattern;
 use crate::path_glob::PathGlob;
 
 /// Enforce or only report would-blocks.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum Mode {
     /// Blocks are enforced.
     #[default]
@@ -33,8 +30,7 @@ impl Mode {
 }
 
 /// What happens to IP-literal hosts that no rule names.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum IpLiterals {
     /// Refused with reason `ip_literal`.
     #[default]
@@ -55,8 +51,7 @@ impl IpLiterals {
 
 /// How much of the request path decision logs keep (`defaults.path_in_logs`). Paths can carry
 /// secrets (webhook URLs hold their token in the path), so a policy can log less of them.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(try_from = "PathInLogsRepr", into = "PathInLogsRepr")]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum PathInLogs {
     /// The whole canonical path (`"full"`).
     #[default]
@@ -81,47 +76,8 @@ impl PathInLogs {
     }
 }
 
-/// The serialised form of [`PathInLogs`], the same as in the policy file: `"full"`, `"none"`
-/// or an integer. Deserialising checks the range, so an artefact cannot hold what `check`
-/// would refuse.
-#[derive(Serialize, Deserialize)]
-#[serde(untagged)]
-enum PathInLogsRepr {
-    Word(String),
-    Segments(u64),
-}
-
-impl From<PathInLogs> for PathInLogsRepr {
-    fn from(value: PathInLogs) -> Self {
-        match value {
-            PathInLogs::Full => PathInLogsRepr::Word("full".to_owned()),
-            PathInLogs::None => PathInLogsRepr::Word("none".to_owned()),
-            PathInLogs::Segments(n) => PathInLogsRepr::Segments(u64::from(n)),
-        }
-    }
-}
-
-impl TryFrom<PathInLogsRepr> for PathInLogs {
-    type Error = String;
-
-    fn try_from(value: PathInLogsRepr) -> Result<Self, Self::Error> {
-        match value {
-            PathInLogsRepr::Word(word) if word == "full" => Ok(PathInLogs::Full),
-            PathInLogsRepr::Word(word) if word == "none" => Ok(PathInLogs::None),
-            PathInLogsRepr::Word(_) => {
-                Err("path_in_logs must be \"full\", \"none\" or 0..=32".into())
-            }
-            PathInLogsRepr::Segments(n) => u8::try_from(n)
-                .ok()
-                .filter(|n| *n <= PathInLogs::MAX_SEGMENTS)
-                .map(PathInLogs::Segments)
-                .ok_or_else(|| format!("path_in_logs {n} is out of range 0..=32")),
-        }
-    }
-}
-
 /// The `[defaults]` table.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Defaults {
     /// What a request no rule matches gets: [`Action::Pass`] or [`Action::Block`].
     pub action: Action,
@@ -133,7 +89,6 @@ pub struct Defaults {
     pub query_in_logs: bool,
     /// How much of the path decision logs carry. Absent from artefacts of older engines: the
     /// full path, as they logged.
-    #[serde(default)]
     pub path_in_logs: PathInLogs,
 }
 
@@ -151,7 +106,7 @@ impl Default for Defaults {
 }
 
 /// One validated `[[rules]]` entry. `None` for a condition means "not given": it always holds.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Rule {
     /// Unique id.
     pub id: String,
@@ -166,7 +121,6 @@ pub struct Rule {
     pub hosts: Option<Vec<HostPattern>>,
     /// Ids of the domain lists whose hosts the rule also matches (block rules only). The
     /// host condition holds when `hosts` or `lists` matches.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lists: Option<Vec<String>>,
     /// Shown in the 403 body and the log (block rules).
     pub reason: Option<String>,
@@ -229,7 +183,7 @@ impl Rule {
 }
 
 /// Everything validated about a policy: the artefact's payload.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PolicyModel {
     /// The optional `name`.
     pub name: Option<String>,
@@ -243,6 +197,5 @@ pub struct PolicyModel {
     /// Credentials by id.
     pub credentials: BTreeMap<String, Credential>,
     /// Domain lists by id.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub lists: BTreeMap<String, DomainList>,
 }

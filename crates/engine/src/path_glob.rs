@@ -3,8 +3,6 @@
 
 use std::fmt;
 
-use serde::{Deserialize, Serialize};
-
 use crate::canonical::canonical_path;
 use crate::diagnostic::Diagnostic;
 
@@ -12,8 +10,7 @@ use crate::diagnostic::Diagnostic;
 pub const MAX_PATH_GLOB_LEN: usize = 1024;
 
 /// A validated path glob such as `/v1/**` or `/v1/users/*/keys`.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct PathGlob {
     text: String,
 }

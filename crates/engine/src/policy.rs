@@ -10,21 +10,27 @@ use crate::model::{Defaults, PolicyModel, Rule};
 use crate::request::Request;
 
 /// A policy ready to decide requests. Build it with [`crate::compile`] or
-/// [`CompiledPolicy::from_artifact`].
+/// [`CompiledPolicy::load`].
 #[derive(Debug)]
 pub struct CompiledPolicy {
     file_name: String,
+    source: String,
     model: PolicyModel,
     matcher: Matcher,
     serial: u64,
 }
 
 impl CompiledPolicy {
-    /// Builds the matcher over a validated model.
-    pub(crate) fn build(file_name: &str, model: PolicyModel) -> Result<CompiledPolicy, String> {
+    /// Builds the matcher over a model validated from `source`.
+    pub(crate) fn build(
+        file_name: &str,
+        source: &str,
+        model: PolicyModel,
+    ) -> Result<CompiledPolicy, String> {
         let matcher = Matcher::build(&model)?;
         Ok(CompiledPolicy {
             file_name: file_name.to_owned(),
+            source: source.to_owned(),
             model,
             matcher,
             serial: 0,
@@ -75,6 +81,11 @@ impl CompiledPolicy {
             source: None,
             serial: None,
         }
+    }
+
+    /// The policy's source text, as compiled (an artefact carries it).
+    pub fn source(&self) -> &str {
+        &self.source
     }
 
     /// The file name the policy was compiled from (as given to [`crate::compile`]).

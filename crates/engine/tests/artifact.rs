@@ -4,9 +4,15 @@
     clippy::panic,
     clippy::indexing_slicing
 )]
-//! The compiled artefact: round trip, and every kind of damage is a clear error.
+//! The compiled artefact: round trip, every kind of damage is a clear error, and what an
+//! artefact carries passes `check`'s validation when it is loaded.
 
-use egress_policy_engine::artifact::ARTIFACT_HEADER_LEN as HEADER;
+/// Loads artefact bytes the one way there is.
+fn load(bytes: &[u8]) -> Result<CompiledPolicy, ArtifactError> {
+    CompiledPolicy::load(Artifact::Bytes(bytes))
+}
+
+use egress_policy_engine::artifact::{ARTIFACT_HEADER_LEN as HEADER, Artifact};
 use egress_policy_engine::{ArtifactError, CompiledPolicy, Request, compile};
 
 fn policy() -> CompiledPolicy {
@@ -22,7 +28,7 @@ fn policy() -> CompiledPolicy {
 #[test]
 fn round_trip_keeps_model_and_decisions() {
     let p = policy();
-    let loaded = CompiledPolicy::from_artifact(&p.to_artifact()).unwrap();
+    let loaded = load(&p.to_artifact()).unwrap();
     assert_eq!(loaded.model(), p.model());
     assert_eq!(loaded.file_name(), "policy/policy.toml");
     assert_eq!(loaded.policy_ref(), p.policy_ref());
@@ -45,37 +51,25 @@ fn round_trip_keeps_model_and_decisions() {
 #[test]
 fn damage_is_detected() {
     let bytes = policy().to_artifact();
-    assert_eq!(
-        CompiledPolicy::from_artifact(b"").unwrap_err(),
-        ArtifactError::BadMagic
-    );
-    assert_eq!(
-        CompiledPolicy::from_artifact(b"version = 1").unwrap_err(),
-        ArtifactError::BadMagic
-    );
-    for other in [1u32, 2, 3, 5] {
+    assert_eq!(load(b"").unwrap_err(), ArtifactError::BadMagic);
+    assert_eq!(load(b"version = 1").unwrap_err(), ArtifactError::BadMagic);
+    for other in [1u32, 2, 3, 4, 6] {
         let mut wrong = bytes.clone();
         wrong[10..14].copy_from_slice(&other.to_le_bytes());
         assert_eq!(
-            CompiledPolicy::from_artifact(&wrong).unwrap_err(),
+            load(&wrong).unwrap_err(),
             ArtifactError::UnsupportedVersion(other)
         );
     }
     assert_eq!(
-        CompiledPolicy::from_artifact(&bytes[..bytes.len() - 1]).unwrap_err(),
+        load(&bytes[..bytes.len() - 1]).unwrap_err(),
         ArtifactError::Truncated
     );
-    assert_eq!(
-        CompiledPolicy::from_artifact(&bytes[..20]).unwrap_err(),
-        ArtifactError::Truncated
-    );
+    assert_eq!(load(&bytes[..20]).unwrap_err(), ArtifactError::Truncated);
     let mut flipped = bytes.clone();
     let last = flipped.len() - 2;
     flipped[last] ^= 1;
-    assert_eq!(
-        CompiledPolicy::from_artifact(&flipped).unwrap_err(),
-        ArtifactError::ChecksumMismatch
-    );
+    assert_eq!(load(&flipped).unwrap_err(), ArtifactError::ChecksumMismatch);
     assert!(
         ArtifactError::UnsupportedVersion(2)
             .to_string()
@@ -95,7 +89,7 @@ fn path_in_logs_survives_the_artifact() {
         let p = egress_policy_engine::compile("p.toml", &text)
             .unwrap()
             .policy;
-        let loaded = CompiledPolicy::from_artifact(&p.to_artifact()).unwrap();
+        let loaded = load(&p.to_artifact()).unwrap();
         assert_eq!(loaded.defaults().path_in_logs, expected, "{value}");
     }
 }
@@ -117,17 +111,21 @@ fn list_policy() -> CompiledPolicy {
 fn lists_travel_as_their_compiled_table() {
     let p = list_policy();
     let bytes = p.to_artifact();
-    let payload = &bytes[HEADER..];
-    // The JSON names the list but not its names; the section after it holds them, sorted,
-    // joined, ready to use.
-    let json_len = u64::from_le_bytes(payload[..8].try_into().unwrap()) as usize;
-    let json = std::str::from_utf8(&payload[8..8 + json_len]).unwrap();
-    assert!(json.contains(r#""domains":"""#), "{json}");
-    assert!(!json.contains("evil.com"), "{json}");
-    // Then the list's compiled automaton, the rest of the payload.
-    let section_len = u64::from_le_bytes(payload[8 + json_len..16 + json_len].try_into().unwrap());
-    assert_eq!(section_len as usize, payload.len() - 16 - json_len);
-    let loaded = CompiledPolicy::from_artifact(&bytes).unwrap();
+    // The file name, the revision, the source (naming the list, not its names), then the
+    // list's id and its compiled automaton.
+    let parts = parts(&bytes[HEADER..]);
+    assert_eq!(parts.len(), 5);
+    assert_eq!(parts[0], b"p.toml");
+    assert_eq!(parts[1], p.sha256().as_bytes());
+    let source = std::str::from_utf8(&parts[2]).unwrap();
+    assert_eq!(source, p.source());
+    assert!(
+        source.contains("[lists.feed]") && !source.contains("evil.com"),
+        "{source}"
+    );
+    assert_eq!(parts[3], b"feed");
+    assert!(!parts[4].is_empty());
+    let loaded = load(&bytes).unwrap();
     assert_eq!(loaded.model(), p.model());
     assert_eq!(loaded.policy_ref(), p.policy_ref());
     for url in [
@@ -182,7 +180,7 @@ fn repack_as(version: u32, payload: &[u8]) -> Vec<u8> {
     out
 }
 
-/// The payload's length-prefixed parts: the model's JSON, then one section per list.
+/// The payload's length-prefixed parts: file name, revision, source, then id and section per list.
 fn parts(payload: &[u8]) -> Vec<Vec<u8>> {
     let mut out = Vec::new();
     let mut rest = payload;
@@ -205,10 +203,14 @@ fn join(parts: &[Vec<u8>]) -> Vec<u8> {
 fn a_damaged_list_section_never_loads() {
     let bytes = list_policy().to_artifact();
     let good = parts(&bytes[HEADER..]);
-    assert_eq!(good.len(), 2);
-    assert!(CompiledPolicy::from_artifact(&repack(&join(&good))).is_ok());
-    let with_section = |section: Vec<u8>| repack(&join(&[good[0].clone(), section]));
-    let section = &good[1];
+    assert_eq!(good.len(), 5);
+    assert!(load(&repack(&join(&good))).is_ok());
+    let with_section = |section: Vec<u8>| {
+        let mut parts = good.clone();
+        parts[4] = section;
+        repack(&join(&parts))
+    };
+    let section = &good[4];
     let mut other_version = section.clone();
     other_version[0] = 9;
     let damaged = [
@@ -217,25 +219,72 @@ fn a_damaged_list_section_never_loads() {
         ("another format version", other_version),
     ];
     for (what, section) in damaged {
-        let err = CompiledPolicy::from_artifact(&with_section(section)).unwrap_err();
+        let err = load(&with_section(section)).unwrap_err();
         assert!(matches!(err, ArtifactError::Invalid(_)), "{what}: {err:?}");
         assert!(err.to_string().contains("list `feed`"), "{what}: {err}");
     }
-    // A missing section, or bytes after the last one.
-    assert!(CompiledPolicy::from_artifact(&repack(&join(&good[..1]))).is_err());
+    // A missing section, or a part after the last one.
+    assert!(load(&repack(&join(&good[..4]))).is_err());
     let mut extra = good.clone();
     extra.push(b"more".to_vec());
-    assert!(CompiledPolicy::from_artifact(&repack(&join(&extra))).is_err());
+    assert!(load(&repack(&join(&extra))).is_err());
     // A list on a pass rule, or a rule naming a list the artefact lacks, never loads.
-    let json = String::from_utf8(good[0].clone()).unwrap();
+    let source = String::from_utf8(good[2].clone()).unwrap();
     for (from, to) in [
-        (r#""action":"block""#, r#""action":"pass""#),
-        (r#""lists":["feed"]"#, r#""lists":["other"]"#),
+        ("action = \"block\"", "action = \"pass\""),
+        ("lists = [\"feed\"]", "lists = [\"other\"]"),
     ] {
-        let tampered = json.replace(from, to);
-        assert_ne!(tampered, json);
-        let parts = [tampered.into_bytes(), good[1].clone()];
-        assert!(CompiledPolicy::from_artifact(&repack(&join(&parts))).is_err());
+        let tampered = source.replace(from, to);
+        assert_ne!(tampered, source);
+        let mut parts = good.clone();
+        parts[2] = tampered.into_bytes();
+        assert!(matches!(
+            load(&repack(&join(&parts))).unwrap_err(),
+            ArtifactError::Invalid(_)
+        ));
+    }
+}
+
+/// An artefact made by another tool (its checksum right, a bundle's signature right) that
+/// carries a policy `check` refuses never loads: a load is `check`'s validation. Each of
+/// these passed the old loader, which trusted a validated model's JSON.
+#[test]
+fn an_artefact_never_carries_what_check_refuses() {
+    let p = egress_policy_engine::compile(
+        "p.toml",
+        "version = 1\n[[rules]]\nid = \"api\"\naction = \"inject\"\nhosts = [\"api.example.com\"]\ncredential = \"jwt\"\n[credentials.jwt]\nkind = \"jwt\"\nalgorithm = \"HS256\"\nsecret = \"API_KEY\"\nissuer = \"i\"\naudience = \"a\"\nttl = 300\n",
+    )
+    .unwrap()
+    .policy;
+    let good = parts(&p.to_artifact()[HEADER..]);
+    let source = String::from_utf8(good[2].clone()).unwrap();
+    for (from, to, code) in [
+        (
+            "ttl = 300",
+            "ttl = 300\nheader = \"Cookie\"",
+            "forbidden-credential-header",
+        ),
+        (
+            "secret = \"API_KEY\"",
+            "secret = \"customer_name\"",
+            "reserved-secret-name",
+        ),
+        ("ttl = 300", "ttl = 0", ""),
+        ("algorithm = \"HS256\"", "algorithm = \"none\"", ""),
+        (
+            "action = \"inject\"",
+            "action = \"inject\"\nmode = \"report\"",
+            "",
+        ),
+    ] {
+        let mut parts = good.clone();
+        parts[2] = source.replace(from, to).into_bytes();
+        assert_ne!(parts[2], good[2]);
+        let err = load(&repack(&join(&parts))).unwrap_err();
+        assert!(
+            matches!(&err, ArtifactError::Invalid(message) if message.contains(code)),
+            "{to}: {err:?}"
+        );
     }
 }
 
@@ -244,12 +293,12 @@ fn a_damaged_list_section_never_loads() {
 #[test]
 fn a_changed_name_is_caught_by_the_checksum() {
     let bytes = list_policy().to_artifact();
-    let json_len = u64::from_le_bytes(bytes[HEADER..HEADER + 8].try_into().unwrap()) as usize;
-    for at in HEADER + 8 + json_len..bytes.len() {
+    let section = parts(&bytes[HEADER..]).pop().unwrap();
+    for at in bytes.len() - section.len()..bytes.len() {
         let mut changed = bytes.clone();
         changed[at] ^= 0x04;
         assert_eq!(
-            CompiledPolicy::from_artifact(&changed).unwrap_err(),
+            load(&changed).unwrap_err(),
             ArtifactError::ChecksumMismatch,
             "byte {at}"
         );
@@ -266,7 +315,7 @@ fn large_tables_round_trip_and_find_every_name() {
     let p = egress_policy_engine::compile_with_lists("p.toml", text, &files)
         .unwrap()
         .policy;
-    let loaded = CompiledPolicy::from_artifact(&p.to_artifact()).unwrap();
+    let loaded = load(&p.to_artifact()).unwrap();
     let table = &loaded.model().lists["feed"].domains;
     assert_eq!(table.len(), names.len());
     assert!(names.iter().all(|n| table.contains(n)));
@@ -278,7 +327,7 @@ fn large_tables_round_trip_and_find_every_name() {
 fn a_static_artefact_loads_in_place_with_the_same_checks() {
     let p = list_policy();
     let bytes: &'static [u8] = Vec::leak(p.to_artifact());
-    let loaded = CompiledPolicy::from_static_artifact(bytes).unwrap();
+    let loaded = CompiledPolicy::load(Artifact::Static(bytes)).unwrap();
     assert_eq!(loaded.model(), p.model());
     let r = Request {
         method: "GET",
@@ -291,78 +340,24 @@ fn a_static_artefact_loads_in_place_with_the_same_checks() {
     let last = damaged.len() - 1;
     damaged[last] ^= 1;
     assert_eq!(
-        CompiledPolicy::from_static_artifact(Vec::leak(damaged)).unwrap_err(),
+        CompiledPolicy::load(Artifact::Static(Vec::leak(damaged))).unwrap_err(),
         ArtifactError::ChecksumMismatch
     );
 }
 
-/// Auditors' archives keep revisions written by earlier engines: a format-2 artefact (a
-/// list's names joined in the JSON) still replays, checked as before; the Worker's loader
-/// refuses it.
+/// Artefacts of earlier formats (a validated model's JSON instead of the source) are
+/// refused by their version: they are replayed from their policy file, whose revision their
+/// lines name.
 #[test]
-fn an_archived_format_2_artefact_still_loads_for_replay() {
-    use egress_policy_engine::artifact::from_archived_artifact;
-    let p = list_policy();
-    let current = p.to_artifact();
-    let json_len = u64::from_le_bytes(current[HEADER..HEADER + 8].try_into().unwrap()) as usize;
-    let mut json: serde_json::Value =
-        serde_json::from_slice(&current[HEADER + 8..HEADER + 8 + json_len]).unwrap();
-    json["model"]["lists"]["feed"]["domains"] =
-        "a.test\nb.test\nevil.com\nxn--bcher-kva.example".into();
-    let payload = serde_json::to_vec(&json).unwrap();
-    let version2 = |payload: &[u8]| repack_as(2, payload);
-    let old = version2(&payload);
-    assert_eq!(
-        CompiledPolicy::from_artifact(&old).unwrap_err(),
-        ArtifactError::UnsupportedVersion(2)
-    );
-    let loaded = from_archived_artifact(&old).unwrap();
-    assert_eq!(loaded.model(), p.model());
-    for url in [
-        "https://x.evil.com/",
-        "https://notevil.com/",
-        "https://b.test/",
-    ] {
-        let r = Request {
-            method: "GET",
-            url,
-            customer: Some("c"),
-            tags: Some(&[]),
-        };
-        assert_eq!(loaded.decide(&r), p.decide(&r), "{url}");
+fn artefacts_of_earlier_formats_are_refused_by_their_version() {
+    let current = list_policy().to_artifact();
+    for version in 1..=4 {
+        let old = repack_as(version, &current[HEADER..]);
+        assert_eq!(
+            load(&old).unwrap_err(),
+            ArtifactError::UnsupportedVersion(version)
+        );
     }
-    // The current format loads too; the old one is checked as it was.
-    assert!(from_archived_artifact(&current).is_ok());
-    let mut flipped = old.clone();
-    let last = flipped.len() - 2;
-    flipped[last] ^= 1;
-    assert_eq!(
-        from_archived_artifact(&flipped).unwrap_err(),
-        ArtifactError::ChecksumMismatch
-    );
-    let bad_name = String::from_utf8(payload)
-        .unwrap()
-        .replace("evil.com", "Evil.com");
-    assert!(matches!(
-        from_archived_artifact(&version2(bad_name.as_bytes())).unwrap_err(),
-        ArtifactError::Invalid(_)
-    ));
-    let mut future = current.clone();
-    future[10..14].copy_from_slice(&5u32.to_le_bytes());
-    assert_eq!(
-        from_archived_artifact(&future).unwrap_err(),
-        ArtifactError::UnsupportedVersion(5)
-    );
-    // Format 3 is today's payload under a header without the serial.
-    let version3 = repack_as(3, &current[HEADER..]);
-    assert_eq!(
-        CompiledPolicy::from_artifact(&version3).unwrap_err(),
-        ArtifactError::UnsupportedVersion(3)
-    );
-    assert_eq!(
-        from_archived_artifact(&version3).unwrap().model(),
-        p.model()
-    );
 }
 
 /// The serial travels in the header, where a bundle's signature covers it.
@@ -375,10 +370,7 @@ fn the_serial_survives_the_artefact() {
     let header = egress_policy_engine::artifact::read_header(&bytes).unwrap();
     assert_eq!(header.serial, 1_796_000_000_000_000);
     assert_eq!(header.payload_len, bytes.len() - HEADER);
-    assert_eq!(
-        CompiledPolicy::from_artifact(&bytes).unwrap().serial(),
-        1_796_000_000_000_000
-    );
+    assert_eq!(load(&bytes).unwrap().serial(), 1_796_000_000_000_000);
 }
 
 /// An automaton damaged before the artefact's checksum was computed (a bug in a signer, or a
@@ -396,7 +388,7 @@ fn a_damaged_automaton_under_a_good_checksum_is_refused_at_load() {
         seed ^= seed << 17;
         seed
     };
-    let section = &good[1];
+    let section = &good[4];
     for round in 0..3_000 {
         let mut damaged = section.clone();
         for _ in 0..=(next() % 3) {
@@ -407,8 +399,10 @@ fn a_damaged_automaton_under_a_good_checksum_is_refused_at_load() {
         if damaged == *section {
             continue;
         }
-        let artefact = repack(&join(&[good[0].clone(), damaged]));
-        match std::panic::catch_unwind(|| CompiledPolicy::from_artifact(&artefact)) {
+        let mut parts = good.clone();
+        parts[4] = damaged;
+        let artefact = repack(&join(&parts));
+        match std::panic::catch_unwind(|| load(&artefact)) {
             Ok(Err(ArtifactError::Invalid(message))) => {
                 assert!(message.contains("list `feed`"), "round {round}: {message}")
             }

@@ -74,7 +74,10 @@ fn default_policy_decides() {
     };
     assert_eq!(p.matching_rules(&r).len(), 1);
     assert!(p.decide(&r).would_block);
-    let loaded = CompiledPolicy::from_artifact(&p.to_artifact()).unwrap();
+    let loaded = CompiledPolicy::load(egress_policy_engine::artifact::Artifact::Bytes(
+        &p.to_artifact(),
+    ))
+    .unwrap();
     assert_eq!(loaded.model(), p.model());
     assert_eq!(loaded.sha256(), p.sha256());
 }

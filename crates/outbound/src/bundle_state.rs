@@ -26,6 +26,7 @@ use std::collections::{BTreeSet, VecDeque};
 use std::rc::Rc;
 use std::sync::Arc;
 
+use egress_policy_engine::artifact::Artifact;
 use egress_policy_engine::bundle::{self, Head, VerifyingKey};
 use egress_policy_engine::{CompiledPolicy, PolicyRef, PolicySource};
 use serde::Serialize;
@@ -398,8 +399,11 @@ impl BundleState {
             // Another read took this one, or a newer one, meanwhile.
             return None;
         }
-        let loaded =
-            CompiledPolicy::from_shared_artifact(buffer, head.artifact_range(), payload_sha256);
+        let loaded = CompiledPolicy::load(Artifact::Shared {
+            buffer,
+            range: head.artifact_range(),
+            payload_sha256,
+        });
         let policy = match loaded {
             Ok(policy) if policy.serial() == head.serial => policy,
             _ => {

@@ -392,8 +392,16 @@ fn a_corrupted_and_resigned_automaton_is_refused_at_load() {
     policy.set_serial(10);
     let artefact = policy.to_artifact();
     let header = egress_policy_engine::artifact::ARTIFACT_HEADER_LEN;
-    let json_len = u64::from_le_bytes(artefact[header..header + 8].try_into().unwrap()) as usize;
-    let section_at = header + 16 + json_len;
+    // The automaton is the payload's last length-prefixed part.
+    let mut section_at = header;
+    while section_at < artefact.len() {
+        let len = u64::from_le_bytes(artefact[section_at..section_at + 8].try_into().unwrap());
+        if section_at + 8 + len as usize == artefact.len() {
+            break;
+        }
+        section_at += 8 + len as usize;
+    }
+    section_at += 8;
     let section_len = artefact.len() - section_at;
     let mut refused = 0;
     for round in 0..300_usize {

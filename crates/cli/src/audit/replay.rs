@@ -87,7 +87,9 @@ impl Archive {
         }
         let path = self.dir.join(format!("{sha256}.artifact"));
         let bytes = std::fs::read(&path).ok()?;
-        match egress_policy_engine::artifact::from_archived_artifact(&bytes) {
+        match egress_policy_engine::CompiledPolicy::load(
+            egress_policy_engine::artifact::Artifact::Bytes(&bytes),
+        ) {
             Ok(policy) if policy.sha256() == sha256 => Some(policy),
             Ok(policy) => {
                 self.unloadable.insert(

@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use egress_policy_engine::CompiledPolicy;
+use egress_policy_engine::artifact::Artifact;
 use egress_policy_engine::bundle::{self, HEAD_LEN, SigningKey};
 use egress_policy_engine::time::rfc3339_millis;
 
@@ -184,7 +185,7 @@ fn inspect(path: &Path, public_key: Option<&str>) -> Result<ExitCode, CliError> 
     println!("bundle size:     {} bytes", head.bundle_len());
     if whole {
         let artefact = bytes.get(head.artifact_range()).unwrap_or_default();
-        let policy = CompiledPolicy::from_artifact(artefact)
+        let policy = CompiledPolicy::load(Artifact::Bytes(artefact))
             .map_err(|e| CliError::Usage(format!("`{}`: {e}", path.display())))?;
         println!("policy:          {}", policy.name().unwrap_or("(no name)"));
         println!("policy sha256:   {}", policy.sha256());

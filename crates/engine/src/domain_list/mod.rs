@@ -11,7 +11,6 @@ mod table;
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
 use toml::de::DeValue;
 
 use crate::diagnostic::Diagnostic;
@@ -21,8 +20,7 @@ pub(crate) use read::{ReadList, read_list};
 pub use table::{DomainTable, Names, SharedBytes};
 
 /// How a list file is written.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ListFormat {
     /// One domain a line.
     Domains,
@@ -41,8 +39,7 @@ impl ListFormat {
 }
 
 /// Which hosts a listed domain covers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ListMatch {
     /// The listed host only.
     Exact,
@@ -61,7 +58,7 @@ impl ListMatch {
 }
 
 /// One validated `[lists.ID]` table with its file's names.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DomainList {
     /// The list's id (`[lists.ID]`), as rules name it.
     pub id: String,
@@ -70,7 +67,6 @@ pub struct DomainList {
     /// How the file is written.
     pub format: ListFormat,
     /// Which hosts a listed name covers.
-    #[serde(rename = "match")]
     pub matching: ListMatch,
     /// The canonical names, sorted and deduplicated.
     pub domains: DomainTable,
@@ -118,6 +114,8 @@ pub enum ListFileError {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ListFiles {
     files: BTreeMap<String, ListFile>,
+    /// Tables already compiled, by list id (a policy loaded from its artefact).
+    compiled: BTreeMap<String, DomainTable>,
 }
 
 impl ListFiles {
@@ -135,6 +133,17 @@ impl ListFiles {
                 contents: Ok(text),
             },
         );
+    }
+
+    /// Records the compiled table of the list `id` (as an artefact carries it): the list is
+    /// validated without reading its file.
+    pub fn insert_compiled(&mut self, id: &str, table: DomainTable) {
+        self.compiled.insert(id.to_owned(), table);
+    }
+
+    /// The compiled table given for the list `id`, if any.
+    pub(crate) fn compiled(&self, id: &str) -> Option<&DomainTable> {
+        self.compiled.get(id)
     }
 
     /// Records that the list file the policy names `file` could not be read, and why.

@@ -14,9 +14,6 @@ use std::fmt;
 use std::sync::Arc;
 
 use fst::{Set, SetBuilder, Streamer};
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
-
-use super::entry::is_canonical_entry;
 
 /// Sorted, deduplicated canonical domain names (`evil.com`, `xn--bcher-kva.example`).
 #[derive(Clone, Default)]
@@ -125,11 +122,6 @@ impl DomainTable {
         self.set.as_ref().is_some_and(|set| set.contains(name))
     }
 
-    /// The names joined by `\n`, in ascending order.
-    pub fn joined(&self) -> String {
-        self.iter().collect::<Vec<_>>().join("\n")
-    }
-
     /// The compiled section, as the artefact stores it.
     pub(crate) fn section(&self) -> &[u8] {
         self.set.as_ref().map_or(&[], |set| set.as_fst().as_bytes())
@@ -160,21 +152,6 @@ impl DomainTable {
         spans.sort_unstable_by(|a, b| name(a).cmp(name(b)));
         spans.dedup_by(|a, b| name(a) == name(b));
         DomainTable::build(spans.iter().map(|span| name(span).as_bytes()))
-    }
-
-    /// Reads the joined form back (`\n` between names): every name must be canonical; they
-    /// are sorted and deduplicated.
-    pub fn from_joined(text: &str) -> Result<Self, String> {
-        if text.is_empty() {
-            return Ok(DomainTable::default());
-        }
-        let mut names: Vec<&str> = text.split('\n').collect();
-        if let Some(bad) = names.iter().find(|n| !is_canonical_entry(n)) {
-            return Err(format!("`{bad}` is not a canonical domain"));
-        }
-        names.sort_unstable();
-        names.dedup();
-        DomainTable::build(names.iter().map(|n| n.as_bytes()))
     }
 
     /// Builds the automaton of names given in strictly ascending byte order.
@@ -217,28 +194,6 @@ impl Iterator for Names<'_> {
     }
 }
 
-impl Serialize for DomainTable {
-    /// The joined names (the artefact carries the compiled section instead).
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&self.joined())
-    }
-}
-
-impl<'de> Deserialize<'de> for DomainTable {
-    /// Only the empty table: an artefact's model carries its lists' names in their compiled
-    /// sections, never in the JSON (so the Worker links no automaton builder).
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        if text.is_empty() {
-            Ok(DomainTable::default())
-        } else {
-            Err(serde::de::Error::custom(
-                "a model's JSON carries no list names (they travel in the list's section)",
-            ))
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -267,23 +222,10 @@ mod tests {
         for n in ["", "a", "a.co", "com", "d.org", "b.com.", "zzz"] {
             assert!(!t.contains(n), "{n}");
         }
-        assert_eq!(t.joined(), "a.com\nab.com\nb.com\nc.org");
-    }
-
-    #[test]
-    fn joined_form_round_trips_and_is_checked() {
-        let t = table(&["x.example", "a.example"]);
-        let back = DomainTable::from_joined(&t.joined()).unwrap();
-        assert_eq!(back, t);
         assert_eq!(
-            DomainTable::from_joined("x.example\na.example\na.example").unwrap(),
-            t
+            t.iter().collect::<Vec<_>>(),
+            ["a.com", "ab.com", "b.com", "c.org"]
         );
-        assert!(DomainTable::from_joined("").unwrap().is_empty());
-        assert!(DomainTable::from_joined("A.com").is_err());
-        assert!(DomainTable::from_joined("*.a.com").is_err());
-        assert!(DomainTable::from_joined("a.com\n").is_err());
-        assert!(DomainTable::from_joined("10.0.0.1").is_err());
     }
 
     #[test]

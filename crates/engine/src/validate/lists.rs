@@ -191,6 +191,9 @@ fn read_file(
     diags: &mut Vec<Diagnostic>,
 ) -> Option<DomainTable> {
     let at_file = |d: Diagnostic| d.with_span(file_span.clone());
+    if let Some(table) = files.compiled(id) {
+        return Some(table.clone());
+    }
     let Some(given) = files.get(file) else {
         diags.push(
             at_file(Diagnostic::error(
