@@ -2,7 +2,7 @@
 
 use sha2::{Digest, Sha256};
 
-use crate::diagnostic::{Diagnostic, Diagnostics, Severity};
+use crate::diagnostic::{Code, Diagnostic, Diagnostics, Severity};
 use crate::domain_list::ListFiles;
 use crate::limits::MAX_POLICY_BYTES;
 use crate::policy::CompiledPolicy;
@@ -103,8 +103,8 @@ fn compile_source(
 ) -> Result<Compiled, Diagnostics> {
     if text.len() > MAX_POLICY_BYTES {
         return Err(Diagnostics(vec![
-            Diagnostic::error(
-                "policy-too-large",
+            Diagnostic::new(
+                Code::PolicyTooLarge,
                 format!("the policy is {} bytes long", text.len()),
             )
             .with_hint(format!("a policy has at most {MAX_POLICY_BYTES} bytes")),
@@ -140,17 +140,8 @@ fn compile_source(
             warnings: diags,
         }),
         Err(e) => {
-            diags.push(Diagnostic::error("internal", e));
+            diags.push(Diagnostic::new(Code::Internal, e));
             Err(Diagnostics(diags))
         }
-    }
-}
-
-impl Compiled {
-    /// Whether the compiled policy's warnings include one with this code.
-    pub fn has_warning(&self, code: &str) -> bool {
-        self.warnings
-            .iter()
-            .any(|w| w.code == code && w.severity == Severity::Warning)
     }
 }

@@ -3,6 +3,7 @@
 use std::fmt;
 use std::ops::Range;
 
+pub use crate::diagnostic_code::Code;
 use crate::domain_list::ListFiles;
 
 /// How serious a diagnostic is.
@@ -29,8 +30,8 @@ impl Severity {
 pub struct Diagnostic {
     /// Error or warning.
     pub severity: Severity,
-    /// Stable kebab-case code, e.g. `non-canonical-host`.
-    pub code: &'static str,
+    /// Its code in the catalogue ([`Code`]), printed kebab-case: `non-canonical-host`.
+    pub code: Code,
     /// Lower case, no final period, user input in backticks.
     pub message: String,
     /// The list file the diagnostic is about, as the policy's `file` value names it; `None`
@@ -83,24 +84,16 @@ impl fmt::Display for Diagnostics {
 impl std::error::Error for Diagnostics {}
 
 impl Diagnostic {
-    /// A new error.
-    pub fn error(code: &'static str, message: impl Into<String>) -> Diagnostic {
+    /// A new diagnostic of `code`, with the severity the catalogue gives it.
+    pub fn new(code: Code, message: impl Into<String>) -> Diagnostic {
         Diagnostic {
-            severity: Severity::Error,
+            severity: code.severity(),
             code,
             message: message.into(),
             file: None,
             span: None,
             label: None,
             hint: None,
-        }
-    }
-
-    /// A new warning.
-    pub fn warning(code: &'static str, message: impl Into<String>) -> Diagnostic {
-        Diagnostic {
-            severity: Severity::Warning,
-            ..Diagnostic::error(code, message)
         }
     }
 
@@ -235,8 +228,8 @@ mod tests {
     fn renders_gcc_style_with_underline() {
         let text = "version = 1\nhosts = [\"Malicious.com\"]\n";
         let start = text.find('"').unwrap();
-        let d = Diagnostic::error(
-            "non-canonical-host",
+        let d = Diagnostic::new(
+            Code::NonCanonicalHost,
             "host pattern `Malicious.com` is not canonical",
         )
         .with_span(start..start + 15)

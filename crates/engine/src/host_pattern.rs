@@ -9,7 +9,7 @@ use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use crate::canonical::CanonicalHost;
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Code, Diagnostic};
 
 /// Longest host name DNS allows.
 pub const MAX_HOST_LEN: usize = 253;
@@ -128,14 +128,14 @@ impl HostPattern {
     pub fn parse(text: &str) -> ParsedHostPattern {
         if text.is_empty() {
             return ParsedHostPattern::error(
-                Diagnostic::error("empty-host-pattern", "host pattern is empty")
+                Diagnostic::new(Code::EmptyHostPattern, "host pattern is empty")
                     .with_label("empty"),
             );
         }
         if text.len() > MAX_HOST_LEN + 4 {
             return ParsedHostPattern::error(
-                Diagnostic::error(
-                    "pattern-too-long",
+                Diagnostic::new(
+                    Code::PatternTooLong,
                     format!("host pattern is {} bytes long", text.len()),
                 )
                 .with_label("too long")
@@ -216,8 +216,8 @@ fn parse_ip_pattern(text: &str) -> Option<ParsedHostPattern> {
         Ok(a) => a,
         Err(_) => {
             return Some(ParsedHostPattern::error(
-                Diagnostic::error(
-                    "invalid-ip",
+                Diagnostic::new(
+                    Code::InvalidIp,
                     format!("`{addr_text}` is not a valid IP address"),
                 )
                 .with_label("invalid address")
@@ -236,7 +236,7 @@ fn parse_ip_pattern(text: &str) -> Option<ParsedHostPattern> {
             }
             _ => {
                 return Some(ParsedHostPattern::error(
-                    Diagnostic::error("invalid-cidr", format!("`{text}` is not a valid CIDR"))
+                    Diagnostic::new(Code::InvalidCidr, format!("`{text}` is not a valid CIDR"))
                         .with_label("bad prefix length")
                         .with_hint(format!(
                             "the prefix length is a number from 0 to {max_prefix}"
@@ -261,9 +261,12 @@ fn parse_ip_pattern(text: &str) -> Option<ParsedHostPattern> {
             let network = network_of(addr, p);
             if network != addr {
                 return Some(ParsedHostPattern::error(
-                    Diagnostic::error("cidr-host-bits", format!("CIDR `{text}` has host bits set"))
-                        .with_label("host bits set")
-                        .with_hint(format!("write `{network}/{p}`")),
+                    Diagnostic::new(
+                        Code::CidrHostBits,
+                        format!("CIDR `{text}` has host bits set"),
+                    )
+                    .with_label("host bits set")
+                    .with_hint(format!("write `{network}/{p}`")),
                 ));
             }
             HostPattern::Cidr(IpCidr { addr, prefix: p })
@@ -273,8 +276,8 @@ fn parse_ip_pattern(text: &str) -> Option<ParsedHostPattern> {
     let spelled = canonical.to_string();
     if spelled != text {
         return Some(ParsedHostPattern::error(
-            Diagnostic::error(
-                "non-canonical-ip",
+            Diagnostic::new(
+                Code::NonCanonicalIp,
                 format!("IP pattern `{text}` is not canonical"),
             )
             .with_label("not in canonical form")
@@ -311,14 +314,14 @@ pub fn is_numeric_label(label: &str) -> bool {
 fn parse_name_pattern(text: &str) -> ParsedHostPattern {
     if text == "*" {
         return ParsedHostPattern::error(
-            Diagnostic::error("bare-wildcard", "host pattern `*` matches every host")
+            Diagnostic::new(Code::BareWildcard, "host pattern `*` matches every host")
                 .with_label("bare wildcard")
                 .with_hint("omit `hosts` to apply a block or pass rule to every host"),
         );
     }
     if text.contains("**") {
         return ParsedHostPattern::error(
-            Diagnostic::error("double-wildcard", format!("host pattern `{text}` contains `**`"))
+            Diagnostic::new(Code::DoubleWildcard, format!("host pattern `{text}` contains `**`"))
                 .with_label("`**` is not host pattern syntax")
                 .with_hint("a leading `*.` already matches subdomains at any depth; `*` inside a label matches within that label"),
         );
@@ -327,8 +330,8 @@ fn parse_name_pattern(text: &str) -> ParsedHostPattern {
         c.is_ascii() && !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '*'))
     }) {
         return ParsedHostPattern::error(
-            Diagnostic::error(
-                "invalid-host-char",
+            Diagnostic::new(
+                Code::InvalidHostChar,
                 format!("host pattern `{text}` contains `{}`", bad.escape_default()),
             )
             .with_label("character not allowed in host names")
@@ -338,8 +341,8 @@ fn parse_name_pattern(text: &str) -> ParsedHostPattern {
     let stripped = text.strip_suffix('.').unwrap_or(text);
     if stripped.split('.').any(str::is_empty) {
         return ParsedHostPattern::error(
-            Diagnostic::error(
-                "empty-label",
+            Diagnostic::new(
+                Code::EmptyLabel,
                 format!("host pattern `{text}` has an empty label"),
             )
             .with_label("empty label")
@@ -349,8 +352,8 @@ fn parse_name_pattern(text: &str) -> ParsedHostPattern {
     let canonical = canonical_name(stripped);
     let Some(canonical) = canonical else {
         return ParsedHostPattern::error(
-            Diagnostic::error(
-                "invalid-host",
+            Diagnostic::new(
+                Code::InvalidHost,
                 format!("host pattern `{text}` is not a valid host name"),
             )
             .with_label("not a valid host name"),
@@ -367,8 +370,8 @@ fn parse_name_pattern(text: &str) -> ParsedHostPattern {
             "not canonical"
         };
         return ParsedHostPattern::error(
-            Diagnostic::error(
-                "non-canonical-host",
+            Diagnostic::new(
+                Code::NonCanonicalHost,
                 format!("host pattern `{text}` is not canonical"),
             )
             .with_label(why)
@@ -394,8 +397,8 @@ fn validate_canonical_name(text: &str) -> ParsedHostPattern {
     let mut out = ParsedHostPattern::default();
     if text.len() > MAX_HOST_LEN {
         out.errors.push(
-            Diagnostic::error(
-                "pattern-too-long",
+            Diagnostic::new(
+                Code::PatternTooLong,
                 format!("host pattern is {} bytes long", text.len()),
             )
             .with_label("too long")
@@ -404,8 +407,8 @@ fn validate_canonical_name(text: &str) -> ParsedHostPattern {
     }
     if let Some(long) = text.split('.').find(|l| l.len() > MAX_LABEL_LEN) {
         out.errors.push(
-            Diagnostic::error(
-                "label-too-long",
+            Diagnostic::new(
+                Code::LabelTooLong,
                 format!("label `{long}` is longer than {MAX_LABEL_LEN} characters"),
             )
             .with_label("label too long"),
@@ -417,8 +420,8 @@ fn validate_canonical_name(text: &str) -> ParsedHostPattern {
     };
     if text.rsplit('.').next().is_some_and(is_numeric_label) {
         out.errors.push(
-            Diagnostic::error(
-                "numeric-final-label",
+            Diagnostic::new(
+                Code::NumericFinalLabel,
                 format!("host pattern `{text}` ends in a number"),
             )
             .with_label("a host ending in a number is an IPv4 address")
@@ -439,8 +442,8 @@ fn validate_canonical_name(text: &str) -> ParsedHostPattern {
     let special_use = any_depth && !has_inner_wildcard && SPECIAL_USE_TLDS.contains(&body);
     if (any_depth || has_inner_wildcard) && trailing_literal < 2 && !special_use {
         out.warnings.push(
-            Diagnostic::warning(
-                "tld-wide-pattern",
+            Diagnostic::new(
+                Code::TldWidePattern,
                 format!("host pattern `{text}` covers a whole top-level domain"),
             )
             .with_label("very broad pattern")
@@ -533,7 +536,7 @@ mod tests {
         assert_eq!(err("*.10").code, "numeric-final-label");
         let d = err("Malicious.com");
         assert_eq!(
-            (d.code, d.hint.as_deref()),
+            (d.code.as_str(), d.hint.as_deref()),
             ("non-canonical-host", Some("write `malicious.com`"))
         );
         assert_eq!(

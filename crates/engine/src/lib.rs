@@ -22,6 +22,7 @@ pub mod credential;
 mod decide;
 pub mod decision;
 pub mod diagnostic;
+mod diagnostic_code;
 pub mod domain_list;
 pub mod fields;
 #[doc(hidden)]

@@ -4,7 +4,7 @@
 use std::fmt;
 
 use crate::canonical::canonical_path;
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Code, Diagnostic};
 
 /// Longest path glob accepted.
 pub const MAX_PATH_GLOB_LEN: usize = 1024;
@@ -41,8 +41,8 @@ impl PathGlob {
     pub fn parse(text: &str) -> Result<PathGlob, Box<Diagnostic>> {
         if text.len() > MAX_PATH_GLOB_LEN {
             return Err(Box::new(
-                Diagnostic::error(
-                    "pattern-too-long",
+                Diagnostic::new(
+                    Code::PatternTooLong,
                     format!("path glob is {} bytes long", text.len()),
                 )
                 .with_label("too long")
@@ -51,8 +51,8 @@ impl PathGlob {
         }
         if !text.starts_with('/') {
             return Err(Box::new(
-                Diagnostic::error(
-                    "invalid-path-glob",
+                Diagnostic::new(
+                    Code::InvalidPathGlob,
                     format!("path glob `{text}` does not start with `/`"),
                 )
                 .with_label("must start with `/`")
@@ -62,8 +62,8 @@ impl PathGlob {
         if let Some(bad) = text.chars().find(|c| {
             c.is_control() || c.is_whitespace() || matches!(c, '?' | '#') || !c.is_ascii()
         }) {
-            return Err(Box::new(Diagnostic::error(
-                "invalid-path-glob",
+            return Err(Box::new(Diagnostic::new(
+                Code::InvalidPathGlob,
                 format!("path glob `{text}` contains `{}`", bad.escape_default()),
             )
             .with_label("not allowed in a path glob")
@@ -71,8 +71,8 @@ impl PathGlob {
         }
         if text.split('/').any(|seg| seg.contains("**") && seg != "**") {
             return Err(Box::new(
-                Diagnostic::error(
-                    "invalid-path-glob",
+                Diagnostic::new(
+                    Code::InvalidPathGlob,
                     format!("path glob `{text}` uses `**` inside a segment"),
                 )
                 .with_label("`**` must be a whole segment")
@@ -81,8 +81,8 @@ impl PathGlob {
         }
         if text.split('/').any(|seg| seg == "." || seg == "..") {
             return Err(Box::new(
-                Diagnostic::error(
-                    "non-canonical-path",
+                Diagnostic::new(
+                    Code::NonCanonicalPath,
                     format!("path glob `{text}` has a dot segment"),
                 )
                 .with_label("request paths never contain dot segments")
@@ -92,8 +92,8 @@ impl PathGlob {
         let canonical = canonical_path(text);
         if canonical != text {
             return Err(Box::new(
-                Diagnostic::error(
-                    "non-canonical-path",
+                Diagnostic::new(
+                    Code::NonCanonicalPath,
                     format!("path glob `{text}` is not canonical"),
                 )
                 .with_label("request paths are compared in canonical form")

@@ -28,7 +28,10 @@ fn render(name: &str, text: &str, diags: &[Diagnostic]) -> String {
             d.message
         );
         assert!(
-            d.code.bytes().all(|b| b.is_ascii_lowercase() || b == b'-'),
+            d.code
+                .as_str()
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b == b'-'),
             "code {}",
             d.code
         );
@@ -126,8 +129,11 @@ fn crlf_policies_render_like_lf_ones() {
 
 #[test]
 fn diagnostics_without_span_render_with_file_name() {
-    let d =
-        Diagnostic::error("policy-too-large", "the policy is 9 bytes long").with_hint("smaller");
+    let d = Diagnostic::new(
+        egress_policy_engine::diagnostic::Code::PolicyTooLarge,
+        "the policy is 9 bytes long",
+    )
+    .with_hint("smaller");
     assert_eq!(
         d.render("p.toml", ""),
         "p.toml: error[policy-too-large]: the policy is 9 bytes long\n  = help: smaller\n"
@@ -144,11 +150,38 @@ fn path_regex_dialect_errors_say_why() {
         );
         let diags = compile("p.toml", &text).unwrap_err().0;
         assert_eq!(diags.len(), 1, "{pattern}: {diags:?}");
-        (diags[0].code, diags[0].message.clone())
+        (diags[0].code.as_str(), diags[0].message.clone())
     };
     let (code, message) = code_and_message(r"^/\p{L}+$");
     assert_eq!(code, "invalid-regex");
     assert!(message.contains("Unicode"), "{message}");
     let (code, _) = code_and_message(r"^/((a{1000}){1000}){1000}$");
     assert_eq!(code, "regex-too-large");
+}
+
+/// The catalogue of codes and docs/policy.md's table of diagnostics are the same: every code
+/// documented with its severity, nothing documented that the engine cannot report.
+#[test]
+fn the_catalogue_is_the_documented_table() {
+    use egress_policy_engine::diagnostic::Code;
+    let docs =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/policy.md"))
+            .unwrap();
+    let table = docs
+        .split("## Diagnostics (`check`)")
+        .nth(1)
+        .and_then(|section| section.split("\n## ").next())
+        .unwrap();
+    let mut documented = std::collections::BTreeMap::new();
+    for row in table.lines().filter(|l| l.starts_with("| `")) {
+        let cells: Vec<&str> = row.split(" | ").collect();
+        for code in cells[0].trim_start_matches("| ").split(", ") {
+            documented.insert(code.trim_matches('`').to_owned(), cells[1].to_owned());
+        }
+    }
+    let catalogue: std::collections::BTreeMap<String, String> = Code::ALL
+        .iter()
+        .map(|c| (c.as_str().to_owned(), c.severity().as_str().to_owned()))
+        .collect();
+    assert_eq!(documented, catalogue);
 }

@@ -49,7 +49,7 @@ fn codes(policy: &str, list_files: &[(&str, &str)]) -> Vec<(Severity, &'static s
         Err(d) => d.0,
     }
     .iter()
-    .map(|d| (d.severity, d.code))
+    .map(|d| (d.severity, d.code.as_str()))
     .collect()
 }
 

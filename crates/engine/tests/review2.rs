@@ -31,7 +31,10 @@ fn codes(text: &str) -> Vec<(Severity, &'static str)> {
         Ok(c) => c.warnings,
         Err(d) => d.0,
     };
-    diags.iter().map(|d| (d.severity, d.code)).collect()
+    diags
+        .iter()
+        .map(|d| (d.severity, d.code.as_str()))
+        .collect()
 }
 
 fn decide(p: &CompiledPolicy, method: &str, url: &str) -> (Action, Option<String>) {
@@ -151,7 +154,7 @@ fn secrets_cannot_name_identity_parameters_or_settings() {
             .0
             .iter()
             .filter(|d| d.severity == Severity::Error)
-            .map(|d| d.code)
+            .map(|d| d.code.as_str())
             .collect();
         assert_eq!(errors, ["reserved-secret-name"], "{name}");
         let rendered = failed.render("p.toml", &text);
@@ -266,7 +269,7 @@ fn list_files_stay_inside_the_policy_directory() {
         let mut given = ListFiles::new();
         given.insert(file, file, "root:x:0:0:root:/root:/bin/bash\n".to_owned());
         let failed = compile_with_lists("p.toml", &text, &given).unwrap_err();
-        let codes: Vec<&str> = failed.0.iter().map(|d| d.code).collect();
+        let codes: Vec<&str> = failed.0.iter().map(|d| d.code.as_str()).collect();
         assert_eq!(codes, ["list-file-outside"], "{file}");
         let rendered = failed.render_with("p.toml", &text, &given);
         assert!(!rendered.contains("root:x"), "{rendered}");

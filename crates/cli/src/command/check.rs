@@ -98,7 +98,7 @@ fn to_json<'a>(diagnostic: &'a Diagnostic, file_name: String, text: &str) -> Jso
             Severity::Error => "error",
             Severity::Warning => "warning",
         },
-        code: diagnostic.code,
+        code: diagnostic.code.as_str(),
         message: &diagnostic.message,
         file: file_name,
         line: start.map(|p| p.line),

@@ -2,6 +2,7 @@
 //! punycode, one trailing dot dropped) and checked: a list holds domain names only, never a
 //! wildcard or an IP address.
 
+use crate::diagnostic::Code;
 use std::borrow::Cow;
 use std::net::IpAddr;
 
@@ -20,11 +21,11 @@ pub(crate) enum EntryError {
 
 impl EntryError {
     /// The diagnostic code.
-    pub(crate) fn code(&self) -> &'static str {
+    pub(crate) fn code(&self) -> Code {
         match self {
-            EntryError::Wildcard => "list-wildcard",
-            EntryError::IpAddress => "list-ip-address",
-            EntryError::Invalid(_) => "invalid-list-domain",
+            EntryError::Wildcard => Code::ListWildcard,
+            EntryError::IpAddress => Code::ListIpAddress,
+            EntryError::Invalid(_) => Code::InvalidListDomain,
         }
     }
 }

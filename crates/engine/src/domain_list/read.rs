@@ -4,7 +4,7 @@
 use std::net::IpAddr;
 use std::ops::Range;
 
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Code, Diagnostic};
 use crate::host_pattern::SPECIAL_USE_TLDS;
 use crate::limits::{MAX_LIST_ENTRIES, MAX_LIST_FILE_ERRORS};
 
@@ -119,8 +119,8 @@ pub(crate) fn read_list(text: &str, format: ListFormat, matching: ListMatch) -> 
             ListFormat::Domains => {
                 if let Some((_, extra)) = tokens.next() {
                     reader.error(
-                        Diagnostic::error(
-                            "list-syntax",
+                        Diagnostic::new(
+                            Code::ListSyntax,
                             "expected one domain on this line, found more",
                         )
                         .with_span(extra)
@@ -134,8 +134,8 @@ pub(crate) fn read_list(text: &str, format: ListFormat, matching: ListMatch) -> 
             ListFormat::Hosts => {
                 let Some(address) = hosts_address(first) else {
                     reader.error(
-                        Diagnostic::error(
-                            "list-syntax",
+                        Diagnostic::new(
+                            Code::ListSyntax,
                             format!("expected an IP address at the start of the line, found `{first}`"),
                         )
                         .with_span(first_span)
@@ -147,7 +147,7 @@ pub(crate) fn read_list(text: &str, format: ListFormat, matching: ListMatch) -> 
                 let mut names = tokens.peekable();
                 if names.peek().is_none() {
                     reader.error(
-                        Diagnostic::error("list-syntax", "no host name after the address")
+                        Diagnostic::new(Code::ListSyntax, "no host name after the address")
                             .with_span(first_span)
                             .with_label("an address alone")
                             .with_hint("write `ADDRESS NAME...`, or remove the line"),
@@ -165,8 +165,8 @@ pub(crate) fn read_list(text: &str, format: ListFormat, matching: ListMatch) -> 
                     // silently dropped.
                     if let Some((_, span)) = names.find(|(name, _)| !local(name)) {
                         reader.error(
-                            Diagnostic::error(
-                                "list-non-blackhole-address",
+                            Diagnostic::new(
+                                Code::ListNonBlackholeAddress,
                                 format!("`{first}` is not a blackhole address: the names on this line would not be blocked"),
                             )
                             .with_span(first_span.start..span.end)
@@ -198,8 +198,8 @@ fn finish(reader: Reader) -> ReadList {
         tld_wide_count,
     } = reader;
     if errors > MAX_LIST_FILE_ERRORS {
-        diagnostics.push(Diagnostic::error(
-            "list-errors-omitted",
+        diagnostics.push(Diagnostic::new(
+            Code::ListErrorsOmitted,
             format!(
                 "and {} more errors in this list file",
                 errors - MAX_LIST_FILE_ERRORS
@@ -212,8 +212,8 @@ fn finish(reader: Reader) -> ReadList {
             n => format!(" (and {n} more such names)"),
         };
         diagnostics.push(
-            Diagnostic::warning(
-                "tld-wide-pattern",
+            Diagnostic::new(
+                Code::TldWidePattern,
                 format!("list entry `{name}` with `match = \"subdomains\"` covers a whole top-level domain"),
             )
             .with_span(span)
@@ -223,8 +223,8 @@ fn finish(reader: Reader) -> ReadList {
     }
     if too_large {
         diagnostics.push(
-            Diagnostic::error(
-                "too-many-list-entries",
+            Diagnostic::new(
+                Code::TooManyListEntries,
                 format!("the list has more than {MAX_LIST_ENTRIES} names"),
             )
             .with_hint("split the feed into several lists"),
@@ -242,7 +242,7 @@ fn finish(reader: Reader) -> ReadList {
             diagnostics,
         },
         Err(e) => {
-            diagnostics.push(Diagnostic::error("too-many-list-entries", e));
+            diagnostics.push(Diagnostic::new(Code::TooManyListEntries, e));
             ReadList {
                 table: None,
                 diagnostics,
@@ -280,7 +280,7 @@ fn hosts_address(word: &str) -> Option<IpAddr> {
 
 fn entry_diagnostic(token: &str, error: &EntryError) -> Diagnostic {
     let shown: String = token.chars().take(80).collect();
-    let d = Diagnostic::error(
+    let d = Diagnostic::new(
         error.code(),
         match error {
             EntryError::Wildcard => format!("list entry `{shown}` is a wildcard"),
@@ -316,7 +316,7 @@ mod tests {
             .iter()
             .map(|d| {
                 let span = d.span.clone().unwrap_or(0..0);
-                (d.code, text.get(span).unwrap_or("").to_owned())
+                (d.code.as_str(), text.get(span).unwrap_or("").to_owned())
             })
             .collect()
     }

@@ -8,7 +8,7 @@ use std::ops::Range;
 use toml::Spanned;
 use toml::de::{DeString, DeTable, DeValue};
 
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Code, Diagnostic};
 use crate::suggest::did_you_mean;
 
 /// A spanned TOML value.
@@ -25,7 +25,7 @@ pub(crate) fn parse_document(text: &str) -> Result<Spanned<DeTable<'_>>, Vec<Dia
         .map(|e| {
             let message = e.message().trim().trim_end_matches('.').to_owned();
             let first = message.lines().next().unwrap_or("invalid TOML").to_owned();
-            let d = Diagnostic::error("toml-syntax", format!("invalid TOML: {first}"))
+            let d = Diagnostic::new(Code::TomlSyntax, format!("invalid TOML: {first}"))
                 .with_label("here");
             match e.span() {
                 Some(span) => d.with_span(span),
@@ -54,8 +54,8 @@ impl<'a, 'i> Fields<'a, 'i> {
             if known.contains(&name) {
                 entries.push((key, value));
             } else {
-                let mut d = Diagnostic::error(
-                    "unknown-field",
+                let mut d = Diagnostic::new(
+                    Code::UnknownField,
                     format!("unknown field `{name}` in {context}"),
                 )
                 .with_span(key.span())
@@ -97,8 +97,8 @@ pub(crate) fn list(names: &[&str]) -> String {
 }
 
 fn wrong_type(what: &str, expected: &str, value: &Value<'_>) -> Diagnostic {
-    Diagnostic::error(
-        "wrong-type",
+    Diagnostic::new(
+        Code::WrongType,
         format!(
             "{what} must be {expected}, found {}",
             value.get_ref().type_str()
@@ -141,7 +141,7 @@ pub(crate) fn integer(value: &Value<'_>, what: &str, diags: &mut Vec<Diagnostic>
             Ok(n) => Some(n),
             Err(_) => {
                 diags.push(
-                    Diagnostic::error("out-of-range", format!("{what} is out of range"))
+                    Diagnostic::new(Code::OutOfRange, format!("{what} is out of range"))
                         .with_span(value.span())
                         .with_label("too large"),
                 );
@@ -190,7 +190,7 @@ pub(crate) fn table<'a, 'i>(
 pub(crate) fn keyword<'a>(
     value: &'a Value<'_>,
     what: &str,
-    code: &'static str,
+    code: Code,
     allowed: &[&str],
     diags: &mut Vec<Diagnostic>,
 ) -> Option<&'a str> {
@@ -203,7 +203,7 @@ pub(crate) fn keyword<'a>(
         None => format!("expected one of {}", list(allowed)),
     };
     diags.push(
-        Diagnostic::error(code, format!("unknown {what} `{text}`"))
+        Diagnostic::new(code, format!("unknown {what} `{text}`"))
             .with_span(value.span())
             .with_label(format!("unknown {what}"))
             .with_hint(hint),

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use toml::de::{DeTable, DeValue};
 
 use crate::credential::{ClaimTemplate, Credential, JwtAlgorithm};
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Code, Diagnostic};
 use crate::fields;
 use crate::header_names::{
     is_forbidden_credential_header, is_header_token, is_override_header, same_header_name,
@@ -30,8 +30,8 @@ pub(super) fn validate(table: &DeTable<'_>, diags: &mut Vec<Diagnostic>) -> Vali
     let mut spans = BTreeMap::new();
     if table.len() > MAX_CREDENTIALS {
         diags.push(
-            Diagnostic::error(
-                "too-many-credentials",
+            Diagnostic::new(
+                Code::TooManyCredentials,
                 format!("the policy has {} credentials", table.len()),
             )
             .with_hint(format!("at most {MAX_CREDENTIALS}")),
@@ -42,8 +42,8 @@ pub(super) fn validate(table: &DeTable<'_>, diags: &mut Vec<Diagnostic>) -> Vali
         let id: &str = key.get_ref();
         if !valid_id(id) {
             diags.push(
-                Diagnostic::error(
-                    "invalid-credential-id",
+                Diagnostic::new(
+                    Code::InvalidCredentialId,
                     format!("credential id `{id}` is not valid"),
                 )
                 .with_span(key.span())
@@ -93,8 +93,8 @@ fn credential(
         let v = fields.get(name);
         if v.is_none() {
             diags.push(
-                Diagnostic::error(
-                    "missing-field",
+                Diagnostic::new(
+                    Code::MissingField,
                     format!("credential `{id}` is missing field `{name}`"),
                 )
                 .with_span(key_span.clone())
@@ -104,7 +104,7 @@ fn credential(
         v
     };
     if let Some(v) = fields.get("kind") {
-        parse::keyword(v, "credential kind", "unknown-kind", &["jwt"], diags);
+        parse::keyword(v, "credential kind", Code::UnknownKind, &["jwt"], diags);
     }
     let algorithm = required("algorithm", diags).and_then(|v| {
         let name = parse::string(v, "`algorithm`", diags)?;
@@ -116,10 +116,13 @@ fn credential(
                 None => format!("expected one of {}", parse::list(&all)),
             };
             diags.push(
-                Diagnostic::error("unknown-algorithm", format!("unknown algorithm `{name}`"))
-                    .with_span(v.span())
-                    .with_label("unknown algorithm")
-                    .with_hint(hint),
+                Diagnostic::new(
+                    Code::UnknownAlgorithm,
+                    format!("unknown algorithm `{name}`"),
+                )
+                .with_span(v.span())
+                .with_label("unknown algorithm")
+                .with_hint(hint),
             );
         }
         alg
@@ -133,7 +136,7 @@ fn credential(
         if !valid {
             // The value is not echoed: someone may have pasted the key itself here.
             diags.push(
-                Diagnostic::error("invalid-secret-name", "`secret` must name a Worker secret, not hold a key")
+                Diagnostic::new(Code::InvalidSecretName, "`secret` must name a Worker secret, not hold a key")
                     .with_span(v.span())
                     .with_label("not a secret name")
                     .with_hint("write the secret's binding name, e.g. `EXAMPLE_API_SIGNING_KEY` (letters, digits, `_`)"),
@@ -142,7 +145,7 @@ fn credential(
         }
         if is_reserved_env_name(s) {
             diags.push(
-                Diagnostic::error("reserved-secret-name", format!("`secret` names `{s}`, which is not a signing key"))
+                Diagnostic::new(Code::ReservedSecretName, format!("`secret` names `{s}`, which is not a signing key"))
                     .with_span(v.span())
                     .with_label("an identity parameter or a setting of this Worker")
                     .with_hint("`customer_name`, `customer_tags` and `customer_context` are set per customer by the dispatcher, and `EGRESS_*` names are this Worker's settings (some public): a key read from them is known to others; store the key in a Worker secret of its own (`wrangler secret put NAME`)"),
@@ -160,8 +163,8 @@ fn credential(
         let n = parse::integer(v, "`ttl`", diags)?;
         if !TTL_RANGE.contains(&n) {
             diags.push(
-                Diagnostic::error(
-                    "ttl-out-of-range",
+                Diagnostic::new(
+                    Code::TtlOutOfRange,
                     format!("`ttl` of {n} seconds is out of range"),
                 )
                 .with_span(v.span())
@@ -176,8 +179,8 @@ fn credential(
         }
         if n > TTL_WARN_ABOVE {
             diags.push(
-                Diagnostic::warning(
-                    "long-ttl",
+                Diagnostic::new(
+                    Code::LongTtl,
                     format!("tokens of credential `{id}` live {n} seconds"),
                 )
                 .with_span(v.span())
@@ -198,8 +201,8 @@ fn credential(
                 Some(h.to_owned())
             } else {
                 diags.push(
-                    Diagnostic::error(
-                        "invalid-header-name",
+                    Diagnostic::new(
+                        Code::InvalidHeaderName,
                         format!("`{h}` is not a valid header name"),
                     )
                     .with_span(v.span())
@@ -214,8 +217,8 @@ fn credential(
         Some(v) => parse::string(v, "`prefix`", diags).and_then(|p| {
             if p.len() > 128 || p.chars().any(|c| c.is_control() || !c.is_ascii()) {
                 diags.push(
-                    Diagnostic::error(
-                        "invalid-prefix",
+                    Diagnostic::new(
+                        Code::InvalidPrefix,
                         "`prefix` must be printable ASCII, at most 128 bytes",
                     )
                     .with_span(v.span())
@@ -289,13 +292,13 @@ fn forward_headers(
         let replaced = same_header_name(name, "authorization")
             || credential_header.is_some_and(|h| same_header_name(name, h));
         let d = if !is_header_token(name) {
-            Diagnostic::error(
-                "invalid-header-name",
+            Diagnostic::new(
+                Code::InvalidHeaderName,
                 format!("`{name}` is not a valid header name"),
             )
             .with_label("invalid header name")
         } else if replaced || is_forbidden_credential_header(name) {
-            Diagnostic::error("forbidden-forward-header", format!("header `{name}` cannot travel with a token"))
+            Diagnostic::new(Code::ForbiddenForwardHeader, format!("header `{name}` cannot travel with a token"))
                 .with_label(if replaced { "always replaced by the token" } else { "frames or routes the request, is hop-by-hop, or can reroute it upstream" })
                 .with_hint("list only headers the API needs to read the request (such as `X-Api-Version`); the default allow-list already forwards `Accept*`, `Content-*`, `User-Agent`, conditional and range headers")
         } else {
@@ -320,8 +323,8 @@ fn forbidden_header(name: &str, span: std::ops::Range<usize>) -> Diagnostic {
             "carry the token in `Authorization` (the default) or a dedicated header such as `X-Api-Token`",
         )
     };
-    Diagnostic::error(
-        "forbidden-credential-header",
+    Diagnostic::new(
+        Code::ForbiddenCredentialHeader,
         format!("a credential cannot be carried in the `{name}` header"),
     )
     .with_span(span)
@@ -333,8 +336,8 @@ fn short_text(v: &Value<'_>, what: &str, diags: &mut Vec<Diagnostic>) -> Option<
     let s = parse::string(v, what, diags)?;
     if s.is_empty() || s.len() > MAX_TEXT_LEN || s.chars().any(char::is_control) {
         diags.push(
-            Diagnostic::error(
-                "invalid-text",
+            Diagnostic::new(
+                Code::InvalidText,
                 format!("{what} must be 1 to {MAX_TEXT_LEN} bytes without control characters"),
             )
             .with_span(v.span())
@@ -352,8 +355,8 @@ fn claims(
 ) -> Option<BTreeMap<String, ClaimTemplate>> {
     if table.len() > MAX_CLAIMS {
         diags.push(
-            Diagnostic::error(
-                "too-many-claims",
+            Diagnostic::new(
+                Code::TooManyClaims,
                 format!("`claims` has {} entries", table.len()),
             )
             .with_span(span)
@@ -367,7 +370,7 @@ fn claims(
         let name: &str = key.get_ref();
         if RESERVED_CLAIMS.contains(&name) {
             diags.push(
-                Diagnostic::error("reserved-claim", format!("claim `{name}` cannot be set in `claims`"))
+                Diagnostic::new(Code::ReservedClaim, format!("claim `{name}` cannot be set in `claims`"))
                     .with_span(key.span())
                     .with_label("set by the engine")
                     .with_hint("`iss` and `aud` come from `issuer` and `audience`; `iat`, `exp` and `nbf` from the clock and `ttl`; `jti` is random per token"),
@@ -377,7 +380,7 @@ fn claims(
         }
         if name.is_empty() || name.len() > 128 {
             diags.push(
-                Diagnostic::error("invalid-claim-name", "claim names are 1 to 128 bytes")
+                Diagnostic::new(Code::InvalidClaimName, "claim names are 1 to 128 bytes")
                     .with_span(key.span())
                     .with_label("invalid claim name"),
             );
@@ -391,8 +394,8 @@ fn claims(
         };
         if text.len() > MAX_TEXT_LEN {
             diags.push(
-                Diagnostic::error(
-                    "invalid-text",
+                Diagnostic::new(
+                    Code::InvalidText,
                     format!("claim `{name}` is longer than {MAX_TEXT_LEN} bytes"),
                 )
                 .with_span(value.span()),
@@ -406,7 +409,7 @@ fn claims(
             }
             Err(e) => {
                 diags.push(
-                    Diagnostic::error("invalid-template", format!("claim `{name}` has an invalid template: {e}"))
+                    Diagnostic::new(Code::InvalidTemplate, format!("claim `{name}` has an invalid template: {e}"))
                         .with_span(value.span())
                         .with_label("invalid template")
                         .with_hint("placeholders are {customer}, {tags}, {host}, {rule}; write `{{` or `}}` for a literal brace"),

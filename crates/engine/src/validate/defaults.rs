@@ -3,7 +3,7 @@
 use toml::de::{DeTable, DeValue};
 
 use crate::decision::Action;
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Code, Diagnostic};
 use crate::fields;
 use crate::model::{Defaults, IpLiterals, Mode, PathInLogs};
 use crate::parse::{self, Fields, Value};
@@ -16,7 +16,7 @@ pub(super) fn validate(table: &DeTable<'_>, diags: &mut Vec<Diagnostic>) -> Defa
         match parse::keyword(
             v,
             "default action",
-            "unknown-action",
+            Code::UnknownAction,
             &["pass", "block"],
             diags,
         ) {
@@ -26,7 +26,7 @@ pub(super) fn validate(table: &DeTable<'_>, diags: &mut Vec<Diagnostic>) -> Defa
         }
     }
     if let Some(v) = fields.get("mode")
-        && let Some(m) = parse::keyword(v, "mode", "unknown-mode", &["enforce", "report"], diags)
+        && let Some(m) = parse::keyword(v, "mode", Code::UnknownMode, &["enforce", "report"], diags)
     {
         defaults.mode = if m == "report" {
             Mode::Report
@@ -38,7 +38,7 @@ pub(super) fn validate(table: &DeTable<'_>, diags: &mut Vec<Diagnostic>) -> Defa
         && let Some(m) = parse::keyword(
             v,
             "`ip_literals` value",
-            "unknown-value",
+            Code::UnknownValue,
             &["block", "allow"],
             diags,
         )
@@ -78,8 +78,8 @@ fn path_in_logs(v: &Value<'_>, diags: &mut Vec<Diagnostic>) -> Option<PathInLogs
                     None => PATH_IN_LOGS_HINT.to_owned(),
                 };
                 diags.push(
-                    Diagnostic::error(
-                        "unknown-value",
+                    Diagnostic::new(
+                        Code::UnknownValue,
                         format!("unknown `path_in_logs` value `{other}`"),
                     )
                     .with_span(v.span())
@@ -96,8 +96,8 @@ fn path_in_logs(v: &Value<'_>, diags: &mut Vec<Diagnostic>) -> Option<PathInLogs
                 .filter(|n| *n <= PathInLogs::MAX_SEGMENTS);
             if segments.is_none() {
                 diags.push(
-                    Diagnostic::error(
-                        "path-in-logs-out-of-range",
+                    Diagnostic::new(
+                        Code::PathInLogsOutOfRange,
                         format!("`path_in_logs` of {n} segments is out of range"),
                     )
                     .with_span(v.span())
@@ -109,8 +109,8 @@ fn path_in_logs(v: &Value<'_>, diags: &mut Vec<Diagnostic>) -> Option<PathInLogs
         }
         _ => {
             diags.push(
-                Diagnostic::error(
-                    "wrong-type",
+                Diagnostic::new(
+                    Code::WrongType,
                     format!(
                         "`path_in_logs` must be a string or an integer, found {}",
                         v.get_ref().type_str()

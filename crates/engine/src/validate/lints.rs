@@ -6,7 +6,7 @@ use std::hash::Hash;
 
 use crate::credential::{Credential, TemplatePart};
 use crate::decision::Action;
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Code, Diagnostic};
 use crate::host_pattern::{HostPattern, glob_matches};
 
 use super::{CredentialSpans, RuleSpans};
@@ -24,8 +24,8 @@ pub(super) fn check(
 ) {
     for id in credentials.keys() {
         if !mentioned.contains(id) {
-            let mut d = Diagnostic::warning(
-                "unused-credential",
+            let mut d = Diagnostic::new(
+                Code::UnusedCredential,
                 format!("credential `{id}` is not used by any inject rule"),
             )
             .with_label("unused")
@@ -37,8 +37,8 @@ pub(super) fn check(
 
     for (id, credential) in credentials {
         if !renders_customer(credential) {
-            let mut d = Diagnostic::warning(
-                "customer-less-credential",
+            let mut d = Diagnostic::new(
+                Code::CustomerLessCredential,
                 format!("no claim of credential `{id}` renders `{{customer}}`"),
             )
             .with_label("the same token for every customer")
@@ -60,8 +60,8 @@ pub(super) fn check(
         for (pattern, span) in hosts.iter().zip(&spans.hosts) {
             if matches!(pattern, HostPattern::Subdomains(_) | HostPattern::Glob(_)) {
                 diags.push(
-                    Diagnostic::warning(
-                        "wildcard-inject",
+                    Diagnostic::new(
+                        Code::WildcardInject,
                         format!("inject rule `{}` sends its credential to every host `{pattern}` matches", rule.id),
                     )
                     .with_span(span.clone())
@@ -88,8 +88,8 @@ pub(super) fn check(
                 continue;
             }
             diags.push(
-                Diagnostic::warning(
-                    "overlapping-inject",
+                Diagnostic::new(
+                    Code::OverlappingInject,
                     format!("inject rules `{}` and `{}` can match the same request", a.id, b.id),
                 )
                 .with_span(b_spans.header.clone())
@@ -99,8 +99,8 @@ pub(super) fn check(
         }
     }
     if reported > MAX_OVERLAP_WARNINGS {
-        diags.push(Diagnostic::warning(
-            "overlapping-inject",
+        diags.push(Diagnostic::new(
+            Code::OverlappingInject,
             format!(
                 "{} more pairs of overlapping inject rules",
                 reported - MAX_OVERLAP_WARNINGS

@@ -6,7 +6,7 @@ use std::ops::Range;
 
 use toml::de::DeTable;
 
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Code, Diagnostic};
 use crate::domain_list::{
     DomainList, DomainTable, ListFileError, ListFiles, ListFormat, ListMatch, ReadList,
     is_inside_policy_directory, read_list,
@@ -37,8 +37,8 @@ pub(super) fn validate(
     let mut spans = BTreeMap::new();
     if table.len() > MAX_LISTS {
         diags.push(
-            Diagnostic::error(
-                "too-many-lists",
+            Diagnostic::new(
+                Code::TooManyLists,
                 format!("the policy has {} lists", table.len()),
             )
             .with_hint(format!("at most {MAX_LISTS}; merge feeds into fewer files")),
@@ -51,7 +51,7 @@ pub(super) fn validate(
         let id: &str = key.get_ref();
         if !valid_id(id) {
             diags.push(
-                Diagnostic::error("invalid-list-id", format!("list id `{id}` is not valid"))
+                Diagnostic::new(Code::InvalidListId, format!("list id `{id}` is not valid"))
                     .with_span(key.span())
                     .with_label("invalid id")
                     .with_hint("ids are 1 to 128 letters, digits, `-`, `_` or `.`"),
@@ -64,10 +64,13 @@ pub(super) fn validate(
         };
         let fields = Fields::read(t, fields::LIST, "a list", diags);
         let missing = |name: &str, hint: &str| {
-            Diagnostic::error("missing-field", format!("list `{id}` is missing `{name}`"))
-                .with_span(key.span())
-                .with_label(format!("no `{name}`"))
-                .with_hint(hint.to_owned())
+            Diagnostic::new(
+                Code::MissingField,
+                format!("list `{id}` is missing `{name}`"),
+            )
+            .with_span(key.span())
+            .with_label(format!("no `{name}`"))
+            .with_hint(hint.to_owned())
         };
         let file = match fields.get("file") {
             None => {
@@ -80,8 +83,8 @@ pub(super) fn validate(
             Some(v) => parse::string(v, "`file`", diags).and_then(|s| {
                 if s.is_empty() || s.len() > MAX_TEXT_LEN || s.chars().any(char::is_control) {
                     diags.push(
-                        Diagnostic::error(
-                            "invalid-text",
+                        Diagnostic::new(
+                            Code::InvalidText,
                             format!(
                                 "`file` must be 1 to {MAX_TEXT_LEN} bytes without control characters"
                             ),
@@ -93,8 +96,8 @@ pub(super) fn validate(
                 }
                 if !is_inside_policy_directory(s) {
                     diags.push(
-                        Diagnostic::error(
-                            "list-file-outside",
+                        Diagnostic::new(
+                            Code::ListFileOutside,
                             format!("list file `{s}` is outside the policy file's directory"),
                         )
                         .with_span(v.span())
@@ -111,7 +114,7 @@ pub(super) fn validate(
             Some(v) => parse::keyword(
                 v,
                 "list format",
-                "unknown-value",
+                Code::UnknownValue,
                 &["domains", "hosts"],
                 diags,
             )
@@ -134,7 +137,7 @@ pub(super) fn validate(
             Some(v) => parse::keyword(
                 v,
                 "list match",
-                "unknown-value",
+                Code::UnknownValue,
                 &["exact", "subdomains"],
                 diags,
             )
@@ -196,8 +199,8 @@ fn read_file(
     }
     let Some(given) = files.get(file) else {
         diags.push(
-            at_file(Diagnostic::error(
-                "missing-list-file",
+            at_file(Diagnostic::new(
+                Code::MissingListFile,
                 format!("the contents of list file `{file}` were not given"),
             ))
             .with_label("not read")
@@ -206,8 +209,8 @@ fn read_file(
         return None;
     };
     let too_large = || {
-        at_file(Diagnostic::error(
-            "list-file-too-large",
+        at_file(Diagnostic::new(
+            Code::ListFileTooLarge,
             format!(
                 "list file `{}` is longer than {MAX_LIST_FILE_BYTES} bytes",
                 given.display
@@ -230,8 +233,8 @@ fn read_file(
         }
         Err(ListFileError::Unreadable(error)) => {
             diags.push(
-                at_file(Diagnostic::error(
-                    "unreadable-list-file",
+                at_file(Diagnostic::new(
+                    Code::UnreadableListFile,
                     format!("cannot read list file `{}`: {error}", given.display),
                 ))
                 .with_label("cannot be read")
@@ -245,8 +248,8 @@ fn read_file(
     let table = table?;
     if table.is_empty() {
         diags.push(
-            at_file(Diagnostic::error(
-                "empty-domain-list",
+            at_file(Diagnostic::new(
+                Code::EmptyDomainList,
                 format!("list `{id}`: `{}` holds no domain", given.display),
             ))
             .with_label("empty list")

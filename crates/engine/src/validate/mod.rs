@@ -13,7 +13,7 @@ use std::ops::Range;
 
 use toml::de::{DeTable, DeValue};
 
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Code, Diagnostic};
 use crate::domain_list::ListFiles;
 use crate::fields;
 use crate::limits::{MAX_RULES, MAX_TEXT_LEN};
@@ -52,7 +52,7 @@ pub(crate) fn validate(
 
     match fields.get("version") {
         None => diags.push(
-            Diagnostic::error("missing-field", "missing field `version`")
+            Diagnostic::new(Code::MissingField, "missing field `version`")
                 .with_span(root_span.start..root_span.start)
                 .with_hint("start the policy with `version = 1`"),
         ),
@@ -61,8 +61,8 @@ pub(crate) fn validate(
                 && n != 1
             {
                 diags.push(
-                    Diagnostic::error(
-                        "unsupported-version",
+                    Diagnostic::new(
+                        Code::UnsupportedVersion,
                         format!("unsupported policy version `{n}`"),
                     )
                     .with_span(v.span())
@@ -77,8 +77,8 @@ pub(crate) fn validate(
         let s = parse::string(v, "`name`", &mut diags)?;
         if s.is_empty() || s.len() > MAX_TEXT_LEN || s.chars().any(char::is_control) {
             diags.push(
-                Diagnostic::error(
-                    "invalid-name",
+                Diagnostic::new(
+                    Code::InvalidName,
                     "policy `name` must be 1 to 1024 printable characters",
                 )
                 .with_span(v.span())
@@ -119,8 +119,8 @@ pub(crate) fn validate(
     {
         if items.len() > MAX_RULES {
             diags.push(
-                Diagnostic::error(
-                    "too-many-rules",
+                Diagnostic::new(
+                    Code::TooManyRules,
                     format!("the policy has {} rules", items.len()),
                 )
                 .with_span(fields.key_span("rules").unwrap_or_else(|| v.span()))
@@ -147,8 +147,8 @@ pub(crate) fn validate(
     for (id, spans) in &list_spans {
         if !mentioned_lists.contains(id) {
             diags.push(
-                Diagnostic::warning(
-                    "unused-list",
+                Diagnostic::new(
+                    Code::UnusedList,
                     format!("list `{id}` is not used by any rule"),
                 )
                 .with_span(spans.key.clone())

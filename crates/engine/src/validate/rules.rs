@@ -7,7 +7,7 @@ use toml::de::{DeTable, DeValue};
 
 use crate::canonical::Scheme;
 use crate::decision::Action;
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Code, Diagnostic};
 use crate::fields;
 use crate::host_pattern::HostPattern;
 use crate::identity::MAX_NAME_LEN;
@@ -80,9 +80,12 @@ impl<'t> RuleChecker<'t> {
         let line = self.line_of(header.start);
         let fields = Fields::read(table, fields::RULE, "a rule", diags);
         let missing = |name: &str| {
-            Diagnostic::error("missing-field", format!("rule is missing field `{name}`"))
-                .with_span(header.clone())
-                .with_label(format!("this rule has no `{name}`"))
+            Diagnostic::new(
+                Code::MissingField,
+                format!("rule is missing field `{name}`"),
+            )
+            .with_span(header.clone())
+            .with_label(format!("this rule has no `{name}`"))
         };
 
         let id = match fields.get("id") {
@@ -103,7 +106,7 @@ impl<'t> RuleChecker<'t> {
             Some(v) => parse::keyword(
                 v,
                 "action",
-                "unknown-action",
+                Code::UnknownAction,
                 &["block", "inject", "pass"],
                 diags,
             )
@@ -114,7 +117,7 @@ impl<'t> RuleChecker<'t> {
             }),
         };
         let mode = fields.get("mode").and_then(|v| {
-            parse::keyword(v, "mode", "unknown-mode", &["enforce", "report"], diags).map(|m| {
+            parse::keyword(v, "mode", Code::UnknownMode, &["enforce", "report"], diags).map(|m| {
                 if m == "report" {
                     Mode::Report
                 } else {
@@ -135,8 +138,14 @@ impl<'t> RuleChecker<'t> {
         }
         let schemes = fields.get("schemes").and_then(|v| {
             list(v, "`schemes`", diags, |item, diags| {
-                parse::keyword(item, "scheme", "unknown-scheme", &["http", "https"], diags)
-                    .and_then(Scheme::parse)
+                parse::keyword(
+                    item,
+                    "scheme",
+                    Code::UnknownScheme,
+                    &["http", "https"],
+                    diags,
+                )
+                .and_then(Scheme::parse)
             })
         });
         let ports = fields.get("ports").and_then(|v| {
@@ -146,8 +155,8 @@ impl<'t> RuleChecker<'t> {
                     Ok(p) if p != 0 => Some(p),
                     _ => {
                         diags.push(
-                            Diagnostic::error(
-                                "invalid-port",
+                            Diagnostic::new(
+                                Code::InvalidPort,
                                 format!("port `{n}` is out of range"),
                             )
                             .with_span(item.span())
@@ -193,7 +202,7 @@ impl<'t> RuleChecker<'t> {
             && !std::mem::replace(&mut self.warned_tags, true)
         {
             diags.push(
-                Diagnostic::warning("tag-scoped-rule", "a rule is scoped by tag: every request needs the `customer_tags` parameter")
+                Diagnostic::new(Code::TagScopedRule, "a rule is scoped by tag: every request needs the `customer_tags` parameter")
                     .with_span(v.span())
                     .with_label("decided by the customer's tags")
                     .with_hint("declare `customer_tags` in the dispatch namespace's outbound `parameters` and pass it for every customer (`[]` for none); a request without it is refused `no_tags` (docs/deploy.md)"),
@@ -233,7 +242,7 @@ impl<'t> RuleChecker<'t> {
         let id = parse::string(v, "`id`", diags)?;
         if !valid_id(id) {
             diags.push(
-                Diagnostic::error("invalid-rule-id", format!("rule id `{id}` is not valid"))
+                Diagnostic::new(Code::InvalidRuleId, format!("rule id `{id}` is not valid"))
                     .with_span(v.span())
                     .with_label("invalid id")
                     .with_hint("ids are 1 to 128 letters, digits, `-`, `_` or `.`"),
@@ -243,10 +252,13 @@ impl<'t> RuleChecker<'t> {
         if let Some(first) = self.ids.get(id) {
             let first_line = crate::diagnostic::locate(self.text, first.start).line;
             diags.push(
-                Diagnostic::error("duplicate-rule-id", format!("rule id `{id}` is used twice"))
-                    .with_span(v.span())
-                    .with_label(format!("first used on line {first_line}"))
-                    .with_hint("rule ids are unique: logs and tests name rules by id"),
+                Diagnostic::new(
+                    Code::DuplicateRuleId,
+                    format!("rule id `{id}` is used twice"),
+                )
+                .with_span(v.span())
+                .with_label(format!("first used on line {first_line}"))
+                .with_hint("rule ids are unique: logs and tests name rules by id"),
             );
             return None;
         }
@@ -269,7 +281,7 @@ impl<'t> RuleChecker<'t> {
                 None => format!("define it in a `[lists.{id}]` table"),
             };
             diags.push(
-                Diagnostic::error("unknown-list", format!("list `{id}` is not defined"))
+                Diagnostic::new(Code::UnknownList, format!("list `{id}` is not defined"))
                     .with_span(item.span())
                     .with_label("no such list")
                     .with_hint(hint),
@@ -289,8 +301,8 @@ impl<'t> RuleChecker<'t> {
     ) {
         let not_applicable = |name: &str, only: &str| {
             fields.key_span(name).map(|span| {
-                Diagnostic::error(
-                    "field-not-applicable",
+                Diagnostic::new(
+                    Code::FieldNotApplicable,
                     format!(
                         "`{name}` applies to {only} rules only, not `{}` rules",
                         action.as_str()
@@ -314,7 +326,7 @@ impl<'t> RuleChecker<'t> {
         }
         if fields.get("hosts").is_none() {
             diags.push(
-                Diagnostic::error("inject-without-hosts", "inject rule has no `hosts`")
+                Diagnostic::new(Code::InjectWithoutHosts, "inject rule has no `hosts`")
                     .with_span(header.clone())
                     .with_label("applies to every host")
                     .with_hint("list the hosts the credential is for: a credential is never sent to any host by omission"),
@@ -322,15 +334,15 @@ impl<'t> RuleChecker<'t> {
         }
         match credential {
             None if fields.get("credential").is_none() => diags.push(
-                Diagnostic::error("missing-credential", "inject rule has no `credential`")
+                Diagnostic::new(Code::MissingCredential, "inject rule has no `credential`")
                     .with_span(header.clone())
                     .with_label("no credential to inject")
                     .with_hint("add `credential = \"ID\"` naming a `[credentials.ID]` table"),
             ),
             None => {}
             Some((name, span)) if !self.credentials.contains_key(name) => {
-                let mut d = Diagnostic::error(
-                    "unknown-credential",
+                let mut d = Diagnostic::new(
+                    Code::UnknownCredential,
                     format!("credential `{name}` is not defined"),
                 )
                 .with_span(span.clone())
@@ -384,7 +396,7 @@ pub(super) fn list<T>(
     let items = parse::array(value, what, diags)?;
     if items.is_empty() {
         diags.push(
-            Diagnostic::error("empty-list", format!("{what} is empty"))
+            Diagnostic::new(Code::EmptyList, format!("{what} is empty"))
                 .with_span(value.span())
                 .with_label("matches nothing")
                 .with_hint(format!(
@@ -395,8 +407,8 @@ pub(super) fn list<T>(
     }
     if items.len() > MAX_LIST_LEN {
         diags.push(
-            Diagnostic::error(
-                "list-too-long",
+            Diagnostic::new(
+                Code::ListTooLong,
                 format!("{what} has {} entries", items.len()),
             )
             .with_span(value.span())
@@ -437,8 +449,8 @@ fn text_value(value: &Value<'_>, what: &str, diags: &mut Vec<Diagnostic>) -> Opt
     let s = parse::string(value, what, diags)?;
     if s.is_empty() || s.len() > MAX_TEXT_LEN || s.chars().any(char::is_control) {
         diags.push(
-            Diagnostic::error(
-                "invalid-text",
+            Diagnostic::new(
+                Code::InvalidText,
                 format!("{what} must be 1 to {MAX_TEXT_LEN} bytes without control characters"),
             )
             .with_span(value.span())
@@ -458,8 +470,8 @@ fn identity_name(value: &Value<'_>, what: &str, diags: &mut Vec<Diagnostic>) -> 
     }
     let shown: String = s.chars().take(80).collect();
     diags.push(
-        Diagnostic::error(
-            "invalid-identity-name",
+        Diagnostic::new(
+            Code::InvalidIdentityName,
             format!("{what} `{}` can never match", shown.escape_default()),
         )
         .with_span(value.span())
@@ -480,7 +492,7 @@ fn inject_transport_lints(rule: &Rule, fields: &Fields<'_, '_>, diags: &mut Vec<
         .is_some_and(|s| s.contains(&Scheme::Http));
     if let (true, Some(v)) = (http, fields.get("schemes")) {
         diags.push(
-            Diagnostic::warning("inject-over-http", format!("inject rule `{}` sends its token over plain http", rule.id))
+            Diagnostic::new(Code::InjectOverHttp, format!("inject rule `{}` sends its token over plain http", rule.id))
                 .with_span(v.span())
                 .with_label("cleartext")
                 .with_hint("anyone on the path can read and replay the token; remove `http` unless the upstream is reached over a private network"),
@@ -491,7 +503,7 @@ fn inject_transport_lints(rule: &Rule, fields: &Fields<'_, '_>, diags: &mut Vec<
         && rule.ports.iter().flatten().any(|p| !default_port(p))
     {
         diags.push(
-            Diagnostic::warning("inject-other-port", format!("inject rule `{}` sends its token to a port other than 443", rule.id))
+            Diagnostic::new(Code::InjectOtherPort, format!("inject rule `{}` sends its token to a port other than 443", rule.id))
                 .with_span(v.span())
                 .with_label("a non-default port")
                 .with_hint("another port on the same host may be another service; list only the port the API listens on"),
@@ -507,7 +519,7 @@ fn method(value: &Value<'_>, diags: &mut Vec<Diagnostic>) -> Option<String> {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
     if !token {
         diags.push(
-            Diagnostic::error("invalid-method", format!("`{m}` is not an HTTP method"))
+            Diagnostic::new(Code::InvalidMethod, format!("`{m}` is not an HTTP method"))
                 .with_span(value.span())
                 .with_label("not a method"),
         );
@@ -515,8 +527,8 @@ fn method(value: &Value<'_>, diags: &mut Vec<Diagnostic>) -> Option<String> {
     }
     if m.bytes().any(|b| b.is_ascii_lowercase()) {
         diags.push(
-            Diagnostic::error(
-                "non-canonical-method",
+            Diagnostic::new(
+                Code::NonCanonicalMethod,
                 format!("method `{m}` is not upper case"),
             )
             .with_span(value.span())
@@ -532,8 +544,8 @@ fn path_regex(value: &Value<'_>, diags: &mut Vec<Diagnostic>) -> Option<String> 
     let pattern = parse::string(value, "`path_regex`", diags)?;
     if pattern.len() > MAX_REGEX_LEN {
         diags.push(
-            Diagnostic::error(
-                "pattern-too-long",
+            Diagnostic::new(
+                Code::PatternTooLong,
                 format!("`path_regex` is {} bytes long", pattern.len()),
             )
             .with_span(value.span())
@@ -547,8 +559,8 @@ fn path_regex(value: &Value<'_>, diags: &mut Vec<Diagnostic>) -> Option<String> 
         // The error has no kind, only its text: this one is the size limit's.
         Err(e) if e.to_string().contains("size limit") => {
             diags.push(
-                Diagnostic::error(
-                    "regex-too-large",
+                Diagnostic::new(
+                    Code::RegexTooLarge,
                     "`path_regex` compiles to more than the size limit",
                 )
                 .with_span(value.span())
@@ -565,8 +577,8 @@ fn path_regex(value: &Value<'_>, diags: &mut Vec<Diagnostic>) -> Option<String> 
                 .filter(|d| !d.is_empty())
                 .unwrap_or("invalid syntax");
             diags.push(
-                Diagnostic::error(
-                    "invalid-regex",
+                Diagnostic::new(
+                    Code::InvalidRegex,
                     format!("`path_regex` is not a valid regular expression: {last}"),
                 )
                 .with_span(value.span())
