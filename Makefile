@@ -73,8 +73,8 @@ scripts/build-worker.sh:
 
 # ---------------------------------------------------------------- tests
 
-.PHONY: test fmt-check clippy cargo-test policy-test build-rejects e2e build-needs-unwind
-test: deps fmt-check clippy cargo-test policy-test build-rejects e2e build-needs-unwind ## every test: fmt, clippy, cargo test, policy tests, build checks, workerd e2e
+.PHONY: test fmt-check clippy cargo-test policy-test build-rejects e2e build-needs-unwind reproducible
+test: deps fmt-check clippy cargo-test policy-test build-rejects e2e reproducible build-needs-unwind ## every test: fmt, clippy, cargo test, policy tests, build checks, workerd e2e, a reproducible Wasm
 
 fmt-check: toolchain ## cargo fmt --check
 	$(CARGO) fmt --all -- --check
@@ -93,6 +93,10 @@ policy-test: toolchain ## the policy test cases (policy/tests) and canonical lay
 
 build-rejects: toolchain ## an invalid policy fails the Worker build with check's diagnostics
 	scripts/check-build-rejects.sh
+
+# After e2e: a clean build of the same sources elsewhere gives build/'s bytes.
+reproducible: ## a clean build of the sources gives the same Wasm as make e2e's (about 3 minutes)
+	scripts/check-reproducible.sh $(E2E_POLICY) $(E2E_SERIAL)
 
 # After e2e, whose build installed worker-build and wasm-bindgen.
 build-needs-unwind: ## the Worker build fails, never falls back to panic=abort, without the unwind toolchain

@@ -23,11 +23,16 @@ fn main() -> ExitCode {
     println!("cargo:rerun-if-env-changed=EGRESS_POLICY");
     println!("cargo:rerun-if-env-changed=EGRESS_POLICY_SERIAL");
     let workspace = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_default());
-    let display = std::env::var("EGRESS_POLICY")
+    let given = std::env::var("EGRESS_POLICY")
         .ok()
         .filter(|path| !path.is_empty())
         .unwrap_or_else(|| DEFAULT_POLICY.to_owned());
-    let path = workspace.join(&display);
+    let path = workspace.join(&given);
+    // Named relative to the workspace when it lies inside it: the name is embedded in the
+    // artefact, and the same commit must build the same bytes wherever it is checked out.
+    let display = path
+        .strip_prefix(&workspace)
+        .map_or(given.clone(), |relative| relative.display().to_string());
     println!("cargo:rerun-if-changed={}", path.display());
     match build(&display, &path) {
         Ok(()) => ExitCode::SUCCESS,

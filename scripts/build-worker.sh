@@ -49,13 +49,40 @@ fi
 # shellcheck source=scripts/tool-env.sh
 . "$root/scripts/tool-env.sh"
 
-# worker-build's --panic-unwind builds with the toolchain named `nightly`.
-nightly_ready() { # the nightly toolchain with rust-src and the wasm32 target, installed if missing
-  if ! rustc +nightly --version >/dev/null 2>&1; then
-    rustup toolchain install nightly --profile minimal || return 1
+# worker-build's --panic-unwind builds with the toolchain named `nightly`, whatever rustup's
+# `nightly` is that day: two builds of one commit could differ. The nightly is pinned here, and
+# shims ahead on PATH make worker-build's `nightly` (in `cargo +nightly`, `rustc +nightly`,
+# `rustup ... nightly`) this one. Moving the pin is a reviewed change of this line.
+NIGHTLY=nightly-2026-05-20
+
+nightly_ready() { # the pinned nightly with rust-src and the wasm32 target, installed if missing
+  if ! rustc "+$NIGHTLY" --version >/dev/null 2>&1; then
+    rustup toolchain install "$NIGHTLY" --profile minimal -c rust-src -t wasm32-unknown-unknown || return 1
   fi
-  rustup component add --toolchain nightly rust-src >/dev/null || return 1
-  rustup target add --toolchain nightly wasm32-unknown-unknown >/dev/null || return 1
+  rustup component add --toolchain "$NIGHTLY" rust-src >/dev/null || return 1
+  rustup target add --toolchain "$NIGHTLY" wasm32-unknown-unknown >/dev/null || return 1
+}
+
+pin_nightly() { # shims for cargo, rustc and rustup that read `nightly` as $NIGHTLY
+  pins="$root/target/pinned-nightly"
+  mkdir -p "$pins"
+  for tool in cargo rustc rustup; do
+    real="$(command -v "$tool")"
+    cat >"$pins/$tool" <<SHIM
+#!/bin/sh
+for arg in "\$@"; do
+  shift
+  case "\$arg" in
+    +nightly) set -- "\$@" "+$NIGHTLY" ;;
+    nightly) set -- "\$@" "$NIGHTLY" ;;
+    *) set -- "\$@" "\$arg" ;;
+  esac
+done
+exec "$real" "\$@"
+SHIM
+    chmod +x "$pins/$tool"
+  done
+  export PATH="$pins:$PATH"
 }
 
 fail() {
@@ -87,6 +114,7 @@ esac
 echo "building the Worker (EGRESS_POLICY=${EGRESS_POLICY:-policy/policy.toml}, serial $EGRESS_POLICY_SERIAL, panic=$panic)" >&2
 if [ "$panic" = unwind ]; then
   nightly_ready || fail "the nightly toolchain for --panic-unwind could not be installed"
+  pin_nightly
   worker-build --release --panic-unwind \
     || fail "worker-build --release --panic-unwind failed (see above)"
 else
