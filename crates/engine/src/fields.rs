@@ -19,6 +19,7 @@ pub const DEFAULTS: &[&str] = &[
     "ip_literals",
     "query_in_logs",
     "path_in_logs",
+    "customer_tags",
 ];
 
 /// `[[rules]]`: what the rule is and does first, then its conditions.

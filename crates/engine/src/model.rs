@@ -87,13 +87,17 @@ pub struct Defaults {
     pub ip_literals: IpLiterals,
     /// Whether decision logs carry the query string.
     pub query_in_logs: bool,
-    /// How much of the path decision logs carry. Absent from artefacts of older engines: the
-    /// full path, as they logged.
+    /// How much of the path decision logs carry.
     pub path_in_logs: PathInLogs,
+    /// `customer_tags = "required"`: the deployment passes the tags parameter with every
+    /// request, and a request without it is refused `no_tags` (without it, only a policy with
+    /// tag-scoped rules refuses such requests, and `check` warns).
+    pub tags_required: bool,
 }
 
 impl Default for Defaults {
-    /// `pass`, `enforce`, `ip_literals = "block"`, no query in logs, the full path in logs.
+    /// `pass`, `enforce`, `ip_literals = "block"`, no query in logs, the full path in logs,
+    /// tags optional.
     fn default() -> Defaults {
         Defaults {
             action: Action::Pass,
@@ -101,6 +105,7 @@ impl Default for Defaults {
             ip_literals: IpLiterals::Block,
             query_in_logs: false,
             path_in_logs: PathInLogs::Full,
+            tags_required: false,
         }
     }
 }

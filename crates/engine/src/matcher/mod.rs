@@ -117,7 +117,7 @@ impl Matcher {
             always,
             list_rules,
             path_regexes,
-            scopes_by_tag: rules.iter().any(|r| r.tags.is_some()),
+            scopes_by_tag: model.defaults.tags_required || rules.iter().any(|r| r.tags.is_some()),
         })
     }
 

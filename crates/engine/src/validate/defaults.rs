@@ -59,6 +59,17 @@ pub(super) fn validate(table: &DeTable<'_>, diags: &mut Vec<Diagnostic>) -> Defa
     {
         defaults.path_in_logs = p;
     }
+    if let Some(v) = fields.get("customer_tags")
+        && let Some(m) = parse::keyword(
+            v,
+            "`customer_tags` value",
+            Code::UnknownValue,
+            &["optional", "required"],
+            diags,
+        )
+    {
+        defaults.tags_required = m == "required";
+    }
     defaults
 }
 

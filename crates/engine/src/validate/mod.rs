@@ -167,6 +167,11 @@ pub(crate) fn validate(
         &mut diags,
     );
 
+    // A policy that declares the deployment passes tags with every request is past the
+    // warning that tag-scoped rules need them.
+    if defaults.tags_required {
+        diags.retain(|d| d.code != crate::diagnostic::Code::TagScopedRule);
+    }
     let has_errors = diags
         .iter()
         .any(|d| d.severity == crate::diagnostic::Severity::Error);

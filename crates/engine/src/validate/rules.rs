@@ -205,7 +205,7 @@ impl<'t> RuleChecker<'t> {
                 Diagnostic::new(Code::TagScopedRule, "a rule is scoped by tag: every request needs the `customer_tags` parameter")
                     .with_span(v.span())
                     .with_label("decided by the customer's tags")
-                    .with_hint("declare `customer_tags` in the dispatch namespace's outbound `parameters` and pass it for every customer (`[]` for none); a request without it is refused `no_tags` (docs/deploy.md)"),
+                    .with_hint("declare `customer_tags` in the dispatch namespace's outbound `parameters` and pass it for every customer (`[]` for none), then say so with `customer_tags = \"required\"` in `[defaults]`; a request without it is refused `no_tags` (docs/deploy.md)"),
             );
         }
         let rule = Rule {
