@@ -1,5 +1,6 @@
 //! The audit aggregates: built line by line in bounded memory, then frozen into a
-//! serialisable [`Summary`] that the text, JSON and HTML outputs render.
+//! serialisable [`Summary`]: the `--json` output, and what [`super::report`] lays out for the
+//! text and HTML outputs.
 
 use std::collections::BTreeMap;
 
@@ -16,6 +17,8 @@ const MAX_KEYS: usize = 10_000;
 const MAX_INNER_KEYS: usize = 1_000;
 /// Hosts tracked per report rule for its top list.
 const REPORT_HOSTS_TRACKED: usize = 200;
+/// The key the pooled keys of a full [`Capped`] map are shown under.
+const OTHER: &str = "(other)";
 
 /// Decisions split by what was done (the line's `outcome`, derived for older lines): a
 /// request that failed counts as `failed`, never as the action it was decided for, so an
@@ -46,21 +49,30 @@ impl ActionCounts {
             Outcome::Forwarded => self.pass += 1,
             Outcome::Failed => self.failed += 1,
         }
-        if log.would_block {
-            self.would_block += 1;
-        }
+        self.would_block += u64::from(log.would_block);
     }
 }
 
-#[derive(Debug, Default)]
-struct RevisionAgg {
-    name: Option<String>,
-    sha256: String,
-    source: Option<PolicySource>,
-    serial: Option<u64>,
-    counts: ActionCounts,
+/// The first and last time of some decisions.
+#[derive(Clone, Debug, Default)]
+struct Span {
     first: Option<Timestamp>,
     last: Option<Timestamp>,
+}
+
+impl Span {
+    fn widen(&mut self, t: &Timestamp) {
+        if self.first.as_ref().is_none_or(|f| t < f) {
+            self.first = Some(t.clone());
+        }
+        if self.last.as_ref().is_none_or(|l| t > l) {
+            self.last = Some(t.clone());
+        }
+    }
+
+    fn text(t: Option<&Timestamp>) -> Option<String> {
+        t.map(|t| t.text().to_owned())
+    }
 }
 
 #[derive(Debug)]
@@ -68,16 +80,6 @@ struct ReportAgg {
     counts: ActionCounts,
     customers: Capped<u64>,
     hosts: TopK,
-}
-
-impl Default for ReportAgg {
-    fn default() -> ReportAgg {
-        ReportAgg {
-            counts: ActionCounts::default(),
-            customers: Capped::new(MAX_INNER_KEYS),
-            hosts: TopK::new(REPORT_HOSTS_TRACKED),
-        }
-    }
 }
 
 #[derive(Debug)]
@@ -88,33 +90,21 @@ struct CredentialAgg {
     customers: Capped<u64>,
 }
 
-impl Default for CredentialAgg {
-    fn default() -> CredentialAgg {
-        CredentialAgg {
-            injections: 0,
-            failed: 0,
-            unavailable: 0,
-            customers: Capped::new(MAX_INNER_KEYS),
-        }
-    }
-}
-
 /// Accumulates decision lines.
 #[derive(Debug)]
 pub struct Auditor {
     top: usize,
     actions: ActionCounts,
-    first: Option<Timestamp>,
-    last: Option<Timestamp>,
+    span: Span,
     bad_timestamps: u64,
-    revisions: Capped<RevisionAgg>,
+    revisions: Capped<Option<(RevisionRow, Span)>>,
     customers: Capped<ActionCounts>,
     no_customer: ActionCounts,
     rules: Capped<ActionCounts>,
     ruleless: Capped<ActionCounts>,
     blocked_hosts: TopK,
-    report_rules: Capped<ReportAgg>,
-    credentials: Capped<CredentialAgg>,
+    report_rules: Capped<Option<ReportAgg>>,
+    credentials: Capped<Option<CredentialAgg>>,
     errors: Capped<u64>,
     failures: Capped<u64>,
     statuses: BTreeMap<&'static str, u64>,
@@ -126,8 +116,7 @@ impl Auditor {
         Auditor {
             top,
             actions: ActionCounts::default(),
-            first: None,
-            last: None,
+            span: Span::default(),
             bad_timestamps: 0,
             revisions: Capped::new(MAX_INNER_KEYS),
             customers: Capped::new(MAX_KEYS),
@@ -148,33 +137,10 @@ impl Auditor {
         self.actions.add(log);
         let ts = Timestamp::parse(&log.ts);
         match &ts {
-            Some(t) => {
-                widen(&mut self.first, &mut self.last, t);
-            }
+            Some(t) => self.span.widen(t),
             None => self.bad_timestamps += 1,
         }
-
-        // One row per revision and where it came from: the same policy embedded and as
-        // bundle 7 are two rows.
-        let revision_key = format!(
-            "{}\n{}\n{}\n{}",
-            log.policy.sha256,
-            log.policy.name.as_deref().unwrap_or(""),
-            log.policy.source.map_or("", PolicySource::as_str),
-            log.policy.serial.map(|s| s.to_string()).unwrap_or_default()
-        );
-        let revision = self.revisions.entry(&revision_key);
-        if revision.counts.total == 0 {
-            revision.name.clone_from(&log.policy.name);
-            revision.sha256.clone_from(&log.policy.sha256);
-            revision.source = log.policy.source;
-            revision.serial = log.policy.serial;
-        }
-        revision.counts.add(log);
-        if let Some(t) = &ts {
-            widen(&mut revision.first, &mut revision.last, t);
-        }
-
+        self.observe_revision(log, ts.as_ref());
         match &log.customer {
             Some(customer) => self.customers.entry(customer).add(log),
             None => self.no_customer.add(log),
@@ -192,47 +158,38 @@ impl Auditor {
                 self.ruleless.entry(key).add(log);
             }
         }
-
         let host = log.host.as_deref().unwrap_or("(no host)");
         if log.action == Action::Block {
             self.blocked_hosts.add(host);
         }
         if log.would_block {
-            // Global report mode has no report rule: the would-block reason names it.
-            let key = match (&log.report_rule, &log.reason) {
-                (Some(rule), _) => rule.clone(),
-                (None, Some(reason)) => format!("(no rule: {reason})"),
-                (None, None) => "(no rule)".to_string(),
-            };
-            let report = self.report_rules.entry(&key);
-            report.counts.add(log);
-            *report.customers.entry(customer_label(log)) += 1;
-            report.hosts.add(host);
+            self.observe_report_rule(log, host);
         }
         let outcome = log.outcome();
         if let Some(credential) = &log.credential {
-            let agg = self.credentials.entry(credential);
-            match outcome {
-                Outcome::Injected => {
-                    agg.injections += 1;
-                    *agg.customers.entry(customer_label(log)) += 1;
+            let agg = self.credentials.entry(credential).get_or_insert_with(|| {
+                let customers = Capped::new(MAX_INNER_KEYS);
+                CredentialAgg {
+                    injections: 0,
+                    failed: 0,
+                    unavailable: 0,
+                    customers,
                 }
-                Outcome::Failed => {
-                    agg.failed += 1;
-                    if log.error.as_deref() == Some("credential_unavailable") {
-                        agg.unavailable += 1;
-                    }
-                }
-                Outcome::Blocked | Outcome::Forwarded => {}
+            });
+            if outcome == Outcome::Injected {
+                agg.injections += 1;
+                *agg.customers.entry(customer_label(log)) += 1;
+            } else if outcome == Outcome::Failed {
+                agg.failed += 1;
+                agg.unavailable +=
+                    u64::from(log.error.as_deref() == Some("credential_unavailable"));
             }
         }
         if outcome == Outcome::Failed {
-            let key = format!(
-                "{} {}",
-                log.action.as_str(),
-                log.error.as_deref().unwrap_or("no_upstream_status")
-            );
-            *self.failures.entry(&key) += 1;
+            let error = log.error.as_deref().unwrap_or("no_upstream_status");
+            *self
+                .failures
+                .entry(&format!("{} {error}", log.action.as_str())) += 1;
         }
         if let Some(error) = &log.error {
             *self.errors.entry(error) += 1;
@@ -240,157 +197,103 @@ impl Auditor {
         *self.statuses.entry(status_class(log.status)).or_insert(0) += 1;
     }
 
+    /// One row per revision and where it came from: the same policy embedded and as bundle 7
+    /// are two rows. Lines of revisions past [`MAX_INNER_KEYS`] count in the totals only.
+    fn observe_revision(&mut self, log: &DecisionLog, ts: Option<&Timestamp>) {
+        let policy = &log.policy;
+        let key = format!(
+            "{}\n{}\n{}\n{}",
+            policy.sha256,
+            policy.name.as_deref().unwrap_or(""),
+            policy.source.map_or("", PolicySource::as_str),
+            policy.serial.map(|s| s.to_string()).unwrap_or_default()
+        );
+        let (row, span) = self.revisions.entry(&key).get_or_insert_with(|| {
+            let row = RevisionRow {
+                name: policy.name.clone(),
+                sha256: policy.sha256.clone(),
+                source: policy.source,
+                serial: policy.serial,
+                counts: ActionCounts::default(),
+                first: None,
+                last: None,
+            };
+            (row, Span::default())
+        });
+        row.counts.add(log);
+        if let Some(t) = ts {
+            span.widen(t);
+        }
+    }
+
+    /// Global report mode has no report rule: the would-block reason names it.
+    fn observe_report_rule(&mut self, log: &DecisionLog, host: &str) {
+        let key = match (&log.report_rule, &log.reason) {
+            (Some(rule), _) => rule.clone(),
+            (None, Some(reason)) => format!("(no rule: {reason})"),
+            (None, None) => "(no rule)".to_string(),
+        };
+        let report = self
+            .report_rules
+            .entry(&key)
+            .get_or_insert_with(|| ReportAgg {
+                counts: ActionCounts::default(),
+                customers: Capped::new(MAX_INNER_KEYS),
+                hosts: TopK::new(REPORT_HOSTS_TRACKED),
+            });
+        report.counts.add(log);
+        *report.customers.entry(customer_label(log)) += 1;
+        report.hosts.add(host);
+    }
+
     /// Freezes the aggregates together with what reading the inputs found.
     pub fn finish(self, read: ReadReport) -> Summary {
         let top = self.top;
-        let mut notes = Vec::new();
-        let mut pooled = |what: &str, n: u64| {
-            if n > 0 {
-                notes.push(format!(
-                    "{n} lines had a {what} beyond the first {MAX_KEYS} distinct ones and are counted under `(other)`"
-                ));
-            }
-        };
-        pooled("customer", self.customers.other_observations());
-        pooled("rule", self.rules.other_observations());
-        if self.blocked_hosts.is_approximate() {
-            notes.push("top blocked hosts are approximate (more distinct hosts than tracked): counts are upper bounds, `error` gives the slack".to_string());
-        }
-        if self.bad_timestamps > 0 {
-            notes.push(format!(
-                "{} decision lines have a `ts` that is not an RFC 3339 UTC time; they are left out of the time range",
-                self.bad_timestamps
-            ));
-        }
-
-        let mut revisions: Vec<RevisionRow> = self
-            .revisions
-            .iter()
-            .map(|(_, r)| RevisionRow {
-                name: r.name.clone(),
-                sha256: r.sha256.clone(),
-                source: r.source,
-                serial: r.serial,
-                counts: r.counts,
-                first: r.first.as_ref().map(|t| t.text().to_string()),
-                last: r.last.as_ref().map(|t| t.text().to_string()),
+        let mut revisions: Vec<RevisionRow> = (self.revisions.iter())
+            .filter_map(|(_, revision)| revision.as_ref())
+            .map(|(row, span)| RevisionRow {
+                first: Span::text(span.first.as_ref()),
+                last: Span::text(span.last.as_ref()),
+                ..row.clone()
             })
             .collect();
         revisions.sort_by(|a, b| a.first.cmp(&b.first).then_with(|| a.sha256.cmp(&b.sha256)));
-
-        let mut customers: Vec<CountRow> = self
-            .customers
-            .iter()
-            .map(|(k, c)| CountRow {
-                key: Some(k.clone()),
-                counts: *c,
+        let mut customers: Vec<CountRow> = entries(&self.customers)
+            .map(|(key, counts)| CountRow {
+                key: Some(key),
+                counts: *counts,
             })
-            .collect();
-        if let Some(other) = self.customers.other() {
-            customers.push(CountRow {
-                key: Some("(other)".into()),
-                counts: *other,
-            });
-        }
-        if self.no_customer.total > 0 {
-            customers.push(CountRow {
+            .chain((self.no_customer.total > 0).then_some(CountRow {
                 key: None,
                 counts: self.no_customer,
-            });
-        }
-        sort_rows(&mut customers);
-
-        let mut rules: Vec<RuleRow> = self
-            .rules
-            .iter()
-            .map(|(k, c)| RuleRow {
-                rule: Some(k.clone()),
-                reason: None,
-                counts: *c,
-            })
-            .chain(self.rules.other().map(|c| RuleRow {
-                rule: Some("(other)".into()),
-                reason: None,
-                counts: *c,
             }))
-            .chain(self.ruleless.iter().map(|(reason, c)| RuleRow {
+            .collect();
+        customers.sort_by(|a, b| {
+            b.counts
+                .total
+                .cmp(&a.counts.total)
+                .then_with(|| a.key.cmp(&b.key))
+        });
+        let mut rules: Vec<RuleRow> = entries(&self.rules)
+            .map(|(rule, counts)| RuleRow {
+                rule: Some(rule),
+                reason: None,
+                counts: *counts,
+            })
+            .chain(self.ruleless.iter().map(|(reason, counts)| RuleRow {
                 rule: None,
                 reason: (!reason.is_empty()).then(|| reason.clone()),
-                counts: *c,
+                counts: *counts,
             }))
             .collect();
         rules.sort_by(|a, b| {
-            b.counts
-                .total
-                .cmp(&a.counts.total)
-                .then_with(|| a.rule.cmp(&b.rule))
-                .then_with(|| a.reason.cmp(&b.reason))
+            (b.counts.total.cmp(&a.counts.total))
+                .then_with(|| (&a.rule, &a.reason).cmp(&(&b.rule, &b.reason)))
         });
-
-        let mut report_rules: Vec<ReportRuleRow> = self
-            .report_rules
-            .iter()
-            .map(|(k, r)| ReportRuleRow {
-                rule: k.clone(),
-                counts: r.counts,
-                customers_affected: r.customers.iter().count() as u64
-                    + u64::from(r.customers.other().is_some()),
-                customers: top_of(&r.customers, top),
-                hosts: r.hosts.top(top),
-            })
-            .collect();
-        report_rules.sort_by(|a, b| {
-            b.counts
-                .total
-                .cmp(&a.counts.total)
-                .then_with(|| a.rule.cmp(&b.rule))
-        });
-
-        let mut credentials: Vec<CredentialRow> = self
-            .credentials
-            .iter()
-            .map(|(k, c)| CredentialRow {
-                credential: k.clone(),
-                injections: c.injections,
-                failed: c.failed,
-                unavailable: c.unavailable,
-                customers: top_of(&c.customers, top),
-            })
-            .collect();
-        credentials.sort_by(|a, b| {
-            b.injections
-                .cmp(&a.injections)
-                .then_with(|| a.credential.cmp(&b.credential))
-        });
-
-        let mut errors: Vec<KeyCount> = self
-            .errors
-            .iter()
-            .map(|(k, n)| KeyCount {
-                key: k.clone(),
-                count: *n,
-            })
-            .collect();
-        errors.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.key.cmp(&b.key)));
-
-        let mut failures: Vec<KeyCount> = self
-            .failures
-            .iter()
-            .map(|(k, n)| KeyCount {
-                key: k.clone(),
-                count: *n,
-            })
-            .chain(self.failures.other().map(|n| KeyCount {
-                key: "(other)".into(),
-                count: *n,
-            }))
-            .collect();
-        failures.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.key.cmp(&b.key)));
-
         Summary {
             inputs: read.inputs,
             decisions: self.actions.total,
-            time_range: match (self.first, self.last) {
+            time_range: match (self.span.first, self.span.last) {
                 (Some(first), Some(last)) => Some(TimeRange {
                     first: first.text().to_string(),
                     last: last.text().to_string(),
@@ -402,29 +305,111 @@ impl Auditor {
             customers,
             rules,
             top_blocked_hosts: self.blocked_hosts.top(top),
-            report_rules,
-            credentials,
-            failures,
-            upstream_errors: errors,
-            upstream_status: self
-                .statuses
-                .into_iter()
+            report_rules: report_rows(&self.report_rules, top),
+            credentials: credential_rows(&self.credentials, top),
+            failures: key_counts(&self.failures, usize::MAX),
+            upstream_errors: key_counts(&self.errors, usize::MAX),
+            upstream_status: (self.statuses.into_iter())
                 .map(|(k, v)| (k.to_string(), v))
                 .collect(),
             other_messages: read.other_messages,
             problems: read.problems,
-            notes,
+            notes: notes(
+                &self.customers,
+                &self.rules,
+                &self.blocked_hosts,
+                self.bad_timestamps,
+            ),
         }
     }
 }
 
-fn widen(first: &mut Option<Timestamp>, last: &mut Option<Timestamp>, t: &Timestamp) {
-    if first.as_ref().is_none_or(|f| t < f) {
-        *first = Some(t.clone());
+/// Caveats about the figures.
+fn notes(
+    customers: &Capped<ActionCounts>,
+    rules: &Capped<ActionCounts>,
+    hosts: &TopK,
+    bad_ts: u64,
+) -> Vec<String> {
+    let mut notes = Vec::new();
+    for (what, n) in [
+        ("customer", customers.other_observations()),
+        ("rule", rules.other_observations()),
+    ] {
+        if n > 0 {
+            notes.push(format!(
+                "{n} lines had a {what} beyond the first {MAX_KEYS} distinct ones and are counted under `{OTHER}`"
+            ));
+        }
     }
-    if last.as_ref().is_none_or(|l| t > l) {
-        *last = Some(t.clone());
+    if hosts.is_approximate() {
+        notes.push("top blocked hosts are approximate (more distinct hosts than tracked): counts are upper bounds, `error` gives the slack".to_string());
     }
+    if bad_ts > 0 {
+        notes.push(format!(
+            "{bad_ts} decision lines have a `ts` that is not an RFC 3339 UTC time; they are left out of the time range"
+        ));
+    }
+    notes
+}
+
+fn report_rows(rules: &Capped<Option<ReportAgg>>, top: usize) -> Vec<ReportRuleRow> {
+    let mut rows: Vec<ReportRuleRow> = rules
+        .iter()
+        .filter_map(|(rule, r)| {
+            let r = r.as_ref()?;
+            Some(ReportRuleRow {
+                rule: rule.clone(),
+                counts: r.counts,
+                customers_affected: r.customers.iter().count() as u64
+                    + u64::from(r.customers.other().is_some()),
+                customers: key_counts(&r.customers, top),
+                hosts: r.hosts.top(top),
+            })
+        })
+        .collect();
+    rows.sort_by(|a, b| {
+        b.counts
+            .total
+            .cmp(&a.counts.total)
+            .then_with(|| a.rule.cmp(&b.rule))
+    });
+    rows
+}
+
+fn credential_rows(credentials: &Capped<Option<CredentialAgg>>, top: usize) -> Vec<CredentialRow> {
+    let mut rows: Vec<CredentialRow> = credentials
+        .iter()
+        .filter_map(|(credential, c)| {
+            let c = c.as_ref()?;
+            Some(CredentialRow {
+                credential: credential.clone(),
+                injections: c.injections,
+                failed: c.failed,
+                unavailable: c.unavailable,
+                customers: key_counts(&c.customers, top),
+            })
+        })
+        .collect();
+    rows.sort_by(|a, b| {
+        (b.injections.cmp(&a.injections)).then_with(|| a.credential.cmp(&b.credential))
+    });
+    rows
+}
+
+/// The entries of a capped map, then its pooled keys as `(other)`.
+fn entries<V: Default>(map: &Capped<V>) -> impl Iterator<Item = (String, &V)> {
+    (map.iter().map(|(k, v)| (k.clone(), v))).chain(map.other().map(|v| (OTHER.to_owned(), v)))
+}
+
+/// The `n` most counted keys of `map`, most first (ties by key).
+fn key_counts(map: &Capped<u64>, n: usize) -> Vec<KeyCount> {
+    let mut rows: Vec<KeyCount> = entries(map)
+        .map(|(key, count)| KeyCount { key, count: *count })
+        .collect();
+    rows.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.key.cmp(&b.key)));
+    rows.truncate(n);
+    rows
 }
 
 fn customer_label(log: &DecisionLog) -> &str {
@@ -441,32 +426,6 @@ fn status_class(status: Option<u16>) -> &'static str {
         Some(500..=599) => "5xx",
         Some(_) => "other",
     }
-}
-
-fn top_of(map: &Capped<u64>, n: usize) -> Vec<KeyCount> {
-    let mut rows: Vec<KeyCount> = map
-        .iter()
-        .map(|(k, c)| KeyCount {
-            key: k.clone(),
-            count: *c,
-        })
-        .chain(map.other().map(|c| KeyCount {
-            key: "(other)".into(),
-            count: *c,
-        }))
-        .collect();
-    rows.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.key.cmp(&b.key)));
-    rows.truncate(n);
-    rows
-}
-
-fn sort_rows(rows: &mut [CountRow]) {
-    rows.sort_by(|a, b| {
-        b.counts
-            .total
-            .cmp(&a.counts.total)
-            .then_with(|| a.key.cmp(&b.key))
-    });
 }
 
 /// First and last decision time.

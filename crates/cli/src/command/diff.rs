@@ -1,32 +1,26 @@
 //! `egress-policy diff OLD NEW [--json]`: what a policy change newly blocks, allows and
 //! injects, computed by probing both compiled policies (see `crate::diff`).
 //!
-//! Exit codes: 0 no widening change, 2 a widening change (anything that was blocked now
+//! Exit codes: 0 no widening change, 3 a widening change (anything that was blocked now
 //! passes or is injected, an enforced block is now report-only, or a credential is sent where
-//! it was not), 1 a policy error. Clap's usage errors also exit 2; scripts gating on widening
-//! should treat any output on stderr with exit 2 as a usage error (`--json` prints its object
-//! on stdout only when the diff ran).
+//! it was not), 1 a policy error, 2 a usage error.
 
+use std::io::Write as _;
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 use egress_policy_engine::{CompiledPolicy, Credential};
 
 use crate::diff::render::{self, DiffReport, PolicyLabel};
 use crate::diff::{compare, group, list_probes, probe_set};
-use crate::error::CliError;
 use crate::policy_source;
-
-/// The exit code for a change that widens what is allowed.
-const WIDENING: u8 = 2;
+use crate::{CliError, Outcome};
 
 /// Arguments of `diff`.
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Exit status: 0 no widening change, 2 a widening change (something blocked now passes or \
+    after_help = "Exit status: 0 no widening change, 3 a widening change (something blocked now passes or \
                   is injected, an enforced block is now report-only, or a credential goes where it did \
-                  not), 1 a policy error. Usage errors also exit 2, with a message on stderr and nothing \
-                  on stdout."
+                  not), 1 a policy error, 2 a usage error."
 )]
 pub struct Args {
     /// The policy before the change.
@@ -39,7 +33,7 @@ pub struct Args {
 }
 
 /// Runs `diff`.
-pub fn run(args: &Args) -> Result<ExitCode, CliError> {
+pub fn run(args: &Args) -> Result<Outcome, CliError> {
     let old = policy_source::load(&args.old)?;
     let new = policy_source::load(&args.new)?;
     let (old_policy, new_policy) = (&old.compiled.policy, &new.compiled.policy);
@@ -54,15 +48,16 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
         changes,
         notes: notes(old_policy, new_policy),
     };
+    let mut out = std::io::stdout().lock();
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
     } else {
-        print!("{}", render::human(&report));
+        write!(out, "{}", render::human(&report))?;
     }
     Ok(if report.widening {
-        ExitCode::from(WIDENING)
+        Outcome::Widens
     } else {
-        ExitCode::SUCCESS
+        Outcome::Ok
     })
 }
 

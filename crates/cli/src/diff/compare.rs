@@ -31,7 +31,7 @@ pub enum ChangeKind {
 
 impl ChangeKind {
     /// Whether the change lets something through that did not get through before, or sends a
-    /// credential where it was not sent before (`diff` exits 2 on these).
+    /// credential where it was not sent before (`diff` exits 3 on these).
     pub fn is_widening(self) -> bool {
         self.effect() == Effect::Widens
     }

@@ -144,7 +144,7 @@ pub fn human(report: &DiffReport) -> String {
         "{} change{}, {widening} widening{}",
         report.changes.len(),
         if report.changes.len() == 1 { "" } else { "s" },
-        if widening > 0 { " (exit 2)" } else { "" }
+        if widening > 0 { " (exit 3)" } else { "" }
     );
     out
 }
