@@ -64,7 +64,10 @@ pub const EXIT_STATUSES: [(u8, &str); 7] = [
         "reserved: log lines missing or altered (`audit`, `replay`)",
     ),
     (5, "reserved: nothing verified (`replay`)"),
-    (141, "standard output closed early (a reader such as `head` stopped reading)"),
+    (
+        141,
+        "standard output closed early (a reader such as `head` stopped reading)",
+    ),
 ];
 
 /// Check, compile, bundle, explain, test, diff, audit, replay and format egress policies.

@@ -6,7 +6,7 @@ use std::fmt;
 
 use serde::Serialize;
 
-use super::compare::{ChangeKind, Difference, Outcome};
+use super::compare::{ChangeKind, Difference, Effect, Outcome};
 use super::list_probes::LIST_ORIGIN_PREFIX;
 use super::probe_set::{Audience, ProbeSet, RequestShape, Side};
 
@@ -104,11 +104,15 @@ pub struct HostChange {
     pub requests: Vec<RequestShape>,
 }
 
-/// Differences that share kind, outcomes and scope.
+/// Differences that share kind, outcomes and scope, as `diff --json` shows them.
 #[derive(Clone, Debug, Serialize)]
 pub struct Group {
     /// What changed.
     pub kind: ChangeKind,
+    /// Widens, narrows, or only changes what is reported.
+    pub effect: Effect,
+    /// The kind's heading.
+    pub title: &'static str,
     /// Whether it widens what is allowed.
     pub widening: bool,
     /// The old policy's outcome.
@@ -117,6 +121,8 @@ pub struct Group {
     pub new: Outcome,
     /// Who it applies to.
     pub scope: Scope,
+    /// The scope in words.
+    pub scope_text: String,
     /// Where.
     pub hosts: Vec<HostChange>,
 }
@@ -150,9 +156,12 @@ pub fn group(set: &ProbeSet, differences: &[Difference]) -> Vec<Group> {
         .into_iter()
         .map(|((kind, old, new, scope), hosts)| Group {
             kind,
+            effect: kind.effect(),
+            title: kind.title(),
             widening: kind.is_widening(),
             old,
             new,
+            scope_text: scope.to_string(),
             scope,
             hosts: hosts
                 .into_iter()

@@ -7,7 +7,7 @@ use serde::Serialize;
 use egress_policy_engine::{Action, DEFAULT_ACTION_REASON};
 
 use super::compare::Outcome;
-use super::group::{Group, HostChange, Scope};
+use super::group::{Group, HostChange};
 use super::probe_set::RequestShape;
 
 /// At most this many hosts per group in the human output (JSON lists all).
@@ -38,64 +38,10 @@ pub struct DiffReport {
     /// Whether any change widens what is allowed.
     pub widening: bool,
     /// The grouped changes, widening ones first.
-    #[serde(serialize_with = "serialize_groups")]
     pub changes: Vec<Group>,
     /// Changes that do not alter decisions but matter for review (credential definitions,
     /// logging).
     pub notes: Vec<String>,
-}
-
-/// An outcome as the JSON shows it.
-#[derive(Serialize)]
-struct JsonOutcome<'a> {
-    action: &'static str,
-    rule: Option<&'a str>,
-    rule_line: Option<u32>,
-    reason: Option<&'a str>,
-    credential: Option<&'a str>,
-    would_block: bool,
-    report_rule: Option<&'a str>,
-}
-
-impl<'a> From<&'a Outcome> for JsonOutcome<'a> {
-    fn from(o: &'a Outcome) -> JsonOutcome<'a> {
-        JsonOutcome {
-            action: o.action.as_str(),
-            rule: o.rule.as_ref().map(|(id, _)| id.as_str()),
-            rule_line: o.rule.as_ref().map(|(_, line)| *line),
-            reason: o.reason_code.as_deref(),
-            credential: o.credential.as_deref(),
-            would_block: o.would_block,
-            report_rule: o.report_rule.as_ref().map(|(id, _)| id.as_str()),
-        }
-    }
-}
-
-#[derive(Serialize)]
-struct JsonGroup<'a> {
-    kind: super::compare::ChangeKind,
-    effect: super::compare::Effect,
-    title: &'static str,
-    widening: bool,
-    old: JsonOutcome<'a>,
-    new: JsonOutcome<'a>,
-    scope: &'a Scope,
-    scope_text: String,
-    hosts: &'a [HostChange],
-}
-
-fn serialize_groups<S: serde::Serializer>(groups: &[Group], s: S) -> Result<S::Ok, S::Error> {
-    s.collect_seq(groups.iter().map(|g| JsonGroup {
-        kind: g.kind,
-        effect: g.kind.effect(),
-        title: g.kind.title(),
-        widening: g.widening,
-        old: JsonOutcome::from(&g.old),
-        new: JsonOutcome::from(&g.new),
-        scope: &g.scope,
-        scope_text: g.scope.to_string(),
-        hosts: &g.hosts,
-    }))
 }
 
 /// The human report.
@@ -155,27 +101,27 @@ fn outcome(o: &Outcome, file: &str) -> String {
         let _ = write!(text, " `{credential}`");
     }
     let blocked = o.action == Action::Block;
-    match (&o.rule, o.reason_code.as_deref()) {
-        (Some((id, line)), _) => {
+    match (&o.rule, o.rule_line, o.reason.as_deref()) {
+        (Some(id), Some(line), _) => {
             let _ = write!(text, " by rule `{id}` ({file}:{line})");
         }
-        (None, Some(code)) if blocked && code != DEFAULT_ACTION_REASON => {
+        (None, _, Some(code)) if blocked && code != DEFAULT_ACTION_REASON => {
             let _ = write!(text, " (refusal `{code}`)");
         }
-        (None, _) => text.push_str(" by the default action"),
+        _ => text.push_str(" by the default action"),
     }
     if o.would_block && !blocked {
-        match (&o.report_rule, o.reason_code.as_deref()) {
-            (Some((id, line)), _) => {
+        match (&o.report_rule, o.report_rule_line, o.reason.as_deref()) {
+            (Some(id), Some(line), _) => {
                 let _ = write!(
                     text,
                     ", would be blocked by report-mode rule `{id}` ({file}:{line})"
                 );
             }
-            (None, Some(code)) => {
+            (None, _, Some(code)) => {
                 let _ = write!(text, ", would be blocked (`{code}`, report mode)");
             }
-            (None, None) => text.push_str(", would be blocked (report mode)"),
+            _ => text.push_str(", would be blocked (report mode)"),
         }
     }
     text
