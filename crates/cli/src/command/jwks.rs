@@ -62,41 +62,6 @@ struct JwkSet<'a> {
     keys: [Jwk<'a>; 1],
 }
 
-/// Why no JWKS can be printed.
-#[derive(Debug, PartialEq, Eq, thiserror::Error)]
-enum JwksError {
-    #[error(
-        "credential `{0}` uses {1} (HMAC): its key is a shared secret, so there is no public key to publish; give the API owner the secret through your secret manager instead"
-    )]
-    Hmac(String, JwtAlgorithm),
-    #[error(
-        "no PEM block found; expected `-----BEGIN PRIVATE KEY-----` (PKCS#8) or `-----BEGIN PUBLIC KEY-----`"
-    )]
-    NotPem,
-    #[error("the file holds {0} PEM blocks; give a file with exactly one key")]
-    SeveralKeys(usize),
-    #[error("the PEM block is `{0}`, not a key; expected `PRIVATE KEY` (PKCS#8) or `PUBLIC KEY`")]
-    NotAKey(String),
-    #[error(
-        "the private key is encrypted; the Worker secret holds an unencrypted PKCS#8 key, and the public key (`openssl pkey -pubout`) is enough here"
-    )]
-    Encrypted,
-    #[error(
-        "`EC PRIVATE KEY` (SEC1) is not what the Worker reads; convert it with `openssl pkcs8 -topk8 -nocrypt -in KEY.pem` or pass the public key"
-    )]
-    Sec1,
-    #[error("the {0} is not an RSA, EC P-256, EC P-384 or Ed25519 key (or it is damaged)")]
-    Unsupported(&'static str),
-    #[error(
-        "credential `{0}` signs with {1}, which needs {needs}, but the key file holds {2}",
-        needs = key_kind(*.1)
-    )]
-    WrongKeyType(String, JwtAlgorithm, &'static str),
-    /// The Worker refuses the same keys at mint time (`CredentialError::WeakKey`).
-    #[error("the RSA key has {0} bits; RS*/PS* need at least 2048 (RFC 7518 section 3.3)")]
-    WeakRsa(usize),
-}
-
 /// Runs the subcommand.
 pub fn run(args: &Args) -> Result<Outcome, CliError> {
     let loaded = policy_source::load(&args.policy)?;
@@ -117,8 +82,10 @@ pub fn run(args: &Args) -> Result<Outcome, CliError> {
     let algorithm = credential.algorithm;
     if algorithm.is_hmac() {
         // Refused before the key file is even read: there is nothing public to derive.
-        let refusal = JwksError::Hmac(credential.id.clone(), algorithm);
-        return Err(CliError::Usage(refusal.to_string()));
+        return Err(CliError::Usage(format!(
+            "credential `{}` uses {algorithm} (HMAC): its key is a shared secret, so there is no public key to publish; give the API owner the secret through your secret manager instead",
+            credential.id
+        )));
     }
     let pem = std::fs::read(&args.key_file).map_err(|e| {
         CliError::Usage(format!(
@@ -139,8 +106,9 @@ pub fn run(args: &Args) -> Result<Outcome, CliError> {
     Ok(Outcome::Ok)
 }
 
-/// The public JWK of the key in `pem`, when it fits the credential's algorithm.
-fn jwk<'a>(credential: &'a Credential, pem: &[u8]) -> Result<Jwk<'a>, JwksError> {
+/// The public JWK of the key in `pem`, when it fits the credential's algorithm; the error
+/// says what is wrong with the key, never what it holds.
+fn jwk<'a>(credential: &'a Credential, pem: &[u8]) -> Result<Jwk<'a>, String> {
     let algorithm = credential.algorithm;
     let public = public_key(pem)?;
     let found = match &public {
@@ -154,11 +122,14 @@ fn jwk<'a>(credential: &'a Credential, pem: &[u8]) -> Result<Jwk<'a>, JwksError>
         AlgorithmParameters::OctetKeyPair(p) if p.curve == EllipticCurve::Ed25519 => {
             "an Ed25519 key"
         }
-        _ => return Err(JwksError::Unsupported("key")),
+        _ => return Err(unsupported("key")),
     };
-    if found != key_kind(algorithm) {
-        let id = credential.id.clone();
-        return Err(JwksError::WrongKeyType(id, algorithm, found));
+    let needs = key_kind(algorithm);
+    if found != needs {
+        let id = &credential.id;
+        return Err(format!(
+            "credential `{id}` signs with {algorithm}, which needs {needs}, but the key file holds {found}"
+        ));
     }
     let mut jwk = Jwk {
         kty: "OKP",
@@ -174,8 +145,11 @@ fn jwk<'a>(credential: &'a Credential, pem: &[u8]) -> Result<Jwk<'a>, JwksError>
     match public {
         AlgorithmParameters::RSA(rsa) => {
             let bits = rsa_bits(&rsa.n, &rsa.e);
+            // The Worker refuses the same keys at mint time (`CredentialError::WeakKey`).
             if bits < algorithm.min_key_bytes().unwrap_or(0).saturating_mul(8) {
-                return Err(JwksError::WeakRsa(bits));
+                return Err(format!(
+                    "the RSA key has {bits} bits; RS*/PS* need at least 2048 (RFC 7518 section 3.3)"
+                ));
             }
             (jwk.kty, jwk.n, jwk.e) = ("RSA", Some(rsa.n), Some(rsa.e));
         }
@@ -188,7 +162,7 @@ fn jwk<'a>(credential: &'a Credential, pem: &[u8]) -> Result<Jwk<'a>, JwksError>
             (jwk.kty, jwk.crv, jwk.x, jwk.y) = ("EC", Some(crv), Some(ec.x), Some(ec.y));
         }
         AlgorithmParameters::OctetKeyPair(okp) => (jwk.crv, jwk.x) = (Some("Ed25519"), Some(okp.x)),
-        _ => return Err(JwksError::Unsupported("key")),
+        _ => return Err(unsupported("key")),
     }
     Ok(jwk)
 }
@@ -211,22 +185,25 @@ fn key_kind(algorithm: JwtAlgorithm) -> &'static str {
 
 /// The public half of the single key in `pem`: its PEM label says what the file holds, then
 /// `jsonwebtoken` derives the public members from a private key, or reads a public one.
-fn public_key(pem: &[u8]) -> Result<AlgorithmParameters, JwksError> {
+fn public_key(pem: &[u8]) -> Result<AlgorithmParameters, String> {
     let text = String::from_utf8_lossy(pem);
     let labels: Vec<&str> = text
         .lines()
         .filter_map(|l| l.trim().strip_prefix("-----BEGIN ")?.strip_suffix("-----"))
         .collect();
     let what = match labels.as_slice() {
-        [] => return Err(JwksError::NotPem),
+        [] => return Err("no PEM block found; expected `-----BEGIN PRIVATE KEY-----` (PKCS#8) or `-----BEGIN PUBLIC KEY-----`".into()),
         ["PRIVATE KEY"] => "PKCS#8 private key",
         ["PUBLIC KEY"] => "public key",
         ["RSA PRIVATE KEY"] => "PKCS#1 private key",
         ["RSA PUBLIC KEY"] => "PKCS#1 public key",
-        ["ENCRYPTED PRIVATE KEY"] => return Err(JwksError::Encrypted),
-        ["EC PRIVATE KEY"] => return Err(JwksError::Sec1),
-        [other] => return Err(JwksError::NotAKey(other.chars().take(40).collect())),
-        many => return Err(JwksError::SeveralKeys(many.len())),
+        ["ENCRYPTED PRIVATE KEY"] => return Err("the private key is encrypted; the Worker secret holds an unencrypted PKCS#8 key, and the public key (`openssl pkey -pubout`) is enough here".into()),
+        ["EC PRIVATE KEY"] => return Err("`EC PRIVATE KEY` (SEC1) is not what the Worker reads; convert it with `openssl pkcs8 -topk8 -nocrypt -in KEY.pem` or pass the public key".into()),
+        [other] => {
+            let label: String = other.chars().take(40).collect();
+            return Err(format!("the PEM block is `{label}`, not a key; expected `PRIVATE KEY` (PKCS#8) or `PUBLIC KEY`"));
+        }
+        many => return Err(format!("the file holds {} PEM blocks; give a file with exactly one key", many.len())),
     };
     let private = |alg| move |key: EncodingKey| Derived::from_encoding_key(&key, alg);
     let public = |key: DecodingKey| Derived::from_decoding_key(&key, None);
@@ -243,7 +220,11 @@ fn public_key(pem: &[u8]) -> Result<AlgorithmParameters, JwksError> {
         .iter()
         .find_map(|read| read().ok())
         .map(|jwk| jwk.algorithm)
-        .ok_or(JwksError::Unsupported(what))
+        .ok_or_else(|| unsupported(what))
+}
+
+fn unsupported(what: &str) -> String {
+    format!("the {what} is not an RSA, EC P-256, EC P-384 or Ed25519 key (or it is damaged)")
 }
 
 /// The size in bits of the RSA modulus `n` (base64url, as in the JWK).

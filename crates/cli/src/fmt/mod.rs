@@ -99,15 +99,13 @@ pub fn format(text: &str) -> Result<String, FormatError> {
 }
 
 fn parse_message(text: &str, e: &toml_edit::TomlError) -> String {
-    let detail = e.message().trim().to_string();
-    match e.span() {
-        Some(span) => {
-            let before = text.get(..span.start).unwrap_or_default();
-            let line = before.matches('\n').count() + 1;
-            let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-            format!("{line}:{column}: {detail}")
-        }
-        None => detail,
+    let detail = e.message().trim();
+    match e
+        .span()
+        .map(|span| crate::source_position::position(text, span.start))
+    {
+        Some(at) => format!("{}:{}: {detail}", at.line, at.column),
+        None => detail.to_owned(),
     }
 }
 
@@ -166,12 +164,7 @@ fn restore_file_header(root: &mut Table, header: Vec<String>) {
                 }
             }
             if let Some(table) = tables.into_iter().min_by_key(|t| t.position()) {
-                let existing = table
-                    .decor()
-                    .prefix()
-                    .and_then(|p| p.as_str())
-                    .unwrap_or_default()
-                    .to_string();
+                let existing = decor::prefix_text(table.decor());
                 table.decor_mut().set_prefix(format!("{prefix}{existing}"));
             }
         }
@@ -210,13 +203,7 @@ fn promote_inline_tables(root: &mut Table) {
     let mut tables = ArrayOfTables::new();
     for value in array.iter() {
         if let Value::InlineTable(inline) = value {
-            let comments = decor::comments(
-                value
-                    .decor()
-                    .prefix()
-                    .and_then(|p| p.as_str())
-                    .unwrap_or_default(),
-            );
+            let comments = decor::comments(&decor::prefix_text(value.decor()));
             let mut table = inline.clone().into_table();
             table
                 .decor_mut()
@@ -299,26 +286,13 @@ fn format_one_table(
     *position += 1;
     table.set_position(Some(*position));
     if !table.is_implicit() {
-        let raw_prefix = table
-            .decor()
-            .prefix()
-            .and_then(|p| p.as_str())
-            .unwrap_or_default()
-            .to_string();
-        let raw_suffix = table
-            .decor()
-            .suffix()
-            .and_then(|p| p.as_str())
-            .unwrap_or_default()
-            .to_string();
-        let blank = !*first;
-        *first = false;
+        let comments = decor::comments(&decor::prefix_text(table.decor()));
+        let suffix = decor::trailing_comment(&decor::suffix_text(table.decor()));
+        let blank = !std::mem::replace(first, false);
         table
             .decor_mut()
-            .set_prefix(decor::line_prefix(&decor::comments(&raw_prefix), blank));
-        table
-            .decor_mut()
-            .set_suffix(decor::trailing_comment(&raw_suffix));
+            .set_prefix(decor::line_prefix(&comments, blank));
+        table.decor_mut().set_suffix(suffix);
     }
     sort_table(table, order);
     format_values(table);
@@ -357,12 +331,7 @@ fn format_values(table: &mut Table) {
         key.leaf_decor_mut().set_suffix(" ");
         let key_width = key.get().len() + 3;
         if let Some(value) = item.as_value_mut() {
-            let suffix = value
-                .decor()
-                .suffix()
-                .and_then(|s| s.as_str())
-                .unwrap_or_default()
-                .to_string();
+            let suffix = decor::suffix_text(value.decor());
             format_value(value, key_width);
             value.decor_mut().set_prefix(" ");
             value
@@ -416,16 +385,13 @@ fn format_array(array: &mut Array, used_width: usize) {
         return;
     }
     for v in array.iter_mut() {
-        let d = v.decor();
-        let raw = d.prefix().and_then(|p| p.as_str()).unwrap_or_default();
+        let raw = decor::prefix_text(v.decor());
         // A comment on the same line as the previous item (after its comma, or after `[`)
         // stays on that line.
-        let (same_line, own_lines) = raw.split_once('\n').unwrap_or((raw, ""));
+        let (same_line, own_lines) = raw.split_once('\n').unwrap_or((&raw, ""));
         let mut prefix = decor::trailing_comment(same_line);
         let mut comments = decor::comments(own_lines);
-        comments.extend(decor::comments(
-            d.suffix().and_then(|p| p.as_str()).unwrap_or_default(),
-        ));
+        comments.extend(decor::comments(&decor::suffix_text(v.decor())));
         prefix.push('\n');
         for c in &comments {
             prefix.push_str(INDENT);
