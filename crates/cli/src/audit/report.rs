@@ -33,24 +33,14 @@ pub struct Section {
     pub chart: Vec<(String, u64)>,
 }
 
-/// A table: columns (name, right-aligned), then rows of cells.
+/// A table: columns (name, whether it holds numbers), then rows of cells.
 #[derive(Debug)]
 pub struct Table {
-    /// Column names, and whether the column holds numbers.
-    pub columns: Vec<(&'static str, bool)>,
+    /// Column names, and whether the column holds numbers (right-aligned).
+    pub columns: Vec<(String, bool)>,
     /// The rows, one cell per column.
     pub rows: Vec<Vec<String>>,
 }
-
-/// The counts columns every per-key table has.
-const COUNT_COLUMNS: [(&str, bool); 6] = [
-    ("total", true),
-    ("block", true),
-    ("inject", true),
-    ("pass", true),
-    ("failed", true),
-    ("would_block", true),
-];
 
 /// Shortened sha256 shown next to policy names.
 pub fn short_sha(sha: &str) -> &str {
@@ -70,16 +60,13 @@ pub fn of(s: &Summary) -> Report {
         ("pass", a.pass),
         ("failed", a.failed),
     ];
-    let mut sections = Vec::new();
-    if !s.failures.is_empty() {
-        sections.push(Section {
-            title: "failed requests (not completed, not counted as inject or pass)".to_owned(),
-            lines: vec![joined(
-                s.failures.iter().map(|f| format!("{} {}", f.key, f.count)),
-            )],
-            ..Section::default()
-        });
-    }
+    let outcomes = Vec::from(outcomes.map(|(k, n)| (k.to_owned(), n)));
+    let failures = s.failures.iter().map(|f| (&f.key, f.count));
+    let mut sections = Vec::from_iter((!s.failures.is_empty()).then(|| Section {
+        title: "failed requests (not completed, not counted as inject or pass)".to_owned(),
+        lines: vec![counts(failures, false)],
+        ..Section::default()
+    }));
     sections.extend([
         inputs(s),
         revisions(s),
@@ -88,83 +75,59 @@ pub fn of(s: &Summary) -> Report {
         blocked_hosts(s),
     ]);
     sections.extend([report_rules(s), credentials(s), upstream(s), malformed(s)]);
-    let mut notes: Vec<String> = (s.other_messages > 0)
-        .then(|| format!("other console messages ignored: {}", s.other_messages))
-        .into_iter()
-        .collect();
+    let ignored = (s.other_messages > 0).then(|| s.other_messages);
+    let mut notes = Vec::from_iter(ignored.map(|n| format!("other console messages ignored: {n}")));
     notes.extend(s.notes.iter().map(|n| format!("note: {n}")));
+    let listed = counts(outcomes.iter().map(|(k, n)| (k, *n)), false);
     Report {
         title: format!("egress-policy audit: {} decisions", s.decisions),
         lines: vec![
             format!("time range: {range}"),
-            format!(
-                "outcomes: {}; would_block {}",
-                joined(outcomes.iter().map(|(k, n)| format!("{k} {n}"))),
-                a.would_block
-            ),
+            format!("outcomes: {listed}; would_block {}", a.would_block),
         ],
-        chart: outcomes
-            .iter()
-            .map(|(k, n)| ((*k).to_owned(), *n))
-            .collect(),
+        chart: outcomes,
         sections,
         notes,
     }
 }
 
 fn inputs(s: &Summary) -> Section {
-    let columns = vec![
-        ("file", false),
-        ("lines", true),
-        ("decisions", true),
-        ("error", false),
-    ];
     let rows = s.inputs.iter().map(|i| {
-        let error = i.error.clone().unwrap_or_default();
+        let (lines, decisions) = (i.lines.to_string(), i.decisions.to_string());
         vec![
             i.file.clone(),
-            i.lines.to_string(),
-            i.decisions.to_string(),
-            error,
+            lines,
+            decisions,
+            i.error.clone().unwrap_or_default(),
         ]
     });
-    section("inputs", columns, rows.collect())
+    section("inputs", "file, lines#, decisions#, error", rows)
 }
 
 fn revisions(s: &Summary) -> Section {
-    let mut columns = vec![("name", false), ("sha256", false), ("source", false)];
-    columns.extend(COUNT_COLUMNS.iter().take(5));
-    columns.extend([("first", false), ("last", false)]);
     let rows = s.revisions.iter().map(|r| {
         let name = r.name.clone().unwrap_or_else(|| "(unnamed)".into());
         let mut row = vec![name, short_sha(&r.sha256).to_owned(), source_label(r)];
         row.extend(count_cells(&r.counts).into_iter().take(5));
-        row.extend([
-            r.first.clone().unwrap_or_default(),
-            r.last.clone().unwrap_or_default(),
-        ]);
+        row.extend([r.first.clone(), r.last.clone()].map(Option::unwrap_or_default));
         row
     });
-    section("policy revisions", columns, rows.collect())
+    let columns = "name, sha256, source, total#, block#, inject#, pass#, failed#, first, last";
+    section("policy revisions", columns, rows)
 }
 
 fn customers(s: &Summary) -> Section {
-    let rows: Vec<(String, ActionCounts)> = (s.customers.iter())
-        .map(|r| {
-            (
-                r.key.clone().unwrap_or_else(|| "(no customer)".into()),
-                r.counts,
-            )
-        })
-        .collect();
-    let chart = rows
+    let key = |key: &Option<String>| key.clone().unwrap_or_else(|| "(no customer)".into());
+    let rows = s.customers.iter().map(|r| (key(&r.key), r.counts));
+    let chart = s
+        .customers
         .iter()
         .take(20)
-        .map(|(key, c)| (key.clone(), c.total))
-        .collect();
+        .map(|r| (key(&r.key), r.counts.total));
+    let section = counts_section("by customer", "customer", rows);
     Section {
-        chart,
-        ..counts_section("by customer", "customer", rows)
+        chart: chart.collect(),
+        ..section
     }
 }
 
@@ -177,11 +140,12 @@ fn rules(s: &Summary) -> Section {
         };
         (key, r.counts)
     });
-    counts_section("by rule", "rule", rows.collect())
+    counts_section("by rule", "rule", rows)
 }
 
 fn blocked_hosts(s: &Summary) -> Section {
-    let rows = s.top_blocked_hosts.iter().map(|h| {
+    let hosts = &s.top_blocked_hosts;
+    let rows = hosts.iter().map(|h| {
         let count = h.count.to_string();
         let count = if h.error > 0 {
             format!("<={count}")
@@ -190,84 +154,49 @@ fn blocked_hosts(s: &Summary) -> Section {
         };
         vec![h.key.clone(), count]
     });
-    let mut section = section(
-        "top blocked hosts",
-        vec![("host", false), ("blocked", true)],
-        rows.collect(),
-    );
-    section.chart = s
-        .top_blocked_hosts
-        .iter()
-        .map(|h| (h.key.clone(), h.count))
-        .collect();
-    section
+    let chart = hosts.iter().map(|h| (h.key.clone(), h.count)).collect();
+    Section {
+        chart,
+        ..section("top blocked hosts", "host, blocked#", rows)
+    }
 }
 
 fn report_rules(s: &Summary) -> Section {
-    let columns = vec![
-        ("rule", false),
-        ("would_block", true),
-        ("pass", true),
-        ("inject", true),
-        ("failed", true),
-        ("customers", true),
-        ("top customers", false),
-        ("top hosts", false),
-    ];
     let rows = s.report_rules.iter().map(|r| {
         let c = &r.counts;
         let mut row = vec![r.rule.clone()];
         row.extend(
             [c.total, c.pass, c.inject, c.failed, r.customers_affected].map(|n| n.to_string()),
         );
-        row.push(joined(
-            r.customers
-                .iter()
-                .map(|c| format!("{} ({})", c.key, c.count)),
-        ));
-        row.push(joined(
-            r.hosts.iter().map(|h| format!("{} ({})", h.key, h.count)),
-        ));
+        row.push(counts(r.customers.iter().map(|c| (&c.key, c.count)), true));
+        row.push(counts(r.hosts.iter().map(|h| (&h.key, h.count)), true));
         row
     });
-    section(
-        "report-mode would-blocks (what enforcing would break)",
-        columns,
-        rows.collect(),
-    )
+    let title = "report-mode would-blocks (what enforcing would break)";
+    let columns =
+        "rule, would_block#, pass#, inject#, failed#, customers#, top customers, top hosts";
+    section(title, columns, rows)
 }
 
 fn credentials(s: &Summary) -> Section {
-    let columns = vec![
-        ("credential", false),
-        ("injections", true),
-        ("failed", true),
-        ("unavailable", true),
-        ("top customers", false),
-    ];
     let rows = s.credentials.iter().map(|c| {
         let mut row = vec![c.credential.clone()];
         row.extend([c.injections, c.failed, c.unavailable].map(|n| n.to_string()));
-        row.push(joined(
-            c.customers
-                .iter()
-                .map(|k| format!("{} ({})", k.key, k.count)),
-        ));
+        row.push(counts(c.customers.iter().map(|k| (&k.key, k.count)), true));
         row
     });
-    section("injections per credential", columns, rows.collect())
+    let columns = "credential, injections#, failed#, unavailable#, top customers";
+    section("injections per credential", columns, rows)
 }
 
 fn upstream(s: &Summary) -> Section {
-    let errors = match joined(
-        s.upstream_errors
-            .iter()
-            .map(|e| format!("{} {}", e.key, e.count)),
-    ) {
-        none if none.is_empty() => "none".to_owned(),
-        errors => errors,
+    let errors = counts(s.upstream_errors.iter().map(|e| (&e.key, e.count)), false);
+    let errors = if errors.is_empty() {
+        "none".to_owned()
+    } else {
+        errors
     };
-    let status = joined(s.upstream_status.iter().map(|(k, n)| format!("{k} {n}")));
+    let status = counts(s.upstream_status.iter().map(|(k, n)| (k, *n)), false);
     let lines = vec![format!("status: {status}"), format!("errors: {errors}")];
     Section {
         title: "upstream".to_owned(),
@@ -278,48 +207,63 @@ fn upstream(s: &Summary) -> Section {
 
 fn malformed(s: &Summary) -> Section {
     let p = &s.problems;
-    let mut lines: Vec<String> = p
-        .by_kind
-        .iter()
-        .map(|(kind, n)| format!("{kind}: {n}"))
-        .collect();
+    let kinds = p.by_kind.iter().map(|(kind, n)| format!("{kind}: {n}"));
     let versions = p.unknown_versions.iter();
-    lines.extend(versions.map(|(v, n)| format!("unknown version v={v}: {n}")));
-    lines.extend(p.examples.iter().map(|e| e.text()));
+    let versions = versions.map(|(v, n)| format!("unknown version v={v}: {n}"));
+    let lines = kinds
+        .chain(versions)
+        .chain(p.examples.iter().map(|e| e.text()));
+    let title = format!("malformed lines: {}", p.total);
     Section {
-        title: format!("malformed lines: {}", p.total),
-        lines,
+        title,
+        lines: lines.collect(),
         ..Section::default()
     }
 }
 
-fn section(title: &str, columns: Vec<(&'static str, bool)>, rows: Vec<Vec<String>>) -> Section {
-    let table = Some(Table { columns, rows });
+/// A section of one table; `columns` names them, separated by `, `, numeric ones marked `#`.
+fn section(title: &str, columns: &str, rows: impl Iterator<Item = Vec<String>>) -> Section {
+    let columns = columns.split(", ");
+    let columns = columns.map(|c| c.strip_suffix('#').map_or((c, false), |c| (c, true)));
+    let columns = columns.map(|(name, numeric)| (name.to_owned(), numeric));
+    let table = Table {
+        columns: columns.collect(),
+        rows: rows.collect(),
+    };
     Section {
         title: title.to_owned(),
-        table,
+        table: Some(table),
         ..Section::default()
     }
 }
 
-fn counts_section(title: &str, key: &'static str, rows: Vec<(String, ActionCounts)>) -> Section {
-    let mut columns = vec![(key, false)];
-    columns.extend(COUNT_COLUMNS);
-    let rows = rows.into_iter().map(|(key, counts)| {
-        let mut row = vec![key];
-        row.extend(count_cells(&counts));
-        row
-    });
-    section(title, columns, rows.collect())
+/// A table of keys and their counts by outcome.
+fn counts_section(
+    title: &str,
+    key: &str,
+    rows: impl Iterator<Item = (String, ActionCounts)>,
+) -> Section {
+    let columns = format!("{key}, total#, block#, inject#, pass#, failed#, would_block#");
+    let rows = rows.map(|(key, counts)| [[key].as_slice(), &count_cells(&counts)].concat());
+    section(title, &columns, rows)
 }
 
 fn count_cells(c: &ActionCounts) -> [String; 6] {
     [c.total, c.block, c.inject, c.pass, c.failed, c.would_block].map(|n| n.to_string())
 }
 
-/// `a 1, b 2`
-fn joined(parts: impl Iterator<Item = String>) -> String {
-    parts.collect::<Vec<_>>().join(", ")
+/// `a 1, b 2`, or `a (1), b (2)` when `bracketed`.
+fn counts<'a>(pairs: impl Iterator<Item = (&'a String, u64)>, bracketed: bool) -> String {
+    let parts: Vec<String> = pairs
+        .map(|(k, n)| {
+            if bracketed {
+                format!("{k} ({n})")
+            } else {
+                format!("{k} {n}")
+            }
+        })
+        .collect();
+    parts.join(", ")
 }
 
 /// Where a revision came from, as the tables show it: `embedded`, `bundle 7`, or `-` for

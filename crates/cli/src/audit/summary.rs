@@ -2,6 +2,7 @@
 //! serialisable [`Summary`]: the `--json` output, and what [`super::report`] lays out for the
 //! text and HTML outputs.
 
+use std::cmp::Reverse;
 use std::collections::BTreeMap;
 
 use egress_policy_engine::{Action, DecisionLog, Outcome, PolicySource};
@@ -75,20 +76,10 @@ impl Span {
     }
 }
 
-#[derive(Debug)]
-struct ReportAgg {
-    counts: ActionCounts,
-    customers: Capped<u64>,
-    hosts: TopK,
-}
-
-#[derive(Debug)]
-struct CredentialAgg {
-    injections: u64,
-    failed: u64,
-    unavailable: u64,
-    customers: Capped<u64>,
-}
+/// A report rule's row as counted so far, with its customers and hosts.
+type ReportAgg = (ReportRuleRow, Capped<u64>, TopK);
+/// A credential's row as counted so far, with its customers.
+type CredentialAgg = (CredentialRow, Capped<u64>);
 
 /// Accumulates decision lines.
 #[derive(Debug)]
@@ -167,21 +158,22 @@ impl Auditor {
         }
         let outcome = log.outcome();
         if let Some(credential) = &log.credential {
-            let agg = self.credentials.entry(credential).get_or_insert_with(|| {
-                let customers = Capped::new(MAX_INNER_KEYS);
-                CredentialAgg {
-                    injections: 0,
-                    failed: 0,
-                    unavailable: 0,
-                    customers,
-                }
+            let (row, customers) = self.credentials.entry(credential).get_or_insert_with(|| {
+                let row = CredentialRow::default();
+                (
+                    CredentialRow {
+                        credential: credential.clone(),
+                        ..row
+                    },
+                    Capped::new(MAX_INNER_KEYS),
+                )
             });
             if outcome == Outcome::Injected {
-                agg.injections += 1;
-                *agg.customers.entry(customer_label(log)) += 1;
+                row.injections += 1;
+                *customers.entry(customer_label(log)) += 1;
             } else if outcome == Outcome::Failed {
-                agg.failed += 1;
-                agg.unavailable +=
+                row.failed += 1;
+                row.unavailable +=
                     u64::from(log.error.as_deref() == Some("credential_unavailable"));
             }
         }
@@ -233,32 +225,35 @@ impl Auditor {
             (None, Some(reason)) => format!("(no rule: {reason})"),
             (None, None) => "(no rule)".to_string(),
         };
-        let report = self
-            .report_rules
-            .entry(&key)
-            .get_or_insert_with(|| ReportAgg {
-                counts: ActionCounts::default(),
-                customers: Capped::new(MAX_INNER_KEYS),
-                hosts: TopK::new(REPORT_HOSTS_TRACKED),
-            });
-        report.counts.add(log);
-        *report.customers.entry(customer_label(log)) += 1;
-        report.hosts.add(host);
+        let (row, customers, hosts) = self.report_rules.entry(&key).get_or_insert_with(|| {
+            let row = ReportRuleRow {
+                rule: key.clone(),
+                ..ReportRuleRow::default()
+            };
+            (
+                row,
+                Capped::new(MAX_INNER_KEYS),
+                TopK::new(REPORT_HOSTS_TRACKED),
+            )
+        });
+        row.counts.add(log);
+        *customers.entry(customer_label(log)) += 1;
+        hosts.add(host);
     }
 
     /// Freezes the aggregates together with what reading the inputs found.
     pub fn finish(self, read: ReadReport) -> Summary {
         let top = self.top;
-        let mut revisions: Vec<RevisionRow> = (self.revisions.iter())
-            .filter_map(|(_, revision)| revision.as_ref())
-            .map(|(row, span)| RevisionRow {
-                first: Span::text(span.first.as_ref()),
-                last: Span::text(span.last.as_ref()),
-                ..row.clone()
-            })
-            .collect();
-        revisions.sort_by(|a, b| a.first.cmp(&b.first).then_with(|| a.sha256.cmp(&b.sha256)));
-        let mut customers: Vec<CountRow> = entries(&self.customers)
+        let notes = self.notes();
+        let revisions =
+            (self.revisions.iter().filter_map(|(_, r)| r.as_ref())).map(|(row, span)| {
+                RevisionRow {
+                    first: Span::text(span.first.as_ref()),
+                    last: Span::text(span.last.as_ref()),
+                    ..row.clone()
+                }
+            });
+        let customers = entries(&self.customers)
             .map(|(key, counts)| CountRow {
                 key: Some(key),
                 counts: *counts,
@@ -266,134 +261,96 @@ impl Auditor {
             .chain((self.no_customer.total > 0).then_some(CountRow {
                 key: None,
                 counts: self.no_customer,
-            }))
-            .collect();
-        customers.sort_by(|a, b| {
-            b.counts
-                .total
-                .cmp(&a.counts.total)
-                .then_with(|| a.key.cmp(&b.key))
-        });
-        let mut rules: Vec<RuleRow> = entries(&self.rules)
+            }));
+        let rules = entries(&self.rules)
             .map(|(rule, counts)| RuleRow {
                 rule: Some(rule),
                 reason: None,
                 counts: *counts,
             })
-            .chain(self.ruleless.iter().map(|(reason, counts)| RuleRow {
-                rule: None,
-                reason: (!reason.is_empty()).then(|| reason.clone()),
-                counts: *counts,
-            }))
-            .collect();
-        rules.sort_by(|a, b| {
-            (b.counts.total.cmp(&a.counts.total))
-                .then_with(|| (&a.rule, &a.reason).cmp(&(&b.rule, &b.reason)))
+            .chain(self.ruleless.iter().map(|(reason, counts)| {
+                let reason = (!reason.is_empty()).then(|| reason.clone());
+                RuleRow {
+                    rule: None,
+                    reason,
+                    counts: *counts,
+                }
+            }));
+        let report_rules = (self.report_rules.iter().filter_map(|(_, r)| r.as_ref())).map(
+            |(row, customers, hosts)| ReportRuleRow {
+                customers_affected: customers.iter().count() as u64
+                    + u64::from(customers.other().is_some()),
+                customers: key_counts(customers, top),
+                hosts: hosts.top(top),
+                ..row.clone()
+            },
+        );
+        let credentials =
+            (self.credentials.iter().filter_map(|(_, c)| c.as_ref())).map(|(row, customers)| {
+                CredentialRow {
+                    customers: key_counts(customers, top),
+                    ..row.clone()
+                }
+            });
+        let span = (self.span.first.zip(self.span.last)).map(|(first, last)| TimeRange {
+            first: first.text().to_owned(),
+            last: last.text().to_owned(),
         });
         Summary {
             inputs: read.inputs,
             decisions: self.actions.total,
-            time_range: match (self.span.first, self.span.last) {
-                (Some(first), Some(last)) => Some(TimeRange {
-                    first: first.text().to_string(),
-                    last: last.text().to_string(),
-                }),
-                _ => None,
-            },
+            time_range: span,
             actions: self.actions,
-            revisions,
-            customers,
-            rules,
+            revisions: ranked(revisions, |r| (r.first.clone(), r.sha256.clone())),
+            customers: ranked(customers, |r| (Reverse(r.counts.total), r.key.clone())),
+            rules: ranked(rules, |r| {
+                (Reverse(r.counts.total), r.rule.clone(), r.reason.clone())
+            }),
             top_blocked_hosts: self.blocked_hosts.top(top),
-            report_rules: report_rows(&self.report_rules, top),
-            credentials: credential_rows(&self.credentials, top),
+            report_rules: ranked(report_rules, |r| (Reverse(r.counts.total), r.rule.clone())),
+            credentials: ranked(credentials, |c| {
+                (Reverse(c.injections), c.credential.clone())
+            }),
             failures: key_counts(&self.failures, usize::MAX),
             upstream_errors: key_counts(&self.errors, usize::MAX),
-            upstream_status: (self.statuses.into_iter())
-                .map(|(k, v)| (k.to_string(), v))
+            upstream_status: self
+                .statuses
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v))
                 .collect(),
             other_messages: read.other_messages,
             problems: read.problems,
-            notes: notes(
-                &self.customers,
-                &self.rules,
-                &self.blocked_hosts,
-                self.bad_timestamps,
-            ),
+            notes,
         }
     }
-}
 
-/// Caveats about the figures.
-fn notes(
-    customers: &Capped<ActionCounts>,
-    rules: &Capped<ActionCounts>,
-    hosts: &TopK,
-    bad_ts: u64,
-) -> Vec<String> {
-    let mut notes = Vec::new();
-    for (what, n) in [
-        ("customer", customers.other_observations()),
-        ("rule", rules.other_observations()),
-    ] {
-        if n > 0 {
+    /// Caveats about the figures.
+    fn notes(&self) -> Vec<String> {
+        let pooled = [("customer", &self.customers), ("rule", &self.rules)];
+        let mut notes: Vec<String> = (pooled.iter())
+            .filter(|(_, map)| map.other_observations() > 0)
+            .map(|(what, map)| format!(
+                "{} lines had a {what} beyond the first {MAX_KEYS} distinct ones and are counted under `{OTHER}`",
+                map.other_observations()
+            ))
+            .collect();
+        if self.blocked_hosts.is_approximate() {
+            notes.push("top blocked hosts are approximate (more distinct hosts than tracked): counts are upper bounds, `error` gives the slack".to_string());
+        }
+        if self.bad_timestamps > 0 {
             notes.push(format!(
-                "{n} lines had a {what} beyond the first {MAX_KEYS} distinct ones and are counted under `{OTHER}`"
+                "{} decision lines have a `ts` that is not an RFC 3339 UTC time; they are left out of the time range",
+                self.bad_timestamps
             ));
         }
+        notes
     }
-    if hosts.is_approximate() {
-        notes.push("top blocked hosts are approximate (more distinct hosts than tracked): counts are upper bounds, `error` gives the slack".to_string());
-    }
-    if bad_ts > 0 {
-        notes.push(format!(
-            "{bad_ts} decision lines have a `ts` that is not an RFC 3339 UTC time; they are left out of the time range"
-        ));
-    }
-    notes
 }
 
-fn report_rows(rules: &Capped<Option<ReportAgg>>, top: usize) -> Vec<ReportRuleRow> {
-    let mut rows: Vec<ReportRuleRow> = rules
-        .iter()
-        .filter_map(|(rule, r)| {
-            let r = r.as_ref()?;
-            Some(ReportRuleRow {
-                rule: rule.clone(),
-                counts: r.counts,
-                customers_affected: r.customers.iter().count() as u64
-                    + u64::from(r.customers.other().is_some()),
-                customers: key_counts(&r.customers, top),
-                hosts: r.hosts.top(top),
-            })
-        })
-        .collect();
-    rows.sort_by(|a, b| {
-        b.counts
-            .total
-            .cmp(&a.counts.total)
-            .then_with(|| a.rule.cmp(&b.rule))
-    });
-    rows
-}
-
-fn credential_rows(credentials: &Capped<Option<CredentialAgg>>, top: usize) -> Vec<CredentialRow> {
-    let mut rows: Vec<CredentialRow> = credentials
-        .iter()
-        .filter_map(|(credential, c)| {
-            let c = c.as_ref()?;
-            Some(CredentialRow {
-                credential: credential.clone(),
-                injections: c.injections,
-                failed: c.failed,
-                unavailable: c.unavailable,
-                customers: key_counts(&c.customers, top),
-            })
-        })
-        .collect();
-    rows.sort_by(|a, b| {
-        (b.injections.cmp(&a.injections)).then_with(|| a.credential.cmp(&b.credential))
-    });
+/// `rows` sorted by `key`.
+fn ranked<T, K: Ord>(rows: impl Iterator<Item = T>, key: impl FnMut(&T) -> K) -> Vec<T> {
+    let mut rows: Vec<T> = rows.collect();
+    rows.sort_by_key(key);
     rows
 }
 
@@ -404,10 +361,8 @@ fn entries<V: Default>(map: &Capped<V>) -> impl Iterator<Item = (String, &V)> {
 
 /// The `n` most counted keys of `map`, most first (ties by key).
 fn key_counts(map: &Capped<u64>, n: usize) -> Vec<KeyCount> {
-    let mut rows: Vec<KeyCount> = entries(map)
-        .map(|(key, count)| KeyCount { key, count: *count })
-        .collect();
-    rows.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.key.cmp(&b.key)));
+    let rows = entries(map).map(|(key, count)| KeyCount { key, count: *count });
+    let mut rows = ranked(rows, |r| (Reverse(r.count), r.key.clone()));
     rows.truncate(n);
     rows
 }
@@ -487,7 +442,7 @@ pub struct RuleRow {
 }
 
 /// What enforcing one report-mode rule would break.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Default, Serialize)]
 pub struct ReportRuleRow {
     /// The report rule (or `(no rule: reason)` under global report mode).
     pub rule: String,
@@ -502,7 +457,7 @@ pub struct ReportRuleRow {
 }
 
 /// Injections of one credential.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Default, Serialize)]
 pub struct CredentialRow {
     /// The credential id.
     pub credential: String,

@@ -82,7 +82,7 @@ mod tests {
     #[test]
     fn aligns_columns_and_escapes_control_characters() {
         let table = Table {
-            columns: vec![("host", false), ("count", true)],
+            columns: vec![("host".into(), false), ("count".into(), true)],
             rows: vec![
                 vec!["a.example".into(), "7".into()],
                 vec!["evil\u{1b}[31m".into(), "1234".into()],
