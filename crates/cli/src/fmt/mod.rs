@@ -11,6 +11,7 @@ pub mod order;
 
 use std::fmt;
 
+use crate::source_position::position;
 use toml_edit::{Array, ArrayOfTables, DocumentMut, InlineTable, Item, Table, Value};
 
 /// Arrays longer than this on one line are written one item per line.
@@ -49,34 +50,15 @@ pub fn format(text: &str) -> Result<String, FormatError> {
     let header = take_file_header(doc.as_table_mut());
     promote_inline_tables(doc.as_table_mut());
     let root = doc.as_table_mut();
-    sort_table(root, order::ROOT);
-    format_values(root);
-    let mut position = 0;
-    let mut first_header = root.iter().all(|(_, item)| !item.is_value());
-    for key in ordered_table_keys(root) {
-        clear_header_key(root, &key);
-        if let Some(item) = root.get_mut(&key) {
-            format_tables(
-                item,
-                &key,
-                order_for(&key),
-                &mut position,
-                &mut first_header,
-            );
-        }
-    }
+    let first = root.iter().all(|(_, item)| !item.is_value());
+    format_table(root, "", order::ROOT, &mut Layout { position: 0, first });
     restore_file_header(root, header);
-    let trailing = doc
+    let comments = doc
         .trailing()
         .as_str()
         .map(decor::comments)
         .unwrap_or_default();
-    let trailing = if trailing.is_empty() {
-        String::new()
-    } else {
-        decor::line_prefix(&trailing, true)
-    };
-    doc.set_trailing(trailing);
+    doc.set_trailing(decor::line_prefix(&comments, !comments.is_empty()));
 
     let mut out = doc.to_string();
     let trimmed_start = out.trim_start_matches('\n').len();
@@ -100,19 +82,20 @@ pub fn format(text: &str) -> Result<String, FormatError> {
 
 fn parse_message(text: &str, e: &toml_edit::TomlError) -> String {
     let detail = e.message().trim();
-    match e
-        .span()
-        .map(|span| crate::source_position::position(text, span.start))
-    {
+    match e.span().map(|span| position(text, span.start)) {
         Some(at) => format!("{}:{}: {detail}", at.line, at.column),
         None => detail.to_owned(),
     }
 }
 
-fn order_for(key: &str) -> &'static [&'static str] {
-    match key {
-        "defaults" => order::DEFAULTS,
-        "rules" => order::RULE,
+/// The key order of the table `child` of the table `parent` (`""`: the file): `[defaults]`,
+/// `[[rules]]`, `[credentials.ID]` and `[lists.ID]` take theirs; other tables keep theirs.
+fn order_for(parent: &str, child: &str) -> &'static [&'static str] {
+    match (parent, child) {
+        ("", "defaults") => order::DEFAULTS,
+        ("", "rules") => order::RULE,
+        ("credentials", _) => order::CREDENTIAL,
+        ("lists", _) => order::LIST,
         _ => &[],
     }
 }
@@ -251,64 +234,48 @@ fn ordered_table_keys(root: &Table) -> Vec<String> {
         .collect()
 }
 
-/// Normalises one table (or every table of an array of tables) and its subtables, giving
-/// each its place in the canonical order.
-fn format_tables(
-    item: &mut Item,
-    key: &str,
-    order: &[&str],
-    position: &mut isize,
-    first: &mut bool,
-) {
-    match item {
-        Item::Table(table) => {
-            if table.is_dotted() {
-                table.set_dotted(false);
+/// Where the next table header goes: its place in the file, and whether it is the first.
+struct Layout {
+    position: isize,
+    first: bool,
+}
+
+/// Sorts a table's keys, spaces its values, then lays out each of its subtables (or every
+/// table of an array of tables) in turn, in the canonical order.
+fn format_table(table: &mut Table, key: &str, order: &[&str], layout: &mut Layout) {
+    sort_table(table, order);
+    format_values(table);
+    for child in ordered_table_keys(table) {
+        clear_header_key(table, &child);
+        let order = order_for(key, &child);
+        let tables: Vec<&mut Table> = match table.get_mut(&child) {
+            Some(Item::Table(t)) => {
+                t.set_dotted(false);
+                vec![t]
             }
-            format_one_table(table, key, order, position, first);
+            Some(Item::ArrayOfTables(tables)) => tables.iter_mut().collect(),
+            _ => Vec::new(),
+        };
+        for t in tables {
+            format_header(t, layout);
+            format_table(t, &child, order, layout);
         }
-        Item::ArrayOfTables(tables) => {
-            for table in tables.iter_mut() {
-                format_one_table(table, key, order, position, first);
-            }
-        }
-        _ => {}
     }
 }
 
-fn format_one_table(
-    table: &mut Table,
-    key: &str,
-    order: &[&str],
-    position: &mut isize,
-    first: &mut bool,
-) {
-    *position += 1;
-    table.set_position(Some(*position));
+/// A table's place in the file, and its header: comments above it kept, a blank line before
+/// every header but the first, a same-line comment kept.
+fn format_header(table: &mut Table, layout: &mut Layout) {
+    layout.position += 1;
+    table.set_position(Some(layout.position));
     if !table.is_implicit() {
         let comments = decor::comments(&decor::prefix_text(table.decor()));
         let suffix = decor::trailing_comment(&decor::suffix_text(table.decor()));
-        let blank = !std::mem::replace(first, false);
+        let blank = !std::mem::replace(&mut layout.first, false);
         table
             .decor_mut()
             .set_prefix(decor::line_prefix(&comments, blank));
         table.decor_mut().set_suffix(suffix);
-    }
-    sort_table(table, order);
-    format_values(table);
-    let children: Vec<String> = ordered_table_keys(table);
-    for child in children {
-        clear_header_key(table, &child);
-        // `[credentials.ID]` and `[lists.ID]` tables take their key order; deeper tables
-        // keep theirs.
-        let child_order = match key {
-            "credentials" => order::CREDENTIAL,
-            "lists" => order::LIST,
-            _ => &[],
-        };
-        if let Some(item) = table.get_mut(&child) {
-            format_tables(item, &child, child_order, position, first);
-        }
     }
 }
 
@@ -385,32 +352,29 @@ fn format_array(array: &mut Array, used_width: usize) {
         return;
     }
     for v in array.iter_mut() {
-        let raw = decor::prefix_text(v.decor());
-        // A comment on the same line as the previous item (after its comma, or after `[`)
-        // stays on that line.
-        let (same_line, own_lines) = raw.split_once('\n').unwrap_or((&raw, ""));
-        let mut prefix = decor::trailing_comment(same_line);
-        let mut comments = decor::comments(own_lines);
-        comments.extend(decor::comments(&decor::suffix_text(v.decor())));
-        prefix.push('\n');
-        for c in &comments {
-            prefix.push_str(INDENT);
-            prefix.push_str(c);
-            prefix.push('\n');
-        }
-        prefix.push_str(INDENT);
-        v.decor_mut().set_prefix(prefix);
+        let comments = comment_lines(
+            &decor::prefix_text(v.decor()),
+            &decor::suffix_text(v.decor()),
+        );
+        v.decor_mut().set_prefix(comments + INDENT);
         v.decor_mut().set_suffix("");
     }
-    let raw = array.trailing().as_str().unwrap_or_default().to_string();
-    let (same_line, own_lines) = raw.split_once('\n').unwrap_or((&raw, ""));
-    let mut trailing = decor::trailing_comment(same_line);
-    for c in decor::comments(own_lines) {
-        trailing.push('\n');
-        trailing.push_str(INDENT);
-        trailing.push_str(&c);
-    }
-    trailing.push('\n');
+    let trailing = comment_lines(array.trailing().as_str().unwrap_or_default(), "");
     array.set_trailing(trailing);
     array.set_trailing_comma(!array.is_empty());
+}
+
+/// What goes before an item of an array written one item per line (or before its `]`): a
+/// comment on the same line as the previous item (after its comma, or after `[`) stays on
+/// that line, the other comments (of `raw`, then of `more`) each get a line of their own.
+fn comment_lines(raw: &str, more: &str) -> String {
+    let (same_line, own_lines) = raw.split_once('\n').unwrap_or((raw, ""));
+    let mut out = decor::trailing_comment(same_line);
+    for comment in decor::comments(own_lines)
+        .into_iter()
+        .chain(decor::comments(more))
+    {
+        out.push_str(&format!("\n{INDENT}{comment}"));
+    }
+    out + "\n"
 }
