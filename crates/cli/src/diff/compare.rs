@@ -33,35 +33,24 @@ impl ChangeKind {
     /// Whether the change lets something through that did not get through before, or sends a
     /// credential where it was not sent before (`diff` exits 3 on these).
     pub fn is_widening(self) -> bool {
-        self.effect() == Effect::Widens
+        self.describe().0 == Effect::Widens
     }
 
-    /// Widens, narrows, or only changes what is reported.
-    pub fn effect(self) -> Effect {
+    /// What the change does to what gets through, and the heading `diff` prints.
+    pub fn describe(self) -> (Effect, &'static str) {
+        use Effect::{Narrows, ReportOnly, Widens};
         match self {
-            ChangeKind::Unblocked
-            | ChangeKind::EnforceToReport
-            | ChangeKind::NewlyInjected
-            | ChangeKind::CredentialChanged => Effect::Widens,
-            ChangeKind::NewlyBlocked
-            | ChangeKind::ReportToEnforce
-            | ChangeKind::CredentialRemoved => Effect::Narrows,
-            ChangeKind::NewlyReported | ChangeKind::NoLongerReported => Effect::ReportOnly,
-        }
-    }
-
-    /// The heading `diff` prints.
-    pub fn title(self) -> &'static str {
-        match self {
-            ChangeKind::NewlyBlocked => "newly blocked",
-            ChangeKind::ReportToEnforce => "now enforced (was report only)",
-            ChangeKind::Unblocked => "newly allowed (was blocked)",
-            ChangeKind::EnforceToReport => "now report only (was blocked)",
-            ChangeKind::NewlyInjected => "newly injected (credential now sent)",
-            ChangeKind::CredentialChanged => "credential changed",
-            ChangeKind::CredentialRemoved => "credential removed (now passed without it)",
-            ChangeKind::NewlyReported => "newly reported by a report-mode rule",
-            ChangeKind::NoLongerReported => "no longer reported",
+            ChangeKind::NewlyBlocked => (Narrows, "newly blocked"),
+            ChangeKind::ReportToEnforce => (Narrows, "now enforced (was report only)"),
+            ChangeKind::Unblocked => (Widens, "newly allowed (was blocked)"),
+            ChangeKind::EnforceToReport => (Widens, "now report only (was blocked)"),
+            ChangeKind::NewlyInjected => (Widens, "newly injected (credential now sent)"),
+            ChangeKind::CredentialChanged => (Widens, "credential changed"),
+            ChangeKind::CredentialRemoved => {
+                (Narrows, "credential removed (now passed without it)")
+            }
+            ChangeKind::NewlyReported => (ReportOnly, "newly reported by a report-mode rule"),
+            ChangeKind::NoLongerReported => (ReportOnly, "no longer reported"),
         }
     }
 

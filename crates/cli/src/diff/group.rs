@@ -156,8 +156,8 @@ pub fn group(set: &ProbeSet, differences: &[Difference]) -> Vec<Group> {
         .into_iter()
         .map(|((kind, old, new, scope), hosts)| Group {
             kind,
-            effect: kind.effect(),
-            title: kind.title(),
+            effect: kind.describe().0,
+            title: kind.describe().1,
             widening: kind.is_widening(),
             old,
             new,

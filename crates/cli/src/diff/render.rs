@@ -56,9 +56,9 @@ pub fn human(report: &DiffReport) -> String {
         let _ = writeln!(out, "no semantic change");
     }
     for group in &report.changes {
-        let tag = group.kind.effect().tag();
+        let tag = group.effect.tag();
         let _ = writeln!(out);
-        let _ = writeln!(out, "[{tag}] {}: {}", group.kind.title(), group.scope);
+        let _ = writeln!(out, "[{tag}] {}: {}", group.title, group.scope);
         let _ = writeln!(out, "  old: {}", outcome(&group.old, &report.old.file));
         let _ = writeln!(out, "  new: {}", outcome(&group.new, &report.new.file));
         for host in group.hosts.iter().take(MAX_HOSTS_SHOWN) {
