@@ -34,32 +34,20 @@ pub struct Args {
     pub key_file: PathBuf,
 }
 
-/// One JWK (RFC 7517/7518/8037) with only public members, in the order this command has always
-/// printed them.
-#[derive(Debug, Serialize)]
-struct Jwk<'a> {
-    kty: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    kid: Option<&'a str>,
-    #[serde(rename = "use")]
-    use_: &'static str,
-    alg: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    crv: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    n: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    e: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    x: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    y: Option<String>,
+/// One JWK (RFC 7517/7518/8037): only public members, in the order this command has always
+/// printed them (`kty`, `kid`, `use`, `alg`, then the key's own).
+struct Jwk(Vec<(&'static str, String)>);
+
+impl Serialize for Jwk {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.0.iter().map(|(k, v)| (k, v)))
+    }
 }
 
 /// `{"keys":[...]}`
-#[derive(Debug, Serialize)]
-struct JwkSet<'a> {
-    keys: [Jwk<'a>; 1],
+#[derive(Serialize)]
+struct JwkSet {
+    keys: [Jwk; 1],
 }
 
 /// Runs the subcommand.
@@ -108,20 +96,32 @@ pub fn run(args: &Args) -> Result<Outcome, CliError> {
 
 /// The public JWK of the key in `pem`, when it fits the credential's algorithm; the error
 /// says what is wrong with the key, never what it holds.
-fn jwk<'a>(credential: &'a Credential, pem: &[u8]) -> Result<Jwk<'a>, String> {
+fn jwk(credential: &Credential, pem: &[u8]) -> Result<Jwk, String> {
+    use AlgorithmParameters::{EllipticCurve as Ec, OctetKeyPair as Okp, RSA as Rsa};
+    use EllipticCurve::{Ed25519, P256, P384};
     let algorithm = credential.algorithm;
     let public = public_key(pem)?;
-    let found = match &public {
-        AlgorithmParameters::RSA(_) => "an RSA key",
-        AlgorithmParameters::EllipticCurve(p) if p.curve == EllipticCurve::P256 => {
-            "an EC P-256 key"
-        }
-        AlgorithmParameters::EllipticCurve(p) if p.curve == EllipticCurve::P384 => {
-            "an EC P-384 key"
-        }
-        AlgorithmParameters::OctetKeyPair(p) if p.curve == EllipticCurve::Ed25519 => {
-            "an Ed25519 key"
-        }
+    let bits = match &public {
+        Rsa(key) => rsa_bits(&key.n, &key.e),
+        _ => usize::MAX,
+    };
+    let (found, kty, members) = match public {
+        Rsa(key) => ("an RSA key", "RSA", vec![("n", key.n), ("e", key.e)]),
+        Ec(key) if key.curve == P256 => (
+            "an EC P-256 key",
+            "EC",
+            vec![("crv", "P-256".into()), ("x", key.x), ("y", key.y)],
+        ),
+        Ec(key) if key.curve == P384 => (
+            "an EC P-384 key",
+            "EC",
+            vec![("crv", "P-384".into()), ("x", key.x), ("y", key.y)],
+        ),
+        Okp(key) if key.curve == Ed25519 => (
+            "an Ed25519 key",
+            "OKP",
+            vec![("crv", "Ed25519".into()), ("x", key.x)],
+        ),
         _ => return Err(unsupported("key")),
     };
     let needs = key_kind(algorithm);
@@ -131,40 +131,20 @@ fn jwk<'a>(credential: &'a Credential, pem: &[u8]) -> Result<Jwk<'a>, String> {
             "credential `{id}` signs with {algorithm}, which needs {needs}, but the key file holds {found}"
         ));
     }
-    let mut jwk = Jwk {
-        kty: "OKP",
-        kid: credential.key_id.as_deref(),
-        use_: "sig",
-        alg: algorithm.as_str(),
-        crv: None,
-        n: None,
-        e: None,
-        x: None,
-        y: None,
-    };
-    match public {
-        AlgorithmParameters::RSA(rsa) => {
-            let bits = rsa_bits(&rsa.n, &rsa.e);
-            // The Worker refuses the same keys at mint time (`CredentialError::WeakKey`).
-            if bits < algorithm.min_key_bytes().unwrap_or(0).saturating_mul(8) {
-                return Err(format!(
-                    "the RSA key has {bits} bits; RS*/PS* need at least 2048 (RFC 7518 section 3.3)"
-                ));
-            }
-            (jwk.kty, jwk.n, jwk.e) = ("RSA", Some(rsa.n), Some(rsa.e));
-        }
-        AlgorithmParameters::EllipticCurve(ec) => {
-            let crv = if ec.curve == EllipticCurve::P256 {
-                "P-256"
-            } else {
-                "P-384"
-            };
-            (jwk.kty, jwk.crv, jwk.x, jwk.y) = ("EC", Some(crv), Some(ec.x), Some(ec.y));
-        }
-        AlgorithmParameters::OctetKeyPair(okp) => (jwk.crv, jwk.x) = (Some("Ed25519"), Some(okp.x)),
-        _ => return Err(unsupported("key")),
+    // The Worker refuses the same keys at mint time (`CredentialError::WeakKey`).
+    if bits < algorithm.min_key_bytes().unwrap_or(0).saturating_mul(8) {
+        return Err(format!(
+            "the RSA key has {bits} bits; RS*/PS* need at least 2048 (RFC 7518 section 3.3)"
+        ));
     }
-    Ok(jwk)
+    let mut jwk = vec![("kty", kty.to_owned())];
+    jwk.extend(credential.key_id.clone().map(|kid| ("kid", kid)));
+    jwk.extend([
+        ("use", "sig".to_owned()),
+        ("alg", algorithm.as_str().to_owned()),
+    ]);
+    jwk.extend(members);
+    Ok(Jwk(jwk))
 }
 
 /// The key type an algorithm signs with, as messages name it.

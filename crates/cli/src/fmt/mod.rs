@@ -5,13 +5,12 @@
 //! block at the top of the file stays at the top. The result is checked to hold exactly the
 //! same data as the input before it is returned.
 
-pub mod data;
 mod decor;
-pub mod order;
 
 use std::fmt;
 
 use crate::source_position::position;
+use egress_policy_engine::fields as order;
 use toml_edit::{Array, ArrayOfTables, DocumentMut, InlineTable, Item, Table, Value};
 
 /// Arrays longer than this on one line are written one item per line.
@@ -45,7 +44,7 @@ pub fn format(text: &str) -> Result<String, FormatError> {
     let mut doc: DocumentMut = text
         .parse()
         .map_err(|e: toml_edit::TomlError| FormatError::Parse(parse_message(text, &e)))?;
-    let before = data::of_table(doc.as_table());
+    let before = data(text).ok_or(FormatError::ChangedMeaning)?;
 
     let header = take_file_header(doc.as_table_mut());
     promote_inline_tables(doc.as_table_mut());
@@ -73,11 +72,19 @@ pub fn format(text: &str) -> Result<String, FormatError> {
         out.clear();
     }
 
-    let after: DocumentMut = out.parse().map_err(|_| FormatError::ChangedMeaning)?;
-    if data::of_table(after.as_table()) != before {
+    if data(&out) != Some(before) {
         return Err(FormatError::ChangedMeaning);
     }
     Ok(out)
+}
+
+/// The data a TOML text holds, without its layout: what `fmt` must never change. Tables
+/// compare regardless of key order (sorted maps), arrays in order, scalars by type and value
+/// (floats by their exact spelling, so `-0.0` and `nan` compare as written).
+fn data(text: &str) -> Option<String> {
+    toml::from_str::<toml::Table>(text)
+        .ok()
+        .map(|table| format!("{table:?}"))
 }
 
 fn parse_message(text: &str, e: &toml_edit::TomlError) -> String {
@@ -221,10 +228,11 @@ fn clear_header_key(parent: &mut Table, key: &str) {
     }
 }
 
+/// Sorts a table's keys in `order` (the engine's field lists, the order the language
+/// reference introduces them); keys not listed keep their relative order after the others.
 fn sort_table(table: &mut Table, order: &[&str]) {
-    table.sort_values_by(|k1, _, k2, _| {
-        order::rank(order, k1.get()).cmp(&order::rank(order, k2.get()))
-    });
+    let rank = |key: &str| order.iter().position(|k| *k == key).unwrap_or(order.len());
+    table.sort_values_by(|k1, _, k2, _| rank(k1.get()).cmp(&rank(k2.get())));
 }
 
 fn ordered_table_keys(root: &Table) -> Vec<String> {
