@@ -62,10 +62,7 @@ const MAX_NESTING: u8 = 6;
 /// Parses one line and hands every item it holds to `sink`. Blank lines yield nothing.
 pub fn classify_line(bytes: &[u8], sink: &mut dyn FnMut(Item)) {
     let Ok(text) = std::str::from_utf8(bytes) else {
-        sink(problem(
-            Problem::InvalidUtf8,
-            "line is not valid UTF-8".into(),
-        ));
+        sink(problem(Problem::InvalidUtf8, "line is not valid UTF-8"));
         return;
     };
     let text = text.trim();
@@ -86,8 +83,13 @@ pub fn classify_line(bytes: &[u8], sink: &mut dyn FnMut(Item)) {
     }
 }
 
-fn problem(kind: Problem, detail: String) -> Item {
+fn problem(kind: Problem, detail: impl Into<String>) -> Item {
+    let detail = detail.into();
     Item::Problem { kind, detail }
+}
+
+fn unrecognised(detail: impl Into<String>) -> Item {
+    problem(Problem::Unrecognised, detail)
 }
 
 fn json_problem(e: &serde_json::Error) -> Item {
@@ -100,13 +102,13 @@ fn json_problem(e: &serde_json::Error) -> Item {
 
 fn classify_value(value: Value, depth: u8, sink: &mut dyn FnMut(Item)) {
     let Some(depth) = depth.checked_sub(1) else {
-        sink(problem(Problem::Unrecognised, "nested too deeply".into()));
+        sink(unrecognised("nested too deeply"));
         return;
     };
     match value {
         Value::Array(items) => {
             if items.is_empty() {
-                sink(problem(Problem::Unrecognised, "empty JSON array".into()));
+                sink(unrecognised("empty JSON array"));
             }
             for item in items {
                 classify_value(item, depth, sink);
@@ -131,17 +133,15 @@ fn classify_value(value: Value, depth: u8, sink: &mut dyn FnMut(Item)) {
             } else if let Some(source @ Value::Object(_)) = map.remove("source") {
                 classify_value(source, depth, sink);
             } else {
-                sink(problem(
-                    Problem::Unrecognised,
-                    "JSON object with neither `v` (decision line) nor `Logs` (log export record)"
-                        .into(),
-                ));
+                let what =
+                    "JSON object with neither `v` (decision line) nor `Logs` (log export record)";
+                sink(unrecognised(what));
             }
         }
-        other => sink(problem(
-            Problem::Unrecognised,
-            format!("a JSON {} is not a decision line", kind_name(&other)),
-        )),
+        other => sink(unrecognised(format!(
+            "a JSON {} is not a decision line",
+            kind_name(&other)
+        ))),
     }
 }
 
@@ -149,18 +149,12 @@ fn classify_value(value: Value, depth: u8, sink: &mut dyn FnMut(Item)) {
 /// arguments; a decision line is logged as the single argument.
 fn classify_logs(logs: Value, depth: u8, sink: &mut dyn FnMut(Item)) {
     let Value::Array(entries) = logs else {
-        sink(problem(
-            Problem::Unrecognised,
-            "`Logs` is not an array".into(),
-        ));
+        sink(unrecognised("`Logs` is not an array"));
         return;
     };
     for entry in entries {
         let Value::Object(mut entry) = entry else {
-            sink(problem(
-                Problem::Unrecognised,
-                "a `Logs` entry is not an object".into(),
-            ));
+            sink(unrecognised("a `Logs` entry is not an object"));
             continue;
         };
         let message = entry.remove("Message").or_else(|| entry.remove("message"));
