@@ -121,11 +121,12 @@ pub fn run(args: &Args) -> Result<Outcome, CliError> {
         }
     });
     written?;
+    let summary = summary_line(args, &policy, &replay, &report);
     if args.json {
-        serde_json::to_writer(&mut out, &summary_line(args, &policy, &replay, &report))?;
+        serde_json::to_writer(&mut out, &summary)?;
         writeln!(out)?;
     } else {
-        write!(out, "{}", text_summary(args, &policy, &replay, &report))?;
+        write!(out, "{}", text_summary(&summary))?;
     }
     let input_error = logs::report_input_errors(&report.inputs);
     Ok(if replay.mismatched > 0 {
@@ -207,79 +208,61 @@ fn summary_line<'a>(
     }
 }
 
-/// The text summary after the mismatch lines.
-fn text_summary(
-    args: &Args,
-    policy: &CompiledPolicy,
-    replay: &Replay<'_>,
-    report: &ReadReport,
-) -> String {
+/// The text summary after the mismatch lines: the `--json` summary's figures, in words.
+fn text_summary(s: &SummaryLine<'_>) -> String {
+    let p = &s.policy;
     let mut lines = vec![
         format!(
             "replayed against `{}` ({}, sha256 {})",
-            args.policy.display(),
-            policy.name().unwrap_or("unnamed"),
-            policy.sha256()
+            p.path,
+            p.name.unwrap_or("unnamed"),
+            p.sha256
         ),
         format!(
             "  {} decision lines read; {} compared, {} agree, {} differ",
-            report.decisions,
-            replay.compared,
-            replay.compared - replay.mismatched,
-            replay.mismatched
+            s.decisions, s.compared, s.agree, s.mismatched
         ),
     ];
-    if !replay.not_redecidable.is_empty() {
+    if !s.not_redecidable.is_empty() {
+        let why = counts(s.not_redecidable);
+        lines.push(format!("  not re-decidable (URL not fully logged): {why}"));
+    }
+    if s.path_redacted > 0 {
+        let n = s.path_redacted;
         lines.push(format!(
-            "  not re-decidable (URL not fully logged): {}",
-            counts(&replay.not_redecidable)
+            "  not re-decided: path redacted (path_in_logs): {n} lines"
         ));
     }
-    if replay.path_redacted > 0 {
-        lines.push(format!(
-            "  not re-decided: path redacted (path_in_logs): {} lines",
-            replay.path_redacted
-        ));
-    }
-    for (sha, n) in &replay.from_archive {
-        let sha = short_sha(sha);
+    for r in &s.from_archive {
+        let (sha, n) = (short_sha(r.sha256), r.lines);
         lines.push(format!(
             "  re-decided with archived revision {sha}: {n} lines"
         ));
     }
-    for (sha, why) in replay.archive.iter().flat_map(|a| &a.unloadable) {
+    for (sha, why) in s.archive_unloadable.into_iter().flatten() {
         let (sha, why) = (terminal_safe(short_sha(sha)), terminal_safe(why));
         lines.push(format!("  archived revision {sha} not used: {why}"));
     }
-    for (sha, skipped) in replay.skipped.iter() {
+    for r in &s.skipped {
+        let (sha, name) = (short_sha(r.sha256), r.name.unwrap_or("unnamed"));
+        let (sha, name, n) = (terminal_safe(sha), terminal_safe(name), r.lines);
         lines.push(format!(
-            "  skipped, other revision {} ({}): {} lines",
-            terminal_safe(short_sha(sha)),
-            terminal_safe(skipped.name.as_deref().unwrap_or("unnamed")),
-            skipped.lines
+            "  skipped, other revision {sha} ({name}): {n} lines"
         ));
     }
-    if let Some(other) = replay.skipped.other() {
-        lines.push(format!(
-            "  skipped, further revisions: {} lines",
-            other.lines
-        ));
+    if let Some(n) = s.skipped_further_revisions {
+        lines.push(format!("  skipped, further revisions: {n} lines"));
     }
-    let problems = &report.problems;
+    let problems = s.malformed;
     if problems.total > 0 {
         let (total, kinds) = (problems.total, counts(&problems.by_kind));
         lines.push(format!("  malformed lines: {total} ({kinds})"));
-        lines.extend(
-            problems
-                .examples
-                .iter()
-                .map(|e| format!("    {}", terminal_safe(&e.text()))),
-        );
+        let examples = problems.examples.iter();
+        lines.extend(examples.map(|e| format!("    {}", terminal_safe(&e.text()))));
     }
-    if replay.compared == 0 {
-        lines.push(
-            "  warning: no line was decided by this policy revision; nothing was verified".into(),
-        );
+    if !s.verified {
+        let warning = "warning: no line was decided by this policy revision; nothing was verified";
+        lines.push(format!("  {warning}"));
     }
     lines.iter().map(|l| format!("{l}\n")).collect()
 }
