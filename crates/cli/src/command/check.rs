@@ -93,10 +93,7 @@ fn to_json<'a>(diagnostic: &'a Diagnostic, file_name: String, text: &str) -> Jso
     let start = diagnostic.span.as_ref().map(|s| position(text, s.start));
     let end = diagnostic.span.as_ref().map(|s| position(text, s.end));
     JsonDiagnostic {
-        severity: match diagnostic.severity {
-            Severity::Error => "error",
-            Severity::Warning => "warning",
-        },
+        severity: diagnostic.severity.as_str(),
         code: diagnostic.code,
         message: &diagnostic.message,
         file: file_name,

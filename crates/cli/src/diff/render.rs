@@ -96,35 +96,24 @@ pub fn human(report: &DiffReport) -> String {
 }
 
 fn outcome(o: &Outcome, file: &str) -> String {
-    let mut text = o.action.as_str().to_owned();
-    if let Some(credential) = &o.credential {
-        let _ = write!(text, " `{credential}`");
-    }
+    let credential = (o.credential.as_ref()).map_or(String::new(), |c| format!(" `{c}`"));
     let blocked = o.action == Action::Block;
-    match (&o.rule, o.rule_line, o.reason.as_deref()) {
-        (Some(id), Some(line), _) => {
-            let _ = write!(text, " by rule `{id}` ({file}:{line})");
-        }
+    let by = match (&o.rule, o.rule_line, o.reason.as_deref()) {
+        (Some(id), Some(line), _) => format!(" by rule `{id}` ({file}:{line})"),
         (None, _, Some(code)) if blocked && code != DEFAULT_ACTION_REASON => {
-            let _ = write!(text, " (refusal `{code}`)");
+            format!(" (refusal `{code}`)")
         }
-        _ => text.push_str(" by the default action"),
-    }
-    if o.would_block && !blocked {
-        match (&o.report_rule, o.report_rule_line, o.reason.as_deref()) {
-            (Some(id), Some(line), _) => {
-                let _ = write!(
-                    text,
-                    ", would be blocked by report-mode rule `{id}` ({file}:{line})"
-                );
-            }
-            (None, _, Some(code)) => {
-                let _ = write!(text, ", would be blocked (`{code}`, report mode)");
-            }
-            _ => text.push_str(", would be blocked (report mode)"),
+        _ => " by the default action".to_owned(),
+    };
+    let reported = match (&o.report_rule, o.report_rule_line, o.reason.as_deref()) {
+        _ if !o.would_block || blocked => String::new(),
+        (Some(id), Some(line), _) => {
+            format!(", would be blocked by report-mode rule `{id}` ({file}:{line})")
         }
-    }
-    text
+        (None, _, Some(code)) => format!(", would be blocked (`{code}`, report mode)"),
+        _ => ", would be blocked (report mode)".to_owned(),
+    };
+    format!("{}{credential}{by}{reported}", o.action.as_str())
 }
 
 fn requests(host: &HostChange) -> String {
