@@ -253,29 +253,6 @@ impl Auditor {
                     ..row.clone()
                 }
             });
-        let customers = entries(&self.customers)
-            .map(|(key, counts)| CountRow {
-                key: Some(key),
-                counts: *counts,
-            })
-            .chain((self.no_customer.total > 0).then_some(CountRow {
-                key: None,
-                counts: self.no_customer,
-            }));
-        let rules = entries(&self.rules)
-            .map(|(rule, counts)| RuleRow {
-                rule: Some(rule),
-                reason: None,
-                counts: *counts,
-            })
-            .chain(self.ruleless.iter().map(|(reason, counts)| {
-                let reason = (!reason.is_empty()).then(|| reason.clone());
-                RuleRow {
-                    rule: None,
-                    reason,
-                    counts: *counts,
-                }
-            }));
         let report_rules = (self.report_rules.iter().filter_map(|(_, r)| r.as_ref())).map(
             |(row, customers, hosts)| ReportRuleRow {
                 customers_affected: customers.iter().count() as u64
@@ -292,6 +269,7 @@ impl Auditor {
                     ..row.clone()
                 }
             });
+        let (customers, rules) = (self.customer_rows(), self.rule_rows());
         let span = (self.span.first.zip(self.span.last)).map(|(first, last)| TimeRange {
             first: first.text().to_owned(),
             last: last.text().to_owned(),
@@ -302,10 +280,8 @@ impl Auditor {
             time_range: span,
             actions: self.actions,
             revisions: ranked(revisions, |r| (r.first.clone(), r.sha256.clone())),
-            customers: ranked(customers, |r| (Reverse(r.counts.total), r.key.clone())),
-            rules: ranked(rules, |r| {
-                (Reverse(r.counts.total), r.rule.clone(), r.reason.clone())
-            }),
+            customers,
+            rules,
             top_blocked_hosts: self.blocked_hosts.top(top),
             report_rules: ranked(report_rules, |r| (Reverse(r.counts.total), r.rule.clone())),
             credentials: ranked(credentials, |c| {
@@ -322,6 +298,33 @@ impl Auditor {
             problems: read.problems,
             notes,
         }
+    }
+
+    /// Per customer, the lines without one last (key null), most decisions first.
+    fn customer_rows(&self) -> Vec<CountRow> {
+        let rows = entries(&self.customers).map(|(key, counts)| (Some(key), *counts));
+        let none = (self.no_customer.total > 0).then_some((None, self.no_customer));
+        let rows = rows
+            .chain(none)
+            .map(|(key, counts)| CountRow { key, counts });
+        ranked(rows, |r| (Reverse(r.counts.total), r.key.clone()))
+    }
+
+    /// Per deciding rule, then per reason of the decisions no rule made, most first.
+    fn rule_rows(&self) -> Vec<RuleRow> {
+        let rules = entries(&self.rules).map(|(rule, counts)| (Some(rule), None, *counts));
+        let ruleless = self
+            .ruleless
+            .iter()
+            .map(|(reason, counts)| (None, (!reason.is_empty()).then(|| reason.clone()), *counts));
+        let rows = (rules.chain(ruleless)).map(|(rule, reason, counts)| RuleRow {
+            rule,
+            reason,
+            counts,
+        });
+        ranked(rows, |r| {
+            (Reverse(r.counts.total), r.rule.clone(), r.reason.clone())
+        })
     }
 
     /// Caveats about the figures.

@@ -110,32 +110,26 @@ fn order_for(parent: &str, child: &str) -> &'static [&'static str] {
 /// The comment block at the very top of the file belongs to the file, not to whichever key
 /// happens to come first: it is detached before sorting and put back at the top after.
 fn take_file_header(root: &mut Table) -> Vec<String> {
-    let Some(first) = root
-        .iter()
-        .find(|(_, item)| item.is_value())
-        .map(|(k, _)| k.to_string())
-    else {
+    let Some(mut key) = first_value(root).and_then(|first| root.key_mut(&first)) else {
         return Vec::new();
     };
-    let Some(mut key) = root.key_mut(&first) else {
-        return Vec::new();
-    };
-    let raw = decor::prefix_text(key.leaf_decor());
-    let comments = decor::comments(&raw);
+    let comments = decor::comments(&decor::prefix_text(key.leaf_decor()));
     key.leaf_decor_mut().set_prefix("");
     comments
+}
+
+/// The key of the first `key = value` line of a table.
+fn first_value(table: &Table) -> Option<String> {
+    let mut values = table.iter().filter(|(_, item)| item.is_value());
+    values.next().map(|(key, _)| key.to_owned())
 }
 
 fn restore_file_header(root: &mut Table, header: Vec<String>) {
     if header.is_empty() {
         return;
     }
-    let first = root
-        .iter()
-        .find(|(_, item)| item.is_value())
-        .map(|(k, _)| k.to_string());
     let prefix = decor::line_prefix(&header, false);
-    match first {
+    match first_value(root) {
         Some(first) => {
             if let Some(mut key) = root.key_mut(&first) {
                 let existing = decor::prefix_text(key.leaf_decor());
