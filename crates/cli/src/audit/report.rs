@@ -75,7 +75,7 @@ pub fn of(s: &Summary) -> Report {
         blocked_hosts(s),
     ]);
     sections.extend([report_rules(s), credentials(s), upstream(s), malformed(s)]);
-    let ignored = (s.other_messages > 0).then(|| s.other_messages);
+    let ignored = (s.other_messages > 0).then_some(s.other_messages);
     let mut notes = Vec::from_iter(ignored.map(|n| format!("other console messages ignored: {n}")));
     notes.extend(s.notes.iter().map(|n| format!("note: {n}")));
     let listed = counts(outcomes.iter().map(|(k, n)| (k, *n)), false);
