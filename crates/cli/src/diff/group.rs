@@ -210,56 +210,33 @@ fn summarise(grid: &[Audience], hit: &BTreeSet<usize>) -> Scope {
     if hit.len() == grid.len() {
         return Scope::AllCustomers;
     }
-    let customers: BTreeSet<&Option<String>> = grid.iter().map(|a| &a.customer).collect();
-    let tags: BTreeSet<&Vec<String>> = grid.iter().map(|a| &a.tags).collect();
-    let in_grid = |customer: &Option<String>, tag: &Vec<String>| {
-        grid.iter()
-            .any(|a| &a.customer == customer && &a.tags == tag)
-    };
-    let hit_has = |customer: &Option<String>, tag: &Vec<String>| {
-        hit.iter()
-            .any(|a| &a.customer == customer && &a.tags == tag)
-    };
-    let whole_customers: Vec<Option<String>> = customers
-        .iter()
-        .filter(|c| tags.iter().all(|t| !in_grid(c, t) || hit_has(c, t)))
-        .map(|c| (*c).clone())
-        .collect();
-    let covered_by_customers = grid
-        .iter()
-        .filter(|a| whole_customers.contains(&a.customer))
-        .count();
-    if covered_by_customers == hit.len() {
-        let except = customers
-            .iter()
-            .filter(|c| !whole_customers.contains(c))
-            .filter_map(|c| (*c).clone())
-            .collect();
-        return Scope::Customers {
-            customers: whole_customers,
-            except,
-        };
+    if let Some((customers, except)) = whole(grid, &hit, |a| &a.customer) {
+        let except = except.into_iter().flatten().collect();
+        return Scope::Customers { customers, except };
     }
-    let whole_tags: Vec<Vec<String>> = tags
-        .iter()
-        .filter(|t| customers.iter().all(|c| !in_grid(c, t) || hit_has(c, t)))
-        .map(|t| (*t).clone())
-        .collect();
-    let covered_by_tags = grid.iter().filter(|a| whole_tags.contains(&a.tags)).count();
-    if covered_by_tags == hit.len() {
-        let except = tags
-            .iter()
-            .filter(|t| !whole_tags.contains(t))
-            .map(|t| (*t).clone())
-            .collect();
-        return Scope::Tags {
-            tags: whole_tags,
-            except,
-        };
+    if let Some((tags, except)) = whole(grid, &hit, |a| &a.tags) {
+        return Scope::Tags { tags, except };
     }
     Scope::Audiences {
         audiences: hit.into_iter().cloned().collect(),
     }
+}
+
+/// Of the values of one dimension of the grid (its customers, or its tag sets): those all of
+/// whose audiences were hit, and the others, when the first cover exactly the hits.
+fn whole<K: Ord + Clone>(
+    grid: &[Audience],
+    hit: &BTreeSet<&Audience>,
+    key: impl Fn(&Audience) -> &K,
+) -> Option<(Vec<K>, Vec<K>)> {
+    let values: BTreeSet<&K> = grid.iter().map(&key).collect();
+    let (whole, others): (Vec<&K>, Vec<&K>) = values.into_iter().partition(|value| {
+        let mut audiences = grid.iter().filter(|a| key(a) == *value);
+        audiences.all(|a| hit.contains(a))
+    });
+    let covered = grid.iter().filter(|a| whole.contains(&key(a))).count();
+    let owned = |values: Vec<&K>| values.into_iter().cloned().collect();
+    (covered == hit.len()).then(|| (owned(whole), owned(others)))
 }
 
 #[cfg(test)]
