@@ -57,16 +57,7 @@ impl fmt::Display for Scope {
                 write!(f, "only customers with {}", names.join("; "))
             }
             Scope::Audiences { audiences } => {
-                let names: Vec<String> = audiences
-                    .iter()
-                    .map(|a| {
-                        format!(
-                            "{} ({})",
-                            customer_label(a.customer.as_deref()),
-                            tag_label(&a.tags)
-                        )
-                    })
-                    .collect();
+                let names: Vec<String> = audiences.iter().map(audience_label).collect();
                 write!(f, "{}", names.join("; "))
             }
         }
@@ -78,8 +69,11 @@ fn quoted(names: &[String]) -> String {
     names.join(", ")
 }
 
-fn customer_label(customer: Option<&str>) -> String {
-    customer.map_or_else(|| "any other customer".to_owned(), |c| format!("`{c}`"))
+/// "`acme` (tag `prod`)", "any other customer (no listed tag)"
+fn audience_label(audience: &Audience) -> String {
+    let customer = audience.customer.as_ref();
+    let customer = customer.map_or_else(|| "any other customer".to_owned(), |c| format!("`{c}`"));
+    format!("{customer} ({})", tag_label(&audience.tags))
 }
 
 fn tag_label(tags: &[String]) -> String {

@@ -89,7 +89,7 @@ pub fn human(report: &DiffReport) -> String {
         out,
         "{} change{}, {widening} widening{}",
         report.changes.len(),
-        if report.changes.len() == 1 { "" } else { "s" },
+        crate::policy_source::plural(report.changes.len()),
         if widening > 0 { " (exit 3)" } else { "" }
     );
     out
