@@ -107,7 +107,9 @@ pub fn run(args: &Args) -> Result<Outcome, CliError> {
             bundle::ENVIRONMENT_LEN
         ))
     })?;
-    let head_path = head_path(output);
+    let mut head_path = output.as_os_str().to_owned();
+    head_path.push(".head");
+    let head_path = PathBuf::from(head_path);
     write(output, &sealed)?;
     write(&head_path, bundle::head_of(&sealed).unwrap_or_default())?;
     if let Some(dir) = &args.archive {
@@ -115,7 +117,7 @@ pub fn run(args: &Args) -> Result<Outcome, CliError> {
             path: dir.clone(),
             source,
         })?;
-        let archived = archive_path(dir, policy.sha256());
+        let archived = dir.join(format!("{}.artifact", policy.sha256()));
         write(&archived, &artefact)?;
         writeln!(out, "archived:        {}", archived.display())?;
     }
@@ -135,15 +137,14 @@ pub fn run(args: &Args) -> Result<Outcome, CliError> {
 /// microseconds (above `after` too) plus a random part below a millisecond.
 fn serial(asked: Option<u64>, after: Option<u64>) -> Result<u64, CliError> {
     let floor = after.map_or(0, |after| after.saturating_add(1));
-    if let Some(serial) = asked {
-        return if serial >= floor {
-            Ok(serial)
-        } else {
-            Err(CliError::Usage(format!(
-                "--serial {serial} is not above the serial of --after ({})",
-                floor - 1
-            )))
-        };
+    match asked {
+        Some(serial) if serial >= floor => return Ok(serial),
+        Some(serial) => {
+            let after = floor - 1;
+            let why = format!("--serial {serial} is not above the serial of --after ({after})");
+            return Err(CliError::Usage(why));
+        }
+        None => {}
     }
     let micros = u64::try_from(now()?.as_micros()).unwrap_or(u64::MAX);
     // Seeded by the operating system for each process: two bundles made in the same
@@ -217,18 +218,6 @@ fn read_head(path: &Path, bytes: &[u8]) -> Result<bundle::Head, CliError> {
     head.ok_or(bundle::BundleError::Truncated)
         .and_then(|head| bundle::read_head(&head))
         .map_err(|e| CliError::Usage(format!("`{}`: {e}", path.display())))
-}
-
-/// Where the head of the bundle written to `output` goes.
-pub fn head_path(output: &Path) -> PathBuf {
-    let mut name = output.as_os_str().to_owned();
-    name.push(".head");
-    PathBuf::from(name)
-}
-
-/// Where the archive keeps the artefact of the policy revision `sha256`.
-pub fn archive_path(dir: &Path, sha256: &str) -> PathBuf {
-    dir.join(format!("{sha256}.artifact"))
 }
 
 fn usage(what: &str) -> CliError {
