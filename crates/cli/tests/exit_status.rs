@@ -7,8 +7,6 @@
     clippy::indexing_slicing
 )]
 
-mod support;
-
 const LOGS: &str = "crates/cli/tests/fixtures/logs";
 
 #[test]
@@ -33,7 +31,7 @@ fn a_closed_stdout_ends_every_command_with_141() {
         let (reader, writer) = std::io::pipe().unwrap();
         drop(reader);
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_egress-policy"))
-            .current_dir(support::root())
+            .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
             .args(args)
             .stdout(writer)
             .stderr(std::process::Stdio::piped())
