@@ -11,7 +11,7 @@ use std::fmt;
 
 use crate::source_position::position;
 use egress_policy_engine::fields as order;
-use toml_edit::{Array, ArrayOfTables, DocumentMut, InlineTable, Item, Table, Value};
+use toml_edit::{Array, Decor, DocumentMut, InlineTable, Item, Table, Value};
 
 /// Arrays longer than this on one line are written one item per line.
 pub const MAX_WIDTH: usize = 80;
@@ -178,40 +178,32 @@ fn promote_inline_tables(root: &mut Table) {
     let Some(item) = root.get_mut("rules") else {
         return;
     };
-    let Some(array) = item.as_array() else {
-        return;
-    };
-    if array.is_empty() || !array.iter().all(Value::is_inline_table) {
-        return;
+    let inline = |v: &Value| v.as_inline_table().map(|t| promoted(t, v.decor()));
+    let tables = item
+        .as_array()
+        .and_then(|a| a.iter().map(inline).collect::<Option<Vec<_>>>());
+    if let Some(tables) = tables.filter(|t| !t.is_empty()) {
+        *item = Item::ArrayOfTables(tables.into_iter().collect());
     }
-    let mut tables = ArrayOfTables::new();
-    for value in array.iter() {
-        if let Value::InlineTable(inline) = value {
-            let comments = decor::comments(&decor::prefix_text(value.decor()));
-            let mut table = inline.clone().into_table();
-            table
-                .decor_mut()
-                .set_prefix(decor::line_prefix(&comments, false));
-            tables.push(table);
-        }
-    }
-    *item = Item::ArrayOfTables(tables);
 }
 
 fn promote_inline_table(parent: &mut Table, key: &str) {
-    let Some((key_ref, item)) = parent.get_key_value_mut(key) else {
-        return;
-    };
-    let Some(inline) = item.as_inline_table() else {
-        return;
-    };
-    let comments = decor::comments(&decor::prefix_text(key_ref.leaf_decor()));
-    let mut table: Table = InlineTable::clone(inline).into_table();
+    if let Some((key, item)) = parent.get_key_value_mut(key)
+        && let Some(inline) = item.as_inline_table()
+    {
+        *item = Item::Table(promoted(inline, key.leaf_decor()));
+    }
+}
+
+/// An inline table as a table of its own, with the comments above it (in `above`).
+fn promoted(inline: &InlineTable, above: &Decor) -> Table {
+    let comments = decor::comments(&decor::prefix_text(above));
+    let mut table = inline.clone().into_table();
     table.set_implicit(false);
     table
         .decor_mut()
         .set_prefix(decor::line_prefix(&comments, false));
-    *item = Item::Table(table);
+    table
 }
 
 /// A header key's own spacing (`[ defaults ]`, or what was left from `defaults = {..}`) goes;
