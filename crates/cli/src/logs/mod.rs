@@ -198,7 +198,7 @@ fn read_one(
                         report.decisions += 1;
                         visit(&location, *log);
                     }
-                    Item::Problem { kind, detail } => {
+                    Item::Problem(kind, detail) => {
                         if !kinds_seen.contains(&kind) {
                             kinds_seen.push(kind);
                             report.problems.record(&location, kind, detail);

@@ -44,13 +44,9 @@ impl Problem {
 pub enum Item {
     /// A decision line of the supported schema version.
     Decision(Box<DecisionLog>),
-    /// Something that should have been a decision line but is not usable.
-    Problem {
-        /// What is wrong.
-        kind: Problem,
-        /// A short explanation that never quotes the line's content.
-        detail: String,
-    },
+    /// Something that should have been a decision line but is not usable: what is wrong,
+    /// and a short explanation that never quotes the line's content.
+    Problem(Problem, String),
     /// A console message that is not a decision line (other `console.log` output): ignored.
     OtherMessage,
 }
@@ -84,8 +80,7 @@ pub fn classify_line(bytes: &[u8], sink: &mut dyn FnMut(Item)) {
 }
 
 fn problem(kind: Problem, detail: impl Into<String>) -> Item {
-    let detail = detail.into();
-    Item::Problem { kind, detail }
+    Item::Problem(kind, detail.into())
 }
 
 fn unrecognised(detail: impl Into<String>) -> Item {
@@ -237,7 +232,7 @@ mod tests {
             .into_iter()
             .map(|i| match i {
                 Item::Decision(d) => format!("decision:{}", d.decision_id),
-                Item::Problem { kind, .. } => kind.code().to_string(),
+                Item::Problem(kind, _) => kind.code().to_string(),
                 Item::OtherMessage => "other".to_string(),
             })
             .collect()
@@ -278,13 +273,7 @@ mod tests {
         );
         let mut out = Vec::new();
         classify_line(&[0xff, 0xfe], &mut |i| out.push(i));
-        assert!(matches!(
-            out[0],
-            Item::Problem {
-                kind: Problem::InvalidUtf8,
-                ..
-            }
-        ));
+        assert!(matches!(out[0], Item::Problem(Problem::InvalidUtf8, _)));
     }
 
     #[test]
