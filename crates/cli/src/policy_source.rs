@@ -34,10 +34,7 @@ pub struct LoadedPolicy {
 impl PolicySource {
     /// Reads `path` as UTF-8 text, and the list files it names.
     pub fn read(path: &Path) -> Result<PolicySource, CliError> {
-        let text = std::fs::read_to_string(path).map_err(|source| CliError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let text = crate::error::read_text(path)?;
         let (lists, _) = crate::list_reader::read_lists(path, path, &text);
         Ok(PolicySource {
             path: path.to_path_buf(),

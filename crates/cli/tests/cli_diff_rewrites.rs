@@ -127,7 +127,7 @@ fn each_enforced_block_rule_moved_to_report_mode_is_a_widening() {
             rule["mode"] = value("report");
             let new = write(dir.path(), "report.toml", &changed);
             let out = run(&["diff", policy.to_str().unwrap(), &new, "--json"]);
-            assert_eq!(out.code, 2, "{id}: {}{}", out.stdout, out.stderr);
+            assert_eq!(out.code, 3, "{id}: {}{}", out.stdout, out.stderr);
             let json: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
             let found = json["changes"].as_array().unwrap().iter().any(|c| {
                 c["kind"] == "enforce_to_report"

@@ -202,7 +202,7 @@ fn diff_probes_names_a_feed_update_changes() {
     let old = dir.path().join("old/policy.toml");
     let new = dir.path().join("new/policy.toml");
     let out = run(&["diff", old.to_str().unwrap(), new.to_str().unwrap()]);
-    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    assert_eq!(out.code, 3, "{}{}", out.stdout, out.stderr);
     assert!(
         out.stdout.contains("[WIDENS] newly allowed"),
         "{}",

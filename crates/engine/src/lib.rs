@@ -67,3 +67,5 @@ pub use model::{Defaults, IpLiterals, Mode, PathInLogs, Rule};
 pub use path_glob::PathGlob;
 pub use policy::CompiledPolicy;
 pub use request::Request;
+/// "Did you mean" for the CLI's own names (credentials, test-case keys): one edit distance.
+pub use suggest::did_you_mean;

@@ -1,6 +1,8 @@
 //! The audit aggregates: built line by line in bounded memory, then frozen into a
-//! serialisable [`Summary`] that the text, JSON and HTML outputs render.
+//! serialisable [`Summary`]: the `--json` output, and what [`super::report`] lays out for the
+//! text and HTML outputs.
 
+use std::cmp::Reverse;
 use std::collections::BTreeMap;
 
 use egress_policy_engine::{Action, DecisionLog, Outcome, PolicySource};
@@ -16,6 +18,8 @@ const MAX_KEYS: usize = 10_000;
 const MAX_INNER_KEYS: usize = 1_000;
 /// Hosts tracked per report rule for its top list.
 const REPORT_HOSTS_TRACKED: usize = 200;
+/// The key the pooled keys of a full [`Capped`] map are shown under.
+const OTHER: &str = "(other)";
 
 /// Decisions split by what was done (the line's `outcome`, derived for older lines): a
 /// request that failed counts as `failed`, never as the action it was decided for, so an
@@ -46,75 +50,52 @@ impl ActionCounts {
             Outcome::Forwarded => self.pass += 1,
             Outcome::Failed => self.failed += 1,
         }
-        if log.would_block {
-            self.would_block += 1;
-        }
+        self.would_block += u64::from(log.would_block);
     }
 }
 
-#[derive(Debug, Default)]
-struct RevisionAgg {
-    name: Option<String>,
-    sha256: String,
-    source: Option<PolicySource>,
-    serial: Option<u64>,
-    counts: ActionCounts,
+/// The first and last time of some decisions.
+#[derive(Clone, Debug, Default)]
+struct Span {
     first: Option<Timestamp>,
     last: Option<Timestamp>,
 }
 
-#[derive(Debug)]
-struct ReportAgg {
-    counts: ActionCounts,
-    customers: Capped<u64>,
-    hosts: TopK,
-}
-
-impl Default for ReportAgg {
-    fn default() -> ReportAgg {
-        ReportAgg {
-            counts: ActionCounts::default(),
-            customers: Capped::new(MAX_INNER_KEYS),
-            hosts: TopK::new(REPORT_HOSTS_TRACKED),
+impl Span {
+    fn widen(&mut self, t: &Timestamp) {
+        if self.first.as_ref().is_none_or(|f| t < f) {
+            self.first = Some(t.clone());
         }
+        if self.last.as_ref().is_none_or(|l| t > l) {
+            self.last = Some(t.clone());
+        }
+    }
+
+    fn text(t: Option<&Timestamp>) -> Option<String> {
+        t.map(|t| t.text().to_owned())
     }
 }
 
-#[derive(Debug)]
-struct CredentialAgg {
-    injections: u64,
-    failed: u64,
-    unavailable: u64,
-    customers: Capped<u64>,
-}
-
-impl Default for CredentialAgg {
-    fn default() -> CredentialAgg {
-        CredentialAgg {
-            injections: 0,
-            failed: 0,
-            unavailable: 0,
-            customers: Capped::new(MAX_INNER_KEYS),
-        }
-    }
-}
+/// A report rule's row as counted so far, with its customers and hosts.
+type ReportAgg = (ReportRuleRow, Capped<u64>, TopK);
+/// A credential's row as counted so far, with its customers.
+type CredentialAgg = (CredentialRow, Capped<u64>);
 
 /// Accumulates decision lines.
 #[derive(Debug)]
 pub struct Auditor {
     top: usize,
     actions: ActionCounts,
-    first: Option<Timestamp>,
-    last: Option<Timestamp>,
+    span: Span,
     bad_timestamps: u64,
-    revisions: Capped<RevisionAgg>,
+    revisions: Capped<Option<(RevisionRow, Span)>>,
     customers: Capped<ActionCounts>,
     no_customer: ActionCounts,
     rules: Capped<ActionCounts>,
     ruleless: Capped<ActionCounts>,
     blocked_hosts: TopK,
-    report_rules: Capped<ReportAgg>,
-    credentials: Capped<CredentialAgg>,
+    report_rules: Capped<Option<ReportAgg>>,
+    credentials: Capped<Option<CredentialAgg>>,
     errors: Capped<u64>,
     failures: Capped<u64>,
     statuses: BTreeMap<&'static str, u64>,
@@ -126,8 +107,7 @@ impl Auditor {
         Auditor {
             top,
             actions: ActionCounts::default(),
-            first: None,
-            last: None,
+            span: Span::default(),
             bad_timestamps: 0,
             revisions: Capped::new(MAX_INNER_KEYS),
             customers: Capped::new(MAX_KEYS),
@@ -148,33 +128,10 @@ impl Auditor {
         self.actions.add(log);
         let ts = Timestamp::parse(&log.ts);
         match &ts {
-            Some(t) => {
-                widen(&mut self.first, &mut self.last, t);
-            }
+            Some(t) => self.span.widen(t),
             None => self.bad_timestamps += 1,
         }
-
-        // One row per revision and where it came from: the same policy embedded and as
-        // bundle 7 are two rows.
-        let revision_key = format!(
-            "{}\n{}\n{}\n{}",
-            log.policy.sha256,
-            log.policy.name.as_deref().unwrap_or(""),
-            log.policy.source.map_or("", PolicySource::as_str),
-            log.policy.serial.map(|s| s.to_string()).unwrap_or_default()
-        );
-        let revision = self.revisions.entry(&revision_key);
-        if revision.counts.total == 0 {
-            revision.name.clone_from(&log.policy.name);
-            revision.sha256.clone_from(&log.policy.sha256);
-            revision.source = log.policy.source;
-            revision.serial = log.policy.serial;
-        }
-        revision.counts.add(log);
-        if let Some(t) = &ts {
-            widen(&mut revision.first, &mut revision.last, t);
-        }
-
+        self.observe_revision(log, ts.as_ref());
         match &log.customer {
             Some(customer) => self.customers.entry(customer).add(log),
             None => self.no_customer.add(log),
@@ -192,47 +149,39 @@ impl Auditor {
                 self.ruleless.entry(key).add(log);
             }
         }
-
         let host = log.host.as_deref().unwrap_or("(no host)");
         if log.action == Action::Block {
             self.blocked_hosts.add(host);
         }
         if log.would_block {
-            // Global report mode has no report rule: the would-block reason names it.
-            let key = match (&log.report_rule, &log.reason) {
-                (Some(rule), _) => rule.clone(),
-                (None, Some(reason)) => format!("(no rule: {reason})"),
-                (None, None) => "(no rule)".to_string(),
-            };
-            let report = self.report_rules.entry(&key);
-            report.counts.add(log);
-            *report.customers.entry(customer_label(log)) += 1;
-            report.hosts.add(host);
+            self.observe_report_rule(log, host);
         }
         let outcome = log.outcome();
         if let Some(credential) = &log.credential {
-            let agg = self.credentials.entry(credential);
-            match outcome {
-                Outcome::Injected => {
-                    agg.injections += 1;
-                    *agg.customers.entry(customer_label(log)) += 1;
-                }
-                Outcome::Failed => {
-                    agg.failed += 1;
-                    if log.error.as_deref() == Some("credential_unavailable") {
-                        agg.unavailable += 1;
-                    }
-                }
-                Outcome::Blocked | Outcome::Forwarded => {}
+            let (row, customers) = self.credentials.entry(credential).get_or_insert_with(|| {
+                let row = CredentialRow::default();
+                (
+                    CredentialRow {
+                        credential: credential.clone(),
+                        ..row
+                    },
+                    Capped::new(MAX_INNER_KEYS),
+                )
+            });
+            if outcome == Outcome::Injected {
+                row.injections += 1;
+                *customers.entry(customer_label(log)) += 1;
+            } else if outcome == Outcome::Failed {
+                row.failed += 1;
+                row.unavailable +=
+                    u64::from(log.error.as_deref() == Some("credential_unavailable"));
             }
         }
         if outcome == Outcome::Failed {
-            let key = format!(
-                "{} {}",
-                log.action.as_str(),
-                log.error.as_deref().unwrap_or("no_upstream_status")
-            );
-            *self.failures.entry(&key) += 1;
+            let error = log.error.as_deref().unwrap_or("no_upstream_status");
+            *self
+                .failures
+                .entry(&format!("{} {error}", log.action.as_str())) += 1;
         }
         if let Some(error) = &log.error {
             *self.errors.entry(error) += 1;
@@ -240,19 +189,154 @@ impl Auditor {
         *self.statuses.entry(status_class(log.status)).or_insert(0) += 1;
     }
 
+    /// One row per revision and where it came from: the same policy embedded and as bundle 7
+    /// are two rows. Lines of revisions past [`MAX_INNER_KEYS`] count in the totals only.
+    fn observe_revision(&mut self, log: &DecisionLog, ts: Option<&Timestamp>) {
+        let policy = &log.policy;
+        let key = format!(
+            "{}\n{}\n{}\n{}",
+            policy.sha256,
+            policy.name.as_deref().unwrap_or(""),
+            policy.source.map_or("", PolicySource::as_str),
+            policy.serial.map(|s| s.to_string()).unwrap_or_default()
+        );
+        let (row, span) = self.revisions.entry(&key).get_or_insert_with(|| {
+            let row = RevisionRow {
+                name: policy.name.clone(),
+                sha256: policy.sha256.clone(),
+                source: policy.source,
+                serial: policy.serial,
+                counts: ActionCounts::default(),
+                first: None,
+                last: None,
+            };
+            (row, Span::default())
+        });
+        row.counts.add(log);
+        if let Some(t) = ts {
+            span.widen(t);
+        }
+    }
+
+    /// Global report mode has no report rule: the would-block reason names it.
+    fn observe_report_rule(&mut self, log: &DecisionLog, host: &str) {
+        let key = match (&log.report_rule, &log.reason) {
+            (Some(rule), _) => rule.clone(),
+            (None, Some(reason)) => format!("(no rule: {reason})"),
+            (None, None) => "(no rule)".to_string(),
+        };
+        let (row, customers, hosts) = self.report_rules.entry(&key).get_or_insert_with(|| {
+            let row = ReportRuleRow {
+                rule: key.clone(),
+                ..ReportRuleRow::default()
+            };
+            (
+                row,
+                Capped::new(MAX_INNER_KEYS),
+                TopK::new(REPORT_HOSTS_TRACKED),
+            )
+        });
+        row.counts.add(log);
+        *customers.entry(customer_label(log)) += 1;
+        hosts.add(host);
+    }
+
     /// Freezes the aggregates together with what reading the inputs found.
     pub fn finish(self, read: ReadReport) -> Summary {
         let top = self.top;
-        let mut notes = Vec::new();
-        let mut pooled = |what: &str, n: u64| {
-            if n > 0 {
-                notes.push(format!(
-                    "{n} lines had a {what} beyond the first {MAX_KEYS} distinct ones and are counted under `(other)`"
-                ));
-            }
-        };
-        pooled("customer", self.customers.other_observations());
-        pooled("rule", self.rules.other_observations());
+        let notes = self.notes();
+        let revisions =
+            (self.revisions.iter().filter_map(|(_, r)| r.as_ref())).map(|(row, span)| {
+                RevisionRow {
+                    first: Span::text(span.first.as_ref()),
+                    last: Span::text(span.last.as_ref()),
+                    ..row.clone()
+                }
+            });
+        let report_rules = (self.report_rules.iter().filter_map(|(_, r)| r.as_ref())).map(
+            |(row, customers, hosts)| ReportRuleRow {
+                customers_affected: customers.iter().count() as u64
+                    + u64::from(customers.other().is_some()),
+                customers: key_counts(customers, top),
+                hosts: hosts.top(top),
+                ..row.clone()
+            },
+        );
+        let credentials =
+            (self.credentials.iter().filter_map(|(_, c)| c.as_ref())).map(|(row, customers)| {
+                CredentialRow {
+                    customers: key_counts(customers, top),
+                    ..row.clone()
+                }
+            });
+        let (customers, rules) = (self.customer_rows(), self.rule_rows());
+        let span = (self.span.first.zip(self.span.last)).map(|(first, last)| TimeRange {
+            first: first.text().to_owned(),
+            last: last.text().to_owned(),
+        });
+        Summary {
+            inputs: read.inputs,
+            decisions: self.actions.total,
+            time_range: span,
+            actions: self.actions,
+            revisions: ranked(revisions, |r| (r.first.clone(), r.sha256.clone())),
+            customers,
+            rules,
+            top_blocked_hosts: self.blocked_hosts.top(top),
+            report_rules: ranked(report_rules, |r| (Reverse(r.counts.total), r.rule.clone())),
+            credentials: ranked(credentials, |c| {
+                (Reverse(c.injections), c.credential.clone())
+            }),
+            failures: key_counts(&self.failures, usize::MAX),
+            upstream_errors: key_counts(&self.errors, usize::MAX),
+            upstream_status: self
+                .statuses
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v))
+                .collect(),
+            other_messages: read.other_messages,
+            problems: read.problems,
+            notes,
+        }
+    }
+
+    /// Per customer, the lines without one last (key null), most decisions first.
+    fn customer_rows(&self) -> Vec<CountRow> {
+        let rows = entries(&self.customers).map(|(key, counts)| (Some(key), *counts));
+        let none = (self.no_customer.total > 0).then_some((None, self.no_customer));
+        let rows = rows
+            .chain(none)
+            .map(|(key, counts)| CountRow { key, counts });
+        ranked(rows, |r| (Reverse(r.counts.total), r.key.clone()))
+    }
+
+    /// Per deciding rule, then per reason of the decisions no rule made, most first.
+    fn rule_rows(&self) -> Vec<RuleRow> {
+        let rules = entries(&self.rules).map(|(rule, counts)| (Some(rule), None, *counts));
+        let ruleless = self
+            .ruleless
+            .iter()
+            .map(|(reason, counts)| (None, (!reason.is_empty()).then(|| reason.clone()), *counts));
+        let rows = (rules.chain(ruleless)).map(|(rule, reason, counts)| RuleRow {
+            rule,
+            reason,
+            counts,
+        });
+        ranked(rows, |r| {
+            (Reverse(r.counts.total), r.rule.clone(), r.reason.clone())
+        })
+    }
+
+    /// Caveats about the figures.
+    fn notes(&self) -> Vec<String> {
+        let pooled = [("customer", &self.customers), ("rule", &self.rules)];
+        let mut notes: Vec<String> = (pooled.iter())
+            .filter(|(_, map)| map.other_observations() > 0)
+            .map(|(what, map)| format!(
+                "{} lines had a {what} beyond the first {MAX_KEYS} distinct ones and are counted under `{OTHER}`",
+                map.other_observations()
+            ))
+            .collect();
         if self.blocked_hosts.is_approximate() {
             notes.push("top blocked hosts are approximate (more distinct hosts than tracked): counts are upper bounds, `error` gives the slack".to_string());
         }
@@ -262,169 +346,28 @@ impl Auditor {
                 self.bad_timestamps
             ));
         }
-
-        let mut revisions: Vec<RevisionRow> = self
-            .revisions
-            .iter()
-            .map(|(_, r)| RevisionRow {
-                name: r.name.clone(),
-                sha256: r.sha256.clone(),
-                source: r.source,
-                serial: r.serial,
-                counts: r.counts,
-                first: r.first.as_ref().map(|t| t.text().to_string()),
-                last: r.last.as_ref().map(|t| t.text().to_string()),
-            })
-            .collect();
-        revisions.sort_by(|a, b| a.first.cmp(&b.first).then_with(|| a.sha256.cmp(&b.sha256)));
-
-        let mut customers: Vec<CountRow> = self
-            .customers
-            .iter()
-            .map(|(k, c)| CountRow {
-                key: Some(k.clone()),
-                counts: *c,
-            })
-            .collect();
-        if let Some(other) = self.customers.other() {
-            customers.push(CountRow {
-                key: Some("(other)".into()),
-                counts: *other,
-            });
-        }
-        if self.no_customer.total > 0 {
-            customers.push(CountRow {
-                key: None,
-                counts: self.no_customer,
-            });
-        }
-        sort_rows(&mut customers);
-
-        let mut rules: Vec<RuleRow> = self
-            .rules
-            .iter()
-            .map(|(k, c)| RuleRow {
-                rule: Some(k.clone()),
-                reason: None,
-                counts: *c,
-            })
-            .chain(self.rules.other().map(|c| RuleRow {
-                rule: Some("(other)".into()),
-                reason: None,
-                counts: *c,
-            }))
-            .chain(self.ruleless.iter().map(|(reason, c)| RuleRow {
-                rule: None,
-                reason: (!reason.is_empty()).then(|| reason.clone()),
-                counts: *c,
-            }))
-            .collect();
-        rules.sort_by(|a, b| {
-            b.counts
-                .total
-                .cmp(&a.counts.total)
-                .then_with(|| a.rule.cmp(&b.rule))
-                .then_with(|| a.reason.cmp(&b.reason))
-        });
-
-        let mut report_rules: Vec<ReportRuleRow> = self
-            .report_rules
-            .iter()
-            .map(|(k, r)| ReportRuleRow {
-                rule: k.clone(),
-                counts: r.counts,
-                customers_affected: r.customers.iter().count() as u64
-                    + u64::from(r.customers.other().is_some()),
-                customers: top_of(&r.customers, top),
-                hosts: r.hosts.top(top),
-            })
-            .collect();
-        report_rules.sort_by(|a, b| {
-            b.counts
-                .total
-                .cmp(&a.counts.total)
-                .then_with(|| a.rule.cmp(&b.rule))
-        });
-
-        let mut credentials: Vec<CredentialRow> = self
-            .credentials
-            .iter()
-            .map(|(k, c)| CredentialRow {
-                credential: k.clone(),
-                injections: c.injections,
-                failed: c.failed,
-                unavailable: c.unavailable,
-                customers: top_of(&c.customers, top),
-            })
-            .collect();
-        credentials.sort_by(|a, b| {
-            b.injections
-                .cmp(&a.injections)
-                .then_with(|| a.credential.cmp(&b.credential))
-        });
-
-        let mut errors: Vec<KeyCount> = self
-            .errors
-            .iter()
-            .map(|(k, n)| KeyCount {
-                key: k.clone(),
-                count: *n,
-            })
-            .collect();
-        errors.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.key.cmp(&b.key)));
-
-        let mut failures: Vec<KeyCount> = self
-            .failures
-            .iter()
-            .map(|(k, n)| KeyCount {
-                key: k.clone(),
-                count: *n,
-            })
-            .chain(self.failures.other().map(|n| KeyCount {
-                key: "(other)".into(),
-                count: *n,
-            }))
-            .collect();
-        failures.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.key.cmp(&b.key)));
-
-        Summary {
-            inputs: read.inputs,
-            decisions: self.actions.total,
-            time_range: match (self.first, self.last) {
-                (Some(first), Some(last)) => Some(TimeRange {
-                    first: first.text().to_string(),
-                    last: last.text().to_string(),
-                }),
-                _ => None,
-            },
-            actions: self.actions,
-            revisions,
-            customers,
-            rules,
-            top_blocked_hosts: self.blocked_hosts.top(top),
-            report_rules,
-            credentials,
-            failures,
-            upstream_errors: errors,
-            upstream_status: self
-                .statuses
-                .into_iter()
-                .map(|(k, v)| (k.to_string(), v))
-                .collect(),
-            other_messages: read.other_messages,
-            problems: read.problems,
-            notes,
-        }
+        notes
     }
 }
 
-fn widen(first: &mut Option<Timestamp>, last: &mut Option<Timestamp>, t: &Timestamp) {
-    if first.as_ref().is_none_or(|f| t < f) {
-        *first = Some(t.clone());
-    }
-    if last.as_ref().is_none_or(|l| t > l) {
-        *last = Some(t.clone());
-    }
+/// `rows` sorted by `key`.
+fn ranked<T, K: Ord>(rows: impl Iterator<Item = T>, key: impl FnMut(&T) -> K) -> Vec<T> {
+    let mut rows: Vec<T> = rows.collect();
+    rows.sort_by_key(key);
+    rows
+}
+
+/// The entries of a capped map, then its pooled keys as `(other)`.
+fn entries<V: Default>(map: &Capped<V>) -> impl Iterator<Item = (String, &V)> {
+    (map.iter().map(|(k, v)| (k.clone(), v))).chain(map.other().map(|v| (OTHER.to_owned(), v)))
+}
+
+/// The `n` most counted keys of `map`, most first (ties by key).
+fn key_counts(map: &Capped<u64>, n: usize) -> Vec<KeyCount> {
+    let rows = entries(map).map(|(key, count)| KeyCount { key, count: *count });
+    let mut rows = ranked(rows, |r| (Reverse(r.count), r.key.clone()));
+    rows.truncate(n);
+    rows
 }
 
 fn customer_label(log: &DecisionLog) -> &str {
@@ -441,32 +384,6 @@ fn status_class(status: Option<u16>) -> &'static str {
         Some(500..=599) => "5xx",
         Some(_) => "other",
     }
-}
-
-fn top_of(map: &Capped<u64>, n: usize) -> Vec<KeyCount> {
-    let mut rows: Vec<KeyCount> = map
-        .iter()
-        .map(|(k, c)| KeyCount {
-            key: k.clone(),
-            count: *c,
-        })
-        .chain(map.other().map(|c| KeyCount {
-            key: "(other)".into(),
-            count: *c,
-        }))
-        .collect();
-    rows.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.key.cmp(&b.key)));
-    rows.truncate(n);
-    rows
-}
-
-fn sort_rows(rows: &mut [CountRow]) {
-    rows.sort_by(|a, b| {
-        b.counts
-            .total
-            .cmp(&a.counts.total)
-            .then_with(|| a.key.cmp(&b.key))
-    });
 }
 
 /// First and last decision time.
@@ -528,7 +445,7 @@ pub struct RuleRow {
 }
 
 /// What enforcing one report-mode rule would break.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Default, Serialize)]
 pub struct ReportRuleRow {
     /// The report rule (or `(no rule: reason)` under global report mode).
     pub rule: String,
@@ -543,7 +460,7 @@ pub struct ReportRuleRow {
 }
 
 /// Injections of one credential.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Default, Serialize)]
 pub struct CredentialRow {
     /// The credential id.
     pub credential: String,

@@ -2,10 +2,10 @@
 
 use std::io::Write as _;
 use std::path::PathBuf;
-use std::process::ExitCode;
 
-use crate::audit::{Auditor, html, text};
-use crate::logs;
+use crate::audit::{Auditor, html, report, text};
+use crate::error::write;
+use crate::{CliError, Outcome, logs};
 
 /// Summarise decision logs for auditors: per customer, action, rule and policy revision.
 ///
@@ -28,48 +28,22 @@ pub struct Args {
     pub top: usize,
 }
 
-/// Runs the subcommand.
-pub fn run(args: &Args) -> ExitCode {
+/// Runs the subcommand: failed when an input could not be read to its end.
+pub fn run(args: &Args) -> Result<Outcome, CliError> {
     let mut auditor = Auditor::new(args.top);
-    let report = logs::read_all(&args.logs, &mut |_, log| auditor.observe(&log));
-    let input_errors: Vec<String> = report
-        .inputs
-        .iter()
-        .filter_map(|i| i.error.as_ref().map(|e| format!("{}: {e}", i.file)))
-        .collect();
-    let summary = auditor.finish(report);
-
-    let body = if args.json {
-        match serde_json::to_string_pretty(&summary) {
-            Ok(json) => json + "\n",
-            Err(e) => {
-                eprintln!("error: cannot serialise the summary: {e}");
-                return ExitCode::from(1);
-            }
-        }
+    let read = logs::read_all(&args.logs, &mut |_, log| auditor.observe(&log));
+    let summary = auditor.finish(read);
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        writeln!(out, "{}", serde_json::to_string_pretty(&summary)?)?;
     } else {
-        text::render(&summary)
-    };
-    let mut stdout = std::io::stdout().lock();
-    if stdout
-        .write_all(body.as_bytes())
-        .and_then(|()| stdout.flush())
-        .is_err()
-    {
-        return ExitCode::from(1);
+        write!(out, "{}", text::render(&report::of(&summary)))?;
     }
-    if let Some(path) = &args.html
-        && let Err(e) = std::fs::write(path, html::render(&summary))
-    {
-        eprintln!("error: cannot write `{}`: {e}", path.display());
-        return ExitCode::from(1);
+    out.flush()?;
+    if let Some(path) = &args.html {
+        write(path, html::render(&report::of(&summary)))?;
     }
-    for e in &input_errors {
-        eprintln!("error: {e}");
-    }
-    if input_errors.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    }
+    Ok(Outcome::failed_if(logs::report_input_errors(
+        &summary.inputs,
+    )))
 }

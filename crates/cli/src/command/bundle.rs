@@ -5,17 +5,19 @@
 //! `bundle inspect FILE` says what a bundle (or a head) holds.
 
 use std::hash::{BuildHasher, Hasher};
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use egress_policy_engine::CompiledPolicy;
 use egress_policy_engine::artifact::Artifact;
 use egress_policy_engine::bundle::{self, HEAD_LEN, SigningKey};
 use egress_policy_engine::time::rfc3339_millis;
+use jsonwebtoken::EncodingKey;
 
-use crate::error::CliError;
+use crate::error::{read, read_text, write};
 use crate::policy_source::{self, DEFAULT_POLICY};
+use crate::{CliError, Outcome};
 
 /// Arguments of `bundle`.
 #[derive(Debug, clap::Args)]
@@ -70,27 +72,25 @@ enum Inspect {
 }
 
 /// Runs `bundle`.
-pub fn run(args: &Args) -> Result<ExitCode, CliError> {
+pub fn run(args: &Args) -> Result<Outcome, CliError> {
+    let mut out = std::io::stdout().lock();
     if let Some(Inspect::Inspect { file, public_key }) = &args.inspect {
-        return inspect(file, public_key.as_deref());
+        return inspect(&mut out, file, public_key.as_deref());
     }
     let key_file = args
         .key_file
         .as_deref()
         .ok_or_else(|| usage("--key-file"))?;
     let key = signing_key(key_file)?;
+    let signer = bundle::public_key_to_text(key.verifying_key().as_bytes());
     if args.print_public_key {
-        println!(
-            "{}",
-            bundle::public_key_to_text(key.verifying_key().as_bytes())
-        );
-        return Ok(ExitCode::SUCCESS);
+        writeln!(out, "{signer}")?;
+        return Ok(Outcome::Ok);
     }
     let (Some(output), Some(environment)) = (&args.output, &args.environment) else {
         return Err(usage("--output and --environment"));
     };
     let loaded = policy_source::load(&args.policy)?;
-    let file_name = loaded.source.file_name();
     for warning in &loaded.compiled.warnings {
         eprintln!("{}", loaded.source.render(warning));
     }
@@ -108,47 +108,44 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
             bundle::ENVIRONMENT_LEN
         ))
     })?;
-    let head = bundle::head_of(&sealed).unwrap_or_default();
-    let head_path = head_path(output);
+    let mut head_path = output.as_os_str().to_owned();
+    head_path.push(".head");
+    let head_path = PathBuf::from(head_path);
     write(output, &sealed)?;
-    write(&head_path, &head)?;
+    write(&head_path, bundle::head_of(&sealed).unwrap_or_default())?;
     if let Some(dir) = &args.archive {
         std::fs::create_dir_all(dir).map_err(|source| CliError::Write {
             path: dir.clone(),
             source,
         })?;
-        let archived = archive_path(dir, policy.sha256());
+        let archived = dir.join(format!("{}.artifact", policy.sha256()));
         write(&archived, &artefact)?;
-        println!("archived:        {}", archived.display());
+        writeln!(out, "archived:        {}", archived.display())?;
     }
-    println!(
-        "bundled {file_name} -> {}: serial {serial}, {} bytes; head {}",
+    writeln!(
+        out,
+        "bundled {} -> {}: serial {serial}, {} bytes; head {}\npolicy sha256:   {}\nenvironment:     {environment}\nsigned by:       {signer}",
+        loaded.source.file_name(),
         output.display(),
         sealed.len(),
-        head_path.display()
-    );
-    println!("policy sha256:   {}", policy.sha256());
-    println!("environment:     {environment}");
-    println!(
-        "signed by:       {}",
-        bundle::public_key_to_text(key.verifying_key().as_bytes())
-    );
-    Ok(ExitCode::SUCCESS)
+        head_path.display(),
+        policy.sha256(),
+    )?;
+    Ok(Outcome::Ok)
 }
 
 /// The serial of a new bundle: the one asked for (above `after`), else the clock's
 /// microseconds (above `after` too) plus a random part below a millisecond.
 fn serial(asked: Option<u64>, after: Option<u64>) -> Result<u64, CliError> {
     let floor = after.map_or(0, |after| after.saturating_add(1));
-    if let Some(serial) = asked {
-        return if serial >= floor {
-            Ok(serial)
-        } else {
-            Err(CliError::Usage(format!(
-                "--serial {serial} is not above the serial of --after ({})",
-                floor - 1
-            )))
-        };
+    match asked {
+        Some(serial) if serial >= floor => return Ok(serial),
+        Some(serial) => {
+            let after = floor - 1;
+            let why = format!("--serial {serial} is not above the serial of --after ({after})");
+            return Err(CliError::Usage(why));
+        }
+        None => {}
     }
     let micros = u64::try_from(now()?.as_micros()).unwrap_or(u64::MAX);
     // Seeded by the operating system for each process: two bundles made in the same
@@ -167,45 +164,48 @@ fn now() -> Result<std::time::Duration, CliError> {
 }
 
 /// `bundle inspect`: the head's fields, and for a whole bundle its policy.
-fn inspect(path: &Path, public_key: Option<&str>) -> Result<ExitCode, CliError> {
+fn inspect(
+    out: &mut impl Write,
+    path: &Path,
+    public_key: Option<&str>,
+) -> Result<Outcome, CliError> {
     let bytes = read(path)?;
     let head = read_head(path, &bytes)?;
-    let whole = bytes.len() != HEAD_LEN;
-    println!("{}", path.display());
-    println!("serial:          {}", head.serial);
-    println!("environment:     {}", head.environment);
-    println!(
-        "created:         {}",
-        rfc3339_millis(head.created_secs.saturating_mul(1000))
-    );
-    println!(
-        "signer:          {}",
-        bundle::public_key_to_text(&head.signer)
-    );
-    println!("bundle size:     {} bytes", head.bundle_len());
-    if whole {
+    writeln!(
+        out,
+        "{}\nserial:          {}\nenvironment:     {}\ncreated:         {}\nsigner:          {}\nbundle size:     {} bytes",
+        path.display(),
+        head.serial,
+        head.environment,
+        rfc3339_millis(head.created_secs.saturating_mul(1000)),
+        bundle::public_key_to_text(&head.signer),
+        head.bundle_len()
+    )?;
+    if bytes.len() != HEAD_LEN {
         let artefact = bytes.get(head.artifact_range()).unwrap_or_default();
         let policy = CompiledPolicy::load(Artifact::Bytes(artefact))
             .map_err(|e| CliError::Usage(format!("`{}`: {e}", path.display())))?;
-        println!("policy:          {}", policy.name().unwrap_or("(no name)"));
-        println!("policy sha256:   {}", policy.sha256());
+        writeln!(
+            out,
+            "policy:          {}\npolicy sha256:   {}",
+            policy.name().unwrap_or("(no name)"),
+            policy.sha256()
+        )?;
     }
     let Some(text) = public_key else {
-        println!("signature:       not checked (pass --public-key)");
-        return Ok(ExitCode::SUCCESS);
+        writeln!(out, "signature:       not checked (pass --public-key)")?;
+        return Ok(Outcome::Ok);
     };
     let trusted = bundle::public_key_from_text(text)
         .ok_or_else(|| CliError::Usage("--public-key is not an Ed25519 public key".to_owned()))?;
     match bundle::verify_head(&head.bytes, &trusted, &head.environment) {
-        Ok(_) => {
-            println!("signature:       verifies with {}", text.trim());
-            Ok(ExitCode::SUCCESS)
-        }
+        Ok(_) => writeln!(out, "signature:       verifies with {}", text.trim())?,
         Err(e) => {
-            println!("signature:       refused: {e}");
-            Ok(ExitCode::FAILURE)
+            writeln!(out, "signature:       refused: {e}")?;
+            return Ok(Outcome::Failed);
         }
     }
+    Ok(Outcome::Ok)
 }
 
 /// The head of a bundle (`bytes`, read from `path`) or a head itself, read without checking
@@ -221,44 +221,26 @@ fn read_head(path: &Path, bytes: &[u8]) -> Result<bundle::Head, CliError> {
         .map_err(|e| CliError::Usage(format!("`{}`: {e}", path.display())))
 }
 
-/// Where the head of the bundle written to `output` goes.
-pub fn head_path(output: &Path) -> PathBuf {
-    let mut name = output.as_os_str().to_owned();
-    name.push(".head");
-    PathBuf::from(name)
-}
-
-/// Where the archive keeps the artefact of the policy revision `sha256`.
-pub fn archive_path(dir: &Path, sha256: &str) -> PathBuf {
-    dir.join(format!("{sha256}.artifact"))
-}
-
 fn usage(what: &str) -> CliError {
     CliError::Usage(format!("{what} is required"))
 }
 
-fn read(path: &Path) -> Result<Vec<u8>, CliError> {
-    std::fs::read(path).map_err(|source| CliError::Read {
-        path: path.to_owned(),
-        source,
-    })
-}
+/// The DER of every Ed25519 PKCS#8 v1 private key starts with these 16 bytes; the 32-byte seed
+/// follows (RFC 8410, section 7), as `openssl genpkey -algorithm ed25519` writes it.
+const ED25519_PKCS8_PREFIX: [u8; 16] = [
+    0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20,
+];
 
-fn write(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
-    std::fs::write(path, bytes).map_err(|source| CliError::Write {
-        path: path.to_owned(),
-        source,
-    })
-}
-
-/// The Ed25519 key of a PKCS#8 PEM file. Errors name the file, never its contents.
+/// The Ed25519 key of a PKCS#8 PEM file, read by `jsonwebtoken` as `jwks` reads keys. Errors
+/// name the file, never its contents.
 fn signing_key(path: &Path) -> Result<SigningKey, CliError> {
-    use ed25519_dalek::pkcs8::DecodePrivateKey as _;
-    let text = std::fs::read_to_string(path).map_err(|source| CliError::Read {
-        path: path.to_owned(),
-        source,
-    })?;
-    SigningKey::from_pkcs8_pem(&text).map_err(|_| {
+    let pem = read_text(path)?;
+    let seed = EncodingKey::from_ed_pem(pem.as_bytes())
+        .ok()
+        .and_then(|key| {
+            <[u8; 32]>::try_from(key.as_bytes().strip_prefix(&ED25519_PKCS8_PREFIX)?).ok()
+        });
+    seed.map(|seed| SigningKey::from_bytes(&seed)).ok_or_else(|| {
         CliError::Usage(format!(
             "`{}` is not an Ed25519 private key in PKCS#8 PEM (make one with `openssl genpkey -algorithm ed25519`)",
             path.display()

@@ -1,14 +1,14 @@
 //! `egress-policy check [POLICY]`: every diagnostic of a policy at once.
 
+use std::io::Write as _;
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 use egress_policy_engine::{Diagnostic, Severity};
 use serde::Serialize;
 
-use crate::error::CliError;
 use crate::policy_source::{self, DEFAULT_POLICY, PolicySource};
 use crate::source_position::position;
+use crate::{CliError, Outcome};
 
 /// Arguments of `check`.
 #[derive(Debug, clap::Args)]
@@ -45,8 +45,8 @@ struct JsonDiagnostic<'a> {
     hint: Option<&'a str>,
 }
 
-/// Runs `check`: exit 1 when the policy has an error, 0 otherwise (warnings included).
-pub fn run(args: &Args) -> Result<ExitCode, CliError> {
+/// Runs `check`: failed when the policy has an error (warnings alone pass).
+pub fn run(args: &Args) -> Result<Outcome, CliError> {
     let source = PolicySource::read(&args.policy)?;
     let (diagnostics, rules) = match source.compile() {
         Ok(compiled) => {
@@ -57,18 +57,20 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
         Err(diagnostics) => (diagnostics, None),
     };
     let file_name = source.file_name();
+    let mut out = std::io::stdout().lock();
     match args.format {
         Format::Human => {
             for diagnostic in &diagnostics {
-                println!("{}", source.render(diagnostic));
+                writeln!(out, "{}", source.render(diagnostic))?;
             }
             let summary = policy_source::summary(&diagnostics);
             match rules {
-                Some((rules, lists)) => println!(
+                Some((rules, lists)) => writeln!(
+                    out,
                     "{file_name}: ok, {summary} ({rules} rule{}{lists})",
                     policy_source::plural(rules)
-                ),
-                None => println!("{file_name}: {summary}"),
+                )?,
+                None => writeln!(out, "{file_name}: {summary}")?,
             }
         }
         Format::Json => {
@@ -79,25 +81,19 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
                     to_json(d, file, text)
                 })
                 .collect();
-            println!("{}", serde_json::to_string_pretty(&json)?);
+            writeln!(out, "{}", serde_json::to_string_pretty(&json)?)?;
         }
     }
-    let has_errors = diagnostics.iter().any(|d| d.severity == Severity::Error);
-    Ok(if has_errors {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(Outcome::failed_if(
+        diagnostics.iter().any(|d| d.severity == Severity::Error),
+    ))
 }
 
 fn to_json<'a>(diagnostic: &'a Diagnostic, file_name: String, text: &str) -> JsonDiagnostic<'a> {
     let start = diagnostic.span.as_ref().map(|s| position(text, s.start));
     let end = diagnostic.span.as_ref().map(|s| position(text, s.end));
     JsonDiagnostic {
-        severity: match diagnostic.severity {
-            Severity::Error => "error",
-            Severity::Warning => "warning",
-        },
+        severity: diagnostic.severity.as_str(),
         code: diagnostic.code.as_str(),
         message: &diagnostic.message,
         file: file_name,

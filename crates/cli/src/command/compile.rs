@@ -1,12 +1,12 @@
 //! `egress-policy compile [POLICY] -o FILE`: the artefact the Worker embeds.
 
+use std::io::Write as _;
 use std::path::PathBuf;
-use std::process::ExitCode;
 
-use sha2::{Digest, Sha256};
+use egress_policy_engine::sha256_hex;
 
-use crate::error::CliError;
 use crate::policy_source::{self, DEFAULT_POLICY};
+use crate::{CliError, Outcome};
 
 /// Arguments of `compile`.
 #[derive(Debug, clap::Args)]
@@ -20,7 +20,7 @@ pub struct Args {
 }
 
 /// Runs `compile`: refuses (exit 1, diagnostics on stderr) a policy with errors.
-pub fn run(args: &Args) -> Result<ExitCode, CliError> {
+pub fn run(args: &Args) -> Result<Outcome, CliError> {
     let loaded = policy_source::load(&args.policy)?;
     let file_name = loaded.source.file_name();
     // Warnings do not stop the build, but whoever compiles should see them.
@@ -29,24 +29,18 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
     }
     let policy = &loaded.compiled.policy;
     let artefact = policy.to_artifact();
-    std::fs::write(&args.output, &artefact).map_err(|source| CliError::Write {
-        path: args.output.clone(),
-        source,
-    })?;
+    crate::error::write(&args.output, &artefact)?;
     let rules = policy.rules().len();
-    println!(
-        "compiled {file_name} -> {}: {rules} rule{}{}, {} byte{}",
+    writeln!(
+        std::io::stdout().lock(),
+        "compiled {file_name} -> {}: {rules} rule{}{}, {} byte{}\npolicy sha256:   {}\nartefact sha256: {}",
         args.output.display(),
         policy_source::plural(rules),
         policy_source::lists_summary(policy),
         artefact.len(),
         policy_source::plural(artefact.len()),
-    );
-    println!("policy sha256:   {}", policy.sha256());
-    println!("artefact sha256: {}", hex(&Sha256::digest(&artefact)));
-    Ok(ExitCode::SUCCESS)
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+        policy.sha256(),
+        sha256_hex(&artefact),
+    )?;
+    Ok(Outcome::Ok)
 }

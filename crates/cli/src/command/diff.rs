@@ -1,32 +1,26 @@
 //! `egress-policy diff OLD NEW [--json]`: what a policy change newly blocks, allows and
 //! injects, computed by probing both compiled policies (see `crate::diff`).
 //!
-//! Exit codes: 0 no widening change, 2 a widening change (anything that was blocked now
+//! Exit codes: 0 no widening change, 3 a widening change (anything that was blocked now
 //! passes or is injected, an enforced block is now report-only, or a credential is sent where
-//! it was not), 1 a policy error. Clap's usage errors also exit 2; scripts gating on widening
-//! should treat any output on stderr with exit 2 as a usage error (`--json` prints its object
-//! on stdout only when the diff ran).
+//! it was not), 1 a policy error, 2 a usage error.
 
+use std::io::Write as _;
 use std::path::PathBuf;
-use std::process::ExitCode;
 
-use egress_policy_engine::{CompiledPolicy, Credential};
+use egress_policy_engine::{CompiledPolicy, Credential, DomainList};
 
 use crate::diff::render::{self, DiffReport, PolicyLabel};
 use crate::diff::{compare, group, list_probes, probe_set};
-use crate::error::CliError;
 use crate::policy_source;
-
-/// The exit code for a change that widens what is allowed.
-const WIDENING: u8 = 2;
+use crate::{CliError, Outcome};
 
 /// Arguments of `diff`.
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Exit status: 0 no widening change, 2 a widening change (something blocked now passes or \
+    after_help = "Exit status: 0 no widening change, 3 a widening change (something blocked now passes or \
                   is injected, an enforced block is now report-only, or a credential goes where it did \
-                  not), 1 a policy error. Usage errors also exit 2, with a message on stderr and nothing \
-                  on stdout."
+                  not), 1 a policy error, 2 a usage error."
 )]
 pub struct Args {
     /// The policy before the change.
@@ -39,7 +33,7 @@ pub struct Args {
 }
 
 /// Runs `diff`.
-pub fn run(args: &Args) -> Result<ExitCode, CliError> {
+pub fn run(args: &Args) -> Result<Outcome, CliError> {
     let old = policy_source::load(&args.old)?;
     let new = policy_source::load(&args.new)?;
     let (old_policy, new_policy) = (&old.compiled.policy, &new.compiled.policy);
@@ -54,15 +48,15 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
         changes,
         notes: notes(old_policy, new_policy),
     };
+    let mut out = std::io::stdout().lock();
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
     } else {
-        print!("{}", render::human(&report));
+        write!(out, "{}", render::human(&report))?;
     }
-    Ok(if report.widening {
-        ExitCode::from(WIDENING)
-    } else {
-        ExitCode::SUCCESS
+    Ok(match report.widening {
+        true => Outcome::Widens,
+        false => Outcome::Ok,
     })
 }
 
@@ -103,49 +97,52 @@ fn notes(old: &CompiledPolicy, new: &CompiledPolicy) -> Vec<String> {
                 after.domains.len()
             ));
         }
-        if (before.matching, before.format) != (after.matching, after.format) {
-            notes.push(format!(
-                "list `{}` changed from `format = \"{}\"`, `match = \"{}\"` to `format = \"{}\"`, `match = \"{}\"`",
-                before.id,
-                before.format.as_str(),
-                before.matching.as_str(),
-                after.format.as_str(),
-                after.matching.as_str()
-            ));
+        let (id, [before, after]) = (&before.id, [before, after].map(list_settings));
+        if before != after {
+            notes.push(format!("list `{id}` changed from {before} to {after}"));
         }
     }
-    let (before, after) = (old.defaults().query_in_logs, new.defaults().query_in_logs);
-    if before != after {
-        notes.push(format!(
-            "`defaults.query_in_logs` changed from {before} to {after}"
-        ));
-    }
-    let (before, after) = (old.defaults().path_in_logs, new.defaults().path_in_logs);
-    if before != after {
-        notes.push(format!(
-            "`defaults.path_in_logs` changed from {} to {}",
-            before.as_policy_value(),
-            after.as_policy_value()
-        ));
+    let (d, e) = (old.defaults(), new.defaults());
+    for (key, before, after) in [
+        (
+            "query_in_logs",
+            d.query_in_logs.to_string(),
+            e.query_in_logs.to_string(),
+        ),
+        (
+            "path_in_logs",
+            d.path_in_logs.as_policy_value(),
+            e.path_in_logs.as_policy_value(),
+        ),
+    ] {
+        if before != after {
+            notes.push(format!("`defaults.{key}` changed from {before} to {after}"));
+        }
     }
     notes
 }
 
+/// `` `format = "domains"`, `match = "exact"` ``
+fn list_settings(list: &DomainList) -> String {
+    let (format, matching) = (list.format.as_str(), list.matching.as_str());
+    format!("`format = \"{format}\"`, `match = \"{matching}\"`")
+}
+
 fn changed_fields(a: &Credential, b: &Credential) -> Vec<&'static str> {
-    let mut fields = Vec::new();
-    let mut differs = |name: &'static str, changed: bool| {
-        if changed {
-            fields.push(name);
-        }
-    };
-    differs("algorithm", a.algorithm != b.algorithm);
-    differs("secret name", a.secret != b.secret);
-    differs("key_id", a.key_id != b.key_id);
-    differs("issuer", a.issuer != b.issuer);
-    differs("audience", a.audience != b.audience);
-    differs("ttl", a.ttl != b.ttl);
-    differs("header", a.header != b.header);
-    differs("prefix", a.prefix != b.prefix);
-    differs("claims", a.claims != b.claims);
+    let fields = [
+        ("algorithm", a.algorithm != b.algorithm),
+        ("secret name", a.secret != b.secret),
+        ("key_id", a.key_id != b.key_id),
+        ("issuer", a.issuer != b.issuer),
+        ("audience", a.audience != b.audience),
+        ("ttl", a.ttl != b.ttl),
+        ("header", a.header != b.header),
+        ("prefix", a.prefix != b.prefix),
+        ("claims", a.claims != b.claims),
+    ];
     fields
+        .into_iter()
+        .filter(|(_, changed)| *changed)
+        .map(|(name, _)| name)
+        .collect()
 }

@@ -1,16 +1,16 @@
 //! `egress-policy explain [--policy POLICY] --customer NAME [--tags a,b] [--method M] URL [--json]`:
 //! how the policy decides one request, and why.
 
+use std::io::Write as _;
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 use egress_policy_engine::request::normalise_method;
 use egress_policy_engine::{PolicyRef, Request, identity};
 use serde::Serialize;
 
-use crate::error::CliError;
 use crate::explain::{Query, human};
 use crate::policy_source::{self, DEFAULT_POLICY};
+use crate::{CliError, Outcome};
 
 /// Arguments of `explain`.
 #[derive(Clone, Debug, clap::Args)]
@@ -59,7 +59,7 @@ struct JsonExplanation<'a> {
 }
 
 /// Runs `explain`; exit 0 whatever the decision (a refusal is an answer, not an error).
-pub fn run(args: &Args) -> Result<ExitCode, CliError> {
+pub fn run(args: &Args) -> Result<Outcome, CliError> {
     let loaded = policy_source::load(&args.policy)?;
     let policy = &loaded.compiled.policy;
     // One reading of the tags for the Worker and the CLI: `--tags ""` is no tags.
@@ -103,13 +103,18 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
             tags: &tags,
             policy: policy.policy_ref(),
         };
-        println!("{}", serde_json::to_string_pretty(&json)?);
+        writeln!(
+            std::io::stdout().lock(),
+            "{}",
+            serde_json::to_string_pretty(&json)?
+        )?;
     } else {
         let file_name = loaded.source.file_name();
-        print!(
+        write!(
+            std::io::stdout().lock(),
             "{}",
             human::human(&query, policy, &decision, &file_name, &loaded.source.text)
-        );
+        )?;
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(Outcome::Ok)
 }

@@ -2,9 +2,10 @@
 
 use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 
-use crate::fmt::format;
+use crate::error::{read_text, write};
+use crate::fmt::{FormatError, format};
+use crate::{CliError, Outcome};
 
 /// Format policy files canonically: stable order of tables and keys, one rule per `[[rules]]`
 /// table, consistent spacing, arrays on one line when short; comments are kept.
@@ -23,56 +24,45 @@ pub struct Args {
     pub files: Vec<PathBuf>,
 }
 
-/// Runs the subcommand.
-pub fn run(args: &Args) -> ExitCode {
+/// Runs the subcommand: failed when `--check` finds a file that would change, or a file
+/// cannot be formatted (each one is reported; the others are still formatted).
+pub fn run(args: &Args) -> Result<Outcome, CliError> {
     let files = if args.files.is_empty() {
-        match default_files() {
-            Ok(files) => files,
-            Err(e) => {
-                eprintln!("error: {e}");
-                return ExitCode::from(1);
-            }
-        }
+        default_files()?
     } else {
         args.files.clone()
     };
     let mut failed = false;
-    let mut would_change = Vec::new();
+    let mut would_change = String::new();
     for file in &files {
         match format_file(file, args.check) {
-            Ok(true) => would_change.push(file.display().to_string()),
+            Ok(true) => would_change.push_str(&format!("  {}\n", file.display())),
             Ok(false) => {}
-            Err(message) => {
-                eprintln!("error: {message}");
+            Err(e) => {
+                eprintln!("error: {e}");
                 failed = true;
             }
         }
     }
-    if args.check && !would_change.is_empty() {
-        let mut out = std::io::stdout().lock();
-        let mut text = String::from("would reformat:\n");
-        for file in &would_change {
-            text.push_str(&format!("  {file}\n"));
-        }
-        text.push_str("run `egress-policy fmt` to format them\n");
-        let _ = out.write_all(text.as_bytes());
+    let check_failed = args.check && !would_change.is_empty();
+    if check_failed {
+        let run_fmt = "run `egress-policy fmt` to format them";
+        write!(
+            std::io::stdout().lock(),
+            "would reformat:\n{would_change}{run_fmt}\n"
+        )?;
     }
-    if failed || (args.check && !would_change.is_empty()) {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    }
+    Ok(Outcome::failed_if(failed || check_failed))
 }
 
 /// `policy/policy.toml` then `policy/examples/*.toml`, sorted.
-fn default_files() -> Result<Vec<PathBuf>, String> {
+fn default_files() -> Result<Vec<PathBuf>, CliError> {
     let main = PathBuf::from("policy/policy.toml");
     if !main.exists() {
-        return Err("no FILES given and no `policy/policy.toml` here; run from the repository root or name the files".into());
+        return Err(CliError::Usage("no FILES given and no `policy/policy.toml` here; run from the repository root or name the files".into()));
     }
     let mut files = vec![main];
-    let examples = Path::new("policy/examples");
-    if let Ok(entries) = std::fs::read_dir(examples) {
+    if let Ok(entries) = std::fs::read_dir("policy/examples") {
         let mut found: Vec<PathBuf> = entries
             .filter_map(Result::ok)
             .map(|e| e.path())
@@ -85,26 +75,26 @@ fn default_files() -> Result<Vec<PathBuf>, String> {
 }
 
 /// Formats one file; `Ok(true)` when its text changes (written unless `check`).
-fn format_file(path: &Path, check: bool) -> Result<bool, String> {
+fn format_file(path: &Path, check: bool) -> Result<bool, CliError> {
     if path == Path::new("-") {
         let mut text = String::new();
         std::io::stdin()
             .read_to_string(&mut text)
-            .map_err(|e| format!("cannot read standard input: {e}"))?;
-        let formatted = format(&text).map_err(|e| format!("<stdin>:{e}"))?;
+            .map_err(|e| CliError::Usage(format!("cannot read standard input: {e}")))?;
+        let formatted = format(&text).map_err(|e| CliError::Usage(format!("<stdin>:{e}")))?;
         if !check {
             let mut out = std::io::stdout().lock();
-            out.write_all(formatted.as_bytes())
-                .and_then(|()| out.flush())
-                .map_err(|e| format!("cannot write standard output: {e}"))?;
+            out.write_all(formatted.as_bytes())?;
+            out.flush()?;
         }
         return Ok(formatted != text);
     }
-    let shown = path.display();
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read `{shown}`: {e}"))?;
-    let formatted = format(&text).map_err(|e| match e {
-        crate::fmt::FormatError::Parse(message) => format!("{shown}:{message}; not formatted"),
-        other => format!("{shown}: {other}"),
+    let text = read_text(path)?;
+    let formatted = format(&text).map_err(|e| {
+        CliError::Usage(match e {
+            FormatError::Parse(message) => format!("{}:{message}; not formatted", path.display()),
+            other => format!("{}: {other}", path.display()),
+        })
     })?;
     if formatted == text {
         return Ok(false);
@@ -114,9 +104,11 @@ fn format_file(path: &Path, check: bool) -> Result<bool, String> {
         let mut temp = path.as_os_str().to_owned();
         temp.push(".fmt-tmp");
         let temp = PathBuf::from(temp);
-        std::fs::write(&temp, &formatted)
-            .map_err(|e| format!("cannot write `{}`: {e}", temp.display()))?;
-        std::fs::rename(&temp, path).map_err(|e| format!("cannot replace `{shown}`: {e}"))?;
+        write(&temp, &formatted)?;
+        std::fs::rename(&temp, path).map_err(|source| CliError::Write {
+            path: path.to_owned(),
+            source,
+        })?;
     }
     Ok(true)
 }

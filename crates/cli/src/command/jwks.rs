@@ -1,12 +1,20 @@
-//! `egress-policy jwks --credential ID [--policy POLICY] --key-file PEM`
+//! `egress-policy jwks --credential ID [--policy POLICY] --key-file PEM`: the JWK Set an API
+//! owner configures to verify the tokens a credential injects.
+//!
+//! The public key is derived by `jsonwebtoken`, the crate the Worker mints with, from the key
+//! file: a PKCS#8 private key (what the Worker secret holds) or a public key. Private material
+//! is parsed only to derive the public key and is never printed, not even in error messages.
 
 use std::io::Write as _;
 use std::path::PathBuf;
-use std::process::ExitCode;
 
-use crate::jwks;
+use egress_policy_engine::{Credential, JwtAlgorithm, did_you_mean};
+use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk as Derived};
+use jsonwebtoken::{Algorithm, DecodingKey, DecodingKeyKind, EncodingKey};
+use serde::Serialize;
+
 use crate::policy_source::{self, DEFAULT_POLICY};
-use crate::suggest::did_you_mean;
+use crate::{CliError, Outcome};
 
 /// Print the JWK Set (public key only, with `kid`, `alg`, `use`) that an API owner configures
 /// to verify the tokens a credential injects.
@@ -26,55 +34,189 @@ pub struct Args {
     pub key_file: PathBuf,
 }
 
-/// Runs the subcommand.
-pub fn run(args: &Args) -> ExitCode {
-    match jwks_text(args) {
-        Ok(text) => {
-            let mut out = std::io::stdout().lock();
-            match writeln!(out, "{text}").and_then(|()| out.flush()) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(_) => ExitCode::from(1),
-            }
-        }
-        Err(message) => {
-            eprintln!("error: {message}");
-            ExitCode::from(1)
-        }
+/// One JWK (RFC 7517/7518/8037): only public members, in the order this command has always
+/// printed them (`kty`, `kid`, `use`, `alg`, then the key's own).
+struct Jwk(Vec<(&'static str, String)>);
+
+impl Serialize for Jwk {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.0.iter().map(|(k, v)| (k, v)))
     }
 }
 
-fn jwks_text(args: &Args) -> Result<String, String> {
-    let loaded = policy_source::load(&args.policy).map_err(|e| e.to_string())?;
+/// `{"keys":[...]}`
+#[derive(Serialize)]
+struct JwkSet {
+    keys: [Jwk; 1],
+}
+
+/// Runs the subcommand.
+pub fn run(args: &Args) -> Result<Outcome, CliError> {
+    let loaded = policy_source::load(&args.policy)?;
     let policy = &loaded.compiled.policy;
     let Some(credential) = policy.credential(&args.credential) else {
         let ids: Vec<&str> = policy.credentials().map(|c| c.id.as_str()).collect();
-        let mut message = format!(
-            "no credential `{}` in `{}`",
+        let hint = match did_you_mean(&args.credential, ids.iter().copied()) {
+            Some(close) => format!("did you mean `{close}`?"),
+            None if ids.is_empty() => "the policy defines no credentials".to_owned(),
+            None => format!("it defines: {}", ids.join(", ")),
+        };
+        return Err(CliError::Usage(format!(
+            "no credential `{}` in `{}`; {hint}",
             args.credential,
             args.policy.display()
-        );
-        match did_you_mean(&args.credential, &ids) {
-            Some(close) => message.push_str(&format!("; did you mean `{close}`?")),
-            None if ids.is_empty() => message.push_str("; the policy defines no credentials"),
-            None => message.push_str(&format!("; it defines: {}", ids.join(", "))),
-        }
-        return Err(message);
+        )));
     };
-    if credential.algorithm.is_hmac() {
+    let algorithm = credential.algorithm;
+    if algorithm.is_hmac() {
         // Refused before the key file is even read: there is nothing public to derive.
-        return jwks::jwks(credential, b"")
-            .map(|_| String::new())
-            .map_err(|e| e.to_string());
+        return Err(CliError::Usage(format!(
+            "credential `{}` uses {algorithm} (HMAC): its key is a shared secret, so there is no public key to publish; give the API owner the secret through your secret manager instead",
+            credential.id
+        )));
     }
-    let pem = std::fs::read(&args.key_file)
-        .map_err(|e| format!("cannot read key file `{}`: {e}", args.key_file.display()))?;
-    let set = jwks::jwks(credential, &pem)
-        .map_err(|e| format!("{e} (key file `{}`)", args.key_file.display()))?;
+    let pem = std::fs::read(&args.key_file).map_err(|e| {
+        CliError::Usage(format!(
+            "cannot read key file `{}`: {e}",
+            args.key_file.display()
+        ))
+    })?;
+    let jwk = jwk(credential, &pem)
+        .map_err(|e| CliError::Usage(format!("{e} (key file `{}`)", args.key_file.display())))?;
     if credential.key_id.is_none() {
         eprintln!(
             "warning: credential `{}` has no `key_id`: its tokens carry no `kid`, so verifiers cannot pick this key by id",
             credential.id
         );
     }
-    serde_json::to_string_pretty(&set).map_err(|e| format!("cannot serialise the JWKS: {e}"))
+    let set = serde_json::to_string_pretty(&JwkSet { keys: [jwk] })?;
+    writeln!(std::io::stdout().lock(), "{set}")?;
+    Ok(Outcome::Ok)
+}
+
+/// The public JWK of the key in `pem`, when it fits the credential's algorithm; the error
+/// says what is wrong with the key, never what it holds.
+fn jwk(credential: &Credential, pem: &[u8]) -> Result<Jwk, String> {
+    use AlgorithmParameters::{EllipticCurve as Ec, OctetKeyPair as Okp, RSA as Rsa};
+    use EllipticCurve::{Ed25519, P256, P384};
+    let algorithm = credential.algorithm;
+    let public = public_key(pem)?;
+    let bits = match &public {
+        Rsa(key) => rsa_bits(&key.n, &key.e),
+        _ => usize::MAX,
+    };
+    let (found, kty, members) = match public {
+        Rsa(key) => ("an RSA key", "RSA", vec![("n", key.n), ("e", key.e)]),
+        Ec(key) if key.curve == P256 => (
+            "an EC P-256 key",
+            "EC",
+            vec![("crv", "P-256".into()), ("x", key.x), ("y", key.y)],
+        ),
+        Ec(key) if key.curve == P384 => (
+            "an EC P-384 key",
+            "EC",
+            vec![("crv", "P-384".into()), ("x", key.x), ("y", key.y)],
+        ),
+        Okp(key) if key.curve == Ed25519 => (
+            "an Ed25519 key",
+            "OKP",
+            vec![("crv", "Ed25519".into()), ("x", key.x)],
+        ),
+        _ => return Err(unsupported("key")),
+    };
+    let needs = key_kind(algorithm);
+    if found != needs {
+        let id = &credential.id;
+        return Err(format!(
+            "credential `{id}` signs with {algorithm}, which needs {needs}, but the key file holds {found}"
+        ));
+    }
+    // The Worker refuses the same keys at mint time (`CredentialError::WeakKey`).
+    if bits < algorithm.min_key_bytes().unwrap_or(0).saturating_mul(8) {
+        return Err(format!(
+            "the RSA key has {bits} bits; RS*/PS* need at least 2048 (RFC 7518 section 3.3)"
+        ));
+    }
+    let mut jwk = vec![("kty", kty.to_owned())];
+    jwk.extend(credential.key_id.clone().map(|kid| ("kid", kid)));
+    jwk.extend([
+        ("use", "sig".to_owned()),
+        ("alg", algorithm.as_str().to_owned()),
+    ]);
+    jwk.extend(members);
+    Ok(Jwk(jwk))
+}
+
+/// The key type an algorithm signs with, as messages name it.
+fn key_kind(algorithm: JwtAlgorithm) -> &'static str {
+    match algorithm {
+        JwtAlgorithm::HS256 | JwtAlgorithm::HS384 | JwtAlgorithm::HS512 => "a shared secret",
+        JwtAlgorithm::ES256 => "an EC P-256 key",
+        JwtAlgorithm::ES384 => "an EC P-384 key",
+        JwtAlgorithm::EdDSA => "an Ed25519 key",
+        JwtAlgorithm::RS256
+        | JwtAlgorithm::RS384
+        | JwtAlgorithm::RS512
+        | JwtAlgorithm::PS256
+        | JwtAlgorithm::PS384
+        | JwtAlgorithm::PS512 => "an RSA key",
+    }
+}
+
+/// The public half of the single key in `pem`: its PEM label says what the file holds, then
+/// `jsonwebtoken` derives the public members from a private key, or reads a public one.
+fn public_key(pem: &[u8]) -> Result<AlgorithmParameters, String> {
+    let text = String::from_utf8_lossy(pem);
+    let labels: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("-----BEGIN ")?.strip_suffix("-----"))
+        .collect();
+    let what = match labels.as_slice() {
+        [] => return Err("no PEM block found; expected `-----BEGIN PRIVATE KEY-----` (PKCS#8) or `-----BEGIN PUBLIC KEY-----`".into()),
+        ["PRIVATE KEY"] => "PKCS#8 private key",
+        ["PUBLIC KEY"] => "public key",
+        ["RSA PRIVATE KEY"] => "PKCS#1 private key",
+        ["RSA PUBLIC KEY"] => "PKCS#1 public key",
+        ["ENCRYPTED PRIVATE KEY"] => return Err("the private key is encrypted; the Worker secret holds an unencrypted PKCS#8 key, and the public key (`openssl pkey -pubout`) is enough here".into()),
+        ["EC PRIVATE KEY"] => return Err("`EC PRIVATE KEY` (SEC1) is not what the Worker reads; convert it with `openssl pkcs8 -topk8 -nocrypt -in KEY.pem` or pass the public key".into()),
+        [other] => {
+            let label: String = other.chars().take(40).collect();
+            return Err(format!("the PEM block is `{label}`, not a key; expected `PRIVATE KEY` (PKCS#8) or `PUBLIC KEY`"));
+        }
+        many => return Err(format!("the file holds {} PEM blocks; give a file with exactly one key", many.len())),
+    };
+    let private = |alg| move |key: EncodingKey| Derived::from_encoding_key(&key, alg);
+    let public = |key: DecodingKey| Derived::from_decoding_key(&key, None);
+    let readings: [&dyn Fn() -> jsonwebtoken::errors::Result<Derived>; 7] = [
+        &|| EncodingKey::from_rsa_pem(pem).and_then(private(Algorithm::RS256)),
+        &|| EncodingKey::from_ec_pem(pem).and_then(private(Algorithm::ES256)),
+        &|| EncodingKey::from_ec_pem(pem).and_then(private(Algorithm::ES384)),
+        &|| EncodingKey::from_ed_pem(pem).and_then(private(Algorithm::EdDSA)),
+        &|| DecodingKey::from_rsa_pem(pem).and_then(public),
+        &|| DecodingKey::from_ec_pem(pem).and_then(public),
+        &|| DecodingKey::from_ed_pem(pem).and_then(public),
+    ];
+    readings
+        .iter()
+        .find_map(|read| read().ok())
+        .map(|jwk| jwk.algorithm)
+        .ok_or_else(|| unsupported(what))
+}
+
+fn unsupported(what: &str) -> String {
+    format!("the {what} is not an RSA, EC P-256, EC P-384 or Ed25519 key (or it is damaged)")
+}
+
+/// The size in bits of the RSA modulus `n` (base64url, as in the JWK).
+fn rsa_bits(n: &str, e: &str) -> usize {
+    match DecodingKey::from_rsa_components(n, e)
+        .as_ref()
+        .map(DecodingKey::kind)
+    {
+        Ok(DecodingKeyKind::RsaModulusExponent { n, .. }) => {
+            let leading = n.first().map_or(8, |b| b.leading_zeros() as usize);
+            (n.len() * 8).saturating_sub(leading)
+        }
+        _ => 0,
+    }
 }

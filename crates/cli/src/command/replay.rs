@@ -1,20 +1,18 @@
 //! `egress-policy replay [--policy POLICY] LOGS...`
 
-use std::io::Write;
-use std::path::PathBuf;
-use std::process::ExitCode;
-
 use std::collections::BTreeMap;
+use std::io::{self, Write};
+use std::path::PathBuf;
 
+use egress_policy_engine::CompiledPolicy;
 use serde::Serialize;
 
-use crate::audit::replay::{Archive, Replay};
-use crate::audit::table::terminal_safe;
-use crate::audit::text::short_sha;
-use egress_policy_engine::CompiledPolicy;
-
+use crate::audit::replay::{Archive, Mismatch, Replay};
+use crate::audit::report::short_sha;
+use crate::audit::text::terminal_safe;
 use crate::logs::{self, InputSummary, Location, ProblemTally, ReadReport};
 use crate::policy_source::{self, DEFAULT_POLICY};
+use crate::{CliError, Outcome};
 
 /// Re-decide every logged request with POLICY and report each line whose logged decision
 /// differs: the auditor's proof that the logs and the policy agree.
@@ -104,209 +102,173 @@ struct SkippedLine<'a> {
 }
 
 /// Runs the subcommand.
-pub fn run(args: &Args) -> ExitCode {
-    let policy = match policy_source::load(&args.policy) {
-        Ok(loaded) => loaded.compiled.policy,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
-        }
-    };
+pub fn run(args: &Args) -> Result<Outcome, CliError> {
+    let policy = policy_source::load(&args.policy)
+        .map_err(|e| CliError::Unverified(Box::new(e)))?
+        .compiled
+        .policy;
     let mut replay = Replay::new(&policy);
     replay.archive = args.archive.clone().map(Archive::new);
-    // Write errors (a closed pipe: `| head`) are ignored; the exit code still tells.
     let mut out = std::io::stdout().lock();
+    // A write that fails (a closed pipe: `| head`) stops the output; reading goes on to the
+    // end (the visitor cannot stop it) and the error is returned then.
+    let mut written = Ok(());
     let report = logs::read_all(&args.logs, &mut |location, log| {
-        let Some(m) = replay.check(location, &log) else {
-            return;
-        };
-        if args.json {
-            let line = MismatchLine {
-                kind: "mismatch",
-                location: &m.location,
-                decision_id: &m.decision_id,
-                method: &log.method,
-                url: &m.url,
-                differs: &m.fields,
-                logged: &m.logged,
-                decided: &m.decided,
-            };
-            if serde_json::to_writer(&mut out, &line).is_ok() {
-                let _ = writeln!(out);
-            }
-        } else {
-            let _ = writeln!(
-                out,
-                "{}: mismatch in decision {} ({} {}): logged {}; policy decides {} [differs: {}]",
-                terminal_safe(&m.location.to_string()),
-                terminal_safe(&m.decision_id),
-                terminal_safe(&log.method),
-                terminal_safe(&m.url),
-                terminal_safe(&m.logged),
-                terminal_safe(&m.decided),
-                m.fields.join(", ")
-            );
+        if let Some(m) = replay.check(location, &log)
+            && written.is_ok()
+        {
+            written = write_mismatch(&mut out, args.json, &m, &log.method);
         }
     });
-
+    written?;
+    let summary = summary_line(args, &policy, &replay, &report);
     if args.json {
-        let summary = SummaryLine {
-            kind: "summary",
-            policy: PolicyLine {
-                path: args.policy.display().to_string(),
-                name: policy.name(),
-                sha256: policy.sha256(),
-            },
-            decisions: report.decisions,
-            compared: replay.compared,
-            agree: replay.compared - replay.mismatched,
-            mismatched: replay.mismatched,
-            not_redecidable: &replay.not_redecidable,
-            path_redacted: replay.path_redacted,
-            from_archive: replay
-                .from_archive
-                .iter()
-                .map(|(sha256, lines)| SkippedLine {
-                    sha256,
-                    name: None,
-                    lines: *lines,
-                })
-                .collect(),
-            archive_unloadable: replay.archive.as_ref().map(|a| &a.unloadable),
-            skipped: replay
-                .skipped
-                .iter()
-                .map(|(sha256, skipped)| SkippedLine {
-                    sha256,
-                    name: skipped.name.as_deref(),
-                    lines: skipped.lines,
-                })
-                .collect(),
-            skipped_further_revisions: replay.skipped.other().map(|other| other.lines),
-            verified: replay.compared > 0,
-            malformed: &report.problems,
-            inputs: &report.inputs,
-        };
-        if serde_json::to_writer(&mut out, &summary).is_ok() {
-            let _ = writeln!(out);
-        }
+        serde_json::to_writer(&mut out, &summary)?;
+        writeln!(out)?;
     } else {
-        print_summary(&mut out, args, &policy, &replay, &report);
+        write!(out, "{}", text_summary(&summary))?;
     }
-    let mut input_error = false;
-    for input in &report.inputs {
-        if let Some(e) = &input.error {
-            eprintln!("error: {}: {e}", input.file);
-            input_error = true;
-        }
-    }
-    if replay.mismatched > 0 {
-        ExitCode::from(1)
+    let input_error = logs::report_input_errors(&report.inputs);
+    Ok(if replay.mismatched > 0 {
+        Outcome::Failed
     } else if input_error {
-        ExitCode::from(2)
+        Outcome::Unreadable
     } else {
-        ExitCode::SUCCESS
+        Outcome::Ok
+    })
+}
+
+fn write_mismatch(out: &mut impl Write, json: bool, m: &Mismatch, method: &str) -> io::Result<()> {
+    if json {
+        let line = MismatchLine {
+            kind: "mismatch",
+            location: &m.location,
+            decision_id: &m.decision_id,
+            method,
+            url: &m.url,
+            differs: &m.fields,
+            logged: &m.logged,
+            decided: &m.decided,
+        };
+        serde_json::to_writer(&mut *out, &line)?;
+        return writeln!(out);
+    }
+    writeln!(
+        out,
+        "{}: mismatch in decision {} ({} {}): logged {}; policy decides {} [differs: {}]",
+        terminal_safe(&m.location.to_string()),
+        terminal_safe(&m.decision_id),
+        terminal_safe(method),
+        terminal_safe(&m.url),
+        terminal_safe(&m.logged),
+        terminal_safe(&m.decided),
+        m.fields.join(", ")
+    )
+}
+
+fn summary_line<'a>(
+    args: &Args,
+    policy: &'a CompiledPolicy,
+    replay: &'a Replay<'_>,
+    report: &'a ReadReport,
+) -> SummaryLine<'a> {
+    let revision = |(sha256, lines): (&'a String, u64), name: Option<&'a str>| SkippedLine {
+        sha256,
+        name,
+        lines,
+    };
+    SummaryLine {
+        kind: "summary",
+        policy: PolicyLine {
+            path: args.policy.display().to_string(),
+            name: policy.name(),
+            sha256: policy.sha256(),
+        },
+        decisions: report.decisions,
+        compared: replay.compared,
+        agree: replay.compared - replay.mismatched,
+        mismatched: replay.mismatched,
+        not_redecidable: &replay.not_redecidable,
+        path_redacted: replay.path_redacted,
+        from_archive: replay
+            .from_archive
+            .iter()
+            .map(|(sha256, lines)| revision((sha256, *lines), None))
+            .collect(),
+        archive_unloadable: replay.archive.as_ref().map(|a| &a.unloadable),
+        skipped: replay
+            .skipped
+            .iter()
+            .map(|(sha256, s)| revision((sha256, s.lines), s.name.as_deref()))
+            .collect(),
+        skipped_further_revisions: replay.skipped.other().map(|other| other.lines),
+        verified: replay.compared > 0,
+        malformed: &report.problems,
+        inputs: &report.inputs,
     }
 }
 
-/// The text summary after the mismatch lines.
-fn print_summary(
-    out: &mut impl Write,
-    args: &Args,
-    policy: &CompiledPolicy,
-    replay: &Replay<'_>,
-    report: &ReadReport,
-) {
-    let _ = writeln!(
-        out,
-        "replayed against `{}` ({}, sha256 {})",
-        args.policy.display(),
-        policy.name().unwrap_or("unnamed"),
-        policy.sha256()
-    );
-    let _ = writeln!(
-        out,
-        "  {} decision lines read; {} compared, {} agree, {} differ",
-        report.decisions,
-        replay.compared,
-        replay.compared - replay.mismatched,
-        replay.mismatched
-    );
-    if !replay.not_redecidable.is_empty() {
-        let parts: Vec<String> = replay
-            .not_redecidable
-            .iter()
-            .map(|(k, v)| format!("{k} {v}"))
-            .collect();
-        let _ = writeln!(
-            out,
-            "  not re-decidable (URL not fully logged): {}",
-            parts.join(", ")
-        );
+/// The text summary after the mismatch lines: the `--json` summary's figures, in words.
+fn text_summary(s: &SummaryLine<'_>) -> String {
+    let p = &s.policy;
+    let mut lines = vec![
+        format!(
+            "replayed against `{}` ({}, sha256 {})",
+            p.path,
+            p.name.unwrap_or("unnamed"),
+            p.sha256
+        ),
+        format!(
+            "  {} decision lines read; {} compared, {} agree, {} differ",
+            s.decisions, s.compared, s.agree, s.mismatched
+        ),
+    ];
+    if !s.not_redecidable.is_empty() {
+        let why = counts(s.not_redecidable);
+        lines.push(format!("  not re-decidable (URL not fully logged): {why}"));
     }
-    if replay.path_redacted > 0 {
-        let _ = writeln!(
-            out,
-            "  not re-decided: path redacted (path_in_logs): {} lines",
-            replay.path_redacted
-        );
+    if s.path_redacted > 0 {
+        let n = s.path_redacted;
+        lines.push(format!(
+            "  not re-decided: path redacted (path_in_logs): {n} lines"
+        ));
     }
-    for (sha, lines) in &replay.from_archive {
-        let _ = writeln!(
-            out,
-            "  re-decided with archived revision {}: {lines} lines",
-            short_sha(sha)
-        );
+    for r in &s.from_archive {
+        let (sha, n) = (short_sha(r.sha256), r.lines);
+        lines.push(format!(
+            "  re-decided with archived revision {sha}: {n} lines"
+        ));
     }
-    if let Some(archive) = &replay.archive {
-        for (sha, why) in &archive.unloadable {
-            let _ = writeln!(
-                out,
-                "  archived revision {} not used: {}",
-                terminal_safe(short_sha(sha)),
-                terminal_safe(why)
-            );
-        }
+    for (sha, why) in s.archive_unloadable.into_iter().flatten() {
+        let (sha, why) = (terminal_safe(short_sha(sha)), terminal_safe(why));
+        lines.push(format!("  archived revision {sha} not used: {why}"));
     }
-    for (sha, skipped) in replay.skipped.iter() {
-        let _ = writeln!(
-            out,
-            "  skipped, other revision {} ({}): {} lines",
-            terminal_safe(short_sha(sha)),
-            terminal_safe(skipped.name.as_deref().unwrap_or("unnamed")),
-            skipped.lines
-        );
+    for r in &s.skipped {
+        let (sha, name) = (short_sha(r.sha256), r.name.unwrap_or("unnamed"));
+        let (sha, name, n) = (terminal_safe(sha), terminal_safe(name), r.lines);
+        lines.push(format!(
+            "  skipped, other revision {sha} ({name}): {n} lines"
+        ));
     }
-    if let Some(other) = replay.skipped.other() {
-        let _ = writeln!(out, "  skipped, further revisions: {} lines", other.lines);
+    if let Some(n) = s.skipped_further_revisions {
+        lines.push(format!("  skipped, further revisions: {n} lines"));
     }
-    if report.problems.total > 0 {
-        let parts: Vec<String> = report
-            .problems
-            .by_kind
-            .iter()
-            .map(|(k, v)| format!("{k} {v}"))
-            .collect();
-        let _ = writeln!(
-            out,
-            "  malformed lines: {} ({})",
-            report.problems.total,
-            parts.join(", ")
-        );
-        for e in &report.problems.examples {
-            let _ = writeln!(
-                out,
-                "    {}: {}: {}",
-                terminal_safe(&e.location.to_string()),
-                e.kind,
-                terminal_safe(&e.detail)
-            );
-        }
+    let problems = s.malformed;
+    if problems.total > 0 {
+        let (total, kinds) = (problems.total, counts(&problems.by_kind));
+        lines.push(format!("  malformed lines: {total} ({kinds})"));
+        let examples = problems.examples.iter();
+        lines.extend(examples.map(|e| format!("    {}", terminal_safe(&e.text()))));
     }
-    if replay.compared == 0 {
-        let _ = writeln!(
-            out,
-            "  warning: no line was decided by this policy revision; nothing was verified"
-        );
+    if !s.verified {
+        let warning = "warning: no line was decided by this policy revision; nothing was verified";
+        lines.push(format!("  {warning}"));
     }
+    lines.iter().map(|l| format!("{l}\n")).collect()
+}
+
+/// `a 1, b 2`
+fn counts<K: std::fmt::Display>(map: &BTreeMap<K, u64>) -> String {
+    let parts: Vec<String> = map.iter().map(|(k, v)| format!("{k} {v}")).collect();
+    parts.join(", ")
 }

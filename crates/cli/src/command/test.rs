@@ -4,12 +4,12 @@
 //! (`policy/tests/*.toml` for the default policy). A directory among FILES means its `*.toml`.
 
 use std::collections::BTreeSet;
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 
-use crate::error::CliError;
 use crate::policy_source::{self, DEFAULT_POLICY};
 use crate::policy_tests::{case_file, run};
+use crate::{CliError, Outcome};
 
 /// Arguments of `test`.
 #[derive(Debug, clap::Args)]
@@ -34,7 +34,8 @@ pub struct Args {
 }
 
 /// Runs `test`: exit 1 when any case fails or any test file is malformed.
-pub fn run(args: &Args) -> Result<ExitCode, CliError> {
+pub fn run(args: &Args) -> Result<Outcome, CliError> {
+    let mut out = std::io::stdout().lock();
     let loaded = policy_source::load(&args.policy)?;
     let policy = &loaded.compiled.policy;
     let files = test_files(&args.policy, &args.files)?;
@@ -51,7 +52,7 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
             Err(errors) => {
                 broken_files += 1;
                 for error in &errors {
-                    println!("{}", error.render(&file_name));
+                    writeln!(out, "{}", error.render(&file_name))?;
                 }
                 continue;
             }
@@ -64,22 +65,24 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
             if mismatches.is_empty() {
                 passed += 1;
                 if args.verbose {
-                    println!("{file_name}:{}: ok {:?}", case.line, case.name);
+                    writeln!(out, "{file_name}:{}: ok {:?}", case.line, case.name)?;
                 }
             } else {
                 failed += 1;
-                println!(
+                writeln!(
+                    out,
                     "{}",
                     run::failure_line(&file_name, case, &decision, &mismatches)
-                );
+                )?;
             }
         }
     }
     if broken_files > 0 {
-        println!(
+        writeln!(
+            out,
             "{broken_files} test file{} could not be read as tests",
             policy_source::plural(broken_files)
-        );
+        )?;
     }
     if args.coverage {
         let missed: Vec<&str> = policy
@@ -88,7 +91,8 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
             .map(|r| r.id.as_str())
             .filter(|id| !exercised.contains(*id))
             .collect();
-        println!(
+        writeln!(
+            out,
             "coverage: {} of {} rules exercised{}",
             policy.rules().len() - missed.len(),
             policy.rules().len(),
@@ -97,14 +101,10 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
             } else {
                 format!("; not exercised: {}", missed.join(", "))
             }
-        );
+        )?;
     }
-    println!("{passed} passed, {failed} failed");
-    Ok(if failed > 0 || broken_files > 0 {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    })
+    writeln!(out, "{passed} passed, {failed} failed")?;
+    Ok(Outcome::failed_if(failed > 0 || broken_files > 0))
 }
 
 /// The files to run: the given ones (directories expanded to their `*.toml`, sorted), or the
@@ -134,14 +134,14 @@ fn test_files(policy: &Path, given: &[PathBuf]) -> Result<Vec<PathBuf>, CliError
                 .collect();
             found.sort();
             if found.is_empty() {
-                return Err(CliError::NoInput(format!(
+                return Err(CliError::Usage(format!(
                     "no `*.toml` test files in `{}`",
                     root.display()
                 )));
             }
             files.extend(found);
         } else if given.is_empty() {
-            return Err(CliError::NoInput(format!(
+            return Err(CliError::Usage(format!(
                 "no test directory `{}`; name test files after the policy",
                 root.display()
             )));

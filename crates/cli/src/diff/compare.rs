@@ -31,37 +31,26 @@ pub enum ChangeKind {
 
 impl ChangeKind {
     /// Whether the change lets something through that did not get through before, or sends a
-    /// credential where it was not sent before (`diff` exits 2 on these).
+    /// credential where it was not sent before (`diff` exits 3 on these).
     pub fn is_widening(self) -> bool {
-        self.effect() == Effect::Widens
+        self.describe().0 == Effect::Widens
     }
 
-    /// Widens, narrows, or only changes what is reported.
-    pub fn effect(self) -> Effect {
+    /// What the change does to what gets through, and the heading `diff` prints.
+    pub fn describe(self) -> (Effect, &'static str) {
+        use Effect::{Narrows, ReportOnly, Widens};
         match self {
-            ChangeKind::Unblocked
-            | ChangeKind::EnforceToReport
-            | ChangeKind::NewlyInjected
-            | ChangeKind::CredentialChanged => Effect::Widens,
-            ChangeKind::NewlyBlocked
-            | ChangeKind::ReportToEnforce
-            | ChangeKind::CredentialRemoved => Effect::Narrows,
-            ChangeKind::NewlyReported | ChangeKind::NoLongerReported => Effect::ReportOnly,
-        }
-    }
-
-    /// The heading `diff` prints.
-    pub fn title(self) -> &'static str {
-        match self {
-            ChangeKind::NewlyBlocked => "newly blocked",
-            ChangeKind::ReportToEnforce => "now enforced (was report only)",
-            ChangeKind::Unblocked => "newly allowed (was blocked)",
-            ChangeKind::EnforceToReport => "now report only (was blocked)",
-            ChangeKind::NewlyInjected => "newly injected (credential now sent)",
-            ChangeKind::CredentialChanged => "credential changed",
-            ChangeKind::CredentialRemoved => "credential removed (now passed without it)",
-            ChangeKind::NewlyReported => "newly reported by a report-mode rule",
-            ChangeKind::NoLongerReported => "no longer reported",
+            ChangeKind::NewlyBlocked => (Narrows, "newly blocked"),
+            ChangeKind::ReportToEnforce => (Narrows, "now enforced (was report only)"),
+            ChangeKind::Unblocked => (Widens, "newly allowed (was blocked)"),
+            ChangeKind::EnforceToReport => (Widens, "now report only (was blocked)"),
+            ChangeKind::NewlyInjected => (Widens, "newly injected (credential now sent)"),
+            ChangeKind::CredentialChanged => (Widens, "credential changed"),
+            ChangeKind::CredentialRemoved => {
+                (Narrows, "credential removed (now passed without it)")
+            }
+            ChangeKind::NewlyReported => (ReportOnly, "newly reported by a report-mode rule"),
+            ChangeKind::NoLongerReported => (ReportOnly, "no longer reported"),
         }
     }
 
@@ -134,41 +123,42 @@ fn is_fixed_reason(reason: &str) -> bool {
         || REFUSALS.iter().any(|refusal| refusal.code() == reason)
 }
 
-/// The parts of a decision a review cares about.
+/// The parts of a decision a review cares about, as `diff --json` shows them.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub struct Outcome {
     /// What was done.
     pub action: Action,
-    /// The deciding rule's id and line.
-    pub rule: Option<(String, u32)>,
+    /// The deciding rule.
+    pub rule: Option<String>,
+    /// Its line.
+    pub rule_line: Option<u32>,
     /// The refusal code or `default_action`, when no rule decided (a report-mode rule's own
     /// reason text is left out: `report_rule` names it).
-    pub reason_code: Option<String>,
+    pub reason: Option<String>,
     /// The injected credential.
     pub credential: Option<String>,
     /// A report-mode rule (or report mode) would have blocked.
     pub would_block: bool,
     /// The report-mode rule that would have blocked.
-    pub report_rule: Option<(String, u32)>,
+    pub report_rule: Option<String>,
+    /// Its line.
+    #[serde(skip)]
+    pub report_rule_line: Option<u32>,
 }
 
 impl Outcome {
     /// The review-relevant parts of `decision`.
     pub fn of(decision: &Decision) -> Outcome {
-        let rule = decision.rule.as_ref().map(|r| (r.id.clone(), r.line));
+        let (rule, report_rule) = (decision.rule.as_ref(), decision.report_rule.as_ref());
         Outcome {
             action: decision.action,
-            reason_code: decision
-                .reason
-                .clone()
-                .filter(|r| rule.is_none() && is_fixed_reason(r)),
-            rule,
+            rule: rule.map(|r| r.id.clone()),
+            rule_line: rule.map(|r| r.line),
+            reason: (decision.reason.clone()).filter(|r| rule.is_none() && is_fixed_reason(r)),
             credential: decision.credential.clone(),
             would_block: decision.would_block,
-            report_rule: decision
-                .report_rule
-                .as_ref()
-                .map(|r| (r.id.clone(), r.line)),
+            report_rule: report_rule.map(|r| r.id.clone()),
+            report_rule_line: report_rule.map(|r| r.line),
         }
     }
 }
@@ -238,10 +228,12 @@ mod tests {
         Outcome {
             action,
             rule: None,
-            reason_code: None,
+            rule_line: None,
+            reason: None,
             credential: credential.map(str::to_owned),
             would_block,
             report_rule: None,
+            report_rule_line: None,
         }
     }
 

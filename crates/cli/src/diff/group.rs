@@ -6,7 +6,7 @@ use std::fmt;
 
 use serde::Serialize;
 
-use super::compare::{ChangeKind, Difference, Outcome};
+use super::compare::{ChangeKind, Difference, Effect, Outcome};
 use super::list_probes::LIST_ORIGIN_PREFIX;
 use super::probe_set::{Audience, ProbeSet, RequestShape, Side};
 
@@ -57,16 +57,7 @@ impl fmt::Display for Scope {
                 write!(f, "only customers with {}", names.join("; "))
             }
             Scope::Audiences { audiences } => {
-                let names: Vec<String> = audiences
-                    .iter()
-                    .map(|a| {
-                        format!(
-                            "{} ({})",
-                            customer_label(a.customer.as_deref()),
-                            tag_label(&a.tags)
-                        )
-                    })
-                    .collect();
+                let names: Vec<String> = audiences.iter().map(audience_label).collect();
                 write!(f, "{}", names.join("; "))
             }
         }
@@ -78,8 +69,11 @@ fn quoted(names: &[String]) -> String {
     names.join(", ")
 }
 
-fn customer_label(customer: Option<&str>) -> String {
-    customer.map_or_else(|| "any other customer".to_owned(), |c| format!("`{c}`"))
+/// "`acme` (tag `prod`)", "any other customer (no listed tag)"
+fn audience_label(audience: &Audience) -> String {
+    let customer = audience.customer.as_ref();
+    let customer = customer.map_or_else(|| "any other customer".to_owned(), |c| format!("`{c}`"));
+    format!("{customer} ({})", tag_label(&audience.tags))
 }
 
 fn tag_label(tags: &[String]) -> String {
@@ -104,11 +98,15 @@ pub struct HostChange {
     pub requests: Vec<RequestShape>,
 }
 
-/// Differences that share kind, outcomes and scope.
+/// Differences that share kind, outcomes and scope, as `diff --json` shows them.
 #[derive(Clone, Debug, Serialize)]
 pub struct Group {
     /// What changed.
     pub kind: ChangeKind,
+    /// Widens, narrows, or only changes what is reported.
+    pub effect: Effect,
+    /// The kind's heading.
+    pub title: &'static str,
     /// Whether it widens what is allowed.
     pub widening: bool,
     /// The old policy's outcome.
@@ -117,6 +115,8 @@ pub struct Group {
     pub new: Outcome,
     /// Who it applies to.
     pub scope: Scope,
+    /// The scope in words.
+    pub scope_text: String,
     /// Where.
     pub hosts: Vec<HostChange>,
 }
@@ -150,9 +150,12 @@ pub fn group(set: &ProbeSet, differences: &[Difference]) -> Vec<Group> {
         .into_iter()
         .map(|((kind, old, new, scope), hosts)| Group {
             kind,
+            effect: kind.describe().0,
+            title: kind.describe().1,
             widening: kind.is_widening(),
             old,
             new,
+            scope_text: scope.to_string(),
             scope,
             hosts: hosts
                 .into_iter()
@@ -201,56 +204,33 @@ fn summarise(grid: &[Audience], hit: &BTreeSet<usize>) -> Scope {
     if hit.len() == grid.len() {
         return Scope::AllCustomers;
     }
-    let customers: BTreeSet<&Option<String>> = grid.iter().map(|a| &a.customer).collect();
-    let tags: BTreeSet<&Vec<String>> = grid.iter().map(|a| &a.tags).collect();
-    let in_grid = |customer: &Option<String>, tag: &Vec<String>| {
-        grid.iter()
-            .any(|a| &a.customer == customer && &a.tags == tag)
-    };
-    let hit_has = |customer: &Option<String>, tag: &Vec<String>| {
-        hit.iter()
-            .any(|a| &a.customer == customer && &a.tags == tag)
-    };
-    let whole_customers: Vec<Option<String>> = customers
-        .iter()
-        .filter(|c| tags.iter().all(|t| !in_grid(c, t) || hit_has(c, t)))
-        .map(|c| (*c).clone())
-        .collect();
-    let covered_by_customers = grid
-        .iter()
-        .filter(|a| whole_customers.contains(&a.customer))
-        .count();
-    if covered_by_customers == hit.len() {
-        let except = customers
-            .iter()
-            .filter(|c| !whole_customers.contains(c))
-            .filter_map(|c| (*c).clone())
-            .collect();
-        return Scope::Customers {
-            customers: whole_customers,
-            except,
-        };
+    if let Some((customers, except)) = whole(grid, &hit, |a| &a.customer) {
+        let except = except.into_iter().flatten().collect();
+        return Scope::Customers { customers, except };
     }
-    let whole_tags: Vec<Vec<String>> = tags
-        .iter()
-        .filter(|t| customers.iter().all(|c| !in_grid(c, t) || hit_has(c, t)))
-        .map(|t| (*t).clone())
-        .collect();
-    let covered_by_tags = grid.iter().filter(|a| whole_tags.contains(&a.tags)).count();
-    if covered_by_tags == hit.len() {
-        let except = tags
-            .iter()
-            .filter(|t| !whole_tags.contains(t))
-            .map(|t| (*t).clone())
-            .collect();
-        return Scope::Tags {
-            tags: whole_tags,
-            except,
-        };
+    if let Some((tags, except)) = whole(grid, &hit, |a| &a.tags) {
+        return Scope::Tags { tags, except };
     }
     Scope::Audiences {
         audiences: hit.into_iter().cloned().collect(),
     }
+}
+
+/// Of the values of one dimension of the grid (its customers, or its tag sets): those all of
+/// whose audiences were hit, and the others, when the first cover exactly the hits.
+fn whole<K: Ord + Clone>(
+    grid: &[Audience],
+    hit: &BTreeSet<&Audience>,
+    key: impl Fn(&Audience) -> &K,
+) -> Option<(Vec<K>, Vec<K>)> {
+    let values: BTreeSet<&K> = grid.iter().map(&key).collect();
+    let (whole, others): (Vec<&K>, Vec<&K>) = values.into_iter().partition(|value| {
+        let mut audiences = grid.iter().filter(|a| key(a) == *value);
+        audiences.all(|a| hit.contains(a))
+    });
+    let covered = grid.iter().filter(|a| whole.contains(&key(a))).count();
+    let owned = |values: Vec<&K>| values.into_iter().cloned().collect();
+    (covered == hit.len()).then(|| (owned(whole), owned(others)))
 }
 
 #[cfg(test)]

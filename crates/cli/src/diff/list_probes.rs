@@ -5,7 +5,6 @@
 
 use std::cmp::Ordering;
 use std::collections::BTreeSet;
-use std::iter::Peekable;
 
 use egress_policy_engine::{CompiledPolicy, DomainList, ListMatch};
 
@@ -35,19 +34,28 @@ pub fn list_hosts(old: &CompiledPolicy, new: &CompiledPolicy) -> Vec<(String, St
             .any(|l| l.matching == ListMatch::Subdomains);
         let mut picked: Vec<(String, Side)> = Vec::new();
         if let (Some(b), Some(a)) = (before, after) {
-            let (only_old, only_new) = only_in_each(b, a, CHANGED_NAMES);
-            picked.extend(only_old.into_iter().map(|n| (n, Side::Old)));
-            picked.extend(only_new.into_iter().map(|n| (n, Side::New)));
-        }
-        for (list, side) in [(before, Side::Old), (after, Side::New)] {
-            if let Some(list) = list {
-                let first = if before.is_some() && after.is_some() {
-                    FIRST_NAMES
-                } else {
-                    CHANGED_NAMES
+            let mut taken = (0, 0);
+            for (name, side) in only_in_one(b, a) {
+                let count = match side {
+                    Side::Old => &mut taken.0,
+                    Side::New => &mut taken.1,
                 };
-                picked.extend(list.domains.iter().take(first).map(|n| (n, side)));
+                if *count < CHANGED_NAMES {
+                    *count += 1;
+                    picked.push((name, side));
+                } else if taken.0 == taken.1 {
+                    break;
+                }
             }
+        }
+        let first = if before.is_some() && after.is_some() {
+            FIRST_NAMES
+        } else {
+            CHANGED_NAMES
+        };
+        for (list, side) in [(before, Side::Old), (after, Side::New)] {
+            let names = list.iter().flat_map(|l| l.domains.iter().take(first));
+            picked.extend(names.map(|name| (name, side)));
         }
         for (name, side) in picked {
             out.push((name.clone(), origin.clone(), side));
@@ -59,60 +67,37 @@ pub fn list_hosts(old: &CompiledPolicy, new: &CompiledPolicy) -> Vec<(String, St
     out
 }
 
-/// Up to `limit` names only `a` lists and up to `limit` only `b` lists, in name order: one
-/// merge of the two sorted tables.
-fn only_in_each(a: &DomainList, b: &DomainList, limit: usize) -> (Vec<String>, Vec<String>) {
-    let (mut left, mut right) = (a.domains.iter().peekable(), b.domains.iter().peekable());
-    let (mut only_a, mut only_b) = (Vec::new(), Vec::new());
-    while only_a.len() < limit || only_b.len() < limit {
-        match (left.peek(), right.peek()) {
-            (None, None) => break,
-            (Some(_), None) => take(&mut left, &mut only_a, limit),
-            (None, Some(_)) => take(&mut right, &mut only_b, limit),
-            (Some(x), Some(y)) => match x.cmp(y) {
-                Ordering::Less => take(&mut left, &mut only_a, limit),
-                Ordering::Greater => take(&mut right, &mut only_b, limit),
-                Ordering::Equal => {
-                    left.next();
-                    right.next();
-                }
-            },
-        }
-    }
-    (only_a, only_b)
-}
-
-/// How many names only `a` lists and how many only `b` lists: one merge of the two tables.
+/// How many names only `a` lists and how many only `b` lists.
 pub fn count_changes(a: &DomainList, b: &DomainList) -> (usize, usize) {
+    only_in_one(a, b).fold((0, 0), |(old, new), (_, side)| match side {
+        Side::Old => (old + 1, new),
+        Side::New => (old, new + 1),
+    })
+}
+
+/// The names only one of two lists holds (`Old`: only `a`), in name order: one merge of the
+/// two sorted tables.
+fn only_in_one<'a>(
+    a: &'a DomainList,
+    b: &'a DomainList,
+) -> impl Iterator<Item = (String, Side)> + 'a {
     let (mut left, mut right) = (a.domains.iter().peekable(), b.domains.iter().peekable());
-    let (mut only_a, mut only_b) = (0usize, 0usize);
-    loop {
-        match (left.peek(), right.peek()) {
-            (None, None) => return (only_a, only_b),
-            (Some(_), None) => return (only_a + left.count(), only_b),
-            (None, Some(_)) => return (only_a, only_b + right.count()),
-            (Some(x), Some(y)) => match x.cmp(y) {
-                Ordering::Less => {
-                    only_a += 1;
-                    left.next();
-                }
-                Ordering::Greater => {
-                    only_b += 1;
-                    right.next();
-                }
+    std::iter::from_fn(move || {
+        loop {
+            let order = match (left.peek(), right.peek()) {
+                (None, None) => return None,
+                (x, y) => y.map_or(Ordering::Less, |y| {
+                    x.map_or(Ordering::Greater, |x| x.cmp(y))
+                }),
+            };
+            match order {
+                Ordering::Less => return left.next().map(|name| (name, Side::Old)),
+                Ordering::Greater => return right.next().map(|name| (name, Side::New)),
                 Ordering::Equal => {
                     left.next();
                     right.next();
                 }
-            },
+            }
         }
-    }
-}
-
-fn take(names: &mut Peekable<impl Iterator<Item = String>>, out: &mut Vec<String>, limit: usize) {
-    if let Some(name) = names.next()
-        && out.len() < limit
-    {
-        out.push(name);
-    }
+    })
 }

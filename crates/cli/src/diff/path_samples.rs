@@ -9,26 +9,16 @@ const MAX_SAMPLES: usize = 8;
 pub fn glob_samples(glob: &str) -> Vec<String> {
     let mut paths = vec![String::new()];
     for (index, segment) in glob.split('/').enumerate() {
-        let variants: Vec<Option<String>> = if segment == "**" {
-            vec![None, Some(String::new()), Some("probe/deep".to_owned())]
-        } else {
-            vec![Some(segment.replace('*', "probe"))]
+        let slash = if index > 0 { "/" } else { "" };
+        let variants = match segment {
+            "**" => vec![
+                String::new(),
+                slash.to_owned(),
+                format!("{slash}probe/deep"),
+            ],
+            _ => vec![format!("{slash}{}", segment.replace('*', "probe"))],
         };
-        let mut next = Vec::new();
-        for path in &paths {
-            for variant in &variants {
-                let mut p = path.clone();
-                if let Some(v) = variant {
-                    if index > 0 {
-                        p.push('/');
-                    }
-                    p.push_str(v);
-                }
-                next.push(p);
-            }
-        }
-        next.truncate(MAX_SAMPLES);
-        paths = next;
+        paths = product(&paths, &variants);
     }
     finish(paths)
 }
@@ -40,17 +30,8 @@ pub fn regex_samples(pattern: &str) -> Vec<String> {
     let Ok(hir) = regex_syntax::parse(pattern) else {
         return Vec::new();
     };
-    let samples = generate(&hir)
-        .into_iter()
-        .map(|s| {
-            if s.starts_with('/') {
-                s
-            } else {
-                format!("/{s}")
-            }
-        })
-        .collect();
-    finish(samples)
+    let rooted = |s: String| format!("{}{s}", if s.starts_with('/') { "" } else { "/" });
+    finish(generate(&hir).into_iter().map(rooted).collect())
 }
 
 fn generate(hir: &Hir) -> Vec<String> {
@@ -69,27 +50,23 @@ fn generate(hir: &Hir) -> Vec<String> {
             out.truncate(MAX_SAMPLES);
             out
         }
-        HirKind::Concat(parts) => {
-            let mut out = vec![String::new()];
-            for part in parts {
-                let tails = generate(part);
-                let mut next = Vec::new();
-                for head in &out {
-                    for tail in &tails {
-                        next.push(format!("{head}{tail}"));
-                    }
-                }
-                next.truncate(MAX_SAMPLES);
-                out = next;
-            }
-            out
-        }
+        HirKind::Concat(parts) => (parts.iter()).fold(vec![String::new()], |heads, part| {
+            product(&heads, &generate(part))
+        }),
         HirKind::Alternation(alternatives) => {
             let mut out: Vec<String> = alternatives.iter().flat_map(generate).collect();
             out.truncate(MAX_SAMPLES);
             out
         }
     }
+}
+
+/// Every head followed by every tail, in order, at most [`MAX_SAMPLES`] of them.
+fn product(heads: &[String], tails: &[String]) -> Vec<String> {
+    let all = heads
+        .iter()
+        .flat_map(|h| tails.iter().map(move |t| format!("{h}{t}")));
+    all.take(MAX_SAMPLES).collect()
 }
 
 /// A readable member of the class: a lower-case letter or digit when the class has one.
@@ -117,7 +94,7 @@ fn finish(samples: Vec<String>) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for sample in samples {
         let sample = if sample.is_empty() {
-            "/".to_owned()
+            "/".into()
         } else {
             sample
         };

@@ -15,11 +15,8 @@ pub fn pattern_hosts(pattern: &HostPattern) -> Vec<String> {
             format!("deep.probe.{suffix}"),
         ],
         HostPattern::Glob(glob) => glob_hosts(glob),
-        HostPattern::Ip(ip) => ip_neighbourhood(*ip, *ip),
-        HostPattern::Cidr(cidr) => {
-            let (first, last) = network_bounds(cidr.addr, cidr.prefix);
-            ip_neighbourhood(first, last)
-        }
+        HostPattern::Ip(ip) => ip_neighbourhood(*ip, 128),
+        HostPattern::Cidr(cidr) => ip_neighbourhood(cidr.addr, cidr.prefix),
     }
 }
 
@@ -40,59 +37,28 @@ fn glob_hosts(glob: &str) -> Vec<String> {
     out
 }
 
-/// The first and last address of a network.
-fn network_bounds(addr: IpAddr, prefix: u8) -> (IpAddr, IpAddr) {
-    match addr {
-        IpAddr::V4(a) => {
-            let host_bits = 32u32.saturating_sub(u32::from(prefix));
-            let mask = u32::MAX.checked_shr(32 - host_bits).unwrap_or(0);
-            let mask = if host_bits == 0 { 0 } else { mask };
-            let first = u32::from(a) & !mask;
-            (
-                IpAddr::V4(Ipv4Addr::from(first)),
-                IpAddr::V4(Ipv4Addr::from(first | mask)),
-            )
-        }
-        IpAddr::V6(a) => {
-            let host_bits = 128u32.saturating_sub(u32::from(prefix));
-            let mask = if host_bits == 0 {
-                0
-            } else {
-                u128::MAX.checked_shr(128 - host_bits).unwrap_or(0)
-            };
-            let first = u128::from(a) & !mask;
-            (
-                IpAddr::V6(Ipv6Addr::from(first)),
-                IpAddr::V6(Ipv6Addr::from(first | mask)),
-            )
-        }
-    }
-}
-
-/// The range's edges, the addresses just inside them and just outside, as URL hosts.
-fn ip_neighbourhood(first: IpAddr, last: IpAddr) -> Vec<String> {
-    let mut addresses = BTreeSet::new();
-    match (first, last) {
-        (IpAddr::V4(f), IpAddr::V4(l)) => {
-            for a in edges(u32::from(f).into(), u32::from(l).into(), u32::MAX.into()) {
-                if let Ok(a) = u32::try_from(a) {
-                    addresses.insert(Ipv4Addr::from(a).to_string());
-                }
-            }
-        }
-        (IpAddr::V6(f), IpAddr::V6(l)) => {
-            for a in edges(u128::from(f), u128::from(l), u128::MAX) {
-                let ip = Ipv6Addr::from(a);
-                // A mapped address is decided as IPv4; its IPv4 spelling is probed instead.
-                match ip.to_ipv4_mapped() {
-                    Some(v4) => addresses.insert(v4.to_string()),
-                    None => addresses.insert(format!("[{ip}]")),
-                };
-            }
-        }
-        _ => {}
-    }
-    addresses.into_iter().collect()
+/// The edges of the network `addr/prefix` (a longer prefix is the address alone), the
+/// addresses just inside them and just outside, as URL hosts.
+fn ip_neighbourhood(addr: IpAddr, prefix: u8) -> Vec<String> {
+    let (value, bits, max) = match addr {
+        IpAddr::V4(a) => (u128::from(u32::from(a)), 32, u128::from(u32::MAX)),
+        IpAddr::V6(a) => (u128::from(a), 128, u128::MAX),
+    };
+    let host_bits = bits - u32::from(prefix).min(bits);
+    let mask = u128::MAX
+        .checked_shr(128 - host_bits)
+        .filter(|_| host_bits > 0)
+        .unwrap_or(0);
+    let first = value & !mask;
+    let hosts = edges(first, first | mask, max).filter_map(|a| match addr {
+        IpAddr::V4(_) => u32::try_from(a).ok().map(|a| Ipv4Addr::from(a).to_string()),
+        // A mapped address is decided as IPv4; its IPv4 spelling is probed instead.
+        IpAddr::V6(_) => Some(match Ipv6Addr::from(a).to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => format!("[{}]", Ipv6Addr::from(a)),
+        }),
+    });
+    hosts.collect::<BTreeSet<String>>().into_iter().collect()
 }
 
 /// Of the range `first..=last` in an address space ending at `max`: the address before it,
@@ -115,9 +81,8 @@ mod tests {
 
     #[test]
     fn cidr_probes_cover_edges_and_just_outside() {
-        let (f, l) = network_bounds("10.0.0.0".parse().unwrap(), 8);
         assert_eq!(
-            ip_neighbourhood(f, l),
+            ip_neighbourhood("10.0.0.0".parse().unwrap(), 8),
             [
                 "10.0.0.0",
                 "10.0.0.1",
@@ -126,24 +91,20 @@ mod tests {
                 "9.255.255.255"
             ]
         );
-        let (f, l) = network_bounds("169.254.169.254".parse().unwrap(), 32);
         assert_eq!(
-            ip_neighbourhood(f, l),
+            ip_neighbourhood("169.254.169.254".parse().unwrap(), 32),
             ["169.254.169.253", "169.254.169.254", "169.254.169.255"]
         );
-        let (f, l) = network_bounds("fd00::".parse().unwrap(), 8);
-        let hosts = ip_neighbourhood(f, l);
+        let hosts = ip_neighbourhood("fd00::".parse().unwrap(), 8);
         assert!(hosts.contains(&"[fd00::]".to_owned()), "{hosts:?}");
         assert!(hosts.contains(&"[fe00::]".to_owned()), "{hosts:?}");
         assert!(hosts.contains(&"[fcff:ffff:ffff:ffff:ffff:ffff:ffff:ffff]".to_owned()));
-        let (f, l) = network_bounds("0.0.0.0".parse().unwrap(), 0);
         assert_eq!(
-            ip_neighbourhood(f, l),
+            ip_neighbourhood("0.0.0.0".parse().unwrap(), 0),
             ["0.0.0.0", "0.0.0.1", "255.255.255.255"]
         );
-        let (f, l) = network_bounds("::".parse().unwrap(), 0);
         assert_eq!(
-            ip_neighbourhood(f, l),
+            ip_neighbourhood("::".parse().unwrap(), 0),
             ["[::1]", "[::]", "[ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff]"]
         );
     }

@@ -197,76 +197,64 @@ fn applies_to(policy: &CompiledPolicy, rule: &Rule, host: &CanonicalHost) -> boo
 /// Every combination of the methods, schemes, ports and paths the relevant rules list, each
 /// dimension with one value outside the lists; dimensions no rule constrains get one value.
 fn request_shapes(rules: &[&Rule]) -> Vec<RequestShape> {
-    let listed_methods: BTreeSet<&str> = rules
+    let methods = rules.iter().flat_map(|r| r.methods.iter().flatten());
+    let methods = with_outside("GET", &methods.map(String::as_str).collect(), &METHODS);
+    let ports = rules
         .iter()
-        .flat_map(|r| r.methods.iter().flatten())
-        .map(String::as_str)
-        .collect();
-    let mut methods: Vec<String> = vec!["GET".to_owned()];
-    if !listed_methods.is_empty() {
-        methods.extend(listed_methods.iter().map(|m| (*m).to_owned()));
-        if let Some(outside) = METHODS.iter().find(|m| !listed_methods.contains(*m)) {
-            methods.push((*outside).to_owned());
-        }
-    }
-    dedup(&mut methods);
-
-    let constrains_scheme_or_port = rules
-        .iter()
-        .any(|r| r.effective_schemes().is_some() || r.effective_ports().is_some());
-    let schemes: Vec<&'static str> = if constrains_scheme_or_port {
-        vec!["https", "http"]
-    } else {
-        vec!["https"]
+        .flat_map(|r| r.effective_ports().into_iter().flatten());
+    let ports: BTreeSet<u16> = ports.copied().collect();
+    let either = |r: &&Rule| r.effective_schemes().is_some() || r.effective_ports().is_some();
+    let schemes = match rules.iter().any(either) {
+        true => vec![("https", 443), ("http", 80)],
+        false => vec![("https", 443)],
     };
-    let listed_ports: BTreeSet<u16> = rules
-        .iter()
-        .flat_map(|r| r.effective_ports().into_iter().flatten())
-        .copied()
-        .collect();
-
     let mut paths = vec!["/".to_owned()];
-    let constrains_path = rules
+    if rules
         .iter()
-        .any(|r| r.paths.is_some() || r.path_regex.is_some());
-    if constrains_path {
+        .any(|r| r.paths.is_some() || r.path_regex.is_some())
+    {
         paths.push(OTHER_PATH.to_owned());
         for rule in rules {
-            for glob in rule.paths.iter().flatten() {
-                paths.extend(glob_samples(&glob.to_string()));
-            }
-            if let Some(regex) = &rule.path_regex {
-                paths.extend(regex_samples(regex));
-            }
+            let globs = rule.paths.iter().flatten();
+            paths.extend(globs.flat_map(|glob| glob_samples(&glob.to_string())));
+            paths.extend(
+                rule.path_regex
+                    .iter()
+                    .flat_map(|regex| regex_samples(regex)),
+            );
         }
     }
     dedup(&mut paths);
-
     let mut shapes = Vec::new();
-    for scheme in &schemes {
-        let default_port = if *scheme == "https" { 443 } else { 80 };
-        let mut ports = vec![default_port];
-        if !listed_ports.is_empty() {
-            ports.extend(listed_ports.iter().copied());
-            if let Some(outside) = OTHER_PORTS.iter().find(|p| !listed_ports.contains(*p)) {
-                ports.push(*outside);
-            }
-        }
-        dedup(&mut ports);
-        for port in &ports {
-            for method in &methods {
-                for path in &paths {
-                    shapes.push(RequestShape {
-                        method: method.clone(),
-                        scheme,
-                        port: *port,
-                        path: path.clone(),
-                    });
-                }
+    for (scheme, default_port) in schemes {
+        for port in with_outside(default_port, &ports, &OTHER_PORTS) {
+            for (method, path) in methods
+                .iter()
+                .flat_map(|m| paths.iter().map(move |p| (m, p)))
+            {
+                let (method, path) = ((*method).to_owned(), path.clone());
+                shapes.push(RequestShape {
+                    method,
+                    scheme,
+                    port,
+                    path,
+                });
             }
         }
     }
     shapes
+}
+
+/// `first`, then (when any are listed) the `listed` values and the first of `others` outside
+/// them: each value once, in that order.
+fn with_outside<T: Ord + Copy>(first: T, listed: &BTreeSet<T>, others: &[T]) -> Vec<T> {
+    let mut values = vec![first];
+    if !listed.is_empty() {
+        values.extend(listed.iter().copied());
+        values.extend(others.iter().find(|v| !listed.contains(v)).copied());
+    }
+    dedup(&mut values);
+    values
 }
 
 /// The named customers of the relevant rules each alone plus "anyone else", crossed with no

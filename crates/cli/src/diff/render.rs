@@ -7,7 +7,7 @@ use serde::Serialize;
 use egress_policy_engine::{Action, DEFAULT_ACTION_REASON};
 
 use super::compare::Outcome;
-use super::group::{Group, HostChange, Scope};
+use super::group::{Group, HostChange};
 use super::probe_set::RequestShape;
 
 /// At most this many hosts per group in the human output (JSON lists all).
@@ -38,64 +38,10 @@ pub struct DiffReport {
     /// Whether any change widens what is allowed.
     pub widening: bool,
     /// The grouped changes, widening ones first.
-    #[serde(serialize_with = "serialize_groups")]
     pub changes: Vec<Group>,
     /// Changes that do not alter decisions but matter for review (credential definitions,
     /// logging).
     pub notes: Vec<String>,
-}
-
-/// An outcome as the JSON shows it.
-#[derive(Serialize)]
-struct JsonOutcome<'a> {
-    action: &'static str,
-    rule: Option<&'a str>,
-    rule_line: Option<u32>,
-    reason: Option<&'a str>,
-    credential: Option<&'a str>,
-    would_block: bool,
-    report_rule: Option<&'a str>,
-}
-
-impl<'a> From<&'a Outcome> for JsonOutcome<'a> {
-    fn from(o: &'a Outcome) -> JsonOutcome<'a> {
-        JsonOutcome {
-            action: o.action.as_str(),
-            rule: o.rule.as_ref().map(|(id, _)| id.as_str()),
-            rule_line: o.rule.as_ref().map(|(_, line)| *line),
-            reason: o.reason_code.as_deref(),
-            credential: o.credential.as_deref(),
-            would_block: o.would_block,
-            report_rule: o.report_rule.as_ref().map(|(id, _)| id.as_str()),
-        }
-    }
-}
-
-#[derive(Serialize)]
-struct JsonGroup<'a> {
-    kind: super::compare::ChangeKind,
-    effect: super::compare::Effect,
-    title: &'static str,
-    widening: bool,
-    old: JsonOutcome<'a>,
-    new: JsonOutcome<'a>,
-    scope: &'a Scope,
-    scope_text: String,
-    hosts: &'a [HostChange],
-}
-
-fn serialize_groups<S: serde::Serializer>(groups: &[Group], s: S) -> Result<S::Ok, S::Error> {
-    s.collect_seq(groups.iter().map(|g| JsonGroup {
-        kind: g.kind,
-        effect: g.kind.effect(),
-        title: g.kind.title(),
-        widening: g.widening,
-        old: JsonOutcome::from(&g.old),
-        new: JsonOutcome::from(&g.new),
-        scope: &g.scope,
-        scope_text: g.scope.to_string(),
-        hosts: &g.hosts,
-    }))
 }
 
 /// The human report.
@@ -110,9 +56,9 @@ pub fn human(report: &DiffReport) -> String {
         let _ = writeln!(out, "no semantic change");
     }
     for group in &report.changes {
-        let tag = group.kind.effect().tag();
+        let tag = group.effect.tag();
         let _ = writeln!(out);
-        let _ = writeln!(out, "[{tag}] {}: {}", group.kind.title(), group.scope);
+        let _ = writeln!(out, "[{tag}] {}: {}", group.title, group.scope);
         let _ = writeln!(out, "  old: {}", outcome(&group.old, &report.old.file));
         let _ = writeln!(out, "  new: {}", outcome(&group.new, &report.new.file));
         for host in group.hosts.iter().take(MAX_HOSTS_SHOWN) {
@@ -143,42 +89,31 @@ pub fn human(report: &DiffReport) -> String {
         out,
         "{} change{}, {widening} widening{}",
         report.changes.len(),
-        if report.changes.len() == 1 { "" } else { "s" },
-        if widening > 0 { " (exit 2)" } else { "" }
+        crate::policy_source::plural(report.changes.len()),
+        if widening > 0 { " (exit 3)" } else { "" }
     );
     out
 }
 
 fn outcome(o: &Outcome, file: &str) -> String {
-    let mut text = o.action.as_str().to_owned();
-    if let Some(credential) = &o.credential {
-        let _ = write!(text, " `{credential}`");
-    }
+    let credential = (o.credential.as_ref()).map_or(String::new(), |c| format!(" `{c}`"));
     let blocked = o.action == Action::Block;
-    match (&o.rule, o.reason_code.as_deref()) {
-        (Some((id, line)), _) => {
-            let _ = write!(text, " by rule `{id}` ({file}:{line})");
+    let by = match (&o.rule, o.rule_line, o.reason.as_deref()) {
+        (Some(id), Some(line), _) => format!(" by rule `{id}` ({file}:{line})"),
+        (None, _, Some(code)) if blocked && code != DEFAULT_ACTION_REASON => {
+            format!(" (refusal `{code}`)")
         }
-        (None, Some(code)) if blocked && code != DEFAULT_ACTION_REASON => {
-            let _ = write!(text, " (refusal `{code}`)");
+        _ => " by the default action".to_owned(),
+    };
+    let reported = match (&o.report_rule, o.report_rule_line, o.reason.as_deref()) {
+        _ if !o.would_block || blocked => String::new(),
+        (Some(id), Some(line), _) => {
+            format!(", would be blocked by report-mode rule `{id}` ({file}:{line})")
         }
-        (None, _) => text.push_str(" by the default action"),
-    }
-    if o.would_block && !blocked {
-        match (&o.report_rule, o.reason_code.as_deref()) {
-            (Some((id, line)), _) => {
-                let _ = write!(
-                    text,
-                    ", would be blocked by report-mode rule `{id}` ({file}:{line})"
-                );
-            }
-            (None, Some(code)) => {
-                let _ = write!(text, ", would be blocked (`{code}`, report mode)");
-            }
-            (None, None) => text.push_str(", would be blocked (report mode)"),
-        }
-    }
-    text
+        (None, _, Some(code)) => format!(", would be blocked (`{code}`, report mode)"),
+        _ => ", would be blocked (report mode)".to_owned(),
+    };
+    format!("{}{credential}{by}{reported}", o.action.as_str())
 }
 
 fn requests(host: &HostChange) -> String {

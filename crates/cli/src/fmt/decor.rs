@@ -42,11 +42,20 @@ pub fn trailing_comment(raw: &str) -> String {
     }
 }
 
-/// The text before a key (its comment lines and blank lines), empty when there is none.
+/// The text before an item (its comment lines and blank lines), empty when there is none.
 pub fn prefix_text(decor: &toml_edit::Decor) -> String {
     decor
         .prefix()
         .and_then(|p| p.as_str())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// The text after an item (a same-line comment), empty when there is none.
+pub fn suffix_text(decor: &toml_edit::Decor) -> String {
+    decor
+        .suffix()
+        .and_then(|s| s.as_str())
         .unwrap_or_default()
         .to_owned()
 }

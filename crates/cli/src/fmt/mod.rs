@@ -5,13 +5,13 @@
 //! block at the top of the file stays at the top. The result is checked to hold exactly the
 //! same data as the input before it is returned.
 
-pub mod data;
 mod decor;
-pub mod order;
 
 use std::fmt;
 
-use toml_edit::{Array, ArrayOfTables, DocumentMut, InlineTable, Item, Table, Value};
+use crate::source_position::position;
+use egress_policy_engine::fields as order;
+use toml_edit::{Array, Decor, DocumentMut, InlineTable, Item, Table, Value};
 
 /// Arrays longer than this on one line are written one item per line.
 pub const MAX_WIDTH: usize = 80;
@@ -44,39 +44,20 @@ pub fn format(text: &str) -> Result<String, FormatError> {
     let mut doc: DocumentMut = text
         .parse()
         .map_err(|e: toml_edit::TomlError| FormatError::Parse(parse_message(text, &e)))?;
-    let before = data::of_table(doc.as_table());
+    let before = data(text).ok_or(FormatError::ChangedMeaning)?;
 
     let header = take_file_header(doc.as_table_mut());
     promote_inline_tables(doc.as_table_mut());
     let root = doc.as_table_mut();
-    sort_table(root, order::ROOT);
-    format_values(root);
-    let mut position = 0;
-    let mut first_header = root.iter().all(|(_, item)| !item.is_value());
-    for key in ordered_table_keys(root) {
-        clear_header_key(root, &key);
-        if let Some(item) = root.get_mut(&key) {
-            format_tables(
-                item,
-                &key,
-                order_for(&key),
-                &mut position,
-                &mut first_header,
-            );
-        }
-    }
+    let first = root.iter().all(|(_, item)| !item.is_value());
+    format_table(root, "", order::ROOT, &mut Layout { position: 0, first });
     restore_file_header(root, header);
-    let trailing = doc
+    let comments = doc
         .trailing()
         .as_str()
         .map(decor::comments)
         .unwrap_or_default();
-    let trailing = if trailing.is_empty() {
-        String::new()
-    } else {
-        decor::line_prefix(&trailing, true)
-    };
-    doc.set_trailing(trailing);
+    doc.set_trailing(decor::line_prefix(&comments, !comments.is_empty()));
 
     let mut out = doc.to_string();
     let trimmed_start = out.trim_start_matches('\n').len();
@@ -91,30 +72,37 @@ pub fn format(text: &str) -> Result<String, FormatError> {
         out.clear();
     }
 
-    let after: DocumentMut = out.parse().map_err(|_| FormatError::ChangedMeaning)?;
-    if data::of_table(after.as_table()) != before {
+    if data(&out) != Some(before) {
         return Err(FormatError::ChangedMeaning);
     }
     Ok(out)
 }
 
+/// The data a TOML text holds, without its layout: what `fmt` must never change. Tables
+/// compare regardless of key order (sorted maps), arrays in order, scalars by type and value
+/// (floats by their exact spelling, so `-0.0` and `nan` compare as written).
+fn data(text: &str) -> Option<String> {
+    toml::from_str::<toml::Table>(text)
+        .ok()
+        .map(|table| format!("{table:?}"))
+}
+
 fn parse_message(text: &str, e: &toml_edit::TomlError) -> String {
-    let detail = e.message().trim().to_string();
-    match e.span() {
-        Some(span) => {
-            let before = text.get(..span.start).unwrap_or_default();
-            let line = before.matches('\n').count() + 1;
-            let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-            format!("{line}:{column}: {detail}")
-        }
-        None => detail,
+    let detail = e.message().trim();
+    match e.span().map(|span| position(text, span.start)) {
+        Some(at) => format!("{}:{}: {detail}", at.line, at.column),
+        None => detail.to_owned(),
     }
 }
 
-fn order_for(key: &str) -> &'static [&'static str] {
-    match key {
-        "defaults" => order::DEFAULTS,
-        "rules" => order::RULE,
+/// The key order of the table `child` of the table `parent` (`""`: the file): `[defaults]`,
+/// `[[rules]]`, `[credentials.ID]` and `[lists.ID]` take theirs; other tables keep theirs.
+fn order_for(parent: &str, child: &str) -> &'static [&'static str] {
+    match (parent, child) {
+        ("", "defaults") => order::DEFAULTS,
+        ("", "rules") => order::RULE,
+        ("credentials", _) => order::CREDENTIAL,
+        ("lists", _) => order::LIST,
         _ => &[],
     }
 }
@@ -122,32 +110,26 @@ fn order_for(key: &str) -> &'static [&'static str] {
 /// The comment block at the very top of the file belongs to the file, not to whichever key
 /// happens to come first: it is detached before sorting and put back at the top after.
 fn take_file_header(root: &mut Table) -> Vec<String> {
-    let Some(first) = root
-        .iter()
-        .find(|(_, item)| item.is_value())
-        .map(|(k, _)| k.to_string())
-    else {
+    let Some(mut key) = first_value(root).and_then(|first| root.key_mut(&first)) else {
         return Vec::new();
     };
-    let Some(mut key) = root.key_mut(&first) else {
-        return Vec::new();
-    };
-    let raw = decor::prefix_text(key.leaf_decor());
-    let comments = decor::comments(&raw);
+    let comments = decor::comments(&decor::prefix_text(key.leaf_decor()));
     key.leaf_decor_mut().set_prefix("");
     comments
+}
+
+/// The key of the first `key = value` line of a table.
+fn first_value(table: &Table) -> Option<String> {
+    let mut values = table.iter().filter(|(_, item)| item.is_value());
+    values.next().map(|(key, _)| key.to_owned())
 }
 
 fn restore_file_header(root: &mut Table, header: Vec<String>) {
     if header.is_empty() {
         return;
     }
-    let first = root
-        .iter()
-        .find(|(_, item)| item.is_value())
-        .map(|(k, _)| k.to_string());
     let prefix = decor::line_prefix(&header, false);
-    match first {
+    match first_value(root) {
         Some(first) => {
             if let Some(mut key) = root.key_mut(&first) {
                 let existing = decor::prefix_text(key.leaf_decor());
@@ -166,12 +148,7 @@ fn restore_file_header(root: &mut Table, header: Vec<String>) {
                 }
             }
             if let Some(table) = tables.into_iter().min_by_key(|t| t.position()) {
-                let existing = table
-                    .decor()
-                    .prefix()
-                    .and_then(|p| p.as_str())
-                    .unwrap_or_default()
-                    .to_string();
+                let existing = decor::prefix_text(table.decor());
                 table.decor_mut().set_prefix(format!("{prefix}{existing}"));
             }
         }
@@ -201,46 +178,32 @@ fn promote_inline_tables(root: &mut Table) {
     let Some(item) = root.get_mut("rules") else {
         return;
     };
-    let Some(array) = item.as_array() else {
-        return;
-    };
-    if array.is_empty() || !array.iter().all(Value::is_inline_table) {
-        return;
+    let inline = |v: &Value| v.as_inline_table().map(|t| promoted(t, v.decor()));
+    let tables = item
+        .as_array()
+        .and_then(|a| a.iter().map(inline).collect::<Option<Vec<_>>>());
+    if let Some(tables) = tables.filter(|t| !t.is_empty()) {
+        *item = Item::ArrayOfTables(tables.into_iter().collect());
     }
-    let mut tables = ArrayOfTables::new();
-    for value in array.iter() {
-        if let Value::InlineTable(inline) = value {
-            let comments = decor::comments(
-                value
-                    .decor()
-                    .prefix()
-                    .and_then(|p| p.as_str())
-                    .unwrap_or_default(),
-            );
-            let mut table = inline.clone().into_table();
-            table
-                .decor_mut()
-                .set_prefix(decor::line_prefix(&comments, false));
-            tables.push(table);
-        }
-    }
-    *item = Item::ArrayOfTables(tables);
 }
 
 fn promote_inline_table(parent: &mut Table, key: &str) {
-    let Some((key_ref, item)) = parent.get_key_value_mut(key) else {
-        return;
-    };
-    let Some(inline) = item.as_inline_table() else {
-        return;
-    };
-    let comments = decor::comments(&decor::prefix_text(key_ref.leaf_decor()));
-    let mut table: Table = InlineTable::clone(inline).into_table();
+    if let Some((key, item)) = parent.get_key_value_mut(key)
+        && let Some(inline) = item.as_inline_table()
+    {
+        *item = Item::Table(promoted(inline, key.leaf_decor()));
+    }
+}
+
+/// An inline table as a table of its own, with the comments above it (in `above`).
+fn promoted(inline: &InlineTable, above: &Decor) -> Table {
+    let comments = decor::comments(&decor::prefix_text(above));
+    let mut table = inline.clone().into_table();
     table.set_implicit(false);
     table
         .decor_mut()
         .set_prefix(decor::line_prefix(&comments, false));
-    *item = Item::Table(table);
+    table
 }
 
 /// A header key's own spacing (`[ defaults ]`, or what was left from `defaults = {..}`) goes;
@@ -251,10 +214,11 @@ fn clear_header_key(parent: &mut Table, key: &str) {
     }
 }
 
+/// Sorts a table's keys in `order` (the engine's field lists, the order the language
+/// reference introduces them); keys not listed keep their relative order after the others.
 fn sort_table(table: &mut Table, order: &[&str]) {
-    table.sort_values_by(|k1, _, k2, _| {
-        order::rank(order, k1.get()).cmp(&order::rank(order, k2.get()))
-    });
+    let rank = |key: &str| order.iter().position(|k| *k == key).unwrap_or(order.len());
+    table.sort_values_by(|k1, _, k2, _| rank(k1.get()).cmp(&rank(k2.get())));
 }
 
 fn ordered_table_keys(root: &Table) -> Vec<String> {
@@ -264,77 +228,48 @@ fn ordered_table_keys(root: &Table) -> Vec<String> {
         .collect()
 }
 
-/// Normalises one table (or every table of an array of tables) and its subtables, giving
-/// each its place in the canonical order.
-fn format_tables(
-    item: &mut Item,
-    key: &str,
-    order: &[&str],
-    position: &mut isize,
-    first: &mut bool,
-) {
-    match item {
-        Item::Table(table) => {
-            if table.is_dotted() {
-                table.set_dotted(false);
+/// Where the next table header goes: its place in the file, and whether it is the first.
+struct Layout {
+    position: isize,
+    first: bool,
+}
+
+/// Sorts a table's keys, spaces its values, then lays out each of its subtables (or every
+/// table of an array of tables) in turn, in the canonical order.
+fn format_table(table: &mut Table, key: &str, order: &[&str], layout: &mut Layout) {
+    sort_table(table, order);
+    format_values(table);
+    for child in ordered_table_keys(table) {
+        clear_header_key(table, &child);
+        let order = order_for(key, &child);
+        let tables: Vec<&mut Table> = match table.get_mut(&child) {
+            Some(Item::Table(t)) => {
+                t.set_dotted(false);
+                vec![t]
             }
-            format_one_table(table, key, order, position, first);
+            Some(Item::ArrayOfTables(tables)) => tables.iter_mut().collect(),
+            _ => Vec::new(),
+        };
+        for t in tables {
+            format_header(t, layout);
+            format_table(t, &child, order, layout);
         }
-        Item::ArrayOfTables(tables) => {
-            for table in tables.iter_mut() {
-                format_one_table(table, key, order, position, first);
-            }
-        }
-        _ => {}
     }
 }
 
-fn format_one_table(
-    table: &mut Table,
-    key: &str,
-    order: &[&str],
-    position: &mut isize,
-    first: &mut bool,
-) {
-    *position += 1;
-    table.set_position(Some(*position));
+/// A table's place in the file, and its header: comments above it kept, a blank line before
+/// every header but the first, a same-line comment kept.
+fn format_header(table: &mut Table, layout: &mut Layout) {
+    layout.position += 1;
+    table.set_position(Some(layout.position));
     if !table.is_implicit() {
-        let raw_prefix = table
-            .decor()
-            .prefix()
-            .and_then(|p| p.as_str())
-            .unwrap_or_default()
-            .to_string();
-        let raw_suffix = table
-            .decor()
-            .suffix()
-            .and_then(|p| p.as_str())
-            .unwrap_or_default()
-            .to_string();
-        let blank = !*first;
-        *first = false;
+        let comments = decor::comments(&decor::prefix_text(table.decor()));
+        let suffix = decor::trailing_comment(&decor::suffix_text(table.decor()));
+        let blank = !std::mem::replace(&mut layout.first, false);
         table
             .decor_mut()
-            .set_prefix(decor::line_prefix(&decor::comments(&raw_prefix), blank));
-        table
-            .decor_mut()
-            .set_suffix(decor::trailing_comment(&raw_suffix));
-    }
-    sort_table(table, order);
-    format_values(table);
-    let children: Vec<String> = ordered_table_keys(table);
-    for child in children {
-        clear_header_key(table, &child);
-        // `[credentials.ID]` and `[lists.ID]` tables take their key order; deeper tables
-        // keep theirs.
-        let child_order = match key {
-            "credentials" => order::CREDENTIAL,
-            "lists" => order::LIST,
-            _ => &[],
-        };
-        if let Some(item) = table.get_mut(&child) {
-            format_tables(item, &child, child_order, position, first);
-        }
+            .set_prefix(decor::line_prefix(&comments, blank));
+        table.decor_mut().set_suffix(suffix);
     }
 }
 
@@ -357,12 +292,7 @@ fn format_values(table: &mut Table) {
         key.leaf_decor_mut().set_suffix(" ");
         let key_width = key.get().len() + 3;
         if let Some(value) = item.as_value_mut() {
-            let suffix = value
-                .decor()
-                .suffix()
-                .and_then(|s| s.as_str())
-                .unwrap_or_default()
-                .to_string();
+            let suffix = decor::suffix_text(value.decor());
             format_value(value, key_width);
             value.decor_mut().set_prefix(" ");
             value
@@ -416,35 +346,29 @@ fn format_array(array: &mut Array, used_width: usize) {
         return;
     }
     for v in array.iter_mut() {
-        let d = v.decor();
-        let raw = d.prefix().and_then(|p| p.as_str()).unwrap_or_default();
-        // A comment on the same line as the previous item (after its comma, or after `[`)
-        // stays on that line.
-        let (same_line, own_lines) = raw.split_once('\n').unwrap_or((raw, ""));
-        let mut prefix = decor::trailing_comment(same_line);
-        let mut comments = decor::comments(own_lines);
-        comments.extend(decor::comments(
-            d.suffix().and_then(|p| p.as_str()).unwrap_or_default(),
-        ));
-        prefix.push('\n');
-        for c in &comments {
-            prefix.push_str(INDENT);
-            prefix.push_str(c);
-            prefix.push('\n');
-        }
-        prefix.push_str(INDENT);
-        v.decor_mut().set_prefix(prefix);
+        let comments = comment_lines(
+            &decor::prefix_text(v.decor()),
+            &decor::suffix_text(v.decor()),
+        );
+        v.decor_mut().set_prefix(comments + INDENT);
         v.decor_mut().set_suffix("");
     }
-    let raw = array.trailing().as_str().unwrap_or_default().to_string();
-    let (same_line, own_lines) = raw.split_once('\n').unwrap_or((&raw, ""));
-    let mut trailing = decor::trailing_comment(same_line);
-    for c in decor::comments(own_lines) {
-        trailing.push('\n');
-        trailing.push_str(INDENT);
-        trailing.push_str(&c);
-    }
-    trailing.push('\n');
+    let trailing = comment_lines(array.trailing().as_str().unwrap_or_default(), "");
     array.set_trailing(trailing);
     array.set_trailing_comma(!array.is_empty());
+}
+
+/// What goes before an item of an array written one item per line (or before its `]`): a
+/// comment on the same line as the previous item (after its comma, or after `[`) stays on
+/// that line, the other comments (of `raw`, then of `more`) each get a line of their own.
+fn comment_lines(raw: &str, more: &str) -> String {
+    let (same_line, own_lines) = raw.split_once('\n').unwrap_or((raw, ""));
+    let mut out = decor::trailing_comment(same_line);
+    for comment in decor::comments(own_lines)
+        .into_iter()
+        .chain(decor::comments(more))
+    {
+        out.push_str(&format!("\n{INDENT}{comment}"));
+    }
+    out + "\n"
 }

@@ -53,39 +53,16 @@ pub fn read_line(
     limit: usize,
 ) -> io::Result<LineRead> {
     buf.clear();
-    let mut seen_any = false;
-    let mut too_long = false;
-    loop {
-        let chunk = match reader.fill_buf() {
-            Ok(chunk) => chunk,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        if chunk.is_empty() {
-            break;
-        }
-        seen_any = true;
-        let (part, used, done) = match chunk.iter().position(|&b| b == b'\n') {
-            Some(at) => (chunk.get(..at).unwrap_or_default(), at + 1, true),
-            None => (chunk, chunk.len(), false),
-        };
-        if !too_long {
-            if buf.len() + part.len() > limit {
-                too_long = true;
-                buf.clear();
-            } else {
-                buf.extend_from_slice(part);
-            }
-        }
-        reader.consume(used);
-        if done {
-            break;
-        }
-    }
-    if !seen_any {
+    let most = u64::try_from(limit).unwrap_or(u64::MAX).saturating_add(1);
+    if reader.take(most).read_until(b'\n', buf)? == 0 {
         return Ok(LineRead::Eof);
     }
-    if too_long {
+    if buf.last() == Some(&b'\n') {
+        buf.pop();
+    } else if buf.len() > limit {
+        // The rest of the line is consumed without being kept.
+        reader.skip_until(b'\n')?;
+        buf.clear();
         return Ok(LineRead::TooLong);
     }
     if buf.last() == Some(&b'\r') {

@@ -63,6 +63,13 @@ pub struct ProblemExample {
     pub detail: String,
 }
 
+impl ProblemExample {
+    /// `file:line: kind: detail`, as the text outputs list it.
+    pub fn text(&self) -> String {
+        format!("{}: {}: {}", self.location, self.kind, self.detail)
+    }
+}
+
 /// Everything that was wrong with the inputs, with exact counts.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct ProblemTally {
@@ -117,6 +124,19 @@ pub struct ReadReport {
     pub other_messages: u64,
     /// Bad lines.
     pub problems: ProblemTally,
+}
+
+/// Prints `error: FILE: why` on stderr for each input that could not be read to its end;
+/// whether there was one.
+pub fn report_input_errors(inputs: &[InputSummary]) -> bool {
+    let mut any = false;
+    for input in inputs {
+        if let Some(e) = &input.error {
+            eprintln!("error: {}: {e}", input.file);
+            any = true;
+        }
+    }
+    any
 }
 
 /// Streams every input, calling `visit` for each decision line in order.
@@ -178,7 +198,7 @@ fn read_one(
                         report.decisions += 1;
                         visit(&location, *log);
                     }
-                    Item::Problem { kind, detail } => {
+                    Item::Problem(kind, detail) => {
                         if !kinds_seen.contains(&kind) {
                             kinds_seen.push(kind);
                             report.problems.record(&location, kind, detail);

@@ -44,13 +44,9 @@ impl Problem {
 pub enum Item {
     /// A decision line of the supported schema version.
     Decision(Box<DecisionLog>),
-    /// Something that should have been a decision line but is not usable.
-    Problem {
-        /// What is wrong.
-        kind: Problem,
-        /// A short explanation that never quotes the line's content.
-        detail: String,
-    },
+    /// Something that should have been a decision line but is not usable: what is wrong,
+    /// and a short explanation that never quotes the line's content.
+    Problem(Problem, String),
     /// A console message that is not a decision line (other `console.log` output): ignored.
     OtherMessage,
 }
@@ -62,10 +58,7 @@ const MAX_NESTING: u8 = 6;
 /// Parses one line and hands every item it holds to `sink`. Blank lines yield nothing.
 pub fn classify_line(bytes: &[u8], sink: &mut dyn FnMut(Item)) {
     let Ok(text) = std::str::from_utf8(bytes) else {
-        sink(problem(
-            Problem::InvalidUtf8,
-            "line is not valid UTF-8".into(),
-        ));
+        sink(problem(Problem::InvalidUtf8, "line is not valid UTF-8"));
         return;
     };
     let text = text.trim();
@@ -86,8 +79,12 @@ pub fn classify_line(bytes: &[u8], sink: &mut dyn FnMut(Item)) {
     }
 }
 
-fn problem(kind: Problem, detail: String) -> Item {
-    Item::Problem { kind, detail }
+fn problem(kind: Problem, detail: impl Into<String>) -> Item {
+    Item::Problem(kind, detail.into())
+}
+
+fn unrecognised(detail: impl Into<String>) -> Item {
+    problem(Problem::Unrecognised, detail)
 }
 
 fn json_problem(e: &serde_json::Error) -> Item {
@@ -100,13 +97,13 @@ fn json_problem(e: &serde_json::Error) -> Item {
 
 fn classify_value(value: Value, depth: u8, sink: &mut dyn FnMut(Item)) {
     let Some(depth) = depth.checked_sub(1) else {
-        sink(problem(Problem::Unrecognised, "nested too deeply".into()));
+        sink(unrecognised("nested too deeply"));
         return;
     };
     match value {
         Value::Array(items) => {
             if items.is_empty() {
-                sink(problem(Problem::Unrecognised, "empty JSON array".into()));
+                sink(unrecognised("empty JSON array"));
             }
             for item in items {
                 classify_value(item, depth, sink);
@@ -131,17 +128,15 @@ fn classify_value(value: Value, depth: u8, sink: &mut dyn FnMut(Item)) {
             } else if let Some(source @ Value::Object(_)) = map.remove("source") {
                 classify_value(source, depth, sink);
             } else {
-                sink(problem(
-                    Problem::Unrecognised,
-                    "JSON object with neither `v` (decision line) nor `Logs` (log export record)"
-                        .into(),
-                ));
+                let what =
+                    "JSON object with neither `v` (decision line) nor `Logs` (log export record)";
+                sink(unrecognised(what));
             }
         }
-        other => sink(problem(
-            Problem::Unrecognised,
-            format!("a JSON {} is not a decision line", kind_name(&other)),
-        )),
+        other => sink(unrecognised(format!(
+            "a JSON {} is not a decision line",
+            kind_name(&other)
+        ))),
     }
 }
 
@@ -149,18 +144,12 @@ fn classify_value(value: Value, depth: u8, sink: &mut dyn FnMut(Item)) {
 /// arguments; a decision line is logged as the single argument.
 fn classify_logs(logs: Value, depth: u8, sink: &mut dyn FnMut(Item)) {
     let Value::Array(entries) = logs else {
-        sink(problem(
-            Problem::Unrecognised,
-            "`Logs` is not an array".into(),
-        ));
+        sink(unrecognised("`Logs` is not an array"));
         return;
     };
     for entry in entries {
         let Value::Object(mut entry) = entry else {
-            sink(problem(
-                Problem::Unrecognised,
-                "a `Logs` entry is not an object".into(),
-            ));
+            sink(unrecognised("a `Logs` entry is not an object"));
             continue;
         };
         let message = entry.remove("Message").or_else(|| entry.remove("message"));
@@ -243,7 +232,7 @@ mod tests {
             .into_iter()
             .map(|i| match i {
                 Item::Decision(d) => format!("decision:{}", d.decision_id),
-                Item::Problem { kind, .. } => kind.code().to_string(),
+                Item::Problem(kind, _) => kind.code().to_string(),
                 Item::OtherMessage => "other".to_string(),
             })
             .collect()
@@ -284,13 +273,7 @@ mod tests {
         );
         let mut out = Vec::new();
         classify_line(&[0xff, 0xfe], &mut |i| out.push(i));
-        assert!(matches!(
-            out[0],
-            Item::Problem {
-                kind: Problem::InvalidUtf8,
-                ..
-            }
-        ));
+        assert!(matches!(out[0], Item::Problem(Problem::InvalidUtf8, _)));
     }
 
     #[test]

@@ -7,7 +7,7 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
 use crate::source_position::position;
-use crate::suggest::did_you_mean;
+use egress_policy_engine::did_you_mean;
 
 /// Keys a `[[case]]` table may have.
 const CASE_KEYS: [&str; 6] = ["name", "customer", "tags", "method", "url", "expect"];
@@ -260,7 +260,7 @@ fn unknown_key(
         .map(|k| format!("`{k}`"))
         .collect::<Vec<_>>()
         .join(", ");
-    let message = match did_you_mean(name, known) {
+    let message = match did_you_mean(name, known.iter().copied()) {
         Some(close) => {
             format!(
                 "unknown key `{name}` in {place}: did you mean `{close}`? (expected {expected})"

@@ -1,0 +1,277 @@
+//! The audit as readers see it: a title, a few lines, then titled sections of lines and
+//! tables (columns and rows as data). Built once from the [`Summary`] and rendered by
+//! [`super::text`] and [`super::html`], so the two outputs always show the same figures;
+//! `--json` prints the [`Summary`] itself.
+
+use super::summary::{ActionCounts, RevisionRow, Summary};
+
+/// The whole report.
+#[derive(Debug)]
+pub struct Report {
+    /// `egress-policy audit: N decisions`.
+    pub title: String,
+    /// The time range and the outcomes.
+    pub lines: Vec<String>,
+    /// The outcomes as bars (HTML only).
+    pub chart: Vec<(String, u64)>,
+    /// The sections, in order.
+    pub sections: Vec<Section>,
+    /// Caveats about the figures, last.
+    pub notes: Vec<String>,
+}
+
+/// One titled part of the report: lines, then a table.
+#[derive(Debug, Default)]
+pub struct Section {
+    /// Its heading.
+    pub title: String,
+    /// Its lines of text (values from logs included).
+    pub lines: Vec<String>,
+    /// Its table, if it has one.
+    pub table: Option<Table>,
+    /// The table's figures as bars (HTML only).
+    pub chart: Vec<(String, u64)>,
+}
+
+/// A table: columns (name, whether it holds numbers), then rows of cells.
+#[derive(Debug)]
+pub struct Table {
+    /// Column names, and whether the column holds numbers (right-aligned).
+    pub columns: Vec<(String, bool)>,
+    /// The rows, one cell per column.
+    pub rows: Vec<Vec<String>>,
+}
+
+/// Shortened sha256 shown next to policy names.
+pub fn short_sha(sha: &str) -> &str {
+    sha.get(..12).unwrap_or(sha)
+}
+
+/// Lays out the summary.
+pub fn of(s: &Summary) -> Report {
+    let a = &s.actions;
+    let range = match &s.time_range {
+        Some(range) => format!("{} .. {}", range.first, range.last),
+        None => "(no valid timestamps)".to_owned(),
+    };
+    let outcomes = [
+        ("block", a.block),
+        ("inject", a.inject),
+        ("pass", a.pass),
+        ("failed", a.failed),
+    ];
+    let outcomes = Vec::from(outcomes.map(|(k, n)| (k.to_owned(), n)));
+    let failures = s.failures.iter().map(|f| (&f.key, f.count));
+    let mut sections = Vec::from_iter((!s.failures.is_empty()).then(|| Section {
+        title: "failed requests (not completed, not counted as inject or pass)".to_owned(),
+        lines: vec![counts(failures, false)],
+        ..Section::default()
+    }));
+    sections.extend([
+        inputs(s),
+        revisions(s),
+        customers(s),
+        rules(s),
+        blocked_hosts(s),
+    ]);
+    sections.extend([report_rules(s), credentials(s), upstream(s), malformed(s)]);
+    let ignored = (s.other_messages > 0).then_some(s.other_messages);
+    let mut notes = Vec::from_iter(ignored.map(|n| format!("other console messages ignored: {n}")));
+    notes.extend(s.notes.iter().map(|n| format!("note: {n}")));
+    let listed = counts(outcomes.iter().map(|(k, n)| (k, *n)), false);
+    Report {
+        title: format!("egress-policy audit: {} decisions", s.decisions),
+        lines: vec![
+            format!("time range: {range}"),
+            format!("outcomes: {listed}; would_block {}", a.would_block),
+        ],
+        chart: outcomes,
+        sections,
+        notes,
+    }
+}
+
+fn inputs(s: &Summary) -> Section {
+    let rows = s.inputs.iter().map(|i| {
+        let (lines, decisions) = (i.lines.to_string(), i.decisions.to_string());
+        vec![
+            i.file.clone(),
+            lines,
+            decisions,
+            i.error.clone().unwrap_or_default(),
+        ]
+    });
+    section("inputs", "file, lines#, decisions#, error", rows)
+}
+
+fn revisions(s: &Summary) -> Section {
+    let rows = s.revisions.iter().map(|r| {
+        let name = r.name.clone().unwrap_or_else(|| "(unnamed)".into());
+        let mut row = vec![name, short_sha(&r.sha256).to_owned(), source_label(r)];
+        row.extend(count_cells(&r.counts).into_iter().take(5));
+        row.extend([r.first.clone(), r.last.clone()].map(Option::unwrap_or_default));
+        row
+    });
+    let columns = "name, sha256, source, total#, block#, inject#, pass#, failed#, first, last";
+    section("policy revisions", columns, rows)
+}
+
+fn customers(s: &Summary) -> Section {
+    let key = |key: &Option<String>| key.clone().unwrap_or_else(|| "(no customer)".into());
+    let rows = s.customers.iter().map(|r| (key(&r.key), r.counts));
+    let chart = s
+        .customers
+        .iter()
+        .take(20)
+        .map(|r| (key(&r.key), r.counts.total));
+    let section = counts_section("by customer", "customer", rows);
+    Section {
+        chart: chart.collect(),
+        ..section
+    }
+}
+
+fn rules(s: &Summary) -> Section {
+    let rows = s.rules.iter().map(|r| {
+        let key = match (&r.rule, &r.reason) {
+            (Some(rule), _) => rule.clone(),
+            (None, Some(reason)) => format!("(no rule: {reason})"),
+            (None, None) => "(no rule)".into(),
+        };
+        (key, r.counts)
+    });
+    counts_section("by rule", "rule", rows)
+}
+
+fn blocked_hosts(s: &Summary) -> Section {
+    let hosts = &s.top_blocked_hosts;
+    let rows = hosts.iter().map(|h| {
+        let count = h.count.to_string();
+        let count = if h.error > 0 {
+            format!("<={count}")
+        } else {
+            count
+        };
+        vec![h.key.clone(), count]
+    });
+    let chart = hosts.iter().map(|h| (h.key.clone(), h.count)).collect();
+    Section {
+        chart,
+        ..section("top blocked hosts", "host, blocked#", rows)
+    }
+}
+
+fn report_rules(s: &Summary) -> Section {
+    let rows = s.report_rules.iter().map(|r| {
+        let c = &r.counts;
+        let mut row = vec![r.rule.clone()];
+        row.extend(
+            [c.total, c.pass, c.inject, c.failed, r.customers_affected].map(|n| n.to_string()),
+        );
+        row.push(counts(r.customers.iter().map(|c| (&c.key, c.count)), true));
+        row.push(counts(r.hosts.iter().map(|h| (&h.key, h.count)), true));
+        row
+    });
+    let title = "report-mode would-blocks (what enforcing would break)";
+    let columns =
+        "rule, would_block#, pass#, inject#, failed#, customers#, top customers, top hosts";
+    section(title, columns, rows)
+}
+
+fn credentials(s: &Summary) -> Section {
+    let rows = s.credentials.iter().map(|c| {
+        let mut row = vec![c.credential.clone()];
+        row.extend([c.injections, c.failed, c.unavailable].map(|n| n.to_string()));
+        row.push(counts(c.customers.iter().map(|k| (&k.key, k.count)), true));
+        row
+    });
+    let columns = "credential, injections#, failed#, unavailable#, top customers";
+    section("injections per credential", columns, rows)
+}
+
+fn upstream(s: &Summary) -> Section {
+    let errors = counts(s.upstream_errors.iter().map(|e| (&e.key, e.count)), false);
+    let errors = if errors.is_empty() {
+        "none".to_owned()
+    } else {
+        errors
+    };
+    let status = counts(s.upstream_status.iter().map(|(k, n)| (k, *n)), false);
+    let lines = vec![format!("status: {status}"), format!("errors: {errors}")];
+    Section {
+        title: "upstream".to_owned(),
+        lines,
+        ..Section::default()
+    }
+}
+
+fn malformed(s: &Summary) -> Section {
+    let p = &s.problems;
+    let kinds = p.by_kind.iter().map(|(kind, n)| format!("{kind}: {n}"));
+    let versions = p.unknown_versions.iter();
+    let versions = versions.map(|(v, n)| format!("unknown version v={v}: {n}"));
+    let lines = kinds
+        .chain(versions)
+        .chain(p.examples.iter().map(|e| e.text()));
+    let title = format!("malformed lines: {}", p.total);
+    Section {
+        title,
+        lines: lines.collect(),
+        ..Section::default()
+    }
+}
+
+/// A section of one table; `columns` names them, separated by `, `, numeric ones marked `#`.
+fn section(title: &str, columns: &str, rows: impl Iterator<Item = Vec<String>>) -> Section {
+    let columns = columns.split(", ");
+    let columns = columns.map(|c| c.strip_suffix('#').map_or((c, false), |c| (c, true)));
+    let columns = columns.map(|(name, numeric)| (name.to_owned(), numeric));
+    let table = Table {
+        columns: columns.collect(),
+        rows: rows.collect(),
+    };
+    Section {
+        title: title.to_owned(),
+        table: Some(table),
+        ..Section::default()
+    }
+}
+
+/// A table of keys and their counts by outcome.
+fn counts_section(
+    title: &str,
+    key: &str,
+    rows: impl Iterator<Item = (String, ActionCounts)>,
+) -> Section {
+    let columns = format!("{key}, total#, block#, inject#, pass#, failed#, would_block#");
+    let rows = rows.map(|(key, counts)| [[key].as_slice(), &count_cells(&counts)].concat());
+    section(title, &columns, rows)
+}
+
+fn count_cells(c: &ActionCounts) -> [String; 6] {
+    [c.total, c.block, c.inject, c.pass, c.failed, c.would_block].map(|n| n.to_string())
+}
+
+/// `a 1, b 2`, or `a (1), b (2)` when `bracketed`.
+fn counts<'a>(pairs: impl Iterator<Item = (&'a String, u64)>, bracketed: bool) -> String {
+    let parts: Vec<String> = pairs
+        .map(|(k, n)| {
+            if bracketed {
+                format!("{k} ({n})")
+            } else {
+                format!("{k} {n}")
+            }
+        })
+        .collect();
+    parts.join(", ")
+}
+
+/// Where a revision came from, as the tables show it: `embedded`, `bundle 7`, or `-` for
+/// lines written before the Worker said.
+fn source_label(r: &RevisionRow) -> String {
+    match (r.source, r.serial) {
+        (Some(source), Some(serial)) => format!("{} {serial}", source.as_str()),
+        (Some(source), None) => source.as_str().to_owned(),
+        (None, _) => "-".to_owned(),
+    }
+}
