@@ -15,6 +15,7 @@
 pub mod artifact;
 pub mod bundle;
 pub mod canonical;
+mod canonical_changes;
 mod canonical_fast;
 mod compile;
 mod conditions;
@@ -43,6 +44,7 @@ pub mod reference;
 pub mod request;
 mod suggest;
 pub mod time;
+pub mod trace;
 mod validate;
 mod wildcard;
 
@@ -51,7 +53,9 @@ pub use canonical::{CanonicalHost, CanonicalUrl, Scheme, canonicalise};
 pub use compile::{Compiled, compile, compile_with_lists, policy_sha256, sha256_hex};
 pub use credential::{ClaimTemplate, ClaimVars, Credential, JwtAlgorithm, TemplatePart};
 pub use decide::embedded_ipv4;
-pub use decision::{Action, DEFAULT_ACTION_REASON, Decision, Refusal, RuleRef, Target};
+pub use decision::{
+    Action, DEFAULT_ACTION_REASON, Decision, Reason, Refusal, RuleRef, Target,
+};
 pub use diagnostic::{Diagnostic, Diagnostics, Severity};
 pub use domain_list::{
     DomainList, ListFileError, ListFiles, ListFormat, ListMatch, is_inside_policy_directory,
@@ -66,3 +70,4 @@ pub use model::{Defaults, IpLiterals, Mode, PathInLogs, Rule};
 pub use path_glob::PathGlob;
 pub use policy::CompiledPolicy;
 pub use request::Request;
+pub use trace::{Trace, Tracer};
