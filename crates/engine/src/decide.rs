@@ -18,6 +18,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use crate::canonical::{CanonicalHost, CanonicalUrl, canonicalise_traced};
 use crate::conditions::{conditions_hold, has_path_conditions};
 use crate::decision::{Action, Decision, Reason, Refusal, Target};
+use crate::domain_list::DomainList;
 use crate::identity;
 use crate::model::{IpLiterals, Mode, PolicyModel, Rule};
 use crate::path_readings::readings;
@@ -399,11 +400,22 @@ fn host_match<'m>(
     let CanonicalHost::Domain(name) = host else {
         return None;
     };
+    let (list, entry) = list_match(model, rule, name)?;
+    Some(HostMatch::List(list, entry.to_owned()))
+}
+
+/// The first list of `rule` (in the order the rule names them) that covers the canonical
+/// `host`, and the listed name that does.
+pub(crate) fn list_match<'m, 'h>(
+    model: &'m PolicyModel,
+    rule: &Rule,
+    host: &'h str,
+) -> Option<(&'m DomainList, &'h str)> {
     rule.lists
         .iter()
         .flatten()
         .filter_map(|id| model.lists.get(id))
-        .find_map(|list| Some(HostMatch::List(list, list.find(name)?.to_owned())))
+        .find_map(|list| list.find(host).map(|entry| (list, entry)))
 }
 
 /// The IPv4 address to look up besides the host's own, for IPv6 hosts that embed one.

@@ -1,7 +1,7 @@
 //! The compiled policy: the validated model plus its matcher. Immutable, `Send + Sync`.
 
 use crate::credential::Credential;
-use crate::decide::decide;
+use crate::decide::{decide, list_match};
 use crate::decision::Decision;
 use crate::domain_list::DomainList;
 use crate::log::PolicyRef;
@@ -123,6 +123,16 @@ impl CompiledPolicy {
     /// Every domain list, ordered by id.
     pub fn lists(&self) -> impl Iterator<Item = &DomainList> {
         self.model.lists.values()
+    }
+
+    /// The first list of `rule` (in the order the rule names them) that covers the canonical
+    /// `host`, and the listed name that does.
+    pub fn rule_list_match<'h>(
+        &self,
+        rule: &Rule,
+        host: &'h str,
+    ) -> Option<(&DomainList, &'h str)> {
+        list_match(&self.model, rule, host)
     }
 
     /// The validated model (what the artefact stores).

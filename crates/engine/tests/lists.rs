@@ -216,6 +216,15 @@ fn report_mode_list_rules_report() {
 }
 
 #[test]
+fn rule_list_match_names_the_list_and_entry() {
+    let p = compiled(&feed_policy("subdomains"), &[("lists/feed.txt", FEED)]);
+    let rule = p.rule("block-feed").unwrap();
+    let (list, entry) = p.rule_list_match(rule, "a.b.evil.com").unwrap();
+    assert_eq!((list.id.as_str(), entry), ("feed", "evil.com"));
+    assert!(p.rule_list_match(rule, "notevil.com").is_none());
+}
+
+#[test]
 fn the_trace_names_the_list_and_entry() {
     let p = compiled(&feed_policy("subdomains"), &[("lists/feed.txt", FEED)]);
     let traced = |url| {

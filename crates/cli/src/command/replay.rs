@@ -8,12 +8,12 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::audit::replay::{Archive, Replay};
+use crate::audit::replay::{Archive, Mismatch, Replay};
 use crate::audit::table::terminal_safe;
 use crate::audit::text::short_sha;
 use egress_policy_engine::CompiledPolicy;
 
-use crate::logs::{self, InputSummary, Location, ProblemTally, ReadReport};
+use crate::logs::{self, InputSummary, ProblemTally, ReadReport};
 use crate::policy_source::{self, DEFAULT_POLICY};
 
 /// Re-decide every logged request with POLICY and report each line whose logged decision
@@ -53,13 +53,7 @@ pub struct Args {
 struct MismatchLine<'a> {
     kind: &'static str,
     #[serde(flatten)]
-    location: &'a Location,
-    decision_id: &'a str,
-    method: &'a str,
-    url: &'a str,
-    differs: &'a [&'static str],
-    logged: &'a str,
-    decided: &'a str,
+    mismatch: &'a Mismatch,
 }
 
 /// The `--json` summary line.
@@ -123,13 +117,7 @@ pub fn run(args: &Args) -> ExitCode {
         if args.json {
             let line = MismatchLine {
                 kind: "mismatch",
-                location: &m.location,
-                decision_id: &m.decision_id,
-                method: &log.method,
-                url: &m.url,
-                differs: &m.fields,
-                logged: &m.logged,
-                decided: &m.decided,
+                mismatch: &m,
             };
             if serde_json::to_writer(&mut out, &line).is_ok() {
                 let _ = writeln!(out);
@@ -140,7 +128,7 @@ pub fn run(args: &Args) -> ExitCode {
                 "{}: mismatch in decision {} ({} {}): logged {}; policy decides {} [differs: {}]",
                 terminal_safe(&m.location.to_string()),
                 terminal_safe(&m.decision_id),
-                terminal_safe(&log.method),
+                terminal_safe(&m.method),
                 terminal_safe(&m.url),
                 terminal_safe(&m.logged),
                 terminal_safe(&m.decided),

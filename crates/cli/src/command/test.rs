@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use crate::error::CliError;
+use crate::explain::fields::Fields;
 use crate::policy_source::{self, DEFAULT_POLICY};
 use crate::policy_tests::{case_file, run};
 
@@ -57,11 +58,13 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
             }
         };
         for case in &cases {
-            let decision = run::decide(policy, case);
+            let request = run::request(case);
+            let decision = policy.decide(&request);
             exercised.extend(decision.rule.iter().map(|r| r.id.clone()));
             exercised.extend(decision.report_rule.iter().map(|r| r.id.clone()));
-            let mismatches = run::compare(case, &decision);
-            if mismatches.is_empty() {
+            let decided = Fields::decided(&decision, &request, policy).to_json();
+            let differing = run::differing(case, &decided);
+            if differing.is_empty() {
                 passed += 1;
                 if args.verbose {
                     println!("{file_name}:{}: ok {:?}", case.line, case.name);
@@ -70,7 +73,7 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
                 failed += 1;
                 println!(
                     "{}",
-                    run::failure_line(&file_name, case, &decision, &mismatches)
+                    run::failure_line(&file_name, case, &decided, &differing)
                 );
             }
         }

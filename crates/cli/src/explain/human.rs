@@ -3,38 +3,39 @@
 
 use std::fmt::Write as _;
 
-use egress_policy_engine::{CompiledPolicy, Decision, RuleRef};
+use egress_policy_engine::{CompiledPolicy, Decision, Mode, Request, RuleRef, Trace};
 
-use super::{Query, canonical_changes, why};
+use super::why;
 use crate::source_position::line_text;
 
 /// How many lines of a rule's table are quoted at most.
 const MAX_RULE_LINES: usize = 12;
 
-/// The human explanation.
+/// The human explanation of `decision`, traced as `trace`.
 pub fn human(
-    query: &Query<'_>,
+    request: &Request<'_>,
     policy: &CompiledPolicy,
-    decision: &Decision,
+    (decision, trace): (&Decision, &Trace<'_>),
     file_name: &str,
     text: &str,
 ) -> String {
     let mut out = String::new();
-    let tags = if query.tags.is_empty() {
+    let tags = request.tags.unwrap_or_default();
+    let tags = if tags.is_empty() {
         "none".to_owned()
     } else {
-        query.tags.join(", ")
+        tags.join(", ")
     };
     let _ = writeln!(
         out,
         "request:     {} {}",
-        query.method,
-        canonical_changes::redact_userinfo(query.url)
+        request.method,
+        redact_userinfo(request.url)
     );
     let _ = writeln!(
         out,
         "customer:    {} (tags: {tags})",
-        query.customer.unwrap_or("none")
+        request.customer.unwrap_or("none")
     );
     match &decision.target {
         Some(t) => {
@@ -43,7 +44,7 @@ pub fn human(
                 "canonical:   scheme {}, host {}, port {}, path {}",
                 t.scheme, t.host, t.port, t.path
             );
-            for change in canonical_changes::changes(query.url, t) {
+            for change in &trace.changes {
                 let _ = writeln!(
                     out,
                     "  {:<9} {} -> {} ({})",
@@ -55,7 +56,8 @@ pub fn human(
             let _ = writeln!(out, "canonical:   the URL does not parse");
         }
     }
-    let why = why::why(query, policy, decision, file_name);
+    let report_all = policy.defaults().mode == Mode::Report;
+    let why = why::why(request, decision, trace, report_all, file_name);
     let _ = writeln!(out, "decision:    {}", decision.action.as_str());
     match &decision.rule {
         Some(rule) => {
@@ -69,7 +71,7 @@ pub fn human(
     let _ = writeln!(
         out,
         "reason:      {}",
-        decision.reason.as_deref().unwrap_or("none")
+        decision.reason_text().unwrap_or("none")
     );
     let _ = writeln!(
         out,
@@ -120,4 +122,42 @@ fn quote_rule(text: &str, rule: &RuleRef, pattern: Option<&str>) -> String {
         let _ = writeln!(out, "{marker} {number:>width$} | {line}");
     }
     out
+}
+
+/// `raw` with the password of any userinfo replaced by `***`, for display: a URL given on the
+/// command line may carry a credential, and explanations end up in terminals and CI logs.
+fn redact_userinfo(raw: &str) -> String {
+    let Some(scheme_end) = raw.find("://").map(|i| i + 3) else {
+        return raw.to_owned();
+    };
+    let (head, rest) = raw.split_at(scheme_end);
+    let authority_end = rest.find(['/', '\\', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split_once(':').map_or(userinfo, |(user, _)| user);
+            let hidden = if userinfo.contains(':') { ":***" } else { "" };
+            format!("{head}{user}{hidden}@{host}{tail}")
+        }
+        None => raw.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_passwords_only() {
+        assert_eq!(
+            redact_userinfo("https://u:secret@x.com/a@b"),
+            "https://u:***@x.com/a@b"
+        );
+        assert_eq!(redact_userinfo("https://u@x.com/"), "https://u@x.com/");
+        assert_eq!(
+            redact_userinfo("https://x.com/p?q=a@b"),
+            "https://x.com/p?q=a@b"
+        );
+        assert_eq!(redact_userinfo("not a url"), "not a url");
+    }
 }

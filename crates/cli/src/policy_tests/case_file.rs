@@ -2,7 +2,7 @@
 
 use std::ops::Range;
 
-use egress_policy_engine::Action;
+use serde_json::Value;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
@@ -40,22 +40,10 @@ pub struct TestCase {
     pub expect: Expectation,
 }
 
-/// What a case expects. `action` and `rule` are always checked; the rest only when given.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Expectation {
-    /// The action.
-    pub action: Action,
-    /// The deciding rule; `None` when no rule may decide (refusals, the default action).
-    pub rule: Option<String>,
-    /// Whether a report-mode block matched.
-    pub would_block: Option<bool>,
-    /// The report-mode rule that would have blocked.
-    pub report_rule: Option<String>,
-    /// The reason text or code.
-    pub reason: Option<String>,
-    /// The injected credential's id.
-    pub credential: Option<String>,
-}
+/// What a case expects: each field it checks, in [`EXPECT_KEYS`] order, with the value the
+/// decision's must equal as `explain --json` writes it. `action` and `rule` are always
+/// checked (`rule` null when not given: no rule may decide), the others only when given.
+pub type Expectation = Vec<(&'static str, Value)>;
 
 /// A mistake in a test file.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -201,51 +189,48 @@ fn parse_expectation(
             errors.push(unknown_key(text, key, "`expect`", &EXPECT_KEYS));
         }
     }
-    let action = match table.get("action") {
-        Some(value) => match value.get_ref().as_str() {
-            Some("block") => Some(Action::Block),
-            Some("inject") => Some(Action::Inject),
-            Some("pass") => Some(Action::Pass),
-            _ => {
-                errors.push(CaseError::at(
+    let before = errors.len();
+    let mut expect = Vec::new();
+    // In this order so that errors come in the order of the format's description.
+    for key in ["action", "would_block", "rule", "report_rule", "reason", "credential"] {
+        let Some(value) = table.get(key) else {
+            match key {
+                "action" => errors.push(CaseError::at(
                     text,
-                    Some(value.span()),
-                    "`action` must be one of `block`, `inject`, `pass`".to_owned(),
-                ));
-                None
+                    Some(span.clone()),
+                    "`expect` needs an `action`".to_owned(),
+                )),
+                "rule" => expect.push((key, Value::Null)),
+                _ => {}
             }
-        },
-        None => {
-            errors.push(CaseError::at(
+            continue;
+        };
+        let (parsed, must) = match key {
+            "action" => (
+                value
+                    .get_ref()
+                    .as_str()
+                    .filter(|a| ["block", "inject", "pass"].contains(a))
+                    .map(Value::from),
+                "must be one of `block`, `inject`, `pass`",
+            ),
+            "would_block" => (
+                value.get_ref().as_bool().map(Value::from),
+                "must be `true` or `false`",
+            ),
+            _ => (value.get_ref().as_str().map(Value::from), "must be a string"),
+        };
+        match parsed {
+            Some(parsed) => expect.push((key, parsed)),
+            None => errors.push(CaseError::at(
                 text,
-                Some(span),
-                "`expect` needs an `action`".to_owned(),
-            ));
-            None
+                Some(value.span()),
+                format!("`{key}` {must}"),
+            )),
         }
-    };
-    let would_block = match table.get("would_block") {
-        Some(value) => match value.get_ref().as_bool() {
-            Some(b) => Some(b),
-            None => {
-                errors.push(CaseError::at(
-                    text,
-                    Some(value.span()),
-                    "`would_block` must be `true` or `false`".to_owned(),
-                ));
-                None
-            }
-        },
-        None => None,
-    };
-    Some(Expectation {
-        action: action?,
-        rule: optional_string(text, table, "rule", errors),
-        would_block,
-        report_rule: optional_string(text, table, "report_rule", errors),
-        reason: optional_string(text, table, "reason", errors),
-        credential: optional_string(text, table, "credential", errors),
-    })
+    }
+    expect.sort_by_key(|(key, _)| EXPECT_KEYS.iter().position(|k| k == key));
+    (errors.len() == before).then_some(expect)
 }
 
 fn unknown_key(
@@ -358,13 +343,22 @@ expect = { action = "block", reason = "no_customer", would_block = false }
         assert_eq!(cases.len(), 2);
         assert_eq!(cases[0].line, 2);
         assert_eq!(cases[0].method, "GET");
-        assert_eq!(cases[0].expect.rule.as_deref(), Some("block-malware"));
+        assert_eq!(
+            cases[0].expect,
+            [("action", "block".into()), ("rule", "block-malware".into())]
+        );
         assert_eq!(cases[1].line, 8);
         assert_eq!(cases[1].customer, None);
         assert_eq!(cases[1].tags, ["a", "b"]);
-        assert_eq!(cases[1].expect.rule, None);
-        assert_eq!(cases[1].expect.would_block, Some(false));
-        assert_eq!(cases[1].expect.reason.as_deref(), Some("no_customer"));
+        assert_eq!(
+            cases[1].expect,
+            [
+                ("action", "block".into()),
+                ("rule", Value::Null),
+                ("would_block", false.into()),
+                ("reason", "no_customer".into())
+            ]
+        );
     }
 
     #[test]

@@ -1,0 +1,89 @@
+//! A decision as its log line writes it, made in one place: the fields `explain --json`
+//! prints (with `rule_line`) and `test` and `replay` compare, from a decision or from a logged
+//! line.
+
+use std::borrow::Cow;
+
+use egress_policy_engine::request::normalise_method;
+use egress_policy_engine::{Action, CompiledPolicy, Decision, DecisionLog, Request};
+use serde::Serialize;
+use serde_json::Value;
+
+/// The decision fields of a log line, plus `rule_line`, in `explain --json`'s order.
+#[derive(Debug, Serialize)]
+pub struct Fields<'a> {
+    action: Action,
+    would_block: bool,
+    rule: Option<&'a str>,
+    rule_line: Option<u32>,
+    report_rule: Option<&'a str>,
+    reason: Option<&'a str>,
+    credential: Option<&'a str>,
+    method: Cow<'a, str>,
+    scheme: Option<&'a str>,
+    host: Option<&'a str>,
+    port: Option<u16>,
+    path: Option<&'a str>,
+    /// Only when the policy sets `query_in_logs = true`, as in the log line.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    query: Option<&'a str>,
+    customer: Option<&'a str>,
+    tags: &'a [String],
+}
+
+impl<'a> Fields<'a> {
+    /// The fields of `decision`, which `policy` made for `request`.
+    pub fn decided(
+        decision: &'a Decision,
+        request: &Request<'a>,
+        policy: &CompiledPolicy,
+    ) -> Fields<'a> {
+        let target = decision.target.as_ref();
+        Fields {
+            action: decision.action,
+            would_block: decision.would_block,
+            rule: decision.rule.as_ref().map(|r| r.id.as_str()),
+            rule_line: decision.rule.as_ref().map(|r| r.line),
+            report_rule: decision.report_rule.as_ref().map(|r| r.id.as_str()),
+            reason: decision.reason_text(),
+            credential: decision.credential.as_deref(),
+            // As the engine matched it and the Worker logs it (`get` is `GET`).
+            method: normalise_method(request.method),
+            scheme: target.map(|t| t.scheme.as_str()),
+            host: target.map(|t| t.host.as_str()),
+            port: target.map(|t| t.port),
+            path: target.map(|t| t.path.as_str()),
+            query: target
+                .and_then(|t| t.query.as_deref())
+                .filter(|_| policy.defaults().query_in_logs),
+            customer: request.customer,
+            tags: request.tags.unwrap_or_default(),
+        }
+    }
+
+    /// The fields of a logged line (without `rule_line`, which the log does not keep).
+    pub fn logged(log: &'a DecisionLog) -> Fields<'a> {
+        Fields {
+            action: log.action,
+            would_block: log.would_block,
+            rule: log.rule.as_deref(),
+            rule_line: None,
+            report_rule: log.report_rule.as_deref(),
+            reason: log.reason.as_deref(),
+            credential: log.credential.as_deref(),
+            method: Cow::Borrowed(&log.method),
+            scheme: log.scheme.as_deref(),
+            host: log.host.as_deref(),
+            port: log.port,
+            path: log.path.as_deref(),
+            query: log.query.as_deref(),
+            customer: log.customer.as_deref(),
+            tags: &log.tags,
+        }
+    }
+
+    /// As JSON, to compare by field name (`null` for a field not written).
+    pub fn to_json(&self) -> Value {
+        serde_json::to_value(self).unwrap_or_default()
+    }
+}
