@@ -37,7 +37,9 @@ pub(crate) fn changes(raw: &str, url: &Url, target: &Target) -> Vec<Change> {
             let why = format!("the default port of {}", target.scheme);
             change("port", "(none)", port, why);
         }
-        Some(written) if written != port => change("port", written, port, "read as a number".into()),
+        Some(written) if written != port => {
+            change("port", written, port, "read as a number".into())
+        }
         Some(_) => {}
     }
     let raw_path = if parts.path.is_empty() {

@@ -53,9 +53,7 @@ pub use canonical::{CanonicalHost, CanonicalUrl, Scheme, canonicalise};
 pub use compile::{Compiled, compile, compile_with_lists, policy_sha256, sha256_hex};
 pub use credential::{ClaimTemplate, ClaimVars, Credential, JwtAlgorithm, TemplatePart};
 pub use decide::embedded_ipv4;
-pub use decision::{
-    Action, DEFAULT_ACTION_REASON, Decision, Reason, Refusal, RuleRef, Target,
-};
+pub use decision::{Action, DEFAULT_ACTION_REASON, Decision, Reason, Refusal, RuleRef, Target};
 pub use diagnostic::{Diagnostic, Diagnostics, Severity};
 pub use domain_list::{
     DomainList, ListFileError, ListFiles, ListFormat, ListMatch, is_inside_policy_directory,

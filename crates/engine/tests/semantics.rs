@@ -144,11 +144,7 @@ fn check_table(p: &CompiledPolicy, cases: &[(&str, Action, Option<&str>)]) {
     for (url, action, expect) in cases {
         let d = decide_with(p, "GET", url, Some("customer-1"), &[]);
         assert_eq!(d.action, *action, "{url}: {d:?}");
-        let got = d
-            .rule
-            .as_ref()
-            .map(|r| r.id.as_str())
-            .or(d.reason_text());
+        let got = d.rule.as_ref().map(|r| r.id.as_str()).or(d.reason_text());
         assert_eq!(got, *expect, "{url}: {d:?}");
     }
 }

@@ -194,7 +194,8 @@ impl<'p> Replay<'p> {
                 .entry(log.policy.sha256.clone())
                 .or_insert(0) += 1;
         }
-        let logged = Fields::logged(log).to_json();
+        // The log line writes the same fields under the same names.
+        let logged = serde_json::to_value(log).unwrap_or_default();
         let decided = Fields::decided(&decision, &request, policy).to_json();
         let fields: Vec<&'static str> = FIELDS
             .into_iter()

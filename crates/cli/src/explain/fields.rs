@@ -1,11 +1,10 @@
 //! A decision as its log line writes it, made in one place: the fields `explain --json`
-//! prints (with `rule_line`) and `test` and `replay` compare, from a decision or from a logged
-//! line.
+//! prints (with `rule_line`) and `test` and `replay` compare (by name, with a logged line).
 
 use std::borrow::Cow;
 
 use egress_policy_engine::request::normalise_method;
-use egress_policy_engine::{Action, CompiledPolicy, Decision, DecisionLog, Request};
+use egress_policy_engine::{Action, CompiledPolicy, Decision, Request};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -58,27 +57,6 @@ impl<'a> Fields<'a> {
                 .filter(|_| policy.defaults().query_in_logs),
             customer: request.customer,
             tags: request.tags.unwrap_or_default(),
-        }
-    }
-
-    /// The fields of a logged line (without `rule_line`, which the log does not keep).
-    pub fn logged(log: &'a DecisionLog) -> Fields<'a> {
-        Fields {
-            action: log.action,
-            would_block: log.would_block,
-            rule: log.rule.as_deref(),
-            rule_line: None,
-            report_rule: log.report_rule.as_deref(),
-            reason: log.reason.as_deref(),
-            credential: log.credential.as_deref(),
-            method: Cow::Borrowed(&log.method),
-            scheme: log.scheme.as_deref(),
-            host: log.host.as_deref(),
-            port: log.port,
-            path: log.path.as_deref(),
-            query: log.query.as_deref(),
-            customer: log.customer.as_deref(),
-            tags: &log.tags,
         }
     }
 

@@ -30,62 +30,89 @@ pub fn why(
     report_all: bool,
     file_name: &str,
 ) -> Why {
-    if let Some(Reason::Refusal(refusal)) = &decision.reason
-        && decision.rule.is_none()
-        && let Some(because) = before_rules(*refusal)
-    {
+    let refusal = match &decision.reason {
+        Some(Reason::Refusal(refusal)) => Some((*refusal, because(*refusal))),
+        _ => None,
+    };
+    let (Some(target), None) = (
+        &decision.target,
+        refusal.filter(|_| decision.rule.is_none()),
+    ) else {
+        let (code, because) = refusal
+            .map(|(r, because)| (r.code(), because))
+            .unwrap_or_default();
         return Why {
-            lines: vec![format!(
-                "refused before any rule: `{}` ({because})",
-                refusal.code()
-            )],
+            lines: vec![format!("refused before any rule: `{code}` ({because})")],
             deciding_pattern: None,
         };
-    }
-    // Every request that reaches the rules has a target.
-    let Some(target) = &decision.target else {
-        return Why::default();
     };
     let rendered = Rendered { request, target };
     let first = |action: Action, mode: Mode| {
         let mut matched = trace.rules.iter().filter(|r| r.matched);
         matched.find(|r| (r.rule.action, r.rule.mode) == (action, mode))
     };
-    let (block, report) = (first(Action::Block, Mode::Enforce), first(Action::Block, Mode::Report));
-    let (inject, pass) = (first(Action::Inject, Mode::Enforce), first(Action::Pass, Mode::Enforce));
-    let describe = |kind: &str, found: Option<&RuleTrace<'_>>| match found {
-        Some(r) => format!(
-            "first matching {kind} rule: {} ({file_name}:{}): {}",
-            r.rule.id,
-            r.rule.line,
-            rendered.held(r).join("; ")
-        ),
-        None => format!("first matching {kind} rule: none"),
-    };
-    let mut lines = vec![describe("block", block)];
-    if report.is_some() {
-        lines.push(describe("report-mode block", report));
+    let block = first(Action::Block, Mode::Enforce);
+    let inject = first(Action::Inject, Mode::Enforce);
+    let pass = first(Action::Pass, Mode::Enforce);
+    let report = first(Action::Block, Mode::Report).map(|r| ("report-mode block", Some(r)));
+    let mut lines = Vec::new();
+    for (kind, found) in [("block", block)]
+        .into_iter()
+        .chain(report)
+        .chain([("inject", inject), ("pass", pass)])
+    {
+        lines.push(match found {
+            Some(r) => {
+                let held = rendered.held(r).join("; ");
+                format!(
+                    "first matching {kind} rule: {} ({file_name}:{}): {held}",
+                    r.rule.id, r.rule.line
+                )
+            }
+            None => format!("first matching {kind} rule: none"),
+        });
     }
-    lines.push(describe("inject", inject));
-    lines.push(describe("pass", pass));
-    let near_misses = trace.rules.iter().filter(|r| !r.matched);
-    for r in near_misses.filter(|r| !r.rule.applies_to_every_host()).take(MAX_NEAR_MISSES) {
+    let near_misses = trace
+        .rules
+        .iter()
+        .filter(|r| !r.matched && !r.rule.applies_to_every_host());
+    for r in near_misses.take(MAX_NEAR_MISSES) {
         if let Some(failed) = r.checks.last().filter(|c| !c.holds()) {
+            let failed = rendered.check(r.rule, failed);
+            let (id, line) = (&r.rule.id, r.rule.line);
             lines.push(format!(
-                "names the host but does not match: {} ({file_name}:{}): {}",
-                r.rule.id,
-                r.rule.line,
-                rendered.check(r.rule, failed)
+                "names the host but does not match: {id} ({file_name}:{line}): {failed}"
             ));
         }
     }
-    lines.push(deciding_line(block.is_some(), inject.is_some(), pass.is_some(), report_all).to_owned());
-    lines.extend(refused_after_rules(decision));
+    lines.push(
+        match (block, inject, pass) {
+            (Some(_), ..) if report_all => {
+                "the policy is in report mode: the matching block rule is only reported"
+            }
+            (Some(_), ..) => {
+                "a matching block rule in enforce mode decides (deny overrides inject and pass)"
+            }
+            (None, Some(_), _) => {
+                "no enforcing block rule matched: the first matching inject rule decides"
+            }
+            (None, None, Some(_)) => {
+                "no block or inject rule matched: the first matching pass rule decides"
+            }
+            (None, None, None) => "no rule matched: `defaults.action` decides",
+        }
+        .to_owned(),
+    );
+    // Refused with a rule: an inject rule's refusal.
+    if let (Some((refusal, because)), Action::Block) = (refusal, decision.action) {
+        lines.push(format!("refused `{}`: {because}", refusal.code()));
+    }
+    if decision.would_block && decision.action != Action::Block {
+        lines.push("report mode: the request would have been blocked; it goes through with `would_block = true`".to_owned());
+    }
     let deciding = decision.rule.as_ref().and_then(|d| {
-        [block, inject, pass]
-            .into_iter()
-            .flatten()
-            .find(|r| r.rule.id == d.id)
+        let mut deciding = [block, inject, pass].into_iter().flatten();
+        deciding.find(|r| r.rule.id == d.id)
     });
     Why {
         lines,
@@ -97,10 +124,9 @@ pub fn why(
     }
 }
 
-/// Why a refusal made before any rule was consulted applies; `None` for the refusals of a
-/// matching inject rule.
-fn before_rules(refusal: Refusal) -> Option<&'static str> {
-    Some(match refusal {
+/// Why a refusal applies.
+fn because(refusal: Refusal) -> &'static str {
+    match refusal {
         Refusal::InvalidUrl
         | Refusal::UnsupportedScheme
         | Refusal::UserinfoInUrl
@@ -116,47 +142,13 @@ fn before_rules(refusal: Refusal) -> Option<&'static str> {
         Refusal::IpLiteral => {
             "an IP-literal host that no matching enforcing rule names, with `ip_literals = \"block\"`"
         }
-        Refusal::AmbiguousPath | Refusal::MethodNotInjectable => return None,
-    })
-}
-
-/// Which kind of rule decides, by the first matching rule of each kind.
-fn deciding_line(block: bool, inject: bool, pass: bool, report_all: bool) -> &'static str {
-    match (block, inject, pass) {
-        (true, ..) if report_all => {
-            "the policy is in report mode: the matching block rule is only reported"
+        Refusal::AmbiguousPath => {
+            "the inject rule matches the path as the engine reads it, but not every reading of it (docs/policy.md, \"Path readings\"): no token is given and nothing is forwarded"
         }
-        (true, ..) => "a matching block rule in enforce mode decides (deny overrides inject and pass)",
-        (false, true, _) => "no enforcing block rule matched: the first matching inject rule decides",
-        (false, false, true) => {
-            "no block or inject rule matched: the first matching pass rule decides"
+        Refusal::MethodNotInjectable => {
+            "a token is never sent with TRACE, TRACK or CONNECT: nothing is forwarded"
         }
-        (false, false, false) => "no rule matched: `defaults.action` decides",
     }
-}
-
-/// The refusal of a matching inject rule, and report mode letting a block through.
-fn refused_after_rules(decision: &Decision) -> Vec<String> {
-    let mut lines = Vec::new();
-    let because = match &decision.reason {
-        Some(Reason::Refusal(Refusal::AmbiguousPath)) => Some(
-            "the inject rule matches the path as the engine reads it, but not every reading of it (docs/policy.md, \"Path readings\"): no token is given and nothing is forwarded",
-        ),
-        Some(Reason::Refusal(Refusal::MethodNotInjectable)) => {
-            Some("a token is never sent with TRACE, TRACK or CONNECT: nothing is forwarded")
-        }
-        _ => None,
-    };
-    if let (Some(because), Some(reason)) = (because, decision.reason_text()) {
-        lines.push(format!("refused `{reason}`: {because}"));
-    }
-    if decision.would_block && decision.action != Action::Block {
-        lines.push(
-            "report mode: the request would have been blocked; it goes through with `would_block = true`"
-                .to_owned(),
-        );
-    }
-    lines
 }
 
 /// The request as decided on, to render checks against.

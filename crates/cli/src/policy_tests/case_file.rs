@@ -57,15 +57,6 @@ pub struct CaseError {
 }
 
 impl CaseError {
-    fn at(text: &str, span: Option<Range<usize>>, message: String) -> CaseError {
-        let at = span.map(|s| position(text, s.start));
-        CaseError {
-            line: at.map(|p| p.line),
-            column: at.map(|p| p.column),
-            message,
-        }
-    }
-
     /// `file:line:col: error: message`.
     pub fn render(&self, file_name: &str) -> String {
         match (self.line, self.column) {
@@ -79,244 +70,202 @@ impl CaseError {
 
 /// Parses a test file; every error is returned at once.
 pub fn parse(text: &str) -> Result<Vec<TestCase>, Vec<CaseError>> {
-    let document = DeTable::parse(text)
-        .map_err(|e| vec![CaseError::at(text, e.span(), e.message().to_owned())])?;
-    let mut errors = Vec::new();
+    let mut reader = Reader {
+        text,
+        errors: Vec::new(),
+    };
+    let document = match DeTable::parse(text) {
+        Ok(document) => document,
+        Err(e) => {
+            reader.error(e.span(), e.message());
+            return Err(reader.errors);
+        }
+    };
     let mut cases = Vec::new();
     for (key, value) in document.get_ref().iter() {
         if key.get_ref().as_ref() != "case" {
-            errors.push(unknown_key(text, key, "the file", &["case"]));
+            reader.unknown_key(key, "the file", &["case"]);
             continue;
         }
         let DeValue::Array(items) = value.get_ref() else {
-            errors.push(CaseError::at(
-                text,
-                Some(value.span()),
-                "`case` must be an array of tables: write `[[case]]`".to_owned(),
-            ));
+            let must = "`case` must be an array of tables: write `[[case]]`";
+            reader.error(Some(value.span()), must);
             continue;
         };
         for item in items.iter() {
             match item.get_ref() {
-                DeValue::Table(table) => {
-                    if let Some(case) = parse_case(text, table, item.span(), &mut errors) {
-                        cases.push(case);
-                    }
-                }
-                _ => errors.push(CaseError::at(
-                    text,
-                    Some(item.span()),
-                    "each `case` must be a table".to_owned(),
-                )),
+                DeValue::Table(table) => cases.extend(reader.case(table, item.span())),
+                _ => reader.error(Some(item.span()), "each `case` must be a table"),
             }
         }
     }
-    if cases.is_empty() && errors.is_empty() {
-        errors.push(CaseError::at(
-            text,
-            None,
-            "no test cases: add `[[case]]` tables".to_owned(),
-        ));
+    if cases.is_empty() && reader.errors.is_empty() {
+        reader.error(None, "no test cases: add `[[case]]` tables");
     }
-    if errors.is_empty() {
+    if reader.errors.is_empty() {
         Ok(cases)
     } else {
-        Err(errors)
+        Err(reader.errors)
     }
 }
 
-fn parse_case(
-    text: &str,
-    table: &DeTable<'_>,
-    span: Range<usize>,
-    errors: &mut Vec<CaseError>,
-) -> Option<TestCase> {
-    let before = errors.len();
-    for (key, _) in table.iter() {
-        if !CASE_KEYS.contains(&key.get_ref().as_ref()) {
-            errors.push(unknown_key(text, key, "a case", &CASE_KEYS));
-        }
+/// A test file being read, and the mistakes found so far.
+struct Reader<'t> {
+    text: &'t str,
+    errors: Vec<CaseError>,
+}
+
+impl Reader<'_> {
+    fn error(&mut self, span: Option<Range<usize>>, message: impl Into<String>) {
+        let at = span.map(|s| position(self.text, s.start));
+        self.errors.push(CaseError {
+            line: at.map(|p| p.line),
+            column: at.map(|p| p.column),
+            message: message.into(),
+        });
     }
-    let name = required_string(text, table, "name", &span, errors);
-    let url = required_string(text, table, "url", &span, errors);
-    let customer = optional_string(text, table, "customer", errors);
-    let method = optional_string(text, table, "method", errors).unwrap_or_else(|| "GET".into());
-    let tags = string_list(text, table, "tags", errors);
-    let expect = match table.get("expect") {
-        Some(value) => match value.get_ref() {
-            DeValue::Table(expect) => parse_expectation(text, expect, value.span(), errors),
-            _ => {
-                errors.push(CaseError::at(
-                    text,
-                    Some(value.span()),
-                    "`expect` must be a table, e.g. `expect = { action = \"block\", rule = \"id\" }`"
-                        .to_owned(),
-                ));
+
+    fn case(&mut self, table: &DeTable<'_>, span: Range<usize>) -> Option<TestCase> {
+        let before = self.errors.len();
+        self.unknown_keys(table, "a case", &CASE_KEYS);
+        let name = self.required(table, "name", &span);
+        let url = self.required(table, "url", &span);
+        let customer = self.string(table, "customer");
+        let method = self.string(table, "method").unwrap_or_else(|| "GET".into());
+        let tags = self.typed(table, "tags", "must be an array of strings", |v| {
+            let items = v.as_array()?.iter();
+            items
+                .map(|item| item.get_ref().as_str().map(str::to_owned))
+                .collect()
+        });
+        let expect = match table.get("expect") {
+            Some(value) => match value.get_ref() {
+                DeValue::Table(expect) => self.expectation(expect, value.span()),
+                _ => {
+                    let must = "`expect` must be a table, e.g. `expect = { action = \"block\", rule = \"id\" }`";
+                    self.error(Some(value.span()), must);
+                    None
+                }
+            },
+            None => {
+                let needs = "a case needs `expect = { action = \"...\", rule = \"...\" }`";
+                self.error(Some(span.clone()), needs);
                 None
             }
-        },
-        None => {
-            errors.push(CaseError::at(
-                text,
-                Some(span.clone()),
-                "a case needs `expect = { action = \"...\", rule = \"...\" }`".to_owned(),
-            ));
-            None
+        };
+        if self.errors.len() != before {
+            return None;
         }
-    };
-    if errors.len() != before {
-        return None;
+        Some(TestCase {
+            name: name?,
+            line: position(self.text, span.start).line,
+            customer,
+            tags: tags.unwrap_or_default(),
+            method,
+            url: url?,
+            expect: expect?,
+        })
     }
-    Some(TestCase {
-        name: name?,
-        line: position(text, span.start).line,
-        customer,
-        tags,
-        method,
-        url: url?,
-        expect: expect?,
-    })
-}
 
-fn parse_expectation(
-    text: &str,
-    table: &DeTable<'_>,
-    span: Range<usize>,
-    errors: &mut Vec<CaseError>,
-) -> Option<Expectation> {
-    for (key, _) in table.iter() {
-        if !EXPECT_KEYS.contains(&key.get_ref().as_ref()) {
-            errors.push(unknown_key(text, key, "`expect`", &EXPECT_KEYS));
-        }
-    }
-    let before = errors.len();
-    let mut expect = Vec::new();
-    // In this order so that errors come in the order of the format's description.
-    for key in ["action", "would_block", "rule", "report_rule", "reason", "credential"] {
-        let Some(value) = table.get(key) else {
-            match key {
-                "action" => errors.push(CaseError::at(
-                    text,
-                    Some(span.clone()),
-                    "`expect` needs an `action`".to_owned(),
-                )),
-                "rule" => expect.push((key, Value::Null)),
+    fn expectation(&mut self, table: &DeTable<'_>, span: Range<usize>) -> Option<Expectation> {
+        let before = self.errors.len();
+        self.unknown_keys(table, "`expect`", &EXPECT_KEYS);
+        let mut expect = Vec::new();
+        // In this order so that errors come in the order of the format's description.
+        for key in [
+            "action",
+            "would_block",
+            "rule",
+            "report_rule",
+            "reason",
+            "credential",
+        ] {
+            let value = match key {
+                "action" if table.get(key).is_none() => {
+                    self.error(Some(span.clone()), "`expect` needs an `action`");
+                    continue;
+                }
+                "action" => self.typed(
+                    table,
+                    key,
+                    "must be one of `block`, `inject`, `pass`",
+                    |v| {
+                        v.as_str()
+                            .filter(|a| ["block", "inject", "pass"].contains(a))
+                            .map(Value::from)
+                    },
+                ),
+                "would_block" => self.typed(table, key, "must be `true` or `false`", |v| {
+                    v.as_bool().map(Value::from)
+                }),
+                _ => self.string(table, key).map(Value::from),
+            };
+            match (key, value) {
+                (_, Some(value)) => expect.push((key, value)),
+                ("rule", None) => expect.push((key, Value::Null)),
                 _ => {}
             }
-            continue;
-        };
-        let (parsed, must) = match key {
-            "action" => (
-                value
-                    .get_ref()
-                    .as_str()
-                    .filter(|a| ["block", "inject", "pass"].contains(a))
-                    .map(Value::from),
-                "must be one of `block`, `inject`, `pass`",
-            ),
-            "would_block" => (
-                value.get_ref().as_bool().map(Value::from),
-                "must be `true` or `false`",
-            ),
-            _ => (value.get_ref().as_str().map(Value::from), "must be a string"),
-        };
-        match parsed {
-            Some(parsed) => expect.push((key, parsed)),
-            None => errors.push(CaseError::at(
-                text,
-                Some(value.span()),
-                format!("`{key}` {must}"),
-            )),
+        }
+        expect.sort_by_key(|(key, _)| EXPECT_KEYS.iter().position(|k| k == key));
+        (self.errors.len() == before).then_some(expect)
+    }
+
+    fn unknown_keys(&mut self, table: &DeTable<'_>, place: &str, known: &[&str]) {
+        for (key, _) in table.iter() {
+            if !known.contains(&key.get_ref().as_ref()) {
+                self.unknown_key(key, place, known);
+            }
         }
     }
-    expect.sort_by_key(|(key, _)| EXPECT_KEYS.iter().position(|k| k == key));
-    (errors.len() == before).then_some(expect)
-}
 
-fn unknown_key(
-    text: &str,
-    key: &Spanned<std::borrow::Cow<'_, str>>,
-    place: &str,
-    known: &[&str],
-) -> CaseError {
-    let name = key.get_ref().as_ref();
-    let expected = known
-        .iter()
-        .map(|k| format!("`{k}`"))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let message = match did_you_mean(name, known) {
-        Some(close) => {
-            format!(
+    fn unknown_key(
+        &mut self,
+        key: &Spanned<std::borrow::Cow<'_, str>>,
+        place: &str,
+        known: &[&str],
+    ) {
+        let name = key.get_ref().as_ref();
+        let expected: Vec<String> = known.iter().map(|k| format!("`{k}`")).collect();
+        let expected = expected.join(", ");
+        let message = match did_you_mean(name, known) {
+            Some(close) => format!(
                 "unknown key `{name}` in {place}: did you mean `{close}`? (expected {expected})"
-            )
-        }
-        None => format!("unknown key `{name}` in {place}; expected one of {expected}"),
-    };
-    CaseError::at(text, Some(key.span()), message)
-}
-
-fn optional_string(
-    text: &str,
-    table: &DeTable<'_>,
-    key: &str,
-    errors: &mut Vec<CaseError>,
-) -> Option<String> {
-    let value = table.get(key)?;
-    match value.get_ref().as_str() {
-        Some(s) => Some(s.to_owned()),
-        None => {
-            errors.push(CaseError::at(
-                text,
-                Some(value.span()),
-                format!("`{key}` must be a string"),
-            ));
-            None
-        }
+            ),
+            None => format!("unknown key `{name}` in {place}; expected one of {expected}"),
+        };
+        self.error(Some(key.span()), message);
     }
-}
 
-fn required_string(
-    text: &str,
-    table: &DeTable<'_>,
-    key: &str,
-    span: &Range<usize>,
-    errors: &mut Vec<CaseError>,
-) -> Option<String> {
-    if table.get(key).is_none() {
-        errors.push(CaseError::at(
-            text,
-            Some(span.clone()),
-            format!("a case needs `{key}`"),
-        ));
-        return None;
+    /// The value of `key` as `read` reads it, when given; when it does not read, an error
+    /// says that it `must` be something else.
+    fn typed<T>(
+        &mut self,
+        table: &DeTable<'_>,
+        key: &str,
+        must: &str,
+        read: impl FnOnce(&DeValue<'_>) -> Option<T>,
+    ) -> Option<T> {
+        let value = table.get(key)?;
+        let read = read(value.get_ref());
+        if read.is_none() {
+            self.error(Some(value.span()), format!("`{key}` {must}"));
+        }
+        read
     }
-    optional_string(text, table, key, errors)
-}
 
-fn string_list(
-    text: &str,
-    table: &DeTable<'_>,
-    key: &str,
-    errors: &mut Vec<CaseError>,
-) -> Vec<String> {
-    let Some(value) = table.get(key) else {
-        return Vec::new();
-    };
-    let strings = value.get_ref().as_array().and_then(|items| {
-        items
-            .iter()
-            .map(|item| item.get_ref().as_str().map(str::to_owned))
-            .collect::<Option<Vec<String>>>()
-    });
-    strings.unwrap_or_else(|| {
-        errors.push(CaseError::at(
-            text,
-            Some(value.span()),
-            format!("`{key}` must be an array of strings"),
-        ));
-        Vec::new()
-    })
+    fn string(&mut self, table: &DeTable<'_>, key: &str) -> Option<String> {
+        self.typed(table, key, "must be a string", |v| {
+            v.as_str().map(str::to_owned)
+        })
+    }
+
+    fn required(&mut self, table: &DeTable<'_>, key: &str, span: &Range<usize>) -> Option<String> {
+        if table.get(key).is_none() {
+            self.error(Some(span.clone()), format!("a case needs `{key}`"));
+            return None;
+        }
+        self.string(table, key)
+    }
 }
 
 #[cfg(test)]
