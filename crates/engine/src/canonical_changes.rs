@@ -9,49 +9,38 @@ use crate::trace::Change;
 
 /// The changes from `raw`, which parsed as `url`, to `target` (none when `raw` was canonical).
 pub(crate) fn changes(raw: &str, url: &Url, target: &Target) -> Vec<Change> {
-    let parts = RawParts::split(raw);
-    let mut out = Vec::new();
-    let mut change = |part, from: &str, to: String, why: String| {
-        out.push(Change {
-            part,
-            from: from.to_owned(),
-            to,
-            why,
-        });
-    };
-    if parts.scheme != target.scheme {
-        change(
-            "scheme",
-            parts.scheme,
-            target.scheme.clone(),
-            "lower-cased".into(),
-        );
-    }
-    if parts.host != target.host {
-        let why = host_steps(parts.host, url, &target.host).join(", ");
-        change("host", parts.host, target.host.clone(), why);
-    }
+    let written = RawParts::split(raw);
     let port = target.port.to_string();
-    match parts.port {
-        None => {
-            let why = format!("the default port of {}", target.scheme);
-            change("port", "(none)", port, why);
-        }
-        Some(written) if written != port => {
-            change("port", written, port, "read as a number".into())
-        }
-        Some(_) => {}
-    }
-    let raw_path = if parts.path.is_empty() {
-        "/"
-    } else {
-        parts.path
+    // A path written empty is `/`, no change.
+    let path = Some(written.path).filter(|p| !p.is_empty()).unwrap_or("/");
+    let parts = [
+        ("scheme", written.scheme, written.scheme, &*target.scheme),
+        ("host", written.host, written.host, &*target.host),
+        (
+            "port",
+            written.port.unwrap_or("(none)"),
+            written.port.unwrap_or(""),
+            &*port,
+        ),
+        ("path", written.path, path, &*target.path),
+    ];
+    let why = |part| match part {
+        "scheme" => "lower-cased".to_owned(),
+        "host" => host_steps(written.host, url, &target.host).join(", "),
+        "port" if written.port.is_none() => format!("the default port of {}", target.scheme),
+        "port" => "read as a number".to_owned(),
+        _ => path_steps(path, url.path(), &target.path).join(", "),
     };
-    if raw_path != target.path {
-        let why = path_steps(raw_path, url.path(), &target.path).join(", ");
-        change("path", parts.path, target.path.clone(), why);
-    }
-    out
+    let changed = parts
+        .into_iter()
+        .filter(|(_, _, compared, to)| compared != to);
+    let changes = changed.map(|(part, from, _, to)| Change {
+        part,
+        from: from.to_owned(),
+        to: to.to_owned(),
+        why: why(part),
+    });
+    changes.collect()
 }
 
 /// The URL's parts as written, before any parsing rule applies.

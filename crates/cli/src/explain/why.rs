@@ -103,17 +103,24 @@ pub fn why(
         }
         .to_owned(),
     );
-    // Refused with a rule: an inject rule's refusal.
-    if let (Some((refusal, because)), Action::Block) = (refusal, decision.action) {
-        lines.push(format!("refused `{}`: {because}", refusal.code()));
-    }
-    if decision.would_block && decision.action != Action::Block {
-        lines.push("report mode: the request would have been blocked; it goes through with `would_block = true`".to_owned());
-    }
     let deciding = decision.rule.as_ref().and_then(|d| {
         let mut deciding = [block, inject, pass].into_iter().flatten();
         deciding.find(|r| r.rule.id == d.id)
     });
+    // Refused with a rule: an inject rule's refusal, and the reading that does not match.
+    if let (Some((refusal, because)), Action::Block) = (refusal, decision.action) {
+        lines.push(format!("refused `{}`: {because}", refusal.code()));
+        let failed = deciding.and_then(|r| Some((r.rule, r.checks.last().filter(|c| !c.holds())?)));
+        if let Some((rule, failed)) = failed {
+            lines.push(format!(
+                "not every reading matches: {}",
+                rendered.check(rule, failed)
+            ));
+        }
+    }
+    if decision.would_block && decision.action != Action::Block {
+        lines.push("report mode: the request would have been blocked; it goes through with `would_block = true`".to_owned());
+    }
     Why {
         lines,
         deciding_pattern: deciding.and_then(|r| match r.host.as_ref()? {
