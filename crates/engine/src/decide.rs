@@ -296,9 +296,13 @@ pub(crate) fn decide<'m>(
         method: &method,
         ..*request
     };
-    let report_all = model.defaults.mode == Mode::Report;
     let weighed = weigh(model, source, &url, &request, tracer);
+    conclude(model, &weighed, url)
+}
 
+/// The decision once every candidate rule has been weighed: steps 1 (`ip_literal`) to 5.
+fn conclude(model: &PolicyModel, weighed: &Weighed<'_>, url: CanonicalUrl) -> Decision {
+    let report_all = model.defaults.mode == Mode::Report;
     let mut decision = Decision {
         action: Action::Pass,
         rule: None,

@@ -108,7 +108,8 @@ impl PathFit {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Check {
     /// A listed condition: the index of the rule's entry the request's value equals (for
-    /// `tags`, the first of the rule's that the request has), `None` when none does.
+    /// `tags`, the entry equal to the first of the request's tags that is listed), `None`
+    /// when none does.
     Listed(Condition, Option<usize>),
     /// The path conditions on one reading of the path: the reading that matched (a block
     /// rule's), the one that did not (a pass or inject rule's), or else the canonical path.

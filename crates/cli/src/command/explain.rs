@@ -4,8 +4,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use egress_policy_engine::{PolicyRef, Request, identity};
-use serde::Serialize;
+use egress_policy_engine::{Request, identity};
 
 use crate::error::CliError;
 use crate::explain::fields::Fields;
@@ -35,14 +34,6 @@ pub struct Args {
     json: bool,
 }
 
-/// `--json`: the decision fields of the log line, plus `rule_line`, and the policy.
-#[derive(Serialize)]
-struct Json<'a> {
-    #[serde(flatten)]
-    fields: Fields<'a>,
-    policy: PolicyRef,
-}
-
 /// Runs `explain`; exit 0 whatever the decision (a refusal is an answer, not an error).
 pub fn run(args: &Args) -> Result<ExitCode, CliError> {
     let loaded = policy_source::load(&args.policy)?;
@@ -61,11 +52,8 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
     };
     let (decision, trace) = policy.explain(&request);
     if args.json {
-        let json = Json {
-            fields: Fields::decided(&decision, &request, policy),
-            policy: policy.policy_ref(),
-        };
-        println!("{}", serde_json::to_string_pretty(&json)?);
+        let fields = Fields::decided(&decision, &request, policy);
+        println!("{}", serde_json::to_string_pretty(&fields)?);
     } else {
         let file_name = loaded.source.file_name();
         let text = &loaded.source.text;

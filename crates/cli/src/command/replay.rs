@@ -111,75 +111,17 @@ pub fn run(args: &Args) -> ExitCode {
     // Write errors (a closed pipe: `| head`) are ignored; the exit code still tells.
     let mut out = std::io::stdout().lock();
     let report = logs::read_all(&args.logs, &mut |location, log| {
-        let Some(m) = replay.check(location, &log) else {
-            return;
-        };
-        if args.json {
-            let line = MismatchLine {
-                kind: "mismatch",
-                mismatch: &m,
-            };
-            if serde_json::to_writer(&mut out, &line).is_ok() {
-                let _ = writeln!(out);
-            }
-        } else {
-            let _ = writeln!(
-                out,
-                "{}: mismatch in decision {} ({} {}): logged {}; policy decides {} [differs: {}]",
-                terminal_safe(&m.location.to_string()),
-                terminal_safe(&m.decision_id),
-                terminal_safe(&m.method),
-                terminal_safe(&m.url),
-                terminal_safe(&m.logged),
-                terminal_safe(&m.decided),
-                m.fields.join(", ")
-            );
+        if let Some(m) = replay.check(location, &log) {
+            print_mismatch(&mut out, args.json, &m);
         }
     });
-
+    let summary = summary(args, &policy, &replay, &report);
     if args.json {
-        let summary = SummaryLine {
-            kind: "summary",
-            policy: PolicyLine {
-                path: args.policy.display().to_string(),
-                name: policy.name(),
-                sha256: policy.sha256(),
-            },
-            decisions: report.decisions,
-            compared: replay.compared,
-            agree: replay.compared - replay.mismatched,
-            mismatched: replay.mismatched,
-            not_redecidable: &replay.not_redecidable,
-            path_redacted: replay.path_redacted,
-            from_archive: replay
-                .from_archive
-                .iter()
-                .map(|(sha256, lines)| SkippedLine {
-                    sha256,
-                    name: None,
-                    lines: *lines,
-                })
-                .collect(),
-            archive_unloadable: replay.archive.as_ref().map(|a| &a.unloadable),
-            skipped: replay
-                .skipped
-                .iter()
-                .map(|(sha256, skipped)| SkippedLine {
-                    sha256,
-                    name: skipped.name.as_deref(),
-                    lines: skipped.lines,
-                })
-                .collect(),
-            skipped_further_revisions: replay.skipped.other().map(|other| other.lines),
-            verified: replay.compared > 0,
-            malformed: &report.problems,
-            inputs: &report.inputs,
-        };
         if serde_json::to_writer(&mut out, &summary).is_ok() {
             let _ = writeln!(out);
         }
     } else {
-        print_summary(&mut out, args, &policy, &replay, &report);
+        print_summary(&mut out, &summary);
     }
     let mut input_error = false;
     for input in &report.inputs {
@@ -197,104 +139,162 @@ pub fn run(args: &Args) -> ExitCode {
     }
 }
 
-/// The text summary after the mismatch lines.
-fn print_summary(
-    out: &mut impl Write,
+/// One mismatch, as a JSON line or a line of text.
+fn print_mismatch(out: &mut impl Write, json: bool, m: &Mismatch) {
+    if json {
+        let line = MismatchLine {
+            kind: "mismatch",
+            mismatch: m,
+        };
+        if serde_json::to_writer(&mut *out, &line).is_ok() {
+            let _ = writeln!(out);
+        }
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "{}: mismatch in decision {} ({} {}): logged {}; policy decides {} [differs: {}]",
+        terminal_safe(&m.location.to_string()),
+        terminal_safe(&m.decision_id),
+        terminal_safe(&m.method),
+        terminal_safe(&m.url),
+        terminal_safe(&m.logged),
+        terminal_safe(&m.decided),
+        m.fields.join(", ")
+    );
+}
+
+/// The totals, as the `--json` summary line writes them and the text summary shows them.
+fn summary<'a>(
     args: &Args,
-    policy: &CompiledPolicy,
-    replay: &Replay<'_>,
-    report: &ReadReport,
-) {
+    policy: &'a CompiledPolicy,
+    replay: &'a Replay<'_>,
+    report: &'a ReadReport,
+) -> SummaryLine<'a> {
+    SummaryLine {
+        kind: "summary",
+        policy: PolicyLine {
+            path: args.policy.display().to_string(),
+            name: policy.name(),
+            sha256: policy.sha256(),
+        },
+        decisions: report.decisions,
+        compared: replay.compared,
+        agree: replay.compared - replay.mismatched,
+        mismatched: replay.mismatched,
+        not_redecidable: &replay.not_redecidable,
+        path_redacted: replay.path_redacted,
+        from_archive: replay
+            .from_archive
+            .iter()
+            .map(|(sha256, lines)| SkippedLine {
+                sha256,
+                name: None,
+                lines: *lines,
+            })
+            .collect(),
+        archive_unloadable: replay.archive.as_ref().map(|a| &a.unloadable),
+        skipped: replay
+            .skipped
+            .iter()
+            .map(|(sha256, skipped)| SkippedLine {
+                sha256,
+                name: skipped.name.as_deref(),
+                lines: skipped.lines,
+            })
+            .collect(),
+        skipped_further_revisions: replay.skipped.other().map(|other| other.lines),
+        verified: replay.compared > 0,
+        malformed: &report.problems,
+        inputs: &report.inputs,
+    }
+}
+
+/// The text summary after the mismatch lines.
+fn print_summary(out: &mut impl Write, s: &SummaryLine<'_>) {
     let _ = writeln!(
         out,
         "replayed against `{}` ({}, sha256 {})",
-        args.policy.display(),
-        policy.name().unwrap_or("unnamed"),
-        policy.sha256()
+        s.policy.path,
+        s.policy.name.unwrap_or("unnamed"),
+        s.policy.sha256
     );
     let _ = writeln!(
         out,
         "  {} decision lines read; {} compared, {} agree, {} differ",
-        report.decisions,
-        replay.compared,
-        replay.compared - replay.mismatched,
-        replay.mismatched
+        s.decisions, s.compared, s.agree, s.mismatched
     );
-    if !replay.not_redecidable.is_empty() {
-        let parts: Vec<String> = replay
+    if !s.not_redecidable.is_empty() {
+        let parts: Vec<String> = s
             .not_redecidable
             .iter()
             .map(|(k, v)| format!("{k} {v}"))
             .collect();
-        let _ = writeln!(
-            out,
-            "  not re-decidable (URL not fully logged): {}",
-            parts.join(", ")
-        );
+        let parts = parts.join(", ");
+        let _ = writeln!(out, "  not re-decidable (URL not fully logged): {parts}");
     }
-    if replay.path_redacted > 0 {
+    if s.path_redacted > 0 {
         let _ = writeln!(
             out,
             "  not re-decided: path redacted (path_in_logs): {} lines",
-            replay.path_redacted
+            s.path_redacted
         );
     }
-    for (sha, lines) in &replay.from_archive {
+    for archived in &s.from_archive {
+        let (sha, lines) = (short_sha(archived.sha256), archived.lines);
         let _ = writeln!(
             out,
-            "  re-decided with archived revision {}: {lines} lines",
-            short_sha(sha)
+            "  re-decided with archived revision {sha}: {lines} lines"
         );
     }
-    if let Some(archive) = &replay.archive {
-        for (sha, why) in &archive.unloadable {
-            let _ = writeln!(
-                out,
-                "  archived revision {} not used: {}",
-                terminal_safe(short_sha(sha)),
-                terminal_safe(why)
-            );
-        }
+    for (sha, why) in s.archive_unloadable.into_iter().flatten() {
+        let (sha, why) = (terminal_safe(short_sha(sha)), terminal_safe(why));
+        let _ = writeln!(out, "  archived revision {sha} not used: {why}");
     }
-    for (sha, skipped) in replay.skipped.iter() {
+    for skipped in &s.skipped {
         let _ = writeln!(
             out,
             "  skipped, other revision {} ({}): {} lines",
-            terminal_safe(short_sha(sha)),
-            terminal_safe(skipped.name.as_deref().unwrap_or("unnamed")),
+            terminal_safe(short_sha(skipped.sha256)),
+            terminal_safe(skipped.name.unwrap_or("unnamed")),
             skipped.lines
         );
     }
-    if let Some(other) = replay.skipped.other() {
-        let _ = writeln!(out, "  skipped, further revisions: {} lines", other.lines);
+    if let Some(lines) = s.skipped_further_revisions {
+        let _ = writeln!(out, "  skipped, further revisions: {lines} lines");
     }
-    if report.problems.total > 0 {
-        let parts: Vec<String> = report
-            .problems
-            .by_kind
-            .iter()
-            .map(|(k, v)| format!("{k} {v}"))
-            .collect();
-        let _ = writeln!(
-            out,
-            "  malformed lines: {} ({})",
-            report.problems.total,
-            parts.join(", ")
-        );
-        for e in &report.problems.examples {
-            let _ = writeln!(
-                out,
-                "    {}: {}: {}",
-                terminal_safe(&e.location.to_string()),
-                e.kind,
-                terminal_safe(&e.detail)
-            );
-        }
-    }
-    if replay.compared == 0 {
+    print_malformed(out, s.malformed);
+    if !s.verified {
         let _ = writeln!(
             out,
             "  warning: no line was decided by this policy revision; nothing was verified"
+        );
+    }
+}
+
+/// The malformed lines, by kind, and the first few.
+fn print_malformed(out: &mut impl Write, problems: &ProblemTally) {
+    if problems.total == 0 {
+        return;
+    }
+    let parts: Vec<String> = problems
+        .by_kind
+        .iter()
+        .map(|(k, v)| format!("{k} {v}"))
+        .collect();
+    let _ = writeln!(
+        out,
+        "  malformed lines: {} ({})",
+        problems.total,
+        parts.join(", ")
+    );
+    for e in &problems.examples {
+        let _ = writeln!(
+            out,
+            "    {}: {}: {}",
+            terminal_safe(&e.location.to_string()),
+            e.kind,
+            terminal_safe(&e.detail)
         );
     }
 }

@@ -4,11 +4,12 @@
 use std::borrow::Cow;
 
 use egress_policy_engine::request::normalise_method;
-use egress_policy_engine::{Action, CompiledPolicy, Decision, Request};
+use egress_policy_engine::{Action, CompiledPolicy, Decision, PolicyRef, Request};
 use serde::Serialize;
 use serde_json::Value;
 
-/// The decision fields of a log line, plus `rule_line`, in `explain --json`'s order.
+/// The decision fields of a log line, plus `rule_line`, and the policy, in `explain --json`'s
+/// order.
 #[derive(Debug, Serialize)]
 pub struct Fields<'a> {
     action: Action,
@@ -28,6 +29,7 @@ pub struct Fields<'a> {
     query: Option<&'a str>,
     customer: Option<&'a str>,
     tags: &'a [String],
+    policy: PolicyRef,
 }
 
 impl<'a> Fields<'a> {
@@ -57,6 +59,7 @@ impl<'a> Fields<'a> {
                 .filter(|_| policy.defaults().query_in_logs),
             customer: request.customer,
             tags: request.tags.unwrap_or_default(),
+            policy: policy.policy_ref(),
         }
     }
 

@@ -31,96 +31,54 @@ pub fn why(
     file_name: &str,
 ) -> Why {
     let refusal = match &decision.reason {
-        Some(Reason::Refusal(refusal)) => Some((*refusal, because(*refusal))),
+        Some(Reason::Refusal(refusal)) => Some(*refusal),
         _ => None,
     };
     let (Some(target), None) = (
         &decision.target,
         refusal.filter(|_| decision.rule.is_none()),
     ) else {
-        let (code, because) = refusal
-            .map(|(r, because)| (r.code(), because))
-            .unwrap_or_default();
+        let code = refusal.map_or("", Refusal::code);
+        let because = refusal.map_or("", because);
         return Why {
             lines: vec![format!("refused before any rule: `{code}` ({because})")],
             deciding_pattern: None,
         };
     };
-    let rendered = Rendered { request, target };
-    let first = |action: Action, mode: Mode| {
+    let rendered = Rendered {
+        request,
+        target,
+        file_name,
+    };
+    let first = |(action, mode): (Action, Mode)| {
         let mut matched = trace.rules.iter().filter(|r| r.matched);
         matched.find(|r| (r.rule.action, r.rule.mode) == (action, mode))
     };
-    let block = first(Action::Block, Mode::Enforce);
-    let inject = first(Action::Inject, Mode::Enforce);
-    let pass = first(Action::Pass, Mode::Enforce);
-    let report = first(Action::Block, Mode::Report).map(|r| ("report-mode block", Some(r)));
-    let mut lines = Vec::new();
-    for (kind, found) in [("block", block)]
+    let [block, report, inject, pass] = [
+        (Action::Block, Mode::Enforce),
+        (Action::Block, Mode::Report),
+        (Action::Inject, Mode::Enforce),
+        (Action::Pass, Mode::Enforce),
+    ]
+    .map(first);
+    let kinds = [("block", block), ("report-mode block", report)];
+    let kinds = kinds
         .into_iter()
-        .chain(report)
-        .chain([("inject", inject), ("pass", pass)])
-    {
-        lines.push(match found {
-            Some(r) => {
-                let held = rendered.held(r).join("; ");
-                format!(
-                    "first matching {kind} rule: {} ({file_name}:{}): {held}",
-                    r.rule.id, r.rule.line
-                )
-            }
-            None => format!("first matching {kind} rule: none"),
-        });
-    }
-    let near_misses = trace
-        .rules
-        .iter()
-        .filter(|r| !r.matched && !r.rule.applies_to_every_host());
-    for r in near_misses.take(MAX_NEAR_MISSES) {
-        if let Some(failed) = r.checks.last().filter(|c| !c.holds()) {
-            let failed = rendered.check(r.rule, failed);
-            let (id, line) = (&r.rule.id, r.rule.line);
-            lines.push(format!(
-                "names the host but does not match: {id} ({file_name}:{line}): {failed}"
-            ));
-        }
-    }
-    lines.push(
-        match (block, inject, pass) {
-            (Some(_), ..) if report_all => {
-                "the policy is in report mode: the matching block rule is only reported"
-            }
-            (Some(_), ..) => {
-                "a matching block rule in enforce mode decides (deny overrides inject and pass)"
-            }
-            (None, Some(_), _) => {
-                "no enforcing block rule matched: the first matching inject rule decides"
-            }
-            (None, None, Some(_)) => {
-                "no block or inject rule matched: the first matching pass rule decides"
-            }
-            (None, None, None) => "no rule matched: `defaults.action` decides",
-        }
-        .to_owned(),
+        .chain([("inject", inject), ("pass", pass)]);
+    let shown = kinds.filter(|(kind, found)| *kind != "report-mode block" || found.is_some());
+    let mut lines: Vec<String> = shown.map(|(kind, r)| rendered.first(kind, r)).collect();
+    let near_misses = trace.rules.iter().filter(|r| !r.matched);
+    let near_misses = near_misses.filter(|r| !r.rule.applies_to_every_host());
+    lines.extend(
+        near_misses
+            .take(MAX_NEAR_MISSES)
+            .filter_map(|r| rendered.near_miss(r)),
     );
-    let deciding = decision.rule.as_ref().and_then(|d| {
-        let mut deciding = [block, inject, pass].into_iter().flatten();
-        deciding.find(|r| r.rule.id == d.id)
-    });
-    // Refused with a rule: an inject rule's refusal, and the reading that does not match.
-    if let (Some((refusal, because)), Action::Block) = (refusal, decision.action) {
-        lines.push(format!("refused `{}`: {because}", refusal.code()));
-        let failed = deciding.and_then(|r| Some((r.rule, r.checks.last().filter(|c| !c.holds())?)));
-        if let Some((rule, failed)) = failed {
-            lines.push(format!(
-                "not every reading matches: {}",
-                rendered.check(rule, failed)
-            ));
-        }
-    }
-    if decision.would_block && decision.action != Action::Block {
-        lines.push("report mode: the request would have been blocked; it goes through with `would_block = true`".to_owned());
-    }
+    let found = [block, inject, pass].map(|r| r.is_some());
+    lines.push(deciding_line(found, report_all).to_owned());
+    let mut deciding = [block, inject, pass].into_iter().flatten();
+    let deciding = deciding.find(|r| decision.rule.as_ref().is_some_and(|d| d.id == r.rule.id));
+    lines.extend(rendered.after_rules(decision, deciding));
     Why {
         lines,
         deciding_pattern: deciding.and_then(|r| match r.host.as_ref()? {
@@ -128,6 +86,25 @@ pub fn why(
             HostMatch::List(list, _) => Some(list.id.clone()),
             HostMatch::Every => None,
         }),
+    }
+}
+
+/// Which kind of rule decides, by whether a block, inject and pass rule matched.
+fn deciding_line(found: [bool; 3], report_all: bool) -> &'static str {
+    match found {
+        [true, ..] if report_all => {
+            "the policy is in report mode: the matching block rule is only reported"
+        }
+        [true, ..] => {
+            "a matching block rule in enforce mode decides (deny overrides inject and pass)"
+        }
+        [false, true, _] => {
+            "no enforcing block rule matched: the first matching inject rule decides"
+        }
+        [false, false, true] => {
+            "no block or inject rule matched: the first matching pass rule decides"
+        }
+        [false, false, false] => "no rule matched: `defaults.action` decides",
     }
 }
 
@@ -158,13 +135,61 @@ fn because(refusal: Refusal) -> &'static str {
     }
 }
 
-/// The request as decided on, to render checks against.
+/// The request as decided on, to render checks against, and the policy's file name.
 struct Rendered<'a> {
     request: &'a Request<'a>,
     target: &'a Target,
+    file_name: &'a str,
 }
 
 impl Rendered<'_> {
+    /// The first matching rule of a kind, and what held for it.
+    fn first(&self, kind: &str, found: Option<&RuleTrace<'_>>) -> String {
+        let file_name = self.file_name;
+        match found {
+            Some(r) => {
+                let (id, line, held) = (&r.rule.id, r.rule.line, self.held(r).join("; "));
+                format!("first matching {kind} rule: {id} ({file_name}:{line}): {held}")
+            }
+            None => format!("first matching {kind} rule: none"),
+        }
+    }
+
+    /// An inject rule's refusal, with the reading that does not match, and report mode
+    /// letting a block through.
+    fn after_rules(&self, decision: &Decision, deciding: Option<&RuleTrace<'_>>) -> Vec<String> {
+        let mut lines = Vec::new();
+        if let (Some(Reason::Refusal(refusal)), Action::Block) = (&decision.reason, decision.action)
+        {
+            lines.push(format!(
+                "refused `{}`: {}",
+                refusal.code(),
+                because(*refusal)
+            ));
+            let failed =
+                deciding.and_then(|r| Some((r.rule, r.checks.last().filter(|c| !c.holds())?)));
+            if let Some((rule, failed)) = failed {
+                lines.push(format!(
+                    "not every reading matches: {}",
+                    self.check(rule, failed)
+                ));
+            }
+        }
+        if decision.would_block && decision.action != Action::Block {
+            lines.push("report mode: the request would have been blocked; it goes through with `would_block = true`".to_owned());
+        }
+        lines
+    }
+
+    /// A rule that names the host but does not match, and the condition that failed.
+    fn near_miss(&self, r: &RuleTrace<'_>) -> Option<String> {
+        let failed = self.check(r.rule, r.checks.last().filter(|c| !c.holds())?);
+        let (id, line, file_name) = (&r.rule.id, r.rule.line, self.file_name);
+        Some(format!(
+            "names the host but does not match: {id} ({file_name}:{line}): {failed}"
+        ))
+    }
+
     /// What held for a matching rule, in the order checked: its hosts, then its conditions.
     fn held(&self, r: &RuleTrace<'_>) -> Vec<String> {
         let host = &self.target.host;
@@ -215,25 +240,25 @@ impl Rendered<'_> {
                 fit,
             } => {
                 let path = &target.path;
-                let read = match (reading == path, ignore_case) {
-                    (true, false) => format!("path `{path}`"),
-                    (true, true) => format!("path `{path}` ignoring case"),
-                    (false, false) => format!("path `{path}` read as `{reading}`"),
-                    (false, true) => format!("path `{path}` read as `{reading}` ignoring case"),
-                };
-                let regex = rule.path_regex.as_deref().unwrap_or_default();
+                let read_as = Some(reading).filter(|r| *r != path);
+                let read_as = read_as.map_or(String::new(), |r| format!(" read as `{r}`"));
+                let case = if *ignore_case { " ignoring case" } else { "" };
+                let read = format!("path `{path}`{read_as}{case}");
+                let regex = rule.path_regex.as_deref();
                 match fit {
                     PathFit::Holds(glob) => {
                         let glob = glob.and_then(|i| rule.paths.as_ref()?.get(i));
                         let glob = glob.map(|g| format!("{read} matches `{g}`"));
-                        let regex = rule
-                            .path_regex
-                            .as_ref()
-                            .map(|r| format!("{read} matches regex `{r}`"));
+                        let regex = regex.map(|r| format!("{read} matches regex `{r}`"));
                         glob.into_iter().chain(regex).collect::<Vec<_>>().join("; ")
                     }
                     PathFit::NotInPaths => format!("{read} matches none of its `paths`"),
-                    PathFit::NotRegex => format!("{read} does not match regex `{regex}`"),
+                    PathFit::NotRegex => {
+                        format!(
+                            "{read} does not match regex `{}`",
+                            regex.unwrap_or_default()
+                        )
+                    }
                 }
             }
             Check::TooManyReadings(_) => format!(
@@ -245,41 +270,34 @@ impl Rendered<'_> {
 
     /// A listed condition's name, the rule's entries and the request's value.
     fn listed(&self, rule: &Rule, condition: Condition) -> (&'static str, Vec<String>, String) {
-        let texts = |values: Option<&Vec<String>>| values.cloned().unwrap_or_default();
+        let (target, request) = (self.target, self.request);
+        let all = |entries: &Option<Vec<String>>| entries.clone().unwrap_or_default();
         match condition {
-            Condition::Scheme => (
-                "scheme",
-                rule.effective_schemes()
-                    .unwrap_or_default()
-                    .iter()
-                    .map(|s| s.as_str().to_owned())
-                    .collect(),
-                self.target.scheme.clone(),
-            ),
-            Condition::Port => (
-                "port",
-                rule.effective_ports()
-                    .unwrap_or_default()
-                    .iter()
-                    .map(u16::to_string)
-                    .collect(),
-                self.target.port.to_string(),
-            ),
-            Condition::Method => (
-                "method",
-                texts(rule.methods.as_ref()),
-                normalise_method(self.request.method).into_owned(),
-            ),
-            Condition::Customer => (
-                "customer",
-                texts(rule.customers.as_ref()),
-                self.request.customer.unwrap_or_default().to_owned(),
-            ),
-            Condition::Tags => (
-                "tags",
-                texts(rule.tags.as_ref()),
-                self.request.tags.unwrap_or_default().join(", "),
-            ),
+            Condition::Scheme => {
+                let schemes = rule.effective_schemes().unwrap_or_default().iter();
+                let schemes = schemes.map(|s| s.as_str().to_owned()).collect();
+                ("scheme", schemes, target.scheme.clone())
+            }
+            Condition::Port => {
+                let ports = rule.effective_ports().unwrap_or_default().iter();
+                (
+                    "port",
+                    ports.map(u16::to_string).collect(),
+                    target.port.to_string(),
+                )
+            }
+            Condition::Method => {
+                let method = normalise_method(request.method).into_owned();
+                ("method", all(&rule.methods), method)
+            }
+            Condition::Customer => {
+                let customer = request.customer.unwrap_or_default().to_owned();
+                ("customer", all(&rule.customers), customer)
+            }
+            Condition::Tags => {
+                let tags = request.tags.unwrap_or_default().join(", ");
+                ("tags", all(&rule.tags), tags)
+            }
         }
     }
 }
