@@ -11,7 +11,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use egress_policy_engine::request::normalise_method;
-use egress_policy_engine::{Action, ClaimVars, Decision, Identity, Request};
+use egress_policy_engine::{Action, ClaimVars, Decision, Identity, Reason, Request};
 use egress_policy_outbound::log::{LogFacts, build};
 use egress_policy_outbound::{ActionPlan, JwtSigner, LocalAnswer, Minter, RequestError, plan};
 use wasm_bindgen::prelude::*;
@@ -270,7 +270,7 @@ fn internal_error_decision() -> Decision {
     Decision {
         action: Action::Block,
         rule: None,
-        reason: Some(RequestError::InternalError.code().to_owned()),
+        reason: Some(Reason::InternalError),
         would_block: false,
         report_rule: None,
         credential: None,

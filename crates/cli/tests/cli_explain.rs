@@ -332,6 +332,52 @@ fn why_names_the_refusals_of_hostile_requests() {
 }
 
 #[test]
+fn why_names_the_path_reading_the_engine_matched_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("policy.toml");
+    std::fs::write(
+        &policy,
+        "version = 1\n[[rules]]\nid = \"b\"\naction = \"block\"\nhosts = [\"api.test\"]\npaths = [\"/admin\"]\n\
+         [[rules]]\nid = \"p\"\naction = \"pass\"\nhosts = [\"api.test\"]\npaths = [\"/v1/**\"]\n",
+    )
+    .unwrap();
+    let why = |url: &str| {
+        let policy = policy.to_str().unwrap();
+        let out = run(&["explain", "--policy", policy, "--customer", "c", url]);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        out.stdout
+    };
+    // A block rule that holds on a reading of the path other than the canonical one.
+    let out = why("https://api.test/admin%3Fx");
+    assert!(
+        out.contains("): host `api.test` matches `api.test`; path `/admin%3Fx` read as `/admin` matches `/admin`\n"),
+        "{out}"
+    );
+    // A pass rule that holds on the canonical path but not on every reading.
+    let out = why("https://api.test/v1/..%2Fadmin%2Fx");
+    assert!(
+        out.contains("names the host but does not match: p ("),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            ": path `/v1/..%2Fadmin%2Fx` read as `/admin/x` matches none of its `paths`\n"
+        ),
+        "{out}"
+    );
+    // An inject rule refused for an ambiguous path: the reading it does not match.
+    let out = explain(&[
+        "--customer",
+        "customer-123",
+        "https://api.example.com/v1/..%2F..%2Fadmin",
+    ]);
+    assert!(
+        out.contains("  not every reading matches: path `/v1/..%2F..%2Fadmin` read as `/admin` matches none of its `paths`\n"),
+        "{out}"
+    );
+}
+
+#[test]
 fn a_closed_stdout_ends_the_command_quietly() {
     let (reader, writer) = std::io::pipe().unwrap();
     drop(reader);

@@ -11,7 +11,9 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use url::{Host, Url};
 
+use crate::canonical_changes::changes;
 use crate::decision::{Refusal, Target};
+use crate::trace::{Event, NoTrace, Tracer};
 
 /// The canonical host of a request.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -131,28 +133,45 @@ pub struct Refused {
 /// Plain URLs take a fast path that agrees with the full parser by construction (and by the
 /// differential tests); everything else goes through [`canonicalise_whatwg`].
 pub fn canonicalise(raw: &str) -> Result<CanonicalUrl, Refused> {
-    match crate::canonical_fast::canonicalise_plain(raw) {
-        Some(url) => Ok(url),
-        None => canonicalise_whatwg(raw),
+    canonicalise_traced(raw, &mut NoTrace)
+}
+
+/// [`canonicalise`], reporting what changed to `tracer` (which takes the full parser: the
+/// fast path changes nothing worth describing but the port, and agrees with it).
+pub(crate) fn canonicalise_traced<'m, T: Tracer<'m>>(
+    raw: &str,
+    tracer: &mut T,
+) -> Result<CanonicalUrl, Refused> {
+    if !T::ON
+        && let Some(url) = crate::canonical_fast::canonicalise_plain(raw)
+    {
+        return Ok(url);
     }
+    whatwg(raw, tracer)
 }
 
 /// [`canonicalise`] through the full WHATWG parser only.
 pub fn canonicalise_whatwg(raw: &str) -> Result<CanonicalUrl, Refused> {
+    whatwg(raw, &mut NoTrace)
+}
+
+fn whatwg<'m>(raw: &str, tracer: &mut impl Tracer<'m>) -> Result<CanonicalUrl, Refused> {
     let url = Url::parse(raw).map_err(|_| Refused {
         refusal: Refusal::InvalidUrl,
         target: None,
     })?;
     let Some(scheme) = Scheme::parse(url.scheme()) else {
+        let target = Target {
+            scheme: url.scheme().to_owned(),
+            host: url.host_str().unwrap_or("").to_owned(),
+            port: url.port_or_known_default().unwrap_or(0),
+            path: url.path().to_owned(),
+            query: url.query().map(str::to_owned),
+        };
+        tracer.record(|| Event::Canonicalised(changes(raw, &url, &target)));
         return Err(Refused {
             refusal: Refusal::UnsupportedScheme,
-            target: Some(Target {
-                scheme: url.scheme().to_owned(),
-                host: url.host_str().unwrap_or("").to_owned(),
-                port: url.port_or_known_default().unwrap_or(0),
-                path: url.path().to_owned(),
-                query: url.query().map(str::to_owned),
-            }),
+            target: Some(target),
         });
     };
     let host = match url.host() {
@@ -179,6 +198,7 @@ pub fn canonicalise_whatwg(raw: &str) -> Result<CanonicalUrl, Refused> {
         path: canonical_path(url.path()),
         query: url.query().map(str::to_owned),
     };
+    tracer.record(|| Event::Canonicalised(changes(raw, &url, &canonical.target())));
     if !url.username().is_empty() || url.password().is_some() {
         return Err(Refused {
             refusal: Refusal::UserinfoInUrl,

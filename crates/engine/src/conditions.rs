@@ -8,26 +8,55 @@ use regex_lite::Regex;
 use crate::canonical::CanonicalUrl;
 use crate::model::Rule;
 use crate::request::Request;
+use crate::trace::{Check, Condition, Event, PathFit, Tracer};
 
 /// Whether every condition of `rule` other than hosts and path conditions holds, schemes and
-/// ports as [`Rule::effective_schemes`] and [`Rule::effective_ports`] give them. The
-/// request's method is already upper-cased.
-pub(crate) fn conditions_hold(rule: &Rule, url: &CanonicalUrl, request: &Request<'_>) -> bool {
-    rule.effective_schemes()
-        .is_none_or(|s| s.contains(&url.scheme))
-        && rule.effective_ports().is_none_or(|p| p.contains(&url.port))
-        && rule
-            .methods
+/// ports as [`Rule::effective_schemes`] and [`Rule::effective_ports`] give them, checked in
+/// that order up to the first that fails. The request's method is already upper-cased.
+pub(crate) fn conditions_hold<'m>(
+    rule: &Rule,
+    url: &CanonicalUrl,
+    request: &Request<'_>,
+    tracer: &mut impl Tracer<'m>,
+) -> bool {
+    // `None`: the rule has no such condition; `Some(entry)`: the entry the request's value
+    // equals, if any.
+    let mut holds = |condition, entry: Option<Option<usize>>| {
+        entry.is_none_or(|entry| {
+            tracer.record(|| Event::Check(Check::Listed(condition, entry)));
+            entry.is_some()
+        })
+    };
+    holds(
+        Condition::Scheme,
+        rule.effective_schemes()
+            .map(|s| s.iter().position(|s| *s == url.scheme)),
+    ) && holds(
+        Condition::Port,
+        rule.effective_ports()
+            .map(|p| p.iter().position(|p| *p == url.port)),
+    ) && holds(
+        Condition::Method,
+        rule.methods
             .as_ref()
-            .is_none_or(|m| m.iter().any(|m| m == request.method))
-        && rule
-            .customers
-            .as_ref()
-            .is_none_or(|c| request.customer.is_some_and(|rc| c.iter().any(|c| c == rc)))
-        && rule
-            .tags
-            .as_ref()
-            .is_none_or(|t| request.tags.into_iter().flatten().any(|rt| t.contains(rt)))
+            .map(|m| m.iter().position(|m| m == request.method)),
+    ) && holds(
+        Condition::Customer,
+        rule.customers.as_ref().map(|c| {
+            request
+                .customer
+                .and_then(|rc| c.iter().position(|c| c == rc))
+        }),
+    ) && holds(
+        Condition::Tags,
+        rule.tags.as_ref().map(|t| {
+            request
+                .tags
+                .into_iter()
+                .flatten()
+                .find_map(|rt| t.iter().position(|t| t == rt))
+        }),
+    )
 }
 
 /// Whether `rule` has path conditions at all.
@@ -35,22 +64,33 @@ pub(crate) fn has_path_conditions(rule: &Rule) -> bool {
     rule.paths.is_some() || rule.path_regex.is_some()
 }
 
-/// Whether the path conditions of `rule` hold for one reading of the path. With
+/// How one reading of the path fares against the path conditions of `rule`. With
 /// `ignore_case`, globs compare ASCII case-insensitively and `path_regex` is the
 /// case-insensitive build of the rule's expression.
-pub(crate) fn path_conditions_hold(
+pub(crate) fn path_fit(
     rule: &Rule,
     path_regex: Option<&Regex>,
     reading: &str,
     ignore_case: bool,
-) -> bool {
-    rule.paths.as_ref().is_none_or(|globs| {
-        globs.iter().any(|g| {
-            if ignore_case {
-                g.matches_ignoring_case(reading)
-            } else {
-                g.matches(reading)
+) -> PathFit {
+    let glob = match &rule.paths {
+        None => None,
+        Some(globs) => {
+            let matching = globs.iter().position(|g| {
+                if ignore_case {
+                    g.matches_ignoring_case(reading)
+                } else {
+                    g.matches(reading)
+                }
+            });
+            if matching.is_none() {
+                return PathFit::NotInPaths;
             }
-        })
-    }) && path_regex.is_none_or(|r| r.is_match(reading))
+            matching
+        }
+    };
+    if path_regex.is_some_and(|r| !r.is_match(reading)) {
+        return PathFit::NotRegex;
+    }
+    PathFit::Holds(glob)
 }

@@ -15,13 +15,15 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use crate::canonical::{CanonicalUrl, canonicalise};
-use crate::conditions::has_path_conditions;
-use crate::decision::{Action, DEFAULT_ACTION_REASON, Decision, Refusal, RuleRef, Target};
+use crate::canonical::{CanonicalHost, CanonicalUrl, canonicalise_traced};
+use crate::conditions::{conditions_hold, has_path_conditions};
+use crate::decision::{Action, Decision, Reason, Refusal, Target};
+use crate::domain_list::DomainList;
 use crate::identity;
 use crate::model::{IpLiterals, Mode, PolicyModel, Rule};
 use crate::path_readings::readings;
 use crate::request::{NON_INJECTABLE_METHODS, Request, normalise_method};
+use crate::trace::{Check, Event, HostMatch, PathFit, Tracer};
 
 /// How a candidate rule's hosts matched the request's host.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -46,13 +48,12 @@ pub(crate) struct Candidate {
 
 /// How a decider finds rules.
 pub(crate) trait RuleSource {
-    /// Every rule whose hosts match and whose conditions other than the path conditions hold,
-    /// ascending by index, each once (the strongest [`Via`] when several apply). `request`
-    /// carries the upper-cased method.
-    fn candidates(&self, url: &CanonicalUrl, request: &Request<'_>, out: &mut Vec<Candidate>);
-    /// Whether rule `index`'s path conditions hold for one reading of the path, optionally
+    /// Every rule whose hosts match, ascending by index, each once (the strongest [`Via`]
+    /// when several apply).
+    fn candidates(&self, url: &CanonicalUrl, out: &mut Vec<Candidate>);
+    /// How rule `index`'s path conditions fare on one reading of the path, optionally
     /// comparing case-insensitively.
-    fn path_holds(&self, index: usize, reading: &str, ignore_case: bool) -> bool;
+    fn path_fit(&self, index: usize, reading: &str, ignore_case: bool) -> PathFit;
     /// Whether some rule has a `tags` condition: then a request without a tags parameter is
     /// refused (`no_tags`).
     fn scopes_by_tag(&self) -> bool;
@@ -95,20 +96,85 @@ impl Readings<'_> {
             .as_deref()
     }
 
-    /// Any reading matches, case-sensitively or not (block rules).
-    fn any(&mut self, source: &impl RuleSource, index: usize) -> bool {
-        self.all().is_none_or(|all| {
-            all.iter()
-                .any(|r| source.path_holds(index, r, false) || source.path_holds(index, r, true))
-        })
+    /// The canonical path matches (inject rules, before every reading is weighed).
+    fn canonical<'m>(
+        &self,
+        source: &impl RuleSource,
+        index: usize,
+        tracer: &mut impl Tracer<'m>,
+    ) -> bool {
+        let fit = source.path_fit(index, self.canonical, false);
+        tracer.record(|| path_check(self.canonical, false, fit));
+        fit.holds()
+    }
+
+    /// Any reading matches, case-sensitively or not (block rules). Reported: the reading that
+    /// matches, or the canonical path that does not.
+    fn any<'m>(
+        &mut self,
+        source: &impl RuleSource,
+        index: usize,
+        tracer: &mut impl Tracer<'m>,
+    ) -> bool {
+        let canonical = self.canonical;
+        let Some(all) = self.all() else {
+            tracer.record(|| Event::Check(Check::TooManyReadings(true)));
+            return true;
+        };
+        let mut miss = PathFit::NotInPaths;
+        for (i, reading) in all.iter().enumerate() {
+            for ignore_case in [false, true] {
+                let fit = source.path_fit(index, reading, ignore_case);
+                if fit.holds() {
+                    tracer.record(|| path_check(reading, ignore_case, fit));
+                    return true;
+                }
+                if i == 0 && !ignore_case {
+                    miss = fit;
+                }
+            }
+        }
+        tracer.record(|| path_check(canonical, false, miss));
+        false
     }
 
     /// Every reading matches (pass and inject rules). Ignoring case never turns a match into
-    /// a miss, so the case-sensitive comparison is the one that counts.
-    fn every(&mut self, source: &impl RuleSource, index: usize) -> bool {
-        self.all()
-            .is_some_and(|all| all.iter().all(|r| source.path_holds(index, r, false)))
+    /// a miss, so the case-sensitive comparison is the one that counts. Reported: the first
+    /// reading that does not match, or the canonical path that does.
+    fn every<'m>(
+        &mut self,
+        source: &impl RuleSource,
+        index: usize,
+        tracer: &mut impl Tracer<'m>,
+    ) -> bool {
+        let canonical = self.canonical;
+        let Some(all) = self.all() else {
+            tracer.record(|| Event::Check(Check::TooManyReadings(false)));
+            return false;
+        };
+        let mut hit = PathFit::Holds(None);
+        for (i, reading) in all.iter().enumerate() {
+            let fit = source.path_fit(index, reading, false);
+            if !fit.holds() {
+                tracer.record(|| path_check(reading, false, fit));
+                return false;
+            }
+            if i == 0 {
+                hit = fit;
+            }
+        }
+        tracer.record(|| path_check(canonical, false, hit));
+        true
     }
+}
+
+/// The report of a path check.
+fn path_check<'m>(reading: &str, ignore_case: bool, fit: PathFit) -> Event<'m> {
+    Event::Check(Check::Path {
+        reading: reading.to_owned(),
+        ignore_case,
+        fit,
+    })
 }
 
 /// What the rules say once every candidate has been weighed.
@@ -121,13 +187,11 @@ struct Weighed<'m> {
     inject: Option<(&'m Rule, Option<Refusal>)>,
     /// The first pass rule.
     pass: Option<&'m Rule>,
-    /// The first report-mode block rule, and its reason.
+    /// The first report-mode block rule.
     report: Option<&'m Rule>,
     /// An enforcing rule that matches names the IP-literal host (or, for a block rule, the
     /// IPv4 address it embeds).
     names_ip: bool,
-    /// Every matching rule, in file order; recorded only for `explain`.
-    matched: Option<Vec<usize>>,
 }
 
 /// Weighs every candidate rule against the request (method already upper-cased).
@@ -136,27 +200,32 @@ fn weigh<'m>(
     source: &impl RuleSource,
     url: &CanonicalUrl,
     request: &Request<'_>,
-    record: bool,
+    tracer: &mut impl Tracer<'m>,
 ) -> Weighed<'m> {
     let report_all = model.defaults.mode == Mode::Report;
     let mut candidates = Vec::new();
-    source.candidates(url, request, &mut candidates);
+    source.candidates(url, &mut candidates);
     let mut readings = Readings {
         canonical: &url.path,
         all: None,
     };
-    let mut weighed = Weighed {
-        matched: record.then(Vec::new),
-        ..Weighed::default()
-    };
+    let mut weighed = Weighed::default();
     for Candidate { index, via } in candidates {
         let Some(rule) = model.rules.get(index) else {
             continue;
         };
+        // An embedded IPv4 address counts for block rules only, so it never widens access.
+        if via == Via::EmbeddedIpv4 && rule.action != Action::Block {
+            continue;
+        }
+        tracer.record(|| Event::Rule(rule, host_match(model, rule, &url.host, via)));
+        if !conditions_hold(rule, url, request, tracer) {
+            continue;
+        }
         let paths = has_path_conditions(rule);
         let enforcing = match rule.action {
             Action::Block => {
-                if paths && !readings.any(source, index) {
+                if paths && !readings.any(source, index, tracer) {
                     continue;
                 }
                 if rule.mode == Mode::Report || report_all {
@@ -167,21 +236,20 @@ fn weigh<'m>(
                     true
                 }
             }
-            _ if via == Via::EmbeddedIpv4 => continue,
             Action::Pass => {
-                if paths && !readings.every(source, index) {
+                if paths && !readings.every(source, index, tracer) {
                     continue;
                 }
                 weighed.pass.get_or_insert(rule);
                 true
             }
             Action::Inject => {
-                if paths && !source.path_holds(index, &url.path, false) {
+                if paths && !readings.canonical(source, index, tracer) {
                     continue;
                 }
                 let refusal = if NON_INJECTABLE_METHODS.contains(&request.method) {
                     Some(Refusal::MethodNotInjectable)
-                } else if paths && !readings.every(source, index) {
+                } else if paths && !readings.every(source, index, tracer) {
                     Some(Refusal::AmbiguousPath)
                 } else {
                     None
@@ -190,11 +258,8 @@ fn weigh<'m>(
                 refusal.is_none()
             }
         };
-        // Embedded matches reach here only for block rules, so they never widen access.
         weighed.names_ip |= enforcing && via != Via::Other;
-        if let Some(matched) = &mut weighed.matched {
-            matched.push(index);
-        }
+        tracer.record(|| Event::Matched);
     }
     weighed
 }
@@ -203,7 +268,7 @@ fn refused(refusal: Refusal, target: Option<Target>) -> Decision {
     Decision {
         action: Action::Block,
         rule: None,
-        reason: Some(refusal.code().to_owned()),
+        reason: Some(Reason::Refusal(refusal)),
         would_block: false,
         report_rule: None,
         credential: None,
@@ -211,13 +276,15 @@ fn refused(refusal: Refusal, target: Option<Target>) -> Decision {
     }
 }
 
-/// Decides one request against `model`, finding rules through `source`.
-pub(crate) fn decide(
-    model: &PolicyModel,
+/// Decides one request against `model`, finding rules through `source`, reporting to
+/// `tracer`.
+pub(crate) fn decide<'m>(
+    model: &'m PolicyModel,
     source: &impl RuleSource,
     request: &Request<'_>,
+    tracer: &mut impl Tracer<'m>,
 ) -> Decision {
-    let url = match canonicalise(request.url) {
+    let url = match canonicalise_traced(request.url, tracer) {
         Ok(url) => url,
         Err(r) => return refused(r.refusal, r.target),
     };
@@ -229,9 +296,13 @@ pub(crate) fn decide(
         method: &method,
         ..*request
     };
-    let report_all = model.defaults.mode == Mode::Report;
-    let weighed = weigh(model, source, &url, &request, false);
+    let weighed = weigh(model, source, &url, &request, tracer);
+    conclude(model, &weighed, url)
+}
 
+/// The decision once every candidate rule has been weighed: steps 1 (`ip_literal`) to 5.
+fn conclude(model: &PolicyModel, weighed: &Weighed<'_>, url: CanonicalUrl) -> Decision {
+    let report_all = model.defaults.mode == Mode::Report;
     let mut decision = Decision {
         action: Action::Pass,
         rule: None,
@@ -242,7 +313,7 @@ pub(crate) fn decide(
         target: None,
     };
     // The first would-block's reason; an IP-literal refusal comes first (step 1).
-    let mut would_reason = weighed.report.map(|rule| rule.reason.clone());
+    let mut would_reason = weighed.report.map(rule_reason);
 
     if url.host.ip().is_some()
         && model.defaults.ip_literals == IpLiterals::Block
@@ -250,17 +321,17 @@ pub(crate) fn decide(
     {
         if !report_all {
             decision.action = Action::Block;
-            decision.reason = Some(Refusal::IpLiteral.code().to_owned());
+            decision.reason = Some(Reason::Refusal(Refusal::IpLiteral));
             decision.target = Some(url.into_target());
             return decision;
         }
         decision.would_block = true;
-        would_reason = Some(Some(Refusal::IpLiteral.code().to_owned()));
+        would_reason = Some(Some(Reason::Refusal(Refusal::IpLiteral)));
     }
     decision.target = Some(url.into_target());
 
     if let Some(rule) = weighed.block {
-        return ruled(decision, Action::Block, rule, rule.reason.clone());
+        return ruled(decision, Action::Block, rule, rule_reason(rule));
     }
     if let Some((rule, refusal)) = weighed.inject {
         return match refusal {
@@ -268,7 +339,7 @@ pub(crate) fn decide(
                 decision,
                 Action::Block,
                 rule,
-                Some(refusal.code().to_owned()),
+                Some(Reason::Refusal(refusal)),
             ),
             None => {
                 let mut decision = ruled(decision, Action::Inject, rule, None);
@@ -286,11 +357,11 @@ pub(crate) fn decide(
     if model.defaults.action == Action::Block {
         if !report_all {
             decision.action = Action::Block;
-            decision.reason = Some(DEFAULT_ACTION_REASON.to_owned());
+            decision.reason = Some(Reason::DefaultAction);
             return decision;
         }
         decision.would_block = true;
-        would_reason.get_or_insert(Some(DEFAULT_ACTION_REASON.to_owned()));
+        would_reason.get_or_insert(Some(Reason::DefaultAction));
     }
     if decision.would_block {
         decision.reason = would_reason.flatten();
@@ -298,39 +369,57 @@ pub(crate) fn decide(
     decision
 }
 
+/// A block rule's own `reason`, if it gives one.
+fn rule_reason(rule: &Rule) -> Option<Reason> {
+    rule.reason.clone().map(Reason::Rule)
+}
+
 /// `decision` decided by `rule`.
-fn ruled(mut decision: Decision, action: Action, rule: &Rule, reason: Option<String>) -> Decision {
+fn ruled(mut decision: Decision, action: Action, rule: &Rule, reason: Option<Reason>) -> Decision {
     decision.action = action;
-    decision.rule = Some(RuleRef {
-        id: rule.id.clone(),
-        line: rule.line,
-    });
+    decision.rule = Some(rule.rule_ref());
     decision.reason = reason;
     decision
 }
 
-/// The rules that match the request, in file order (for `explain`): block rules on any
-/// reading of the path, pass rules on every reading, inject rules on the canonical path.
-/// Empty when the request is refused before rules are consulted.
-pub(crate) fn matching_rules<'m>(
+/// How `rule`'s hosts match `host` (for the trace): the index found the rule, this names the
+/// pattern or list entry. Matched through `via`.
+fn host_match<'m>(
     model: &'m PolicyModel,
-    source: &impl RuleSource,
-    request: &Request<'_>,
-) -> Vec<&'m Rule> {
-    let Ok(url) = canonicalise(request.url) else {
-        return Vec::new();
+    rule: &'m Rule,
+    host: &CanonicalHost,
+    via: Via,
+) -> Option<HostMatch<'m>> {
+    if rule.applies_to_every_host() {
+        return Some(HostMatch::Every);
+    }
+    if let (Via::EmbeddedIpv4, CanonicalHost::Ipv6(v6)) = (via, host) {
+        let v4 = CanonicalHost::Ipv4(embedded_ipv4(*v6)?);
+        let mut patterns = rule.hosts.iter().flatten();
+        return patterns.find(|p| p.matches(&v4)).map(HostMatch::Embedded);
+    }
+    if let Some(pattern) = rule.hosts.iter().flatten().find(|p| p.matches(host)) {
+        return Some(HostMatch::Pattern(pattern));
+    }
+    let CanonicalHost::Domain(name) = host else {
+        return None;
     };
-    let method = normalise_method(request.method);
-    let request = Request {
-        method: &method,
-        ..*request
-    };
-    weigh(model, source, &url, &request, true)
-        .matched
-        .into_iter()
+    let (list, entry) = list_match(model, rule, name)?;
+    Some(HostMatch::List(list, entry.to_owned()))
+}
+
+/// The first list of `rule` (in the order the rule names them) that covers the canonical
+/// `host`, and the listed name that does.
+pub(crate) fn list_match<'m, 'h>(
+    model: &'m PolicyModel,
+    rule: &Rule,
+    host: &'h str,
+) -> Option<(&'m DomainList, &'h str)> {
+    rule.lists
+        .iter()
         .flatten()
-        .filter_map(|i| model.rules.get(i))
-        .collect()
+        .filter_map(|id| model.lists.get(id))
+        .find_map(|list| list.find(host).map(|entry| (list, entry)))
 }
 
 /// The IPv4 address to look up besides the host's own, for IPv6 hosts that embed one.

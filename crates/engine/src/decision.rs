@@ -84,6 +84,40 @@ impl Refusal {
 /// The reason code given when no rule matched and `defaults.action = "block"`.
 pub const DEFAULT_ACTION_REASON: &str = "default_action";
 
+/// Why a request was decided as it was: the `reason` of the 403 body and the log line, which
+/// carry it as text ([`Reason::as_str`]).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Reason {
+    /// A refusal: its fixed code.
+    Refusal(Refusal),
+    /// A block rule's own `reason` text: the deciding rule's, or (with `would_block`) the
+    /// report-mode rule's that would have blocked.
+    Rule(String),
+    /// No rule matched and `defaults.action = "block"`: [`DEFAULT_ACTION_REASON`].
+    DefaultAction,
+    /// The Worker could not decide (its policy did not load, or deciding failed):
+    /// `internal_error`. Never given by the engine; the Worker logs it.
+    InternalError,
+}
+
+impl Reason {
+    /// The text written as `reason`: the code, or the rule's own text.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Reason::Refusal(refusal) => refusal.code(),
+            Reason::Rule(text) => text,
+            Reason::DefaultAction => DEFAULT_ACTION_REASON,
+            Reason::InternalError => "internal_error",
+        }
+    }
+}
+
+impl Serialize for Reason {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
 /// A reference from a decision back to the rule in the policy source.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct RuleRef {
@@ -109,14 +143,15 @@ pub struct Target {
 }
 
 /// The engine's answer for one request.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Decision {
     /// What to do.
     pub action: Action,
     /// The rule that decided, `None` for refusals and the default action.
     pub rule: Option<RuleRef>,
-    /// Why: a refusal code, [`DEFAULT_ACTION_REASON`], or a block rule's `reason` text.
-    pub reason: Option<String>,
+    /// Why: a refusal, the default action, or a block rule's `reason` text; with
+    /// `would_block` on a request that goes through, what the block would have said.
+    pub reason: Option<Reason>,
     /// A block rule in report mode (or any block under `mode = "report"`) matched.
     pub would_block: bool,
     /// The report-mode rule that would have blocked, first in file order.
@@ -125,4 +160,11 @@ pub struct Decision {
     pub credential: Option<String>,
     /// The canonicalised request; `None` only when the URL did not parse.
     pub target: Option<Target>,
+}
+
+impl Decision {
+    /// The `reason` as the log line and the 403 body write it.
+    pub fn reason_text(&self) -> Option<&str> {
+        self.reason.as_ref().map(Reason::as_str)
+    }
 }

@@ -61,7 +61,7 @@ ttl = 60
 "#;
 
 /// Canonicalises and decides an arbitrary URL (the input's first byte picks the method and
-/// customer) with both the fast matcher and the reference; they must agree.
+/// customer) with the fast matcher, traced and not, and the reference; they must agree.
 pub fn decide(data: &[u8]) {
     static POLICY: OnceLock<Option<CompiledPolicy>> = OnceLock::new();
     let policy = POLICY.get_or_init(|| compile("fuzz.toml", FUZZ_POLICY).ok().map(|c| c.policy));
@@ -99,5 +99,10 @@ pub fn decide(data: &[u8]) {
     assert_eq!(
         fast, reference,
         "fast matcher and reference disagree on {url:?}"
+    );
+    assert_eq!(
+        policy.explain(&request).0,
+        fast,
+        "the traced decision differs on {url:?}"
     );
 }

@@ -15,6 +15,7 @@
 pub mod artifact;
 pub mod bundle;
 pub mod canonical;
+mod canonical_changes;
 mod canonical_fast;
 mod compile;
 mod conditions;
@@ -44,6 +45,7 @@ pub mod reference;
 pub mod request;
 mod suggest;
 pub mod time;
+pub mod trace;
 mod validate;
 mod wildcard;
 
@@ -52,7 +54,7 @@ pub use canonical::{CanonicalHost, CanonicalUrl, Scheme, canonicalise};
 pub use compile::{Compiled, compile, compile_with_lists, policy_sha256, sha256_hex};
 pub use credential::{ClaimTemplate, ClaimVars, Credential, JwtAlgorithm, TemplatePart};
 pub use decide::embedded_ipv4;
-pub use decision::{Action, DEFAULT_ACTION_REASON, Decision, Refusal, RuleRef, Target};
+pub use decision::{Action, DEFAULT_ACTION_REASON, Decision, Reason, Refusal, RuleRef, Target};
 pub use diagnostic::{Diagnostic, Diagnostics, Severity};
 pub use domain_list::{
     DomainList, ListFileError, ListFiles, ListFormat, ListMatch, is_inside_policy_directory,
@@ -69,3 +71,4 @@ pub use policy::CompiledPolicy;
 pub use request::Request;
 /// "Did you mean" for the CLI's own names (credentials, test-case keys): one edit distance.
 pub use suggest::did_you_mean;
+pub use trace::{Trace, Tracer};

@@ -1,13 +1,14 @@
 //! The compiled policy: the validated model plus its matcher. Immutable, `Send + Sync`.
 
 use crate::credential::Credential;
-use crate::decide::{decide, matching_rules};
+use crate::decide::{decide, list_match};
 use crate::decision::Decision;
 use crate::domain_list::DomainList;
 use crate::log::PolicyRef;
 use crate::matcher::Matcher;
 use crate::model::{Defaults, PolicyModel, Rule};
 use crate::request::Request;
+use crate::trace::{NoTrace, Trace};
 
 /// A policy ready to decide requests. Build it with [`crate::compile`] or
 /// [`CompiledPolicy::load`].
@@ -51,15 +52,22 @@ impl CompiledPolicy {
     /// Decides one request (docs/policy.md: canonicalise, refuse, then the decision order).
     /// Never panics; a malformed URL is a `block` decision with reason `invalid_url`.
     pub fn decide(&self, request: &Request<'_>) -> Decision {
-        decide(&self.model, &self.matcher.source(&self.model), request)
+        decide(
+            &self.model,
+            &self.matcher.source(&self.model),
+            request,
+            &mut NoTrace,
+        )
     }
 
-    /// Every rule that matches the request, in file order, whatever its action or mode (for
-    /// `explain`: the decision names only the deciding rule): block rules on any reading of
-    /// the path, pass rules on every reading, inject rules on the canonical path. Empty when
-    /// the URL is refused (invalid URL, scheme, userinfo).
-    pub fn matching_rules(&self, request: &Request<'_>) -> Vec<&Rule> {
-        matching_rules(&self.model, &self.matcher.source(&self.model), request)
+    /// Decides one request as [`decide`](Self::decide) does, and reports how: what
+    /// canonicalisation changed, and each rule whose hosts match, condition by condition
+    /// (what `explain` shows).
+    pub fn explain(&self, request: &Request<'_>) -> (Decision, Trace<'_>) {
+        let mut trace = Trace::default();
+        let source = self.matcher.source(&self.model);
+        let decision = decide(&self.model, &source, request, &mut trace);
+        (decision, trace)
     }
 
     /// The policy's optional `name`.
@@ -129,17 +137,13 @@ impl CompiledPolicy {
     }
 
     /// The first list of `rule` (in the order the rule names them) that covers the canonical
-    /// `host`, and the listed name that does: what `explain` shows.
+    /// `host`, and the listed name that does.
     pub fn rule_list_match<'h>(
         &self,
         rule: &Rule,
         host: &'h str,
     ) -> Option<(&DomainList, &'h str)> {
-        rule.lists
-            .iter()
-            .flatten()
-            .filter_map(|id| self.model.lists.get(id))
-            .find_map(|list| list.find(host).map(|entry| (list, entry)))
+        list_match(&self.model, rule, host)
     }
 
     /// The validated model (what the artefact stores).

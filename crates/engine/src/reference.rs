@@ -7,13 +7,13 @@ use std::collections::{HashMap, HashSet};
 use regex_lite::Regex;
 
 use crate::canonical::{CanonicalHost, CanonicalUrl};
-use crate::conditions::conditions_hold;
 use crate::decide::{Candidate, RuleSource, Via, decide, embedded_ipv4};
 use crate::decision::{Action, Decision};
 use crate::domain_list::ListMatch;
 use crate::host_pattern::HostPattern;
 use crate::policy::CompiledPolicy;
 use crate::request::Request;
+use crate::trace::{NoTrace, PathFit};
 
 /// Decides like [`CompiledPolicy::decide`], by scanning every rule.
 #[derive(Debug)]
@@ -153,7 +153,7 @@ impl<'p> ReferenceDecider<'p> {
 
     /// The decision, found by scanning every rule.
     pub fn decide(&self, request: &Request<'_>) -> Decision {
-        decide(self.policy.model(), self, request)
+        decide(self.policy.model(), self, request, &mut NoTrace)
     }
 
     /// Whether list `id` covers `host`: the host is listed, or (subdomains) one of the names
@@ -196,7 +196,7 @@ impl<'p> ReferenceDecider<'p> {
 }
 
 impl RuleSource for ReferenceDecider<'_> {
-    fn candidates(&self, url: &CanonicalUrl, request: &Request<'_>, out: &mut Vec<Candidate>) {
+    fn candidates(&self, url: &CanonicalUrl, out: &mut Vec<Candidate>) {
         for (index, rule) in self.policy.rules().iter().enumerate() {
             let via = if rule.applies_to_every_host() {
                 Some(Via::Other)
@@ -215,20 +215,18 @@ impl RuleSource for ReferenceDecider<'_> {
                     .then_some(Via::Other);
                 by_pattern.into_iter().chain(by_list).min()
             };
-            if let Some(via) = via
-                && conditions_hold(rule, url, request)
-            {
+            if let Some(via) = via {
                 out.push(Candidate { index, via });
             }
         }
     }
 
-    fn path_holds(&self, index: usize, reading: &str, ignore_case: bool) -> bool {
+    fn path_fit(&self, index: usize, reading: &str, ignore_case: bool) -> PathFit {
         let Some(rule) = self.policy.rules().get(index) else {
-            return false;
+            return PathFit::NotInPaths;
         };
         if ignore_case && rule.action != Action::Block {
-            return false;
+            return PathFit::NotInPaths;
         }
         let pick = |(sensitive, insensitive): &(Regex, Regex)| {
             if ignore_case {
@@ -237,14 +235,16 @@ impl RuleSource for ReferenceDecider<'_> {
                 sensitive.is_match(reading)
             }
         };
-        let globs = self.path_globs.get(index);
-        rule.paths
-            .as_ref()
-            .is_none_or(|_| globs.is_some_and(|g| g.iter().any(pick)))
-            && self
-                .path_regexes
-                .get(index)
-                .is_none_or(|r| r.as_ref().is_none_or(pick))
+        let globs = self.path_globs.get(index).map(|g| g.iter().position(pick));
+        let glob = match (&rule.paths, globs) {
+            (None, _) => None,
+            (Some(_), Some(Some(glob))) => Some(glob),
+            (Some(_), _) => return PathFit::NotInPaths,
+        };
+        match self.path_regexes.get(index) {
+            Some(Some(regex)) if !pick(regex) => PathFit::NotRegex,
+            _ => PathFit::Holds(glob),
+        }
     }
 
     fn scopes_by_tag(&self) -> bool {

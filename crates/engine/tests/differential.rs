@@ -370,7 +370,19 @@ proptest! {
             let request = Request { method: r.method, url: &r.url, customer: r.customer, tags: Some(&r.tags) };
             let fast = compiled.policy.decide(&request);
             let slow = reference.decide(&request);
-            prop_assert_eq!(fast, slow, "policy:\n{}\nlists: {:?}\nrequest: {:?}", text, lists, r);
+            prop_assert_eq!(&fast, &slow, "policy:\n{}\nlists: {:?}\nrequest: {:?}", text, lists, r);
+            // Traced, the same code decides the same, and the trace accounts for it: the
+            // deciding rule matched, every rule's host match is named, and a rule that did not
+            // match ends on the condition that failed.
+            let (traced, trace) = compiled.policy.explain(&request);
+            prop_assert_eq!(&traced, &fast, "policy:\n{}\nrequest: {:?}", text, r);
+            if let Some(rule) = &fast.rule {
+                prop_assert!(trace.rules.iter().any(|t| t.matched && t.rule.id == rule.id));
+            }
+            for t in &trace.rules {
+                prop_assert!(t.host.is_some(), "{:?}", t);
+                prop_assert!(t.matched || t.checks.last().is_some_and(|c| !c.holds()), "{:?}", t);
+            }
         }
     }
 }

@@ -42,7 +42,7 @@ fn outcome(d: &Decision) -> (Action, Option<&str>, Option<&str>) {
     (
         d.action,
         d.rule.as_ref().map(|r| r.id.as_str()),
-        d.reason.as_deref(),
+        d.reason_text(),
     )
 }
 

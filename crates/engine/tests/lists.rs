@@ -7,6 +7,7 @@
 //! Domain lists: the `[lists.ID]` tables, their files in both formats, how block rules match
 //! them, and the errors (in the list file, by line and column) and warnings about them.
 
+use egress_policy_engine::trace::HostMatch;
 use egress_policy_engine::{
     Action, CompiledPolicy, Decision, Diagnostic, ListFiles, Request, Severity, compile,
     compile_with_lists, list_files, policy_sha256, sha256_hex,
@@ -65,8 +66,10 @@ fn decide(p: &CompiledPolicy, url: &str) -> Decision {
 fn blocked_by(p: &CompiledPolicy, url: &str) -> Option<String> {
     let d = decide(p, url);
     (d.action == Action::Block).then(|| {
-        d.rule
-            .map_or_else(|| d.reason.unwrap_or_default(), |r| r.id)
+        d.rule.as_ref().map_or_else(
+            || d.reason_text().unwrap_or_default().to_owned(),
+            |r| r.id.clone(),
+        )
     })
 }
 
@@ -109,7 +112,7 @@ fn exact_lists_match_the_listed_hosts_only() {
         assert_eq!(blocked_by(&p, url), None, "{url}");
     }
     let d = decide(&p, "https://evil.com/");
-    assert_eq!(d.reason.as_deref(), Some("threat feed"));
+    assert_eq!(d.reason_text(), Some("threat feed"));
 }
 
 #[test]
@@ -208,8 +211,8 @@ fn report_mode_list_rules_report() {
     let d = decide(&p, "https://evil.com/");
     assert_eq!(d.action, Action::Pass);
     assert!(d.would_block);
-    assert_eq!(d.report_rule.unwrap().id, "staged");
-    assert_eq!(d.reason.as_deref(), Some("staged feed"));
+    assert_eq!(d.report_rule.as_ref().unwrap().id, "staged");
+    assert_eq!(d.reason_text(), Some("staged feed"));
 }
 
 #[test]
@@ -219,6 +222,29 @@ fn rule_list_match_names_the_list_and_entry() {
     let (list, entry) = p.rule_list_match(rule, "a.b.evil.com").unwrap();
     assert_eq!((list.id.as_str(), entry), ("feed", "evil.com"));
     assert!(p.rule_list_match(rule, "notevil.com").is_none());
+}
+
+#[test]
+fn the_trace_names_the_list_and_entry() {
+    let p = compiled(&feed_policy("subdomains"), &[("lists/feed.txt", FEED)]);
+    let traced = |url| {
+        let (_, trace) = p.explain(&Request {
+            method: "GET",
+            url,
+            customer: Some("c1"),
+            tags: Some(&[]),
+        });
+        let rule = trace.rules.into_iter().find(|r| r.rule.id == "block-feed");
+        rule.map(|r| match r.host {
+            Some(HostMatch::List(list, entry)) => (list.id.clone(), entry),
+            other => panic!("{other:?}"),
+        })
+    };
+    assert_eq!(
+        traced("https://a.b.evil.com/"),
+        Some(("feed".into(), "evil.com".into()))
+    );
+    assert_eq!(traced("https://notevil.com/"), None);
 }
 
 #[test]

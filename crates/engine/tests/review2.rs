@@ -54,7 +54,7 @@ fn decide_as(
         customer,
         tags,
     });
-    (d.action, d.reason)
+    (d.action, d.reason_text().map(str::to_owned))
 }
 
 fn inject_rule(extra: &str) -> String {
@@ -315,7 +315,7 @@ fn hostile_hosts_are_refused() {
             tags: Some(&[]),
         });
         assert_eq!(d.action, Action::Block, "{url}");
-        assert_eq!(d.reason.as_deref(), Some("invalid_host"), "{url}");
+        assert_eq!(d.reason_text(), Some("invalid_host"), "{url}");
         assert!(d.target.is_none(), "{url}: the hostile host is not logged");
     }
     assert_eq!(

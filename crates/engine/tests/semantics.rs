@@ -144,11 +144,7 @@ fn check_table(p: &CompiledPolicy, cases: &[(&str, Action, Option<&str>)]) {
     for (url, action, expect) in cases {
         let d = decide_with(p, "GET", url, Some("customer-1"), &[]);
         assert_eq!(d.action, *action, "{url}: {d:?}");
-        let got = d
-            .rule
-            .as_ref()
-            .map(|r| r.id.as_str())
-            .or(d.reason.as_deref());
+        let got = d.rule.as_ref().map(|r| r.id.as_str()).or(d.reason_text());
         assert_eq!(got, *expect, "{url}: {d:?}");
     }
 }
@@ -388,7 +384,7 @@ fn ports_and_schemes() {
     ] {
         let d = decide_with(&p, "GET", url, Some("c"), &[]);
         assert_eq!(
-            (d.action, d.reason.as_deref()),
+            (d.action, d.reason_text()),
             (Action::Block, Some("unsupported_scheme")),
             "{url}"
         );
@@ -412,7 +408,7 @@ fn malformed_urls_are_blocked() {
     ] {
         let d = decide_with(&p, "GET", url, Some("c"), &[]);
         assert_eq!(
-            (d.action, d.reason.as_deref()),
+            (d.action, d.reason_text()),
             (Action::Block, Some("invalid_url")),
             "{url:?}"
         );
@@ -423,7 +419,7 @@ fn malformed_urls_are_blocked() {
 fn refusal_order_and_no_customer() {
     let p = policy(POLICY);
     let d = decide_with(&p, "GET", "https://example.net/", None, &[]);
-    assert_eq!(d.reason.as_deref(), Some("no_customer"));
+    assert_eq!(d.reason_text(), Some("no_customer"));
     // Present but not a clean name: refused, never repaired.
     for customer in [
         "",
@@ -435,22 +431,22 @@ fn refusal_order_and_no_customer() {
     ] {
         let d = decide_with(&p, "GET", "https://example.net/", Some(customer), &[]);
         assert_eq!(
-            (d.action, d.reason.as_deref()),
+            (d.action, d.reason_text()),
             (Action::Block, Some("invalid_customer")),
             "{customer:?}"
         );
     }
     for tag in ["", " prod", "a,b", "x\ty"] {
         let d = decide_with(&p, "GET", "https://example.net/", Some("c"), &[tag]);
-        assert_eq!(d.reason.as_deref(), Some("invalid_tags"), "{tag:?}");
+        assert_eq!(d.reason_text(), Some("invalid_tags"), "{tag:?}");
     }
     // Scheme before userinfo before customer.
     let d = decide_with(&p, "GET", "ftp://u@example.net/", None, &[]);
-    assert_eq!(d.reason.as_deref(), Some("unsupported_scheme"));
+    assert_eq!(d.reason_text(), Some("unsupported_scheme"));
     let d = decide_with(&p, "GET", "https://u@example.net/", None, &[]);
-    assert_eq!(d.reason.as_deref(), Some("userinfo_in_url"));
+    assert_eq!(d.reason_text(), Some("userinfo_in_url"));
     let d = decide_with(&p, "GET", "http://8.8.8.8/", None, &[]);
-    assert_eq!(d.reason.as_deref(), Some("no_customer"));
+    assert_eq!(d.reason_text(), Some("no_customer"));
 }
 
 #[test]
@@ -463,14 +459,14 @@ fn decision_order_deny_overrides_and_report_mode() {
     assert_eq!(d.credential.as_deref(), Some("api-jwt"));
     assert!(d.would_block);
     assert_eq!(d.report_rule.as_ref().unwrap().id, "report-tracker");
-    assert_eq!(d.reason.as_deref(), Some("tracking"));
+    assert_eq!(d.reason_text(), Some("tracking"));
     // A block rule later in the file beats the earlier inject rule.
     let d = decide_with(&p, "DELETE", "https://api.example.com/v1", Some("c"), &[]);
     assert_eq!(
-        (d.action, d.rule.unwrap().id.as_str()),
+        (d.action, d.rule.as_ref().unwrap().id.as_str()),
         (Action::Block, "block-api-delete")
     );
-    assert_eq!(d.reason.as_deref(), Some("no deletes"));
+    assert_eq!(d.reason_text(), Some("no deletes"));
     assert!(d.would_block);
     // Report rule alone: passes with would_block.
     let d = decide_with(&p, "GET", "https://tracker.test/", Some("c"), &[]);
@@ -478,7 +474,7 @@ fn decision_order_deny_overrides_and_report_mode() {
         (d.action, d.rule.as_ref(), d.would_block),
         (Action::Pass, None, true)
     );
-    assert_eq!(d.reason.as_deref(), Some("tracking"));
+    assert_eq!(d.reason_text(), Some("tracking"));
     // Customer-scoped block.
     let d = decide_with(&p, "GET", "https://scoped.test/", Some("acme"), &[]);
     assert_eq!(d.action, Action::Block);
@@ -532,8 +528,8 @@ hosts = ["bad.test", "ok.test"]
     let enforce = policy(&base.replace("MODE", "enforce"));
     let d = decide_with(&enforce, "GET", "https://other.test/", Some("c"), &[]);
     assert_eq!(
-        (d.action, d.reason.as_deref(), d.rule),
-        (Action::Block, Some("default_action"), None)
+        (d.action, d.reason_text(), &d.rule),
+        (Action::Block, Some("default_action"), &None)
     );
     let d = decide_with(&enforce, "GET", "https://ok.test/", Some("c"), &[]);
     assert_eq!(
@@ -545,18 +541,18 @@ hosts = ["bad.test", "ok.test"]
     let report = policy(&base.replace("MODE", "report"));
     let d = decide_with(&report, "GET", "https://other.test/", Some("c"), &[]);
     assert_eq!(
-        (d.action, d.would_block, d.reason.as_deref()),
+        (d.action, d.would_block, d.reason_text()),
         (Action::Pass, true, Some("default_action"))
     );
     let d = decide_with(&report, "GET", "https://bad.test/", Some("c"), &[]);
     assert_eq!(
-        (d.action, d.would_block, d.reason.as_deref()),
+        (d.action, d.would_block, d.reason_text()),
         (Action::Pass, true, Some("bad host"))
     );
     assert_eq!(d.report_rule.unwrap().id, "bad");
     let d = decide_with(&report, "GET", "http://8.8.8.8/", Some("c"), &[]);
     assert_eq!(
-        (d.action, d.would_block, d.reason.as_deref()),
+        (d.action, d.would_block, d.reason_text()),
         (Action::Pass, true, Some("ip_literal"))
     );
     // Safety refusals always block, report mode or not.
@@ -566,11 +562,11 @@ hosts = ["bad.test", "ok.test"]
         ("nope", "invalid_url"),
     ] {
         let d = decide_with(&report, "GET", url, Some("c"), &[]);
-        assert_eq!((d.action, d.reason.as_deref()), (Action::Block, Some(code)));
+        assert_eq!((d.action, d.reason_text()), (Action::Block, Some(code)));
     }
     let d = decide_with(&report, "GET", "https://x.test/", None, &[]);
     assert_eq!(
-        (d.action, d.reason.as_deref()),
+        (d.action, d.reason_text()),
         (Action::Block, Some("no_customer"))
     );
 }
@@ -586,8 +582,8 @@ fn ip_literals_allow_and_only_a_matching_enforcing_rule_lifts_the_refusal() {
     );
     let d = decide_with(&named, "GET", "http://8.8.8.8/", Some("other"), &[]);
     assert_eq!(
-        (d.action, d.rule, d.reason.as_deref()),
-        (Action::Block, None, Some("ip_literal"))
+        (d.action, &d.rule, d.reason_text()),
+        (Action::Block, &None, Some("ip_literal"))
     );
     let d = decide_with(&named, "GET", "http://8.8.8.8/", Some("acme"), &[]);
     assert_eq!(
@@ -595,5 +591,5 @@ fn ip_literals_allow_and_only_a_matching_enforcing_rule_lifts_the_refusal() {
         (Action::Pass, Some("r".into()))
     );
     let d = decide_with(&named, "GET", "http://8.8.4.4/", Some("other"), &[]);
-    assert_eq!(d.reason.as_deref(), Some("ip_literal"));
+    assert_eq!(d.reason_text(), Some("ip_literal"));
 }

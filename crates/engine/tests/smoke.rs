@@ -22,7 +22,8 @@ fn decide(p: &CompiledPolicy, url: &str) -> (Action, Option<String>, Option<Stri
         customer: Some("customer-1"),
         tags: Some(&[]),
     });
-    (d.action, d.rule.map(|r| r.id), d.reason)
+    let reason = d.reason_text().map(str::to_owned);
+    (d.action, d.rule.map(|r| r.id), reason)
 }
 
 #[test]
@@ -57,22 +58,26 @@ fn default_policy_decides() {
         let line = text.lines().nth(rule.line as usize - 1).unwrap();
         assert_eq!(line, "[[rules]]", "rule {}", rule.id);
     }
-    // `matching_rules` lists every matching rule, the decision only the deciding one.
+    // The trace lists every matching rule, the decision only the deciding one.
+    let matching = |r: &Request<'_>| -> Vec<String> {
+        let (_, trace) = p.explain(r);
+        let matched = trace.rules.iter().filter(|t| t.matched);
+        matched.map(|t| t.rule.id.clone()).collect()
+    };
     let r = Request {
         method: "GET",
         url: "https://api.example.com/v1/x",
         customer: Some("c"),
         tags: Some(&[]),
     };
-    let ids: Vec<&str> = p.matching_rules(&r).iter().map(|r| r.id.as_str()).collect();
-    assert_eq!(ids, ["example-api"]);
+    assert_eq!(matching(&r), ["example-api"]);
     let r = Request {
         method: "GET",
         url: "https://pool.supportxmr.com/",
         customer: Some("c"),
         tags: Some(&[]),
     };
-    assert_eq!(p.matching_rules(&r).len(), 1);
+    assert_eq!(matching(&r).len(), 1);
     assert!(p.decide(&r).would_block);
     let loaded = CompiledPolicy::load(egress_policy_engine::artifact::Artifact::Bytes(
         &p.to_artifact(),

@@ -62,7 +62,7 @@ impl LocalAnswer {
                 format!(
                     r#"{{"error":"egress_blocked","rule":{},"reason":{},"decision_id":{id}}}"#,
                     json_text(decision.rule.as_ref().map(|rule| rule.id.as_str())),
-                    json_text(decision.reason.as_deref()),
+                    json_text(decision.reason_text()),
                 ),
             ),
             LocalAnswer::CredentialUnavailable => (
@@ -106,16 +106,16 @@ fn json_text(text: Option<&str>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use egress_policy_engine::{Action, RuleRef};
+    use egress_policy_engine::{Action, Reason, Refusal, RuleRef};
 
-    fn decision(rule: Option<&str>, reason: Option<&str>) -> Decision {
+    fn decision(rule: Option<&str>, reason: Option<Reason>) -> Decision {
         Decision {
             action: Action::Block,
             rule: rule.map(|id| RuleRef {
                 id: id.into(),
                 line: 3,
             }),
-            reason: reason.map(Into::into),
+            reason,
             would_block: false,
             report_rule: None,
             credential: None,
@@ -126,7 +126,10 @@ mod tests {
     #[test]
     fn blocked_body_is_exact() {
         let r = LocalAnswer::Blocked.response(
-            &decision(Some("block-malware"), Some("known \"malware\"")),
+            &decision(
+                Some("block-malware"),
+                Some(Reason::Rule("known \"malware\"".into())),
+            ),
             "d-1",
         );
         assert_eq!(r.status, 403);
@@ -138,7 +141,8 @@ mod tests {
 
     #[test]
     fn blocked_by_refusal_has_null_rule() {
-        let r = LocalAnswer::Blocked.response(&decision(None, Some("no_customer")), "d-2");
+        let no_customer = Some(Reason::Refusal(Refusal::NoCustomer));
+        let r = LocalAnswer::Blocked.response(&decision(None, no_customer), "d-2");
         assert_eq!(
             r.body,
             r#"{"error":"egress_blocked","rule":null,"reason":"no_customer","decision_id":"d-2"}"#

@@ -52,7 +52,7 @@ pub fn build(decision: &Decision, facts: &LogFacts<'_>) -> DecisionLog {
         would_block: decision.would_block,
         rule: decision.rule.as_ref().map(|rule| rule.id.clone()),
         report_rule: decision.report_rule.as_ref().map(|rule| rule.id.clone()),
-        reason: decision.reason.clone(),
+        reason: decision.reason_text().map(str::to_owned),
         method: facts.method.to_owned(),
         scheme: target.map(|t| t.scheme.clone()),
         host: target.map(|t| t.host.clone()),

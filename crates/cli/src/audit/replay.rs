@@ -13,22 +13,29 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use egress_policy_engine::{CompiledPolicy, Decision, DecisionLog, Refusal, Request};
+use egress_policy_engine::{CompiledPolicy, DecisionLog, Refusal, Request};
 use serde::Serialize;
+use serde_json::Value;
 
 use super::bounded::Capped;
+use crate::explain::fields::Fields;
 use crate::logs::Location;
 
-/// One logged decision that the policy does not make.
+/// One logged decision that the policy does not make; serialised as `replay --json` prints
+/// it (after `"kind":"mismatch"`).
 #[derive(Clone, Debug, Serialize)]
 pub struct Mismatch {
     /// Where the line is.
+    #[serde(flatten)]
     pub location: Location,
     /// The line's `decision_id`.
     pub decision_id: String,
+    /// The line's `method`.
+    pub method: String,
     /// The request as rebuilt from the line.
     pub url: String,
     /// Fields that differ.
+    #[serde(rename = "differs")]
     pub fields: Vec<&'static str>,
     /// `field=value` pairs as logged.
     pub logged: String,
@@ -174,13 +181,14 @@ impl<'p> Replay<'p> {
                 return None;
             }
         };
-        let decision = policy.decide(&Request {
+        let request = Request {
             method: &log.method,
             url: &url,
             customer: log.customer.as_deref(),
             // The log keeps `tags: []` either way; `no_tags` says there was no parameter.
             tags: (log.reason.as_deref() != Some(Refusal::NoTags.code())).then_some(&log.tags[..]),
-        });
+        };
+        let decision = policy.decide(&request);
         self.compared += 1;
         if archived {
             *self
@@ -188,7 +196,13 @@ impl<'p> Replay<'p> {
                 .entry(log.policy.sha256.clone())
                 .or_insert(0) += 1;
         }
-        let fields = differing_fields(log, &decision);
+        // The log line writes the same fields under the same names.
+        let logged = serde_json::to_value(log).unwrap_or_default();
+        let decided = Fields::decided(&decision, &request, policy).to_json();
+        let fields: Vec<&'static str> = FIELDS
+            .into_iter()
+            .filter(|f| logged.get(f) != decided.get(f))
+            .collect();
         if fields.is_empty() {
             return None;
         }
@@ -196,9 +210,10 @@ impl<'p> Replay<'p> {
         Some(Mismatch {
             location: location.clone(),
             decision_id: log.decision_id.clone(),
+            method: log.method.clone(),
+            logged: describe(&fields, &logged),
+            decided: describe(&fields, &decided),
             url,
-            logged: describe(&fields, &Logged(log)),
-            decided: describe(&fields, &Decided(&decision)),
             fields,
         })
     }
@@ -233,54 +248,6 @@ pub fn rebuild_url(log: &DecisionLog) -> Result<String, &'static str> {
     Ok(url)
 }
 
-trait Fields {
-    fn get(&self, field: &str) -> String;
-}
-
-struct Logged<'a>(&'a DecisionLog);
-struct Decided<'a>(&'a Decision);
-
-fn opt(value: Option<&str>) -> String {
-    value.unwrap_or("null").to_string()
-}
-
-impl Fields for Logged<'_> {
-    fn get(&self, field: &str) -> String {
-        let l = self.0;
-        match field {
-            "action" => l.action.as_str().to_string(),
-            "rule" => opt(l.rule.as_deref()),
-            "report_rule" => opt(l.report_rule.as_deref()),
-            "would_block" => l.would_block.to_string(),
-            "credential" => opt(l.credential.as_deref()),
-            "reason" => opt(l.reason.as_deref()),
-            "host" => opt(l.host.as_deref()),
-            "port" => l.port.map_or("null".into(), |p| p.to_string()),
-            "path" => opt(l.path.as_deref()),
-            _ => String::new(),
-        }
-    }
-}
-
-impl Fields for Decided<'_> {
-    fn get(&self, field: &str) -> String {
-        let d = self.0;
-        let target = d.target.as_ref();
-        match field {
-            "action" => d.action.as_str().to_string(),
-            "rule" => opt(d.rule.as_ref().map(|r| r.id.as_str())),
-            "report_rule" => opt(d.report_rule.as_ref().map(|r| r.id.as_str())),
-            "would_block" => d.would_block.to_string(),
-            "credential" => opt(d.credential.as_deref()),
-            "reason" => opt(d.reason.as_deref()),
-            "host" => opt(target.map(|t| t.host.as_str())),
-            "port" => target.map_or("null".into(), |t| t.port.to_string()),
-            "path" => opt(target.map(|t| t.path.as_str())),
-            _ => String::new(),
-        }
-    }
-}
-
 /// Compared in this order; host, port and path check that canonicalising the logged request
 /// again changes nothing.
 const FIELDS: [&str; 9] = [
@@ -295,24 +262,17 @@ const FIELDS: [&str; 9] = [
     "path",
 ];
 
-fn differing_fields(log: &DecisionLog, decision: &Decision) -> Vec<&'static str> {
-    let logged = Logged(log);
-    let decided = Decided(decision);
-    FIELDS
-        .into_iter()
-        .filter(|f| logged.get(f) != decided.get(f))
-        .collect()
-}
-
-fn describe(fields: &[&str], source: &dyn Fields) -> String {
-    // Always show the decision itself, then whatever else differs.
-    let mut shown: Vec<&str> = vec!["action", "rule"];
-    shown.extend(fields.iter().filter(|f| !matches!(**f, "action" | "rule")));
-    shown
-        .iter()
-        .map(|f| format!("{f}={}", source.get(f)))
-        .collect::<Vec<_>>()
-        .join(" ")
+/// `field=value` for `action` and `rule`, then every other field in `fields`; strings bare.
+fn describe(fields: &[&str], source: &Value) -> String {
+    let others = fields.iter().filter(|f| !matches!(**f, "action" | "rule"));
+    let shown = ["action", "rule"].iter().chain(others);
+    let value = |f: &str| match source.get(f) {
+        Some(Value::String(text)) => text.clone(),
+        Some(other) => other.to_string(),
+        None => "null".to_owned(),
+    };
+    let pairs: Vec<String> = shown.map(|f| format!("{f}={}", value(f))).collect();
+    pairs.join(" ")
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use serde::Serialize;
 use crate::audit::replay::{Archive, Mismatch, Replay};
 use crate::audit::report::short_sha;
 use crate::audit::text::terminal_safe;
-use crate::logs::{self, InputSummary, Location, ProblemTally, ReadReport};
+use crate::logs::{self, InputSummary, ProblemTally, ReadReport};
 use crate::policy_source::{self, DEFAULT_POLICY};
 use crate::{CliError, Outcome};
 
@@ -51,13 +51,7 @@ pub struct Args {
 struct MismatchLine<'a> {
     kind: &'static str,
     #[serde(flatten)]
-    location: &'a Location,
-    decision_id: &'a str,
-    method: &'a str,
-    url: &'a str,
-    differs: &'a [&'static str],
-    logged: &'a str,
-    decided: &'a str,
+    mismatch: &'a Mismatch,
 }
 
 /// The `--json` summary line.
@@ -117,7 +111,7 @@ pub fn run(args: &Args) -> Result<Outcome, CliError> {
         if let Some(m) = replay.check(location, &log)
             && written.is_ok()
         {
-            written = write_mismatch(&mut out, args.json, &m, &log.method);
+            written = write_mismatch(&mut out, args.json, &m);
         }
     });
     written?;
@@ -138,17 +132,11 @@ pub fn run(args: &Args) -> Result<Outcome, CliError> {
     })
 }
 
-fn write_mismatch(out: &mut impl Write, json: bool, m: &Mismatch, method: &str) -> io::Result<()> {
+fn write_mismatch(out: &mut impl Write, json: bool, m: &Mismatch) -> io::Result<()> {
     if json {
         let line = MismatchLine {
             kind: "mismatch",
-            location: &m.location,
-            decision_id: &m.decision_id,
-            method,
-            url: &m.url,
-            differs: &m.fields,
-            logged: &m.logged,
-            decided: &m.decided,
+            mismatch: m,
         };
         serde_json::to_writer(&mut *out, &line)?;
         return writeln!(out);
@@ -158,7 +146,7 @@ fn write_mismatch(out: &mut impl Write, json: bool, m: &Mismatch, method: &str) 
         "{}: mismatch in decision {} ({} {}): logged {}; policy decides {} [differs: {}]",
         terminal_safe(&m.location.to_string()),
         terminal_safe(&m.decision_id),
-        terminal_safe(method),
+        terminal_safe(&m.method),
         terminal_safe(&m.url),
         terminal_safe(&m.logged),
         terminal_safe(&m.decided),

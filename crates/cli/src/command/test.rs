@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
+use crate::explain::fields::Fields;
 use crate::policy_source::{self, DEFAULT_POLICY};
 use crate::policy_tests::{case_file, run};
 use crate::{CliError, Outcome};
@@ -58,11 +59,13 @@ pub fn run(args: &Args) -> Result<Outcome, CliError> {
             }
         };
         for case in &cases {
-            let decision = run::decide(policy, case);
+            let request = run::request(case);
+            let decision = policy.decide(&request);
             exercised.extend(decision.rule.iter().map(|r| r.id.clone()));
             exercised.extend(decision.report_rule.iter().map(|r| r.id.clone()));
-            let mismatches = run::compare(case, &decision);
-            if mismatches.is_empty() {
+            let decided = Fields::decided(&decision, &request, policy).to_json();
+            let differing = run::differing(case, &decided);
+            if differing.is_empty() {
                 passed += 1;
                 if args.verbose {
                     writeln!(out, "{file_name}:{}: ok {:?}", case.line, case.name)?;
@@ -72,7 +75,7 @@ pub fn run(args: &Args) -> Result<Outcome, CliError> {
                 writeln!(
                     out,
                     "{}",
-                    run::failure_line(&file_name, case, &decision, &mismatches)
+                    run::failure_line(&file_name, case, &decided, &differing)
                 )?;
             }
         }

@@ -1,6 +1,6 @@
 //! Deciding every probe under both policies and classifying what changed.
 
-use egress_policy_engine::{Action, CompiledPolicy, Decision, Refusal, Request};
+use egress_policy_engine::{Action, CompiledPolicy, Decision, Reason, Request};
 use serde::Serialize;
 
 use super::probe_set::{Audience, ProbeSet, RequestShape};
@@ -101,28 +101,6 @@ impl Effect {
     }
 }
 
-/// Every refusal the engine makes: their codes, with `default_action`, stand for "no rule
-/// decided".
-const REFUSALS: [Refusal; 11] = [
-    Refusal::InvalidUrl,
-    Refusal::UnsupportedScheme,
-    Refusal::InvalidHost,
-    Refusal::UserinfoInUrl,
-    Refusal::NoCustomer,
-    Refusal::InvalidCustomer,
-    Refusal::InvalidTags,
-    Refusal::NoTags,
-    Refusal::IpLiteral,
-    Refusal::AmbiguousPath,
-    Refusal::MethodNotInjectable,
-];
-
-/// Whether `reason` is a fixed code (a refusal or `default_action`), not a rule's own text.
-fn is_fixed_reason(reason: &str) -> bool {
-    reason == egress_policy_engine::DEFAULT_ACTION_REASON
-        || REFUSALS.iter().any(|refusal| refusal.code() == reason)
-}
-
 /// The parts of a decision a review cares about, as `diff --json` shows them.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub struct Outcome {
@@ -154,7 +132,12 @@ impl Outcome {
             action: decision.action,
             rule: rule.map(|r| r.id.clone()),
             rule_line: rule.map(|r| r.line),
-            reason: (decision.reason.clone()).filter(|r| rule.is_none() && is_fixed_reason(r)),
+            reason: match &decision.reason {
+                Some(code @ (Reason::Refusal(_) | Reason::DefaultAction)) if rule.is_none() => {
+                    Some(code.as_str().to_owned())
+                }
+                _ => None,
+            },
             credential: decision.credential.clone(),
             would_block: decision.would_block,
             report_rule: report_rule.map(|r| r.id.clone()),

@@ -3,99 +3,86 @@
 
 use std::fmt::Write as _;
 
-use egress_policy_engine::{CompiledPolicy, Decision, RuleRef};
+use egress_policy_engine::{CompiledPolicy, Decision, Mode, Request, RuleRef, Trace};
 
-use super::{Query, canonical_changes, why};
+use super::why;
 use crate::source_position::line_text;
 
 /// How many lines of a rule's table are quoted at most.
 const MAX_RULE_LINES: usize = 12;
 
-/// The human explanation.
+/// The human explanation of `decision`, traced as `trace`.
 pub fn human(
-    query: &Query<'_>,
+    request: &Request<'_>,
     policy: &CompiledPolicy,
-    decision: &Decision,
+    (decision, trace): (&Decision, &Trace<'_>),
     file_name: &str,
     text: &str,
 ) -> String {
     let mut out = String::new();
-    let tags = if query.tags.is_empty() {
-        "none".to_owned()
-    } else {
-        query.tags.join(", ")
-    };
-    let _ = writeln!(
-        out,
-        "request:     {} {}",
-        query.method,
-        canonical_changes::redact_userinfo(query.url)
+    let tags = request.tags.unwrap_or_default().join(", ");
+    let url = redact_userinfo(request.url);
+    field(
+        &mut out,
+        "request",
+        format_args!("{} {url}", request.method),
     );
-    let _ = writeln!(
-        out,
-        "customer:    {} (tags: {tags})",
-        query.customer.unwrap_or("none")
+    let customer = request.customer.unwrap_or("none");
+    let tags = if tags.is_empty() { "none" } else { &tags };
+    field(
+        &mut out,
+        "customer",
+        format_args!("{customer} (tags: {tags})"),
     );
     match &decision.target {
         Some(t) => {
-            let _ = writeln!(
-                out,
-                "canonical:   scheme {}, host {}, port {}, path {}",
-                t.scheme, t.host, t.port, t.path
-            );
-            for change in canonical_changes::changes(query.url, t) {
-                let _ = writeln!(
-                    out,
-                    "  {:<9} {} -> {} ({})",
-                    change.part, change.from, change.to, change.why
-                );
+            let (scheme, host, port, path) = (&t.scheme, &t.host, t.port, &t.path);
+            let canonical = format!("scheme {scheme}, host {host}, port {port}, path {path}");
+            field(&mut out, "canonical", canonical);
+            for c in &trace.changes {
+                let _ = writeln!(out, "  {:<9} {} -> {} ({})", c.part, c.from, c.to, c.why);
             }
         }
-        None => {
-            let _ = writeln!(out, "canonical:   the URL does not parse");
-        }
+        None => field(&mut out, "canonical", "the URL does not parse"),
     }
-    let why = why::why(query, policy, decision, file_name);
-    let _ = writeln!(out, "decision:    {}", decision.action.as_str());
+    let report_all = policy.defaults().mode == Mode::Report;
+    let why = why::why(request, decision, trace, report_all, file_name);
+    field(&mut out, "decision", decision.action.as_str());
     match &decision.rule {
         Some(rule) => {
-            let _ = writeln!(out, "rule:        {} ({file_name}:{})", rule.id, rule.line);
+            field(
+                &mut out,
+                "rule",
+                format_args!("{} ({file_name}:{})", rule.id, rule.line),
+            );
             out.push_str(&quote_rule(text, rule, why.deciding_pattern.as_deref()));
         }
-        None => {
-            let _ = writeln!(out, "rule:        none");
-        }
+        None => field(&mut out, "rule", "none"),
     }
-    let _ = writeln!(
-        out,
-        "reason:      {}",
-        decision.reason.as_deref().unwrap_or("none")
+    field(&mut out, "reason", decision.reason_text().unwrap_or("none"));
+    let would_block = match (&decision.report_rule, decision.would_block) {
+        (Some(r), _) => format!("yes, report-mode rule {} ({file_name}:{})", r.id, r.line),
+        (None, true) => "yes (the policy is in report mode)".to_owned(),
+        (None, false) => "no".to_owned(),
+    };
+    field(&mut out, "would block", would_block);
+    field(
+        &mut out,
+        "credential",
+        decision.credential.as_deref().unwrap_or("none"),
     );
-    let _ = writeln!(
-        out,
-        "would block: {}",
-        match (&decision.report_rule, decision.would_block) {
-            (Some(r), _) => format!("yes, report-mode rule {} ({file_name}:{})", r.id, r.line),
-            (None, true) => "yes (the policy is in report mode)".to_owned(),
-            (None, false) => "no".to_owned(),
-        }
-    );
-    let _ = writeln!(
-        out,
-        "credential:  {}",
-        decision.credential.as_deref().unwrap_or("none")
-    );
-    let _ = writeln!(out, "why:");
+    out.push_str("why:\n");
     for line in &why.lines {
         let _ = writeln!(out, "  {line}");
     }
-    let _ = writeln!(
-        out,
-        "policy:      {} sha256 {}",
-        policy.name().unwrap_or("(unnamed)"),
-        policy.sha256()
-    );
+    let name = policy.name().unwrap_or("(unnamed)");
+    let _ = writeln!(out, "policy:      {name} sha256 {}", policy.sha256());
     out
+}
+
+/// One `label:     value` line.
+fn field(out: &mut String, label: &str, value: impl std::fmt::Display) {
+    let _ = writeln!(out, "{:<13}{value}", format!("{label}:"));
 }
 
 /// The rule's table as written, with line numbers: from its `[[rules]]` header to the next
@@ -120,4 +107,42 @@ fn quote_rule(text: &str, rule: &RuleRef, pattern: Option<&str>) -> String {
         let _ = writeln!(out, "{marker} {number:>width$} | {line}");
     }
     out
+}
+
+/// `raw` with the password of any userinfo replaced by `***`, for display: a URL given on the
+/// command line may carry a credential, and explanations end up in terminals and CI logs.
+fn redact_userinfo(raw: &str) -> String {
+    let Some(scheme_end) = raw.find("://").map(|i| i + 3) else {
+        return raw.to_owned();
+    };
+    let (head, rest) = raw.split_at(scheme_end);
+    let authority_end = rest.find(['/', '\\', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split_once(':').map_or(userinfo, |(user, _)| user);
+            let hidden = if userinfo.contains(':') { ":***" } else { "" };
+            format!("{head}{user}{hidden}@{host}{tail}")
+        }
+        None => raw.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_passwords_only() {
+        assert_eq!(
+            redact_userinfo("https://u:secret@x.com/a@b"),
+            "https://u:***@x.com/a@b"
+        );
+        assert_eq!(redact_userinfo("https://u@x.com/"), "https://u@x.com/");
+        assert_eq!(
+            redact_userinfo("https://x.com/p?q=a@b"),
+            "https://x.com/p?q=a@b"
+        );
+        assert_eq!(redact_userinfo("not a url"), "not a url");
+    }
 }

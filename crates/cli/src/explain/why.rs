@@ -1,174 +1,303 @@
-//! Why a decision came out as it did: the refusal, or the first matching rule of each kind
-//! with the conditions that held, and the rules that name the host but miss a condition.
+//! Why a decision came out as it did, rendered from the engine's trace: the refusal, or the
+//! first matching rule of each kind with the conditions that held, and the rules that name
+//! the host but miss a condition. Nothing here evaluates a rule.
 
-use egress_policy_engine::canonical::canonicalise;
+use egress_policy_engine::path_readings::MAX_READINGS;
 use egress_policy_engine::request::normalise_method;
-use egress_policy_engine::{Action, CompiledPolicy, Decision, Mode, Refusal, Request};
-
-use super::Query;
-use super::rule_match::{self, Candidates, Probe, RuleMatch};
+use egress_policy_engine::trace::{Check, Condition, HostMatch, PathFit, RuleTrace};
+use egress_policy_engine::{
+    Action, Decision, ListMatch, Mode, Reason, Refusal, Request, Rule, Target, Trace,
+};
 
 /// How many rules that name the host but fail a condition are listed at most.
 const MAX_NEAR_MISSES: usize = 3;
 
 /// The "why" lines, and the host pattern of the deciding rule that matched.
+#[derive(Debug, Default)]
 pub struct Why {
     /// One line per finding, in decision order.
     pub lines: Vec<String>,
-    /// The host pattern of the deciding rule that matched the request.
+    /// The host pattern of the deciding rule that matched the request, or the id of the
+    /// domain list that covers the host.
     pub deciding_pattern: Option<String>,
 }
 
-/// Why the decision came out as it did: the refusal, or the matching candidates in decision
-/// order with the conditions that held.
+/// Why `decision` came out as it did, from its `trace`.
 pub fn why(
-    query: &Query<'_>,
-    policy: &CompiledPolicy,
+    request: &Request<'_>,
     decision: &Decision,
+    trace: &Trace<'_>,
+    report_all: bool,
     file_name: &str,
 ) -> Why {
-    let refused = |code: &str, because: &str| Why {
-        lines: vec![format!("refused before any rule: `{code}` ({because})")],
-        deciding_pattern: None,
+    let refusal = match &decision.reason {
+        Some(Reason::Refusal(refusal)) => Some(*refusal),
+        _ => None,
     };
-    let canonical = match canonicalise(query.url) {
-        Ok(canonical) => canonical,
-        Err(refused_url) => {
-            return refused(
-                refused_url.refusal.code(),
-                "the URL cannot be decided on by rules",
-            );
-        }
+    let (Some(target), None) = (
+        &decision.target,
+        refusal.filter(|_| decision.rule.is_none()),
+    ) else {
+        let code = refusal.map_or("", Refusal::code);
+        let because = refusal.map_or("", because);
+        return Why {
+            lines: vec![format!("refused before any rule: `{code}` ({because})")],
+            deciding_pattern: None,
+        };
     };
-    if decision.rule.is_none() {
-        let reason = decision.reason.as_deref();
-        for (refusal, because) in [
-            (Refusal::NoCustomer, "no customer was given"),
-            (
-                Refusal::InvalidCustomer,
-                "the customer is not a clean name: 1 to 256 ASCII letters, digits or `-_.:@+=/`",
-            ),
-            (
-                Refusal::InvalidTags,
-                "a tag is not a clean name (1 to 256 ASCII letters, digits or `-_.:@+=/`), or there are too many",
-            ),
-            (
-                Refusal::IpLiteral,
-                "an IP-literal host that no matching enforcing rule names, with `ip_literals = \"block\"`",
-            ),
-        ] {
-            if reason == Some(refusal.code()) {
-                return refused(refusal.code(), because);
-            }
-        }
-    }
-    let method = normalise_method(query.method);
-    let matching: Vec<usize> = policy
-        .matching_rules(&Request {
-            method: query.method,
-            url: query.url,
-            customer: query.customer,
-            tags: Some(query.tags),
-        })
+    let rendered = Rendered {
+        request,
+        target,
+        file_name,
+    };
+    let first = |(action, mode): (Action, Mode)| {
+        let mut matched = trace.rules.iter().filter(|r| r.matched);
+        matched.find(|r| (r.rule.action, r.rule.mode) == (action, mode))
+    };
+    let [block, report, inject, pass] = [
+        (Action::Block, Mode::Enforce),
+        (Action::Block, Mode::Report),
+        (Action::Inject, Mode::Enforce),
+        (Action::Pass, Mode::Enforce),
+    ]
+    .map(first);
+    let kinds = [("block", block), ("report-mode block", report)];
+    let kinds = kinds
         .into_iter()
-        .filter_map(|m| policy.rules().iter().position(|r| std::ptr::eq(r, m)))
-        .collect();
-    let probe = Probe {
-        method: &method,
-        scheme: canonical.scheme.as_str(),
-        host: &canonical.host,
-        port: canonical.port,
-        path: &canonical.path,
-        customer: query.customer,
-        tags: query.tags,
-    };
-    let rules = policy.rules();
-    let candidates = rule_match::candidates(policy, &matching, &probe);
-    let Candidates {
-        block,
-        report,
-        inject,
-        pass,
-        near_misses,
-    } = &candidates;
-    let describe = |kind: &str, found: &Option<(usize, RuleMatch)>| -> String {
-        match found.as_ref().and_then(|(i, m)| Some((rules.get(*i)?, m))) {
-            Some((rule, m)) => format!(
-                "first matching {kind} rule: {} ({file_name}:{}): {}",
-                rule.id,
-                rule.line,
-                m.held.join("; ")
-            ),
-            None => format!("first matching {kind} rule: none"),
-        }
-    };
-    let mut lines = vec![describe("block", block)];
-    if report.is_some() {
-        lines.push(describe("report-mode block", report));
-    }
-    lines.push(describe("inject", inject));
-    lines.push(describe("pass", pass));
-    for (index, miss) in near_misses.iter().take(MAX_NEAR_MISSES) {
-        if let (Some(rule), Some(failed)) = (rules.get(*index), &miss.failed) {
-            lines.push(format!(
-                "names the host but does not match: {} ({file_name}:{}): {failed}",
-                rule.id, rule.line
-            ));
-        }
-    }
-    let global_report = policy.defaults().mode == Mode::Report;
-    lines.push(
-        match (block, inject, pass) {
-            (Some(_), _, _) if global_report => {
-                "the policy is in report mode: the matching block rule is only reported"
-            }
-            (Some(_), _, _) => {
-                "a matching block rule in enforce mode decides (deny overrides inject and pass)"
-            }
-            (None, Some(_), _) => {
-                "no enforcing block rule matched: the first matching inject rule decides"
-            }
-            (None, None, Some(_)) => {
-                "no block or inject rule matched: the first matching pass rule decides"
-            }
-            (None, None, None) => "no rule matched: `defaults.action` decides",
-        }
-        .to_owned(),
+        .chain([("inject", inject), ("pass", pass)]);
+    let shown = kinds.filter(|(kind, found)| *kind != "report-mode block" || found.is_some());
+    let mut lines: Vec<String> = shown.map(|(kind, r)| rendered.first(kind, r)).collect();
+    let near_misses = trace.rules.iter().filter(|r| !r.matched);
+    let near_misses = near_misses.filter(|r| !r.rule.applies_to_every_host());
+    lines.extend(
+        near_misses
+            .take(MAX_NEAR_MISSES)
+            .filter_map(|r| rendered.near_miss(r)),
     );
-    for (refusal, because) in [
-        (
-            Refusal::AmbiguousPath,
-            "the inject rule matches the path as the engine reads it, but not every reading of it (docs/policy.md, \"Path readings\"): no token is given and nothing is forwarded",
-        ),
-        (
-            Refusal::MethodNotInjectable,
-            "a token is never sent with TRACE, TRACK or CONNECT: nothing is forwarded",
-        ),
-    ] {
-        if decision.reason.as_deref() == Some(refusal.code()) {
-            lines.push(format!("refused `{}`: {because}", refusal.code()));
-        }
-    }
-    if decision.would_block && decision.action != Action::Block {
-        lines.push(
-            "report mode: the request would have been blocked; it goes through with `would_block = true`"
-                .to_owned(),
-        );
-    }
-    let deciding = decision.rule.as_ref().and_then(|r| {
-        [block, inject, pass]
-            .into_iter()
-            .flatten()
-            .find(|(i, _)| rules.get(*i).is_some_and(|rule| rule.id == r.id))
-    });
-    if decision.rule.is_some() && deciding.is_none() {
-        lines.push(
-            "note: the deciding rule was not found by this explanation's re-check; please report this"
-                .to_owned(),
-        );
-    }
+    let found = [block, inject, pass].map(|r| r.is_some());
+    lines.push(deciding_line(found, report_all).to_owned());
+    let mut deciding = [block, inject, pass].into_iter().flatten();
+    let deciding = deciding.find(|r| decision.rule.as_ref().is_some_and(|d| d.id == r.rule.id));
+    lines.extend(rendered.after_rules(decision, deciding));
     Why {
         lines,
-        deciding_pattern: deciding.and_then(|(_, m)| m.pattern.clone()),
+        deciding_pattern: deciding.and_then(|r| match r.host.as_ref()? {
+            HostMatch::Pattern(p) | HostMatch::Embedded(p) => Some(p.to_string()),
+            HostMatch::List(list, _) => Some(list.id.clone()),
+            HostMatch::Every => None,
+        }),
+    }
+}
+
+/// Which kind of rule decides, by whether a block, inject and pass rule matched.
+fn deciding_line(found: [bool; 3], report_all: bool) -> &'static str {
+    match found {
+        [true, ..] if report_all => {
+            "the policy is in report mode: the matching block rule is only reported"
+        }
+        [true, ..] => {
+            "a matching block rule in enforce mode decides (deny overrides inject and pass)"
+        }
+        [false, true, _] => {
+            "no enforcing block rule matched: the first matching inject rule decides"
+        }
+        [false, false, true] => {
+            "no block or inject rule matched: the first matching pass rule decides"
+        }
+        [false, false, false] => "no rule matched: `defaults.action` decides",
+    }
+}
+
+/// Why a refusal applies.
+fn because(refusal: Refusal) -> &'static str {
+    match refusal {
+        Refusal::InvalidUrl
+        | Refusal::UnsupportedScheme
+        | Refusal::UserinfoInUrl
+        | Refusal::InvalidHost => "the URL cannot be decided on by rules",
+        Refusal::NoCustomer => "no customer was given",
+        Refusal::InvalidCustomer => {
+            "the customer is not a clean name: 1 to 256 ASCII letters, digits or `-_.:@+=/`"
+        }
+        Refusal::InvalidTags => {
+            "a tag is not a clean name (1 to 256 ASCII letters, digits or `-_.:@+=/`), or there are too many"
+        }
+        Refusal::NoTags => "the policy scopes rules by tag and no tags parameter was given",
+        Refusal::IpLiteral => {
+            "an IP-literal host that no matching enforcing rule names, with `ip_literals = \"block\"`"
+        }
+        Refusal::AmbiguousPath => {
+            "the inject rule matches the path as the engine reads it, but not every reading of it (docs/policy.md, \"Path readings\"): no token is given and nothing is forwarded"
+        }
+        Refusal::MethodNotInjectable => {
+            "a token is never sent with TRACE, TRACK or CONNECT: nothing is forwarded"
+        }
+    }
+}
+
+/// The request as decided on, to render checks against, and the policy's file name.
+struct Rendered<'a> {
+    request: &'a Request<'a>,
+    target: &'a Target,
+    file_name: &'a str,
+}
+
+impl Rendered<'_> {
+    /// The first matching rule of a kind, and what held for it.
+    fn first(&self, kind: &str, found: Option<&RuleTrace<'_>>) -> String {
+        let file_name = self.file_name;
+        match found {
+            Some(r) => {
+                let (id, line, held) = (&r.rule.id, r.rule.line, self.held(r).join("; "));
+                format!("first matching {kind} rule: {id} ({file_name}:{line}): {held}")
+            }
+            None => format!("first matching {kind} rule: none"),
+        }
+    }
+
+    /// An inject rule's refusal, with the reading that does not match, and report mode
+    /// letting a block through.
+    fn after_rules(&self, decision: &Decision, deciding: Option<&RuleTrace<'_>>) -> Vec<String> {
+        let mut lines = Vec::new();
+        if let (Some(Reason::Refusal(refusal)), Action::Block) = (&decision.reason, decision.action)
+        {
+            lines.push(format!(
+                "refused `{}`: {}",
+                refusal.code(),
+                because(*refusal)
+            ));
+            let failed =
+                deciding.and_then(|r| Some((r.rule, r.checks.last().filter(|c| !c.holds())?)));
+            if let Some((rule, failed)) = failed {
+                lines.push(format!(
+                    "not every reading matches: {}",
+                    self.check(rule, failed)
+                ));
+            }
+        }
+        if decision.would_block && decision.action != Action::Block {
+            lines.push("report mode: the request would have been blocked; it goes through with `would_block = true`".to_owned());
+        }
+        lines
+    }
+
+    /// A rule that names the host but does not match, and the condition that failed.
+    fn near_miss(&self, r: &RuleTrace<'_>) -> Option<String> {
+        let failed = self.check(r.rule, r.checks.last().filter(|c| !c.holds())?);
+        let (id, line, file_name) = (&r.rule.id, r.rule.line, self.file_name);
+        Some(format!(
+            "names the host but does not match: {id} ({file_name}:{line}): {failed}"
+        ))
+    }
+
+    /// What held for a matching rule, in the order checked: its hosts, then its conditions.
+    fn held(&self, r: &RuleTrace<'_>) -> Vec<String> {
+        let host = &self.target.host;
+        let hosts = match &r.host {
+            Some(HostMatch::Every) => "no `hosts`: applies to every host".to_owned(),
+            Some(HostMatch::Pattern(p)) => format!("host `{host}` matches `{p}`"),
+            Some(HostMatch::Embedded(p)) => {
+                format!("host `{host}` embeds an IPv4 address that `{p}` names")
+            }
+            Some(HostMatch::List(list, entry)) => {
+                let covers = match list.matching {
+                    ListMatch::Exact => "",
+                    ListMatch::Subdomains => " and its subdomains",
+                };
+                format!(
+                    "host `{host}` matches list `{}` (entry `{entry}`{covers})",
+                    list.id
+                )
+            }
+            None => format!("host `{host}` matches"),
+        };
+        let checks = r.checks.iter().filter(|c| c.holds());
+        std::iter::once(hosts)
+            .chain(checks.map(|c| self.check(r.rule, c)))
+            .collect()
+    }
+
+    /// One check of `rule`, held or failed.
+    fn check(&self, rule: &Rule, check: &Check) -> String {
+        let target = self.target;
+        match check {
+            Check::Listed(condition, entry) => {
+                let (name, listed, actual) = self.listed(rule, *condition);
+                match (entry.and_then(|i| listed.get(i)), condition) {
+                    (Some(value), Condition::Tags) => format!("tag `{value}` is listed"),
+                    (Some(value), _) => format!("{name} `{value}` is listed"),
+                    (None, Condition::Customer) => match self.request.customer {
+                        Some(customer) => format!("customer `{customer}` is not listed"),
+                        None => "no customer".to_owned(),
+                    },
+                    (None, Condition::Tags) => format!("none of the tags [{actual}] is listed"),
+                    (None, _) => format!("{name} `{actual}` is not in [{}]", listed.join(", ")),
+                }
+            }
+            Check::Path {
+                reading,
+                ignore_case,
+                fit,
+            } => {
+                let path = &target.path;
+                let read_as = Some(reading).filter(|r| *r != path);
+                let read_as = read_as.map_or(String::new(), |r| format!(" read as `{r}`"));
+                let case = if *ignore_case { " ignoring case" } else { "" };
+                let read = format!("path `{path}`{read_as}{case}");
+                let regex = rule.path_regex.as_deref();
+                match fit {
+                    PathFit::Holds(glob) => {
+                        let glob = glob.and_then(|i| rule.paths.as_ref()?.get(i));
+                        let glob = glob.map(|g| format!("{read} matches `{g}`"));
+                        let regex = regex.map(|r| format!("{read} matches regex `{r}`"));
+                        glob.into_iter().chain(regex).collect::<Vec<_>>().join("; ")
+                    }
+                    PathFit::NotInPaths => format!("{read} matches none of its `paths`"),
+                    PathFit::NotRegex => {
+                        format!(
+                            "{read} does not match regex `{}`",
+                            regex.unwrap_or_default()
+                        )
+                    }
+                }
+            }
+            Check::TooManyReadings(_) => format!(
+                "path `{}` reads in more than {MAX_READINGS} ways: only block rules hold on it",
+                target.path
+            ),
+        }
+    }
+
+    /// A listed condition's name, the rule's entries and the request's value.
+    fn listed(&self, rule: &Rule, condition: Condition) -> (&'static str, Vec<String>, String) {
+        let (target, request) = (self.target, self.request);
+        let all = |entries: &Option<Vec<String>>| entries.clone().unwrap_or_default();
+        match condition {
+            Condition::Scheme => {
+                let schemes = rule.effective_schemes().unwrap_or_default().iter();
+                let schemes = schemes.map(|s| s.as_str().to_owned()).collect();
+                ("scheme", schemes, target.scheme.clone())
+            }
+            Condition::Port => {
+                let ports = rule.effective_ports().unwrap_or_default().iter();
+                (
+                    "port",
+                    ports.map(u16::to_string).collect(),
+                    target.port.to_string(),
+                )
+            }
+            Condition::Method => {
+                let method = normalise_method(request.method).into_owned();
+                ("method", all(&rule.methods), method)
+            }
+            Condition::Customer => {
+                let customer = request.customer.unwrap_or_default().to_owned();
+                ("customer", all(&rule.customers), customer)
+            }
+            Condition::Tags => {
+                let tags = request.tags.unwrap_or_default().join(", ");
+                ("tags", all(&rule.tags), tags)
+            }
+        }
     }
 }

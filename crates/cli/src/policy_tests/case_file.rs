@@ -2,7 +2,7 @@
 
 use std::ops::Range;
 
-use egress_policy_engine::Action;
+use serde_json::Value;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
@@ -40,22 +40,10 @@ pub struct TestCase {
     pub expect: Expectation,
 }
 
-/// What a case expects. `action` and `rule` are always checked; the rest only when given.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Expectation {
-    /// The action.
-    pub action: Action,
-    /// The deciding rule; `None` when no rule may decide (refusals, the default action).
-    pub rule: Option<String>,
-    /// Whether a report-mode block matched.
-    pub would_block: Option<bool>,
-    /// The report-mode rule that would have blocked.
-    pub report_rule: Option<String>,
-    /// The reason text or code.
-    pub reason: Option<String>,
-    /// The injected credential's id.
-    pub credential: Option<String>,
-}
+/// What a case expects: each field it checks, in [`EXPECT_KEYS`] order, with the value the
+/// decision's must equal as `explain --json` writes it. `action` and `rule` are always
+/// checked (`rule` null when not given: no rule may decide), the others only when given.
+pub type Expectation = Vec<(&'static str, Value)>;
 
 /// A mistake in a test file.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -69,15 +57,6 @@ pub struct CaseError {
 }
 
 impl CaseError {
-    fn at(text: &str, span: Option<Range<usize>>, message: String) -> CaseError {
-        let at = span.map(|s| position(text, s.start));
-        CaseError {
-            line: at.map(|p| p.line),
-            column: at.map(|p| p.column),
-            message,
-        }
-    }
-
     /// `file:line:col: error: message`.
     pub fn render(&self, file_name: &str) -> String {
         match (self.line, self.column) {
@@ -91,247 +70,202 @@ impl CaseError {
 
 /// Parses a test file; every error is returned at once.
 pub fn parse(text: &str) -> Result<Vec<TestCase>, Vec<CaseError>> {
-    let document = DeTable::parse(text)
-        .map_err(|e| vec![CaseError::at(text, e.span(), e.message().to_owned())])?;
-    let mut errors = Vec::new();
+    let mut reader = Reader {
+        text,
+        errors: Vec::new(),
+    };
+    let document = match DeTable::parse(text) {
+        Ok(document) => document,
+        Err(e) => {
+            reader.error(e.span(), e.message());
+            return Err(reader.errors);
+        }
+    };
     let mut cases = Vec::new();
     for (key, value) in document.get_ref().iter() {
         if key.get_ref().as_ref() != "case" {
-            errors.push(unknown_key(text, key, "the file", &["case"]));
+            reader.unknown_key(key, "the file", &["case"]);
             continue;
         }
         let DeValue::Array(items) = value.get_ref() else {
-            errors.push(CaseError::at(
-                text,
-                Some(value.span()),
-                "`case` must be an array of tables: write `[[case]]`".to_owned(),
-            ));
+            let must = "`case` must be an array of tables: write `[[case]]`";
+            reader.error(Some(value.span()), must);
             continue;
         };
         for item in items.iter() {
             match item.get_ref() {
-                DeValue::Table(table) => {
-                    if let Some(case) = parse_case(text, table, item.span(), &mut errors) {
-                        cases.push(case);
-                    }
-                }
-                _ => errors.push(CaseError::at(
-                    text,
-                    Some(item.span()),
-                    "each `case` must be a table".to_owned(),
-                )),
+                DeValue::Table(table) => cases.extend(reader.case(table, item.span())),
+                _ => reader.error(Some(item.span()), "each `case` must be a table"),
             }
         }
     }
-    if cases.is_empty() && errors.is_empty() {
-        errors.push(CaseError::at(
-            text,
-            None,
-            "no test cases: add `[[case]]` tables".to_owned(),
-        ));
+    if cases.is_empty() && reader.errors.is_empty() {
+        reader.error(None, "no test cases: add `[[case]]` tables");
     }
-    if errors.is_empty() {
+    if reader.errors.is_empty() {
         Ok(cases)
     } else {
-        Err(errors)
+        Err(reader.errors)
     }
 }
 
-fn parse_case(
-    text: &str,
-    table: &DeTable<'_>,
-    span: Range<usize>,
-    errors: &mut Vec<CaseError>,
-) -> Option<TestCase> {
-    let before = errors.len();
-    for (key, _) in table.iter() {
-        if !CASE_KEYS.contains(&key.get_ref().as_ref()) {
-            errors.push(unknown_key(text, key, "a case", &CASE_KEYS));
-        }
-    }
-    let name = required_string(text, table, "name", &span, errors);
-    let url = required_string(text, table, "url", &span, errors);
-    let customer = optional_string(text, table, "customer", errors);
-    let method = optional_string(text, table, "method", errors).unwrap_or_else(|| "GET".into());
-    let tags = string_list(text, table, "tags", errors);
-    let expect = match table.get("expect") {
-        Some(value) => match value.get_ref() {
-            DeValue::Table(expect) => parse_expectation(text, expect, value.span(), errors),
-            _ => {
-                errors.push(CaseError::at(
-                    text,
-                    Some(value.span()),
-                    "`expect` must be a table, e.g. `expect = { action = \"block\", rule = \"id\" }`"
-                        .to_owned(),
-                ));
-                None
-            }
-        },
-        None => {
-            errors.push(CaseError::at(
-                text,
-                Some(span.clone()),
-                "a case needs `expect = { action = \"...\", rule = \"...\" }`".to_owned(),
-            ));
-            None
-        }
-    };
-    if errors.len() != before {
-        return None;
-    }
-    Some(TestCase {
-        name: name?,
-        line: position(text, span.start).line,
-        customer,
-        tags,
-        method,
-        url: url?,
-        expect: expect?,
-    })
+/// A test file being read, and the mistakes found so far.
+struct Reader<'t> {
+    text: &'t str,
+    errors: Vec<CaseError>,
 }
 
-fn parse_expectation(
-    text: &str,
-    table: &DeTable<'_>,
-    span: Range<usize>,
-    errors: &mut Vec<CaseError>,
-) -> Option<Expectation> {
-    for (key, _) in table.iter() {
-        if !EXPECT_KEYS.contains(&key.get_ref().as_ref()) {
-            errors.push(unknown_key(text, key, "`expect`", &EXPECT_KEYS));
-        }
+impl Reader<'_> {
+    fn error(&mut self, span: Option<Range<usize>>, message: impl Into<String>) {
+        let at = span.map(|s| position(self.text, s.start));
+        self.errors.push(CaseError {
+            line: at.map(|p| p.line),
+            column: at.map(|p| p.column),
+            message: message.into(),
+        });
     }
-    let action = match table.get("action") {
-        Some(value) => match value.get_ref().as_str() {
-            Some("block") => Some(Action::Block),
-            Some("inject") => Some(Action::Inject),
-            Some("pass") => Some(Action::Pass),
-            _ => {
-                errors.push(CaseError::at(
-                    text,
-                    Some(value.span()),
-                    "`action` must be one of `block`, `inject`, `pass`".to_owned(),
-                ));
-                None
-            }
-        },
-        None => {
-            errors.push(CaseError::at(
-                text,
-                Some(span),
-                "`expect` needs an `action`".to_owned(),
-            ));
-            None
-        }
-    };
-    let would_block = match table.get("would_block") {
-        Some(value) => match value.get_ref().as_bool() {
-            Some(b) => Some(b),
+
+    fn case(&mut self, table: &DeTable<'_>, span: Range<usize>) -> Option<TestCase> {
+        let before = self.errors.len();
+        self.unknown_keys(table, "a case", &CASE_KEYS);
+        let name = self.required(table, "name", &span);
+        let url = self.required(table, "url", &span);
+        let customer = self.string(table, "customer");
+        let method = self.string(table, "method").unwrap_or_else(|| "GET".into());
+        let tags = self.typed(table, "tags", "must be an array of strings", |v| {
+            let items = v.as_array()?.iter();
+            items
+                .map(|item| item.get_ref().as_str().map(str::to_owned))
+                .collect()
+        });
+        let expect = match table.get("expect") {
+            Some(value) => match value.get_ref() {
+                DeValue::Table(expect) => self.expectation(expect, value.span()),
+                _ => {
+                    let must = "`expect` must be a table, e.g. `expect = { action = \"block\", rule = \"id\" }`";
+                    self.error(Some(value.span()), must);
+                    None
+                }
+            },
             None => {
-                errors.push(CaseError::at(
-                    text,
-                    Some(value.span()),
-                    "`would_block` must be `true` or `false`".to_owned(),
-                ));
+                let needs = "a case needs `expect = { action = \"...\", rule = \"...\" }`";
+                self.error(Some(span.clone()), needs);
                 None
             }
-        },
-        None => None,
-    };
-    Some(Expectation {
-        action: action?,
-        rule: optional_string(text, table, "rule", errors),
-        would_block,
-        report_rule: optional_string(text, table, "report_rule", errors),
-        reason: optional_string(text, table, "reason", errors),
-        credential: optional_string(text, table, "credential", errors),
-    })
-}
+        };
+        if self.errors.len() != before {
+            return None;
+        }
+        Some(TestCase {
+            name: name?,
+            line: position(self.text, span.start).line,
+            customer,
+            tags: tags.unwrap_or_default(),
+            method,
+            url: url?,
+            expect: expect?,
+        })
+    }
 
-fn unknown_key(
-    text: &str,
-    key: &Spanned<std::borrow::Cow<'_, str>>,
-    place: &str,
-    known: &[&str],
-) -> CaseError {
-    let name = key.get_ref().as_ref();
-    let expected = known
-        .iter()
-        .map(|k| format!("`{k}`"))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let message = match did_you_mean(name, known.iter().copied()) {
-        Some(close) => {
-            format!(
+    fn expectation(&mut self, table: &DeTable<'_>, span: Range<usize>) -> Option<Expectation> {
+        let before = self.errors.len();
+        self.unknown_keys(table, "`expect`", &EXPECT_KEYS);
+        let mut expect = Vec::new();
+        // In this order so that errors come in the order of the format's description.
+        for key in [
+            "action",
+            "would_block",
+            "rule",
+            "report_rule",
+            "reason",
+            "credential",
+        ] {
+            let value = match key {
+                "action" if table.get(key).is_none() => {
+                    self.error(Some(span.clone()), "`expect` needs an `action`");
+                    continue;
+                }
+                "action" => self.typed(
+                    table,
+                    key,
+                    "must be one of `block`, `inject`, `pass`",
+                    |v| {
+                        v.as_str()
+                            .filter(|a| ["block", "inject", "pass"].contains(a))
+                            .map(Value::from)
+                    },
+                ),
+                "would_block" => self.typed(table, key, "must be `true` or `false`", |v| {
+                    v.as_bool().map(Value::from)
+                }),
+                _ => self.string(table, key).map(Value::from),
+            };
+            match (key, value) {
+                (_, Some(value)) => expect.push((key, value)),
+                ("rule", None) => expect.push((key, Value::Null)),
+                _ => {}
+            }
+        }
+        expect.sort_by_key(|(key, _)| EXPECT_KEYS.iter().position(|k| k == key));
+        (self.errors.len() == before).then_some(expect)
+    }
+
+    fn unknown_keys(&mut self, table: &DeTable<'_>, place: &str, known: &[&str]) {
+        for (key, _) in table.iter() {
+            if !known.contains(&key.get_ref().as_ref()) {
+                self.unknown_key(key, place, known);
+            }
+        }
+    }
+
+    fn unknown_key(
+        &mut self,
+        key: &Spanned<std::borrow::Cow<'_, str>>,
+        place: &str,
+        known: &[&str],
+    ) {
+        let name = key.get_ref().as_ref();
+        let expected: Vec<String> = known.iter().map(|k| format!("`{k}`")).collect();
+        let expected = expected.join(", ");
+        let message = match did_you_mean(name, known.iter().copied()) {
+            Some(close) => format!(
                 "unknown key `{name}` in {place}: did you mean `{close}`? (expected {expected})"
-            )
-        }
-        None => format!("unknown key `{name}` in {place}; expected one of {expected}"),
-    };
-    CaseError::at(text, Some(key.span()), message)
-}
-
-fn optional_string(
-    text: &str,
-    table: &DeTable<'_>,
-    key: &str,
-    errors: &mut Vec<CaseError>,
-) -> Option<String> {
-    let value = table.get(key)?;
-    match value.get_ref().as_str() {
-        Some(s) => Some(s.to_owned()),
-        None => {
-            errors.push(CaseError::at(
-                text,
-                Some(value.span()),
-                format!("`{key}` must be a string"),
-            ));
-            None
-        }
+            ),
+            None => format!("unknown key `{name}` in {place}; expected one of {expected}"),
+        };
+        self.error(Some(key.span()), message);
     }
-}
 
-fn required_string(
-    text: &str,
-    table: &DeTable<'_>,
-    key: &str,
-    span: &Range<usize>,
-    errors: &mut Vec<CaseError>,
-) -> Option<String> {
-    if table.get(key).is_none() {
-        errors.push(CaseError::at(
-            text,
-            Some(span.clone()),
-            format!("a case needs `{key}`"),
-        ));
-        return None;
+    /// The value of `key` as `read` reads it, when given; when it does not read, an error
+    /// says that it `must` be something else.
+    fn typed<T>(
+        &mut self,
+        table: &DeTable<'_>,
+        key: &str,
+        must: &str,
+        read: impl FnOnce(&DeValue<'_>) -> Option<T>,
+    ) -> Option<T> {
+        let value = table.get(key)?;
+        let read = read(value.get_ref());
+        if read.is_none() {
+            self.error(Some(value.span()), format!("`{key}` {must}"));
+        }
+        read
     }
-    optional_string(text, table, key, errors)
-}
 
-fn string_list(
-    text: &str,
-    table: &DeTable<'_>,
-    key: &str,
-    errors: &mut Vec<CaseError>,
-) -> Vec<String> {
-    let Some(value) = table.get(key) else {
-        return Vec::new();
-    };
-    let strings = value.get_ref().as_array().and_then(|items| {
-        items
-            .iter()
-            .map(|item| item.get_ref().as_str().map(str::to_owned))
-            .collect::<Option<Vec<String>>>()
-    });
-    strings.unwrap_or_else(|| {
-        errors.push(CaseError::at(
-            text,
-            Some(value.span()),
-            format!("`{key}` must be an array of strings"),
-        ));
-        Vec::new()
-    })
+    fn string(&mut self, table: &DeTable<'_>, key: &str) -> Option<String> {
+        self.typed(table, key, "must be a string", |v| {
+            v.as_str().map(str::to_owned)
+        })
+    }
+
+    fn required(&mut self, table: &DeTable<'_>, key: &str, span: &Range<usize>) -> Option<String> {
+        if table.get(key).is_none() {
+            self.error(Some(span.clone()), format!("a case needs `{key}`"));
+            return None;
+        }
+        self.string(table, key)
+    }
 }
 
 #[cfg(test)]
@@ -358,13 +292,22 @@ expect = { action = "block", reason = "no_customer", would_block = false }
         assert_eq!(cases.len(), 2);
         assert_eq!(cases[0].line, 2);
         assert_eq!(cases[0].method, "GET");
-        assert_eq!(cases[0].expect.rule.as_deref(), Some("block-malware"));
+        assert_eq!(
+            cases[0].expect,
+            [("action", "block".into()), ("rule", "block-malware".into())]
+        );
         assert_eq!(cases[1].line, 8);
         assert_eq!(cases[1].customer, None);
         assert_eq!(cases[1].tags, ["a", "b"]);
-        assert_eq!(cases[1].expect.rule, None);
-        assert_eq!(cases[1].expect.would_block, Some(false));
-        assert_eq!(cases[1].expect.reason.as_deref(), Some("no_customer"));
+        assert_eq!(
+            cases[1].expect,
+            [
+                ("action", "block".into()),
+                ("rule", Value::Null),
+                ("would_block", false.into()),
+                ("reason", "no_customer".into())
+            ]
+        );
     }
 
     #[test]

@@ -13,8 +13,8 @@
 //!   when it covers the host;
 //! - rules without `hosts` or `lists`: always candidates.
 //!
-//! Candidates are merged into file order, then their conditions are checked; path conditions
-//! are checked by the decision order, per reading of the path.
+//! Candidates are merged into file order; the decision order checks their other conditions,
+//! and their path conditions per reading of the path.
 
 mod host_index;
 mod ip_index;
@@ -24,12 +24,12 @@ use std::net::IpAddr;
 use regex_lite::Regex;
 
 use crate::canonical::{CanonicalHost, CanonicalUrl};
-use crate::conditions::{conditions_hold, path_conditions_hold};
+use crate::conditions::path_fit;
 use crate::decide::{Candidate, RuleSource, Via, embedded};
 use crate::decision::Action;
 use crate::domain_list::DomainList;
 use crate::model::{PolicyModel, Rule};
-use crate::request::Request;
+use crate::trace::PathFit;
 
 use host_index::HostIndex;
 use ip_index::IpIndex;
@@ -139,7 +139,7 @@ pub(crate) struct FastSource<'a> {
 }
 
 impl RuleSource for FastSource<'_> {
-    fn candidates(&self, url: &CanonicalUrl, request: &Request<'_>, out: &mut Vec<Candidate>) {
+    fn candidates(&self, url: &CanonicalUrl, out: &mut Vec<Candidate>) {
         let mut found: Vec<(u32, Via)> = self
             .matcher
             .always
@@ -171,31 +171,27 @@ impl RuleSource for FastSource<'_> {
         // By index, the strongest way each rule matched first.
         found.sort_unstable();
         found.dedup_by_key(|(index, _)| *index);
-        for (index, via) in found {
-            let index = index as usize;
-            if let Some(rule) = self.rules.get(index)
-                && conditions_hold(rule, url, request)
-            {
-                out.push(Candidate { index, via });
-            }
-        }
+        out.extend(found.into_iter().map(|(index, via)| Candidate {
+            index: index as usize,
+            via,
+        }));
     }
 
-    fn path_holds(&self, index: usize, reading: &str, ignore_case: bool) -> bool {
+    fn path_fit(&self, index: usize, reading: &str, ignore_case: bool) -> PathFit {
         let Some(rule) = self.rules.get(index) else {
-            return false;
+            return PathFit::NotInPaths;
         };
         let regex = match self.matcher.path_regexes.get(index) {
             Some(Some((sensitive, insensitive))) => match (ignore_case, insensitive) {
                 (false, _) => Some(sensitive),
                 (true, Some(insensitive)) => Some(insensitive),
                 // Only block rules read paths case-insensitively.
-                (true, None) => return false,
+                (true, None) => return PathFit::NotRegex,
             },
             Some(None) => None,
-            None => return false,
+            None => return PathFit::NotInPaths,
         };
-        path_conditions_hold(rule, regex, reading, ignore_case)
+        path_fit(rule, regex, reading, ignore_case)
     }
 
     fn scopes_by_tag(&self) -> bool {
