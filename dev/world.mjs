@@ -59,17 +59,25 @@ export default {
 };`;
 
 const TAIL_WORKER = `
-// Hands each tailed event to Node (SINK): the host of the request that logged (never the rest
-// of its URL, which may carry a query), its outcome, log lines and exceptions.
+// Keeps each tailed event: the host of the request that logged (never the rest of its URL,
+// which may carry a query), its outcome, log lines and exceptions; GET returns them all
+// (readable as soon as tailed, so a test reading the log after a request sees every line
+// tailed before it). With SINK bound, also hands each event to Node at once (make dev prints
+// them as they happen).
+const events = [];
 export default {
-  async tail(events, env) {
-    const out = events.map((e) => ({
+  async tail(batch, env) {
+    const out = batch.map((e) => ({
       host: e.event?.request?.url ? new URL(e.event.request.url).hostname : null,
       outcome: e.outcome,
       logs: e.logs.map((l) => ({ level: l.level, message: l.message })),
       exceptions: e.exceptions.map((x) => x.name + ": " + x.message),
     }));
-    if (out.length) await env.SINK.fetch("http://sink.local/", { method: "POST", body: JSON.stringify(out) });
+    events.push(...out);
+    if (env.SINK && out.length) await env.SINK.fetch("http://sink.local/", { method: "POST", body: JSON.stringify(out) });
+  },
+  fetch() {
+    return Response.json(events);
   },
 };`;
 
@@ -125,31 +133,25 @@ export function workerModules(from) {
  * - `upstream(request)`: the Node function answering every host; without it, every host
  *   answers 200 at once inside workerd.
  * - `kv`: "faulty" makes EGRESS_POLICY_KV the fault-injecting binding (else miniflare's).
- * - `onEvent(event)`: each tailed event as it arrives (also kept in `events`).
+ * - `onEvent(event)`: called with each tailed event as it is tailed (`make dev` prints them).
  * - `port`, `host`, `inspectorPort`: for miniflare (port 0 or absent: any free port).
  * stdout of workerd (every console.log) is dropped unless WORLD_VERBOSE is set; stderr (runtime
  * errors, panics) is passed through.
- * Returns `{ mf, url, worker(name), events, kv, dispose }`; `kv` (when any outbound Worker
+ * Returns `{ mf, url, worker(name), events(), kv, dispose }`; `events()` resolves to every
+ * event tailed so far; `kv` (when any outbound Worker
  * binds it) has `put(key, bytes)` and `delete(key)`, and when faulty `faults` (`{ delayMs,
  * hang, reject }`, or per key in `faults.keys[key]`: what the next reads do) and `reads` (every
  * read as `{ key, bytes }`).
  */
-export async function startWorld({ outbound = [], users = [], workers = [], upstream, kv, onEvent = () => {}, port, host, inspectorPort } = {}) {
-  const events = [];
+export async function startWorld({ outbound = [], users = [], workers = [], upstream, kv, onEvent, port, host, inspectorPort } = {}) {
   const hung = [];
-  const sink = async (request) => {
-    for (const e of await request.json()) {
-      events.push(e);
-      onEvent(e);
-    }
-    return new Response(null, { status: 204 });
-  };
+  const tailed = outbound.some((o) => o.tail !== false);
   const faulty = kv === "faulty" ? faultyKv(() => new Promise((resolve) => hung.push(resolve))) : null;
   const kvBinding = faulty
     ? { serviceBindings: { EGRESS_POLICY_KV: { name: KV_FAULTS, entrypoint: "FaultyKV" } } }
     : { kvNamespaces: { EGRESS_POLICY_KV: KV_NAMESPACE } };
   // The first Worker gets the requests to `url` and mf.dispatchFetch: a given one, if any.
-  const all = [
+  const listed = [
     ...workers,
     ...outbound.map(({ name, from = "build", bindings = {}, kv: bound, tail = true }) => ({
       name,
@@ -165,9 +167,13 @@ export async function startWorld({ outbound = [], users = [], workers = [], upst
     upstream
       ? { name: INTERNET, modules: true, script: INTERNET_WORKER, outboundService: upstream }
       : { name: INTERNET, modules: true, script: INSTANT_INTERNET_WORKER },
-    ...(outbound.some((o) => o.tail !== false) ? [{ name: TAIL, modules: true, script: TAIL_WORKER, serviceBindings: { SINK: sink } }] : []),
+    ...(tailed ? [{ name: TAIL, modules: true, script: TAIL_WORKER, ...(onEvent ? { serviceBindings: { SINK: sink(onEvent) } } : {}) }] : []),
     ...(faulty ? [{ name: KV_FAULTS, modules: true, script: KV_FAULTS_WORKER, kvNamespaces: { STORE: KV_NAMESPACE }, serviceBindings: { CONTROL: faulty.control } }] : []),
-  ].map((w) => ({ compatibilityDate: COMPATIBILITY_DATE, ...w }));
+  ];
+  // A Worker behind a wrapped binding (the dev dispatch namespace) is a module of its caller's,
+  // which miniflare requires to have no compatibility date of its own.
+  const wrapped = new Set(listed.flatMap((w) => Object.values(w.wrappedBindings ?? {}).map((b) => b.scriptName)));
+  const all = listed.map((w) => (wrapped.has(w.name) ? w : { compatibilityDate: COMPATIBILITY_DATE, ...w }));
 
   const mf = new Miniflare({
     ...(port === undefined ? {} : { port }),
@@ -179,7 +185,14 @@ export async function startWorld({ outbound = [], users = [], workers = [], upst
     },
     workers: all,
   });
-  const url = await mf.ready;
+  let url;
+  try {
+    url = await mf.ready;
+  } catch (e) {
+    // A workerd that failed to start must not keep this process alive.
+    await mf.dispose().catch(() => {});
+    throw e;
+  }
 
   let store = null;
   const kvOwner = outbound.find((o) => o.kv)?.name;
@@ -191,6 +204,9 @@ export async function startWorld({ outbound = [], users = [], workers = [], upst
     ...(faulty ? { faults: faulty.faults, reads: faulty.reads } : {}),
   };
 
+  const tail = tailed ? await mf.getWorker(TAIL) : null;
+  const events = async () => (tail ? (await tail.fetch("http://tail.local/")).json() : []);
+
   return {
     mf,
     url,
@@ -201,6 +217,14 @@ export async function startWorld({ outbound = [], users = [], workers = [], upst
       for (const release of hung.splice(0)) release();
       await mf.dispose();
     },
+  };
+}
+
+/** The Node side of the Tail Worker's SINK: each event it posts, to `onEvent`. */
+function sink(onEvent) {
+  return async (request) => {
+    for (const e of await request.json()) onEvent(e);
+    return new Response(null, { status: 204 });
   };
 }
 

@@ -261,14 +261,12 @@ export async function startWorld({ upstream, bundle, instances = {} } = {}) {
     return users[customer].fetch("http://user.test/", init);
   }
 
-  async function events() {
-    return [...world.events];
-  }
+  const events = () => world.events();
 
   /** Decision lines (the single argument of each console.log) of every tailed event. */
   async function decisionLines() {
     const lines = [];
-    for (const e of world.events) for (const l of e.logs) lines.push(l.message[0]);
+    for (const e of await events()) for (const l of e.logs) lines.push(l.message[0]);
     return lines;
   }
 
