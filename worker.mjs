@@ -5,8 +5,9 @@
 //
 // Why not worker-build's own default export: it is a `WorkerEntrypoint` subclass behind a Proxy,
 // so workerd constructs an entrypoint per request and a second Proxy's `get` trap runs on every
-// property access; profiled (bench/profile.mjs) that was the largest single cost of the JS glue.
-// This Worker keeps no per-instance state, so the plain object loses nothing.
+// property access. This Worker keeps no per-instance state, so the plain object loses nothing
+// and does less per request. It once measured faster; with today's workerd the two cost the
+// same within noise (bench/RESULTS.md, issue 15).
 import Generated from "./build/index.js";
 
 // worker-build's handler: `Entrypoint.prototype.fetch = function fetch(arg) { return

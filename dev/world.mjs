@@ -179,9 +179,11 @@ export async function startWorld({ outbound = [], users = [], workers = [], upst
     ...(port === undefined ? {} : { port }),
     ...(host === undefined ? {} : { host }),
     ...(inspectorPort === undefined ? {} : { inspectorPort }),
+    // Written on, not piped: a pipe would add listeners to process.stderr for every world
+    // (a benchmark starts hundreds).
     handleRuntimeStdio(stdout, stderr) {
-      if (process.env.WORLD_VERBOSE) stdout.pipe(process.stdout); else stdout.resume();
-      stderr.pipe(process.stderr);
+      if (process.env.WORLD_VERBOSE) stdout.on("data", (d) => process.stdout.write(d)); else stdout.resume();
+      stderr.on("data", (d) => process.stderr.write(d));
     },
     workers: all,
   });
