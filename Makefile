@@ -24,7 +24,7 @@ NODE_STAMP := node_modules/.package-lock.json
 # Records which policy the Worker in build/ embeds, so switching policies rebuilds it.
 POLICY_STAMP := target/egress-policy.built-with
 WORKER_SOURCES := $(shell find src crates/engine crates/outbound -type f \( -name '*.rs' -o -name Cargo.toml \) 2>/dev/null) \
-	Cargo.toml Cargo.lock build.rs crates/cli/src/list_reader.rs rust-toolchain.toml scripts/plain-entry.mjs
+	Cargo.toml Cargo.lock build.rs crates/cli/src/list_reader.rs rust-toolchain.toml
 
 BENCH_SIZES := 10 10000
 BENCH_DIR := target/bench
@@ -34,7 +34,8 @@ help: ## list the targets
 	@echo "egress-policy make targets:"
 	@awk -F':.*## ' '/^[a-z][a-zA-Z0-9_-]*:.*## / { printf "  make %-14s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
 	@echo "Variables: EGRESS_POLICY=path (policy embedded by build/dev; default policy/policy.toml),"
-	@echo "           CAPTURE_LOGS=path (e2e: append every captured decision log line as JSON lines)"
+	@echo "           CAPTURE_LOGS=path (e2e: append every captured decision log line as JSON lines),"
+	@echo "           WORLD_VERBOSE=1 (dev, e2e, bench: show workerd's stdout, every console.log)"
 
 # ---------------------------------------------------------------- installs
 
@@ -159,9 +160,9 @@ bench-cold-floor: $(NODE_STAMP) $(BENCH_DIR)/worker-10/index_bg.wasm bench/rust-
 bench/rust-floor/build/index_bg.wasm: bench/rust-floor/src/lib.rs bench/rust-floor/Cargo.toml scripts/build-rust-floor.sh $(BENCH_DIR)/worker-10/index_bg.wasm
 	scripts/build-rust-floor.sh
 
-$(BENCH_DIR)/policy-%.toml: bench/gen-policy.mjs
+$(BENCH_DIR)/policy-%.toml: bench/workload.mjs
 	@mkdir -p $(@D)
-	$(NODE) bench/gen-policy.mjs policy $* > $@
+	$(NODE) bench/workload.mjs policy $* > $@
 
 # Each size is its own Wasm build; build/ then holds the last one (the stamp makes the next
 # `make build` rebuild with the usual policy).

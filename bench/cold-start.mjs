@@ -3,9 +3,9 @@
 //   node bench/cold-start.mjs 10=target/bench/worker-10 10000=target/bench/worker-10000
 //   (make bench-cold builds those and runs this)
 //
-// Per sample, a fresh workerd (miniflare) with a user Worker whose fetch() goes through the
+// Per sample, a fresh workerd (dev/world.mjs) with a user Worker whose fetch() goes through the
 // outbound Worker under test to an upstream Worker answering at once. Timed from Node:
-//   start  `new Miniflare` until ready (workerd start, script and Wasm compile);
+//   start  dev/world.mjs's startWorld until ready (workerd start, script and Wasm compile);
 //   first  the first request through the outbound Worker (instantiation, the policy's load,
 //          the matcher's first use);
 //   warm   the median of the next WARM requests;
@@ -26,30 +26,18 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
-import { Miniflare } from "miniflare";
-import { INJECT_HOST, blockedDomains } from "./gen-policy.mjs";
+import { startWorld } from "../dev/world.mjs";
+import { caller, configurations, quantile } from "./workload.mjs";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
-const CD = "2026-04-20";
 const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 9);
 const WARM = Number(process.env.BENCH_WARM ?? 20);
-const JWT_SECRET = "bench-hs256-secret-not-a-real-key";
 
 // `N=dir`, or `N/label=dir` to compare two builds for the same N (A/B: `10/old=... 10/new=...`).
-const builds = process.argv.slice(2).map((arg) => {
-  const [spec, dir] = arg.split("=");
-  const [n, label] = (spec ?? "").split("/");
-  if (!n || !dir || !Number.isInteger(Number(n))) throw new Error(`usage: node bench/cold-start.mjs N[/label]=dir ...; got ${arg}`);
-  return { n: Number(n), label: label ? `/${label}` : "", dir: path.resolve(dir) };
-});
-if (builds.length === 0) {
-  console.error("usage: node bench/cold-start.mjs 10=target/bench/worker-10 10000=target/bench/worker-10000");
-  process.exit(2);
-}
-
-const UPSTREAM = `export default { fetch() { return new Response("ok"); } };`;
+const { configs: all } = configurations(process.argv.slice(2),
+  "usage: node bench/cold-start.mjs 10=target/bench/worker-10 10000=target/bench/worker-10000");
 // The request: a pass to a host that is not on the block list (the common case), or `?url=`.
-const USER = `export default { async fetch(req) { const u = new URL(req.url).searchParams.get("url") ?? "https://pass.example.org/x"; const r = await fetch(u); await r.arrayBuffer(); return new Response(String(r.status)); } };`;
+const PASS = ["https://pass.example.org/x"];
 const FEED = Number(process.env.BENCH_FEED ?? 0);
 const FEED_TLDS = ["com", "net", "org", "info", "xyz", "ru", "top", "io"];
 /** The `i`-th name of the generated feed: pseudo-random labels, as real feeds' names are (a
@@ -81,77 +69,24 @@ function feedBundle(n) {
   return { bytes, head, publicKey: publicKey.export({ type: "spki", format: "der" }).subarray(-32).toString("base64url") };
 }
 
-function configurations() {
-  const out = [];
-  const peers = new Set();
-  for (const { n, label, dir } of builds) {
-    if (peers.has(n)) continue;
-    peers.add(n);
-    // The peer as documented, and the peer plus one decision-shaped console.log per request:
-    // the first log line of a fresh isolate has a cost of its own, which this Worker always pays.
-    for (const [suffix, main] of [["", "seed-outbound.js"], ["+log", "seed-outbound-logged.js"]]) {
-      out.push({
-        name: `js-${n}${suffix}`,
-        outbound: {
-          modulesRoot: HERE,
-          modules: [
-            { type: "ESModule", path: path.join(HERE, main) },
-            ...(main === "seed-outbound.js" ? [] : [{ type: "ESModule", path: path.join(HERE, "seed-outbound.js") }]),
-          ],
-          bindings: { customer_name: "acme", BLOCKED: blockedDomains(n).join(","), INJECT_HOST, JWT_SECRET },
-        },
-        props: null,
-      });
-    }
-    // The contract's floor (bench/floor-outbound.js): what any outbound Worker keeping
-    // docs/'s contract does (headers copied, redirect "manual", the line after the upstream
-    // answered), with the cheapest decision there is.
-    out.push({
-      name: `floor-${n}`,
-      outbound: {
-        modulesRoot: HERE,
-        modules: [
-          { type: "ESModule", path: path.join(HERE, "floor-outbound.js") },
-          { type: "ESModule", path: path.join(HERE, "seed-outbound.js") },
-        ],
-        bindings: { BLOCKED: blockedDomains(n).join(","), INJECT_HOST, JWT_SECRET },
-      },
-      props: { customer_name: "acme" },
-    });
-  }
-  for (const { n, label, dir } of builds) {
-    out.push({
-      name: `rust-${n}${label}`,
-      wasm: path.join(dir, "index_bg.wasm"),
-      outbound: {
-        modulesRoot: dir,
-        modules: [
-          { type: "ESModule", path: path.join(dir, "index.js") },
-          { type: "CompiledWasm", path: path.join(dir, "index_bg.wasm") },
-        ],
-        bindings: { JWT_SECRET, EGRESS_IDENTITY_FROM_PROPS: "true" },
-      },
-      props: { customer_name: "acme" },
-    });
-  }
+/** Every configuration but `none` (bench/workload.mjs), and with BENCH_FEED the bundle's. */
+function coldConfigurations() {
+  const out = all.filter((c) => c.outbound).map((c) => ({ ...c, wasm: c.kind === "rust" ? path.join(c.outbound.from, "index_bg.wasm") : null }));
   if (FEED > 0) {
-    const { dir } = builds[0];
+    const rust = out.find((c) => c.kind === "rust");
     const feed = feedBundle(FEED);
+    const name = `bundle-${FEED}`;
     out.push({
-      name: `bundle-${FEED}`,
-      wasm: path.join(dir, "index_bg.wasm"),
+      ...rust,
+      name,
       bundle: feed.bytes,
       head: feed.head,
       outbound: {
-        modulesRoot: dir,
-        modules: [
-          { type: "ESModule", path: path.join(dir, "index.js") },
-          { type: "CompiledWasm", path: path.join(dir, "index_bg.wasm") },
-        ],
-        bindings: { JWT_SECRET, EGRESS_IDENTITY_FROM_PROPS: "true", EGRESS_BUNDLE_PUBLIC_KEY: feed.publicKey, EGRESS_BUNDLE_ENVIRONMENT: "bench" },
-        kvNamespaces: { EGRESS_POLICY_KV: "cold-start-bundles" },
+        ...rust.outbound,
+        name: `ob-${name}`,
+        bindings: { ...rust.outbound.bindings, EGRESS_BUNDLE_PUBLIC_KEY: feed.publicKey, EGRESS_BUNDLE_ENVIRONMENT: "bench" },
+        kv: true,
       },
-      props: { customer_name: "acme" },
     });
   }
   return out;
@@ -159,32 +94,23 @@ function configurations() {
 
 async function sample(c) {
   const t0 = performance.now();
-  const mf = new Miniflare({
-    workers: [
-      { name: "user", modules: true, script: USER, compatibilityDate: CD, outboundService: c.props ? { name: "ob", props: c.props } : "ob" },
-      { name: "ob", compatibilityDate: CD, outboundService: "upstream", ...c.outbound },
-      { name: "upstream", modules: true, script: UPSTREAM, compatibilityDate: CD },
-    ],
-  });
+  const world = await startWorld({ outbound: [c.outbound], users: [caller("user", c, PASS)] });
   try {
-    await mf.ready;
     if (c.bundle) {
-      const kv = await mf.getKVNamespace("EGRESS_POLICY_KV", "ob");
-      await kv.put("policy-bundle", Uint8Array.from(c.bundle).buffer);
-      await kv.put("policy-bundle:head", Uint8Array.from(c.head).buffer);
+      await world.kv.put("policy-bundle", c.bundle);
+      await world.kv.put("policy-bundle:head", c.head);
     }
-    const user = await mf.getWorker("user");
+    const user = await world.worker("user");
+    const status = async (url) => Object.keys(await (await user.fetch(`http://user.test/${url ? `?url=${encodeURIComponent(url)}` : ""}`)).json()).join();
     const t1 = performance.now();
-    const first = await user.fetch("http://user.test/");
-    const status = await first.text();
+    const first = await status();
     const t2 = performance.now();
-    if (status !== "200") throw new Error(`${c.name}: the request did not pass (${status})`);
+    if (first !== "200") throw new Error(`${c.name}: the request did not pass (${first})`);
     let active = null;
     if (c.bundle) {
       // Until a listed name is refused: the bundle decides from then on.
       for (;;) {
-        const r = await (await user.fetch(`http://user.test/?url=${encodeURIComponent(FEED_PROBE)}`)).text();
-        if (r === "403") { active = performance.now() - t1; break; }
+        if ((await status(FEED_PROBE)) === "403") { active = performance.now() - t1; break; }
         if (performance.now() - t1 > 60_000) throw new Error(`${c.name}: the bundle never decided`);
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
@@ -192,18 +118,16 @@ async function sample(c) {
     const warm = [];
     for (let i = 0; i < WARM; i++) {
       const s = performance.now();
-      await (await user.fetch("http://user.test/")).text();
+      await status();
       warm.push(performance.now() - s);
     }
     return { start: t1 - t0, first: t2 - t1, warm: quantile(warm, 0.5), active };
   } finally {
-    await mf.dispose();
+    await world.dispose();
   }
 }
 
-const quantile = (xs, p) => { const s = [...xs].sort((a, b) => a - b); const i = (s.length - 1) * p, lo = Math.floor(i), hi = Math.ceil(i); return s[lo] + (s[hi] - s[lo]) * (i - lo); };
-
-const configs = configurations();
+const configs = coldConfigurations();
 const results = Object.fromEntries(configs.map((c) => [c.name, []]));
 for (let round = 0; round < SAMPLES; round++) {
   // Rotate the order so background load hits every configuration alike.

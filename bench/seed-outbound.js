@@ -1,6 +1,7 @@
 // Copied verbatim (below this header) from the runnable copy of the reference outbound Worker
 // in Cloudflare's Workers for Platforms documentation ("Outbound Workers" example). Used by
-// bench/run.mjs only, as the JS peer to measure egress-policy against on the same workload.
+// the benchmarks only (bench/workload.mjs), as the JS peer to measure egress-policy against on
+// the same workload.
 //
 // The reference outbound Worker from Cloudflare's Workers for Platforms documentation, made
 // runnable: a peer to measure the Rust Worker against, side by side, on the same workload.

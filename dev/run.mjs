@@ -1,4 +1,4 @@
-// `make dev`: the local Workers for Platforms (dev/world.mjs) with the Worker from build/
+// `make dev`: the local Workers for Platforms (dev/platform.mjs) with the Worker from build/
 // (policy/policy.toml, or the EGRESS_POLICY it was built with), printing what to curl and
 // every decision log line as it happens. Ctrl-C stops it.
 //
@@ -9,7 +9,8 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, watch, writeFileSync } from "node:fs";
 import path from "node:path";
-import { ROOT, startDevWorld } from "./world.mjs";
+import { startDevWorld } from "./platform.mjs";
+import { ROOT } from "./world.mjs";
 
 const DEV_DIR = path.join(ROOT, "target/dev");
 const KEY_FILE = path.join(DEV_DIR, "bundle-signing.pem");
@@ -69,8 +70,8 @@ async function publishOutbox() {
     const file = path.join(OUTBOX, name);
     const head = file.replace(/\.bin$/, ".head");
     const bytes = readFileSync(file);
-    await world.kv.put("policy-bundle", Uint8Array.from(bytes).buffer);
-    await world.kv.put("policy-bundle:head", Uint8Array.from(readFileSync(head)).buffer);
+    await world.kv.put("policy-bundle", bytes);
+    await world.kv.put("policy-bundle:head", readFileSync(head));
     renameSync(file, `${file}.published`);
     renameSync(head, `${head}.published`);
     console.log(`published ${name} (${bytes.length} bytes) to the local KV: the Worker takes it up within 2 s`);

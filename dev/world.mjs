@@ -1,147 +1,250 @@
-// The local Workers for Platforms of `make dev` (and of tests/e2e/dispatcher.test.mjs), in ONE
-// workerd via miniflare:
-//   dispatcher (deploy/dispatcher/index.js, the deployable example)  /<customer>/...
-//     -> DISPATCHER (dev/dispatch-namespace.js, local stand-in for the namespace binding)
-//       -> customer Workers acme and globex (dev/user-worker.js)
-//            each fetch() -> ONE egress-policy outbound Worker (build/), customer as props
-//              -> "the internet": a Node function; api.example.com is a local upstream that
-//                 verifies the JWT with the public key and answers with the verified claims;
-//                 any other host gets a local echo (no real network is used).
-//   Decision log lines reach Node through a Tail Worker, as JSON.
-import { generateKeyPairSync } from "node:crypto";
+// The one local workerd (miniflare) of this repository. `make dev` (dev/platform.mjs), the
+// end-to-end suite (tests/e2e/harness.mjs) and the benchmarks (bench/) describe the Workers they
+// need; `startWorld` composes them with the shared pieces below and is the only place that
+// starts a workerd:
+//   - outbound Workers: this Worker from a build directory, run through the committed entry
+//     module exactly as deployed (wrangler.toml's `main`), or another implementation as a JS
+//     module file (the benchmarks' JS peers);
+//   - user Workers, each of whose fetch()es goes to an outbound Worker with its customer
+//     parameters as props (as workerd delivers a dispatch namespace's parameters locally);
+//   - "the internet": a Node function behind a Worker that records what left the outbound
+//     Worker on the wire, or, without one, a Worker answering at once (the benchmarks);
+//   - a Tail Worker handing every outbound Worker's log lines and exceptions to Node;
+//   - EGRESS_POLICY_KV as miniflare's KV namespace, or as a fault-injecting binding.
+// Every Worker runs the deployed compatibility date, read from wrangler.toml.
+import { readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { decodeProtectedHeader, jwtVerify } from "jose";
 import { Miniflare } from "miniflare";
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-export const COMPATIBILITY_DATE = "2026-04-20";
-export const DEV_CUSTOMERS = {
-  acme: { customer_name: "acme", customer_tags: ["production"] },
-  globex: { customer_name: "globex", customer_tags: ["partner"] },
-};
-const DEV_TAGS = Object.fromEntries(Object.entries(DEV_CUSTOMERS).map(([name, p]) => [name, p.customer_tags]));
 
-const TAIL_WORKER = `
+/** A top-level `key = "value"` of wrangler.toml: what is deployed is what runs here. */
+function deployed(key) {
+  const toml = readFileSync(path.join(ROOT, "wrangler.toml"), "utf8");
+  const value = new RegExp(`^${key} = "([^"]+)"$`, "m").exec(toml)?.[1];
+  if (!value) throw new Error(`wrangler.toml has no \`${key} = "..."\` line`);
+  return value;
+}
+
+export const COMPATIBILITY_DATE = deployed("compatibility_date");
+/** The committed entry module; it imports the build as `./build/index.js`. */
+export const ENTRY = path.join(ROOT, deployed("main"));
+const INTERNET = "internet";
+const TAIL = "tail";
+const KV_FAULTS = "kv-faults";
+const KV_NAMESPACE = "egress-policy-bundles";
+
+const INTERNET_WORKER = `
+// The network as an outbound Worker sees it: a connection failure for down.example.com (the
+// caller's fetch() rejects, as with a refused connection); everything else goes on to the Node
+// function playing the upstream hosts, with the Host header and the cf options as they left.
 export default {
-  async tail(events) {
-    const lines = [];
-    for (const e of events) {
-      for (const l of e.logs) lines.push({ level: l.level, message: l.message });
-      for (const x of e.exceptions) lines.push({ level: "exception", message: [x.name + ": " + x.message] });
-    }
-    if (lines.length) await fetch("http://dev-log.local/", { method: "POST", body: JSON.stringify(lines) });
+  async fetch(request) {
+    const url = new URL(request.url);
+    if (url.hostname === "down.example.com") throw new Error("connection refused (simulated)");
+    const headers = new Headers(request.headers);
+    headers.set("x-wire-host", request.headers.get("host") ?? "");
+    headers.set("x-wire-cf", JSON.stringify(request.cf ?? null));
+    return fetch(new Request(request, { headers, redirect: "manual" }));
   },
 };`;
 
-/**
- * Starts the world. `onLog(message)` gets every console.log of the outbound Worker (the
- * decision line objects). `upstream` (optional) answers requests before the defaults.
- * `workerDir` holds index.js + index_bg.wasm; `secrets` are its secret bindings (generated
- * ES256 key for EXAMPLE_API_SIGNING_KEY when not given). `port` 0 picks a free one.
- * `bundlePublicKey`: the outbound Worker takes up policy bundles signed with that key from the
- * local KV namespace `EGRESS_POLICY_KV` (read every 2 s); the result's `kv` publishes to it.
- */
-export async function startDevWorld({ workerDir = path.join(ROOT, "build"), port = 8787, host = "127.0.0.1", onLog = () => {}, secrets, verifyKeys, bundlePublicKey } = {}) {
-  let keys = { secrets, verifyKeys };
-  if (!secrets) {
-    const ec = generateKeyPairSync("ec", { namedCurve: "P-256" });
-    keys = {
-      secrets: { EXAMPLE_API_SIGNING_KEY: ec.privateKey.export({ type: "pkcs8", format: "pem" }) },
-      verifyKeys: { "api.example.com": { key: ec.publicKey, alg: "ES256", issuer: "egress.platform.example", audience: "api.example.com" } },
-    };
+const INSTANT_INTERNET_WORKER = `
+// Every upstream host answering at once, inside workerd: what remains is the callers' own cost.
+export default {
+  fetch() {
+    return new Response("upstream ok", { headers: { "content-type": "text/plain" } });
+  },
+};`;
+
+const TAIL_WORKER = `
+// Keeps each tailed event: the host of the request that logged (never the rest of its URL,
+// which may carry a query), its outcome, log lines and exceptions; GET returns them all
+// (readable as soon as tailed, so a test reading the log after a request sees every line
+// tailed before it). With SINK bound, also hands each event to Node at once (make dev prints
+// them as they happen).
+const events = [];
+export default {
+  async tail(batch, env) {
+    const out = batch.map((e) => ({
+      host: e.event?.request?.url ? new URL(e.event.request.url).hostname : null,
+      outcome: e.outcome,
+      logs: e.logs.map((l) => ({ level: l.level, message: l.message })),
+      exceptions: e.exceptions.map((x) => x.name + ": " + x.message),
+    }));
+    events.push(...out);
+    if (env.SINK && out.length) await env.SINK.fetch("http://sink.local/", { method: "POST", body: JSON.stringify(out) });
+  },
+  fetch() {
+    return Response.json(events);
+  },
+};`;
+
+// The KV binding as the Worker calls it (\`env.EGRESS_POLICY_KV.get(key, { type })\`), over RPC to
+// this entrypoint, with miniflare's KV namespace behind it. Before each read it asks Node
+// (CONTROL) what to do: answer after a delay, hang, or reject; after it, it reports the bytes.
+const KV_FAULTS_WORKER = `
+import { WorkerEntrypoint } from "cloudflare:workers";
+export class FaultyKV extends WorkerEntrypoint {
+  async get(key, options) {
+    const plan = await (await this.env.CONTROL.fetch("http://control/get?key=" + encodeURIComponent(key))).json();
+    if (plan.reject) throw new Error("KV unavailable (injected fault)");
+    const value = await this.env.STORE.get(key, options);
+    const bytes = value === null ? 0 : value.byteLength;
+    await this.env.CONTROL.fetch("http://control/read", { method: "POST", body: JSON.stringify({ key, bytes }) });
+    return value;
   }
+}
+export default { fetch() { return new Response("kv-faults"); } };`;
 
-  const internet = async (request) => {
-    const url = new URL(request.url);
-    if (url.hostname === "dev-log.local") {
-      for (const line of await request.json()) onLog(line);
-      return new Response(null, { status: 204 });
-    }
-    const verify = keys.verifyKeys?.[url.hostname];
-    if (verify) return verifyingUpstream(request, url, verify);
-    return Response.json({
-      note: `local stand-in for ${url.hostname} (make dev uses no real network)`,
-      method: request.method,
-      url: request.url,
-      authorization: request.headers.get("authorization"),
-    });
+/** Imports of a JS outbound Worker: `.js` files are ES modules, `.wasm` compiled Wasm. */
+const JS_MODULE_RULES = [{ type: "ESModule", include: ["**/*.js"] }, { type: "CompiledWasm", include: ["**/*.wasm"] }];
+
+/**
+ * The module options of an outbound Worker from `from` (relative to the repository): a JS
+ * module file (its relative imports come along), or a Worker build directory holding index.js
+ * and index_bg.wasm, run through the committed entry, which imports them as ./build/.
+ */
+export function workerModules(from) {
+  const source = path.resolve(ROOT, from);
+  if (/\.m?js$/.test(source)) return { modules: true, modulesRules: JS_MODULE_RULES, scriptPath: source };
+  return {
+    modulesRoot: ROOT,
+    modules: [
+      { type: "ESModule", path: ENTRY },
+      { type: "ESModule", path: path.join(ROOT, "build/index.js"), contents: readFileSync(path.join(source, "index.js")) },
+      { type: "CompiledWasm", path: path.join(ROOT, "build/index_bg.wasm"), contents: readFileSync(path.join(source, "index_bg.wasm")) },
+    ],
   };
+}
 
-  const user = (name) => ({
-    name: `user-${name}`,
-    modules: true,
-    scriptPath: path.join(ROOT, "dev/user-worker.js"),
-    compatibilityDate: COMPATIBILITY_DATE,
-    bindings: { CUSTOMER: name },
-    // As a dispatch namespace with `outbound = { service, parameters = ["customer_name"] }`
-    // does: every fetch() goes to the outbound Worker with this customer's parameters.
-    outboundService: { name: "egress-policy", props: DEV_CUSTOMERS[name] },
-  });
+/**
+ * Starts one workerd and resolves when it is ready.
+ * - `outbound`: `[{ name, from = "build", bindings, kv, tail = true }]`, outbound Workers
+ *   (`from` as in workerModules). Their fetch()es go to the internet; their log lines to the
+ *   Tail Worker unless `tail` is false (then only to workerd's stdout, as the benchmarks want);
+ *   `kv`: EGRESS_POLICY_KV is bound, to the world's one namespace.
+ * - `users`: `[{ name, script | scriptPath, bindings, outbound }]`, user Workers; `outbound`
+ *   is `{ name, props }` (that outbound Worker with those customer parameters), an outbound
+ *   Worker's name (no parameters), or absent: straight to the internet.
+ * - `workers`: more Workers as miniflare options (the dev dispatcher, a benchmark's wrapper);
+ *   the first of them gets the requests to `url` and to `mf.dispatchFetch`.
+ * - `upstream(request)`: the Node function answering every host; without it, every host
+ *   answers 200 at once inside workerd.
+ * - `kv`: "faulty" makes EGRESS_POLICY_KV the fault-injecting binding (else miniflare's).
+ * - `onEvent(event)`: called with each tailed event as it is tailed (`make dev` prints them).
+ * - `port`, `host`, `inspectorPort`: for miniflare (port 0 or absent: any free port).
+ * stdout of workerd (every console.log) is dropped unless WORLD_VERBOSE is set; stderr (runtime
+ * errors, panics) is passed through.
+ * Returns `{ mf, url, worker(name), events(), kv, dispose }`; `events()` resolves to every
+ * event tailed so far; `kv` (when any outbound Worker
+ * binds it) has `put(key, bytes)` and `delete(key)`, and when faulty `faults` (`{ delayMs,
+ * hang, reject }`, or per key in `faults.keys[key]`: what the next reads do) and `reads` (every
+ * read as `{ key, bytes }`).
+ */
+export async function startWorld({ outbound = [], users = [], workers = [], upstream, kv, onEvent, port, host, inspectorPort } = {}) {
+  const hung = [];
+  const tailed = outbound.some((o) => o.tail !== false);
+  const faulty = kv === "faulty" ? faultyKv(() => new Promise((resolve) => hung.push(resolve))) : null;
+  const kvBinding = faulty
+    ? { serviceBindings: { EGRESS_POLICY_KV: { name: KV_FAULTS, entrypoint: "FaultyKV" } } }
+    : { kvNamespaces: { EGRESS_POLICY_KV: KV_NAMESPACE } };
+  // The first Worker gets the requests to `url` and mf.dispatchFetch: a given one, if any.
+  const listed = [
+    ...workers,
+    ...outbound.map(({ name, from = "build", bindings = {}, kv: bound, tail = true }) => ({
+      name,
+      ...workerModules(from),
+      bindings,
+      ...(bound ? kvBinding : {}),
+      outboundService: INTERNET,
+      ...(tail ? { tails: [TAIL] } : {}),
+    })),
+    ...users.map(({ name, script, scriptPath, bindings, outbound: to }) => ({
+      name, modules: true, ...(script ? { script } : { scriptPath }), bindings, outboundService: to ?? INTERNET,
+    })),
+    upstream
+      ? { name: INTERNET, modules: true, script: INTERNET_WORKER, outboundService: upstream }
+      : { name: INTERNET, modules: true, script: INSTANT_INTERNET_WORKER },
+    ...(tailed ? [{ name: TAIL, modules: true, script: TAIL_WORKER, ...(onEvent ? { serviceBindings: { SINK: sink(onEvent) } } : {}) }] : []),
+    ...(faulty ? [{ name: KV_FAULTS, modules: true, script: KV_FAULTS_WORKER, kvNamespaces: { STORE: KV_NAMESPACE }, serviceBindings: { CONTROL: faulty.control } }] : []),
+  ];
+  // A Worker behind a wrapped binding (the dev dispatch namespace) is a module of its caller's,
+  // which miniflare requires to have no compatibility date of its own.
+  const wrapped = new Set(listed.flatMap((w) => Object.values(w.wrappedBindings ?? {}).map((b) => b.scriptName)));
+  const all = listed.map((w) => (wrapped.has(w.name) ? w : { compatibilityDate: COMPATIBILITY_DATE, ...w }));
 
   const mf = new Miniflare({
-    host,
-    port,
+    ...(port === undefined ? {} : { port }),
+    ...(host === undefined ? {} : { host }),
+    ...(inspectorPort === undefined ? {} : { inspectorPort }),
+    // Written on, not piped: a pipe would add listeners to process.stderr for every world
+    // (a benchmark starts hundreds).
     handleRuntimeStdio(stdout, stderr) {
-      stdout.resume();
-      stderr.pipe(process.stderr);
+      if (process.env.WORLD_VERBOSE) stdout.on("data", (d) => process.stdout.write(d)); else stdout.resume();
+      stderr.on("data", (d) => process.stderr.write(d));
     },
-    workers: [
-      {
-        name: "dispatcher",
-        modules: true,
-        scriptPath: path.join(ROOT, "deploy/dispatcher/index.js"),
-        compatibilityDate: COMPATIBILITY_DATE,
-        bindings: { CUSTOMER_TAGS: JSON.stringify(DEV_TAGS) },
-        wrappedBindings: { DISPATCHER: { scriptName: "dispatch-namespace" } },
-      },
-      {
-        name: "dispatch-namespace",
-        modules: true,
-        scriptPath: path.join(ROOT, "dev/dispatch-namespace.js"),
-        bindings: { WIRED_TAGS: JSON.stringify(DEV_TAGS) },
-        serviceBindings: Object.fromEntries(Object.keys(DEV_CUSTOMERS).map((c) => [`CUSTOMER_${c}`, `user-${c}`])),
-      },
-      ...Object.keys(DEV_CUSTOMERS).map(user),
-      {
-        name: "egress-policy",
-        modulesRoot: workerDir,
-        modules: [
-          { type: "ESModule", path: path.join(workerDir, "index.js") },
-          { type: "CompiledWasm", path: path.join(workerDir, "index_bg.wasm") },
-        ],
-        compatibilityDate: COMPATIBILITY_DATE,
-        // Locally the customer arrives as ctx.props, which the Worker reads only on this opt-in
-        // (as deployed, the dispatch namespace's parameters arrive in env instead).
-        bindings: {
-          ...keys.secrets,
-          EGRESS_IDENTITY_FROM_PROPS: "true",
-          ...(bundlePublicKey ? { EGRESS_BUNDLE_PUBLIC_KEY: bundlePublicKey, EGRESS_BUNDLE_ENVIRONMENT: "dev", EGRESS_BUNDLE_REFRESH_SECS: "2" } : {}),
-        },
-        ...(bundlePublicKey ? { kvNamespaces: { EGRESS_POLICY_KV: "egress-policy-bundles" } } : {}),
-        outboundService: internet,
-        tails: ["tail"],
-      },
-      { name: "tail", modules: true, script: TAIL_WORKER, compatibilityDate: COMPATIBILITY_DATE, outboundService: internet },
-    ],
+    workers: all,
   });
-  const url = await mf.ready;
-  const kv = bundlePublicKey ? await mf.getKVNamespace("EGRESS_POLICY_KV", "egress-policy") : null;
-  return { mf, url, kv, dispose: () => mf.dispose() };
-}
-
-/** The stand-in for api.example.com: verifies the JWT and answers with its verified claims. */
-async function verifyingUpstream(request, url, { key, alg, issuer, audience }) {
-  const auth = request.headers.get("authorization") ?? "";
-  const token = auth.startsWith("Bearer ") ? auth.slice(7) : null;
-  if (!token) return Response.json({ upstream: url.hostname, verified: false, error: "no bearer token" }, { status: 401 });
+  let url;
   try {
-    const { payload, protectedHeader } = await jwtVerify(token, key, { algorithms: [alg], issuer, audience });
-    return Response.json({ upstream: url.hostname, path: url.pathname, verified: true, header: protectedHeader, claims: payload });
+    url = await mf.ready;
   } catch (e) {
-    let header = null;
-    try { header = decodeProtectedHeader(token); } catch { /* not a JWT */ }
-    return Response.json({ upstream: url.hostname, verified: false, header, error: e.message }, { status: 401 });
+    // A workerd that failed to start must not keep this process alive.
+    await mf.dispose().catch(() => {});
+    throw e;
   }
+
+  let store = null;
+  const kvOwner = outbound.find((o) => o.kv)?.name;
+  if (faulty) store = await mf.getKVNamespace("STORE", KV_FAULTS);
+  else if (kvOwner) store = await mf.getKVNamespace("EGRESS_POLICY_KV", kvOwner);
+  const kvHandle = store && {
+    put: (key, bytes) => store.put(key, Uint8Array.from(bytes).buffer),
+    delete: (key) => store.delete(key),
+    ...(faulty ? { faults: faulty.faults, reads: faulty.reads } : {}),
+  };
+
+  const tail = tailed ? await mf.getWorker(TAIL) : null;
+  const events = async () => (tail ? (await tail.fetch("http://tail.local/")).json() : []);
+
+  return {
+    mf,
+    url,
+    worker: (name) => mf.getWorker(name),
+    events,
+    kv: kvHandle,
+    async dispose() {
+      for (const release of hung.splice(0)) release();
+      await mf.dispose();
+    },
+  };
 }
 
+/** The Node side of the Tail Worker's SINK: each event it posts, to `onEvent`. */
+function sink(onEvent) {
+  return async (request) => {
+    for (const e of await request.json()) onEvent(e);
+    return new Response(null, { status: 204 });
+  };
+}
+
+/** The Node side of the fault-injecting KV binding: the plan it reads, the reads it reports. */
+function faultyKv(never) {
+  const faults = { delayMs: 0, hang: false, reject: false, keys: {} };
+  const reads = [];
+  const control = async (request) => {
+    const url = new URL(request.url);
+    if (url.pathname === "/read") {
+      reads.push(await request.json());
+      return new Response("ok");
+    }
+    const key = url.searchParams.get("key");
+    const plan = { ...faults, ...(faults.keys[key] ?? {}) };
+    if (plan.delayMs) await new Promise((r) => setTimeout(r, plan.delayMs));
+    if (plan.hang) await never();
+    return Response.json({ reject: Boolean(plan.reject) });
+  };
+  return { faults, reads, control };
+}

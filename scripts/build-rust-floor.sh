@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds bench/rust-floor (the least a Rust outbound Worker can be) into bench/rust-floor/build
-# with the tools scripts/build-worker.sh installed, panic=abort, the same plain entry.
+# with the tools scripts/build-worker.sh installed, panic=abort; bench/cold-start.mjs runs it
+# through the same committed entry module (worker.mjs) as this Worker.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -11,4 +12,3 @@ export PATH="$cargo_bin:$PATH"
 
 cd "$root/bench/rust-floor"
 worker-build --release
-node "$root/scripts/plain-entry.mjs" build/index.js

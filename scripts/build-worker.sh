@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds the outbound Worker: build/index.js + build/index_bg.wasm (worker-build's layout),
-# with $EGRESS_POLICY (default policy/policy.toml) compiled in by build.rs.
+# Builds the outbound Worker: build/index.js + build/index_bg.wasm (worker-build's layout, run
+# through the committed entry module worker.mjs), with $EGRESS_POLICY (default
+# policy/policy.toml) compiled in by build.rs.
 #
 # Works offline except for the package registries: worker-build would download wasm-bindgen,
 # wasm-opt and esbuild from GitHub, so this script points it at pinned local copies instead
@@ -121,10 +122,6 @@ else
   echo "EGRESS_PANIC=abort: building with panic=abort as asked" >&2
   worker-build --release
 fi
-
-# A plain `{ fetch }` default export instead of worker-build's per-request WorkerEntrypoint
-# class behind two Proxies (see scripts/plain-entry.mjs for why and the measurement).
-node scripts/plain-entry.mjs build/index.js
 
 wasm=build/index_bg.wasm
 raw=$(wc -c <"$wasm")

@@ -36,7 +36,9 @@ function builtPolicy() {
 test("wrangler.toml: observability, logpush, build command, secrets named", () => {
   const toml = readFileSync(path.join(ROOT, "wrangler.toml"), "utf8");
   assert.match(toml, /^name = "egress-policy"$/m);
-  assert.match(toml, /^main = "build\/index\.js"$/m);
+  // The committed entry module, importing the build (build/index.js + build/index_bg.wasm).
+  assert.match(toml, /^main = "worker\.mjs"$/m);
+  assert.match(readFileSync(path.join(ROOT, "worker.mjs"), "utf8"), /^import \w+ from "\.\/build\/index\.js";$/m);
   assert.match(toml, new RegExp(`^compatibility_date = "${COMPATIBILITY_DATE}"$`, "m"), "the e2e suite runs the deployed compatibility date");
   assert.match(toml, /^logpush = true$/m);
   assert.match(toml, /^\[observability\]\nenabled = true$/m);
@@ -46,13 +48,15 @@ test("wrangler.toml: observability, logpush, build command, secrets named", () =
   for (const s of secrets) assert.ok(toml.includes(`wrangler secret put ${s}`), `wrangler.toml names secret ${s}`);
 });
 
-test("wrangler deploy --dry-run bundles the outbound Worker (build/index.js + its Wasm)", async () => {
+test("wrangler deploy --dry-run bundles the outbound Worker (worker.mjs, build/index.js and its Wasm)", async () => {
   const dist = path.join(out, "outbound");
   const { stdout, stderr } = await wrangler(["deploy", "--dry-run", "--outdir", dist], builtPolicy());
   const text = stdout + stderr;
   assert.match(text, /--dry-run: exiting now/);
   const files = readdirSync(dist);
-  assert.ok(files.includes("index.js"), `bundle: ${files}`);
+  // Named after the entry module (worker.mjs), which imports build/index.js.
+  assert.ok(files.includes("worker.js"), `bundle: ${files}`);
+  assert.match(readFileSync(path.join(dist, "worker.js"), "utf8"), /update worker\.mjs/, "the committed entry module is bundled");
   const wasm = files.filter((f) => f.endsWith(".wasm"));
   assert.equal(wasm.length, 1, `one Wasm module in the bundle: ${files}`);
   assert.deepEqual(readFileSync(path.join(dist, wasm[0])), readFileSync(path.join(ROOT, "build/index_bg.wasm")), "the built Wasm, verbatim");

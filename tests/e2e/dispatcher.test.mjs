@@ -1,10 +1,10 @@
-// The local Workers for Platforms of `make dev` (dev/world.mjs) end to end: the deployable
+// The local Workers for Platforms of `make dev` (dev/platform.mjs) end to end: the deployable
 // example dispatcher (deploy/dispatcher/index.js) routes /<customer>/... to that customer's
 // Worker, whose fetch()es reach the ONE outbound Worker with the dispatcher's customer.
 // Runs with the Worker `make test` built (tests/e2e/policy.toml).
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { startDevWorld } from "../../dev/world.mjs";
+import { startDevWorld } from "../../dev/platform.mjs";
 import { POLICY_SHA256 } from "./harness.mjs";
 
 let world;

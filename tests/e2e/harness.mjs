@@ -1,22 +1,22 @@
-// Shared set-up of the workerd end-to-end suite: one miniflare (one workerd) holding
+// The workerd end-to-end suite's world (dev/world.mjs) and its test helpers. One workerd holds
 //   - user Workers of several customers, each of whose fetch() goes to the ONE outbound Worker
-//     with its customer parameter (`outboundService: { name, props }`, as workerd delivers
-//     per-caller parameters locally), plus one without any customer;
-//   - the outbound Worker under test (build/index.js + build/index_bg.wasm, built with
-//     tests/e2e/policy.toml), whose own fetch()es go to a Node function playing every upstream
-//     host ("the internet"): it records what arrived and verifies JWTs;
-//   - a Tail Worker collecting the outbound Worker's console.log output (the decision log),
+//     with its customer parameter (as workerd delivers per-caller parameters locally), plus one
+//     without any customer, and outbound Workers given the customer in env in the shapes the
+//     platform uses;
+//   - the outbound Worker under test (build/, built with tests/e2e/policy.toml), whose own
+//     fetch()es go to a Node function playing every upstream host ("the internet"): it records
+//     what arrived and verifies JWTs;
+//   - the Tail Worker, collecting the outbound Workers' console.log output (the decision log),
 //     the way production captures it.
 // Signing keys are generated here at start (node:crypto) and given to the Worker as secret
 // bindings; nothing private is committed.
 import { createHash, createSecretKey, generateKeyPairSync, randomBytes, randomUUID } from "node:crypto";
 import { appendFileSync, readFileSync } from "node:fs";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { decodeProtectedHeader, jwtVerify } from "jose";
-import { Miniflare } from "miniflare";
+import { ROOT, startWorld as startWorkerd } from "../../dev/world.mjs";
 
-export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+export { COMPATIBILITY_DATE, ROOT } from "../../dev/world.mjs";
 export const POLICY_PATH = path.join(ROOT, "tests/e2e/policy.toml");
 /**
  * The policy's revision as the engine computes it (docs/policy.md, "Domain lists"): SHA-256 of
@@ -42,8 +42,6 @@ export const EMBEDDED_SERIAL = Number(process.env.EGRESS_POLICY_SERIAL ?? 300);
 /** The environment the e2e Worker takes up bundles for. */
 export const BUNDLE_ENVIRONMENT = "e2e";
 export const ISSUER = "egress.e2e.test";
-// Must match `compatibility_date` in wrangler.toml (checked by deploy.test.mjs).
-export const COMPATIBILITY_DATE = "2026-04-20";
 
 /** The fields of a decision log line, in order (docs/decision-log.md). */
 export const LOG_FIELDS = [
@@ -145,54 +143,6 @@ export default {
   },
 };`;
 
-const INTERNET_WORKER = `
-// The network as the outbound Worker sees it: a connection failure for down.example.com (the
-// caller's fetch() rejects, as with a refused connection), everything else goes on to the Node
-// function playing the upstream hosts, annotated with the Host header and the cf options as
-// they left the Worker.
-export default {
-  async fetch(request) {
-    const url = new URL(request.url);
-    if (url.hostname === "down.example.com") throw new Error("connection refused (simulated)");
-    const headers = new Headers(request.headers);
-    headers.set("x-e2e-wire-host", request.headers.get("host") ?? "");
-    headers.set("x-e2e-wire-cf", JSON.stringify(request.cf ?? null));
-    return fetch(new Request(request, { headers, redirect: "manual" }));
-  },
-};`;
-
-// A KV namespace binding that injects faults: the real KV namespace of miniflare behind it,
-// reached through RPC (a service binding to this entrypoint, as the Worker calls a KV binding:
-// \`env.EGRESS_POLICY_KV.get(key, { type })\`). Before each read it asks the test (a Node function,
-// CONTROL) what to do: answer after a delay, hang, or reject; after it, it reports the bytes read.
-const KV_FAULTS_WORKER = `
-import { WorkerEntrypoint } from "cloudflare:workers";
-export class FaultyKV extends WorkerEntrypoint {
-  async get(key, options) {
-    const plan = await (await this.env.CONTROL.fetch("http://control/get?key=" + encodeURIComponent(key))).json();
-    if (plan.reject) throw new Error("KV unavailable (injected fault)");
-    const value = await this.env.STORE.get(key, options);
-    const bytes = value === null ? 0 : value.byteLength;
-    await this.env.CONTROL.fetch("http://control/read", { method: "POST", body: JSON.stringify({ key, bytes }) });
-    return value;
-  }
-}
-export default { fetch() { return new Response("kv-faults"); } };`;
-
-const TAIL_WORKER = `
-// Collects every log message of the Workers it tails, with the host of the request that logged
-// it (never the rest of its URL, which may carry a query); GET returns them, DELETE clears them.
-let events = [];
-export default {
-  tail(batch) {
-    for (const e of batch) events.push({ host: e.event?.request?.url ? new URL(e.event.request.url).hostname : null, outcome: e.outcome, logs: e.logs.map((l) => ({ level: l.level, message: l.message })), exceptions: e.exceptions.map((x) => x.message) });
-  },
-  fetch(request) {
-    if (request.method === "DELETE") { events = []; return new Response("cleared"); }
-    return Response.json(events);
-  },
-};`;
-
 /**
  * Starts the workerd world. Returns helpers:
  * - `call(customer, url, { method, headers, body, redirect, cf, abortAfterMs, noAwait })`: the
@@ -236,9 +186,9 @@ export async function startWorld({ upstream, bundle, instances = {} } = {}) {
     if (url.pathname.startsWith("/upload/")) return heldUpload(request, url, arrivals);
     const body = Buffer.from(await request.arrayBuffer());
     const headers = {};
-    for (const [k, v] of request.headers) if (!k.startsWith("x-e2e-wire-")) headers[k] = v;
-    const wireHost = request.headers.get("x-e2e-wire-host") || null;
-    const wireCf = JSON.parse(request.headers.get("x-e2e-wire-cf") ?? "null");
+    for (const [k, v] of request.headers) if (!k.startsWith("x-wire-")) headers[k] = v;
+    const wireHost = request.headers.get("x-wire-host") || null;
+    const wireCf = JSON.parse(request.headers.get("x-wire-cf") ?? "null");
     const arrival = { url: request.url, host: url.hostname, method: request.method, path: url.pathname, headers, wireHost, wireCf, bodySha256: sha256(body), bodyLength: body.length };
     arrivals.push(arrival);
     const jwtHost = JWT_HOSTS[url.hostname];
@@ -250,92 +200,51 @@ export async function startWorld({ upstream, bundle, instances = {} } = {}) {
     return defaultUpstream(url, arrival);
   };
 
-  const kvFaults = { delayMs: 0, hang: false, reject: false, keys: {} };
-  const kvReads = [];
-  const control = async (request) => {
-    const url = new URL(request.url);
-    if (url.pathname === "/read") {
-      kvReads.push(await request.json());
-      return new Response("ok");
-    }
-    const key = url.searchParams.get("key");
-    const plan = { ...kvFaults, ...(kvFaults.keys[key] ?? {}) };
-    if (plan.delayMs) await new Promise((r) => setTimeout(r, plan.delayMs));
-    if (plan.hang) await never();
-    return Response.json({ reject: Boolean(plan.reject) });
-  };
-
-  const outbound = outboundWorkerOptions();
-  const userWorker = (name, outboundService) => ({ name, modules: true, script: USER_WORKER, compatibilityDate: COMPATIBILITY_DATE, outboundService });
-  const bundleWiring = bundle ? {
-    serviceBindings: { EGRESS_POLICY_KV: { name: "kv-faults", entrypoint: "FaultyKV" } },
-  } : {};
+  // The Rust build (E2E_WORKER_DIR, else build/), or E2E_OUTBOUND_SCRIPT (another implementation).
+  const from = process.env.E2E_OUTBOUND_SCRIPT ?? process.env.E2E_WORKER_DIR ?? "build";
+  const kv = Boolean(bundle);
+  // Locally the customer arrives as ctx.props: read only because these Workers opt in.
   const outboundBindings = { ...keys.secrets, EGRESS_IDENTITY_FROM_PROPS: "true", ...(bundle ? bundleBindings(bundle) : {}) };
-  const extra = Object.entries(instances).flatMap(([name, { bindings = {}, workerDir } = {}]) => [
-    userWorker(`user-${name}`, { name: `outbound-${name}`, props: CUSTOMERS.acme }),
-    { ...outboundWorkerOptions(workerDir), name: `outbound-${name}`, bindings: { ...outboundBindings, ...bindings }, ...bundleWiring, outboundService: "internet", tails: ["tail"] },
-  ]);
-  const mf = new Miniflare({
-    // workerd prints every console.log on stdout: the suite reads the Tail Worker instead.
-    // stderr (runtime errors, panics) is passed through; E2E_VERBOSE=1 shows stdout too.
-    handleRuntimeStdio(stdout, stderr) {
-      if (process.env.E2E_VERBOSE) stdout.pipe(process.stdout); else stdout.resume();
-      stderr.pipe(process.stderr);
-    },
-    workers: [
-      ...Object.entries(CUSTOMERS).map(([name, props]) => userWorker(`user-${name}`, { name: "outbound", props })),
-      userWorker("user-nobody", "outbound"),
+  const user = (name, outbound) => ({ name: `user-${name}`, script: USER_WORKER, outbound });
+  const world = await startWorkerd({
+    upstream: internet,
+    kv: bundle ? "faulty" : undefined,
+    users: [
+      ...Object.entries(CUSTOMERS).map(([name, props]) => user(name, { name: "outbound", props })),
+      user("nobody", "outbound"),
       // As deployed: the dispatch namespace's outbound parameters arrive as env.customer_name
       // and env.customer_tags ("" here: explicitly no tags).
-      userWorker("user-initech", "outbound-env"),
+      user("initech", "outbound-env"),
       // No tags parameter at all: refused `no_tags` (the policy scopes a rule by tag).
-      userWorker("user-hooli", "outbound-no-tags"),
+      user("hooli", "outbound-no-tags"),
       // The customer nested in customer_context, the tags flat beside it: the tags count.
-      userWorker("user-stark", "outbound-mixed"),
+      user("stark", "outbound-mixed"),
       // The platform's documented example nests it: outbound: { customer_context: { ... } }.
-      userWorker("user-umbrella", "outbound-context"),
+      user("umbrella", "outbound-context"),
       // A customer parameter that is present but not a clean name: refused, not repaired.
-      userWorker("user-unclean", "outbound-unclean"),
+      user("unclean", "outbound-unclean"),
       // props naming a customer, to an outbound Worker that has not opted in to props.
-      userWorker("user-props-ignored", { name: "outbound-env-only", props: CUSTOMERS.acme }),
-      // Locally the customer arrives as ctx.props: read only because this binding opts in.
-      {
-        ...outbound,
-        name: "outbound",
-        bindings: outboundBindings,
-        ...bundleWiring,
-        outboundService: "internet",
-        tails: ["tail"],
-      },
-      ...extra,
-      ...(bundle ? [{
-        name: "kv-faults", modules: true, script: KV_FAULTS_WORKER, compatibilityDate: COMPATIBILITY_DATE,
-        kvNamespaces: { STORE: "egress-policy-bundles" }, serviceBindings: { CONTROL: control },
-      }] : []),
-      { ...outbound, name: "outbound-env", bindings: { ...keys.secrets, customer_name: "initech", customer_tags: "" }, outboundService: "internet", tails: ["tail"] },
-      { ...outbound, name: "outbound-no-tags", bindings: { ...keys.secrets, customer_name: "hooli" }, outboundService: "internet", tails: ["tail"] },
-      { ...outbound, name: "outbound-mixed", bindings: { ...keys.secrets, customer_context: { customer_name: "stark" }, customer_tags: ["untrusted"] }, outboundService: "internet", tails: ["tail"] },
-      { ...outbound, name: "outbound-context", bindings: { ...keys.secrets, customer_context: { customer_name: "umbrella", customer_tags: ["production"], url: "https://umbrella.example/" } }, outboundService: "internet", tails: ["tail"] },
-      { ...outbound, name: "outbound-unclean", bindings: { ...keys.secrets, customer_name: " acme" }, outboundService: "internet", tails: ["tail"] },
-      { ...outbound, name: "outbound-env-only", bindings: { ...keys.secrets }, outboundService: "internet", tails: ["tail"] },
-      { name: "internet", modules: true, script: INTERNET_WORKER, compatibilityDate: COMPATIBILITY_DATE, outboundService: internet },
-      { name: "tail", modules: true, script: TAIL_WORKER, compatibilityDate: COMPATIBILITY_DATE },
+      user("props-ignored", { name: "outbound-env-only", props: CUSTOMERS.acme }),
+      ...Object.keys(instances).map((name) => user(name, { name: `outbound-${name}`, props: CUSTOMERS.acme })),
+    ],
+    outbound: [
+      { name: "outbound", from, bindings: outboundBindings, kv },
+      ...Object.entries(instances).map(([name, { bindings = {}, workerDir } = {}]) => (
+        { name: `outbound-${name}`, from: workerDir ?? from, bindings: { ...outboundBindings, ...bindings }, kv }
+      )),
+      { name: "outbound-env", from, bindings: { ...keys.secrets, customer_name: "initech", customer_tags: "" } },
+      { name: "outbound-no-tags", from, bindings: { ...keys.secrets, customer_name: "hooli" } },
+      { name: "outbound-mixed", from, bindings: { ...keys.secrets, customer_context: { customer_name: "stark" }, customer_tags: ["untrusted"] } },
+      { name: "outbound-context", from, bindings: { ...keys.secrets, customer_context: { customer_name: "umbrella", customer_tags: ["production"], url: "https://umbrella.example/" } } },
+      { name: "outbound-unclean", from, bindings: { ...keys.secrets, customer_name: " acme" } },
+      { name: "outbound-env-only", from, bindings: { ...keys.secrets } },
     ],
   });
-  await mf.ready;
   const users = {};
-  for (const name of Object.keys(CUSTOMERS)) users[name] = await mf.getWorker(`user-${name}`);
-  Object.assign(users, {
-    initech: await mf.getWorker("user-initech"),
-    hooli: await mf.getWorker("user-hooli"),
-    stark: await mf.getWorker("user-stark"),
-    umbrella: await mf.getWorker("user-umbrella"),
-    unclean: await mf.getWorker("user-unclean"),
-    "props-ignored": await mf.getWorker("user-props-ignored"),
-    null: await mf.getWorker("user-nobody"),
-  });
-  for (const name of Object.keys(instances)) users[name] = await mf.getWorker(`user-${name}`);
-  const tail = await mf.getWorker("tail");
+  for (const name of [...Object.keys(CUSTOMERS), "initech", "hooli", "stark", "umbrella", "unclean", "props-ignored", ...Object.keys(instances)]) {
+    users[name] = await world.worker(`user-${name}`);
+  }
+  users.null = await world.worker("user-nobody");
 
   async function call(customer, url, { method = "GET", headers = {}, body, redirect, cf, abortAfterMs, noAwait } = {}) {
     const h = { "x-e2e-url": encodeURIComponent(url) };
@@ -352,9 +261,7 @@ export async function startWorld({ upstream, bundle, instances = {} } = {}) {
     return users[customer].fetch("http://user.test/", init);
   }
 
-  async function events() {
-    return (await tail.fetch("http://tail.test/")).json();
-  }
+  const events = () => world.events();
 
   /** Decision lines (the single argument of each console.log) of every tailed event. */
   async function decisionLines() {
@@ -378,20 +285,10 @@ export async function startWorld({ upstream, bundle, instances = {} } = {}) {
       appendFileSync(process.env.CAPTURE_LOGS, lines);
     }
     for (const release of hung.splice(0)) release();
-    await mf.dispose();
+    await world.dispose();
   }
 
-  let kv = null;
-  if (bundle) {
-    const store = await mf.getKVNamespace("STORE", "kv-faults");
-    kv = {
-      put: (key, bytes) => store.put(key, Uint8Array.from(bytes).buffer),
-      delete: (key) => store.delete(key),
-      faults: kvFaults,
-      reads: kvReads,
-    };
-  }
-  return { mf, call, arrivals, events, decisionLines, waitForLogs, dispose, secrets: keys.secrets, kv };
+  return { mf: world.mf, call, arrivals, events, decisionLines, waitForLogs, dispose, secrets: keys.secrets, kv: bundle ? world.kv : null };
 }
 
 /** The outbound Worker's bundle settings (src/settings.rs). */
@@ -401,24 +298,6 @@ function bundleBindings({ publicKey, environment = BUNDLE_ENVIRONMENT, refreshSe
   if (readTimeoutMs !== undefined) out.EGRESS_BUNDLE_READ_TIMEOUT_MS = String(readTimeoutMs);
   if (minSerial !== undefined) out.EGRESS_BUNDLE_MIN_SERIAL = String(minSerial);
   return out;
-}
-
-/** The outbound Worker's modules: the Rust build (`dir`, else E2E_WORKER_DIR, else build/), or E2E_OUTBOUND_SCRIPT (another implementation). */
-function outboundWorkerOptions(workerDir) {
-  const base = { compatibilityDate: COMPATIBILITY_DATE };
-  if (process.env.E2E_OUTBOUND_SCRIPT && !workerDir) {
-    const script = path.resolve(process.env.E2E_OUTBOUND_SCRIPT);
-    return { ...base, modulesRoot: path.dirname(script), modules: [{ type: "ESModule", path: script }] };
-  }
-  const dir = path.resolve(ROOT, workerDir ?? process.env.E2E_WORKER_DIR ?? "build");
-  return {
-    ...base,
-    modulesRoot: dir,
-    modules: [
-      { type: "ESModule", path: path.join(dir, "index.js") },
-      { type: "CompiledWasm", path: path.join(dir, "index_bg.wasm") },
-    ],
-  };
 }
 
 async function verifyArrival(arrival, host, spec, verifyKeys) {
