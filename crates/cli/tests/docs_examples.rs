@@ -10,7 +10,10 @@
 //! `#fragment`, a heading of it, so restructuring a page cannot strand its readers.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
-#[allow(dead_code, reason = "this file runs the binary in a scratch directory, not through `run`")]
+#[allow(
+    dead_code,
+    reason = "this file runs the binary in a scratch directory, not through `run`"
+)]
 mod support;
 
 use std::collections::HashSet;
@@ -35,7 +38,10 @@ struct Example {
 #[test]
 fn the_docs_show_what_the_cli_prints_for_the_shipped_policy() {
     let scratch = tempfile::tempdir().unwrap();
-    copy_dir(&support::root().join("policy"), &scratch.path().join("policy"));
+    copy_dir(
+        &support::root().join("policy"),
+        &scratch.path().join("policy"),
+    );
     std::fs::write(
         scratch.path().join("bundle-signing.pem"),
         support::ed25519_pem(9),
@@ -68,14 +74,20 @@ fn the_docs_show_what_the_cli_prints_for_the_shipped_policy() {
     // The figures the deploy guide promises: the shipped policy compiled and bundled, the
     // head's size and what a bundle adds to the artefact, as its prose states them.
     for command in ["compile", "bundle"] {
-        assert!(ran.iter().any(|c| c == command), "no `{command}` example ran: {ran:?}");
+        assert!(
+            ran.iter().any(|c| c == command),
+            "no `{command}` example ran: {ran:?}"
+        );
     }
     let size = |file: &str| std::fs::metadata(scratch.path().join(file)).unwrap().len();
     let deploy = std::fs::read_to_string(support::root().join("docs/deploy.md")).unwrap();
     let deploy = deploy.split_whitespace().collect::<Vec<_>>().join(" ");
     for said in [
         format!("(`bundle.bin.head`, {} bytes)", size("bundle.bin.head")),
-        format!("the compiled artefact plus {} bytes", size("bundle.bin") - size("policy.artifact")),
+        format!(
+            "the compiled artefact plus {} bytes",
+            size("bundle.bin") - size("policy.artifact")
+        ),
     ] {
         assert!(deploy.contains(&said), "docs/deploy.md should say: {said}");
     }
@@ -102,7 +114,11 @@ fn links_between_the_pages_reach_a_file_and_a_heading() {
                 continue;
             }
             let (file, fragment) = target.split_once('#').unwrap_or((&target, ""));
-            let file = if file.is_empty() { root.join(page) } else { root.join(dir).join(file) };
+            let file = if file.is_empty() {
+                root.join(page)
+            } else {
+                root.join(dir).join(file)
+            };
             if !file.exists() {
                 broken.push(format!("{page}: `{target}`: no such file"));
             } else if !fragment.is_empty() {
@@ -244,7 +260,13 @@ fn slugs(text: &str) -> HashSet<String> {
             .map(|c| if c == ' ' { '-' } else { c })
             .collect();
         let unique = (0..)
-            .map(|n| if n == 0 { slug.clone() } else { format!("{slug}-{n}") })
+            .map(|n| {
+                if n == 0 {
+                    slug.clone()
+                } else {
+                    format!("{slug}-{n}")
+                }
+            })
             .find(|s| !seen.contains(s))
             .unwrap();
         seen.insert(unique);
