@@ -25,11 +25,16 @@
 //! | double5 | policy serial | policy serial | serial of the bundle read |
 //! | double6 | sent (0/1) | | |
 //!
-//! Empty text is `""`, a missing number 0. The data point also anchors the log: each one names
+//! Empty text is `""`, a missing number 0. The index is at most the first 96 bytes of the
+//! customer (Analytics Engine refuses a longer index; a customer name may have 256). The data point also anchors the log: each one names
 //! its isolate and sequence number outside the log channel, so `audit --anchors` finds lines
 //! deleted from the log.
 
+use egress_policy_engine::log::prefix;
 use egress_policy_engine::{DecisionLog, PolicyRef};
+
+/// The longest index Analytics Engine takes, in bytes.
+pub const MAX_INDEX_BYTES: usize = 96;
 use serde::Serialize;
 
 /// A data point as `writeDataPoint` takes it.
@@ -48,7 +53,11 @@ pub fn decision(line: &DecisionLog) -> DataPoint {
     let text = |value: Option<&str>| value.unwrap_or_default().to_owned();
     let flag = |value: bool| if value { 1.0 } else { 0.0 };
     DataPoint {
-        indexes: [text(line.customer.as_deref())],
+        indexes: [prefix(
+            line.customer.as_deref().unwrap_or_default(),
+            MAX_INDEX_BYTES,
+        )
+        .to_owned()],
         blobs: vec![
             "decision".to_owned(),
             line.action.as_str().to_owned(),

@@ -42,7 +42,13 @@ fn worst_decision() -> Decision {
 #[test]
 fn the_longest_line_stays_far_below_the_logpush_cap() {
     let tags: Vec<String> = (0..MAX_TAGS)
-        .map(|i| format!("{i:x}").repeat(MAX_TAG_LEN).get(..MAX_TAG_LEN).unwrap().to_owned())
+        .map(|i| {
+            format!("{i:x}")
+                .repeat(MAX_TAG_LEN)
+                .get(..MAX_TAG_LEN)
+                .unwrap()
+                .to_owned()
+        })
         .collect();
     let policy = PolicyRef {
         name: Some("\"".repeat(1024)),
@@ -111,11 +117,20 @@ fn a_sealed_decision_line_verifies_as_the_auditor_reads_it() {
         .collect();
     let one = chain_value(&[0; 32], &lines[0], None);
     let two = chain_value(&one, &lines[1], None);
-    assert_eq!(lines[1]["chain"], egress_policy_engine::log_chain::hex(&two));
-    assert_eq!((lines[0]["seq"].as_u64(), lines[1]["seq"].as_u64()), (Some(1), Some(2)));
+    assert_eq!(
+        lines[1]["chain"],
+        egress_policy_engine::log_chain::hex(&two)
+    );
+    assert_eq!(
+        (lines[0]["seq"].as_u64(), lines[1]["seq"].as_u64()),
+        (Some(1), Some(2))
+    );
     assert_eq!(lines[1]["chain_alg"], "sha256");
     assert_eq!(lines[1]["isolate"], "0123456789abcdef");
-    assert_eq!(lines[1]["engine"], egress_policy_engine::log_chain::ENGINE_VERSION);
+    assert_eq!(
+        lines[1]["engine"],
+        egress_policy_engine::log_chain::ENGINE_VERSION
+    );
 }
 
 #[test]
@@ -158,4 +173,10 @@ fn a_decisions_data_point_is_laid_out_as_the_sql_reads_it() {
     assert_eq!(point.doubles, [41.0, 1.0, 1.0, 0.0, 400.0, 1.0]);
     // Analytics Engine's limits: 20 blobs, 20 doubles, one index.
     assert!(point.blobs.len() <= 20 && point.doubles.len() <= 20);
+
+    // The longest customer name a line can carry is cut to the index's 96 bytes.
+    line.customer = Some("c".repeat(egress_policy_engine::identity::MAX_NAME_LEN));
+    let point = metrics::decision(&line);
+    assert_eq!(point.indexes[0], "c".repeat(metrics::MAX_INDEX_BYTES));
+    assert_eq!(point.blobs[0], "decision");
 }
