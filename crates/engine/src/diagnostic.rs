@@ -6,6 +6,15 @@ use std::ops::Range;
 pub use crate::diagnostic_code::Code;
 use crate::domain_list::ListFiles;
 
+/// `diag!(Code, "format", args...)`: a new [`Diagnostic`] of `Code::Code` with a `format!`ted
+/// message, for the validators' many checks.
+macro_rules! diag {
+    ($code:ident, $($message:tt)+) => {
+        $crate::diagnostic::Diagnostic::new($crate::diagnostic::Code::$code, format!($($message)+))
+    };
+}
+pub(crate) use diag;
+
 /// How serious a diagnostic is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Severity {
@@ -101,6 +110,22 @@ impl Diagnostic {
     pub fn with_span(mut self, span: Range<usize>) -> Diagnostic {
         self.span = Some(span);
         self
+    }
+
+    /// Sets the span and the label under its underline.
+    pub(crate) fn at(self, span: Range<usize>, label: impl Into<String>) -> Diagnostic {
+        self.with_span(span).with_label(label)
+    }
+
+    /// Adds the diagnostic to `diags`.
+    pub(crate) fn push_to(self, diags: &mut Vec<Diagnostic>) {
+        diags.push(self);
+    }
+
+    /// Adds the diagnostic to `diags` and yields no value: the end of a check that failed.
+    pub(crate) fn fail<T>(self, diags: &mut Vec<Diagnostic>) -> Option<T> {
+        diags.push(self);
+        None
     }
 
     /// Points the diagnostic into the list file the policy names `file`.

@@ -14,6 +14,19 @@ pub fn did_you_mean<'c>(
         .map(|(_, c)| c)
 }
 
+/// The help line for `input`, a name outside `candidates`: `did you mean `x`? ` before
+/// `otherwise` when one of them is close.
+pub(crate) fn hint<'c>(
+    input: &str,
+    candidates: impl IntoIterator<Item = &'c str>,
+    otherwise: String,
+) -> String {
+    match did_you_mean(input, candidates) {
+        Some(s) => format!("did you mean `{s}`? {otherwise}"),
+        None => otherwise,
+    }
+}
+
 /// Levenshtein distance over characters.
 pub fn edit_distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
