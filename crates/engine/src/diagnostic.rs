@@ -60,11 +60,6 @@ pub struct Diagnostic {
 pub struct Diagnostics(pub Vec<Diagnostic>);
 
 impl Diagnostics {
-    /// Whether any diagnostic is an error.
-    pub fn has_errors(&self) -> bool {
-        self.0.iter().any(|d| d.severity == Severity::Error)
-    }
-
     /// All diagnostics rendered one after the other, separated by blank lines.
     pub fn render(&self, file_name: &str, text: &str) -> String {
         self.render_with(file_name, text, &ListFiles::new())

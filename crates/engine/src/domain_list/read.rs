@@ -13,7 +13,7 @@ use super::table::DomainTable;
 use super::{ListFormat, ListMatch};
 
 /// Names that hosts files map to loopback for the machine itself: never a blocked domain.
-pub const HOSTS_FILE_LOCAL_NAMES: &[&str] = &[
+const HOSTS_FILE_LOCAL_NAMES: &[&str] = &[
     "localhost",
     "localhost.localdomain",
     "local",
@@ -31,7 +31,7 @@ pub const HOSTS_FILE_LOCAL_NAMES: &[&str] = &[
 /// Whether a hosts-file blocklist line points its names nowhere: the unspecified address
 /// (`0.0.0.0`, `::`) or loopback (`127.0.0.0/8`, `::1`), an IPv4-mapped IPv6 spelling
 /// (`::ffff:0.0.0.0`) read as the IPv4 address.
-pub fn is_blackhole_address(address: IpAddr) -> bool {
+fn is_blackhole_address(address: IpAddr) -> bool {
     let address = address.to_canonical();
     address.is_unspecified() || address.is_loopback()
 }
@@ -219,23 +219,14 @@ fn finish(reader: Reader) -> ReadList {
 
 /// The whitespace-separated words of `line`, with their byte spans in the whole text.
 fn tokens(line: &str, line_start: usize) -> impl Iterator<Item = (&str, Range<usize>)> {
-    let mut rest = line;
-    let mut at = line_start;
-    std::iter::from_fn(move || {
-        let trimmed = rest.trim_start_matches(|c: char| c.is_ascii_whitespace());
-        at += rest.len() - trimmed.len();
-        if trimmed.is_empty() {
-            return None;
-        }
-        let len = trimmed
-            .find(|c: char| c.is_ascii_whitespace())
-            .unwrap_or(trimmed.len());
-        let word = trimmed.get(..len)?;
-        let span = at..at + len;
-        rest = trimmed.get(len..)?;
-        at += len;
-        Some((word, span))
-    })
+    // Every separator is one ASCII byte: a piece starts one byte after the previous one ends.
+    (line.split(|c: char| c.is_ascii_whitespace()))
+        .scan(line_start, |at, word| {
+            let start = *at;
+            *at += word.len() + 1;
+            Some((word, start..start + word.len()))
+        })
+        .filter(|(word, _)| !word.is_empty())
 }
 
 /// The address at the start of a hosts-file line; a zone (`fe80::1%lo0`) is ignored.

@@ -253,14 +253,10 @@ impl<'t> RuleChecker<'t> {
                     .push_to(diags);
             }
             Some((name, span)) if !self.credentials.contains_key(name) => {
-                undeclared(
-                    Code::UnknownCredential,
-                    "credential",
-                    name,
-                    self.credentials.keys(),
-                )
-                .with_span(span)
-                .push_to(diags);
+                let declared = self.credentials.keys();
+                undeclared(Code::UnknownCredential, "credential", name, declared)
+                    .with_span(span)
+                    .push_to(diags);
             }
             _ => {}
         }
