@@ -147,24 +147,11 @@ pub fn glob_matches(glob: &str, host: &str) -> bool {
         Some(rest) => (true, rest),
         None => (false, glob),
     };
-    let pattern_labels: Vec<&str> = rest.split('.').collect();
-    let host_labels: Vec<&str> = host.split('.').collect();
-    let tail_start = if any_depth {
-        if host_labels.len() <= pattern_labels.len() {
-            return false;
-        }
-        host_labels.len() - pattern_labels.len()
-    } else {
-        if host_labels.len() != pattern_labels.len() {
-            return false;
-        }
-        0
-    };
-    host_labels
-        .iter()
-        .skip(tail_start)
-        .zip(&pattern_labels)
-        .all(|(h, p)| crate::wildcard::matches(p, h))
+    // The host has a label for each of the pattern's, and one or more in front of them
+    // exactly when the pattern starts with `*.`; the pattern's labels match the host's last.
+    let extra = host.split('.').count().checked_sub(rest.split('.').count());
+    extra.is_some_and(|n| (n > 0) == any_depth)
+        && (host.rsplit('.').zip(rest.rsplit('.'))).all(|(h, p)| crate::wildcard::matches(p, h))
 }
 
 /// IP and CIDR patterns. `None` when `text` does not look like one (then it is a name).
