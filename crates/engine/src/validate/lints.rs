@@ -10,7 +10,8 @@ use crate::diagnostic::{Diagnostic, diag};
 use crate::host_pattern::{HostPattern, glob_matches};
 use crate::model::Rule;
 
-use super::{CredentialSpans, RuleSpans};
+use super::RuleSpans;
+use super::rules::RuleChecker;
 
 /// More overlap warnings than this are summarised: the point is made.
 const MAX_OVERLAP_WARNINGS: usize = 50;
@@ -18,12 +19,23 @@ const MAX_OVERLAP_WARNINGS: usize = 50;
 pub(super) fn check(
     rules: &[Rule],
     rule_spans: &[RuleSpans],
-    mentioned: &HashSet<String>,
+    checker: &RuleChecker<'_>,
     credentials: &BTreeMap<String, Credential>,
-    credential_spans: &BTreeMap<String, CredentialSpans>,
     diags: &mut Vec<Diagnostic>,
 ) {
-    for id in credentials.keys().filter(|id| !mentioned.contains(*id)) {
+    for (id, spans) in checker.lists {
+        if !checker.mentioned_lists.contains(id) {
+            diag!(UnusedList, "list `{id}` is not used by any rule")
+                .at(spans.key.clone(), "unused")
+                .with_hint("remove it, or name it in a block rule's `lists`")
+                .push_to(diags);
+        }
+    }
+    let credential_spans = checker.credentials;
+    for id in credentials
+        .keys()
+        .filter(|id| !checker.mentioned.contains(*id))
+    {
         let mut d = diag!(
             UnusedCredential,
             "credential `{id}` is not used by any inject rule"

@@ -8,7 +8,6 @@ mod rules;
 
 pub(crate) use rules::compile_path_regex;
 
-use std::collections::HashSet;
 use std::ops::Range;
 
 use toml::de::DeTable;
@@ -16,7 +15,7 @@ use toml::de::DeTable;
 use crate::diagnostic::{Code, Diagnostic, Severity, diag};
 use crate::domain_list::ListFiles;
 use crate::fields;
-use crate::limits::{MAX_RULES, MAX_TEXT_LEN};
+use crate::limits::MAX_TEXT_LEN;
 use crate::model::PolicyModel;
 use crate::parse::{self, Fields, Value};
 use crate::suggest::did_you_mean;
@@ -51,6 +50,41 @@ pub(crate) fn validate(
     let mut diags = Vec::new();
     let diags = &mut diags;
     let fields = Fields::read(root, fields::ROOT, "the policy", diags);
+    let name = version_and_name(&fields, root_span, diags);
+    let defaults = (fields.table("defaults", diags))
+        .map(|t| defaults::validate(t, diags))
+        .unwrap_or_default();
+    let (credentials, credential_spans) = (fields.table("credentials", diags))
+        .map(|t| credentials::validate(t, diags))
+        .unwrap_or_default();
+    let (lists, list_spans) = (fields.table("lists", diags))
+        .map(|t| lists::validate(t, files, diags))
+        .unwrap_or_default();
+    let mut checker = rules::RuleChecker::new(text, &credential_spans, &list_spans);
+    let (rules, rule_spans) = checker.validate_all(&fields, diags);
+    lints::check(&rules, &rule_spans, &checker, &credentials, diags);
+    // A policy that declares the deployment passes tags with every request is past the
+    // warning that tag-scoped rules need them.
+    if defaults.tags_required {
+        diags.retain(|d| d.code != Code::TagScopedRule);
+    }
+    let model = (errors(diags) == 0).then_some(PolicyModel {
+        name,
+        sha256: String::new(),
+        defaults,
+        rules,
+        credentials,
+        lists,
+    });
+    (model, std::mem::take(diags))
+}
+
+/// Checks `version` and returns the policy's `name`, if valid.
+fn version_and_name(
+    fields: &Fields<'_, '_>,
+    root_span: Range<usize>,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<String> {
     match fields.get("version") {
         None => diag!(MissingField, "missing field `version`")
             .with_span(root_span.start..root_span.start)
@@ -67,84 +101,15 @@ pub(crate) fn validate(
             }
         }
     }
-    let name = fields.get("name").and_then(|v| {
-        let s = parse::string(v, "`name`", diags)?;
-        if is_text(s) {
-            return Some(s.to_owned());
-        }
-        diag!(
-            InvalidName,
-            "policy `name` must be 1 to 1024 printable characters"
-        )
+    let v = fields.get("name")?;
+    let s = parse::string(v, "`name`", diags)?;
+    if is_text(s) {
+        return Some(s.to_owned());
+    }
+    let message = "policy `name` must be 1 to 1024 printable characters";
+    Diagnostic::new(Code::InvalidName, message)
         .at(v.span(), "invalid name")
         .fail(diags)
-    });
-    let defaults = (fields.table("defaults", diags))
-        .map(|t| defaults::validate(t, diags))
-        .unwrap_or_default();
-    let (credentials, credential_spans) = (fields.table("credentials", diags))
-        .map(|t| credentials::validate(t, diags))
-        .unwrap_or_default();
-    let (lists, list_spans) = (fields.table("lists", diags))
-        .map(|t| lists::validate(t, files, diags))
-        .unwrap_or_default();
-    let mut checker = rules::RuleChecker::new(text, &credential_spans, &list_spans);
-    let mut rules = Vec::new();
-    let mut rule_spans = Vec::new();
-    if let Some(v) = fields.get("rules")
-        && let Some(items) = parse::array(v, "`rules`", diags)
-    {
-        if items.len() > MAX_RULES {
-            diag!(TooManyRules, "the policy has {} rules", items.len())
-                .at(
-                    fields.key_span("rules").unwrap_or_else(|| v.span()),
-                    "too many rules",
-                )
-                .with_hint(format!("a policy has at most {MAX_RULES} rules"))
-                .push_to(diags);
-        } else {
-            for item in items {
-                let Some(t) = parse::table(item, "each `rules` entry", diags) else {
-                    continue;
-                };
-                if let Some((rule, spans)) = checker.validate(t, item.span(), diags) {
-                    rules.push(rule);
-                    rule_spans.push(spans);
-                }
-            }
-        }
-    }
-    for (id, spans) in &list_spans {
-        if !checker.mentioned_lists.contains(id) {
-            diag!(UnusedList, "list `{id}` is not used by any rule")
-                .at(spans.key.clone(), "unused")
-                .with_hint("remove it, or name it in a block rule's `lists`")
-                .push_to(diags);
-        }
-    }
-    let mentioned: &HashSet<String> = &checker.mentioned;
-    lints::check(
-        &rules,
-        &rule_spans,
-        mentioned,
-        &credentials,
-        &credential_spans,
-        diags,
-    );
-    // A policy that declares the deployment passes tags with every request is past the
-    // warning that tag-scoped rules need them.
-    if defaults.tags_required {
-        diags.retain(|d| d.code != Code::TagScopedRule);
-    }
-    let model = (errors(diags) == 0).then_some(PolicyModel {
-        name,
-        sha256: String::new(),
-        defaults,
-        rules,
-        credentials,
-        lists,
-    });
-    (model, std::mem::take(diags))
 }
 
 /// How many of `diags` are errors.

@@ -11,7 +11,7 @@ use crate::diagnostic::{Code, Diagnostic, diag, locate};
 use crate::fields;
 use crate::host_pattern::HostPattern;
 use crate::identity::{MAX_NAME_LEN, is_clean_name};
-use crate::limits::{MAX_REGEX_LEN, REGEX_SIZE_LIMIT};
+use crate::limits::{MAX_REGEX_LEN, MAX_RULES, REGEX_SIZE_LIMIT};
 use crate::model::{Mode, Rule};
 use crate::parse::{self, Fields, Value};
 use crate::path_glob::PathGlob;
@@ -29,8 +29,9 @@ const SCHEMES: &[(&str, Scheme)] = &[("http", Scheme::Http), ("https", Scheme::H
 /// Validates rules one after the other, remembering ids for duplicates and line numbers.
 pub(super) struct RuleChecker<'t> {
     text: &'t str,
-    credentials: &'t BTreeMap<String, CredentialSpans>,
-    lists: &'t BTreeMap<String, ListSpans>,
+    /// The declared credentials and lists.
+    pub(super) credentials: &'t BTreeMap<String, CredentialSpans>,
+    pub(super) lists: &'t BTreeMap<String, ListSpans>,
     ids: HashMap<String, Range<usize>, foldhash::fast::RandomState>,
     /// Every credential id a rule names, valid rule or not (for the unused-credential lint).
     pub(super) mentioned: HashSet<String>,
@@ -74,8 +75,36 @@ impl<'t> RuleChecker<'t> {
         line
     }
 
+    /// Validates the policy's `rules`: the valid rules and their spans.
+    pub(super) fn validate_all(
+        &mut self,
+        fields: &Fields<'_, '_>,
+        diags: &mut Vec<Diagnostic>,
+    ) -> (Vec<Rule>, Vec<RuleSpans>) {
+        let Some(v) = fields.get("rules") else {
+            return (Vec::new(), Vec::new());
+        };
+        let items = parse::array(v, "`rules`", diags).unwrap_or_default();
+        if items.len() > MAX_RULES {
+            let (n, span) = (
+                items.len(),
+                fields.key_span("rules").unwrap_or_else(|| v.span()),
+            );
+            diag!(TooManyRules, "the policy has {n} rules")
+                .at(span, "too many rules")
+                .with_hint(format!("a policy has at most {MAX_RULES} rules"))
+                .push_to(diags);
+            return (Vec::new(), Vec::new());
+        }
+        let tables = items.iter().filter_map(|item| {
+            let table = parse::table(item, "each `rules` entry", diags)?;
+            self.validate(table, item.span(), diags)
+        });
+        tables.unzip()
+    }
+
     /// Validates one rule; `None` when it has an error (reported in `diags`).
-    pub(super) fn validate(
+    fn validate(
         &mut self,
         table: &DeTable<'_>,
         span: Range<usize>,
