@@ -6,10 +6,11 @@ use std::ops::Range;
 pub use crate::diagnostic_code::Code;
 use crate::domain_list::ListFiles;
 
-/// `diag!(Code, "format", args...)`: a new [`Diagnostic`] of `Code::Code` with a `format!`ted
-/// message, for the validators' many checks.
+/// `diag!(Code: "format", args...)`: a new [`Diagnostic`] of `Code::Code` with a `format!`ted
+/// message, for the validators' many checks. Written as its rendered head reads
+/// (`error[code]: message`).
 macro_rules! diag {
-    ($code:ident, $($message:tt)+) => {
+    ($code:ident : $($message:tt)+) => {
         $crate::diagnostic::Diagnostic::new($crate::diagnostic::Code::$code, format!($($message)+))
     };
 }

@@ -107,7 +107,7 @@ impl HostPattern {
     /// Parses and validates one pattern as written in a policy.
     pub fn parse(text: &str) -> ParsedHostPattern {
         if text.is_empty() {
-            return diag!(EmptyHostPattern, "host pattern is empty")
+            return diag!(EmptyHostPattern: "host pattern is empty")
                 .with_label("empty")
                 .into();
         }
@@ -172,7 +172,7 @@ fn parse_ip_pattern(text: &str) -> Option<ParsedHostPattern> {
         return None;
     }
     let Ok(addr) = unbracketed.parse::<IpAddr>() else {
-        return Some(diag!(InvalidIp, "`{addr_text}` is not a valid IP address")
+        return Some(diag!(InvalidIp: "`{addr_text}` is not a valid IP address")
             .with_label("invalid address")
             .with_hint("write an IPv4 dotted quad (`10.0.0.1`) or an IPv6 address (`fd00::1`), optionally with `/prefix`")
             .into());
@@ -188,7 +188,7 @@ fn parse_ip_pattern(text: &str) -> Option<ParsedHostPattern> {
             }
             _ => {
                 return Some(
-                    diag!(InvalidCidr, "`{text}` is not a valid CIDR")
+                    diag!(InvalidCidr: "`{text}` is not a valid CIDR")
                         .with_label("bad prefix length")
                         .with_hint(format!(
                             "the prefix length is a number from 0 to {max_prefix}"
@@ -214,7 +214,7 @@ fn parse_ip_pattern(text: &str) -> Option<ParsedHostPattern> {
             let network = network_of(addr, p);
             if network != addr {
                 return Some(
-                    diag!(CidrHostBits, "CIDR `{text}` has host bits set")
+                    diag!(CidrHostBits: "CIDR `{text}` has host bits set")
                         .with_label("host bits set")
                         .with_hint(format!("write `{network}/{p}`"))
                         .into(),
@@ -227,7 +227,7 @@ fn parse_ip_pattern(text: &str) -> Option<ParsedHostPattern> {
     let spelled = canonical.to_string();
     if spelled != text {
         return Some(
-            diag!(NonCanonicalIp, "IP pattern `{text}` is not canonical")
+            diag!(NonCanonicalIp: "IP pattern `{text}` is not canonical")
                 .with_label("not in canonical form")
                 .with_hint(format!("write `{spelled}`"))
                 .into(),
@@ -262,13 +262,13 @@ pub fn is_numeric_label(label: &str) -> bool {
 
 fn parse_name_pattern(text: &str) -> ParsedHostPattern {
     if text == "*" {
-        return diag!(BareWildcard, "host pattern `*` matches every host")
+        return diag!(BareWildcard: "host pattern `*` matches every host")
             .with_label("bare wildcard")
             .with_hint("omit `hosts` to apply a block or pass rule to every host")
             .into();
     }
     if text.contains("**") {
-        return diag!(DoubleWildcard, "host pattern `{text}` contains `**`")
+        return diag!(DoubleWildcard: "host pattern `{text}` contains `**`")
             .with_label("`**` is not host pattern syntax")
             .with_hint("a leading `*.` already matches subdomains at any depth; `*` inside a label matches within that label")
             .into();
@@ -276,29 +276,22 @@ fn parse_name_pattern(text: &str) -> ParsedHostPattern {
     if let Some(bad) = text.chars().find(|c| {
         c.is_ascii() && !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '*'))
     }) {
-        return diag!(
-            InvalidHostChar,
-            "host pattern `{text}` contains `{}`",
-            bad.escape_default()
-        )
-        .with_label("character not allowed in host names")
-        .with_hint("host names use letters, digits, `-`, `_` and `.`; `*` is the wildcard")
-        .into();
+        return diag!(InvalidHostChar: "host pattern `{text}` contains `{}`", bad.escape_default())
+            .with_label("character not allowed in host names")
+            .with_hint("host names use letters, digits, `-`, `_` and `.`; `*` is the wildcard")
+            .into();
     }
     let stripped = text.strip_suffix('.').unwrap_or(text);
     if stripped.split('.').any(str::is_empty) {
-        return diag!(EmptyLabel, "host pattern `{text}` has an empty label")
+        return diag!(EmptyLabel: "host pattern `{text}` has an empty label")
             .with_label("empty label")
             .with_hint("labels are separated by single dots; remove the extra dot")
             .into();
     }
     let Some(canonical) = canonical_name(stripped) else {
-        return diag!(
-            InvalidHost,
-            "host pattern `{text}` is not a valid host name"
-        )
-        .with_label("not a valid host name")
-        .into();
+        return diag!(InvalidHost: "host pattern `{text}` is not a valid host name")
+            .with_label("not a valid host name")
+            .into();
     };
     if canonical != text {
         let why = if text.ends_with('.') && stripped == canonical {
@@ -310,7 +303,7 @@ fn parse_name_pattern(text: &str) -> ParsedHostPattern {
         } else {
             "not canonical"
         };
-        return diag!(NonCanonicalHost, "host pattern `{text}` is not canonical")
+        return diag!(NonCanonicalHost: "host pattern `{text}` is not canonical")
             .with_label(why)
             .with_hint(format!("write `{canonical}`"))
             .into();
@@ -336,12 +329,9 @@ fn validate_canonical_name(text: &str) -> ParsedHostPattern {
         too_long(text).push_to(&mut out.errors);
     }
     if let Some(long) = text.split('.').find(|l| l.len() > MAX_LABEL_LEN) {
-        diag!(
-            LabelTooLong,
-            "label `{long}` is longer than {MAX_LABEL_LEN} characters"
-        )
-        .with_label("label too long")
-        .push_to(&mut out.errors);
+        diag!(LabelTooLong: "label `{long}` is longer than {MAX_LABEL_LEN} characters")
+            .with_label("label too long")
+            .push_to(&mut out.errors);
     }
     let (any_depth, body) = match text.strip_prefix("*.") {
         Some(rest) => (true, rest),
@@ -352,7 +342,7 @@ fn validate_canonical_name(text: &str) -> ParsedHostPattern {
             Ok(url::Host::Ipv4(a)) => format!("write `{a}`"),
             _ => "write the address as a dotted quad or a CIDR (`10.0.0.0/8`)".to_owned(),
         };
-        diag!(NumericFinalLabel, "host pattern `{text}` ends in a number")
+        diag!(NumericFinalLabel: "host pattern `{text}` ends in a number")
             .with_label("a host ending in a number is an IPv4 address")
             .with_hint(hint)
             .push_to(&mut out.errors);
@@ -367,13 +357,10 @@ fn validate_canonical_name(text: &str) -> ParsedHostPattern {
     // domains: covering one whole (`*.localhost`, `*.internal`) is a deliberate choice.
     let special_use = any_depth && !has_inner_wildcard && SPECIAL_USE_TLDS.contains(&body);
     if (any_depth || has_inner_wildcard) && trailing_literal < 2 && !special_use {
-        diag!(
-            TldWidePattern,
-            "host pattern `{text}` covers a whole top-level domain"
-        )
-        .with_label("very broad pattern")
-        .with_hint("name the registrable domain, e.g. `*.example.com`")
-        .push_to(&mut out.warnings);
+        diag!(TldWidePattern: "host pattern `{text}` covers a whole top-level domain")
+            .with_label("very broad pattern")
+            .with_hint("name the registrable domain, e.g. `*.example.com`")
+            .push_to(&mut out.warnings);
     }
     out.pattern = Some(if has_inner_wildcard {
         HostPattern::Glob(text.to_owned())
@@ -386,7 +373,7 @@ fn validate_canonical_name(text: &str) -> ParsedHostPattern {
 }
 
 fn too_long(text: &str) -> Diagnostic {
-    diag!(PatternTooLong, "host pattern is {} bytes long", text.len())
+    diag!(PatternTooLong: "host pattern is {} bytes long", text.len())
         .with_label("too long")
         .with_hint(format!("host names have at most {MAX_HOST_LEN} characters"))
 }

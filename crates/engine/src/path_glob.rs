@@ -29,35 +29,29 @@ impl PathGlob {
     pub fn parse(text: &str) -> Result<PathGlob, Box<Diagnostic>> {
         let canonical = canonical_path(text);
         let problem = if text.len() > MAX_PATH_GLOB_LEN {
-            diag!(PatternTooLong, "path glob is {} bytes long", text.len())
+            diag!(PatternTooLong: "path glob is {} bytes long", text.len())
                 .with_label("too long")
                 .with_hint(format!("path globs have at most {MAX_PATH_GLOB_LEN} bytes"))
         } else if !text.starts_with('/') {
-            diag!(
-                InvalidPathGlob,
-                "path glob `{text}` does not start with `/`"
-            )
-            .with_label("must start with `/`")
-            .with_hint(format!("write `/{text}`"))
+            diag!(InvalidPathGlob: "path glob `{text}` does not start with `/`")
+                .with_label("must start with `/`")
+                .with_hint(format!("write `/{text}`"))
         } else if let Some(bad) = text.chars().find(|c| {
             c.is_control() || c.is_whitespace() || matches!(c, '?' | '#') || !c.is_ascii()
         }) {
-            diag!(InvalidPathGlob, "path glob `{text}` contains `{}`", bad.escape_default())
+            diag!(InvalidPathGlob: "path glob `{text}` contains `{}`", bad.escape_default())
                 .with_label("not allowed in a path glob")
                 .with_hint("paths are matched without the query; non-ASCII characters are written percent-encoded")
         } else if text.split('/').any(|seg| seg.contains("**") && seg != "**") {
-            diag!(
-                InvalidPathGlob,
-                "path glob `{text}` uses `**` inside a segment"
-            )
-            .with_label("`**` must be a whole segment")
-            .with_hint("`*` matches within a segment, `/**/` any number of segments")
+            diag!(InvalidPathGlob: "path glob `{text}` uses `**` inside a segment")
+                .with_label("`**` must be a whole segment")
+                .with_hint("`*` matches within a segment, `/**/` any number of segments")
         } else if text.split('/').any(|seg| seg == "." || seg == "..") {
-            diag!(NonCanonicalPath, "path glob `{text}` has a dot segment")
+            diag!(NonCanonicalPath: "path glob `{text}` has a dot segment")
                 .with_label("request paths never contain dot segments")
                 .with_hint("write the path with `.` and `..` resolved")
         } else if canonical != text {
-            diag!(NonCanonicalPath, "path glob `{text}` is not canonical")
+            diag!(NonCanonicalPath: "path glob `{text}` is not canonical")
                 .with_label("request paths are compared in canonical form")
                 .with_hint(format!("write `{canonical}`"))
         } else {

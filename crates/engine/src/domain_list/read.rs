@@ -118,7 +118,7 @@ pub(crate) fn read_list(text: &str, format: ListFormat, matching: ListMatch) -> 
         match format {
             ListFormat::Domains => {
                 if let Some((_, extra)) = tokens.next() {
-                    reader.error(diag!(ListSyntax, "expected one domain on this line, found more")
+                    reader.error(diag!(ListSyntax: "expected one domain on this line, found more")
                         .at(extra, "a second word")
                         .with_hint("a `domains` list holds one domain a line (comments start with `#`); for `ADDRESS NAME...` lines use `format = \"hosts\"`"));
                     continue;
@@ -127,7 +127,7 @@ pub(crate) fn read_list(text: &str, format: ListFormat, matching: ListMatch) -> 
             }
             ListFormat::Hosts => {
                 let Some(address) = hosts_address(first) else {
-                    reader.error(diag!(ListSyntax, "expected an IP address at the start of the line, found `{first}`")
+                    reader.error(diag!(ListSyntax: "expected an IP address at the start of the line, found `{first}`")
                         .at(first_span, "not an address")
                         .with_hint("a `hosts` list holds lines like `0.0.0.0 evil.com`; for one domain a line use `format = \"domains\"`"));
                     continue;
@@ -135,7 +135,7 @@ pub(crate) fn read_list(text: &str, format: ListFormat, matching: ListMatch) -> 
                 let mut names = tokens.peekable();
                 if names.peek().is_none() {
                     reader.error(
-                        diag!(ListSyntax, "no host name after the address")
+                        diag!(ListSyntax: "no host name after the address")
                             .at(first_span, "an address alone")
                             .with_hint("write `ADDRESS NAME...`, or remove the line"),
                     );
@@ -151,7 +151,7 @@ pub(crate) fn read_list(text: &str, format: ListFormat, matching: ListMatch) -> 
                     // noise; any other name pointed at a real address is neither a block nor
                     // silently dropped.
                     if let Some((_, span)) = names.find(|(name, _)| !local(name)) {
-                        reader.error(diag!(ListNonBlackholeAddress, "`{first}` is not a blackhole address: the names on this line would not be blocked")
+                        reader.error(diag!(ListNonBlackholeAddress: "`{first}` is not a blackhole address: the names on this line would not be blocked")
                             .at(first_span.start..span.end, "a name mapped to a real address")
                             .with_hint("point blocked names at `0.0.0.0`, `::` or a loopback address; remove lines that map names to real addresses (a hosts file's own entries, not blocks)"));
                     }
@@ -180,32 +180,23 @@ fn finish(reader: Reader) -> ReadList {
     } = reader;
     if errors > MAX_LIST_FILE_ERRORS {
         let more = errors - MAX_LIST_FILE_ERRORS;
-        diag!(
-            ListErrorsOmitted,
-            "and {more} more errors in this list file"
-        )
-        .push_to(&mut diagnostics);
+        diag!(ListErrorsOmitted: "and {more} more errors in this list file")
+            .push_to(&mut diagnostics);
     }
     if let Some((span, name)) = tld_wide {
         let more = match tld_wide_count - 1 {
             0 => String::new(),
             n => format!(" (and {n} more such names)"),
         };
-        diag!(
-            TldWidePattern,
-            "list entry `{name}` with `match = \"subdomains\"` covers a whole top-level domain"
-        )
+        diag!(TldWidePattern: "list entry `{name}` with `match = \"subdomains\"` covers a whole top-level domain")
         .at(span, format!("every host under `.{name}`{more}"))
         .with_hint("name registrable domains; a single-label name blocks a whole top-level domain")
         .push_to(&mut diagnostics);
     }
     if too_large {
-        diag!(
-            TooManyListEntries,
-            "the list has more than {MAX_LIST_ENTRIES} names"
-        )
-        .with_hint("split the feed into several lists")
-        .push_to(&mut diagnostics);
+        diag!(TooManyListEntries: "the list has more than {MAX_LIST_ENTRIES} names")
+            .with_hint("split the feed into several lists")
+            .push_to(&mut diagnostics);
     }
     let table = if errors > 0 || too_large {
         None
@@ -238,14 +229,14 @@ fn hosts_address(word: &str) -> Option<IpAddr> {
 fn entry_diagnostic(token: &str, error: &EntryError) -> Diagnostic {
     let shown: String = token.chars().take(80).collect();
     match error {
-        EntryError::Wildcard => diag!(ListWildcard, "list entry `{shown}` is a wildcard")
+        EntryError::Wildcard => diag!(ListWildcard: "list entry `{shown}` is a wildcard")
             .with_label("wildcards are not list syntax")
             .with_hint("list the domain itself; `match = \"subdomains\"` covers its subdomains"),
-        EntryError::IpAddress => diag!(ListIpAddress, "list entry `{shown}` is an IP address")
+        EntryError::IpAddress => diag!(ListIpAddress: "list entry `{shown}` is an IP address")
             .with_label("not a domain name")
             .with_hint("lists hold domain names; block addresses with IP or CIDR patterns in a rule's `hosts`"),
         EntryError::Invalid(why) => {
-            diag!(InvalidListDomain, "list entry `{shown}` is not a valid domain name").with_label(*why)
+            diag!(InvalidListDomain: "list entry `{shown}` is not a valid domain name").with_label(*why)
         }
     }
 }

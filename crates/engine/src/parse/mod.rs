@@ -26,7 +26,7 @@ pub(crate) fn parse_document(text: &str) -> Result<Spanned<DeTable<'_>>, Vec<Dia
         .map(|e| {
             let message = e.message().trim().trim_end_matches('.');
             let first = message.lines().next().unwrap_or("invalid TOML");
-            let mut d = diag!(TomlSyntax, "invalid TOML: {first}").with_label("here");
+            let mut d = diag!(TomlSyntax: "invalid TOML: {first}").with_label("here");
             d.span = e.span();
             d
         })
@@ -53,7 +53,7 @@ impl<'a, 'i> Fields<'a, 'i> {
                 entries.push((key, value));
             } else {
                 let expected = format!("expected one of {}", list(known));
-                diag!(UnknownField, "unknown field `{name}` in {context}")
+                diag!(UnknownField: "unknown field `{name}` in {context}")
                     .at(key.span(), "unknown field")
                     .with_hint(hint(name, known.iter().copied(), expected))
                     .push_to(diags);
@@ -99,7 +99,7 @@ impl<'a, 'i> Fields<'a, 'i> {
         let what = format!("`{name}`");
         let items = array(value, &what, diags)?;
         if items.is_empty() {
-            return diag!(EmptyList, "{what} is empty")
+            return diag!(EmptyList: "{what} is empty")
                 .at(value.span(), "matches nothing")
                 .with_hint(format!(
                     "list at least one entry, or remove {what} to not restrict on it"
@@ -107,7 +107,7 @@ impl<'a, 'i> Fields<'a, 'i> {
                 .fail(diags);
         }
         if items.len() > MAX_LIST_LEN {
-            return diag!(ListTooLong, "{what} has {} entries", items.len())
+            return diag!(ListTooLong: "{what} has {} entries", items.len())
                 .at(value.span(), "too many entries")
                 .with_hint(format!(
                     "a list has at most {MAX_LIST_LEN} entries; split the rule"
@@ -144,7 +144,7 @@ fn typed<'a, 'i, T>(
 ) -> Option<T> {
     pick(value.get_ref()).or_else(|| {
         let found = value.get_ref().type_str();
-        diag!(WrongType, "{what} must be {expected}, found {found}")
+        diag!(WrongType: "{what} must be {expected}, found {found}")
             .at(value.span(), format!("expected {expected}"))
             .fail(diags)
     })
@@ -168,7 +168,7 @@ pub(crate) fn boolean(value: &Value<'_>, what: &str, diags: &mut Vec<Diagnostic>
 pub(crate) fn integer(value: &Value<'_>, what: &str, diags: &mut Vec<Diagnostic>) -> Option<i64> {
     let i = typed(value, what, "an integer", diags, DeValue::as_integer)?;
     i64::from_str_radix(i.as_str(), i.radix()).ok().or_else(|| {
-        diag!(OutOfRange, "{what} is out of range")
+        diag!(OutOfRange: "{what} is out of range")
             .at(value.span(), "too large")
             .fail(diags)
     })

@@ -31,13 +31,9 @@ pub(super) fn validate(table: &DeTable<'_>, diags: &mut Vec<Diagnostic>) -> Vali
     let mut credentials = BTreeMap::new();
     let mut spans = BTreeMap::new();
     if table.len() > MAX_CREDENTIALS {
-        diag!(
-            TooManyCredentials,
-            "the policy has {} credentials",
-            table.len()
-        )
-        .with_hint(format!("at most {MAX_CREDENTIALS}"))
-        .push_to(diags);
+        diag!(TooManyCredentials: "the policy has {} credentials", table.len())
+            .with_hint(format!("at most {MAX_CREDENTIALS}"))
+            .push_to(diags);
         return (credentials, spans);
     }
     for (key, value) in table {
@@ -79,7 +75,7 @@ fn credential(
     let fields = Fields::read(table, fields::CREDENTIAL, &context, diags);
     let required = |name: &str, diags: &mut Vec<Diagnostic>| {
         fields.get(name).or_else(|| {
-            diag!(MissingField, "credential `{id}` is missing field `{name}`")
+            diag!(MissingField: "credential `{id}` is missing field `{name}`")
                 .at(key_span.clone(), format!("no `{name}`"))
                 .fail(diags)
         })
@@ -152,13 +148,13 @@ fn secret<'a>(v: &'a Value<'_>, diags: &mut Vec<Diagnostic>) -> Option<&'a str> 
         && !s.starts_with(|c: char| c.is_ascii_digit());
     if !valid {
         // The value is not echoed: someone may have pasted the key itself here.
-        return diag!(InvalidSecretName, "`secret` must name a Worker secret, not hold a key")
+        return diag!(InvalidSecretName: "`secret` must name a Worker secret, not hold a key")
             .at(v.span(), "not a secret name")
             .with_hint("write the secret's binding name, e.g. `EXAMPLE_API_SIGNING_KEY` (letters, digits, `_`)")
             .fail(diags);
     }
     if is_reserved_env_name(s) {
-        return diag!(ReservedSecretName, "`secret` names `{s}`, which is not a signing key")
+        return diag!(ReservedSecretName: "`secret` names `{s}`, which is not a signing key")
             .at(v.span(), "an identity parameter or a setting of this Worker")
             .with_hint("`customer_name`, `customer_tags` and `customer_context` are set per customer by the dispatcher, and `EGRESS_*` names are this Worker's settings (some public): a key read from them is known to others; store the key in a Worker secret of its own (`wrangler secret put NAME`)")
             .fail(diags);
@@ -181,13 +177,13 @@ fn ttl(id: &str, v: &Value<'_>, diags: &mut Vec<Diagnostic>) -> Option<u32> {
     let n = parse::integer(v, "`ttl`", diags)?;
     if !TTL_RANGE.contains(&n) {
         let (shortest, longest) = (TTL_RANGE.start(), TTL_RANGE.end());
-        return diag!(TtlOutOfRange, "`ttl` of {n} seconds is out of range")
+        return diag!(TtlOutOfRange: "`ttl` of {n} seconds is out of range")
             .at(v.span(), "out of range")
             .with_hint(format!("a token lives {shortest} to {longest} seconds"))
             .fail(diags);
     }
     if n > TTL_WARN_ABOVE {
-        diag!(LongTtl, "tokens of credential `{id}` live {n} seconds")
+        diag!(LongTtl: "tokens of credential `{id}` live {n} seconds")
             .at(v.span(), format!("more than {TTL_WARN_ABOVE} seconds"))
             .with_hint("a leaked token is of use for its whole lifetime; a few minutes (`ttl = 300`) is plenty for tokens minted per request and cached")
             .push_to(diags);
@@ -200,7 +196,7 @@ fn ttl(id: &str, v: &Value<'_>, diags: &mut Vec<Diagnostic>) -> Option<u32> {
 fn header<'a>(v: &'a Value<'_>, diags: &mut Vec<Diagnostic>) -> Option<&'a str> {
     let h = parse::string(v, "`header`", diags)?;
     if !is_header_token(h) {
-        return diag!(InvalidHeaderName, "`{h}` is not a valid header name")
+        return diag!(InvalidHeaderName: "`{h}` is not a valid header name")
             .at(v.span(), "invalid header name")
             .fail(diags);
     }
@@ -218,24 +214,18 @@ fn header<'a>(v: &'a Value<'_>, diags: &mut Vec<Diagnostic>) -> Option<&'a str> 
             "carry the token in `Authorization` (the default) or a dedicated header such as `X-Api-Token`",
         )
     };
-    diag!(
-        ForbiddenCredentialHeader,
-        "a credential cannot be carried in the `{h}` header"
-    )
-    .at(v.span(), label)
-    .with_hint(hint)
-    .fail(diags)
+    diag!(ForbiddenCredentialHeader: "a credential cannot be carried in the `{h}` header")
+        .at(v.span(), label)
+        .with_hint(hint)
+        .fail(diags)
 }
 
 fn prefix<'a>(v: &'a Value<'_>, diags: &mut Vec<Diagnostic>) -> Option<&'a str> {
     let p = parse::string(v, "`prefix`", diags)?;
     if p.len() > 128 || p.chars().any(|c| c.is_control() || !c.is_ascii()) {
-        return diag!(
-            InvalidPrefix,
-            "`prefix` must be printable ASCII, at most 128 bytes"
-        )
-        .at(v.span(), "invalid prefix")
-        .fail(diags);
+        return diag!(InvalidPrefix: "`prefix` must be printable ASCII, at most 128 bytes")
+            .at(v.span(), "invalid prefix")
+            .fail(diags);
     }
     Some(p)
 }
@@ -253,10 +243,10 @@ fn forward_headers(
         let replaced = same_header_name(name, "authorization")
             || credential_header.is_some_and(|h| same_header_name(name, h));
         let d = if !is_header_token(name) {
-            diag!(InvalidHeaderName, "`{name}` is not a valid header name")
+            diag!(InvalidHeaderName: "`{name}` is not a valid header name")
                 .with_label("invalid header name")
         } else if replaced || is_forbidden_credential_header(name) {
-            diag!(ForbiddenForwardHeader, "header `{name}` cannot travel with a token")
+            diag!(ForbiddenForwardHeader: "header `{name}` cannot travel with a token")
                 .with_label(if replaced { "always replaced by the token" } else { "frames or routes the request, is hop-by-hop, or can reroute it upstream" })
                 .with_hint("list only headers the API needs to read the request (such as `X-Api-Version`); the default allow-list already forwards `Accept*`, `Content-*`, `User-Agent`, conditional and range headers")
         } else {
@@ -272,7 +262,7 @@ fn claims(
     diags: &mut Vec<Diagnostic>,
 ) -> Option<BTreeMap<String, ClaimTemplate>> {
     if table.len() > MAX_CLAIMS {
-        return diag!(TooManyClaims, "`claims` has {} entries", table.len())
+        return diag!(TooManyClaims: "`claims` has {} entries", table.len())
             .with_span(span)
             .with_hint(format!("at most {MAX_CLAIMS}"))
             .fail(diags);
@@ -291,28 +281,25 @@ fn claim(
 ) -> Option<(String, ClaimTemplate)> {
     let name: &str = key.get_ref();
     if RESERVED_CLAIMS.contains(&name) {
-        return diag!(ReservedClaim, "claim `{name}` cannot be set in `claims`")
+        return diag!(ReservedClaim: "claim `{name}` cannot be set in `claims`")
             .at(key.span(), "set by the engine")
             .with_hint("`iss` and `aud` come from `issuer` and `audience`; `iat`, `exp` and `nbf` from the clock and `ttl`; `jti` is random per token")
             .fail(diags);
     }
     if name.is_empty() || name.len() > 128 {
-        return diag!(InvalidClaimName, "claim names are 1 to 128 bytes")
+        return diag!(InvalidClaimName: "claim names are 1 to 128 bytes")
             .at(key.span(), "invalid claim name")
             .fail(diags);
     }
     let text = parse::string(value, &format!("claim `{name}`"), diags)?;
     if text.len() > MAX_TEXT_LEN {
-        return diag!(
-            InvalidText,
-            "claim `{name}` is longer than {MAX_TEXT_LEN} bytes"
-        )
-        .with_span(value.span())
-        .fail(diags);
+        return diag!(InvalidText: "claim `{name}` is longer than {MAX_TEXT_LEN} bytes")
+            .with_span(value.span())
+            .fail(diags);
     }
     match ClaimTemplate::parse(text) {
         Ok(template) => Some((name.to_owned(), template)),
-        Err(e) => diag!(InvalidTemplate, "claim `{name}` has an invalid template: {e}")
+        Err(e) => diag!(InvalidTemplate: "claim `{name}` has an invalid template: {e}")
             .at(value.span(), "invalid template")
             .with_hint("placeholders are {customer}, {tags}, {host}, {rule}; write `{{` or `}}` for a literal brace")
             .fail(diags),

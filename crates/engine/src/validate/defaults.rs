@@ -66,7 +66,7 @@ fn path_in_logs(v: &Value<'_>, diags: &mut Vec<Diagnostic>) -> Option<PathInLogs
         DeValue::String(word) => match word.as_ref() {
             "full" => Some(PathInLogs::Full),
             "none" => Some(PathInLogs::None),
-            other => diag!(UnknownValue, "unknown `path_in_logs` value `{other}`")
+            other => diag!(UnknownValue: "unknown `path_in_logs` value `{other}`")
                 .at(v.span(), "unknown `path_in_logs` value")
                 .with_hint(hint(other, ["full", "none"], PATH_IN_LOGS_HINT.to_owned()))
                 .fail(diags),
@@ -77,20 +77,13 @@ fn path_in_logs(v: &Value<'_>, diags: &mut Vec<Diagnostic>) -> Option<PathInLogs
                 .ok()
                 .filter(|n| *n <= PathInLogs::MAX_SEGMENTS);
             segments.map(PathInLogs::Segments).or_else(|| {
-                diag!(
-                    PathInLogsOutOfRange,
-                    "`path_in_logs` of {n} segments is out of range"
-                )
+                diag!(PathInLogsOutOfRange: "`path_in_logs` of {n} segments is out of range")
                 .at(v.span(), "out of range")
                 .with_hint(PATH_IN_LOGS_HINT)
                 .fail(diags)
             })
         }
-        other => diag!(
-            WrongType,
-            "`path_in_logs` must be a string or an integer, found {}",
-            other.type_str()
-        )
+        other => diag!(WrongType: "`path_in_logs` must be a string or an integer, found {}", other.type_str())
         .at(v.span(), "expected \"full\", \"none\" or an integer")
         .with_hint(PATH_IN_LOGS_HINT)
         .fail(diags),

@@ -25,7 +25,7 @@ pub(super) fn check(
 ) {
     for (id, spans) in checker.lists {
         if !checker.mentioned_lists.contains(id) {
-            diag!(UnusedList, "list `{id}` is not used by any rule")
+            diag!(UnusedList: "list `{id}` is not used by any rule")
                 .at(spans.key.clone(), "unused")
                 .with_hint("remove it, or name it in a block rule's `lists`")
                 .push_to(diags);
@@ -36,18 +36,15 @@ pub(super) fn check(
         .keys()
         .filter(|id| !checker.mentioned.contains(*id))
     {
-        let mut d = diag!(
-            UnusedCredential,
-            "credential `{id}` is not used by any inject rule"
-        )
-        .with_label("unused")
-        .with_hint("remove it, or name it in an inject rule's `credential`");
+        let mut d = diag!(UnusedCredential: "credential `{id}` is not used by any inject rule")
+            .with_label("unused")
+            .with_hint("remove it, or name it in an inject rule's `credential`");
         d.span = credential_spans.get(id).map(|s| s.key.clone());
         diags.push(d);
     }
     for (id, credential) in credentials {
         if !renders_customer(credential) {
-            let mut d = diag!(CustomerLessCredential, "no claim of credential `{id}` renders `{{customer}}`")
+            let mut d = diag!(CustomerLessCredential: "no claim of credential `{id}` renders `{{customer}}`")
                 .with_label("the same token for every customer")
                 .with_hint("put `{customer}` in a claim (e.g. `sub = \"{customer}\"`, the default when `sub` is not set) so the API can tell customers apart");
             d.span = (credential_spans.get(id))
@@ -63,7 +60,7 @@ pub(super) fn check(
         for (pattern, span) in
             hosts.filter(|(p, _)| matches!(p, HostPattern::Subdomains(_) | HostPattern::Glob(_)))
         {
-            diag!(WildcardInject, "inject rule `{}` sends its credential to every host `{pattern}` matches", rule.id)
+            diag!(WildcardInject: "inject rule `{}` sends its credential to every host `{pattern}` matches", rule.id)
                 .at(span.clone(), "a whole family of hosts")
                 .with_hint("list the exact hosts the credential is for: a wildcard also covers hosts the API owner may not control")
                 .push_to(diags);
@@ -85,12 +82,7 @@ fn overlapping_injects(injects: &[(&Rule, &RuleSpans)], diags: &mut Vec<Diagnost
             if reported > MAX_OVERLAP_WARNINGS {
                 continue;
             }
-            diag!(
-                OverlappingInject,
-                "inject rules `{}` and `{}` can match the same request",
-                a.id,
-                b.id
-            )
+            diag!(OverlappingInject: "inject rules `{}` and `{}` can match the same request", a.id, b.id)
             .at(
                 b_spans.header.clone(),
                 format!("`{}` (line {}) wins for requests both match", a.id, a.line),
@@ -103,11 +95,7 @@ fn overlapping_injects(injects: &[(&Rule, &RuleSpans)], diags: &mut Vec<Diagnost
     }
     if reported > MAX_OVERLAP_WARNINGS {
         let more = reported - MAX_OVERLAP_WARNINGS;
-        diag!(
-            OverlappingInject,
-            "{more} more pairs of overlapping inject rules"
-        )
-        .push_to(diags);
+        diag!(OverlappingInject: "{more} more pairs of overlapping inject rules").push_to(diags);
     }
 }
 

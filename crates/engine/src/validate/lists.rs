@@ -1,7 +1,7 @@
 //! `[lists.ID]` tables, and the list files they name (read by the caller, given in
 //! [`ListFiles`]).
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
 
 use toml::de::DeTable;
@@ -26,6 +26,9 @@ pub(crate) struct ListSpans {
 
 type Validated = (BTreeMap<String, DomainList>, BTreeMap<String, ListSpans>);
 
+/// What a list reads: its `file`, how it is written and which hosts a name covers.
+type Source<'a> = (&'a str, ListFormat, ListMatch);
+
 const FORMATS: &[(&str, ListFormat)] = &[
     ("domains", ListFormat::Domains),
     ("hosts", ListFormat::Hosts),
@@ -45,75 +48,74 @@ pub(super) fn validate(
     let mut lists = BTreeMap::new();
     let mut spans = BTreeMap::new();
     if table.len() > MAX_LISTS {
-        diag!(TooManyLists, "the policy has {} lists", table.len())
+        diag!(TooManyLists: "the policy has {} lists", table.len())
             .with_hint(format!("at most {MAX_LISTS}; merge feeds into fewer files"))
             .push_to(diags);
         return (lists, spans);
     }
     // A file named by several lists alike is read once (and its errors told once).
-    let mut failed: HashSet<(&str, ListFormat, ListMatch)> = HashSet::new();
+    let mut read: HashMap<Source<'_>, Option<DomainTable>> = HashMap::new();
     for (key, value) in table {
         let id: &str = key.get_ref();
         if !check_id("list", Code::InvalidListId, id, key.span(), diags) {
             continue;
         }
         spans.insert(id.to_owned(), ListSpans { key: key.span() });
-        let Some(t) = parse::table(value, "a list", diags) else {
-            continue;
-        };
-        let fields = Fields::read(t, fields::LIST, "a list", diags);
-        let missing = |name: &str, hint: &str| {
-            diag!(MissingField, "list `{id}` is missing `{name}`")
-                .at(key.span(), format!("no `{name}`"))
-                .with_hint(hint)
-        };
-        let file = match fields.get("file") {
-            None => missing(
-                "file",
-                "add `file = \"lists/NAME.txt\"`, relative to the policy file",
-            )
-            .fail(diags),
-            Some(v) => file(v, diags),
-        };
-        let format = (fields.get("format")).map_or(Some(ListFormat::Domains), |v| {
-            parse::keyword(v, "list format", Code::UnknownValue, FORMATS, diags)
-        });
-        let matching = match fields.get("match") {
-            None => missing("match", "add `match = \"exact\"` (the listed hosts only) or `match = \"subdomains\"` (each listed domain and every subdomain of it)")
-                .fail(diags),
-            Some(v) => parse::keyword(v, "list match", Code::UnknownValue, MATCHES, diags),
-        };
-        let (Some((file, file_span)), Some(format), Some(matching)) = (file, format, matching)
+        let Some((source, file_span)) = parse::table(value, "a list", diags)
+            .and_then(|t| list_source(id, key.span(), t, diags))
         else {
             continue;
         };
-        if failed.contains(&(file, format, matching)) {
-            continue;
-        }
-        let same = lists
-            .values()
-            .find(|l: &&DomainList| l.file == file && l.format == format && l.matching == matching);
-        let domains = match same {
-            Some(earlier) => Some(earlier.domains.clone()),
-            None => read_file(id, file, file_span, format, matching, files, diags),
-        };
-        let Some(domains) = domains else {
-            failed.insert((file, format, matching));
-            continue;
-        };
-        let (id, file) = (id.to_owned(), file.to_owned());
-        lists.insert(
-            id.clone(),
-            DomainList {
+        let domains = (read.entry(source))
+            .or_insert_with(|| read_file(id, source, file_span, files, diags))
+            .clone();
+        if let Some(domains) = domains {
+            let (file, format, matching) = source;
+            let (id, file) = (id.to_owned(), file.to_owned());
+            let list = DomainList {
                 id,
                 file,
                 format,
                 matching,
                 domains,
-            },
-        );
+            };
+            lists.insert(list.id.clone(), list);
+        }
     }
     (lists, spans)
+}
+
+/// The fields of one `[lists.ID]` table: what it reads, and the span of its `file`.
+fn list_source<'a>(
+    id: &str,
+    key_span: Range<usize>,
+    table: &'a DeTable<'_>,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<(Source<'a>, Range<usize>)> {
+    let fields = Fields::read(table, fields::LIST, "a list", diags);
+    let missing = |name: &str, hint: &str| {
+        diag!(MissingField: "list `{id}` is missing `{name}`")
+            .at(key_span.clone(), format!("no `{name}`"))
+            .with_hint(hint)
+    };
+    let file = match fields.get("file") {
+        None => missing(
+            "file",
+            "add `file = \"lists/NAME.txt\"`, relative to the policy file",
+        )
+        .fail(diags),
+        Some(v) => file(v, diags),
+    };
+    let format = (fields.get("format")).map_or(Some(ListFormat::Domains), |v| {
+        parse::keyword(v, "list format", Code::UnknownValue, FORMATS, diags)
+    });
+    let matching = match fields.get("match") {
+        None => missing("match", "add `match = \"exact\"` (the listed hosts only) or `match = \"subdomains\"` (each listed domain and every subdomain of it)")
+            .fail(diags),
+        Some(v) => parse::keyword(v, "list match", Code::UnknownValue, MATCHES, diags),
+    };
+    let (file, file_span) = file?;
+    Some(((file, format?, matching?), file_span))
 }
 
 /// The `file` value, and its span: a path inside the policy file's directory.
@@ -122,7 +124,7 @@ fn file<'a>(v: &'a Value<'_>, diags: &mut Vec<Diagnostic>) -> Option<(&'a str, R
     if is_inside_policy_directory(s) {
         return Some((s, v.span()));
     }
-    diag!(ListFileOutside, "list file `{s}` is outside the policy file's directory")
+    diag!(ListFileOutside: "list file `{s}` is outside the policy file's directory")
         .at(v.span(), "not read")
         .with_hint("put the list file in the policy's directory (or below it) and name it relatively, without `..`, `\\` or `:` (e.g. `lists/malware.txt`)")
         .fail(diags)
@@ -132,10 +134,8 @@ fn file<'a>(v: &'a Value<'_>, diags: &mut Vec<Diagnostic>) -> Option<(&'a str, R
 /// (those inside the file point into it).
 fn read_file(
     id: &str,
-    file: &str,
+    (file, format, matching): Source<'_>,
     file_span: Range<usize>,
-    format: ListFormat,
-    matching: ListMatch,
     files: &ListFiles,
     diags: &mut Vec<Diagnostic>,
 ) -> Option<DomainTable> {
@@ -143,7 +143,7 @@ fn read_file(
         return Some(table.clone());
     }
     let Some(given) = files.get(file) else {
-        return diag!(MissingListFile, "the contents of list file `{file}` were not given")
+        return diag!(MissingListFile: "the contents of list file `{file}` were not given")
             .at(file_span, "not read")
             .with_hint("list files are read relative to the policy file by the CLI and the Worker build; a program calling the engine passes them to `compile_with_lists`")
             .fail(diags);
@@ -152,10 +152,7 @@ fn read_file(
     let text = match &given.contents {
         Ok(text) if text.len() <= MAX_LIST_FILE_BYTES => text,
         Ok(_) | Err(ListFileError::TooLarge) => {
-            return diag!(
-                ListFileTooLarge,
-                "list file `{shown}` is longer than {MAX_LIST_FILE_BYTES} bytes"
-            )
+            return diag!(ListFileTooLarge: "list file `{shown}` is longer than {MAX_LIST_FILE_BYTES} bytes")
             .at(file_span, "too large")
             .with_hint(format!(
                 "a list file has at most {MAX_LIST_FILE_BYTES} bytes; split the feed"
@@ -163,13 +160,10 @@ fn read_file(
             .fail(diags);
         }
         Err(ListFileError::Unreadable(error)) => {
-            return diag!(
-                UnreadableListFile,
-                "cannot read list file `{shown}`: {error}"
-            )
-            .at(file_span, "cannot be read")
-            .with_hint("list files are relative to the policy file's directory")
-            .fail(diags);
+            return diag!(UnreadableListFile: "cannot read list file `{shown}`: {error}")
+                .at(file_span, "cannot be read")
+                .with_hint("list files are relative to the policy file's directory")
+                .fail(diags);
         }
     };
     let ReadList { table, diagnostics } = read_list(text, format, matching);
@@ -178,7 +172,7 @@ fn read_file(
     if !table.is_empty() {
         return Some(table);
     }
-    diag!(EmptyDomainList, "list `{id}`: `{shown}` holds no domain")
+    diag!(EmptyDomainList: "list `{id}`: `{shown}` holds no domain")
         .at(file_span, "empty list")
         .with_hint("a feed that comes back empty is usually a failed download; remove the list from the rules if it is meant to be empty")
         .fail(diags)

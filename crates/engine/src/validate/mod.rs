@@ -86,7 +86,7 @@ fn version_and_name(
     diags: &mut Vec<Diagnostic>,
 ) -> Option<String> {
     match fields.get("version") {
-        None => diag!(MissingField, "missing field `version`")
+        None => diag!(MissingField: "missing field `version`")
             .with_span(root_span.start..root_span.start)
             .with_hint("start the policy with `version = 1`")
             .push_to(diags),
@@ -94,7 +94,7 @@ fn version_and_name(
             if let Some(n) = parse::integer(v, "`version`", diags)
                 && n != 1
             {
-                diag!(UnsupportedVersion, "unsupported policy version `{n}`")
+                diag!(UnsupportedVersion: "unsupported policy version `{n}`")
                     .at(v.span(), "unsupported version")
                     .with_hint("this engine reads `version = 1`")
                     .push_to(diags);
@@ -159,12 +159,9 @@ fn text<'a>(
     if is_text(s) {
         return Some(s);
     }
-    diag!(
-        InvalidText,
-        "{what} must be 1 to {MAX_TEXT_LEN} bytes without control characters"
-    )
-    .at(value.span(), label)
-    .fail(diags)
+    diag!(InvalidText: "{what} must be 1 to {MAX_TEXT_LEN} bytes without control characters")
+        .at(value.span(), label)
+        .fail(diags)
 }
 
 /// The error for a list or credential (`kind`) that no `[{kind}s.NAME]` table declares.

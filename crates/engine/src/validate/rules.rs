@@ -90,7 +90,7 @@ impl<'t> RuleChecker<'t> {
                 items.len(),
                 fields.key_span("rules").unwrap_or_else(|| v.span()),
             );
-            diag!(TooManyRules, "the policy has {n} rules")
+            diag!(TooManyRules: "the policy has {n} rules")
                 .at(span, "too many rules")
                 .with_hint(format!("a policy has at most {MAX_RULES} rules"))
                 .push_to(diags);
@@ -121,7 +121,7 @@ impl<'t> RuleChecker<'t> {
         if let Some(v) = fields.get("tags")
             && !std::mem::replace(&mut self.warned_tags, true)
         {
-            diag!(TagScopedRule, "a rule is scoped by tag: every request needs the `customer_tags` parameter")
+            diag!(TagScopedRule: "a rule is scoped by tag: every request needs the `customer_tags` parameter")
                 .at(v.span(), "decided by the customer's tags")
                 .with_hint("declare `customer_tags` in the dispatch namespace's outbound `parameters` and pass it for every customer (`[]` for none), then say so with `customer_tags = \"required\"` in `[defaults]`; a request without it is refused `no_tags` (docs/deploy.md)")
                 .push_to(diags);
@@ -147,7 +147,7 @@ impl<'t> RuleChecker<'t> {
         diags: &mut Vec<Diagnostic>,
     ) -> Option<Rule> {
         let missing = |name: &str| {
-            diag!(MissingField, "rule is missing field `{name}`")
+            diag!(MissingField: "rule is missing field `{name}`")
                 .at(header.clone(), format!("this rule has no `{name}`"))
         };
         let id = match fields.get("id") {
@@ -208,7 +208,7 @@ impl<'t> RuleChecker<'t> {
         }
         if let Some(first) = self.ids.get(id) {
             let first_line = locate(self.text, first.start).line;
-            return diag!(DuplicateRuleId, "rule id `{id}` is used twice")
+            return diag!(DuplicateRuleId: "rule id `{id}` is used twice")
                 .at(v.span(), format!("first used on line {first_line}"))
                 .with_hint("rule ids are unique: logs and tests name rules by id")
                 .fail(diags);
@@ -269,14 +269,14 @@ impl<'t> RuleChecker<'t> {
             return;
         }
         if fields.get("hosts").is_none() {
-            diag!(InjectWithoutHosts, "inject rule has no `hosts`")
+            diag!(InjectWithoutHosts: "inject rule has no `hosts`")
                 .at(header.clone(), "applies to every host")
                 .with_hint("list the hosts the credential is for: a credential is never sent to any host by omission")
                 .push_to(diags);
         }
         match credential {
             None if fields.get("credential").is_none() => {
-                diag!(MissingCredential, "inject rule has no `credential`")
+                diag!(MissingCredential: "inject rule has no `credential`")
                     .at(header.clone(), "no credential to inject")
                     .with_hint("add `credential = \"ID\"` naming a `[credentials.ID]` table")
                     .push_to(diags);
@@ -317,7 +317,7 @@ fn host(item: &Value<'_>, diags: &mut Vec<Diagnostic>) -> Option<HostPattern> {
 fn port(item: &Value<'_>, diags: &mut Vec<Diagnostic>) -> Option<u16> {
     let n = parse::integer(item, "a port", diags)?;
     u16::try_from(n).ok().filter(|p| *p != 0).or_else(|| {
-        diag!(InvalidPort, "port `{n}` is out of range")
+        diag!(InvalidPort: "port `{n}` is out of range")
             .at(item.span(), "not a port")
             .with_hint("ports are 1 to 65535")
             .fail(diags)
@@ -340,7 +340,7 @@ fn identity_name(what: &str) -> impl Fn(&Value<'_>, &mut Vec<Diagnostic>) -> Opt
             return Some(s.to_owned());
         }
         let shown: String = s.chars().take(80).collect();
-        diag!(InvalidIdentityName, "{what} `{}` can never match", shown.escape_default())
+        diag!(InvalidIdentityName: "{what} `{}` can never match", shown.escape_default())
             .at(value.span(), "not a clean name")
             .with_hint(format!("a {what} is 1 to {MAX_NAME_LEN} ASCII letters, digits or `-_.:@+=/`; the Worker refuses every other name"))
             .fail(diags)
@@ -355,7 +355,7 @@ fn inject_transport_lints(rule: &Rule, fields: &Fields<'_, '_>, diags: &mut Vec<
         .effective_schemes()
         .is_some_and(|s| s.contains(&Scheme::Http));
     if let (true, Some(v)) = (http, fields.get("schemes")) {
-        diag!(InjectOverHttp, "inject rule `{}` sends its token over plain http", rule.id)
+        diag!(InjectOverHttp: "inject rule `{}` sends its token over plain http", rule.id)
             .at(v.span(), "cleartext")
             .with_hint("anyone on the path can read and replay the token; remove `http` unless the upstream is reached over a private network")
             .push_to(diags);
@@ -364,7 +364,7 @@ fn inject_transport_lints(rule: &Rule, fields: &Fields<'_, '_>, diags: &mut Vec<
     if let Some(v) = fields.get("ports")
         && rule.ports.iter().flatten().any(|p| !default_port(p))
     {
-        diag!(InjectOtherPort, "inject rule `{}` sends its token to a port other than 443", rule.id)
+        diag!(InjectOtherPort: "inject rule `{}` sends its token to a port other than 443", rule.id)
             .at(v.span(), "a non-default port")
             .with_hint("another port on the same host may be another service; list only the port the API listens on")
             .push_to(diags);
@@ -378,12 +378,12 @@ fn method(value: &Value<'_>, diags: &mut Vec<Diagnostic>) -> Option<String> {
         && m.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
     if !token {
-        return diag!(InvalidMethod, "`{m}` is not an HTTP method")
+        return diag!(InvalidMethod: "`{m}` is not an HTTP method")
             .at(value.span(), "not a method")
             .fail(diags);
     }
     if m.bytes().any(|b| b.is_ascii_lowercase()) {
-        return diag!(NonCanonicalMethod, "method `{m}` is not upper case")
+        return diag!(NonCanonicalMethod: "method `{m}` is not upper case")
             .at(value.span(), "methods are compared exactly")
             .with_hint(format!("write `{}`", m.to_ascii_uppercase()))
             .fail(diags);
@@ -394,14 +394,10 @@ fn method(value: &Value<'_>, diags: &mut Vec<Diagnostic>) -> Option<String> {
 fn path_regex(value: &Value<'_>, diags: &mut Vec<Diagnostic>) -> Option<String> {
     let pattern = parse::string(value, "`path_regex`", diags)?;
     if pattern.len() > MAX_REGEX_LEN {
-        return diag!(
-            PatternTooLong,
-            "`path_regex` is {} bytes long",
-            pattern.len()
-        )
-        .at(value.span(), "too long")
-        .with_hint(format!("at most {MAX_REGEX_LEN} bytes"))
-        .fail(diags);
+        return diag!(PatternTooLong: "`path_regex` is {} bytes long", pattern.len())
+            .at(value.span(), "too long")
+            .with_hint(format!("at most {MAX_REGEX_LEN} bytes"))
+            .fail(diags);
     }
     let error = match compile_path_regex(pattern, false) {
         Ok(_) => return Some(pattern.to_owned()),
@@ -409,23 +405,19 @@ fn path_regex(value: &Value<'_>, diags: &mut Vec<Diagnostic>) -> Option<String> 
     };
     // The error has no kind, only its text: this one is the size limit's.
     if error.contains("size limit") {
-        return diag!(
-            RegexTooLarge,
-            "`path_regex` compiles to more than the size limit"
-        )
-        .at(value.span(), "too large once compiled")
-        .with_hint("simplify the expression (bounded repetitions like `{1000}` multiply its size)")
-        .fail(diags);
+        return diag!(RegexTooLarge: "`path_regex` compiles to more than the size limit")
+            .at(value.span(), "too large once compiled")
+            .with_hint(
+                "simplify the expression (bounded repetitions like `{1000}` multiply its size)",
+            )
+            .fail(diags);
     }
     let last = Some(error.trim())
         .filter(|d| !d.is_empty())
         .unwrap_or("invalid syntax");
-    diag!(
-        InvalidRegex,
-        "`path_regex` is not a valid regular expression: {last}"
-    )
-    .at(value.span(), "invalid regex")
-    .fail(diags)
+    diag!(InvalidRegex: "`path_regex` is not a valid regular expression: {last}")
+        .at(value.span(), "invalid regex")
+        .fail(diags)
 }
 
 /// Compiles a `path_regex` with the engine's size limit (used by validation and the matcher).
