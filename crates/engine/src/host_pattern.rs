@@ -178,26 +178,32 @@ fn parse_ip_pattern(text: &str) -> Option<ParsedHostPattern> {
             .into());
     };
     let max_prefix: u8 = if addr.is_ipv4() { 32 } else { 128 };
-    let prefix = match prefix_text {
-        None => None,
-        Some(p) => match p.parse::<u8>() {
-            Ok(n)
-                if n <= max_prefix && !p.starts_with('+') && (p == "0" || !p.starts_with('0')) =>
-            {
-                Some(n)
-            }
-            _ => {
-                return Some(
-                    diag!(InvalidCidr: "`{text}` is not a valid CIDR")
-                        .with_label("bad prefix length")
-                        .with_hint(format!(
-                            "the prefix length is a number from 0 to {max_prefix}"
-                        ))
-                        .into(),
-                );
-            }
-        },
-    };
+    // One spelling of each prefix length: no sign, no leading zero.
+    let prefix = prefix_text.map(|p| {
+        let canonical = !p.starts_with('+') && (p == "0" || !p.starts_with('0'));
+        p.parse::<u8>()
+            .ok()
+            .filter(|n| *n <= max_prefix && canonical)
+    });
+    if prefix == Some(None) {
+        return Some(
+            diag!(InvalidCidr: "`{text}` is not a valid CIDR")
+                .with_label("bad prefix length")
+                .with_hint(format!(
+                    "the prefix length is a number from 0 to {max_prefix}"
+                ))
+                .into(),
+        );
+    }
+    Some(ip_pattern(text, addr, prefix.flatten()).unwrap_or_else(ParsedHostPattern::from))
+}
+
+/// The pattern of an address and prefix length, when `text` writes them canonically.
+fn ip_pattern(
+    text: &str,
+    addr: IpAddr,
+    prefix: Option<u8>,
+) -> Result<ParsedHostPattern, Diagnostic> {
     // Requests with an IPv4-mapped IPv6 host are decided as the IPv4 address, so a mapped
     // pattern would never match: ask for the IPv4 spelling.
     let addr_mapped = match addr {
@@ -209,31 +215,24 @@ fn parse_ip_pattern(text: &str) -> Option<ParsedHostPattern> {
         (Some(v4), None) => (v4, None),
         _ => (addr, prefix),
     };
-    let canonical = match prefix {
-        Some(p) => {
-            let network = network_of(addr, p);
-            if network != addr {
-                return Some(
-                    diag!(CidrHostBits: "CIDR `{text}` has host bits set")
-                        .with_label("host bits set")
-                        .with_hint(format!("write `{network}/{p}`"))
-                        .into(),
-                );
-            }
-            HostPattern::Cidr(IpCidr { addr, prefix: p })
+    let canonical = match prefix.map(|p| (p, network_of(addr, p))) {
+        Some((p, network)) if network != addr => {
+            return Err(diag!(CidrHostBits: "CIDR `{text}` has host bits set")
+                .with_label("host bits set")
+                .with_hint(format!("write `{network}/{p}`")));
         }
+        Some((p, _)) => HostPattern::Cidr(IpCidr { addr, prefix: p }),
         None => HostPattern::Ip(addr),
     };
     let spelled = canonical.to_string();
     if spelled != text {
-        return Some(
+        return Err(
             diag!(NonCanonicalIp: "IP pattern `{text}` is not canonical")
                 .with_label("not in canonical form")
-                .with_hint(format!("write `{spelled}`"))
-                .into(),
+                .with_hint(format!("write `{spelled}`")),
         );
     }
-    Some(ParsedHostPattern {
+    Ok(ParsedHostPattern {
         pattern: Some(canonical),
         ..ParsedHostPattern::default()
     })
@@ -248,16 +247,13 @@ fn network_of(addr: IpAddr, prefix: u8) -> IpAddr {
 
 /// Whether a label is one WHATWG would read as a number (so the host would be an IPv4 address).
 pub fn is_numeric_label(label: &str) -> bool {
-    if label.is_empty() {
-        return false;
-    }
-    if let Some(hex) = label
+    match label
         .strip_prefix("0x")
         .or_else(|| label.strip_prefix("0X"))
     {
-        return hex.bytes().all(|b| b.is_ascii_hexdigit());
+        Some(hex) => hex.bytes().all(|b| b.is_ascii_hexdigit()),
+        None => !label.is_empty() && label.bytes().all(|b| b.is_ascii_digit()),
     }
-    label.bytes().all(|b| b.is_ascii_digit())
 }
 
 fn parse_name_pattern(text: &str) -> ParsedHostPattern {

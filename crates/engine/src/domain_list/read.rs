@@ -168,44 +168,38 @@ pub(crate) fn read_list(text: &str, format: ListFormat, matching: ListMatch) -> 
     finish(reader)
 }
 
-fn finish(reader: Reader) -> ReadList {
-    let Reader {
-        staging,
-        spans,
-        errors,
-        mut diagnostics,
-        too_large,
-        tld_wide,
-        tld_wide_count,
-    } = reader;
-    if errors > MAX_LIST_FILE_ERRORS {
-        let more = errors - MAX_LIST_FILE_ERRORS;
-        diag!(ListErrorsOmitted: "and {more} more errors in this list file")
-            .push_to(&mut diagnostics);
+fn finish(mut reader: Reader) -> ReadList {
+    let diagnostics = &mut reader.diagnostics;
+    if reader.errors > MAX_LIST_FILE_ERRORS {
+        let more = reader.errors - MAX_LIST_FILE_ERRORS;
+        diag!(ListErrorsOmitted: "and {more} more errors in this list file").push_to(diagnostics);
     }
-    if let Some((span, name)) = tld_wide {
-        let more = match tld_wide_count - 1 {
+    if let Some((span, name)) = reader.tld_wide {
+        let more = match reader.tld_wide_count - 1 {
             0 => String::new(),
             n => format!(" (and {n} more such names)"),
         };
         diag!(TldWidePattern: "list entry `{name}` with `match = \"subdomains\"` covers a whole top-level domain")
-        .at(span, format!("every host under `.{name}`{more}"))
-        .with_hint("name registrable domains; a single-label name blocks a whole top-level domain")
-        .push_to(&mut diagnostics);
+            .at(span, format!("every host under `.{name}`{more}"))
+            .with_hint("name registrable domains; a single-label name blocks a whole top-level domain")
+            .push_to(diagnostics);
     }
-    if too_large {
+    if reader.too_large {
         diag!(TooManyListEntries: "the list has more than {MAX_LIST_ENTRIES} names")
             .with_hint("split the feed into several lists")
-            .push_to(&mut diagnostics);
+            .push_to(diagnostics);
     }
-    let table = if errors > 0 || too_large {
+    let table = if reader.errors > 0 || reader.too_large {
         None
     } else {
-        DomainTable::from_staging(&staging, spans)
+        DomainTable::from_staging(&reader.staging, reader.spans)
             .map_err(|e| diagnostics.push(Diagnostic::new(Code::TooManyListEntries, e)))
             .ok()
     };
-    ReadList { table, diagnostics }
+    ReadList {
+        table,
+        diagnostics: reader.diagnostics,
+    }
 }
 
 /// The whitespace-separated words of `line`, with their byte spans in the whole text.
