@@ -62,6 +62,7 @@ const PATH_IN_LOGS_HINT: &str =
 
 /// `"full"`, `"none"` or a segment count in `0..=32`.
 fn path_in_logs(v: &Value<'_>, diags: &mut Vec<Diagnostic>) -> Option<PathInLogs> {
+    let found = v.get_ref().type_str();
     match v.get_ref() {
         DeValue::String(word) => match word.as_ref() {
             "full" => Some(PathInLogs::Full),
@@ -78,14 +79,14 @@ fn path_in_logs(v: &Value<'_>, diags: &mut Vec<Diagnostic>) -> Option<PathInLogs
                 .filter(|n| *n <= PathInLogs::MAX_SEGMENTS);
             segments.map(PathInLogs::Segments).or_else(|| {
                 diag!(PathInLogsOutOfRange: "`path_in_logs` of {n} segments is out of range")
-                .at(v.span(), "out of range")
-                .with_hint(PATH_IN_LOGS_HINT)
-                .fail(diags)
+                    .at(v.span(), "out of range")
+                    .with_hint(PATH_IN_LOGS_HINT)
+                    .fail(diags)
             })
         }
-        other => diag!(WrongType: "`path_in_logs` must be a string or an integer, found {}", other.type_str())
-        .at(v.span(), "expected \"full\", \"none\" or an integer")
-        .with_hint(PATH_IN_LOGS_HINT)
-        .fail(diags),
+        _ => diag!(WrongType: "`path_in_logs` must be a string or an integer, found {found}")
+            .at(v.span(), "expected \"full\", \"none\" or an integer")
+            .with_hint(PATH_IN_LOGS_HINT)
+            .fail(diags),
     }
 }

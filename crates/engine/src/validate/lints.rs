@@ -82,15 +82,11 @@ fn overlapping_injects(injects: &[(&Rule, &RuleSpans)], diags: &mut Vec<Diagnost
             if reported > MAX_OVERLAP_WARNINGS {
                 continue;
             }
-            diag!(OverlappingInject: "inject rules `{}` and `{}` can match the same request", a.id, b.id)
-            .at(
-                b_spans.header.clone(),
-                format!("`{}` (line {}) wins for requests both match", a.id, a.line),
-            )
-            .with_hint(
-                "narrow one rule's hosts or conditions so a request gets one credential by design",
-            )
-            .push_to(diags);
+            let (first, second) = (&a.id, &b.id);
+            diag!(OverlappingInject: "inject rules `{first}` and `{second}` can match the same request")
+                .at(b_spans.header.clone(), format!("`{first}` (line {}) wins for requests both match", a.line))
+                .with_hint("narrow one rule's hosts or conditions so a request gets one credential by design")
+                .push_to(diags);
         }
     }
     if reported > MAX_OVERLAP_WARNINGS {

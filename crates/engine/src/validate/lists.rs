@@ -152,12 +152,13 @@ fn read_file(
     let text = match &given.contents {
         Ok(text) if text.len() <= MAX_LIST_FILE_BYTES => text,
         Ok(_) | Err(ListFileError::TooLarge) => {
-            return diag!(ListFileTooLarge: "list file `{shown}` is longer than {MAX_LIST_FILE_BYTES} bytes")
-            .at(file_span, "too large")
-            .with_hint(format!(
-                "a list file has at most {MAX_LIST_FILE_BYTES} bytes; split the feed"
-            ))
-            .fail(diags);
+            let limit = MAX_LIST_FILE_BYTES;
+            return diag!(ListFileTooLarge: "list file `{shown}` is longer than {limit} bytes")
+                .at(file_span, "too large")
+                .with_hint(format!(
+                    "a list file has at most {limit} bytes; split the feed"
+                ))
+                .fail(diags);
         }
         Err(ListFileError::Unreadable(error)) => {
             return diag!(UnreadableListFile: "cannot read list file `{shown}`: {error}")
