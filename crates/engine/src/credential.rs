@@ -5,9 +5,30 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-/// A JWT signing algorithm a credential may use.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum JwtAlgorithm {
+/// Declares [`JwtAlgorithm`]: one variant per JOSE `alg`, named as JOSE names it.
+macro_rules! algorithms {
+    ($($(#[doc = $doc:literal])* $alg:ident,)*) => {
+        /// A JWT signing algorithm a credential may use.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        pub enum JwtAlgorithm {
+            $($(#[doc = $doc])* $alg,)*
+        }
+
+        impl JwtAlgorithm {
+            /// Every supported algorithm, in the order `check` lists them in hints.
+            pub const ALL: [JwtAlgorithm; [$(JwtAlgorithm::$alg),*].len()] = [$(JwtAlgorithm::$alg),*];
+
+            /// The JOSE `alg` name.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(JwtAlgorithm::$alg => stringify!($alg),)*
+                }
+            }
+        }
+    };
+}
+
+algorithms! {
     /// HMAC with SHA-256; the secret's UTF-8 text is the key.
     HS256,
     /// HMAC with SHA-384.
@@ -35,40 +56,6 @@ pub enum JwtAlgorithm {
 }
 
 impl JwtAlgorithm {
-    /// Every supported algorithm, in the order `check` lists them in hints.
-    pub const ALL: [JwtAlgorithm; 12] = [
-        JwtAlgorithm::HS256,
-        JwtAlgorithm::HS384,
-        JwtAlgorithm::HS512,
-        JwtAlgorithm::RS256,
-        JwtAlgorithm::RS384,
-        JwtAlgorithm::RS512,
-        JwtAlgorithm::PS256,
-        JwtAlgorithm::PS384,
-        JwtAlgorithm::PS512,
-        JwtAlgorithm::ES256,
-        JwtAlgorithm::ES384,
-        JwtAlgorithm::EdDSA,
-    ];
-
-    /// The JOSE `alg` name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            JwtAlgorithm::HS256 => "HS256",
-            JwtAlgorithm::HS384 => "HS384",
-            JwtAlgorithm::HS512 => "HS512",
-            JwtAlgorithm::RS256 => "RS256",
-            JwtAlgorithm::RS384 => "RS384",
-            JwtAlgorithm::RS512 => "RS512",
-            JwtAlgorithm::PS256 => "PS256",
-            JwtAlgorithm::PS384 => "PS384",
-            JwtAlgorithm::PS512 => "PS512",
-            JwtAlgorithm::ES256 => "ES256",
-            JwtAlgorithm::ES384 => "ES384",
-            JwtAlgorithm::EdDSA => "EdDSA",
-        }
-    }
-
     /// Parses a JOSE `alg` name exactly (case-sensitive, as JOSE is).
     pub fn parse(name: &str) -> Option<JwtAlgorithm> {
         JwtAlgorithm::ALL.into_iter().find(|a| a.as_str() == name)

@@ -6,6 +6,16 @@ use std::ops::Range;
 pub use crate::diagnostic_code::Code;
 use crate::domain_list::ListFiles;
 
+/// `diag!(Code: "format", args...)`: a new [`Diagnostic`] of `Code::Code` with a `format!`ted
+/// message, for the validators' many checks. Written as its rendered head reads
+/// (`error[code]: message`).
+macro_rules! diag {
+    ($code:ident : $($message:tt)+) => {
+        $crate::diagnostic::Diagnostic::new($crate::diagnostic::Code::$code, format!($($message)+))
+    };
+}
+pub(crate) use diag;
+
 /// How serious a diagnostic is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Severity {
@@ -51,11 +61,6 @@ pub struct Diagnostic {
 pub struct Diagnostics(pub Vec<Diagnostic>);
 
 impl Diagnostics {
-    /// Whether any diagnostic is an error.
-    pub fn has_errors(&self) -> bool {
-        self.0.iter().any(|d| d.severity == Severity::Error)
-    }
-
     /// All diagnostics rendered one after the other, separated by blank lines.
     pub fn render(&self, file_name: &str, text: &str) -> String {
         self.render_with(file_name, text, &ListFiles::new())
@@ -103,6 +108,22 @@ impl Diagnostic {
         self
     }
 
+    /// Sets the span and the label under its underline.
+    pub(crate) fn at(self, span: Range<usize>, label: impl Into<String>) -> Diagnostic {
+        self.with_span(span).with_label(label)
+    }
+
+    /// Adds the diagnostic to `diags`.
+    pub(crate) fn push_to(self, diags: &mut Vec<Diagnostic>) {
+        diags.push(self);
+    }
+
+    /// Adds the diagnostic to `diags` and yields no value: the end of a check that failed.
+    pub(crate) fn fail<T>(self, diags: &mut Vec<Diagnostic>) -> Option<T> {
+        diags.push(self);
+        None
+    }
+
     /// Points the diagnostic into the list file the policy names `file`.
     pub fn in_file(mut self, file: impl Into<String>) -> Diagnostic {
         self.file = Some(Box::new(file.into()));
@@ -131,49 +152,26 @@ impl Diagnostic {
     /// Renders the diagnostic gcc-style (`file:line:col: error[code]: message`) followed by the
     /// offending source line with the span underlined, the label, and the hint.
     pub fn render(&self, file_name: &str, text: &str) -> String {
-        let mut out = String::new();
-        let head = format!(
-            "{}[{}]: {}",
-            self.severity.as_str(),
-            self.code,
-            self.message
-        );
-        let location = self.span.as_ref().map(|span| locate(text, span.start));
-        match &location {
-            Some(loc) => out.push_str(&format!(
-                "{file_name}:{}:{}: {head}\n",
-                loc.line, loc.column
-            )),
-            None => out.push_str(&format!("{file_name}: {head}\n")),
-        }
-        if let (Some(span), Some(loc)) = (&self.span, &location) {
-            let number = loc.line.to_string();
-            let gutter = " ".repeat(number.len());
-            let line_text = text.get(loc.line_start..loc.line_end).unwrap_or("");
-            let shown: String = line_text
-                .chars()
-                .map(|c| if c == '\t' { ' ' } else { c })
-                .collect();
-            let end = span.end.clamp(span.start, loc.line_end);
-            let width = text
-                .get(span.start.min(loc.line_end)..end)
-                .map_or(0, |s| s.chars().count())
-                .max(1);
-            let pad = " ".repeat(loc.column.saturating_sub(1));
-            out.push_str(&format!("{gutter} |\n"));
-            out.push_str(&format!("{number} | {shown}\n"));
-            let carets = "^".repeat(width);
-            match &self.label {
-                Some(label) => out.push_str(&format!("{gutter} | {pad}{carets} {label}\n")),
-                None => out.push_str(&format!("{gutter} | {pad}{carets}\n")),
-            }
-            if let Some(hint) = &self.hint {
-                out.push_str(&format!("{gutter} = help: {hint}\n"));
-            }
-        } else if let Some(hint) = &self.hint {
-            out.push_str(&format!("  = help: {hint}\n"));
-        }
-        out
+        let (severity, code, message) = (self.severity.as_str(), self.code, &self.message);
+        let head = format!("{severity}[{code}]: {message}");
+        let hint = |gutter: &str| (self.hint.as_ref()).map(|h| format!("{gutter} = help: {h}\n"));
+        let Some(span) = &self.span else {
+            return format!("{file_name}: {head}\n{}", hint(" ").unwrap_or_default());
+        };
+        let loc = locate(text, span.start);
+        let number = loc.line.to_string();
+        let gutter = " ".repeat(number.len());
+        let line_text = text.get(loc.line_start..loc.line_end).unwrap_or("");
+        let shown = line_text.replace('\t', " ");
+        let end = span.end.clamp(span.start, loc.line_end);
+        let width = (text.get(span.start.min(loc.line_end)..end)).map_or(0, |s| s.chars().count());
+        let pad = " ".repeat(loc.column.saturating_sub(1));
+        let carets = "^".repeat(width.max(1));
+        let label = (self.label.as_ref()).map_or_else(String::new, |l| format!(" {l}"));
+        let (line, column, help) = (loc.line, loc.column, hint(&gutter).unwrap_or_default());
+        format!(
+            "{file_name}:{line}:{column}: {head}\n{gutter} |\n{number} | {shown}\n{gutter} | {pad}{carets}{label}\n{help}"
+        )
     }
 }
 

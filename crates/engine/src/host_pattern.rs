@@ -9,7 +9,7 @@ use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use crate::canonical::CanonicalHost;
-use crate::diagnostic::{Code, Diagnostic};
+use crate::diagnostic::{Diagnostic, diag};
 
 /// Longest host name DNS allows.
 pub const MAX_HOST_LEN: usize = 253;
@@ -29,11 +29,8 @@ impl IpCidr {
     /// Whether `ip` lies in this network (an IPv4 address never lies in an IPv6 network).
     pub fn contains(&self, ip: IpAddr) -> bool {
         match (self.addr, ip) {
-            (IpAddr::V4(net), IpAddr::V4(ip)) => {
-                mask_v4(u32::from(ip), self.prefix) == u32::from(net)
-            }
-            (IpAddr::V6(net), IpAddr::V6(ip)) => {
-                mask_v6(u128::from(ip), self.prefix) == u128::from(net)
+            (IpAddr::V4(_), IpAddr::V4(_)) | (IpAddr::V6(_), IpAddr::V6(_)) => {
+                network_of(ip, self.prefix) == self.addr
             }
             _ => false,
         }
@@ -85,24 +82,6 @@ impl fmt::Display for HostPattern {
     }
 }
 
-impl From<HostPattern> for String {
-    fn from(p: HostPattern) -> String {
-        p.to_string()
-    }
-}
-
-impl TryFrom<String> for HostPattern {
-    type Error = String;
-    fn try_from(text: String) -> Result<HostPattern, String> {
-        let parsed = HostPattern::parse(&text);
-        match (parsed.pattern, parsed.errors.first()) {
-            (Some(p), None) => Ok(p),
-            (_, Some(e)) => Err(e.message.clone()),
-            (None, None) => Err(format!("invalid host pattern `{text}`")),
-        }
-    }
-}
-
 /// The result of parsing one pattern: the pattern (when usable) and what was found wrong.
 #[derive(Clone, Debug, Default)]
 pub struct ParsedHostPattern {
@@ -114,10 +93,11 @@ pub struct ParsedHostPattern {
     pub warnings: Vec<Diagnostic>,
 }
 
-impl ParsedHostPattern {
-    fn error(d: Diagnostic) -> ParsedHostPattern {
+impl From<Diagnostic> for ParsedHostPattern {
+    /// A pattern refused with one error.
+    fn from(error: Diagnostic) -> ParsedHostPattern {
         ParsedHostPattern {
-            errors: vec![d],
+            errors: vec![error],
             ..ParsedHostPattern::default()
         }
     }
@@ -127,20 +107,12 @@ impl HostPattern {
     /// Parses and validates one pattern as written in a policy.
     pub fn parse(text: &str) -> ParsedHostPattern {
         if text.is_empty() {
-            return ParsedHostPattern::error(
-                Diagnostic::new(Code::EmptyHostPattern, "host pattern is empty")
-                    .with_label("empty"),
-            );
+            return diag!(EmptyHostPattern: "host pattern is empty")
+                .with_label("empty")
+                .into();
         }
         if text.len() > MAX_HOST_LEN + 4 {
-            return ParsedHostPattern::error(
-                Diagnostic::new(
-                    Code::PatternTooLong,
-                    format!("host pattern is {} bytes long", text.len()),
-                )
-                .with_label("too long")
-                .with_hint(format!("host names have at most {MAX_HOST_LEN} characters")),
-            );
+            return too_long(text).into();
         }
         if let Some(parsed) = parse_ip_pattern(text) {
             return parsed;
@@ -175,24 +147,11 @@ pub fn glob_matches(glob: &str, host: &str) -> bool {
         Some(rest) => (true, rest),
         None => (false, glob),
     };
-    let pattern_labels: Vec<&str> = rest.split('.').collect();
-    let host_labels: Vec<&str> = host.split('.').collect();
-    let tail_start = if any_depth {
-        if host_labels.len() <= pattern_labels.len() {
-            return false;
-        }
-        host_labels.len() - pattern_labels.len()
-    } else {
-        if host_labels.len() != pattern_labels.len() {
-            return false;
-        }
-        0
-    };
-    host_labels
-        .iter()
-        .skip(tail_start)
-        .zip(&pattern_labels)
-        .all(|(h, p)| crate::wildcard::matches(p, h))
+    // The host has a label for each of the pattern's, and one or more in front of them
+    // exactly when the pattern starts with `*.`; the pattern's labels match the host's last.
+    let extra = host.split('.').count().checked_sub(rest.split('.').count());
+    extra.is_some_and(|n| (n > 0) == any_depth)
+        && (host.rsplit('.').zip(rest.rsplit('.'))).all(|(h, p)| crate::wildcard::matches(p, h))
 }
 
 /// IP and CIDR patterns. `None` when `text` does not look like one (then it is a name).
@@ -212,39 +171,39 @@ fn parse_ip_pattern(text: &str) -> Option<ParsedHostPattern> {
     if !looks_v6 && !looks_v4 && prefix_text.is_none() {
         return None;
     }
-    let addr: IpAddr = match unbracketed.parse::<IpAddr>() {
-        Ok(a) => a,
-        Err(_) => {
-            return Some(ParsedHostPattern::error(
-                Diagnostic::new(
-                    Code::InvalidIp,
-                    format!("`{addr_text}` is not a valid IP address"),
-                )
-                .with_label("invalid address")
-                .with_hint("write an IPv4 dotted quad (`10.0.0.1`) or an IPv6 address (`fd00::1`), optionally with `/prefix`"),
-            ));
-        }
+    let Ok(addr) = unbracketed.parse::<IpAddr>() else {
+        return Some(diag!(InvalidIp: "`{addr_text}` is not a valid IP address")
+            .with_label("invalid address")
+            .with_hint("write an IPv4 dotted quad (`10.0.0.1`) or an IPv6 address (`fd00::1`), optionally with `/prefix`")
+            .into());
     };
     let max_prefix: u8 = if addr.is_ipv4() { 32 } else { 128 };
-    let prefix = match prefix_text {
-        None => None,
-        Some(p) => match p.parse::<u8>() {
-            Ok(n)
-                if n <= max_prefix && !p.starts_with('+') && (p == "0" || !p.starts_with('0')) =>
-            {
-                Some(n)
-            }
-            _ => {
-                return Some(ParsedHostPattern::error(
-                    Diagnostic::new(Code::InvalidCidr, format!("`{text}` is not a valid CIDR"))
-                        .with_label("bad prefix length")
-                        .with_hint(format!(
-                            "the prefix length is a number from 0 to {max_prefix}"
-                        )),
-                ));
-            }
-        },
-    };
+    // One spelling of each prefix length: no sign, no leading zero.
+    let prefix = prefix_text.map(|p| {
+        let canonical = !p.starts_with('+') && (p == "0" || !p.starts_with('0'));
+        p.parse::<u8>()
+            .ok()
+            .filter(|n| *n <= max_prefix && canonical)
+    });
+    if prefix == Some(None) {
+        return Some(
+            diag!(InvalidCidr: "`{text}` is not a valid CIDR")
+                .with_label("bad prefix length")
+                .with_hint(format!(
+                    "the prefix length is a number from 0 to {max_prefix}"
+                ))
+                .into(),
+        );
+    }
+    Some(ip_pattern(text, addr, prefix.flatten()).unwrap_or_else(ParsedHostPattern::from))
+}
+
+/// The pattern of an address and prefix length, when `text` writes them canonically.
+fn ip_pattern(
+    text: &str,
+    addr: IpAddr,
+    prefix: Option<u8>,
+) -> Result<ParsedHostPattern, Diagnostic> {
     // Requests with an IPv4-mapped IPv6 host are decided as the IPv4 address, so a mapped
     // pattern would never match: ask for the IPv4 spelling.
     let addr_mapped = match addr {
@@ -256,35 +215,24 @@ fn parse_ip_pattern(text: &str) -> Option<ParsedHostPattern> {
         (Some(v4), None) => (v4, None),
         _ => (addr, prefix),
     };
-    let canonical = match prefix {
-        Some(p) => {
-            let network = network_of(addr, p);
-            if network != addr {
-                return Some(ParsedHostPattern::error(
-                    Diagnostic::new(
-                        Code::CidrHostBits,
-                        format!("CIDR `{text}` has host bits set"),
-                    )
-                    .with_label("host bits set")
-                    .with_hint(format!("write `{network}/{p}`")),
-                ));
-            }
-            HostPattern::Cidr(IpCidr { addr, prefix: p })
+    let canonical = match prefix.map(|p| (p, network_of(addr, p))) {
+        Some((p, network)) if network != addr => {
+            return Err(diag!(CidrHostBits: "CIDR `{text}` has host bits set")
+                .with_label("host bits set")
+                .with_hint(format!("write `{network}/{p}`")));
         }
+        Some((p, _)) => HostPattern::Cidr(IpCidr { addr, prefix: p }),
         None => HostPattern::Ip(addr),
     };
     let spelled = canonical.to_string();
     if spelled != text {
-        return Some(ParsedHostPattern::error(
-            Diagnostic::new(
-                Code::NonCanonicalIp,
-                format!("IP pattern `{text}` is not canonical"),
-            )
-            .with_label("not in canonical form")
-            .with_hint(format!("write `{spelled}`")),
-        ));
+        return Err(
+            diag!(NonCanonicalIp: "IP pattern `{text}` is not canonical")
+                .with_label("not in canonical form")
+                .with_hint(format!("write `{spelled}`")),
+        );
     }
-    Some(ParsedHostPattern {
+    Ok(ParsedHostPattern {
         pattern: Some(canonical),
         ..ParsedHostPattern::default()
     })
@@ -299,65 +247,47 @@ fn network_of(addr: IpAddr, prefix: u8) -> IpAddr {
 
 /// Whether a label is one WHATWG would read as a number (so the host would be an IPv4 address).
 pub fn is_numeric_label(label: &str) -> bool {
-    if label.is_empty() {
-        return false;
-    }
-    if let Some(hex) = label
+    match label
         .strip_prefix("0x")
         .or_else(|| label.strip_prefix("0X"))
     {
-        return hex.bytes().all(|b| b.is_ascii_hexdigit());
+        Some(hex) => hex.bytes().all(|b| b.is_ascii_hexdigit()),
+        None => !label.is_empty() && label.bytes().all(|b| b.is_ascii_digit()),
     }
-    label.bytes().all(|b| b.is_ascii_digit())
 }
 
 fn parse_name_pattern(text: &str) -> ParsedHostPattern {
     if text == "*" {
-        return ParsedHostPattern::error(
-            Diagnostic::new(Code::BareWildcard, "host pattern `*` matches every host")
-                .with_label("bare wildcard")
-                .with_hint("omit `hosts` to apply a block or pass rule to every host"),
-        );
+        return diag!(BareWildcard: "host pattern `*` matches every host")
+            .with_label("bare wildcard")
+            .with_hint("omit `hosts` to apply a block or pass rule to every host")
+            .into();
     }
     if text.contains("**") {
-        return ParsedHostPattern::error(
-            Diagnostic::new(Code::DoubleWildcard, format!("host pattern `{text}` contains `**`"))
-                .with_label("`**` is not host pattern syntax")
-                .with_hint("a leading `*.` already matches subdomains at any depth; `*` inside a label matches within that label"),
-        );
+        return diag!(DoubleWildcard: "host pattern `{text}` contains `**`")
+            .with_label("`**` is not host pattern syntax")
+            .with_hint("a leading `*.` already matches subdomains at any depth; `*` inside a label matches within that label")
+            .into();
     }
     if let Some(bad) = text.chars().find(|c| {
         c.is_ascii() && !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '*'))
     }) {
-        return ParsedHostPattern::error(
-            Diagnostic::new(
-                Code::InvalidHostChar,
-                format!("host pattern `{text}` contains `{}`", bad.escape_default()),
-            )
+        return diag!(InvalidHostChar: "host pattern `{text}` contains `{}`", bad.escape_default())
             .with_label("character not allowed in host names")
-            .with_hint("host names use letters, digits, `-`, `_` and `.`; `*` is the wildcard"),
-        );
+            .with_hint("host names use letters, digits, `-`, `_` and `.`; `*` is the wildcard")
+            .into();
     }
     let stripped = text.strip_suffix('.').unwrap_or(text);
     if stripped.split('.').any(str::is_empty) {
-        return ParsedHostPattern::error(
-            Diagnostic::new(
-                Code::EmptyLabel,
-                format!("host pattern `{text}` has an empty label"),
-            )
+        return diag!(EmptyLabel: "host pattern `{text}` has an empty label")
             .with_label("empty label")
-            .with_hint("labels are separated by single dots; remove the extra dot"),
-        );
+            .with_hint("labels are separated by single dots; remove the extra dot")
+            .into();
     }
-    let canonical = canonical_name(stripped);
-    let Some(canonical) = canonical else {
-        return ParsedHostPattern::error(
-            Diagnostic::new(
-                Code::InvalidHost,
-                format!("host pattern `{text}` is not a valid host name"),
-            )
-            .with_label("not a valid host name"),
-        );
+    let Some(canonical) = canonical_name(stripped) else {
+        return diag!(InvalidHost: "host pattern `{text}` is not a valid host name")
+            .with_label("not a valid host name")
+            .into();
     };
     if canonical != text {
         let why = if text.ends_with('.') && stripped == canonical {
@@ -369,14 +299,10 @@ fn parse_name_pattern(text: &str) -> ParsedHostPattern {
         } else {
             "not canonical"
         };
-        return ParsedHostPattern::error(
-            Diagnostic::new(
-                Code::NonCanonicalHost,
-                format!("host pattern `{text}` is not canonical"),
-            )
+        return diag!(NonCanonicalHost: "host pattern `{text}` is not canonical")
             .with_label(why)
-            .with_hint(format!("write `{canonical}`")),
-        );
+            .with_hint(format!("write `{canonical}`"))
+            .into();
     }
     validate_canonical_name(text)
 }
@@ -396,40 +322,26 @@ pub(crate) fn canonical_name(name: &str) -> Option<Cow<'_, str>> {
 fn validate_canonical_name(text: &str) -> ParsedHostPattern {
     let mut out = ParsedHostPattern::default();
     if text.len() > MAX_HOST_LEN {
-        out.errors.push(
-            Diagnostic::new(
-                Code::PatternTooLong,
-                format!("host pattern is {} bytes long", text.len()),
-            )
-            .with_label("too long")
-            .with_hint(format!("host names have at most {MAX_HOST_LEN} characters")),
-        );
+        too_long(text).push_to(&mut out.errors);
     }
     if let Some(long) = text.split('.').find(|l| l.len() > MAX_LABEL_LEN) {
-        out.errors.push(
-            Diagnostic::new(
-                Code::LabelTooLong,
-                format!("label `{long}` is longer than {MAX_LABEL_LEN} characters"),
-            )
-            .with_label("label too long"),
-        );
+        diag!(LabelTooLong: "label `{long}` is longer than {MAX_LABEL_LEN} characters")
+            .with_label("label too long")
+            .push_to(&mut out.errors);
     }
     let (any_depth, body) = match text.strip_prefix("*.") {
         Some(rest) => (true, rest),
         None => (false, text),
     };
     if text.rsplit('.').next().is_some_and(is_numeric_label) {
-        out.errors.push(
-            Diagnostic::new(
-                Code::NumericFinalLabel,
-                format!("host pattern `{text}` ends in a number"),
-            )
+        let hint = match url::Host::parse(text) {
+            Ok(url::Host::Ipv4(a)) => format!("write `{a}`"),
+            _ => "write the address as a dotted quad or a CIDR (`10.0.0.0/8`)".to_owned(),
+        };
+        diag!(NumericFinalLabel: "host pattern `{text}` ends in a number")
             .with_label("a host ending in a number is an IPv4 address")
-            .with_hint(match url::Host::parse(text) {
-                Ok(url::Host::Ipv4(a)) => format!("write `{a}`"),
-                _ => "write the address as a dotted quad or a CIDR (`10.0.0.0/8`)".to_owned(),
-            }),
-        );
+            .with_hint(hint)
+            .push_to(&mut out.errors);
     }
     if !out.errors.is_empty() {
         return out;
@@ -441,14 +353,10 @@ fn validate_canonical_name(text: &str) -> ParsedHostPattern {
     // domains: covering one whole (`*.localhost`, `*.internal`) is a deliberate choice.
     let special_use = any_depth && !has_inner_wildcard && SPECIAL_USE_TLDS.contains(&body);
     if (any_depth || has_inner_wildcard) && trailing_literal < 2 && !special_use {
-        out.warnings.push(
-            Diagnostic::new(
-                Code::TldWidePattern,
-                format!("host pattern `{text}` covers a whole top-level domain"),
-            )
+        diag!(TldWidePattern: "host pattern `{text}` covers a whole top-level domain")
             .with_label("very broad pattern")
-            .with_hint("name the registrable domain, e.g. `*.example.com`"),
-        );
+            .with_hint("name the registrable domain, e.g. `*.example.com`")
+            .push_to(&mut out.warnings);
     }
     out.pattern = Some(if has_inner_wildcard {
         HostPattern::Glob(text.to_owned())
@@ -458,6 +366,12 @@ fn validate_canonical_name(text: &str) -> ParsedHostPattern {
         HostPattern::Exact(text.to_owned())
     });
     out
+}
+
+fn too_long(text: &str) -> Diagnostic {
+    diag!(PatternTooLong: "host pattern is {} bytes long", text.len())
+        .with_label("too long")
+        .with_hint(format!("host names have at most {MAX_HOST_LEN} characters"))
 }
 
 /// Single-label names reserved for special use, never delegated on the public internet.

@@ -57,24 +57,14 @@ pub struct Identity {
 /// `env` holds only the keys the caller copied out of the runtime's `env` (never secrets);
 /// `props` is made only when it is needed.
 pub fn read(env: &Value, props: impl FnOnce() -> Value) -> Identity {
-    if let Some(identity) = from_source(env) {
-        return identity;
-    }
-    if props_opted_in(env)
-        && let Some(identity) = from_source(&props())
-    {
-        return identity;
-    }
-    Identity::default()
-}
-
-/// Whether `env` opts in to identity from `ctx.props`.
-pub fn props_opted_in(env: &Value) -> bool {
-    match env.get(PROPS_OPT_IN) {
+    let opted_in = match env.get(PROPS_OPT_IN) {
         Some(Value::Bool(b)) => *b,
         Some(Value::String(s)) => s == "true",
         _ => false,
-    }
+    };
+    from_source(env)
+        .or_else(|| opted_in.then(props).and_then(|props| from_source(&props)))
+        .unwrap_or_default()
 }
 
 /// The identity one source (an object of parameters) gives, `None` when it names no customer.
@@ -85,31 +75,29 @@ pub fn props_opted_in(env: &Value) -> bool {
 /// `invalid_tags`): tags are never dropped.
 fn from_source(source: &Value) -> Option<Identity> {
     let context = present(source.get(CONTEXT_PARAM));
-    let flat = present(source.get(CUSTOMER_PARAM));
     let nested = context.map(|c| present(c.get(CUSTOMER_PARAM)).unwrap_or(&Value::Null));
-    let customer = match (flat, nested) {
-        (None, None) => return None,
-        (Some(one), None) | (None, Some(one)) => text(one),
-        (Some(flat), Some(nested)) if flat == nested => text(flat),
-        (Some(_), Some(_)) => String::new(),
-    };
-    let flat_tags = present(source.get(TAGS_PARAM));
+    let customer = one_of(present(source.get(CUSTOMER_PARAM)), nested)?;
     let nested_tags = context.and_then(|c| present(c.get(TAGS_PARAM)));
-    let tags = match (flat_tags, nested_tags) {
-        (None, None) => None,
-        (Some(one), None) | (None, Some(one)) => Some(tags_value(one)),
-        (Some(flat), Some(nested)) if flat == nested => Some(tags_value(flat)),
-        (Some(_), Some(_)) => Some(vec![String::new()]),
-    };
+    let tags = one_of(present(source.get(TAGS_PARAM)), nested_tags);
     Some(Identity {
-        customer: Some(customer),
-        tags,
+        customer: Some(customer.map_or_else(String::new, text)),
+        tags: tags.map(|tags| tags.map_or_else(|| vec![String::new()], tags_value)),
     })
 }
 
 /// A parameter counts as given unless absent or `null`.
 fn present(value: Option<&Value>) -> Option<&Value> {
     value.filter(|v| !v.is_null())
+}
+
+/// The value of a parameter given flat, nested or both: `None` when neither is given,
+/// `Some(None)` when both are and they differ.
+fn one_of<'v>(flat: Option<&'v Value>, nested: Option<&'v Value>) -> Option<Option<&'v Value>> {
+    match (flat, nested) {
+        (None, None) => None,
+        (Some(one), None) | (None, Some(one)) => Some(Some(one)),
+        (Some(flat), Some(nested)) => Some((flat == nested).then_some(flat)),
+    }
 }
 
 /// A string as it is; anything else as the empty name (never clean).

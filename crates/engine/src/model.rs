@@ -20,13 +20,9 @@ pub enum Mode {
 }
 
 impl Mode {
-    /// The lower-case name used in policy files.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Mode::Enforce => "enforce",
-            Mode::Report => "report",
-        }
-    }
+    /// The lower-case names used in policy files.
+    pub(crate) const NAMES: &[(&str, Mode)] =
+        &[("enforce", Mode::Enforce), ("report", Mode::Report)];
 }
 
 /// What happens to IP-literal hosts that no rule names.
@@ -37,16 +33,6 @@ pub enum IpLiterals {
     Block,
     /// Decided by the rules like any host.
     Allow,
-}
-
-impl IpLiterals {
-    /// The lower-case name used in policy files.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            IpLiterals::Block => "block",
-            IpLiterals::Allow => "allow",
-        }
-    }
 }
 
 /// How much of the request path decision logs keep (`defaults.path_in_logs`). Paths can carry

@@ -4,7 +4,8 @@
 use std::fmt;
 
 use crate::canonical::canonical_path;
-use crate::diagnostic::{Code, Diagnostic};
+use crate::diagnostic::{Diagnostic, diag};
+use crate::wildcard::{matches, star_match};
 
 /// Longest path glob accepted.
 pub const MAX_PATH_GLOB_LEN: usize = 1024;
@@ -21,88 +22,44 @@ impl fmt::Display for PathGlob {
     }
 }
 
-impl From<PathGlob> for String {
-    fn from(p: PathGlob) -> String {
-        p.text
-    }
-}
-
-impl TryFrom<String> for PathGlob {
-    type Error = String;
-    fn try_from(text: String) -> Result<PathGlob, String> {
-        PathGlob::parse(&text).map_err(|d| d.message)
-    }
-}
-
 impl PathGlob {
     /// Parses a glob; it must start with `/`, use `**` only as a whole segment, and be written
     /// the way canonical request paths are (no dot segments, unreserved characters unescaped).
     /// The error is boxed: it is cold, and keeps the result small.
     pub fn parse(text: &str) -> Result<PathGlob, Box<Diagnostic>> {
-        if text.len() > MAX_PATH_GLOB_LEN {
-            return Err(Box::new(
-                Diagnostic::new(
-                    Code::PatternTooLong,
-                    format!("path glob is {} bytes long", text.len()),
-                )
+        let canonical = canonical_path(text);
+        let problem = if text.len() > MAX_PATH_GLOB_LEN {
+            diag!(PatternTooLong: "path glob is {} bytes long", text.len())
                 .with_label("too long")
-                .with_hint(format!("path globs have at most {MAX_PATH_GLOB_LEN} bytes")),
-            ));
-        }
-        if !text.starts_with('/') {
-            return Err(Box::new(
-                Diagnostic::new(
-                    Code::InvalidPathGlob,
-                    format!("path glob `{text}` does not start with `/`"),
-                )
+                .with_hint(format!("path globs have at most {MAX_PATH_GLOB_LEN} bytes"))
+        } else if !text.starts_with('/') {
+            diag!(InvalidPathGlob: "path glob `{text}` does not start with `/`")
                 .with_label("must start with `/`")
-                .with_hint(format!("write `/{text}`")),
-            ));
-        }
-        if let Some(bad) = text.chars().find(|c| {
+                .with_hint(format!("write `/{text}`"))
+        } else if let Some(bad) = text.chars().find(|c| {
             c.is_control() || c.is_whitespace() || matches!(c, '?' | '#') || !c.is_ascii()
         }) {
-            return Err(Box::new(Diagnostic::new(
-                Code::InvalidPathGlob,
-                format!("path glob `{text}` contains `{}`", bad.escape_default()),
-            )
-            .with_label("not allowed in a path glob")
-            .with_hint("paths are matched without the query; non-ASCII characters are written percent-encoded")));
-        }
-        if text.split('/').any(|seg| seg.contains("**") && seg != "**") {
-            return Err(Box::new(
-                Diagnostic::new(
-                    Code::InvalidPathGlob,
-                    format!("path glob `{text}` uses `**` inside a segment"),
-                )
+            diag!(InvalidPathGlob: "path glob `{text}` contains `{}`", bad.escape_default())
+                .with_label("not allowed in a path glob")
+                .with_hint("paths are matched without the query; non-ASCII characters are written percent-encoded")
+        } else if text.split('/').any(|seg| seg.contains("**") && seg != "**") {
+            diag!(InvalidPathGlob: "path glob `{text}` uses `**` inside a segment")
                 .with_label("`**` must be a whole segment")
-                .with_hint("`*` matches within a segment, `/**/` any number of segments"),
-            ));
-        }
-        if text.split('/').any(|seg| seg == "." || seg == "..") {
-            return Err(Box::new(
-                Diagnostic::new(
-                    Code::NonCanonicalPath,
-                    format!("path glob `{text}` has a dot segment"),
-                )
+                .with_hint("`*` matches within a segment, `/**/` any number of segments")
+        } else if text.split('/').any(|seg| seg == "." || seg == "..") {
+            diag!(NonCanonicalPath: "path glob `{text}` has a dot segment")
                 .with_label("request paths never contain dot segments")
-                .with_hint("write the path with `.` and `..` resolved"),
-            ));
-        }
-        let canonical = canonical_path(text);
-        if canonical != text {
-            return Err(Box::new(
-                Diagnostic::new(
-                    Code::NonCanonicalPath,
-                    format!("path glob `{text}` is not canonical"),
-                )
+                .with_hint("write the path with `.` and `..` resolved")
+        } else if canonical != text {
+            diag!(NonCanonicalPath: "path glob `{text}` is not canonical")
                 .with_label("request paths are compared in canonical form")
-                .with_hint(format!("write `{canonical}`")),
-            ));
-        }
-        Ok(PathGlob {
-            text: text.to_owned(),
-        })
+                .with_hint(format!("write `{canonical}`"))
+        } else {
+            return Ok(PathGlob {
+                text: text.to_owned(),
+            });
+        };
+        Err(Box::new(problem))
     }
 
     /// Whether the canonical request path matches.
@@ -122,36 +79,12 @@ impl PathGlob {
     }
 }
 
-/// Classic wildcard matching over segments: `**` is the star, every other pattern segment
-/// matches exactly one path segment.
+/// Wildcard matching over segments: `**` is the star, every other pattern segment matches
+/// exactly one path segment.
 fn segments_match(glob: &str, path: &str) -> bool {
     let pattern: Vec<&str> = glob.split('/').collect();
     let segments: Vec<&str> = path.split('/').collect();
-    let (mut pi, mut si) = (0usize, 0usize);
-    let mut star: Option<(usize, usize)> = None;
-    while si < segments.len() {
-        match (pattern.get(pi), segments.get(si)) {
-            (Some(&"**"), _) => {
-                star = Some((pi, si));
-                pi += 1;
-            }
-            (Some(p), Some(s)) if crate::wildcard::matches(p, s) => {
-                pi += 1;
-                si += 1;
-            }
-            _ => match star {
-                Some((sp, ss)) => {
-                    pi = sp + 1;
-                    si = ss + 1;
-                    star = Some((sp, ss + 1));
-                }
-                None => return false,
-            },
-        }
-    }
-    pattern
-        .get(pi..)
-        .is_some_and(|rest| rest.iter().all(|p| *p == "**"))
+    star_match(&pattern, &segments, |p| *p == "**", |p, s| matches(p, s))
 }
 
 #[cfg(test)]

@@ -14,23 +14,38 @@ pub fn did_you_mean<'c>(
         .map(|(_, c)| c)
 }
 
+/// The help line for `input`, a name outside `candidates`: `did you mean `x`? ` before
+/// `otherwise` when one of them is close.
+pub(crate) fn hint<'c>(
+    input: &str,
+    candidates: impl IntoIterator<Item = &'c str>,
+    otherwise: String,
+) -> String {
+    match did_you_mean(input, candidates) {
+        Some(s) => format!("did you mean `{s}`? {otherwise}"),
+        None => otherwise,
+    }
+}
+
 /// Levenshtein distance over characters.
 pub fn edit_distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
+    // One row of the table at a time: `previous[j]` is the distance between the `a` read so
+    // far minus its last character and the first `j` characters of `b`.
     let mut previous: Vec<usize> = (0..=b.len()).collect();
-    let mut current = vec![0; b.len() + 1];
     for (i, ca) in a.chars().enumerate() {
-        let mut row = Vec::with_capacity(b.len() + 1);
-        row.push(i + 1);
-        for (j, cb) in b.iter().enumerate() {
-            let substitute =
-                previous.get(j).copied().unwrap_or(usize::MAX - 1) + usize::from(ca != *cb);
-            let delete = previous.get(j + 1).copied().unwrap_or(usize::MAX - 1) + 1;
-            let insert = row.last().copied().unwrap_or(usize::MAX - 1) + 1;
-            row.push(substitute.min(delete).min(insert));
+        let mut row = vec![i + 1];
+        for (cb, above) in b.iter().zip(previous.windows(2)) {
+            let (&[diagonal, up], Some(&left)) = (above, row.last()) else {
+                break;
+            };
+            row.push(
+                (diagonal + usize::from(ca != *cb))
+                    .min(up + 1)
+                    .min(left + 1),
+            );
         }
-        current.clone_from(&row);
-        std::mem::swap(&mut previous, &mut current);
+        previous = row;
     }
     previous.last().copied().unwrap_or(0)
 }

@@ -2,7 +2,6 @@
 //! punycode, one trailing dot dropped) and checked: a list holds domain names only, never a
 //! wildcard or an IP address.
 
-use crate::diagnostic::Code;
 use std::borrow::Cow;
 use std::net::IpAddr;
 
@@ -17,17 +16,6 @@ pub(crate) enum EntryError {
     IpAddress,
     /// Not a domain name; the text says why.
     Invalid(&'static str),
-}
-
-impl EntryError {
-    /// The diagnostic code.
-    pub(crate) fn code(&self) -> Code {
-        match self {
-            EntryError::Wildcard => Code::ListWildcard,
-            EntryError::IpAddress => Code::ListIpAddress,
-            EntryError::Invalid(_) => Code::InvalidListDomain,
-        }
-    }
 }
 
 /// The canonical spelling of a list entry (`Evil.COM.` -> `evil.com`, `bücher.example` ->

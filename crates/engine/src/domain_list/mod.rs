@@ -15,7 +15,6 @@ use toml::de::DeValue;
 
 use crate::diagnostic::Diagnostic;
 
-pub use read::{HOSTS_FILE_LOCAL_NAMES, is_blackhole_address};
 pub(crate) use read::{ReadList, read_list};
 pub use table::{DomainTable, Names, SharedBytes};
 
@@ -126,13 +125,11 @@ impl ListFiles {
 
     /// Records the text of the list file the policy names `file`, shown as `display`.
     pub fn insert(&mut self, file: &str, display: impl Into<String>, text: String) {
-        self.files.insert(
-            file.to_owned(),
-            ListFile {
-                display: display.into(),
-                contents: Ok(text),
-            },
-        );
+        self.put(file, display.into(), Ok(text));
+    }
+
+    fn put(&mut self, file: &str, display: String, contents: Result<String, ListFileError>) {
+        (self.files).insert(file.to_owned(), ListFile { display, contents });
     }
 
     /// Records the compiled table of the list `id` (as an artefact carries it): the list is
@@ -153,25 +150,14 @@ impl ListFiles {
         display: impl Into<String>,
         error: impl Into<String>,
     ) {
-        self.files.insert(
-            file.to_owned(),
-            ListFile {
-                display: display.into(),
-                contents: Err(ListFileError::Unreadable(error.into())),
-            },
-        );
+        let error = ListFileError::Unreadable(error.into());
+        self.put(file, display.into(), Err(error));
     }
 
     /// Records that the list file the policy names `file` is larger than a list file may be
     /// (the caller reads at most one byte more than the limit).
     pub fn insert_too_large(&mut self, file: &str, display: impl Into<String>) {
-        self.files.insert(
-            file.to_owned(),
-            ListFile {
-                display: display.into(),
-                contents: Err(ListFileError::TooLarge),
-            },
-        );
+        self.put(file, display.into(), Err(ListFileError::TooLarge));
     }
 
     /// The list file the policy names `file`.

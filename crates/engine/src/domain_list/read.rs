@@ -4,7 +4,7 @@
 use std::net::IpAddr;
 use std::ops::Range;
 
-use crate::diagnostic::{Code, Diagnostic};
+use crate::diagnostic::{Code, Diagnostic, diag};
 use crate::host_pattern::SPECIAL_USE_TLDS;
 use crate::limits::{MAX_LIST_ENTRIES, MAX_LIST_FILE_ERRORS};
 
@@ -13,7 +13,7 @@ use super::table::DomainTable;
 use super::{ListFormat, ListMatch};
 
 /// Names that hosts files map to loopback for the machine itself: never a blocked domain.
-pub const HOSTS_FILE_LOCAL_NAMES: &[&str] = &[
+const HOSTS_FILE_LOCAL_NAMES: &[&str] = &[
     "localhost",
     "localhost.localdomain",
     "local",
@@ -31,7 +31,7 @@ pub const HOSTS_FILE_LOCAL_NAMES: &[&str] = &[
 /// Whether a hosts-file blocklist line points its names nowhere: the unspecified address
 /// (`0.0.0.0`, `::`) or loopback (`127.0.0.0/8`, `::1`), an IPv4-mapped IPv6 spelling
 /// (`::ffff:0.0.0.0`) read as the IPv4 address.
-pub fn is_blackhole_address(address: IpAddr) -> bool {
+fn is_blackhole_address(address: IpAddr) -> bool {
     let address = address.to_canonical();
     address.is_unspecified() || address.is_loopback()
 }
@@ -118,38 +118,25 @@ pub(crate) fn read_list(text: &str, format: ListFormat, matching: ListMatch) -> 
         match format {
             ListFormat::Domains => {
                 if let Some((_, extra)) = tokens.next() {
-                    reader.error(
-                        Diagnostic::new(
-                            Code::ListSyntax,
-                            "expected one domain on this line, found more",
-                        )
-                        .with_span(extra)
-                        .with_label("a second word")
-                        .with_hint("a `domains` list holds one domain a line (comments start with `#`); for `ADDRESS NAME...` lines use `format = \"hosts\"`"),
-                    );
+                    reader.error(diag!(ListSyntax: "expected one domain on this line, found more")
+                        .at(extra, "a second word")
+                        .with_hint("a `domains` list holds one domain a line (comments start with `#`); for `ADDRESS NAME...` lines use `format = \"hosts\"`"));
                     continue;
                 }
                 reader.entry(first, first_span, matching);
             }
             ListFormat::Hosts => {
                 let Some(address) = hosts_address(first) else {
-                    reader.error(
-                        Diagnostic::new(
-                            Code::ListSyntax,
-                            format!("expected an IP address at the start of the line, found `{first}`"),
-                        )
-                        .with_span(first_span)
-                        .with_label("not an address")
-                        .with_hint("a `hosts` list holds lines like `0.0.0.0 evil.com`; for one domain a line use `format = \"domains\"`"),
-                    );
+                    reader.error(diag!(ListSyntax: "expected an IP address at the start of the line, found `{first}`")
+                        .at(first_span, "not an address")
+                        .with_hint("a `hosts` list holds lines like `0.0.0.0 evil.com`; for one domain a line use `format = \"domains\"`"));
                     continue;
                 };
                 let mut names = tokens.peekable();
                 if names.peek().is_none() {
                     reader.error(
-                        Diagnostic::new(Code::ListSyntax, "no host name after the address")
-                            .with_span(first_span)
-                            .with_label("an address alone")
+                        diag!(ListSyntax: "no host name after the address")
+                            .at(first_span, "an address alone")
                             .with_hint("write `ADDRESS NAME...`, or remove the line"),
                     );
                     continue;
@@ -164,15 +151,9 @@ pub(crate) fn read_list(text: &str, format: ListFormat, matching: ListMatch) -> 
                     // noise; any other name pointed at a real address is neither a block nor
                     // silently dropped.
                     if let Some((_, span)) = names.find(|(name, _)| !local(name)) {
-                        reader.error(
-                            Diagnostic::new(
-                                Code::ListNonBlackholeAddress,
-                                format!("`{first}` is not a blackhole address: the names on this line would not be blocked"),
-                            )
-                            .with_span(first_span.start..span.end)
-                            .with_label("a name mapped to a real address")
-                            .with_hint("point blocked names at `0.0.0.0`, `::` or a loopback address; remove lines that map names to real addresses (a hosts file's own entries, not blocks)"),
-                        );
+                        reader.error(diag!(ListNonBlackholeAddress: "`{first}` is not a blackhole address: the names on this line would not be blocked")
+                            .at(first_span.start..span.end, "a name mapped to a real address")
+                            .with_hint("point blocked names at `0.0.0.0`, `::` or a loopback address; remove lines that map names to real addresses (a hosts file's own entries, not blocks)"));
                     }
                     continue;
                 }
@@ -187,89 +168,50 @@ pub(crate) fn read_list(text: &str, format: ListFormat, matching: ListMatch) -> 
     finish(reader)
 }
 
-fn finish(reader: Reader) -> ReadList {
-    let Reader {
-        staging,
-        spans,
-        errors,
-        mut diagnostics,
-        too_large,
-        tld_wide,
-        tld_wide_count,
-    } = reader;
-    if errors > MAX_LIST_FILE_ERRORS {
-        diagnostics.push(Diagnostic::new(
-            Code::ListErrorsOmitted,
-            format!(
-                "and {} more errors in this list file",
-                errors - MAX_LIST_FILE_ERRORS
-            ),
-        ));
+fn finish(mut reader: Reader) -> ReadList {
+    let diagnostics = &mut reader.diagnostics;
+    if reader.errors > MAX_LIST_FILE_ERRORS {
+        let more = reader.errors - MAX_LIST_FILE_ERRORS;
+        diag!(ListErrorsOmitted: "and {more} more errors in this list file").push_to(diagnostics);
     }
-    if let Some((span, name)) = tld_wide {
-        let more = match tld_wide_count - 1 {
+    if let Some((span, name)) = reader.tld_wide {
+        let more = match reader.tld_wide_count - 1 {
             0 => String::new(),
             n => format!(" (and {n} more such names)"),
         };
-        diagnostics.push(
-            Diagnostic::new(
-                Code::TldWidePattern,
-                format!("list entry `{name}` with `match = \"subdomains\"` covers a whole top-level domain"),
-            )
-            .with_span(span)
-            .with_label(format!("every host under `.{name}`{more}"))
-            .with_hint("name registrable domains; a single-label name blocks a whole top-level domain"),
-        );
+        diag!(TldWidePattern: "list entry `{name}` with `match = \"subdomains\"` covers a whole top-level domain")
+            .at(span, format!("every host under `.{name}`{more}"))
+            .with_hint("name registrable domains; a single-label name blocks a whole top-level domain")
+            .push_to(diagnostics);
     }
-    if too_large {
-        diagnostics.push(
-            Diagnostic::new(
-                Code::TooManyListEntries,
-                format!("the list has more than {MAX_LIST_ENTRIES} names"),
-            )
-            .with_hint("split the feed into several lists"),
-        );
+    if reader.too_large {
+        diag!(TooManyListEntries: "the list has more than {MAX_LIST_ENTRIES} names")
+            .with_hint("split the feed into several lists")
+            .push_to(diagnostics);
     }
-    if errors > 0 || too_large {
-        return ReadList {
-            table: None,
-            diagnostics,
-        };
-    }
-    match DomainTable::from_staging(&staging, spans) {
-        Ok(table) => ReadList {
-            table: Some(table),
-            diagnostics,
-        },
-        Err(e) => {
-            diagnostics.push(Diagnostic::new(Code::TooManyListEntries, e));
-            ReadList {
-                table: None,
-                diagnostics,
-            }
-        }
+    let table = if reader.errors > 0 || reader.too_large {
+        None
+    } else {
+        DomainTable::from_staging(&reader.staging, reader.spans)
+            .map_err(|e| diagnostics.push(Diagnostic::new(Code::TooManyListEntries, e)))
+            .ok()
+    };
+    ReadList {
+        table,
+        diagnostics: reader.diagnostics,
     }
 }
 
 /// The whitespace-separated words of `line`, with their byte spans in the whole text.
 fn tokens(line: &str, line_start: usize) -> impl Iterator<Item = (&str, Range<usize>)> {
-    let mut rest = line;
-    let mut at = line_start;
-    std::iter::from_fn(move || {
-        let trimmed = rest.trim_start_matches(|c: char| c.is_ascii_whitespace());
-        at += rest.len() - trimmed.len();
-        if trimmed.is_empty() {
-            return None;
-        }
-        let len = trimmed
-            .find(|c: char| c.is_ascii_whitespace())
-            .unwrap_or(trimmed.len());
-        let word = trimmed.get(..len)?;
-        let span = at..at + len;
-        rest = trimmed.get(len..)?;
-        at += len;
-        Some((word, span))
-    })
+    // Every separator is one ASCII byte: a piece starts one byte after the previous one ends.
+    (line.split(|c: char| c.is_ascii_whitespace()))
+        .scan(line_start, |at, word| {
+            let start = *at;
+            *at += word.len() + 1;
+            Some((word, start..start + word.len()))
+        })
+        .filter(|(word, _)| !word.is_empty())
 }
 
 /// The address at the start of a hosts-file line; a zone (`fe80::1%lo0`) is ignored.
@@ -280,22 +222,16 @@ fn hosts_address(word: &str) -> Option<IpAddr> {
 
 fn entry_diagnostic(token: &str, error: &EntryError) -> Diagnostic {
     let shown: String = token.chars().take(80).collect();
-    let d = Diagnostic::new(
-        error.code(),
-        match error {
-            EntryError::Wildcard => format!("list entry `{shown}` is a wildcard"),
-            EntryError::IpAddress => format!("list entry `{shown}` is an IP address"),
-            EntryError::Invalid(_) => format!("list entry `{shown}` is not a valid domain name"),
-        },
-    );
     match error {
-        EntryError::Wildcard => d
+        EntryError::Wildcard => diag!(ListWildcard: "list entry `{shown}` is a wildcard")
             .with_label("wildcards are not list syntax")
             .with_hint("list the domain itself; `match = \"subdomains\"` covers its subdomains"),
-        EntryError::IpAddress => d.with_label("not a domain name").with_hint(
-            "lists hold domain names; block addresses with IP or CIDR patterns in a rule's `hosts`",
-        ),
-        EntryError::Invalid(why) => d.with_label(*why),
+        EntryError::IpAddress => diag!(ListIpAddress: "list entry `{shown}` is an IP address")
+            .with_label("not a domain name")
+            .with_hint("lists hold domain names; block addresses with IP or CIDR patterns in a rule's `hosts`"),
+        EntryError::Invalid(why) => {
+            diag!(InvalidListDomain: "list entry `{shown}` is not a valid domain name").with_label(*why)
+        }
     }
 }
 

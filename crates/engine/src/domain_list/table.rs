@@ -11,6 +11,7 @@
 //! list's size, and no feed, however crafted, can make it longer.
 
 use std::fmt;
+use std::ops::Range;
 use std::sync::Arc;
 
 use fst::{Set, SetBuilder, Streamer};
@@ -27,8 +28,7 @@ pub struct DomainTable {
 #[derive(Clone)]
 pub struct SharedBytes {
     buffer: Buffer,
-    start: usize,
-    end: usize,
+    range: Range<usize>,
 }
 
 #[derive(Clone)]
@@ -39,42 +39,45 @@ enum Buffer {
 
 impl SharedBytes {
     /// `range` of `buffer`; `None` if it does not lie within it.
-    pub fn new(buffer: Arc<Vec<u8>>, range: std::ops::Range<usize>) -> Option<SharedBytes> {
-        buffer.get(range.clone())?;
-        Some(SharedBytes {
-            buffer: Buffer::Shared(buffer),
-            start: range.start,
-            end: range.end,
-        })
+    pub fn new(buffer: Arc<Vec<u8>>, range: Range<usize>) -> Option<SharedBytes> {
+        SharedBytes::within(Buffer::Shared(buffer), range)
     }
 
     /// `range` of bytes that live as long as the program (an artefact embedded in it).
-    pub fn of_static(buffer: &'static [u8], range: std::ops::Range<usize>) -> Option<SharedBytes> {
-        buffer.get(range.clone())?;
-        Some(SharedBytes {
-            buffer: Buffer::Static(buffer),
-            start: range.start,
-            end: range.end,
-        })
+    pub fn of_static(buffer: &'static [u8], range: Range<usize>) -> Option<SharedBytes> {
+        SharedBytes::within(Buffer::Static(buffer), range)
     }
 
     /// A buffer of its own holding `bytes`.
     pub fn copied(bytes: &[u8]) -> SharedBytes {
+        let buffer = Buffer::Shared(Arc::new(bytes.to_vec()));
         SharedBytes {
-            buffer: Buffer::Shared(Arc::new(bytes.to_vec())),
-            start: 0,
-            end: bytes.len(),
+            buffer,
+            range: 0..bytes.len(),
+        }
+    }
+
+    fn within(buffer: Buffer, range: Range<usize>) -> Option<SharedBytes> {
+        buffer.bytes().get(range.clone())?;
+        Some(SharedBytes { buffer, range })
+    }
+}
+
+impl Buffer {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Buffer::Shared(buffer) => buffer,
+            Buffer::Static(buffer) => buffer,
         }
     }
 }
 
 impl AsRef<[u8]> for SharedBytes {
     fn as_ref(&self) -> &[u8] {
-        let whole: &[u8] = match &self.buffer {
-            Buffer::Shared(buffer) => buffer,
-            Buffer::Static(buffer) => buffer,
-        };
-        whole.get(self.start..self.end).unwrap_or_default()
+        self.buffer
+            .bytes()
+            .get(self.range.clone())
+            .unwrap_or_default()
     }
 }
 
@@ -156,15 +159,12 @@ impl DomainTable {
 
     /// Builds the automaton of names given in strictly ascending byte order.
     fn build<'n>(names: impl Iterator<Item = &'n [u8]>) -> Result<Self, String> {
+        let failed = |e: fst::Error| format!("the list's names could not be compiled: {e}");
         let mut builder = SetBuilder::memory();
         for name in names {
-            builder
-                .insert(name)
-                .map_err(|e| format!("the list's names could not be compiled: {e}"))?;
+            builder.insert(name).map_err(failed)?;
         }
-        let bytes = builder
-            .into_inner()
-            .map_err(|e| format!("the list's names could not be compiled: {e}"))?;
+        let bytes = builder.into_inner().map_err(failed)?;
         let table = DomainTable::from_section(SharedBytes::copied(&bytes))?;
         // No names: the same table as the default one, whichever way it was made.
         Ok(if table.is_empty() {

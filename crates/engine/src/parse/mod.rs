@@ -8,8 +8,9 @@ use std::ops::Range;
 use toml::Spanned;
 use toml::de::{DeString, DeTable, DeValue};
 
-use crate::diagnostic::{Code, Diagnostic};
-use crate::suggest::did_you_mean;
+use crate::diagnostic::{Code, Diagnostic, diag};
+use crate::limits::MAX_LIST_LEN;
+use crate::suggest::hint;
 
 /// A spanned TOML value.
 pub(crate) type Value<'i> = Spanned<DeValue<'i>>;
@@ -23,14 +24,11 @@ pub(crate) fn parse_document(text: &str) -> Result<Spanned<DeTable<'_>>, Vec<Dia
     Err(errors
         .iter()
         .map(|e| {
-            let message = e.message().trim().trim_end_matches('.').to_owned();
-            let first = message.lines().next().unwrap_or("invalid TOML").to_owned();
-            let d = Diagnostic::new(Code::TomlSyntax, format!("invalid TOML: {first}"))
-                .with_label("here");
-            match e.span() {
-                Some(span) => d.with_span(span),
-                None => d,
-            }
+            let message = e.message().trim().trim_end_matches('.');
+            let first = message.lines().next().unwrap_or("invalid TOML");
+            let mut d = diag!(TomlSyntax: "invalid TOML: {first}").with_label("here");
+            d.span = e.span();
+            d
         })
         .collect())
 }
@@ -54,17 +52,11 @@ impl<'a, 'i> Fields<'a, 'i> {
             if known.contains(&name) {
                 entries.push((key, value));
             } else {
-                let mut d = Diagnostic::new(
-                    Code::UnknownField,
-                    format!("unknown field `{name}` in {context}"),
-                )
-                .with_span(key.span())
-                .with_label("unknown field");
-                d.hint = Some(match did_you_mean(name, known.iter().copied()) {
-                    Some(s) => format!("did you mean `{s}`? expected one of {}", list(known)),
-                    None => format!("expected one of {}", list(known)),
-                });
-                diags.push(d);
+                let expected = format!("expected one of {}", list(known));
+                diag!(UnknownField: "unknown field `{name}` in {context}")
+                    .at(key.span(), "unknown field")
+                    .with_hint(hint(name, known.iter().copied(), expected))
+                    .push_to(diags);
             }
         }
         Fields { entries }
@@ -78,6 +70,54 @@ impl<'a, 'i> Fields<'a, 'i> {
             .map(|(_, v)| *v)
     }
 
+    /// The value of the keyword field `name` (see [`keyword`]), if present.
+    pub(crate) fn keyword<T: Copy>(
+        &self,
+        name: &str,
+        what: &str,
+        code: Code,
+        choices: &[(&str, T)],
+        diags: &mut Vec<Diagnostic>,
+    ) -> Option<T> {
+        keyword(self.get(name)?, what, code, choices, diags)
+    }
+
+    /// The table value of `name`, if present (else a `wrong-type` diagnostic).
+    pub(crate) fn table(&self, name: &str, diags: &mut Vec<Diagnostic>) -> Option<&'a DeTable<'i>> {
+        table(self.get(name)?, &format!("`{name}`"), diags)
+    }
+
+    /// The list value of `name`, if present, its entries checked by `item`; an empty list,
+    /// and one of more than [`MAX_LIST_LEN`] entries, are errors.
+    pub(crate) fn list<T>(
+        &self,
+        name: &str,
+        diags: &mut Vec<Diagnostic>,
+        mut item: impl FnMut(&Value<'i>, &mut Vec<Diagnostic>) -> Option<T>,
+    ) -> Option<Vec<T>> {
+        let value = self.get(name)?;
+        let what = format!("`{name}`");
+        let items = array(value, &what, diags)?;
+        if items.is_empty() {
+            return diag!(EmptyList: "{what} is empty")
+                .at(value.span(), "matches nothing")
+                .with_hint(format!(
+                    "list at least one entry, or remove {what} to not restrict on it"
+                ))
+                .fail(diags);
+        }
+        if items.len() > MAX_LIST_LEN {
+            return diag!(ListTooLong: "{what} has {} entries", items.len())
+                .at(value.span(), "too many entries")
+                .with_hint(format!(
+                    "a list has at most {MAX_LIST_LEN} entries; split the rule"
+                ))
+                .fail(diags);
+        }
+        let checked: Vec<Option<T>> = items.iter().map(|v| item(v, diags)).collect();
+        checked.into_iter().collect()
+    }
+
     /// The span of the key `name`, if present.
     pub(crate) fn key_span(&self, name: &str) -> Option<Range<usize>> {
         self.entries
@@ -89,23 +129,25 @@ impl<'a, 'i> Fields<'a, 'i> {
 
 /// `a`, `b`, `c` as a backticked list.
 pub(crate) fn list(names: &[&str]) -> String {
-    names
-        .iter()
-        .map(|n| format!("`{n}`"))
-        .collect::<Vec<_>>()
-        .join(", ")
+    let quoted: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+    quoted.join(", ")
 }
 
-fn wrong_type(what: &str, expected: &str, value: &Value<'_>) -> Diagnostic {
-    Diagnostic::new(
-        Code::WrongType,
-        format!(
-            "{what} must be {expected}, found {}",
-            value.get_ref().type_str()
-        ),
-    )
-    .with_span(value.span())
-    .with_label(format!("expected {expected}"))
+/// The value when `pick` finds it of the expected type, else a `wrong-type` diagnostic
+/// (`{what} must be {expected}, found ...`).
+fn typed<'a, 'i, T>(
+    value: &'a Value<'i>,
+    what: &str,
+    expected: &str,
+    diags: &mut Vec<Diagnostic>,
+    pick: impl FnOnce(&'a DeValue<'i>) -> Option<T>,
+) -> Option<T> {
+    pick(value.get_ref()).or_else(|| {
+        let found = value.get_ref().type_str();
+        diag!(WrongType: "{what} must be {expected}, found {found}")
+            .at(value.span(), format!("expected {expected}"))
+            .fail(diags)
+    })
 }
 
 /// The string value, or a `wrong-type` diagnostic.
@@ -114,45 +156,22 @@ pub(crate) fn string<'a>(
     what: &str,
     diags: &mut Vec<Diagnostic>,
 ) -> Option<&'a str> {
-    match value.get_ref() {
-        DeValue::String(s) => Some(s.as_ref()),
-        _ => {
-            diags.push(wrong_type(what, "a string", value));
-            None
-        }
-    }
+    typed(value, what, "a string", diags, DeValue::as_str)
 }
 
 /// The boolean value, or a `wrong-type` diagnostic.
 pub(crate) fn boolean(value: &Value<'_>, what: &str, diags: &mut Vec<Diagnostic>) -> Option<bool> {
-    match value.get_ref() {
-        DeValue::Boolean(b) => Some(*b),
-        _ => {
-            diags.push(wrong_type(what, "a boolean", value));
-            None
-        }
-    }
+    typed(value, what, "a boolean", diags, DeValue::as_bool)
 }
 
 /// The integer value, or a `wrong-type`/`out-of-range` diagnostic.
 pub(crate) fn integer(value: &Value<'_>, what: &str, diags: &mut Vec<Diagnostic>) -> Option<i64> {
-    match value.get_ref() {
-        DeValue::Integer(i) => match i64::from_str_radix(i.as_str(), i.radix()) {
-            Ok(n) => Some(n),
-            Err(_) => {
-                diags.push(
-                    Diagnostic::new(Code::OutOfRange, format!("{what} is out of range"))
-                        .with_span(value.span())
-                        .with_label("too large"),
-                );
-                None
-            }
-        },
-        _ => {
-            diags.push(wrong_type(what, "an integer", value));
-            None
-        }
-    }
+    let i = typed(value, what, "an integer", diags, DeValue::as_integer)?;
+    i64::from_str_radix(i.as_str(), i.radix()).ok().or_else(|| {
+        diag!(OutOfRange: "{what} is out of range")
+            .at(value.span(), "too large")
+            .fail(diags)
+    })
 }
 
 /// The array's elements, or a `wrong-type` diagnostic.
@@ -161,13 +180,9 @@ pub(crate) fn array<'a, 'i>(
     what: &str,
     diags: &mut Vec<Diagnostic>,
 ) -> Option<&'a [Value<'i>]> {
-    match value.get_ref() {
-        DeValue::Array(a) => Some(a),
-        _ => {
-            diags.push(wrong_type(what, "an array", value));
-            None
-        }
-    }
+    typed(value, what, "an array", diags, |v| {
+        v.as_array().map(AsRef::as_ref)
+    })
 }
 
 /// The table, or a `wrong-type` diagnostic.
@@ -176,37 +191,38 @@ pub(crate) fn table<'a, 'i>(
     what: &str,
     diags: &mut Vec<Diagnostic>,
 ) -> Option<&'a DeTable<'i>> {
-    match value.get_ref() {
-        DeValue::Table(t) => Some(t),
-        _ => {
-            diags.push(wrong_type(what, "a table", value));
-            None
-        }
-    }
+    typed(value, what, "a table", diags, DeValue::as_table)
 }
 
-/// A string-valued enum: the value when it is one of `allowed`, else an `unknown-value`
-/// diagnostic with a "did you mean".
-pub(crate) fn keyword<'a>(
-    value: &'a Value<'_>,
+/// A string-valued enum: the value `choices` pairs with the string, else an `unknown-...`
+/// diagnostic (`code`) with a "did you mean".
+pub(crate) fn keyword<T: Copy>(
+    value: &Value<'_>,
     what: &str,
     code: Code,
-    allowed: &[&str],
+    choices: &[(&str, T)],
     diags: &mut Vec<Diagnostic>,
-) -> Option<&'a str> {
+) -> Option<T> {
     let text = string(value, what, diags)?;
-    if allowed.contains(&text) {
-        return Some(text);
+    one_of(text, value.span(), what, code, choices, diags)
+}
+
+/// The value `choices` pairs with `text`, else an `unknown {what}` diagnostic at `span`.
+pub(crate) fn one_of<T: Copy>(
+    text: &str,
+    span: Range<usize>,
+    what: &str,
+    code: Code,
+    choices: &[(&str, T)],
+    diags: &mut Vec<Diagnostic>,
+) -> Option<T> {
+    if let Some((_, v)) = choices.iter().find(|(name, _)| *name == text) {
+        return Some(*v);
     }
-    let hint = match did_you_mean(text, allowed.iter().copied()) {
-        Some(s) => format!("did you mean `{s}`? expected one of {}", list(allowed)),
-        None => format!("expected one of {}", list(allowed)),
-    };
-    diags.push(
-        Diagnostic::new(code, format!("unknown {what} `{text}`"))
-            .with_span(value.span())
-            .with_label(format!("unknown {what}"))
-            .with_hint(hint),
-    );
-    None
+    let names: Vec<&str> = choices.iter().map(|(name, _)| *name).collect();
+    let expected = format!("expected one of {}", list(&names));
+    Diagnostic::new(code, format!("unknown {what} `{text}`"))
+        .at(span, format!("unknown {what}"))
+        .with_hint(hint(text, names, expected))
+        .fail(diags)
 }

@@ -6,77 +6,72 @@ use std::hash::Hash;
 
 use crate::credential::{Credential, TemplatePart};
 use crate::decision::Action;
-use crate::diagnostic::{Code, Diagnostic};
+use crate::diagnostic::{Diagnostic, diag};
 use crate::host_pattern::{HostPattern, glob_matches};
+use crate::model::Rule;
 
-use super::{CredentialSpans, RuleSpans};
+use super::RuleSpans;
+use super::rules::RuleChecker;
 
 /// More overlap warnings than this are summarised: the point is made.
 const MAX_OVERLAP_WARNINGS: usize = 50;
 
 pub(super) fn check(
-    rules: &[crate::model::Rule],
+    rules: &[Rule],
     rule_spans: &[RuleSpans],
-    mentioned: &HashSet<String>,
+    checker: &RuleChecker<'_>,
     credentials: &BTreeMap<String, Credential>,
-    credential_spans: &BTreeMap<String, CredentialSpans>,
     diags: &mut Vec<Diagnostic>,
 ) {
-    for id in credentials.keys() {
-        if !mentioned.contains(id) {
-            let mut d = Diagnostic::new(
-                Code::UnusedCredential,
-                format!("credential `{id}` is not used by any inject rule"),
-            )
-            .with_label("unused")
-            .with_hint("remove it, or name it in an inject rule's `credential`");
-            d.span = credential_spans.get(id).map(|s| s.key.clone());
-            diags.push(d);
+    for (id, spans) in checker.lists {
+        if !checker.mentioned_lists.contains(id) {
+            diag!(UnusedList: "list `{id}` is not used by any rule")
+                .at(spans.key.clone(), "unused")
+                .with_hint("remove it, or name it in a block rule's `lists`")
+                .push_to(diags);
         }
     }
-
+    let credential_spans = checker.credentials;
+    for id in credentials
+        .keys()
+        .filter(|id| !checker.mentioned.contains(*id))
+    {
+        let mut d = diag!(UnusedCredential: "credential `{id}` is not used by any inject rule")
+            .with_label("unused")
+            .with_hint("remove it, or name it in an inject rule's `credential`");
+        d.span = credential_spans.get(id).map(|s| s.key.clone());
+        diags.push(d);
+    }
     for (id, credential) in credentials {
         if !renders_customer(credential) {
-            let mut d = Diagnostic::new(
-                Code::CustomerLessCredential,
-                format!("no claim of credential `{id}` renders `{{customer}}`"),
-            )
-            .with_label("the same token for every customer")
-            .with_hint("put `{customer}` in a claim (e.g. `sub = \"{customer}\"`, the default when `sub` is not set) so the API can tell customers apart");
-            d.span = credential_spans
-                .get(id)
+            let mut d = diag!(CustomerLessCredential: "no claim of credential `{id}` renders `{{customer}}`")
+                .with_label("the same token for every customer")
+                .with_hint("put `{customer}` in a claim (e.g. `sub = \"{customer}\"`, the default when `sub` is not set) so the API can tell customers apart");
+            d.span = (credential_spans.get(id))
                 .map(|s| s.claims.clone().unwrap_or_else(|| s.key.clone()));
             diags.push(d);
         }
     }
-
-    for (rule, spans) in rules.iter().zip(rule_spans) {
-        if rule.action != Action::Inject {
-            continue;
-        }
-        let Some(hosts) = &rule.hosts else {
-            continue;
-        };
-        for (pattern, span) in hosts.iter().zip(&spans.hosts) {
-            if matches!(pattern, HostPattern::Subdomains(_) | HostPattern::Glob(_)) {
-                diags.push(
-                    Diagnostic::new(
-                        Code::WildcardInject,
-                        format!("inject rule `{}` sends its credential to every host `{pattern}` matches", rule.id),
-                    )
-                    .with_span(span.clone())
-                    .with_label("a whole family of hosts")
-                    .with_hint("list the exact hosts the credential is for: a wildcard also covers hosts the API owner may not control"),
-                );
-            }
-        }
-    }
-
-    let injects: Vec<(&crate::model::Rule, &RuleSpans)> = rules
-        .iter()
-        .zip(rule_spans)
+    let injects: Vec<(&Rule, &RuleSpans)> = (rules.iter().zip(rule_spans))
         .filter(|(r, _)| r.action == Action::Inject)
         .collect();
+    for (rule, spans) in &injects {
+        let hosts = rule.hosts.iter().flatten().zip(&spans.hosts);
+        for (pattern, span) in
+            hosts.filter(|(p, _)| matches!(p, HostPattern::Subdomains(_) | HostPattern::Glob(_)))
+        {
+            diag!(WildcardInject: "inject rule `{}` sends its credential to every host `{pattern}` matches", rule.id)
+                .at(span.clone(), "a whole family of hosts")
+                .with_hint("list the exact hosts the credential is for: a wildcard also covers hosts the API owner may not control")
+                .push_to(diags);
+        }
+    }
+    overlapping_injects(&injects, diags);
+}
+
+/// Warnings for pairs of inject rules that can match one request, at most
+/// [`MAX_OVERLAP_WARNINGS`] of them and then how many more.
+fn overlapping_injects(injects: &[(&Rule, &RuleSpans)], diags: &mut Vec<Diagnostic>) {
     let mut reported = 0usize;
     for (i, (a, _)) in injects.iter().enumerate() {
         for (b, b_spans) in injects.iter().skip(i + 1) {
@@ -87,25 +82,16 @@ pub(super) fn check(
             if reported > MAX_OVERLAP_WARNINGS {
                 continue;
             }
-            diags.push(
-                Diagnostic::new(
-                    Code::OverlappingInject,
-                    format!("inject rules `{}` and `{}` can match the same request", a.id, b.id),
-                )
-                .with_span(b_spans.header.clone())
-                .with_label(format!("`{}` (line {}) wins for requests both match", a.id, a.line))
-                .with_hint("narrow one rule's hosts or conditions so a request gets one credential by design"),
-            );
+            let (first, second) = (&a.id, &b.id);
+            diag!(OverlappingInject: "inject rules `{first}` and `{second}` can match the same request")
+                .at(b_spans.header.clone(), format!("`{first}` (line {}) wins for requests both match", a.line))
+                .with_hint("narrow one rule's hosts or conditions so a request gets one credential by design")
+                .push_to(diags);
         }
     }
     if reported > MAX_OVERLAP_WARNINGS {
-        diags.push(Diagnostic::new(
-            Code::OverlappingInject,
-            format!(
-                "{} more pairs of overlapping inject rules",
-                reported - MAX_OVERLAP_WARNINGS
-            ),
-        ));
+        let more = reported - MAX_OVERLAP_WARNINGS;
+        diag!(OverlappingInject: "{more} more pairs of overlapping inject rules").push_to(diags);
     }
 }
 
@@ -120,7 +106,7 @@ fn renders_customer(credential: &Credential) -> bool {
 
 /// Whether two rules can match one request. Conservative: "maybe" counts as yes, except
 /// where a condition proves them disjoint (customers, schemes, ports, methods).
-fn may_overlap(a: &crate::model::Rule, b: &crate::model::Rule) -> bool {
+fn may_overlap(a: &Rule, b: &Rule) -> bool {
     if disjoint(a.customers.as_deref(), b.customers.as_deref())
         || disjoint(a.effective_schemes(), b.effective_schemes())
         || disjoint(a.effective_ports(), b.effective_ports())
@@ -145,7 +131,7 @@ fn disjoint<T: Eq + Hash>(a: Option<&[T]>, b: Option<&[T]>) -> bool {
 }
 
 /// Whether some host can match both patterns (conservative for two globs).
-pub(crate) fn patterns_overlap(a: &HostPattern, b: &HostPattern) -> bool {
+fn patterns_overlap(a: &HostPattern, b: &HostPattern) -> bool {
     use HostPattern::{Cidr, Exact, Glob, Ip, Subdomains};
     match (a, b) {
         (Exact(x), Exact(y)) => x == y,

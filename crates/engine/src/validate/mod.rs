@@ -8,17 +8,17 @@ mod rules;
 
 pub(crate) use rules::compile_path_regex;
 
-use std::collections::BTreeMap;
 use std::ops::Range;
 
-use toml::de::{DeTable, DeValue};
+use toml::de::DeTable;
 
-use crate::diagnostic::{Code, Diagnostic};
+use crate::diagnostic::{Code, Diagnostic, Severity, diag};
 use crate::domain_list::ListFiles;
 use crate::fields;
-use crate::limits::{MAX_RULES, MAX_TEXT_LEN};
-use crate::model::{Defaults, PolicyModel};
-use crate::parse::{self, Fields};
+use crate::limits::MAX_TEXT_LEN;
+use crate::model::PolicyModel;
+use crate::parse::{self, Fields, Value};
+use crate::suggest::did_you_mean;
 
 /// Spans of a validated rule, for diagnostics that concern several rules.
 #[derive(Clone, Debug, Default)]
@@ -48,134 +48,27 @@ pub(crate) fn validate(
     files: &ListFiles,
 ) -> (Option<PolicyModel>, Vec<Diagnostic>) {
     let mut diags = Vec::new();
-    let fields = Fields::read(root, fields::ROOT, "the policy", &mut diags);
-
-    match fields.get("version") {
-        None => diags.push(
-            Diagnostic::new(Code::MissingField, "missing field `version`")
-                .with_span(root_span.start..root_span.start)
-                .with_hint("start the policy with `version = 1`"),
-        ),
-        Some(v) => {
-            if let Some(n) = parse::integer(v, "`version`", &mut diags)
-                && n != 1
-            {
-                diags.push(
-                    Diagnostic::new(
-                        Code::UnsupportedVersion,
-                        format!("unsupported policy version `{n}`"),
-                    )
-                    .with_span(v.span())
-                    .with_label("unsupported version")
-                    .with_hint("this engine reads `version = 1`"),
-                );
-            }
-        }
-    }
-
-    let name = fields.get("name").and_then(|v| {
-        let s = parse::string(v, "`name`", &mut diags)?;
-        if s.is_empty() || s.len() > MAX_TEXT_LEN || s.chars().any(char::is_control) {
-            diags.push(
-                Diagnostic::new(
-                    Code::InvalidName,
-                    "policy `name` must be 1 to 1024 printable characters",
-                )
-                .with_span(v.span())
-                .with_label("invalid name"),
-            );
-            return None;
-        }
-        Some(s.to_owned())
-    });
-
-    let defaults = match fields.get("defaults") {
-        Some(v) => parse::table(v, "`defaults`", &mut diags)
-            .map(|t| defaults::validate(t, &mut diags))
-            .unwrap_or_default(),
-        None => Defaults::default(),
-    };
-
-    let (credentials, credential_spans) = match fields.get("credentials") {
-        Some(v) => parse::table(v, "`credentials`", &mut diags)
-            .map(|t| credentials::validate(t, &mut diags))
-            .unwrap_or_default(),
-        None => (BTreeMap::new(), BTreeMap::new()),
-    };
-
-    let (lists, list_spans) = match fields.get("lists") {
-        Some(v) => parse::table(v, "`lists`", &mut diags)
-            .map(|t| lists::validate(t, files, &mut diags))
-            .unwrap_or_default(),
-        None => (BTreeMap::new(), BTreeMap::new()),
-    };
-
-    let mut rules = Vec::new();
-    let mut rule_spans = Vec::new();
-    let mut mentioned = std::collections::HashSet::new();
-    let mut mentioned_lists = std::collections::HashSet::new();
-    if let Some(v) = fields.get("rules")
-        && let Some(items) = parse::array(v, "`rules`", &mut diags)
-    {
-        if items.len() > MAX_RULES {
-            diags.push(
-                Diagnostic::new(
-                    Code::TooManyRules,
-                    format!("the policy has {} rules", items.len()),
-                )
-                .with_span(fields.key_span("rules").unwrap_or_else(|| v.span()))
-                .with_label("too many rules")
-                .with_hint(format!("a policy has at most {MAX_RULES} rules")),
-            );
-        } else {
-            let mut checker = rules::RuleChecker::new(text, &credential_spans, &list_spans);
-            for item in items {
-                if let DeValue::Table(t) = item.get_ref() {
-                    if let Some((rule, spans)) = checker.validate(t, item.span(), &mut diags) {
-                        rules.push(rule);
-                        rule_spans.push(spans);
-                    }
-                } else {
-                    parse::table(item, "each `rules` entry", &mut diags);
-                }
-            }
-            mentioned = checker.mentioned;
-            mentioned_lists = checker.mentioned_lists;
-        }
-    }
-
-    for (id, spans) in &list_spans {
-        if !mentioned_lists.contains(id) {
-            diags.push(
-                Diagnostic::new(
-                    Code::UnusedList,
-                    format!("list `{id}` is not used by any rule"),
-                )
-                .with_span(spans.key.clone())
-                .with_label("unused")
-                .with_hint("remove it, or name it in a block rule's `lists`"),
-            );
-        }
-    }
-
-    lints::check(
-        &rules,
-        &rule_spans,
-        &mentioned,
-        &credentials,
-        &credential_spans,
-        &mut diags,
-    );
-
+    let diags = &mut diags;
+    let fields = Fields::read(root, fields::ROOT, "the policy", diags);
+    let name = version_and_name(&fields, root_span, diags);
+    let defaults = (fields.table("defaults", diags))
+        .map(|t| defaults::validate(t, diags))
+        .unwrap_or_default();
+    let (credentials, credential_spans) = (fields.table("credentials", diags))
+        .map(|t| credentials::validate(t, diags))
+        .unwrap_or_default();
+    let (lists, list_spans) = (fields.table("lists", diags))
+        .map(|t| lists::validate(t, files, diags))
+        .unwrap_or_default();
+    let mut checker = rules::RuleChecker::new(text, &credential_spans, &list_spans);
+    let (rules, rule_spans) = checker.validate_all(&fields, diags);
+    lints::check(&rules, &rule_spans, &checker, &credentials, diags);
     // A policy that declares the deployment passes tags with every request is past the
     // warning that tag-scoped rules need them.
     if defaults.tags_required {
-        diags.retain(|d| d.code != crate::diagnostic::Code::TagScopedRule);
+        diags.retain(|d| d.code != Code::TagScopedRule);
     }
-    let has_errors = diags
-        .iter()
-        .any(|d| d.severity == crate::diagnostic::Severity::Error);
-    let model = (!has_errors).then_some(PolicyModel {
+    let model = (errors(diags) == 0).then_some(PolicyModel {
         name,
         sha256: String::new(),
         defaults,
@@ -183,14 +76,106 @@ pub(crate) fn validate(
         credentials,
         lists,
     });
-    (model, diags)
+    (model, std::mem::take(diags))
 }
 
-/// Whether `id` is a valid rule or credential id: letters, digits, `-`, `_`, `.`.
-pub(crate) fn valid_id(id: &str) -> bool {
-    !id.is_empty()
+/// Checks `version` and returns the policy's `name`, if valid.
+fn version_and_name(
+    fields: &Fields<'_, '_>,
+    root_span: Range<usize>,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<String> {
+    match fields.get("version") {
+        None => diag!(MissingField: "missing field `version`")
+            .with_span(root_span.start..root_span.start)
+            .with_hint("start the policy with `version = 1`")
+            .push_to(diags),
+        Some(v) => {
+            if let Some(n) = parse::integer(v, "`version`", diags)
+                && n != 1
+            {
+                diag!(UnsupportedVersion: "unsupported policy version `{n}`")
+                    .at(v.span(), "unsupported version")
+                    .with_hint("this engine reads `version = 1`")
+                    .push_to(diags);
+            }
+        }
+    }
+    let v = fields.get("name")?;
+    let s = parse::string(v, "`name`", diags)?;
+    if is_text(s) {
+        return Some(s.to_owned());
+    }
+    let message = "policy `name` must be 1 to 1024 printable characters";
+    Diagnostic::new(Code::InvalidName, message)
+        .at(v.span(), "invalid name")
+        .fail(diags)
+}
+
+/// How many of `diags` are errors.
+fn errors(diags: &[Diagnostic]) -> usize {
+    diags
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .count()
+}
+
+/// Whether `id` is a valid rule, credential or list id (`kind`): 1 to 128 letters, digits,
+/// `-`, `_` or `.`; else an error (`code`) at `span`.
+fn check_id(
+    kind: &str,
+    code: Code,
+    id: &str,
+    span: Range<usize>,
+    diags: &mut Vec<Diagnostic>,
+) -> bool {
+    let valid = !id.is_empty()
         && id.len() <= 128
         && id
             .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+    if !valid {
+        Diagnostic::new(code, format!("{kind} id `{id}` is not valid"))
+            .at(span, "invalid id")
+            .with_hint("ids are 1 to 128 letters, digits, `-`, `_` or `.`")
+            .push_to(diags);
+    }
+    valid
+}
+
+/// Whether `s` is free text: 1 to [`MAX_TEXT_LEN`] bytes without control characters.
+fn is_text(s: &str) -> bool {
+    !s.is_empty() && s.len() <= MAX_TEXT_LEN && !s.chars().any(char::is_control)
+}
+
+/// A free-text string value ([`is_text`]), else an `invalid-text` error labelled `label`.
+fn text<'a>(
+    value: &'a Value<'_>,
+    what: &str,
+    label: &str,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<&'a str> {
+    let s = parse::string(value, what, diags)?;
+    if is_text(s) {
+        return Some(s);
+    }
+    diag!(InvalidText: "{what} must be 1 to {MAX_TEXT_LEN} bytes without control characters")
+        .at(value.span(), label)
+        .fail(diags)
+}
+
+/// The error for a list or credential (`kind`) that no `[{kind}s.NAME]` table declares.
+fn undeclared<'d>(
+    code: Code,
+    kind: &str,
+    name: &str,
+    declared: impl Iterator<Item = &'d String>,
+) -> Diagnostic {
+    let hint = match did_you_mean(name, declared.map(String::as_str)) {
+        Some(s) => format!("did you mean `{s}`?"),
+        None => format!("define it in a `[{kind}s.{name}]` table"),
+    };
+    Diagnostic::new(code, format!("{kind} `{name}` is not defined"))
+        .with_label(format!("no such {kind}"))
+        .with_hint(hint)
 }
