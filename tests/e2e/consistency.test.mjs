@@ -68,7 +68,7 @@ const DECISION_FIELDS = ["action", "would_block", "rule", "report_rule", "reason
 
 test("the Worker's decision line equals explain --json, and replay agrees with every line", async () => {
   for (const [customer, method, url] of REQUESTS) {
-    const before = (await world.decisionLines()).filter(isDecision).length;
+    const before = (await world.logLines()).filter(isDecision).length;
     await (await world.call(customer, url, { method })).arrayBuffer();
     const all = await world.waitForLogs(isDecision, before + 1);
     assert.equal(all.length, before + 1, `${method} ${url}: one decision line`);
@@ -82,7 +82,7 @@ test("the Worker's decision line equals explain --json, and replay agrees with e
   const dir = mkdtempSync(path.join(tmpdir(), "egress-consistency-"));
   const logs = path.join(dir, "lines.jsonl");
   // Every line the Worker wrote (checkpoints too): the log as an auditor gets it.
-  writeFileSync(logs, (await world.decisionLines()).map((l) => JSON.stringify(l) + "\n").join(""));
+  writeFileSync(logs, (await world.logLines()).map((l) => JSON.stringify(l) + "\n").join(""));
   const replay = spawnSync(CLI, ["replay", "--policy", POLICY_PATH, logs], { cwd: ROOT, encoding: "utf8" });
   assert.equal(replay.status, 0, `replay found mismatches:\n${replay.stdout}\n${replay.stderr}`);
 });

@@ -269,11 +269,11 @@ export async function startWorld({ upstream, bundle, instances = {} } = {}) {
   const events = () => world.events();
 
   /**
-   * The lines (the single argument of each console.log) of every tailed event, in the order
-   * tailed; only those of fetch()es by the user Worker of `customer` when given (for an
-   * instance: the lines of its outbound Worker alone).
+   * Every line the Worker logged (the single argument of each console.log: decisions, checkpoints,
+   * events), in the order tailed; only those of fetch()es by the user Worker of `customer` when
+   * given (for an instance: the lines of its outbound Worker alone).
    */
-  async function decisionLines(customer) {
+  async function logLines(customer) {
     const lines = [];
     for (const e of await events()) {
       if (customer === undefined || e.caller === `user-${customer}`) for (const l of e.logs) lines.push(l.message[0]);
@@ -284,7 +284,7 @@ export async function startWorld({ upstream, bundle, instances = {} } = {}) {
   async function waitForLogs(pred, n, timeoutMs = 5000) {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const matching = (await decisionLines()).filter((l) => l && typeof l === "object" && pred(l));
+      const matching = (await logLines()).filter((l) => l && typeof l === "object" && pred(l));
       if (matching.length >= n || Date.now() > deadline) return matching;
       await new Promise((r) => setTimeout(r, 25));
     }
@@ -292,14 +292,14 @@ export async function startWorld({ upstream, bundle, instances = {} } = {}) {
 
   async function dispose() {
     if (process.env.CAPTURE_LOGS) {
-      const lines = (await decisionLines()).map((l) => JSON.stringify(l) + "\n").join("");
+      const lines = (await logLines()).map((l) => JSON.stringify(l) + "\n").join("");
       appendFileSync(process.env.CAPTURE_LOGS, lines);
     }
     for (const release of hung.splice(0)) release();
     await world.dispose();
   }
 
-  return { mf: world.mf, call, arrivals, events, decisionLines, waitForLogs, dispose, secrets: keys.secrets, kv: bundle ? world.kv : null, points: world.points };
+  return { mf: world.mf, call, arrivals, events, logLines, waitForLogs, dispose, secrets: keys.secrets, kv: bundle ? world.kv : null, points: world.points };
 }
 
 /** The outbound Worker's bundle settings (src/settings.rs). */

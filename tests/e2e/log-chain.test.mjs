@@ -39,7 +39,7 @@ after(async () => { await world?.dispose(); });
 async function linesOf(name, until) {
   const deadline = Date.now() + 5000;
   for (;;) {
-    const lines = await world.decisionLines(name);
+    const lines = await world.logLines(name);
     if (until(lines) || Date.now() > deadline) return lines;
     await new Promise((r) => setTimeout(r, 25));
   }
@@ -133,7 +133,7 @@ describe("the chain", () => {
     assert.deepEqual(lines.map((l) => l.seq), lines.map((_, i) => i + 1));
     assert.ok(lines.every((l) => l.chain_alg === "sha256" && !("worker" in l)));
     assert.equal(firstBreak(lines, null), null);
-    const keyed = await world.decisionLines("keyed");
+    const keyed = await world.logLines("keyed");
     assert.notEqual(lines[0].isolate, keyed[0].isolate, "another Worker, another isolate, another chain");
   });
 

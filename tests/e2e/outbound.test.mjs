@@ -31,7 +31,7 @@ async function logFor(p) {
   const lines = await world.waitForLogs((l) => l.path === p, 1);
   // Give a duplicate line time to show up before asserting there is none.
   await new Promise((r) => setTimeout(r, 100));
-  const all = (await world.decisionLines()).filter((l) => l && l.path === p);
+  const all = (await world.logLines()).filter((l) => l && l.path === p);
   assert.equal(all.length, 1, `exactly one decision line for ${p}, got ${JSON.stringify(all)}`);
   assert.ok(lines.length >= 1);
   return all[0];

@@ -642,6 +642,7 @@ fn documented_policies_compile_and_validate() {
     let not_policies = [
         "[[case]]",
         "[[dispatch_namespaces]]",
+        "[[analytics_engine_datasets]]",
         "[observability]",
         "logpush",
     ];
