@@ -10,7 +10,8 @@
 //   - "the internet": a Node function behind a Worker that records what left the outbound
 //     Worker on the wire, or, without one, a Worker answering at once (the benchmarks);
 //   - a Tail Worker handing every outbound Worker's log lines and exceptions to Node;
-//   - EGRESS_POLICY_KV as miniflare's KV namespace, or as a fault-injecting binding.
+//   - EGRESS_POLICY_KV as miniflare's KV namespace, or as a fault-injecting binding;
+//   - EGRESS_METRICS as a recording Analytics Engine dataset: every data point written.
 // Every Worker runs the deployed compatibility date, read from wrangler.toml.
 import { readFileSync } from "node:fs";
 import path from "node:path";
@@ -34,6 +35,7 @@ const INTERNET = "internet";
 const TAIL = "tail";
 const KV_FAULTS = "kv-faults";
 const KV_NAMESPACE = "egress-policy-bundles";
+const METRICS = "metrics";
 
 const INTERNET_WORKER = `
 // The network as an outbound Worker sees it: a connection failure for down.example.com (the
@@ -59,7 +61,7 @@ export default {
 };`;
 
 const TAIL_WORKER = `
-// Keeps each tailed event: the host of the request that logged (never the rest of its URL,
+// Keeps each tailed event: the Worker whose fetch() it was, the host of the request (never the rest of its URL,
 // which may carry a query), its outcome, log lines and exceptions; GET returns them all
 // (readable as soon as tailed, so a test reading the log after a request sees every line
 // tailed before it). With SINK bound, also hands each event to Node at once (make dev prints
@@ -68,6 +70,9 @@ const events = [];
 export default {
   async tail(batch, env) {
     const out = batch.map((e) => ({
+      // The calling Worker (workerd names it in cf-worker as NAME.example.com locally), as
+      // the tailed event names no script here.
+      caller: e.event?.request?.headers?.["cf-worker"]?.split(".")[0] ?? null,
       host: e.event?.request?.url ? new URL(e.event.request.url).hostname : null,
       outcome: e.outcome,
       logs: e.logs.map((l) => ({ level: l.level, message: l.message })),
@@ -98,6 +103,19 @@ export class FaultyKV extends WorkerEntrypoint {
 }
 export default { fetch() { return new Response("kv-faults"); } };`;
 
+// An Analytics Engine dataset that keeps what is written: \`writeDataPoint(point)\` over RPC
+// (the Worker calls it as it calls the real binding, without awaiting it), GET returns every
+// point in the order written, each with the name of the Worker that wrote it.
+const METRICS_WORKER = `
+import { WorkerEntrypoint } from "cloudflare:workers";
+const points = [];
+export class Dataset extends WorkerEntrypoint {
+  writeDataPoint(point) {
+    points.push({ writer: this.ctx.props?.writer ?? null, ...point });
+  }
+}
+export default { fetch() { return Response.json(points); } };`;
+
 /** Imports of a JS outbound Worker: `.js` files are ES modules, `.wasm` compiled Wasm. */
 const JS_MODULE_RULES = [{ type: "ESModule", include: ["**/*.js"] }, { type: "CompiledWasm", include: ["**/*.wasm"] }];
 
@@ -121,10 +139,11 @@ export function workerModules(from) {
 
 /**
  * Starts one workerd and resolves when it is ready.
- * - `outbound`: `[{ name, from = "build", bindings, kv, tail = true }]`, outbound Workers
- *   (`from` as in workerModules). Their fetch()es go to the internet; their log lines to the
- *   Tail Worker unless `tail` is false (then only to workerd's stdout, as the benchmarks want);
- *   `kv`: EGRESS_POLICY_KV is bound, to the world's one namespace.
+ * - `outbound`: `[{ name, from = "build", bindings, kv, metrics, tail = true }]`, outbound
+ *   Workers (`from` as in workerModules). Their fetch()es go to the internet; their log lines
+ *   to the Tail Worker unless `tail` is false (then only to workerd's stdout, as the
+ *   benchmarks want); `kv`: EGRESS_POLICY_KV is bound, to the world's one namespace;
+ *   `metrics`: EGRESS_METRICS is bound, to the recording dataset.
  * - `users`: `[{ name, script | scriptPath, bindings, outbound }]`, user Workers; `outbound`
  *   is `{ name, props }` (that outbound Worker with those customer parameters), an outbound
  *   Worker's name (no parameters), or absent: straight to the internet.
@@ -137,8 +156,9 @@ export function workerModules(from) {
  * - `port`, `host`, `inspectorPort`: for miniflare (port 0 or absent: any free port).
  * stdout of workerd (every console.log) is dropped unless WORLD_VERBOSE is set; stderr (runtime
  * errors, panics) is passed through.
- * Returns `{ mf, url, worker(name), events(), kv, dispose }`; `events()` resolves to every
- * event tailed so far; `kv` (when any outbound Worker
+ * Returns `{ mf, url, worker(name), events(), points(), kv, dispose }`; `events()` resolves to
+ * every event tailed so far; `points()` to every data point written to EGRESS_METRICS so far
+ * (`{ writer, indexes, blobs, doubles }`, `writer` the outbound Worker's name); `kv` (when any outbound Worker
  * binds it) has `put(key, bytes)` and `delete(key)`, and when faulty `faults` (`{ delayMs,
  * hang, reject }`, or per key in `faults.keys[key]`: what the next reads do) and `reads` (every
  * read as `{ key, bytes }`).
@@ -146,6 +166,7 @@ export function workerModules(from) {
 export async function startWorld({ outbound = [], users = [], workers = [], upstream, kv, onEvent, port, host, inspectorPort } = {}) {
   const hung = [];
   const tailed = outbound.some((o) => o.tail !== false);
+  const measured = outbound.some((o) => o.metrics);
   const faulty = kv === "faulty" ? faultyKv(() => new Promise((resolve) => hung.push(resolve))) : null;
   const kvBinding = faulty
     ? { serviceBindings: { EGRESS_POLICY_KV: { name: KV_FAULTS, entrypoint: "FaultyKV" } } }
@@ -153,11 +174,12 @@ export async function startWorld({ outbound = [], users = [], workers = [], upst
   // The first Worker gets the requests to `url` and mf.dispatchFetch: a given one, if any.
   const listed = [
     ...workers,
-    ...outbound.map(({ name, from = "build", bindings = {}, kv: bound, tail = true }) => ({
+    ...outbound.map(({ name, from = "build", bindings = {}, kv: bound, metrics, tail = true }) => ({
       name,
       ...workerModules(from),
       bindings,
       ...(bound ? kvBinding : {}),
+      ...(metrics ? { serviceBindings: { ...(bound ? kvBinding.serviceBindings : {}), EGRESS_METRICS: { name: METRICS, entrypoint: "Dataset", props: { writer: name } } } } : {}),
       outboundService: INTERNET,
       ...(tail ? { tails: [TAIL] } : {}),
     })),
@@ -168,6 +190,7 @@ export async function startWorld({ outbound = [], users = [], workers = [], upst
       ? { name: INTERNET, modules: true, script: INTERNET_WORKER, outboundService: upstream }
       : { name: INTERNET, modules: true, script: INSTANT_INTERNET_WORKER },
     ...(tailed ? [{ name: TAIL, modules: true, script: TAIL_WORKER, ...(onEvent ? { serviceBindings: { SINK: sink(onEvent) } } : {}) }] : []),
+    ...(measured ? [{ name: METRICS, modules: true, script: METRICS_WORKER }] : []),
     ...(faulty ? [{ name: KV_FAULTS, modules: true, script: KV_FAULTS_WORKER, kvNamespaces: { STORE: KV_NAMESPACE }, serviceBindings: { CONTROL: faulty.control } }] : []),
   ];
   // A Worker behind a wrapped binding (the dev dispatch namespace) is a module of its caller's,
@@ -196,24 +219,42 @@ export async function startWorld({ outbound = [], users = [], workers = [], upst
     throw e;
   }
 
+  // Miniflare's Node-side proxies resolve a property or a method's first call with a blocking
+  // round trip to workerd (Atomics.wait). Should one happen under load, Node cannot drain
+  // workerd's stdout meanwhile, workerd blocks writing its console output, and both wait
+  // forever. So every proxy used later is resolved here, before any traffic: its `fetch`
+  // looked up once (cached after), KV's put and delete called once (async ever after).
+  const warmed = async (proxy) => {
+    const worker = await proxy;
+    void worker.fetch;
+    return worker;
+  };
+
   let store = null;
   const kvOwner = outbound.find((o) => o.kv)?.name;
   if (faulty) store = await mf.getKVNamespace("STORE", KV_FAULTS);
   else if (kvOwner) store = await mf.getKVNamespace("EGRESS_POLICY_KV", kvOwner);
+  if (store) {
+    await store.put("world-warm-up", new ArrayBuffer(0));
+    await store.delete("world-warm-up");
+  }
   const kvHandle = store && {
     put: (key, bytes) => store.put(key, Uint8Array.from(bytes).buffer),
     delete: (key) => store.delete(key),
     ...(faulty ? { faults: faulty.faults, reads: faulty.reads } : {}),
   };
 
-  const tail = tailed ? await mf.getWorker(TAIL) : null;
+  const tail = tailed ? await warmed(mf.getWorker(TAIL)) : null;
   const events = async () => (tail ? (await tail.fetch("http://tail.local/")).json() : []);
+  const dataset = measured ? await warmed(mf.getWorker(METRICS)) : null;
+  const points = async () => (dataset ? (await dataset.fetch("http://metrics.local/")).json() : []);
 
   return {
     mf,
     url,
-    worker: (name) => mf.getWorker(name),
+    worker: (name) => warmed(mf.getWorker(name)),
     events,
+    points,
     kv: kvHandle,
     async dispose() {
       for (const release of hung.splice(0)) release();

@@ -19,10 +19,11 @@ use worker::Env;
 
 use crate::forward::forward;
 use crate::identity::identity;
+use crate::journal;
 use crate::live::{self, Active, Ready};
 use crate::respond;
 use crate::runtime::{
-    DateClock, Thenable, clear_timer, decision_id, guarded, log_line, now_ms, secret, timer,
+    DateClock, Thenable, clear_timer, decision_id, guarded, now_ms, secret, timer,
 };
 use crate::settings::settings;
 
@@ -42,6 +43,7 @@ enum Step {
 
 /// One request and its decision: all its log line is made of but what happened.
 struct Facts {
+    env: Env,
     decision: Decision,
     decision_id: String,
     customer: Option<String>,
@@ -52,25 +54,35 @@ struct Facts {
 }
 
 impl Facts {
-    /// Writes this request's one decision log line.
+    /// Writes this request's one decision log line. The request left for the upstream when it
+    /// got a status or failed upstream.
     fn log(&self, status: Option<u16>, error: Option<RequestError>) {
         let defaults = self.active.policy().map(|policy| policy.defaults());
-        log_line(&build(
-            &self.decision,
-            &LogFacts {
-                decision_id: &self.decision_id,
-                customer: self.customer.as_deref(),
-                tags: &self.tags,
-                method: &self.method,
-                policy: self.active.policy_ref(),
-                query_in_logs: defaults.is_some_and(|d| d.query_in_logs),
-                path_in_logs: defaults.map(|d| d.path_in_logs).unwrap_or_default(),
-                arrived_ms: self.arrived_ms,
-                status,
+        let sent = status.is_some()
+            || matches!(
                 error,
-                duration_ms: now_ms().saturating_sub(self.arrived_ms),
-            },
-        ));
+                Some(RequestError::UpstreamUnreachable | RequestError::UpstreamTimeout)
+            );
+        journal::decision(
+            &self.env,
+            build(
+                &self.decision,
+                &LogFacts {
+                    decision_id: &self.decision_id,
+                    customer: self.customer.as_deref(),
+                    tags: &self.tags,
+                    method: &self.method,
+                    policy: self.active.policy_ref(),
+                    query_in_logs: defaults.is_some_and(|d| d.query_in_logs),
+                    path_in_logs: defaults.map(|d| d.path_in_logs).unwrap_or_default(),
+                    arrived_ms: self.arrived_ms,
+                    status,
+                    error,
+                    duration_ms: now_ms().saturating_sub(self.arrived_ms),
+                    sent,
+                },
+            ),
+        );
     }
 
     /// Logs a local answer and makes it the Response to return.
@@ -134,6 +146,7 @@ fn handle(
     });
     let decided = decision.is_some();
     let facts = Facts {
+        env: env.clone(),
         decision: decision.unwrap_or_else(internal_error_decision),
         decision_id: decision_id(arrived_ms),
         customer,

@@ -5,7 +5,7 @@
 //! [`settings`] say), reads the customer ([`identity`]), decides, acts on the decision with
 //! `egress_policy_outbound` (a local answer, token minting, header plan), forwards
 //! ([`forward`]) or answers ([`respond`]), and writes exactly one decision log line
-//! ([`runtime::log_line`]).
+//! ([`journal`]).
 //!
 //! Everything but [`embedded`] is wasm32-only, so native `cargo test --workspace` stays fast
 //! and still checks that the embedded policy artefact loads.
@@ -19,6 +19,8 @@ mod forward;
 mod handler;
 #[cfg(target_arch = "wasm32")]
 mod identity;
+#[cfg(target_arch = "wasm32")]
+mod journal;
 #[cfg(target_arch = "wasm32")]
 mod live;
 #[cfg(target_arch = "wasm32")]

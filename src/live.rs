@@ -27,7 +27,8 @@ use wasm_bindgen_futures::{JsFuture, future_to_promise};
 use worker::Env;
 
 use crate::embedded;
-use crate::runtime::{guarded, log_json, now_ms, sleep};
+use crate::journal;
+use crate::runtime::{guarded, now_ms, sleep};
 use crate::settings::{BundleSettings, settings};
 
 thread_local! {
@@ -88,8 +89,13 @@ pub fn ready(env: &Env, wait_until: impl FnOnce(&Promise)) -> Ready {
     let Some(kv) = Reflect::get(env, &JsValue::from_str("EGRESS_POLICY_KV")).ok() else {
         return Ready::Now(current());
     };
+    let reader = Rc::new(Reader {
+        env: env.clone(),
+        kv,
+        settings: bundles,
+    });
     let now = now_ms();
-    let step = with_state(|state| state.ready(now, &bundles.timing)).unwrap_or(Step::Now);
+    let step = with_state(|state| state.ready(now, &reader.timing)).unwrap_or(Step::Now);
     let wait = |read: &Promise, until_ms: u64| {
         let left = until_ms.saturating_sub(now);
         Ready::After(Promise::race(&js_sys::Array::of2(read, &sleep(left))))
@@ -97,7 +103,7 @@ pub fn ready(env: &Env, wait_until: impl FnOnce(&Promise)) -> Ready {
     match step {
         Step::Now => Ready::Now(current()),
         Step::Refresh(id) => {
-            wait_until(&start(id, kv, bundles));
+            wait_until(&start(id, reader));
             Ready::Now(current())
         }
         Step::Wait {
@@ -105,7 +111,7 @@ pub fn ready(env: &Env, wait_until: impl FnOnce(&Promise)) -> Ready {
             start: true,
             until_ms,
         } => {
-            let read = start(id, kv, bundles);
+            let read = start(id, reader);
             wait_until(&read);
             wait(&read, until_ms)
         }
@@ -146,21 +152,36 @@ fn trust(settings: &BundleSettings) -> Trust<'_> {
     }
 }
 
-fn log_event(event: Option<BundleEvent>) {
+/// What a read needs: the request's `env` (for the journal), the KV binding, the settings.
+struct Reader {
+    env: Env,
+    kv: JsValue,
+    settings: Rc<BundleSettings>,
+}
+
+impl std::ops::Deref for Reader {
+    type Target = BundleSettings;
+
+    fn deref(&self) -> &BundleSettings {
+        &self.settings
+    }
+}
+
+fn log_event(reader: &Reader, event: Option<BundleEvent>) {
     if let Some(event) = event {
-        log_json(&event.line(now_ms()));
+        journal::bundle_event(&reader.env, &event);
     }
 }
 
 /// Starts read `id`: it settles when the read ends or its timeout passes, whichever is first
 /// (a read that times out counts as failed; should it end later, what it verified is still
 /// taken up, but it no longer counts for the schedule).
-fn start(id: u64, kv: JsValue, settings: Rc<BundleSettings>) -> Promise {
+fn start(id: u64, settings: Rc<Reader>) -> Promise {
     let first = with_state(|state| !state.has_read()).unwrap_or(false);
     let timeout_ms = settings.timing.read_timeout_ms;
     let on_time = Rc::clone(&settings);
     let read = future_to_promise(async move {
-        let end = read(&kv, &on_time, first).await;
+        let end = read(&on_time, first).await;
         settle(id, end, &on_time);
         Ok(JsValue::UNDEFINED)
     });
@@ -175,13 +196,16 @@ fn start(id: u64, kv: JsValue, settings: Rc<BundleSettings>) -> Promise {
     either
 }
 
-fn settle(id: u64, end: ReadEnd, settings: &BundleSettings) {
+fn settle(id: u64, end: ReadEnd, settings: &Reader) {
     let now = now_ms();
-    log_event(with_state(|state| state.settle(id, now, end, &trust(settings))).flatten());
+    log_event(
+        settings,
+        with_state(|state| state.settle(id, now, end, &trust(settings))).flatten(),
+    );
 }
 
 /// One read: KV, and on an isolate's first read the cache beside it.
-async fn read(kv: &JsValue, settings: &Rc<BundleSettings>, first: bool) -> ReadEnd {
+async fn read(settings: &Rc<Reader>, first: bool) -> ReadEnd {
     let cached = first.then(|| {
         let settings = Rc::clone(settings);
         future_to_promise(async move {
@@ -189,7 +213,7 @@ async fn read(kv: &JsValue, settings: &Rc<BundleSettings>, first: bool) -> ReadE
             Ok(JsValue::UNDEFINED)
         })
     });
-    let end = from_kv(kv, settings).await;
+    let end = from_kv(settings).await;
     if let Some(cached) = cached {
         let _ = JsFuture::from(cached).await;
     }
@@ -198,7 +222,8 @@ async fn read(kv: &JsValue, settings: &Rc<BundleSettings>, first: bool) -> ReadE
 
 /// Reads the head in KV, and the bundle when the head is news; takes it up, keeps it in the
 /// cache for the isolates after this one.
-async fn from_kv(kv: &JsValue, settings: &BundleSettings) -> ReadEnd {
+async fn from_kv(settings: &Reader) -> ReadEnd {
+    let kv = &settings.kv;
     let (head, value) = match kv_get(kv, &settings.head_key).await {
         Err(()) => return ReadEnd::Failed,
         Ok(Some(head)) => (copy_head(&head), None),
@@ -229,7 +254,7 @@ async fn from_kv(kv: &JsValue, settings: &BundleSettings) -> ReadEnd {
 }
 
 /// The bundle this location's cache holds, judged like one read from KV.
-async fn from_cache(settings: &BundleSettings) {
+async fn from_cache(settings: &Reader) {
     let Some(cache) = open_cache().await else {
         return;
     };
@@ -250,11 +275,11 @@ async fn from_cache(settings: &BundleSettings) {
 }
 
 /// Judges a head; `Some` when its bundle is news to read.
-fn judge(head: &[u8], settings: &BundleSettings, from: Origin) -> Option<Head> {
+fn judge(head: &[u8], settings: &Reader, from: Origin) -> Option<Head> {
     match with_state(|state| state.judge_head(head, &trust(settings), from))? {
         HeadVerdict::Newer(head) => Some(head),
         HeadVerdict::Refused(event) => {
-            log_event(event);
+            log_event(settings, event);
             None
         }
         HeadVerdict::Known => None,
@@ -264,7 +289,7 @@ fn judge(head: &[u8], settings: &BundleSettings, from: Origin) -> Option<Head> {
 /// Takes up `value` as the bundle of `head`: checks it fits the head and hashes its payload
 /// natively before anything is copied into Wasm; then copies it once and loads it. Whether
 /// it was taken up.
-async fn take(head: &Head, value: &Uint8Array, settings: &BundleSettings, from: Origin) -> bool {
+async fn take(head: &Head, value: &Uint8Array, settings: &Reader, from: Origin) -> bool {
     let value_head = head_of(value);
     let len = value.length() as usize;
     let digest = if head.bundle_len() == len && *value_head == *head.bytes {
@@ -285,11 +310,11 @@ async fn take(head: &Head, value: &Uint8Array, settings: &BundleSettings, from: 
             let loaded = event
                 .as_ref()
                 .is_some_and(|e| e.status == EventStatus::Loaded);
-            log_event(event);
+            log_event(settings, event);
             loaded
         }
         Some(ValueVerdict::Refused(event)) => {
-            log_event(event);
+            log_event(settings, event);
             false
         }
         None => false,
@@ -298,7 +323,7 @@ async fn take(head: &Head, value: &Uint8Array, settings: &BundleSettings, from: 
 
 /// Keeps a bundle just taken up from KV in this location's cache, unless the cache holds
 /// one as new already. Best effort: the cache may evict it, or not be there at all.
-async fn keep_in_cache(head: &Head, value: &Uint8Array, settings: &BundleSettings) {
+async fn keep_in_cache(head: &Head, value: &Uint8Array, settings: &Reader) {
     let Some(cache) = open_cache().await else {
         return;
     };

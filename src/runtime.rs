@@ -1,6 +1,5 @@
 //! What the Worker needs from the JavaScript runtime: time, randomness, secrets, logging.
 
-use egress_policy_engine::DecisionLog;
 use egress_policy_outbound::decision_id::uuid_v4;
 use egress_policy_outbound::{Clock, Random};
 use wasm_bindgen::prelude::*;
@@ -119,21 +118,4 @@ pub fn secret(env: &Env, name: &str) -> Option<String> {
     js_sys::Reflect::get(env, &JsValue::from_str(name))
         .ok()
         .and_then(|value| value.as_string())
-}
-
-/// Writes the decision log line with `console.log`, as one plain JS object (so Workers Logs
-/// indexes its fields and Tail Workers receive it structured).
-pub fn log_line(line: &DecisionLog) {
-    log_json(line);
-}
-
-/// Writes one JSON object with `console.log` (decision lines and policy bundle events).
-pub fn log_json(value: &impl serde::Serialize) {
-    let Ok(json) = serde_json::to_string(value) else {
-        return;
-    };
-    // JSON.parse of our own serde_json output cannot fail; if it did, log the text rather
-    // than nothing, so there is still exactly one line.
-    let object = js_sys::JSON::parse(&json).unwrap_or_else(|_| JsValue::from_str(&json));
-    web_sys::console::log_1(&object);
 }

@@ -4,6 +4,10 @@
 //! - `EGRESS_UPSTREAM_TIMEOUT_MS`: how long a forwarded request may wait for the upstream's
 //!   response headers (default 25,000, below the platform's 30 s grace after a caller
 //!   leaves), then it is answered 504 `egress_upstream_timeout`.
+//! - `EGRESS_LOG_KEY` (a secret, at least 32 bytes): the key of the log lines' chain
+//!   (`hmac-sha256`); without it the chain is a plain hash (`sha256`).
+//!   `EGRESS_LOG_CHECKPOINT_SECS` (60): how often an isolate writes a checkpoint line.
+//!   `CF_VERSION_METADATA` (the version metadata binding): the Worker version lines name.
 //! - Bundles, only with the KV namespace binding `EGRESS_POLICY_KV`:
 //!   `EGRESS_BUNDLE_PUBLIC_KEY` (required), `EGRESS_BUNDLE_ENVIRONMENT` (required),
 //!   `EGRESS_BUNDLE_KEY` (default `policy-bundle`; its head is read at `KEY:head`),
@@ -12,7 +16,8 @@
 //!
 //! A setting that cannot be used is never guessed, and is logged once per isolate, naming the
 //! setting, never its value: bundle settings that do not parse turn bundles off (the embedded
-//! policy decides); an upstream timeout that does not parse is the default.
+//! policy decides); an upstream timeout or checkpoint interval that does not parse is the
+//! default; a log key that is too short is not used.
 
 use std::cell::OnceCell;
 use std::rc::Rc;
@@ -26,6 +31,10 @@ use worker::Env;
 
 /// The default of `EGRESS_UPSTREAM_TIMEOUT_MS`.
 const DEFAULT_UPSTREAM_TIMEOUT_MS: u64 = 25_000;
+/// The default of `EGRESS_LOG_CHECKPOINT_SECS`.
+const DEFAULT_CHECKPOINT_SECS: u64 = 60;
+/// The shortest `EGRESS_LOG_KEY` used (HMAC-SHA256's output size).
+const MIN_LOG_KEY_BYTES: usize = 32;
 /// The KV key read when `EGRESS_BUNDLE_KEY` is not set.
 const DEFAULT_KEY: &str = "policy-bundle";
 
@@ -45,51 +54,30 @@ pub struct BundleSettings {
     pub min_serial: u64,
 }
 
-/// Everything the Worker reads from `env` besides identity and secrets.
+/// Everything the Worker reads from `env` besides identity and credentials' secrets.
 pub struct Settings {
     /// Milliseconds a forwarded request waits for the upstream's response headers.
     pub upstream_timeout_ms: u64,
-    /// Why `EGRESS_UPSTREAM_TIMEOUT_MS` was not used, if it was not.
-    pub timeout_problem: Option<String>,
     /// `None` without the KV binding; `Err` names the setting that cannot be used.
     pub bundles: Option<Result<Rc<BundleSettings>, String>>,
+    /// The key of the log lines' chain.
+    pub log_key: Option<Vec<u8>>,
+    /// Milliseconds between two checkpoint lines of an isolate.
+    pub checkpoint_ms: u64,
+    /// The Worker's version id, from the version metadata binding.
+    pub worker_version: Option<String>,
+    /// What could not be used, as (event, reason naming the setting) for the log.
+    pub problems: Vec<(&'static str, String)>,
 }
 
 thread_local! {
     static SETTINGS: OnceCell<Rc<Settings>> = const { OnceCell::new() };
 }
 
-/// The settings, read on the isolate's first request (which logs what cannot be used).
+/// The settings, read on the isolate's first request (its first line names what cannot be
+/// used: `journal`).
 pub fn settings(env: &Env) -> Rc<Settings> {
-    SETTINGS.with(|cell| {
-        Rc::clone(cell.get_or_init(|| {
-            let settings = read(env);
-            let problems = [
-                settings.timeout_problem.as_deref().map(|p| ("settings", p)),
-                match &settings.bundles {
-                    Some(Err(problem)) => Some(("policy_bundle", problem.as_str())),
-                    _ => None,
-                },
-            ];
-            for (event, problem) in problems.into_iter().flatten() {
-                report_misconfiguration(event, problem);
-            }
-            Rc::new(settings)
-        }))
-    })
-}
-
-/// One line naming a setting that cannot be used (never its value).
-fn report_misconfiguration(event: &str, problem: &str) {
-    let now = crate::runtime::now_ms();
-    crate::runtime::log_json(&serde_json::json!({
-        "v": egress_policy_engine::LOG_SCHEMA_VERSION,
-        "ts": egress_policy_engine::time::rfc3339_millis(now),
-        "event": event,
-        "status": "misconfigured",
-        "reason": problem,
-        "active": crate::live::embedded_ref(),
-    }));
+    SETTINGS.with(|cell| Rc::clone(cell.get_or_init(|| Rc::new(read(env)))))
 }
 
 fn read(env: &Env) -> Settings {
@@ -108,7 +96,7 @@ fn read(env: &Env) -> Settings {
     };
     let bound = js_sys::Reflect::get(env, &JsValue::from_str("EGRESS_POLICY_KV"))
         .is_ok_and(|kv| !kv.is_undefined() && !kv.is_null());
-    let bundles = bound.then(|| {
+    let bundles: Option<Result<Rc<BundleSettings>, String>> = bound.then(|| {
         let trusted = text("EGRESS_BUNDLE_PUBLIC_KEY")
             .as_deref()
             .and_then(public_key_from_text)
@@ -133,12 +121,41 @@ fn read(env: &Env) -> Settings {
             min_serial: number("EGRESS_BUNDLE_MIN_SERIAL", 0)?,
         }))
     });
-    let timeout = number("EGRESS_UPSTREAM_TIMEOUT_MS", DEFAULT_UPSTREAM_TIMEOUT_MS);
+    let mut problems = Vec::new();
+    let mut or_default = |name: &str, default: u64| {
+        number(name, default).unwrap_or_else(|problem| {
+            problems.push(("settings", problem));
+            default
+        })
+    };
+    let upstream_timeout_ms =
+        or_default("EGRESS_UPSTREAM_TIMEOUT_MS", DEFAULT_UPSTREAM_TIMEOUT_MS).max(1);
+    let checkpoint_ms = or_default("EGRESS_LOG_CHECKPOINT_SECS", DEFAULT_CHECKPOINT_SECS)
+        .max(1)
+        .saturating_mul(1000);
+    let log_key = text("EGRESS_LOG_KEY").filter(|key| {
+        let long_enough = key.len() >= MIN_LOG_KEY_BYTES;
+        if !long_enough {
+            problems.push((
+                "settings",
+                format!("EGRESS_LOG_KEY is shorter than {MIN_LOG_KEY_BYTES} bytes: the log chain is not keyed"),
+            ));
+        }
+        long_enough
+    });
+    if let Some(Err(problem)) = &bundles {
+        problems.push(("policy_bundle", problem.clone()));
+    }
+    let worker_version = js_sys::Reflect::get(env, &JsValue::from_str("CF_VERSION_METADATA"))
+        .ok()
+        .and_then(|metadata| js_sys::Reflect::get(&metadata, &JsValue::from_str("id")).ok())
+        .and_then(|id| id.as_string());
     Settings {
-        upstream_timeout_ms: timeout
-            .as_ref()
-            .map_or(DEFAULT_UPSTREAM_TIMEOUT_MS, |ms| (*ms).max(1)),
-        timeout_problem: timeout.err(),
+        upstream_timeout_ms,
         bundles,
+        log_key: log_key.map(String::into_bytes),
+        checkpoint_ms,
+        worker_version,
+        problems,
     }
 }

@@ -26,7 +26,7 @@ after(async () => { await world?.dispose(); });
 /** Publishes `bytes` as `wrangler kv key put --path` would, the bundle then its head. */
 const publish = (bytes) => publishTo(world.kv, bytes);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const events = async () => (await world.decisionLines()).filter((l) => l?.event === "policy_bundle");
+const events = async () => (await world.logLines()).filter((l) => l?.event === "policy_bundle");
 
 /** Requests `host` until `pred(line)` holds for its decision line (refreshes run in the background). */
 async function until(host, pred, what) {
@@ -102,7 +102,7 @@ test("tampered, wrongly signed and older bundles are refused; the last good poli
 });
 
 test("no line of the bundle suite carries key material", async () => {
-  const text = JSON.stringify(await world.decisionLines());
+  const text = JSON.stringify(await world.logLines());
   for (const key of [trusted, other]) {
     const pem = readFileSync(key.pem, "utf8").split("\n").filter((l) => l && !l.startsWith("-----")).join("");
     assert.ok(!text.includes(pem), "no private key in the logs");
@@ -122,7 +122,7 @@ test("a KV binding without a usable public key takes up nothing: the embedded po
       assert.deepEqual(line.policy, { name: "e2e", sha256: POLICY_SHA256, source: "embedded", serial: EMBEDDED_SERIAL });
       await sleep(600);
     }
-    const events = (await misconfigured.decisionLines()).filter((l) => l?.event === "policy_bundle");
+    const events = (await misconfigured.logLines()).filter((l) => l?.event === "policy_bundle");
     assert.equal(events.length, 1, JSON.stringify(events));
     assert.equal(events[0].status, "misconfigured");
     assert.match(events[0].ts, /^\d{4}-\d{2}-\d{2}T/);

@@ -128,7 +128,7 @@ describe("the decision line survives the caller", () => {
     // Logged as it ended: the upstream's status, or the failure if the runtime cancelled it.
     assert.ok(line.status === 200 || line.error === "upstream_unreachable", JSON.stringify(line));
     await new Promise((r) => setTimeout(r, 300));
-    assert.equal((await world.decisionLines()).filter((l) => l?.path === p).length, 1, "exactly one line");
+    assert.equal((await world.logLines()).filter((l) => l?.path === p).length, 1, "exactly one line");
   });
 
   test("a fetch the caller never awaits is still logged, once", async () => {
@@ -143,6 +143,6 @@ describe("the decision line survives the caller", () => {
     assert.deepEqual([line.customer, line.action], ["acme", "pass"]);
     assert.ok(line.status === 200 || line.error === "upstream_unreachable", JSON.stringify(line));
     await new Promise((r) => setTimeout(r, 300));
-    assert.equal((await world.decisionLines()).filter((l) => l?.path === p).length, 1, "exactly one line");
+    assert.equal((await world.logLines()).filter((l) => l?.path === p).length, 1, "exactly one line");
   });
 });

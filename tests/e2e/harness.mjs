@@ -47,8 +47,12 @@ export const ISSUER = "egress.e2e.test";
 export const LOG_FIELDS = [
   "v", "ts", "decision_id", "customer", "tags", "action", "would_block", "rule", "report_rule",
   "reason", "method", "scheme", "host", "port", "path", "path_redacted", "credential", "policy", "status",
-  "error", "duration_ms", "outcome",
+  "error", "duration_ms", "outcome", "sent", "engine", "isolate", "seq", "chain_alg", "chain",
 ];
+/** Whether a logged line is a decision (not a checkpoint, bundle or settings event). */
+export const isDecision = (line) => typeof line?.decision_id === "string";
+/** The log schema version the Worker writes. */
+export const LOG_SCHEMA_VERSION = 2;
 
 /** Per inject host: how the upstream verifies what arrives (mirrors tests/e2e/policy.toml). */
 export const JWT_HOSTS = {
@@ -163,10 +167,11 @@ export default {
  *   `kv.put(key, bytes)` / `kv.delete(key)` write the namespace behind it, `kv.faults`
  *   (`{ delayMs, hang, reject }`, or per key in `kv.faults.keys[key]`) says what the next
  *   reads do, `kv.reads` lists every read as `{ key, bytes }`;
- * - `instances`: `{ NAME: { bindings, workerDir } }` starts more outbound Workers, each a fresh
- *   isolate until its first request (same KV, same cache: one location), called as customer
- *   `NAME` (with acme's parameters); `bindings` add to or override its settings, `workerDir`
- *   runs another build;
+ * - `instances`: `{ NAME: { bindings, workerDir, metrics } }` starts more outbound Workers
+ *   (`outbound-NAME`), each a fresh isolate until its first request (same KV, same cache: one
+ *   location), called as customer `NAME` (with acme's parameters); `bindings` add to or
+ *   override its settings, `workerDir` runs another build, `metrics` binds EGRESS_METRICS;
+ * - `points()`: the data points written to EGRESS_METRICS (dev/world.mjs);
  * - upstream paths `/hang/...` never answer until the world is disposed.
  */
 export async function startWorld({ upstream, bundle, instances = {} } = {}) {
@@ -229,8 +234,8 @@ export async function startWorld({ upstream, bundle, instances = {} } = {}) {
     ],
     outbound: [
       { name: "outbound", from, bindings: outboundBindings, kv },
-      ...Object.entries(instances).map(([name, { bindings = {}, workerDir } = {}]) => (
-        { name: `outbound-${name}`, from: workerDir ?? from, bindings: { ...outboundBindings, ...bindings }, kv }
+      ...Object.entries(instances).map(([name, { bindings = {}, workerDir, metrics } = {}]) => (
+        { name: `outbound-${name}`, from: workerDir ?? from, bindings: { ...outboundBindings, ...bindings }, kv, metrics }
       )),
       { name: "outbound-env", from, bindings: { ...keys.secrets, customer_name: "initech", customer_tags: "" } },
       { name: "outbound-no-tags", from, bindings: { ...keys.secrets, customer_name: "hooli" } },
@@ -263,17 +268,23 @@ export async function startWorld({ upstream, bundle, instances = {} } = {}) {
 
   const events = () => world.events();
 
-  /** Decision lines (the single argument of each console.log) of every tailed event. */
-  async function decisionLines() {
+  /**
+   * Every line the Worker logged (the single argument of each console.log: decisions, checkpoints,
+   * events), in the order tailed; only those of fetch()es by the user Worker of `customer` when
+   * given (for an instance: the lines of its outbound Worker alone).
+   */
+  async function logLines(customer) {
     const lines = [];
-    for (const e of await events()) for (const l of e.logs) lines.push(l.message[0]);
+    for (const e of await events()) {
+      if (customer === undefined || e.caller === `user-${customer}`) for (const l of e.logs) lines.push(l.message[0]);
+    }
     return lines;
   }
 
   async function waitForLogs(pred, n, timeoutMs = 5000) {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const matching = (await decisionLines()).filter((l) => l && typeof l === "object" && pred(l));
+      const matching = (await logLines()).filter((l) => l && typeof l === "object" && pred(l));
       if (matching.length >= n || Date.now() > deadline) return matching;
       await new Promise((r) => setTimeout(r, 25));
     }
@@ -281,14 +292,14 @@ export async function startWorld({ upstream, bundle, instances = {} } = {}) {
 
   async function dispose() {
     if (process.env.CAPTURE_LOGS) {
-      const lines = (await decisionLines()).map((l) => JSON.stringify(l) + "\n").join("");
+      const lines = (await logLines()).map((l) => JSON.stringify(l) + "\n").join("");
       appendFileSync(process.env.CAPTURE_LOGS, lines);
     }
     for (const release of hung.splice(0)) release();
     await world.dispose();
   }
 
-  return { mf: world.mf, call, arrivals, events, decisionLines, waitForLogs, dispose, secrets: keys.secrets, kv: bundle ? world.kv : null };
+  return { mf: world.mf, call, arrivals, events, logLines, waitForLogs, dispose, secrets: keys.secrets, kv: bundle ? world.kv : null, points: world.points };
 }
 
 /** The outbound Worker's bundle settings (src/settings.rs). */

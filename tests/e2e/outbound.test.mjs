@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import {
-  CUSTOMERS, EMBEDDED_SERIAL, ISSUER, JWT_HOSTS, LOG_FIELDS, POLICY_NAME, POLICY_SHA256, bigBody, hold, sha256, startWorld, uniquePath,
+  CUSTOMERS, EMBEDDED_SERIAL, ISSUER, JWT_HOSTS, LOG_FIELDS, LOG_SCHEMA_VERSION, isDecision, POLICY_NAME, POLICY_SHA256, bigBody, hold, sha256, startWorld, uniquePath,
 } from "./harness.mjs";
 
 let world;
@@ -31,7 +31,7 @@ async function logFor(p) {
   const lines = await world.waitForLogs((l) => l.path === p, 1);
   // Give a duplicate line time to show up before asserting there is none.
   await new Promise((r) => setTimeout(r, 100));
-  const all = (await world.decisionLines()).filter((l) => l && l.path === p);
+  const all = (await world.logLines()).filter((l) => l && l.path === p);
   assert.equal(all.length, 1, `exactly one decision line for ${p}, got ${JSON.stringify(all)}`);
   assert.ok(lines.length >= 1);
   return all[0];
@@ -39,7 +39,7 @@ async function logFor(p) {
 
 function assertLogShape(line) {
   assert.deepEqual(Object.keys(line), LOG_FIELDS, "decision log fields, in contract order");
-  assert.equal(line.v, 1);
+  assert.equal(line.v, LOG_SCHEMA_VERSION);
   assert.match(line.ts, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
   assert.ok(Math.abs(Date.parse(line.ts) - Date.now()) < 60_000, "ts is now-ish");
   assert.equal(typeof line.decision_id, "string");
@@ -412,12 +412,17 @@ describe("decision log", () => {
     const events = await world.events();
     assert.ok(events.length >= 20, `tailed events: ${events.length}`);
     for (const e of events) {
-      assert.equal(e.logs.length, 1, `one log line per request: ${JSON.stringify(e.logs)}`);
-      assert.equal(e.logs[0].level, "log");
-      assert.equal(e.logs[0].message.length, 1, "console.log with a single argument");
-      const line = e.logs[0].message[0];
-      assert.equal(typeof line, "object", "a structured object, not a string");
-      assertLogShape(line);
+      for (const l of e.logs) {
+        assert.equal(l.level, "log");
+        assert.equal(l.message.length, 1, "console.log with a single argument");
+        assert.equal(typeof l.message[0], "object", "a structured object, not a string");
+      }
+      const lines = e.logs.map((l) => l.message[0]);
+      const decisions = lines.filter(isDecision);
+      assert.equal(decisions.length, 1, `one decision line per request: ${JSON.stringify(e.logs)}`);
+      assertLogShape(decisions[0]);
+      // Besides it, only the isolate's checkpoints (its first line, then one a minute).
+      assert.deepEqual(lines.filter((l) => !isDecision(l)).map((l) => l.event).filter((k) => k !== "checkpoint"), []);
       assert.deepEqual(e.exceptions, []);
     }
     const all = JSON.stringify(events);

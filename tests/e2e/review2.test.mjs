@@ -97,13 +97,13 @@ test("item 7: only allow-listed headers (and the credential's forward_headers) t
 // own refusal (`invalid_host`) the engine tests cover (crates/engine/tests/review2.rs).
 test("item 8: a host with a character no name can have never reaches a {host} claim", async () => {
   for (const host of ["evil.com;.tenants.api.test", "evil.com%3B.tenants.api.test", "a\uff02b.tenants.api.test"]) {
-    const lines = (await world.decisionLines()).length;
+    const lines = (await world.logLines()).length;
     const before = world.arrivals.length;
     const res = await world.call("acme", `https://${host}/x`);
     assert.notEqual(res.status, 200, host);
     await res.arrayBuffer();
     assert.equal(world.arrivals.length, before, `${host}: nothing forwarded`);
-    const after = (await world.decisionLines()).slice(lines);
+    const after = (await world.logLines()).slice(lines);
     assert.ok(after.every((l) => l.action !== "inject"), `${host}: no token minted`);
   }
   const p = uniquePath("tenant");

@@ -182,7 +182,7 @@ fn corrupt_lines_are_counted_with_their_location_and_never_fatal() {
     assert_eq!(p["by_kind"]["invalid_decision"], 1);
     assert_eq!(p["by_kind"]["unrecognised"], 3);
     assert_eq!(p["by_kind"]["invalid_utf8"], 1);
-    assert_eq!(p["unknown_versions"]["2"], 1);
+    assert_eq!(p["unknown_versions"]["3"], 1);
     assert_eq!(p["unknown_versions"]["\"1\""], 1);
     let lines: Vec<u64> = p["examples"]
         .as_array()

@@ -12,6 +12,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use egress_policy_engine::log_chain::{ChainAlg, Trail};
 use egress_policy_engine::{
     Action, DecisionLog, LOG_SCHEMA_VERSION, ListFiles, Outcome, PolicyRef, compile,
     compile_with_lists, header_names, list_files,
@@ -641,6 +642,7 @@ fn documented_policies_compile_and_validate() {
     let not_policies = [
         "[[case]]",
         "[[dispatch_namespaces]]",
+        "[[analytics_engine_datasets]]",
         "[observability]",
         "logpush",
     ];
@@ -714,6 +716,15 @@ fn log_line(action: Action) -> DecisionLog {
             (action != Action::Block).then_some(200),
             None,
         )),
+        sent: Some(action != Action::Block),
+        trail: Trail {
+            worker: Some("3f1c0a52-8e2f-4d61-9b7a-2c4e8f0a1b3d".into()),
+            engine: Some("0.1.0".into()),
+            isolate: Some("00112233aabbccdd".into()),
+            seq: Some(7),
+            chain_alg: Some(ChainAlg::HmacSha256),
+            chain: Some("ab".repeat(32)),
+        },
     }
 }
 
@@ -767,8 +778,12 @@ fn engine_log_lines_validate() {
     let mut pathless = log_line(Action::Pass);
     pathless.path = None;
     pathless.path_redacted = true;
+    // A line of a Worker before schema 2: no outcome, no chain.
     let mut older = log_line(Action::Inject);
+    older.v = 1;
     older.outcome = None;
+    older.sent = None;
+    older.trail = Default::default();
     for (what, line) in [
         ("inject", inject),
         ("pass", pass),
@@ -880,7 +895,7 @@ fn broken_log_lines_are_rejected() {
     let schema = log_schema();
     let good = serialised(&log_line(Action::Inject));
     let broken: Vec<(&str, Value)> = vec![
-        ("unknown version", patch(&good, "v", json!(2))),
+        ("unknown version", patch(&good, "v", json!(3))),
         (
             "extra field (a token)",
             patch(&good, "token", json!("eyJhbGciOi")),

@@ -29,10 +29,13 @@ pub const PROPS_OPT_IN: &str = "EGRESS_IDENTITY_FROM_PROPS";
 /// `EGRESS_BUNDLE_PUBLIC_KEY`, [`PROPS_OPT_IN`], ...): never a credential's secret.
 pub const SETTINGS_PREFIX: &str = "EGRESS_";
 
-/// Longest customer name or tag accepted.
+/// Longest customer name accepted.
 pub const MAX_NAME_LEN: usize = 256;
-/// Most tags accepted.
-pub const MAX_TAGS: usize = 64;
+/// Longest tag accepted.
+pub const MAX_TAG_LEN: usize = 64;
+/// Most tags accepted. With [`MAX_TAG_LEN`], a line's tags stay under 1,100 characters: every
+/// line fits far below the 16,384 characters Logpush keeps of an event's logs.
+pub const MAX_TAGS: usize = 16;
 
 /// The customer and tags as read from the parameters, not yet judged: the engine refuses a
 /// request whose customer is missing or not clean (see [`check`]).
@@ -158,7 +161,11 @@ pub fn check(
             Ok(())
         };
     };
-    if tags.len() > MAX_TAGS || tags.iter().any(|t| !is_clean_name(t)) {
+    if tags.len() > MAX_TAGS
+        || tags
+            .iter()
+            .any(|t| t.len() > MAX_TAG_LEN || !is_clean_name(t))
+    {
         return Err(Refusal::InvalidTags);
     }
     Ok(())

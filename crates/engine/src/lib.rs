@@ -33,6 +33,7 @@ pub mod host_pattern;
 pub mod identity;
 pub mod limits;
 pub mod log;
+pub mod log_chain;
 mod matcher;
 pub mod model;
 mod parse;

@@ -6,10 +6,19 @@
 use serde::{Deserialize, Serialize};
 
 use crate::decision::Action;
+use crate::log_chain::Trail;
 use crate::model::PathInLogs;
 
 /// The schema version written in `v`.
-pub const LOG_SCHEMA_VERSION: u32 = 1;
+pub const LOG_SCHEMA_VERSION: u32 = 2;
+
+/// The most bytes of the path a line keeps (a longer path is cut, `path_redacted`).
+pub const MAX_LOGGED_PATH: usize = 2048;
+/// The most bytes of the query a line keeps (with `query_in_logs`).
+pub const MAX_LOGGED_QUERY: usize = 1024;
+/// The most bytes of the method a line keeps: a policy's methods have at most 32, so a
+/// longer method decides the same once cut.
+pub const MAX_LOGGED_METHOD: usize = 64;
 
 /// Which compiled policy decided.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -120,8 +129,30 @@ pub struct LoggedPath {
 
 /// How much of the canonical `path` a log line keeps under `setting`. With N segments the
 /// path is cut after its N-th segment (`/hooks/T000/B111/secret` with 2 is `/hooks/T000`);
-/// a path of at most N segments is kept whole and is not redacted.
+/// a path of at most N segments is kept whole and is not redacted. Whatever the setting, at
+/// most [`MAX_LOGGED_PATH`] bytes are kept, so a line stays far below the 16,384 characters
+/// Logpush keeps of an event's logs.
 pub fn logged_path(path: &str, setting: PathInLogs) -> LoggedPath {
+    let logged = cut_path(path, setting);
+    match logged.path {
+        Some(kept) if kept.len() > MAX_LOGGED_PATH => LoggedPath {
+            path: Some(prefix(&kept, MAX_LOGGED_PATH).to_owned()),
+            redacted: true,
+        },
+        _ => logged,
+    }
+}
+
+/// The longest prefix of `text` of at most `max` bytes that ends on a character boundary.
+pub fn prefix(text: &str, max: usize) -> &str {
+    let mut end = max.min(text.len());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text.get(..end).unwrap_or_default()
+}
+
+fn cut_path(path: &str, setting: PathInLogs) -> LoggedPath {
     match setting {
         PathInLogs::Full => LoggedPath {
             path: Some(path.to_owned()),
@@ -206,9 +237,29 @@ pub struct DecisionLog {
     /// [`DecisionLog::outcome`], which derives it for them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outcome: Option<Outcome>,
+    /// Whether the request left for the upstream (with its token, for an inject), whatever
+    /// the upstream then did: an inject that failed upstream delivered its token. Absent from
+    /// schema 1 lines: [`DecisionLog::sent`] derives it for them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sent: Option<bool>,
+    /// The isolate's chain (schema 2): absent from schema 1 lines.
+    #[serde(flatten)]
+    pub trail: Trail,
 }
 
 impl DecisionLog {
+    /// Whether the request left for the upstream: as logged, or derived for schema 1 lines
+    /// (an upstream status, or an upstream error, means it did).
+    pub fn sent(&self) -> bool {
+        self.sent.unwrap_or_else(|| {
+            self.status.is_some()
+                || matches!(
+                    self.error.as_deref(),
+                    Some("upstream_unreachable" | "upstream_timeout")
+                )
+        })
+    }
+
     /// The line's outcome, derived from action, status and error when an older line lacks it.
     pub fn outcome(&self) -> Outcome {
         self.outcome

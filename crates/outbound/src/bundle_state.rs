@@ -31,6 +31,8 @@ use egress_policy_engine::bundle::{self, Head, VerifyingKey};
 use egress_policy_engine::{CompiledPolicy, PolicyRef, PolicySource};
 use serde::Serialize;
 
+use crate::log::EventLine;
+
 /// The default seconds between two reads.
 pub const DEFAULT_REFRESH_SECS: u64 = 30;
 /// The default longest wait of a request for a read.
@@ -509,29 +511,9 @@ fn hex(bytes: &[u8]) -> String {
         .collect()
 }
 
-/// The event as one log line: `{"v":1,"ts":..,"event":"policy_bundle",..}`. It has no
-/// `decision_id`, so log readers tell it from decision lines.
-#[derive(Clone, Debug, Serialize)]
-pub struct BundleEventLine<'a> {
-    /// The log schema version.
-    pub v: u32,
-    /// When the read ended (RFC 3339, milliseconds).
-    pub ts: String,
-    /// Always `policy_bundle`.
-    pub event: &'static str,
-    /// The event.
-    #[serde(flatten)]
-    pub body: &'a BundleEvent,
-}
-
 impl BundleEvent {
-    /// This event as a log line at `now_ms`.
-    pub fn line(&self, now_ms: u64) -> BundleEventLine<'_> {
-        BundleEventLine {
-            v: egress_policy_engine::LOG_SCHEMA_VERSION,
-            ts: egress_policy_engine::time::rfc3339_millis(now_ms),
-            event: "policy_bundle",
-            body: self,
-        }
+    /// This event as a log line at `now_ms` (its chain fields to be sealed).
+    pub fn line(&self, now_ms: u64) -> EventLine<'_, BundleEvent> {
+        EventLine::new("policy_bundle", now_ms, self)
     }
 }

@@ -16,6 +16,7 @@ pub mod error;
 pub mod headers;
 pub mod keys;
 pub mod log;
+pub mod metrics;
 pub mod mint;
 pub mod plan;
 pub mod signer;

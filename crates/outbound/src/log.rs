@@ -1,8 +1,12 @@
-//! The one decision log line per request.
+//! The lines the Worker writes: one decision line per request, and the event lines beside
+//! them (policy bundles, settings, checkpoints), each sealed into its isolate's chain.
 
+use egress_policy_engine::log::{MAX_LOGGED_METHOD, MAX_LOGGED_QUERY, prefix};
+use egress_policy_engine::log_chain::Trail;
 use egress_policy_engine::{
     Decision, DecisionLog, LOG_SCHEMA_VERSION, Outcome, PathInLogs, PolicyRef, logged_path,
 };
+use serde::Serialize;
 
 use crate::error::RequestError;
 use egress_policy_engine::time::rfc3339_millis;
@@ -33,6 +37,8 @@ pub struct LogFacts<'a> {
     pub error: Option<RequestError>,
     /// Milliseconds from arrival to the response.
     pub duration_ms: u64,
+    /// Whether the request left for the upstream (its fetch was started).
+    pub sent: bool,
 }
 
 /// The log line for `decision`. The query string is included only when the policy sets
@@ -53,21 +59,55 @@ pub fn build(decision: &Decision, facts: &LogFacts<'_>) -> DecisionLog {
         rule: decision.rule.as_ref().map(|rule| rule.id.clone()),
         report_rule: decision.report_rule.as_ref().map(|rule| rule.id.clone()),
         reason: decision.reason_text().map(str::to_owned),
-        method: facts.method.to_owned(),
+        method: prefix(facts.method, MAX_LOGGED_METHOD).to_owned(),
         scheme: target.map(|t| t.scheme.clone()),
         host: target.map(|t| t.host.clone()),
         port: target.map(|t| t.port),
         path_redacted: path.as_ref().is_some_and(|p| p.redacted),
         path: path.and_then(|p| p.path),
         query: target
-            .and_then(|t| t.query.clone())
-            .filter(|_| facts.query_in_logs),
+            .and_then(|t| t.query.as_deref())
+            .filter(|_| facts.query_in_logs)
+            .map(|query| prefix(query, MAX_LOGGED_QUERY).to_owned()),
         credential: decision.credential.clone(),
         policy: facts.policy.clone(),
         status: facts.status,
         error: error.map(str::to_owned),
         duration_ms: facts.duration_ms,
         outcome: Some(Outcome::of(decision.action, facts.status, error)),
+        sent: Some(facts.sent),
+        trail: Trail::default(),
+    }
+}
+
+/// A line that is not a decision: `{"v":2,"ts":..,"event":NAME,..}` with the event's fields
+/// and its chain fields. It has no `decision_id`, so log readers tell it from decision lines.
+#[derive(Clone, Debug, Serialize)]
+pub struct EventLine<'a, B: Serialize> {
+    /// The log schema version.
+    pub v: u32,
+    /// When it happened (RFC 3339, milliseconds).
+    pub ts: String,
+    /// What kind of event: `policy_bundle`, `settings`, `checkpoint`.
+    pub event: &'static str,
+    /// The event's own fields.
+    #[serde(flatten)]
+    pub body: &'a B,
+    /// The isolate's chain.
+    #[serde(flatten)]
+    pub trail: Trail,
+}
+
+impl<'a, B: Serialize> EventLine<'a, B> {
+    /// The `event` line with `body` at `now_ms`, its chain fields to be sealed.
+    pub fn new(event: &'static str, now_ms: u64, body: &'a B) -> EventLine<'a, B> {
+        EventLine {
+            v: LOG_SCHEMA_VERSION,
+            ts: rfc3339_millis(now_ms),
+            event,
+            body,
+            trail: Trail::default(),
+        }
     }
 }
 
@@ -114,6 +154,7 @@ mod tests {
             status: Some(200),
             error: None,
             duration_ms: 12,
+            sent: true,
         }
     }
 
@@ -129,7 +170,7 @@ mod tests {
         let line =
             serde_json::to_string(&build(&decision(), &facts(&policy, &tags, false))).unwrap();
         let expected = json!({
-            "v": 1, "ts": "2026-11-28T12:00:00.123Z", "decision_id": "d-1",
+            "v": 2, "ts": "2026-11-28T12:00:00.123Z", "decision_id": "d-1",
             "customer": "customer-123", "tags": ["prod"], "action": "inject",
             "would_block": true, "rule": "example-api", "report_rule": "staged",
             "reason": null, "method": "GET", "scheme": "https", "host": "api.example.com",
@@ -137,9 +178,10 @@ mod tests {
             "credential": "example-api-jwt",
             "policy": {"name": "platform-egress", "sha256": "ab".repeat(32)},
             "status": 200, "error": null, "duration_ms": 12, "outcome": "injected",
+            "sent": true,
         });
         assert_eq!(serde_json::from_str::<Value>(&line).unwrap(), expected);
-        assert!(line.starts_with(r#"{"v":1,"ts":"#));
+        assert!(line.starts_with(r#"{"v":2,"ts":"#));
         assert!(!line.contains("q-secret"));
         assert!(!line.contains("\"query\""));
     }

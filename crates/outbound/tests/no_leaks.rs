@@ -63,6 +63,7 @@ fn log_line(decision: &Decision, error: Option<RequestError>, status: Option<u16
         status,
         error,
         duration_ms: 3,
+        sent: status.is_some(),
     };
     serde_json::to_string(&build(decision, &facts)).unwrap()
 }

@@ -68,7 +68,7 @@ pub fn classify_line(bytes: &[u8], sink: &mut dyn FnMut(Item)) {
     // Fast path for the common case, a plain decision line: one parse, no intermediate tree.
     if text.starts_with('{')
         && let Ok(log) = serde_json::from_str::<DecisionLog>(text)
-        && log.v == LOG_SCHEMA_VERSION
+        && readable(u64::from(log.v))
     {
         sink(Item::Decision(Box::new(log)));
         return;
@@ -180,8 +180,13 @@ fn classify_message(message: Value, depth: u8, sink: &mut dyn FnMut(Item)) {
     }
 }
 
+/// Whether lines of schema `v` are read: 1 (no chain) and this engine's.
+fn readable(v: u64) -> bool {
+    (1..=u64::from(LOG_SCHEMA_VERSION)).contains(&v)
+}
+
 fn decision(v: Value, line: Value) -> Item {
-    if v.as_u64() != Some(u64::from(LOG_SCHEMA_VERSION)) {
+    if !v.as_u64().is_some_and(readable) {
         return problem(Problem::UnknownVersion, version_label(&v));
     }
     match serde_json::from_value::<DecisionLog>(line) {
@@ -261,7 +266,7 @@ mod tests {
     fn classifies_bad_lines() {
         assert_eq!(kinds(&LINE[..LINE.len() - 10]), ["truncated"]);
         assert_eq!(kinds("not json"), ["invalid_json"]);
-        assert_eq!(kinds(r#"{"v":2,"x":1}"#), ["unknown_version"]);
+        assert_eq!(kinds(r#"{"v":3,"x":1}"#), ["unknown_version"]);
         assert_eq!(kinds(r#"{"v":"1"}"#), ["unknown_version"]);
         assert_eq!(kinds(r#"{"v":1,"ts":"x"}"#), ["invalid_decision"]);
         assert_eq!(kinds(r#"{"hello":1}"#), ["unrecognised"]);

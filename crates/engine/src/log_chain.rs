@@ -1,0 +1,216 @@
+//! What makes each line the Worker writes part of its isolate's chain (log schema 2): the
+//! isolate, the line's sequence number, and a chain value binding the line to every line the
+//! isolate wrote before it. The Worker seals lines ([`Chain::seal`]); `audit` and `replay`
+//! verify them ([`chain_value`]): a line deleted, edited or inserted is found, and with a key
+//! the log sink never holds (`EGRESS_LOG_KEY`) no line can be forged either.
+//!
+//! The chain value of a line is `HMAC-SHA256(key, previous || canonical)` (`chain_alg`
+//! `hmac-sha256`), or without a key `SHA-256(previous || canonical)` (`sha256`: it shows loss
+//! and accidental damage, not forgery), where `previous` is the chain value of the isolate's
+//! previous line (32 zero bytes before its first) and `canonical` the line as JSON without
+//! its `chain` key, object keys sorted, no white space (how `serde_json` writes a `Value`):
+//! a verifier recomputes it from the line as any sink delivers it, whatever order or spacing
+//! the sink gave the keys.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// The engine's version, named in every line (`engine`).
+pub const ENGINE_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// How a line's chain value is computed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ChainAlg {
+    /// Keyed with `EGRESS_LOG_KEY`: lines cannot be forged without the key.
+    #[serde(rename = "hmac-sha256")]
+    HmacSha256,
+    /// No key: loss, edits and reordering show; forgery does not.
+    #[serde(rename = "sha256")]
+    Sha256,
+}
+
+/// The chain fields of a line (absent from lines of schema 1).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Trail {
+    /// The Worker's version (its version metadata binding's id), when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worker: Option<String>,
+    /// The engine's version ([`ENGINE_VERSION`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine: Option<String>,
+    /// The isolate that wrote the line: 16 lower-case hex digits, random per isolate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub isolate: Option<String>,
+    /// The line's number among its isolate's lines, from 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seq: Option<u64>,
+    /// How `chain` is computed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chain_alg: Option<ChainAlg>,
+    /// The line's chain value, 64 lower-case hex digits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chain: Option<String>,
+}
+
+/// The chain value of `line` (any JSON object; its `chain` key is left out) after `previous`.
+pub fn chain_value(previous: &[u8; 32], line: &serde_json::Value, key: Option<&[u8]>) -> [u8; 32] {
+    let mut canonical = line.clone();
+    if let Some(object) = canonical.as_object_mut() {
+        object.remove("chain");
+    }
+    // A `Value`'s object keys are sorted; plain data cannot fail to serialise.
+    let text = serde_json::to_vec(&canonical).unwrap_or_default();
+    match key {
+        Some(key) => hmac_sha256(key, &[previous, &text]),
+        None => {
+            let mut hash = Sha256::new();
+            hash.update(previous);
+            hash.update(&text);
+            hash.finalize().into()
+        }
+    }
+}
+
+/// HMAC-SHA256 (RFC 2104) of the concatenated `parts`.
+fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
+    const BLOCK: usize = 64;
+    let mut block = [0u8; BLOCK];
+    let hashed: [u8; 32];
+    let key = if key.len() > BLOCK {
+        hashed = Sha256::digest(key).into();
+        &hashed[..]
+    } else {
+        key
+    };
+    for (slot, byte) in block.iter_mut().zip(key) {
+        *slot = *byte;
+    }
+    let pad = |byte: u8| block.map(|b| b ^ byte);
+    let mut inner = Sha256::new();
+    inner.update(pad(0x36));
+    for part in parts {
+        inner.update(part);
+    }
+    let mut outer = Sha256::new();
+    outer.update(pad(0x5c));
+    outer.update(inner.finalize());
+    outer.finalize().into()
+}
+
+/// An isolate's chain: what it seals its next line with.
+#[derive(Clone, Debug)]
+pub struct Chain {
+    isolate: String,
+    worker: Option<String>,
+    key: Option<Vec<u8>>,
+    seq: u64,
+    previous: [u8; 32],
+}
+
+impl Chain {
+    /// A new chain for the isolate `isolate` (its random id), of the Worker version `worker`,
+    /// keyed with `key` when the Worker has one.
+    pub fn new(isolate: String, worker: Option<String>, key: Option<Vec<u8>>) -> Chain {
+        Chain {
+            isolate,
+            worker,
+            key,
+            seq: 0,
+            previous: [0; 32],
+        }
+    }
+
+    /// The sequence number the last sealed line got (0 before any).
+    pub fn seq(&self) -> u64 {
+        self.seq
+    }
+
+    /// Fills `trail` (the chain fields of `line`) for the isolate's next line, and its chain
+    /// value over the whole line.
+    pub fn seal<T: Serialize>(&mut self, line: &mut T, trail: impl Fn(&mut T) -> &mut Trail) {
+        self.seq = self.seq.saturating_add(1);
+        *trail(line) = Trail {
+            worker: self.worker.clone(),
+            engine: Some(ENGINE_VERSION.to_owned()),
+            isolate: Some(self.isolate.clone()),
+            seq: Some(self.seq),
+            chain_alg: Some(match self.key {
+                Some(_) => ChainAlg::HmacSha256,
+                None => ChainAlg::Sha256,
+            }),
+            chain: None,
+        };
+        let value = serde_json::to_value(&*line).unwrap_or_default();
+        self.previous = chain_value(&self.previous, &value, self.key.as_deref());
+        trail(line).chain = Some(hex(&self.previous));
+    }
+}
+
+/// Lower-case hex.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// RFC 4231, test cases 1 and 6 (a key longer than the block).
+    #[test]
+    fn hmac_sha256_matches_rfc_4231() {
+        assert_eq!(
+            hex(&hmac_sha256(&[0x0b; 20], &[b"Hi ", b"There"])),
+            "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7"
+        );
+        assert_eq!(
+            hex(&hmac_sha256(
+                &[0xaa; 131],
+                &[b"Test Using Larger Than Block-Size Key - Hash Key First"]
+            )),
+            "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"
+        );
+    }
+
+    #[derive(Serialize)]
+    struct Line {
+        v: u32,
+        text: String,
+        #[serde(flatten)]
+        trail: Trail,
+    }
+
+    #[test]
+    fn a_sealed_line_verifies_and_any_change_does_not() {
+        let mut chain = Chain::new("00112233aabbccdd".into(), None, Some(b"key".to_vec()));
+        let mut lines = Vec::new();
+        for text in ["one", "two", "three"] {
+            let mut line = Line {
+                v: 2,
+                text: text.into(),
+                trail: Trail::default(),
+            };
+            chain.seal(&mut line, |l| &mut l.trail);
+            lines.push(serde_json::to_value(&line).unwrap());
+        }
+        assert_eq!(lines[2]["seq"], 3);
+        assert_eq!(lines[0]["chain_alg"], "hmac-sha256");
+        let verify = |lines: &[serde_json::Value], key: &[u8]| {
+            let mut previous = [0u8; 32];
+            lines.iter().all(|line| {
+                let value = chain_value(&previous, line, Some(key));
+                previous = value;
+                line["chain"] == hex(&value)
+            })
+        };
+        assert!(verify(&lines, b"key"));
+        assert!(!verify(&lines, b"other key"));
+        let mut edited = lines.clone();
+        edited[1]["text"] = "2".into();
+        assert!(!verify(&edited, b"key"));
+        assert!(!verify(&[lines[0].clone(), lines[2].clone()], b"key"));
+        // Key order and spacing as a sink delivers them do not matter.
+        let reordered: serde_json::Value =
+            serde_json::from_str(&lines[0].to_string().replace(',', ", ")).unwrap();
+        assert!(verify(&[reordered], b"key"));
+    }
+}

@@ -1,0 +1,143 @@
+//! One Analytics Engine data point per line the Worker writes, for the dashboards and alerts
+//! of docs/deploy.md ("Metrics and alerts"). The layout is a contract (the SQL there reads
+//! it): the customer is the index, so Analytics Engine samples per customer;
+//!
+//! | field | decision | checkpoint | policy_bundle |
+//! | --- | --- | --- | --- |
+//! | index1 | customer (`""` when none) | `""` | `""` |
+//! | blob1 | `decision` | `checkpoint` | `policy_bundle` |
+//! | blob2 | action | | status |
+//! | blob3 | outcome | | |
+//! | blob4 | rule | | |
+//! | blob5 | report_rule | | |
+//! | blob6 | reason | | reason |
+//! | blob7 | credential | | |
+//! | blob8 | error | | |
+//! | blob9 | host | | |
+//! | blob10 | policy sha256 | policy sha256 | policy sha256 (active) |
+//! | blob11 | policy source | policy source | policy source (active) |
+//! | blob12 | isolate | isolate | isolate |
+//! | blob13 | decision_id | chain | |
+//! | double1 | duration_ms | | |
+//! | double2 | seq | seq | seq |
+//! | double3 | would_block (0/1) | | |
+//! | double4 | status (0 when none) | | |
+//! | double5 | policy serial | policy serial | serial of the bundle read |
+//! | double6 | sent (0/1) | | |
+//!
+//! Empty text is `""`, a missing number 0. The index is at most the first 96 bytes of the
+//! customer (Analytics Engine refuses a longer index; a customer name may have 256). The data point also anchors the log: each one names
+//! its isolate and sequence number outside the log channel, so `audit --anchors` finds lines
+//! deleted from the log.
+
+use egress_policy_engine::log::prefix;
+use egress_policy_engine::{DecisionLog, PolicyRef};
+
+/// The longest index Analytics Engine takes, in bytes.
+pub const MAX_INDEX_BYTES: usize = 96;
+use serde::Serialize;
+
+/// A data point as `writeDataPoint` takes it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct DataPoint {
+    /// The sampling key: the customer.
+    pub indexes: [String; 1],
+    /// Text fields, by position (see the module docs).
+    pub blobs: Vec<String>,
+    /// Numbers, by position.
+    pub doubles: Vec<f64>,
+}
+
+/// The data point of a decision line.
+pub fn decision(line: &DecisionLog) -> DataPoint {
+    let text = |value: Option<&str>| value.unwrap_or_default().to_owned();
+    let flag = |value: bool| if value { 1.0 } else { 0.0 };
+    DataPoint {
+        indexes: [prefix(
+            line.customer.as_deref().unwrap_or_default(),
+            MAX_INDEX_BYTES,
+        )
+        .to_owned()],
+        blobs: vec![
+            "decision".to_owned(),
+            line.action.as_str().to_owned(),
+            line.outcome().as_str().to_owned(),
+            text(line.rule.as_deref()),
+            text(line.report_rule.as_deref()),
+            text(line.reason.as_deref()),
+            text(line.credential.as_deref()),
+            text(line.error.as_deref()),
+            text(line.host.as_deref()),
+            line.policy.sha256.clone(),
+            source(&line.policy),
+            text(line.trail.isolate.as_deref()),
+            line.decision_id.clone(),
+        ],
+        doubles: vec![
+            number(line.duration_ms),
+            number(line.trail.seq.unwrap_or(0)),
+            flag(line.would_block),
+            f64::from(line.status.unwrap_or(0)),
+            number(line.policy.serial.unwrap_or(0)),
+            flag(line.sent()),
+        ],
+    }
+}
+
+/// The data point of an event line (`checkpoint` or `policy_bundle`): `status`, `reason` and
+/// `serial` as the event has them, `policy` the policy deciding, `trail` its chain fields.
+pub fn event(
+    kind: &str,
+    status: Option<&str>,
+    reason: Option<&str>,
+    serial: Option<u64>,
+    policy: &PolicyRef,
+    trail: &egress_policy_engine::log_chain::Trail,
+) -> DataPoint {
+    let text = |value: Option<&str>| value.unwrap_or_default().to_owned();
+    let empty = String::new;
+    DataPoint {
+        indexes: [empty()],
+        blobs: vec![
+            kind.to_owned(),
+            text(status),
+            empty(),
+            empty(),
+            empty(),
+            text(reason),
+            empty(),
+            empty(),
+            empty(),
+            policy.sha256.clone(),
+            source(policy),
+            text(trail.isolate.as_deref()),
+            text(trail.chain.as_deref()),
+        ],
+        doubles: vec![
+            0.0,
+            number(trail.seq.unwrap_or(0)),
+            0.0,
+            0.0,
+            number(serial.or(policy.serial).unwrap_or(0)),
+            0.0,
+        ],
+    }
+}
+
+fn source(policy: &PolicyRef) -> String {
+    policy
+        .source
+        .map(|source| source.as_str().to_owned())
+        .unwrap_or_default()
+}
+
+/// A count as Analytics Engine stores numbers (exact up to 2^53, far above any serial,
+/// sequence number or duration here).
+fn number(value: u64) -> f64 {
+    #[expect(
+        clippy::cast_precision_loss,
+        reason = "serials, sequence numbers and durations stay far below 2^53"
+    )]
+    let value = value as f64;
+    value
+}

@@ -1,0 +1,182 @@
+//! Every line the Worker writes: sealed into the isolate's chain (`isolate`, `seq`, `chain`,
+//! its Worker and engine versions), written with `console.log` as one plain JS object (so
+//! Workers Logs indexes its fields and Tail Workers receive it structured), and with an
+//! Analytics Engine data point when the `EGRESS_METRICS` binding is there.
+//!
+//! The isolate's first line is a checkpoint, and so is its first line after every
+//! `EGRESS_LOG_CHECKPOINT_SECS`: its data point is the anchor `audit --anchors` holds the log
+//! to, outside the log channel (docs/decision-log.md, "What the chain proves").
+
+use std::cell::RefCell;
+
+use egress_policy_engine::DecisionLog;
+use egress_policy_engine::log_chain::{Chain, hex};
+use egress_policy_outbound::log::EventLine;
+use egress_policy_outbound::metrics::{self, DataPoint};
+use serde::Serialize;
+use wasm_bindgen::JsValue;
+use worker::Env;
+
+use crate::live::embedded_ref;
+use crate::runtime::{guarded, now_ms};
+use crate::settings::settings;
+
+/// An isolate's chain and when it last wrote a checkpoint.
+struct Journal {
+    chain: Chain,
+    checkpoint_ms: u64,
+    last_checkpoint_ms: Option<u64>,
+}
+
+thread_local! {
+    static JOURNAL: RefCell<Option<Journal>> = const { RefCell::new(None) };
+}
+
+/// What a `misconfigured` line says: the setting at fault, never its value.
+#[derive(Serialize)]
+struct Misconfigured<'a> {
+    status: &'static str,
+    reason: &'a str,
+    active: &'static egress_policy_engine::PolicyRef,
+}
+
+/// A checkpoint line has no fields but its chain's.
+#[derive(Serialize)]
+struct Checkpoint {}
+
+/// Writes a decision line (after a checkpoint, when one is due).
+pub fn decision(env: &Env, mut line: DecisionLog) {
+    with_journal(env, |journal| {
+        journal.checkpoint_if_due(env);
+        journal.chain.seal(&mut line, |l| &mut l.trail);
+        write(&line);
+        record(env, &metrics::decision(&line));
+    });
+}
+
+/// Writes a policy bundle event's line.
+pub fn bundle_event(env: &Env, event: &egress_policy_outbound::bundle_state::BundleEvent) {
+    with_journal(env, |journal| {
+        let mut line = event.line(now_ms());
+        journal.chain.seal(&mut line, |l| &mut l.trail);
+        write(&line);
+        let status = serde_json::to_value(event.status).ok();
+        record(
+            env,
+            &metrics::event(
+                "policy_bundle",
+                status.as_ref().and_then(|s| s.as_str()),
+                event.reason,
+                event.serial,
+                &event.active,
+                &line.trail,
+            ),
+        );
+    });
+}
+
+impl Journal {
+    /// The first line of the isolate, and the first after the interval, is preceded by a
+    /// checkpoint.
+    fn checkpoint_if_due(&mut self, env: &Env) {
+        let now = now_ms();
+        if self
+            .last_checkpoint_ms
+            .is_some_and(|last| now.saturating_sub(last) < self.checkpoint_ms)
+        {
+            return;
+        }
+        self.last_checkpoint_ms = Some(now);
+        let mut line = EventLine::new("checkpoint", now, &Checkpoint {});
+        self.chain.seal(&mut line, |l| &mut l.trail);
+        write(&line);
+        record(
+            env,
+            &metrics::event("checkpoint", None, None, None, embedded_ref(), &line.trail),
+        );
+    }
+}
+
+/// Runs `f` with the isolate's journal, made on its first line (which then names what of the
+/// settings could not be used).
+fn with_journal(env: &Env, f: impl FnOnce(&mut Journal)) {
+    let _done = guarded(|| {
+        JOURNAL.with(|cell| {
+            let Ok(mut slot) = cell.try_borrow_mut() else {
+                return;
+            };
+            let fresh = slot.is_none();
+            let journal = slot.get_or_insert_with(|| {
+                let settings = settings(env);
+                Journal {
+                    chain: Chain::new(
+                        isolate_id(),
+                        settings.worker_version.clone(),
+                        settings.log_key.clone(),
+                    ),
+                    checkpoint_ms: settings.checkpoint_ms,
+                    last_checkpoint_ms: None,
+                }
+            });
+            if fresh {
+                journal.checkpoint_if_due(env);
+                for (event, reason) in &settings(env).problems {
+                    let body = Misconfigured {
+                        status: "misconfigured",
+                        reason,
+                        active: embedded_ref(),
+                    };
+                    let mut line = EventLine::new(event, now_ms(), &body);
+                    journal.chain.seal(&mut line, |l| &mut l.trail);
+                    write(&line);
+                }
+            }
+            f(journal);
+        });
+    });
+}
+
+/// 64 random bits, as 16 hex digits; should the runtime's randomness fail, the time (still
+/// told apart by `worker` and the chain).
+fn isolate_id() -> String {
+    let mut bytes = [0u8; 8];
+    match getrandom::fill(&mut bytes) {
+        Ok(()) => hex(&bytes),
+        Err(_) => format!("{:016x}", now_ms()),
+    }
+}
+
+/// `console.log` of one line as a plain JS object.
+fn write(line: &impl Serialize) {
+    let Ok(json) = serde_json::to_string(line) else {
+        return;
+    };
+    // JSON.parse of serde_json's own output cannot fail; if it did, the text is logged rather
+    // than nothing.
+    let object = js_sys::JSON::parse(&json).unwrap_or_else(|_| JsValue::from_str(&json));
+    web_sys::console::log_1(&object);
+}
+
+/// `env.EGRESS_METRICS.writeDataPoint(point)`, not awaited (it returns nothing), when the
+/// binding is there.
+fn record(env: &Env, point: &DataPoint) {
+    let Ok(dataset) = js_sys::Reflect::get(env, &JsValue::from_str("EGRESS_METRICS")) else {
+        return;
+    };
+    if dataset.is_undefined() || dataset.is_null() {
+        return;
+    }
+    let Ok(write) = js_sys::Reflect::get(&dataset, &JsValue::from_str("writeDataPoint")) else {
+        return;
+    };
+    let Some(point) = serde_json::to_string(point)
+        .ok()
+        .and_then(|json| js_sys::JSON::parse(&json).ok())
+    else {
+        return;
+    };
+    if write.is_function() {
+        let write: js_sys::Function = wasm_bindgen::JsCast::unchecked_into(write);
+        let _ = js_sys::Reflect::apply(&write, &dataset, &js_sys::Array::of1(&point));
+    }
+}
