@@ -15,7 +15,7 @@ use egress_policy_engine::bundle::{self, HEAD_LEN, SigningKey};
 use egress_policy_engine::time::rfc3339_millis;
 use jsonwebtoken::EncodingKey;
 
-use crate::error::{read, read_text, write};
+use crate::error::{read, read_text, write, writing};
 use crate::policy_source::{self, DEFAULT_POLICY};
 use crate::{CliError, Outcome};
 
@@ -114,10 +114,7 @@ pub fn run(args: &Args) -> Result<Outcome, CliError> {
     write(output, &sealed)?;
     write(&head_path, bundle::head_of(&sealed).unwrap_or_default())?;
     if let Some(dir) = &args.archive {
-        std::fs::create_dir_all(dir).map_err(|source| CliError::Write {
-            path: dir.clone(),
-            source,
-        })?;
+        writing(dir, std::fs::create_dir_all(dir))?;
         let archived = dir.join(format!("{}.artifact", policy.sha256()));
         write(&archived, &artefact)?;
         writeln!(out, "archived:        {}", archived.display())?;

@@ -3,7 +3,7 @@
 use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};
 
-use crate::error::{read_text, write};
+use crate::error::{read_text, toml_files, write, writing};
 use crate::fmt::{FormatError, format};
 use crate::{CliError, Outcome};
 
@@ -61,16 +61,8 @@ fn default_files() -> Result<Vec<PathBuf>, CliError> {
     if !main.exists() {
         return Err(CliError::Usage("no FILES given and no `policy/policy.toml` here; run from the repository root or name the files".into()));
     }
-    let mut files = vec![main];
-    if let Ok(entries) = std::fs::read_dir("policy/examples") {
-        let mut found: Vec<PathBuf> = entries
-            .filter_map(Result::ok)
-            .map(|e| e.path())
-            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-            .collect();
-        found.sort();
-        files.extend(found);
-    }
+    let examples = toml_files(Path::new("policy/examples")).unwrap_or_default();
+    let files = std::iter::once(main).chain(examples).collect();
     Ok(files)
 }
 
@@ -105,10 +97,7 @@ fn format_file(path: &Path, check: bool) -> Result<bool, CliError> {
         temp.push(".fmt-tmp");
         let temp = PathBuf::from(temp);
         write(&temp, &formatted)?;
-        std::fs::rename(&temp, path).map_err(|source| CliError::Write {
-            path: path.to_owned(),
-            source,
-        })?;
+        writing(path, std::fs::rename(&temp, path))?;
     }
     Ok(true)
 }

@@ -6,9 +6,9 @@ use std::fmt;
 
 use serde::Serialize;
 
-use super::compare::{ChangeKind, Difference, Effect, Outcome};
+use super::compare::{ChangeKind, Differences, Effect, Outcome};
 use super::list_probes::LIST_ORIGIN_PREFIX;
-use super::probe_set::{Audience, ProbeSet, RequestShape, Side};
+use super::probe_set::{Audience, HostProbe, ProbeSet, RequestShape, Side};
 
 /// Which customers a change applies to, relative to the customers and tags the policies name.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -121,30 +121,17 @@ pub struct Group {
     pub hosts: Vec<HostChange>,
 }
 
-type PointKey = (ChangeKind, Outcome, Outcome, usize, usize);
-type GroupKey = (ChangeKind, Outcome, Outcome, Scope);
-
 /// Groups differences; widening groups first, then by kind.
-pub fn group(set: &ProbeSet, differences: &[Difference]) -> Vec<Group> {
-    let mut points: BTreeMap<PointKey, BTreeSet<usize>> = BTreeMap::new();
-    for d in differences {
-        points
-            .entry((d.kind, d.old.clone(), d.new.clone(), d.host, d.request))
-            .or_default()
-            .insert(d.audience);
-    }
+pub fn group(set: &ProbeSet, differences: Differences) -> Vec<Group> {
+    type GroupKey = (ChangeKind, Outcome, Outcome, Scope);
     let mut groups: BTreeMap<GroupKey, BTreeMap<usize, Vec<usize>>> = BTreeMap::new();
-    for ((kind, old, new, host, request), audiences) in points {
+    for ((kind, old, new, host, request), audiences) in differences {
         let Some(probe) = set.hosts.get(host) else {
             continue;
         };
         let scope = summarise(&probe.audiences, &audiences);
-        groups
-            .entry((kind, old, new, scope))
-            .or_default()
-            .entry(host)
-            .or_default()
-            .push(request);
+        let hosts = groups.entry((kind, old, new, scope)).or_default();
+        hosts.entry(host).or_default().push(request);
     }
     let mut out: Vec<Group> = groups
         .into_iter()
@@ -157,25 +144,25 @@ pub fn group(set: &ProbeSet, differences: &[Difference]) -> Vec<Group> {
             new,
             scope_text: scope.to_string(),
             scope,
-            hosts: hosts
-                .into_iter()
-                .filter_map(|(host, requests)| {
-                    let probe = set.hosts.get(host)?;
-                    Some(HostChange {
-                        host: probe.host.clone(),
-                        from_patterns: origin_labels(&probe.origins),
-                        all_requests: requests.len() == probe.requests.len(),
-                        requests: requests
-                            .iter()
-                            .filter_map(|r| probe.requests.get(*r).cloned())
-                            .collect(),
-                    })
-                })
+            hosts: (hosts.into_iter())
+                .filter_map(|(host, requests)| Some(host_change(set.hosts.get(host)?, &requests)))
                 .collect(),
         })
         .collect();
     out.sort_by_key(|g| (!g.widening, g.kind));
     out
+}
+
+/// The requests `requests` (indices) to the probed host `probe`.
+fn host_change(probe: &HostProbe, requests: &[usize]) -> HostChange {
+    HostChange {
+        host: probe.host.clone(),
+        from_patterns: origin_labels(&probe.origins),
+        all_requests: requests.len() == probe.requests.len(),
+        requests: (requests.iter())
+            .filter_map(|r| probe.requests.get(*r).cloned())
+            .collect(),
+    }
 }
 
 /// "`*.example.com` (old, new)", "list `feed` (new)": each pattern or list once, with the

@@ -84,13 +84,6 @@ pub struct HostProbe {
     pub audiences: Vec<Audience>,
 }
 
-impl HostProbe {
-    /// How many requests this host contributes.
-    pub fn len(&self) -> usize {
-        self.requests.len() * self.audiences.len()
-    }
-}
-
 /// Every probe for two policies.
 #[derive(Clone, Debug)]
 pub struct ProbeSet {
@@ -103,7 +96,10 @@ pub struct ProbeSet {
 impl ProbeSet {
     /// How many requests are decided (under each policy).
     pub fn len(&self) -> usize {
-        self.hosts.iter().map(HostProbe::len).sum()
+        self.hosts
+            .iter()
+            .map(|h| h.requests.len() * h.audiences.len())
+            .sum()
     }
 }
 
