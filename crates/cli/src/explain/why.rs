@@ -50,42 +50,39 @@ pub fn why(
         target,
         file_name,
     };
-    let first = |(action, mode): (Action, Mode)| {
+    let first = |action: Action, mode: Mode| {
         let mut matched = trace.rules.iter().filter(|r| r.matched);
         matched.find(|r| (r.rule.action, r.rule.mode) == (action, mode))
     };
-    let [block, report, inject, pass] = [
-        (Action::Block, Mode::Enforce),
-        (Action::Block, Mode::Report),
-        (Action::Inject, Mode::Enforce),
-        (Action::Pass, Mode::Enforce),
-    ]
-    .map(first);
-    let kinds = [("block", block), ("report-mode block", report)];
-    let kinds = kinds
-        .into_iter()
-        .chain([("inject", inject), ("pass", pass)]);
-    let shown = kinds.filter(|(kind, found)| *kind != "report-mode block" || found.is_some());
-    let mut lines: Vec<String> = shown.map(|(kind, r)| rendered.first(kind, r)).collect();
+    let (block, report) = (
+        first(Action::Block, Mode::Enforce),
+        first(Action::Block, Mode::Report),
+    );
+    let (inject, pass) = (
+        first(Action::Inject, Mode::Enforce),
+        first(Action::Pass, Mode::Enforce),
+    );
+    let mut lines = vec![rendered.first("block", block)];
+    lines.extend(report.map(|r| rendered.first("report-mode block", Some(r))));
+    lines.push(rendered.first("inject", inject));
+    lines.push(rendered.first("pass", pass));
     let near_misses = trace.rules.iter().filter(|r| !r.matched);
     let near_misses = near_misses.filter(|r| !r.rule.applies_to_every_host());
-    lines.extend(
-        near_misses
-            .take(MAX_NEAR_MISSES)
-            .filter_map(|r| rendered.near_miss(r)),
-    );
+    let near_misses = near_misses.take(MAX_NEAR_MISSES);
+    lines.extend(near_misses.filter_map(|r| rendered.near_miss(r)));
     let found = [block, inject, pass].map(|r| r.is_some());
     lines.push(deciding_line(found, report_all).to_owned());
     let mut deciding = [block, inject, pass].into_iter().flatten();
     let deciding = deciding.find(|r| decision.rule.as_ref().is_some_and(|d| d.id == r.rule.id));
     lines.extend(rendered.after_rules(decision, deciding));
+    let deciding_pattern = deciding.and_then(|r| match r.host.as_ref()? {
+        HostMatch::Pattern(p) | HostMatch::Embedded(p) => Some(p.to_string()),
+        HostMatch::List(list, _) => Some(list.id.clone()),
+        HostMatch::Every => None,
+    });
     Why {
         lines,
-        deciding_pattern: deciding.and_then(|r| match r.host.as_ref()? {
-            HostMatch::Pattern(p) | HostMatch::Embedded(p) => Some(p.to_string()),
-            HostMatch::List(list, _) => Some(list.id.clone()),
-            HostMatch::Every => None,
-        }),
+        deciding_pattern,
     }
 }
 

@@ -7,8 +7,6 @@
 
 mod decor;
 
-use std::fmt;
-
 use crate::source_position::position;
 use egress_policy_engine::fields as order;
 use toml_edit::{Array, Decor, DocumentMut, InlineTable, Item, Table, Value};
@@ -20,23 +18,14 @@ pub const MAX_WIDTH: usize = 80;
 const INDENT: &str = "  ";
 
 /// Why a file was not formatted.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FormatError {
     /// Not valid TOML: the parser's message with line and column.
+    #[error("not valid TOML: {0}")]
     Parse(String),
     /// The formatted text would not hold the same data (a bug: nothing is written).
+    #[error("formatting would change the file's data; left unchanged (please report this)")]
     ChangedMeaning,
-}
-
-impl fmt::Display for FormatError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            FormatError::Parse(message) => write!(f, "not valid TOML: {message}"),
-            FormatError::ChangedMeaning => f.write_str(
-                "formatting would change the file's data; left unchanged (please report this)",
-            ),
-        }
-    }
 }
 
 /// Formats a policy file's text.

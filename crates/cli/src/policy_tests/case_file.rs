@@ -170,43 +170,34 @@ impl Reader<'_> {
     fn expectation(&mut self, table: &DeTable<'_>, span: Range<usize>) -> Option<Expectation> {
         let before = self.errors.len();
         self.unknown_keys(table, "`expect`", &EXPECT_KEYS);
-        let mut expect = Vec::new();
-        // In this order so that errors come in the order of the format's description.
-        for key in [
-            "action",
-            "would_block",
-            "rule",
-            "report_rule",
-            "reason",
-            "credential",
-        ] {
-            let value = match key {
-                "action" if table.get(key).is_none() => {
-                    self.error(Some(span.clone()), "`expect` needs an `action`");
-                    continue;
-                }
-                "action" => self.typed(
-                    table,
-                    key,
-                    "must be one of `block`, `inject`, `pass`",
-                    |v| {
-                        v.as_str()
-                            .filter(|a| ["block", "inject", "pass"].contains(a))
-                            .map(Value::from)
-                    },
-                ),
-                "would_block" => self.typed(table, key, "must be `true` or `false`", |v| {
-                    v.as_bool().map(Value::from)
-                }),
-                _ => self.string(table, key).map(Value::from),
-            };
-            match (key, value) {
-                (_, Some(value)) => expect.push((key, value)),
-                ("rule", None) => expect.push((key, Value::Null)),
-                _ => {}
-            }
+        // Read in this order so that errors come in the order of the format's description.
+        if table.get("action").is_none() {
+            self.error(Some(span), "`expect` needs an `action`");
         }
-        expect.sort_by_key(|(key, _)| EXPECT_KEYS.iter().position(|k| k == key));
+        let action = self.typed(
+            table,
+            "action",
+            "must be one of `block`, `inject`, `pass`",
+            |v| {
+                let action = v
+                    .as_str()
+                    .filter(|a| ["block", "inject", "pass"].contains(a));
+                action.map(Value::from)
+            },
+        );
+        let would_block = self.typed(table, "would_block", "must be `true` or `false`", |v| {
+            v.as_bool().map(Value::from)
+        });
+        let [rule, report_rule, reason, credential] =
+            ["rule", "report_rule", "reason", "credential"]
+                .map(|key| self.string(table, key).map(Value::from));
+        // `rule` is always checked: not given, no rule may decide.
+        let rule = Some(rule.unwrap_or(Value::Null));
+        let values = [action, rule, would_block, report_rule, reason, credential];
+        let expect = EXPECT_KEYS.into_iter().zip(values);
+        let expect = expect
+            .filter_map(|(key, value)| Some((key, value?)))
+            .collect();
         (self.errors.len() == before).then_some(expect)
     }
 
