@@ -77,11 +77,11 @@ pub fn run(args: &Args) -> Result<Outcome, CliError> {
     if let Some(Inspect::Inspect { file, public_key }) = &args.inspect {
         return inspect(&mut out, file, public_key.as_deref());
     }
-    let key_file = args
-        .key_file
-        .as_deref()
-        .ok_or_else(|| usage("--key-file"))?;
-    let key = signing_key(key_file)?;
+    let key = signing_key(
+        args.key_file
+            .as_deref()
+            .ok_or_else(|| usage("--key-file"))?,
+    )?;
     let signer = bundle::public_key_to_text(key.verifying_key().as_bytes());
     if args.print_public_key {
         writeln!(out, "{signer}")?;
@@ -108,9 +108,7 @@ pub fn run(args: &Args) -> Result<Outcome, CliError> {
             bundle::ENVIRONMENT_LEN
         ))
     })?;
-    let mut head_path = output.as_os_str().to_owned();
-    head_path.push(".head");
-    let head_path = PathBuf::from(head_path);
+    let head_path = output.with_added_extension("head");
     write(output, &sealed)?;
     write(&head_path, bundle::head_of(&sealed).unwrap_or_default())?;
     if let Some(dir) = &args.archive {
@@ -119,13 +117,15 @@ pub fn run(args: &Args) -> Result<Outcome, CliError> {
         write(&archived, &artefact)?;
         writeln!(out, "archived:        {}", archived.display())?;
     }
-    writeln!(
-        out,
-        "bundled {} -> {}: serial {serial}, {} bytes; head {}\npolicy sha256:   {}\nenvironment:     {environment}\nsigned by:       {signer}",
+    let (file, output, head) = (
         loaded.source.file_name(),
         output.display(),
-        sealed.len(),
         head_path.display(),
+    );
+    writeln!(
+        out,
+        "bundled {file} -> {output}: serial {serial}, {} bytes; head {head}\npolicy sha256:   {}\nenvironment:     {environment}\nsigned by:       {signer}",
+        sealed.len(),
         policy.sha256(),
     )?;
     Ok(Outcome::Ok)

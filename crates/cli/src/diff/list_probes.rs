@@ -34,18 +34,10 @@ pub fn list_hosts(old: &CompiledPolicy, new: &CompiledPolicy) -> Vec<(String, St
             .any(|l| l.matching == ListMatch::Subdomains);
         let mut picked: Vec<(String, Side)> = Vec::new();
         if let (Some(b), Some(a)) = (before, after) {
-            let mut taken = (0, 0);
-            for (name, side) in only_in_one(b, a) {
-                let count = match side {
-                    Side::Old => &mut taken.0,
-                    Side::New => &mut taken.1,
-                };
-                if *count < CHANGED_NAMES {
-                    *count += 1;
-                    picked.push((name, side));
-                } else if taken.0 == taken.1 {
-                    break;
-                }
+            // Hosts are collected in a map: the order they are picked in does not matter.
+            for side in [Side::Old, Side::New] {
+                let changed = only_in_one(b, a).filter(|(_, s)| *s == side);
+                picked.extend(changed.take(CHANGED_NAMES));
             }
         }
         let first = if before.is_some() && after.is_some() {

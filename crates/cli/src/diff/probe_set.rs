@@ -107,14 +107,12 @@ impl ProbeSet {
 pub fn probes(old: &CompiledPolicy, new: &CompiledPolicy) -> ProbeSet {
     let mut hosts: BTreeMap<String, BTreeSet<(String, Side)>> = BTreeMap::new();
     for (side, policy) in [(Side::Old, old), (Side::New, new)] {
-        for rule in policy.rules() {
-            for pattern in rule.hosts.iter().flatten() {
-                for host in pattern_hosts(pattern) {
-                    hosts
-                        .entry(host)
-                        .or_default()
-                        .insert((pattern.to_string(), side));
-                }
+        for pattern in policy.rules().iter().flat_map(|r| r.hosts.iter().flatten()) {
+            for host in pattern_hosts(pattern) {
+                hosts
+                    .entry(host)
+                    .or_default()
+                    .insert((pattern.to_string(), side));
             }
         }
     }
