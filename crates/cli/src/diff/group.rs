@@ -172,17 +172,17 @@ fn origin_labels(origins: &BTreeSet<(String, Side)>) -> Vec<String> {
     for (pattern, side) in origins {
         by_pattern.entry(pattern).or_default().push(side.as_str());
     }
-    by_pattern
-        .into_iter()
-        .map(|(pattern, sides)| {
-            // A domain list's origin already reads "list `ID`" (never a host pattern).
-            if pattern.starts_with(LIST_ORIGIN_PREFIX) {
-                format!("{pattern} ({})", sides.join(", "))
-            } else {
-                format!("`{pattern}` ({})", sides.join(", "))
-            }
-        })
-        .collect()
+    let labels = by_pattern.into_iter().map(|(pattern, sides)| {
+        // A domain list's origin already reads "list `ID`" (never a host pattern).
+        let list = pattern.starts_with(LIST_ORIGIN_PREFIX);
+        let pattern = if list {
+            pattern.to_owned()
+        } else {
+            format!("`{pattern}`")
+        };
+        format!("{pattern} ({})", sides.join(", "))
+    });
+    labels.collect()
 }
 
 /// Describes the audiences `hit` out of `grid` as compactly as the grid allows.
