@@ -102,11 +102,11 @@ pub fn parse(text: &str) -> Result<Vec<TestCase>, Vec<CaseError>> {
     if cases.is_empty() && reader.errors.is_empty() {
         reader.error(None, "no test cases: add `[[case]]` tables");
     }
-    if reader.errors.is_empty() {
-        Ok(cases)
-    } else {
-        Err(reader.errors)
-    }
+    reader
+        .errors
+        .is_empty()
+        .then_some(cases)
+        .ok_or(reader.errors)
 }
 
 /// A test file being read, and the mistakes found so far.
@@ -138,15 +138,13 @@ impl Reader<'_> {
                 .map(|item| item.get_ref().as_str().map(str::to_owned))
                 .collect()
         });
-        let expect = match table.get("expect") {
-            Some(value) => match value.get_ref() {
-                DeValue::Table(expect) => self.expectation(expect, value.span()),
-                _ => {
-                    let must = "`expect` must be a table, e.g. `expect = { action = \"block\", rule = \"id\" }`";
-                    self.error(Some(value.span()), must);
-                    None
-                }
-            },
+        let expect = match table.get("expect").map(|v| (v.get_ref(), v.span())) {
+            Some((DeValue::Table(expect), at)) => self.expectation(expect, at),
+            Some((_, at)) => {
+                let must = "`expect` must be a table, e.g. `expect = { action = \"block\", rule = \"id\" }`";
+                self.error(Some(at), must);
+                None
+            }
             None => {
                 let needs = "a case needs `expect = { action = \"...\", rule = \"...\" }`";
                 self.error(Some(span.clone()), needs);
