@@ -16,7 +16,6 @@ mod list_reader;
 mod logs;
 mod policy_source;
 mod policy_tests;
-mod source_position;
 
 use std::io::ErrorKind;
 use std::process::ExitCode;

@@ -7,8 +7,8 @@ use egress_policy_engine::{Diagnostic, Severity};
 use serde::Serialize;
 
 use crate::policy_source::{self, DEFAULT_POLICY, PolicySource};
-use crate::source_position::position;
 use crate::{CliError, Outcome};
+use egress_policy_engine::diagnostic::locate as position;
 
 /// Arguments of `check`.
 #[derive(Debug, clap::Args)]

@@ -39,34 +39,32 @@ pub enum Scope {
 
 impl fmt::Display for Scope {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let tag_labels = |tags: &[Vec<String>]| joined(tags.iter().map(|t| tag_label(t)), "; ");
         match self {
             Scope::AllCustomers => f.write_str("all customers"),
             Scope::Customers { customers, except } if customers.contains(&None) => {
                 write!(f, "all customers except {}", quoted(except))
             }
             Scope::Customers { customers, .. } => {
-                let names: Vec<String> = customers.iter().flatten().cloned().collect();
-                write!(f, "only customers {}", quoted(&names))
+                write!(f, "only customers {}", quoted(customers.iter().flatten()))
             }
             Scope::Tags { tags, except } if tags.contains(&Vec::new()) => {
-                let names: Vec<String> = except.iter().map(|t| tag_label(t)).collect();
-                write!(f, "all customers except those with {}", names.join("; "))
+                write!(f, "all customers except those with {}", tag_labels(except))
             }
-            Scope::Tags { tags, .. } => {
-                let names: Vec<String> = tags.iter().map(|t| tag_label(t)).collect();
-                write!(f, "only customers with {}", names.join("; "))
-            }
+            Scope::Tags { tags, .. } => write!(f, "only customers with {}", tag_labels(tags)),
             Scope::Audiences { audiences } => {
-                let names: Vec<String> = audiences.iter().map(audience_label).collect();
-                write!(f, "{}", names.join("; "))
+                f.write_str(&joined(audiences.iter().map(audience_label), "; "))
             }
         }
     }
 }
 
-fn quoted(names: &[String]) -> String {
-    let names: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
-    names.join(", ")
+fn joined(items: impl Iterator<Item = String>, separator: &str) -> String {
+    items.collect::<Vec<_>>().join(separator)
+}
+
+fn quoted<'n>(names: impl IntoIterator<Item = &'n String>) -> String {
+    joined(names.into_iter().map(|n| format!("`{n}`")), ", ")
 }
 
 /// "`acme` (tag `prod`)", "any other customer (no listed tag)"

@@ -6,7 +6,6 @@ use std::fmt::Write as _;
 use egress_policy_engine::{CompiledPolicy, Decision, Mode, Request, RuleRef, Trace};
 
 use super::why;
-use crate::source_position::line_text;
 
 /// How many lines of a rule's table are quoted at most.
 const MAX_RULE_LINES: usize = 12;
@@ -97,6 +96,12 @@ fn quote_rule(text: &str, rule: &RuleRef, pattern: Option<&str>) -> String {
         let _ = writeln!(out, "{marker} {number:>width$} | {line}");
     }
     out
+}
+
+/// The text of 1-based line `line`, without its line ending.
+fn line_text(text: &str, line: usize) -> Option<&str> {
+    let line = text.lines().nth(line.checked_sub(1)?)?;
+    Some(line.strip_suffix('\r').unwrap_or(line))
 }
 
 /// `raw` with the password of any userinfo replaced by `***`, for display: a URL given on the

@@ -7,7 +7,7 @@
 
 mod decor;
 
-use crate::source_position::position;
+use egress_policy_engine::diagnostic::locate as position;
 use egress_policy_engine::fields as order;
 use toml_edit::{Array, Decor, DocumentMut, InlineTable, Item, Table, Value};
 

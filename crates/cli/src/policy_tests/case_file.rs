@@ -6,7 +6,7 @@ use serde_json::Value;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
-use crate::source_position::position;
+use egress_policy_engine::diagnostic::locate as position;
 use egress_policy_engine::did_you_mean;
 
 /// Keys a `[[case]]` table may have.
