@@ -195,13 +195,11 @@ fn inspect(
     };
     let trusted = bundle::public_key_from_text(text)
         .ok_or_else(|| CliError::Usage("--public-key is not an Ed25519 public key".to_owned()))?;
-    match bundle::verify_head(&head.bytes, &trusted, &head.environment) {
-        Ok(_) => writeln!(out, "signature:       verifies with {}", text.trim())?,
-        Err(e) => {
-            writeln!(out, "signature:       refused: {e}")?;
-            return Ok(Outcome::Failed);
-        }
+    if let Err(e) = bundle::verify_head(&head.bytes, &trusted, &head.environment) {
+        writeln!(out, "signature:       refused: {e}")?;
+        return Ok(Outcome::Failed);
     }
+    writeln!(out, "signature:       verifies with {}", text.trim())?;
     Ok(Outcome::Ok)
 }
 

@@ -197,21 +197,18 @@ impl Rendered<'_> {
                 format!("host `{host}` embeds an IPv4 address that `{p}` names")
             }
             Some(HostMatch::List(list, entry)) => {
+                let id = &list.id;
                 let covers = match list.matching {
                     ListMatch::Exact => "",
                     ListMatch::Subdomains => " and its subdomains",
                 };
-                format!(
-                    "host `{host}` matches list `{}` (entry `{entry}`{covers})",
-                    list.id
-                )
+                format!("host `{host}` matches list `{id}` (entry `{entry}`{covers})")
             }
             None => format!("host `{host}` matches"),
         };
         let checks = r.checks.iter().filter(|c| c.holds());
-        std::iter::once(hosts)
-            .chain(checks.map(|c| self.check(r.rule, c)))
-            .collect()
+        let checks = checks.map(|c| self.check(r.rule, c));
+        std::iter::once(hosts).chain(checks).collect()
     }
 
     /// One check of `rule`, held or failed.
@@ -251,10 +248,8 @@ impl Rendered<'_> {
                     }
                     PathFit::NotInPaths => format!("{read} matches none of its `paths`"),
                     PathFit::NotRegex => {
-                        format!(
-                            "{read} does not match regex `{}`",
-                            regex.unwrap_or_default()
-                        )
+                        let regex = regex.unwrap_or_default();
+                        format!("{read} does not match regex `{regex}`")
                     }
                 }
             }
@@ -277,11 +272,8 @@ impl Rendered<'_> {
             }
             Condition::Port => {
                 let ports = rule.effective_ports().unwrap_or_default().iter();
-                (
-                    "port",
-                    ports.map(u16::to_string).collect(),
-                    target.port.to_string(),
-                )
+                let ports = ports.map(u16::to_string).collect();
+                ("port", ports, target.port.to_string())
             }
             Condition::Method => {
                 let method = normalise_method(request.method).into_owned();
