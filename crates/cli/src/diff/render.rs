@@ -108,17 +108,11 @@ fn requests(host: &HostChange) -> String {
     if host.all_requests {
         return "any request".to_owned();
     }
-    let shown: Vec<String> = host
-        .requests
-        .iter()
-        .take(MAX_REQUESTS_SHOWN)
-        .map(request)
-        .collect();
-    let more = host.requests.len().saturating_sub(MAX_REQUESTS_SHOWN);
-    if more > 0 {
-        format!("{} and {more} more", shown.join(", "))
-    } else {
-        shown.join(", ")
+    let shown = host.requests.iter().take(MAX_REQUESTS_SHOWN).map(request);
+    let shown = shown.collect::<Vec<_>>().join(", ");
+    match host.requests.len().saturating_sub(MAX_REQUESTS_SHOWN) {
+        0 => shown,
+        more => format!("{shown} and {more} more"),
     }
 }
 
