@@ -46,11 +46,9 @@ pub fn run(args: &Args) -> Result<Outcome, CliError> {
     }
     let check_failed = args.check && !would_change.is_empty();
     if check_failed {
-        let run_fmt = "run `egress-policy fmt` to format them";
-        write!(
-            std::io::stdout().lock(),
-            "would reformat:\n{would_change}{run_fmt}\n"
-        )?;
+        let mut out = std::io::stdout().lock();
+        write!(out, "would reformat:\n{would_change}")?;
+        writeln!(out, "run `egress-policy fmt` to format them")?;
     }
     Ok(Outcome::failed_if(failed || check_failed))
 }
@@ -62,8 +60,7 @@ fn default_files() -> Result<Vec<PathBuf>, CliError> {
         return Err(CliError::Usage("no FILES given and no `policy/policy.toml` here; run from the repository root or name the files".into()));
     }
     let examples = toml_files(Path::new("policy/examples")).unwrap_or_default();
-    let files = std::iter::once(main).chain(examples).collect();
-    Ok(files)
+    Ok(std::iter::once(main).chain(examples).collect())
 }
 
 /// Formats one file; `Ok(true)` when its text changes (written unless `check`).
