@@ -4,6 +4,7 @@
 //! `BUNDLE.head`. `--print-public-key` prints the public key the Worker is configured with;
 //! `bundle inspect FILE` says what a bundle (or a head) holds.
 
+use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -135,22 +136,17 @@ pub fn run(args: &Args) -> Result<Outcome, CliError> {
 /// microseconds (above `after` too) plus a random part below a millisecond.
 fn serial(asked: Option<u64>, after: Option<u64>) -> Result<u64, CliError> {
     let floor = after.map_or(0, |after| after.saturating_add(1));
-    match asked {
-        Some(serial) if serial >= floor => return Ok(serial),
-        Some(serial) => {
-            let after = floor - 1;
-            let why = format!("--serial {serial} is not above the serial of --after ({after})");
-            return Err(CliError::Usage(why));
-        }
-        None => {}
+    if let Some(serial) = asked {
+        let after = floor.saturating_sub(1);
+        let why = format!("--serial {serial} is not above the serial of --after ({after})");
+        return (serial >= floor)
+            .then_some(serial)
+            .ok_or(CliError::Usage(why));
     }
     let micros = u64::try_from(now()?.as_micros()).unwrap_or(u64::MAX);
     // Seeded by the operating system for each process: two bundles made in the same
     // microsecond still differ.
-    let jitter = std::collections::hash_map::RandomState::new()
-        .build_hasher()
-        .finish()
-        % 1000;
+    let jitter = RandomState::new().build_hasher().finish() % 1000;
     Ok(micros.max(floor).saturating_add(jitter))
 }
 
