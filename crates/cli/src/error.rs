@@ -29,7 +29,7 @@ pub enum CliError {
     #[error("cannot write standard output: {}", lower_first(.0))]
     Output(#[from] std::io::Error),
     /// The policy has errors; its diagnostics were already printed.
-    #[error("`{path}` has {errors} error{plural}", path = path.display(), plural = if *errors == 1 { "" } else { "s" })]
+    #[error("`{}` has {}", path.display(), crate::policy_source::counted(*errors, "error"))]
     InvalidPolicy {
         /// The policy file.
         path: PathBuf,
@@ -47,26 +47,40 @@ pub enum CliError {
     Unverified(Box<CliError>),
 }
 
+/// What became of reading `path`: the error names it.
+pub fn reading<T>(path: &Path, result: std::io::Result<T>) -> Result<T, CliError> {
+    let path = path.to_owned();
+    result.map_err(|source| CliError::Read { path, source })
+}
+
+/// What became of writing `path`: the error names it.
+pub fn writing<T>(path: &Path, result: std::io::Result<T>) -> Result<T, CliError> {
+    let path = path.to_owned();
+    result.map_err(|source| CliError::Write { path, source })
+}
+
 /// The bytes of the file at `path`; the error names it.
 pub fn read(path: &Path) -> Result<Vec<u8>, CliError> {
-    std::fs::read(path).map_err(|source| CliError::Read {
-        path: path.to_owned(),
-        source,
-    })
+    reading(path, std::fs::read(path))
 }
 
 /// The UTF-8 text of the file at `path`; the error names it.
 pub fn read_text(path: &Path) -> Result<String, CliError> {
-    std::fs::read_to_string(path).map_err(|source| CliError::Read {
-        path: path.to_owned(),
-        source,
-    })
+    reading(path, std::fs::read_to_string(path))
+}
+
+/// The `*.toml` files in the directory `dir`, sorted.
+pub fn toml_files(dir: &Path) -> Result<Vec<PathBuf>, CliError> {
+    let entries = reading(dir, std::fs::read_dir(dir))?.filter_map(Result::ok);
+    let paths = entries.map(|entry| entry.path());
+    let mut files: Vec<PathBuf> = paths
+        .filter(|p| p.extension().is_some_and(|e| e == "toml") && p.is_file())
+        .collect();
+    files.sort();
+    Ok(files)
 }
 
 /// Writes `bytes` to the file at `path`; the error names it.
 pub fn write(path: &Path, bytes: impl AsRef<[u8]>) -> Result<(), CliError> {
-    std::fs::write(path, bytes).map_err(|source| CliError::Write {
-        path: path.to_owned(),
-        source,
-    })
+    writing(path, std::fs::write(path, bytes))
 }

@@ -83,8 +83,8 @@ fn read_inside(root: Result<&Path, &String>, path: &Path) -> Result<Option<Strin
 pub fn describe(error: &std::io::Error) -> String {
     let text = error.to_string();
     let mut chars = text.chars();
-    match chars.next() {
-        Some(first) => first.to_lowercase().chain(chars).collect(),
-        None => String::new(),
-    }
+    let first = chars.next().map(char::to_lowercase);
+    first
+        .map(|first| first.chain(chars).collect())
+        .unwrap_or_default()
 }

@@ -16,7 +16,6 @@ mod list_reader;
 mod logs;
 mod policy_source;
 mod policy_tests;
-mod source_position;
 
 use std::io::ErrorKind;
 use std::process::ExitCode;
@@ -25,17 +24,17 @@ use clap::{Parser, Subcommand};
 
 pub use error::CliError;
 
-/// How a command that ran to its end ended.
+/// How a command that ran to its end ended; its value is the exit status.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Outcome {
     /// Nothing to report.
-    Ok,
+    Ok = 0,
     /// It found what it checks for: errors, a failing case, a mismatch, a refusal.
-    Failed,
+    Failed = 1,
     /// `replay` could not read a log: not every line was verified.
-    Unreadable,
+    Unreadable = 2,
     /// `diff`: the change widens access.
-    Widens,
+    Widens = 3,
 }
 
 impl Outcome {
@@ -108,10 +107,7 @@ fn main() -> ExitCode {
 /// The exit status of a command's result (see [`EXIT_STATUSES`]); errors are printed here.
 fn exit_status(result: Result<Outcome, CliError>) -> u8 {
     let error = match result {
-        Ok(Outcome::Ok) => return 0,
-        Ok(Outcome::Failed) => return 1,
-        Ok(Outcome::Unreadable) => return 2,
-        Ok(Outcome::Widens) => return 3,
+        Ok(outcome) => return outcome as u8,
         Err(CliError::Output(e)) if e.kind() == ErrorKind::BrokenPipe => return 141,
         Err(error) => error,
     };

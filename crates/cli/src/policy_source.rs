@@ -101,31 +101,27 @@ pub fn count(diagnostics: &[Diagnostic], severity: Severity) -> usize {
 
 /// `2 errors, 1 warning`.
 pub fn summary(diagnostics: &[Diagnostic]) -> String {
-    let errors = count(diagnostics, Severity::Error);
-    let warnings = count(diagnostics, Severity::Warning);
+    let [errors, warnings] = [Severity::Error, Severity::Warning].map(|s| count(diagnostics, s));
     format!(
-        "{errors} error{}, {warnings} warning{}",
-        plural(errors),
-        plural(warnings)
+        "{}, {}",
+        counted(errors, "error"),
+        counted(warnings, "warning")
     )
 }
 
-/// `, 1 domain list of 1000000 names` for a policy with lists; empty without.
-pub fn lists_summary(policy: &CompiledPolicy) -> String {
-    let (lists, names) = policy.lists().fold((0usize, 0usize), |(l, n), list| {
-        (l + 1, n + list.domains.len())
-    });
+/// `3 rules`, `3 rules, 1 domain list of 1000000 names` for a policy with lists.
+pub fn contents(policy: &CompiledPolicy) -> String {
+    let rules = counted(policy.rules().len(), "rule");
+    let lists = policy.lists().count();
     if lists == 0 {
-        return String::new();
+        return rules;
     }
-    format!(
-        ", {lists} domain list{} of {names} name{}",
-        plural(lists),
-        plural(names)
-    )
+    let names = policy.lists().map(|list| list.domains.len()).sum();
+    let (lists, names) = (counted(lists, "domain list"), counted(names, "name"));
+    format!("{rules}, {lists} of {names}")
 }
 
-/// `"s"` unless `n` is one.
-pub fn plural(n: usize) -> &'static str {
-    if n == 1 { "" } else { "s" }
+/// `1 rule`, `2 rules`: `n` and the noun, plural unless `n` is one.
+pub fn counted(n: usize, noun: &str) -> String {
+    format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
 }

@@ -4,6 +4,7 @@
 //! `BUNDLE.head`. `--print-public-key` prints the public key the Worker is configured with;
 //! `bundle inspect FILE` says what a bundle (or a head) holds.
 
+use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -15,7 +16,7 @@ use egress_policy_engine::bundle::{self, HEAD_LEN, SigningKey};
 use egress_policy_engine::time::rfc3339_millis;
 use jsonwebtoken::EncodingKey;
 
-use crate::error::{read, read_text, write};
+use crate::error::{read, read_text, write, writing};
 use crate::policy_source::{self, DEFAULT_POLICY};
 use crate::{CliError, Outcome};
 
@@ -77,11 +78,11 @@ pub fn run(args: &Args) -> Result<Outcome, CliError> {
     if let Some(Inspect::Inspect { file, public_key }) = &args.inspect {
         return inspect(&mut out, file, public_key.as_deref());
     }
-    let key_file = args
-        .key_file
-        .as_deref()
-        .ok_or_else(|| usage("--key-file"))?;
-    let key = signing_key(key_file)?;
+    let key = signing_key(
+        args.key_file
+            .as_deref()
+            .ok_or_else(|| usage("--key-file"))?,
+    )?;
     let signer = bundle::public_key_to_text(key.verifying_key().as_bytes());
     if args.print_public_key {
         writeln!(out, "{signer}")?;
@@ -108,27 +109,24 @@ pub fn run(args: &Args) -> Result<Outcome, CliError> {
             bundle::ENVIRONMENT_LEN
         ))
     })?;
-    let mut head_path = output.as_os_str().to_owned();
-    head_path.push(".head");
-    let head_path = PathBuf::from(head_path);
+    let head_path = output.with_added_extension("head");
     write(output, &sealed)?;
     write(&head_path, bundle::head_of(&sealed).unwrap_or_default())?;
     if let Some(dir) = &args.archive {
-        std::fs::create_dir_all(dir).map_err(|source| CliError::Write {
-            path: dir.clone(),
-            source,
-        })?;
+        writing(dir, std::fs::create_dir_all(dir))?;
         let archived = dir.join(format!("{}.artifact", policy.sha256()));
         write(&archived, &artefact)?;
         writeln!(out, "archived:        {}", archived.display())?;
     }
-    writeln!(
-        out,
-        "bundled {} -> {}: serial {serial}, {} bytes; head {}\npolicy sha256:   {}\nenvironment:     {environment}\nsigned by:       {signer}",
+    let (file, output, head) = (
         loaded.source.file_name(),
         output.display(),
-        sealed.len(),
         head_path.display(),
+    );
+    writeln!(
+        out,
+        "bundled {file} -> {output}: serial {serial}, {} bytes; head {head}\npolicy sha256:   {}\nenvironment:     {environment}\nsigned by:       {signer}",
+        sealed.len(),
         policy.sha256(),
     )?;
     Ok(Outcome::Ok)
@@ -138,22 +136,17 @@ pub fn run(args: &Args) -> Result<Outcome, CliError> {
 /// microseconds (above `after` too) plus a random part below a millisecond.
 fn serial(asked: Option<u64>, after: Option<u64>) -> Result<u64, CliError> {
     let floor = after.map_or(0, |after| after.saturating_add(1));
-    match asked {
-        Some(serial) if serial >= floor => return Ok(serial),
-        Some(serial) => {
-            let after = floor - 1;
-            let why = format!("--serial {serial} is not above the serial of --after ({after})");
-            return Err(CliError::Usage(why));
-        }
-        None => {}
+    if let Some(serial) = asked {
+        let after = floor.saturating_sub(1);
+        let why = format!("--serial {serial} is not above the serial of --after ({after})");
+        return (serial >= floor)
+            .then_some(serial)
+            .ok_or(CliError::Usage(why));
     }
     let micros = u64::try_from(now()?.as_micros()).unwrap_or(u64::MAX);
     // Seeded by the operating system for each process: two bundles made in the same
     // microsecond still differ.
-    let jitter = std::collections::hash_map::RandomState::new()
-        .build_hasher()
-        .finish()
-        % 1000;
+    let jitter = RandomState::new().build_hasher().finish() % 1000;
     Ok(micros.max(floor).saturating_add(jitter))
 }
 
@@ -198,13 +191,11 @@ fn inspect(
     };
     let trusted = bundle::public_key_from_text(text)
         .ok_or_else(|| CliError::Usage("--public-key is not an Ed25519 public key".to_owned()))?;
-    match bundle::verify_head(&head.bytes, &trusted, &head.environment) {
-        Ok(_) => writeln!(out, "signature:       verifies with {}", text.trim())?,
-        Err(e) => {
-            writeln!(out, "signature:       refused: {e}")?;
-            return Ok(Outcome::Failed);
-        }
+    if let Err(e) = bundle::verify_head(&head.bytes, &trusted, &head.environment) {
+        writeln!(out, "signature:       refused: {e}")?;
+        return Ok(Outcome::Failed);
     }
+    writeln!(out, "signature:       verifies with {}", text.trim())?;
     Ok(Outcome::Ok)
 }
 

@@ -7,8 +7,8 @@ use egress_policy_engine::{Diagnostic, Severity};
 use serde::Serialize;
 
 use crate::policy_source::{self, DEFAULT_POLICY, PolicySource};
-use crate::source_position::position;
 use crate::{CliError, Outcome};
+use egress_policy_engine::diagnostic::locate as position;
 
 /// Arguments of `check`.
 #[derive(Debug, clap::Args)]
@@ -48,55 +48,45 @@ struct JsonDiagnostic<'a> {
 /// Runs `check`: failed when the policy has an error (warnings alone pass).
 pub fn run(args: &Args) -> Result<Outcome, CliError> {
     let source = PolicySource::read(&args.policy)?;
-    let (diagnostics, rules) = match source.compile() {
-        Ok(compiled) => {
-            let policy = &compiled.policy;
-            let counts = (policy.rules().len(), policy_source::lists_summary(policy));
-            (compiled.warnings, Some(counts))
-        }
+    let (diagnostics, contents) = match source.compile() {
+        Ok(compiled) => (
+            compiled.warnings,
+            Some(policy_source::contents(&compiled.policy)),
+        ),
         Err(diagnostics) => (diagnostics, None),
     };
-    let file_name = source.file_name();
     let mut out = std::io::stdout().lock();
     match args.format {
         Format::Human => {
             for diagnostic in &diagnostics {
                 writeln!(out, "{}", source.render(diagnostic))?;
             }
-            let summary = policy_source::summary(&diagnostics);
-            match rules {
-                Some((rules, lists)) => writeln!(
-                    out,
-                    "{file_name}: ok, {summary} ({rules} rule{}{lists})",
-                    policy_source::plural(rules)
-                )?,
+            let (file_name, summary) = (source.file_name(), policy_source::summary(&diagnostics));
+            match contents {
+                Some(contents) => writeln!(out, "{file_name}: ok, {summary} ({contents})")?,
                 None => writeln!(out, "{file_name}: {summary}")?,
             }
         }
         Format::Json => {
-            let json: Vec<JsonDiagnostic<'_>> = diagnostics
-                .iter()
-                .map(|d| {
-                    let (file, text) = source.source_of(d);
-                    to_json(d, file, text)
-                })
+            let json: Vec<JsonDiagnostic<'_>> = (diagnostics.iter())
+                .map(|d| to_json(d, source.source_of(d)))
                 .collect();
             writeln!(out, "{}", serde_json::to_string_pretty(&json)?)?;
         }
     }
-    Ok(Outcome::failed_if(
-        diagnostics.iter().any(|d| d.severity == Severity::Error),
-    ))
+    let errors = policy_source::count(&diagnostics, Severity::Error);
+    Ok(Outcome::failed_if(errors > 0))
 }
 
-fn to_json<'a>(diagnostic: &'a Diagnostic, file_name: String, text: &str) -> JsonDiagnostic<'a> {
-    let start = diagnostic.span.as_ref().map(|s| position(text, s.start));
-    let end = diagnostic.span.as_ref().map(|s| position(text, s.end));
+fn to_json<'a>(diagnostic: &'a Diagnostic, (file, text): (String, &str)) -> JsonDiagnostic<'a> {
+    let span = diagnostic.span.as_ref();
+    let [start, end] = [span.map(|s| s.start), span.map(|s| s.end)];
+    let [start, end] = [start, end].map(|offset| offset.map(|o| position(text, o)));
     JsonDiagnostic {
         severity: diagnostic.severity.as_str(),
         code: diagnostic.code.as_str(),
         message: &diagnostic.message,
-        file: file_name,
+        file,
         line: start.map(|p| p.line),
         column: start.map(|p| p.column),
         end_line: end.map(|p| p.line),

@@ -30,15 +30,12 @@ pub fn run(args: &Args) -> Result<Outcome, CliError> {
     let policy = &loaded.compiled.policy;
     let artefact = policy.to_artifact();
     crate::error::write(&args.output, &artefact)?;
-    let rules = policy.rules().len();
     writeln!(
         std::io::stdout().lock(),
-        "compiled {file_name} -> {}: {rules} rule{}{}, {} byte{}\npolicy sha256:   {}\nartefact sha256: {}",
+        "compiled {file_name} -> {}: {}, {}\npolicy sha256:   {}\nartefact sha256: {}",
         args.output.display(),
-        policy_source::plural(rules),
-        policy_source::lists_summary(policy),
-        artefact.len(),
-        policy_source::plural(artefact.len()),
+        policy_source::contents(policy),
+        policy_source::counted(artefact.len(), "byte"),
         policy.sha256(),
         sha256_hex(&artefact),
     )?;

@@ -39,7 +39,7 @@ pub fn run(args: &Args) -> Result<Outcome, CliError> {
     let (old_policy, new_policy) = (&old.compiled.policy, &new.compiled.policy);
     let probes = probe_set::probes(old_policy, new_policy);
     let differences = compare::differences(&probes, old_policy, new_policy);
-    let changes = group::group(&probes, &differences);
+    let changes = group::group(&probes, differences);
     let report = DiffReport {
         old: label(&old.source.file_name(), old_policy),
         new: label(&new.source.file_name(), new_policy),
@@ -52,7 +52,7 @@ pub fn run(args: &Args) -> Result<Outcome, CliError> {
     if args.json {
         writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
     } else {
-        write!(out, "{}", render::human(&report))?;
+        render::human(&report, &mut out)?;
     }
     Ok(match report.widening {
         true => Outcome::Widens,
@@ -74,49 +74,33 @@ fn label(file: &str, policy: &CompiledPolicy) -> PolicyLabel {
 fn notes(old: &CompiledPolicy, new: &CompiledPolicy) -> Vec<String> {
     let mut notes = Vec::new();
     for before in old.credentials() {
-        if let Some(after) = new.credential(&before.id)
-            && after != before
-        {
-            notes.push(format!(
-                "credential `{}` changed its {}",
-                before.id,
-                changed_fields(before, after).join(", ")
-            ));
+        if let Some(after) = new.credential(&before.id).filter(|after| *after != before) {
+            let fields = changed_fields(before, after).join(", ");
+            notes.push(format!("credential `{}` changed its {fields}", before.id));
         }
     }
     for before in old.lists() {
         let Some(after) = new.list(&before.id) else {
             continue;
         };
-        let (removed, added) = list_probes::count_changes(before, after);
+        let (id, (removed, added)) = (&before.id, list_probes::count_changes(before, after));
         if removed > 0 || added > 0 {
+            let (added, now) = (policy_source::counted(added, "name"), after.domains.len());
             notes.push(format!(
-                "list `{}` changed: {added} name{} added, {removed} removed ({} names now)",
-                before.id,
-                policy_source::plural(added),
-                after.domains.len()
+                "list `{id}` changed: {added} added, {removed} removed ({now} names now)"
             ));
         }
-        let (id, [before, after]) = (&before.id, [before, after].map(list_settings));
-        if before != after {
-            notes.push(format!("list `{id}` changed from {before} to {after}"));
+        let [was, is] = [before, after].map(list_settings);
+        if was != is {
+            notes.push(format!("list `{id}` changed from {was} to {is}"));
         }
     }
-    let (d, e) = (old.defaults(), new.defaults());
-    for (key, before, after) in [
-        (
-            "query_in_logs",
-            d.query_in_logs.to_string(),
-            e.query_in_logs.to_string(),
-        ),
-        (
-            "path_in_logs",
-            d.path_in_logs.as_policy_value(),
-            e.path_in_logs.as_policy_value(),
-        ),
-    ] {
-        if before != after {
-            notes.push(format!("`defaults.{key}` changed from {before} to {after}"));
+    let defaults = [old.defaults(), new.defaults()];
+    let query = defaults.map(|d| d.query_in_logs.to_string());
+    let path = defaults.map(|d| d.path_in_logs.as_policy_value());
+    for (key, [was, is]) in [("query_in_logs", query), ("path_in_logs", path)] {
+        if was != is {
+            notes.push(format!("`defaults.{key}` changed from {was} to {is}"));
         }
     }
     notes
@@ -140,9 +124,8 @@ fn changed_fields(a: &Credential, b: &Credential) -> Vec<&'static str> {
         ("prefix", a.prefix != b.prefix),
         ("claims", a.claims != b.claims),
     ];
-    fields
+    let changed = fields
         .into_iter()
-        .filter(|(_, changed)| *changed)
-        .map(|(name, _)| name)
-        .collect()
+        .filter_map(|(name, changed)| changed.then_some(name));
+    changed.collect()
 }

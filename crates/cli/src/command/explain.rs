@@ -39,11 +39,8 @@ pub fn run(args: &Args) -> Result<Outcome, CliError> {
     let loaded = policy_source::load(&args.policy)?;
     let policy = &loaded.compiled.policy;
     // One reading of the tags for the Worker and the CLI: `--tags ""` is no tags.
-    let tags = args
-        .tags
-        .as_deref()
-        .map(identity::tags_from_text)
-        .unwrap_or_default();
+    let tags = args.tags.as_deref().map(identity::tags_from_text);
+    let tags = tags.unwrap_or_default();
     let request = Request {
         method: &args.method,
         url: &args.url,
@@ -51,18 +48,14 @@ pub fn run(args: &Args) -> Result<Outcome, CliError> {
         tags: Some(&tags),
     };
     let (decision, trace) = policy.explain(&request);
+    let mut out = std::io::stdout().lock();
     if args.json {
         let fields = Fields::decided(&decision, &request, policy);
-        writeln!(
-            std::io::stdout().lock(),
-            "{}",
-            serde_json::to_string_pretty(&fields)?
-        )?;
+        writeln!(out, "{}", serde_json::to_string_pretty(&fields)?)?;
     } else {
-        let file_name = loaded.source.file_name();
-        let text = &loaded.source.text;
+        let (file_name, text) = (loaded.source.file_name(), &loaded.source.text);
         let explained = human::human(&request, policy, (&decision, &trace), &file_name, text);
-        write!(std::io::stdout().lock(), "{explained}")?;
+        write!(out, "{explained}")?;
     }
     Ok(Outcome::Ok)
 }

@@ -3,7 +3,7 @@
 use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};
 
-use crate::error::{read_text, write};
+use crate::error::{read_text, toml_files, write, writing};
 use crate::fmt::{FormatError, format};
 use crate::{CliError, Outcome};
 
@@ -46,11 +46,9 @@ pub fn run(args: &Args) -> Result<Outcome, CliError> {
     }
     let check_failed = args.check && !would_change.is_empty();
     if check_failed {
-        let run_fmt = "run `egress-policy fmt` to format them";
-        write!(
-            std::io::stdout().lock(),
-            "would reformat:\n{would_change}{run_fmt}\n"
-        )?;
+        let mut out = std::io::stdout().lock();
+        write!(out, "would reformat:\n{would_change}")?;
+        writeln!(out, "run `egress-policy fmt` to format them")?;
     }
     Ok(Outcome::failed_if(failed || check_failed))
 }
@@ -61,17 +59,8 @@ fn default_files() -> Result<Vec<PathBuf>, CliError> {
     if !main.exists() {
         return Err(CliError::Usage("no FILES given and no `policy/policy.toml` here; run from the repository root or name the files".into()));
     }
-    let mut files = vec![main];
-    if let Ok(entries) = std::fs::read_dir("policy/examples") {
-        let mut found: Vec<PathBuf> = entries
-            .filter_map(Result::ok)
-            .map(|e| e.path())
-            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-            .collect();
-        found.sort();
-        files.extend(found);
-    }
-    Ok(files)
+    let examples = toml_files(Path::new("policy/examples")).unwrap_or_default();
+    Ok(std::iter::once(main).chain(examples).collect())
 }
 
 /// Formats one file; `Ok(true)` when its text changes (written unless `check`).
@@ -105,10 +94,7 @@ fn format_file(path: &Path, check: bool) -> Result<bool, CliError> {
         temp.push(".fmt-tmp");
         let temp = PathBuf::from(temp);
         write(&temp, &formatted)?;
-        std::fs::rename(&temp, path).map_err(|source| CliError::Write {
-            path: path.to_owned(),
-            source,
-        })?;
+        writing(path, std::fs::rename(&temp, path))?;
     }
     Ok(true)
 }

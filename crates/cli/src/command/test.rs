@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
+use crate::error::{read_text, toml_files};
 use crate::explain::fields::Fields;
 use crate::policy_source::{self, DEFAULT_POLICY};
 use crate::policy_tests::{case_file, run};
@@ -36,19 +37,14 @@ pub struct Args {
 
 /// Runs `test`: exit 1 when any case fails or any test file is malformed.
 pub fn run(args: &Args) -> Result<Outcome, CliError> {
-    let mut out = std::io::stdout().lock();
     let loaded = policy_source::load(&args.policy)?;
     let policy = &loaded.compiled.policy;
-    let files = test_files(&args.policy, &args.files)?;
+    let mut out = std::io::stdout().lock();
     let (mut passed, mut failed, mut broken_files) = (0usize, 0usize, 0usize);
     let mut exercised: BTreeSet<String> = BTreeSet::new();
-    for file in &files {
+    for file in test_files(&args.policy, &args.files)? {
         let file_name = file.display().to_string();
-        let text = std::fs::read_to_string(file).map_err(|source| CliError::Read {
-            path: file.clone(),
-            source,
-        })?;
-        let cases = match case_file::parse(&text) {
+        let cases = match case_file::parse(&read_text(&file)?) {
             Ok(cases) => cases,
             Err(errors) => {
                 broken_files += 1;
@@ -61,8 +57,10 @@ pub fn run(args: &Args) -> Result<Outcome, CliError> {
         for case in &cases {
             let request = run::request(case);
             let decision = policy.decide(&request);
-            exercised.extend(decision.rule.iter().map(|r| r.id.clone()));
-            exercised.extend(decision.report_rule.iter().map(|r| r.id.clone()));
+            let rules = [&decision.rule, &decision.report_rule]
+                .into_iter()
+                .flatten();
+            exercised.extend(rules.map(|r| r.id.clone()));
             let decided = Fields::decided(&decision, &request, policy).to_json();
             let differing = run::differing(case, &decided);
             if differing.is_empty() {
@@ -72,39 +70,25 @@ pub fn run(args: &Args) -> Result<Outcome, CliError> {
                 }
             } else {
                 failed += 1;
-                writeln!(
-                    out,
-                    "{}",
-                    run::failure_line(&file_name, case, &decided, &differing)
-                )?;
+                let line = run::failure_line(&file_name, case, &decided, &differing);
+                writeln!(out, "{line}")?;
             }
         }
     }
     if broken_files > 0 {
-        writeln!(
-            out,
-            "{broken_files} test file{} could not be read as tests",
-            policy_source::plural(broken_files)
-        )?;
+        let files = policy_source::counted(broken_files, "test file");
+        writeln!(out, "{files} could not be read as tests")?;
     }
     if args.coverage {
-        let missed: Vec<&str> = policy
-            .rules()
-            .iter()
-            .map(|r| r.id.as_str())
-            .filter(|id| !exercised.contains(*id))
-            .collect();
-        writeln!(
-            out,
-            "coverage: {} of {} rules exercised{}",
-            policy.rules().len() - missed.len(),
-            policy.rules().len(),
-            if missed.is_empty() {
-                String::new()
-            } else {
-                format!("; not exercised: {}", missed.join(", "))
-            }
-        )?;
+        let rules = policy.rules().iter().map(|r| r.id.as_str());
+        let missed: Vec<&str> = rules.filter(|id| !exercised.contains(*id)).collect();
+        let all = policy.rules().len();
+        let list = match missed.is_empty() {
+            true => String::new(),
+            false => format!("; not exercised: {}", missed.join(", ")),
+        };
+        let covered = all - missed.len();
+        writeln!(out, "coverage: {covered} of {all} rules exercised{list}")?;
     }
     writeln!(out, "{passed} passed, {failed} failed")?;
     Ok(Outcome::failed_if(failed > 0 || broken_files > 0))
@@ -113,34 +97,19 @@ pub fn run(args: &Args) -> Result<Outcome, CliError> {
 /// The files to run: the given ones (directories expanded to their `*.toml`, sorted), or the
 /// `tests/` directory beside the policy.
 fn test_files(policy: &Path, given: &[PathBuf]) -> Result<Vec<PathBuf>, CliError> {
-    let default_dir;
-    let roots: Vec<&Path> = if given.is_empty() {
-        default_dir = policy
-            .parent()
-            .unwrap_or_else(|| Path::new(""))
-            .join("tests");
-        vec![default_dir.as_path()]
+    let default = [policy.parent().unwrap_or(Path::new("")).join("tests")];
+    let roots = if given.is_empty() {
+        &default[..]
     } else {
-        given.iter().map(PathBuf::as_path).collect()
+        given
     };
     let mut files = Vec::new();
     for root in roots {
         if root.is_dir() {
-            let entries = std::fs::read_dir(root).map_err(|source| CliError::Read {
-                path: root.to_path_buf(),
-                source,
-            })?;
-            let mut found: Vec<PathBuf> = entries
-                .filter_map(Result::ok)
-                .map(|e| e.path())
-                .filter(|p| p.extension().is_some_and(|e| e == "toml") && p.is_file())
-                .collect();
-            found.sort();
+            let found = toml_files(root)?;
             if found.is_empty() {
-                return Err(CliError::Usage(format!(
-                    "no `*.toml` test files in `{}`",
-                    root.display()
-                )));
+                let why = format!("no `*.toml` test files in `{}`", root.display());
+                return Err(CliError::Usage(why));
             }
             files.extend(found);
         } else if given.is_empty() {
@@ -149,7 +118,7 @@ fn test_files(policy: &Path, given: &[PathBuf]) -> Result<Vec<PathBuf>, CliError
                 root.display()
             )));
         } else {
-            files.push(root.to_path_buf());
+            files.push(root.clone());
         }
     }
     Ok(files)

@@ -3,7 +3,9 @@
 use egress_policy_engine::{Action, CompiledPolicy, Decision, Reason, Request};
 use serde::Serialize;
 
-use super::probe_set::{Audience, ProbeSet, RequestShape};
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::probe_set::{ProbeSet, RequestShape};
 
 /// What a difference means for security review.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -146,26 +148,14 @@ impl Outcome {
     }
 }
 
-/// One probe that the two policies decide differently.
-#[derive(Clone, Debug)]
-pub struct Difference {
-    /// Index into [`ProbeSet::hosts`].
-    pub host: usize,
-    /// Index into that host's requests.
-    pub request: usize,
-    /// Index into that host's audiences.
-    pub audience: usize,
-    /// What kind of change.
-    pub kind: ChangeKind,
-    /// The old policy's outcome.
-    pub old: Outcome,
-    /// The new policy's outcome.
-    pub new: Outcome,
-}
+/// The probes two policies decide differently: per change kind, the outcome on each side,
+/// the host (index into [`ProbeSet::hosts`]) and the request (index into its requests), the
+/// audiences (indices into its audiences) it happens for.
+pub type Differences = BTreeMap<(ChangeKind, Outcome, Outcome, usize, usize), BTreeSet<usize>>;
 
-/// Decides every probe under both policies and returns the differences, in probe order.
-pub fn differences(set: &ProbeSet, old: &CompiledPolicy, new: &CompiledPolicy) -> Vec<Difference> {
-    let mut out = Vec::new();
+/// Decides every probe under both policies and returns the differences.
+pub fn differences(set: &ProbeSet, old: &CompiledPolicy, new: &CompiledPolicy) -> Differences {
+    let mut out = Differences::new();
     for (host_index, host) in set.hosts.iter().enumerate() {
         for (request_index, shape) in host.requests.iter().enumerate() {
             let url = probe_url(&host.host, shape);
@@ -173,20 +163,14 @@ pub fn differences(set: &ProbeSet, old: &CompiledPolicy, new: &CompiledPolicy) -
                 let request = Request {
                     method: &shape.method,
                     url: &url,
-                    customer: Some(customer_name(audience, &set.other_customer)),
+                    customer: Some(audience.customer.as_deref().unwrap_or(&set.other_customer)),
                     tags: Some(&audience.tags),
                 };
                 let before = Outcome::of(&old.decide(&request));
                 let after = Outcome::of(&new.decide(&request));
                 if let Some(kind) = ChangeKind::classify(&before, &after) {
-                    out.push(Difference {
-                        host: host_index,
-                        request: request_index,
-                        audience: audience_index,
-                        kind,
-                        old: before,
-                        new: after,
-                    });
+                    let point = (kind, before, after, host_index, request_index);
+                    out.entry(point).or_default().insert(audience_index);
                 }
             }
         }
@@ -197,10 +181,6 @@ pub fn differences(set: &ProbeSet, old: &CompiledPolicy, new: &CompiledPolicy) -
 /// `https://host:443/path`: the port is always explicit so port conditions see it.
 pub fn probe_url(host: &str, shape: &RequestShape) -> String {
     format!("{}://{host}:{}{}", shape.scheme, shape.port, shape.path)
-}
-
-fn customer_name<'a>(audience: &'a Audience, other: &'a str) -> &'a str {
-    audience.customer.as_deref().unwrap_or(other)
 }
 
 #[cfg(test)]

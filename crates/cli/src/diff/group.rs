@@ -6,9 +6,9 @@ use std::fmt;
 
 use serde::Serialize;
 
-use super::compare::{ChangeKind, Difference, Effect, Outcome};
+use super::compare::{ChangeKind, Differences, Effect, Outcome};
 use super::list_probes::LIST_ORIGIN_PREFIX;
-use super::probe_set::{Audience, ProbeSet, RequestShape, Side};
+use super::probe_set::{Audience, HostProbe, ProbeSet, RequestShape, Side};
 
 /// Which customers a change applies to, relative to the customers and tags the policies name.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -39,34 +39,32 @@ pub enum Scope {
 
 impl fmt::Display for Scope {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let tag_labels = |tags: &[Vec<String>]| joined(tags.iter().map(|t| tag_label(t)), "; ");
         match self {
             Scope::AllCustomers => f.write_str("all customers"),
             Scope::Customers { customers, except } if customers.contains(&None) => {
                 write!(f, "all customers except {}", quoted(except))
             }
             Scope::Customers { customers, .. } => {
-                let names: Vec<String> = customers.iter().flatten().cloned().collect();
-                write!(f, "only customers {}", quoted(&names))
+                write!(f, "only customers {}", quoted(customers.iter().flatten()))
             }
             Scope::Tags { tags, except } if tags.contains(&Vec::new()) => {
-                let names: Vec<String> = except.iter().map(|t| tag_label(t)).collect();
-                write!(f, "all customers except those with {}", names.join("; "))
+                write!(f, "all customers except those with {}", tag_labels(except))
             }
-            Scope::Tags { tags, .. } => {
-                let names: Vec<String> = tags.iter().map(|t| tag_label(t)).collect();
-                write!(f, "only customers with {}", names.join("; "))
-            }
+            Scope::Tags { tags, .. } => write!(f, "only customers with {}", tag_labels(tags)),
             Scope::Audiences { audiences } => {
-                let names: Vec<String> = audiences.iter().map(audience_label).collect();
-                write!(f, "{}", names.join("; "))
+                f.write_str(&joined(audiences.iter().map(audience_label), "; "))
             }
         }
     }
 }
 
-fn quoted(names: &[String]) -> String {
-    let names: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
-    names.join(", ")
+fn joined(items: impl Iterator<Item = String>, separator: &str) -> String {
+    items.collect::<Vec<_>>().join(separator)
+}
+
+fn quoted<'n>(names: impl IntoIterator<Item = &'n String>) -> String {
+    joined(names.into_iter().map(|n| format!("`{n}`")), ", ")
 }
 
 /// "`acme` (tag `prod`)", "any other customer (no listed tag)"
@@ -121,30 +119,17 @@ pub struct Group {
     pub hosts: Vec<HostChange>,
 }
 
-type PointKey = (ChangeKind, Outcome, Outcome, usize, usize);
-type GroupKey = (ChangeKind, Outcome, Outcome, Scope);
-
 /// Groups differences; widening groups first, then by kind.
-pub fn group(set: &ProbeSet, differences: &[Difference]) -> Vec<Group> {
-    let mut points: BTreeMap<PointKey, BTreeSet<usize>> = BTreeMap::new();
-    for d in differences {
-        points
-            .entry((d.kind, d.old.clone(), d.new.clone(), d.host, d.request))
-            .or_default()
-            .insert(d.audience);
-    }
+pub fn group(set: &ProbeSet, differences: Differences) -> Vec<Group> {
+    type GroupKey = (ChangeKind, Outcome, Outcome, Scope);
     let mut groups: BTreeMap<GroupKey, BTreeMap<usize, Vec<usize>>> = BTreeMap::new();
-    for ((kind, old, new, host, request), audiences) in points {
+    for ((kind, old, new, host, request), audiences) in differences {
         let Some(probe) = set.hosts.get(host) else {
             continue;
         };
         let scope = summarise(&probe.audiences, &audiences);
-        groups
-            .entry((kind, old, new, scope))
-            .or_default()
-            .entry(host)
-            .or_default()
-            .push(request);
+        let hosts = groups.entry((kind, old, new, scope)).or_default();
+        hosts.entry(host).or_default().push(request);
     }
     let mut out: Vec<Group> = groups
         .into_iter()
@@ -157,25 +142,25 @@ pub fn group(set: &ProbeSet, differences: &[Difference]) -> Vec<Group> {
             new,
             scope_text: scope.to_string(),
             scope,
-            hosts: hosts
-                .into_iter()
-                .filter_map(|(host, requests)| {
-                    let probe = set.hosts.get(host)?;
-                    Some(HostChange {
-                        host: probe.host.clone(),
-                        from_patterns: origin_labels(&probe.origins),
-                        all_requests: requests.len() == probe.requests.len(),
-                        requests: requests
-                            .iter()
-                            .filter_map(|r| probe.requests.get(*r).cloned())
-                            .collect(),
-                    })
-                })
+            hosts: (hosts.into_iter())
+                .filter_map(|(host, requests)| Some(host_change(set.hosts.get(host)?, &requests)))
                 .collect(),
         })
         .collect();
     out.sort_by_key(|g| (!g.widening, g.kind));
     out
+}
+
+/// The requests `requests` (indices) to the probed host `probe`.
+fn host_change(probe: &HostProbe, requests: &[usize]) -> HostChange {
+    HostChange {
+        host: probe.host.clone(),
+        from_patterns: origin_labels(&probe.origins),
+        all_requests: requests.len() == probe.requests.len(),
+        requests: (requests.iter())
+            .filter_map(|r| probe.requests.get(*r).cloned())
+            .collect(),
+    }
 }
 
 /// "`*.example.com` (old, new)", "list `feed` (new)": each pattern or list once, with the
@@ -185,17 +170,17 @@ fn origin_labels(origins: &BTreeSet<(String, Side)>) -> Vec<String> {
     for (pattern, side) in origins {
         by_pattern.entry(pattern).or_default().push(side.as_str());
     }
-    by_pattern
-        .into_iter()
-        .map(|(pattern, sides)| {
-            // A domain list's origin already reads "list `ID`" (never a host pattern).
-            if pattern.starts_with(LIST_ORIGIN_PREFIX) {
-                format!("{pattern} ({})", sides.join(", "))
-            } else {
-                format!("`{pattern}` ({})", sides.join(", "))
-            }
-        })
-        .collect()
+    let labels = by_pattern.into_iter().map(|(pattern, sides)| {
+        // A domain list's origin already reads "list `ID`" (never a host pattern).
+        let list = pattern.starts_with(LIST_ORIGIN_PREFIX);
+        let pattern = if list {
+            pattern.to_owned()
+        } else {
+            format!("`{pattern}`")
+        };
+        format!("{pattern} ({})", sides.join(", "))
+    });
+    labels.collect()
 }
 
 /// Describes the audiences `hit` out of `grid` as compactly as the grid allows.

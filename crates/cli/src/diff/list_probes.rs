@@ -3,7 +3,6 @@
 //! a feed update changes), then the first names, and a subdomain of each under
 //! `match = "subdomains"`.
 
-use std::cmp::Ordering;
 use std::collections::BTreeSet;
 
 use egress_policy_engine::{CompiledPolicy, DomainList, ListMatch};
@@ -33,25 +32,14 @@ pub fn list_hosts(old: &CompiledPolicy, new: &CompiledPolicy) -> Vec<(String, St
             .flatten()
             .any(|l| l.matching == ListMatch::Subdomains);
         let mut picked: Vec<(String, Side)> = Vec::new();
-        if let (Some(b), Some(a)) = (before, after) {
-            let mut taken = (0, 0);
-            for (name, side) in only_in_one(b, a) {
-                let count = match side {
-                    Side::Old => &mut taken.0,
-                    Side::New => &mut taken.1,
-                };
-                if *count < CHANGED_NAMES {
-                    *count += 1;
-                    picked.push((name, side));
-                } else if taken.0 == taken.1 {
-                    break;
-                }
+        let first = match (before, after) {
+            (Some(b), Some(a)) => {
+                // Hosts are collected in a map: the order they are picked in does not matter.
+                picked.extend(only_in(b, a).take(CHANGED_NAMES).map(|n| (n, Side::Old)));
+                picked.extend(only_in(a, b).take(CHANGED_NAMES).map(|n| (n, Side::New)));
+                FIRST_NAMES
             }
-        }
-        let first = if before.is_some() && after.is_some() {
-            FIRST_NAMES
-        } else {
-            CHANGED_NAMES
+            _ => CHANGED_NAMES,
         };
         for (list, side) in [(before, Side::Old), (after, Side::New)] {
             let names = list.iter().flat_map(|l| l.domains.iter().take(first));
@@ -69,35 +57,10 @@ pub fn list_hosts(old: &CompiledPolicy, new: &CompiledPolicy) -> Vec<(String, St
 
 /// How many names only `a` lists and how many only `b` lists.
 pub fn count_changes(a: &DomainList, b: &DomainList) -> (usize, usize) {
-    only_in_one(a, b).fold((0, 0), |(old, new), (_, side)| match side {
-        Side::Old => (old + 1, new),
-        Side::New => (old, new + 1),
-    })
+    (only_in(a, b).count(), only_in(b, a).count())
 }
 
-/// The names only one of two lists holds (`Old`: only `a`), in name order: one merge of the
-/// two sorted tables.
-fn only_in_one<'a>(
-    a: &'a DomainList,
-    b: &'a DomainList,
-) -> impl Iterator<Item = (String, Side)> + 'a {
-    let (mut left, mut right) = (a.domains.iter().peekable(), b.domains.iter().peekable());
-    std::iter::from_fn(move || {
-        loop {
-            let order = match (left.peek(), right.peek()) {
-                (None, None) => return None,
-                (x, y) => y.map_or(Ordering::Less, |y| {
-                    x.map_or(Ordering::Greater, |x| x.cmp(y))
-                }),
-            };
-            match order {
-                Ordering::Less => return left.next().map(|name| (name, Side::Old)),
-                Ordering::Greater => return right.next().map(|name| (name, Side::New)),
-                Ordering::Equal => {
-                    left.next();
-                    right.next();
-                }
-            }
-        }
-    })
+/// The names `a` lists and `b` does not, in name order.
+fn only_in<'a>(a: &'a DomainList, b: &'a DomainList) -> impl Iterator<Item = String> + 'a {
+    a.domains.iter().filter(|name| !b.domains.contains(name))
 }

@@ -71,21 +71,17 @@ fn product(heads: &[String], tails: &[String]) -> Vec<String> {
 
 /// A readable member of the class: a lower-case letter or digit when the class has one.
 fn class_sample(class: &Class) -> char {
-    let preferred = ['a', 'x', '0', '1', '-', '_'];
-    match class {
-        Class::Unicode(unicode) => preferred
-            .into_iter()
-            .find(|c| unicode.iter().any(|r| r.start() <= *c && *c <= r.end()))
-            .or_else(|| unicode.iter().next().map(|r| r.start()))
-            .unwrap_or('a'),
-        Class::Bytes(bytes) => preferred
-            .into_iter()
-            .find(|c| {
-                u8::try_from(*c).is_ok_and(|b| bytes.iter().any(|r| r.start() <= b && b <= r.end()))
-            })
-            .or_else(|| bytes.iter().next().map(|r| char::from(r.start())))
-            .unwrap_or('a'),
-    }
+    let ranges: Vec<(char, char)> = match class {
+        Class::Unicode(unicode) => unicode.iter().map(|r| (r.start(), r.end())).collect(),
+        Class::Bytes(bytes) => (bytes.iter())
+            .map(|r| (char::from(r.start()), char::from(r.end())))
+            .collect(),
+    };
+    let preferred = ['a', 'x', '0', '1', '-', '_'].into_iter();
+    let found = preferred
+        .into_iter()
+        .find(|c| ranges.iter().any(|(s, e)| s <= c && c <= e));
+    found.or(ranges.first().map(|r| r.0)).unwrap_or('a')
 }
 
 /// Keeps samples that are already canonical request paths (so the engine sees them as

@@ -84,13 +84,6 @@ pub struct HostProbe {
     pub audiences: Vec<Audience>,
 }
 
-impl HostProbe {
-    /// How many requests this host contributes.
-    pub fn len(&self) -> usize {
-        self.requests.len() * self.audiences.len()
-    }
-}
-
 /// Every probe for two policies.
 #[derive(Clone, Debug)]
 pub struct ProbeSet {
@@ -103,74 +96,68 @@ pub struct ProbeSet {
 impl ProbeSet {
     /// How many requests are decided (under each policy).
     pub fn len(&self) -> usize {
-        self.hosts.iter().map(HostProbe::len).sum()
+        let hosts = self.hosts.iter();
+        hosts.map(|h| h.requests.len() * h.audiences.len()).sum()
     }
 }
 
 /// The probe set for two policies.
 pub fn probes(old: &CompiledPolicy, new: &CompiledPolicy) -> ProbeSet {
     let mut hosts: BTreeMap<String, BTreeSet<(String, Side)>> = BTreeMap::new();
-    for (side, policy) in [(Side::Old, old), (Side::New, new)] {
-        for rule in policy.rules() {
-            for pattern in rule.hosts.iter().flatten() {
-                for host in pattern_hosts(pattern) {
-                    hosts
-                        .entry(host)
-                        .or_default()
-                        .insert((pattern.to_string(), side));
-                }
+    let sides = [(Side::Old, old), (Side::New, new)];
+    for (side, policy) in sides {
+        for pattern in policy.rules().iter().flat_map(|r| r.hosts.iter().flatten()) {
+            let origin = (pattern.to_string(), side);
+            for host in pattern_hosts(pattern) {
+                hosts.entry(host).or_default().insert(origin.clone());
             }
         }
     }
     for (host, origin, side) in list_hosts(old, new) {
         hosts.entry(host).or_default().insert((origin, side));
     }
-    for other in [
+    let others = [
         OTHER_HOST.to_owned(),
         OTHER_IPV4.to_string(),
         format!("[{OTHER_IPV6}]"),
-    ] {
+    ];
+    for other in others {
         hosts.entry(other).or_default();
     }
-    let rules: Vec<&Rule> = old.rules().iter().chain(new.rules()).collect();
-    let other_customer = unnamed_customer(&rules);
+    let rules = || {
+        sides
+            .into_iter()
+            .flat_map(|(_, p)| p.rules().iter().map(move |r| (p, r)))
+    };
     // Only rules with conditions add probe values beyond the host, so only they are checked
     // against each host: a policy of many plain host rules stays linear in its size.
-    let conditional: Vec<(&CompiledPolicy, &Rule)> = [old, new]
-        .into_iter()
-        .flat_map(|p| p.rules().iter().map(move |r| (p, r)))
-        .filter(|(_, r)| has_conditions(r))
-        .collect();
-    let hosts = hosts
-        .into_iter()
-        .filter_map(|(host, origins)| {
-            let canonical = canonicalise(&format!("https://{host}/")).ok()?.host;
-            let relevant: Vec<&Rule> = conditional
-                .iter()
-                .filter(|(p, r)| applies_to(p, r, &canonical))
-                .map(|(_, r)| *r)
-                .collect();
-            Some(HostProbe {
-                host,
-                origins,
-                requests: request_shapes(&relevant),
-                audiences: audiences(&relevant),
-            })
+    let conditional: Vec<(&CompiledPolicy, &Rule)> =
+        rules().filter(|(_, r)| has_conditions(r)).collect();
+    let hosts = hosts.into_iter().filter_map(|(host, origins)| {
+        let canonical = canonicalise(&format!("https://{host}/")).ok()?.host;
+        let relevant = conditional
+            .iter()
+            .filter(|(p, r)| applies_to(p, r, &canonical));
+        let relevant: Vec<&Rule> = relevant.map(|(_, r)| *r).collect();
+        let (requests, audiences) = (request_shapes(&relevant), audiences(&relevant));
+        Some(HostProbe {
+            host,
+            origins,
+            requests,
+            audiences,
         })
-        .collect();
+    });
+    let other_customer = unnamed_customer(rules().map(|(_, r)| r));
     ProbeSet {
-        hosts,
+        hosts: hosts.collect(),
         other_customer,
     }
 }
 
 /// The customer name standing for "any other customer": one neither policy names.
-pub fn unnamed_customer(rules: &[&Rule]) -> String {
-    let named: BTreeSet<&str> = rules
-        .iter()
-        .flat_map(|r| r.customers.iter().flatten())
-        .map(String::as_str)
-        .collect();
+fn unnamed_customer<'r>(rules: impl Iterator<Item = &'r Rule>) -> String {
+    let named = rules.flat_map(|r| r.customers.iter().flatten());
+    let named: BTreeSet<&str> = named.map(String::as_str).collect();
     let mut name = OTHER_CUSTOMER.to_owned();
     while named.contains(name.as_str()) {
         name.push('-');

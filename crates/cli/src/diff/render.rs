@@ -1,6 +1,6 @@
 //! `diff` output: readable text for a reviewer, or one JSON object for tools.
 
-use std::fmt::Write as _;
+use std::io::{self, Write};
 
 use serde::Serialize;
 
@@ -44,55 +44,43 @@ pub struct DiffReport {
     pub notes: Vec<String>,
 }
 
-/// The human report.
-pub fn human(report: &DiffReport) -> String {
-    let mut out = String::new();
-    let _ = writeln!(
+/// Writes the human report.
+pub fn human(report: &DiffReport, out: &mut impl Write) -> io::Result<()> {
+    let (old, new, probes) = (&report.old.file, &report.new.file, report.probes);
+    writeln!(
         out,
-        "semantic diff {} -> {} ({} probe requests decided under both)",
-        report.old.file, report.new.file, report.probes
-    );
+        "semantic diff {old} -> {new} ({probes} probe requests decided under both)"
+    )?;
     if report.changes.is_empty() {
-        let _ = writeln!(out, "no semantic change");
+        writeln!(out, "no semantic change")?;
     }
     for group in &report.changes {
         let tag = group.effect.tag();
-        let _ = writeln!(out);
-        let _ = writeln!(out, "[{tag}] {}: {}", group.title, group.scope);
-        let _ = writeln!(out, "  old: {}", outcome(&group.old, &report.old.file));
-        let _ = writeln!(out, "  new: {}", outcome(&group.new, &report.new.file));
+        writeln!(out, "\n[{tag}] {}: {}", group.title, group.scope)?;
+        writeln!(out, "  old: {}", outcome(&group.old, old))?;
+        writeln!(out, "  new: {}", outcome(&group.new, new))?;
         for host in group.hosts.iter().take(MAX_HOSTS_SHOWN) {
-            let origin = if host.from_patterns.is_empty() {
-                "any other host".to_owned()
-            } else {
-                format!("from {}", host.from_patterns.join(", "))
+            let origin = match host.from_patterns.is_empty() {
+                true => "any other host".to_owned(),
+                false => format!("from {}", host.from_patterns.join(", ")),
             };
-            let _ = writeln!(out, "    {} [{origin}]: {}", host.host, requests(host));
+            writeln!(out, "    {} [{origin}]: {}", host.host, requests(host))?;
         }
-        if group.hosts.len() > MAX_HOSTS_SHOWN {
-            let _ = writeln!(
-                out,
-                "    ... and {} more hosts (see --json)",
-                group.hosts.len() - MAX_HOSTS_SHOWN
-            );
+        let hidden = group.hosts.len().saturating_sub(MAX_HOSTS_SHOWN);
+        if hidden > 0 {
+            writeln!(out, "    ... and {hidden} more hosts (see --json)")?;
         }
     }
     if !report.notes.is_empty() {
-        let _ = writeln!(out);
-        for note in &report.notes {
-            let _ = writeln!(out, "note: {note}");
-        }
+        writeln!(out)?;
     }
+    for note in &report.notes {
+        writeln!(out, "note: {note}")?;
+    }
+    let changes = crate::policy_source::counted(report.changes.len(), "change");
     let widening = report.changes.iter().filter(|g| g.widening).count();
-    let _ = writeln!(out);
-    let _ = writeln!(
-        out,
-        "{} change{}, {widening} widening{}",
-        report.changes.len(),
-        crate::policy_source::plural(report.changes.len()),
-        if widening > 0 { " (exit 3)" } else { "" }
-    );
-    out
+    let exit = if widening > 0 { " (exit 3)" } else { "" };
+    writeln!(out, "\n{changes}, {widening} widening{exit}")
 }
 
 fn outcome(o: &Outcome, file: &str) -> String {
@@ -120,17 +108,11 @@ fn requests(host: &HostChange) -> String {
     if host.all_requests {
         return "any request".to_owned();
     }
-    let shown: Vec<String> = host
-        .requests
-        .iter()
-        .take(MAX_REQUESTS_SHOWN)
-        .map(request)
-        .collect();
-    let more = host.requests.len().saturating_sub(MAX_REQUESTS_SHOWN);
-    if more > 0 {
-        format!("{} and {more} more", shown.join(", "))
-    } else {
-        shown.join(", ")
+    let shown = host.requests.iter().take(MAX_REQUESTS_SHOWN).map(request);
+    let shown = shown.collect::<Vec<_>>().join(", ");
+    match host.requests.len().saturating_sub(MAX_REQUESTS_SHOWN) {
+        0 => shown,
+        more => format!("{shown} and {more} more"),
     }
 }
 

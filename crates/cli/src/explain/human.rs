@@ -6,7 +6,6 @@ use std::fmt::Write as _;
 use egress_policy_engine::{CompiledPolicy, Decision, Mode, Request, RuleRef, Trace};
 
 use super::why;
-use crate::source_position::line_text;
 
 /// How many lines of a rule's table are quoted at most.
 const MAX_RULE_LINES: usize = 12;
@@ -20,57 +19,47 @@ pub fn human(
     text: &str,
 ) -> String {
     let mut out = String::new();
-    let tags = request.tags.unwrap_or_default().join(", ");
     let url = redact_userinfo(request.url);
+    field(&mut out, "request", format!("{} {url}", request.method));
+    let (customer, tags) = (request.customer, request.tags.unwrap_or_default());
+    let tags = if tags.is_empty() {
+        "none".to_owned()
+    } else {
+        tags.join(", ")
+    };
+    let customer = format!("{} (tags: {tags})", customer.unwrap_or("none"));
+    field(&mut out, "customer", customer);
+    let canonical = (decision.target.as_ref()).map(|t| {
+        let (scheme, host, port, path) = (&t.scheme, &t.host, t.port, &t.path);
+        format!("scheme {scheme}, host {host}, port {port}, path {path}")
+    });
     field(
         &mut out,
-        "request",
-        format_args!("{} {url}", request.method),
+        "canonical",
+        canonical.as_deref().unwrap_or("the URL does not parse"),
     );
-    let customer = request.customer.unwrap_or("none");
-    let tags = if tags.is_empty() { "none" } else { &tags };
-    field(
-        &mut out,
-        "customer",
-        format_args!("{customer} (tags: {tags})"),
-    );
-    match &decision.target {
-        Some(t) => {
-            let (scheme, host, port, path) = (&t.scheme, &t.host, t.port, &t.path);
-            let canonical = format!("scheme {scheme}, host {host}, port {port}, path {path}");
-            field(&mut out, "canonical", canonical);
-            for c in &trace.changes {
-                let _ = writeln!(out, "  {:<9} {} -> {} ({})", c.part, c.from, c.to, c.why);
-            }
-        }
-        None => field(&mut out, "canonical", "the URL does not parse"),
+    // A URL that does not parse has no changes.
+    for c in &trace.changes {
+        let _ = writeln!(out, "  {:<9} {} -> {} ({})", c.part, c.from, c.to, c.why);
     }
     let report_all = policy.defaults().mode == Mode::Report;
     let why = why::why(request, decision, trace, report_all, file_name);
     field(&mut out, "decision", decision.action.as_str());
-    match &decision.rule {
-        Some(rule) => {
-            field(
-                &mut out,
-                "rule",
-                format_args!("{} ({file_name}:{})", rule.id, rule.line),
-            );
-            out.push_str(&quote_rule(text, rule, why.deciding_pattern.as_deref()));
-        }
-        None => field(&mut out, "rule", "none"),
+    let rule = decision.rule.as_ref();
+    let at = |r: &RuleRef| format!("{} ({file_name}:{})", r.id, r.line);
+    field(&mut out, "rule", rule.map_or("none".to_owned(), at));
+    if let Some(rule) = rule {
+        out.push_str(&quote_rule(text, rule, why.deciding_pattern.as_deref()));
     }
     field(&mut out, "reason", decision.reason_text().unwrap_or("none"));
     let would_block = match (&decision.report_rule, decision.would_block) {
-        (Some(r), _) => format!("yes, report-mode rule {} ({file_name}:{})", r.id, r.line),
+        (Some(r), _) => format!("yes, report-mode rule {}", at(r)),
         (None, true) => "yes (the policy is in report mode)".to_owned(),
         (None, false) => "no".to_owned(),
     };
     field(&mut out, "would block", would_block);
-    field(
-        &mut out,
-        "credential",
-        decision.credential.as_deref().unwrap_or("none"),
-    );
+    let credential = decision.credential.as_deref();
+    field(&mut out, "credential", credential.unwrap_or("none"));
     out.push_str("why:\n");
     for line in &why.lines {
         let _ = writeln!(out, "  {line}");
@@ -107,6 +96,12 @@ fn quote_rule(text: &str, rule: &RuleRef, pattern: Option<&str>) -> String {
         let _ = writeln!(out, "{marker} {number:>width$} | {line}");
     }
     out
+}
+
+/// The text of 1-based line `line`, without its line ending.
+fn line_text(text: &str, line: usize) -> Option<&str> {
+    let line = text.lines().nth(line.checked_sub(1)?)?;
+    Some(line.strip_suffix('\r').unwrap_or(line))
 }
 
 /// `raw` with the password of any userinfo replaced by `***`, for display: a URL given on the

@@ -50,42 +50,39 @@ pub fn why(
         target,
         file_name,
     };
-    let first = |(action, mode): (Action, Mode)| {
+    let first = |action: Action, mode: Mode| {
         let mut matched = trace.rules.iter().filter(|r| r.matched);
         matched.find(|r| (r.rule.action, r.rule.mode) == (action, mode))
     };
-    let [block, report, inject, pass] = [
-        (Action::Block, Mode::Enforce),
-        (Action::Block, Mode::Report),
-        (Action::Inject, Mode::Enforce),
-        (Action::Pass, Mode::Enforce),
-    ]
-    .map(first);
-    let kinds = [("block", block), ("report-mode block", report)];
-    let kinds = kinds
-        .into_iter()
-        .chain([("inject", inject), ("pass", pass)]);
-    let shown = kinds.filter(|(kind, found)| *kind != "report-mode block" || found.is_some());
-    let mut lines: Vec<String> = shown.map(|(kind, r)| rendered.first(kind, r)).collect();
+    let (block, report) = (
+        first(Action::Block, Mode::Enforce),
+        first(Action::Block, Mode::Report),
+    );
+    let (inject, pass) = (
+        first(Action::Inject, Mode::Enforce),
+        first(Action::Pass, Mode::Enforce),
+    );
+    let mut lines = vec![rendered.first("block", block)];
+    lines.extend(report.map(|r| rendered.first("report-mode block", Some(r))));
+    lines.push(rendered.first("inject", inject));
+    lines.push(rendered.first("pass", pass));
     let near_misses = trace.rules.iter().filter(|r| !r.matched);
     let near_misses = near_misses.filter(|r| !r.rule.applies_to_every_host());
-    lines.extend(
-        near_misses
-            .take(MAX_NEAR_MISSES)
-            .filter_map(|r| rendered.near_miss(r)),
-    );
+    let near_misses = near_misses.take(MAX_NEAR_MISSES);
+    lines.extend(near_misses.filter_map(|r| rendered.near_miss(r)));
     let found = [block, inject, pass].map(|r| r.is_some());
     lines.push(deciding_line(found, report_all).to_owned());
     let mut deciding = [block, inject, pass].into_iter().flatten();
     let deciding = deciding.find(|r| decision.rule.as_ref().is_some_and(|d| d.id == r.rule.id));
     lines.extend(rendered.after_rules(decision, deciding));
+    let deciding_pattern = deciding.and_then(|r| match r.host.as_ref()? {
+        HostMatch::Pattern(p) | HostMatch::Embedded(p) => Some(p.to_string()),
+        HostMatch::List(list, _) => Some(list.id.clone()),
+        HostMatch::Every => None,
+    });
     Why {
         lines,
-        deciding_pattern: deciding.and_then(|r| match r.host.as_ref()? {
-            HostMatch::Pattern(p) | HostMatch::Embedded(p) => Some(p.to_string()),
-            HostMatch::List(list, _) => Some(list.id.clone()),
-            HostMatch::Every => None,
-        }),
+        deciding_pattern,
     }
 }
 
@@ -200,21 +197,18 @@ impl Rendered<'_> {
                 format!("host `{host}` embeds an IPv4 address that `{p}` names")
             }
             Some(HostMatch::List(list, entry)) => {
+                let id = &list.id;
                 let covers = match list.matching {
                     ListMatch::Exact => "",
                     ListMatch::Subdomains => " and its subdomains",
                 };
-                format!(
-                    "host `{host}` matches list `{}` (entry `{entry}`{covers})",
-                    list.id
-                )
+                format!("host `{host}` matches list `{id}` (entry `{entry}`{covers})")
             }
             None => format!("host `{host}` matches"),
         };
         let checks = r.checks.iter().filter(|c| c.holds());
-        std::iter::once(hosts)
-            .chain(checks.map(|c| self.check(r.rule, c)))
-            .collect()
+        let checks = checks.map(|c| self.check(r.rule, c));
+        std::iter::once(hosts).chain(checks).collect()
     }
 
     /// One check of `rule`, held or failed.
@@ -254,10 +248,8 @@ impl Rendered<'_> {
                     }
                     PathFit::NotInPaths => format!("{read} matches none of its `paths`"),
                     PathFit::NotRegex => {
-                        format!(
-                            "{read} does not match regex `{}`",
-                            regex.unwrap_or_default()
-                        )
+                        let regex = regex.unwrap_or_default();
+                        format!("{read} does not match regex `{regex}`")
                     }
                 }
             }
@@ -280,11 +272,8 @@ impl Rendered<'_> {
             }
             Condition::Port => {
                 let ports = rule.effective_ports().unwrap_or_default().iter();
-                (
-                    "port",
-                    ports.map(u16::to_string).collect(),
-                    target.port.to_string(),
-                )
+                let ports = ports.map(u16::to_string).collect();
+                ("port", ports, target.port.to_string())
             }
             Condition::Method => {
                 let method = normalise_method(request.method).into_owned();

@@ -1,61 +1,53 @@
 //! Whitespace and comments around keys, values and headers: comments are kept, everything
 //! else is rewritten to one canonical spacing.
 
+use toml_edit::{Decor, RawString};
+
 /// The comment lines in a decor string, trimmed, in order.
 pub fn comments(raw: &str) -> Vec<String> {
-    raw.lines()
-        .map(str::trim)
+    let lines = raw.lines().map(str::trim);
+    lines
         .filter(|l| l.starts_with('#'))
-        .map(|l| l.trim_end().to_string())
+        .map(str::to_owned)
         .collect()
 }
 
 /// Whether a blank line precedes the first comment (authors separate comment blocks so).
 pub fn blank_before_comments(raw: &str) -> bool {
-    for (newlines, line) in raw.split('\n').enumerate() {
-        if line.trim_start().starts_with('#') {
-            return newlines >= 1;
-        }
-    }
-    false
+    let first = raw
+        .split('\n')
+        .position(|l| l.trim_start().starts_with('#'));
+    first.is_some_and(|newlines| newlines >= 1)
 }
 
 /// The prefix of a key line or header: its comment lines, each on its own line, preceded by
 /// a blank line when `blank` is set.
 pub fn line_prefix(comments: &[String], blank: bool) -> String {
-    let mut out = String::new();
-    if blank {
-        out.push('\n');
-    }
-    for c in comments {
-        out.push_str(c);
-        out.push('\n');
-    }
-    out
+    let blank = if blank { "\n" } else { "" };
+    comments
+        .iter()
+        .fold(blank.to_owned(), |out, c| out + c + "\n")
 }
 
 /// A trailing same-line comment as ` # text`, or nothing.
 pub fn trailing_comment(raw: &str) -> String {
-    match comments(raw).first() {
-        Some(c) => format!(" {c}"),
-        None => String::new(),
-    }
+    comments(raw)
+        .first()
+        .map_or(String::new(), |c| format!(" {c}"))
 }
 
 /// The text before an item (its comment lines and blank lines), empty when there is none.
-pub fn prefix_text(decor: &toml_edit::Decor) -> String {
-    decor
-        .prefix()
-        .and_then(|p| p.as_str())
-        .unwrap_or_default()
-        .to_owned()
+pub fn prefix_text(decor: &Decor) -> String {
+    text(decor.prefix())
 }
 
 /// The text after an item (a same-line comment), empty when there is none.
-pub fn suffix_text(decor: &toml_edit::Decor) -> String {
-    decor
-        .suffix()
-        .and_then(|s| s.as_str())
+pub fn suffix_text(decor: &Decor) -> String {
+    text(decor.suffix())
+}
+
+fn text(raw: Option<&RawString>) -> String {
+    raw.and_then(RawString::as_str)
         .unwrap_or_default()
         .to_owned()
 }

@@ -7,9 +7,7 @@
 
 mod decor;
 
-use std::fmt;
-
-use crate::source_position::position;
+use egress_policy_engine::diagnostic::locate as position;
 use egress_policy_engine::fields as order;
 use toml_edit::{Array, Decor, DocumentMut, InlineTable, Item, Table, Value};
 
@@ -20,23 +18,14 @@ pub const MAX_WIDTH: usize = 80;
 const INDENT: &str = "  ";
 
 /// Why a file was not formatted.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FormatError {
     /// Not valid TOML: the parser's message with line and column.
+    #[error("not valid TOML: {0}")]
     Parse(String),
     /// The formatted text would not hold the same data (a bug: nothing is written).
+    #[error("formatting would change the file's data; left unchanged (please report this)")]
     ChangedMeaning,
-}
-
-impl fmt::Display for FormatError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            FormatError::Parse(message) => write!(f, "not valid TOML: {message}"),
-            FormatError::ChangedMeaning => f.write_str(
-                "formatting would change the file's data; left unchanged (please report this)",
-            ),
-        }
-    }
 }
 
 /// Formats a policy file's text.
@@ -52,26 +41,16 @@ pub fn format(text: &str) -> Result<String, FormatError> {
     let first = root.iter().all(|(_, item)| !item.is_value());
     format_table(root, "", order::ROOT, &mut Layout { position: 0, first });
     restore_file_header(root, header);
-    let comments = doc
-        .trailing()
-        .as_str()
-        .map(decor::comments)
-        .unwrap_or_default();
+    let comments = doc.trailing().as_str().map(decor::comments);
+    let comments = comments.unwrap_or_default();
     doc.set_trailing(decor::line_prefix(&comments, !comments.is_empty()));
 
-    let mut out = doc.to_string();
-    let trimmed_start = out.trim_start_matches('\n').len();
-    out.drain(..out.len() - trimmed_start);
-    while out.ends_with("\n\n") {
-        out.pop();
-    }
-    if !out.ends_with('\n') {
-        out.push('\n');
-    }
-    if out.trim().is_empty() {
-        out.clear();
-    }
-
+    let text = doc.to_string();
+    let body = text.trim_start_matches('\n').trim_end_matches('\n');
+    let out = match body.trim().is_empty() {
+        true => String::new(),
+        false => format!("{body}\n"),
+    };
     if data(&out) != Some(before) {
         return Err(FormatError::ChangedMeaning);
     }
@@ -129,29 +108,24 @@ fn restore_file_header(root: &mut Table, header: Vec<String>) {
         return;
     }
     let prefix = decor::line_prefix(&header, false);
-    match first_value(root) {
-        Some(first) => {
-            if let Some(mut key) = root.key_mut(&first) {
-                let existing = decor::prefix_text(key.leaf_decor());
-                key.leaf_decor_mut()
-                    .set_prefix(format!("{prefix}{existing}"));
-            }
+    let prepend = |decor: &mut Decor| {
+        let existing = decor::prefix_text(decor);
+        decor.set_prefix(format!("{prefix}{existing}"));
+    };
+    if let Some(first) = first_value(root) {
+        if let Some(mut key) = root.key_mut(&first) {
+            prepend(key.leaf_decor_mut());
         }
-        None => {
-            // No top-level values: the header goes above the first table.
-            let mut tables: Vec<&mut Table> = Vec::new();
-            for (_, item) in root.iter_mut() {
-                match item {
-                    Item::Table(t) => tables.push(t),
-                    Item::ArrayOfTables(a) => tables.extend(a.iter_mut()),
-                    _ => {}
-                }
-            }
-            if let Some(table) = tables.into_iter().min_by_key(|t| t.position()) {
-                let existing = decor::prefix_text(table.decor());
-                table.decor_mut().set_prefix(format!("{prefix}{existing}"));
-            }
-        }
+        return;
+    }
+    // No top-level values: the header goes above the first table.
+    let tables = root.iter_mut().flat_map(|(_, item)| match item {
+        Item::Table(t) => vec![t],
+        Item::ArrayOfTables(a) => a.iter_mut().collect(),
+        _ => Vec::new(),
+    });
+    if let Some(table) = tables.min_by_key(|t| t.position()) {
+        prepend(table.decor_mut());
     }
 }
 
@@ -323,13 +297,9 @@ fn one_line(value: &Value) -> String {
 }
 
 fn format_array(array: &mut Array, used_width: usize) {
-    let has_comments = array.iter().any(|v| {
-        let d = v.decor();
-        [d.prefix(), d.suffix()]
-            .into_iter()
-            .flatten()
-            .any(|r| r.as_str().is_some_and(|s| s.contains('#')))
-    }) || array.trailing().as_str().is_some_and(|s| s.contains('#'));
+    let commented = |d: &Decor| (decor::prefix_text(d) + &decor::suffix_text(d)).contains('#');
+    let trailing = array.trailing().as_str().unwrap_or_default();
+    let has_comments = array.iter().any(|v| commented(v.decor())) || trailing.contains('#');
     for v in array.iter_mut() {
         format_value(v, 0);
     }

@@ -6,7 +6,7 @@ use serde_json::Value;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
-use crate::source_position::position;
+use egress_policy_engine::diagnostic::locate as position;
 use egress_policy_engine::did_you_mean;
 
 /// Keys a `[[case]]` table may have.
@@ -102,11 +102,11 @@ pub fn parse(text: &str) -> Result<Vec<TestCase>, Vec<CaseError>> {
     if cases.is_empty() && reader.errors.is_empty() {
         reader.error(None, "no test cases: add `[[case]]` tables");
     }
-    if reader.errors.is_empty() {
-        Ok(cases)
-    } else {
-        Err(reader.errors)
-    }
+    reader
+        .errors
+        .is_empty()
+        .then_some(cases)
+        .ok_or(reader.errors)
 }
 
 /// A test file being read, and the mistakes found so far.
@@ -138,15 +138,13 @@ impl Reader<'_> {
                 .map(|item| item.get_ref().as_str().map(str::to_owned))
                 .collect()
         });
-        let expect = match table.get("expect") {
-            Some(value) => match value.get_ref() {
-                DeValue::Table(expect) => self.expectation(expect, value.span()),
-                _ => {
-                    let must = "`expect` must be a table, e.g. `expect = { action = \"block\", rule = \"id\" }`";
-                    self.error(Some(value.span()), must);
-                    None
-                }
-            },
+        let expect = match table.get("expect").map(|v| (v.get_ref(), v.span())) {
+            Some((DeValue::Table(expect), at)) => self.expectation(expect, at),
+            Some((_, at)) => {
+                let must = "`expect` must be a table, e.g. `expect = { action = \"block\", rule = \"id\" }`";
+                self.error(Some(at), must);
+                None
+            }
             None => {
                 let needs = "a case needs `expect = { action = \"...\", rule = \"...\" }`";
                 self.error(Some(span.clone()), needs);
@@ -170,43 +168,34 @@ impl Reader<'_> {
     fn expectation(&mut self, table: &DeTable<'_>, span: Range<usize>) -> Option<Expectation> {
         let before = self.errors.len();
         self.unknown_keys(table, "`expect`", &EXPECT_KEYS);
-        let mut expect = Vec::new();
-        // In this order so that errors come in the order of the format's description.
-        for key in [
-            "action",
-            "would_block",
-            "rule",
-            "report_rule",
-            "reason",
-            "credential",
-        ] {
-            let value = match key {
-                "action" if table.get(key).is_none() => {
-                    self.error(Some(span.clone()), "`expect` needs an `action`");
-                    continue;
-                }
-                "action" => self.typed(
-                    table,
-                    key,
-                    "must be one of `block`, `inject`, `pass`",
-                    |v| {
-                        v.as_str()
-                            .filter(|a| ["block", "inject", "pass"].contains(a))
-                            .map(Value::from)
-                    },
-                ),
-                "would_block" => self.typed(table, key, "must be `true` or `false`", |v| {
-                    v.as_bool().map(Value::from)
-                }),
-                _ => self.string(table, key).map(Value::from),
-            };
-            match (key, value) {
-                (_, Some(value)) => expect.push((key, value)),
-                ("rule", None) => expect.push((key, Value::Null)),
-                _ => {}
-            }
+        // Read in this order so that errors come in the order of the format's description.
+        if table.get("action").is_none() {
+            self.error(Some(span), "`expect` needs an `action`");
         }
-        expect.sort_by_key(|(key, _)| EXPECT_KEYS.iter().position(|k| k == key));
+        let action = self.typed(
+            table,
+            "action",
+            "must be one of `block`, `inject`, `pass`",
+            |v| {
+                let action = v
+                    .as_str()
+                    .filter(|a| ["block", "inject", "pass"].contains(a));
+                action.map(Value::from)
+            },
+        );
+        let would_block = self.typed(table, "would_block", "must be `true` or `false`", |v| {
+            v.as_bool().map(Value::from)
+        });
+        let [rule, report_rule, reason, credential] =
+            ["rule", "report_rule", "reason", "credential"]
+                .map(|key| self.string(table, key).map(Value::from));
+        // `rule` is always checked: not given, no rule may decide.
+        let rule = Some(rule.unwrap_or(Value::Null));
+        let values = [action, rule, would_block, report_rule, reason, credential];
+        let expect = EXPECT_KEYS.into_iter().zip(values);
+        let expect = expect
+            .filter_map(|(key, value)| Some((key, value?)))
+            .collect();
         (self.errors.len() == before).then_some(expect)
     }
 

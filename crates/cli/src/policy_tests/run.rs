@@ -18,9 +18,10 @@ pub fn request(case: &TestCase) -> Request<'_> {
 /// The expected fields the decision (its [`Fields`](crate::explain::fields::Fields) as
 /// JSON) does not match: none when the case passes.
 pub fn differing(case: &TestCase, decided: &Value) -> Vec<&'static str> {
-    let expect = case.expect.iter();
-    expect
-        .filter(|(field, expected)| decided.get(field) != Some(expected))
+    let differ = |(field, expected): &&(&str, Value)| decided.get(field) != Some(expected);
+    case.expect
+        .iter()
+        .filter(differ)
         .map(|(field, _)| *field)
         .collect()
 }
