@@ -36,6 +36,10 @@ pub enum Outcome {
     Unreadable,
     /// `diff`: the change widens access.
     Widens,
+    /// `audit`, `replay`: log lines are missing or altered.
+    Tampered,
+    /// `audit`, `replay`: nothing (or not everything) could be verified.
+    Unverified,
 }
 
 impl Outcome {
@@ -53,8 +57,8 @@ pub const EXIT_STATUSES: &str = "Exit status:
   1    failed: the policy has errors, a test case fails, a logged decision differs, `fmt --check` would change a file, a signature is refused, or a file cannot be read or written
   2    usage error; `replay`: the policy or a log cannot be read, so not every line was verified
   3    `diff`: the change widens access
-  4    reserved: log lines missing or altered (`audit`, `replay`)
-  5    reserved: nothing verified (`replay`)
+  4    `audit`, `replay`: log lines missing or altered (a gap, a conflict, a chain that does not verify, an invocation without its line)
+  5    `audit`, `replay`: not every line verified (no line read, schema 1 lines, a keyed chain without `--log-key-file`, no line of the policy's revision); `--allow-unverified` exits 0 instead
   141  standard output closed early (a reader such as `head` stopped reading)";
 
 /// Check, compile, bundle, explain, test, diff, audit, replay and format egress policies.
@@ -112,6 +116,8 @@ fn exit_status(result: Result<Outcome, CliError>) -> u8 {
         Ok(Outcome::Failed) => return 1,
         Ok(Outcome::Unreadable) => return 2,
         Ok(Outcome::Widens) => return 3,
+        Ok(Outcome::Tampered) => return 4,
+        Ok(Outcome::Unverified) => return 5,
         Err(CliError::Output(e)) if e.kind() == ErrorKind::BrokenPipe => return 141,
         Err(error) => error,
     };
@@ -145,6 +151,8 @@ mod tests {
             Outcome::Failed,
             Outcome::Unreadable,
             Outcome::Widens,
+            Outcome::Tampered,
+            Outcome::Unverified,
         ];
         for outcome in outcomes {
             let code = exit_status(Ok(outcome)).to_string();

@@ -20,9 +20,11 @@ fn fixture(name: &str) -> String {
         .into_owned()
 }
 
+/// `audit --allow-unverified ARGS...`: these fixtures are schema 1 lines (no chain; their
+/// verification is `tests/verify.rs`'s).
 fn audit(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_egress-policy"))
-        .arg("audit")
+        .args(["audit", "--allow-unverified"])
         .args(args)
         .output()
         .unwrap()
@@ -274,7 +276,7 @@ fn corrupt_gzip_reports_a_read_error_after_the_good_lines() {
 fn streams_a_huge_log() {
     const LINES: u64 = 200_000;
     let mut child = Command::new(env!("CARGO_BIN_EXE_egress-policy"))
-        .args(["audit", "--json", "--top", "5", "-"])
+        .args(["audit", "--allow-unverified", "--json", "--top", "5", "-"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
@@ -326,8 +328,7 @@ fn streams_a_huge_log() {
     assert_eq!(top[0]["key"], "hot.blocked.example");
     // Every third line goes to the hot host (minus the corrupt ones among them).
     let hot = (0..LINES).filter(|i| i % 3 == 0 && i % 1000 != 999).count() as u64;
-    assert!(top[0]["count"].as_u64().unwrap() >= hot);
-    assert!(top[0]["count"].as_u64().unwrap() - top[0]["error"].as_u64().unwrap() <= hot);
+    assert_eq!(top[0]["count"], hot);
     let blocked = s["actions"]["block"].as_u64().unwrap();
     let expected_blocked = (0..LINES)
         .filter(|i| i % 1000 != 999 && (i % 4 == 0 || i % 3 == 0))

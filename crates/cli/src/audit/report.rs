@@ -62,7 +62,8 @@ pub fn of(s: &Summary) -> Report {
     ];
     let outcomes = Vec::from(outcomes.map(|(k, n)| (k.to_owned(), n)));
     let failures = s.failures.iter().map(|f| (&f.key, f.count));
-    let mut sections = Vec::from_iter((!s.failures.is_empty()).then(|| Section {
+    let mut sections = vec![integrity(s)];
+    sections.extend((!s.failures.is_empty()).then(|| Section {
         title: "failed requests (not completed, not counted as inject or pass)".to_owned(),
         lines: vec![counts(failures, false)],
         ..Section::default()
@@ -88,6 +89,26 @@ pub fn of(s: &Summary) -> Report {
         chart: outcomes,
         sections,
         notes,
+    }
+}
+
+/// First: whether the figures below are the log the Worker wrote.
+fn integrity(s: &Summary) -> Section {
+    let (title, lines) = s.integrity.text();
+    let rows = s.integrity.isolates.iter().map(|i| {
+        let (n, m) = (i.redeliveries, i.checkpoints);
+        let figures = [i.lines, i.verified, i.missing, n, i.conflicts, i.breaks, m];
+        let seqs = format!("{}..{}", i.seqs.0, i.seqs.1);
+        let head = [i.isolate.clone(), i.chain_alg.clone(), seqs];
+        head.into_iter()
+            .chain(figures.map(|n| n.to_string()))
+            .collect()
+    });
+    let columns = "isolate, chain, seq, lines#, verified#, missing#, redelivered#, conflicts#, breaks#, checkpoints#";
+    Section {
+        title,
+        lines,
+        ..section("", columns, rows)
     }
 }
 
@@ -145,15 +166,9 @@ fn rules(s: &Summary) -> Section {
 
 fn blocked_hosts(s: &Summary) -> Section {
     let hosts = &s.top_blocked_hosts;
-    let rows = hosts.iter().map(|h| {
-        let count = h.count.to_string();
-        let count = if h.error > 0 {
-            format!("<={count}")
-        } else {
-            count
-        };
-        vec![h.key.clone(), count]
-    });
+    let rows = hosts
+        .iter()
+        .map(|h| vec![h.key.clone(), h.count.to_string()]);
     let chart = hosts.iter().map(|h| (h.key.clone(), h.count)).collect();
     Section {
         chart,
