@@ -23,9 +23,11 @@ use crate::explain::fields::Fields;
 use crate::logs::Location;
 
 /// One logged decision that the policy does not make; serialised as `replay --json` prints
-/// it (after `"kind":"mismatch"`).
+/// it.
 #[derive(Clone, Debug, Serialize)]
 pub struct Mismatch {
+    /// `mismatch`: what the `--json` line is.
+    pub kind: &'static str,
     /// Where the line is.
     #[serde(flatten)]
     pub location: Location,
@@ -184,6 +186,7 @@ impl<'p> Replay<'p> {
         }
         self.mismatched += 1;
         Some(Mismatch {
+            kind: "mismatch",
             location: location.clone(),
             decision_id: log.decision_id.clone(),
             method: log.method.clone(),

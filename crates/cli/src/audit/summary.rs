@@ -63,9 +63,7 @@ impl Span {
         if self.first.as_ref().is_none_or(|f| t < f) {
             self.first = Some(t.clone());
         }
-        if self.last.as_ref().is_none_or(|l| t > l) {
-            self.last = Some(t.clone());
-        }
+        self.last = self.last.take().max(Some(t.clone()));
     }
 }
 
@@ -86,7 +84,7 @@ pub struct Auditor {
     credentials: Capped<CredentialRow>,
     errors: Capped<u64>,
     failures: Capped<u64>,
-    statuses: BTreeMap<&'static str, u64>,
+    statuses: BTreeMap<String, u64>,
 }
 
 impl Auditor {
@@ -231,11 +229,7 @@ impl Auditor {
             }),
             failures: key_counts(&self.failures, usize::MAX),
             upstream_errors: key_counts(&self.errors, usize::MAX),
-            upstream_status: self
-                .statuses
-                .into_iter()
-                .map(|(k, v)| (k.to_owned(), v))
-                .collect(),
+            upstream_status: self.statuses,
             other_messages: read.other_messages,
             problems: read.problems,
             notes,
@@ -313,15 +307,11 @@ fn customer_label(log: &DecisionLog) -> &str {
     log.customer.as_deref().unwrap_or("(no customer)")
 }
 
-fn status_class(status: Option<u16>) -> &'static str {
+fn status_class(status: Option<u16>) -> String {
     match status {
-        None => "none",
-        Some(100..=199) => "1xx",
-        Some(200..=299) => "2xx",
-        Some(300..=399) => "3xx",
-        Some(400..=499) => "4xx",
-        Some(500..=599) => "5xx",
-        Some(_) => "other",
+        None => "none".to_owned(),
+        Some(s @ 100..=599) => format!("{}xx", s / 100),
+        Some(_) => "other".to_owned(),
     }
 }
 

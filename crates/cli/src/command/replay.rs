@@ -51,14 +51,6 @@ pub struct Args {
     pub verify: VerifyArgs,
 }
 
-/// A mismatch as a `--json` line.
-#[derive(Serialize)]
-struct MismatchLine<'a> {
-    kind: &'static str,
-    #[serde(flatten)]
-    mismatch: &'a Mismatch,
-}
-
 /// The `--json` summary line.
 #[derive(Serialize)]
 struct SummaryLine<'a> {
@@ -134,24 +126,15 @@ pub fn run(args: &Args) -> Result<Outcome, CliError> {
 
 fn write_mismatch(out: &mut impl Write, json: bool, m: &Mismatch) -> io::Result<()> {
     if json {
-        let line = MismatchLine {
-            kind: "mismatch",
-            mismatch: m,
-        };
-        serde_json::to_writer(&mut *out, &line)?;
+        serde_json::to_writer(&mut *out, m)?;
         return writeln!(out);
     }
-    writeln!(
-        out,
-        "{}: mismatch in decision {} ({} {}): logged {}; policy decides {} [differs: {}]",
-        terminal_safe(&m.location.to_string()),
-        terminal_safe(&m.decision_id),
-        terminal_safe(&m.method),
-        terminal_safe(&m.url),
-        terminal_safe(&m.logged),
-        terminal_safe(&m.decided),
-        m.fields.join(", ")
-    )
+    let (at, id, fields) = (&m.location, &m.decision_id, m.fields.join(", "));
+    let (logged, decided, method, url) = (&m.logged, &m.decided, &m.method, &m.url);
+    let line = format!(
+        "{at}: mismatch in decision {id} ({method} {url}): logged {logged}; policy decides {decided} [differs: {fields}]"
+    );
+    writeln!(out, "{}", terminal_safe(&line))
 }
 
 fn summary_line<'a>(
@@ -189,56 +172,49 @@ fn text_summary(s: &SummaryLine<'_>) -> String {
     let (p, problems) = (&s.policy, s.malformed);
     let (title, integrity) = s.integrity.text();
     let (name, sha) = (p.name.unwrap_or("unnamed"), p.sha256);
+    let (read, agree) = ((s.decisions, s.compared), (s.agree, s.mismatched));
+    let compared = format!("{} decision lines read; {} compared", read.0, read.1);
     let mut lines = vec![
         format!("replayed against `{}` ({name}, sha256 {sha})", p.path),
-        format!(
-            "  {} decision lines read; {} compared, {} agree, {} differ",
-            s.decisions, s.compared, s.agree, s.mismatched
-        ),
-        format!("  {title}"),
+        format!("{compared}, {} agree, {} differ", agree.0, agree.1),
+        title,
     ];
-    lines.extend(integrity.iter().map(|l| format!("    {l}")));
+    lines.extend(integrity.iter().map(|l| format!("  {l}")));
     let (why, n) = (counts(s.not_redecidable), s.path_redacted);
-    lines.extend(
-        (!why.is_empty()).then(|| format!("  not re-decidable (URL not fully logged): {why}")),
-    );
-    lines.extend(
-        (n > 0).then(|| format!("  not re-decided: path redacted (path_in_logs): {n} lines")),
-    );
-    let revision = |r: &&Skipped| (short_sha(&r.sha256).to_owned(), r.lines);
-    let archived = s.from_archive.iter().map(revision);
-    lines.extend(
-        archived.map(|(sha, n)| format!("  re-decided with archived revision {sha}: {n} lines")),
-    );
-    let unloadable = s.archive_unloadable.into_iter().flatten();
-    lines.extend(
-        unloadable
-            .map(|(sha, why)| format!("  archived revision {} not used: {why}", short_sha(sha))),
-    );
-    for r in &s.skipped {
-        let ((sha, n), name) = (revision(&r), r.name.as_deref().unwrap_or("unnamed"));
+    let why = (!why.is_empty()).then(|| format!("not re-decidable (URL not fully logged): {why}"));
+    let redacted = format!("not re-decided: path redacted (path_in_logs): {n} lines");
+    lines.extend(why.into_iter().chain((n > 0).then_some(redacted)));
+    for r in &s.from_archive {
+        let (sha, n) = (short_sha(&r.sha256), r.lines);
         lines.push(format!(
-            "  skipped, other revision {sha} ({name}): {n} lines"
+            "re-decided with archived revision {sha}: {n} lines"
+        ));
+    }
+    for (sha, why) in s.archive_unloadable.into_iter().flatten() {
+        lines.push(format!(
+            "archived revision {} not used: {why}",
+            short_sha(sha)
+        ));
+    }
+    for r in &s.skipped {
+        let (sha, name) = (short_sha(&r.sha256), r.name.as_deref().unwrap_or("unnamed"));
+        lines.push(format!(
+            "skipped, other revision {sha} ({name}): {} lines",
+            r.lines
         ));
     }
     let further = s.skipped_further_revisions;
-    lines.extend(further.map(|n| format!("  skipped, further revisions: {n} lines")));
+    lines.extend(further.map(|n| format!("skipped, further revisions: {n} lines")));
     if problems.total > 0 {
         let (total, kinds) = (problems.total, counts(&problems.by_kind));
-        lines.push(format!("  malformed lines: {total} ({kinds})"));
-        lines.extend(
-            problems
-                .examples
-                .iter()
-                .map(|e| format!("    {}", e.text())),
-        );
+        lines.push(format!("malformed lines: {total} ({kinds})"));
+        lines.extend(problems.examples.iter().map(|e| format!("  {}", e.text())));
     }
     let warning = "warning: no line was decided by this policy revision; nothing was verified";
-    lines.extend((!s.verified).then(|| format!("  {warning}")));
-    lines
-        .iter()
-        .map(|l| format!("{}\n", terminal_safe(l)))
-        .collect()
+    lines.extend((!s.verified).then_some(warning.to_owned()));
+    let indent = |(i, l): (usize, &String)| if i == 0 { l.clone() } else { format!("  {l}") };
+    let lines = lines.iter().enumerate().map(indent);
+    lines.map(|l| format!("{}\n", terminal_safe(&l))).collect()
 }
 
 /// `a 1, b 2`

@@ -16,7 +16,7 @@ use egress_policy_engine::DecisionLog;
 use serde::Serialize;
 
 use record::Item;
-pub use record::Problem;
+use record::problem;
 use verify::{Integrity, Verifier};
 
 /// Example locations kept per problem kind; the counts are always exact.
@@ -58,7 +58,7 @@ pub struct InputSummary {
 pub struct ProblemExample {
     /// `file:line`
     #[serde(flatten)]
-    pub location: Location,
+    pub location: Option<Location>,
     /// The problem's code.
     pub kind: &'static str,
     /// What is wrong (never the line's content).
@@ -68,7 +68,8 @@ pub struct ProblemExample {
 impl ProblemExample {
     /// `file:line: kind: detail`, as the text outputs list it.
     pub fn text(&self) -> String {
-        format!("{}: {}: {}", self.location, self.kind, self.detail)
+        let at = self.location.as_ref().map(|l| format!("{l}: "));
+        format!("{}{}: {}", at.unwrap_or_default(), self.kind, self.detail)
     }
 }
 
@@ -86,11 +87,13 @@ pub struct ProblemTally {
 }
 
 impl ProblemTally {
-    fn record(&mut self, location: &Location, kind: Problem, mut detail: String) {
+    /// Counts one problem of kind `kind` (a [`problem`] code, or a finding's), keeping
+    /// the first few as examples.
+    pub fn record(&mut self, at: Option<&Location>, kind: &'static str, mut detail: String) {
         self.total += 1;
-        let count = self.by_kind.entry(kind.code()).or_insert(0);
+        let count = self.by_kind.entry(kind).or_insert(0);
         *count += 1;
-        if kind == Problem::UnknownVersion {
+        if kind == problem::UNKNOWN_VERSION {
             let versions = &mut self.unknown_versions;
             let full = versions.len() >= MAX_VERSIONS && !versions.contains_key(&detail);
             let key = if full {
@@ -102,7 +105,7 @@ impl ProblemTally {
             detail = format!("unknown schema version v={detail}");
         }
         if *count <= MAX_EXAMPLES as u64 {
-            let (location, kind) = (location.clone(), kind.code());
+            let location = at.cloned();
             (self.examples).push(ProblemExample {
                 location,
                 kind,
@@ -130,14 +133,13 @@ pub struct ReadReport {
 /// Prints `error: FILE: why` on stderr for each input that could not be read to its end;
 /// whether there was one.
 pub fn report_input_errors(inputs: &[InputSummary]) -> bool {
-    let mut any = false;
-    for input in inputs {
-        if let Some(e) = &input.error {
-            eprintln!("error: {}: {e}", input.file);
-            any = true;
-        }
-    }
-    any
+    let failed = inputs
+        .iter()
+        .filter_map(|i| Some((&i.file, i.error.as_ref()?)));
+    failed
+        .map(|(file, e)| eprintln!("error: {file}: {e}"))
+        .count()
+        > 0
 }
 
 /// Streams every input, calling `visit` for each decision line in order (a redelivered line
@@ -175,10 +177,8 @@ fn read_one(
         }
     };
     let mut buf = Vec::new();
-    let mut location = Location {
-        file: name.to_string(),
-        line: 0,
-    };
+    let (file, line) = (name.to_string(), 0);
+    let mut location = Location { file, line };
     loop {
         let read = match input::read_line(&mut reader, &mut buf, input::MAX_LINE_BYTES) {
             Ok(read) => read,
@@ -191,14 +191,14 @@ fn read_one(
         match read {
             input::LineRead::Eof => break,
             input::LineRead::TooLong => report.problems.record(
-                &location,
-                Problem::TooLong,
+                Some(&location),
+                problem::TOO_LONG,
                 format!("line longer than {} bytes skipped", input::MAX_LINE_BYTES),
             ),
             input::LineRead::Line => {
                 // One line counts once per problem kind, however many array elements or
                 // messages inside it share the problem.
-                let mut kinds_seen: Vec<Problem> = Vec::new();
+                let mut kinds_seen: Vec<&str> = Vec::new();
                 record::classify_line(&buf, &mut |item| match item {
                     Item::Decision(line) => {
                         let (log, value) = *line;
@@ -216,7 +216,7 @@ fn read_one(
                     Item::Problem(kind, detail) => {
                         if !kinds_seen.contains(&kind) {
                             kinds_seen.push(kind);
-                            report.problems.record(&location, kind, detail);
+                            report.problems.record(Some(&location), kind, detail);
                         }
                     }
                     Item::OtherMessage => report.other_messages += 1,

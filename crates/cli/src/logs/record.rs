@@ -6,38 +6,23 @@ use egress_policy_engine::{DecisionLog, LOG_SCHEMA_VERSION};
 use serde::Deserialize;
 use serde_json::Value;
 
-/// Why a line (or a message inside it) yielded no decision.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Problem {
+/// Why a line (or a message inside it) yielded no decision: stable snake_case codes, as the
+/// JSON outputs name them.
+pub mod problem {
     /// Not valid UTF-8.
-    InvalidUtf8,
+    pub const INVALID_UTF8: &str = "invalid_utf8";
     /// Longer than [`crate::logs::input::MAX_LINE_BYTES`].
-    TooLong,
+    pub const TOO_LONG: &str = "too_long";
     /// JSON that ends early: a line cut off (disk full, a killed writer, Logpush truncation).
-    Truncated,
+    pub const TRUNCATED: &str = "truncated";
     /// Not JSON at all.
-    InvalidJson,
-    /// Has `v` equal to the supported version but misses a field or has a wrong type.
-    InvalidDecision,
+    pub const INVALID_JSON: &str = "invalid_json";
+    /// Has a readable `v` but misses a field or has a wrong type.
+    pub const INVALID_DECISION: &str = "invalid_decision";
     /// Has a `v` this tool does not know.
-    UnknownVersion,
+    pub const UNKNOWN_VERSION: &str = "unknown_version";
     /// JSON, but neither a decision line nor a log export record.
-    Unrecognised,
-}
-
-impl Problem {
-    /// Stable snake_case name used in JSON output.
-    pub fn code(self) -> &'static str {
-        match self {
-            Problem::InvalidUtf8 => "invalid_utf8",
-            Problem::TooLong => "too_long",
-            Problem::Truncated => "truncated",
-            Problem::InvalidJson => "invalid_json",
-            Problem::InvalidDecision => "invalid_decision",
-            Problem::UnknownVersion => "unknown_version",
-            Problem::Unrecognised => "unrecognised",
-        }
-    }
+    pub const UNRECOGNISED: &str = "unrecognised";
 }
 
 /// What one line held.
@@ -51,7 +36,7 @@ pub enum Item {
     Dead(String),
     /// Something that should have been a decision line but is not usable: what is wrong,
     /// and a short explanation that never quotes the line's content.
-    Problem(Problem, String),
+    Problem(&'static str, String),
     /// A console message that is not a decision line (other `console.log` output): ignored.
     OtherMessage,
 }
@@ -66,7 +51,7 @@ const OBJECT_START: char = '\u{7b}';
 /// Parses one line and hands every item it holds to `sink`. Blank lines yield nothing.
 pub fn classify_line(bytes: &[u8], sink: &mut dyn FnMut(Item)) {
     let Ok(text) = std::str::from_utf8(bytes) else {
-        sink(problem(Problem::InvalidUtf8, "line is not valid UTF-8"));
+        sink(problem(problem::INVALID_UTF8, "line is not valid UTF-8"));
         return;
     };
     if !text.trim().is_empty() {
@@ -78,19 +63,19 @@ fn classify_text(text: &str, depth: u8, sink: &mut dyn FnMut(Item)) {
     match serde_json::from_str::<Value>(text) {
         Ok(value) => classify_value(value, depth, sink),
         Err(e) if e.is_eof() => sink(problem(
-            Problem::Truncated,
+            problem::TRUNCATED,
             format!("JSON ends early ({e})"),
         )),
-        Err(e) => sink(problem(Problem::InvalidJson, format!("not JSON ({e})"))),
+        Err(e) => sink(problem(problem::INVALID_JSON, format!("not JSON ({e})"))),
     }
 }
 
-fn problem(kind: Problem, detail: impl Into<String>) -> Item {
+fn problem(kind: &'static str, detail: impl Into<String>) -> Item {
     Item::Problem(kind, detail.into())
 }
 
 fn unrecognised(detail: &str) -> Item {
-    problem(Problem::Unrecognised, detail)
+    problem(problem::UNRECOGNISED, detail)
 }
 
 fn classify_value(value: Value, depth: u8, sink: &mut dyn FnMut(Item)) {
@@ -183,12 +168,12 @@ fn readable(v: u64) -> bool {
 fn decision(line: Value) -> Item {
     let v = line.get("v").cloned().unwrap_or_default();
     if !v.as_u64().is_some_and(readable) {
-        return problem(Problem::UnknownVersion, version_label(&v));
+        return problem(problem::UNKNOWN_VERSION, version_label(&v));
     }
     match DecisionLog::deserialize(&line) {
         Ok(log) => Item::Decision(Box::new((log, line))),
         Err(e) => problem(
-            Problem::InvalidDecision,
+            problem::INVALID_DECISION,
             format!("not a v{LOG_SCHEMA_VERSION} decision line: {e}"),
         ),
     }
@@ -222,7 +207,7 @@ mod tests {
             .into_iter()
             .map(|i| match i {
                 Item::Decision(d) => format!("decision:{}", d.0.decision_id),
-                Item::Problem(kind, _) => kind.code().to_string(),
+                Item::Problem(kind, _) => kind.to_string(),
                 Item::OtherMessage | Item::Event(_) => "other".to_string(),
                 Item::Dead(outcome) => format!("dead:{outcome}"),
             })
@@ -264,7 +249,7 @@ mod tests {
         );
         let mut out = Vec::new();
         classify_line(&[0xff, 0xfe], &mut |i| out.push(i));
-        assert!(matches!(out[0], Item::Problem(Problem::InvalidUtf8, _)));
+        assert!(matches!(out[0], Item::Problem("invalid_utf8", _)));
     }
 
     #[test]

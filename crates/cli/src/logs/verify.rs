@@ -12,7 +12,7 @@ use egress_policy_engine::log_chain::{ChainAlg, Trail, chain_value, hex};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{Location, MAX_EXAMPLES};
+use super::{Location, ProblemTally};
 use crate::audit::bounded::bounded_key;
 use crate::{CliError, Outcome};
 
@@ -32,68 +32,34 @@ pub struct VerifyArgs {
 impl VerifyArgs {
     /// The chain key, when a key file was given.
     pub fn key(&self) -> Result<Option<Vec<u8>>, CliError> {
-        let Some(path) = &self.log_key_file else {
-            return Ok(None);
+        let key = |path: &PathBuf| {
+            let key = crate::error::read(path)?;
+            let (file, n) = (path.display(), key.trim_ascii_end().len());
+            let short = format!(
+                "`{file}` holds {n} bytes: the Worker uses no `EGRESS_LOG_KEY` shorter than 32 bytes; give the file holding the key as set"
+            );
+            let key = key.get(..n).filter(|_| n >= 32).map(<[u8]>::to_vec);
+            key.ok_or(CliError::Usage(short))
         };
-        let mut key = crate::error::read(path)?;
-        key.truncate(key.trim_ascii_end().len());
-        if key.len() < 32 {
-            return Err(CliError::Usage(format!(
-                "`{}` holds {} bytes: the Worker uses no `EGRESS_LOG_KEY` shorter than 32 bytes; give the file holding the key as set",
-                path.display(),
-                key.len()
-            )));
-        }
-        Ok(Some(key))
+        self.log_key_file.as_ref().map(key).transpose()
     }
 
     /// The command's outcome: missing or altered lines (4) first, then what the command
     /// itself `found`, then nothing (or not everything) verified (5) unless allowed.
     pub fn outcome(&self, integrity: &Integrity, found: Outcome, unchecked: bool) -> Outcome {
+        let unverified = integrity.status != VERIFIED || unchecked;
         match integrity.status {
-            Status::Tampered => Outcome::Tampered,
+            TAMPERED => Outcome::Tampered,
             _ if found != Outcome::Ok => found,
-            Status::Unverified if !self.allow_unverified => Outcome::Unverified,
-            _ if unchecked && !self.allow_unverified => Outcome::Unverified,
+            _ if unverified && !self.allow_unverified => Outcome::Unverified,
             _ => Outcome::Ok,
         }
     }
 }
 
-/// The verdict on the log as a whole.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Status {
-    /// Every line read verifies and no isolate's chain has a gap.
-    Verified,
-    /// Lines are missing, altered or contradict each other, or an invocation has no line.
-    Tampered,
-    /// Nothing wrong found, but not every line could be verified.
-    #[default]
-    Unverified,
-}
-
-/// What was found, counted by kind, with the first few examples.
-#[derive(Clone, Debug, Default, Serialize)]
-pub struct Findings {
-    /// Findings in all.
-    pub total: u64,
-    /// Per kind: `gap`, `conflict`, `chain_break`, `dead_invocation`.
-    pub by_kind: BTreeMap<&'static str, u64>,
-    /// `kind: where: what`, the first [`MAX_EXAMPLES`] of each kind.
-    pub examples: Vec<String>,
-}
-
-impl Findings {
-    fn add(&mut self, kind: &'static str, detail: String) {
-        self.total += 1;
-        let count = self.by_kind.entry(kind).or_insert(0);
-        *count += 1;
-        if *count <= MAX_EXAMPLES as u64 {
-            self.examples.push(format!("{kind}: {detail}"));
-        }
-    }
-}
+/// [`Integrity::status`] values.
+const VERIFIED: &str = "verified";
+const TAMPERED: &str = "tampered";
 
 /// One isolate's chain as read.
 #[derive(Clone, Debug, Default, Serialize)]
@@ -123,10 +89,10 @@ pub struct IsolateRow {
 /// The integrity of everything read: `audit`'s first section, in `replay`'s summary.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Integrity {
-    /// The verdict.
-    pub status: Status,
-    /// Whether a chain key was given.
-    pub keyed: bool,
+    /// The verdict: `verified` (every line read verifies, no gaps), `tampered` (lines
+    /// missing, altered or contradicting, or an invocation without its line), `unverified`
+    /// (nothing wrong found, but not every line could be verified).
+    pub status: &'static str,
     /// Distinct lines read (decisions and chained events; a redelivery counts once).
     pub lines: u64,
     /// Of those, lines whose chain verifies.
@@ -137,8 +103,9 @@ pub struct Integrity {
     pub unverifiable: BTreeMap<&'static str, u64>,
     /// Exact copies of lines already read (a sink's retries): counted once everywhere.
     pub redeliveries: u64,
-    /// Missing, altered or contradicting lines, and invocations without a line.
-    pub findings: Findings,
+    /// Missing, altered or contradicting lines, and invocations without a line, by kind:
+    /// `gap`, `conflict`, `chain_break`, `dead_invocation`.
+    pub findings: ProblemTally,
     /// Per isolate.
     pub isolates: Vec<IsolateRow>,
 }
@@ -147,28 +114,20 @@ impl Integrity {
     /// The section's title and lines, as the text and HTML outputs show them.
     pub fn text(&self) -> (String, Vec<String>) {
         let title = match self.status {
-            Status::Verified => "integrity: verified (every line's chain verifies, no gaps)",
-            Status::Tampered => "integrity: LINES MISSING OR ALTERED",
-            Status::Unverified => {
-                "integrity: NOT VERIFIED (nothing wrong found, not every line verifiable)"
-            }
+            VERIFIED => "verified (every line's chain verifies, no gaps)",
+            TAMPERED => "LINES MISSING OR ALTERED",
+            _ => "NOT VERIFIED (nothing wrong found, not every line verifiable)",
         };
+        let (n, verified, again) = (self.lines, self.verified, self.redeliveries);
+        let isolates = self.isolates.len();
         let mut lines = vec![format!(
-            "{} lines in {} isolates, {} verified{}; {} redeliveries counted once",
-            self.lines,
-            self.isolates.len(),
-            self.verified,
-            if self.keyed { " with the key" } else { "" },
-            self.redeliveries
+            "{n} lines in {isolates} isolates, {verified} verified; {again} redeliveries counted once"
         )];
-        if !self.unverifiable.is_empty() {
-            let why: Vec<String> = (self.unverifiable.iter())
-                .map(|(k, n)| format!("{k} {n}"))
-                .collect();
-            lines.push(format!("not verifiable: {}", why.join(", ")));
-        }
-        lines.extend(self.findings.examples.iter().cloned());
-        (title.to_owned(), lines)
+        let why = self.unverifiable.iter().map(|(k, n)| format!("{k} {n}"));
+        let why = why.collect::<Vec<_>>().join(", ");
+        lines.extend((!why.is_empty()).then(|| format!("not verifiable: {why}")));
+        lines.extend(self.findings.examples.iter().map(|e| e.text()));
+        (format!("integrity: {title}"), lines)
     }
 }
 
@@ -199,13 +158,8 @@ pub struct Verifier {
 impl Verifier {
     /// Verifies with `key` (hmac-sha256 chains), or without one.
     pub fn new(key: Option<Vec<u8>>) -> Verifier {
-        let report = Integrity {
-            keyed: key.is_some(),
-            ..Integrity::default()
-        };
         Verifier {
             key,
-            report,
             ..Verifier::default()
         }
     }
@@ -230,8 +184,8 @@ impl Verifier {
             let seen = self.ids.entry(id.to_owned()).or_insert(content);
             if *seen != content {
                 let id = bounded_key(id);
-                let what = format!("{at}: decision_id `{id}` again, with other content");
-                self.report.findings.add("conflict", what);
+                let what = format!("decision_id `{id}` again, with other content");
+                self.report.findings.record(Some(at), "conflict", what);
             }
         }
         let key = bounded_key(&isolate).into_owned();
@@ -242,8 +196,8 @@ impl Verifier {
                 self.report.redeliveries += 1;
             } else {
                 iso.row.conflicts += 1;
-                let what = format!("{at}: isolate {key} seq {seq}: a second, different line");
-                self.report.findings.add("conflict", what);
+                let what = format!("isolate {key} seq {seq}: a second, different line");
+                self.report.findings.record(Some(at), "conflict", what);
             }
             return false;
         }
@@ -270,8 +224,10 @@ impl Verifier {
     /// An invocation that ended `outcome` (not `ok`) and wrote no decision line.
     pub fn dead(&mut self, at: &Location, outcome: &str) {
         let outcome = bounded_key(outcome);
-        let what = format!("{at}: an invocation ended `{outcome}` without a decision line");
-        self.report.findings.add("dead_invocation", what);
+        let what = format!("an invocation ended `{outcome}` without a decision line");
+        self.report
+            .findings
+            .record(Some(at), "dead_invocation", what);
     }
 
     /// The verdict once every line was read: gaps found, lines left waiting counted.
@@ -284,7 +240,7 @@ impl Verifier {
                 if *seq > next {
                     let (last, n) = (seq - 1, seq - next);
                     let what = format!("isolate {id}: seq {next}..={last} missing ({n} lines)");
-                    report.findings.add("gap", what);
+                    report.findings.record(None, "gap", what);
                     row.missing += n;
                 }
                 next = seq.saturating_add(1);
@@ -298,11 +254,11 @@ impl Verifier {
             report.isolates.push(row);
         }
         report.status = if report.findings.total > 0 {
-            Status::Tampered
+            TAMPERED
         } else if report.lines > 0 && report.verified == report.lines {
-            Status::Verified
+            VERIFIED
         } else {
-            Status::Unverified
+            "unverified"
         };
         self.report
     }
@@ -338,8 +294,8 @@ fn check(iso: &mut Isolate, seq: u64, key: Option<&[u8]>, report: &mut Integrity
         }
         Ok(_) => {
             iso.row.breaks += 1;
-            let what = format!("{at}: seq {seq}: its chain does not verify");
-            report.findings.add("chain_break", what);
+            let what = format!("seq {seq}: its chain does not verify");
+            report.findings.record(Some(&at), "chain_break", what);
         }
     }
 }
