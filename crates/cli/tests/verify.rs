@@ -2,7 +2,8 @@
 //! lines the Worker wrote in workerd (`tests/e2e/capture-chained-log.mjs`): one isolate keyed
 //! with a test key (`chained-e2e.jsonl`, `chained-e2e.key`), one without a key
 //! (`chained-plain-e2e.jsonl`). Each tampering exits 4 and is named; a log that cannot be
-//! verified exits 5.
+//! verified exits 5. Every `integrity` object printed validates against
+//! `schemas/integrity.schema.json`.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -48,7 +49,22 @@ fn run(args: &[&str], lines: &[String]) -> (i32, Value) {
     let json = stdout.lines().last().map_or(Value::Null, |l| {
         serde_json::from_str(l).unwrap_or_else(|_| serde_json::from_str(&stdout).unwrap())
     });
+    // Every `integrity` object printed validates against its schema.
+    let errors: Vec<String> = (integrity_schema().iter_errors(&json["integrity"]))
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}\n{json:#}");
     (out.status.code().unwrap(), json)
+}
+
+/// `schemas/integrity.schema.json`.
+fn integrity_schema() -> jsonschema::Validator {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../schemas/integrity.schema.json"
+    );
+    let schema: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    jsonschema::validator_for(&schema).unwrap()
 }
 
 fn audit(lines: &[Value], key: Option<&str>) -> (i32, Value) {
@@ -133,9 +149,8 @@ fn an_edited_line_breaks_its_chain() {
         let (code, summary) = audit_keyed(&edited);
         assert_eq!(code, 4, "{field}");
         assert_eq!(findings(&summary), json!({"chain_break": 1}), "{field}");
-        let example = summary["integrity"]["findings"]["examples"][0]
-            .as_str()
-            .unwrap();
+        let example = &summary["integrity"]["findings"]["examples"][0]["detail"];
+        let example = example.as_str().unwrap();
         let seq = lines[pass]["seq"].as_u64().unwrap();
         assert!(example.contains(&format!("seq {seq}:")), "{example}");
     }
