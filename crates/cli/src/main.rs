@@ -35,6 +35,10 @@ pub enum Outcome {
     Unreadable = 2,
     /// `diff`: the change widens access.
     Widens = 3,
+    /// `audit`, `replay`: log lines are missing or altered.
+    Tampered = 4,
+    /// `audit`, `replay`: nothing (or not everything) could be verified.
+    Unverified = 5,
 }
 
 impl Outcome {
@@ -52,8 +56,8 @@ pub const EXIT_STATUSES: &str = "Exit status:
   1    failed: the policy has errors, a test case fails, a logged decision differs, `fmt --check` would change a file, a signature is refused, or a file cannot be read or written
   2    usage error; `replay`: the policy or a log cannot be read, so not every line was verified
   3    `diff`: the change widens access
-  4    reserved: log lines missing or altered (`audit`, `replay`)
-  5    reserved: nothing verified (`replay`)
+  4    `audit`, `replay`: log lines missing or altered (a gap, a conflict, a chain that does not verify, an invocation without its line)
+  5    `audit`, `replay`: not every line verified (no line read, schema 1 lines, a keyed chain without `--log-key-file`, no line of the policy's revision); `--allow-unverified` exits 0 instead
   141  standard output closed early (a reader such as `head` stopped reading)";
 
 /// Check, compile, bundle, explain, test, diff, audit, replay and format egress policies.
@@ -141,6 +145,8 @@ mod tests {
             Outcome::Failed,
             Outcome::Unreadable,
             Outcome::Widens,
+            Outcome::Tampered,
+            Outcome::Unverified,
         ];
         for outcome in outcomes {
             let code = exit_status(Ok(outcome)).to_string();

@@ -20,9 +20,11 @@ fn fixture(name: &str) -> String {
         .into_owned()
 }
 
+/// `audit --allow-unverified ARGS...`: these fixtures are schema 1 lines (no chain; their
+/// verification is `tests/verify.rs`'s).
 fn audit(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_egress-policy"))
-        .arg("audit")
+        .args(["audit", "--allow-unverified"])
         .args(args)
         .output()
         .unwrap()
@@ -218,13 +220,9 @@ fn html_report_is_self_contained_and_escapes_log_content() {
         !html.contains("<script"),
         "markup from a log line reached the page"
     );
-    assert!(html.contains("<svg"));
+    assert!(html.contains("<meter"));
     for forbidden in ["http://", "https://", "src=", "href="] {
-        let outside_svg_namespace = html.replace("xmlns=\"http://www.w3.org/2000/svg\"", "");
-        assert!(
-            !outside_svg_namespace.contains(forbidden),
-            "page refers to {forbidden}"
-        );
+        assert!(!html.contains(forbidden), "page refers to {forbidden}");
     }
 }
 
@@ -274,7 +272,7 @@ fn corrupt_gzip_reports_a_read_error_after_the_good_lines() {
 fn streams_a_huge_log() {
     const LINES: u64 = 200_000;
     let mut child = Command::new(env!("CARGO_BIN_EXE_egress-policy"))
-        .args(["audit", "--json", "--top", "5", "-"])
+        .args(["audit", "--allow-unverified", "--json", "--top", "5", "-"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
@@ -326,8 +324,7 @@ fn streams_a_huge_log() {
     assert_eq!(top[0]["key"], "hot.blocked.example");
     // Every third line goes to the hot host (minus the corrupt ones among them).
     let hot = (0..LINES).filter(|i| i % 3 == 0 && i % 1000 != 999).count() as u64;
-    assert!(top[0]["count"].as_u64().unwrap() >= hot);
-    assert!(top[0]["count"].as_u64().unwrap() - top[0]["error"].as_u64().unwrap() <= hot);
+    assert_eq!(top[0]["count"], hot);
     let blocked = s["actions"]["block"].as_u64().unwrap();
     let expected_blocked = (0..LINES)
         .filter(|i| i % 1000 != 999 && (i % 4 == 0 || i % 3 == 0))

@@ -24,8 +24,9 @@ fn logs(name: &str) -> String {
     path(&format!("tests/fixtures/logs/{name}"))
 }
 
+/// `replay --allow-unverified`: these fixtures are schema 1 lines (no chain).
 fn replay(policy: &str, inputs: &[&str]) -> (Option<i32>, String, String) {
-    let mut args = vec!["replay", "--policy", policy];
+    let mut args = vec!["replay", "--allow-unverified", "--policy", policy];
     args.extend_from_slice(inputs);
     cli(&args)
 }
@@ -173,7 +174,7 @@ fn the_workers_own_captured_log_replays_clean() {
 /// `replay --json`: its JSON Lines, parsed.
 fn replay_json(policy: &str, inputs: &[&str]) -> (Option<i32>, Vec<serde_json::Value>) {
     let out: Output = Command::new(env!("CARGO_BIN_EXE_egress-policy"))
-        .args(["replay", "--json", "--policy", policy])
+        .args(["replay", "--allow-unverified", "--json", "--policy", policy])
         .args(inputs)
         .output()
         .unwrap();
@@ -283,7 +284,14 @@ fn lines_with_a_redacted_path_are_counted_not_redecided() {
     );
 
     let out = Command::new(env!("CARGO_BIN_EXE_egress-policy"))
-        .args(["replay", "--json", "--policy", &fixture_policy(), &file])
+        .args([
+            "replay",
+            "--allow-unverified",
+            "--json",
+            "--policy",
+            &fixture_policy(),
+            &file,
+        ])
         .output()
         .unwrap();
     let stdout = String::from_utf8(out.stdout).unwrap();
@@ -388,16 +396,32 @@ fn archived_revisions_re_decide_their_own_lines() {
         ]
         .join("\n"),
     );
-    let (code, out, err) = cli(&["replay", "--policy", &new, &good]);
+    let (code, out, err) = cli(&["replay", "--allow-unverified", "--policy", &new, &good]);
     assert_eq!(code, Some(0), "{out}{err}");
     assert!(out.contains("skipped, other revision"), "{out}");
-    let (code, out, err) = cli(&["replay", "--policy", &new, "--archive", archive, &good]);
+    let (code, out, err) = cli(&[
+        "replay",
+        "--allow-unverified",
+        "--policy",
+        &new,
+        "--archive",
+        archive,
+        &good,
+    ]);
     assert_eq!(code, Some(0), "{out}{err}");
     assert!(out.contains("2 compared, 2 agree, 0 differ"), "{out}");
     assert!(out.contains("re-decided with archived revision"), "{out}");
 
     let forged = file("forged.jsonl", &line("https://evil.test/x", true));
-    let (code, out, _) = cli(&["replay", "--policy", &new, "--archive", archive, &forged]);
+    let (code, out, _) = cli(&[
+        "replay",
+        "--allow-unverified",
+        "--policy",
+        &new,
+        "--archive",
+        archive,
+        &forged,
+    ]);
     assert_eq!(code, Some(1), "{out}");
     assert!(out.contains("mismatch"), "{out}");
 
@@ -410,7 +434,15 @@ fn archived_revisions_re_decide_their_own_lines() {
             std::fs::copy(format!("{archive}/x.bin"), &p).unwrap();
         }
     }
-    let (code, out, _) = cli(&["replay", "--policy", &new, "--archive", archive, &good]);
+    let (code, out, _) = cli(&[
+        "replay",
+        "--allow-unverified",
+        "--policy",
+        &new,
+        "--archive",
+        archive,
+        &good,
+    ]);
     assert_eq!(code, Some(0), "{out}");
     assert!(out.contains("not used: holds revision"), "{out}");
     assert!(out.contains("skipped, other revision"), "{out}");

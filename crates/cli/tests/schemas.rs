@@ -819,7 +819,10 @@ fn decisions_in(line: &Value, out: &mut Vec<Value>) {
         return;
     }
     if line.get("v").is_some() {
-        out.push(line.clone());
+        // Event lines (checkpoints, bundle events) share the log but are not decisions.
+        if line.get("event").is_none() {
+            out.push(line.clone());
+        }
         return;
     }
     let logs = line

@@ -2,7 +2,7 @@
 //! (hosts, paths) and logs can be huge, so no map may grow with the number of lines.
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 /// Longest key kept, in bytes: host names have at most 253 characters, and a forged line must
 /// not make each tracked key a megabyte long.
@@ -28,6 +28,13 @@ pub struct Capped<V> {
     entries: BTreeMap<String, V>,
     other: Option<V>,
     other_observations: u64,
+}
+
+/// A map of at most 1,000 keys.
+impl<V: Default> Default for Capped<V> {
+    fn default() -> Capped<V> {
+        Capped::new(1_000)
+    }
 }
 
 impl<V: Default> Capped<V> {
@@ -68,105 +75,6 @@ impl<V: Default> Capped<V> {
     }
 }
 
-/// Approximate heavy hitters in bounded memory (a batched Space-Saving / Misra-Gries
-/// variant): keys are counted exactly until `2 * capacity` distinct keys are tracked; then
-/// only the `capacity` most counted stay. A key first seen (or seen again) after such a prune
-/// starts at the highest count pruned so far (the `floor`), which is its possible error: the
-/// reported count is never below the true count and at most `error` above it. Exact while no
-/// prune happened; a key more frequent than about `total / capacity` is never pruned.
-#[derive(Clone, Debug)]
-pub struct TopK {
-    capacity: usize,
-    counts: HashMap<String, (u64, u64)>,
-    floor: u64,
-    total: u64,
-    pruned: bool,
-}
-
-/// One reported heavy hitter.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
-pub struct Hitter {
-    /// The key (a host, a customer).
-    pub key: String,
-    /// Its count (an overestimate by at most `error`).
-    pub count: u64,
-    /// 0 when exact.
-    pub error: u64,
-}
-
-impl TopK {
-    /// Keeps at least `capacity` keys (at least one) and at most twice as many.
-    pub fn new(capacity: usize) -> TopK {
-        TopK {
-            capacity: capacity.max(1),
-            counts: HashMap::new(),
-            floor: 0,
-            total: 0,
-            pruned: false,
-        }
-    }
-
-    /// Counts one observation of `key`.
-    pub fn add(&mut self, key: &str) {
-        let key = bounded_key(key);
-        let key = key.as_ref();
-        self.total += 1;
-        if let Some((count, _)) = self.counts.get_mut(key) {
-            *count += 1;
-            return;
-        }
-        self.counts
-            .insert(key.to_string(), (self.floor + 1, self.floor));
-        if self.counts.len() >= self.capacity.saturating_mul(2) {
-            self.prune();
-        }
-    }
-
-    fn prune(&mut self) {
-        let mut all: Vec<(String, (u64, u64))> = self.counts.drain().collect();
-        all.sort_by(|a, b| b.1.0.cmp(&a.1.0).then_with(|| a.0.cmp(&b.0)));
-        let removed = all.split_off(self.capacity.min(all.len()));
-        if let Some(highest) = removed.iter().map(|(_, (count, _))| *count).max() {
-            self.floor = self.floor.max(highest);
-            self.pruned = true;
-        }
-        self.counts = all.into_iter().collect();
-    }
-
-    /// The `n` most counted keys, highest first (ties by key).
-    pub fn top(&self, n: usize) -> Vec<Hitter> {
-        let mut all: Vec<Hitter> = self
-            .counts
-            .iter()
-            .map(|(key, &(count, error))| Hitter {
-                key: key.clone(),
-                count,
-                error,
-            })
-            .collect();
-        all.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.key.cmp(&b.key)));
-        all.truncate(n);
-        all
-    }
-
-    /// Whether counts may be overestimates (some key was pruned).
-    pub fn is_approximate(&self) -> bool {
-        self.pruned
-    }
-
-    #[cfg(test)]
-    /// Distinct keys currently tracked (never `2 * capacity` or more).
-    pub fn tracked(&self) -> usize {
-        self.counts.len()
-    }
-
-    #[cfg(test)]
-    /// Observations in all.
-    pub fn total(&self) -> u64 {
-        self.total
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -186,40 +94,8 @@ mod tests {
     #[test]
     fn long_keys_are_cut() {
         let long = "é".repeat(300);
-        let mut t = TopK::new(2);
-        t.add(&long);
-        let key = &t.top(1)[0].key;
+        let key = bounded_key(&long);
         assert!(key.len() <= MAX_KEY_BYTES + '…'.len_utf8() && key.ends_with('…'));
         assert_eq!(bounded_key("short"), "short");
-    }
-
-    #[test]
-    fn topk_is_exact_below_capacity() {
-        let mut t = TopK::new(10);
-        for k in ["x", "y", "x", "z", "x", "y"] {
-            t.add(k);
-        }
-        let top = t.top(2);
-        assert_eq!((top[0].key.as_str(), top[0].count), ("x", 3));
-        assert_eq!((top[1].key.as_str(), top[1].count), ("y", 2));
-        assert!(!t.is_approximate());
-    }
-
-    #[test]
-    fn topk_keeps_heavy_hitters_among_many_distinct_keys() {
-        let mut t = TopK::new(50);
-        for i in 0..100_000u32 {
-            if i % 4 == 0 {
-                t.add("heavy.example");
-            } else {
-                t.add(&format!("h{i}.example"));
-            }
-        }
-        assert!(t.tracked() < 100);
-        let top = t.top(1);
-        assert_eq!(top[0].key, "heavy.example");
-        assert!(top[0].count >= 25_000 && top[0].count - top[0].error <= 25_000);
-        assert!(t.is_approximate());
-        assert_eq!(t.total(), 100_000);
     }
 }

@@ -13,6 +13,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use egress_policy_engine::artifact::Artifact;
 use egress_policy_engine::{CompiledPolicy, DecisionLog, Refusal, Request};
 use serde::Serialize;
 use serde_json::Value;
@@ -22,9 +23,11 @@ use crate::explain::fields::Fields;
 use crate::logs::Location;
 
 /// One logged decision that the policy does not make; serialised as `replay --json` prints
-/// it (after `"kind":"mismatch"`).
+/// it.
 #[derive(Clone, Debug, Serialize)]
 pub struct Mismatch {
+    /// `mismatch`: what the `--json` line is.
+    pub kind: &'static str,
     /// Where the line is.
     #[serde(flatten)]
     pub location: Location,
@@ -46,6 +49,8 @@ pub struct Mismatch {
 /// Lines of one other policy revision.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Skipped {
+    /// The revision's `sha256`.
+    pub sha256: String,
     /// The revision's `name`.
     pub name: Option<String>,
     /// Lines skipped.
@@ -85,31 +90,18 @@ impl Archive {
     fn load(&mut self, sha256: &str) -> Option<CompiledPolicy> {
         // Only a 64-hex-digit name can be a file of the archive: a logged sha256 never
         // becomes a path of its own choosing.
-        if sha256.len() != 64
-            || !sha256
-                .bytes()
-                .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-        {
+        let hex = |b: u8| matches!(b, b'0'..=b'9' | b'a'..=b'f');
+        if sha256.len() != 64 || !sha256.bytes().all(hex) {
             return None;
         }
-        let path = self.dir.join(format!("{sha256}.artifact"));
-        let bytes = std::fs::read(&path).ok()?;
-        match egress_policy_engine::CompiledPolicy::load(
-            egress_policy_engine::artifact::Artifact::Bytes(&bytes),
-        ) {
-            Ok(policy) if policy.sha256() == sha256 => Some(policy),
-            Ok(policy) => {
-                self.unloadable.insert(
-                    sha256.to_owned(),
-                    format!("holds revision {} instead", policy.sha256()),
-                );
-                None
-            }
-            Err(e) => {
-                self.unloadable.insert(sha256.to_owned(), e.to_string());
-                None
-            }
-        }
+        let bytes = std::fs::read(self.dir.join(format!("{sha256}.artifact"))).ok()?;
+        let why = match CompiledPolicy::load(Artifact::Bytes(&bytes)) {
+            Ok(policy) if policy.sha256() == sha256 => return Some(policy),
+            Ok(policy) => format!("holds revision {} instead", policy.sha256()),
+            Err(e) => e.to_string(),
+        };
+        self.unloadable.insert(sha256.to_owned(), why);
+        None
     }
 }
 
@@ -120,7 +112,7 @@ pub struct Replay<'p> {
     /// Earlier revisions to re-decide their own lines with, when given.
     pub archive: Option<Archive>,
     /// Lines re-decided with an archived revision, by sha256 (a subset of `compared`).
-    pub from_archive: BTreeMap<String, u64>,
+    pub from_archive: BTreeMap<String, Skipped>,
     /// Lines of this revision that were re-decided.
     pub compared: u64,
     /// Of those, lines whose decision differs.
@@ -150,25 +142,14 @@ impl<'p> Replay<'p> {
 
     /// Checks one line; a mismatch is returned for the caller to print (not kept).
     pub fn check(&mut self, location: &Location, log: &DecisionLog) -> Option<Mismatch> {
-        let archived = log.policy.sha256 != self.policy.sha256();
-        let policy = if archived {
-            match self
-                .archive
-                .as_mut()
-                .and_then(|a| a.get(&log.policy.sha256))
-            {
-                Some(policy) => policy,
-                None => {
-                    let skipped = self.skipped.entry(&log.policy.sha256);
-                    if skipped.lines == 0 {
-                        skipped.name.clone_from(&log.policy.name);
-                    }
-                    skipped.lines += 1;
-                    return None;
-                }
-            }
-        } else {
-            self.policy
+        let sha256 = &log.policy.sha256;
+        let archived = *sha256 != self.policy.sha256();
+        let archive = self.archive.as_mut().filter(|_| archived);
+        let from_archive = archive.and_then(|a| a.get(sha256));
+        let policy = match (archived, from_archive) {
+            (false, _) => self.policy,
+            (true, Some(policy)) => policy,
+            (true, None) => return count(self.skipped.entry(sha256), log),
         };
         if log.path_redacted {
             self.path_redacted += 1;
@@ -191,10 +172,7 @@ impl<'p> Replay<'p> {
         let decision = policy.decide(&request);
         self.compared += 1;
         if archived {
-            *self
-                .from_archive
-                .entry(log.policy.sha256.clone())
-                .or_insert(0) += 1;
+            count(self.from_archive.entry(sha256.clone()).or_default(), log);
         }
         // The log line writes the same fields under the same names.
         let logged = serde_json::to_value(log).unwrap_or_default();
@@ -208,6 +186,7 @@ impl<'p> Replay<'p> {
         }
         self.mismatched += 1;
         Some(Mismatch {
+            kind: "mismatch",
             location: location.clone(),
             decision_id: log.decision_id.clone(),
             method: log.method.clone(),
@@ -217,6 +196,16 @@ impl<'p> Replay<'p> {
             fields,
         })
     }
+}
+
+/// One more line of another revision (named by its first line); no mismatch to report.
+fn count(revision: &mut Skipped, log: &DecisionLog) -> Option<Mismatch> {
+    if revision.lines == 0 {
+        revision.sha256.clone_from(&log.policy.sha256);
+        revision.name.clone_from(&log.policy.name);
+    }
+    revision.lines += 1;
+    None
 }
 
 /// The request URL from the line's canonical parts, or why it cannot be rebuilt.

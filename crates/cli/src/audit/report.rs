@@ -62,19 +62,12 @@ pub fn of(s: &Summary) -> Report {
     ];
     let outcomes = Vec::from(outcomes.map(|(k, n)| (k.to_owned(), n)));
     let failures = s.failures.iter().map(|f| (&f.key, f.count));
-    let mut sections = Vec::from_iter((!s.failures.is_empty()).then(|| Section {
-        title: "failed requests (not completed, not counted as inject or pass)".to_owned(),
-        lines: vec![counts(failures, false)],
-        ..Section::default()
-    }));
-    sections.extend([
-        inputs(s),
-        revisions(s),
-        customers(s),
-        rules(s),
-        blocked_hosts(s),
-    ]);
-    sections.extend([report_rules(s), credentials(s), upstream(s), malformed(s)]);
+    let mut sections = vec![integrity(s)];
+    let failed = "failed requests (not completed, not counted as inject or pass)";
+    sections.extend((!s.failures.is_empty()).then(|| text(failed, vec![counts(failures, false)])));
+    sections.extend([inputs(s), revisions(s), customers(s), rules(s)]);
+    sections.extend([blocked_hosts(s), report_rules(s), credentials(s)]);
+    sections.extend([upstream(s), malformed(s)]);
     let ignored = (s.other_messages > 0).then_some(s.other_messages);
     let mut notes = Vec::from_iter(ignored.map(|n| format!("other console messages ignored: {n}")));
     notes.extend(s.notes.iter().map(|n| format!("note: {n}")));
@@ -91,15 +84,31 @@ pub fn of(s: &Summary) -> Report {
     }
 }
 
+/// First: whether the figures below are the log the Worker wrote.
+fn integrity(s: &Summary) -> Section {
+    let (title, lines) = s.integrity.text();
+    let rows = s.integrity.isolates.iter().map(|i| {
+        let (n, m) = (i.redeliveries, i.checkpoints);
+        let figures = [i.lines, i.verified, i.missing, n, i.conflicts, i.breaks, m];
+        let seqs = format!("{}..{}", i.seqs.0, i.seqs.1);
+        let head = [i.isolate.clone(), i.chain_alg.clone(), seqs];
+        head.into_iter()
+            .chain(figures.map(|n| n.to_string()))
+            .collect()
+    });
+    let columns = "isolate, chain, seq, lines#, verified#, missing#, redelivered#, conflicts#, breaks#, checkpoints#";
+    Section {
+        title,
+        lines,
+        ..section("", columns, rows)
+    }
+}
+
 fn inputs(s: &Summary) -> Section {
     let rows = s.inputs.iter().map(|i| {
         let (lines, decisions) = (i.lines.to_string(), i.decisions.to_string());
-        vec![
-            i.file.clone(),
-            lines,
-            decisions,
-            i.error.clone().unwrap_or_default(),
-        ]
+        let error = i.error.clone().unwrap_or_default();
+        vec![i.file.clone(), lines, decisions, error]
     });
     section("inputs", "file, lines#, decisions#, error", rows)
 }
@@ -119,15 +128,11 @@ fn revisions(s: &Summary) -> Section {
 fn customers(s: &Summary) -> Section {
     let key = |key: &Option<String>| key.clone().unwrap_or_else(|| "(no customer)".into());
     let rows = s.customers.iter().map(|r| (key(&r.key), r.counts));
-    let chart = s
-        .customers
-        .iter()
-        .take(20)
-        .map(|r| (key(&r.key), r.counts.total));
-    let section = counts_section("by customer", "customer", rows);
+    let chart = s.customers.iter().take(20);
+    let chart = chart.map(|r| (key(&r.key), r.counts.total)).collect();
     Section {
-        chart: chart.collect(),
-        ..section
+        chart,
+        ..counts_section("by customer", "customer", rows)
     }
 }
 
@@ -145,15 +150,9 @@ fn rules(s: &Summary) -> Section {
 
 fn blocked_hosts(s: &Summary) -> Section {
     let hosts = &s.top_blocked_hosts;
-    let rows = hosts.iter().map(|h| {
-        let count = h.count.to_string();
-        let count = if h.error > 0 {
-            format!("<={count}")
-        } else {
-            count
-        };
-        vec![h.key.clone(), count]
-    });
+    let rows = hosts
+        .iter()
+        .map(|h| vec![h.key.clone(), h.count.to_string()]);
     let chart = hosts.iter().map(|h| (h.key.clone(), h.count)).collect();
     Section {
         chart,
@@ -191,18 +190,14 @@ fn credentials(s: &Summary) -> Section {
 
 fn upstream(s: &Summary) -> Section {
     let errors = counts(s.upstream_errors.iter().map(|e| (&e.key, e.count)), false);
-    let errors = if errors.is_empty() {
-        "none".to_owned()
-    } else {
-        errors
-    };
+    let errors = Some(errors)
+        .filter(|e| !e.is_empty())
+        .unwrap_or("none".into());
     let status = counts(s.upstream_status.iter().map(|(k, n)| (k, *n)), false);
-    let lines = vec![format!("status: {status}"), format!("errors: {errors}")];
-    Section {
-        title: "upstream".to_owned(),
-        lines,
-        ..Section::default()
-    }
+    text(
+        "upstream",
+        vec![format!("status: {status}"), format!("errors: {errors}")],
+    )
 }
 
 fn malformed(s: &Summary) -> Section {
@@ -213,10 +208,15 @@ fn malformed(s: &Summary) -> Section {
     let lines = kinds
         .chain(versions)
         .chain(p.examples.iter().map(|e| e.text()));
-    let title = format!("malformed lines: {}", p.total);
+    text(&format!("malformed lines: {}", p.total), lines.collect())
+}
+
+/// A section of lines only.
+fn text(title: &str, lines: Vec<String>) -> Section {
+    let title = title.to_owned();
     Section {
         title,
-        lines: lines.collect(),
+        lines,
         ..Section::default()
     }
 }

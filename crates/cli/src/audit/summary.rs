@@ -8,16 +8,13 @@ use std::collections::BTreeMap;
 use egress_policy_engine::{Action, DecisionLog, Outcome, PolicySource};
 use serde::Serialize;
 
-use super::bounded::{Capped, Hitter, TopK};
+use super::bounded::Capped;
 use super::time::Timestamp;
+use crate::logs::verify::Integrity;
 use crate::logs::{InputSummary, ProblemTally, ReadReport};
 
 /// Distinct customers, rules, revisions... counted by key before the rest are pooled.
 const MAX_KEYS: usize = 10_000;
-/// Distinct keys inside one report rule or credential (customers affected).
-const MAX_INNER_KEYS: usize = 1_000;
-/// Hosts tracked per report rule for its top list.
-const REPORT_HOSTS_TRACKED: usize = 200;
 /// The key the pooled keys of a full [`Capped`] map are shown under.
 const OTHER: &str = "(other)";
 
@@ -66,39 +63,28 @@ impl Span {
         if self.first.as_ref().is_none_or(|f| t < f) {
             self.first = Some(t.clone());
         }
-        if self.last.as_ref().is_none_or(|l| t > l) {
-            self.last = Some(t.clone());
-        }
-    }
-
-    fn text(t: Option<&Timestamp>) -> Option<String> {
-        t.map(|t| t.text().to_owned())
+        self.last = self.last.take().max(Some(t.clone()));
     }
 }
 
-/// A report rule's row as counted so far, with its customers and hosts.
-type ReportAgg = (ReportRuleRow, Capped<u64>, TopK);
-/// A credential's row as counted so far, with its customers.
-type CredentialAgg = (CredentialRow, Capped<u64>);
-
 /// Accumulates decision lines.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct Auditor {
     top: usize,
     actions: ActionCounts,
     span: Span,
     bad_timestamps: u64,
-    revisions: Capped<Option<(RevisionRow, Span)>>,
+    revisions: Capped<RevisionRow>,
     customers: Capped<ActionCounts>,
     no_customer: ActionCounts,
     rules: Capped<ActionCounts>,
     ruleless: Capped<ActionCounts>,
-    blocked_hosts: TopK,
-    report_rules: Capped<Option<ReportAgg>>,
-    credentials: Capped<Option<CredentialAgg>>,
+    blocked_hosts: Capped<u64>,
+    report_rules: Capped<ReportRuleRow>,
+    credentials: Capped<CredentialRow>,
     errors: Capped<u64>,
     failures: Capped<u64>,
-    statuses: BTreeMap<&'static str, u64>,
+    statuses: BTreeMap<String, u64>,
 }
 
 impl Auditor {
@@ -106,20 +92,10 @@ impl Auditor {
     pub fn new(top: usize) -> Auditor {
         Auditor {
             top,
-            actions: ActionCounts::default(),
-            span: Span::default(),
-            bad_timestamps: 0,
-            revisions: Capped::new(MAX_INNER_KEYS),
             customers: Capped::new(MAX_KEYS),
-            no_customer: ActionCounts::default(),
             rules: Capped::new(MAX_KEYS),
-            ruleless: Capped::new(MAX_INNER_KEYS),
-            blocked_hosts: TopK::new(top.saturating_mul(50).max(1_000)),
-            report_rules: Capped::new(MAX_INNER_KEYS),
-            credentials: Capped::new(MAX_INNER_KEYS),
-            errors: Capped::new(64),
-            failures: Capped::new(64),
-            statuses: BTreeMap::new(),
+            blocked_hosts: Capped::new(MAX_KEYS),
+            ..Auditor::default()
         }
     }
 
@@ -151,26 +127,18 @@ impl Auditor {
         }
         let host = log.host.as_deref().unwrap_or("(no host)");
         if log.action == Action::Block {
-            self.blocked_hosts.add(host);
+            *self.blocked_hosts.entry(host) += 1;
         }
         if log.would_block {
             self.observe_report_rule(log, host);
         }
         let outcome = log.outcome();
         if let Some(credential) = &log.credential {
-            let (row, customers) = self.credentials.entry(credential).get_or_insert_with(|| {
-                let row = CredentialRow::default();
-                (
-                    CredentialRow {
-                        credential: credential.clone(),
-                        ..row
-                    },
-                    Capped::new(MAX_INNER_KEYS),
-                )
-            });
+            let row = self.credentials.entry(credential);
+            row.credential.clone_from(credential);
             if outcome == Outcome::Injected {
                 row.injections += 1;
-                *customers.entry(customer_label(log)) += 1;
+                *row.seen.entry(customer_label(log)) += 1;
             } else if outcome == Outcome::Failed {
                 row.failed += 1;
                 row.unavailable +=
@@ -190,31 +158,20 @@ impl Auditor {
     }
 
     /// One row per revision and where it came from: the same policy embedded and as bundle 7
-    /// are two rows. Lines of revisions past [`MAX_INNER_KEYS`] count in the totals only.
+    /// are two rows. Lines of revisions past the first 1,000 count in the totals only.
     fn observe_revision(&mut self, log: &DecisionLog, ts: Option<&Timestamp>) {
         let policy = &log.policy;
-        let key = format!(
-            "{}\n{}\n{}\n{}",
-            policy.sha256,
-            policy.name.as_deref().unwrap_or(""),
-            policy.source.map_or("", PolicySource::as_str),
-            policy.serial.map(|s| s.to_string()).unwrap_or_default()
-        );
-        let (row, span) = self.revisions.entry(&key).get_or_insert_with(|| {
-            let row = RevisionRow {
-                name: policy.name.clone(),
-                sha256: policy.sha256.clone(),
-                source: policy.source,
-                serial: policy.serial,
-                counts: ActionCounts::default(),
-                first: None,
-                last: None,
-            };
-            (row, Span::default())
-        });
+        let source = policy.source.map_or("", PolicySource::as_str);
+        let serial = policy.serial.map(|s| s.to_string()).unwrap_or_default();
+        let name = policy.name.as_deref().unwrap_or("");
+        let row = (self.revisions).entry(&format!("{}\n{name}\n{source}\n{serial}", policy.sha256));
+        if row.counts.total == 0 {
+            (row.name, row.sha256) = (policy.name.clone(), policy.sha256.clone());
+            (row.source, row.serial) = (policy.source, policy.serial);
+        }
         row.counts.add(log);
         if let Some(t) = ts {
-            span.widen(t);
+            row.span.widen(t);
         }
     }
 
@@ -225,56 +182,39 @@ impl Auditor {
             (None, Some(reason)) => format!("(no rule: {reason})"),
             (None, None) => "(no rule)".to_string(),
         };
-        let (row, customers, hosts) = self.report_rules.entry(&key).get_or_insert_with(|| {
-            let row = ReportRuleRow {
-                rule: key.clone(),
-                ..ReportRuleRow::default()
-            };
-            (
-                row,
-                Capped::new(MAX_INNER_KEYS),
-                TopK::new(REPORT_HOSTS_TRACKED),
-            )
-        });
+        let row = self.report_rules.entry(&key);
+        row.rule = key;
         row.counts.add(log);
-        *customers.entry(customer_label(log)) += 1;
-        hosts.add(host);
+        *row.seen.entry(customer_label(log)) += 1;
+        *row.seen_hosts.entry(host) += 1;
     }
 
     /// Freezes the aggregates together with what reading the inputs found.
     pub fn finish(self, read: ReadReport) -> Summary {
         let top = self.top;
         let notes = self.notes();
-        let revisions =
-            (self.revisions.iter().filter_map(|(_, r)| r.as_ref())).map(|(row, span)| {
-                RevisionRow {
-                    first: Span::text(span.first.as_ref()),
-                    last: Span::text(span.last.as_ref()),
-                    ..row.clone()
-                }
-            });
-        let report_rules = (self.report_rules.iter().filter_map(|(_, r)| r.as_ref())).map(
-            |(row, customers, hosts)| ReportRuleRow {
-                customers_affected: customers.iter().count() as u64
-                    + u64::from(customers.other().is_some()),
-                customers: key_counts(customers, top),
-                hosts: hosts.top(top),
-                ..row.clone()
-            },
-        );
-        let credentials =
-            (self.credentials.iter().filter_map(|(_, c)| c.as_ref())).map(|(row, customers)| {
-                CredentialRow {
-                    customers: key_counts(customers, top),
-                    ..row.clone()
-                }
-            });
+        let revisions = self.revisions.iter().map(|(_, r)| RevisionRow {
+            first: r.span.first.as_ref().map(|t| t.text().to_owned()),
+            last: r.span.last.as_ref().map(|t| t.text().to_owned()),
+            ..r.clone()
+        });
+        let report_rules = self.report_rules.iter().map(|(_, r)| ReportRuleRow {
+            customers_affected: r.seen.iter().count() as u64 + u64::from(r.seen.other().is_some()),
+            customers: key_counts(&r.seen, top),
+            hosts: key_counts(&r.seen_hosts, top),
+            ..r.clone()
+        });
+        let credentials = self.credentials.iter().map(|(_, c)| CredentialRow {
+            customers: key_counts(&c.seen, top),
+            ..c.clone()
+        });
         let (customers, rules) = (self.customer_rows(), self.rule_rows());
         let span = (self.span.first.zip(self.span.last)).map(|(first, last)| TimeRange {
             first: first.text().to_owned(),
             last: last.text().to_owned(),
         });
         Summary {
+            integrity: read.integrity,
             inputs: read.inputs,
             decisions: self.actions.total,
             time_range: span,
@@ -282,18 +222,14 @@ impl Auditor {
             revisions: ranked(revisions, |r| (r.first.clone(), r.sha256.clone())),
             customers,
             rules,
-            top_blocked_hosts: self.blocked_hosts.top(top),
+            top_blocked_hosts: key_counts(&self.blocked_hosts, top),
             report_rules: ranked(report_rules, |r| (Reverse(r.counts.total), r.rule.clone())),
             credentials: ranked(credentials, |c| {
                 (Reverse(c.injections), c.credential.clone())
             }),
             failures: key_counts(&self.failures, usize::MAX),
             upstream_errors: key_counts(&self.errors, usize::MAX),
-            upstream_status: self
-                .statuses
-                .into_iter()
-                .map(|(k, v)| (k.to_owned(), v))
-                .collect(),
+            upstream_status: self.statuses,
             other_messages: read.other_messages,
             problems: read.problems,
             notes,
@@ -337,9 +273,6 @@ impl Auditor {
                 map.other_observations()
             ))
             .collect();
-        if self.blocked_hosts.is_approximate() {
-            notes.push("top blocked hosts are approximate (more distinct hosts than tracked): counts are upper bounds, `error` gives the slack".to_string());
-        }
         if self.bad_timestamps > 0 {
             notes.push(format!(
                 "{} decision lines have a `ts` that is not an RFC 3339 UTC time; they are left out of the time range",
@@ -374,15 +307,11 @@ fn customer_label(log: &DecisionLog) -> &str {
     log.customer.as_deref().unwrap_or("(no customer)")
 }
 
-fn status_class(status: Option<u16>) -> &'static str {
+fn status_class(status: Option<u16>) -> String {
     match status {
-        None => "none",
-        Some(100..=199) => "1xx",
-        Some(200..=299) => "2xx",
-        Some(300..=399) => "3xx",
-        Some(400..=499) => "4xx",
-        Some(500..=599) => "5xx",
-        Some(_) => "other",
+        None => "none".to_owned(),
+        Some(s @ 100..=599) => format!("{}xx", s / 100),
+        Some(_) => "other".to_owned(),
     }
 }
 
@@ -405,7 +334,7 @@ pub struct KeyCount {
 }
 
 /// Counts for one policy revision.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Default, Serialize)]
 pub struct RevisionRow {
     /// The policy's `name`.
     pub name: Option<String>,
@@ -421,6 +350,8 @@ pub struct RevisionRow {
     pub first: Option<String>,
     /// Its last `ts`.
     pub last: Option<String>,
+    #[serde(skip)]
+    span: Span,
 }
 
 /// Counts for one customer (`key` null: lines without a customer).
@@ -456,7 +387,11 @@ pub struct ReportRuleRow {
     /// The most affected customers.
     pub customers: Vec<KeyCount>,
     /// The most affected hosts.
-    pub hosts: Vec<Hitter>,
+    pub hosts: Vec<KeyCount>,
+    #[serde(skip)]
+    seen: Capped<u64>,
+    #[serde(skip)]
+    seen_hosts: Capped<u64>,
 }
 
 /// Injections of one credential.
@@ -472,11 +407,15 @@ pub struct CredentialRow {
     pub unavailable: u64,
     /// The customers it was injected for most.
     pub customers: Vec<KeyCount>,
+    #[serde(skip)]
+    seen: Capped<u64>,
 }
 
 /// The whole audit.
 #[derive(Clone, Debug, Serialize)]
 pub struct Summary {
+    /// Whether the lines are the lines the Worker wrote.
+    pub integrity: Integrity,
     /// Per input file.
     pub inputs: Vec<InputSummary>,
     /// Decision lines counted.
@@ -492,7 +431,7 @@ pub struct Summary {
     /// By deciding rule.
     pub rules: Vec<RuleRow>,
     /// Most blocked hosts.
-    pub top_blocked_hosts: Vec<Hitter>,
+    pub top_blocked_hosts: Vec<KeyCount>,
     /// Report-mode rules and what enforcing them would break.
     pub report_rules: Vec<ReportRuleRow>,
     /// Injections per credential.

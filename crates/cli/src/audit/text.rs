@@ -32,19 +32,12 @@ pub fn render(report: &Report) -> String {
 /// The table with a header row, indented by two spaces, two-space gutters, numeric columns
 /// right-aligned.
 fn aligned(table: &Table) -> String {
-    let header = table
-        .columns
+    let header = table.columns.iter().map(|(name, _)| name.clone()).collect();
+    let cells = table
+        .rows
         .iter()
-        .map(|(name, _)| (*name).to_owned())
-        .collect();
-    let rows: Vec<Vec<String>> = std::iter::once(header)
-        .chain(
-            table
-                .rows
-                .iter()
-                .map(|row| row.iter().map(|c| terminal_safe(c)).collect()),
-        )
-        .collect();
+        .map(|row| row.iter().map(|c| terminal_safe(c)).collect());
+    let rows: Vec<Vec<String>> = std::iter::once(header).chain(cells).collect();
     let mut widths = vec![0; table.columns.len()];
     for row in &rows {
         for (width, cell) in widths.iter_mut().zip(row) {

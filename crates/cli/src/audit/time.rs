@@ -1,24 +1,16 @@
 //! Decision-line timestamps, ordered by instant rather than by text (`12:00:00Z` and
 //! `12:00:00.500Z` compare wrongly as strings).
 
-use std::cmp::Ordering;
-
-/// An RFC 3339 UTC timestamp (`YYYY-MM-DDTHH:MM:SS[.fraction]Z`).
-#[derive(Clone, Debug)]
-pub struct Timestamp {
-    text: String,
-    /// The seconds part and the fraction padded to nanoseconds: together sortable.
-    key: (String, u32),
-}
+/// An RFC 3339 UTC timestamp (`YYYY-MM-DDTHH:MM:SS[.fraction]Z`): a key that sorts by
+/// instant (the seconds, then the fraction padded to nanoseconds), and the text as written.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Timestamp(String, String);
 
 impl Timestamp {
     /// Parses `text`; `None` unless it is UTC (`Z`) with the exact RFC 3339 layout.
     pub fn parse(text: &str) -> Option<Timestamp> {
-        let body = text.strip_suffix('Z').or_else(|| text.strip_suffix('z'))?;
-        let (seconds, fraction) = match body.split_once('.') {
-            Some((s, f)) => (s, f),
-            None => (body, ""),
-        };
+        let body = text.strip_suffix(['Z', 'z'])?;
+        let (seconds, fraction) = body.split_once('.').unwrap_or((body, ""));
         let layout_ok = seconds.len() == 19
             && seconds.char_indices().all(|(i, c)| match i {
                 4 | 7 => c == '-',
@@ -29,28 +21,13 @@ impl Timestamp {
         if !layout_ok || fraction.len() > 9 || !fraction.chars().all(|c| c.is_ascii_digit()) {
             return None;
         }
-        let nanos = format!("{fraction:0<9}").parse::<u32>().ok()?;
-        Some(Timestamp {
-            text: text.to_string(),
-            key: (seconds.to_ascii_uppercase(), nanos),
-        })
+        let key = format!("{}.{fraction:0<9}", seconds.to_ascii_uppercase());
+        Some(Timestamp(key, text.to_owned()))
     }
 
     /// As written in the log.
     pub fn text(&self) -> &str {
-        &self.text
-    }
-}
-
-impl PartialEq for Timestamp {
-    fn eq(&self, other: &Timestamp) -> bool {
-        self.key == other.key
-    }
-}
-
-impl PartialOrd for Timestamp {
-    fn partial_cmp(&self, other: &Timestamp) -> Option<Ordering> {
-        Some(self.key.cmp(&other.key))
+        &self.1
     }
 }
 

@@ -5,13 +5,17 @@ use std::path::PathBuf;
 
 use crate::audit::{Auditor, html, report, text};
 use crate::error::write;
+use crate::logs::verify::VerifyArgs;
 use crate::{CliError, Outcome, logs};
 
-/// Summarise decision logs for auditors: per customer, action, rule and policy revision.
+/// Verify decision logs, then summarise them for auditors: per customer, action, rule and
+/// policy revision.
 ///
 /// LOGS are decision-log files (JSON lines, Workers Logs / Logpush `workers_trace_events`
-/// exports, Tail Worker events), plain or gzip; `-` reads standard input. Malformed lines are
-/// counted and reported, never fatal. Exit 1 when an input could not be read to its end.
+/// exports, Tail Worker events), plain or gzip; `-` reads standard input. Each isolate's
+/// chain is verified first (gaps, redeliveries, conflicts, chain values): exit 4 when lines
+/// are missing or altered, 1 when an input could not be read to its end, 5 when not every
+/// line was verified. Malformed lines are counted and reported.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Log files (`-` for standard input).
@@ -26,12 +30,15 @@ pub struct Args {
     /// How many entries the top lists show.
     #[arg(long, value_name = "N", default_value_t = 10)]
     pub top: usize,
+    #[command(flatten)]
+    pub verify: VerifyArgs,
 }
 
-/// Runs the subcommand: failed when an input could not be read to its end.
+/// Runs the subcommand.
 pub fn run(args: &Args) -> Result<Outcome, CliError> {
     let mut auditor = Auditor::new(args.top);
-    let read = logs::read_all(&args.logs, &mut |_, log| auditor.observe(&log));
+    let key = args.verify.key()?;
+    let read = logs::read_all(&args.logs, key, &mut |_, log| auditor.observe(&log));
     let summary = auditor.finish(read);
     let mut out = std::io::stdout().lock();
     if args.json {
@@ -43,7 +50,6 @@ pub fn run(args: &Args) -> Result<Outcome, CliError> {
     if let Some(path) = &args.html {
         write(path, html::render(&report::of(&summary)))?;
     }
-    Ok(Outcome::failed_if(logs::report_input_errors(
-        &summary.inputs,
-    )))
+    let found = Outcome::failed_if(logs::report_input_errors(&summary.inputs));
+    Ok(args.verify.outcome(&summary.integrity, found, false))
 }

@@ -7,9 +7,10 @@ use std::path::PathBuf;
 use egress_policy_engine::CompiledPolicy;
 use serde::Serialize;
 
-use crate::audit::replay::{Archive, Mismatch, Replay};
+use crate::audit::replay::{Archive, Mismatch, Replay, Skipped};
 use crate::audit::report::short_sha;
 use crate::audit::text::terminal_safe;
+use crate::logs::verify::{Integrity, VerifyArgs};
 use crate::logs::{self, InputSummary, ProblemTally, ReadReport};
 use crate::policy_source::{self, DEFAULT_POLICY};
 use crate::{CliError, Outcome};
@@ -23,8 +24,10 @@ use crate::{CliError, Outcome};
 /// (the log does not keep the URL part that caused them) and are counted apart, as are lines
 /// whose path was cut by `defaults.path_in_logs` (`path_redacted`): never reported as
 /// mismatches, since the logged path is not the request's.
-/// Exit 0 when every compared line agrees, 1 on any mismatch, 2 when the policy or an input
-/// could not be read.
+/// The log's chains are verified first (see `audit`). Exit 0 when every line verifies and
+/// every compared line agrees; 4 when lines are missing or altered, 1 on any mismatch, 2 when
+/// the policy or an input could not be read, 5 when not every line was verified or none was
+/// of this revision (the first of these that applies).
 ///
 /// `--json` prints JSON Lines instead: one `{"kind":"mismatch",...}` object per mismatch as it
 /// is found (streamed, so memory does not grow with the logs), then one
@@ -44,14 +47,8 @@ pub struct Args {
     /// found there are re-decided with it instead of skipped.
     #[arg(long, value_name = "DIR")]
     pub archive: Option<PathBuf>,
-}
-
-/// A mismatch as a `--json` line.
-#[derive(Serialize)]
-struct MismatchLine<'a> {
-    kind: &'static str,
-    #[serde(flatten)]
-    mismatch: &'a Mismatch,
+    #[command(flatten)]
+    pub verify: VerifyArgs,
 }
 
 /// The `--json` summary line.
@@ -68,15 +65,16 @@ struct SummaryLine<'a> {
     /// Lines of this revision not re-decided because their path was redacted.
     path_redacted: u64,
     /// Lines re-decided with an archived revision, per revision.
-    from_archive: Vec<SkippedLine<'a>>,
+    from_archive: Vec<&'a Skipped>,
     /// Archived revisions that could not be used, and why.
     archive_unloadable: Option<&'a BTreeMap<String, String>>,
     /// Lines of other policy revisions, per revision.
-    skipped: Vec<SkippedLine<'a>>,
+    skipped: Vec<&'a Skipped>,
     /// Lines of further revisions past the per-revision cap, pooled.
     skipped_further_revisions: Option<u64>,
     /// `false` when no line was decided by this revision (nothing was verified).
     verified: bool,
+    integrity: &'a Integrity,
     malformed: &'a ProblemTally,
     inputs: &'a [InputSummary],
 }
@@ -88,26 +86,20 @@ struct PolicyLine<'a> {
     sha256: &'a str,
 }
 
-#[derive(Serialize)]
-struct SkippedLine<'a> {
-    sha256: &'a str,
-    name: Option<&'a str>,
-    lines: u64,
-}
-
 /// Runs the subcommand.
 pub fn run(args: &Args) -> Result<Outcome, CliError> {
     let policy = policy_source::load(&args.policy)
         .map_err(|e| CliError::Unverified(Box::new(e)))?
         .compiled
         .policy;
+    let key = args.verify.key()?;
     let mut replay = Replay::new(&policy);
     replay.archive = args.archive.clone().map(Archive::new);
     let mut out = std::io::stdout().lock();
     // A write that fails (a closed pipe: `| head`) stops the output; reading goes on to the
     // end (the visitor cannot stop it) and the error is returned then.
     let mut written = Ok(());
-    let report = logs::read_all(&args.logs, &mut |location, log| {
+    let report = logs::read_all(&args.logs, key, &mut |location, log| {
         if let Some(m) = replay.check(location, &log)
             && written.is_ok()
         {
@@ -123,35 +115,26 @@ pub fn run(args: &Args) -> Result<Outcome, CliError> {
         write!(out, "{}", text_summary(&summary))?;
     }
     let input_error = logs::report_input_errors(&report.inputs);
-    Ok(if replay.mismatched > 0 {
-        Outcome::Failed
-    } else if input_error {
-        Outcome::Unreadable
-    } else {
-        Outcome::Ok
-    })
+    let found = match (replay.mismatched > 0, input_error) {
+        (true, _) => Outcome::Failed,
+        (false, true) => Outcome::Unreadable,
+        (false, false) => Outcome::Ok,
+    };
+    let unchecked = replay.compared == 0;
+    Ok(args.verify.outcome(&report.integrity, found, unchecked))
 }
 
 fn write_mismatch(out: &mut impl Write, json: bool, m: &Mismatch) -> io::Result<()> {
     if json {
-        let line = MismatchLine {
-            kind: "mismatch",
-            mismatch: m,
-        };
-        serde_json::to_writer(&mut *out, &line)?;
+        serde_json::to_writer(&mut *out, m)?;
         return writeln!(out);
     }
-    writeln!(
-        out,
-        "{}: mismatch in decision {} ({} {}): logged {}; policy decides {} [differs: {}]",
-        terminal_safe(&m.location.to_string()),
-        terminal_safe(&m.decision_id),
-        terminal_safe(&m.method),
-        terminal_safe(&m.url),
-        terminal_safe(&m.logged),
-        terminal_safe(&m.decided),
-        m.fields.join(", ")
-    )
+    let (at, id, fields) = (&m.location, &m.decision_id, m.fields.join(", "));
+    let (logged, decided, method, url) = (&m.logged, &m.decided, &m.method, &m.url);
+    let line = format!(
+        "{at}: mismatch in decision {id} ({method} {url}): logged {logged}; policy decides {decided} [differs: {fields}]"
+    );
+    writeln!(out, "{}", terminal_safe(&line))
 }
 
 fn summary_line<'a>(
@@ -160,11 +143,6 @@ fn summary_line<'a>(
     replay: &'a Replay<'_>,
     report: &'a ReadReport,
 ) -> SummaryLine<'a> {
-    let revision = |(sha256, lines): (&'a String, u64), name: Option<&'a str>| SkippedLine {
-        sha256,
-        name,
-        lines,
-    };
     SummaryLine {
         kind: "summary",
         policy: PolicyLine {
@@ -178,19 +156,12 @@ fn summary_line<'a>(
         mismatched: replay.mismatched,
         not_redecidable: &replay.not_redecidable,
         path_redacted: replay.path_redacted,
-        from_archive: replay
-            .from_archive
-            .iter()
-            .map(|(sha256, lines)| revision((sha256, *lines), None))
-            .collect(),
+        from_archive: replay.from_archive.values().collect(),
         archive_unloadable: replay.archive.as_ref().map(|a| &a.unloadable),
-        skipped: replay
-            .skipped
-            .iter()
-            .map(|(sha256, s)| revision((sha256, s.lines), s.name.as_deref()))
-            .collect(),
+        skipped: replay.skipped.iter().map(|(_, s)| s).collect(),
         skipped_further_revisions: replay.skipped.other().map(|other| other.lines),
         verified: replay.compared > 0,
+        integrity: &report.integrity,
         malformed: &report.problems,
         inputs: &report.inputs,
     }
@@ -198,61 +169,52 @@ fn summary_line<'a>(
 
 /// The text summary after the mismatch lines: the `--json` summary's figures, in words.
 fn text_summary(s: &SummaryLine<'_>) -> String {
-    let p = &s.policy;
+    let (p, problems) = (&s.policy, s.malformed);
+    let (title, integrity) = s.integrity.text();
+    let (name, sha) = (p.name.unwrap_or("unnamed"), p.sha256);
+    let (read, agree) = ((s.decisions, s.compared), (s.agree, s.mismatched));
+    let compared = format!("{} decision lines read; {} compared", read.0, read.1);
     let mut lines = vec![
-        format!(
-            "replayed against `{}` ({}, sha256 {})",
-            p.path,
-            p.name.unwrap_or("unnamed"),
-            p.sha256
-        ),
-        format!(
-            "  {} decision lines read; {} compared, {} agree, {} differ",
-            s.decisions, s.compared, s.agree, s.mismatched
-        ),
+        format!("replayed against `{}` ({name}, sha256 {sha})", p.path),
+        format!("{compared}, {} agree, {} differ", agree.0, agree.1),
+        title,
     ];
-    if !s.not_redecidable.is_empty() {
-        let why = counts(s.not_redecidable);
-        lines.push(format!("  not re-decidable (URL not fully logged): {why}"));
-    }
-    if s.path_redacted > 0 {
-        let n = s.path_redacted;
-        lines.push(format!(
-            "  not re-decided: path redacted (path_in_logs): {n} lines"
-        ));
-    }
+    lines.extend(integrity.iter().map(|l| format!("  {l}")));
+    let (why, n) = (counts(s.not_redecidable), s.path_redacted);
+    let why = (!why.is_empty()).then(|| format!("not re-decidable (URL not fully logged): {why}"));
+    let redacted = format!("not re-decided: path redacted (path_in_logs): {n} lines");
+    lines.extend(why.into_iter().chain((n > 0).then_some(redacted)));
     for r in &s.from_archive {
-        let (sha, n) = (short_sha(r.sha256), r.lines);
+        let (sha, n) = (short_sha(&r.sha256), r.lines);
         lines.push(format!(
-            "  re-decided with archived revision {sha}: {n} lines"
+            "re-decided with archived revision {sha}: {n} lines"
         ));
     }
     for (sha, why) in s.archive_unloadable.into_iter().flatten() {
-        let (sha, why) = (terminal_safe(short_sha(sha)), terminal_safe(why));
-        lines.push(format!("  archived revision {sha} not used: {why}"));
-    }
-    for r in &s.skipped {
-        let (sha, name) = (short_sha(r.sha256), r.name.unwrap_or("unnamed"));
-        let (sha, name, n) = (terminal_safe(sha), terminal_safe(name), r.lines);
         lines.push(format!(
-            "  skipped, other revision {sha} ({name}): {n} lines"
+            "archived revision {} not used: {why}",
+            short_sha(sha)
         ));
     }
-    if let Some(n) = s.skipped_further_revisions {
-        lines.push(format!("  skipped, further revisions: {n} lines"));
+    for r in &s.skipped {
+        let (sha, name) = (short_sha(&r.sha256), r.name.as_deref().unwrap_or("unnamed"));
+        lines.push(format!(
+            "skipped, other revision {sha} ({name}): {} lines",
+            r.lines
+        ));
     }
-    let problems = s.malformed;
+    let further = s.skipped_further_revisions;
+    lines.extend(further.map(|n| format!("skipped, further revisions: {n} lines")));
     if problems.total > 0 {
         let (total, kinds) = (problems.total, counts(&problems.by_kind));
-        lines.push(format!("  malformed lines: {total} ({kinds})"));
-        let examples = problems.examples.iter();
-        lines.extend(examples.map(|e| format!("    {}", terminal_safe(&e.text()))));
+        lines.push(format!("malformed lines: {total} ({kinds})"));
+        lines.extend(problems.examples.iter().map(|e| format!("  {}", e.text())));
     }
-    if !s.verified {
-        let warning = "warning: no line was decided by this policy revision; nothing was verified";
-        lines.push(format!("  {warning}"));
-    }
-    lines.iter().map(|l| format!("{l}\n")).collect()
+    let warning = "warning: no line was decided by this policy revision; nothing was verified";
+    lines.extend((!s.verified).then_some(warning.to_owned()));
+    let indent = |(i, l): (usize, &String)| if i == 0 { l.clone() } else { format!("  {l}") };
+    let lines = lines.iter().enumerate().map(indent);
+    lines.map(|l| format!("{}\n", terminal_safe(&l))).collect()
 }
 
 /// `a 1, b 2`

@@ -7,6 +7,7 @@
 
 pub mod input;
 pub mod record;
+pub mod verify;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -15,7 +16,8 @@ use egress_policy_engine::DecisionLog;
 use serde::Serialize;
 
 use record::Item;
-pub use record::Problem;
+use record::problem;
+use verify::{Integrity, Verifier};
 
 /// Example locations kept per problem kind; the counts are always exact.
 pub const MAX_EXAMPLES: usize = 10;
@@ -39,7 +41,7 @@ impl fmt::Display for Location {
 }
 
 /// One input's outcome.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Default, Serialize)]
 pub struct InputSummary {
     /// The input as named on the command line.
     pub file: String,
@@ -56,7 +58,7 @@ pub struct InputSummary {
 pub struct ProblemExample {
     /// `file:line`
     #[serde(flatten)]
-    pub location: Location,
+    pub location: Option<Location>,
     /// The problem's code.
     pub kind: &'static str,
     /// What is wrong (never the line's content).
@@ -66,7 +68,8 @@ pub struct ProblemExample {
 impl ProblemExample {
     /// `file:line: kind: detail`, as the text outputs list it.
     pub fn text(&self) -> String {
-        format!("{}: {}: {}", self.location, self.kind, self.detail)
+        let at = self.location.as_ref().map(|l| format!("{l}: "));
+        format!("{}{}: {}", at.unwrap_or_default(), self.kind, self.detail)
     }
 }
 
@@ -84,29 +87,28 @@ pub struct ProblemTally {
 }
 
 impl ProblemTally {
-    fn record(&mut self, location: &Location, kind: Problem, detail: String) {
+    /// Counts one problem of kind `kind` (a [`problem`] code, or a finding's), keeping
+    /// the first few as examples.
+    pub fn record(&mut self, at: Option<&Location>, kind: &'static str, mut detail: String) {
         self.total += 1;
-        let count = self.by_kind.entry(kind.code()).or_insert(0);
+        let count = self.by_kind.entry(kind).or_insert(0);
         *count += 1;
-        let keep_example = *count <= MAX_EXAMPLES as u64;
-        if kind == Problem::UnknownVersion {
-            let known = self.unknown_versions.contains_key(&detail);
-            let key = if known || self.unknown_versions.len() < MAX_VERSIONS {
+        if kind == problem::UNKNOWN_VERSION {
+            let versions = &mut self.unknown_versions;
+            let full = versions.len() >= MAX_VERSIONS && !versions.contains_key(&detail);
+            let key = if full {
+                "other".to_owned()
+            } else {
                 detail.clone()
-            } else {
-                "other".to_string()
             };
-            *self.unknown_versions.entry(key).or_insert(0) += 1;
+            *versions.entry(key).or_insert(0) += 1;
+            detail = format!("unknown schema version v={detail}");
         }
-        if keep_example {
-            let detail = if kind == Problem::UnknownVersion {
-                format!("unknown schema version v={detail}")
-            } else {
-                detail
-            };
-            self.examples.push(ProblemExample {
-                location: location.clone(),
-                kind: kind.code(),
+        if *count <= MAX_EXAMPLES as u64 {
+            let location = at.cloned();
+            (self.examples).push(ProblemExample {
+                location,
+                kind,
                 detail,
             });
         }
@@ -124,41 +126,48 @@ pub struct ReadReport {
     pub other_messages: u64,
     /// Bad lines.
     pub problems: ProblemTally,
+    /// Whether the lines are the lines the Worker wrote.
+    pub integrity: Integrity,
 }
 
 /// Prints `error: FILE: why` on stderr for each input that could not be read to its end;
 /// whether there was one.
 pub fn report_input_errors(inputs: &[InputSummary]) -> bool {
-    let mut any = false;
-    for input in inputs {
-        if let Some(e) = &input.error {
-            eprintln!("error: {}: {e}", input.file);
-            any = true;
-        }
-    }
-    any
+    let failed = inputs
+        .iter()
+        .filter_map(|i| Some((&i.file, i.error.as_ref()?)));
+    failed
+        .map(|(file, e)| eprintln!("error: {file}: {e}"))
+        .count()
+        > 0
 }
 
-/// Streams every input, calling `visit` for each decision line in order.
-pub fn read_all(inputs: &[String], visit: &mut dyn FnMut(&Location, DecisionLog)) -> ReadReport {
+/// Streams every input, calling `visit` for each decision line in order (a redelivered line
+/// once), and verifies the log's chains with `key` ([`verify`]).
+pub fn read_all(
+    inputs: &[String],
+    key: Option<Vec<u8>>,
+    visit: &mut dyn FnMut(&Location, DecisionLog),
+) -> ReadReport {
     let mut report = ReadReport::default();
+    let mut verifier = Verifier::new(key);
     for name in inputs {
-        let summary = read_one(name, &mut report, visit);
+        let summary = read_one(name, &mut report, &mut verifier, visit);
         report.inputs.push(summary);
     }
+    report.integrity = verifier.finish();
     report
 }
 
 fn read_one(
     name: &str,
     report: &mut ReadReport,
+    verifier: &mut Verifier,
     visit: &mut dyn FnMut(&Location, DecisionLog),
 ) -> InputSummary {
     let mut summary = InputSummary {
         file: name.to_string(),
-        lines: 0,
-        decisions: 0,
-        error: None,
+        ..InputSummary::default()
     };
     let mut reader = match input::open(name) {
         Ok(reader) => reader,
@@ -168,10 +177,8 @@ fn read_one(
         }
     };
     let mut buf = Vec::new();
-    let mut location = Location {
-        file: name.to_string(),
-        line: 0,
-    };
+    let (file, line) = (name.to_string(), 0);
+    let mut location = Location { file, line };
     loop {
         let read = match input::read_line(&mut reader, &mut buf, input::MAX_LINE_BYTES) {
             Ok(read) => read,
@@ -184,24 +191,32 @@ fn read_one(
         match read {
             input::LineRead::Eof => break,
             input::LineRead::TooLong => report.problems.record(
-                &location,
-                Problem::TooLong,
+                Some(&location),
+                problem::TOO_LONG,
                 format!("line longer than {} bytes skipped", input::MAX_LINE_BYTES),
             ),
             input::LineRead::Line => {
                 // One line counts once per problem kind, however many array elements or
                 // messages inside it share the problem.
-                let mut kinds_seen: Vec<Problem> = Vec::new();
+                let mut kinds_seen: Vec<&str> = Vec::new();
                 record::classify_line(&buf, &mut |item| match item {
-                    Item::Decision(log) => {
-                        summary.decisions += 1;
-                        report.decisions += 1;
-                        visit(&location, *log);
+                    Item::Decision(line) => {
+                        let (log, value) = *line;
+                        if verifier.admit(&location, value) {
+                            summary.decisions += 1;
+                            report.decisions += 1;
+                            visit(&location, log);
+                        }
                     }
+                    Item::Event(value) => {
+                        report.other_messages += 1;
+                        verifier.admit(&location, value);
+                    }
+                    Item::Dead(outcome) => verifier.dead(&location, &outcome),
                     Item::Problem(kind, detail) => {
                         if !kinds_seen.contains(&kind) {
                             kinds_seen.push(kind);
-                            report.problems.record(&location, kind, detail);
+                            report.problems.record(Some(&location), kind, detail);
                         }
                     }
                     Item::OtherMessage => report.other_messages += 1,

@@ -3,50 +3,40 @@
 //! it, possibly wrapped in a JSON array.
 
 use egress_policy_engine::{DecisionLog, LOG_SCHEMA_VERSION};
+use serde::Deserialize;
 use serde_json::Value;
 
-/// Why a line (or a message inside it) yielded no decision.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Problem {
+/// Why a line (or a message inside it) yielded no decision: stable snake_case codes, as the
+/// JSON outputs name them.
+pub mod problem {
     /// Not valid UTF-8.
-    InvalidUtf8,
+    pub const INVALID_UTF8: &str = "invalid_utf8";
     /// Longer than [`crate::logs::input::MAX_LINE_BYTES`].
-    TooLong,
+    pub const TOO_LONG: &str = "too_long";
     /// JSON that ends early: a line cut off (disk full, a killed writer, Logpush truncation).
-    Truncated,
+    pub const TRUNCATED: &str = "truncated";
     /// Not JSON at all.
-    InvalidJson,
-    /// Has `v` equal to the supported version but misses a field or has a wrong type.
-    InvalidDecision,
+    pub const INVALID_JSON: &str = "invalid_json";
+    /// Has a readable `v` but misses a field or has a wrong type.
+    pub const INVALID_DECISION: &str = "invalid_decision";
     /// Has a `v` this tool does not know.
-    UnknownVersion,
+    pub const UNKNOWN_VERSION: &str = "unknown_version";
     /// JSON, but neither a decision line nor a log export record.
-    Unrecognised,
-}
-
-impl Problem {
-    /// Stable snake_case name used in JSON output.
-    pub fn code(self) -> &'static str {
-        match self {
-            Problem::InvalidUtf8 => "invalid_utf8",
-            Problem::TooLong => "too_long",
-            Problem::Truncated => "truncated",
-            Problem::InvalidJson => "invalid_json",
-            Problem::InvalidDecision => "invalid_decision",
-            Problem::UnknownVersion => "unknown_version",
-            Problem::Unrecognised => "unrecognised",
-        }
-    }
+    pub const UNRECOGNISED: &str = "unrecognised";
 }
 
 /// What one line held.
 #[derive(Debug)]
 pub enum Item {
-    /// A decision line of the supported schema version.
-    Decision(Box<DecisionLog>),
+    /// A decision line of a readable schema version, and the line as read (for its chain).
+    Decision(Box<(DecisionLog, Value)>),
+    /// A line that is not a decision (`event`: a checkpoint, a bundle or settings event).
+    Event(Value),
+    /// An invocation record whose outcome is not `ok` and that holds no decision line.
+    Dead(String),
     /// Something that should have been a decision line but is not usable: what is wrong,
     /// and a short explanation that never quotes the line's content.
-    Problem(Problem, String),
+    Problem(&'static str, String),
     /// A console message that is not a decision line (other `console.log` output): ignored.
     OtherMessage,
 }
@@ -55,44 +45,37 @@ pub enum Item {
 /// declared unrecognised: real exports use at most three levels.
 const MAX_NESTING: u8 = 6;
 
+/// What starts a JSON object (an escape: brace-counting tools see this file balanced).
+const OBJECT_START: char = '\u{7b}';
+
 /// Parses one line and hands every item it holds to `sink`. Blank lines yield nothing.
 pub fn classify_line(bytes: &[u8], sink: &mut dyn FnMut(Item)) {
     let Ok(text) = std::str::from_utf8(bytes) else {
-        sink(problem(Problem::InvalidUtf8, "line is not valid UTF-8"));
+        sink(problem(problem::INVALID_UTF8, "line is not valid UTF-8"));
         return;
     };
-    let text = text.trim();
-    if text.is_empty() {
-        return;
-    }
-    // Fast path for the common case, a plain decision line: one parse, no intermediate tree.
-    if text.starts_with('{')
-        && let Ok(log) = serde_json::from_str::<DecisionLog>(text)
-        && readable(u64::from(log.v))
-    {
-        sink(Item::Decision(Box::new(log)));
-        return;
-    }
-    match serde_json::from_str::<Value>(text) {
-        Ok(value) => classify_value(value, MAX_NESTING, sink),
-        Err(e) => sink(json_problem(&e)),
+    if !text.trim().is_empty() {
+        classify_text(text, MAX_NESTING, sink);
     }
 }
 
-fn problem(kind: Problem, detail: impl Into<String>) -> Item {
+fn classify_text(text: &str, depth: u8, sink: &mut dyn FnMut(Item)) {
+    match serde_json::from_str::<Value>(text) {
+        Ok(value) => classify_value(value, depth, sink),
+        Err(e) if e.is_eof() => sink(problem(
+            problem::TRUNCATED,
+            format!("JSON ends early ({e})"),
+        )),
+        Err(e) => sink(problem(problem::INVALID_JSON, format!("not JSON ({e})"))),
+    }
+}
+
+fn problem(kind: &'static str, detail: impl Into<String>) -> Item {
     Item::Problem(kind, detail.into())
 }
 
-fn unrecognised(detail: impl Into<String>) -> Item {
-    problem(Problem::Unrecognised, detail)
-}
-
-fn json_problem(e: &serde_json::Error) -> Item {
-    if e.is_eof() {
-        problem(Problem::Truncated, format!("JSON ends early ({e})"))
-    } else {
-        problem(Problem::InvalidJson, format!("not JSON ({e})"))
-    }
+fn unrecognised(detail: &str) -> Item {
+    problem(problem::UNRECOGNISED, detail)
 }
 
 fn classify_value(value: Value, depth: u8, sink: &mut dyn FnMut(Item)) {
@@ -101,82 +84,79 @@ fn classify_value(value: Value, depth: u8, sink: &mut dyn FnMut(Item)) {
         return;
     };
     match value {
-        Value::Array(items) => {
-            if items.is_empty() {
-                sink(unrecognised("empty JSON array"));
-            }
-            for item in items {
-                classify_value(item, depth, sink);
-            }
+        Value::Array(items) if items.is_empty() => sink(unrecognised("empty JSON array")),
+        Value::Array(items) => items
+            .into_iter()
+            .for_each(|i| classify_value(i, depth, sink)),
+        // The Worker's event lines (`"event": "checkpoint"`, `"policy_bundle"`, `"settings"`)
+        // share the log stream and its chain but are not decisions.
+        Value::Object(map) if map.contains_key("event") && !map.contains_key("decision_id") => {
+            sink(Item::Event(Value::Object(map)));
         }
-        Value::Object(mut map) => {
-            // The Worker's policy bundle events (`"event": "policy_bundle"`) share the log
-            // stream but are not decisions.
-            if map.contains_key("event") && !map.contains_key("decision_id") {
-                sink(Item::OtherMessage);
-                return;
-            }
-            if let Some(v) = map.get("v") {
-                sink(decision(v.clone(), Value::Object(map)));
-                return;
-            }
-            // Logpush `workers_trace_events` (`Logs[].Message`) and Tail Worker events
-            // (`logs[].message`); Workers Logs query results keep the object in `source`.
-            let logs = map.remove("Logs").or_else(|| map.remove("logs"));
-            if let Some(logs) = logs {
-                classify_logs(logs, depth, sink);
-            } else if let Some(source @ Value::Object(_)) = map.remove("source") {
-                classify_value(source, depth, sink);
-            } else {
-                let what =
-                    "JSON object with neither `v` (decision line) nor `Logs` (log export record)";
-                sink(unrecognised(what));
-            }
-        }
-        other => sink(unrecognised(format!(
-            "a JSON {} is not a decision line",
-            kind_name(&other)
-        ))),
+        Value::Object(map) if map.contains_key("v") => sink(decision(Value::Object(map))),
+        Value::Object(map) => classify_record(map, depth, sink),
+        _ => sink(unrecognised(
+            "a JSON value that is not an object is not a decision line",
+        )),
     }
 }
 
-/// The console messages of one record: each entry's `Message` holds the `console.log`
-/// arguments; a decision line is logged as the single argument.
-fn classify_logs(logs: Value, depth: u8, sink: &mut dyn FnMut(Item)) {
-    let Value::Array(entries) = logs else {
-        sink(unrecognised("`Logs` is not an array"));
+/// Logpush `workers_trace_events` (`Outcome`, `Logs[].Message`) and Tail Worker events
+/// (`outcome`, `logs[].message`); Workers Logs query results keep the object in `source`.
+fn classify_record(mut map: serde_json::Map<String, Value>, depth: u8, sink: &mut dyn FnMut(Item)) {
+    let logs = map.remove("Logs").or_else(|| map.remove("logs"));
+    let outcome = map.remove("Outcome").or_else(|| map.remove("outcome"));
+    if logs.is_none() && outcome.is_none() {
+        match map.remove("source") {
+            Some(source @ Value::Object(_)) => classify_value(source, depth, sink),
+            _ => sink(unrecognised(
+                "JSON object with neither `v` (decision line) nor `Logs` (log export record)",
+            )),
+        }
+        return;
+    }
+    let mut decisions = 0;
+    let mut counting = |item: Item| {
+        decisions += u64::from(matches!(item, Item::Decision(_)));
+        sink(item);
+    };
+    match logs {
+        Some(Value::Array(entries)) => entries
+            .into_iter()
+            .for_each(|e| classify_entry(e, depth, &mut counting)),
+        Some(_) => counting(unrecognised("`Logs` is not an array")),
+        None => {}
+    }
+    // An invocation the platform ended (`exceededCpu`, `exception`...) before its line.
+    if let Some(outcome) = outcome.as_ref().and_then(Value::as_str)
+        && outcome != "ok"
+        && decisions == 0
+    {
+        sink(Item::Dead(outcome.to_owned()));
+    }
+}
+
+/// One console message of a record: its `Message` holds the `console.log` arguments; a
+/// decision line is logged as the single argument, as an object or as its JSON text (text
+/// that does not even start like an object is ordinary console output).
+fn classify_entry(entry: Value, depth: u8, sink: &mut dyn FnMut(Item)) {
+    let Value::Object(mut entry) = entry else {
+        sink(unrecognised("a `Logs` entry is not an object"));
         return;
     };
-    for entry in entries {
-        let Value::Object(mut entry) = entry else {
-            sink(unrecognised("a `Logs` entry is not an object"));
-            continue;
-        };
-        let message = entry.remove("Message").or_else(|| entry.remove("message"));
-        match message {
-            Some(Value::Array(args)) => {
-                for arg in args {
-                    classify_message(arg, depth, sink);
-                }
+    let args = match entry.remove("Message").or_else(|| entry.remove("message")) {
+        Some(Value::Array(args)) => args,
+        Some(other) => vec![other],
+        None => vec![],
+    };
+    for arg in args {
+        match arg {
+            Value::Object(_) => classify_value(arg, depth, sink),
+            Value::String(text) if text.trim_start().starts_with(OBJECT_START) => {
+                classify_text(&text, depth, sink);
             }
-            Some(other) => classify_message(other, depth, sink),
-            None => sink(Item::OtherMessage),
+            _ => sink(Item::OtherMessage),
         }
-    }
-}
-
-fn classify_message(message: Value, depth: u8, sink: &mut dyn FnMut(Item)) {
-    match message {
-        Value::Object(_) => classify_value(message, depth, sink),
-        // A message exported as the JSON text of the object; text that does not even start
-        // like an object is ordinary console output.
-        Value::String(text) if text.trim_start().starts_with('{') => {
-            match serde_json::from_str::<Value>(&text) {
-                Ok(value) => classify_value(value, depth, sink),
-                Err(e) => sink(json_problem(&e)),
-            }
-        }
-        _ => sink(Item::OtherMessage),
     }
 }
 
@@ -185,14 +165,15 @@ fn readable(v: u64) -> bool {
     (1..=u64::from(LOG_SCHEMA_VERSION)).contains(&v)
 }
 
-fn decision(v: Value, line: Value) -> Item {
+fn decision(line: Value) -> Item {
+    let v = line.get("v").cloned().unwrap_or_default();
     if !v.as_u64().is_some_and(readable) {
-        return problem(Problem::UnknownVersion, version_label(&v));
+        return problem(problem::UNKNOWN_VERSION, version_label(&v));
     }
-    match serde_json::from_value::<DecisionLog>(line) {
-        Ok(log) => Item::Decision(Box::new(log)),
+    match DecisionLog::deserialize(&line) {
+        Ok(log) => Item::Decision(Box::new((log, line))),
         Err(e) => problem(
-            Problem::InvalidDecision,
+            problem::INVALID_DECISION,
             format!("not a v{LOG_SCHEMA_VERSION} decision line: {e}"),
         ),
     }
@@ -206,17 +187,6 @@ pub fn version_label(v: &Value) -> String {
         format!("{short}...")
     } else {
         text
-    }
-}
-
-fn kind_name(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "boolean",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
     }
 }
 
@@ -236,9 +206,10 @@ mod tests {
         items(line)
             .into_iter()
             .map(|i| match i {
-                Item::Decision(d) => format!("decision:{}", d.decision_id),
-                Item::Problem(kind, _) => kind.code().to_string(),
-                Item::OtherMessage => "other".to_string(),
+                Item::Decision(d) => format!("decision:{}", d.0.decision_id),
+                Item::Problem(kind, _) => kind.to_string(),
+                Item::OtherMessage | Item::Event(_) => "other".to_string(),
+                Item::Dead(outcome) => format!("dead:{outcome}"),
             })
             .collect()
     }
@@ -278,7 +249,7 @@ mod tests {
         );
         let mut out = Vec::new();
         classify_line(&[0xff, 0xfe], &mut |i| out.push(i));
-        assert!(matches!(out[0], Item::Problem(Problem::InvalidUtf8, _)));
+        assert!(matches!(out[0], Item::Problem("invalid_utf8", _)));
     }
 
     #[test]
