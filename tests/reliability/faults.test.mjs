@@ -11,7 +11,7 @@ import { FULL, drive, quantile, record, summary } from "./measure.mjs";
 import { CHUNK } from "./upstream.mjs";
 import { HOSTS, startReliabilityWorld } from "./world.mjs";
 
-const TIMEOUT_MS = 6000;
+const TIMEOUT_MS = 10_000;
 const HUNG = FULL ? 200 : 20;
 const ROUNDS = FULL ? 6 : 2;
 const HEALTHY_PER_PHASE = FULL ? 300 : 150;
