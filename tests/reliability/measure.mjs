@@ -101,7 +101,8 @@ export async function drive(n, inFlight, one) {
  * Starts `one(i)` at `perSecond` for `seconds` (not waiting for earlier ones: an open loop, as
  * real callers are), but never more than `maxInFlight` at once: past that a start waits, and
  * counts as late, so an overloaded machine shows as a rate below the target rather than as an
- * ever-growing queue. `tick(elapsedMs)` runs about once a second. Resolves when all have ended
+ * ever-growing queue; it stops starting after `seconds` either way. `tick(elapsedMs)` runs about
+ * once a second. Resolves when all have ended
  * to `{ results, late, seconds }` (each result `{ ...what one returned, ms }` or `{ error, ms }`).
  */
 export async function pace(perSecond, seconds, one, tick = () => {}, maxInFlight = 256) {
@@ -111,7 +112,8 @@ export async function pace(perSecond, seconds, one, tick = () => {}, maxInFlight
   let lastTick = 0;
   let late = 0;
   const total = Math.round(perSecond * seconds);
-  for (let i = 0; i < total; i++) {
+  // Ends on time whatever was sent: a machine that cannot keep the rate sends fewer.
+  for (let i = 0; i < total && performance.now() - t0 < seconds * 1000; i++) {
     const due = t0 + (i * 1000) / perSecond;
     const wait = due - performance.now();
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));

@@ -59,7 +59,7 @@ test(`soak: ${MINUTES} min at ${RATE}/s, ${CUSTOMERS} customers, token TTL 120 s
     }
   });
   const requests = results.length;
-  await world.waitForDecisions(requests, 60_000);
+  await world.waitForDecisions(requests, 180_000);
   const tail = samples.filter((p) => p.s / 60 >= SLOPE_FROM_MIN).map((p) => ({ x: p.s / 60, y: p.rss }));
   const perMinute = slope(tail);
   const bad = results.filter((r) => r.error || r.status !== (r.kind === "block" ? 403 : 200));
@@ -71,7 +71,7 @@ test(`soak: ${MINUTES} min at ${RATE}/s, ${CUSTOMERS} customers, token TTL 120 s
     slopeMiBPerMin: +(perMinute / MiB).toFixed(3), slopeFromMinute: SLOPE_FROM_MIN, exceptions: world.log.exceptions.length,
     rssEveryMinuteMiB: samples.filter((_, k) => k % 6 === 0).map((p) => mib(p.rss)),
   });
-  assert.ok(late <= requests / 100, `the machine kept the rate: ${late} of ${requests} starts were late (at most 1%)`);
+  assert.ok(late <= requests / 100 && requests >= RATE * MINUTES * 60 * 0.99, `the machine kept the rate: ${requests} sent of ${RATE * MINUTES * 60}, ${late} starts late`);
   assert.equal(world.log.decisions, requests, "one decision line per request");
   assert.equal(world.log.ids.size, requests, "each with its own decision id");
   assert.deepEqual(bad.slice(0, 3), [], "every request answered as its rule says");
