@@ -69,7 +69,7 @@ const TAIL_WORKER = `
 // soak of tests/reliability, must not grow a list inside workerd).
 const events = [];
 // Node's side can be slow to accept under load (the reliability checks): a failed post is tried
-// again, so no event is lost on the way.
+// again, so no event is lost on the way; its id lets Node take each post once.
 async function post(sink, body) {
   for (let attempt = 1; ; attempt++) {
     try {
@@ -94,7 +94,7 @@ export default {
       exceptions: e.exceptions.map((x) => x.name + ": " + x.message),
     }));
     if (!env.SINK) events.push(...out);
-    else if (out.length) await post(env.SINK, JSON.stringify(out));
+    else if (out.length) await post(env.SINK, JSON.stringify({ id: crypto.randomUUID(), events: out }));
   },
   fetch() {
     return Response.json(events);
@@ -285,10 +285,15 @@ export async function startWorld({ outbound = [], users = [], workers = [], upst
   };
 }
 
-/** The Node side of the Tail Worker's SINK: each event it posts, to `onEvent`. */
+/** The Node side of the Tail Worker's SINK: each event it posts, to `onEvent`, once. */
 function sink(onEvent) {
+  const taken = new Set();
   return async (request) => {
-    for (const e of await request.json()) onEvent(e);
+    const { id, events } = await request.json();
+    if (!taken.has(id)) {
+      taken.add(id);
+      for (const e of events) onEvent(e);
+    }
     return new Response(null, { status: 204 });
   };
 }

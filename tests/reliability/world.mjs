@@ -7,10 +7,11 @@
 //     outbound Worker through a service binding per customer, whose props name the customer
 //     (as workerd delivers a dispatch namespace's outbound parameters locally);
 //   - the fault-injecting upstream (upstream.mjs), an HTTP server behind dev/world.mjs's
-//     internet Worker;
+//     internet Worker (or, `instant`, dev/world.mjs's upstream answering inside workerd);
 //   - the Tail Worker, handing every log line to Node as it is tailed (it keeps none, so a long
 //     run does not grow a list inside the workerd whose memory is measured).
-// Requests go from Node over HTTP to workerd (the global fetch: any number in flight).
+// Requests go from Node over HTTP to workerd (the global fetch, a connection each: any number
+// in flight).
 import { bundleBindings, generateKeys, isDecision } from "../e2e/harness.mjs";
 import { startWorld } from "../../dev/world.mjs";
 import { startUpstream } from "./upstream.mjs";
