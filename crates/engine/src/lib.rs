@@ -26,6 +26,7 @@ pub mod diagnostic;
 mod diagnostic_code;
 pub mod domain_list;
 pub mod fields;
+#[cfg(feature = "testing")]
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod header_names;
@@ -41,7 +42,12 @@ mod path_decoding;
 pub mod path_glob;
 pub mod path_readings;
 mod policy;
+/// Test support, never in a production build: the naive decider the property tests and the
+/// fuzz targets check the matcher against. It lives with the tests; it plugs into the
+/// engine's private decision plumbing, hence compiled in here under the `testing` feature.
+#[cfg(feature = "testing")]
 #[doc(hidden)]
+#[path = "../tests/support/reference.rs"]
 pub mod reference;
 pub mod request;
 mod suggest;
