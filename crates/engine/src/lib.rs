@@ -21,10 +21,10 @@ mod compile;
 mod conditions;
 pub mod credential;
 mod decide;
-pub mod decision;
+mod decision;
 pub mod diagnostic;
 mod diagnostic_code;
-pub mod domain_list;
+mod domain_list;
 pub mod fields;
 #[cfg(feature = "testing")]
 #[doc(hidden)]
@@ -39,7 +39,7 @@ mod matcher;
 pub mod model;
 mod parse;
 mod path_decoding;
-pub mod path_glob;
+mod path_glob;
 pub mod path_readings;
 mod policy;
 /// Test support, never in a production build: the naive decider the property tests and the
