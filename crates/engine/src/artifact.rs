@@ -212,18 +212,11 @@ struct Parts<'a> {
 impl<'a> Parts<'a> {
     /// The next part: its range in the payload, and its bytes.
     fn next(&mut self) -> Result<(Range<usize>, &'a [u8]), ArtifactError> {
-        let rest = self
-            .payload
-            .get(self.at..)
-            .ok_or(ArtifactError::Truncated)?;
-        let (length, rest) = rest
-            .split_first_chunk::<8>()
-            .ok_or(ArtifactError::Truncated)?;
-        let length =
-            usize::try_from(u64::from_le_bytes(*length)).map_err(|_| ArtifactError::Truncated)?;
-        let part = rest.get(..length).ok_or(ArtifactError::Truncated)?;
+        let mut rest = ByteReader(self.payload.get(self.at..).unwrap_or_default());
+        let part = rest.length().and_then(|length| rest.take(length));
+        let part = part.ok_or(ArtifactError::Truncated)?;
         let start = self.at + 8;
-        self.at = start + length;
+        self.at = start + part.len();
         Ok((start..self.at, part))
     }
 
@@ -240,34 +233,50 @@ pub fn artifact_payload(bytes: &[u8]) -> Result<&[u8], ArtifactError> {
 /// Reads an artefact header of this engine's format (the first [`ARTIFACT_HEADER_LEN`] bytes
 /// of an artefact; more are ignored).
 pub fn read_header(bytes: &[u8]) -> Result<ArtifactHeader, ArtifactError> {
-    let (magic, rest) = bytes
-        .split_at_checked(ARTIFACT_MAGIC.len())
-        .ok_or(ArtifactError::BadMagic)?;
-    if magic != ARTIFACT_MAGIC {
+    let mut fields = ByteReader(bytes);
+    if fields.take(ARTIFACT_MAGIC.len()) != Some(ARTIFACT_MAGIC.as_slice()) {
         return Err(ArtifactError::BadMagic);
     }
-    let (version, rest) = rest
-        .split_first_chunk::<4>()
-        .ok_or(ArtifactError::Truncated)?;
-    let version = u32::from_le_bytes(*version);
-    if version != ARTIFACT_FORMAT_VERSION {
-        return Err(ArtifactError::UnsupportedVersion(version));
+    let version = fields.array().map(u32::from_le_bytes);
+    match version.ok_or(ArtifactError::Truncated)? {
+        ARTIFACT_FORMAT_VERSION => {}
+        other => return Err(ArtifactError::UnsupportedVersion(other)),
     }
-    let (serial, rest) = rest
-        .split_first_chunk::<8>()
-        .ok_or(ArtifactError::Truncated)?;
-    let (length, rest) = rest
-        .split_first_chunk::<8>()
-        .ok_or(ArtifactError::Truncated)?;
-    let (checksum, _) = rest
-        .split_first_chunk::<32>()
-        .ok_or(ArtifactError::Truncated)?;
-    Ok(ArtifactHeader {
-        serial: u64::from_le_bytes(*serial),
-        payload_len: usize::try_from(u64::from_le_bytes(*length))
-            .map_err(|_| ArtifactError::Truncated)?,
-        payload_sha256: *checksum,
-    })
+    let header = (
+        fields.array().map(u64::from_le_bytes),
+        fields.length(),
+        fields.array(),
+    );
+    match header {
+        (Some(serial), Some(payload_len), Some(payload_sha256)) => Ok(ArtifactHeader {
+            serial,
+            payload_len,
+            payload_sha256,
+        }),
+        _ => Err(ArtifactError::Truncated),
+    }
+}
+
+/// Reads fixed-size fields off the front of a byte slice (artefact and bundle headers).
+pub(crate) struct ByteReader<'a>(pub &'a [u8]);
+
+impl<'a> ByteReader<'a> {
+    /// The next `n` bytes.
+    pub fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        let (head, rest) = self.0.split_at_checked(n)?;
+        self.0 = rest;
+        Some(head)
+    }
+
+    /// The next `N` bytes.
+    pub fn array<const N: usize>(&mut self) -> Option<[u8; N]> {
+        self.take(N)?.try_into().ok()
+    }
+
+    /// A length: the next 8 bytes, a little-endian `u64` that fits a `usize`.
+    pub fn length(&mut self) -> Option<usize> {
+        usize::try_from(u64::from_le_bytes(self.array()?)).ok()
+    }
 }
 
 /// Checks magic, version and length; returns the header and the payload.

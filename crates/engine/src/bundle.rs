@@ -38,7 +38,7 @@ use ed25519_dalek::{Signature, Signer};
 /// The key types bundles are sealed and opened with.
 pub use ed25519_dalek::{SigningKey, VerifyingKey};
 
-use crate::artifact::{self, ArtifactHeader};
+use crate::artifact::{self, ArtifactHeader, ByteReader};
 
 pub use crate::artifact::ARTIFACT_HEADER_LEN;
 
@@ -211,26 +211,29 @@ pub fn head_of(bundle: &[u8]) -> Option<Vec<u8>> {
 /// Reads a head ([`HEAD_LEN`] bytes) without checking its signature: only to show it
 /// (`bundle inspect`) or to compare serials of heads already trusted.
 pub fn read_head(head: &[u8]) -> Result<Head, BundleError> {
-    let mut reader = Reader { rest: head };
-    if reader
-        .take(BUNDLE_MAGIC.len())
-        .ok_or(BundleError::BadMagic)?
-        != BUNDLE_MAGIC
-    {
+    let mut reader = ByteReader(head);
+    if reader.take(BUNDLE_MAGIC.len()) != Some(BUNDLE_MAGIC.as_slice()) {
         return Err(BundleError::BadMagic);
     }
-    let version = u32::from_le_bytes(reader.array()?);
-    if version != BUNDLE_FORMAT_VERSION {
-        return Err(BundleError::UnsupportedVersion(version));
+    let version = reader.array().map(u32::from_le_bytes);
+    match version.ok_or(BundleError::Truncated)? {
+        BUNDLE_FORMAT_VERSION => {}
+        other => return Err(BundleError::UnsupportedVersion(other)),
     }
-    let created_secs = u64::from_le_bytes(reader.array()?);
-    let signer: [u8; PUBLIC_KEY_LEN] = reader.array()?;
-    let field: [u8; ENVIRONMENT_LEN] = reader.array()?;
-    let artifact_len =
-        usize::try_from(u64::from_le_bytes(reader.array()?)).map_err(|_| BundleError::Truncated)?;
-    let header: [u8; ARTIFACT_HEADER_LEN] = reader.array()?;
-    let _signature: [u8; SIGNATURE_LEN] = reader.array()?;
-    if !reader.rest.is_empty() {
+    let fields = (
+        reader.array().map(u64::from_le_bytes),
+        reader.array::<PUBLIC_KEY_LEN>(),
+        reader.array::<ENVIRONMENT_LEN>(),
+        reader.length(),
+        reader.array::<ARTIFACT_HEADER_LEN>(),
+        reader.array::<SIGNATURE_LEN>(),
+    );
+    let (Some(created_secs), Some(signer), Some(field), Some(artifact_len), Some(header), Some(_)) =
+        fields
+    else {
+        return Err(BundleError::Truncated);
+    };
+    if !reader.0.is_empty() {
         return Err(BundleError::Truncated);
     }
     let ArtifactHeader {
@@ -332,25 +335,6 @@ fn base64_bytes(text: &str) -> Option<Vec<u8>> {
         .decode(digits)
         .or_else(|_| STANDARD_NO_PAD.decode(digits))
         .ok()
-}
-
-/// Reads fixed-size fields off the front of a byte slice.
-struct Reader<'a> {
-    rest: &'a [u8],
-}
-
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
-        let (head, rest) = self.rest.split_at_checked(n)?;
-        self.rest = rest;
-        Some(head)
-    }
-
-    fn array<const N: usize>(&mut self) -> Result<[u8; N], BundleError> {
-        self.take(N)
-            .and_then(|bytes| bytes.try_into().ok())
-            .ok_or(BundleError::Truncated)
-    }
 }
 
 #[cfg(test)]

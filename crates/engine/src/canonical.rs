@@ -66,6 +66,14 @@ impl Scheme {
         }
     }
 
+    /// The scheme's default port.
+    pub(crate) fn default_port(self) -> u16 {
+        match self {
+            Scheme::Http => 80,
+            Scheme::Https => 443,
+        }
+    }
+
     /// Parses `http` or `https` (exactly, lower case).
     pub fn parse(text: &str) -> Option<Scheme> {
         match text {
@@ -108,13 +116,7 @@ impl CanonicalUrl {
 
     /// The [`Target`] reported in decisions.
     pub fn target(&self) -> Target {
-        Target {
-            scheme: self.scheme.as_str().to_owned(),
-            host: self.host.to_string(),
-            port: self.port,
-            path: self.path.clone(),
-            query: self.query.clone(),
-        }
+        self.clone().into_target()
     }
 }
 
@@ -191,10 +193,7 @@ fn whatwg<'m>(raw: &str, tracer: &mut impl Tracer<'m>) -> Result<CanonicalUrl, R
     let canonical = CanonicalUrl {
         scheme,
         host,
-        port: url.port_or_known_default().unwrap_or(match scheme {
-            Scheme::Http => 80,
-            Scheme::Https => 443,
-        }),
+        port: url.port_or_known_default().unwrap_or(scheme.default_port()),
         path: canonical_path(url.path()),
         query: url.query().map(str::to_owned),
     };
@@ -262,19 +261,16 @@ pub fn canonical_path(path: &str) -> String {
 }
 
 fn hex_value(c: u8) -> Option<u8> {
-    match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        b'A'..=b'F' => Some(c - b'A' + 10),
-        _ => None,
-    }
+    char::from(c)
+        .to_digit(16)
+        .and_then(|d| u8::try_from(d).ok())
 }
 
 fn hex_digit(v: u8) -> u8 {
-    match v {
-        0..=9 => b'0' + v,
-        _ => b'A' + (v - 10),
-    }
+    b"0123456789ABCDEF"
+        .get(usize::from(v))
+        .copied()
+        .unwrap_or(b'0')
 }
 
 #[cfg(test)]

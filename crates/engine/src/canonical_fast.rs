@@ -33,10 +33,7 @@ pub(crate) fn canonicalise_plain(raw: &str) -> Option<CanonicalUrl> {
         return None;
     }
     let port = match port {
-        None => match scheme {
-            Scheme::Http => 80,
-            Scheme::Https => 443,
-        },
+        None => scheme.default_port(),
         Some(p) if !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()) => {
             p.parse::<u16>().ok()?
         }
@@ -104,26 +101,10 @@ fn query_byte(b: u8) -> bool {
 
 /// Empty, or starting with `/`, made of verbatim characters and without dot segments.
 fn plain_path(path: &[u8]) -> bool {
-    if path.is_empty() {
-        return true;
-    }
-    if path.first() != Some(&b'/') {
-        return false;
-    }
-    let mut segment_start = 0usize;
-    for i in 0..=path.len() {
-        let b = path.get(i).copied();
-        if b.is_none() || b == Some(b'/') {
-            let segment = path.get(segment_start..i).unwrap_or(b"");
-            if segment == b"." || segment == b".." {
-                return false;
-            }
-            segment_start = i + 1;
-        } else if !b.is_some_and(path_byte) {
-            return false;
-        }
-    }
-    true
+    path.is_empty()
+        || (path.first() == Some(&b'/')
+            && path.iter().all(|&b| path_byte(b))
+            && !path.split(|&b| b == b'/').any(|s| s == b"." || s == b".."))
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@ use sha2::{Digest, Sha256};
 use crate::diagnostic::{Code, Diagnostic, Diagnostics, Severity};
 use crate::domain_list::ListFiles;
 use crate::limits::MAX_POLICY_BYTES;
+use crate::log_chain::hex;
 use crate::policy::CompiledPolicy;
 
 /// A policy that compiled, with the warnings `check` would print.
@@ -18,10 +19,7 @@ pub struct Compiled {
 
 /// Lower-case hex SHA-256 of `bytes`.
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex(&Sha256::digest(bytes))
 }
 
 /// The policy's revision (`sha256` in every log line): lower-case hex SHA-256 of the policy
@@ -42,11 +40,7 @@ pub fn policy_sha256<'a>(
         hasher.update(b"\0");
         hasher.update(bytes);
     }
-    hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex(&hasher.finalize())
 }
 
 /// Parses, validates and compiles a policy that names no domain lists (one that does is
@@ -83,13 +77,9 @@ pub(crate) fn compile_artifact_source(
 ) -> Result<CompiledPolicy, Diagnostics> {
     compile_source(file_name, text, tables, Some(revision))
         .map(|compiled| compiled.policy)
-        .map_err(|all| {
-            Diagnostics(
-                all.0
-                    .into_iter()
-                    .filter(|d| d.severity == Severity::Error)
-                    .collect(),
-            )
+        .map_err(|mut all| {
+            all.0.retain(|d| d.severity == Severity::Error);
+            all
         })
 }
 

@@ -3,14 +3,17 @@
 use serde::{Deserialize, Serialize};
 
 /// What happens to a request.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Action {
     /// Answer 403; never forwarded.
     Block,
     /// Forward with a freshly minted credential in place of any client-supplied one.
     Inject,
-    /// Forward unchanged.
+    /// Forward unchanged (the default `defaults.action`).
+    #[default]
     Pass,
 }
 

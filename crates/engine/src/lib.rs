@@ -21,11 +21,12 @@ mod compile;
 mod conditions;
 pub mod credential;
 mod decide;
-pub mod decision;
+mod decision;
 pub mod diagnostic;
 mod diagnostic_code;
-pub mod domain_list;
+mod domain_list;
 pub mod fields;
+#[cfg(feature = "testing")]
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod header_names;
@@ -38,10 +39,15 @@ mod matcher;
 pub mod model;
 mod parse;
 mod path_decoding;
-pub mod path_glob;
+mod path_glob;
 pub mod path_readings;
 mod policy;
+/// Test support, never in a production build: the naive decider the property tests and the
+/// fuzz targets check the matcher against. It lives with the tests; it plugs into the
+/// engine's private decision plumbing, hence compiled in here under the `testing` feature.
+#[cfg(feature = "testing")]
 #[doc(hidden)]
+#[path = "../tests/support/reference.rs"]
 pub mod reference;
 pub mod request;
 mod suggest;

@@ -63,7 +63,7 @@ impl PathInLogs {
 }
 
 /// The `[defaults]` table.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Defaults {
     /// What a request no rule matches gets: [`Action::Pass`] or [`Action::Block`].
     pub action: Action,
@@ -79,21 +79,6 @@ pub struct Defaults {
     /// request, and a request without it is refused `no_tags` (without it, only a policy with
     /// tag-scoped rules refuses such requests, and `check` warns).
     pub tags_required: bool,
-}
-
-impl Default for Defaults {
-    /// `pass`, `enforce`, `ip_literals = "block"`, no query in logs, the full path in logs,
-    /// tags optional.
-    fn default() -> Defaults {
-        Defaults {
-            action: Action::Pass,
-            mode: Mode::Enforce,
-            ip_literals: IpLiterals::Block,
-            query_in_logs: false,
-            path_in_logs: PathInLogs::Full,
-            tags_required: false,
-        }
-    }
 }
 
 /// One validated `[[rules]]` entry. `None` for a condition means "not given": it always holds.

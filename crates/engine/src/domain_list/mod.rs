@@ -16,7 +16,7 @@ use toml::de::DeValue;
 use crate::diagnostic::Diagnostic;
 
 pub(crate) use read::{ReadList, read_list};
-pub use table::{DomainTable, Names, SharedBytes};
+pub use table::{DomainTable, SharedBytes};
 
 /// How a list file is written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

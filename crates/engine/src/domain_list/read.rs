@@ -44,6 +44,7 @@ pub(crate) struct ReadList {
 }
 
 /// Collects the names and the errors of one list file.
+#[derive(Default)]
 struct Reader {
     staging: String,
     spans: Vec<(u32, u32)>,
@@ -96,11 +97,7 @@ pub(crate) fn read_list(text: &str, format: ListFormat, matching: ListMatch) -> 
     let mut reader = Reader {
         staging: String::with_capacity(text.len()),
         spans: Vec::with_capacity(text.len() / 16),
-        errors: 0,
-        diagnostics: Vec::new(),
-        too_large: false,
-        tld_wide: None,
-        tld_wide_count: 0,
+        ..Reader::default()
     };
     // Spans stay offsets into the whole text, byte order mark included.
     let (body, mut offset) = match text.strip_prefix('\u{feff}') {

@@ -100,16 +100,15 @@ impl Matcher {
                 crate::validate::compile_path_regex(pattern, ignore_case)
                     .map_err(|e| format!("rule `{}`: invalid path_regex: {e}", rule.id))
             };
-            path_regexes.push(match &rule.path_regex {
-                Some(p) => Some((
+            // Only block rules read paths case-insensitively.
+            let block = rule.action == Action::Block;
+            let regexes = rule.path_regex.as_deref().map(|p| {
+                Ok::<_, String>((
                     compile(p, false)?,
-                    match rule.action {
-                        Action::Block => Some(compile(p, true)?),
-                        _ => None,
-                    },
-                )),
-                None => None,
+                    block.then(|| compile(p, true)).transpose()?,
+                ))
             });
+            path_regexes.push(regexes.transpose()?);
         }
         Ok(Matcher {
             hosts,

@@ -64,10 +64,14 @@ impl<'a, 'i> Fields<'a, 'i> {
 
     /// The value of `name`, if present.
     pub(crate) fn get(&self, name: &str) -> Option<&'a Value<'i>> {
-        self.entries
-            .iter()
+        self.entry(name).map(|(_, v)| v)
+    }
+
+    fn entry(&self, name: &str) -> Option<(&'a Spanned<DeString<'i>>, &'a Value<'i>)> {
+        let mut entries = self.entries.iter();
+        entries
             .find(|(k, _)| k.get_ref().as_ref() as &str == name)
-            .map(|(_, v)| *v)
+            .copied()
     }
 
     /// The value of the keyword field `name` (see [`keyword`]), if present.
@@ -120,10 +124,7 @@ impl<'a, 'i> Fields<'a, 'i> {
 
     /// The span of the key `name`, if present.
     pub(crate) fn key_span(&self, name: &str) -> Option<Range<usize>> {
-        self.entries
-            .iter()
-            .find(|(k, _)| k.get_ref().as_ref() as &str == name)
-            .map(|(k, _)| k.span())
+        self.entry(name).map(|(k, _)| k.span())
     }
 }
 
