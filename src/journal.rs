@@ -18,7 +18,7 @@ use wasm_bindgen::JsValue;
 use worker::Env;
 
 use crate::live::embedded_ref;
-use crate::runtime::{guarded, now_ms};
+use crate::runtime::{guarded, now_ms, random};
 use crate::settings::settings;
 
 /// An isolate's chain and when it last wrote a checkpoint.
@@ -50,7 +50,7 @@ pub fn decision(env: &Env, mut line: DecisionLog) {
         journal.checkpoint_if_due(env);
         journal.chain.seal(&mut line, |l| &mut l.trail);
         write(&line);
-        record(env, &metrics::decision(&line));
+        record(env, || metrics::decision(&line));
     });
 }
 
@@ -61,17 +61,16 @@ pub fn bundle_event(env: &Env, event: &egress_policy_outbound::bundle_state::Bun
         journal.chain.seal(&mut line, |l| &mut l.trail);
         write(&line);
         let status = serde_json::to_value(event.status).ok();
-        record(
-            env,
-            &metrics::event(
+        record(env, || {
+            metrics::event(
                 "policy_bundle",
                 status.as_ref().and_then(|s| s.as_str()),
                 event.reason,
                 event.serial,
                 &event.active,
                 &line.trail,
-            ),
-        );
+            )
+        });
     });
 }
 
@@ -90,10 +89,9 @@ impl Journal {
         let mut line = EventLine::new("checkpoint", now, &Checkpoint {});
         self.chain.seal(&mut line, |l| &mut l.trail);
         write(&line);
-        record(
-            env,
-            &metrics::event("checkpoint", None, None, None, embedded_ref(), &line.trail),
-        );
+        record(env, || {
+            metrics::event("checkpoint", None, None, None, embedded_ref(), &line.trail)
+        });
     }
 }
 
@@ -140,9 +138,10 @@ fn with_journal(env: &Env, f: impl FnOnce(&mut Journal)) {
 /// told apart by `worker` and the chain).
 fn isolate_id() -> String {
     let mut bytes = [0u8; 8];
-    match getrandom::fill(&mut bytes) {
-        Ok(()) => hex(&bytes),
-        Err(_) => format!("{:016x}", now_ms()),
+    if random(&mut bytes) {
+        hex(&bytes)
+    } else {
+        format!("{:016x}", now_ms())
     }
 }
 
@@ -159,17 +158,17 @@ fn write(line: &impl Serialize) {
 
 /// `env.EGRESS_METRICS.writeDataPoint(point)`, not awaited (it returns nothing), when the
 /// binding is there.
-fn record(env: &Env, point: &DataPoint) {
+fn record(env: &Env, point: impl FnOnce() -> DataPoint) {
+    if !settings(env).metrics {
+        return;
+    }
     let Ok(dataset) = js_sys::Reflect::get(env, &JsValue::from_str("EGRESS_METRICS")) else {
         return;
     };
-    if dataset.is_undefined() || dataset.is_null() {
-        return;
-    }
     let Ok(write) = js_sys::Reflect::get(&dataset, &JsValue::from_str("writeDataPoint")) else {
         return;
     };
-    let Some(point) = serde_json::to_string(point)
+    let Some(point) = serde_json::to_string(&point())
         .ok()
         .and_then(|json| js_sys::JSON::parse(&json).ok())
     else {
