@@ -10,7 +10,7 @@
 use std::cell::RefCell;
 
 use egress_policy_engine::DecisionLog;
-use egress_policy_engine::log_chain::{Chain, hex};
+use egress_policy_engine::log_chain::{Chain, Trail, hex};
 use egress_policy_outbound::log::EventLine;
 use egress_policy_outbound::metrics::{self, DataPoint};
 use serde::Serialize;
@@ -48,8 +48,7 @@ struct Checkpoint {}
 pub fn decision(env: &Env, mut line: DecisionLog) {
     with_journal(env, |journal| {
         journal.checkpoint_if_due(env);
-        journal.chain.seal(&mut line, |l| &mut l.trail);
-        write(&line);
+        journal.seal_and_write(&mut line, |l| &mut l.trail);
         record(env, || metrics::decision(&line));
     });
 }
@@ -58,8 +57,7 @@ pub fn decision(env: &Env, mut line: DecisionLog) {
 pub fn bundle_event(env: &Env, event: &egress_policy_outbound::bundle_state::BundleEvent) {
     with_journal(env, |journal| {
         let mut line = event.line(now_ms());
-        journal.chain.seal(&mut line, |l| &mut l.trail);
-        write(&line);
+        journal.seal_and_write(&mut line, |l| &mut l.trail);
         let status = serde_json::to_value(event.status).ok();
         record(env, || {
             metrics::event(
@@ -75,6 +73,17 @@ pub fn bundle_event(env: &Env, event: &egress_policy_outbound::bundle_state::Bun
 }
 
 impl Journal {
+    /// Seals `line` into the chain and writes it with `console.log`, as one plain JS object.
+    fn seal_and_write<L: Serialize>(&mut self, line: &mut L, trail: impl Fn(&mut L) -> &mut Trail) {
+        self.chain.seal(line, trail);
+        if let Some(object) = serde_json::to_string(line)
+            .ok()
+            .and_then(|json| js_sys::JSON::parse(&json).ok())
+        {
+            web_sys::console::log_1(&object);
+        }
+    }
+
     /// The first line of the isolate, and the first after the interval, is preceded by a
     /// checkpoint.
     fn checkpoint_if_due(&mut self, env: &Env) {
@@ -87,8 +96,7 @@ impl Journal {
         }
         self.last_checkpoint_ms = Some(now);
         let mut line = EventLine::new("checkpoint", now, &Checkpoint {});
-        self.chain.seal(&mut line, |l| &mut l.trail);
-        write(&line);
+        self.seal_and_write(&mut line, |l| &mut l.trail);
         record(env, || {
             metrics::event("checkpoint", None, None, None, embedded_ref(), &line.trail)
         });
@@ -125,8 +133,7 @@ fn with_journal(env: &Env, f: impl FnOnce(&mut Journal)) {
                         active: embedded_ref(),
                     };
                     let mut line = EventLine::new(event, now_ms(), &body);
-                    journal.chain.seal(&mut line, |l| &mut l.trail);
-                    write(&line);
+                    journal.seal_and_write(&mut line, |l| &mut l.trail);
                 }
             }
             f(journal);
@@ -145,20 +152,9 @@ fn isolate_id() -> String {
     }
 }
 
-/// `console.log` of one line as a plain JS object.
-fn write(line: &impl Serialize) {
-    let Ok(json) = serde_json::to_string(line) else {
-        return;
-    };
-    // JSON.parse of serde_json's own output cannot fail; if it did, the text is logged rather
-    // than nothing.
-    let object = js_sys::JSON::parse(&json).unwrap_or_else(|_| JsValue::from_str(&json));
-    web_sys::console::log_1(&object);
-}
-
 /// `env.EGRESS_METRICS.writeDataPoint(point)`, not awaited (it returns nothing), when the
 /// binding is there.
-fn record(env: &Env, point: impl FnOnce() -> DataPoint) {
+fn record<'a>(env: &Env, point: impl FnOnce() -> DataPoint<'a>) {
     if !settings(env).metrics {
         return;
     }
