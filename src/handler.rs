@@ -12,7 +12,7 @@ use std::cell::RefCell;
 use egress_policy_engine::request::normalise_method;
 use egress_policy_engine::{Action, ClaimVars, Decision, Identity, Reason, Request};
 use egress_policy_outbound::log::{LogFacts, build};
-use egress_policy_outbound::{ActionPlan, JwtSigner, LocalAnswer, Minter, plan};
+use egress_policy_outbound::{ActionPlan, JwtSigner, LocalAnswer, LocalResponse, Minter, plan};
 use wasm_bindgen::prelude::*;
 use worker::Env;
 
@@ -20,7 +20,6 @@ use crate::forward::forward;
 use crate::identity::identity;
 use crate::journal;
 use crate::live::{self, Active, Ready};
-use crate::respond;
 use crate::runtime::{
     DateClock, Thenable, abort_after, clear_timer, decision_id, guarded, now_ms, secret,
 };
@@ -31,6 +30,16 @@ thread_local! {
     /// requests of the isolate never contend for it.
     static MINTER: RefCell<Minter<JwtSigner, DateClock>> =
         RefCell::new(Minter::new(JwtSigner::new(), DateClock));
+}
+
+thread_local! {
+    /// `{ "content-type": "application/json" }`, made once per isolate: each Response copies
+    /// it into headers of its own, so no `Headers` is built per answer.
+    static JSON_HEADERS: JsValue = {
+        let headers = js_sys::Object::new();
+        let _set = js_sys::Reflect::set(&headers, &"content-type".into(), &"application/json".into());
+        headers.into()
+    };
 }
 
 /// A handler the runtime calls with one value.
@@ -70,10 +79,15 @@ impl Facts {
         journal::decision(&self.env, build(&self.decision, &facts));
     }
 
-    /// Logs a local answer and makes it the Response to return.
+    /// Logs a local answer and makes it the Response to return: its status, `content-type:
+    /// application/json` and its body, never forwarded.
     fn answer(&self, answer: LocalAnswer) -> Result<JsValue, JsValue> {
         self.log(None, Some(answer));
-        respond::local(&answer.response(&self.decision, &self.decision_id)).map(JsValue::from)
+        let LocalResponse { status, body } = answer.response(&self.decision, &self.decision_id);
+        let init = web_sys::ResponseInit::new();
+        init.set_status(status);
+        JSON_HEADERS.with(|headers| init.set_headers(headers));
+        Ok(web_sys::Response::new_with_opt_str_and_init(Some(&body), &init)?.into())
     }
 }
 
