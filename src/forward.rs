@@ -30,12 +30,11 @@ fn outgoing(
     inject: Option<(&Credential, &Token)>,
     signal: &web_sys::AbortSignal,
 ) -> Result<web_sys::Request, JsValue> {
-    // The incoming headers are immutable: work on a copy.
-    let headers = web_sys::Headers::new_with_headers(&request.headers())?;
-    let host = headers.get("host")?;
+    let incoming = request.headers();
+    let host = incoming.get("host")?;
     // A pass needs only `Host`; an inject reads every name (to strip spellings and overrides).
     let names = match inject {
-        Some(_) => header_names(&headers)?,
+        Some(_) => header_names(&incoming)?,
         None => Vec::new(),
     };
     let listed = host
@@ -44,14 +43,19 @@ fn outgoing(
         .into_iter()
         .chain(names.iter().map(|name| (name.as_str(), "")));
     let plan = forward_plan(listed, target, inject);
-    for name in &plan.remove {
-        headers.delete(name)?;
-    }
-    if let Some((name, value)) = &plan.set {
-        headers.set(name, value)?;
-    }
     let init = web_sys::RequestInit::new();
-    init.set_headers(&headers);
+    if !plan.is_unchanged() {
+        // The incoming headers are immutable: the plan is applied to a copy. (Unchanged, they
+        // are the new request's headers as they are.)
+        let headers = web_sys::Headers::new_with_headers(&incoming)?;
+        for name in &plan.remove {
+            headers.delete(name)?;
+        }
+        if let Some((name, value)) = &plan.set {
+            headers.set(name, value)?;
+        }
+        init.set_headers(&headers);
+    }
     init.set_signal(Some(signal));
     // The Fetch default is "follow": a redirect's next hop would never meet the policy and
     // an injected token would ride along to it.

@@ -8,12 +8,11 @@
 //! queue, which costs two `queueMicrotask` round trips per request for nothing this needs.
 
 use std::cell::RefCell;
-use std::rc::Rc;
 
 use egress_policy_engine::request::normalise_method;
 use egress_policy_engine::{Action, ClaimVars, Decision, Identity, Reason, Request};
 use egress_policy_outbound::log::{LogFacts, build};
-use egress_policy_outbound::{ActionPlan, JwtSigner, LocalAnswer, Minter, RequestError, plan};
+use egress_policy_outbound::{ActionPlan, JwtSigner, LocalAnswer, LocalResponse, Minter, plan};
 use wasm_bindgen::prelude::*;
 use worker::Env;
 
@@ -21,9 +20,8 @@ use crate::forward::forward;
 use crate::identity::identity;
 use crate::journal;
 use crate::live::{self, Active, Ready};
-use crate::respond;
 use crate::runtime::{
-    DateClock, Thenable, clear_timer, decision_id, guarded, now_ms, secret, timer,
+    DateClock, Thenable, abort_after, clear_timer, decision_id, guarded, now_ms, secret,
 };
 use crate::settings::settings;
 
@@ -34,14 +32,20 @@ thread_local! {
         RefCell::new(Minter::new(JwtSigner::new(), DateClock));
 }
 
-/// What happens after the decision: a local answer now, or the upstream's response.
-enum Step {
-    Answer(LocalAnswer),
-    /// The upstream's `fetch()` promise and what aborts it.
-    Forward(js_sys::Promise, web_sys::AbortController),
+thread_local! {
+    /// `{ "content-type": "application/json" }`, made once per isolate: each Response copies
+    /// it into headers of its own, so no `Headers` is built per answer.
+    static JSON_HEADERS: JsValue = {
+        let headers = js_sys::Object::new();
+        let _set = js_sys::Reflect::set(&headers, &"content-type".into(), &"application/json".into());
+        headers.into()
+    };
 }
 
-/// One request and its decision: all its log line is made of but what happened.
+/// A handler the runtime calls with one value.
+type Handler = Closure<dyn FnMut(JsValue) -> Result<JsValue, JsValue>>;
+
+/// One request and its decision: all its log line is made of but how it ended.
 struct Facts {
     env: Env,
     decision: Decision,
@@ -54,41 +58,36 @@ struct Facts {
 }
 
 impl Facts {
-    /// Writes this request's one decision log line. The request left for the upstream when it
-    /// got a status or failed upstream.
-    fn log(&self, status: Option<u16>, error: Option<RequestError>) {
+    /// Writes this request's one decision log line: it ended with the upstream's `status`, or
+    /// with the Worker's own `answer`.
+    fn log(&self, status: Option<u16>, answer: Option<LocalAnswer>) {
         let defaults = self.active.policy().map(|policy| policy.defaults());
-        let sent = status.is_some()
-            || matches!(
-                error,
-                Some(RequestError::UpstreamUnreachable | RequestError::UpstreamTimeout)
-            );
-        journal::decision(
-            &self.env,
-            build(
-                &self.decision,
-                &LogFacts {
-                    decision_id: &self.decision_id,
-                    customer: self.customer.as_deref(),
-                    tags: &self.tags,
-                    method: &self.method,
-                    policy: self.active.policy_ref(),
-                    query_in_logs: defaults.is_some_and(|d| d.query_in_logs),
-                    path_in_logs: defaults.map(|d| d.path_in_logs).unwrap_or_default(),
-                    arrived_ms: self.arrived_ms,
-                    status,
-                    error,
-                    duration_ms: now_ms().saturating_sub(self.arrived_ms),
-                    sent,
-                },
-            ),
-        );
+        let facts = LogFacts {
+            decision_id: &self.decision_id,
+            customer: self.customer.as_deref(),
+            tags: &self.tags,
+            method: &self.method,
+            policy: self.active.policy_ref(),
+            query_in_logs: defaults.is_some_and(|d| d.query_in_logs),
+            path_in_logs: defaults.map(|d| d.path_in_logs).unwrap_or_default(),
+            arrived_ms: self.arrived_ms,
+            status,
+            error: answer.and_then(LocalAnswer::error),
+            duration_ms: now_ms().saturating_sub(self.arrived_ms),
+            sent: status.is_some() || answer.is_some_and(LocalAnswer::sent),
+        };
+        journal::decision(&self.env, build(&self.decision, &facts));
     }
 
-    /// Logs a local answer and makes it the Response to return.
+    /// Logs a local answer and makes it the Response to return: its status, `content-type:
+    /// application/json` and its body, never forwarded.
     fn answer(&self, answer: LocalAnswer) -> Result<JsValue, JsValue> {
-        self.log(None, answer.error());
-        respond::local(&answer.response(&self.decision, &self.decision_id)).map(JsValue::from)
+        self.log(None, Some(answer));
+        let LocalResponse { status, body } = answer.response(&self.decision, &self.decision_id);
+        let init = web_sys::ResponseInit::new();
+        init.set_status(status);
+        JSON_HEADERS.with(|headers| init.set_headers(headers));
+        Ok(web_sys::Response::new_with_opt_str_and_init(Some(&body), &init)?.into())
     }
 }
 
@@ -108,9 +107,9 @@ pub fn fetch(
     }) {
         Ready::Now(active) => handle(&request, &env, &ctx, active, arrived_ms),
         Ready::After(read) => {
-            let decide = Closure::<dyn FnMut(JsValue) -> Result<JsValue, JsValue>>::once(
-                move |_: JsValue| handle(&request, &env, &ctx, live::current(), arrived_ms),
-            );
+            let decide = Handler::once(move |_: JsValue| {
+                handle(&request, &env, &ctx, live::current(), arrived_ms)
+            });
             Ok(read
                 .unchecked_ref::<Thenable>()
                 .then_one(&decide.into_js_value())
@@ -119,7 +118,8 @@ pub fn fetch(
     }
 }
 
-/// Decides with `active` and acts: the request path once the policy is known.
+/// Decides with `active`, acts, and answers or forwards: the request path once the policy is
+/// known.
 fn handle(
     request: &web_sys::Request,
     env: &Env,
@@ -144,10 +144,18 @@ fn handle(
             })
         })
     });
-    let decided = decision.is_some();
     let facts = Facts {
         env: env.clone(),
-        decision: decision.unwrap_or_else(internal_error_decision),
+        // The policy did not load or `decide` panicked: fail closed.
+        decision: decision.unwrap_or(Decision {
+            action: Action::Block,
+            rule: None,
+            reason: Some(Reason::InternalError),
+            would_block: false,
+            report_rule: None,
+            credential: None,
+            target: None,
+        }),
         decision_id: decision_id(arrived_ms),
         customer,
         tags,
@@ -155,15 +163,9 @@ fn handle(
         active,
         arrived_ms,
     };
-    let step = if decided {
-        act(&facts, request, env)
-    } else {
-        // The policy did not load or `decide` panicked: fail closed.
-        Step::Answer(LocalAnswer::InternalError)
-    };
-    match step {
-        Step::Answer(answer) => facts.answer(answer),
-        Step::Forward(upstream, abort) => {
+    match act(&facts, request, env) {
+        Err(answer) => facts.answer(answer),
+        Ok((upstream, abort)) => {
             let timeout_ms = settings(env).upstream_timeout_ms;
             let settled = settle(&upstream, abort, timeout_ms, facts);
             // The line is written when the upstream answers or times out, which may be after
@@ -175,70 +177,27 @@ fn handle(
     }
 }
 
-/// The upstream promise, or the timeout, whichever comes first: log with the status and
-/// return the response as it came; or (the fetch rejected) answer 502; or (no response
-/// headers within `timeout_ms`) abort the upstream and answer 504. Exactly one of the two
-/// handlers runs, once.
-fn settle(
-    upstream: &js_sys::Promise,
-    abort: web_sys::AbortController,
-    timeout_ms: u64,
-    facts: Facts,
-) -> js_sys::Promise {
-    let (expiry, timer_id) = timer(timeout_ms);
-    let pending = Rc::new(RefCell::new(Some(facts)));
-    let on_rejected_pending = Rc::clone(&pending);
-    let on_fulfilled =
-        Closure::<dyn FnMut(JsValue) -> Result<JsValue, JsValue>>::own_assert_unwind_safe(
-            move |value: JsValue| {
-                let Some(facts) = pending.borrow_mut().take() else {
-                    return Err(JsValue::from_str("settled twice"));
-                };
-                if value.is_undefined() {
-                    // The timer won: no response headers in time.
-                    abort.abort();
-                    return facts.answer(LocalAnswer::UpstreamTimeout);
-                }
-                clear_timer(timer_id);
-                match value.dyn_into::<web_sys::Response>() {
-                    Ok(response) => {
-                        facts.log(Some(response.status()), None);
-                        Ok(response.into())
-                    }
-                    Err(_) => facts.answer(LocalAnswer::InternalError),
-                }
-            },
-        );
-    let on_rejected =
-        Closure::<dyn FnMut(JsValue) -> Result<JsValue, JsValue>>::own_assert_unwind_safe(
-            move |_reason: JsValue| {
-                clear_timer(timer_id);
-                let Some(facts) = on_rejected_pending.borrow_mut().take() else {
-                    return Err(JsValue::from_str("settled twice"));
-                };
-                facts.answer(LocalAnswer::UpstreamUnreachable)
-            },
-        );
-    // Handed to the JS GC: each handler's Rust side is freed when its function is collected.
-    js_sys::Promise::race(&js_sys::Array::of2(upstream, &expiry))
-        .unchecked_ref::<Thenable>()
-        .then_both(&on_fulfilled.into_js_value(), &on_rejected.into_js_value())
-}
-
-/// Carries out the decision: answer, or mint and start the forward, or start the forward.
-fn act(facts: &Facts, request: &web_sys::Request, env: &Env) -> Step {
+/// Carries out the decision: answers, or (minting the token for inject) starts the forward,
+/// whose `fetch()` promise and abort controller it returns.
+fn act(
+    facts: &Facts,
+    request: &web_sys::Request,
+    env: &Env,
+) -> Result<(js_sys::Promise, web_sys::AbortController), LocalAnswer> {
     let decision = &facts.decision;
-    let (Some(policy), Some(target)) = (facts.active.policy(), decision.target.as_ref()) else {
-        // Only unparsable URLs lack a target, and those are always blocked.
-        return Step::Answer(match plan(decision, |_| None) {
-            ActionPlan::Answer(answer) => answer,
-            _ => LocalAnswer::InternalError,
-        });
+    let policy = facts.active.policy().ok_or(LocalAnswer::InternalError)?;
+    let planned = match decision.reason {
+        // Not decided by the policy (it did not load, or `decide` panicked).
+        Some(Reason::InternalError) => return Err(LocalAnswer::InternalError),
+        _ => plan(decision, |id| policy.credential(id)),
     };
-    match plan(decision, |id| policy.credential(id)) {
-        ActionPlan::Answer(answer) => Step::Answer(answer),
-        ActionPlan::Pass => send(request, target, None),
-        ActionPlan::Inject(credential) => {
+    // Only unparsable URLs lack a target, and those are always blocked (planned above).
+    let target = decision.target.as_ref();
+    let (target, inject) = match (planned, target) {
+        (ActionPlan::Answer(answer), _) => return Err(answer),
+        (_, None) => return Err(LocalAnswer::InternalError),
+        (ActionPlan::Pass, Some(target)) => (target, None),
+        (ActionPlan::Inject(credential), Some(target)) => {
             let vars = ClaimVars {
                 customer: facts.customer.as_deref().unwrap_or_default(),
                 tags: &facts.tags,
@@ -247,46 +206,43 @@ fn act(facts: &Facts, request: &web_sys::Request, env: &Env) -> Step {
             };
             let minted = guarded(|| {
                 MINTER.with(|minter| {
-                    minter
-                        .try_borrow_mut()
-                        .ok()
-                        .map(|mut minter| minter.token(credential, &vars, |name| secret(env, name)))
+                    let mut minter = minter.try_borrow_mut().ok()?;
+                    Some(minter.token(credential, &vars, |name| secret(env, name)))
                 })
-            })
-            .flatten();
-            match minted {
-                Some(Ok(token)) => send(request, target, Some((credential, &token))),
-                Some(Err(error)) => Step::Answer(error.into()),
-                None => Step::Answer(LocalAnswer::InternalError),
-            }
+            });
+            let token = minted.flatten().ok_or(LocalAnswer::InternalError)??;
+            (target, Some((credential, token)))
         }
-    }
+    };
+    let inject = inject
+        .as_ref()
+        .map(|(credential, token)| (*credential, token));
+    forward(request, target, inject).map_err(|_| LocalAnswer::InternalError)
 }
 
-fn send(
-    request: &web_sys::Request,
-    target: &egress_policy_engine::Target,
-    inject: Option<(
-        &egress_policy_engine::Credential,
-        &egress_policy_outbound::Token,
-    )>,
-) -> Step {
-    match forward(request, target, inject) {
-        Ok((upstream, abort)) => Step::Forward(upstream, abort),
-        Err(_) => Step::Answer(LocalAnswer::InternalError),
-    }
-}
-
-/// The decision logged when the policy did not load or `decide` failed: blocked, nothing else
-/// known.
-fn internal_error_decision() -> Decision {
-    Decision {
-        action: Action::Block,
-        rule: None,
-        reason: Some(Reason::InternalError),
-        would_block: false,
-        report_rule: None,
-        credential: None,
-        target: None,
-    }
+/// The upstream's `fetch()` promise, within `timeout_ms`: logs with the status and returns
+/// the response as it came; or (the fetch rejected) answers 502; or (no response headers
+/// within `timeout_ms`: the timer aborted the fetch, so it rejected) answers 504. One handler
+/// for both outcomes, which runs once.
+fn settle(
+    upstream: &js_sys::Promise,
+    abort: web_sys::AbortController,
+    timeout_ms: u64,
+    facts: Facts,
+) -> js_sys::Promise {
+    let timer_id = abort_after(&abort, timeout_ms);
+    let done = Handler::once_assert_unwind_safe(move |value: JsValue| {
+        clear_timer(timer_id);
+        match value.dyn_into::<web_sys::Response>() {
+            Ok(response) => {
+                facts.log(Some(response.status()), None);
+                Ok(response.into())
+            }
+            Err(_) if abort.signal().aborted() => facts.answer(LocalAnswer::UpstreamTimeout),
+            Err(_) => facts.answer(LocalAnswer::UpstreamUnreachable),
+        }
+    })
+    .into_js_value();
+    // Handed to the JS GC: the handler's Rust side is freed when its function is collected.
+    upstream.unchecked_ref::<Thenable>().then_both(&done, &done)
 }

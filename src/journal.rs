@@ -10,7 +10,7 @@
 use std::cell::RefCell;
 
 use egress_policy_engine::DecisionLog;
-use egress_policy_engine::log_chain::{Chain, hex};
+use egress_policy_engine::log_chain::{Chain, Trail, hex};
 use egress_policy_outbound::log::EventLine;
 use egress_policy_outbound::metrics::{self, DataPoint};
 use serde::Serialize;
@@ -18,7 +18,7 @@ use wasm_bindgen::JsValue;
 use worker::Env;
 
 use crate::live::embedded_ref;
-use crate::runtime::{guarded, now_ms};
+use crate::runtime::{guarded, now_ms, random};
 use crate::settings::settings;
 
 /// An isolate's chain and when it last wrote a checkpoint.
@@ -48,9 +48,8 @@ struct Checkpoint {}
 pub fn decision(env: &Env, mut line: DecisionLog) {
     with_journal(env, |journal| {
         journal.checkpoint_if_due(env);
-        journal.chain.seal(&mut line, |l| &mut l.trail);
-        write(&line);
-        record(env, &metrics::decision(&line));
+        journal.seal_and_write(&mut line, |l| &mut l.trail);
+        record(env, || metrics::decision(&line));
     });
 }
 
@@ -58,24 +57,33 @@ pub fn decision(env: &Env, mut line: DecisionLog) {
 pub fn bundle_event(env: &Env, event: &egress_policy_outbound::bundle_state::BundleEvent) {
     with_journal(env, |journal| {
         let mut line = event.line(now_ms());
-        journal.chain.seal(&mut line, |l| &mut l.trail);
-        write(&line);
+        journal.seal_and_write(&mut line, |l| &mut l.trail);
         let status = serde_json::to_value(event.status).ok();
-        record(
-            env,
-            &metrics::event(
+        record(env, || {
+            metrics::event(
                 "policy_bundle",
                 status.as_ref().and_then(|s| s.as_str()),
                 event.reason,
                 event.serial,
                 &event.active,
                 &line.trail,
-            ),
-        );
+            )
+        });
     });
 }
 
 impl Journal {
+    /// Seals `line` into the chain and writes it with `console.log`, as one plain JS object.
+    fn seal_and_write<L: Serialize>(&mut self, line: &mut L, trail: impl Fn(&mut L) -> &mut Trail) {
+        self.chain.seal(line, trail);
+        if let Some(object) = serde_json::to_string(line)
+            .ok()
+            .and_then(|json| js_sys::JSON::parse(&json).ok())
+        {
+            web_sys::console::log_1(&object);
+        }
+    }
+
     /// The first line of the isolate, and the first after the interval, is preceded by a
     /// checkpoint.
     fn checkpoint_if_due(&mut self, env: &Env) {
@@ -88,12 +96,10 @@ impl Journal {
         }
         self.last_checkpoint_ms = Some(now);
         let mut line = EventLine::new("checkpoint", now, &Checkpoint {});
-        self.chain.seal(&mut line, |l| &mut l.trail);
-        write(&line);
-        record(
-            env,
-            &metrics::event("checkpoint", None, None, None, embedded_ref(), &line.trail),
-        );
+        self.seal_and_write(&mut line, |l| &mut l.trail);
+        record(env, || {
+            metrics::event("checkpoint", None, None, None, embedded_ref(), &line.trail)
+        });
     }
 }
 
@@ -127,8 +133,7 @@ fn with_journal(env: &Env, f: impl FnOnce(&mut Journal)) {
                         active: embedded_ref(),
                     };
                     let mut line = EventLine::new(event, now_ms(), &body);
-                    journal.chain.seal(&mut line, |l| &mut l.trail);
-                    write(&line);
+                    journal.seal_and_write(&mut line, |l| &mut l.trail);
                 }
             }
             f(journal);
@@ -140,36 +145,26 @@ fn with_journal(env: &Env, f: impl FnOnce(&mut Journal)) {
 /// told apart by `worker` and the chain).
 fn isolate_id() -> String {
     let mut bytes = [0u8; 8];
-    match getrandom::fill(&mut bytes) {
-        Ok(()) => hex(&bytes),
-        Err(_) => format!("{:016x}", now_ms()),
+    if random(&mut bytes) {
+        hex(&bytes)
+    } else {
+        format!("{:016x}", now_ms())
     }
-}
-
-/// `console.log` of one line as a plain JS object.
-fn write(line: &impl Serialize) {
-    let Ok(json) = serde_json::to_string(line) else {
-        return;
-    };
-    // JSON.parse of serde_json's own output cannot fail; if it did, the text is logged rather
-    // than nothing.
-    let object = js_sys::JSON::parse(&json).unwrap_or_else(|_| JsValue::from_str(&json));
-    web_sys::console::log_1(&object);
 }
 
 /// `env.EGRESS_METRICS.writeDataPoint(point)`, not awaited (it returns nothing), when the
 /// binding is there.
-fn record(env: &Env, point: &DataPoint) {
+fn record<'a>(env: &Env, point: impl FnOnce() -> DataPoint<'a>) {
+    if !settings(env).metrics {
+        return;
+    }
     let Ok(dataset) = js_sys::Reflect::get(env, &JsValue::from_str("EGRESS_METRICS")) else {
         return;
     };
-    if dataset.is_undefined() || dataset.is_null() {
-        return;
-    }
     let Ok(write) = js_sys::Reflect::get(&dataset, &JsValue::from_str("writeDataPoint")) else {
         return;
     };
-    let Some(point) = serde_json::to_string(point)
+    let Some(point) = serde_json::to_string(&point())
         .ok()
         .and_then(|json| js_sys::JSON::parse(&json).ok())
     else {

@@ -4,7 +4,7 @@
 //! it can verify, embedded ([`embedded`]) or a bundle taken up from Workers KV, as its
 //! [`settings`] say), reads the customer ([`identity`]), decides, acts on the decision with
 //! `egress_policy_outbound` (a local answer, token minting, header plan), forwards
-//! ([`forward`]) or answers ([`respond`]), and writes exactly one decision log line
+//! ([`forward`]) or answers itself, and writes exactly one decision log line
 //! ([`journal`]).
 //!
 //! Everything but [`embedded`] is wasm32-only, so native `cargo test --workspace` stays fast
@@ -23,8 +23,6 @@ mod identity;
 mod journal;
 #[cfg(target_arch = "wasm32")]
 mod live;
-#[cfg(target_arch = "wasm32")]
-mod respond;
 #[cfg(target_arch = "wasm32")]
 mod runtime;
 #[cfg(target_arch = "wasm32")]

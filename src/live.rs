@@ -83,7 +83,7 @@ pub enum Ready {
 /// The policy to decide with now, or the read to wait for first; starts a read when one is
 /// due (handed to `wait_until` so it outlives the request).
 pub fn ready(env: &Env, wait_until: impl FnOnce(&Promise)) -> Ready {
-    let Some(Ok(bundles)) = settings(env).bundles.clone() else {
+    let Some(bundles) = settings(env).bundles.clone() else {
         return Ready::Now(current());
     };
     let Some(kv) = Reflect::get(env, &JsValue::from_str("EGRESS_POLICY_KV")).ok() else {

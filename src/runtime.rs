@@ -1,5 +1,8 @@
 //! What the Worker needs from the JavaScript runtime: time, randomness, secrets, logging.
 
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use egress_policy_outbound::decision_id::uuid_v4;
 use egress_policy_outbound::{Clock, Random};
 use wasm_bindgen::prelude::*;
@@ -43,7 +46,7 @@ pub fn now_ms() -> u64 {
 }
 
 /// What minting reads from the runtime: `Date.now()` in whole seconds, and random bytes for
-/// each token's `jti` from `crypto.getRandomValues`.
+/// each token's `jti` ([`random`]).
 pub struct DateClock;
 
 impl Clock for DateClock {
@@ -54,51 +57,85 @@ impl Clock for DateClock {
 
 impl Random for DateClock {
     fn fill(&self, out: &mut [u8]) -> bool {
-        getrandom::fill(out).is_ok()
+        random(out)
     }
 }
 
-/// A fresh decision id: a random UUID from `crypto.getRandomValues`.
+/// Bytes drawn from `crypto.getRandomValues` at a time: a call into the runtime costs far more
+/// than the 16 bytes a decision id needs, so an isolate draws them 256 ids at a time.
+const POOL_BYTES: usize = 4096;
+
+thread_local! {
+    /// Random bytes not handed out yet: `POOL_BYTES` from the runtime, the first `.1` used.
+    static POOL: RefCell<(Box<[u8; POOL_BYTES]>, usize)> =
+        RefCell::new((Box::new([0; POOL_BYTES]), POOL_BYTES));
+}
+
+/// Fills `out` with random bytes from `crypto.getRandomValues` (through a per-isolate pool,
+/// each byte handed out once); `false` if the runtime has no randomness.
+pub fn random(out: &mut [u8]) -> bool {
+    POOL.with(|pool| {
+        let Ok(mut pool) = pool.try_borrow_mut() else {
+            return getrandom::fill(out).is_ok();
+        };
+        let (bytes, used) = &mut *pool;
+        if POOL_BYTES.saturating_sub(*used) < out.len() {
+            if getrandom::fill(bytes.as_mut_slice()).is_err() {
+                return false;
+            }
+            *used = 0;
+        }
+        let end = used.saturating_add(out.len());
+        match bytes.get(*used..end) {
+            Some(fresh) => out.copy_from_slice(fresh),
+            // Longer than the pool: straight from the runtime.
+            None => return getrandom::fill(out).is_ok(),
+        }
+        *used = end;
+        true
+    })
+}
+
+/// A fresh decision id: a random UUID (bytes from [`random`]).
 ///
 /// Should the runtime's randomness be unavailable, the id falls back to the arrival time
 /// plus a per-isolate counter: still unique within the isolate, and visibly not random.
 pub fn decision_id(arrived_ms: u64) -> String {
     let mut bytes = [0u8; 16];
-    match getrandom::fill(&mut bytes) {
-        Ok(()) => uuid_v4(bytes),
-        Err(_) => {
-            use std::sync::atomic::{AtomicU64, Ordering};
-            static COUNTER: AtomicU64 = AtomicU64::new(0);
-            let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-            format!("t{arrived_ms:x}-{n:x}")
-        }
+    if random(&mut bytes) {
+        return uuid_v4(bytes);
     }
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!("t{arrived_ms:x}-{n:x}")
+}
+
+/// Calls `controller.abort()` after `ms` milliseconds (`setTimeout`), with no Rust closure:
+/// the timer's callback is the controller's own `abort`, bound. The timer's id, for
+/// [`clear_timer`] (0 should the runtime refuse the timer: the abort then never comes).
+pub fn abort_after(controller: &web_sys::AbortController, ms: u64) -> i32 {
+    let global: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
+    let Ok(abort) = js_sys::Reflect::get(controller, &JsValue::from_str("abort")) else {
+        return 0;
+    };
+    let abort = abort.unchecked_into::<js_sys::Function>().bind0(controller);
+    let ms = i32::try_from(ms).unwrap_or(i32::MAX);
+    global
+        .set_timeout_with_callback_and_timeout_and_arguments_0(&abort, ms)
+        .unwrap_or(0)
 }
 
 /// A promise resolved (with `undefined`) after `ms` milliseconds (`setTimeout`); never
 /// settles should the runtime refuse the timer.
 pub fn sleep(ms: u64) -> js_sys::Promise {
-    timer(ms).0
-}
-
-/// [`sleep`], with the timer's id for [`clear_timer`].
-pub fn timer(ms: u64) -> (js_sys::Promise, i32) {
-    let mut id = 0;
-    // The closure runs before `new` returns; nothing is observed should it unwind.
-    let mut slot = std::panic::AssertUnwindSafe(&mut id);
-    let promise = js_sys::Promise::new(&mut move |resolve, _reject| {
+    js_sys::Promise::new(&mut |resolve, _reject| {
         let global: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
         let ms = i32::try_from(ms).unwrap_or(i32::MAX);
-        // Through the whole wrapper: capturing only its field would capture the `&mut`.
-        let whole = &mut slot;
-        *whole.0 = global
-            .set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms)
-            .unwrap_or(0);
-    });
-    (promise, id)
+        let _id = global.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms);
+    })
 }
 
-/// Cancels a [`timer`] no longer needed, so it holds nothing of the request open.
+/// Cancels a timer no longer needed, so it holds nothing of the request open.
 pub fn clear_timer(id: i32) {
     let global: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
     global.clear_timeout_with_handle(id);

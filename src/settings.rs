@@ -58,14 +58,18 @@ pub struct BundleSettings {
 pub struct Settings {
     /// Milliseconds a forwarded request waits for the upstream's response headers.
     pub upstream_timeout_ms: u64,
-    /// `None` without the KV binding; `Err` names the setting that cannot be used.
-    pub bundles: Option<Result<Rc<BundleSettings>, String>>,
+    /// How bundles are taken up: `None` without the KV binding, or when a bundle setting
+    /// cannot be used (named in `problems`).
+    pub bundles: Option<Rc<BundleSettings>>,
     /// The key of the log lines' chain.
     pub log_key: Option<Vec<u8>>,
     /// Milliseconds between two checkpoint lines of an isolate.
     pub checkpoint_ms: u64,
     /// The Worker's version id, from the version metadata binding.
     pub worker_version: Option<String>,
+    /// Whether the Analytics Engine binding `EGRESS_METRICS` is there (bindings do not
+    /// change within an isolate; its object is still taken from each request's `env`).
+    pub metrics: bool,
     /// What could not be used, as (event, reason naming the setting) for the log.
     pub problems: Vec<(&'static str, String)>,
 }
@@ -80,50 +84,31 @@ pub fn settings(env: &Env) -> Rc<Settings> {
     SETTINGS.with(|cell| Rc::clone(cell.get_or_init(|| Rc::new(read(env)))))
 }
 
-fn read(env: &Env) -> Settings {
-    let text = |name: &str| {
-        js_sys::Reflect::get(env, &JsValue::from_str(name))
-            .ok()
-            .and_then(|value| value.as_string())
-    };
-    let number = |name: &str, default: u64| -> Result<u64, String> {
-        text(name).map_or(Ok(default), |value| {
+/// `env[name]`, when set (not `undefined` or `null`).
+fn get(source: &JsValue, name: &str) -> Option<JsValue> {
+    js_sys::Reflect::get(source, &JsValue::from_str(name))
+        .ok()
+        .filter(|value| !value.is_undefined() && !value.is_null())
+}
+
+/// The whole number `name` holds, `default` when it is not set.
+fn number(env: &Env, name: &str, default: u64) -> Result<u64, String> {
+    get(env, name)
+        .and_then(|value| value.as_string())
+        .map_or(Ok(default), |value| {
             value
                 .trim()
                 .parse()
                 .map_err(|_| format!("{name} is not a whole number"))
         })
-    };
-    let bound = js_sys::Reflect::get(env, &JsValue::from_str("EGRESS_POLICY_KV"))
-        .is_ok_and(|kv| !kv.is_undefined() && !kv.is_null());
-    let bundles: Option<Result<Rc<BundleSettings>, String>> = bound.then(|| {
-        let trusted = text("EGRESS_BUNDLE_PUBLIC_KEY")
-            .as_deref()
-            .and_then(public_key_from_text)
-            .ok_or("EGRESS_BUNDLE_PUBLIC_KEY is missing or not an Ed25519 public key")?;
-        let environment = text("EGRESS_BUNDLE_ENVIRONMENT")
-            .filter(|name| valid_environment(name))
-            .ok_or("EGRESS_BUNDLE_ENVIRONMENT is missing or not an environment name")?;
-        let key = text("EGRESS_BUNDLE_KEY").unwrap_or_else(|| DEFAULT_KEY.to_owned());
-        Ok(Rc::new(BundleSettings {
-            head_key: format!("{key}:head"),
-            key,
-            environment,
-            trusted,
-            timing: Timing {
-                refresh_ms: number("EGRESS_BUNDLE_REFRESH_SECS", DEFAULT_REFRESH_SECS)?
-                    .max(1)
-                    .saturating_mul(1000),
-                wait_ms: number("EGRESS_BUNDLE_WAIT_MS", DEFAULT_WAIT_MS)?,
-                read_timeout_ms: number("EGRESS_BUNDLE_READ_TIMEOUT_MS", DEFAULT_READ_TIMEOUT_MS)?
-                    .max(1),
-            },
-            min_serial: number("EGRESS_BUNDLE_MIN_SERIAL", 0)?,
-        }))
-    });
+}
+
+fn read(env: &Env) -> Settings {
+    let text = |name: &str| get(env, name).and_then(|value| value.as_string());
+    let bundles = get(env, "EGRESS_POLICY_KV").map(|_| bundle_settings(env));
     let mut problems = Vec::new();
     let mut or_default = |name: &str, default: u64| {
-        number(name, default).unwrap_or_else(|problem| {
+        number(env, name, default).unwrap_or_else(|problem| {
             problems.push(("settings", problem));
             default
         })
@@ -143,19 +128,54 @@ fn read(env: &Env) -> Settings {
         }
         long_enough
     });
-    if let Some(Err(problem)) = &bundles {
-        problems.push(("policy_bundle", problem.clone()));
-    }
-    let worker_version = js_sys::Reflect::get(env, &JsValue::from_str("CF_VERSION_METADATA"))
-        .ok()
-        .and_then(|metadata| js_sys::Reflect::get(&metadata, &JsValue::from_str("id")).ok())
-        .and_then(|id| id.as_string());
+    let bundles = match bundles {
+        Some(Err(problem)) => {
+            problems.push(("policy_bundle", problem));
+            None
+        }
+        bundles => bundles.and_then(Result::ok).map(Rc::new),
+    };
     Settings {
         upstream_timeout_ms,
         bundles,
         log_key: log_key.map(String::into_bytes),
         checkpoint_ms,
-        worker_version,
+        worker_version: get(env, "CF_VERSION_METADATA")
+            .and_then(|metadata| get(&metadata, "id"))
+            .and_then(|id| id.as_string()),
+        metrics: get(env, "EGRESS_METRICS").is_some(),
         problems,
     }
+}
+
+/// The bundle settings, or the one that cannot be used.
+fn bundle_settings(env: &Env) -> Result<BundleSettings, String> {
+    let text = |name: &str| get(env, name).and_then(|value| value.as_string());
+    let trusted = text("EGRESS_BUNDLE_PUBLIC_KEY")
+        .as_deref()
+        .and_then(public_key_from_text)
+        .ok_or("EGRESS_BUNDLE_PUBLIC_KEY is missing or not an Ed25519 public key")?;
+    let environment = text("EGRESS_BUNDLE_ENVIRONMENT")
+        .filter(|name| valid_environment(name))
+        .ok_or("EGRESS_BUNDLE_ENVIRONMENT is missing or not an environment name")?;
+    let key = text("EGRESS_BUNDLE_KEY").unwrap_or_else(|| DEFAULT_KEY.to_owned());
+    Ok(BundleSettings {
+        head_key: format!("{key}:head"),
+        key,
+        environment,
+        trusted,
+        timing: Timing {
+            refresh_ms: number(env, "EGRESS_BUNDLE_REFRESH_SECS", DEFAULT_REFRESH_SECS)?
+                .max(1)
+                .saturating_mul(1000),
+            wait_ms: number(env, "EGRESS_BUNDLE_WAIT_MS", DEFAULT_WAIT_MS)?,
+            read_timeout_ms: number(
+                env,
+                "EGRESS_BUNDLE_READ_TIMEOUT_MS",
+                DEFAULT_READ_TIMEOUT_MS,
+            )?
+            .max(1),
+        },
+        min_serial: number(env, "EGRESS_BUNDLE_MIN_SERIAL", 0)?,
+    })
 }

@@ -46,6 +46,14 @@ impl LocalAnswer {
         }
     }
 
+    /// Whether the request had left for the upstream when the Worker answered it.
+    pub fn sent(self) -> bool {
+        matches!(
+            self,
+            LocalAnswer::UpstreamUnreachable | LocalAnswer::UpstreamTimeout
+        )
+    }
+
     /// The response for `decision`, whose id is `decision_id`:
     /// - 403 `{"error":"egress_blocked","rule":ID|null,"reason":TEXT|null,"decision_id":ID}`;
     /// - 502 `{"error":"egress_credential_unavailable","credential":ID,"decision_id":ID}` (the

@@ -37,41 +37,39 @@ use egress_policy_engine::{DecisionLog, PolicyRef};
 pub const MAX_INDEX_BYTES: usize = 96;
 use serde::Serialize;
 
-/// A data point as `writeDataPoint` takes it.
+/// A data point as `writeDataPoint` takes it, borrowing its text from the line.
 #[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct DataPoint {
+pub struct DataPoint<'a> {
     /// The sampling key: the customer.
-    pub indexes: [String; 1],
+    pub indexes: [&'a str; 1],
     /// Text fields, by position (see the module docs).
-    pub blobs: Vec<String>,
+    pub blobs: Vec<&'a str>,
     /// Numbers, by position.
     pub doubles: Vec<f64>,
 }
 
 /// The data point of a decision line.
-pub fn decision(line: &DecisionLog) -> DataPoint {
-    let text = |value: Option<&str>| value.unwrap_or_default().to_owned();
+pub fn decision(line: &DecisionLog) -> DataPoint<'_> {
     let flag = |value: bool| if value { 1.0 } else { 0.0 };
     DataPoint {
         indexes: [prefix(
             line.customer.as_deref().unwrap_or_default(),
             MAX_INDEX_BYTES,
-        )
-        .to_owned()],
+        )],
         blobs: vec![
-            "decision".to_owned(),
-            line.action.as_str().to_owned(),
-            line.outcome().as_str().to_owned(),
-            text(line.rule.as_deref()),
-            text(line.report_rule.as_deref()),
-            text(line.reason.as_deref()),
-            text(line.credential.as_deref()),
-            text(line.error.as_deref()),
-            text(line.host.as_deref()),
-            line.policy.sha256.clone(),
+            "decision",
+            line.action.as_str(),
+            line.outcome().as_str(),
+            line.rule.as_deref().unwrap_or_default(),
+            line.report_rule.as_deref().unwrap_or_default(),
+            line.reason.as_deref().unwrap_or_default(),
+            line.credential.as_deref().unwrap_or_default(),
+            line.error.as_deref().unwrap_or_default(),
+            line.host.as_deref().unwrap_or_default(),
+            &line.policy.sha256,
             source(&line.policy),
-            text(line.trail.isolate.as_deref()),
-            line.decision_id.clone(),
+            line.trail.isolate.as_deref().unwrap_or_default(),
+            &line.decision_id,
         ],
         doubles: vec![
             number(line.duration_ms),
@@ -86,32 +84,31 @@ pub fn decision(line: &DecisionLog) -> DataPoint {
 
 /// The data point of an event line (`checkpoint` or `policy_bundle`): `status`, `reason` and
 /// `serial` as the event has them, `policy` the policy deciding, `trail` its chain fields.
-pub fn event(
-    kind: &str,
-    status: Option<&str>,
-    reason: Option<&str>,
+pub fn event<'a>(
+    kind: &'a str,
+    status: Option<&'a str>,
+    reason: Option<&'a str>,
     serial: Option<u64>,
-    policy: &PolicyRef,
-    trail: &egress_policy_engine::log_chain::Trail,
-) -> DataPoint {
-    let text = |value: Option<&str>| value.unwrap_or_default().to_owned();
-    let empty = String::new;
+    policy: &'a PolicyRef,
+    trail: &'a egress_policy_engine::log_chain::Trail,
+) -> DataPoint<'a> {
+    let (status, reason) = (status.unwrap_or_default(), reason.unwrap_or_default());
     DataPoint {
-        indexes: [empty()],
+        indexes: [""],
         blobs: vec![
-            kind.to_owned(),
-            text(status),
-            empty(),
-            empty(),
-            empty(),
-            text(reason),
-            empty(),
-            empty(),
-            empty(),
-            policy.sha256.clone(),
+            kind,
+            status,
+            "",
+            "",
+            "",
+            reason,
+            "",
+            "",
+            "",
+            &policy.sha256,
             source(policy),
-            text(trail.isolate.as_deref()),
-            text(trail.chain.as_deref()),
+            trail.isolate.as_deref().unwrap_or_default(),
+            trail.chain.as_deref().unwrap_or_default(),
         ],
         doubles: vec![
             0.0,
@@ -124,11 +121,8 @@ pub fn event(
     }
 }
 
-fn source(policy: &PolicyRef) -> String {
-    policy
-        .source
-        .map(|source| source.as_str().to_owned())
-        .unwrap_or_default()
+fn source(policy: &PolicyRef) -> &'static str {
+    policy.source.map_or("", |source| source.as_str())
 }
 
 /// A count as Analytics Engine stores numbers (exact up to 2^53, far above any serial,
