@@ -247,10 +247,14 @@ fn act(facts: &Facts, request: &web_sys::Request, env: &Env) -> Step {
             };
             let minted = guarded(|| {
                 MINTER.with(|minter| {
-                    minter
-                        .try_borrow_mut()
-                        .ok()
-                        .map(|mut minter| minter.token(credential, &vars, |name| secret(env, name)))
+                    minter.try_borrow_mut().ok().map(|mut minter| {
+                        if let Some(problem) =
+                            minter.check_next(credential, |name| secret(env, name))
+                        {
+                            journal::next_key_problem(env, &problem, facts.active.policy_ref());
+                        }
+                        minter.token(credential, &vars, |name| secret(env, name))
+                    })
                 })
             })
             .flatten();
