@@ -79,22 +79,16 @@ pub fn bundle_event(env: &Env, event: &egress_policy_outbound::bundle_state::Bun
 /// named, never its value: `Minter::check_next`).
 pub fn next_key_problem(env: &Env, reason: &str, active: &egress_policy_engine::PolicyRef) {
     with_journal(env, |journal| {
+        let status = "misconfigured";
         let body = Misconfigured {
-            status: "misconfigured",
+            status,
             reason,
             active,
         };
         let mut line = EventLine::new("settings", now_ms(), &body);
         journal.chain.seal(&mut line, |l| &mut l.trail);
         write(&line);
-        let point = metrics::event(
-            "settings",
-            Some(body.status),
-            None,
-            None,
-            active,
-            &line.trail,
-        );
+        let point = metrics::event("settings", Some(status), None, None, active, &line.trail);
         record(env, &point);
     });
 }

@@ -78,7 +78,8 @@ impl<S: Signer, C: Clock + Random> Minter<S, C> {
         if self.next_checked.iter().any(seen) {
             return None;
         }
-        (self.next_checked).push((credential.id.clone(), next.secret.clone()));
+        self.next_checked
+            .push((credential.id.clone(), next.secret.clone()));
         // The next key as the active one: parsed into the signer's key cache, ready for the swap.
         let swapped = Credential {
             secret: next.secret.clone(),

@@ -111,11 +111,11 @@ fn next_jwk(
         )));
     };
     let jwk = jwk_of_file(credential, Some(&next.key_id), file)?;
-    let key = |jwk: &Jwk| {
-        let members = jwk.0.iter().filter(|(name, _)| *name != "kid");
-        members.cloned().collect::<Vec<_>>()
-    };
-    if active.iter().any(|active| key(active) == key(&jwk)) {
+    // Both carry a `kid` (a next key needs the active key's `key_id`): the rest is the key.
+    if active
+        .iter()
+        .any(|active| active.0.get(2..) == jwk.0.get(2..))
+    {
         return Err(CliError::Usage(format!(
             "`{}` holds the same key as `{}`; the next key is a new one (`openssl genpkey`)",
             file.display(),
