@@ -207,6 +207,9 @@ fn act(
             let minted = guarded(|| {
                 MINTER.with(|minter| {
                     let mut minter = minter.try_borrow_mut().ok()?;
+                    if let Some(problem) = minter.check_next(credential, |name| secret(env, name)) {
+                        journal::next_key_problem(env, &problem, facts.active.policy_ref());
+                    }
                     Some(minter.token(credential, &vars, |name| secret(env, name)))
                 })
             });

@@ -37,7 +37,7 @@ thread_local! {
 struct Misconfigured<'a> {
     status: &'static str,
     reason: &'a str,
-    active: &'static egress_policy_engine::PolicyRef,
+    active: &'a egress_policy_engine::PolicyRef,
 }
 
 /// A checkpoint line has no fields but its chain's.
@@ -69,6 +69,24 @@ pub fn bundle_event(env: &Env, event: &egress_policy_outbound::bundle_state::Bun
                 &line.trail,
             )
         });
+    });
+}
+
+/// Writes the `settings` line of a credential's next key that could not sign (its secret
+/// named, never its value: `Minter::check_next`).
+pub fn next_key_problem(env: &Env, reason: &str, active: &egress_policy_engine::PolicyRef) {
+    with_journal(env, |journal| {
+        let status = "misconfigured";
+        let body = Misconfigured {
+            status,
+            reason,
+            active,
+        };
+        let mut line = EventLine::new("settings", now_ms(), &body);
+        journal.chain.seal(&mut line, |l| &mut l.trail);
+        write(&line);
+        let point = metrics::event("settings", Some(status), None, None, active, &line.trail);
+        record(env, &point);
     });
 }
 

@@ -26,6 +26,10 @@ fn keys(name: &str) -> String {
 }
 
 fn jwks(credential: &str, key_file: &str) -> (Option<i32>, String, String) {
+    jwks_with(credential, key_file, &[])
+}
+
+fn jwks_with(credential: &str, key_file: &str, more: &[&str]) -> (Option<i32>, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_egress-policy"))
         .args([
             "jwks",
@@ -35,6 +39,7 @@ fn jwks(credential: &str, key_file: &str) -> (Option<i32>, String, String) {
             credential,
         ])
         .args(["--key-file", key_file])
+        .args(more)
         .output()
         .unwrap();
     (
@@ -228,4 +233,80 @@ fn unknown_credentials_get_a_suggestion() {
         stderr.contains("it defines: eddsa-jwt, es256-jwt"),
         "{stderr}"
     );
+}
+
+/// A rotation (docs/deploy.md, step 12): `--next-key-file` publishes the next key beside the
+/// active one, each with its `kid`; the set verifies tokens the Worker signs before the swap
+/// (active key, its `kid`) and after it (the former next key, the next `kid`).
+#[test]
+fn a_rotation_publishes_both_keys_and_verifies_tokens_of_either() {
+    let next_file = keys("p256-next-private.pem");
+    let (code, printed, stderr) = jwks_with(
+        "es256-rotating",
+        &keys("p256-private.pem"),
+        &["--next-key-file", &next_file],
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    let raw: Value = serde_json::from_str(&printed).unwrap();
+    let kids: Vec<&str> = raw["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap())
+        .collect();
+    assert_eq!(kids, ["es256-2026-11", "es256-2027-05"]);
+    let set: JwkSet = serde_json::from_str(&printed).unwrap();
+    let before = credential("es256-rotating");
+    let token = worker_token(&before, &keys("p256-private.pem"));
+    let kid = decode_header(&token).unwrap().kid;
+    assert_eq!(kid.as_deref(), Some("es256-2026-11"));
+    assert!(verify(&token, &set, &before).is_ok());
+    // After the swap the former next key signs, with the former next `kid`.
+    let next = before.next.clone().unwrap();
+    let after = Credential {
+        secret: next.secret,
+        key_id: Some(next.key_id),
+        next: None,
+        ..before.clone()
+    };
+    let token = worker_token(&after, &next_file);
+    assert_eq!(
+        decode_header(&token).unwrap().kid.as_deref(),
+        Some("es256-2027-05")
+    );
+    assert!(verify(&token, &set, &after).is_ok());
+    // The active key, under the next `kid`, does not verify the next key's token.
+    let forged = JwkSet {
+        keys: vec![set.keys[0].clone(), {
+            let mut k = set.keys[0].clone();
+            k.common.key_id = Some("es256-2027-05".into());
+            k
+        }],
+    };
+    assert!(verify(&token, &forged, &after).is_err());
+}
+
+#[test]
+fn a_next_key_is_refused_when_it_does_not_fit() {
+    let active = keys("p256-private.pem");
+    let cases = [
+        (
+            "es256-rotating",
+            "p384-private.pem",
+            "needs an EC P-256 key, but the key file holds an EC P-384 key (key file `",
+        ),
+        ("es256-rotating", "p256-public.pem", "holds the same key as"),
+        (
+            "es256-jwt",
+            "p256-next-private.pem",
+            "credential `es256-jwt` has no next key; name it in the policy first",
+        ),
+        ("hs256-jwt", "p256-next-private.pem", "uses HS256 (HMAC)"),
+    ];
+    for (id, next, expected) in cases {
+        let (code, stdout, stderr) = jwks_with(id, &active, &["--next-key-file", &keys(next)]);
+        assert_eq!(code, Some(1), "{id} {next}");
+        assert!(stdout.is_empty(), "{id} {next}: {stdout}");
+        assert!(stderr.contains(expected), "{id} {next}: {stderr}");
+    }
 }

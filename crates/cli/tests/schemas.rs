@@ -223,6 +223,10 @@ fn valid_corner_cases_validate() {
             "minimal credential, custom header and empty prefix",
             "version = 1\n[[rules]]\nid = \"i\"\naction = \"inject\"\nhosts = [\"api.example.com\"]\ncredential = \"k\"\n[credentials.k]\nalgorithm = \"EdDSA\"\nsecret = \"_K1\"\nissuer = \"i\"\naudience = \"a\"\nttl = 86400\nheader = \"X-Api-Token\"\nprefix = \"\"\nclaims = { scope = \"{{literal}} {rule}\" }\n",
         ),
+        (
+            "a credential with its next key",
+            "version = 1\n[credentials.k]\nalgorithm = \"ES256\"\nsecret = \"K_2026_11\"\nkey_id = \"2026-11\"\nnext_secret = \"K_2027_05\"\nnext_key_id = \"2027-05\"\nissuer = \"i\"\naudience = \"a\"\nttl = 60\n",
+        ),
     ];
     let schema = policy_schema();
     for (what, text) in cases {
@@ -521,6 +525,20 @@ ttl = 300
         (
             "a forwarded header that reroutes",
             format!("{minimal}{api_cred}forward_headers = [\"X-Original-Host\"]\n"),
+        ),
+        (
+            "a next secret without its key id",
+            format!("{minimal}{api_cred}key_id = \"1\"\nnext_secret = \"API_KEY_2\"\n"),
+        ),
+        (
+            "a next key beside an active key without key id",
+            format!("{minimal}{api_cred}next_secret = \"API_KEY_2\"\nnext_key_id = \"2\"\n"),
+        ),
+        (
+            "a next secret that holds a key",
+            format!(
+                "{minimal}{api_cred}key_id = \"1\"\nnext_secret = \"-----BEGIN\"\nnext_key_id = \"2\"\n"
+            ),
         ),
     ];
     let schema = policy_schema();

@@ -247,6 +247,10 @@ pub struct Credential {
     pub secret: String,
     /// JWT header `kid`.
     pub key_id: Option<String>,
+    /// The key that signs after the next rotation: published beside the active one, never
+    /// used to sign (docs/deploy.md, step 12).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next: Option<NextKey>,
     /// `iss`
     pub issuer: String,
     /// `aud`
@@ -263,6 +267,15 @@ pub struct Credential {
     /// ([`crate::header_names::FORWARDED_ON_INJECT`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub forward_headers: Vec<String>,
+}
+
+/// A credential's next signing key, named by `next_secret` and `next_key_id`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NextKey {
+    /// Name of the Worker secret holding the next key.
+    pub secret: String,
+    /// The `kid` of the tokens it will sign.
+    pub key_id: String,
 }
 
 impl Credential {

@@ -59,6 +59,8 @@ catalogue! {
     ForbiddenCredentialHeader = "forbidden-credential-header", Error;
     /// a `forward_headers` entry that is `Authorization`, the credential's `header`, or forbidden as a `header`
     ForbiddenForwardHeader = "forbidden-forward-header", Error;
+    /// a credential with only one of `next_secret` and `next_key_id`, or with a next key and no `key_id`
+    IncompleteNextKey = "incomplete-next-key", Error;
     /// an inject rule's `ports` names a port other than the default of a scheme it matches
     InjectOtherPort = "inject-other-port", Warning;
     /// an inject rule's `schemes` names `http`: its token can travel in cleartext
@@ -133,6 +135,8 @@ catalogue! {
     MissingField = "missing-field", Error;
     /// [domain lists](#domain-lists) and their files
     MissingListFile = "missing-list-file", Error;
+    /// a credential's `next_secret` or `next_key_id` that is the active key's `secret` or `key_id`
+    NextKeyNotDistinct = "next-key-not-distinct", Error;
     /// not written canonically; the hint gives the canonical spelling
     NonCanonicalHost = "non-canonical-host", Error;
     /// not written canonically; the hint gives the canonical spelling

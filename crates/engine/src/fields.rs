@@ -46,6 +46,8 @@ pub const CREDENTIAL: &[&str] = &[
     "algorithm",
     "secret",
     "key_id",
+    "next_secret",
+    "next_key_id",
     "issuer",
     "audience",
     "ttl",

@@ -411,3 +411,25 @@ fn a_damaged_automaton_under_a_good_checksum_is_refused_at_load() {
         }
     }
 }
+
+/// A credential's next key is part of the compiled policy: its revision covers it, and the
+/// artefact (and so a bundle) carries it to the Worker.
+#[test]
+fn the_next_key_travels_in_the_artefact() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../policy/policy.toml");
+    let text = std::fs::read_to_string(path).unwrap().replace(
+        "key_id = \"2026-11\"",
+        "key_id = \"2026-11\"\nnext_secret = \"EXAMPLE_API_SIGNING_KEY_2027_05\"\nnext_key_id = \"2027-05\"",
+    );
+    let rotating = compile("policy.toml", &text).unwrap().policy;
+    assert_ne!(rotating.sha256(), policy().sha256());
+    let loaded = load(&rotating.to_artifact()).unwrap();
+    let next = loaded.credential("example-api-jwt").unwrap().next.clone();
+    assert_eq!(
+        next,
+        Some(egress_policy_engine::NextKey {
+            secret: "EXAMPLE_API_SIGNING_KEY_2027_05".into(),
+            key_id: "2027-05".into(),
+        })
+    );
+}

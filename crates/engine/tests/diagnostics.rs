@@ -76,6 +76,7 @@ broken!(credentials, "credentials.toml");
 broken!(version_and_types, "version.toml");
 broken!(missing_version_and_inline_rules, "missing_version.toml");
 broken!(forbidden_credential_headers, "credential_headers.toml");
+broken!(key_rotation, "key_rotation.toml");
 
 /// Every wrong `path_in_logs`: an unknown word, out of range both ways, the wrong type.
 #[test]

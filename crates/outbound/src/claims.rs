@@ -45,6 +45,7 @@ mod tests {
             algorithm: JwtAlgorithm::HS256,
             secret: "S".into(),
             key_id: None,
+            next: None,
             issuer: "egress.platform.example".into(),
             audience: "api.example.com".into(),
             ttl: 300,

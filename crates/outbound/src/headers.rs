@@ -165,6 +165,7 @@ mod tests {
             algorithm: JwtAlgorithm::HS256,
             secret: "S".into(),
             key_id: None,
+            next: None,
             issuer: "i".into(),
             audience: "a".into(),
             ttl: 60,

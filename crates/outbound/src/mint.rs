@@ -18,6 +18,8 @@ pub struct Minter<S, C> {
     signer: S,
     clock: C,
     cache: TokenCache,
+    /// The (credential, next secret) pairs whose next key was checked in this isolate.
+    next_checked: Vec<(String, String)>,
 }
 
 impl<S: Signer, C: Clock + Random> Minter<S, C> {
@@ -32,6 +34,7 @@ impl<S: Signer, C: Clock + Random> Minter<S, C> {
             signer,
             clock,
             cache,
+            next_checked: Vec::new(),
         }
     }
 
@@ -59,6 +62,44 @@ impl<S: Signer, C: Clock + Random> Minter<S, C> {
         let token = self.signer.sign(credential, &secret, &payload)?;
         self.cache.insert(key, token.clone(), now, credential.ttl);
         Ok(token)
+    }
+
+    /// Whether `credential`'s next key could sign once it is the active one: checked (set,
+    /// parses, signs) on the first call per (credential, next secret) of the isolate, then
+    /// never again. `Some` says what is wrong, naming the secret, never its text, for a
+    /// `settings` line; no request fails because of it, and no token is signed with it.
+    pub fn check_next(
+        &mut self,
+        credential: &Credential,
+        secret: impl FnOnce(&str) -> Option<String>,
+    ) -> Option<String> {
+        let next = credential.next.as_ref()?;
+        let seen = |(id, name): &(String, String)| *id == credential.id && *name == next.secret;
+        if self.next_checked.iter().any(seen) {
+            return None;
+        }
+        self.next_checked
+            .push((credential.id.clone(), next.secret.clone()));
+        // The next key as the active one: parsed into the signer's key cache, ready for the swap.
+        let swapped = Credential {
+            secret: next.secret.clone(),
+            key_id: Some(next.key_id.clone()),
+            next: None,
+            ..credential.clone()
+        };
+        let checked = secret(&next.secret)
+            .ok_or(CredentialError::SecretMissing)
+            .and_then(|text| self.signer.sign(&swapped, &text, &serde_json::Map::new()));
+        let alg = credential.algorithm;
+        let problem = match checked.err()? {
+            CredentialError::SecretMissing => "is not set".to_owned(),
+            CredentialError::WeakKey => format!("is too short for {alg}"),
+            _ => format!("is not a usable {alg} key"),
+        };
+        Some(format!(
+            "{} (next_secret of credential {}) {problem}: tokens are still signed with the active key, but the swap to key {} would fail",
+            next.secret, credential.id, next.key_id
+        ))
     }
 
     /// The signer (to inspect it in tests).

@@ -61,6 +61,7 @@ mod tests {
             algorithm: JwtAlgorithm::HS256,
             secret: "SECRET_NAME".into(),
             key_id: None,
+            next: None,
             issuer: "iss".into(),
             audience: "aud".into(),
             ttl: 300,

@@ -164,3 +164,71 @@ fn keys_are_parsed_once_while_tokens_are_reminted() {
     }
     assert_eq!(minter.signer().key_parses(), 1);
 }
+
+/// During a rotation (`next_secret`, `next_key_id`): tokens are signed with the active key and
+/// name its `kid`; the next key is checked once per isolate, and what is wrong with it is named
+/// by the secret's name (never its text) without failing a request.
+#[test]
+fn a_next_key_is_checked_once_and_never_signs() {
+    let mut cred = credential("api", JwtAlgorithm::ES256, &[]);
+    cred.next = Some(egress_policy_engine::NextKey {
+        secret: "API_KEY_2027_05".into(),
+        key_id: "2027-05".into(),
+    });
+    let keys = |next: Option<&'static str>| {
+        move |name: &str| match name {
+            "API_KEY" => Some(P256.to_owned()),
+            "API_KEY_2027_05" => next.map(str::to_owned),
+            _ => None,
+        }
+    };
+    let verify = |token: &str, public: &str| {
+        let mut validation = Validation::new(Algorithm::ES256);
+        validation.set_audience(&["api.example.com"]);
+        let key = DecodingKey::from_ec_pem(public.as_bytes()).unwrap();
+        decode::<Value>(token, &key, &validation).is_ok()
+    };
+    for (next, problem) in [
+        (Some(P256), None),
+        (
+            None,
+            Some(
+                "API_KEY_2027_05 (next_secret of credential api) is not set: tokens are still signed with the active key, but the swap to key 2027-05 would fail",
+            ),
+        ),
+        (
+            Some(P384),
+            Some(
+                "API_KEY_2027_05 (next_secret of credential api) is not a usable ES256 key: tokens are still signed with the active key, but the swap to key 2027-05 would fail",
+            ),
+        ),
+        (
+            Some(ED25519),
+            Some(
+                "API_KEY_2027_05 (next_secret of credential api) is not a usable ES256 key: tokens are still signed with the active key, but the swap to key 2027-05 would fail",
+            ),
+        ),
+    ] {
+        let mut minter = Minter::new(JwtSigner::new(), FakeClock::at(now()));
+        assert_eq!(minter.check_next(&cred, keys(next)).as_deref(), problem);
+        assert_eq!(
+            minter.check_next(&cred, keys(next)),
+            None,
+            "once per isolate"
+        );
+        let token = minter.token(&cred, &vars(&[]), keys(next)).unwrap();
+        let token = token.as_str();
+        assert_eq!(
+            decode_header(token).unwrap().kid.as_deref(),
+            Some("2026-11")
+        );
+        assert!(verify(token, P256_PUB));
+        assert!(!verify(token, P384_PUB));
+    }
+    // Another next secret (a new bundle) is checked again; a credential without one never is.
+    cred.next.as_mut().unwrap().secret = "API_KEY_2027_06".into();
+    let mut minter = Minter::new(JwtSigner::new(), FakeClock::at(now()));
+    assert!(minter.check_next(&cred, keys(Some(P256))).is_some());
+    cred.next = None;
+    assert_eq!(minter.check_next(&cred, |_| panic!("not read")), None);
+}

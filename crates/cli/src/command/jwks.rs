@@ -1,12 +1,13 @@
-//! `egress-policy jwks --credential ID [--policy POLICY] --key-file PEM`: the JWK Set an API
-//! owner configures to verify the tokens a credential injects.
+//! `egress-policy jwks --credential ID [--policy POLICY] --key-file PEM [--next-key-file PEM]`:
+//! the JWK Set an API owner configures to verify the tokens a credential injects (during a
+//! rotation, with the next key beside the active one).
 //!
 //! The public key is derived by `jsonwebtoken`, the crate the Worker mints with, from the key
 //! file: a PKCS#8 private key (what the Worker secret holds) or a public key. Private material
 //! is parsed only to derive the public key and is never printed, not even in error messages.
 
 use std::io::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use egress_policy_engine::{Credential, JwtAlgorithm, did_you_mean};
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk as Derived};
@@ -32,6 +33,10 @@ pub struct Args {
     /// PEM file with the credential's signing key (private PKCS#8 or public SPKI).
     #[arg(long, value_name = "PEM")]
     pub key_file: PathBuf,
+    /// PEM file with the credential's next key (`next_secret`), published beside the active
+    /// one with the `kid` `next_key_id`, for a rotation without downtime.
+    #[arg(long, value_name = "PEM")]
+    pub next_key_file: Option<PathBuf>,
 }
 
 /// One JWK (RFC 7517/7518/8037): only public members, in the order this command has always
@@ -44,10 +49,10 @@ impl Serialize for Jwk {
     }
 }
 
-/// `{"keys":[...]}`
+/// `{"keys":[...]}`: the active key, then the next one.
 #[derive(Serialize)]
 struct JwkSet {
-    keys: [Jwk; 1],
+    keys: Vec<Jwk>,
 }
 
 /// Runs the subcommand.
@@ -75,28 +80,62 @@ pub fn run(args: &Args) -> Result<Outcome, CliError> {
             credential.id
         )));
     }
-    let pem = std::fs::read(&args.key_file).map_err(|e| {
-        CliError::Usage(format!(
-            "cannot read key file `{}`: {e}",
-            args.key_file.display()
-        ))
-    })?;
-    let jwk = jwk(credential, &pem)
-        .map_err(|e| CliError::Usage(format!("{e} (key file `{}`)", args.key_file.display())))?;
+    let active = jwk_of_file(credential, credential.key_id.as_deref(), &args.key_file)?;
+    let mut keys = vec![active];
+    if let Some(file) = &args.next_key_file {
+        keys.push(next_jwk(credential, file, &keys, &args.key_file)?);
+    }
     if credential.key_id.is_none() {
         eprintln!(
             "warning: credential `{}` has no `key_id`: its tokens carry no `kid`, so verifiers cannot pick this key by id",
             credential.id
         );
     }
-    let set = serde_json::to_string_pretty(&JwkSet { keys: [jwk] })?;
+    let set = serde_json::to_string_pretty(&JwkSet { keys })?;
     writeln!(std::io::stdout().lock(), "{set}")?;
     Ok(Outcome::Ok)
 }
 
+/// The next key's JWK (`kid` `next_key_id`): refused when the policy names no next key, or
+/// when the file holds the active key again.
+fn next_jwk(
+    credential: &Credential,
+    file: &Path,
+    active: &[Jwk],
+    active_file: &Path,
+) -> Result<Jwk, CliError> {
+    let Some(next) = &credential.next else {
+        return Err(CliError::Usage(format!(
+            "credential `{}` has no next key; name it in the policy first (`next_secret`, `next_key_id`)",
+            credential.id
+        )));
+    };
+    let jwk = jwk_of_file(credential, Some(&next.key_id), file)?;
+    // Both carry a `kid` (a next key needs the active key's `key_id`): the rest is the key.
+    if active
+        .iter()
+        .any(|active| active.0.get(2..) == jwk.0.get(2..))
+    {
+        return Err(CliError::Usage(format!(
+            "`{}` holds the same key as `{}`; the next key is a new one (`openssl genpkey`)",
+            file.display(),
+            active_file.display()
+        )));
+    }
+    Ok(jwk)
+}
+
+/// The public JWK of the key in `file`, with `kid`: [`jwk`], errors naming the file.
+fn jwk_of_file(credential: &Credential, kid: Option<&str>, file: &Path) -> Result<Jwk, CliError> {
+    let pem = std::fs::read(file)
+        .map_err(|e| CliError::Usage(format!("cannot read key file `{}`: {e}", file.display())))?;
+    jwk(credential, kid, &pem)
+        .map_err(|e| CliError::Usage(format!("{e} (key file `{}`)", file.display())))
+}
+
 /// The public JWK of the key in `pem`, when it fits the credential's algorithm; the error
 /// says what is wrong with the key, never what it holds.
-fn jwk(credential: &Credential, pem: &[u8]) -> Result<Jwk, String> {
+fn jwk(credential: &Credential, kid: Option<&str>, pem: &[u8]) -> Result<Jwk, String> {
     use AlgorithmParameters::{EllipticCurve as Ec, OctetKeyPair as Okp, RSA as Rsa};
     use EllipticCurve::{Ed25519, P256, P384};
     let algorithm = credential.algorithm;
@@ -138,7 +177,7 @@ fn jwk(credential: &Credential, pem: &[u8]) -> Result<Jwk, String> {
         ));
     }
     let mut jwk = vec![("kty", kty.to_owned())];
-    jwk.extend(credential.key_id.clone().map(|kid| ("kid", kid)));
+    jwk.extend(kid.map(|kid| ("kid", kid.to_owned())));
     jwk.extend([
         ("use", "sig".to_owned()),
         ("alg", algorithm.as_str().to_owned()),

@@ -6,7 +6,7 @@ use std::ops::Range;
 use toml::Spanned;
 use toml::de::{DeString, DeTable};
 
-use crate::credential::{ClaimTemplate, Credential, JwtAlgorithm, TemplatePart};
+use crate::credential::{ClaimTemplate, Credential, JwtAlgorithm, NextKey, TemplatePart};
 use crate::diagnostic::{Code, Diagnostic, diag};
 use crate::fields;
 use crate::header_names::{
@@ -88,8 +88,9 @@ fn credential(
         diags,
     );
     let algorithm = required("algorithm", diags).and_then(|v| algorithm(v, diags));
-    let secret = required("secret", diags).and_then(|v| secret(v, diags));
+    let secret = required("secret", diags).and_then(|v| secret(v, "secret", diags));
     let key_id = (fields.get("key_id")).and_then(|v| text(v, "`key_id`", "invalid value", diags));
+    let next = next_key(id, &fields, (secret, key_id), diags);
     let issuer =
         required("issuer", diags).and_then(|v| text(v, "`issuer`", "invalid value", diags));
     let audience =
@@ -117,6 +118,7 @@ fn credential(
         algorithm: algorithm?,
         secret: secret?.to_owned(),
         key_id: key_id.map(str::to_owned),
+        next,
         issuer: issuer?.to_owned(),
         audience: audience?.to_owned(),
         ttl: ttl?,
@@ -140,21 +142,65 @@ fn algorithm(v: &Value<'_>, diags: &mut Vec<Diagnostic>) -> Option<JwtAlgorithm>
     )
 }
 
-fn secret<'a>(v: &'a Value<'_>, diags: &mut Vec<Diagnostic>) -> Option<&'a str> {
-    let s = parse::string(v, "`secret`", diags)?;
+/// `next_secret` and `next_key_id`: both or neither, beside a `key_id` (during a rotation the
+/// API picks the key by `kid`), each naming another key than the active one.
+fn next_key(
+    id: &str,
+    fields: &Fields<'_, '_>,
+    (active_secret, active_kid): (Option<&str>, Option<&str>),
+    diags: &mut Vec<Diagnostic>,
+) -> Option<NextKey> {
+    let (secret_v, kid_v) = (fields.get("next_secret"), fields.get("next_key_id"));
+    let secret = secret_v.and_then(|v| secret(v, "next_secret", diags));
+    let kid = kid_v.and_then(|v| text(v, "`next_key_id`", "invalid value", diags));
+    let (given, missing) = match (secret_v, kid_v) {
+        (None, None) => return None,
+        (Some(s), None) => (s, "next_secret` but no `next_key_id"),
+        (None, Some(k)) => (k, "next_key_id` but no `next_secret"),
+        (Some(_), Some(k)) if active_kid.is_none() && fields.get("key_id").is_none() => {
+            (k, "next_key_id` but no `key_id")
+        }
+        (Some(s), Some(k)) => {
+            let mut distinct = true;
+            for (field, v, next, active_field, active) in [
+                ("next_secret", s, secret, "secret", active_secret),
+                ("next_key_id", k, kid, "key_id", active_kid),
+            ] {
+                if let Some(next) = next.filter(|next| Some(*next) == active) {
+                    distinct = false;
+                    diag!(NextKeyNotDistinct: "`{field}` is the active key's `{active_field}` (`{next}`)")
+                        .at(v.span(), format!("same as `{active_field}`"))
+                        .with_hint("the next key is another key, in a Worker secret of its own, with a `kid` of its own (name both after the month it becomes active, e.g. `2027-05`)")
+                        .push_to(diags);
+                }
+            }
+            return distinct.then_some(NextKey {
+                secret: secret?.to_owned(),
+                key_id: kid?.to_owned(),
+            });
+        }
+    };
+    diag!(IncompleteNextKey: "credential `{id}` has `{missing}`")
+        .at(given.span(), "the next key needs all three")
+        .with_hint("during a rotation the API picks the key by the token's `kid`: set `next_secret`, `next_key_id` and the active key's `key_id`, or no `next_*`")
+        .fail(diags)
+}
+
+fn secret<'a>(v: &'a Value<'_>, field: &str, diags: &mut Vec<Diagnostic>) -> Option<&'a str> {
+    let s = parse::string(v, &format!("`{field}`"), diags)?;
     let valid = !s.is_empty()
         && s.len() <= 128
         && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
         && !s.starts_with(|c: char| c.is_ascii_digit());
     if !valid {
         // The value is not echoed: someone may have pasted the key itself here.
-        return diag!(InvalidSecretName: "`secret` must name a Worker secret, not hold a key")
+        return diag!(InvalidSecretName: "`{field}` must name a Worker secret, not hold a key")
             .at(v.span(), "not a secret name")
             .with_hint("write the secret's binding name, e.g. `EXAMPLE_API_SIGNING_KEY` (letters, digits, `_`)")
             .fail(diags);
     }
     if is_reserved_env_name(s) {
-        return diag!(ReservedSecretName: "`secret` names `{s}`, which is not a signing key")
+        return diag!(ReservedSecretName: "`{field}` names `{s}`, which is not a signing key")
             .at(v.span(), "an identity parameter or a setting of this Worker")
             .with_hint("`customer_name`, `customer_tags` and `customer_context` are set per customer by the dispatcher, and `EGRESS_*` names are this Worker's settings (some public): a key read from them is known to others; store the key in a Worker secret of its own (`wrangler secret put NAME`)")
             .fail(diags);

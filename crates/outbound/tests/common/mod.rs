@@ -74,6 +74,7 @@ pub fn credential(id: &str, algorithm: JwtAlgorithm, claims: &[(&str, &str)]) ->
         algorithm,
         secret: format!("{}_KEY", id.to_uppercase().replace('-', "_")),
         key_id: Some("2026-11".into()),
+        next: None,
         issuer: "egress.platform.example".into(),
         audience: "api.example.com".into(),
         ttl: 300,
