@@ -75,7 +75,7 @@ scripts/build-worker.sh:
 # ---------------------------------------------------------------- tests
 
 .PHONY: test fmt-check clippy cargo-test policy-test build-rejects e2e build-needs-unwind reproducible
-test: deps fmt-check clippy cargo-test policy-test build-rejects e2e reproducible build-needs-unwind ## every test: fmt, clippy, cargo test, policy tests, build checks, workerd e2e, a reproducible Wasm
+test: deps fmt-check clippy cargo-test policy-test build-rejects e2e reliability-subset reproducible build-needs-unwind ## every test: fmt, clippy, cargo test, policy tests, build checks, workerd e2e, reliability subset, a reproducible Wasm
 
 fmt-check: toolchain ## cargo fmt --check
 	$(CARGO) fmt --all -- --check
@@ -117,6 +117,27 @@ e2e: $(NODE_STAMP) $(E2E_OLDER_DIR)/index_bg.wasm ## build the Worker with tests
 	EGRESS_POLICY='$(abspath $(E2E_POLICY))' EGRESS_POLICY_SERIAL=$(E2E_SERIAL) \
 	E2E_OLDER_DIR='$(abspath $(E2E_OLDER_DIR))' E2E_OLDER_SERIAL=$(E2E_OLDER_SERIAL) \
 	$(NODE) --test --test-reporter=spec tests/e2e/*.test.mjs
+
+# ---------------------------------------------------------------- reliability (tests/reliability)
+
+# The e2e build (tests/e2e/policy.toml, serial 300) in workerd, one check file at a time (they
+# measure workerd's memory and latency: none may run beside another). Results are printed and
+# appended to target/reliability/results.jsonl; bench/RESULTS.md quotes them.
+RELIABILITY_RUN := $(NODE) --test --test-concurrency=1 --test-reporter=spec
+
+.PHONY: reliability-subset reliability soak
+reliability-subset: $(NODE_STAMP) ## make test's part of the reliability checks: 32 MiB bodies, a broken body, 20 hung upstreams, 1,000 requests 200 in flight (about 2 minutes)
+	@$(MAKE) build EGRESS_POLICY=$(E2E_POLICY) EGRESS_POLICY_SERIAL=$(E2E_SERIAL)
+	$(RELIABILITY_RUN) tests/reliability/*.test.mjs
+
+reliability: $(NODE_STAMP) ## the whole reliability checks: 256/128 MiB bodies, upstream faults, 200 hung, 10,000 requests 2,000 in flight (nice -n 5)
+	@$(MAKE) build EGRESS_POLICY=$(E2E_POLICY) EGRESS_POLICY_SERIAL=$(E2E_SERIAL)
+	RELIABILITY=full nice -n 5 $(RELIABILITY_RUN) tests/reliability/*.test.mjs
+
+soak: $(NODE_STAMP) ## 30 minutes at 100 requests/s, 1,000 customers, a bundle every 5 minutes: lines = requests, RSS slope (SOAK_MINUTES=n)
+	@$(MAKE) build EGRESS_POLICY=$(E2E_POLICY) EGRESS_POLICY_SERIAL=$(E2E_SERIAL)
+	$(CARGO) build --quiet --bin egress-policy
+	nice -n 5 $(RELIABILITY_RUN) tests/reliability/soak.mjs
 
 # ---------------------------------------------------------------- run locally
 

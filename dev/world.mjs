@@ -64,8 +64,9 @@ const TAIL_WORKER = `
 // Keeps each tailed event: the Worker whose fetch() it was, the host of the request (never the rest of its URL,
 // which may carry a query), its outcome, log lines and exceptions; GET returns them all
 // (readable as soon as tailed, so a test reading the log after a request sees every line
-// tailed before it). With SINK bound, also hands each event to Node at once (make dev prints
-// them as they happen).
+// tailed before it). With SINK bound, hands each event to Node at once instead and keeps
+// none (make dev prints them as they happen; a world that runs for long, as make dev or the
+// soak of tests/reliability, must not grow a list inside workerd).
 const events = [];
 export default {
   async tail(batch, env) {
@@ -78,8 +79,8 @@ export default {
       logs: e.logs.map((l) => ({ level: l.level, message: l.message })),
       exceptions: e.exceptions.map((x) => x.name + ": " + x.message),
     }));
-    events.push(...out);
-    if (env.SINK && out.length) await env.SINK.fetch("http://sink.local/", { method: "POST", body: JSON.stringify(out) });
+    if (!env.SINK) events.push(...out);
+    else if (out.length) await env.SINK.fetch("http://sink.local/", { method: "POST", body: JSON.stringify(out) });
   },
   fetch() {
     return Response.json(events);
@@ -123,13 +124,16 @@ const JS_MODULE_RULES = [{ type: "ESModule", include: ["**/*.js"] }, { type: "Co
  * The module options of an outbound Worker from `from` (relative to the repository): a JS
  * module file (its relative imports come along), or a Worker build directory holding index.js
  * and index_bg.wasm, run through the committed entry, which imports them as ./build/.
+ * `wrap`: module files (relative to the repository) put before the entry, the first of them the
+ * main module, which re-exports the entry's default (tests/reliability's instrumented entry).
  */
-export function workerModules(from) {
+export function workerModules(from, wrap = []) {
   const source = path.resolve(ROOT, from);
   if (/\.m?js$/.test(source)) return { modules: true, modulesRules: JS_MODULE_RULES, scriptPath: source };
   return {
     modulesRoot: ROOT,
     modules: [
+      ...wrap.map((file) => ({ type: "ESModule", path: path.resolve(ROOT, file) })),
       { type: "ESModule", path: ENTRY },
       { type: "ESModule", path: path.join(ROOT, "build/index.js"), contents: readFileSync(path.join(source, "index.js")) },
       { type: "CompiledWasm", path: path.join(ROOT, "build/index_bg.wasm"), contents: readFileSync(path.join(source, "index_bg.wasm")) },
@@ -139,8 +143,8 @@ export function workerModules(from) {
 
 /**
  * Starts one workerd and resolves when it is ready.
- * - `outbound`: `[{ name, from = "build", bindings, kv, metrics, tail = true }]`, outbound
- *   Workers (`from` as in workerModules). Their fetch()es go to the internet; their log lines
+ * - `outbound`: `[{ name, from = "build", wrap, bindings, kv, metrics, tail = true }]`, outbound
+ *   Workers (`from` and `wrap` as in workerModules). Their fetch()es go to the internet; their log lines
  *   to the Tail Worker unless `tail` is false (then only to workerd's stdout, as the
  *   benchmarks want); `kv`: EGRESS_POLICY_KV is bound, to the world's one namespace;
  *   `metrics`: EGRESS_METRICS is bound, to the recording dataset.
@@ -152,7 +156,8 @@ export function workerModules(from) {
  * - `upstream(request)`: the Node function answering every host; without it, every host
  *   answers 200 at once inside workerd.
  * - `kv`: "faulty" makes EGRESS_POLICY_KV the fault-injecting binding (else miniflare's).
- * - `onEvent(event)`: called with each tailed event as it is tailed (`make dev` prints them).
+ * - `onEvent(event)`: called with each tailed event as it is tailed (`make dev` prints them);
+ *   the Tail Worker then keeps none, so `events()` resolves to nothing.
  * - `port`, `host`, `inspectorPort`: for miniflare (port 0 or absent: any free port).
  * stdout of workerd (every console.log) is dropped unless WORLD_VERBOSE is set; stderr (runtime
  * errors, panics) is passed through. `onOutput(stream, text)` (stream "stdout" or "stderr")
@@ -175,9 +180,9 @@ export async function startWorld({ outbound = [], users = [], workers = [], upst
   // The first Worker gets the requests to `url` and mf.dispatchFetch: a given one, if any.
   const listed = [
     ...workers,
-    ...outbound.map(({ name, from = "build", bindings = {}, kv: bound, metrics, tail = true }) => ({
+    ...outbound.map(({ name, from = "build", wrap, bindings = {}, kv: bound, metrics, tail = true }) => ({
       name,
-      ...workerModules(from),
+      ...workerModules(from, wrap),
       bindings,
       ...(bound ? kvBinding : {}),
       ...(metrics ? { serviceBindings: { ...(bound ? kvBinding.serviceBindings : {}), EGRESS_METRICS: { name: METRICS, entrypoint: "Dataset", props: { writer: name } } } } : {}),

@@ -74,7 +74,8 @@ export const CUSTOMERS = {
   "acme-tag-spoof": { customer_name: "acme", customer_tags: ["production\u034f"] },
 };
 
-function generateKeys() {
+/** Fresh signing keys: `secrets` as the Worker's bindings, `verify` as the upstream's keys. */
+export function generateKeys() {
   const pem = (k) => k.export({ type: "pkcs8", format: "pem" });
   const rsa = generateKeyPairSync("rsa", { modulusLength: 2048 });
   const ec = generateKeyPairSync("ec", { namedCurve: "P-256" });
@@ -305,7 +306,7 @@ export async function startWorld({ upstream, bundle, instances = {}, onOutput } 
 }
 
 /** The outbound Worker's bundle settings (src/settings.rs). */
-function bundleBindings({ publicKey, environment = BUNDLE_ENVIRONMENT, refreshSecs = 1, waitMs, readTimeoutMs, minSerial }) {
+export function bundleBindings({ publicKey, environment = BUNDLE_ENVIRONMENT, refreshSecs = 1, waitMs, readTimeoutMs, minSerial }) {
   const out = { EGRESS_BUNDLE_PUBLIC_KEY: publicKey, EGRESS_BUNDLE_ENVIRONMENT: environment, EGRESS_BUNDLE_REFRESH_SECS: String(refreshSecs) };
   if (waitMs !== undefined) out.EGRESS_BUNDLE_WAIT_MS = String(waitMs);
   if (readTimeoutMs !== undefined) out.EGRESS_BUNDLE_READ_TIMEOUT_MS = String(readTimeoutMs);

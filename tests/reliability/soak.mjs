@@ -1,0 +1,79 @@
+// make soak: 30 minutes (SOAK_MINUTES) at 100 requests/s (80% pass, 10% block, 10% inject of
+// a credential with a 120 s token TTL) from 1,000 customers, while a signed policy bundle is
+// published every 5 minutes (each taken up: lines name its serial). Every request has its one
+// decision line, and workerd's resident memory grows at most 0.5 MiB a minute over minutes
+// 10-30 (least-squares slope of a sample every 10 s). Not part of make test or make reliability.
+import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
+import { after, test } from "node:test";
+import { ensureCli, keyPair, makeBundle, publish } from "../e2e/bundles.mjs";
+import { MiB, mib, pace, record, slope, summary } from "./measure.mjs";
+import { HOSTS, startReliabilityWorld } from "./world.mjs";
+
+const MINUTES = Number(process.env.SOAK_MINUTES ?? 30);
+const RATE = 100;
+const CUSTOMERS = 1000;
+const SWAP_EVERY_S = Number(process.env.SOAK_SWAP_SECONDS ?? 300);
+const SAMPLE_EVERY_S = 10;
+const SLOPE_FROM_MIN = MINUTES / 3;
+const SLOPE_BOUND = 0.5 * MiB;
+
+let world;
+after(() => world?.dispose());
+
+test(`soak: ${MINUTES} min at ${RATE}/s, ${CUSTOMERS} customers, token TTL 120 s, a bundle every ${SWAP_EVERY_S} s`, { timeout: (MINUTES + 10) * 60_000 }, async () => {
+  ensureCli();
+  const key = keyPair("soak");
+  const serials = new Map();
+  world = await startReliabilityWorld({
+    customers: CUSTOMERS,
+    keepLines: false,
+    bundle: { publicKey: key.publicKey, refreshSecs: 5 },
+    onDecision(line) {
+      const serial = line.policy?.serial ?? "embedded";
+      serials.set(serial, (serials.get(serial) ?? 0) + 1);
+    },
+  });
+  let serial = 1000;
+  const swap = async () => {
+    serial += 1;
+    const b = makeBundle({ serial, key });
+    await publish(world.kv, b.bytes, b.head);
+  };
+  await swap();
+
+  const run = randomUUID();
+  const samples = [];
+  let lastSwap = 0;
+  const results = await pace(RATE, MINUTES * 60, async (i) => {
+    const kind = i % 10 < 8 ? "pass" : i % 10 === 8 ? "block" : "inject120";
+    const res = await world.request(`https://${HOSTS[kind]}/soak/${run}/${i}`, { customer: i % CUSTOMERS });
+    await res.arrayBuffer();
+    return { kind, status: res.status };
+  }, async (elapsedMs) => {
+    const s = elapsedMs / 1000;
+    if (samples.length === 0 || s - samples.at(-1).s >= SAMPLE_EVERY_S) samples.push({ s, rss: world.memory().rss });
+    if (s - lastSwap >= SWAP_EVERY_S) {
+      lastSwap = s;
+      await swap();
+    }
+  });
+  const requests = results.length;
+  await world.waitForDecisions(requests, 60_000);
+  const tail = samples.filter((p) => p.s / 60 >= SLOPE_FROM_MIN).map((p) => ({ x: p.s / 60, y: p.rss }));
+  const perMinute = slope(tail);
+  const bad = results.filter((r) => r.error || r.status !== (r.kind === "block" ? 403 : 200));
+  record("soak", {
+    minutes: MINUTES, rate: RATE, customers: CUSTOMERS, requests, decisions: world.log.decisions, distinctIds: world.log.ids.size,
+    wrong: bad.length, wrongSample: bad.slice(0, 3), latency: summary(results.map((r) => r.ms)),
+    bundlesPublished: serial - 1000, linesPerSerial: Object.fromEntries(serials),
+    rssStartMiB: mib(samples[0].rss), rssEndMiB: mib(samples.at(-1).rss), rssMaxMiB: mib(Math.max(...samples.map((p) => p.rss))),
+    slopeMiBPerMin: +(perMinute / MiB).toFixed(3), slopeFromMinute: SLOPE_FROM_MIN, exceptions: world.log.exceptions.length,
+    rssEveryMinuteMiB: samples.filter((_, k) => k % 6 === 0).map((p) => mib(p.rss)),
+  });
+  assert.equal(world.log.decisions, requests, "one decision line per request");
+  assert.equal(world.log.ids.size, requests, "each with its own decision id");
+  assert.deepEqual(bad.slice(0, 3), [], "every request answered as its rule says");
+  assert.ok(perMinute <= SLOPE_BOUND, `RSS grew ${(perMinute / MiB).toFixed(3)} MiB/min over minutes ${SLOPE_FROM_MIN}-${MINUTES} (bound 0.5)`);
+  assert.ok(serials.size >= Math.min(3, serial - 1000), `the bundles were taken up (lines per serial: ${JSON.stringify(Object.fromEntries(serials))})`);
+});

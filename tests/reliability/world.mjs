@@ -1,0 +1,120 @@
+// The reliability harness's world: one workerd (dev/world.mjs, the one Miniflare factory)
+// holding
+//   - the outbound Worker under test (build/, as `make e2e` builds it with tests/e2e/policy.toml),
+//     run through tests/reliability/entry.mjs: the deployed entry plus a Diagnostics entrypoint
+//     that reports the Wasm memory's size;
+//   - a router Worker receiving Node's requests at the world's URL: it hands each to the
+//     outbound Worker through a service binding per customer, whose props name the customer
+//     (as workerd delivers a dispatch namespace's outbound parameters locally);
+//   - the fault-injecting upstream (upstream.mjs) behind dev/world.mjs's internet Worker;
+//   - the Tail Worker, handing every log line to Node as it is tailed (it keeps none, so a long
+//     run does not grow a list inside the workerd whose memory is measured).
+// Requests go from Node over HTTP to workerd (the global fetch: any number in flight).
+import { bundleBindings, generateKeys, isDecision } from "../e2e/harness.mjs";
+import { startWorld } from "../../dev/world.mjs";
+import { faultyUpstream } from "./upstream.mjs";
+import { memory, resetPeak, workerdPids } from "./measure.mjs";
+
+/** Hosts of tests/e2e/policy.toml by what its policy does with them. */
+export const HOSTS = { pass: "public.example.com", block: "malicious.com", inject: "hs256.api.test", inject120: "rs256.api.test" };
+
+const ROUTER = `
+// Node's requests: x-target is the URL to fetch, x-customer the number of the customer whose
+// outbound binding (C0, C1, ...) fetches it. GET /__wasm reports the outbound Worker's Wasm memory.
+export default {
+  async fetch(request, env) {
+    if (new URL(request.url).pathname === "/__wasm") return Response.json(await env.DIAG.wasmBytes());
+    const target = request.headers.get("x-target");
+    const outbound = env["C" + (request.headers.get("x-customer") ?? "0")];
+    if (!target || !outbound) return new Response("x-target missing or x-customer unknown", { status: 400 });
+    const init = { method: request.method, redirect: "manual" };
+    if (request.method !== "GET" && request.method !== "HEAD") init.body = request.body;
+    try {
+      return await outbound.fetch(target, init);
+    } catch (e) {
+      return new Response("fetch threw: " + e.message, { status: 599 });
+    }
+  },
+};`;
+
+/**
+ * Starts the world. `customers`: how many (c0, c1, ..., each tagged "production");
+ * `bindings`: more settings of the outbound Worker (e.g. EGRESS_UPSTREAM_TIMEOUT_MS); `bundle`:
+ * as tests/e2e/harness.mjs's (then EGRESS_POLICY_KV is miniflare's KV namespace, `kv`).
+ * Returns:
+ * - `request(target, { customer, method, body, signal })`: a fetch of `target` by that customer,
+ *   resolving to the Response the caller gets;
+ * - `log`: what was tailed so far: `decisions` (count), `ids` (Set of decision ids), `lines`
+ *   (every decision line, unless `keepLines` is false; each also goes to `onDecision(line)`),
+ *   `checkpoints`, `other` (event lines), `exceptions`;
+ *   `waitForDecisions(n, timeoutMs)` resolves when n decisions were tailed (or the time is up);
+ * - `pid`, `memory()` (workerd's `{ rss, hwm }`), `resetPeak()`, `wasm()` (`{ instances, bytes }`);
+ * - `upstream` (upstream.mjs), `kv`, `dispose()`.
+ */
+export async function startReliabilityWorld({ customers = 1, bindings = {}, bundle, keepLines = true, onDecision = () => {} } = {}) {
+  const keys = generateKeys();
+  const upstream = faultyUpstream();
+  const log = { decisions: 0, ids: new Set(), lines: [], checkpoints: 0, other: 0, exceptions: [] };
+  const serviceBindings = { DIAG: { name: "outbound", entrypoint: "Diagnostics" } };
+  for (let i = 0; i < customers; i++) {
+    serviceBindings[`C${i}`] = { name: "outbound", props: { customer_name: `c${i}`, customer_tags: ["production"] } };
+  }
+  const before = new Set(workerdPids());
+  const world = await startWorld({
+    workers: [{ name: "router", modules: true, script: ROUTER, serviceBindings }],
+    outbound: [{
+      name: "outbound",
+      wrap: ["tests/reliability/entry.mjs", "tests/reliability/wasm-memory.mjs"],
+      bindings: { ...keys.secrets, EGRESS_IDENTITY_FROM_PROPS: "true", ...(bundle ? bundleBindings(bundle) : {}), ...bindings },
+      kv: Boolean(bundle),
+    }],
+    upstream: upstream.handle,
+    onEvent(event) {
+      for (const { message } of event.logs) {
+        const line = message[0];
+        if (isDecision(line)) {
+          log.decisions++;
+          log.ids.add(line.decision_id);
+          if (keepLines) log.lines.push(line);
+          onDecision(line);
+        } else if (line?.event === "checkpoint") log.checkpoints++;
+        else log.other++;
+      }
+      log.exceptions.push(...event.exceptions);
+    },
+  });
+  const pid = workerdPids().find((p) => !before.has(p));
+  if (!pid) throw new Error("the world's workerd process was not found among this process's children");
+
+  function request(target, { customer = 0, method = "GET", body, signal } = {}) {
+    const init = { method, headers: { "x-target": target, "x-customer": String(customer) }, signal };
+    if (body !== undefined) {
+      init.body = body;
+      if (body instanceof ReadableStream) init.duplex = "half";
+    }
+    return fetch(world.url, init);
+  }
+
+  async function waitForDecisions(n, timeoutMs = 30_000) {
+    const deadline = Date.now() + timeoutMs;
+    while (log.decisions < n && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    return log.decisions;
+  }
+
+  return {
+    url: world.url,
+    request,
+    log,
+    waitForDecisions,
+    pid,
+    memory: () => memory(pid),
+    resetPeak: () => resetPeak(pid),
+    wasm: async () => (await fetch(new URL("/__wasm", world.url))).json(),
+    upstream,
+    kv: world.kv,
+    async dispose() {
+      upstream.release();
+      await world.dispose();
+    },
+  };
+}
