@@ -314,7 +314,8 @@ export function bundleBindings({ publicKey, environment = BUNDLE_ENVIRONMENT, re
   return out;
 }
 
-async function verifyArrival(arrival, host, spec, verifyKeys) {
+/** Verifies the token an arrival carries as `spec` (a JWT_HOSTS entry) says, with `verifyKeys`. */
+export async function verifyArrival(arrival, host, spec, verifyKeys) {
   const raw = arrival.headers[spec.header];
   const result = { header: spec.header, raw: raw ?? null };
   if (raw === undefined) return { ...result, ok: false, error: "no credential header" };

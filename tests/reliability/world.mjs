@@ -40,7 +40,10 @@ export default {
 /**
  * Starts the world. `customers`: how many (c0, c1, ..., each tagged "production");
  * `bindings`: more settings of the outbound Worker (e.g. EGRESS_UPSTREAM_TIMEOUT_MS); `bundle`:
- * as tests/e2e/harness.mjs's (then EGRESS_POLICY_KV is miniflare's KV namespace, `kv`).
+ * as tests/e2e/harness.mjs's (then EGRESS_POLICY_KV is miniflare's KV namespace, `kv`);
+ * `inspect(request)`: sees every request reaching the upstream first (its headers: the token);
+ * `onOutput(stream, text)`: sees workerd's stdout and stderr (dev/world.mjs); `onTail(event)`:
+ * sees every tailed event (every line, exceptions) after `log` counted it.
  * Returns:
  * - `request(target, { customer, method, body, signal })`: a fetch of `target` by that customer,
  *   resolving to the Response the caller gets;
@@ -49,9 +52,10 @@ export default {
  *   `checkpoints`, `other` (event lines), `exceptions`;
  *   `waitForDecisions(n, timeoutMs)` resolves when n decisions were tailed (or the time is up);
  * - `pid`, `memory()` (workerd's `{ rss, hwm }`), `resetPeak()`, `wasm()` (`{ instances, bytes }`);
- * - `upstream` (upstream.mjs), `kv`, `dispose()`.
+ * - `upstream` (upstream.mjs), `keys` (tests/e2e/harness.mjs `generateKeys`: the secrets bound
+ *   and the keys verifying their tokens), `kv`, `dispose()`.
  */
-export async function startReliabilityWorld({ customers = 1, bindings = {}, bundle, keepLines = true, onDecision = () => {} } = {}) {
+export async function startReliabilityWorld({ customers = 1, bindings = {}, bundle, keepLines = true, onDecision = () => {}, inspect, onOutput, onTail = () => {} } = {}) {
   const keys = generateKeys();
   const upstream = faultyUpstream();
   const log = { decisions: 0, ids: new Set(), lines: [], checkpoints: 0, other: 0, exceptions: [] };
@@ -68,7 +72,8 @@ export async function startReliabilityWorld({ customers = 1, bindings = {}, bund
       bindings: { ...keys.secrets, EGRESS_IDENTITY_FROM_PROPS: "true", ...(bundle ? bundleBindings(bundle) : {}), ...bindings },
       kv: Boolean(bundle),
     }],
-    upstream: upstream.handle,
+    upstream: inspect ? (request) => { inspect(request); return upstream.handle(request); } : upstream.handle,
+    onOutput,
     onEvent(event) {
       for (const { message } of event.logs) {
         const line = message[0];
@@ -81,6 +86,7 @@ export async function startReliabilityWorld({ customers = 1, bindings = {}, bund
         else log.other++;
       }
       log.exceptions.push(...event.exceptions);
+      onTail(event);
     },
   });
   const pid = workerdPids().find((p) => !before.has(p));
@@ -111,6 +117,7 @@ export async function startReliabilityWorld({ customers = 1, bindings = {}, bund
     resetPeak: () => resetPeak(pid),
     wasm: async () => (await fetch(new URL("/__wasm", world.url))).json(),
     upstream,
+    keys,
     kv: world.kv,
     async dispose() {
       upstream.release();
