@@ -153,8 +153,11 @@ export function workerModules(from, wrap = []) {
  *   Worker's name (no parameters), or absent: straight to the internet.
  * - `workers`: more Workers as miniflare options (the dev dispatcher, a benchmark's wrapper);
  *   the first of them gets the requests to `url` and to `mf.dispatchFetch`.
- * - `upstream(request)`: the Node function answering every host; without it, every host
- *   answers 200 at once inside workerd.
+ * - `upstream(request)`: the Node function answering every host; or `upstream` a
+ *   `host:port` string: an HTTP server there answers every host (workerd speaks HTTP/1.1 to it
+ *   itself, so a server that cuts its connection is seen as such, which miniflare's Node
+ *   functions cannot show: they end a response whose body failed as if it were complete);
+ *   without it, every host answers 200 at once inside workerd.
  * - `kv`: "faulty" makes EGRESS_POLICY_KV the fault-injecting binding (else miniflare's).
  * - `onEvent(event)`: called with each tailed event as it is tailed (`make dev` prints them);
  *   the Tail Worker then keeps none, so `events()` resolves to nothing.
@@ -193,7 +196,7 @@ export async function startWorld({ outbound = [], users = [], workers = [], upst
       name, modules: true, ...(script ? { script } : { scriptPath }), bindings, outboundService: to ?? INTERNET,
     })),
     upstream
-      ? { name: INTERNET, modules: true, script: INTERNET_WORKER, outboundService: upstream }
+      ? { name: INTERNET, modules: true, script: INTERNET_WORKER, outboundService: typeof upstream === "string" ? { external: { address: upstream, http: {} } } : upstream }
       : { name: INTERNET, modules: true, script: INSTANT_INTERNET_WORKER },
     ...(tailed ? [{ name: TAIL, modules: true, script: TAIL_WORKER, ...(onEvent ? { serviceBindings: { SINK: sink(onEvent) } } : {}) }] : []),
     ...(measured ? [{ name: METRICS, modules: true, script: METRICS_WORKER }] : []),

@@ -47,13 +47,12 @@ test(`${N} requests with ${IN_FLIGHT} in flight: one line each, distinct ids, no
   const wasmBefore = (await world.wasm()).bytes;
   world.resetPeak();
   const sampler = sampleRss(world.pid);
-  const decisionsBefore = world.log.decisions;
   const run = randomUUID();
   const t0 = performance.now();
   const results = await burst(N, IN_FLIGHT, run);
   const seconds = (performance.now() - t0) / 1000;
   const peak = world.memory().hwm;
-  await world.waitForDecisions(decisionsBefore + N, 60_000);
+  await world.linesUnder(`/load/${run}/`, N, 60_000);
   await new Promise((r) => setTimeout(r, SETTLE_S * 1000));
   const settled = world.memory().rss;
   const curve = sampler.stop();

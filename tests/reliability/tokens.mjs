@@ -10,9 +10,9 @@ import { JWT_HOSTS, verifyArrival } from "../e2e/harness.mjs";
 export function tokenLog() {
   const byPath = new Map();
   return {
-    inspect(request) {
-      const url = new URL(request.url);
-      byPath.set(url.pathname, { host: url.hostname, headers: Object.fromEntries(request.headers) });
+    inspect(req) {
+      const url = new URL(req.url, `http://${req.headers.host}`);
+      byPath.set(url.pathname, { host: url.hostname, headers: req.headers });
     },
     paths: () => byPath.keys(),
     async verify(path, keys, extra = {}) {

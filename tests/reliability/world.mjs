@@ -6,13 +6,14 @@
 //   - a router Worker receiving Node's requests at the world's URL: it hands each to the
 //     outbound Worker through a service binding per customer, whose props name the customer
 //     (as workerd delivers a dispatch namespace's outbound parameters locally);
-//   - the fault-injecting upstream (upstream.mjs) behind dev/world.mjs's internet Worker;
+//   - the fault-injecting upstream (upstream.mjs), an HTTP server behind dev/world.mjs's
+//     internet Worker;
 //   - the Tail Worker, handing every log line to Node as it is tailed (it keeps none, so a long
 //     run does not grow a list inside the workerd whose memory is measured).
 // Requests go from Node over HTTP to workerd (the global fetch: any number in flight).
 import { bundleBindings, generateKeys, isDecision } from "../e2e/harness.mjs";
 import { startWorld } from "../../dev/world.mjs";
-import { faultyUpstream } from "./upstream.mjs";
+import { startUpstream } from "./upstream.mjs";
 import { memory, resetPeak, workerdPids } from "./measure.mjs";
 
 /** Hosts of tests/e2e/policy.toml by what its policy does with them. */
@@ -20,7 +21,19 @@ export const HOSTS = { pass: "public.example.com", block: "malicious.com", injec
 
 const ROUTER = `
 // Node's requests: x-target is the URL to fetch, x-customer the number of the customer whose
-// outbound binding (C0, C1, ...) fetches it. GET /__wasm reports the outbound Worker's Wasm memory.
+// outbound binding (C0, C1, ...) fetches it. With x-consume, the router is the caller that reads
+// the body (workerd's HTTP server ends a response whose body failed as if it were complete, so
+// Node could not tell): it answers { status, bytes, error } of what it read.
+// GET /__wasm reports the outbound Worker's Wasm memory.
+async function consume(response) {
+  let bytes = 0;
+  try {
+    for await (const chunk of response.body ?? []) bytes += chunk.byteLength;
+    return { status: response.status, bytes, error: null };
+  } catch (e) {
+    return { status: response.status, bytes, error: String(e.message ?? e) };
+  }
+}
 export default {
   async fetch(request, env) {
     if (new URL(request.url).pathname === "/__wasm") return Response.json(await env.DIAG.wasmBytes());
@@ -30,7 +43,8 @@ export default {
     const init = { method: request.method, redirect: "manual" };
     if (request.method !== "GET" && request.method !== "HEAD") init.body = request.body;
     try {
-      return await outbound.fetch(target, init);
+      const response = await outbound.fetch(target, init);
+      return request.headers.has("x-consume") ? Response.json(await consume(response)) : response;
     } catch (e) {
       return new Response("fetch threw: " + e.message, { status: 599 });
     }
@@ -41,23 +55,26 @@ export default {
  * Starts the world. `customers`: how many (c0, c1, ..., each tagged "production");
  * `bindings`: more settings of the outbound Worker (e.g. EGRESS_UPSTREAM_TIMEOUT_MS); `bundle`:
  * as tests/e2e/harness.mjs's (then EGRESS_POLICY_KV is miniflare's KV namespace, `kv`);
- * `inspect(request)`: sees every request reaching the upstream first (its headers: the token);
+ * `inspect(request)`: sees every request reaching the upstream first (upstream.mjs);
  * `onOutput(stream, text)`: sees workerd's stdout and stderr (dev/world.mjs); `onTail(event)`:
  * sees every tailed event (every line, exceptions) after `log` counted it.
  * Returns:
- * - `request(target, { customer, method, body, signal })`: a fetch of `target` by that customer,
- *   resolving to the Response the caller gets;
+ * - `request(target, { customer, method, body, signal, consume })`: a fetch of `target` by that
+ *   customer, resolving to the Response the caller gets; with `consume`, the router reads the
+ *   body inside workerd and the Response is JSON `{ status, bytes, error }` of that read;
  * - `log`: what was tailed so far: `decisions` (count), `ids` (Set of decision ids), `lines`
  *   (every decision line, unless `keepLines` is false; each also goes to `onDecision(line)`),
  *   `checkpoints`, `other` (event lines), `exceptions`;
- *   `waitForDecisions(n, timeoutMs)` resolves when n decisions were tailed (or the time is up);
+ *   `waitForDecisions(n, timeoutMs)` resolves when n decisions were tailed (or the time is up),
+ *   `linesUnder(prefix, n, timeoutMs)` to the kept lines whose path starts with `prefix` once
+ *   there are n (or the time is up);
  * - `pid`, `memory()` (workerd's `{ rss, hwm }`), `resetPeak()`, `wasm()` (`{ instances, bytes }`);
  * - `upstream` (upstream.mjs), `keys` (tests/e2e/harness.mjs `generateKeys`: the secrets bound
  *   and the keys verifying their tokens), `kv`, `dispose()`.
  */
 export async function startReliabilityWorld({ customers = 1, bindings = {}, bundle, keepLines = true, onDecision = () => {}, inspect, onOutput, onTail = () => {} } = {}) {
   const keys = generateKeys();
-  const upstream = faultyUpstream();
+  const upstream = await startUpstream({ inspect });
   const log = { decisions: 0, ids: new Set(), lines: [], checkpoints: 0, other: 0, exceptions: [] };
   const serviceBindings = { DIAG: { name: "outbound", entrypoint: "Diagnostics" } };
   for (let i = 0; i < customers; i++) {
@@ -72,7 +89,7 @@ export async function startReliabilityWorld({ customers = 1, bindings = {}, bund
       bindings: { ...keys.secrets, EGRESS_IDENTITY_FROM_PROPS: "true", ...(bundle ? bundleBindings(bundle) : {}), ...bindings },
       kv: Boolean(bundle),
     }],
-    upstream: inspect ? (request) => { inspect(request); return upstream.handle(request); } : upstream.handle,
+    upstream: upstream.address,
     onOutput,
     onEvent(event) {
       for (const { message } of event.logs) {
@@ -92,8 +109,9 @@ export async function startReliabilityWorld({ customers = 1, bindings = {}, bund
   const pid = workerdPids().find((p) => !before.has(p));
   if (!pid) throw new Error("the world's workerd process was not found among this process's children");
 
-  function request(target, { customer = 0, method = "GET", body, signal } = {}) {
-    const init = { method, headers: { "x-target": target, "x-customer": String(customer) }, signal };
+  function request(target, { customer = 0, method = "GET", body, signal, consume } = {}) {
+    const headers = { "x-target": target, "x-customer": String(customer), ...(consume ? { "x-consume": "1" } : {}) };
+    const init = { method, headers, signal };
     if (body !== undefined) {
       init.body = body;
       if (body instanceof ReadableStream) init.duplex = "half";
@@ -107,11 +125,22 @@ export async function startReliabilityWorld({ customers = 1, bindings = {}, bund
     return log.decisions;
   }
 
+  /** The kept decision lines whose path starts with `prefix`, once there are `n` (or time is up). */
+  async function linesUnder(prefix, n, timeoutMs = 10_000) {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const lines = log.lines.filter((l) => l.path.startsWith(prefix));
+      if (lines.length >= n || Date.now() > deadline) return lines;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
   return {
     url: world.url,
     request,
     log,
     waitForDecisions,
+    linesUnder,
     pid,
     memory: () => memory(pid),
     resetPeak: () => resetPeak(pid),
@@ -122,6 +151,7 @@ export async function startReliabilityWorld({ customers = 1, bindings = {}, bund
     async dispose() {
       upstream.release();
       await world.dispose();
+      await upstream.close();
     },
   };
 }
