@@ -2,17 +2,21 @@
 // the wrong kind (an EC key), 1 MiB of random text, or encrypted (PKCS#8 encrypted PEM) fails
 // closed (502, nothing forwarded) with exactly one decision line, and no fragment of the
 // secret appears in the response (body, headers), any tailed log line or exception, or
-// anything workerd prints; 1,000 requests with a malformed key add under 2 ms at p99 to
-// requests that work (a pass, and a block, also answered locally), measured in the same run.
+// anything workerd prints; 1,000 requests with a malformed key (200 in make test's subset)
+// add under 2 ms at p99 to passed requests, and under 0.5 ms of workerd CPU to blocked ones
+// (also answered locally), all measured in the same run.
 import assert from "node:assert/strict";
 import { generateKeyPairSync, randomBytes, randomUUID } from "node:crypto";
 import { test } from "node:test";
-import { leakedFragment, quantile, record, summary } from "./measure.mjs";
+import { FULL, cpuNs, leakedFragment, quantile, record, summary } from "./measure.mjs";
 import { HOSTS, startReliabilityWorld } from "./world.mjs";
 
 const RSA_HOST = HOSTS.inject120; // rs256.api.test: credential jwt-rs256, secret E2E_RS256_KEY
-const LATENCY_REQUESTS = 1000;
+const LATENCY_REQUESTS = FULL ? 1000 : 200;
+const LATENCY_BATCH = 100;
 const ADDED_P99_MS = 2;
+/** The CPU a malformed key may add to a request answered locally anyway. */
+const ADDED_CPU_MS = 0.5;
 
 const pkcs8 = (pair, options = {}) => pair.privateKey.export({ type: "pkcs8", format: "pem", ...options });
 
@@ -76,24 +80,36 @@ test(`${LATENCY_REQUESTS} requests with a malformed RSA key: p99 added latency u
   try {
     const kinds = { bad: [RSA_HOST, 502], pass: [HOSTS.pass, 200], block: [HOSTS.block, 403] };
     const times = { bad: [], pass: [], block: [] };
-    const once = async (kind) => {
+    const cpu = { bad: 0, pass: 0, block: 0 };
+    /** `n` requests of `kind` one after another: their latencies, and workerd's CPU for them. */
+    const batch = async (kind, n, keep = true) => {
       const [host, want] = kinds[kind];
-      const t0 = performance.now();
-      const res = await world.request(`https://${host}/latency/${randomUUID()}`);
-      await res.arrayBuffer();
-      assert.equal(res.status, want, kind);
-      return performance.now() - t0;
+      const cpu0 = cpuNs(world.pid);
+      for (let i = 0; i < n; i++) {
+        const t0 = performance.now();
+        const res = await world.request(`https://${host}/latency/${randomUUID()}`);
+        await res.arrayBuffer();
+        if (keep) times[kind].push(performance.now() - t0);
+        assert.equal(res.status, want, kind);
+      }
+      if (keep) cpu[kind] += cpuNs(world.pid) - cpu0;
     };
-    for (let i = 0; i < 50; i++) for (const kind of Object.keys(kinds)) await once(kind); // warm-up
-    // Interleaved, so the shared machine's noise falls on every kind alike.
-    for (let i = 0; i < LATENCY_REQUESTS; i++) for (const kind of Object.keys(kinds)) times[kind].push(await once(kind));
+    for (const kind of Object.keys(kinds)) await batch(kind, 50, false); // warm-up
+    // Batches of the kinds in turn, so the shared machine's noise falls on every kind alike.
+    for (let done = 0; done < LATENCY_REQUESTS; done += LATENCY_BATCH) {
+      for (const kind of Object.keys(kinds)) await batch(kind, LATENCY_BATCH);
+    }
     const p99 = (kind) => quantile(times[kind], 0.99);
-    const figures = Object.fromEntries(Object.keys(kinds).map((k) => [k, summary(times[k])]));
-    figures.added_p99_over_pass = Math.round((p99("bad") - p99("pass")) * 100) / 100;
-    figures.added_p99_over_block = Math.round((p99("bad") - p99("block")) * 100) / 100;
-    record("malformed-key latency (ms)", figures);
-    assert.ok(p99("bad") - p99("pass") < ADDED_P99_MS, `over the pass baseline: ${JSON.stringify(figures)}`);
-    assert.ok(p99("bad") - p99("block") < ADDED_P99_MS, `over the block baseline: ${JSON.stringify(figures)}`);
+    const cpuMs = (kind) => cpu[kind] / 1e6 / times[kind].length;
+    const r = (x) => Math.round(x * 1000) / 1000;
+    const figures = Object.fromEntries(Object.keys(kinds).map((k) => [k, { ...summary(times[k]), cpuMs: r(cpuMs(k)) }]));
+    figures.addedP99OverPass = r(p99("bad") - p99("pass"));
+    figures.addedCpuOverBlock = r(cpuMs("bad") - cpuMs("block"));
+    record("malformed RSA key: latency and workerd CPU per request (ms)", figures);
+    assert.ok(p99("bad") - p99("pass") < ADDED_P99_MS, `p99 over the pass baseline: ${JSON.stringify(figures)}`);
+    // The p99 of a local answer against another is the machine's noise on a shared machine; the
+    // work a malformed key adds is read from workerd's CPU time instead, which noise leaves be.
+    assert.ok(cpuMs("bad") - cpuMs("block") < ADDED_CPU_MS, `CPU over a block (also answered locally): ${JSON.stringify(figures)}`);
   } finally {
     await world.dispose();
   }
