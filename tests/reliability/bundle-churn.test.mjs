@@ -74,8 +74,8 @@ test(`${SWAPS} swaps of a ${NAMES}-name bundle under ${RATE} requests/s`, async 
     const blocked = i % 2 === 0;
     const res = await world.request(`https://${blocked ? `x.${LISTED}` : HOSTS.pass}/churn/${run}/${i}`);
     await res.arrayBuffer();
-    return { want: blocked ? 403 : 200, status: res.status };
-  }, () => {}, { signal: stop.signal });
+    return { i, want: blocked ? 403 : 200, status: res.status };
+  }, () => {}, undefined, stop.signal);
 
   const swaps = [];
   try {
@@ -90,7 +90,7 @@ test(`${SWAPS} swaps of a ${NAMES}-name bundle under ${RATE} requests/s`, async 
   } finally {
     stop.abort();
   }
-  const results = await load;
+  const { results, late, seconds } = await load;
 
   const bundleBytes = bundle.length;
   const peak = (list) => Math.max(...list.map((s) => s.peakRss));
@@ -103,9 +103,10 @@ test(`${SWAPS} swaps of a ${NAMES}-name bundle under ${RATE} requests/s`, async 
   const count = new Map();
   for (const l of lines) count.set(l.path, (count.get(l.path) ?? 0) + 1);
   const failed = results.filter((r) => r.error || r.status !== r.want);
-  const missing = results.map((_, i) => `/churn/${run}/${i}`).filter((p) => count.get(p) !== 1);
+  const missing = results.map((_, i) => `/churn/${run}/${i}`).filter((p) => count.get(p) !== 1); // every i started has a result
   record("bundle churn", {
-    names: NAMES, swaps: SWAPS, rate: RATE, requests: results.length, failed: failed.length, missingLines: missing.length,
+    names: NAMES, swaps: SWAPS, rate: RATE, achievedRate: +(results.length / seconds).toFixed(1), lateStarts: late,
+    requests: results.length, failed: failed.length, missingLines: missing.length,
     bundleMiB: mib(bundleBytes), wasmMaxMiB: mib(wasmMax), wasmToBundle: +(wasmMax / bundleBytes).toFixed(2),
     wasmBoundMiB: mib(3 * bundleBytes + 16 * MiB), peakRssFirstMiB: mib(firstPeak), peakRssLastMiB: mib(lastPeak), compared: COMPARED,
     takeUpMs: summary(swaps.map((s) => s.ms)), latency: summary(results.map((r) => r.ms)),

@@ -2,7 +2,7 @@
 // reliability harness: `Diagnostics.wasmBytes()`, the size of the Worker's Wasm memory in this
 // isolate. Reached only through a service binding the harness's router holds, so nothing is
 // added to what a deployed Worker answers (wrangler.toml's main is worker.mjs, not this file).
-import { memories } from "./wasm-memory.mjs";
+import { wasm } from "./wasm-memory.mjs";
 import { WorkerEntrypoint } from "cloudflare:workers";
 import entry from "../../worker.mjs";
 
@@ -10,6 +10,6 @@ export default entry;
 
 export class Diagnostics extends WorkerEntrypoint {
   wasmBytes() {
-    return { instances: memories.length, bytes: memories.reduce((sum, m) => sum + m.buffer.byteLength, 0) };
+    return { instances: wasm.instances, bytes: wasm.memory?.buffer.byteLength ?? null };
   }
 }

@@ -2,8 +2,8 @@
 // not a hang), the request has one decision line, and the next 100 requests succeed. Requests
 // whose upstream never answers (200 at once; 20 in make test's subset): each is answered 504
 // at the upstream timeout with its one line, while healthy requests beside them keep their p50
-// within 20% of the same requests without them (interleaved rounds of the one run, so the
-// shared machine's load falls on both alike).
+// within 20% of the same requests without them (windows with and without hung requests
+// alternate in the one run, so the shared machine's load falls on both alike).
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, test } from "node:test";
@@ -11,11 +11,13 @@ import { FULL, drive, quantile, record, summary } from "./measure.mjs";
 import { CHUNK } from "./upstream.mjs";
 import { HOSTS, startReliabilityWorld } from "./world.mjs";
 
-const TIMEOUT_MS = 6000;
+// Long enough for all hung requests to arrive on a loaded machine before the window with them.
+const TIMEOUT_MS = FULL ? 15_000 : 6000;
 const HUNG = FULL ? 200 : 20;
-const ROUNDS = FULL ? 6 : 2;
-const HEALTHY_PER_PHASE = FULL ? 300 : 150;
+const CYCLES = FULL ? 8 : 4;
+const WINDOW_MS = 2500;
 const HEALTHY_IN_FLIGHT = 4;
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 let world;
 before(async () => {
@@ -57,49 +59,59 @@ test("a body broken after 64 KiB: a stream error for the caller, not a hang; one
 });
 
 test(`${HUNG} hung upstream requests time out (504, one line each) while healthy requests keep their p50`, async () => {
-  const without = [];
-  const withHung = [];
-  const phases = [];
-  let hungDone = 0;
+  // Healthy requests run all along (HEALTHY_IN_FLIGHT at a time); cycles alternate a quiet
+  // window and a window while HUNG requests are held at the upstream. A healthy request counts
+  // for the window it started and ended in (none that straddles a change, none while the hung
+  // ones arrive or are answered), so both samples come from the same minutes of the same run.
+  const samples = { without: [], with: [] };
+  let phase = "settling";
+  let epoch = 0;
+  const setPhase = (p) => { phase = p; epoch++; };
+  let stop = false;
+  const lanes = Array.from({ length: HEALTHY_IN_FLIGHT }, async () => {
+    while (!stop) {
+      const [p, e, t0] = [phase, epoch, performance.now()];
+      const { status } = await ok(`/healthy/${randomUUID()}`);
+      assert.equal(status, 200, "healthy requests succeed");
+      if (p !== "settling" && e === epoch) samples[p].push(performance.now() - t0);
+    }
+  });
+  const cycles = [];
   const run = randomUUID();
-  for (let round = 0; round < ROUNDS; round++) {
-    // ABBA order: with, then without, alternating which comes first.
-    const order = round % 2 === 0 ? ["without", "with"] : ["with", "without"];
-    for (const phase of order) {
-      if (phase === "without") {
-        const r = await drive(HEALTHY_PER_PHASE, HEALTHY_IN_FLIGHT, () => ok(`/healthy/${randomUUID()}`));
-        assert.ok(r.every((x) => x.status === 200), "healthy requests succeed");
-        without.push(...r.map((x) => x.ms));
-        continue;
-      }
+  try {
+    for (let cycle = 0; cycle < CYCLES; cycle++) {
+      setPhase("without");
+      await sleep(WINDOW_MS);
+      setPhase("settling");
       const heldBefore = world.upstream.hanging;
-      const prefix = `/hang/${run}-${round}-`;
+      const prefix = `/hang/${run}-${cycle}-`;
       const t0 = performance.now();
       const hung = Array.from({ length: HUNG }, (_, i) => world.request(`https://${HOSTS.pass}${prefix}${i}`)
         .then(async (res) => ({ status: res.status, body: await res.text(), ms: performance.now() - t0 })));
-      // Measure only once every hung request is held open at the upstream.
-      const deadline = Date.now() + TIMEOUT_MS / 2;
-      while (world.upstream.hanging < heldBefore + HUNG && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      while (world.upstream.hanging < heldBefore + HUNG && performance.now() - t0 < TIMEOUT_MS - WINDOW_MS - 1000) await sleep(10);
       assert.equal(world.upstream.hanging - heldBefore, HUNG, `all ${HUNG} hung requests reached the upstream`);
-      const r = await drive(HEALTHY_PER_PHASE, HEALTHY_IN_FLIGHT, () => ok(`/healthy/${randomUUID()}`));
-      const healthyEnd = performance.now() - t0;
-      assert.ok(r.every((x) => x.status === 200), "healthy requests succeed beside hung ones");
-      withHung.push(...r.map((x) => x.ms));
+      const arrivedMs = performance.now() - t0;
+      setPhase("with");
+      await sleep(Math.min(WINDOW_MS, TIMEOUT_MS - arrivedMs - 500));
+      setPhase("settling");
       const answers = await Promise.all(hung);
-      phases.push({ healthyEndMs: Math.round(healthyEnd), firstTimeoutMs: Math.round(Math.min(...answers.map((a) => a.ms))) });
-      assert.ok(healthyEnd < TIMEOUT_MS, "the healthy requests ran while every hung one was still held");
+      const lines = await world.linesUnder(prefix, HUNG);
+      world.upstream.release();
+      cycles.push({ arrivedMs: Math.round(arrivedMs), answeredMs: [Math.round(Math.min(...answers.map((a) => a.ms))), Math.round(Math.max(...answers.map((a) => a.ms)))], lines: lines.length });
       assert.deepEqual([...new Set(answers.map((a) => a.status))], [504], "every hung request is answered 504");
       assert.ok(answers.every((a) => a.ms < TIMEOUT_MS + 5000), "each within the timeout plus 5 s");
-      const lines = await world.linesUnder(prefix, HUNG);
       assert.equal(lines.length, HUNG, `one line per hung request (${lines.length})`);
       assert.ok(lines.every((l) => l.error === "upstream_timeout" && l.status === null), "each logged as the timeout");
-      hungDone += HUNG;
-      world.upstream.release();
+      await sleep(200);
     }
+  } finally {
+    stop = true;
+    await Promise.all(lanes);
   }
-  const a = summary(without);
-  const b = summary(withHung);
-  const ratio = quantile(withHung, 0.5) / quantile(without, 0.5);
-  record("hung-upstreams", { hung: HUNG, rounds: ROUNDS, timeoutMs: TIMEOUT_MS, hungAnswered: hungDone, healthyWithout: a, healthyWith: b, p50Ratio: +ratio.toFixed(3), phases });
+  const a = summary(samples.without);
+  const b = summary(samples.with);
+  const ratio = quantile(samples.with, 0.5) / quantile(samples.without, 0.5);
+  record("hung-upstreams", { hung: HUNG, cycles: CYCLES, timeoutMs: TIMEOUT_MS, healthyInFlight: HEALTHY_IN_FLIGHT, healthyWithout: a, healthyWith: b, p50Ratio: +ratio.toFixed(3), cycleFigures: cycles });
+  assert.ok(b.n >= 50 && a.n >= 50, `enough healthy requests in each window (${a.n} without, ${b.n} with)`);
   assert.ok(ratio <= 1.2, `healthy p50 with hung requests is ${ratio.toFixed(2)}x the p50 without (bound 1.2x)`);
 });

@@ -129,19 +129,28 @@ export async function drive(n, inFlight, one) {
 
 /**
  * Starts `one(i)` at `perSecond` for `seconds` (not waiting for earlier ones: an open loop, as
- * real callers are), or until `signal` aborts; `tick(elapsedMs)` runs about once a second.
- * Resolves when all have ended.
+ * real callers are), but never more than `maxInFlight` at once: past that a start waits, and
+ * counts as late, so an overloaded machine shows as a rate below the target rather than as an
+ * ever-growing queue; it stops starting after `seconds` either way, or once `signal` aborts.
+ * `tick(elapsedMs)` runs about once a second. Resolves when all have ended
+ * to `{ results, late, seconds }` (each result `{ ...what one returned, ms }` or `{ error, ms }`).
  */
-export async function pace(perSecond, seconds, one, tick = () => {}, { signal } = {}) {
+export async function pace(perSecond, seconds, one, tick = () => {}, maxInFlight = 256, signal = undefined) {
   const t0 = performance.now();
   const running = new Set();
   const results = [];
   let lastTick = 0;
+  let late = 0;
   const total = Math.round(perSecond * seconds);
-  for (let i = 0; i < total && !signal?.aborted; i++) {
+  // Ends on time whatever was sent: a machine that cannot keep the rate sends fewer.
+  for (let i = 0; i < total && performance.now() - t0 < seconds * 1000 && !signal?.aborted; i++) {
     const due = t0 + (i * 1000) / perSecond;
     const wait = due - performance.now();
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    if (running.size >= maxInFlight) {
+      late++;
+      while (running.size >= maxInFlight) await Promise.race(running);
+    }
     const started = performance.now();
     const call = Promise.resolve().then(() => one(i)).then(
       (r) => results.push({ ...r, ms: performance.now() - started }),
@@ -154,7 +163,7 @@ export async function pace(perSecond, seconds, one, tick = () => {}, { signal } 
     }
   }
   await Promise.all([...running]);
-  return results;
+  return { results, late, seconds: (performance.now() - t0) / 1000 };
 }
 
 /** Whether this is the whole run (`make reliability`: RELIABILITY=full) or `make test`'s subset. */

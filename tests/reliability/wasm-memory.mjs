@@ -1,10 +1,12 @@
-// Imported before the Worker's build by entry.mjs (so it runs first): keeps every Wasm Memory
-// the build instantiates, so the harness can read its size without the Worker itself exposing
-// anything. Test-only: the deployed Worker runs worker.mjs, which never imports this.
-export const memories = [];
+// Imported before the Worker's build by entry.mjs (so it runs first): keeps the Memory of the
+// Wasm instance the build made last (wasm-bindgen makes a new one after a panic), so the harness
+// can read its size without the Worker itself exposing anything. Test-only: the deployed
+// Worker runs worker.mjs, which never imports this.
+export const wasm = { instances: 0, memory: null };
 
 const keep = (instance) => {
-  for (const value of Object.values(instance.exports)) if (value instanceof WebAssembly.Memory) memories.push(value);
+  wasm.instances++;
+  wasm.memory = Object.values(instance.exports).find((v) => v instanceof WebAssembly.Memory) ?? null;
   return instance;
 };
 const Instance = WebAssembly.Instance;

@@ -52,7 +52,8 @@ export default {
 };`;
 
 /**
- * Starts the world. `customers`: how many (c0, c1, ..., each tagged "production");
+ * Starts the world. `customers`: how many (c0, c1, ..., each tagged "production"); `from`: a JS
+ * outbound Worker to run instead of build/ (a baseline);
  * `bindings`: more settings of the outbound Worker (e.g. EGRESS_UPSTREAM_TIMEOUT_MS); `bundle`:
  * as tests/e2e/harness.mjs's (then EGRESS_POLICY_KV is miniflare's KV namespace, `kv`);
  * `inspect(request)`: sees every request reaching the upstream first (upstream.mjs);
@@ -72,11 +73,13 @@ export default {
  * - `upstream` (upstream.mjs), `keys` (tests/e2e/harness.mjs `generateKeys`: the secrets bound
  *   and the keys verifying their tokens), `kv`, `dispose()`.
  */
-export async function startReliabilityWorld({ customers = 1, bindings = {}, bundle, keepLines = true, onDecision = () => {}, inspect, onOutput, onTail = () => {} } = {}) {
+export async function startReliabilityWorld({ customers = 1, bindings = {}, bundle, keepLines = true, onDecision = () => {}, from, inspect, onOutput, onTail = () => {} } = {}) {
   const keys = generateKeys();
   const upstream = await startUpstream({ inspect });
   const log = { decisions: 0, ids: new Set(), lines: [], checkpoints: 0, other: 0, exceptions: [] };
-  const serviceBindings = { DIAG: { name: "outbound", entrypoint: "Diagnostics" } };
+  // `from`: another outbound Worker as a JS module (bench/floor-outbound.js: what workerd and
+  // the harness cost without this Worker); it has no Wasm memory to report.
+  const serviceBindings = from ? {} : { DIAG: { name: "outbound", entrypoint: "Diagnostics" } };
   for (let i = 0; i < customers; i++) {
     serviceBindings[`C${i}`] = { name: "outbound", props: { customer_name: `c${i}`, customer_tags: ["production"] } };
   }
@@ -85,7 +88,7 @@ export async function startReliabilityWorld({ customers = 1, bindings = {}, bund
     workers: [{ name: "router", modules: true, script: ROUTER, serviceBindings }],
     outbound: [{
       name: "outbound",
-      wrap: ["tests/reliability/entry.mjs", "tests/reliability/wasm-memory.mjs"],
+      ...(from ? { from } : { wrap: ["tests/reliability/entry.mjs", "tests/reliability/wasm-memory.mjs"] }),
       bindings: { ...keys.secrets, EGRESS_IDENTITY_FROM_PROPS: "true", ...(bundle ? bundleBindings(bundle) : {}), ...bindings },
       kv: Boolean(bundle),
     }],
@@ -110,7 +113,9 @@ export async function startReliabilityWorld({ customers = 1, bindings = {}, bund
   if (!pid) throw new Error("the world's workerd process was not found among this process's children");
 
   function request(target, { customer = 0, method = "GET", body, signal, consume } = {}) {
-    const headers = { "x-target": target, "x-customer": String(customer), ...(consume ? { "x-consume": "1" } : {}) };
+    // A connection per request: a pooled one that workerd closes as it is reused fails the
+    // request before it reaches any Worker (ECONNRESET), a fault of the harness, not of the Worker.
+    const headers = { "x-target": target, "x-customer": String(customer), connection: "close", ...(consume ? { "x-consume": "1" } : {}) };
     const init = { method, headers, signal };
     if (body !== undefined) {
       init.body = body;
@@ -144,7 +149,7 @@ export async function startReliabilityWorld({ customers = 1, bindings = {}, bund
     pid,
     memory: () => memory(pid),
     resetPeak: () => resetPeak(pid),
-    wasm: async () => (await fetch(new URL("/__wasm", world.url))).json(),
+    wasm: async () => (from ? { instances: 0, bytes: null } : (await fetch(new URL("/__wasm", world.url))).json()),
     upstream,
     keys,
     kv: world.kv,
