@@ -1,27 +1,32 @@
-// The tokens that reached the upstream, for the reliability checks that mint (mint-cost,
-// customers): each request's credential header kept by path, verified afterwards as the e2e
-// harness's upstream verifies (tests/e2e/harness.mjs `verifyArrival`, JWT_HOSTS).
+// The tokens that reach the upstream, for the reliability checks that mint (mint-cost,
+// customers): each request's token verified as it arrives (a long run may outlive a token),
+// as the e2e harness's upstream verifies (tests/e2e/harness.mjs `verifyArrival`, JWT_HOSTS).
 import { JWT_HOSTS, verifyArrival } from "../e2e/harness.mjs";
 
 /**
- * `inspect` for startReliabilityWorld; `paths()` every path seen; `verify(path, keys, extra)` resolves to the verified
- * payload of the token that went with `path` (or throws); `extra` adds hosts to JWT_HOSTS.
+ * `inspect` for startReliabilityWorld (set `keys`, the verifying keys by secret name, before the
+ * first request); `paths()` the paths that carried a token; `verify(path)` resolves to the
+ * verified payload of the token that came with `path` (or throws). `extraHosts` adds hosts to
+ * JWT_HOSTS.
  */
-export function tokenLog() {
+export function tokenLog(extraHosts = {}) {
+  const hosts = { ...JWT_HOSTS, ...extraHosts };
   const byPath = new Map();
-  return {
+  const log = {
+    keys: null,
     inspect(req) {
       const url = new URL(req.url, `http://${req.headers.host}`);
-      byPath.set(url.pathname, { host: url.hostname, headers: req.headers });
+      const spec = hosts[url.hostname];
+      if (spec) byPath.set(url.pathname, verifyArrival({ headers: req.headers }, url.hostname, spec, log.keys));
     },
     paths: () => byPath.keys(),
-    async verify(path, keys, extra = {}) {
-      const arrival = byPath.get(path);
-      if (!arrival) throw new Error(`${path}: nothing reached the upstream`);
-      const spec = { ...JWT_HOSTS, ...extra }[arrival.host];
-      const result = await verifyArrival(arrival, arrival.host, spec, keys);
+    async verify(path) {
+      const verified = byPath.get(path);
+      if (!verified) throw new Error(`${path}: no token reached the upstream`);
+      const result = await verified;
       if (!result.ok) throw new Error(`${path}: ${result.error}`);
       return result.payload;
     },
   };
+  return log;
 }
