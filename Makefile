@@ -126,7 +126,7 @@ e2e: $(NODE_STAMP) $(E2E_OLDER_DIR)/index_bg.wasm ## build the Worker with tests
 RELIABILITY_RUN := $(NODE) --test --test-concurrency=1 --test-reporter=spec
 
 .PHONY: reliability-subset reliability soak
-reliability-subset: $(NODE_STAMP) ## make test's part of the reliability checks: 32 MiB bodies, a broken body, 20 hung upstreams, 1,000 requests 200 in flight; five bad keys, 1,000 customers, 3 swaps of a 100,000-name bundle (about 4 minutes)
+reliability-subset: $(NODE_STAMP) ## make test's part of the reliability checks: 32 MiB bodies, a broken body, 20 hung upstreams, 1,000 requests 200 in flight; five bad keys, 200 malformed-key requests, mint CPU (batches of 50), 1,000 customers, 3 swaps of a 100,000-name bundle
 	@$(MAKE) build EGRESS_POLICY=$(E2E_POLICY) EGRESS_POLICY_SERIAL=$(E2E_SERIAL)
 	$(CARGO) build --quiet --bin egress-policy
 	$(RELIABILITY_RUN) tests/reliability/*.test.mjs
