@@ -68,6 +68,20 @@ const TAIL_WORKER = `
 // none (make dev prints them as they happen; a world that runs for long, as make dev or the
 // soak of tests/reliability, must not grow a list inside workerd).
 const events = [];
+// Node's side can be slow to accept under load (the reliability checks): a failed post is tried
+// again, so no event is lost on the way.
+async function post(sink, body) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const res = await sink.fetch("http://sink.local/", { method: "POST", body });
+      if (res.ok) return;
+      if (attempt >= 5) throw new Error("sink answered " + res.status);
+    } catch (e) {
+      if (attempt >= 5) throw e;
+    }
+    await new Promise((r) => setTimeout(r, 50 * 2 ** attempt));
+  }
+}
 export default {
   async tail(batch, env) {
     const out = batch.map((e) => ({
@@ -80,7 +94,7 @@ export default {
       exceptions: e.exceptions.map((x) => x.name + ": " + x.message),
     }));
     if (!env.SINK) events.push(...out);
-    else if (out.length) await env.SINK.fetch("http://sink.local/", { method: "POST", body: JSON.stringify(out) });
+    else if (out.length) await post(env.SINK, JSON.stringify(out));
   },
   fetch() {
     return Response.json(events);

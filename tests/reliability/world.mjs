@@ -53,7 +53,9 @@ export default {
 
 /**
  * Starts the world. `customers`: how many (c0, c1, ..., each tagged "production"); `from`: a JS
- * outbound Worker to run instead of build/ (a baseline);
+ * outbound Worker to run instead of build/ (a baseline); `instant`: no upstream server, every
+ * host answers 200 at once inside workerd (dev/world.mjs's default), so a load test measures
+ * workerd and the Worker rather than this Node process playing the upstream too;
  * `bindings`: more settings of the outbound Worker (e.g. EGRESS_UPSTREAM_TIMEOUT_MS); `bundle`:
  * as tests/e2e/harness.mjs's (then EGRESS_POLICY_KV is miniflare's KV namespace, `kv`);
  * `inspect(request)`: sees every request reaching the upstream first (upstream.mjs);
@@ -63,20 +65,21 @@ export default {
  * - `request(target, { customer, method, body, signal, consume })`: a fetch of `target` by that
  *   customer, resolving to the Response the caller gets; with `consume`, the router reads the
  *   body inside workerd and the Response is JSON `{ status, bytes, error }` of that read;
- * - `log`: what was tailed so far: `decisions` (count), `ids` (Set of decision ids), `lines`
+ * - `log`: what was tailed so far: `events` (tail events: one per invocation of the outbound
+ *   Worker) and their `outcomes` (counts), `decisions` (count), `ids` (Set of decision ids), `lines`
  *   (every decision line, unless `keepLines` is false; each also goes to `onDecision(line)`),
  *   `checkpoints`, `other` (event lines), `exceptions`;
  *   `waitForDecisions(n, timeoutMs)` resolves when n decisions were tailed (or the time is up),
  *   `linesUnder(prefix, n, timeoutMs)` to the kept lines whose path starts with `prefix` once
  *   there are n (or the time is up);
  * - `pid`, `memory()` (workerd's `{ rss, hwm }`), `resetPeak()`, `wasm()` (`{ instances, bytes }`);
- * - `upstream` (upstream.mjs), `keys` (tests/e2e/harness.mjs `generateKeys`: the secrets bound
- *   and the keys verifying their tokens), `kv`, `dispose()`.
+ * - `upstream` (upstream.mjs; null when `instant`), `keys` (tests/e2e/harness.mjs `generateKeys`:
+ *   the secrets bound and the keys verifying their tokens), `kv`, `dispose()`.
  */
-export async function startReliabilityWorld({ customers = 1, bindings = {}, bundle, keepLines = true, onDecision = () => {}, from, inspect, onOutput, onTail = () => {} } = {}) {
+export async function startReliabilityWorld({ customers = 1, bindings = {}, bundle, keepLines = true, onDecision = () => {}, from, instant = false, inspect, onOutput, onTail = () => {} } = {}) {
   const keys = generateKeys();
-  const upstream = await startUpstream({ inspect });
-  const log = { decisions: 0, ids: new Set(), lines: [], checkpoints: 0, other: 0, exceptions: [] };
+  const upstream = instant ? null : await startUpstream({ inspect });
+  const log = { events: 0, outcomes: {}, decisions: 0, ids: new Set(), lines: [], checkpoints: 0, other: 0, exceptions: [] };
   // `from`: another outbound Worker as a JS module (bench/floor-outbound.js: what workerd and
   // the harness cost without this Worker); it has no Wasm memory to report.
   const serviceBindings = from ? {} : { DIAG: { name: "outbound", entrypoint: "Diagnostics" } };
@@ -92,9 +95,11 @@ export async function startReliabilityWorld({ customers = 1, bindings = {}, bund
       bindings: { ...keys.secrets, EGRESS_IDENTITY_FROM_PROPS: "true", ...(bundle ? bundleBindings(bundle) : {}), ...bindings },
       kv: Boolean(bundle),
     }],
-    upstream: upstream.address,
+    upstream: upstream?.address,
     onOutput,
     onEvent(event) {
+      log.events++;
+      log.outcomes[event.outcome] = (log.outcomes[event.outcome] ?? 0) + 1;
       for (const { message } of event.logs) {
         const line = message[0];
         if (isDecision(line)) {
@@ -154,9 +159,9 @@ export async function startReliabilityWorld({ customers = 1, bindings = {}, bund
     keys,
     kv: world.kv,
     async dispose() {
-      upstream.release();
+      upstream?.release();
       await world.dispose();
-      await upstream.close();
+      await upstream?.close();
     },
   };
 }
