@@ -126,12 +126,14 @@ e2e: $(NODE_STAMP) $(E2E_OLDER_DIR)/index_bg.wasm ## build the Worker with tests
 RELIABILITY_RUN := $(NODE) --test --test-concurrency=1 --test-reporter=spec
 
 .PHONY: reliability-subset reliability soak
-reliability-subset: $(NODE_STAMP) ## make test's part of the reliability checks: 32 MiB bodies, a broken body, 20 hung upstreams, 1,000 requests 200 in flight (about 2 minutes)
+reliability-subset: $(NODE_STAMP) ## make test's part of the reliability checks: 32 MiB bodies, a broken body, 20 hung upstreams, 1,000 requests 200 in flight; five bad keys, 200 malformed-key requests, mint CPU (batches of 50), 1,000 customers, 3 swaps of a 100,000-name bundle
 	@$(MAKE) build EGRESS_POLICY=$(E2E_POLICY) EGRESS_POLICY_SERIAL=$(E2E_SERIAL)
+	$(CARGO) build --quiet --bin egress-policy
 	$(RELIABILITY_RUN) tests/reliability/*.test.mjs
 
-reliability: $(NODE_STAMP) ## the whole reliability checks: 256/128 MiB bodies, upstream faults, 200 hung, 10,000 requests 2,000 in flight (nice -n 5)
+reliability: $(NODE_STAMP) ## the whole reliability checks: 256/128 MiB bodies, upstream faults, 200 hung, 10,000 requests 2,000 in flight; bad keys, mint CPU, 10,000 customers, 30 swaps of a 1,000,000-name bundle (nice -n 5)
 	@$(MAKE) build EGRESS_POLICY=$(E2E_POLICY) EGRESS_POLICY_SERIAL=$(E2E_SERIAL)
+	$(CARGO) build --quiet --bin egress-policy
 	RELIABILITY=full nice -n 5 $(RELIABILITY_RUN) tests/reliability/*.test.mjs
 
 soak: $(NODE_STAMP) ## 30 minutes at 100 requests/s, 1,000 customers, a bundle every 5 minutes: lines = requests, RSS slope (SOAK_MINUTES=n)

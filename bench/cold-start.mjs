@@ -27,7 +27,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
 import { startWorld } from "../dev/world.mjs";
-import { caller, configurations, quantile } from "./workload.mjs";
+import { caller, configurations, feedName, quantile } from "./workload.mjs";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 9);
@@ -39,17 +39,6 @@ const { configs: all } = configurations(process.argv.slice(2),
 // The request: a pass to a host that is not on the block list (the common case), or `?url=`.
 const PASS = ["https://pass.example.org/x"];
 const FEED = Number(process.env.BENCH_FEED ?? 0);
-const FEED_TLDS = ["com", "net", "org", "info", "xyz", "ru", "top", "io"];
-/** The `i`-th name of the generated feed: pseudo-random labels, as real feeds' names are (a
- *  counter-like series would compress into almost nothing and flatter the measurement). */
-function feedName(i) {
-  let h = Math.imul(i + 1, 0x9e3779b1) >>> 0;
-  h = Math.imul(h ^ (h >>> 15), 0x85ebca6b) >>> 0;
-  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35) >>> 0;
-  h = (h ^ (h >>> 16)) >>> 0;
-  const label = `${h.toString(36)}${(i * 7 + 3).toString(36)}`;
-  return `${h % 4 === 0 ? `cdn${h % 7}.` : ""}${label}.${FEED_TLDS[(h >>> 8) % FEED_TLDS.length]}`;
-}
 const FEED_PROBE = `https://${feedName(0)}/x`;
 
 /** A signed bundle of a policy blocking a generated list of `n` names, and its public key. */

@@ -20,6 +20,20 @@ export function blockedDomains(n) {
   return Array.from({ length: n }, (_, i) => `threat-${i.toString(36)}-x${(i * 7919) % 10007}.net`);
 }
 
+const FEED_TLDS = ["com", "net", "org", "info", "xyz", "ru", "top", "io"];
+/** The `i`-th name of a generated threat feed (bench/cold-start.mjs, tests/reliability):
+ *  pseudo-random labels, as real feeds' names are (a counter-like series would compress into
+ *  almost nothing and flatter the measurement); 8 to 16 characters, a quarter under a `cdnN.`
+ *  subdomain, eight TLDs. */
+export function feedName(i) {
+  let h = Math.imul(i + 1, 0x9e3779b1) >>> 0;
+  h = Math.imul(h ^ (h >>> 15), 0x85ebca6b) >>> 0;
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35) >>> 0;
+  h = (h ^ (h >>> 16)) >>> 0;
+  const label = `${h.toString(36)}${(i * 7 + 3).toString(36)}`;
+  return `${h % 4 === 0 ? `cdn${h % 7}.` : ""}${label}.${FEED_TLDS[(h >>> 8) % FEED_TLDS.length]}`;
+}
+
 // BENCH_MIX=pass:80,block:10,inject:10 (the default) sets the mix, to see where time goes
 // (BENCH_MIX=inject:1: inject requests only).
 export const MIX = Object.fromEntries((process.env.BENCH_MIX ?? "pass:80,block:10,inject:10").split(",").map((kv) => {

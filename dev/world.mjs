@@ -177,7 +177,8 @@ export function workerModules(from, wrap = []) {
  *   the Tail Worker then keeps none, so `events()` resolves to nothing.
  * - `port`, `host`, `inspectorPort`: for miniflare (port 0 or absent: any free port).
  * stdout of workerd (every console.log) is dropped unless WORLD_VERBOSE is set; stderr (runtime
- * errors, panics) is passed through.
+ * errors, panics) is passed through. `onOutput(stream, text)` (stream "stdout" or "stderr")
+ * sees all of both as well (the reliability tests look for leaked secrets in them).
  * Returns `{ mf, url, worker(name), events(), points(), kv, dispose }`; `events()` resolves to
  * every event tailed so far; `points()` to every data point written to EGRESS_METRICS so far
  * (`{ writer, indexes, blobs, doubles }`, `writer` the outbound Worker's name); `kv` (when any outbound Worker
@@ -185,7 +186,7 @@ export function workerModules(from, wrap = []) {
  * hang, reject }`, or per key in `faults.keys[key]`: what the next reads do) and `reads` (every
  * read as `{ key, bytes }`).
  */
-export async function startWorld({ outbound = [], users = [], workers = [], upstream, kv, onEvent, port, host, inspectorPort } = {}) {
+export async function startWorld({ outbound = [], users = [], workers = [], upstream, kv, onEvent, onOutput, port, host, inspectorPort } = {}) {
   const hung = [];
   const tailed = outbound.some((o) => o.tail !== false);
   const measured = outbound.some((o) => o.metrics);
@@ -229,6 +230,10 @@ export async function startWorld({ outbound = [], users = [], workers = [], upst
     handleRuntimeStdio(stdout, stderr) {
       if (process.env.WORLD_VERBOSE) stdout.on("data", (d) => process.stdout.write(d)); else stdout.resume();
       stderr.on("data", (d) => process.stderr.write(d));
+      if (onOutput) {
+        stdout.on("data", (d) => onOutput("stdout", String(d)));
+        stderr.on("data", (d) => onOutput("stderr", String(d)));
+      }
     },
     workers: all,
   });

@@ -39,11 +39,13 @@ let made = 0;
 /**
  * The e2e policy with `edit` applied to its text (and an emergency block of `block`), bundled by
  * the CLI for `environment`, signed with `key`, with `serial`, or (`after`: a bundle's file) a
- * serial the CLI chooses above that bundle's. Returns its bytes, head, revision and file.
+ * serial the CLI chooses above that bundle's; `files` (path -> text) are written beside the
+ * policy first (list files it names). Returns its bytes, head, revision and file.
  */
-export function makeBundle({ block, serial, after, key, environment = BUNDLE_ENVIRONMENT, edit = (t) => t }) {
+export function makeBundle({ block, serial, after, key, environment = BUNDLE_ENVIRONMENT, edit = (t) => t, files = {} }) {
   const name = `e2e-bundle-${serial}`;
   const file = `${name}-${++made}`;
+  for (const [relative, text] of Object.entries(files)) writeFileSync(path.join(dir, relative), text);
   const text = edit(readFileSync(POLICY_PATH, "utf8"))
     .replace('name = "e2e"', `name = "${name}"`) +
     (block ? `\n[[rules]]\nid = "emergency-${serial}"\naction = "block"\nhosts = ["${block}"]\nreason = "emergency"\n` : "");
@@ -75,6 +77,14 @@ export function resign(bytes, key, damage) {
   createHash("sha256").update(payload).digest().copy(out, ENVELOPE + ARTEFACT_HEADER - 32);
   const signature = sign(null, out.subarray(0, SIGNED), createPrivateKey(readFileSync(key.pem)));
   signature.copy(out, out.length - 64);
+  return out;
+}
+
+/** The same bundle with another serial (the artefact header's, offset 14), signed again. */
+export function reserial(bytes, key, serial) {
+  const out = Buffer.from(bytes);
+  out.writeBigUInt64LE(BigInt(serial), ENVELOPE + 14);
+  sign(null, out.subarray(0, SIGNED), createPrivateKey(readFileSync(key.pem))).copy(out, out.length - 64);
   return out;
 }
 

@@ -173,9 +173,10 @@ export default {
  *   location), called as customer `NAME` (with acme's parameters); `bindings` add to or
  *   override its settings, `workerDir` runs another build, `metrics` binds EGRESS_METRICS;
  * - `points()`: the data points written to EGRESS_METRICS (dev/world.mjs);
- * - upstream paths `/hang/...` never answer until the world is disposed.
+ * - upstream paths `/hang/...` never answer until the world is disposed;
+ * - `onOutput(stream, text)`: sees workerd's stdout and stderr (dev/world.mjs).
  */
-export async function startWorld({ upstream, bundle, instances = {} } = {}) {
+export async function startWorld({ upstream, bundle, instances = {}, onOutput } = {}) {
   const keys = generateKeys();
   const arrivals = [];
   const hung = [];
@@ -214,6 +215,7 @@ export async function startWorld({ upstream, bundle, instances = {} } = {}) {
   const user = (name, outbound) => ({ name: `user-${name}`, script: USER_WORKER, outbound });
   const world = await startWorkerd({
     upstream: internet,
+    onOutput,
     kv: bundle ? "faulty" : undefined,
     users: [
       ...Object.entries(CUSTOMERS).map(([name, props]) => user(name, { name: "outbound", props })),
@@ -312,7 +314,8 @@ export function bundleBindings({ publicKey, environment = BUNDLE_ENVIRONMENT, re
   return out;
 }
 
-async function verifyArrival(arrival, host, spec, verifyKeys) {
+/** Verifies the token an arrival carries as `spec` (a JWT_HOSTS entry) says, with `verifyKeys`. */
+export async function verifyArrival(arrival, host, spec, verifyKeys) {
   const raw = arrival.headers[spec.header];
   const result = { header: spec.header, raw: raw ?? null };
   if (raw === undefined) return { ...result, ok: false, error: "no credential header" };

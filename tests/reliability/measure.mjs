@@ -1,7 +1,8 @@
-// What the reliability checks measure: workerd's memory (VmRSS, VmHWM from /proc), latency
-// percentiles, and the drivers that send requests (N with K in flight; or at a steady rate).
+// What the reliability checks measure: workerd's memory (VmRSS, VmHWM from /proc) and CPU time,
+// latency percentiles, leaked fragments of a secret, and the drivers that send requests (N with
+// K in flight; or at a steady rate).
 import { execFileSync } from "node:child_process";
-import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { ROOT } from "../../dev/world.mjs";
 
@@ -50,6 +51,35 @@ export function sampleRss(pid, everyMs = 100) {
       return { max: Math.max(...samples.map((s) => s.rss)), samples };
     },
   };
+}
+
+/**
+ * CPU time of every thread of a process so far, in nanoseconds: schedstat's, whose resolution
+ * is the nanosecond (stat's utime and stime count 10 ms ticks).
+ */
+export function cpuNs(pid) {
+  let total = 0;
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      total += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, "utf8").split(" ")[0]);
+    } catch {
+      // a thread that ended meanwhile
+    }
+  }
+  return total;
+}
+
+/**
+ * The first `width`-character piece of `secret` found in any of `texts`, or null. The texts'
+ * pieces are hashed (they are small), then the secret is slid over them: linear in both.
+ */
+export function leakedFragment(secret, texts, width = 12) {
+  const pieces = new Set();
+  for (const text of texts) for (let i = 0; i + width <= text.length; i++) pieces.add(text.slice(i, i + width));
+  for (let i = 0; i + width <= secret.length; i++) {
+    if (pieces.has(secret.slice(i, i + width))) return secret.slice(i, i + width);
+  }
+  return null;
 }
 
 /** The `q` quantile (0..1) of numbers, nearest rank. */
@@ -101,11 +131,11 @@ export async function drive(n, inFlight, one) {
  * Starts `one(i)` at `perSecond` for `seconds` (not waiting for earlier ones: an open loop, as
  * real callers are), but never more than `maxInFlight` at once: past that a start waits, and
  * counts as late, so an overloaded machine shows as a rate below the target rather than as an
- * ever-growing queue; it stops starting after `seconds` either way. `tick(elapsedMs)` runs about
- * once a second. Resolves when all have ended
+ * ever-growing queue; it stops starting after `seconds` either way, or once `signal` aborts.
+ * `tick(elapsedMs)` runs about once a second. Resolves when all have ended
  * to `{ results, late, seconds }` (each result `{ ...what one returned, ms }` or `{ error, ms }`).
  */
-export async function pace(perSecond, seconds, one, tick = () => {}, maxInFlight = 256) {
+export async function pace(perSecond, seconds, one, tick = () => {}, maxInFlight = 256, signal = undefined) {
   const t0 = performance.now();
   const running = new Set();
   const results = [];
@@ -113,7 +143,7 @@ export async function pace(perSecond, seconds, one, tick = () => {}, maxInFlight
   let late = 0;
   const total = Math.round(perSecond * seconds);
   // Ends on time whatever was sent: a machine that cannot keep the rate sends fewer.
-  for (let i = 0; i < total && performance.now() - t0 < seconds * 1000; i++) {
+  for (let i = 0; i < total && performance.now() - t0 < seconds * 1000 && !signal?.aborted; i++) {
     const due = t0 + (i * 1000) / perSecond;
     const wait = due - performance.now();
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));

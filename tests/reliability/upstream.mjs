@@ -65,16 +65,18 @@ async function writeChunks(res, total) {
 }
 
 /**
- * Starts an upstream. Returns `{ address, sent, arrived, hanging, release(), close() }`:
+ * Starts an upstream; `inspect(req)` (Node's IncomingMessage) sees each request first (the
+ * tokens it carries: tests/reliability/tokens.mjs). Returns `{ address, sent, arrived, hanging, release(), close() }`:
  * `address` (`127.0.0.1:port`) is dev/world.mjs's `upstream`; `sent` maps an ID to the SHA-256
  * of the body sent under it; `arrived[kind]` counts requests per kind; `hanging` the requests
  * held open now; `release()` answers every held one (503).
  */
-export async function startUpstream() {
+export async function startUpstream({ inspect } = {}) {
   const sent = new Map();
   const arrived = {};
   const held = [];
   const server = createServer(async (req, res) => {
+    inspect?.(req);
     const url = new URL(req.url, "http://upstream");
     const [, kind = "", arg, id = arg] = url.pathname.split("/");
     arrived[kind] = (arrived[kind] ?? 0) + 1;

@@ -58,7 +58,10 @@ export default {
  * host answers 200 at once inside workerd (dev/world.mjs's default), so a load test measures
  * workerd and the Worker rather than this Node process playing the upstream too;
  * `bindings`: more settings of the outbound Worker (e.g. EGRESS_UPSTREAM_TIMEOUT_MS); `bundle`:
- * as tests/e2e/harness.mjs's (then EGRESS_POLICY_KV is miniflare's KV namespace, `kv`).
+ * as tests/e2e/harness.mjs's (then EGRESS_POLICY_KV is miniflare's KV namespace, `kv`);
+ * `inspect(request)`: sees every request reaching the upstream first (upstream.mjs);
+ * `onOutput(stream, text)`: sees workerd's stdout and stderr (dev/world.mjs); `onTail(event)`:
+ * sees every tailed event (every line, exceptions) after `log` counted it.
  * Returns:
  * - `request(target, { customer, method, body, signal, consume })`: a fetch of `target` by that
  *   customer, resolving to the Response the caller gets; with `consume`, the router reads the
@@ -71,11 +74,12 @@ export default {
  *   `linesUnder(prefix, n, timeoutMs)` to the kept lines whose path starts with `prefix` once
  *   there are n (or the time is up);
  * - `pid`, `memory()` (workerd's `{ rss, hwm }`), `resetPeak()`, `wasm()` (`{ instances, bytes }`);
- * - `upstream` (upstream.mjs; null when `instant`), `kv`, `dispose()`.
+ * - `upstream` (upstream.mjs; null when `instant`), `keys` (tests/e2e/harness.mjs `generateKeys`:
+ *   the secrets bound and the keys verifying their tokens), `kv`, `dispose()`.
  */
-export async function startReliabilityWorld({ customers = 1, bindings = {}, bundle, keepLines = true, onDecision = () => {}, from, instant = false } = {}) {
+export async function startReliabilityWorld({ customers = 1, bindings = {}, bundle, keepLines = true, onDecision = () => {}, from, instant = false, inspect, onOutput, onTail = () => {} } = {}) {
   const keys = generateKeys();
-  const upstream = instant ? null : await startUpstream();
+  const upstream = instant ? null : await startUpstream({ inspect });
   const log = { events: 0, outcomes: {}, decisions: 0, ids: new Set(), lines: [], checkpoints: 0, other: 0, exceptions: [] };
   // `from`: another outbound Worker as a JS module (bench/floor-outbound.js: what workerd and
   // the harness cost without this Worker); it has no Wasm memory to report.
@@ -93,6 +97,7 @@ export async function startReliabilityWorld({ customers = 1, bindings = {}, bund
       kv: Boolean(bundle),
     }],
     upstream: upstream?.address,
+    onOutput,
     onEvent(event) {
       log.events++;
       log.outcomes[event.outcome] = (log.outcomes[event.outcome] ?? 0) + 1;
@@ -107,6 +112,7 @@ export async function startReliabilityWorld({ customers = 1, bindings = {}, bund
         else log.other++;
       }
       log.exceptions.push(...event.exceptions);
+      onTail(event);
     },
   });
   const pid = workerdPids().find((p) => !before.has(p));
@@ -151,6 +157,7 @@ export async function startReliabilityWorld({ customers = 1, bindings = {}, bund
     resetPeak: () => resetPeak(pid),
     wasm: async () => (from ? { instances: 0, bytes: null } : (await fetch(new URL("/__wasm", world.url))).json()),
     upstream,
+    keys,
     kv: world.kv,
     async dispose() {
       upstream?.release();
