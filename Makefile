@@ -80,8 +80,9 @@ test: deps fmt-check clippy cargo-test policy-test build-rejects e2e reliability
 fmt-check: toolchain ## cargo fmt --check
 	$(CARGO) fmt --all -- --check
 
-clippy: toolchain ## clippy, warnings are errors
+clippy: toolchain ## clippy, warnings are errors: the workspace natively, and the Worker (src/, wasm32 only)
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	EGRESS_POLICY_SERIAL=1 $(CARGO) clippy --target wasm32-unknown-unknown -p egress-policy-worker -- -D warnings
 
 cargo-test: toolchain ## native unit and integration tests
 	$(CARGO) test --workspace

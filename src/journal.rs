@@ -83,10 +83,10 @@ pub fn next_key_problem(env: &Env, reason: &str, active: &egress_policy_engine::
             active,
         };
         let mut line = EventLine::new("settings", now_ms(), &body);
-        journal.chain.seal(&mut line, |l| &mut l.trail);
-        write(&line);
-        let point = metrics::event("settings", Some(status), None, None, active, &line.trail);
-        record(env, &point);
+        journal.seal_and_write(&mut line, |l| &mut l.trail);
+        record(env, || {
+            metrics::event("settings", Some(status), None, None, active, &line.trail)
+        });
     });
 }
 
