@@ -13,7 +13,6 @@ mod error;
 mod explain;
 mod fmt;
 mod list_reader;
-mod logs;
 mod policy_source;
 mod policy_tests;
 mod source_position;
@@ -22,6 +21,7 @@ use std::io::ErrorKind;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use egress_policy_cli::logs;
 
 pub use error::CliError;
 

@@ -26,8 +26,6 @@ pub mod diagnostic;
 mod diagnostic_code;
 pub mod domain_list;
 pub mod fields;
-#[doc(hidden)]
-pub mod fuzzing;
 pub mod header_names;
 pub mod host_pattern;
 pub mod identity;

@@ -154,13 +154,23 @@ fn read_one(
     report: &mut ReadReport,
     visit: &mut dyn FnMut(&Location, DecisionLog),
 ) -> InputSummary {
+    read_input(name, input::open(name), report, visit)
+}
+
+/// Reads one input, opened (or not) as `name`, into `report`.
+pub(crate) fn read_input(
+    name: &str,
+    opened: std::io::Result<Box<dyn std::io::BufRead + '_>>,
+    report: &mut ReadReport,
+    visit: &mut dyn FnMut(&Location, DecisionLog),
+) -> InputSummary {
     let mut summary = InputSummary {
         file: name.to_string(),
         lines: 0,
         decisions: 0,
         error: None,
     };
-    let mut reader = match input::open(name) {
+    let mut reader = match opened {
         Ok(reader) => reader,
         Err(e) => {
             summary.error = Some(format!("cannot open: {e}"));
