@@ -8,12 +8,14 @@
 
 pub mod artifact;
 pub mod bundle;
+pub mod log_reader;
 pub mod policy;
 
 /// Every target: its name (the directory of its corpus) and its property.
-pub const TARGETS: [(&str, fn(&[u8])); 4] = [
+pub const TARGETS: [(&str, fn(&[u8])); 5] = [
     ("parse_compile", policy::parse_compile),
     ("decide", policy::decide),
     ("bundle", bundle::open_bundle),
     ("artifact", artifact::load_artifact),
+    ("log_reader", log_reader::read_logs),
 ];

@@ -66,6 +66,11 @@ fn artifact_seeds_hold() {
     replay("artifact");
 }
 
+#[test]
+fn log_reader_seeds_hold() {
+    replay("log_reader");
+}
+
 /// Every target has a corpus replayed here and a fuzz binary, and nothing else does.
 #[test]
 fn every_target_is_replayed() {
