@@ -11,8 +11,11 @@ pub mod bundle;
 pub mod log_reader;
 pub mod policy;
 
+/// A property: panics when `data` breaks it.
+pub type Property = fn(data: &[u8]);
+
 /// Every target: its name (the directory of its corpus) and its property.
-pub const TARGETS: [(&str, fn(&[u8])); 5] = [
+pub const TARGETS: [(&str, Property); 5] = [
     ("parse_compile", policy::parse_compile),
     ("decide", policy::decide),
     ("bundle", bundle::open_bundle),
