@@ -36,6 +36,7 @@ help: ## list the targets
 	@echo "Variables: EGRESS_POLICY=path (policy embedded by build/dev; default policy/policy.toml),"
 	@echo "           CAPTURE_LOGS=path (e2e: append every captured decision log line as JSON lines),"
 	@echo "           WORLD_VERBOSE=1 (dev, e2e, bench: show workerd's stdout, every console.log)"
+	@echo "           FUZZ_SECONDS=N (fuzz: seconds per target, default 20)"
 
 # ---------------------------------------------------------------- installs
 
@@ -196,15 +197,23 @@ $(BENCH_DIR)/worker-%/index_bg.wasm: $(BENCH_DIR)/policy-%.toml $(WORKER_SOURCES
 
 # ---------------------------------------------------------------- fuzzing (not part of make test)
 
+# Each target of fuzz/ starts from its committed seeds (fuzz/corpus/TARGET, read only) and
+# writes what it finds to target/fuzz-corpus/TARGET. No single allocation may exceed
+# FUZZ_MALLOC_MB: the readers keep memory bounded whatever the input. `make test` replays the
+# committed seeds on stable (crates/cli/tests/fuzz_corpus.rs).
+FUZZ_SECONDS ?= 20
+FUZZ_MALLOC_MB ?= 64
+
 .PHONY: fuzz
-fuzz: ## each fuzz target of fuzz/ for 20 s (nightly + cargo-fuzz, installed when missing)
-	@[ -d fuzz ] || { echo "no fuzz/ directory yet (branch engine)" >&2; exit 1; }
+fuzz: ## every fuzz target of fuzz/ for FUZZ_SECONDS (default 20) each (nightly + cargo-fuzz, installed when missing)
 	@rustup toolchain install nightly --profile minimal >/dev/null 2>&1 || rustup toolchain install nightly --profile minimal
 	@$(CARGO) +nightly fuzz --version >/dev/null 2>&1 || $(CARGO) install cargo-fuzz --version 0.13.2 --locked
 	@targets="$$($(CARGO) +nightly fuzz list)"; [ -n "$$targets" ] || { echo "no fuzz targets found" >&2; exit 1; }; \
 	for t in $$targets; do \
 		echo "== fuzz $$t"; \
-		$(CARGO) +nightly fuzz run "$$t" -- -max_total_time=20; \
+		mkdir -p target/fuzz-corpus/$$t; \
+		$(CARGO) +nightly fuzz run "$$t" $(abspath target/fuzz-corpus)/$$t $(abspath fuzz/corpus)/$$t -- \
+			-max_total_time=$(FUZZ_SECONDS) -malloc_limit_mb=$(FUZZ_MALLOC_MB); \
 	done
 
 .PHONY: clean

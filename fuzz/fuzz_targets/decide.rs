@@ -2,4 +2,4 @@
 //! fast path must agree with the WHATWG parser, and the fast matcher with the reference.
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| egress_policy_engine::fuzzing::decide(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| egress_policy_fuzz::policy::decide(data));

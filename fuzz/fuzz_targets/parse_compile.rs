@@ -2,4 +2,4 @@
 //! round-trip through its artefact.
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| egress_policy_engine::fuzzing::parse_compile(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| egress_policy_fuzz::policy::parse_compile(data));

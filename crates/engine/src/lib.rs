@@ -26,9 +26,6 @@ pub mod diagnostic;
 mod diagnostic_code;
 mod domain_list;
 pub mod fields;
-#[cfg(feature = "testing")]
-#[doc(hidden)]
-pub mod fuzzing;
 pub mod header_names;
 pub mod host_pattern;
 pub mod identity;

@@ -21,6 +21,11 @@ pub fn open(name: &str) -> io::Result<Box<dyn BufRead>> {
     } else {
         Box::new(File::open(name)?)
     };
+    decompressing(raw)
+}
+
+/// `raw`, decompressed when it is gzip.
+pub fn decompressing<'a>(raw: Box<dyn Read + 'a>) -> io::Result<Box<dyn BufRead + 'a>> {
     let mut reader = BufReader::with_capacity(64 * 1024, raw);
     let is_gzip = reader.fill_buf()?.starts_with(&GZIP_MAGIC);
     if is_gzip {

@@ -17,7 +17,7 @@ use serde::Serialize;
 
 use record::Item;
 use record::problem;
-use verify::{Integrity, Verifier};
+pub use verify::{Integrity, Verifier};
 
 /// Example locations kept per problem kind; the counts are always exact.
 pub const MAX_EXAMPLES: usize = 10;
@@ -165,11 +165,22 @@ fn read_one(
     verifier: &mut Verifier,
     visit: &mut dyn FnMut(&Location, DecisionLog),
 ) -> InputSummary {
+    read_input(name, input::open(name), report, verifier, visit)
+}
+
+/// Reads one input, opened (or not) as `name`, into `report`.
+pub(crate) fn read_input(
+    name: &str,
+    opened: std::io::Result<Box<dyn std::io::BufRead + '_>>,
+    report: &mut ReadReport,
+    verifier: &mut Verifier,
+    visit: &mut dyn FnMut(&Location, DecisionLog),
+) -> InputSummary {
     let mut summary = InputSummary {
         file: name.to_string(),
         ..InputSummary::default()
     };
-    let mut reader = match input::open(name) {
+    let mut reader = match opened {
         Ok(reader) => reader,
         Err(e) => {
             summary.error = Some(format!("cannot open: {e}"));

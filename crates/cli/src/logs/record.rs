@@ -172,10 +172,20 @@ fn decision(line: Value) -> Item {
     }
     match DecisionLog::deserialize(&line) {
         Ok(log) => Item::Decision(Box::new((log, line))),
-        Err(e) => problem(
-            problem::INVALID_DECISION,
-            format!("not a v{LOG_SCHEMA_VERSION} decision line: {e}"),
-        ),
+        Err(e) => {
+            // serde quotes the offending value (`unknown variant `...``), however long; only
+            // a missing field, named by the schema, is said as serde says it.
+            let e = e.to_string();
+            let why = if e.starts_with("missing field") {
+                e.as_str()
+            } else {
+                "a field has the wrong type or value"
+            };
+            problem(
+                problem::INVALID_DECISION,
+                format!("not a v{LOG_SCHEMA_VERSION} decision line: {why}"),
+            )
+        }
     }
 }
 

@@ -1,12 +1,11 @@
-//! Entry points for the fuzz targets in `fuzz/` (one line each there). Each panics only when
-//! an engine invariant breaks, which is what the fuzzer looks for.
+//! Policy text and request URLs: `parse_compile` and `decide`.
 
 use std::sync::OnceLock;
 
-use crate::compile::compile;
-use crate::policy::CompiledPolicy;
-use crate::reference::ReferenceDecider;
-use crate::request::Request;
+use egress_policy_engine::artifact::Artifact;
+use egress_policy_engine::canonical::{canonicalise, canonicalise_whatwg};
+use egress_policy_engine::reference::ReferenceDecider;
+use egress_policy_engine::{CompiledPolicy, Request, compile};
 
 /// Parses and compiles arbitrary text; a compiled policy must round-trip through its artefact.
 pub fn parse_compile(data: &[u8]) {
@@ -17,7 +16,7 @@ pub fn parse_compile(data: &[u8]) {
         return;
     };
     let bytes = compiled.policy.to_artifact();
-    let loaded = CompiledPolicy::load(crate::artifact::Artifact::Bytes(&bytes));
+    let loaded = CompiledPolicy::load(Artifact::Bytes(&bytes));
     assert!(
         loaded.is_ok_and(|p| p.model() == compiled.policy.model()),
         "artefact does not round-trip"
@@ -60,19 +59,10 @@ audience = "a"
 ttl = 60
 "#;
 
-/// Canonicalises and decides an arbitrary URL (the input's first byte picks the method and
-/// customer) with the fast matcher, traced and not, and the reference; they must agree.
-pub fn decide(data: &[u8]) {
-    static POLICY: OnceLock<Option<CompiledPolicy>> = OnceLock::new();
-    let policy = POLICY.get_or_init(|| compile("fuzz.toml", FUZZ_POLICY).ok().map(|c| c.policy));
-    assert!(policy.is_some(), "the fuzz policy does not compile");
-    let Some(policy) = policy else { return };
-    let (selector, rest) = data.split_first().unwrap_or((&0, &[]));
-    let Ok(url) = std::str::from_utf8(rest) else {
-        return;
-    };
-    let tags = [String::from("prod")];
-    let request = Request {
+/// The request a selector byte and a URL make: bit 0 picks the method, bit 1 the customer,
+/// bits 2 and 3 the tags.
+pub fn request<'a>(selector: u8, url: &'a str, tags: &'a [String]) -> Request<'a> {
+    Request {
         method: if selector & 1 == 0 { "GET" } else { "POST" },
         url,
         customer: if selector & 2 == 0 {
@@ -81,14 +71,30 @@ pub fn decide(data: &[u8]) {
             None
         },
         tags: match selector & 12 {
-            0 => Some(&tags),
+            0 => Some(tags),
             4 => Some(&[]),
             _ => None,
         },
+    }
+}
+
+/// Canonicalises and decides an arbitrary URL (the input's first byte picks the method and
+/// customer) with the fast matcher, traced and not, and the reference; they must agree.
+pub fn decide(data: &[u8]) {
+    static POLICY: OnceLock<Option<CompiledPolicy>> = OnceLock::new();
+    let policy = POLICY.get_or_init(|| compile("fuzz.toml", FUZZ_POLICY).ok().map(|c| c.policy));
+    let Some(policy) = policy else {
+        panic!("the fuzz policy does not compile");
     };
+    let (selector, rest) = data.split_first().unwrap_or((&0, &[]));
+    let Ok(url) = std::str::from_utf8(rest) else {
+        return;
+    };
+    let tags = [String::from("prod")];
+    let request = request(*selector, url, &tags);
     assert_eq!(
-        crate::canonical::canonicalise(url),
-        crate::canonical::canonicalise_whatwg(url),
+        canonicalise(url),
+        canonicalise_whatwg(url),
         "the plain-URL fast path disagrees with the WHATWG parser on {url:?}"
     );
     let fast = policy.decide(&request);
