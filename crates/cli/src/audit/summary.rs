@@ -177,11 +177,7 @@ impl Auditor {
 
     /// Global report mode has no report rule: the would-block reason names it.
     fn observe_report_rule(&mut self, log: &DecisionLog, host: &str) {
-        let key = match (&log.report_rule, &log.reason) {
-            (Some(rule), _) => rule.clone(),
-            (None, Some(reason)) => format!("(no rule: {reason})"),
-            (None, None) => "(no rule)".to_string(),
-        };
+        let key = rule_label(log.report_rule.as_ref(), log.reason.as_ref());
         let row = self.report_rules.entry(&key);
         row.rule = key;
         row.counts.add(log);
@@ -190,7 +186,7 @@ impl Auditor {
     }
 
     /// Freezes the aggregates together with what reading the inputs found.
-    pub fn finish(self, read: ReadReport) -> Summary {
+    pub fn finish(self, read: &ReadReport) -> Summary {
         let top = self.top;
         let notes = self.notes();
         let revisions = self.revisions.iter().map(|(_, r)| RevisionRow {
@@ -214,8 +210,8 @@ impl Auditor {
             last: last.text().to_owned(),
         });
         Summary {
-            integrity: read.integrity,
-            inputs: read.inputs,
+            integrity: read.integrity.clone(),
+            inputs: read.inputs.clone(),
             decisions: self.actions.total,
             time_range: span,
             actions: self.actions,
@@ -231,7 +227,7 @@ impl Auditor {
             upstream_errors: key_counts(&self.errors, usize::MAX),
             upstream_status: self.statuses,
             other_messages: read.other_messages,
-            problems: read.problems,
+            problems: read.problems.clone(),
             notes,
         }
     }
@@ -301,6 +297,15 @@ fn key_counts(map: &Capped<u64>, n: usize) -> Vec<KeyCount> {
     let mut rows = ranked(rows, |r| (Reverse(r.count), r.key.clone()));
     rows.truncate(n);
     rows
+}
+
+/// A rule's row key: the rule, else `(no rule: reason)`.
+pub fn rule_label(rule: Option<&String>, reason: Option<&String>) -> String {
+    match (rule, reason) {
+        (Some(rule), _) => rule.clone(),
+        (None, Some(reason)) => format!("(no rule: {reason})"),
+        (None, None) => "(no rule)".into(),
+    }
 }
 
 fn customer_label(log: &DecisionLog) -> &str {

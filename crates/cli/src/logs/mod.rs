@@ -130,9 +130,12 @@ pub struct ReadReport {
     pub integrity: Integrity,
 }
 
+/// What `audit` and `replay` do with each decision line read.
+pub type Visit<'a> = &'a mut dyn FnMut(&Location, DecisionLog);
+
 /// Prints `error: FILE: why` on stderr for each input that could not be read to its end;
 /// whether there was one.
-pub fn report_input_errors(inputs: &[InputSummary]) -> bool {
+fn report_input_errors(inputs: &[InputSummary]) -> bool {
     let failed = inputs
         .iter()
         .filter_map(|i| Some((&i.file, i.error.as_ref()?)));
@@ -144,11 +147,7 @@ pub fn report_input_errors(inputs: &[InputSummary]) -> bool {
 
 /// Streams every input, calling `visit` for each decision line in order (a redelivered line
 /// once), and verifies the log's chains with `key` ([`verify`]).
-pub fn read_all(
-    inputs: &[String],
-    key: Option<Vec<u8>>,
-    visit: &mut dyn FnMut(&Location, DecisionLog),
-) -> ReadReport {
+pub fn read_all(inputs: &[String], key: Option<Vec<u8>>, visit: Visit<'_>) -> ReadReport {
     let mut report = ReadReport::default();
     let mut verifier = Verifier::new(key);
     for name in inputs {
@@ -163,7 +162,7 @@ fn read_one(
     name: &str,
     report: &mut ReadReport,
     verifier: &mut Verifier,
-    visit: &mut dyn FnMut(&Location, DecisionLog),
+    visit: Visit<'_>,
 ) -> InputSummary {
     let mut summary = InputSummary {
         file: name.to_string(),
