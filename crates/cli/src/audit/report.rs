@@ -184,14 +184,10 @@ fn credentials(s: &Summary) -> Section {
 
 fn upstream(s: &Summary) -> Section {
     let errors = listed(&s.upstream_errors, false);
-    let errors = Some(errors)
-        .filter(|e| !e.is_empty())
-        .unwrap_or("none".into());
-    let status = counts(&s.upstream_status, false);
-    text(
-        "upstream",
-        vec![format!("status: {status}"), format!("errors: {errors}")],
-    )
+    let errors = (!errors.is_empty()).then_some(errors);
+    let status = format!("status: {}", counts(&s.upstream_status, false));
+    let errors = format!("errors: {}", errors.as_deref().unwrap_or("none"));
+    text("upstream", vec![status, errors])
 }
 
 fn malformed(s: &Summary) -> Section {
@@ -199,10 +195,9 @@ fn malformed(s: &Summary) -> Section {
     let kinds = p.by_kind.iter().map(|(kind, n)| format!("{kind}: {n}"));
     let versions = p.unknown_versions.iter();
     let versions = versions.map(|(v, n)| format!("unknown version v={v}: {n}"));
-    let lines = kinds
-        .chain(versions)
-        .chain(p.examples.iter().map(|e| e.text()));
-    text(&format!("malformed lines: {}", p.total), lines.collect())
+    let examples = p.examples.iter().map(|e| e.text());
+    let lines = kinds.chain(versions).chain(examples).collect();
+    text(&format!("malformed lines: {}", p.total), lines)
 }
 
 /// A section of lines only.
@@ -249,10 +244,8 @@ fn count_cells(c: &ActionCounts) -> [String; 6] {
 /// `a 1, b 2`, or `a (1), b (2)` when `br`.
 pub fn counts<K: Display, N: Display>(pairs: impl IntoIterator<Item = (K, N)>, br: bool) -> String {
     let (open, close) = if br { (" (", ")") } else { (" ", "") };
-    let pairs = pairs
-        .into_iter()
-        .map(|(k, n)| format!("{k}{open}{n}{close}"));
-    pairs.collect::<Vec<_>>().join(", ")
+    let pair = |(k, n): (K, N)| format!("{k}{open}{n}{close}");
+    pairs.into_iter().map(pair).collect::<Vec<_>>().join(", ")
 }
 
 /// [`counts`] of key counts.

@@ -245,10 +245,11 @@ impl Auditor {
     /// Per deciding rule, then per reason of the decisions no rule made, most first.
     fn rule_rows(&self) -> Vec<RuleRow> {
         let rules = entries(&self.rules).map(|(rule, counts)| (Some(rule), None, *counts));
+        let reason = |r: &String| (!r.is_empty()).then(|| r.clone());
         let ruleless = self
             .ruleless
             .iter()
-            .map(|(reason, counts)| (None, (!reason.is_empty()).then(|| reason.clone()), *counts));
+            .map(|(r, counts)| (None, reason(r), *counts));
         let rows = (rules.chain(ruleless)).map(|(rule, reason, counts)| RuleRow {
             rule,
             reason,
