@@ -96,12 +96,8 @@ impl ProblemTally {
         if kind == problem::UNKNOWN_VERSION {
             let versions = &mut self.unknown_versions;
             let full = versions.len() >= MAX_VERSIONS && !versions.contains_key(&detail);
-            let key = if full {
-                "other".to_owned()
-            } else {
-                detail.clone()
-            };
-            *versions.entry(key).or_insert(0) += 1;
+            let key = if full { "other" } else { &detail };
+            *versions.entry(key.to_owned()).or_insert(0) += 1;
             detail = format!("unknown schema version v={detail}");
         }
         if *count <= MAX_EXAMPLES as u64 {

@@ -287,11 +287,8 @@ fn check(iso: &mut Isolate, seq: u64, key: Option<&[u8]>, report: &mut Integrity
     let Some((line, at)) = slot.pending.take() else {
         return;
     };
-    let key = match line
-        .get("chain_alg")
-        .and_then(|a| ChainAlg::deserialize(a).ok())
-    {
-        Some(ChainAlg::HmacSha256) => key.map(Some).ok_or("no_key"),
+    let key = match line.get("chain_alg").map(ChainAlg::deserialize) {
+        Some(Ok(ChainAlg::HmacSha256)) => key.map(Some).ok_or("no_key"),
         _ if key.is_some() => Err("unkeyed"),
         _ => Ok(None),
     };
