@@ -147,44 +147,35 @@ pub fn read_all(inputs: &[String], key: Option<Vec<u8>>, visit: Visit<'_>) -> Re
     let mut report = ReadReport::default();
     let mut verifier = Verifier::new(key);
     for name in inputs {
-        let summary = read_one(name, &mut report, &mut verifier, visit);
+        let mut summary = InputSummary {
+            file: name.clone(),
+            ..InputSummary::default()
+        };
+        let read = read_one(&mut summary, &mut report, &mut verifier, visit);
+        summary.error = read.err();
         report.inputs.push(summary);
     }
     report.integrity = verifier.finish();
     report
 }
 
+/// Reads one input into `summary`; why it stopped early, if it did.
 fn read_one(
-    name: &str,
+    summary: &mut InputSummary,
     report: &mut ReadReport,
     verifier: &mut Verifier,
     visit: Visit<'_>,
-) -> InputSummary {
-    let mut summary = InputSummary {
-        file: name.to_string(),
-        ..InputSummary::default()
-    };
-    let mut reader = match input::open(name) {
-        Ok(reader) => reader,
-        Err(e) => {
-            summary.error = Some(format!("cannot open: {e}"));
-            return summary;
-        }
-    };
+) -> Result<(), String> {
+    let mut reader = input::open(&summary.file).map_err(|e| format!("cannot open: {e}"))?;
     let mut buf = Vec::new();
-    let (file, line) = (name.to_string(), 0);
+    let (file, line) = (summary.file.clone(), 0);
     let mut location = Location { file, line };
     loop {
-        let read = match input::read_line(&mut reader, &mut buf, input::MAX_LINE_BYTES) {
-            Ok(read) => read,
-            Err(e) => {
-                summary.error = Some(format!("read error after line {}: {e}", location.line));
-                break;
-            }
-        };
+        let read = input::read_line(&mut reader, &mut buf, input::MAX_LINE_BYTES);
+        let read = read.map_err(|e| format!("read error after line {}: {e}", location.line))?;
         location.line += 1;
         match read {
-            input::LineRead::Eof => break,
+            input::LineRead::Eof => return Ok(()),
             input::LineRead::TooLong => report.problems.record(
                 Some(&location),
                 problem::TOO_LONG,
@@ -220,5 +211,4 @@ fn read_one(
         }
         summary.lines = location.line;
     }
-    summary
 }
