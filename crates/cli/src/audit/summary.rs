@@ -147,9 +147,8 @@ impl Auditor {
         }
         if outcome == Outcome::Failed {
             let error = log.error.as_deref().unwrap_or("no_upstream_status");
-            *self
-                .failures
-                .entry(&format!("{} {error}", log.action.as_str())) += 1;
+            let key = format!("{} {error}", log.action.as_str());
+            *self.failures.entry(&key) += 1;
         }
         if let Some(error) = &log.error {
             *self.errors.entry(error) += 1;
@@ -205,6 +204,7 @@ impl Auditor {
             ..c.clone()
         });
         let (customers, rules) = (self.customer_rows(), self.rule_rows());
+        let by_injections = |c: &CredentialRow| (Reverse(c.injections), c.credential.clone());
         let span = (self.span.first.zip(self.span.last)).map(|(first, last)| TimeRange {
             first: first.text().to_owned(),
             last: last.text().to_owned(),
@@ -220,9 +220,7 @@ impl Auditor {
             rules,
             top_blocked_hosts: key_counts(&self.blocked_hosts, top),
             report_rules: ranked(report_rules, |r| (Reverse(r.counts.total), r.rule.clone())),
-            credentials: ranked(credentials, |c| {
-                (Reverse(c.injections), c.credential.clone())
-            }),
+            credentials: ranked(credentials, by_injections),
             failures: key_counts(&self.failures, usize::MAX),
             upstream_errors: key_counts(&self.errors, usize::MAX),
             upstream_status: self.statuses,
