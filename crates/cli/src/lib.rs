@@ -61,8 +61,16 @@ pub fn read_log_bytes(
 ) -> logs::ReadReport {
     let mut report = logs::ReadReport::default();
     let mut verifier = logs::Verifier::new(None);
-    let opened = logs::input::decompressing(Box::new(bytes));
-    let summary = logs::read_input("fuzz", opened, &mut report, &mut verifier, visit);
+    let mut summary = logs::InputSummary {
+        file: "fuzz".into(),
+        ..logs::InputSummary::default()
+    };
+    summary.error = logs::input::decompressing(Box::new(bytes))
+        .map_err(|e| format!("cannot open: {e}"))
+        .and_then(|reader| {
+            logs::read_input(&mut summary, reader, &mut report, &mut verifier, visit)
+        })
+        .err();
     report.inputs.push(summary);
     report.integrity = verifier.finish();
     report

@@ -13,8 +13,9 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use egress_policy_engine::Refusal::{self, InvalidHost, InvalidUrl, UserinfoInUrl};
 use egress_policy_engine::artifact::Artifact;
-use egress_policy_engine::{CompiledPolicy, DecisionLog, Refusal, Request};
+use egress_policy_engine::{CompiledPolicy, DecisionLog, Request};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -59,7 +60,7 @@ pub struct Skipped {
 
 /// Compiled policy revisions kept by `egress-policy bundle --archive DIR`, loaded on first
 /// use: `DIR/<policy sha256>.artifact`.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct Archive {
     dir: PathBuf,
     /// By sha256: the revision, or `None` when it is not archived or does not load.
@@ -73,8 +74,7 @@ impl Archive {
     pub fn new(dir: PathBuf) -> Archive {
         Archive {
             dir,
-            loaded: BTreeMap::new(),
-            unloadable: BTreeMap::new(),
+            ..Archive::default()
         }
     }
 
@@ -177,10 +177,8 @@ impl<'p> Replay<'p> {
         // The log line writes the same fields under the same names.
         let logged = serde_json::to_value(log).unwrap_or_default();
         let decided = Fields::decided(&decision, &request, policy).to_json();
-        let fields: Vec<&'static str> = FIELDS
-            .into_iter()
-            .filter(|f| logged.get(f) != decided.get(f))
-            .collect();
+        let differs = |f: &&str| logged.get(f) != decided.get(f);
+        let fields: Vec<&'static str> = FIELDS.split(' ').filter(differs).collect();
         if fields.is_empty() {
             return None;
         }
@@ -210,16 +208,10 @@ fn count(revision: &mut Skipped, log: &DecisionLog) -> Option<Mismatch> {
 
 /// The request URL from the line's canonical parts, or why it cannot be rebuilt.
 pub fn rebuild_url(log: &DecisionLog) -> Result<String, &'static str> {
-    if let Some(reason) = log.reason.as_deref() {
-        for refusal in [
-            Refusal::InvalidUrl,
-            Refusal::InvalidHost,
-            Refusal::UserinfoInUrl,
-        ] {
-            if log.rule.is_none() && reason == refusal.code() {
-                return Err(refusal.code());
-            }
-        }
+    let refused = |r: &&Refusal| log.rule.is_none() && log.reason.as_deref() == Some(r.code());
+    let refusals = [InvalidUrl, InvalidHost, UserinfoInUrl];
+    if let Some(r) = refusals.iter().find(refused) {
+        return Err(r.code());
     }
     let (Some(scheme), Some(host), Some(port), Some(path)) =
         (&log.scheme, &log.host, log.port, &log.path)
@@ -229,27 +221,13 @@ pub fn rebuild_url(log: &DecisionLog) -> Result<String, &'static str> {
     if !path.starts_with('/') || host.is_empty() {
         return Err("missing_url_fields");
     }
-    let mut url = format!("{scheme}://{host}:{port}{path}");
-    if let Some(query) = &log.query {
-        url.push('?');
-        url.push_str(query);
-    }
-    Ok(url)
+    let query: String = log.query.iter().flat_map(|q| ["?", q]).collect();
+    Ok(format!("{scheme}://{host}:{port}{path}{query}"))
 }
 
 /// Compared in this order; host, port and path check that canonicalising the logged request
 /// again changes nothing.
-const FIELDS: [&str; 9] = [
-    "action",
-    "rule",
-    "report_rule",
-    "would_block",
-    "credential",
-    "reason",
-    "host",
-    "port",
-    "path",
-];
+const FIELDS: &str = "action rule report_rule would_block credential reason host port path";
 
 /// `field=value` for `action` and `rule`, then every other field in `fields`; strings bare.
 fn describe(fields: &[&str], source: &Value) -> String {

@@ -3,7 +3,9 @@
 //! [`super::text`] and [`super::html`], so the two outputs always show the same figures;
 //! `--json` prints the [`Summary`] itself.
 
-use super::summary::{ActionCounts, RevisionRow, Summary};
+use std::fmt::Display;
+
+use super::summary::{ActionCounts, KeyCount, RevisionRow, RuleRow, Summary, rule_label};
 
 /// The whole report.
 #[derive(Debug)]
@@ -61,17 +63,17 @@ pub fn of(s: &Summary) -> Report {
         ("failed", a.failed),
     ];
     let outcomes = Vec::from(outcomes.map(|(k, n)| (k.to_owned(), n)));
-    let failures = s.failures.iter().map(|f| (&f.key, f.count));
     let mut sections = vec![integrity(s)];
     let failed = "failed requests (not completed, not counted as inject or pass)";
-    sections.extend((!s.failures.is_empty()).then(|| text(failed, vec![counts(failures, false)])));
+    let failures = listed(&s.failures, false);
+    sections.extend((!s.failures.is_empty()).then(|| text(failed, vec![failures])));
     sections.extend([inputs(s), revisions(s), customers(s), rules(s)]);
     sections.extend([blocked_hosts(s), report_rules(s), credentials(s)]);
     sections.extend([upstream(s), malformed(s)]);
     let ignored = (s.other_messages > 0).then_some(s.other_messages);
     let mut notes = Vec::from_iter(ignored.map(|n| format!("other console messages ignored: {n}")));
     notes.extend(s.notes.iter().map(|n| format!("note: {n}")));
-    let listed = counts(outcomes.iter().map(|(k, n)| (k, *n)), false);
+    let listed = counts(outcomes.iter().map(|(k, n)| (k, n)), false);
     Report {
         title: format!("egress-policy audit: {} decisions", s.decisions),
         lines: vec![
@@ -137,15 +139,8 @@ fn customers(s: &Summary) -> Section {
 }
 
 fn rules(s: &Summary) -> Section {
-    let rows = s.rules.iter().map(|r| {
-        let key = match (&r.rule, &r.reason) {
-            (Some(rule), _) => rule.clone(),
-            (None, Some(reason)) => format!("(no rule: {reason})"),
-            (None, None) => "(no rule)".into(),
-        };
-        (key, r.counts)
-    });
-    counts_section("by rule", "rule", rows)
+    let row = |r: &RuleRow| (rule_label(r.rule.as_ref(), r.reason.as_ref()), r.counts);
+    counts_section("by rule", "rule", s.rules.iter().map(row))
 }
 
 fn blocked_hosts(s: &Summary) -> Section {
@@ -167,8 +162,7 @@ fn report_rules(s: &Summary) -> Section {
         row.extend(
             [c.total, c.pass, c.inject, c.failed, r.customers_affected].map(|n| n.to_string()),
         );
-        row.push(counts(r.customers.iter().map(|c| (&c.key, c.count)), true));
-        row.push(counts(r.hosts.iter().map(|h| (&h.key, h.count)), true));
+        row.extend([listed(&r.customers, true), listed(&r.hosts, true)]);
         row
     });
     let title = "report-mode would-blocks (what enforcing would break)";
@@ -181,7 +175,7 @@ fn credentials(s: &Summary) -> Section {
     let rows = s.credentials.iter().map(|c| {
         let mut row = vec![c.credential.clone()];
         row.extend([c.injections, c.failed, c.unavailable].map(|n| n.to_string()));
-        row.push(counts(c.customers.iter().map(|k| (&k.key, k.count)), true));
+        row.push(listed(&c.customers, true));
         row
     });
     let columns = "credential, injections#, failed#, unavailable#, top customers";
@@ -189,15 +183,11 @@ fn credentials(s: &Summary) -> Section {
 }
 
 fn upstream(s: &Summary) -> Section {
-    let errors = counts(s.upstream_errors.iter().map(|e| (&e.key, e.count)), false);
-    let errors = Some(errors)
-        .filter(|e| !e.is_empty())
-        .unwrap_or("none".into());
-    let status = counts(s.upstream_status.iter().map(|(k, n)| (k, *n)), false);
-    text(
-        "upstream",
-        vec![format!("status: {status}"), format!("errors: {errors}")],
-    )
+    let errors = listed(&s.upstream_errors, false);
+    let errors = (!errors.is_empty()).then_some(errors);
+    let status = format!("status: {}", counts(&s.upstream_status, false));
+    let errors = format!("errors: {}", errors.as_deref().unwrap_or("none"));
+    text("upstream", vec![status, errors])
 }
 
 fn malformed(s: &Summary) -> Section {
@@ -205,10 +195,9 @@ fn malformed(s: &Summary) -> Section {
     let kinds = p.by_kind.iter().map(|(kind, n)| format!("{kind}: {n}"));
     let versions = p.unknown_versions.iter();
     let versions = versions.map(|(v, n)| format!("unknown version v={v}: {n}"));
-    let lines = kinds
-        .chain(versions)
-        .chain(p.examples.iter().map(|e| e.text()));
-    text(&format!("malformed lines: {}", p.total), lines.collect())
+    let examples = p.examples.iter().map(|e| e.text());
+    let lines = kinds.chain(versions).chain(examples).collect();
+    text(&format!("malformed lines: {}", p.total), lines)
 }
 
 /// A section of lines only.
@@ -252,18 +241,16 @@ fn count_cells(c: &ActionCounts) -> [String; 6] {
     [c.total, c.block, c.inject, c.pass, c.failed, c.would_block].map(|n| n.to_string())
 }
 
-/// `a 1, b 2`, or `a (1), b (2)` when `bracketed`.
-fn counts<'a>(pairs: impl Iterator<Item = (&'a String, u64)>, bracketed: bool) -> String {
-    let parts: Vec<String> = pairs
-        .map(|(k, n)| {
-            if bracketed {
-                format!("{k} ({n})")
-            } else {
-                format!("{k} {n}")
-            }
-        })
-        .collect();
-    parts.join(", ")
+/// `a 1, b 2`, or `a (1), b (2)` when `br`.
+pub fn counts<K: Display, N: Display>(pairs: impl IntoIterator<Item = (K, N)>, br: bool) -> String {
+    let (open, close) = if br { (" (", ")") } else { (" ", "") };
+    let pair = |(k, n): (K, N)| format!("{k}{open}{n}{close}");
+    pairs.into_iter().map(pair).collect::<Vec<_>>().join(", ")
+}
+
+/// [`counts`] of key counts.
+fn listed(rows: &[KeyCount], bracketed: bool) -> String {
+    counts(rows.iter().map(|r| (&r.key, r.count)), bracketed)
 }
 
 /// Where a revision came from, as the tables show it: `embedded`, `bundle 7`, or `-` for

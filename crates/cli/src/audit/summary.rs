@@ -147,9 +147,8 @@ impl Auditor {
         }
         if outcome == Outcome::Failed {
             let error = log.error.as_deref().unwrap_or("no_upstream_status");
-            *self
-                .failures
-                .entry(&format!("{} {error}", log.action.as_str())) += 1;
+            let key = format!("{} {error}", log.action.as_str());
+            *self.failures.entry(&key) += 1;
         }
         if let Some(error) = &log.error {
             *self.errors.entry(error) += 1;
@@ -177,11 +176,7 @@ impl Auditor {
 
     /// Global report mode has no report rule: the would-block reason names it.
     fn observe_report_rule(&mut self, log: &DecisionLog, host: &str) {
-        let key = match (&log.report_rule, &log.reason) {
-            (Some(rule), _) => rule.clone(),
-            (None, Some(reason)) => format!("(no rule: {reason})"),
-            (None, None) => "(no rule)".to_string(),
-        };
+        let key = rule_label(log.report_rule.as_ref(), log.reason.as_ref());
         let row = self.report_rules.entry(&key);
         row.rule = key;
         row.counts.add(log);
@@ -190,7 +185,7 @@ impl Auditor {
     }
 
     /// Freezes the aggregates together with what reading the inputs found.
-    pub fn finish(self, read: ReadReport) -> Summary {
+    pub fn finish(self, read: &ReadReport) -> Summary {
         let top = self.top;
         let notes = self.notes();
         let revisions = self.revisions.iter().map(|(_, r)| RevisionRow {
@@ -209,13 +204,14 @@ impl Auditor {
             ..c.clone()
         });
         let (customers, rules) = (self.customer_rows(), self.rule_rows());
+        let by_injections = |c: &CredentialRow| (Reverse(c.injections), c.credential.clone());
         let span = (self.span.first.zip(self.span.last)).map(|(first, last)| TimeRange {
             first: first.text().to_owned(),
             last: last.text().to_owned(),
         });
         Summary {
-            integrity: read.integrity,
-            inputs: read.inputs,
+            integrity: read.integrity.clone(),
+            inputs: read.inputs.clone(),
             decisions: self.actions.total,
             time_range: span,
             actions: self.actions,
@@ -224,14 +220,12 @@ impl Auditor {
             rules,
             top_blocked_hosts: key_counts(&self.blocked_hosts, top),
             report_rules: ranked(report_rules, |r| (Reverse(r.counts.total), r.rule.clone())),
-            credentials: ranked(credentials, |c| {
-                (Reverse(c.injections), c.credential.clone())
-            }),
+            credentials: ranked(credentials, by_injections),
             failures: key_counts(&self.failures, usize::MAX),
             upstream_errors: key_counts(&self.errors, usize::MAX),
             upstream_status: self.statuses,
             other_messages: read.other_messages,
-            problems: read.problems,
+            problems: read.problems.clone(),
             notes,
         }
     }
@@ -249,10 +243,11 @@ impl Auditor {
     /// Per deciding rule, then per reason of the decisions no rule made, most first.
     fn rule_rows(&self) -> Vec<RuleRow> {
         let rules = entries(&self.rules).map(|(rule, counts)| (Some(rule), None, *counts));
+        let reason = |r: &String| (!r.is_empty()).then(|| r.clone());
         let ruleless = self
             .ruleless
             .iter()
-            .map(|(reason, counts)| (None, (!reason.is_empty()).then(|| reason.clone()), *counts));
+            .map(|(r, counts)| (None, reason(r), *counts));
         let rows = (rules.chain(ruleless)).map(|(rule, reason, counts)| RuleRow {
             rule,
             reason,
@@ -301,6 +296,15 @@ fn key_counts(map: &Capped<u64>, n: usize) -> Vec<KeyCount> {
     let mut rows = ranked(rows, |r| (Reverse(r.count), r.key.clone()));
     rows.truncate(n);
     rows
+}
+
+/// A rule's row key: the rule, else `(no rule: reason)`.
+pub fn rule_label(rule: Option<&String>, reason: Option<&String>) -> String {
+    match (rule, reason) {
+        (Some(rule), _) => rule.clone(),
+        (None, Some(reason)) => format!("(no rule: {reason})"),
+        (None, None) => "(no rule)".into(),
+    }
 }
 
 fn customer_label(log: &DecisionLog) -> &str {

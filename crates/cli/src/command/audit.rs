@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use crate::audit::{Auditor, html, report, text};
 use crate::error::write;
 use crate::logs::verify::VerifyArgs;
-use crate::{CliError, Outcome, logs};
+use crate::{CliError, Outcome};
 
 /// Verify decision logs, then summarise them for auditors: per customer, action, rule and
 /// policy revision.
@@ -37,9 +37,10 @@ pub struct Args {
 /// Runs the subcommand.
 pub fn run(args: &Args) -> Result<Outcome, CliError> {
     let mut auditor = Auditor::new(args.top);
-    let key = args.verify.key()?;
-    let read = logs::read_all(&args.logs, key, &mut |_, log| auditor.observe(&log));
-    let summary = auditor.finish(read);
+    let read = args
+        .verify
+        .read(&args.logs, &mut |_, log| auditor.observe(&log))?;
+    let summary = auditor.finish(&read);
     let mut out = std::io::stdout().lock();
     if args.json {
         writeln!(out, "{}", serde_json::to_string_pretty(&summary)?)?;
@@ -50,6 +51,5 @@ pub fn run(args: &Args) -> Result<Outcome, CliError> {
     if let Some(path) = &args.html {
         write(path, html::render(&report::of(&summary)))?;
     }
-    let found = Outcome::failed_if(logs::report_input_errors(&summary.inputs));
-    Ok(args.verify.outcome(&summary.integrity, found, false))
+    Ok(args.verify.outcome(&read, false, Outcome::Failed, false))
 }

@@ -8,10 +8,10 @@ use egress_policy_engine::CompiledPolicy;
 use serde::Serialize;
 
 use crate::audit::replay::{Archive, Mismatch, Replay, Skipped};
-use crate::audit::report::short_sha;
+use crate::audit::report::{counts, short_sha};
 use crate::audit::text::terminal_safe;
 use crate::logs::verify::{Integrity, VerifyArgs};
-use crate::logs::{self, InputSummary, ProblemTally, ReadReport};
+use crate::logs::{InputSummary, ProblemTally, ReadReport};
 use crate::policy_source::{self, DEFAULT_POLICY};
 use crate::{CliError, Outcome};
 
@@ -92,20 +92,19 @@ pub fn run(args: &Args) -> Result<Outcome, CliError> {
         .map_err(|e| CliError::Unverified(Box::new(e)))?
         .compiled
         .policy;
-    let key = args.verify.key()?;
     let mut replay = Replay::new(&policy);
     replay.archive = args.archive.clone().map(Archive::new);
     let mut out = std::io::stdout().lock();
     // A write that fails (a closed pipe: `| head`) stops the output; reading goes on to the
     // end (the visitor cannot stop it) and the error is returned then.
     let mut written = Ok(());
-    let report = logs::read_all(&args.logs, key, &mut |location, log| {
+    let report = args.verify.read(&args.logs, &mut |location, log| {
         if let Some(m) = replay.check(location, &log)
             && written.is_ok()
         {
             written = write_mismatch(&mut out, args.json, &m);
         }
-    });
+    })?;
     written?;
     let summary = summary_line(args, &policy, &replay, &report);
     if args.json {
@@ -114,14 +113,10 @@ pub fn run(args: &Args) -> Result<Outcome, CliError> {
     } else {
         write!(out, "{}", text_summary(&summary))?;
     }
-    let input_error = logs::report_input_errors(&report.inputs);
-    let found = match (replay.mismatched > 0, input_error) {
-        (true, _) => Outcome::Failed,
-        (false, true) => Outcome::Unreadable,
-        (false, false) => Outcome::Ok,
-    };
-    let unchecked = replay.compared == 0;
-    Ok(args.verify.outcome(&report.integrity, found, unchecked))
+    let (failed, unchecked) = (replay.mismatched > 0, replay.compared == 0);
+    Ok(args
+        .verify
+        .outcome(&report, failed, Outcome::Unreadable, unchecked))
 }
 
 fn write_mismatch(out: &mut impl Write, json: bool, m: &Mismatch) -> io::Result<()> {
@@ -180,7 +175,7 @@ fn text_summary(s: &SummaryLine<'_>) -> String {
         title,
     ];
     lines.extend(integrity.iter().map(|l| format!("  {l}")));
-    let (why, n) = (counts(s.not_redecidable), s.path_redacted);
+    let (why, n) = (counts(s.not_redecidable, false), s.path_redacted);
     let why = (!why.is_empty()).then(|| format!("not re-decidable (URL not fully logged): {why}"));
     let redacted = format!("not re-decided: path redacted (path_in_logs): {n} lines");
     lines.extend(why.into_iter().chain((n > 0).then_some(redacted)));
@@ -206,7 +201,7 @@ fn text_summary(s: &SummaryLine<'_>) -> String {
     let further = s.skipped_further_revisions;
     lines.extend(further.map(|n| format!("skipped, further revisions: {n} lines")));
     if problems.total > 0 {
-        let (total, kinds) = (problems.total, counts(&problems.by_kind));
+        let (total, kinds) = (problems.total, counts(&problems.by_kind, false));
         lines.push(format!("malformed lines: {total} ({kinds})"));
         lines.extend(problems.examples.iter().map(|e| format!("  {}", e.text())));
     }
@@ -215,10 +210,4 @@ fn text_summary(s: &SummaryLine<'_>) -> String {
     let indent = |(i, l): (usize, &String)| if i == 0 { l.clone() } else { format!("  {l}") };
     let lines = lines.iter().enumerate().map(indent);
     lines.map(|l| format!("{}\n", terminal_safe(&l))).collect()
-}
-
-/// `a 1, b 2`
-fn counts<K: std::fmt::Display>(map: &BTreeMap<K, u64>) -> String {
-    let parts: Vec<String> = map.iter().map(|(k, v)| format!("{k} {v}")).collect();
-    parts.join(", ")
 }

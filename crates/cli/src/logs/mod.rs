@@ -96,12 +96,8 @@ impl ProblemTally {
         if kind == problem::UNKNOWN_VERSION {
             let versions = &mut self.unknown_versions;
             let full = versions.len() >= MAX_VERSIONS && !versions.contains_key(&detail);
-            let key = if full {
-                "other".to_owned()
-            } else {
-                detail.clone()
-            };
-            *versions.entry(key).or_insert(0) += 1;
+            let key = if full { "other" } else { &detail };
+            *versions.entry(key.to_owned()).or_insert(0) += 1;
             detail = format!("unknown schema version v={detail}");
         }
         if *count <= MAX_EXAMPLES as u64 {
@@ -130,9 +126,12 @@ pub struct ReadReport {
     pub integrity: Integrity,
 }
 
+/// What `audit` and `replay` do with each decision line read.
+pub type Visit<'a> = &'a mut dyn FnMut(&Location, DecisionLog);
+
 /// Prints `error: FILE: why` on stderr for each input that could not be read to its end;
 /// whether there was one.
-pub fn report_input_errors(inputs: &[InputSummary]) -> bool {
+fn report_input_errors(inputs: &[InputSummary]) -> bool {
     let failed = inputs
         .iter()
         .filter_map(|i| Some((&i.file, i.error.as_ref()?)));
@@ -144,63 +143,51 @@ pub fn report_input_errors(inputs: &[InputSummary]) -> bool {
 
 /// Streams every input, calling `visit` for each decision line in order (a redelivered line
 /// once), and verifies the log's chains with `key` ([`verify`]).
-pub fn read_all(
-    inputs: &[String],
-    key: Option<Vec<u8>>,
-    visit: &mut dyn FnMut(&Location, DecisionLog),
-) -> ReadReport {
+pub fn read_all(inputs: &[String], key: Option<Vec<u8>>, visit: Visit<'_>) -> ReadReport {
     let mut report = ReadReport::default();
     let mut verifier = Verifier::new(key);
     for name in inputs {
-        let summary = read_one(name, &mut report, &mut verifier, visit);
+        let mut summary = InputSummary {
+            file: name.clone(),
+            ..InputSummary::default()
+        };
+        let read = read_one(&mut summary, &mut report, &mut verifier, visit);
+        summary.error = read.err();
         report.inputs.push(summary);
     }
     report.integrity = verifier.finish();
     report
 }
 
+/// Reads one input into `summary`; why it stopped early, if it did.
 fn read_one(
-    name: &str,
+    summary: &mut InputSummary,
     report: &mut ReadReport,
     verifier: &mut Verifier,
-    visit: &mut dyn FnMut(&Location, DecisionLog),
-) -> InputSummary {
-    read_input(name, input::open(name), report, verifier, visit)
+    visit: Visit<'_>,
+) -> Result<(), String> {
+    let reader = input::open(&summary.file).map_err(|e| format!("cannot open: {e}"))?;
+    read_input(summary, reader, report, verifier, visit)
 }
 
-/// Reads one input, opened (or not) as `name`, into `report`.
+/// Reads one input, opened as `summary.file`, into `summary` and `report`; why it stopped
+/// early, if it did.
 pub(crate) fn read_input(
-    name: &str,
-    opened: std::io::Result<Box<dyn std::io::BufRead + '_>>,
+    summary: &mut InputSummary,
+    mut reader: Box<dyn std::io::BufRead + '_>,
     report: &mut ReadReport,
     verifier: &mut Verifier,
-    visit: &mut dyn FnMut(&Location, DecisionLog),
-) -> InputSummary {
-    let mut summary = InputSummary {
-        file: name.to_string(),
-        ..InputSummary::default()
-    };
-    let mut reader = match opened {
-        Ok(reader) => reader,
-        Err(e) => {
-            summary.error = Some(format!("cannot open: {e}"));
-            return summary;
-        }
-    };
+    visit: Visit<'_>,
+) -> Result<(), String> {
     let mut buf = Vec::new();
-    let (file, line) = (name.to_string(), 0);
+    let (file, line) = (summary.file.clone(), 0);
     let mut location = Location { file, line };
     loop {
-        let read = match input::read_line(&mut reader, &mut buf, input::MAX_LINE_BYTES) {
-            Ok(read) => read,
-            Err(e) => {
-                summary.error = Some(format!("read error after line {}: {e}", location.line));
-                break;
-            }
-        };
+        let read = input::read_line(&mut reader, &mut buf, input::MAX_LINE_BYTES);
+        let read = read.map_err(|e| format!("read error after line {}: {e}", location.line))?;
         location.line += 1;
         match read {
-            input::LineRead::Eof => break,
+            input::LineRead::Eof => return Ok(()),
             input::LineRead::TooLong => report.problems.record(
                 Some(&location),
                 problem::TOO_LONG,
@@ -236,5 +223,4 @@ pub(crate) fn read_input(
         }
         summary.lines = location.line;
     }
-    summary
 }

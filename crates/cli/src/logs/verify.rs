@@ -12,8 +12,9 @@ use egress_policy_engine::log_chain::{ChainAlg, Trail, chain_value, hex};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{Location, ProblemTally};
+use super::{Location, ProblemTally, ReadReport, Visit, read_all, report_input_errors};
 use crate::audit::bounded::bounded_key;
+use crate::audit::report::counts;
 use crate::{CliError, Outcome};
 
 /// How `audit` and `replay` verify the log.
@@ -44,13 +45,22 @@ impl VerifyArgs {
         self.log_key_file.as_ref().map(key).transpose()
     }
 
-    /// The command's outcome: missing or altered lines (4) first, then what the command
-    /// itself `found`, then nothing (or not everything) verified (5) unless allowed.
-    pub fn outcome(&self, integrity: &Integrity, found: Outcome, unchecked: bool) -> Outcome {
-        let unverified = integrity.status != VERIFIED || unchecked;
+    /// Reads `logs` ([`read_all`]), verifying their chains with the key file's key.
+    pub fn read(&self, logs: &[String], visit: Visit<'_>) -> Result<ReadReport, CliError> {
+        Ok(read_all(logs, self.key()?, visit))
+    }
+
+    /// The command's outcome: missing or altered lines (4) first, then `failed` (1), then an
+    /// input not read to its end (`unread`; each printed on stderr), then nothing (or not
+    /// everything, or `none` of the policy's revision) verified (5) unless allowed.
+    pub fn outcome(&self, r: &ReadReport, failed: bool, unread: Outcome, none: bool) -> Outcome {
+        let integrity = &r.integrity;
+        let unverified = integrity.status != VERIFIED || none;
+        let input_error = report_input_errors(&r.inputs);
         match integrity.status {
             TAMPERED => Outcome::Tampered,
-            _ if found != Outcome::Ok => found,
+            _ if failed => Outcome::Failed,
+            _ if input_error => unread,
             _ if unverified && !self.allow_unverified => Outcome::Unverified,
             _ => Outcome::Ok,
         }
@@ -123,8 +133,7 @@ impl Integrity {
         let mut lines = vec![format!(
             "{n} lines in {isolates} isolates, {verified} verified; {again} redeliveries counted once"
         )];
-        let why = self.unverifiable.iter().map(|(k, n)| format!("{k} {n}"));
-        let why = why.collect::<Vec<_>>().join(", ");
+        let why = counts(&self.unverifiable, false);
         lines.extend((!why.is_empty()).then(|| format!("not verifiable: {why}")));
         lines.extend(self.findings.examples.iter().map(|e| e.text()));
         (format!("integrity: {title}"), lines)
@@ -278,11 +287,8 @@ fn check(iso: &mut Isolate, seq: u64, key: Option<&[u8]>, report: &mut Integrity
     let Some((line, at)) = slot.pending.take() else {
         return;
     };
-    let key = match line
-        .get("chain_alg")
-        .and_then(|a| ChainAlg::deserialize(a).ok())
-    {
-        Some(ChainAlg::HmacSha256) => key.map(Some).ok_or("no_key"),
+    let key = match line.get("chain_alg").map(ChainAlg::deserialize) {
+        Some(Ok(ChainAlg::HmacSha256)) => key.map(Some).ok_or("no_key"),
         _ if key.is_some() => Err("unkeyed"),
         _ => Ok(None),
     };
