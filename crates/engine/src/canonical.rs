@@ -57,15 +57,12 @@ pub enum Scheme {
     Https,
 }
 
-impl Scheme {
+named!(
     /// The lower-case name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Scheme::Http => "http",
-            Scheme::Https => "https",
-        }
-    }
+    pub fn as_str for Scheme { Http = "http", Https = "https" }
+);
 
+impl Scheme {
     /// The scheme's default port.
     pub(crate) fn default_port(self) -> u16 {
         match self {
@@ -76,11 +73,10 @@ impl Scheme {
 
     /// Parses `http` or `https` (exactly, lower case).
     pub fn parse(text: &str) -> Option<Scheme> {
-        match text {
-            "http" => Some(Scheme::Http),
-            "https" => Some(Scheme::Https),
-            _ => None,
-        }
+        Self::NAMES
+            .iter()
+            .find(|(name, _)| *name == text)
+            .map(|&(_, s)| s)
     }
 }
 
