@@ -138,7 +138,7 @@ pub struct Target {
 }
 
 /// The engine's answer for one request.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Decision {
     /// What to do.
     pub action: Action,
