@@ -13,6 +13,7 @@ use url::{Host, Url};
 
 use crate::canonical_changes::changes;
 use crate::decision::{Refusal, Target};
+use crate::path_decoding::percent_byte;
 use crate::trace::{Event, NoTrace, Tracer};
 
 /// The canonical host of a request.
@@ -57,15 +58,12 @@ pub enum Scheme {
     Https,
 }
 
-impl Scheme {
+named!(
     /// The lower-case name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Scheme::Http => "http",
-            Scheme::Https => "https",
-        }
-    }
+    pub fn as_str for Scheme { Http = "http", Https = "https" }
+);
 
+impl Scheme {
     /// The scheme's default port.
     pub(crate) fn default_port(self) -> u16 {
         match self {
@@ -76,11 +74,10 @@ impl Scheme {
 
     /// Parses `http` or `https` (exactly, lower case).
     pub fn parse(text: &str) -> Option<Scheme> {
-        match text {
-            "http" => Some(Scheme::Http),
-            "https" => Some(Scheme::Https),
-            _ => None,
-        }
+        Self::NAMES
+            .iter()
+            .find(|(name, _)| *name == text)
+            .map(|&(_, s)| s)
     }
 }
 
@@ -232,45 +229,23 @@ pub fn canonical_path(path: &str) -> String {
     if !path.contains('%') {
         return path.to_owned();
     }
-    let bytes = path.as_bytes();
     let mut out = String::with_capacity(path.len());
-    let mut i = 0;
-    while let Some(&b) = bytes.get(i) {
-        if b == b'%'
-            && let (Some(hi), Some(lo)) = (
-                bytes.get(i + 1).and_then(|c| hex_value(*c)),
-                bytes.get(i + 2).and_then(|c| hex_value(*c)),
-            )
-        {
-            let decoded = hi * 16 + lo;
-            if decoded.is_ascii_alphanumeric() || matches!(decoded, b'-' | b'.' | b'_' | b'~') {
-                out.push(char::from(decoded));
-            } else {
-                out.push('%');
-                out.push(char::from(hex_digit(hi)));
-                out.push(char::from(hex_digit(lo)));
-            }
-            i += 3;
+    let mut rest = path.as_bytes();
+    while let Some((&b, tail)) = rest.split_first() {
+        let Some((decoded, escape)) = percent_byte(rest).zip(rest.get(..3)) else {
+            // The path from the parser is ASCII (everything else is percent-encoded).
+            out.push(char::from(b));
+            rest = tail;
             continue;
+        };
+        if decoded.is_ascii_alphanumeric() || matches!(decoded, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(decoded));
+        } else {
+            out.extend(escape.iter().map(|c| char::from(c.to_ascii_uppercase())));
         }
-        // The path from the parser is ASCII (everything else is percent-encoded).
-        out.push(char::from(b));
-        i += 1;
+        rest = rest.get(3..).unwrap_or_default();
     }
     out
-}
-
-fn hex_value(c: u8) -> Option<u8> {
-    char::from(c)
-        .to_digit(16)
-        .and_then(|d| u8::try_from(d).ok())
-}
-
-fn hex_digit(v: u8) -> u8 {
-    b"0123456789ABCDEF"
-        .get(usize::from(v))
-        .copied()
-        .unwrap_or(b'0')
 }
 
 #[cfg(test)]

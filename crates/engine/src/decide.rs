@@ -267,12 +267,9 @@ fn weigh<'m>(
 fn refused(refusal: Refusal, target: Option<Target>) -> Decision {
     Decision {
         action: Action::Block,
-        rule: None,
         reason: Some(Reason::Refusal(refusal)),
-        would_block: false,
-        report_rule: None,
-        credential: None,
         target,
+        ..Decision::default()
     }
 }
 
@@ -304,13 +301,9 @@ pub(crate) fn decide<'m>(
 fn conclude(model: &PolicyModel, weighed: &Weighed<'_>, url: CanonicalUrl) -> Decision {
     let report_all = model.defaults.mode == Mode::Report;
     let mut decision = Decision {
-        action: Action::Pass,
-        rule: None,
-        reason: None,
         would_block: weighed.report.is_some(),
         report_rule: weighed.report.map(Rule::rule_ref),
-        credential: None,
-        target: None,
+        ..Decision::default()
     };
     // The first would-block's reason; an IP-literal refusal comes first (step 1).
     let mut would_reason = weighed.report.map(rule_reason);

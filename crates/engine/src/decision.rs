@@ -17,16 +17,10 @@ pub enum Action {
     Pass,
 }
 
-impl Action {
+named!(
     /// The lower-case name used in policy files and logs.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Action::Block => "block",
-            Action::Inject => "inject",
-            Action::Pass => "pass",
-        }
-    }
-}
+    pub fn as_str for Action { Block = "block", Inject = "inject", Pass = "pass" }
+);
 
 /// A refusal that needs no rule: decision order step 1, plus URLs that do not parse.
 ///
@@ -65,24 +59,22 @@ pub enum Refusal {
     MethodNotInjectable,
 }
 
-impl Refusal {
+named!(
     /// The fixed reason code.
-    pub fn code(self) -> &'static str {
-        match self {
-            Refusal::InvalidUrl => "invalid_url",
-            Refusal::UnsupportedScheme => "unsupported_scheme",
-            Refusal::UserinfoInUrl => "userinfo_in_url",
-            Refusal::InvalidHost => "invalid_host",
-            Refusal::NoCustomer => "no_customer",
-            Refusal::InvalidCustomer => "invalid_customer",
-            Refusal::InvalidTags => "invalid_tags",
-            Refusal::NoTags => "no_tags",
-            Refusal::IpLiteral => "ip_literal",
-            Refusal::AmbiguousPath => "ambiguous_path",
-            Refusal::MethodNotInjectable => "method_not_injectable",
-        }
+    pub fn code for Refusal {
+        InvalidUrl = "invalid_url",
+        UnsupportedScheme = "unsupported_scheme",
+        UserinfoInUrl = "userinfo_in_url",
+        InvalidHost = "invalid_host",
+        NoCustomer = "no_customer",
+        InvalidCustomer = "invalid_customer",
+        InvalidTags = "invalid_tags",
+        NoTags = "no_tags",
+        IpLiteral = "ip_literal",
+        AmbiguousPath = "ambiguous_path",
+        MethodNotInjectable = "method_not_injectable",
     }
-}
+);
 
 /// The reason code given when no rule matched and `defaults.action = "block"`.
 pub const DEFAULT_ACTION_REASON: &str = "default_action";
@@ -146,7 +138,7 @@ pub struct Target {
 }
 
 /// The engine's answer for one request.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Decision {
     /// What to do.
     pub action: Action,

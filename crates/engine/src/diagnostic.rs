@@ -25,15 +25,10 @@ pub enum Severity {
     Warning,
 }
 
-impl Severity {
+named!(
     /// `error` or `warning`, as printed.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Error => "error",
-            Severity::Warning => "warning",
-        }
-    }
-}
+    pub fn as_str for Severity { Error = "error", Warning = "warning" }
+);
 
 /// One finding about a policy file.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -12,6 +12,24 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+/// `named!(pub fn as_str for Type { Variant = "name", .. })`: the names a fieldless enum has
+/// in policy files and logs, as the method and as `Type::NAMES` (for parsing, in this order).
+macro_rules! named {
+    ($(#[$doc:meta])* $vis:vis fn $method:ident for $ty:ident { $($variant:ident = $name:literal),+ $(,)? }) => {
+        impl $ty {
+            /// Every variant with its name, in the order hints list them.
+            pub const NAMES: &[(&str, $ty)] = &[$(($name, $ty::$variant)),+];
+
+            $(#[$doc])*
+            $vis fn $method(self) -> &'static str {
+                match self {
+                    $($ty::$variant => $name),+
+                }
+            }
+        }
+    };
+}
+
 pub mod artifact;
 pub mod bundle;
 pub mod canonical;

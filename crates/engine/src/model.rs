@@ -19,11 +19,10 @@ pub enum Mode {
     Report,
 }
 
-impl Mode {
-    /// The lower-case names used in policy files.
-    pub(crate) const NAMES: &[(&str, Mode)] =
-        &[("enforce", Mode::Enforce), ("report", Mode::Report)];
-}
+named!(
+    /// The lower-case name used in policy files.
+    pub fn as_str for Mode { Enforce = "enforce", Report = "report" }
+);
 
 /// What happens to IP-literal hosts that no rule names.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]

@@ -147,20 +147,30 @@ fn escape_len(bytes: &[u8], iis: bool) -> Option<usize> {
     }
 }
 
+/// The byte the `%XX` escape `bytes` starts with stands for (the engine's one `%XX` reader).
+pub(crate) fn percent_byte(bytes: &[u8]) -> Option<u8> {
+    let [b'%', hi, lo, ..] = *bytes else {
+        return None;
+    };
+    let digit = |c: u8| char::from(c).to_digit(16);
+    u8::try_from(digit(hi)? * 16 + digit(lo)?).ok()
+}
+
 /// Decodes the escape `bytes` starts with into `out`; returns its length.
 fn decode_escape(bytes: &[u8], iis: bool, out: &mut Vec<u8>) -> Option<usize> {
-    let len = escape_len(bytes, iis)?;
-    let digits = bytes.get(if len == 3 { 1..3 } else { 2..6 })?;
+    if let Some(byte) = percent_byte(bytes) {
+        out.push(byte);
+        return Some(3);
+    }
+    let digits = bytes
+        .get(2..6)
+        .filter(|_| escape_len(bytes, iis) == Some(6))?;
     let value = digits
         .iter()
         .try_fold(0, |v, d| Some(v * 16 + char::from(*d).to_digit(16)?))?;
-    if len == 3 {
-        out.push(u8::try_from(value).ok()?);
-    } else {
-        let c = char::from_u32(value).unwrap_or(char::REPLACEMENT_CHARACTER);
-        out.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes());
-    }
-    Some(len)
+    let c = char::from_u32(value).unwrap_or(char::REPLACEMENT_CHARACTER);
+    out.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes());
+    Some(6)
 }
 
 /// UTF-8 as lenient decoders read it: an overlong form of an ASCII character is that

@@ -27,15 +27,10 @@ pub enum ListFormat {
     Hosts,
 }
 
-impl ListFormat {
+named!(
     /// The name used in policy files.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ListFormat::Domains => "domains",
-            ListFormat::Hosts => "hosts",
-        }
-    }
-}
+    pub fn as_str for ListFormat { Domains = "domains", Hosts = "hosts" }
+);
 
 /// Which hosts a listed domain covers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -46,15 +41,10 @@ pub enum ListMatch {
     Subdomains,
 }
 
-impl ListMatch {
+named!(
     /// The name used in policy files.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ListMatch::Exact => "exact",
-            ListMatch::Subdomains => "subdomains",
-        }
-    }
-}
+    pub fn as_str for ListMatch { Exact = "exact", Subdomains = "subdomains" }
+);
 
 /// One validated `[lists.ID]` table with its file's names.
 #[derive(Clone, Debug, PartialEq, Eq)]

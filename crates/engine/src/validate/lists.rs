@@ -29,15 +29,6 @@ type Validated = (BTreeMap<String, DomainList>, BTreeMap<String, ListSpans>);
 /// What a list reads: its `file`, how it is written and which hosts a name covers.
 type Source<'a> = (&'a str, ListFormat, ListMatch);
 
-const FORMATS: &[(&str, ListFormat)] = &[
-    ("domains", ListFormat::Domains),
-    ("hosts", ListFormat::Hosts),
-];
-const MATCHES: &[(&str, ListMatch)] = &[
-    ("exact", ListMatch::Exact),
-    ("subdomains", ListMatch::Subdomains),
-];
-
 /// Validates every list and reads its file; only valid lists are returned, spans for every
 /// declared one (so rules naming an invalid list are not told it does not exist).
 pub(super) fn validate(
@@ -107,12 +98,18 @@ fn list_source<'a>(
         Some(v) => file(v, diags),
     };
     let format = (fields.get("format")).map_or(Some(ListFormat::Domains), |v| {
-        parse::keyword(v, "list format", Code::UnknownValue, FORMATS, diags)
+        parse::keyword(
+            v,
+            "list format",
+            Code::UnknownValue,
+            ListFormat::NAMES,
+            diags,
+        )
     });
     let matching = match fields.get("match") {
         None => missing("match", "add `match = \"exact\"` (the listed hosts only) or `match = \"subdomains\"` (each listed domain and every subdomain of it)")
             .fail(diags),
-        Some(v) => parse::keyword(v, "list match", Code::UnknownValue, MATCHES, diags),
+        Some(v) => parse::keyword(v, "list match", Code::UnknownValue, ListMatch::NAMES, diags),
     };
     let (file, file_span) = file?;
     Some(((file, format?, matching?), file_span))

@@ -19,13 +19,6 @@ use crate::path_glob::PathGlob;
 use super::lists::ListSpans;
 use super::{CredentialSpans, RuleSpans, check_id, errors, text, undeclared};
 
-const ACTIONS: &[(&str, Action)] = &[
-    ("block", Action::Block),
-    ("inject", Action::Inject),
-    ("pass", Action::Pass),
-];
-const SCHEMES: &[(&str, Scheme)] = &[("http", Scheme::Http), ("https", Scheme::Https)];
-
 /// Validates rules one after the other, remembering ids for duplicates and line numbers.
 pub(super) struct RuleChecker<'t> {
     text: &'t str,
@@ -158,7 +151,7 @@ impl<'t> RuleChecker<'t> {
             None => missing("action")
                 .with_hint("add `action = \"block\"`, `\"inject\"` or `\"pass\"`")
                 .fail(diags),
-            Some(v) => parse::keyword(v, "action", Code::UnknownAction, ACTIONS, diags),
+            Some(v) => parse::keyword(v, "action", Code::UnknownAction, Action::NAMES, diags),
         };
         let mode = fields.keyword("mode", "mode", Code::UnknownMode, Mode::NAMES, diags);
         let hosts = fields.list("hosts", diags, host);
@@ -171,7 +164,7 @@ impl<'t> RuleChecker<'t> {
             self.mentioned.insert(name.to_owned());
         }
         let schemes = fields.list("schemes", diags, |item, diags| {
-            parse::keyword(item, "scheme", Code::UnknownScheme, SCHEMES, diags)
+            parse::keyword(item, "scheme", Code::UnknownScheme, Scheme::NAMES, diags)
         });
         let ports = fields.list("ports", diags, port);
         let methods = fields.list("methods", diags, method);
