@@ -58,9 +58,9 @@ struct Facts {
 }
 
 impl Facts {
-    /// Writes this request's one decision log line: it ended with the upstream's `status`, or
-    /// with the Worker's own `answer`.
-    fn log(&self, status: Option<u16>, answer: Option<LocalAnswer>) {
+    /// Writes this request's one decision log line: it ended with the upstream's status, or
+    /// with the Worker's own answer.
+    fn log(&self, ended: Result<u16, LocalAnswer>) {
         let defaults = self.active.policy().map(|policy| policy.defaults());
         let facts = LogFacts {
             decision_id: &self.decision_id,
@@ -71,10 +71,8 @@ impl Facts {
             query_in_logs: defaults.is_some_and(|d| d.query_in_logs),
             path_in_logs: defaults.map(|d| d.path_in_logs).unwrap_or_default(),
             arrived_ms: self.arrived_ms,
-            status,
-            error: answer.and_then(LocalAnswer::error),
+            ended,
             duration_ms: now_ms().saturating_sub(self.arrived_ms),
-            sent: status.is_some() || answer.is_some_and(LocalAnswer::sent),
         };
         journal::decision(&self.env, build(&self.decision, &facts));
     }
@@ -82,7 +80,7 @@ impl Facts {
     /// Logs a local answer and makes it the Response to return: its status, `content-type:
     /// application/json` and its body, never forwarded.
     fn answer(&self, answer: LocalAnswer) -> Result<JsValue, JsValue> {
-        self.log(None, Some(answer));
+        self.log(Err(answer));
         let LocalResponse { status, body } = answer.response(&self.decision, &self.decision_id);
         let init = web_sys::ResponseInit::new();
         init.set_status(status);
@@ -235,7 +233,7 @@ fn settle(
         clear_timer(timer_id);
         match value.dyn_into::<web_sys::Response>() {
             Ok(response) => {
-                facts.log(Some(response.status()), None);
+                facts.log(Ok(response.status()));
                 Ok(response.into())
             }
             Err(_) if abort.signal().aborted() => facts.answer(LocalAnswer::UpstreamTimeout),

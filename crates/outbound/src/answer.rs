@@ -6,7 +6,7 @@
 use egress_policy_engine::Decision;
 use serde_json::Value;
 
-use crate::error::{CredentialError, RequestError};
+use crate::error::CredentialError;
 
 /// Why the Worker answers a request itself.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -36,13 +36,13 @@ pub struct LocalResponse {
 
 impl LocalAnswer {
     /// The `error` the decision line records: `None` for a block, which is no failure.
-    pub fn error(self) -> Option<RequestError> {
+    pub fn code(self) -> Option<&'static str> {
         match self {
             LocalAnswer::Blocked => None,
-            LocalAnswer::CredentialUnavailable => Some(RequestError::CredentialUnavailable),
-            LocalAnswer::UpstreamUnreachable => Some(RequestError::UpstreamUnreachable),
-            LocalAnswer::UpstreamTimeout => Some(RequestError::UpstreamTimeout),
-            LocalAnswer::InternalError => Some(RequestError::InternalError),
+            LocalAnswer::CredentialUnavailable => Some("credential_unavailable"),
+            LocalAnswer::UpstreamUnreachable => Some("upstream_unreachable"),
+            LocalAnswer::UpstreamTimeout => Some("upstream_timeout"),
+            LocalAnswer::InternalError => Some("internal_error"),
         }
     }
 
@@ -203,7 +203,7 @@ mod tests {
             LocalAnswer::InternalError,
         ]
         .into_iter()
-        .map(|answer| answer.error().map(RequestError::code))
+        .map(LocalAnswer::code)
         .collect();
         assert_eq!(
             codes,
