@@ -18,8 +18,8 @@ use egress_policy_engine::PolicyRef;
 use egress_policy_engine::bundle::{self, HEAD_LEN, Head};
 use egress_policy_engine::{CompiledPolicy, PolicySource};
 use egress_policy_outbound::bundle_state::{
-    BundleEvent, BundleState, EventStatus, HeadVerdict, LoadedBundle, Origin, ReadEnd,
-    Ready as Step, Trust, ValueVerdict,
+    BundleEvent, BundleState, Candidate, EventStatus, HeadVerdict, LoadedBundle, Origin, ReadEnd,
+    Ready as Step, Trust,
 };
 use js_sys::{Function, Object, Promise, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
@@ -286,39 +286,29 @@ fn judge(head: &[u8], settings: &Reader, from: Origin) -> Option<Head> {
     }
 }
 
-/// Takes up `value` as the bundle of `head`: checks it fits the head and hashes its payload
-/// natively before anything is copied into Wasm; then copies it once and loads it. Whether
-/// it was taken up.
+/// Takes up `value` as the bundle of `head`: its payload is hashed natively, and only a
+/// value that fits the head is copied into Wasm, once. Whether it was taken up.
 async fn take(head: &Head, value: &Uint8Array, settings: &Reader, from: Origin) -> bool {
     let value_head = head_of(value);
     let len = value.length() as usize;
-    let digest = if head.bundle_len() == len && *value_head == *head.bytes {
+    let payload_sha256 = if head.bundle_len() == len && *value_head == *head.bytes {
         digest(value, head.payload_range()).await
     } else {
         None
     };
-    let trust = trust(settings);
-    let checked = with_state(|state| {
-        state.judge_value(head, &value_head, len, digest.as_ref(), &trust, from)
-    });
-    match checked {
-        Some(ValueVerdict::Fits(digest)) => {
-            // The one copy of the bundle into Wasm memory; a policy taken up keeps it.
-            let buffer = Arc::new(value.to_vec());
-            let event =
-                with_state(|state| state.take_up(head, &buffer, &digest, &trust, from)).flatten();
-            let loaded = event
-                .as_ref()
-                .is_some_and(|e| e.status == EventStatus::Loaded);
-            log_event(settings, event);
-            loaded
-        }
-        Some(ValueVerdict::Refused(event)) => {
-            log_event(settings, event);
-            false
-        }
-        None => false,
-    }
+    let candidate = Candidate {
+        head: &value_head,
+        len,
+        payload_sha256,
+    };
+    let copy = || Arc::new(value.to_vec());
+    let event = with_state(|state| state.take_up(head, candidate, copy, &trust(settings), from));
+    let event = event.flatten();
+    let loaded = event
+        .as_ref()
+        .is_some_and(|e| e.status == EventStatus::Loaded);
+    log_event(settings, event);
+    loaded
 }
 
 /// Keeps a bundle just taken up from KV in this location's cache, unless the cache holds
