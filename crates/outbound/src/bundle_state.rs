@@ -317,8 +317,14 @@ impl BundleState {
             }
             Err((reason, serial)) => {
                 self.remember_refused(head.into());
-                let event = self.event(EventStatus::Refused, Some(reason), serial, None, trust);
-                HeadVerdict::Refused(Some(Self::with_origin(event, from)))
+                let event = self.event(
+                    EventStatus::Refused,
+                    Some(reason),
+                    serial,
+                    Some(from),
+                    trust,
+                );
+                HeadVerdict::Refused(Some(event))
             }
         }
     }
@@ -358,10 +364,14 @@ impl BundleState {
                 None => return None,
             }
         };
-        let event = self.event(EventStatus::Refused, Some(reason), serial, None, trust);
-        self.reported
-            .insert(key)
-            .then(|| Self::with_origin(event, from))
+        let event = self.event(
+            EventStatus::Refused,
+            Some(reason),
+            serial,
+            Some(from),
+            trust,
+        );
+        self.reported.insert(key).then_some(event)
     }
 
     /// Loads the bundle of `head` from `buffer`, whose payload hashes to `payload_sha256`.
@@ -387,14 +397,8 @@ impl BundleState {
             Ok(policy) if policy.serial() == head.serial => policy,
             _ => {
                 self.remember_refused(head.bytes.clone());
-                let event = self.event(
-                    EventStatus::Refused,
-                    Some("invalid_policy"),
-                    serial,
-                    None,
-                    trust,
-                );
-                return Some(Self::with_origin(event, from));
+                let invalid = Some("invalid_policy");
+                return Some(self.event(EventStatus::Refused, invalid, serial, Some(from), trust));
             }
         };
         let policy_ref = policy
@@ -403,11 +407,10 @@ impl BundleState {
         self.current = Some(Rc::new(LoadedBundle {
             policy,
             serial: head.serial,
-            policy_ref: policy_ref.clone(),
+            policy_ref,
             head: head.bytes.clone(),
         }));
-        let event = self.event(EventStatus::Loaded, None, serial, Some(policy_ref), trust);
-        Some(Self::with_origin(event, from))
+        Some(self.event(EventStatus::Loaded, None, serial, Some(from), trust))
     }
 
     /// Ends read `id` at `now_ms`: the next is due a refresh interval later. A read that
@@ -449,12 +452,14 @@ impl BundleState {
         self.refused.push_back(head);
     }
 
+    /// An event read `from` (for `loaded` and `refused`); a `loaded` one names the policy
+    /// just taken up, now the active one.
     fn event(
         &self,
         status: EventStatus,
         reason: Option<&'static str>,
         serial: Option<u64>,
-        policy: Option<PolicyRef>,
+        from: Option<Origin>,
         trust: &Trust<'_>,
     ) -> BundleEvent {
         let active = match &self.current {
@@ -465,15 +470,10 @@ impl BundleState {
             status,
             reason,
             serial,
-            policy,
-            from: None,
+            policy: (status == EventStatus::Loaded).then(|| active.clone()),
+            from,
             active,
         }
-    }
-
-    fn with_origin(mut event: BundleEvent, from: Origin) -> BundleEvent {
-        event.from = Some(from);
-        event
     }
 }
 
