@@ -184,14 +184,13 @@ fn act(
 ) -> Result<(js_sys::Promise, web_sys::AbortController), LocalAnswer> {
     let decision = &facts.decision;
     let policy = facts.active.policy().ok_or(LocalAnswer::InternalError)?;
-    let planned = match decision.reason {
-        // Not decided by the policy (it did not load, or `decide` panicked).
-        Some(Reason::InternalError) => return Err(LocalAnswer::InternalError),
-        _ => plan(decision, |id| policy.credential(id)),
-    };
-    // Only unparsable URLs lack a target, and those are always blocked (planned above).
-    let target = decision.target.as_ref();
-    let (target, inject) = match (planned, target) {
+    // Not decided by the policy (it did not load, or `decide` panicked).
+    if matches!(decision.reason, Some(Reason::InternalError)) {
+        return Err(LocalAnswer::InternalError);
+    }
+    let token;
+    // Only unparsable URLs lack a target, and those are always blocked (planned here).
+    let (target, inject) = match (plan(decision, |id| policy.credential(id)), &decision.target) {
         (ActionPlan::Answer(answer), _) => return Err(answer),
         (_, None) => return Err(LocalAnswer::InternalError),
         (ActionPlan::Pass, Some(target)) => (target, None),
@@ -208,13 +207,10 @@ fn act(
                     Some(minter.token(credential, &vars, |name| secret(env, name)))
                 })
             });
-            let token = minted.flatten().ok_or(LocalAnswer::InternalError)??;
-            (target, Some((credential, token)))
+            token = minted.flatten().ok_or(LocalAnswer::InternalError)??;
+            (target, Some((credential, &token)))
         }
     };
-    let inject = inject
-        .as_ref()
-        .map(|(credential, token)| (*credential, token));
     forward(request, target, inject).map_err(|_| LocalAnswer::InternalError)
 }
 
