@@ -63,12 +63,11 @@ impl LocalAnswer {
     /// - 504 `{"error":"egress_upstream_timeout","decision_id":ID}`;
     /// - 500 `{"error":"egress_internal_error","decision_id":ID}`.
     pub fn response(self, decision: &Decision, decision_id: &str) -> LocalResponse {
-        let id = json_text(Some(decision_id));
-        let (status, body) = match self {
+        let (status, detail) = match self {
             LocalAnswer::Blocked => (
                 403,
                 format!(
-                    r#"{{"error":"egress_blocked","rule":{},"reason":{},"decision_id":{id}}}"#,
+                    r#","rule":{},"reason":{}"#,
                     json_text(decision.rule.as_ref().map(|rule| rule.id.as_str())),
                     json_text(decision.reason_text()),
                 ),
@@ -76,23 +75,18 @@ impl LocalAnswer {
             LocalAnswer::CredentialUnavailable => (
                 502,
                 format!(
-                    r#"{{"error":"egress_credential_unavailable","credential":{},"decision_id":{id}}}"#,
-                    json_text(decision.credential.as_deref()),
+                    r#","credential":{}"#,
+                    json_text(decision.credential.as_deref())
                 ),
             ),
-            LocalAnswer::UpstreamUnreachable => (
-                502,
-                format!(r#"{{"error":"egress_upstream_unreachable","decision_id":{id}}}"#),
-            ),
-            LocalAnswer::UpstreamTimeout => (
-                504,
-                format!(r#"{{"error":"egress_upstream_timeout","decision_id":{id}}}"#),
-            ),
-            LocalAnswer::InternalError => (
-                500,
-                format!(r#"{{"error":"egress_internal_error","decision_id":{id}}}"#),
-            ),
+            LocalAnswer::UpstreamUnreachable => (502, String::new()),
+            LocalAnswer::UpstreamTimeout => (504, String::new()),
+            LocalAnswer::InternalError => (500, String::new()),
         };
+        // The body's `error` is the line's, prefixed; a block is no error in the line.
+        let code = self.code().unwrap_or("blocked");
+        let id = json_text(Some(decision_id));
+        let body = format!(r#"{{"error":"egress_{code}"{detail},"decision_id":{id}}}"#);
         LocalResponse { status, body }
     }
 }
