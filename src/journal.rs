@@ -18,7 +18,7 @@ use wasm_bindgen::JsValue;
 use worker::Env;
 
 use crate::live::embedded_ref;
-use crate::runtime::{guarded, now_ms, random};
+use crate::runtime::{call, guarded, now_ms, random, to_js};
 use crate::settings::settings;
 
 /// An isolate's chain and when it last wrote a checkpoint.
@@ -76,10 +76,7 @@ impl Journal {
     /// Seals `line` into the chain and writes it with `console.log`, as one plain JS object.
     fn seal_and_write<L: Serialize>(&mut self, line: &mut L, trail: impl Fn(&mut L) -> &mut Trail) {
         self.chain.seal(line, trail);
-        if let Some(object) = serde_json::to_string(line)
-            .ok()
-            .and_then(|json| js_sys::JSON::parse(&json).ok())
-        {
+        if let Some(object) = to_js(line) {
             web_sys::console::log_1(&object);
         }
     }
@@ -155,23 +152,10 @@ fn isolate_id() -> String {
 /// `env.EGRESS_METRICS.writeDataPoint(point)`, not awaited (it returns nothing), when the
 /// binding is there.
 fn record<'a>(env: &Env, point: impl FnOnce() -> DataPoint<'a>) {
-    if !settings(env).metrics {
-        return;
-    }
-    let Ok(dataset) = js_sys::Reflect::get(env, &JsValue::from_str("EGRESS_METRICS")) else {
-        return;
-    };
-    let Ok(write) = js_sys::Reflect::get(&dataset, &JsValue::from_str("writeDataPoint")) else {
-        return;
-    };
-    let Some(point) = serde_json::to_string(&point())
-        .ok()
-        .and_then(|json| js_sys::JSON::parse(&json).ok())
-    else {
-        return;
-    };
-    if write.is_function() {
-        let write: js_sys::Function = wasm_bindgen::JsCast::unchecked_into(write);
-        let _ = js_sys::Reflect::apply(&write, &dataset, &js_sys::Array::of1(&point));
+    if settings(env).metrics
+        && let Ok(dataset) = js_sys::Reflect::get(env, &JsValue::from_str("EGRESS_METRICS"))
+        && let Some(point) = to_js(&point())
+    {
+        let _ = call(&dataset, "writeDataPoint", &[&point]);
     }
 }

@@ -21,14 +21,14 @@ use egress_policy_outbound::bundle_state::{
     BundleEvent, BundleState, Candidate, EventStatus, HeadVerdict, LoadedBundle, Origin, ReadEnd,
     Ready as Step, Trust,
 };
-use js_sys::{Function, Object, Promise, Reflect, Uint8Array};
+use js_sys::{Object, Promise, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::{JsFuture, future_to_promise};
 use worker::Env;
 
 use crate::embedded;
 use crate::journal;
-use crate::runtime::{guarded, now_ms, sleep};
+use crate::runtime::{call, guarded, now_ms, sleep};
 use crate::settings::{BundleSettings, settings};
 
 thread_local! {
@@ -341,16 +341,9 @@ async fn kv_get(kv: &JsValue, key: &str) -> Result<Option<Uint8Array>, ()> {
     Ok((!value.is_null() && !value.is_undefined()).then(|| Uint8Array::new(&value)))
 }
 
-/// Awaits `target[name](...args)`; `None` if it threw or rejected. Applied with
-/// `Reflect.apply`: a binding may be an RPC stub, whose methods are proxies on which even
-/// `.call` would name a remote method.
+/// Awaits [`call`]: `None` if it threw or rejected.
 async fn invoke(target: &JsValue, name: &str, args: &[&JsValue]) -> Option<JsValue> {
-    let method = Reflect::get(target, &name.into())
-        .ok()
-        .filter(JsValue::is_function)?
-        .unchecked_into::<Function>();
-    let args: js_sys::Array = args.iter().copied().collect();
-    let started = Reflect::apply(&method, target, &args).ok()?;
+    let started = call(target, name, args)?;
     JsFuture::from(Promise::resolve(&started)).await.ok()
 }
 
