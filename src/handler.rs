@@ -20,10 +20,8 @@ use crate::forward::forward;
 use crate::identity::identity;
 use crate::journal;
 use crate::live::{self, Active, Ready};
-use crate::runtime::{
-    DateClock, Thenable, abort_after, clear_timer, decision_id, guarded, now_ms, secret,
-};
-use crate::settings::settings;
+use crate::runtime::{DateClock, Thenable, abort_after, clear_timer, decision_id, guarded, now_ms};
+use crate::settings::{settings, text};
 
 thread_local! {
     /// Per-isolate token and key caches. Only borrowed synchronously, so concurrent
@@ -204,7 +202,7 @@ fn act(
             let minted = guarded(|| {
                 MINTER.with(|minter| {
                     let mut minter = minter.try_borrow_mut().ok()?;
-                    Some(minter.token(credential, &vars, |name| secret(env, name)))
+                    Some(minter.token(credential, &vars, |name| text(env, name)))
                 })
             });
             token = minted.flatten().ok_or(LocalAnswer::InternalError)??;

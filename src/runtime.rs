@@ -1,4 +1,4 @@
-//! What the Worker needs from the JavaScript runtime: time, randomness, secrets, logging.
+//! What the Worker needs from the JavaScript runtime: time, randomness, timers, calls.
 
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -6,7 +6,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use egress_policy_outbound::decision_id::uuid_v4;
 use egress_policy_outbound::{Clock, Random};
 use wasm_bindgen::prelude::*;
-use worker::Env;
 
 #[wasm_bindgen]
 extern "C" {
@@ -172,11 +171,4 @@ pub fn clear_timer(id: i32) {
 /// request alone. In a `panic=abort` build a panic cannot be caught and this is a plain call.
 pub fn guarded<T>(f: impl FnOnce() -> T) -> Option<T> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).ok()
-}
-
-/// The text of the Worker secret (or plain-text binding) `name`, if it is set.
-pub fn secret(env: &Env, name: &str) -> Option<String> {
-    js_sys::Reflect::get(env, &JsValue::from_str(name))
-        .ok()
-        .and_then(|value| value.as_string())
 }
