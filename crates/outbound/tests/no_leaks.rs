@@ -94,7 +94,7 @@ fn inject_path_leaks_nothing() {
         .iter()
         .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
         .collect();
-    header_plan.apply(&mut forwarded);
+    common::apply(&header_plan, &mut forwarded);
     assert_eq!(
         forwarded,
         // The cookie is not on the allow-list: it never travels with a token.

@@ -177,7 +177,7 @@ fn only_allowed_headers_travel_with_a_token() {
         .iter()
         .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
         .collect();
-    plan.apply(&mut forwarded);
+    common::apply(&plan, &mut forwarded);
     let names: Vec<&str> = forwarded.iter().map(|(n, _)| n.as_str()).collect();
     assert_eq!(
         names,
