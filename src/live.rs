@@ -83,10 +83,8 @@ pub enum Ready {
 /// The policy to decide with now, or the read to wait for first; starts a read when one is
 /// due (handed to `wait_until` so it outlives the request).
 pub fn ready(env: &Env, wait_until: impl FnOnce(&Promise)) -> Ready {
-    let Some(bundles) = settings(env).bundles.clone() else {
-        return Ready::Now(current());
-    };
-    let Some(kv) = Reflect::get(env, &JsValue::from_str("EGRESS_POLICY_KV")).ok() else {
+    let kv = |bundles| Some((bundles, Reflect::get(env, &"EGRESS_POLICY_KV".into()).ok()?));
+    let Some((bundles, kv)) = settings(env).bundles.clone().and_then(kv) else {
         return Ready::Now(current());
     };
     let reader = Rc::new(Reader {
@@ -95,16 +93,11 @@ pub fn ready(env: &Env, wait_until: impl FnOnce(&Promise)) -> Ready {
         settings: bundles,
     });
     let now = now_ms();
-    let step = with_state(|state| state.ready(now, &reader.timing)).unwrap_or(Step::Now);
-    let wait = |read: &Promise, until_ms: u64| {
-        let left = until_ms.saturating_sub(now);
-        Ready::After(Promise::race(&js_sys::Array::of2(read, &sleep(left))))
-    };
-    match step {
-        Step::Now => Ready::Now(current()),
+    let read = match with_state(|state| state.ready(now, &reader.timing)).unwrap_or(Step::Now) {
+        Step::Now => None,
         Step::Refresh(id) => {
             wait_until(&start(id, reader));
-            Ready::Now(current())
+            None
         }
         Step::Wait {
             id,
@@ -113,20 +106,20 @@ pub fn ready(env: &Env, wait_until: impl FnOnce(&Promise)) -> Ready {
         } => {
             let read = start(id, reader);
             wait_until(&read);
-            wait(&read, until_ms)
+            Some((read, until_ms))
         }
-        Step::Wait { id, until_ms, .. } => {
-            let under_way = UNDER_WAY.with(|cell| {
-                cell.borrow()
-                    .as_ref()
-                    .filter(|(reading, _)| *reading == id)
-                    .map(|(_, read)| read.clone())
-            });
-            match under_way {
-                Some(read) => wait(&read, until_ms),
-                None => Ready::Now(current()),
-            }
+        Step::Wait { id, until_ms, .. } => UNDER_WAY.with(|cell| {
+            let under_way = cell.borrow();
+            let read = under_way.as_ref().filter(|(reading, _)| *reading == id);
+            read.map(|(_, read)| (read.clone(), until_ms))
+        }),
+    };
+    match read {
+        Some((read, until_ms)) => {
+            let left = sleep(until_ms.saturating_sub(now));
+            Ready::After(Promise::race(&js_sys::Array::of2(&read, &left)))
         }
+        None => Ready::Now(current()),
     }
 }
 
