@@ -54,16 +54,6 @@ pub struct Timing {
     pub read_timeout_ms: u64,
 }
 
-impl Default for Timing {
-    fn default() -> Self {
-        Timing {
-            refresh_ms: DEFAULT_REFRESH_SECS * 1000,
-            wait_ms: DEFAULT_WAIT_MS,
-            read_timeout_ms: DEFAULT_READ_TIMEOUT_MS,
-        }
-    }
-}
-
 /// What a bundle must satisfy to be taken up.
 #[derive(Clone, Copy, Debug)]
 pub struct Trust<'a> {
@@ -76,12 +66,6 @@ pub struct Trust<'a> {
     pub embedded: &'a PolicyRef,
     /// The configured floor: bundles below it are refused.
     pub min_serial: u64,
-}
-
-impl Trust<'_> {
-    fn embedded_serial(&self) -> u64 {
-        self.embedded.serial.unwrap_or(0)
-    }
 }
 
 /// Where a bundle was read from.
@@ -284,7 +268,7 @@ impl BundleState {
     fn serial_in_force(&self, trust: &Trust<'_>) -> u64 {
         self.current
             .as_ref()
-            .map_or(trust.embedded_serial(), |c| c.serial)
+            .map_or(trust.embedded.serial.unwrap_or(0), |c| c.serial)
     }
 
     /// Judges a head read `from` KV or the cache (see the module docs).
