@@ -56,8 +56,7 @@ pub fn decision(env: &Env, mut line: DecisionLog) {
 /// Writes a policy bundle event's line.
 pub fn bundle_event(env: &Env, event: &egress_policy_outbound::bundle_state::BundleEvent) {
     with_journal(env, |journal| {
-        let mut line = event.line(now_ms());
-        journal.seal_and_write(&mut line, |l| &mut l.trail);
+        let trail = journal.event(event.line(now_ms()));
         let status = serde_json::to_value(event.status).ok();
         record(env, || {
             metrics::event(
@@ -66,7 +65,7 @@ pub fn bundle_event(env: &Env, event: &egress_policy_outbound::bundle_state::Bun
                 event.reason,
                 event.serial,
                 &event.active,
-                &line.trail,
+                &trail,
             )
         });
     });
@@ -81,6 +80,12 @@ impl Journal {
         }
     }
 
+    /// Writes an event line; its chain fields, for its data point.
+    fn event<B: Serialize>(&mut self, mut line: EventLine<'_, B>) -> Trail {
+        self.seal_and_write(&mut line, |l| &mut l.trail);
+        line.trail
+    }
+
     /// The first line of the isolate, and the first after the interval, is preceded by a
     /// checkpoint.
     fn checkpoint_if_due(&mut self, env: &Env) {
@@ -92,10 +97,9 @@ impl Journal {
             return;
         }
         self.last_checkpoint_ms = Some(now);
-        let mut line = EventLine::new("checkpoint", now, &Checkpoint {});
-        self.seal_and_write(&mut line, |l| &mut l.trail);
+        let trail = self.event(EventLine::new("checkpoint", now, &Checkpoint {}));
         record(env, || {
-            metrics::event("checkpoint", None, None, None, embedded_ref(), &line.trail)
+            metrics::event("checkpoint", None, None, None, embedded_ref(), &trail)
         });
     }
 }
@@ -129,8 +133,7 @@ fn with_journal(env: &Env, f: impl FnOnce(&mut Journal)) {
                         reason,
                         active: embedded_ref(),
                     };
-                    let mut line = EventLine::new(event, now_ms(), &body);
-                    journal.seal_and_write(&mut line, |l| &mut l.trail);
+                    journal.event(EventLine::new(event, now_ms(), &body));
                 }
             }
             f(journal);
