@@ -20,10 +20,8 @@ use crate::forward::forward;
 use crate::identity::identity;
 use crate::journal;
 use crate::live::{self, Active, Ready};
-use crate::runtime::{
-    DateClock, Thenable, abort_after, clear_timer, decision_id, guarded, now_ms, secret,
-};
-use crate::settings::settings;
+use crate::runtime::{DateClock, Thenable, abort_after, clear_timer, decision_id, guarded, now_ms};
+use crate::settings::{settings, text};
 
 thread_local! {
     /// Per-isolate token and key caches. Only borrowed synchronously, so concurrent
@@ -58,9 +56,9 @@ struct Facts {
 }
 
 impl Facts {
-    /// Writes this request's one decision log line: it ended with the upstream's `status`, or
-    /// with the Worker's own `answer`.
-    fn log(&self, status: Option<u16>, answer: Option<LocalAnswer>) {
+    /// Writes this request's one decision log line: it ended with the upstream's status, or
+    /// with the Worker's own answer.
+    fn log(&self, ended: Result<u16, LocalAnswer>) {
         let defaults = self.active.policy().map(|policy| policy.defaults());
         let facts = LogFacts {
             decision_id: &self.decision_id,
@@ -71,10 +69,8 @@ impl Facts {
             query_in_logs: defaults.is_some_and(|d| d.query_in_logs),
             path_in_logs: defaults.map(|d| d.path_in_logs).unwrap_or_default(),
             arrived_ms: self.arrived_ms,
-            status,
-            error: answer.and_then(LocalAnswer::error),
+            ended,
             duration_ms: now_ms().saturating_sub(self.arrived_ms),
-            sent: status.is_some() || answer.is_some_and(LocalAnswer::sent),
         };
         journal::decision(&self.env, build(&self.decision, &facts));
     }
@@ -82,7 +78,7 @@ impl Facts {
     /// Logs a local answer and makes it the Response to return: its status, `content-type:
     /// application/json` and its body, never forwarded.
     fn answer(&self, answer: LocalAnswer) -> Result<JsValue, JsValue> {
-        self.log(None, Some(answer));
+        self.log(Err(answer));
         let LocalResponse { status, body } = answer.response(&self.decision, &self.decision_id);
         let init = web_sys::ResponseInit::new();
         init.set_status(status);
@@ -186,14 +182,13 @@ fn act(
 ) -> Result<(js_sys::Promise, web_sys::AbortController), LocalAnswer> {
     let decision = &facts.decision;
     let policy = facts.active.policy().ok_or(LocalAnswer::InternalError)?;
-    let planned = match decision.reason {
-        // Not decided by the policy (it did not load, or `decide` panicked).
-        Some(Reason::InternalError) => return Err(LocalAnswer::InternalError),
-        _ => plan(decision, |id| policy.credential(id)),
-    };
-    // Only unparsable URLs lack a target, and those are always blocked (planned above).
-    let target = decision.target.as_ref();
-    let (target, inject) = match (planned, target) {
+    // Not decided by the policy (it did not load, or `decide` panicked).
+    if matches!(decision.reason, Some(Reason::InternalError)) {
+        return Err(LocalAnswer::InternalError);
+    }
+    let token;
+    // Only unparsable URLs lack a target, and those are always blocked (planned here).
+    let (target, inject) = match (plan(decision, |id| policy.credential(id)), &decision.target) {
         (ActionPlan::Answer(answer), _) => return Err(answer),
         (_, None) => return Err(LocalAnswer::InternalError),
         (ActionPlan::Pass, Some(target)) => (target, None),
@@ -207,19 +202,16 @@ fn act(
             let minted = guarded(|| {
                 MINTER.with(|minter| {
                     let mut minter = minter.try_borrow_mut().ok()?;
-                    if let Some(problem) = minter.check_next(credential, |name| secret(env, name)) {
+                    if let Some(problem) = minter.check_next(credential, |name| text(env, name)) {
                         journal::next_key_problem(env, &problem, facts.active.policy_ref());
                     }
-                    Some(minter.token(credential, &vars, |name| secret(env, name)))
+                    Some(minter.token(credential, &vars, |name| text(env, name)))
                 })
             });
-            let token = minted.flatten().ok_or(LocalAnswer::InternalError)??;
-            (target, Some((credential, token)))
+            token = minted.flatten().ok_or(LocalAnswer::InternalError)??;
+            (target, Some((credential, &token)))
         }
     };
-    let inject = inject
-        .as_ref()
-        .map(|(credential, token)| (*credential, token));
     forward(request, target, inject).map_err(|_| LocalAnswer::InternalError)
 }
 
@@ -238,7 +230,7 @@ fn settle(
         clear_timer(timer_id);
         match value.dyn_into::<web_sys::Response>() {
             Ok(response) => {
-                facts.log(Some(response.status()), None);
+                facts.log(Ok(response.status()));
                 Ok(response.into())
             }
             Err(_) if abort.signal().aborted() => facts.answer(LocalAnswer::UpstreamTimeout),

@@ -18,7 +18,7 @@ use wasm_bindgen::JsValue;
 use worker::Env;
 
 use crate::live::embedded_ref;
-use crate::runtime::{guarded, now_ms, random};
+use crate::runtime::{call, guarded, now_ms, random, to_js};
 use crate::settings::settings;
 
 /// An isolate's chain and when it last wrote a checkpoint.
@@ -56,8 +56,7 @@ pub fn decision(env: &Env, mut line: DecisionLog) {
 /// Writes a policy bundle event's line.
 pub fn bundle_event(env: &Env, event: &egress_policy_outbound::bundle_state::BundleEvent) {
     with_journal(env, |journal| {
-        let mut line = event.line(now_ms());
-        journal.seal_and_write(&mut line, |l| &mut l.trail);
+        let trail = journal.event(event.line(now_ms()));
         let status = serde_json::to_value(event.status).ok();
         record(env, || {
             metrics::event(
@@ -66,7 +65,7 @@ pub fn bundle_event(env: &Env, event: &egress_policy_outbound::bundle_state::Bun
                 event.reason,
                 event.serial,
                 &event.active,
-                &line.trail,
+                &trail,
             )
         });
     });
@@ -82,10 +81,9 @@ pub fn next_key_problem(env: &Env, reason: &str, active: &egress_policy_engine::
             reason,
             active,
         };
-        let mut line = EventLine::new("settings", now_ms(), &body);
-        journal.seal_and_write(&mut line, |l| &mut l.trail);
+        let trail = journal.event(EventLine::new("settings", now_ms(), &body));
         record(env, || {
-            metrics::event("settings", Some(status), None, None, active, &line.trail)
+            metrics::event("settings", Some(status), None, None, active, &trail)
         });
     });
 }
@@ -94,12 +92,15 @@ impl Journal {
     /// Seals `line` into the chain and writes it with `console.log`, as one plain JS object.
     fn seal_and_write<L: Serialize>(&mut self, line: &mut L, trail: impl Fn(&mut L) -> &mut Trail) {
         self.chain.seal(line, trail);
-        if let Some(object) = serde_json::to_string(line)
-            .ok()
-            .and_then(|json| js_sys::JSON::parse(&json).ok())
-        {
+        if let Some(object) = to_js(line) {
             web_sys::console::log_1(&object);
         }
+    }
+
+    /// Writes an event line; its chain fields, for its data point.
+    fn event<B: Serialize>(&mut self, mut line: EventLine<'_, B>) -> Trail {
+        self.seal_and_write(&mut line, |l| &mut l.trail);
+        line.trail
     }
 
     /// The first line of the isolate, and the first after the interval, is preceded by a
@@ -113,10 +114,9 @@ impl Journal {
             return;
         }
         self.last_checkpoint_ms = Some(now);
-        let mut line = EventLine::new("checkpoint", now, &Checkpoint {});
-        self.seal_and_write(&mut line, |l| &mut l.trail);
+        let trail = self.event(EventLine::new("checkpoint", now, &Checkpoint {}));
         record(env, || {
-            metrics::event("checkpoint", None, None, None, embedded_ref(), &line.trail)
+            metrics::event("checkpoint", None, None, None, embedded_ref(), &trail)
         });
     }
 }
@@ -150,8 +150,7 @@ fn with_journal(env: &Env, f: impl FnOnce(&mut Journal)) {
                         reason,
                         active: embedded_ref(),
                     };
-                    let mut line = EventLine::new(event, now_ms(), &body);
-                    journal.seal_and_write(&mut line, |l| &mut l.trail);
+                    journal.event(EventLine::new(event, now_ms(), &body));
                 }
             }
             f(journal);
@@ -173,23 +172,10 @@ fn isolate_id() -> String {
 /// `env.EGRESS_METRICS.writeDataPoint(point)`, not awaited (it returns nothing), when the
 /// binding is there.
 fn record<'a>(env: &Env, point: impl FnOnce() -> DataPoint<'a>) {
-    if !settings(env).metrics {
-        return;
-    }
-    let Ok(dataset) = js_sys::Reflect::get(env, &JsValue::from_str("EGRESS_METRICS")) else {
-        return;
-    };
-    let Ok(write) = js_sys::Reflect::get(&dataset, &JsValue::from_str("writeDataPoint")) else {
-        return;
-    };
-    let Some(point) = serde_json::to_string(&point())
-        .ok()
-        .and_then(|json| js_sys::JSON::parse(&json).ok())
-    else {
-        return;
-    };
-    if write.is_function() {
-        let write: js_sys::Function = wasm_bindgen::JsCast::unchecked_into(write);
-        let _ = js_sys::Reflect::apply(&write, &dataset, &js_sys::Array::of1(&point));
+    if settings(env).metrics
+        && let Ok(dataset) = js_sys::Reflect::get(env, &JsValue::from_str("EGRESS_METRICS"))
+        && let Some(point) = to_js(&point())
+    {
+        let _ = call(&dataset, "writeDataPoint", &[&point]);
     }
 }

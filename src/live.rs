@@ -18,17 +18,17 @@ use egress_policy_engine::PolicyRef;
 use egress_policy_engine::bundle::{self, HEAD_LEN, Head};
 use egress_policy_engine::{CompiledPolicy, PolicySource};
 use egress_policy_outbound::bundle_state::{
-    BundleEvent, BundleState, EventStatus, HeadVerdict, LoadedBundle, Origin, ReadEnd,
-    Ready as Step, Trust, ValueVerdict,
+    BundleEvent, BundleState, Candidate, EventStatus, HeadVerdict, LoadedBundle, Origin, ReadEnd,
+    Ready as Step, Trust,
 };
-use js_sys::{Function, Object, Promise, Reflect, Uint8Array};
+use js_sys::{Object, Promise, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::{JsFuture, future_to_promise};
 use worker::Env;
 
 use crate::embedded;
 use crate::journal;
-use crate::runtime::{guarded, now_ms, sleep};
+use crate::runtime::{call, guarded, now_ms, sleep};
 use crate::settings::{BundleSettings, settings};
 
 thread_local! {
@@ -83,10 +83,8 @@ pub enum Ready {
 /// The policy to decide with now, or the read to wait for first; starts a read when one is
 /// due (handed to `wait_until` so it outlives the request).
 pub fn ready(env: &Env, wait_until: impl FnOnce(&Promise)) -> Ready {
-    let Some(bundles) = settings(env).bundles.clone() else {
-        return Ready::Now(current());
-    };
-    let Some(kv) = Reflect::get(env, &JsValue::from_str("EGRESS_POLICY_KV")).ok() else {
+    let kv = |bundles| Some((bundles, Reflect::get(env, &"EGRESS_POLICY_KV".into()).ok()?));
+    let Some((bundles, kv)) = settings(env).bundles.clone().and_then(kv) else {
         return Ready::Now(current());
     };
     let reader = Rc::new(Reader {
@@ -95,16 +93,12 @@ pub fn ready(env: &Env, wait_until: impl FnOnce(&Promise)) -> Ready {
         settings: bundles,
     });
     let now = now_ms();
-    let step = with_state(|state| state.ready(now, &reader.timing)).unwrap_or(Step::Now);
-    let wait = |read: &Promise, until_ms: u64| {
-        let left = until_ms.saturating_sub(now);
-        Ready::After(Promise::race(&js_sys::Array::of2(read, &sleep(left))))
-    };
-    match step {
-        Step::Now => Ready::Now(current()),
+    let step = with_state(|state| state.ready(now, &reader.settings.timing));
+    let read = match step.unwrap_or(Step::Now) {
+        Step::Now => None,
         Step::Refresh(id) => {
             wait_until(&start(id, reader));
-            Ready::Now(current())
+            None
         }
         Step::Wait {
             id,
@@ -113,20 +107,20 @@ pub fn ready(env: &Env, wait_until: impl FnOnce(&Promise)) -> Ready {
         } => {
             let read = start(id, reader);
             wait_until(&read);
-            wait(&read, until_ms)
+            Some((read, until_ms))
         }
-        Step::Wait { id, until_ms, .. } => {
-            let under_way = UNDER_WAY.with(|cell| {
-                cell.borrow()
-                    .as_ref()
-                    .filter(|(reading, _)| *reading == id)
-                    .map(|(_, read)| read.clone())
-            });
-            match under_way {
-                Some(read) => wait(&read, until_ms),
-                None => Ready::Now(current()),
-            }
+        Step::Wait { id, until_ms, .. } => UNDER_WAY.with(|cell| {
+            let under_way = cell.borrow();
+            let read = under_way.as_ref().filter(|(reading, _)| *reading == id);
+            read.map(|(_, read)| (read.clone(), until_ms))
+        }),
+    };
+    match read {
+        Some((read, until_ms)) => {
+            let left = sleep(until_ms.saturating_sub(now));
+            Ready::After(Promise::race(&js_sys::Array::of2(&read, &left)))
         }
+        None => Ready::Now(current()),
     }
 }
 
@@ -143,15 +137,6 @@ fn with_state<T>(f: impl FnOnce(&mut BundleState) -> T) -> Option<T> {
     guarded(|| STATE.with(|state| state.try_borrow_mut().ok().map(|mut s| f(&mut s)))).flatten()
 }
 
-fn trust(settings: &BundleSettings) -> Trust<'_> {
-    Trust {
-        key: &settings.trusted,
-        environment: &settings.environment,
-        embedded: embedded_ref(),
-        min_serial: settings.min_serial,
-    }
-}
-
 /// What a read needs: the request's `env` (for the journal), the KV binding, the settings.
 struct Reader {
     env: Env,
@@ -159,27 +144,40 @@ struct Reader {
     settings: Rc<BundleSettings>,
 }
 
-impl std::ops::Deref for Reader {
-    type Target = BundleSettings;
-
-    fn deref(&self) -> &BundleSettings {
-        &self.settings
+impl Reader {
+    fn trust(&self) -> Trust<'_> {
+        Trust {
+            key: &self.settings.trusted,
+            environment: &self.settings.environment,
+            embedded: embedded_ref(),
+            min_serial: self.settings.min_serial,
+        }
     }
-}
 
-fn log_event(reader: &Reader, event: Option<BundleEvent>) {
-    if let Some(event) = event {
-        journal::bundle_event(&reader.env, &event);
+    fn log(&self, event: Option<BundleEvent>) {
+        if let Some(event) = event {
+            journal::bundle_event(&self.env, &event);
+        }
+    }
+
+    /// Where this deployment's bundle and head lie in the cache.
+    fn cache_url(&self, part: &str) -> String {
+        let key: String = js_sys::encode_uri_component(&self.settings.key).into();
+        format!(
+            "https://egress-policy.invalid/bundle/v{}/{}/{key}/{part}",
+            bundle::BUNDLE_FORMAT_VERSION,
+            self.settings.environment
+        )
     }
 }
 
 /// Starts read `id`: it settles when the read ends or its timeout passes, whichever is first
 /// (a read that times out counts as failed; should it end later, what it verified is still
 /// taken up, but it no longer counts for the schedule).
-fn start(id: u64, settings: Rc<Reader>) -> Promise {
+fn start(id: u64, reader: Rc<Reader>) -> Promise {
     let first = with_state(|state| !state.has_read()).unwrap_or(false);
-    let timeout_ms = settings.timing.read_timeout_ms;
-    let on_time = Rc::clone(&settings);
+    let timeout_ms = reader.settings.timing.read_timeout_ms;
+    let on_time = Rc::clone(&reader);
     let read = future_to_promise(async move {
         let end = read(&on_time, first).await;
         settle(id, end, &on_time);
@@ -188,7 +186,7 @@ fn start(id: u64, settings: Rc<Reader>) -> Promise {
     let late = future_to_promise(async move {
         // Without a timer the wait never ends here; `BundleState::ready` gives up on the read.
         let _ = JsFuture::from(sleep(timeout_ms)).await;
-        settle(id, ReadEnd::TimedOut, &settings);
+        settle(id, ReadEnd::TimedOut, &reader);
         Ok(JsValue::UNDEFINED)
     });
     let either = Promise::race(&js_sys::Array::of2(&read, &late));
@@ -196,24 +194,21 @@ fn start(id: u64, settings: Rc<Reader>) -> Promise {
     either
 }
 
-fn settle(id: u64, end: ReadEnd, settings: &Reader) {
+fn settle(id: u64, end: ReadEnd, reader: &Reader) {
     let now = now_ms();
-    log_event(
-        settings,
-        with_state(|state| state.settle(id, now, end, &trust(settings))).flatten(),
-    );
+    reader.log(with_state(|state| state.settle(id, now, end, &reader.trust())).flatten());
 }
 
 /// One read: KV, and on an isolate's first read the cache beside it.
-async fn read(settings: &Rc<Reader>, first: bool) -> ReadEnd {
+async fn read(reader: &Rc<Reader>, first: bool) -> ReadEnd {
     let cached = first.then(|| {
-        let settings = Rc::clone(settings);
+        let reader = Rc::clone(reader);
         future_to_promise(async move {
-            from_cache(&settings).await;
+            from_cache(&reader).await;
             Ok(JsValue::UNDEFINED)
         })
     });
-    let end = from_kv(settings).await;
+    let end = from_kv(reader).await;
     if let Some(cached) = cached {
         let _ = JsFuture::from(cached).await;
     }
@@ -222,24 +217,24 @@ async fn read(settings: &Rc<Reader>, first: bool) -> ReadEnd {
 
 /// Reads the head in KV, and the bundle when the head is news; takes it up, keeps it in the
 /// cache for the isolates after this one.
-async fn from_kv(settings: &Reader) -> ReadEnd {
-    let kv = &settings.kv;
-    let (head, value) = match kv_get(kv, &settings.head_key).await {
+async fn from_kv(reader: &Reader) -> ReadEnd {
+    let kv = &reader.kv;
+    let (head, value) = match kv_get(kv, &reader.settings.head_key).await {
         Err(()) => return ReadEnd::Failed,
         Ok(Some(head)) => (copy_head(&head), None),
         // No head published beside the bundle: the bundle itself, read whole.
-        Ok(None) => match kv_get(kv, &settings.key).await {
+        Ok(None) => match kv_get(kv, &reader.settings.key).await {
             Err(()) => return ReadEnd::Failed,
             Ok(None) => return ReadEnd::Absent,
             Ok(Some(value)) => (head_of(&value), Some(value)),
         },
     };
-    let Some(head) = judge(&head, settings, Origin::Kv) else {
+    let Some(head) = judge(&head, reader, Origin::Kv) else {
         return ReadEnd::Answered;
     };
     let value = match value {
         Some(value) => value,
-        None => match kv_get(kv, &settings.key).await {
+        None => match kv_get(kv, &reader.settings.key).await {
             Ok(value) => value.unwrap_or_else(|| Uint8Array::new_with_length(0)),
             Err(()) => {
                 let _ = with_state(|state| state.abandon(&head));
@@ -247,26 +242,26 @@ async fn from_kv(settings: &Reader) -> ReadEnd {
             }
         },
     };
-    if take(&head, &value, settings, Origin::Kv).await {
-        keep_in_cache(&head, &value, settings).await;
+    if take(&head, &value, reader, Origin::Kv).await {
+        keep_in_cache(&head, &value, reader).await;
     }
     ReadEnd::Answered
 }
 
 /// The bundle this location's cache holds, judged like one read from KV.
-async fn from_cache(settings: &Reader) {
+async fn from_cache(reader: &Reader) {
     let Some(cache) = open_cache().await else {
         return;
     };
-    let Some(head) = cache_get(&cache, &cache_url(settings, "head")).await else {
+    let Some(head) = cache_get(&cache, &reader.cache_url("head")).await else {
         return;
     };
-    let Some(head) = judge(&copy_head(&head), settings, Origin::Cache) else {
+    let Some(head) = judge(&copy_head(&head), reader, Origin::Cache) else {
         return;
     };
-    match cache_get(&cache, &cache_url(settings, "bundle")).await {
+    match cache_get(&cache, &reader.cache_url("bundle")).await {
         Some(value) => {
-            take(&head, &value, settings, Origin::Cache).await;
+            take(&head, &value, reader, Origin::Cache).await;
         }
         None => {
             let _ = with_state(|state| state.abandon(&head));
@@ -275,66 +270,56 @@ async fn from_cache(settings: &Reader) {
 }
 
 /// Judges a head; `Some` when its bundle is news to read.
-fn judge(head: &[u8], settings: &Reader, from: Origin) -> Option<Head> {
-    match with_state(|state| state.judge_head(head, &trust(settings), from))? {
+fn judge(head: &[u8], reader: &Reader, from: Origin) -> Option<Head> {
+    match with_state(|state| state.judge_head(head, &reader.trust(), from))? {
         HeadVerdict::Newer(head) => Some(head),
         HeadVerdict::Refused(event) => {
-            log_event(settings, event);
+            reader.log(event);
             None
         }
         HeadVerdict::Known => None,
     }
 }
 
-/// Takes up `value` as the bundle of `head`: checks it fits the head and hashes its payload
-/// natively before anything is copied into Wasm; then copies it once and loads it. Whether
-/// it was taken up.
-async fn take(head: &Head, value: &Uint8Array, settings: &Reader, from: Origin) -> bool {
+/// Takes up `value` as the bundle of `head`: its payload is hashed natively, and only a
+/// value that fits the head is copied into Wasm, once. Whether it was taken up.
+async fn take(head: &Head, value: &Uint8Array, reader: &Reader, from: Origin) -> bool {
     let value_head = head_of(value);
     let len = value.length() as usize;
-    let digest = if head.bundle_len() == len && *value_head == *head.bytes {
+    let payload_sha256 = if head.bundle_len() == len && *value_head == *head.bytes {
         digest(value, head.payload_range()).await
     } else {
         None
     };
-    let trust = trust(settings);
-    let checked = with_state(|state| {
-        state.judge_value(head, &value_head, len, digest.as_ref(), &trust, from)
-    });
-    match checked {
-        Some(ValueVerdict::Fits(digest)) => {
-            // The one copy of the bundle into Wasm memory; a policy taken up keeps it.
-            let buffer = Arc::new(value.to_vec());
-            let event =
-                with_state(|state| state.take_up(head, &buffer, &digest, &trust, from)).flatten();
-            let loaded = event
-                .as_ref()
-                .is_some_and(|e| e.status == EventStatus::Loaded);
-            log_event(settings, event);
-            loaded
-        }
-        Some(ValueVerdict::Refused(event)) => {
-            log_event(settings, event);
-            false
-        }
-        None => false,
-    }
+    let candidate = Candidate {
+        head: &value_head,
+        len,
+        payload_sha256,
+    };
+    let copy = || Arc::new(value.to_vec());
+    let event = with_state(|state| state.take_up(head, candidate, copy, &reader.trust(), from));
+    let event = event.flatten();
+    let loaded = event
+        .as_ref()
+        .is_some_and(|e| e.status == EventStatus::Loaded);
+    reader.log(event);
+    loaded
 }
 
 /// Keeps a bundle just taken up from KV in this location's cache, unless the cache holds
 /// one as new already. Best effort: the cache may evict it, or not be there at all.
-async fn keep_in_cache(head: &Head, value: &Uint8Array, settings: &Reader) {
+async fn keep_in_cache(head: &Head, value: &Uint8Array, reader: &Reader) {
     let Some(cache) = open_cache().await else {
         return;
     };
-    let head_url = cache_url(settings, "head");
+    let head_url = reader.cache_url("head");
     if let Some(cached) = cache_get(&cache, &head_url).await
         && bundle::read_head(&copy_head(&cached)).is_ok_and(|c| c.serial >= head.serial)
     {
         return;
     }
     // The bundle first: a head in the cache always has its bundle beside it.
-    if cache_put(&cache, &cache_url(settings, "bundle"), value).await {
+    if cache_put(&cache, &reader.cache_url("bundle"), value).await {
         let head = Uint8Array::from(&*head.bytes);
         cache_put(&cache, &head_url, &head).await;
     }
@@ -351,16 +336,9 @@ async fn kv_get(kv: &JsValue, key: &str) -> Result<Option<Uint8Array>, ()> {
     Ok((!value.is_null() && !value.is_undefined()).then(|| Uint8Array::new(&value)))
 }
 
-/// Awaits `target[name](...args)`; `None` if it threw or rejected. Applied with
-/// `Reflect.apply`: a binding may be an RPC stub, whose methods are proxies on which even
-/// `.call` would name a remote method.
+/// Awaits [`call`]: `None` if it threw or rejected.
 async fn invoke(target: &JsValue, name: &str, args: &[&JsValue]) -> Option<JsValue> {
-    let method = Reflect::get(target, &name.into())
-        .ok()
-        .filter(JsValue::is_function)?
-        .unchecked_into::<Function>();
-    let args: js_sys::Array = args.iter().copied().collect();
-    let started = Reflect::apply(&method, target, &args).ok()?;
+    let started = call(target, name, args)?;
     JsFuture::from(Promise::resolve(&started)).await.ok()
 }
 
@@ -396,16 +374,6 @@ async fn digest(value: &Uint8Array, range: std::ops::Range<usize>) -> Option<[u8
     );
     let hashed = invoke(&subtle, "digest", &[&"SHA-256".into(), &payload]).await?;
     <[u8; 32]>::try_from(Uint8Array::new(&hashed).to_vec()).ok()
-}
-
-/// Where this deployment's bundle and head lie in the cache.
-fn cache_url(settings: &BundleSettings, part: &str) -> String {
-    let key: String = js_sys::encode_uri_component(&settings.key).into();
-    format!(
-        "https://egress-policy.invalid/bundle/v{}/{}/{key}/{part}",
-        bundle::BUNDLE_FORMAT_VERSION,
-        settings.environment
-    )
 }
 
 async fn open_cache() -> Option<JsValue> {

@@ -1,4 +1,4 @@
-//! What the Worker needs from the JavaScript runtime: time, randomness, secrets, logging.
+//! What the Worker needs from the JavaScript runtime: time, randomness, timers, calls.
 
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -6,7 +6,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use egress_policy_outbound::decision_id::uuid_v4;
 use egress_policy_outbound::{Clock, Random};
 use wasm_bindgen::prelude::*;
-use worker::Env;
 
 #[wasm_bindgen]
 extern "C" {
@@ -114,25 +113,49 @@ pub fn decision_id(arrived_ms: u64) -> String {
 /// the timer's callback is the controller's own `abort`, bound. The timer's id, for
 /// [`clear_timer`] (0 should the runtime refuse the timer: the abort then never comes).
 pub fn abort_after(controller: &web_sys::AbortController, ms: u64) -> i32 {
-    let global: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
     let Ok(abort) = js_sys::Reflect::get(controller, &JsValue::from_str("abort")) else {
         return 0;
     };
-    let abort = abort.unchecked_into::<js_sys::Function>().bind0(controller);
-    let ms = i32::try_from(ms).unwrap_or(i32::MAX);
-    global
-        .set_timeout_with_callback_and_timeout_and_arguments_0(&abort, ms)
-        .unwrap_or(0)
+    set_timeout(
+        &abort.unchecked_into::<js_sys::Function>().bind0(controller),
+        ms,
+    )
 }
 
 /// A promise resolved (with `undefined`) after `ms` milliseconds (`setTimeout`); never
 /// settles should the runtime refuse the timer.
 pub fn sleep(ms: u64) -> js_sys::Promise {
     js_sys::Promise::new(&mut |resolve, _reject| {
-        let global: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
-        let ms = i32::try_from(ms).unwrap_or(i32::MAX);
-        let _id = global.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms);
+        set_timeout(&resolve, ms);
     })
+}
+
+/// `setTimeout(callback, ms)`: the timer's id, 0 should the runtime refuse it.
+fn set_timeout(callback: &js_sys::Function, ms: u64) -> i32 {
+    let global: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
+    let ms = i32::try_from(ms).unwrap_or(i32::MAX);
+    global
+        .set_timeout_with_callback_and_timeout_and_arguments_0(callback, ms)
+        .unwrap_or(0)
+}
+
+/// `target[name](...args)`; `None` if it is no function or threw. Applied with
+/// `Reflect.apply`: a binding may be an RPC stub, whose methods are proxies on which even
+/// `.call` would name a remote method.
+pub fn call(target: &JsValue, name: &str, args: &[&JsValue]) -> Option<JsValue> {
+    let method = js_sys::Reflect::get(target, &name.into())
+        .ok()
+        .filter(JsValue::is_function)?
+        .unchecked_into::<js_sys::Function>();
+    let args: js_sys::Array = args.iter().copied().collect();
+    js_sys::Reflect::apply(&method, target, &args).ok()
+}
+
+/// `value` as a plain JS object (through JSON), as `console.log` and Analytics Engine take it.
+pub fn to_js(value: &impl serde::Serialize) -> Option<JsValue> {
+    serde_json::to_string(value)
+        .ok()
+        .and_then(|json| js_sys::JSON::parse(&json).ok())
 }
 
 /// Cancels a timer no longer needed, so it holds nothing of the request open.
@@ -148,11 +171,4 @@ pub fn clear_timer(id: i32) {
 /// request alone. In a `panic=abort` build a panic cannot be caught and this is a plain call.
 pub fn guarded<T>(f: impl FnOnce() -> T) -> Option<T> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).ok()
-}
-
-/// The text of the Worker secret (or plain-text binding) `name`, if it is set.
-pub fn secret(env: &Env, name: &str) -> Option<String> {
-    js_sys::Reflect::get(env, &JsValue::from_str(name))
-        .ok()
-        .and_then(|value| value.as_string())
 }

@@ -84,6 +84,11 @@ pub fn settings(env: &Env) -> Rc<Settings> {
     SETTINGS.with(|cell| Rc::clone(cell.get_or_init(|| Rc::new(read(env)))))
 }
 
+/// The text of the Worker secret, variable or plain-text binding `name`, if it is set.
+pub fn text(env: &Env, name: &str) -> Option<String> {
+    get(env, name).and_then(|value| value.as_string())
+}
+
 /// `env[name]`, when set (not `undefined` or `null`).
 fn get(source: &JsValue, name: &str) -> Option<JsValue> {
     js_sys::Reflect::get(source, &JsValue::from_str(name))
@@ -104,7 +109,6 @@ fn number(env: &Env, name: &str, default: u64) -> Result<u64, String> {
 }
 
 fn read(env: &Env) -> Settings {
-    let text = |name: &str| get(env, name).and_then(|value| value.as_string());
     let bundles = get(env, "EGRESS_POLICY_KV").map(|_| bundle_settings(env));
     let mut problems = Vec::new();
     let mut or_default = |name: &str, default: u64| {
@@ -118,7 +122,7 @@ fn read(env: &Env) -> Settings {
     let checkpoint_ms = or_default("EGRESS_LOG_CHECKPOINT_SECS", DEFAULT_CHECKPOINT_SECS)
         .max(1)
         .saturating_mul(1000);
-    let log_key = text("EGRESS_LOG_KEY").filter(|key| {
+    let log_key = text(env, "EGRESS_LOG_KEY").filter(|key| {
         let long_enough = key.len() >= MIN_LOG_KEY_BYTES;
         if !long_enough {
             problems.push((
@@ -150,15 +154,14 @@ fn read(env: &Env) -> Settings {
 
 /// The bundle settings, or the one that cannot be used.
 fn bundle_settings(env: &Env) -> Result<BundleSettings, String> {
-    let text = |name: &str| get(env, name).and_then(|value| value.as_string());
-    let trusted = text("EGRESS_BUNDLE_PUBLIC_KEY")
+    let trusted = text(env, "EGRESS_BUNDLE_PUBLIC_KEY")
         .as_deref()
         .and_then(public_key_from_text)
         .ok_or("EGRESS_BUNDLE_PUBLIC_KEY is missing or not an Ed25519 public key")?;
-    let environment = text("EGRESS_BUNDLE_ENVIRONMENT")
+    let environment = text(env, "EGRESS_BUNDLE_ENVIRONMENT")
         .filter(|name| valid_environment(name))
         .ok_or("EGRESS_BUNDLE_ENVIRONMENT is missing or not an environment name")?;
-    let key = text("EGRESS_BUNDLE_KEY").unwrap_or_else(|| DEFAULT_KEY.to_owned());
+    let key = text(env, "EGRESS_BUNDLE_KEY").unwrap_or_else(|| DEFAULT_KEY.to_owned());
     Ok(BundleSettings {
         head_key: format!("{key}:head"),
         key,

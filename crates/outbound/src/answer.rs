@@ -6,7 +6,7 @@
 use egress_policy_engine::Decision;
 use serde_json::Value;
 
-use crate::error::{CredentialError, RequestError};
+use crate::error::CredentialError;
 
 /// Why the Worker answers a request itself.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -36,13 +36,13 @@ pub struct LocalResponse {
 
 impl LocalAnswer {
     /// The `error` the decision line records: `None` for a block, which is no failure.
-    pub fn error(self) -> Option<RequestError> {
+    pub fn code(self) -> Option<&'static str> {
         match self {
             LocalAnswer::Blocked => None,
-            LocalAnswer::CredentialUnavailable => Some(RequestError::CredentialUnavailable),
-            LocalAnswer::UpstreamUnreachable => Some(RequestError::UpstreamUnreachable),
-            LocalAnswer::UpstreamTimeout => Some(RequestError::UpstreamTimeout),
-            LocalAnswer::InternalError => Some(RequestError::InternalError),
+            LocalAnswer::CredentialUnavailable => Some("credential_unavailable"),
+            LocalAnswer::UpstreamUnreachable => Some("upstream_unreachable"),
+            LocalAnswer::UpstreamTimeout => Some("upstream_timeout"),
+            LocalAnswer::InternalError => Some("internal_error"),
         }
     }
 
@@ -63,12 +63,11 @@ impl LocalAnswer {
     /// - 504 `{"error":"egress_upstream_timeout","decision_id":ID}`;
     /// - 500 `{"error":"egress_internal_error","decision_id":ID}`.
     pub fn response(self, decision: &Decision, decision_id: &str) -> LocalResponse {
-        let id = json_text(Some(decision_id));
-        let (status, body) = match self {
+        let (status, detail) = match self {
             LocalAnswer::Blocked => (
                 403,
                 format!(
-                    r#"{{"error":"egress_blocked","rule":{},"reason":{},"decision_id":{id}}}"#,
+                    r#","rule":{},"reason":{}"#,
                     json_text(decision.rule.as_ref().map(|rule| rule.id.as_str())),
                     json_text(decision.reason_text()),
                 ),
@@ -76,23 +75,18 @@ impl LocalAnswer {
             LocalAnswer::CredentialUnavailable => (
                 502,
                 format!(
-                    r#"{{"error":"egress_credential_unavailable","credential":{},"decision_id":{id}}}"#,
-                    json_text(decision.credential.as_deref()),
+                    r#","credential":{}"#,
+                    json_text(decision.credential.as_deref())
                 ),
             ),
-            LocalAnswer::UpstreamUnreachable => (
-                502,
-                format!(r#"{{"error":"egress_upstream_unreachable","decision_id":{id}}}"#),
-            ),
-            LocalAnswer::UpstreamTimeout => (
-                504,
-                format!(r#"{{"error":"egress_upstream_timeout","decision_id":{id}}}"#),
-            ),
-            LocalAnswer::InternalError => (
-                500,
-                format!(r#"{{"error":"egress_internal_error","decision_id":{id}}}"#),
-            ),
+            LocalAnswer::UpstreamUnreachable => (502, String::new()),
+            LocalAnswer::UpstreamTimeout => (504, String::new()),
+            LocalAnswer::InternalError => (500, String::new()),
         };
+        // The body's `error` is the line's, prefixed; a block is no error in the line.
+        let code = self.code().unwrap_or("blocked");
+        let id = json_text(Some(decision_id));
+        let body = format!(r#"{{"error":"egress_{code}"{detail},"decision_id":{id}}}"#);
         LocalResponse { status, body }
     }
 }
@@ -203,7 +197,7 @@ mod tests {
             LocalAnswer::InternalError,
         ]
         .into_iter()
-        .map(|answer| answer.error().map(RequestError::code))
+        .map(LocalAnswer::code)
         .collect();
         assert_eq!(
             codes,

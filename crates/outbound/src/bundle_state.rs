@@ -54,16 +54,6 @@ pub struct Timing {
     pub read_timeout_ms: u64,
 }
 
-impl Default for Timing {
-    fn default() -> Self {
-        Timing {
-            refresh_ms: DEFAULT_REFRESH_SECS * 1000,
-            wait_ms: DEFAULT_WAIT_MS,
-            read_timeout_ms: DEFAULT_READ_TIMEOUT_MS,
-        }
-    }
-}
-
 /// What a bundle must satisfy to be taken up.
 #[derive(Clone, Copy, Debug)]
 pub struct Trust<'a> {
@@ -76,12 +66,6 @@ pub struct Trust<'a> {
     pub embedded: &'a PolicyRef,
     /// The configured floor: bundles below it are refused.
     pub min_serial: u64,
-}
-
-impl Trust<'_> {
-    fn embedded_serial(&self) -> u64 {
-        self.embedded.serial.unwrap_or(0)
-    }
 }
 
 /// Where a bundle was read from.
@@ -152,14 +136,17 @@ pub enum HeadVerdict {
     Newer(Head),
 }
 
-/// What to do about a value read as the bundle of a head.
-#[derive(Debug)]
-pub enum ValueVerdict {
-    /// It fits the head and its payload hashes to the head's checksum, this digest: copy it
-    /// and call [`BundleState::take_up`].
-    Fits([u8; 32]),
-    /// Not the head's bundle: the event to log, if it is news.
-    Refused(Option<BundleEvent>),
+/// A value read as the bundle of a head, as the runtime holds it: judged before it is
+/// copied.
+#[derive(Clone, Copy, Debug)]
+pub struct Candidate<'a> {
+    /// Its own head: its first and last bytes ([`bundle::head_of`]).
+    pub head: &'a [u8],
+    /// Its length.
+    pub len: usize,
+    /// The SHA-256 of its payload where the head places it, computed by the runtime: `None`
+    /// if it could not be (or the value does not fit the head, so was not hashed).
+    pub payload_sha256: Option<[u8; 32]>,
 }
 
 /// How a read ended, as the event line says it.
@@ -281,7 +268,7 @@ impl BundleState {
     fn serial_in_force(&self, trust: &Trust<'_>) -> u64 {
         self.current
             .as_ref()
-            .map_or(trust.embedded_serial(), |c| c.serial)
+            .map_or(trust.embedded.serial.unwrap_or(0), |c| c.serial)
     }
 
     /// Judges a head read `from` KV or the cache (see the module docs).
@@ -314,8 +301,14 @@ impl BundleState {
             }
             Err((reason, serial)) => {
                 self.remember_refused(head.into());
-                let event = self.event(EventStatus::Refused, Some(reason), serial, None, trust);
-                HeadVerdict::Refused(Some(Self::with_origin(event, from)))
+                let event = self.event(
+                    EventStatus::Refused,
+                    Some(reason),
+                    serial,
+                    Some(from),
+                    trust,
+                );
+                HeadVerdict::Refused(Some(event))
             }
         }
     }
@@ -326,57 +319,47 @@ impl BundleState {
         self.taking.retain(|h| **h != *head.bytes);
     }
 
-    /// Checks a value read as the bundle of `head` (a head [`BundleState::judge_head`] found
-    /// newer) before it is copied: its length and its own head (its first and last bytes,
-    /// `value_head`) must be the head's, and its payload must hash to the head's checksum
-    /// (`payload_sha256`, computed by the runtime; `None` if it could not be). Returns the
-    /// digest to take it up with, or the event of refusing it, if news. No refusal is
-    /// held against the head: the genuine bundle of this head is taken when it is read.
-    pub fn judge_value(
+    /// Takes up `value`, read as the bundle of `head` (a head [`BundleState::judge_head`]
+    /// found newer), after checking it: its length and its own head must be the head's, and
+    /// its payload must hash to the head's checksum. Only then is it copied (`copy`, the one
+    /// copy into Wasm memory, which a policy taken up keeps) and loaded. Returns the event to
+    /// log, if it is news. A value that does not fit is not held against the head: the
+    /// genuine bundle of this head is taken when it is read.
+    pub fn take_up(
         &mut self,
         head: &Head,
-        value_head: &[u8],
-        value_len: usize,
-        payload_sha256: Option<&[u8; 32]>,
+        value: Candidate<'_>,
+        copy: impl FnOnce() -> Arc<Vec<u8>>,
         trust: &Trust<'_>,
         from: Origin,
-    ) -> ValueVerdict {
-        let (reason, key) = if value_len != head.bundle_len() || *value_head != *head.bytes {
+    ) -> Option<BundleEvent> {
+        self.abandon(head);
+        let serial = Some(head.serial);
+        let (reason, key) = if value.len != head.bundle_len() || *value.head != *head.bytes {
             // KV shows the two keys' writes at different times, or the value was replaced.
             ("head_mismatch", format!("mismatch:{}", hex(&head.bytes)))
         } else {
-            match payload_sha256 {
-                Some(digest) if *digest == head.payload_sha256 => {
-                    return ValueVerdict::Fits(*digest);
+            match value.payload_sha256 {
+                Some(digest) if digest == head.payload_sha256 => {
+                    return self.load(head, &copy(), &digest, trust, from);
                 }
                 // Altered after signing.
-                Some(digest) => ("bad_signature", format!("payload:{}", hex(digest))),
-                None => {
-                    self.abandon(head);
-                    return ValueVerdict::Refused(None);
-                }
+                Some(digest) => ("bad_signature", format!("payload:{}", hex(&digest))),
+                None => return None,
             }
         };
-        self.abandon(head);
         let event = self.event(
             EventStatus::Refused,
             Some(reason),
-            Some(head.serial),
-            None,
+            serial,
+            Some(from),
             trust,
         );
-        ValueVerdict::Refused(
-            self.reported
-                .insert(key)
-                .then(|| Self::with_origin(event, from)),
-        )
+        self.reported.insert(key).then_some(event)
     }
 
-    /// Takes up the bundle of `head` (a head [`BundleState::judge_head`] found newer), read
-    /// into `buffer`, whose artefact payload hashes to `payload_sha256` (computed by the
-    /// runtime, natively), after checking it as [`BundleState::judge_value`] does. Returns
-    /// the event to log, if it is news.
-    pub fn take_up(
+    /// Loads the bundle of `head` from `buffer`, whose payload hashes to `payload_sha256`.
+    fn load(
         &mut self,
         head: &Head,
         buffer: &Arc<Vec<u8>>,
@@ -384,18 +367,6 @@ impl BundleState {
         trust: &Trust<'_>,
         from: Origin,
     ) -> Option<BundleEvent> {
-        let value_head = bundle::head_of(buffer).unwrap_or_default();
-        if let ValueVerdict::Refused(event) = self.judge_value(
-            head,
-            &value_head,
-            buffer.len(),
-            Some(payload_sha256),
-            trust,
-            from,
-        ) {
-            return event;
-        }
-        self.abandon(head);
         let serial = Some(head.serial);
         if head.serial <= self.serial_in_force(trust) {
             // Another read took this one, or a newer one, meanwhile.
@@ -410,14 +381,8 @@ impl BundleState {
             Ok(policy) if policy.serial() == head.serial => policy,
             _ => {
                 self.remember_refused(head.bytes.clone());
-                let event = self.event(
-                    EventStatus::Refused,
-                    Some("invalid_policy"),
-                    serial,
-                    None,
-                    trust,
-                );
-                return Some(Self::with_origin(event, from));
+                let invalid = Some("invalid_policy");
+                return Some(self.event(EventStatus::Refused, invalid, serial, Some(from), trust));
             }
         };
         let policy_ref = policy
@@ -426,11 +391,10 @@ impl BundleState {
         self.current = Some(Rc::new(LoadedBundle {
             policy,
             serial: head.serial,
-            policy_ref: policy_ref.clone(),
+            policy_ref,
             head: head.bytes.clone(),
         }));
-        let event = self.event(EventStatus::Loaded, None, serial, Some(policy_ref), trust);
-        Some(Self::with_origin(event, from))
+        Some(self.event(EventStatus::Loaded, None, serial, Some(from), trust))
     }
 
     /// Ends read `id` at `now_ms`: the next is due a refresh interval later. A read that
@@ -472,12 +436,14 @@ impl BundleState {
         self.refused.push_back(head);
     }
 
+    /// An event read `from` (for `loaded` and `refused`); a `loaded` one names the policy
+    /// just taken up, now the active one.
     fn event(
         &self,
         status: EventStatus,
         reason: Option<&'static str>,
         serial: Option<u64>,
-        policy: Option<PolicyRef>,
+        from: Option<Origin>,
         trust: &Trust<'_>,
     ) -> BundleEvent {
         let active = match &self.current {
@@ -488,15 +454,10 @@ impl BundleState {
             status,
             reason,
             serial,
-            policy,
-            from: None,
+            policy: (status == EventStatus::Loaded).then(|| active.clone()),
+            from,
             active,
         }
-    }
-
-    fn with_origin(mut event: BundleEvent, from: Origin) -> BundleEvent {
-        event.from = Some(from);
-        event
     }
 }
 

@@ -1,4 +1,4 @@
-//! Why a request did not complete. Messages never carry a secret, a key, a token or a header
+//! Why a credential could not be minted. Messages never carry a secret, a key, a token or a header
 //! value: they name what failed, not with what.
 
 use std::fmt;
@@ -36,34 +36,3 @@ impl fmt::Display for CredentialError {
 }
 
 impl std::error::Error for CredentialError {}
-
-/// The `error` field of a decision log line.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum RequestError {
-    /// The upstream fetch failed (DNS, connection, TLS, ...).
-    UpstreamUnreachable,
-    /// The upstream sent no response within `EGRESS_UPSTREAM_TIMEOUT_MS`.
-    UpstreamTimeout,
-    /// An inject decision whose token could not be minted.
-    CredentialUnavailable,
-    /// Anything else that went wrong inside the Worker.
-    InternalError,
-}
-
-impl RequestError {
-    /// The code written in the log line.
-    pub fn code(self) -> &'static str {
-        match self {
-            RequestError::UpstreamUnreachable => "upstream_unreachable",
-            RequestError::UpstreamTimeout => "upstream_timeout",
-            RequestError::CredentialUnavailable => "credential_unavailable",
-            RequestError::InternalError => "internal_error",
-        }
-    }
-}
-
-impl fmt::Display for RequestError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.code())
-    }
-}

@@ -2,8 +2,7 @@
 //!
 //! The plan is computed from the client's header names (and the `Host` value) and applied by
 //! the Worker to a fresh copy of the headers (`Headers.delete` and `Headers.set`, both
-//! case-insensitive in the Fetch standard). [`HeaderPlan::apply`] is the same operation on a
-//! plain list, for tests.
+//! case-insensitive in the Fetch standard).
 
 use std::fmt;
 
@@ -98,21 +97,6 @@ impl HeaderPlan {
     pub fn is_unchanged(&self) -> bool {
         self.remove.is_empty() && self.set.is_none()
     }
-
-    /// Applies the plan to a list of headers the way `Headers.delete` then `Headers.set` do.
-    pub fn apply(&self, headers: &mut Vec<(String, String)>) {
-        headers.retain(|(name, _)| {
-            let lower = name.to_ascii_lowercase();
-            let replaced = self
-                .set
-                .as_ref()
-                .is_some_and(|(set, _)| set.eq_ignore_ascii_case(&lower));
-            !replaced && !self.remove.contains(&lower)
-        });
-        if let Some((name, value)) = &self.set {
-            headers.push((name.clone(), value.clone()));
-        }
-    }
 }
 
 /// Whether a `Host` header value names the URL's host and port (the port may be omitted when
@@ -148,6 +132,21 @@ mod tests {
     use std::collections::BTreeMap;
 
     use egress_policy_engine::JwtAlgorithm;
+
+    /// Applies `plan` to a list of headers the way `Headers.delete` then `Headers.set` do.
+    fn apply(plan: &HeaderPlan, headers: &mut Vec<(String, String)>) {
+        headers.retain(|(name, _)| {
+            let lower = name.to_ascii_lowercase();
+            let replaced = plan
+                .set
+                .as_ref()
+                .is_some_and(|(set, _)| set.eq_ignore_ascii_case(&lower));
+            !replaced && !plan.remove.contains(&lower)
+        });
+        if let Some((name, value)) = &plan.set {
+            headers.push((name.clone(), value.clone()));
+        }
+    }
 
     fn target(host: &str, port: u16) -> Target {
         Target {
@@ -205,7 +204,7 @@ mod tests {
         let plan = plan_for(&headers, &target("api.example.com", 443), None);
         assert!(plan.is_unchanged());
         let mut applied = headers.clone();
-        plan.apply(&mut applied);
+        apply(&plan, &mut applied);
         assert_eq!(applied, headers);
     }
 
@@ -226,7 +225,7 @@ mod tests {
             Some((&cred, &token)),
         );
         assert_eq!(plan.remove, vec!["x-api-token", "authorization"]);
-        plan.apply(&mut headers);
+        apply(&plan, &mut headers);
         assert_eq!(
             headers,
             list(&[
@@ -243,7 +242,7 @@ mod tests {
         let token = Token::new("t0k".into());
         let mut headers = list(&[("authorization", "Bearer a"), ("Authorization", "Bearer b")]);
         let plan = plan_for(&headers, &target("h.test", 443), Some((&cred, &token)));
-        plan.apply(&mut headers);
+        apply(&plan, &mut headers);
         assert_eq!(headers, list(&[("Authorization", "Bearer t0k")]));
     }
 
@@ -254,7 +253,7 @@ mod tests {
         let mut headers = Vec::new();
         let plan = plan_for(&headers, &target("h.test", 443), Some((&cred, &token)));
         assert_eq!(plan.remove, vec!["authorization"]);
-        plan.apply(&mut headers);
+        apply(&plan, &mut headers);
         assert_eq!(headers, list(&[("Authorization", "Bearer t")]));
     }
 
@@ -286,7 +285,7 @@ mod tests {
             &target("api.example.com", 443),
             Some((&cred, &token)),
         );
-        plan.apply(&mut headers);
+        apply(&plan, &mut headers);
         assert_eq!(
             headers,
             list(&[

@@ -25,7 +25,7 @@ pub mod token_cache;
 
 pub use answer::{LocalAnswer, LocalResponse};
 pub use clock::{Clock, Random};
-pub use error::{CredentialError, RequestError};
+pub use error::CredentialError;
 pub use mint::Minter;
 pub use plan::{ActionPlan, plan};
 pub use signer::{JwtSigner, Signer};

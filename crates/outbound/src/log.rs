@@ -8,7 +8,7 @@ use egress_policy_engine::{
 };
 use serde::Serialize;
 
-use crate::error::RequestError;
+use crate::answer::LocalAnswer;
 use egress_policy_engine::time::rfc3339_millis;
 
 /// Everything the log line is made of besides the decision. Deliberately without headers,
@@ -31,14 +31,11 @@ pub struct LogFacts<'a> {
     pub path_in_logs: PathInLogs,
     /// Arrival time, milliseconds since the Unix epoch.
     pub arrived_ms: u64,
-    /// Upstream status, `None` when not forwarded or the upstream failed.
-    pub status: Option<u16>,
-    /// Why the request did not complete, if it did not.
-    pub error: Option<RequestError>,
+    /// How it ended: with the upstream's status, or with the Worker's own answer (whose
+    /// [`LocalAnswer::code`] is the line's `error` and [`LocalAnswer::sent`] its `sent`).
+    pub ended: Result<u16, LocalAnswer>,
     /// Milliseconds from arrival to the response.
     pub duration_ms: u64,
-    /// Whether the request left for the upstream (its fetch was started).
-    pub sent: bool,
 }
 
 /// The log line for `decision`. The query string is included only when the policy sets
@@ -47,7 +44,10 @@ pub struct LogFacts<'a> {
 pub fn build(decision: &Decision, facts: &LogFacts<'_>) -> DecisionLog {
     let target = decision.target.as_ref();
     let path = target.map(|t| logged_path(&t.path, facts.path_in_logs));
-    let error = facts.error.map(|error| error.code());
+    let (status, error) = (
+        facts.ended.ok(),
+        facts.ended.err().and_then(LocalAnswer::code),
+    );
     DecisionLog {
         v: LOG_SCHEMA_VERSION,
         ts: rfc3339_millis(facts.arrived_ms),
@@ -71,11 +71,11 @@ pub fn build(decision: &Decision, facts: &LogFacts<'_>) -> DecisionLog {
             .map(|query| prefix(query, MAX_LOGGED_QUERY).to_owned()),
         credential: decision.credential.clone(),
         policy: facts.policy.clone(),
-        status: facts.status,
+        status,
         error: error.map(str::to_owned),
         duration_ms: facts.duration_ms,
-        outcome: Some(Outcome::of(decision.action, facts.status, error)),
-        sent: Some(facts.sent),
+        outcome: Some(Outcome::of(decision.action, status, error)),
+        sent: Some(facts.ended.map_or_else(LocalAnswer::sent, |_| true)),
         trail: Trail::default(),
     }
 }
@@ -151,10 +151,8 @@ mod tests {
             query_in_logs: query,
             path_in_logs: PathInLogs::Full,
             arrived_ms: 1_795_867_200_123,
-            status: Some(200),
-            error: None,
+            ended: Ok(200),
             duration_ms: 12,
-            sent: true,
         }
     }
 
@@ -209,8 +207,7 @@ mod tests {
         let mut d = decision();
         d.target = None;
         let mut f = facts(&policy, &[], true);
-        f.status = None;
-        f.error = Some(RequestError::UpstreamUnreachable);
+        f.ended = Err(LocalAnswer::UpstreamUnreachable);
         let log = build(&d, &f);
         assert_eq!(
             (log.scheme, log.host, log.port, log.path, log.query),
@@ -261,40 +258,32 @@ mod tests {
             serial: None,
         };
         let cases = [
-            (Action::Inject, Some(200), None, Outcome::Injected),
+            (Action::Inject, Ok(200), Outcome::Injected),
             (
                 Action::Inject,
-                None,
-                Some(RequestError::CredentialUnavailable),
+                Err(LocalAnswer::CredentialUnavailable),
                 Outcome::Failed,
             ),
-            (Action::Pass, Some(404), None, Outcome::Forwarded),
+            (Action::Pass, Ok(404), Outcome::Forwarded),
             (
                 Action::Pass,
-                None,
-                Some(RequestError::UpstreamUnreachable),
+                Err(LocalAnswer::UpstreamUnreachable),
                 Outcome::Failed,
             ),
-            (Action::Block, None, None, Outcome::Blocked),
+            (Action::Block, Err(LocalAnswer::Blocked), Outcome::Blocked),
             (
                 Action::Block,
-                None,
-                Some(RequestError::InternalError),
+                Err(LocalAnswer::InternalError),
                 Outcome::Failed,
             ),
         ];
-        for (action, status, error, expected) in cases {
+        for (action, ended, expected) in cases {
             let mut d = decision();
             d.action = action;
             let mut f = facts(&policy, &[], false);
-            f.status = status;
-            f.error = error;
+            f.ended = ended;
             let log = build(&d, &f);
-            assert_eq!(
-                log.outcome,
-                Some(expected),
-                "{action:?} {status:?} {error:?}"
-            );
+            assert_eq!(log.outcome, Some(expected), "{action:?} {ended:?}");
             let value = serde_json::to_value(&log).unwrap();
             assert_eq!(value["outcome"], json!(expected.as_str()));
         }

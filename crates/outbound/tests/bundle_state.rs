@@ -10,10 +10,11 @@
 
 use std::sync::Arc;
 
-use egress_policy_engine::bundle::{HEAD_LEN, SigningKey, head_of, read_head, seal};
+use egress_policy_engine::bundle::{HEAD_LEN, Head, SigningKey, head_of, read_head, seal};
 use egress_policy_engine::{PolicyRef, PolicySource, compile};
 use egress_policy_outbound::bundle_state::{
-    BundleState, EventStatus, HeadVerdict, Origin, ReadEnd, Ready, Timing, Trust,
+    BundleEvent, BundleState, Candidate, EventStatus, HeadVerdict, Origin, ReadEnd, Ready, Timing,
+    Trust,
 };
 use sha2::{Digest, Sha256};
 
@@ -83,22 +84,31 @@ fn digest(bytes: &[u8]) -> [u8; 32] {
 }
 
 /// What the Worker does with a value read: judge its head, then take up its bundle.
-fn read(
-    state: &mut BundleState,
-    world: &World,
-    bytes: &[u8],
-) -> Option<egress_policy_outbound::bundle_state::BundleEvent> {
+fn read(state: &mut BundleState, world: &World, bytes: &[u8]) -> Option<BundleEvent> {
     match state.judge_head(&head_of(bytes).unwrap(), &world.trust(), Origin::Kv) {
         HeadVerdict::Known => None,
         HeadVerdict::Refused(event) => event,
-        HeadVerdict::Newer(head) => state.take_up(
-            &head,
-            &Arc::new(bytes.to_vec()),
-            &digest(bytes),
-            &world.trust(),
-            Origin::Kv,
-        ),
+        HeadVerdict::Newer(head) => take_up(state, world, &head, bytes, digest(bytes), Origin::Kv),
     }
+}
+
+/// Takes up `bytes`, whose payload hashes to `payload_sha256`, as the bundle of `head`.
+fn take_up(
+    state: &mut BundleState,
+    world: &World,
+    head: &Head,
+    bytes: &[u8],
+    payload_sha256: [u8; 32],
+    from: Origin,
+) -> Option<BundleEvent> {
+    let value_head = head_of(bytes).unwrap_or_default();
+    let candidate = Candidate {
+        head: &value_head,
+        len: bytes.len(),
+        payload_sha256: Some(payload_sha256),
+    };
+    let copy = || Arc::new(bytes.to_vec());
+    state.take_up(head, candidate, copy, &world.trust(), from)
 }
 
 fn decides(state: &BundleState, host: &str) -> egress_policy_engine::Action {
@@ -359,15 +369,15 @@ fn a_bundle_that_does_not_fit_its_head_is_not_taken_and_not_held_against_it() {
     else {
         panic!()
     };
-    let event = state
-        .take_up(
-            &head,
-            &Arc::new(stale_value.clone()),
-            &digest(&stale_value),
-            &world.trust(),
-            Origin::Kv,
-        )
-        .unwrap();
+    let event = take_up(
+        &mut state,
+        &world,
+        &head,
+        &stale_value,
+        digest(&stale_value),
+        Origin::Kv,
+    )
+    .unwrap();
     assert_eq!(event.reason, Some("head_mismatch"));
     assert!(state.current().is_none());
     // When KV shows the value, the same head is taken.
@@ -481,14 +491,11 @@ fn a_digest_computed_by_the_runtime_stands_in_for_hashing_in_wasm() {
     assert_eq!(head.bytes.len(), HEAD_LEN);
     let mut wrong = digest(&bytes);
     wrong[0] ^= 1;
-    let buffer = Arc::new(bytes.clone());
     let mut state = BundleState::default();
     let HeadVerdict::Newer(head) = state.judge_head(&head.bytes, &world.trust(), Origin::Kv) else {
         panic!()
     };
-    let event = state
-        .take_up(&head, &buffer, &wrong, &world.trust(), Origin::Kv)
-        .unwrap();
+    let event = take_up(&mut state, &world, &head, &bytes, wrong, Origin::Kv).unwrap();
     assert_eq!(
         (event.status, event.reason),
         (EventStatus::Refused, Some("bad_signature"))
@@ -520,15 +527,15 @@ fn a_bundle_from_the_cache_is_judged_the_same_way() {
         state.judge_head(&head_of(&bytes).unwrap(), &world.trust(), Origin::Kv),
         HeadVerdict::Known
     ));
-    let event = state
-        .take_up(
-            &head,
-            &Arc::new(bytes.clone()),
-            &digest(&bytes),
-            &world.trust(),
-            Origin::Cache,
-        )
-        .unwrap();
+    let event = take_up(
+        &mut state,
+        &world,
+        &head,
+        &bytes,
+        digest(&bytes),
+        Origin::Cache,
+    )
+    .unwrap();
     assert_eq!(
         (event.status, event.from),
         (EventStatus::Loaded, Some(Origin::Cache))

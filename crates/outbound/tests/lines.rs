@@ -8,7 +8,7 @@ use egress_policy_engine::log_chain::{Chain, chain_value};
 use egress_policy_engine::{
     Action, Decision, PathInLogs, PolicyRef, PolicySource, Reason, RuleRef, Target,
 };
-use egress_policy_outbound::RequestError;
+use egress_policy_outbound::LocalAnswer;
 use egress_policy_outbound::log::{LogFacts, build};
 use egress_policy_outbound::metrics;
 
@@ -68,10 +68,9 @@ fn the_longest_line_stays_far_below_the_logpush_cap() {
             query_in_logs: true,
             path_in_logs: PathInLogs::Full,
             arrived_ms: u64::MAX / 1_000_000,
-            status: Some(599),
-            error: Some(RequestError::UpstreamTimeout),
+            // The longer of the two ends: an error code is longer than a status.
+            ended: Err(LocalAnswer::UpstreamTimeout),
             duration_ms: u64::MAX,
-            sent: true,
         },
     );
     let mut chain = Chain::new("0".repeat(16), Some("v".repeat(64)), Some(vec![7; 64]));
@@ -101,10 +100,8 @@ fn a_sealed_decision_line_verifies_as_the_auditor_reads_it() {
         query_in_logs: false,
         path_in_logs: PathInLogs::Full,
         arrived_ms: 1_795_867_200_123,
-        status: Some(200),
-        error: None,
+        ended: Ok(200),
         duration_ms: 3,
-        sent: true,
     };
     let mut chain = Chain::new("0123456789abcdef".into(), None, None);
     let mut first = build(&worst_decision(), &facts);
@@ -152,10 +149,8 @@ fn a_decisions_data_point_is_laid_out_as_the_sql_reads_it() {
             query_in_logs: false,
             path_in_logs: PathInLogs::Full,
             arrived_ms: 0,
-            status: None,
-            error: Some(RequestError::UpstreamUnreachable),
+            ended: Err(LocalAnswer::UpstreamUnreachable),
             duration_ms: 41,
-            sent: true,
         },
     );
     Chain::new("0123456789abcdef".into(), None, None).seal(&mut line, |l| &mut l.trail);

@@ -15,7 +15,7 @@ use egress_policy_engine::{
 };
 use egress_policy_outbound::headers::forward_plan;
 use egress_policy_outbound::log::{LogFacts, build};
-use egress_policy_outbound::{ActionPlan, JwtSigner, LocalAnswer, Minter, RequestError, plan};
+use egress_policy_outbound::{ActionPlan, JwtSigner, LocalAnswer, Minter, plan};
 
 const SECRET_VALUE: &str = "s3cr3t-hmac-key-value-of-32-bytes-or-more";
 const CLIENT_AUTH: &str = "Bearer client-spoofed-token";
@@ -43,7 +43,7 @@ fn inject_decision() -> Decision {
     }
 }
 
-fn log_line(decision: &Decision, error: Option<RequestError>, status: Option<u16>) -> String {
+fn log_line(decision: &Decision, ended: Result<u16, LocalAnswer>) -> String {
     let policy = PolicyRef {
         name: Some("platform-egress".into()),
         sha256: "0".repeat(64),
@@ -60,10 +60,8 @@ fn log_line(decision: &Decision, error: Option<RequestError>, status: Option<u16
         query_in_logs: false,
         path_in_logs: PathInLogs::Full,
         arrived_ms: 1_795_867_200_000,
-        status,
-        error,
+        ended,
         duration_ms: 3,
-        sent: status.is_some(),
     };
     serde_json::to_string(&build(decision, &facts)).unwrap()
 }
@@ -96,7 +94,7 @@ fn inject_path_leaks_nothing() {
         .iter()
         .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
         .collect();
-    header_plan.apply(&mut forwarded);
+    common::apply(&header_plan, &mut forwarded);
     assert_eq!(
         forwarded,
         // The cookie is not on the allow-list: it never travels with a token.
@@ -106,7 +104,7 @@ fn inject_path_leaks_nothing() {
         )]
     );
 
-    let line = log_line(&decision, None, Some(200));
+    let line = log_line(&decision, Ok(200));
     let debug = format!("{header_plan:?} {token:?}");
     for forbidden in [
         token.as_str(),
@@ -142,11 +140,7 @@ fn credential_failure_body_and_line_name_only_the_credential() {
         .token(&cred, &vars, |_| Some(SECRET_VALUE.to_owned()))
         .unwrap_err();
     let answer = LocalAnswer::CredentialUnavailable.response(&inject_decision(), "d-1");
-    let line = log_line(
-        &inject_decision(),
-        LocalAnswer::CredentialUnavailable.error(),
-        None,
-    );
+    let line = log_line(&inject_decision(), Err(LocalAnswer::CredentialUnavailable));
     assert!(line.contains(r#""error":"credential_unavailable""#));
     assert!(line.contains(r#""status":null"#));
     for text in [&answer.body, &line, &error.to_string()] {

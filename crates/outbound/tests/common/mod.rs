@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use egress_policy_engine::{ClaimTemplate, Credential, JwtAlgorithm};
+use egress_policy_outbound::headers::HeaderPlan;
 use egress_policy_outbound::{Clock, CredentialError, Random, Signer, Token};
 use serde_json::{Map, Value};
 
@@ -92,4 +93,19 @@ pub fn credential(id: &str, algorithm: JwtAlgorithm, claims: &[(&str, &str)]) ->
 pub fn fake_claims(token: &Token) -> Value {
     let (json, _) = token.as_str().rsplit_once('#').unwrap();
     serde_json::from_str(json).unwrap()
+}
+
+/// Applies `plan` to a list of headers the way `Headers.delete` then `Headers.set` do.
+pub fn apply(plan: &HeaderPlan, headers: &mut Vec<(String, String)>) {
+    headers.retain(|(name, _)| {
+        let lower = name.to_ascii_lowercase();
+        let replaced = plan
+            .set
+            .as_ref()
+            .is_some_and(|(set, _)| set.eq_ignore_ascii_case(&lower));
+        !replaced && !plan.remove.contains(&lower)
+    });
+    if let Some((name, value)) = &plan.set {
+        headers.push((name.clone(), value.clone()));
+    }
 }
