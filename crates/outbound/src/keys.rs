@@ -80,12 +80,14 @@ fn check_hmac_length(algorithm: JwtAlgorithm, secret: &str) -> Result<(), Creden
 struct CachedKey {
     /// SHA-256 of the secret's text: a changed secret is parsed again.
     digest: [u8; 32],
-    key: EncodingKey,
+    /// The key, or why the text is none: a bad key fails every request alike without being
+    /// parsed again for each (parsing and checking an RSA key costs far more than a lookup).
+    key: Result<EncodingKey, CredentialError>,
 }
 
 /// Keys per (secret name, key kind), each remembered with the hash of the secret text it was
-/// parsed from. At most one key per pair is kept (a new secret value replaces the old key),
-/// so the cache is bounded by the policy's credentials.
+/// parsed from, unusable ones too. At most one key per pair is kept (a new secret value
+/// replaces the old key), so the cache is bounded by the policy's credentials.
 #[derive(Default)]
 pub struct KeyCache {
     keys: HashMap<(String, KeyKind), CachedKey>,
@@ -116,13 +118,14 @@ impl KeyCache {
             .is_some_and(|cached| cached.digest == digest);
         if !fresh {
             self.parses = self.parses.saturating_add(1);
-            let key = kind.parse(secret)?;
+            let key = kind.parse(secret);
             self.keys.insert(slot.clone(), CachedKey { digest, key });
         }
-        self.keys
-            .get(&slot)
-            .map(|cached| &cached.key)
-            .ok_or(CredentialError::InvalidKey)
+        match self.keys.get(&slot).map(|cached| &cached.key) {
+            Some(Ok(key)) => Ok(key),
+            Some(Err(err)) => Err(*err),
+            None => Err(CredentialError::InvalidKey),
+        }
     }
 
     /// How many times a secret was parsed (for tests of the caching).
@@ -169,5 +172,19 @@ mod tests {
             let err = cache.key("K", algorithm, text).map(|_| ()).unwrap_err();
             assert_eq!(err, CredentialError::InvalidKey);
         }
+    }
+
+    #[test]
+    fn a_bad_key_is_not_parsed_again_until_its_text_changes() {
+        let mut cache = KeyCache::new();
+        for _ in 0..3 {
+            let err = cache
+                .key("EC", JwtAlgorithm::ES256, "not a pem")
+                .map(|_| ());
+            assert_eq!(err, Err(CredentialError::InvalidKey));
+        }
+        assert_eq!(cache.parses(), 1);
+        cache.key("EC", JwtAlgorithm::ES256, EC_KEY).unwrap();
+        assert_eq!(cache.parses(), 2);
     }
 }
