@@ -163,7 +163,13 @@ fn jwk(credential: &Credential, kid: Option<&str>, pem: &[u8]) -> Result<Jwk, St
         ),
         _ => return Err(unsupported("key")),
     };
-    let needs = key_kind(algorithm);
+    // RS* and PS* sign with RSA; HMAC credentials were refused before.
+    let needs = match algorithm {
+        JwtAlgorithm::ES256 => "an EC P-256 key",
+        JwtAlgorithm::ES384 => "an EC P-384 key",
+        JwtAlgorithm::EdDSA => "an Ed25519 key",
+        _ => "an RSA key",
+    };
     if found != needs {
         let id = &credential.id;
         return Err(format!(
@@ -184,22 +190,6 @@ fn jwk(credential: &Credential, kid: Option<&str>, pem: &[u8]) -> Result<Jwk, St
     ]);
     jwk.extend(members);
     Ok(Jwk(jwk))
-}
-
-/// The key type an algorithm signs with, as messages name it.
-fn key_kind(algorithm: JwtAlgorithm) -> &'static str {
-    match algorithm {
-        JwtAlgorithm::HS256 | JwtAlgorithm::HS384 | JwtAlgorithm::HS512 => "a shared secret",
-        JwtAlgorithm::ES256 => "an EC P-256 key",
-        JwtAlgorithm::ES384 => "an EC P-384 key",
-        JwtAlgorithm::EdDSA => "an Ed25519 key",
-        JwtAlgorithm::RS256
-        | JwtAlgorithm::RS384
-        | JwtAlgorithm::RS512
-        | JwtAlgorithm::PS256
-        | JwtAlgorithm::PS384
-        | JwtAlgorithm::PS512 => "an RSA key",
-    }
 }
 
 /// The public half of the single key in `pem`: its PEM label says what the file holds, then

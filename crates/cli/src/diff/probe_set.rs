@@ -269,14 +269,7 @@ fn audiences(rules: &[&Rule]) -> Vec<Audience> {
     out
 }
 
-fn dedup<T: PartialEq + Clone>(values: &mut Vec<T>) {
-    let mut seen: Vec<T> = Vec::with_capacity(values.len());
-    values.retain(|v| {
-        if seen.contains(v) {
-            false
-        } else {
-            seen.push(v.clone());
-            true
-        }
-    });
+fn dedup<T: Ord + Clone>(values: &mut Vec<T>) {
+    let mut seen = BTreeSet::new();
+    values.retain(|v| seen.insert(v.clone()));
 }

@@ -180,28 +180,6 @@ fn promoted(inline: &InlineTable, above: &Decor) -> Table {
     table
 }
 
-/// A header key's own spacing (`[ defaults ]`, or what was left from `defaults = {..}`) goes;
-/// comments above a header live in the table's decor, not the key's.
-fn clear_header_key(parent: &mut Table, key: &str) {
-    if let Some(mut key) = parent.key_mut(key) {
-        key.leaf_decor_mut().clear();
-    }
-}
-
-/// Sorts a table's keys in `order` (the engine's field lists, the order the language
-/// reference introduces them); keys not listed keep their relative order after the others.
-fn sort_table(table: &mut Table, order: &[&str]) {
-    let rank = |key: &str| order.iter().position(|k| *k == key).unwrap_or(order.len());
-    table.sort_values_by(|k1, _, k2, _| rank(k1.get()).cmp(&rank(k2.get())));
-}
-
-fn ordered_table_keys(root: &Table) -> Vec<String> {
-    root.iter()
-        .filter(|(_, item)| item.is_table() || item.is_array_of_tables())
-        .map(|(k, _)| k.to_string())
-        .collect()
-}
-
 /// Where the next table header goes: its place in the file, and whether it is the first.
 struct Layout {
     position: isize,
@@ -211,10 +189,21 @@ struct Layout {
 /// Sorts a table's keys, spaces its values, then lays out each of its subtables (or every
 /// table of an array of tables) in turn, in the canonical order.
 fn format_table(table: &mut Table, key: &str, order: &[&str], layout: &mut Layout) {
-    sort_table(table, order);
+    // Keys in `order` (the engine's field lists, the order the language reference introduces
+    // them); keys not listed keep their relative order after the others.
+    let rank = |name: &str| order.iter().position(|k| *k == name).unwrap_or(order.len());
+    table.sort_values_by(|k1, _, k2, _| rank(k1.get()).cmp(&rank(k2.get())));
     format_values(table);
-    for child in ordered_table_keys(table) {
-        clear_header_key(table, &child);
+    let children = table
+        .iter()
+        .filter(|(_, i)| i.is_table() || i.is_array_of_tables());
+    let children: Vec<String> = children.map(|(k, _)| k.to_string()).collect();
+    for child in children {
+        // A header key's own spacing (`[ defaults ]`, or what was left from `defaults =
+        // {..}`) goes; comments above a header live in the table's decor, not the key's.
+        if let Some(mut key) = table.key_mut(&child) {
+            key.leaf_decor_mut().clear();
+        }
         let order = order_for(key, &child);
         let tables: Vec<&mut Table> = match table.get_mut(&child) {
             Some(Item::Table(t)) => {

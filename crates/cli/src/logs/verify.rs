@@ -12,7 +12,7 @@ use egress_policy_engine::log_chain::{ChainAlg, Trail, chain_value, hex};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{Location, ProblemTally, ReadReport, Visit, read_all, report_input_errors};
+use super::{Location, ProblemTally, ReadReport, Visit, input, read_all, report_input_errors};
 use crate::audit::bounded::bounded_key;
 use crate::audit::report::counts;
 use crate::{CliError, Outcome};
@@ -47,7 +47,8 @@ impl VerifyArgs {
 
     /// Reads `logs` ([`read_all`]), verifying their chains with the key file's key.
     pub fn read(&self, logs: &[String], visit: Visit<'_>) -> Result<ReadReport, CliError> {
-        Ok(read_all(logs, self.key()?, visit))
+        let opened = logs.iter().map(|name| (name.clone(), input::open(name)));
+        Ok(read_all(opened, self.key()?, visit))
     }
 
     /// The command's outcome: missing or altered lines (4) first, then `failed` (1), then an
