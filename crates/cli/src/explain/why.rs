@@ -2,6 +2,8 @@
 //! first matching rule of each kind with the conditions that held, and the rules that name
 //! the host but miss a condition. Nothing here evaluates a rule.
 
+use egress_policy_engine::Action::{Block, Inject, Pass};
+use egress_policy_engine::Mode::{Enforce, Report};
 use egress_policy_engine::path_readings::MAX_READINGS;
 use egress_policy_engine::request::normalise_method;
 use egress_policy_engine::trace::{Check, Condition, HostMatch, PathFit, RuleTrace};
@@ -30,16 +32,14 @@ pub fn why(
     report_all: bool,
     file_name: &str,
 ) -> Why {
-    let refusal = match &decision.reason {
-        Some(Reason::Refusal(refusal)) => Some(*refusal),
+    // A refusal without a rule (an inject rule's refusal has one) comes before any rule.
+    let refused = match (&decision.reason, &decision.rule) {
+        (Some(Reason::Refusal(refusal)), None) => Some(*refusal),
         _ => None,
     };
-    let (Some(target), None) = (
-        &decision.target,
-        refusal.filter(|_| decision.rule.is_none()),
-    ) else {
-        let code = refusal.map_or("", Refusal::code);
-        let because = refusal.map_or("", because);
+    let (Some(target), None) = (&decision.target, refused) else {
+        let code = refused.map_or("", Refusal::code);
+        let because = refused.map_or("", because);
         return Why {
             lines: vec![format!("refused before any rule: `{code}` ({because})")],
             deciding_pattern: None,
@@ -54,14 +54,8 @@ pub fn why(
         let mut matched = trace.rules.iter().filter(|r| r.matched);
         matched.find(|r| (r.rule.action, r.rule.mode) == (action, mode))
     };
-    let (block, report) = (
-        first(Action::Block, Mode::Enforce),
-        first(Action::Block, Mode::Report),
-    );
-    let (inject, pass) = (
-        first(Action::Inject, Mode::Enforce),
-        first(Action::Pass, Mode::Enforce),
-    );
+    let (block, report) = (first(Block, Enforce), first(Block, Report));
+    let (inject, pass) = (first(Inject, Enforce), first(Pass, Enforce));
     let mut lines = vec![rendered.first("block", block)];
     lines.extend(report.map(|r| rendered.first("report-mode block", Some(r))));
     lines.push(rendered.first("inject", inject));
