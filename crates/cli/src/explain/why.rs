@@ -150,21 +150,11 @@ impl Rendered<'_> {
     /// letting a block through.
     fn after_rules(&self, decision: &Decision, deciding: Option<&RuleTrace<'_>>) -> Vec<String> {
         let mut lines = Vec::new();
-        if let (Some(Reason::Refusal(refusal)), Action::Block) = (&decision.reason, decision.action)
-        {
-            lines.push(format!(
-                "refused `{}`: {}",
-                refusal.code(),
-                because(*refusal)
-            ));
-            let failed =
-                deciding.and_then(|r| Some((r.rule, r.checks.last().filter(|c| !c.holds())?)));
-            if let Some((rule, failed)) = failed {
-                lines.push(format!(
-                    "not every reading matches: {}",
-                    self.check(rule, failed)
-                ));
-            }
+        if let (Some(Reason::Refusal(refusal)), Block) = (&decision.reason, decision.action) {
+            let (code, because) = (refusal.code(), because(*refusal));
+            lines.push(format!("refused `{code}`: {because}"));
+            let failed = deciding.and_then(|r| self.failed(r));
+            lines.extend(failed.map(|f| format!("not every reading matches: {f}")));
         }
         if decision.would_block && decision.action != Action::Block {
             lines.push("report mode: the request would have been blocked; it goes through with `would_block = true`".to_owned());
@@ -174,11 +164,16 @@ impl Rendered<'_> {
 
     /// A rule that names the host but does not match, and the condition that failed.
     fn near_miss(&self, r: &RuleTrace<'_>) -> Option<String> {
-        let failed = self.check(r.rule, r.checks.last().filter(|c| !c.holds())?);
+        let failed = self.failed(r)?;
         let (id, line, file_name) = (&r.rule.id, r.rule.line, self.file_name);
         Some(format!(
             "names the host but does not match: {id} ({file_name}:{line}): {failed}"
         ))
+    }
+
+    /// The condition `r` failed on (its last check), if it failed one.
+    fn failed(&self, r: &RuleTrace<'_>) -> Option<String> {
+        Some(self.check(r.rule, r.checks.last().filter(|c| !c.holds())?))
     }
 
     /// What held for a matching rule, in the order checked: its hosts, then its conditions.
