@@ -21,13 +21,9 @@ pub fn human(
     let mut out = String::new();
     let url = redact_userinfo(request.url);
     field(&mut out, "request", format!("{} {url}", request.method));
-    let (customer, tags) = (request.customer, request.tags.unwrap_or_default());
-    let tags = if tags.is_empty() {
-        "none".to_owned()
-    } else {
-        tags.join(", ")
-    };
-    let customer = format!("{} (tags: {tags})", customer.unwrap_or("none"));
+    let tags = request.tags.unwrap_or_default().join(", ");
+    let tags = if tags.is_empty() { "none" } else { &tags };
+    let customer = format!("{} (tags: {tags})", request.customer.unwrap_or("none"));
     field(&mut out, "customer", customer);
     let canonical = (decision.target.as_ref()).map(|t| {
         let (scheme, host, port, path) = (&t.scheme, &t.host, t.port, &t.path);
