@@ -9,11 +9,17 @@ use crate::list_reader::describe as lower_first;
 /// Why a subcommand could not do its work.
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
-    /// A file could not be read or written.
-    #[error("cannot {verb} `{}`: {}", path.display(), lower_first(source))]
-    File {
-        /// `read` or `write`.
-        verb: &'static str,
+    /// A file could not be read.
+    #[error("cannot read `{}`: {}", path.display(), lower_first(source))]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// A file could not be written.
+    #[error("cannot write `{}`: {}", path.display(), lower_first(source))]
+    Write {
         /// The file.
         path: PathBuf,
         /// The underlying error.
@@ -43,21 +49,14 @@ pub enum CliError {
 
 /// What became of reading `path`: the error names it.
 pub fn reading<T>(path: &Path, result: std::io::Result<T>) -> Result<T, CliError> {
-    file_error("read", path, result)
+    let path = path.to_owned();
+    result.map_err(|source| CliError::Read { path, source })
 }
 
 /// What became of writing `path`: the error names it.
 pub fn writing<T>(path: &Path, result: std::io::Result<T>) -> Result<T, CliError> {
-    file_error("write", path, result)
-}
-
-fn file_error<T>(
-    verb: &'static str,
-    path: &Path,
-    result: std::io::Result<T>,
-) -> Result<T, CliError> {
     let path = path.to_owned();
-    result.map_err(|source| CliError::File { verb, path, source })
+    result.map_err(|source| CliError::Write { path, source })
 }
 
 /// The bytes of the file at `path`; the error names it.
