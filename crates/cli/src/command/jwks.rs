@@ -112,10 +112,8 @@ fn next_jwk(
     };
     let jwk = jwk_of_file(credential, Some(&next.key_id), file)?;
     // Both carry a `kid` (a next key needs the active key's `key_id`): the rest is the key.
-    if active
-        .iter()
-        .any(|active| active.0.get(2..) == jwk.0.get(2..))
-    {
+    let same = |active: &Jwk| active.0.get(2..) == jwk.0.get(2..);
+    if active.iter().any(same) {
         return Err(CliError::Usage(format!(
             "`{}` holds the same key as `{}`; the next key is a new one (`openssl genpkey`)",
             file.display(),
