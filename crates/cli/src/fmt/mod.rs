@@ -238,11 +238,8 @@ fn format_header(table: &mut Table, layout: &mut Layout) {
 
 /// Canonical spacing for every `key = value` line of a table.
 fn format_values(table: &mut Table) {
-    let keys: Vec<String> = table
-        .iter()
-        .filter(|(_, i)| i.is_value())
-        .map(|(k, _)| k.to_string())
-        .collect();
+    let values = table.iter().filter(|(_, i)| i.is_value());
+    let keys: Vec<String> = values.map(|(k, _)| k.to_string()).collect();
     for (index, name) in keys.iter().enumerate() {
         let Some((mut key, item)) = table.get_key_value_mut(name) else {
             continue;
@@ -323,10 +320,7 @@ fn format_array(array: &mut Array, used_width: usize) {
 fn comment_lines(raw: &str, more: &str) -> String {
     let (same_line, own_lines) = raw.split_once('\n').unwrap_or((raw, ""));
     let mut out = decor::trailing_comment(same_line);
-    for comment in decor::comments(own_lines)
-        .into_iter()
-        .chain(decor::comments(more))
-    {
+    for comment in [own_lines, more].map(decor::comments).concat() {
         out.push_str(&format!("\n{INDENT}{comment}"));
     }
     out + "\n"
