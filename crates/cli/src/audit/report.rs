@@ -93,10 +93,9 @@ fn integrity(s: &Summary) -> Section {
         let (n, m) = (i.redeliveries, i.checkpoints);
         let figures = [i.lines, i.verified, i.missing, n, i.conflicts, i.breaks, m];
         let seqs = format!("{}..{}", i.seqs.0, i.seqs.1);
-        let head = [i.isolate.clone(), i.chain_alg.clone(), seqs];
-        head.into_iter()
-            .chain(figures.map(|n| n.to_string()))
-            .collect()
+        let mut row = vec![i.isolate.clone(), i.chain_alg.clone(), seqs];
+        row.extend(figures.map(|n| n.to_string()));
+        row
     });
     let columns = "isolate, chain, seq, lines#, verified#, missing#, redelivered#, conflicts#, breaks#, checkpoints#";
     Section {
