@@ -11,6 +11,8 @@ use egress_policy_engine::did_you_mean;
 
 /// Keys a `[[case]]` table may have.
 const CASE_KEYS: [&str; 6] = ["name", "customer", "tags", "method", "url", "expect"];
+/// The actions an `expect` can name.
+const ACTIONS: [&str; 3] = ["block", "inject", "pass"];
 /// Keys an `expect` table may have.
 const EXPECT_KEYS: [&str; 6] = [
     "action",
@@ -102,11 +104,10 @@ pub fn parse(text: &str) -> Result<Vec<TestCase>, Vec<CaseError>> {
     if cases.is_empty() && reader.errors.is_empty() {
         reader.error(None, "no test cases: add `[[case]]` tables");
     }
-    reader
-        .errors
-        .is_empty()
-        .then_some(cases)
-        .ok_or(reader.errors)
+    match reader.errors.is_empty() {
+        true => Ok(cases),
+        false => Err(reader.errors),
+    }
 }
 
 /// A test file being read, and the mistakes found so far.
@@ -172,17 +173,9 @@ impl Reader<'_> {
         if table.get("action").is_none() {
             self.error(Some(span), "`expect` needs an `action`");
         }
-        let action = self.typed(
-            table,
-            "action",
-            "must be one of `block`, `inject`, `pass`",
-            |v| {
-                let action = v
-                    .as_str()
-                    .filter(|a| ["block", "inject", "pass"].contains(a));
-                action.map(Value::from)
-            },
-        );
+        let must = "must be one of `block`, `inject`, `pass`";
+        let action = |v: &DeValue<'_>| v.as_str().filter(|a| ACTIONS.contains(a)).map(Value::from);
+        let action = self.typed(table, "action", must, action);
         let would_block = self.typed(table, "would_block", "must be `true` or `false`", |v| {
             v.as_bool().map(Value::from)
         });
