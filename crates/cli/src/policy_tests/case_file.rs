@@ -134,10 +134,8 @@ impl Reader<'_> {
         let customer = self.string(table, "customer");
         let method = self.string(table, "method").unwrap_or_else(|| "GET".into());
         let tags = self.typed(table, "tags", "must be an array of strings", |v| {
-            let items = v.as_array()?.iter();
-            items
-                .map(|item| item.get_ref().as_str().map(str::to_owned))
-                .collect()
+            let items = v.as_array()?.iter().map(|item| item.get_ref().as_str());
+            items.map(|item| item.map(str::to_owned)).collect()
         });
         let expect = match table.get("expect").map(|v| (v.get_ref(), v.span())) {
             Some((DeValue::Table(expect), at)) => self.expectation(expect, at),
@@ -186,10 +184,8 @@ impl Reader<'_> {
         let rule = Some(rule.unwrap_or(Value::Null));
         let values = [action, rule, would_block, report_rule, reason, credential];
         let expect = EXPECT_KEYS.into_iter().zip(values);
-        let expect = expect
-            .filter_map(|(key, value)| Some((key, value?)))
-            .collect();
-        (self.errors.len() == before).then_some(expect)
+        let expect = expect.filter_map(|(key, value)| Some((key, value?)));
+        (self.errors.len() == before).then(|| expect.collect())
     }
 
     fn unknown_keys(&mut self, table: &DeTable<'_>, place: &str, known: &[&str]) {
