@@ -246,10 +246,7 @@ impl Auditor {
     fn rule_rows(&self) -> Vec<RuleRow> {
         let rules = entries(&self.rules).map(|(rule, counts)| (Some(rule), None, *counts));
         let reason = |r: &String| (!r.is_empty()).then(|| r.clone());
-        let ruleless = self
-            .ruleless
-            .iter()
-            .map(|(r, counts)| (None, reason(r), *counts));
+        let ruleless = self.ruleless.iter().map(|(r, c)| (None, reason(r), *c));
         let rows = (rules.chain(ruleless)).map(|(rule, reason, counts)| RuleRow {
             rule,
             reason,

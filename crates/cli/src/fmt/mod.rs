@@ -174,9 +174,8 @@ fn promoted(inline: &InlineTable, above: &Decor) -> Table {
     let comments = decor::comments(&decor::prefix_text(above));
     let mut table = inline.clone().into_table();
     table.set_implicit(false);
-    table
-        .decor_mut()
-        .set_prefix(decor::line_prefix(&comments, false));
+    let prefix = decor::line_prefix(&comments, false);
+    table.decor_mut().set_prefix(prefix);
     table
 }
 
@@ -229,10 +228,8 @@ fn format_header(table: &mut Table, layout: &mut Layout) {
         let comments = decor::comments(&decor::prefix_text(table.decor()));
         let suffix = decor::trailing_comment(&decor::suffix_text(table.decor()));
         let blank = !std::mem::replace(&mut layout.first, false);
-        table
-            .decor_mut()
-            .set_prefix(decor::line_prefix(&comments, blank));
-        table.decor_mut().set_suffix(suffix);
+        let prefix = decor::line_prefix(&comments, blank);
+        *table.decor_mut() = Decor::new(prefix, suffix);
     }
 }
 
@@ -247,17 +244,13 @@ fn format_values(table: &mut Table) {
         let raw = decor::prefix_text(key.leaf_decor());
         let comments = decor::comments(&raw);
         let blank = index > 0 && !comments.is_empty() && decor::blank_before_comments(&raw);
-        key.leaf_decor_mut()
-            .set_prefix(decor::line_prefix(&comments, blank));
-        key.leaf_decor_mut().set_suffix(" ");
+        let prefix = decor::line_prefix(&comments, blank);
+        *key.leaf_decor_mut() = Decor::new(prefix, " ");
         let key_width = key.get().len() + 3;
         if let Some(value) = item.as_value_mut() {
-            let suffix = decor::suffix_text(value.decor());
+            let suffix = decor::trailing_comment(&decor::suffix_text(value.decor()));
             format_value(value, key_width);
-            value.decor_mut().set_prefix(" ");
-            value
-                .decor_mut()
-                .set_suffix(decor::trailing_comment(&suffix));
+            *value.decor_mut() = Decor::new(" ", suffix);
         }
     }
 }
