@@ -182,10 +182,8 @@ fn jwk(credential: &Credential, kid: Option<&str>, pem: &[u8]) -> Result<Jwk, St
     }
     let mut jwk = vec![("kty", kty.to_owned())];
     jwk.extend(kid.map(|kid| ("kid", kid.to_owned())));
-    jwk.extend([
-        ("use", "sig".to_owned()),
-        ("alg", algorithm.as_str().to_owned()),
-    ]);
+    jwk.push(("use", "sig".to_owned()));
+    jwk.push(("alg", algorithm.as_str().to_owned()));
     jwk.extend(members);
     Ok(Jwk(jwk))
 }

@@ -29,11 +29,8 @@ pub fn human(
         let (scheme, host, port, path) = (&t.scheme, &t.host, t.port, &t.path);
         format!("scheme {scheme}, host {host}, port {port}, path {path}")
     });
-    field(
-        &mut out,
-        "canonical",
-        canonical.as_deref().unwrap_or("the URL does not parse"),
-    );
+    let canonical = canonical.unwrap_or_else(|| "the URL does not parse".to_owned());
+    field(&mut out, "canonical", canonical);
     // A URL that does not parse has no changes.
     for c in &trace.changes {
         let _ = writeln!(out, "  {:<9} {} -> {} ({})", c.part, c.from, c.to, c.why);
