@@ -144,9 +144,8 @@ fn rules(s: &Summary) -> Section {
 
 fn blocked_hosts(s: &Summary) -> Section {
     let hosts = &s.top_blocked_hosts;
-    let rows = hosts
-        .iter()
-        .map(|h| vec![h.key.clone(), h.count.to_string()]);
+    let row = |h: &KeyCount| vec![h.key.clone(), h.count.to_string()];
+    let rows = hosts.iter().map(row);
     let chart = hosts.iter().map(|h| (h.key.clone(), h.count)).collect();
     Section {
         chart,

@@ -235,9 +235,8 @@ impl Verifier {
     pub fn dead(&mut self, at: &Location, outcome: &str) {
         let outcome = bounded_key(outcome);
         let what = format!("an invocation ended `{outcome}` without a decision line");
-        self.report
-            .findings
-            .record(Some(at), "dead_invocation", what);
+        let findings = &mut self.report.findings;
+        findings.record(Some(at), "dead_invocation", what);
     }
 
     /// The verdict once every line was read: gaps found, lines left waiting counted.
