@@ -59,19 +59,6 @@ pub fn read_log_bytes(
     bytes: &[u8],
     visit: &mut dyn FnMut(&logs::Location, DecisionLog),
 ) -> logs::ReadReport {
-    let mut report = logs::ReadReport::default();
-    let mut verifier = logs::Verifier::new(None);
-    let mut summary = logs::InputSummary {
-        file: "fuzz".into(),
-        ..logs::InputSummary::default()
-    };
-    summary.error = logs::input::decompressing(Box::new(bytes))
-        .map_err(|e| format!("cannot open: {e}"))
-        .and_then(|reader| {
-            logs::read_input(&mut summary, reader, &mut report, &mut verifier, visit)
-        })
-        .err();
-    report.inputs.push(summary);
-    report.integrity = verifier.finish();
-    report
+    let input = logs::input::decompressing(Box::new(bytes));
+    logs::read_all([("fuzz".to_owned(), input)], None, visit)
 }

@@ -5,7 +5,7 @@
 
 use std::fmt::Display;
 
-use super::summary::{ActionCounts, KeyCount, RevisionRow, RuleRow, Summary, rule_label};
+use super::summary::{ActionCounts, KeyCount, RevisionRow, RuleRow, Span, Summary, rule_label};
 
 /// The whole report.
 #[derive(Debug)]
@@ -52,8 +52,8 @@ pub fn short_sha(sha: &str) -> &str {
 /// Lays out the summary.
 pub fn of(s: &Summary) -> Report {
     let a = &s.actions;
-    let range = match &s.time_range {
-        Some(range) => format!("{} .. {}", range.first, range.last),
+    let range = match s.time_range.as_ref().map(Span::texts) {
+        Some([first, last]) => format!("{first} .. {last}"),
         None => "(no valid timestamps)".to_owned(),
     };
     let outcomes = [
@@ -93,10 +93,9 @@ fn integrity(s: &Summary) -> Section {
         let (n, m) = (i.redeliveries, i.checkpoints);
         let figures = [i.lines, i.verified, i.missing, n, i.conflicts, i.breaks, m];
         let seqs = format!("{}..{}", i.seqs.0, i.seqs.1);
-        let head = [i.isolate.clone(), i.chain_alg.clone(), seqs];
-        head.into_iter()
-            .chain(figures.map(|n| n.to_string()))
-            .collect()
+        let mut row = vec![i.isolate.clone(), i.chain_alg.clone(), seqs];
+        row.extend(figures.map(|n| n.to_string()));
+        row
     });
     let columns = "isolate, chain, seq, lines#, verified#, missing#, redelivered#, conflicts#, breaks#, checkpoints#";
     Section {
@@ -120,7 +119,7 @@ fn revisions(s: &Summary) -> Section {
         let name = r.name.clone().unwrap_or_else(|| "(unnamed)".into());
         let mut row = vec![name, short_sha(&r.sha256).to_owned(), source_label(r)];
         row.extend(count_cells(&r.counts).into_iter().take(5));
-        row.extend([r.first.clone(), r.last.clone()].map(Option::unwrap_or_default));
+        row.extend(r.span.texts());
         row
     });
     let columns = "name, sha256, source, total#, block#, inject#, pass#, failed#, first, last";
@@ -145,9 +144,8 @@ fn rules(s: &Summary) -> Section {
 
 fn blocked_hosts(s: &Summary) -> Section {
     let hosts = &s.top_blocked_hosts;
-    let rows = hosts
-        .iter()
-        .map(|h| vec![h.key.clone(), h.count.to_string()]);
+    let row = |h: &KeyCount| vec![h.key.clone(), h.count.to_string()];
+    let rows = hosts.iter().map(row);
     let chart = hosts.iter().map(|h| (h.key.clone(), h.count)).collect();
     Section {
         chart,

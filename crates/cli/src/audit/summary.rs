@@ -52,10 +52,12 @@ impl ActionCounts {
 }
 
 /// The first and last time of some decisions.
-#[derive(Clone, Debug, Default)]
-struct Span {
-    first: Option<Timestamp>,
-    last: Option<Timestamp>,
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Span {
+    /// The earliest `ts`.
+    pub first: Option<Timestamp>,
+    /// The latest `ts`.
+    pub last: Option<Timestamp>,
 }
 
 impl Span {
@@ -64,6 +66,11 @@ impl Span {
             self.first = Some(t.clone());
         }
         self.last = self.last.take().max(Some(t.clone()));
+    }
+
+    /// The first and last `ts` as written (empty when none was read).
+    pub fn texts(&self) -> [String; 2] {
+        [&self.first, &self.last].map(|t| t.as_ref().map_or(String::new(), |t| t.text().to_owned()))
     }
 }
 
@@ -188,11 +195,7 @@ impl Auditor {
     pub fn finish(self, read: &ReadReport) -> Summary {
         let top = self.top;
         let notes = self.notes();
-        let revisions = self.revisions.iter().map(|(_, r)| RevisionRow {
-            first: r.span.first.as_ref().map(|t| t.text().to_owned()),
-            last: r.span.last.as_ref().map(|t| t.text().to_owned()),
-            ..r.clone()
-        });
+        let revisions = self.revisions.iter().map(|(_, r)| r.clone());
         let report_rules = self.report_rules.iter().map(|(_, r)| ReportRuleRow {
             customers_affected: r.seen.iter().count() as u64 + u64::from(r.seen.other().is_some()),
             customers: key_counts(&r.seen, top),
@@ -205,17 +208,16 @@ impl Auditor {
         });
         let (customers, rules) = (self.customer_rows(), self.rule_rows());
         let by_injections = |c: &CredentialRow| (Reverse(c.injections), c.credential.clone());
-        let span = (self.span.first.zip(self.span.last)).map(|(first, last)| TimeRange {
-            first: first.text().to_owned(),
-            last: last.text().to_owned(),
-        });
         Summary {
             integrity: read.integrity.clone(),
             inputs: read.inputs.clone(),
             decisions: self.actions.total,
-            time_range: span,
+            time_range: self.span.first.is_some().then_some(self.span),
             actions: self.actions,
-            revisions: ranked(revisions, |r| (r.first.clone(), r.sha256.clone())),
+            revisions: ranked(revisions, |r| {
+                let [first, _] = r.span.texts();
+                (first, r.sha256.clone())
+            }),
             customers,
             rules,
             top_blocked_hosts: key_counts(&self.blocked_hosts, top),
@@ -244,10 +246,7 @@ impl Auditor {
     fn rule_rows(&self) -> Vec<RuleRow> {
         let rules = entries(&self.rules).map(|(rule, counts)| (Some(rule), None, *counts));
         let reason = |r: &String| (!r.is_empty()).then(|| r.clone());
-        let ruleless = self
-            .ruleless
-            .iter()
-            .map(|(r, counts)| (None, reason(r), *counts));
+        let ruleless = self.ruleless.iter().map(|(r, c)| (None, reason(r), *c));
         let rows = (rules.chain(ruleless)).map(|(rule, reason, counts)| RuleRow {
             rule,
             reason,
@@ -319,15 +318,6 @@ fn status_class(status: Option<u16>) -> String {
     }
 }
 
-/// First and last decision time.
-#[derive(Clone, Debug, Serialize)]
-pub struct TimeRange {
-    /// Earliest `ts`.
-    pub first: String,
-    /// Latest `ts`.
-    pub last: String,
-}
-
 /// A key and how often it was seen.
 #[derive(Clone, Debug, Serialize)]
 pub struct KeyCount {
@@ -350,12 +340,9 @@ pub struct RevisionRow {
     pub serial: Option<u64>,
     /// Its decisions.
     pub counts: ActionCounts,
-    /// Its first `ts`.
-    pub first: Option<String>,
-    /// Its last `ts`.
-    pub last: Option<String>,
-    #[serde(skip)]
-    span: Span,
+    /// Its first and last `ts`.
+    #[serde(flatten)]
+    pub span: Span,
 }
 
 /// Counts for one customer (`key` null: lines without a customer).
@@ -425,7 +412,7 @@ pub struct Summary {
     /// Decision lines counted.
     pub decisions: u64,
     /// First and last `ts`.
-    pub time_range: Option<TimeRange>,
+    pub time_range: Option<Span>,
     /// By action.
     pub actions: ActionCounts,
     /// By policy revision.

@@ -33,10 +33,8 @@ pub fn render(report: &Report) -> String {
 /// right-aligned.
 fn aligned(table: &Table) -> String {
     let header = table.columns.iter().map(|(name, _)| name.clone()).collect();
-    let cells = table
-        .rows
-        .iter()
-        .map(|row| row.iter().map(|c| terminal_safe(c)).collect());
+    let safe = |row: &Vec<String>| row.iter().map(|c| terminal_safe(c)).collect();
+    let cells = table.rows.iter().map(safe);
     let rows: Vec<Vec<String>> = std::iter::once(header).chain(cells).collect();
     let mut widths = vec![0; table.columns.len()];
     for row in &rows {

@@ -31,6 +31,13 @@ impl Timestamp {
     }
 }
 
+/// A timestamp is written as it was read.
+impl serde::Serialize for Timestamp {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.text())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -78,11 +78,11 @@ pub fn run(args: &Args) -> Result<Outcome, CliError> {
     if let Some(Inspect::Inspect { file, public_key }) = &args.inspect {
         return inspect(&mut out, file, public_key.as_deref());
     }
-    let key = signing_key(
-        args.key_file
-            .as_deref()
-            .ok_or_else(|| usage("--key-file"))?,
-    )?;
+    let key_file = args
+        .key_file
+        .as_deref()
+        .ok_or_else(|| usage("--key-file"))?;
+    let key = signing_key(key_file)?;
     let signer = bundle::public_key_to_text(key.verifying_key().as_bytes());
     if args.print_public_key {
         writeln!(out, "{signer}")?;
@@ -118,15 +118,13 @@ pub fn run(args: &Args) -> Result<Outcome, CliError> {
         write(&archived, &artefact)?;
         writeln!(out, "archived:        {}", archived.display())?;
     }
-    let (file, output, head) = (
-        loaded.source.file_name(),
-        output.display(),
-        head_path.display(),
-    );
     writeln!(
         out,
-        "bundled {file} -> {output}: serial {serial}, {} bytes; head {head}\npolicy sha256:   {}\nenvironment:     {environment}\nsigned by:       {signer}",
+        "bundled {} -> {}: serial {serial}, {} bytes; head {}\npolicy sha256:   {}\nenvironment:     {environment}\nsigned by:       {signer}",
+        loaded.source.file_name(),
+        output.display(),
         sealed.len(),
+        head_path.display(),
         policy.sha256(),
     )?;
     Ok(Outcome::Ok)

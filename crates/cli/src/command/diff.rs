@@ -124,8 +124,6 @@ fn changed_fields(a: &Credential, b: &Credential) -> Vec<&'static str> {
         ("prefix", a.prefix != b.prefix),
         ("claims", a.claims != b.claims),
     ];
-    let changed = fields
-        .into_iter()
-        .filter_map(|(name, changed)| changed.then_some(name));
-    changed.collect()
+    let changed = fields.into_iter().filter(|(_, changed)| *changed);
+    changed.map(|(name, _)| name).collect()
 }

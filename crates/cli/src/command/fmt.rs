@@ -90,9 +90,7 @@ fn format_file(path: &Path, check: bool) -> Result<bool, CliError> {
     }
     if !check {
         // Write beside the file, then rename: an interrupted run never leaves half a policy.
-        let mut temp = path.as_os_str().to_owned();
-        temp.push(".fmt-tmp");
-        let temp = PathBuf::from(temp);
+        let temp = path.with_added_extension("fmt-tmp");
         write(&temp, &formatted)?;
         writing(path, std::fs::rename(&temp, path))?;
     }

@@ -112,10 +112,8 @@ fn next_jwk(
     };
     let jwk = jwk_of_file(credential, Some(&next.key_id), file)?;
     // Both carry a `kid` (a next key needs the active key's `key_id`): the rest is the key.
-    if active
-        .iter()
-        .any(|active| active.0.get(2..) == jwk.0.get(2..))
-    {
+    let same = |active: &Jwk| active.0.get(2..) == jwk.0.get(2..);
+    if active.iter().any(same) {
         return Err(CliError::Usage(format!(
             "`{}` holds the same key as `{}`; the next key is a new one (`openssl genpkey`)",
             file.display(),
@@ -163,7 +161,13 @@ fn jwk(credential: &Credential, kid: Option<&str>, pem: &[u8]) -> Result<Jwk, St
         ),
         _ => return Err(unsupported("key")),
     };
-    let needs = key_kind(algorithm);
+    // RS* and PS* sign with RSA; HMAC credentials were refused before.
+    let needs = match algorithm {
+        JwtAlgorithm::ES256 => "an EC P-256 key",
+        JwtAlgorithm::ES384 => "an EC P-384 key",
+        JwtAlgorithm::EdDSA => "an Ed25519 key",
+        _ => "an RSA key",
+    };
     if found != needs {
         let id = &credential.id;
         return Err(format!(
@@ -178,28 +182,10 @@ fn jwk(credential: &Credential, kid: Option<&str>, pem: &[u8]) -> Result<Jwk, St
     }
     let mut jwk = vec![("kty", kty.to_owned())];
     jwk.extend(kid.map(|kid| ("kid", kid.to_owned())));
-    jwk.extend([
-        ("use", "sig".to_owned()),
-        ("alg", algorithm.as_str().to_owned()),
-    ]);
+    jwk.push(("use", "sig".to_owned()));
+    jwk.push(("alg", algorithm.as_str().to_owned()));
     jwk.extend(members);
     Ok(Jwk(jwk))
-}
-
-/// The key type an algorithm signs with, as messages name it.
-fn key_kind(algorithm: JwtAlgorithm) -> &'static str {
-    match algorithm {
-        JwtAlgorithm::HS256 | JwtAlgorithm::HS384 | JwtAlgorithm::HS512 => "a shared secret",
-        JwtAlgorithm::ES256 => "an EC P-256 key",
-        JwtAlgorithm::ES384 => "an EC P-384 key",
-        JwtAlgorithm::EdDSA => "an Ed25519 key",
-        JwtAlgorithm::RS256
-        | JwtAlgorithm::RS384
-        | JwtAlgorithm::RS512
-        | JwtAlgorithm::PS256
-        | JwtAlgorithm::PS384
-        | JwtAlgorithm::PS512 => "an RSA key",
-    }
 }
 
 /// The public half of the single key in `pem`: its PEM label says what the file holds, then

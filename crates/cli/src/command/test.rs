@@ -57,10 +57,8 @@ pub fn run(args: &Args) -> Result<Outcome, CliError> {
         for case in &cases {
             let request = run::request(case);
             let decision = policy.decide(&request);
-            let rules = [&decision.rule, &decision.report_rule]
-                .into_iter()
-                .flatten();
-            exercised.extend(rules.map(|r| r.id.clone()));
+            let rules = [&decision.rule, &decision.report_rule];
+            exercised.extend(rules.into_iter().flatten().map(|r| r.id.clone()));
             let decided = Fields::decided(&decision, &request, policy).to_json();
             let differing = run::differing(case, &decided);
             if differing.is_empty() {

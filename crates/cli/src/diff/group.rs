@@ -172,13 +172,11 @@ fn origin_labels(origins: &BTreeSet<(String, Side)>) -> Vec<String> {
     }
     let labels = by_pattern.into_iter().map(|(pattern, sides)| {
         // A domain list's origin already reads "list `ID`" (never a host pattern).
-        let list = pattern.starts_with(LIST_ORIGIN_PREFIX);
-        let pattern = if list {
-            pattern.to_owned()
-        } else {
-            format!("`{pattern}`")
-        };
-        format!("{pattern} ({})", sides.join(", "))
+        let sides = sides.join(", ");
+        match pattern.starts_with(LIST_ORIGIN_PREFIX) {
+            true => format!("{pattern} ({sides})"),
+            false => format!("`{pattern}` ({sides})"),
+        }
     });
     labels.collect()
 }

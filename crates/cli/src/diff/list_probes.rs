@@ -18,19 +18,14 @@ const FIRST_NAMES: usize = 2;
 
 /// `(host, origin, side)` for every probe drawn from the lists of `old` and `new`.
 pub fn list_hosts(old: &CompiledPolicy, new: &CompiledPolicy) -> Vec<(String, String, Side)> {
-    let ids: BTreeSet<&str> = old
-        .lists()
-        .chain(new.lists())
-        .map(|l| l.id.as_str())
-        .collect();
+    let lists = old.lists().chain(new.lists());
+    let ids: BTreeSet<&str> = lists.map(|l| l.id.as_str()).collect();
     let mut out = Vec::new();
     for id in ids {
         let (before, after) = (old.list(id), new.list(id));
         let origin = format!("{LIST_ORIGIN_PREFIX}{id}`");
-        let subdomains = [before, after]
-            .into_iter()
-            .flatten()
-            .any(|l| l.matching == ListMatch::Subdomains);
+        let by_subdomain = |l: &DomainList| l.matching == ListMatch::Subdomains;
+        let subdomains = [before, after].into_iter().flatten().any(by_subdomain);
         let mut picked: Vec<(String, Side)> = Vec::new();
         let first = match (before, after) {
             (Some(b), Some(a)) => {

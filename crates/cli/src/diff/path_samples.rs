@@ -77,10 +77,8 @@ fn class_sample(class: &Class) -> char {
             .map(|r| (char::from(r.start()), char::from(r.end())))
             .collect(),
     };
-    let preferred = ['a', 'x', '0', '1', '-', '_'].into_iter();
-    let found = preferred
-        .into_iter()
-        .find(|c| ranges.iter().any(|(s, e)| s <= c && c <= e));
+    let mut preferred = ['a', 'x', '0', '1', '-', '_'].into_iter();
+    let found = preferred.find(|c| ranges.iter().any(|(s, e)| s <= c && c <= e));
     found.or(ranges.first().map(|r| r.0)).unwrap_or('a')
 }
 

@@ -186,40 +186,29 @@ fn applies_to(policy: &CompiledPolicy, rule: &Rule, host: &CanonicalHost) -> boo
 fn request_shapes(rules: &[&Rule]) -> Vec<RequestShape> {
     let methods = rules.iter().flat_map(|r| r.methods.iter().flatten());
     let methods = with_outside("GET", &methods.map(String::as_str).collect(), &METHODS);
-    let ports = rules
-        .iter()
-        .flat_map(|r| r.effective_ports().into_iter().flatten());
-    let ports: BTreeSet<u16> = ports.copied().collect();
+    let ports = rules.iter().filter_map(|r| r.effective_ports());
+    let ports: BTreeSet<u16> = ports.flatten().copied().collect();
     let either = |r: &&Rule| r.effective_schemes().is_some() || r.effective_ports().is_some();
     let schemes = match rules.iter().any(either) {
         true => vec![("https", 443), ("http", 80)],
         false => vec![("https", 443)],
     };
     let mut paths = vec!["/".to_owned()];
-    if rules
-        .iter()
-        .any(|r| r.paths.is_some() || r.path_regex.is_some())
-    {
+    let by_path = |r: &&Rule| r.paths.is_some() || r.path_regex.is_some();
+    if rules.iter().any(by_path) {
         paths.push(OTHER_PATH.to_owned());
         for rule in rules {
             let globs = rule.paths.iter().flatten();
             paths.extend(globs.flat_map(|glob| glob_samples(&glob.to_string())));
-            paths.extend(
-                rule.path_regex
-                    .iter()
-                    .flat_map(|regex| regex_samples(regex)),
-            );
+            paths.extend(rule.path_regex.iter().flat_map(|r| regex_samples(r)));
         }
     }
     dedup(&mut paths);
     let mut shapes = Vec::new();
     for (scheme, default_port) in schemes {
         for port in with_outside(default_port, &ports, &OTHER_PORTS) {
-            for (method, path) in methods
-                .iter()
-                .flat_map(|m| paths.iter().map(move |p| (m, p)))
-            {
-                let (method, path) = ((*method).to_owned(), path.clone());
+            for (method, path) in methods.iter().flat_map(|m| paths.iter().map(|p| (*m, p))) {
+                let (method, path) = (method.to_owned(), path.clone());
                 shapes.push(RequestShape {
                     method,
                     scheme,
@@ -247,10 +236,8 @@ fn with_outside<T: Ord + Copy>(first: T, listed: &BTreeSet<T>, others: &[T]) -> 
 /// The named customers of the relevant rules each alone plus "anyone else", crossed with no
 /// tag, each named tag alone, and all named tags together.
 fn audiences(rules: &[&Rule]) -> Vec<Audience> {
-    let customers: BTreeSet<&String> = rules
-        .iter()
-        .flat_map(|r| r.customers.iter().flatten())
-        .collect();
+    let customers = rules.iter().flat_map(|r| r.customers.iter().flatten());
+    let customers: BTreeSet<&String> = customers.collect();
     let tags: BTreeSet<&String> = rules.iter().flat_map(|r| r.tags.iter().flatten()).collect();
     let mut tag_sets: Vec<Vec<String>> = vec![Vec::new()];
     tag_sets.extend(tags.iter().map(|t| vec![(*t).clone()]));
@@ -269,14 +256,7 @@ fn audiences(rules: &[&Rule]) -> Vec<Audience> {
     out
 }
 
-fn dedup<T: PartialEq + Clone>(values: &mut Vec<T>) {
-    let mut seen: Vec<T> = Vec::with_capacity(values.len());
-    values.retain(|v| {
-        if seen.contains(v) {
-            false
-        } else {
-            seen.push(v.clone());
-            true
-        }
-    });
+fn dedup<T: Ord + Clone>(values: &mut Vec<T>) {
+    let mut seen = BTreeSet::new();
+    values.retain(|v| seen.insert(v.clone()));
 }

@@ -21,23 +21,16 @@ pub fn human(
     let mut out = String::new();
     let url = redact_userinfo(request.url);
     field(&mut out, "request", format!("{} {url}", request.method));
-    let (customer, tags) = (request.customer, request.tags.unwrap_or_default());
-    let tags = if tags.is_empty() {
-        "none".to_owned()
-    } else {
-        tags.join(", ")
-    };
-    let customer = format!("{} (tags: {tags})", customer.unwrap_or("none"));
+    let tags = request.tags.unwrap_or_default().join(", ");
+    let tags = if tags.is_empty() { "none" } else { &tags };
+    let customer = format!("{} (tags: {tags})", request.customer.unwrap_or("none"));
     field(&mut out, "customer", customer);
     let canonical = (decision.target.as_ref()).map(|t| {
         let (scheme, host, port, path) = (&t.scheme, &t.host, t.port, &t.path);
         format!("scheme {scheme}, host {host}, port {port}, path {path}")
     });
-    field(
-        &mut out,
-        "canonical",
-        canonical.as_deref().unwrap_or("the URL does not parse"),
-    );
+    let canonical = canonical.unwrap_or_else(|| "the URL does not parse".to_owned());
+    field(&mut out, "canonical", canonical);
     // A URL that does not parse has no changes.
     for c in &trace.changes {
         let _ = writeln!(out, "  {:<9} {} -> {} ({})", c.part, c.from, c.to, c.why);

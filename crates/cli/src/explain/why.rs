@@ -2,6 +2,8 @@
 //! first matching rule of each kind with the conditions that held, and the rules that name
 //! the host but miss a condition. Nothing here evaluates a rule.
 
+use egress_policy_engine::Action::{Block, Inject, Pass};
+use egress_policy_engine::Mode::{Enforce, Report};
 use egress_policy_engine::path_readings::MAX_READINGS;
 use egress_policy_engine::request::normalise_method;
 use egress_policy_engine::trace::{Check, Condition, HostMatch, PathFit, RuleTrace};
@@ -30,16 +32,14 @@ pub fn why(
     report_all: bool,
     file_name: &str,
 ) -> Why {
-    let refusal = match &decision.reason {
-        Some(Reason::Refusal(refusal)) => Some(*refusal),
+    // A refusal without a rule (an inject rule's refusal has one) comes before any rule.
+    let refused = match (&decision.reason, &decision.rule) {
+        (Some(Reason::Refusal(refusal)), None) => Some(*refusal),
         _ => None,
     };
-    let (Some(target), None) = (
-        &decision.target,
-        refusal.filter(|_| decision.rule.is_none()),
-    ) else {
-        let code = refusal.map_or("", Refusal::code);
-        let because = refusal.map_or("", because);
+    let (Some(target), None) = (&decision.target, refused) else {
+        let code = refused.map_or("", Refusal::code);
+        let because = refused.map_or("", because);
         return Why {
             lines: vec![format!("refused before any rule: `{code}` ({because})")],
             deciding_pattern: None,
@@ -54,14 +54,8 @@ pub fn why(
         let mut matched = trace.rules.iter().filter(|r| r.matched);
         matched.find(|r| (r.rule.action, r.rule.mode) == (action, mode))
     };
-    let (block, report) = (
-        first(Action::Block, Mode::Enforce),
-        first(Action::Block, Mode::Report),
-    );
-    let (inject, pass) = (
-        first(Action::Inject, Mode::Enforce),
-        first(Action::Pass, Mode::Enforce),
-    );
+    let (block, report) = (first(Block, Enforce), first(Block, Report));
+    let (inject, pass) = (first(Inject, Enforce), first(Pass, Enforce));
     let mut lines = vec![rendered.first("block", block)];
     lines.extend(report.map(|r| rendered.first("report-mode block", Some(r))));
     lines.push(rendered.first("inject", inject));
@@ -156,21 +150,11 @@ impl Rendered<'_> {
     /// letting a block through.
     fn after_rules(&self, decision: &Decision, deciding: Option<&RuleTrace<'_>>) -> Vec<String> {
         let mut lines = Vec::new();
-        if let (Some(Reason::Refusal(refusal)), Action::Block) = (&decision.reason, decision.action)
-        {
-            lines.push(format!(
-                "refused `{}`: {}",
-                refusal.code(),
-                because(*refusal)
-            ));
-            let failed =
-                deciding.and_then(|r| Some((r.rule, r.checks.last().filter(|c| !c.holds())?)));
-            if let Some((rule, failed)) = failed {
-                lines.push(format!(
-                    "not every reading matches: {}",
-                    self.check(rule, failed)
-                ));
-            }
+        if let (Some(Reason::Refusal(refusal)), Block) = (&decision.reason, decision.action) {
+            let (code, because) = (refusal.code(), because(*refusal));
+            lines.push(format!("refused `{code}`: {because}"));
+            let failed = deciding.and_then(|r| self.failed(r));
+            lines.extend(failed.map(|f| format!("not every reading matches: {f}")));
         }
         if decision.would_block && decision.action != Action::Block {
             lines.push("report mode: the request would have been blocked; it goes through with `would_block = true`".to_owned());
@@ -180,11 +164,16 @@ impl Rendered<'_> {
 
     /// A rule that names the host but does not match, and the condition that failed.
     fn near_miss(&self, r: &RuleTrace<'_>) -> Option<String> {
-        let failed = self.check(r.rule, r.checks.last().filter(|c| !c.holds())?);
+        let failed = self.failed(r)?;
         let (id, line, file_name) = (&r.rule.id, r.rule.line, self.file_name);
         Some(format!(
             "names the host but does not match: {id} ({file_name}:{line}): {failed}"
         ))
+    }
+
+    /// The condition `r` failed on (its last check), if it failed one.
+    fn failed(&self, r: &RuleTrace<'_>) -> Option<String> {
+        Some(self.check(r.rule, r.checks.last().filter(|c| !c.holds())?))
     }
 
     /// What held for a matching rule, in the order checked: its hosts, then its conditions.

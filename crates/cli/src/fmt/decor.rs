@@ -5,19 +5,16 @@ use toml_edit::{Decor, RawString};
 
 /// The comment lines in a decor string, trimmed, in order.
 pub fn comments(raw: &str) -> Vec<String> {
-    let lines = raw.lines().map(str::trim);
-    lines
-        .filter(|l| l.starts_with('#'))
-        .map(str::to_owned)
-        .collect()
+    let comments = raw.lines().map(str::trim).filter(|l| l.starts_with('#'));
+    comments.map(str::to_owned).collect()
 }
 
 /// Whether a blank line precedes the first comment (authors separate comment blocks so).
 pub fn blank_before_comments(raw: &str) -> bool {
-    let first = raw
-        .split('\n')
-        .position(|l| l.trim_start().starts_with('#'));
-    first.is_some_and(|newlines| newlines >= 1)
+    let comment = |line: &str| line.trim_start().starts_with('#');
+    raw.split('\n')
+        .position(comment)
+        .is_some_and(|newlines| newlines >= 1)
 }
 
 /// The prefix of a key line or header: its comment lines, each on its own line, preceded by

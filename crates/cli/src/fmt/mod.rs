@@ -174,32 +174,9 @@ fn promoted(inline: &InlineTable, above: &Decor) -> Table {
     let comments = decor::comments(&decor::prefix_text(above));
     let mut table = inline.clone().into_table();
     table.set_implicit(false);
+    let prefix = decor::line_prefix(&comments, false);
+    table.decor_mut().set_prefix(prefix);
     table
-        .decor_mut()
-        .set_prefix(decor::line_prefix(&comments, false));
-    table
-}
-
-/// A header key's own spacing (`[ defaults ]`, or what was left from `defaults = {..}`) goes;
-/// comments above a header live in the table's decor, not the key's.
-fn clear_header_key(parent: &mut Table, key: &str) {
-    if let Some(mut key) = parent.key_mut(key) {
-        key.leaf_decor_mut().clear();
-    }
-}
-
-/// Sorts a table's keys in `order` (the engine's field lists, the order the language
-/// reference introduces them); keys not listed keep their relative order after the others.
-fn sort_table(table: &mut Table, order: &[&str]) {
-    let rank = |key: &str| order.iter().position(|k| *k == key).unwrap_or(order.len());
-    table.sort_values_by(|k1, _, k2, _| rank(k1.get()).cmp(&rank(k2.get())));
-}
-
-fn ordered_table_keys(root: &Table) -> Vec<String> {
-    root.iter()
-        .filter(|(_, item)| item.is_table() || item.is_array_of_tables())
-        .map(|(k, _)| k.to_string())
-        .collect()
 }
 
 /// Where the next table header goes: its place in the file, and whether it is the first.
@@ -211,10 +188,21 @@ struct Layout {
 /// Sorts a table's keys, spaces its values, then lays out each of its subtables (or every
 /// table of an array of tables) in turn, in the canonical order.
 fn format_table(table: &mut Table, key: &str, order: &[&str], layout: &mut Layout) {
-    sort_table(table, order);
+    // Keys in `order` (the engine's field lists, the order the language reference introduces
+    // them); keys not listed keep their relative order after the others.
+    let rank = |name: &str| order.iter().position(|k| *k == name).unwrap_or(order.len());
+    table.sort_values_by(|k1, _, k2, _| rank(k1.get()).cmp(&rank(k2.get())));
     format_values(table);
-    for child in ordered_table_keys(table) {
-        clear_header_key(table, &child);
+    let children = table
+        .iter()
+        .filter(|(_, i)| i.is_table() || i.is_array_of_tables());
+    let children: Vec<String> = children.map(|(k, _)| k.to_string()).collect();
+    for child in children {
+        // A header key's own spacing (`[ defaults ]`, or what was left from `defaults =
+        // {..}`) goes; comments above a header live in the table's decor, not the key's.
+        if let Some(mut key) = table.key_mut(&child) {
+            key.leaf_decor_mut().clear();
+        }
         let order = order_for(key, &child);
         let tables: Vec<&mut Table> = match table.get_mut(&child) {
             Some(Item::Table(t)) => {
@@ -240,20 +228,15 @@ fn format_header(table: &mut Table, layout: &mut Layout) {
         let comments = decor::comments(&decor::prefix_text(table.decor()));
         let suffix = decor::trailing_comment(&decor::suffix_text(table.decor()));
         let blank = !std::mem::replace(&mut layout.first, false);
-        table
-            .decor_mut()
-            .set_prefix(decor::line_prefix(&comments, blank));
-        table.decor_mut().set_suffix(suffix);
+        let prefix = decor::line_prefix(&comments, blank);
+        *table.decor_mut() = Decor::new(prefix, suffix);
     }
 }
 
 /// Canonical spacing for every `key = value` line of a table.
 fn format_values(table: &mut Table) {
-    let keys: Vec<String> = table
-        .iter()
-        .filter(|(_, i)| i.is_value())
-        .map(|(k, _)| k.to_string())
-        .collect();
+    let values = table.iter().filter(|(_, i)| i.is_value());
+    let keys: Vec<String> = values.map(|(k, _)| k.to_string()).collect();
     for (index, name) in keys.iter().enumerate() {
         let Some((mut key, item)) = table.get_key_value_mut(name) else {
             continue;
@@ -261,17 +244,13 @@ fn format_values(table: &mut Table) {
         let raw = decor::prefix_text(key.leaf_decor());
         let comments = decor::comments(&raw);
         let blank = index > 0 && !comments.is_empty() && decor::blank_before_comments(&raw);
-        key.leaf_decor_mut()
-            .set_prefix(decor::line_prefix(&comments, blank));
-        key.leaf_decor_mut().set_suffix(" ");
+        let prefix = decor::line_prefix(&comments, blank);
+        *key.leaf_decor_mut() = Decor::new(prefix, " ");
         let key_width = key.get().len() + 3;
         if let Some(value) = item.as_value_mut() {
-            let suffix = decor::suffix_text(value.decor());
+            let suffix = decor::trailing_comment(&decor::suffix_text(value.decor()));
             format_value(value, key_width);
-            value.decor_mut().set_prefix(" ");
-            value
-                .decor_mut()
-                .set_suffix(decor::trailing_comment(&suffix));
+            *value.decor_mut() = Decor::new(" ", suffix);
         }
     }
 }
@@ -334,10 +313,7 @@ fn format_array(array: &mut Array, used_width: usize) {
 fn comment_lines(raw: &str, more: &str) -> String {
     let (same_line, own_lines) = raw.split_once('\n').unwrap_or((raw, ""));
     let mut out = decor::trailing_comment(same_line);
-    for comment in decor::comments(own_lines)
-        .into_iter()
-        .chain(decor::comments(more))
-    {
+    for comment in [own_lines, more].map(decor::comments).concat() {
         out.push_str(&format!("\n{INDENT}{comment}"));
     }
     out + "\n"

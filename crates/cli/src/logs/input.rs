@@ -11,6 +11,9 @@ use flate2::bufread::MultiGzDecoder;
 pub const MAX_LINE_BYTES: usize = 1024 * 1024;
 
 /// The two magic bytes that start every gzip member (RFC 1952).
+/// Read buffer size, before and after decompression.
+const BUFFER_BYTES: usize = 64 * 1024;
+
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 
 /// Opens `name` (`-` is standard input) and transparently decompresses gzip, detected by
@@ -26,16 +29,14 @@ pub fn open(name: &str) -> io::Result<Box<dyn BufRead>> {
 
 /// `raw`, decompressed when it is gzip.
 pub fn decompressing<'a>(raw: Box<dyn Read + 'a>) -> io::Result<Box<dyn BufRead + 'a>> {
-    let mut reader = BufReader::with_capacity(64 * 1024, raw);
-    let is_gzip = reader.fill_buf()?.starts_with(&GZIP_MAGIC);
-    if is_gzip {
-        Ok(Box::new(BufReader::with_capacity(
-            64 * 1024,
+    let mut reader = BufReader::with_capacity(BUFFER_BYTES, raw);
+    Ok(match reader.fill_buf()?.starts_with(&GZIP_MAGIC) {
+        true => Box::new(BufReader::with_capacity(
+            BUFFER_BYTES,
             MultiGzDecoder::new(reader),
-        )))
-    } else {
-        Ok(Box::new(reader))
-    }
+        )),
+        false => Box::new(reader),
+    })
 }
 
 /// What [`read_line`] found.

@@ -141,38 +141,37 @@ fn report_input_errors(inputs: &[InputSummary]) -> bool {
         > 0
 }
 
+/// An input's name, and its reader (plain or gzip) or why it could not be opened.
+pub type Opened<'a> = (String, std::io::Result<Box<dyn std::io::BufRead + 'a>>);
+
 /// Streams every input, calling `visit` for each decision line in order (a redelivered line
 /// once), and verifies the log's chains with `key` ([`verify`]).
-pub fn read_all(inputs: &[String], key: Option<Vec<u8>>, visit: Visit<'_>) -> ReadReport {
+pub fn read_all<'a>(
+    inputs: impl IntoIterator<Item = Opened<'a>>,
+    key: Option<Vec<u8>>,
+    visit: Visit<'_>,
+) -> ReadReport {
     let mut report = ReadReport::default();
     let mut verifier = Verifier::new(key);
-    for name in inputs {
+    for (file, opened) in inputs {
         let mut summary = InputSummary {
-            file: name.clone(),
+            file,
             ..InputSummary::default()
         };
-        let read = read_one(&mut summary, &mut report, &mut verifier, visit);
-        summary.error = read.err();
+        summary.error = match opened {
+            Ok(reader) => read_input(&mut summary, reader, &mut report, &mut verifier, visit),
+            Err(e) => Err(format!("cannot open: {e}")),
+        }
+        .err();
         report.inputs.push(summary);
     }
     report.integrity = verifier.finish();
     report
 }
 
-/// Reads one input into `summary`; why it stopped early, if it did.
-fn read_one(
-    summary: &mut InputSummary,
-    report: &mut ReadReport,
-    verifier: &mut Verifier,
-    visit: Visit<'_>,
-) -> Result<(), String> {
-    let reader = input::open(&summary.file).map_err(|e| format!("cannot open: {e}"))?;
-    read_input(summary, reader, report, verifier, visit)
-}
-
 /// Reads one input, opened as `summary.file`, into `summary` and `report`; why it stopped
 /// early, if it did.
-pub(crate) fn read_input(
+fn read_input(
     summary: &mut InputSummary,
     mut reader: Box<dyn std::io::BufRead + '_>,
     report: &mut ReadReport,

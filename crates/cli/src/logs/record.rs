@@ -176,15 +176,10 @@ fn decision(line: Value) -> Item {
             // serde quotes the offending value (`unknown variant `...``), however long; only
             // a missing field, named by the schema, is said as serde says it.
             let e = e.to_string();
-            let why = if e.starts_with("missing field") {
-                e.as_str()
-            } else {
-                "a field has the wrong type or value"
-            };
-            problem(
-                problem::INVALID_DECISION,
-                format!("not a v{LOG_SCHEMA_VERSION} decision line: {why}"),
-            )
+            let why = Some(e.as_str()).filter(|e| e.starts_with("missing field"));
+            let why = why.unwrap_or("a field has the wrong type or value");
+            let detail = format!("not a v{LOG_SCHEMA_VERSION} decision line: {why}");
+            problem(problem::INVALID_DECISION, detail)
         }
     }
 }

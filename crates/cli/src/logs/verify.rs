@@ -12,7 +12,7 @@ use egress_policy_engine::log_chain::{ChainAlg, Trail, chain_value, hex};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{Location, ProblemTally, ReadReport, Visit, read_all, report_input_errors};
+use super::{Location, ProblemTally, ReadReport, Visit, input, read_all, report_input_errors};
 use crate::audit::bounded::bounded_key;
 use crate::audit::report::counts;
 use crate::{CliError, Outcome};
@@ -47,7 +47,8 @@ impl VerifyArgs {
 
     /// Reads `logs` ([`read_all`]), verifying their chains with the key file's key.
     pub fn read(&self, logs: &[String], visit: Visit<'_>) -> Result<ReadReport, CliError> {
-        Ok(read_all(logs, self.key()?, visit))
+        let opened = logs.iter().map(|name| (name.clone(), input::open(name)));
+        Ok(read_all(opened, self.key()?, visit))
     }
 
     /// The command's outcome: missing or altered lines (4) first, then `failed` (1), then an
@@ -234,9 +235,8 @@ impl Verifier {
     pub fn dead(&mut self, at: &Location, outcome: &str) {
         let outcome = bounded_key(outcome);
         let what = format!("an invocation ended `{outcome}` without a decision line");
-        self.report
-            .findings
-            .record(Some(at), "dead_invocation", what);
+        let findings = &mut self.report.findings;
+        findings.record(Some(at), "dead_invocation", what);
     }
 
     /// The verdict once every line was read: gaps found, lines left waiting counted.

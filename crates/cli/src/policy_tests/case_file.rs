@@ -11,6 +11,8 @@ use egress_policy_engine::did_you_mean;
 
 /// Keys a `[[case]]` table may have.
 const CASE_KEYS: [&str; 6] = ["name", "customer", "tags", "method", "url", "expect"];
+/// The actions an `expect` can name.
+const ACTIONS: [&str; 3] = ["block", "inject", "pass"];
 /// Keys an `expect` table may have.
 const EXPECT_KEYS: [&str; 6] = [
     "action",
@@ -102,11 +104,10 @@ pub fn parse(text: &str) -> Result<Vec<TestCase>, Vec<CaseError>> {
     if cases.is_empty() && reader.errors.is_empty() {
         reader.error(None, "no test cases: add `[[case]]` tables");
     }
-    reader
-        .errors
-        .is_empty()
-        .then_some(cases)
-        .ok_or(reader.errors)
+    match reader.errors.is_empty() {
+        true => Ok(cases),
+        false => Err(reader.errors),
+    }
 }
 
 /// A test file being read, and the mistakes found so far.
@@ -133,10 +134,8 @@ impl Reader<'_> {
         let customer = self.string(table, "customer");
         let method = self.string(table, "method").unwrap_or_else(|| "GET".into());
         let tags = self.typed(table, "tags", "must be an array of strings", |v| {
-            let items = v.as_array()?.iter();
-            items
-                .map(|item| item.get_ref().as_str().map(str::to_owned))
-                .collect()
+            let items = v.as_array()?.iter().map(|item| item.get_ref().as_str());
+            items.map(|item| item.map(str::to_owned)).collect()
         });
         let expect = match table.get("expect").map(|v| (v.get_ref(), v.span())) {
             Some((DeValue::Table(expect), at)) => self.expectation(expect, at),
@@ -172,17 +171,9 @@ impl Reader<'_> {
         if table.get("action").is_none() {
             self.error(Some(span), "`expect` needs an `action`");
         }
-        let action = self.typed(
-            table,
-            "action",
-            "must be one of `block`, `inject`, `pass`",
-            |v| {
-                let action = v
-                    .as_str()
-                    .filter(|a| ["block", "inject", "pass"].contains(a));
-                action.map(Value::from)
-            },
-        );
+        let must = "must be one of `block`, `inject`, `pass`";
+        let action = |v: &DeValue<'_>| v.as_str().filter(|a| ACTIONS.contains(a)).map(Value::from);
+        let action = self.typed(table, "action", must, action);
         let would_block = self.typed(table, "would_block", "must be `true` or `false`", |v| {
             v.as_bool().map(Value::from)
         });
@@ -193,10 +184,8 @@ impl Reader<'_> {
         let rule = Some(rule.unwrap_or(Value::Null));
         let values = [action, rule, would_block, report_rule, reason, credential];
         let expect = EXPECT_KEYS.into_iter().zip(values);
-        let expect = expect
-            .filter_map(|(key, value)| Some((key, value?)))
-            .collect();
-        (self.errors.len() == before).then_some(expect)
+        let expect = expect.filter_map(|(key, value)| Some((key, value?)));
+        (self.errors.len() == before).then(|| expect.collect())
     }
 
     fn unknown_keys(&mut self, table: &DeTable<'_>, place: &str, known: &[&str]) {
