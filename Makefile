@@ -138,10 +138,11 @@ reliability: $(NODE_STAMP) ## the whole reliability checks: 256/128 MiB bodies, 
 	$(CARGO) build --quiet --bin egress-policy
 	RELIABILITY=full nice -n 5 $(RELIABILITY_RUN) tests/reliability/*.test.mjs
 
-soak: $(NODE_STAMP) ## 30 minutes at 100 requests/s, 1,000 customers, a bundle every 5 minutes: lines = requests, RSS slope (SOAK_MINUTES=n)
+SOAK_MINUTES ?= 30
+soak: $(NODE_STAMP) ## 30 minutes at 100 requests/s, 1,000 customers, a bundle every 5 minutes: lines = requests, RSS slope (a dry run: SOAK_MINUTES=4)
 	@$(MAKE) build EGRESS_POLICY=$(E2E_POLICY) EGRESS_POLICY_SERIAL=$(E2E_SERIAL)
 	$(CARGO) build --quiet --bin egress-policy
-	nice -n 5 $(RELIABILITY_RUN) tests/reliability/soak.mjs
+	SOAK_MINUTES=$(SOAK_MINUTES) nice -n 5 $(RELIABILITY_RUN) tests/reliability/soak.mjs
 
 # ---------------------------------------------------------------- run locally
 

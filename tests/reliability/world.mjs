@@ -58,10 +58,12 @@ export default {
  * host answers 200 at once inside workerd (dev/world.mjs's default), so a load test measures
  * workerd and the Worker rather than this Node process playing the upstream too;
  * `bindings`: more settings of the outbound Worker (e.g. EGRESS_UPSTREAM_TIMEOUT_MS); `bundle`:
- * as tests/e2e/harness.mjs's (then EGRESS_POLICY_KV is miniflare's KV namespace, `kv`);
+ * as tests/e2e/harness.mjs's (then EGRESS_POLICY_KV is bound: its values held by Node, `kv`);
  * `inspect(request)`: sees every request reaching the upstream first (upstream.mjs);
  * `onOutput(stream, text)`: sees workerd's stdout and stderr (dev/world.mjs); `onTail(event)`:
- * sees every tailed event (every line, exceptions) after `log` counted it.
+ * sees every tailed event (every line, exceptions) after `log` counted it; `tail`: false runs no
+ * Tail Worker (nothing is counted: tests/reliability/load-memory.mjs); `inspectorPort`: V8's
+ * inspector of every Worker on that port (load-memory.mjs collects garbage through it).
  * Returns:
  * - `request(target, { customer, method, body, signal, consume })`: a fetch of `target` by that
  *   customer, resolving to the Response the caller gets; with `consume`, the router reads the
@@ -77,7 +79,7 @@ export default {
  * - `upstream` (upstream.mjs; null when `instant`), `keys` (tests/e2e/harness.mjs `generateKeys`:
  *   the secrets bound and the keys verifying their tokens), `kv`, `dispose()`.
  */
-export async function startReliabilityWorld({ customers = 1, bindings = {}, bundle, keepLines = true, onDecision = () => {}, from, instant = false, inspect, onOutput, onTail = () => {} } = {}) {
+export async function startReliabilityWorld({ customers = 1, bindings = {}, bundle, keepLines = true, onDecision = () => {}, from, instant = false, inspect, onOutput, onTail = () => {}, tail = true, inspectorPort } = {}) {
   const keys = generateKeys();
   const upstream = instant ? null : await startUpstream({ inspect });
   const log = { events: 0, outcomes: {}, decisions: 0, ids: new Set(), lines: [], checkpoints: 0, other: 0, exceptions: [] };
@@ -95,9 +97,15 @@ export async function startReliabilityWorld({ customers = 1, bindings = {}, bund
       ...(from ? { from } : { wrap: ["tests/reliability/entry.mjs", "tests/reliability/wasm-memory.mjs"] }),
       bindings: { ...keys.secrets, EGRESS_IDENTITY_FROM_PROPS: "true", ...(bundle ? bundleBindings(bundle) : {}), ...bindings },
       kv: Boolean(bundle),
+      tail,
     }],
     upstream: upstream?.address,
+    // The bundle's values held by Node (dev/world.mjs's fault-injecting binding, no fault
+    // planned): miniflare's KV store would run inside the workerd measured here and keep memory
+    // for every large put (30 puts of a 12.8 MB bundle: +498 MiB without any request).
+    kv: bundle ? "faulty" : undefined,
     onOutput,
+    inspectorPort,
     onEvent(event) {
       log.events++;
       log.outcomes[event.outcome] = (log.outcomes[event.outcome] ?? 0) + 1;
