@@ -49,7 +49,7 @@ before(async () => {
   const files = { "churn.txt": `${names.join("\n")}\n${LISTED}\n` };
   bundle = makeBundle({ serial: EMBEDDED_SERIAL + 1, key, edit: (t) => t + CHURN_RULE, files }).bytes;
   console.log(`# a bundle of ${NAMES} names: ${bundle.length} bytes, made in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-  world = await startReliabilityWorld({ bundle: { publicKey: key.publicKey, refreshSecs: 1 } });
+  world = await startReliabilityWorld({ bundle: { publicKey: key.publicKey, refreshSecs: 1 }, lines: "stdout" });
 });
 after(() => world?.dispose());
 

@@ -32,6 +32,7 @@ test(`soak: ${MINUTES} min at ${RATE}/s, ${CUSTOMERS} customers, token TTL 120 s
   world = await startReliabilityWorld({
     customers: CUSTOMERS,
     keepLines: false,
+    lines: "stdout",
     bundle: { publicKey: key.publicKey, refreshSecs: 5 },
     onDecision(line) {
       const serial = line.policy?.serial ?? "embedded";
