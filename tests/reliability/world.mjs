@@ -3,7 +3,7 @@
 //   - the outbound Worker under test (build/, as `make e2e` builds it with tests/e2e/policy.toml),
 //     run through tests/reliability/entry.mjs: the deployed entry plus a Diagnostics entrypoint
 //     that reports the Wasm memory's size;
-//   - a router Worker receiving Node's requests at the world's URL: it hands each to the
+//   - a router Worker receiving Node's requests at its own socket: it hands each to the
 //     outbound Worker through a service binding per customer, whose props name the customer
 //     (as workerd delivers a dispatch namespace's outbound parameters locally);
 //   - the fault-injecting upstream (upstream.mjs), an HTTP server behind dev/world.mjs's
@@ -11,7 +11,7 @@
 //   - the log lines, read one of two ways: the Tail Worker, handing every tailed event (lines,
 //     exceptions) to Node as it is tailed (it keeps none); or (`lines: "stdout"`, the load,
 //     churn and soak checks) workerd's stdout, where every console.log is printed anyway, with
-//     no Tail Worker: the Tail Worker and its posts to Node cost that workerd about 85 MiB after
+//     no Tail Worker: the Tail Worker and its posts to Node cost that workerd 80-95 MiB after
 //     a burst of 1,000 requests, and grow it by more per burst (bench/RESULTS.md), memory the
 //     checks would otherwise count against the Worker.
 // Requests go from Node over HTTP straight to the router's own socket (not through miniflare's
