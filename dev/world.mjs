@@ -10,7 +10,8 @@
 //   - "the internet": a Node function behind a Worker that records what left the outbound
 //     Worker on the wire, or, without one, a Worker answering at once (the benchmarks);
 //   - a Tail Worker handing every outbound Worker's log lines and exceptions to Node;
-//   - EGRESS_POLICY_KV as miniflare's KV namespace, or as a fault-injecting binding;
+//   - EGRESS_POLICY_KV as miniflare's KV namespace, or as a fault-injecting binding whose
+//     values Node holds (outside the workerd whose memory tests/reliability measures);
 //   - EGRESS_METRICS as a recording Analytics Engine dataset: every data point written.
 // Every Worker runs the deployed compatibility date, read from wrangler.toml.
 import { readFileSync } from "node:fs";
@@ -102,18 +103,21 @@ export default {
 };`;
 
 // The KV binding as the Worker calls it (\`env.EGRESS_POLICY_KV.get(key, { type })\`), over RPC to
-// this entrypoint, with miniflare's KV namespace behind it. Before each read it asks Node
-// (CONTROL) what to do: answer after a delay, hang, or reject; after it, it reports the bytes.
+// this entrypoint; each read is one request to Node (STORE), which holds the values, decides
+// the fault (answer after a delay, hang, or 503: reject) and records the read. The values live
+// in Node, not in miniflare's KV store: that store runs inside the same workerd and keeps
+// memory for every large put (tests/reliability measures that workerd's memory).
 const KV_FAULTS_WORKER = `
 import { WorkerEntrypoint } from "cloudflare:workers";
 export class FaultyKV extends WorkerEntrypoint {
   async get(key, options) {
-    const plan = await (await this.env.CONTROL.fetch("http://control/get?key=" + encodeURIComponent(key))).json();
-    if (plan.reject) throw new Error("KV unavailable (injected fault)");
-    const value = await this.env.STORE.get(key, options);
-    const bytes = value === null ? 0 : value.byteLength;
-    await this.env.CONTROL.fetch("http://control/read", { method: "POST", body: JSON.stringify({ key, bytes }) });
-    return value;
+    const res = await this.env.STORE.fetch("http://store/?key=" + encodeURIComponent(key));
+    if (res.status === 503) throw new Error("KV unavailable (injected fault)");
+    if (res.status === 404) return null;
+    const type = (typeof options === "string" ? options : options?.type) ?? "text";
+    if (type === "stream") return res.body;
+    if (type === "arrayBuffer") return res.arrayBuffer();
+    return type === "json" ? res.json() : res.text();
   }
 }
 export default { fetch() { return new Response("kv-faults"); } };`;
@@ -172,7 +176,8 @@ export function workerModules(from, wrap = []) {
  *   itself, so a server that cuts its connection is seen as such, which miniflare's Node
  *   functions cannot show: they end a response whose body failed as if it were complete);
  *   without it, every host answers 200 at once inside workerd.
- * - `kv`: "faulty" makes EGRESS_POLICY_KV the fault-injecting binding (else miniflare's).
+ * - `kv`: "faulty" makes EGRESS_POLICY_KV the fault-injecting binding, its values held by Node
+ *   (else miniflare's KV namespace, whose store is inside this workerd).
  * - `onEvent(event)`: called with each tailed event as it is tailed (`make dev` prints them);
  *   the Tail Worker then keeps none, so `events()` resolves to nothing.
  * - `port`, `host`, `inspectorPort`: for miniflare (port 0 or absent: any free port).
@@ -214,7 +219,7 @@ export async function startWorld({ outbound = [], users = [], workers = [], upst
       : { name: INTERNET, modules: true, script: INSTANT_INTERNET_WORKER },
     ...(tailed ? [{ name: TAIL, modules: true, script: TAIL_WORKER, ...(onEvent ? { serviceBindings: { SINK: sink(onEvent) } } : {}) }] : []),
     ...(measured ? [{ name: METRICS, modules: true, script: METRICS_WORKER }] : []),
-    ...(faulty ? [{ name: KV_FAULTS, modules: true, script: KV_FAULTS_WORKER, kvNamespaces: { STORE: KV_NAMESPACE }, serviceBindings: { CONTROL: faulty.control } }] : []),
+    ...(faulty ? [{ name: KV_FAULTS, modules: true, script: KV_FAULTS_WORKER, serviceBindings: { STORE: faulty.store } }] : []),
   ];
   // A Worker behind a wrapped binding (the dev dispatch namespace) is a module of its caller's,
   // which miniflare requires to have no compatibility date of its own.
@@ -259,17 +264,15 @@ export async function startWorld({ outbound = [], users = [], workers = [], upst
 
   let store = null;
   const kvOwner = outbound.find((o) => o.kv)?.name;
-  if (faulty) store = await mf.getKVNamespace("STORE", KV_FAULTS);
-  else if (kvOwner) store = await mf.getKVNamespace("EGRESS_POLICY_KV", kvOwner);
-  if (store) {
+  if (kvOwner && !faulty) {
+    store = await mf.getKVNamespace("EGRESS_POLICY_KV", kvOwner);
     await store.put("world-warm-up", new ArrayBuffer(0));
     await store.delete("world-warm-up");
   }
-  const kvHandle = store && {
+  const kvHandle = faulty ?? (store && {
     put: (key, bytes) => store.put(key, Uint8Array.from(bytes).buffer),
     delete: (key) => store.delete(key),
-    ...(faulty ? { faults: faulty.faults, reads: faulty.reads } : {}),
-  };
+  });
 
   const tail = tailed ? await warmed(mf.getWorker(TAIL)) : null;
   const events = async () => (tail ? (await tail.fetch("http://tail.local/")).json() : []);
@@ -303,21 +306,29 @@ function sink(onEvent) {
   };
 }
 
-/** The Node side of the fault-injecting KV binding: the plan it reads, the reads it reports. */
+/**
+ * The Node side of the fault-injecting KV binding: the values (`put`, `delete`), the plan each
+ * read follows (`faults`), the reads answered (`reads`), and `store`, the function answering them.
+ */
 function faultyKv(never) {
+  const values = new Map();
   const faults = { delayMs: 0, hang: false, reject: false, keys: {} };
   const reads = [];
-  const control = async (request) => {
-    const url = new URL(request.url);
-    if (url.pathname === "/read") {
-      reads.push(await request.json());
-      return new Response("ok");
-    }
-    const key = url.searchParams.get("key");
+  const store = async (request) => {
+    const key = new URL(request.url).searchParams.get("key");
     const plan = { ...faults, ...(faults.keys[key] ?? {}) };
     if (plan.delayMs) await new Promise((r) => setTimeout(r, plan.delayMs));
     if (plan.hang) await never();
-    return Response.json({ reject: Boolean(plan.reject) });
+    if (plan.reject) return new Response(null, { status: 503 });
+    const value = values.get(key);
+    reads.push({ key, bytes: value?.byteLength ?? 0 });
+    return value === undefined ? new Response(null, { status: 404 }) : new Response(value);
   };
-  return { faults, reads, control };
+  return {
+    faults,
+    reads,
+    store,
+    put: async (key, bytes) => void values.set(key, Uint8Array.from(bytes)),
+    delete: async (key) => void values.delete(key),
+  };
 }

@@ -20,7 +20,8 @@ import { FULL, MiB, mib, pace, record, sampleRss, summary } from "./measure.mjs"
 import { HOSTS, startReliabilityWorld } from "./world.mjs";
 
 const NAMES = FULL ? 1_000_000 : 100_000;
-const SWAPS = FULL ? 30 : 3;
+// CHURN_SWAPS: fewer swaps of the full bundle, to check a change without the whole run.
+const SWAPS = Number(process.env.CHURN_SWAPS ?? (FULL ? 30 : 3));
 const RATE = 50;
 const COMPARED = Math.min(10, Math.floor(SWAPS / 2));
 /** On the list: blocked once a bundle is in force. */
@@ -48,7 +49,7 @@ before(async () => {
   const files = { "churn.txt": `${names.join("\n")}\n${LISTED}\n` };
   bundle = makeBundle({ serial: EMBEDDED_SERIAL + 1, key, edit: (t) => t + CHURN_RULE, files }).bytes;
   console.log(`# a bundle of ${NAMES} names: ${bundle.length} bytes, made in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-  world = await startReliabilityWorld({ bundle: { publicKey: key.publicKey, refreshSecs: 1 } });
+  world = await startReliabilityWorld({ bundle: { publicKey: key.publicKey, refreshSecs: 1 }, lines: "stdout" });
 });
 after(() => world?.dispose());
 

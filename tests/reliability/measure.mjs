@@ -154,7 +154,7 @@ export async function pace(perSecond, seconds, one, tick = () => {}, maxInFlight
     const started = performance.now();
     const call = Promise.resolve().then(() => one(i)).then(
       (r) => results.push({ ...r, ms: performance.now() - started }),
-      (e) => results.push({ error: String(e?.message ?? e), ms: performance.now() - started }),
+      (e) => results.push({ error: String(e?.cause?.message ?? e?.message ?? e), ms: performance.now() - started }),
     ).finally(() => running.delete(call));
     running.add(call);
     if (started - lastTick >= 1000) {

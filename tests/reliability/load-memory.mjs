@@ -1,0 +1,92 @@
+// What holds workerd's memory after a burst (issue 17's load check): the same bursts through
+// configurations of the harness, workerd's VmRSS after each, 10 s later, and after V8 collected
+// every isolate's garbage (HeapProfiler.collectGarbage over workerd's inspector). Not a check: a
+// probe whose figures go to bench/RESULTS.md.
+//
+//   node tests/reliability/load-memory.mjs [rust|floor] [--stdout] [--direct] [--n N] [--in-flight K] [--bursts B]
+//
+// `rust`: this Worker (build/); `floor`: bench/floor-outbound.js, a JS outbound Worker doing only
+// what the contract asks; `--stdout`: no Tail Worker, the lines read from workerd's stdout;
+// `--direct`: requests straight to the router's own socket, not through miniflare's entry Worker.
+// Prints one JSON line per configuration.
+import { setTimeout as sleep } from "node:timers/promises";
+import WebSocket from "ws";
+import { drive, mib } from "./measure.mjs";
+import { HOSTS, startReliabilityWorld } from "./world.mjs";
+
+const args = process.argv.slice(2);
+const option = (name, fallback) => (args.includes(name) ? Number(args[args.indexOf(name) + 1]) : fallback);
+const worker = args.includes("floor") ? "floor" : "rust";
+const lines = args.includes("--stdout") ? "stdout" : "tail";
+const direct = args.includes("--direct");
+const N = option("--n", 1000);
+const IN_FLIGHT = option("--in-flight", 500);
+const BURSTS = option("--bursts", 3);
+const CUSTOMERS = 10;
+const INSPECTOR = 9229 + Math.floor(Math.random() * 500);
+
+/**
+ * A full garbage collection in every isolate of the world's Workers, through workerd's inspector.
+ * V8 runs the collection as a task of the isolate, which workerd runs when the isolate is next
+ * entered: one request through all of them (router, outbound, internet, tail) runs it.
+ */
+async function collectGarbage() {
+  const targets = (await (await fetch(`http://127.0.0.1:${INSPECTOR}/json/list`)).json()).filter((t) => t.id.startsWith("core:user:"));
+  const answered = await Promise.all(targets.map(async ({ webSocketDebuggerUrl: url }) => {
+    const ws = new WebSocket(url);
+    await new Promise((resolve, reject) => { ws.once("open", resolve); ws.once("error", reject); });
+    const done = new Promise((resolve) => ws.on("message", (m) => JSON.parse(m).id === 1 && resolve(true)));
+    ws.send(JSON.stringify({ id: 1, method: "HeapProfiler.collectGarbage" }));
+    return { ws, done };
+  }));
+  await (await world.request(`https://${HOSTS.pass}/probe/gc`)).arrayBuffer();
+  const timeout = new Promise((resolve) => setTimeout(() => resolve(false), 10_000));
+  const collected = await Promise.all(answered.map(({ done }) => Promise.race([done, timeout])));
+  for (const { ws } of answered) ws.terminate();
+  return collected.filter(Boolean).length;
+}
+
+const world = await startReliabilityWorld({
+  customers: CUSTOMERS, instant: true, lines, direct, keepLines: false, inspectorPort: INSPECTOR,
+  ...(worker === "floor" ? { from: "bench/floor-outbound.js" } : {}),
+});
+const burst = (label) => drive(N, IN_FLIGHT, async (i) => {
+  const kind = i % 10 < 8 ? "pass" : i % 10 === 8 ? "block" : "inject";
+  const res = await world.request(`https://${HOSTS[kind]}/probe/${label}/${i}`, { customer: i % CUSTOMERS });
+  await res.arrayBuffer();
+  return { status: res.status };
+});
+try {
+  const rss = () => mib(world.memory().rss);
+  const figures = { worker, lines, direct, n: N, inFlight: IN_FLIGHT, started: rss() };
+  const say = (what) => console.error(`# ${((performance.now()) / 1000).toFixed(1)} s: ${what}, RSS ${rss()} MiB`);
+  say("started");
+  await burst("warm");
+  say("warmed up");
+  await sleep(3000);
+  figures.baseline = rss();
+  figures.isolates = await collectGarbage();
+  await sleep(2000);
+  figures.baselineAfterGc = rss();
+  figures.bursts = [];
+  for (let b = 0; b < BURSTS; b++) {
+    const t0 = performance.now();
+    const results = await burst(`b${b}`);
+    const seconds = (performance.now() - t0) / 1000;
+    const after = rss();
+    say(`burst ${b}`);
+    await sleep(10_000);
+    const idle = rss();
+    await collectGarbage();
+    await sleep(2000);
+    figures.bursts.push({
+      perSecond: Math.round(N / seconds), errors: results.filter((r) => r.error).length, fiveXx: results.filter((r) => r.status >= 500).length,
+      after, idle10s: idle, afterGc: rss(),
+    });
+  }
+  figures.decisions = world.log.decisions;
+  figures.wasm = (await world.wasm()).bytes;
+  console.log(JSON.stringify(figures));
+} finally {
+  await world.dispose();
+}
