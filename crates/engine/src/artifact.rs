@@ -22,7 +22,6 @@
 //! the same validation as the day it was made; artefacts of earlier formats are replayed from
 //! their policy file (`replay --policy`), whose revision their lines name.
 
-use std::fmt;
 use std::ops::Range;
 use std::sync::Arc;
 
@@ -40,37 +39,27 @@ pub const ARTIFACT_FORMAT_VERSION: u32 = 5;
 pub const ARTIFACT_HEADER_LEN: usize = 10 + 4 + 8 + 8 + 32;
 
 /// Why bytes are not a loadable artefact.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ArtifactError {
     /// Not an artefact at all.
+    #[error("not a compiled egress policy (bad magic)")]
     BadMagic,
     /// Written by an engine with another format version: compile (or bundle) the policy again
     /// with this version.
+    #[error(
+        "compiled policy format version {0} is not supported (this engine reads {ARTIFACT_FORMAT_VERSION}); recompile the policy"
+    )]
     UnsupportedVersion(u32),
     /// Shorter or longer than its header says.
+    #[error("compiled policy is truncated")]
     Truncated,
     /// The payload's checksum does not match: altered or damaged after it was written.
+    #[error("compiled policy checksum mismatch")]
     ChecksumMismatch,
     /// The payload does not hold a valid policy; the message says what `check` would say.
+    #[error("compiled policy is invalid: {0}")]
     Invalid(String),
 }
-
-impl fmt::Display for ArtifactError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ArtifactError::BadMagic => f.write_str("not a compiled egress policy (bad magic)"),
-            ArtifactError::UnsupportedVersion(v) => write!(
-                f,
-                "compiled policy format version {v} is not supported (this engine reads {ARTIFACT_FORMAT_VERSION}); recompile the policy"
-            ),
-            ArtifactError::Truncated => f.write_str("compiled policy is truncated"),
-            ArtifactError::ChecksumMismatch => f.write_str("compiled policy checksum mismatch"),
-            ArtifactError::Invalid(e) => write!(f, "compiled policy is invalid: {e}"),
-        }
-    }
-}
-
-impl std::error::Error for ArtifactError {}
 
 /// What an artefact's header says.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

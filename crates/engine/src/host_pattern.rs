@@ -39,20 +39,16 @@ impl IpCidr {
 
 /// Keeps the top `prefix` bits of an IPv4 address.
 pub fn mask_v4(bits: u32, prefix: u8) -> u32 {
-    match prefix {
-        0 => 0,
-        p if p >= 32 => bits,
-        p => bits & (u32::MAX << (32 - u32::from(p))),
-    }
+    bits & u32::MAX
+        .checked_shl(32 - u32::from(prefix.min(32)))
+        .unwrap_or(0)
 }
 
 /// Keeps the top `prefix` bits of an IPv6 address.
 pub fn mask_v6(bits: u128, prefix: u8) -> u128 {
-    match prefix {
-        0 => 0,
-        p if p >= 128 => bits,
-        p => bits & (u128::MAX << (128 - u32::from(p))),
-    }
+    bits & u128::MAX
+        .checked_shl(128 - u32::from(prefix.min(128)))
+        .unwrap_or(0)
 }
 
 /// One validated entry of a rule's `hosts` list.
@@ -132,11 +128,6 @@ impl HostPattern {
             (HostPattern::Cidr(cidr), host) => host.ip().is_some_and(|ip| cidr.contains(ip)),
             _ => false,
         }
-    }
-
-    /// Whether this is an IP or CIDR pattern.
-    pub fn is_ip(&self) -> bool {
-        matches!(self, HostPattern::Ip(_) | HostPattern::Cidr(_))
     }
 }
 

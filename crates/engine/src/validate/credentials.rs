@@ -131,13 +131,13 @@ fn credential(
 
 fn algorithm(v: &Value<'_>, diags: &mut Vec<Diagnostic>) -> Option<JwtAlgorithm> {
     let name = parse::string(v, "`algorithm`", diags)?;
-    let all: Vec<(&str, JwtAlgorithm)> = JwtAlgorithm::ALL.map(|a| (a.as_str(), a)).into();
+    let code = Code::UnknownAlgorithm;
     parse::one_of(
         name,
         v.span(),
         "algorithm",
-        Code::UnknownAlgorithm,
-        &all,
+        code,
+        JwtAlgorithm::NAMES,
         diags,
     )
 }
