@@ -2,7 +2,7 @@
 
 use sha2::{Digest, Sha256};
 
-use crate::diagnostic::{Code, Diagnostic, Diagnostics, Severity};
+use crate::diagnostic::{Code, Diagnostic, Diagnostics, Severity, diag};
 use crate::domain_list::ListFiles;
 use crate::limits::MAX_POLICY_BYTES;
 use crate::log_chain::hex;
@@ -92,13 +92,9 @@ fn compile_source(
     revision: Option<String>,
 ) -> Result<Compiled, Diagnostics> {
     if text.len() > MAX_POLICY_BYTES {
-        return Err(Diagnostics(vec![
-            Diagnostic::new(
-                Code::PolicyTooLarge,
-                format!("the policy is {} bytes long", text.len()),
-            )
-            .with_hint(format!("a policy has at most {MAX_POLICY_BYTES} bytes")),
-        ]));
+        let d = diag!(PolicyTooLarge: "the policy is {} bytes long", text.len());
+        let hint = format!("a policy has at most {MAX_POLICY_BYTES} bytes");
+        return Err(Diagnostics(vec![d.with_hint(hint)]));
     }
     let root = crate::parse::parse_document(text).map_err(Diagnostics)?;
     let (model, mut diags) = crate::validate::validate(text, root.get_ref(), root.span(), lists);

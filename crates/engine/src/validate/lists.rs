@@ -17,14 +17,8 @@ use crate::parse::{self, Fields, Value};
 
 use super::{check_id, text};
 
-/// Spans of a declared list.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct ListSpans {
-    /// The key naming the list.
-    pub key: Range<usize>,
-}
-
-type Validated = (BTreeMap<String, DomainList>, BTreeMap<String, ListSpans>);
+/// The valid lists, and the span of each declared list's key.
+type Validated = (BTreeMap<String, DomainList>, BTreeMap<String, Range<usize>>);
 
 /// What a list reads: its `file`, how it is written and which hosts a name covers.
 type Source<'a> = (&'a str, ListFormat, ListMatch);
@@ -51,7 +45,7 @@ pub(super) fn validate(
         if !check_id("list", Code::InvalidListId, id, key.span(), diags) {
             continue;
         }
-        spans.insert(id.to_owned(), ListSpans { key: key.span() });
+        spans.insert(id.to_owned(), key.span());
         let Some((source, file_span)) = parse::table(value, "a list", diags)
             .and_then(|t| list_source(id, key.span(), t, diags))
         else {
