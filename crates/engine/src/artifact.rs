@@ -27,6 +27,7 @@ use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
+use crate::diagnostic::Severity;
 use crate::domain_list::{DomainTable, ListFiles, SharedBytes};
 use crate::policy::CompiledPolicy;
 
@@ -188,8 +189,14 @@ fn load_payload(
             .map_err(|e| ArtifactError::Invalid(format!("list `{id}`: {e}")))?;
         tables.insert_compiled(&id, table);
     }
-    crate::compile::compile_artifact_source(&file_name, &source, &tables, revision)
-        .map_err(|errors| ArtifactError::Invalid(errors.to_string().trim_end().to_owned()))
+    // Loaded with `check`'s validation, the tables given compiled and the revision as recorded.
+    // Only errors are reported: warnings are for the policy's authors, who saw them at build.
+    crate::compile::compile_source(&file_name, &source, &tables, Some(revision))
+        .map(|compiled| compiled.policy)
+        .map_err(|mut all| {
+            all.0.retain(|d| d.severity == Severity::Error);
+            ArtifactError::Invalid(all.to_string().trim_end().to_owned())
+        })
 }
 
 /// The length-prefixed parts of a payload, in order.

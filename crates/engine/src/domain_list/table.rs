@@ -154,15 +154,10 @@ impl DomainTable {
             |&(start, end): &(u32, u32)| staging.get(start as usize..end as usize).unwrap_or("");
         spans.sort_unstable_by(|a, b| name(a).cmp(name(b)));
         spans.dedup_by(|a, b| name(a) == name(b));
-        DomainTable::build(spans.iter().map(|span| name(span).as_bytes()))
-    }
-
-    /// Builds the automaton of names given in strictly ascending byte order.
-    fn build<'n>(names: impl Iterator<Item = &'n [u8]>) -> Result<Self, String> {
         let failed = |e: fst::Error| format!("the list's names could not be compiled: {e}");
         let mut builder = SetBuilder::memory();
-        for name in names {
-            builder.insert(name).map_err(failed)?;
+        for span in &spans {
+            builder.insert(name(span)).map_err(failed)?;
         }
         let bytes = builder.into_inner().map_err(failed)?;
         let table = DomainTable::from_section(SharedBytes::copied(&bytes))?;

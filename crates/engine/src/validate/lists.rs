@@ -8,7 +8,7 @@ use toml::de::DeTable;
 
 use crate::diagnostic::{Code, Diagnostic, diag};
 use crate::domain_list::{
-    DomainList, DomainTable, ListFileError, ListFiles, ListFormat, ListMatch, ReadList,
+    DomainList, DomainTable, ListFileError, ListFiles, ListFormat, ListMatch,
     is_inside_policy_directory, read_list,
 };
 use crate::fields;
@@ -158,7 +158,7 @@ fn read_file(
                 .fail(diags);
         }
     };
-    let ReadList { table, diagnostics } = read_list(text, format, matching);
+    let (table, diagnostics) = read_list(text, format, matching);
     diags.extend(diagnostics.into_iter().map(|d| d.in_file(file)));
     let table = table?;
     if !table.is_empty() {
