@@ -171,20 +171,21 @@ fn load_payload(
     payload: &[u8],
     section: impl Fn(Range<usize>) -> Option<SharedBytes>,
 ) -> Result<CompiledPolicy, ArtifactError> {
-    let mut parts = Parts { payload, at: 0 };
-    let text = |bytes: &[u8]| {
-        std::str::from_utf8(bytes)
+    let mut parts = ByteReader(payload);
+    let text = |bytes: Option<&[u8]>| -> Result<String, ArtifactError> {
+        std::str::from_utf8(bytes.ok_or(ArtifactError::Truncated)?)
             .map(str::to_owned)
             .map_err(|_| ArtifactError::Invalid("a text part is not UTF-8".to_owned()))
     };
-    let file_name = text(parts.next()?.1)?;
-    let revision = text(parts.next()?.1)?;
-    let source = text(parts.next()?.1)?;
+    let file_name = text(parts.part())?;
+    let revision = text(parts.part())?;
+    let source = text(parts.part())?;
     let mut tables = ListFiles::new();
-    while !parts.done() {
-        let id = text(parts.next()?.1)?;
-        let (range, _) = parts.next()?;
-        let bytes = section(range).ok_or(ArtifactError::Truncated)?;
+    while !parts.0.is_empty() {
+        let id = text(parts.part())?;
+        let part = parts.part().ok_or(ArtifactError::Truncated)?;
+        let end = payload.len() - parts.0.len();
+        let bytes = section(end - part.len()..end).ok_or(ArtifactError::Truncated)?;
         let table = DomainTable::from_section(bytes)
             .map_err(|e| ArtifactError::Invalid(format!("list `{id}`: {e}")))?;
         tables.insert_compiled(&id, table);
@@ -197,28 +198,6 @@ fn load_payload(
             all.0.retain(|d| d.severity == Severity::Error);
             ArtifactError::Invalid(all.to_string().trim_end().to_owned())
         })
-}
-
-/// The length-prefixed parts of a payload, in order.
-struct Parts<'a> {
-    payload: &'a [u8],
-    at: usize,
-}
-
-impl<'a> Parts<'a> {
-    /// The next part: its range in the payload, and its bytes.
-    fn next(&mut self) -> Result<(Range<usize>, &'a [u8]), ArtifactError> {
-        let mut rest = ByteReader(self.payload.get(self.at..).unwrap_or_default());
-        let part = rest.length().and_then(|length| rest.take(length));
-        let part = part.ok_or(ArtifactError::Truncated)?;
-        let start = self.at + 8;
-        self.at = start + part.len();
-        Ok((start..self.at, part))
-    }
-
-    fn done(&self) -> bool {
-        self.at >= self.payload.len()
-    }
 }
 
 /// The payload of an artefact (the bytes its checksum covers), once its header is checked.
@@ -272,6 +251,12 @@ impl<'a> ByteReader<'a> {
     /// A length: the next 8 bytes, a little-endian `u64` that fits a `usize`.
     pub fn length(&mut self) -> Option<usize> {
         usize::try_from(u64::from_le_bytes(self.array()?)).ok()
+    }
+
+    /// The next part prefixed with its length (as [`ByteReader::length`] reads it).
+    pub fn part(&mut self) -> Option<&'a [u8]> {
+        let length = self.length()?;
+        self.take(length)
     }
 }
 

@@ -117,10 +117,9 @@ pub fn is_header_token(name: &str) -> bool {
 }
 
 fn fold(b: u8) -> u8 {
-    if b == b'_' {
-        b'-'
-    } else {
-        b.to_ascii_lowercase()
+    match b {
+        b'_' => b'-',
+        _ => b.to_ascii_lowercase(),
     }
 }
 

@@ -114,10 +114,17 @@ impl DomainTable {
     }
 
     /// Every name, in ascending byte order.
-    pub fn iter(&self) -> Names<'_> {
-        Names {
-            stream: self.set.as_ref().map(Set::stream),
-        }
+    pub fn iter(&self) -> impl Iterator<Item = String> + '_ {
+        let mut stream = self.set.as_ref().map(Set::stream);
+        // A table's names are canonical ASCII; anything else would be skipped, not invented.
+        std::iter::from_fn(move || {
+            loop {
+                let name = stream.as_mut()?.next()?;
+                if let Ok(name) = std::str::from_utf8(name) {
+                    return Some(name.to_owned());
+                }
+            }
+        })
     }
 
     /// Whether `name` is in the table (compared byte for byte).
@@ -167,25 +174,6 @@ impl DomainTable {
         } else {
             table
         })
-    }
-}
-
-/// The names of a [`DomainTable`], in ascending byte order.
-pub struct Names<'t> {
-    stream: Option<fst::set::Stream<'t>>,
-}
-
-impl Iterator for Names<'_> {
-    type Item = String;
-
-    fn next(&mut self) -> Option<String> {
-        // A table's names are canonical ASCII; anything else would be skipped, not invented.
-        loop {
-            let name = self.stream.as_mut()?.next()?;
-            if let Ok(name) = std::str::from_utf8(name) {
-                return Some(name.to_owned());
-            }
-        }
     }
 }
 
