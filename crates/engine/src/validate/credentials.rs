@@ -131,12 +131,11 @@ fn credential(
 
 fn algorithm(v: &Value<'_>, diags: &mut Vec<Diagnostic>) -> Option<JwtAlgorithm> {
     let name = parse::string(v, "`algorithm`", diags)?;
-    let code = Code::UnknownAlgorithm;
     parse::one_of(
         name,
         v.span(),
         "algorithm",
-        code,
+        Code::UnknownAlgorithm,
         JwtAlgorithm::NAMES,
         diags,
     )
