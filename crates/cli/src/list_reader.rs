@@ -14,7 +14,7 @@ use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
 use egress_policy_engine::limits::MAX_LIST_FILE_BYTES;
-use egress_policy_engine::{ListFiles, list_files};
+use egress_policy_engine::{ListFileError, ListFiles, list_files};
 
 /// Reads every list file the policy `text` names, relative to the directory of `policy` (the
 /// path to open). Diagnostics name each file relative to the directory of `shown` (the
@@ -34,8 +34,8 @@ pub fn read_lists(policy: &Path, shown: &Path, text: &str) -> (ListFiles, Vec<Pa
         let display = shown_directory.join(&file).display().to_string();
         match read_inside(root.as_deref(), &path) {
             Ok(Some(contents)) => lists.insert(&file, display, contents),
-            Ok(None) => lists.insert_too_large(&file, display),
-            Err(why) => lists.insert_unreadable(&file, display, why),
+            Ok(None) => lists.insert_failed(&file, display, ListFileError::TooLarge),
+            Err(why) => lists.insert_failed(&file, display, ListFileError::Unreadable(why)),
         }
         paths.push(path);
     }

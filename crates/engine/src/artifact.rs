@@ -22,12 +22,12 @@
 //! the same validation as the day it was made; artefacts of earlier formats are replayed from
 //! their policy file (`replay --policy`), whose revision their lines name.
 
-use std::fmt;
 use std::ops::Range;
 use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
+use crate::diagnostic::Severity;
 use crate::domain_list::{DomainTable, ListFiles, SharedBytes};
 use crate::policy::CompiledPolicy;
 
@@ -40,37 +40,27 @@ pub const ARTIFACT_FORMAT_VERSION: u32 = 5;
 pub const ARTIFACT_HEADER_LEN: usize = 10 + 4 + 8 + 8 + 32;
 
 /// Why bytes are not a loadable artefact.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ArtifactError {
     /// Not an artefact at all.
+    #[error("not a compiled egress policy (bad magic)")]
     BadMagic,
     /// Written by an engine with another format version: compile (or bundle) the policy again
     /// with this version.
+    #[error(
+        "compiled policy format version {0} is not supported (this engine reads {ARTIFACT_FORMAT_VERSION}); recompile the policy"
+    )]
     UnsupportedVersion(u32),
     /// Shorter or longer than its header says.
+    #[error("compiled policy is truncated")]
     Truncated,
     /// The payload's checksum does not match: altered or damaged after it was written.
+    #[error("compiled policy checksum mismatch")]
     ChecksumMismatch,
     /// The payload does not hold a valid policy; the message says what `check` would say.
+    #[error("compiled policy is invalid: {0}")]
     Invalid(String),
 }
-
-impl fmt::Display for ArtifactError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ArtifactError::BadMagic => f.write_str("not a compiled egress policy (bad magic)"),
-            ArtifactError::UnsupportedVersion(v) => write!(
-                f,
-                "compiled policy format version {v} is not supported (this engine reads {ARTIFACT_FORMAT_VERSION}); recompile the policy"
-            ),
-            ArtifactError::Truncated => f.write_str("compiled policy is truncated"),
-            ArtifactError::ChecksumMismatch => f.write_str("compiled policy checksum mismatch"),
-            ArtifactError::Invalid(e) => write!(f, "compiled policy is invalid: {e}"),
-        }
-    }
-}
-
-impl std::error::Error for ArtifactError {}
 
 /// What an artefact's header says.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -181,48 +171,33 @@ fn load_payload(
     payload: &[u8],
     section: impl Fn(Range<usize>) -> Option<SharedBytes>,
 ) -> Result<CompiledPolicy, ArtifactError> {
-    let mut parts = Parts { payload, at: 0 };
-    let text = |bytes: &[u8]| {
-        std::str::from_utf8(bytes)
+    let mut parts = ByteReader(payload);
+    let text = |bytes: Option<&[u8]>| -> Result<String, ArtifactError> {
+        std::str::from_utf8(bytes.ok_or(ArtifactError::Truncated)?)
             .map(str::to_owned)
             .map_err(|_| ArtifactError::Invalid("a text part is not UTF-8".to_owned()))
     };
-    let file_name = text(parts.next()?.1)?;
-    let revision = text(parts.next()?.1)?;
-    let source = text(parts.next()?.1)?;
+    let file_name = text(parts.part())?;
+    let revision = text(parts.part())?;
+    let source = text(parts.part())?;
     let mut tables = ListFiles::new();
-    while !parts.done() {
-        let id = text(parts.next()?.1)?;
-        let (range, _) = parts.next()?;
-        let bytes = section(range).ok_or(ArtifactError::Truncated)?;
+    while !parts.0.is_empty() {
+        let id = text(parts.part())?;
+        let part = parts.part().ok_or(ArtifactError::Truncated)?;
+        let end = payload.len() - parts.0.len();
+        let bytes = section(end - part.len()..end).ok_or(ArtifactError::Truncated)?;
         let table = DomainTable::from_section(bytes)
             .map_err(|e| ArtifactError::Invalid(format!("list `{id}`: {e}")))?;
         tables.insert_compiled(&id, table);
     }
-    crate::compile::compile_artifact_source(&file_name, &source, &tables, revision)
-        .map_err(|errors| ArtifactError::Invalid(errors.to_string().trim_end().to_owned()))
-}
-
-/// The length-prefixed parts of a payload, in order.
-struct Parts<'a> {
-    payload: &'a [u8],
-    at: usize,
-}
-
-impl<'a> Parts<'a> {
-    /// The next part: its range in the payload, and its bytes.
-    fn next(&mut self) -> Result<(Range<usize>, &'a [u8]), ArtifactError> {
-        let mut rest = ByteReader(self.payload.get(self.at..).unwrap_or_default());
-        let part = rest.length().and_then(|length| rest.take(length));
-        let part = part.ok_or(ArtifactError::Truncated)?;
-        let start = self.at + 8;
-        self.at = start + part.len();
-        Ok((start..self.at, part))
-    }
-
-    fn done(&self) -> bool {
-        self.at >= self.payload.len()
-    }
+    // Loaded with `check`'s validation, the tables given compiled and the revision as recorded.
+    // Only errors are reported: warnings are for the policy's authors, who saw them at build.
+    crate::compile::compile_source(&file_name, &source, &tables, Some(revision))
+        .map(|compiled| compiled.policy)
+        .map_err(|mut all| {
+            all.0.retain(|d| d.severity == Severity::Error);
+            ArtifactError::Invalid(all.to_string().trim_end().to_owned())
+        })
 }
 
 /// The payload of an artefact (the bytes its checksum covers), once its header is checked.
@@ -276,6 +251,12 @@ impl<'a> ByteReader<'a> {
     /// A length: the next 8 bytes, a little-endian `u64` that fits a `usize`.
     pub fn length(&mut self) -> Option<usize> {
         usize::try_from(u64::from_le_bytes(self.array()?)).ok()
+    }
+
+    /// The next part prefixed with its length (as [`ByteReader::length`] reads it).
+    pub fn part(&mut self) -> Option<&'a [u8]> {
+        let length = self.length()?;
+        self.take(length)
     }
 }
 

@@ -30,8 +30,6 @@
 //! Format versions: 1 signed every byte; 2 signed the heads; 3 adds the environment and the
 //! creation time, and takes the serial from the artefact's header.
 
-use std::fmt;
-
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
 use ed25519_dalek::{Signature, Signer};
@@ -62,19 +60,27 @@ pub const HEAD_LEN: usize = SIGNED_LEN + SIGNATURE_LEN;
 pub const MIN_BUNDLE_LEN: usize = HEAD_LEN;
 
 /// Why bytes are not a bundle this Worker may use.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum BundleError {
     /// Not a bundle at all.
+    #[error("not a policy bundle (bad magic)")]
     BadMagic,
     /// Written in another bundle format: publish again with this version's CLI.
+    #[error(
+        "policy bundle format version {0} is not supported (this engine reads {BUNDLE_FORMAT_VERSION}); bundle the policy again"
+    )]
     UnsupportedVersion(u32),
     /// Shorter or longer than its head says, or the head does not fit the bundle.
+    #[error("policy bundle is truncated or has trailing bytes")]
     Truncated,
     /// Signed by a key other than the one this Worker trusts.
+    #[error("policy bundle is signed by another key")]
     WrongKey,
     /// Claims the trusted key, but the signature does not verify: tampered or corrupt.
+    #[error("policy bundle signature does not verify")]
     BadSignature,
     /// Signed for another environment (a staging bundle in production).
+    #[error("policy bundle is signed for another environment")]
     WrongEnvironment,
 }
 
@@ -91,28 +97,6 @@ impl BundleError {
         }
     }
 }
-
-impl fmt::Display for BundleError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            BundleError::BadMagic => f.write_str("not a policy bundle (bad magic)"),
-            BundleError::UnsupportedVersion(v) => write!(
-                f,
-                "policy bundle format version {v} is not supported (this engine reads {BUNDLE_FORMAT_VERSION}); bundle the policy again"
-            ),
-            BundleError::Truncated => {
-                f.write_str("policy bundle is truncated or has trailing bytes")
-            }
-            BundleError::WrongKey => f.write_str("policy bundle is signed by another key"),
-            BundleError::BadSignature => f.write_str("policy bundle signature does not verify"),
-            BundleError::WrongEnvironment => {
-                f.write_str("policy bundle is signed for another environment")
-            }
-        }
-    }
-}
-
-impl std::error::Error for BundleError {}
 
 /// What a bundle's head says, read without any check ([`read_head`]) or after its signature
 /// verified ([`verify_head`]).

@@ -71,14 +71,6 @@ impl Scheme {
             Scheme::Https => 443,
         }
     }
-
-    /// Parses `http` or `https` (exactly, lower case).
-    pub fn parse(text: &str) -> Option<Scheme> {
-        Self::NAMES
-            .iter()
-            .find(|(name, _)| *name == text)
-            .map(|&(_, s)| s)
-    }
 }
 
 /// A request URL after canonicalisation: what rules are matched against.
@@ -159,7 +151,7 @@ fn whatwg<'m>(raw: &str, tracer: &mut impl Tracer<'m>) -> Result<CanonicalUrl, R
         refusal: Refusal::InvalidUrl,
         target: None,
     })?;
-    let Some(scheme) = Scheme::parse(url.scheme()) else {
+    let Some(&(_, scheme)) = Scheme::NAMES.iter().find(|(name, _)| *name == url.scheme()) else {
         let target = Target {
             scheme: url.scheme().to_owned(),
             host: url.host_str().unwrap_or("").to_owned(),

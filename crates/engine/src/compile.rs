@@ -2,7 +2,7 @@
 
 use sha2::{Digest, Sha256};
 
-use crate::diagnostic::{Code, Diagnostic, Diagnostics, Severity};
+use crate::diagnostic::{Code, Diagnostic, Diagnostics, diag};
 use crate::domain_list::ListFiles;
 use crate::limits::MAX_POLICY_BYTES;
 use crate::log_chain::hex;
@@ -65,40 +65,18 @@ pub fn compile_with_lists(
     compile_source(file_name, text, lists, None)
 }
 
-/// Compiles the source an artefact carries, its lists' tables given compiled
-/// ([`ListFiles::insert_compiled`]) and its revision as the artefact recorded it: the one way
-/// a policy is loaded ([`crate::CompiledPolicy::load`]), with `check`'s validation. Only the
-/// errors are returned: warnings are for the policy's authors, who saw them when it was built.
-pub(crate) fn compile_artifact_source(
-    file_name: &str,
-    text: &str,
-    tables: &ListFiles,
-    revision: String,
-) -> Result<CompiledPolicy, Diagnostics> {
-    compile_source(file_name, text, tables, Some(revision))
-        .map(|compiled| compiled.policy)
-        .map_err(|mut all| {
-            all.0.retain(|d| d.severity == Severity::Error);
-            all
-        })
-}
-
 /// Parses, validates and builds; the revision is computed from the text and list files
 /// unless given.
-fn compile_source(
+pub(crate) fn compile_source(
     file_name: &str,
     text: &str,
     lists: &ListFiles,
     revision: Option<String>,
 ) -> Result<Compiled, Diagnostics> {
     if text.len() > MAX_POLICY_BYTES {
-        return Err(Diagnostics(vec![
-            Diagnostic::new(
-                Code::PolicyTooLarge,
-                format!("the policy is {} bytes long", text.len()),
-            )
-            .with_hint(format!("a policy has at most {MAX_POLICY_BYTES} bytes")),
-        ]));
+        let d = diag!(PolicyTooLarge: "the policy is {} bytes long", text.len());
+        let hint = format!("a policy has at most {MAX_POLICY_BYTES} bytes");
+        return Err(Diagnostics(vec![d.with_hint(hint)]));
     }
     let root = crate::parse::parse_document(text).map_err(Diagnostics)?;
     let (model, mut diags) = crate::validate::validate(text, root.get_ref(), root.span(), lists);

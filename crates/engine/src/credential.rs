@@ -15,8 +15,9 @@ macro_rules! algorithms {
         }
 
         impl JwtAlgorithm {
-            /// Every supported algorithm, in the order `check` lists them in hints.
-            pub const ALL: [JwtAlgorithm; [$(JwtAlgorithm::$alg),*].len()] = [$(JwtAlgorithm::$alg),*];
+            /// Every supported algorithm by its JOSE `alg` name (case-sensitive, as JOSE is), in
+            /// the order `check` lists them in hints.
+            pub const NAMES: &[(&str, JwtAlgorithm)] = &[$((stringify!($alg), JwtAlgorithm::$alg)),*];
 
             /// The JOSE `alg` name.
             pub fn as_str(self) -> &'static str {
@@ -56,11 +57,6 @@ algorithms! {
 }
 
 impl JwtAlgorithm {
-    /// Parses a JOSE `alg` name exactly (case-sensitive, as JOSE is).
-    pub fn parse(name: &str) -> Option<JwtAlgorithm> {
-        JwtAlgorithm::ALL.into_iter().find(|a| a.as_str() == name)
-    }
-
     /// HMAC algorithms have no public key to publish.
     pub fn is_hmac(self) -> bool {
         matches!(
@@ -78,13 +74,9 @@ impl JwtAlgorithm {
             JwtAlgorithm::HS256 => Some(32),
             JwtAlgorithm::HS384 => Some(48),
             JwtAlgorithm::HS512 => Some(64),
-            JwtAlgorithm::RS256
-            | JwtAlgorithm::RS384
-            | JwtAlgorithm::RS512
-            | JwtAlgorithm::PS256
-            | JwtAlgorithm::PS384
-            | JwtAlgorithm::PS512 => Some(256),
             JwtAlgorithm::ES256 | JwtAlgorithm::ES384 | JwtAlgorithm::EdDSA => None,
+            // RSA and RSA-PSS.
+            _ => Some(256),
         }
     }
 }
@@ -131,9 +123,12 @@ pub struct ClaimTemplate {
 }
 
 /// Why a claim template is not valid.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum TemplateError {
     /// `{name}` with a name other than customer, tags, host, rule.
+    #[error(
+        "unknown placeholder `{{{name}}}`; expected one of {{customer}}, {{tags}}, {{host}}, {{rule}}"
+    )]
     UnknownPlaceholder {
         /// The name between the braces.
         name: String,
@@ -141,24 +136,11 @@ pub enum TemplateError {
         offset: usize,
     },
     /// A `{` without its `}` or a lone `}` (write `{{` / `}}` for literal braces).
+    #[error("unbalanced brace; write `{{{{` or `}}}}` for a literal brace")]
     UnbalancedBrace {
         /// Byte offset of the offending brace within the template.
         offset: usize,
     },
-}
-
-impl fmt::Display for TemplateError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            TemplateError::UnknownPlaceholder { name, .. } => write!(
-                f,
-                "unknown placeholder `{{{name}}}`; expected one of {{customer}}, {{tags}}, {{host}}, {{rule}}"
-            ),
-            TemplateError::UnbalancedBrace { .. } => {
-                f.write_str("unbalanced brace; write `{{` or `}}` for a literal brace")
-            }
-        }
-    }
 }
 
 impl ClaimTemplate {
@@ -166,46 +148,39 @@ impl ClaimTemplate {
     pub fn parse(text: &str) -> Result<ClaimTemplate, TemplateError> {
         let mut parts = Vec::new();
         let mut literal = String::new();
-        let mut chars = text.char_indices().peekable();
-        while let Some((offset, c)) = chars.next() {
-            match c {
-                '{' if chars.peek().map(|&(_, n)| n) == Some('{') => {
-                    chars.next();
-                    literal.push('{');
-                }
-                '}' if chars.peek().map(|&(_, n)| n) == Some('}') => {
-                    chars.next();
-                    literal.push('}');
-                }
-                '}' => return Err(TemplateError::UnbalancedBrace { offset }),
-                '{' => {
-                    let mut name = String::new();
-                    let mut closed = false;
-                    for (_, n) in chars.by_ref() {
-                        if n == '}' {
-                            closed = true;
-                            break;
-                        }
-                        name.push(n);
-                    }
-                    if !closed {
-                        return Err(TemplateError::UnbalancedBrace { offset });
-                    }
-                    let part = match name.as_str() {
-                        "customer" => TemplatePart::Customer,
-                        "tags" => TemplatePart::Tags,
-                        "host" => TemplatePart::Host,
-                        "rule" => TemplatePart::Rule,
-                        _ => return Err(TemplateError::UnknownPlaceholder { name, offset }),
-                    };
-                    if !literal.is_empty() {
-                        parts.push(TemplatePart::Literal(std::mem::take(&mut literal)));
-                    }
-                    parts.push(part);
-                }
-                _ => literal.push(c),
+        let mut rest = text;
+        while let Some(at) = rest.find(['{', '}']) {
+            let (before, brace) = rest.split_at(at);
+            literal.push_str(before);
+            let offset = text.len() - brace.len();
+            if let Some(after) = brace.strip_prefix("{{").or(brace.strip_prefix("}}")) {
+                literal.push_str(brace.get(..1).unwrap_or_default());
+                rest = after;
+                continue;
             }
+            let Some((name, after)) = brace.strip_prefix('{').and_then(|b| b.split_once('}'))
+            else {
+                return Err(TemplateError::UnbalancedBrace { offset });
+            };
+            let part = match name {
+                "customer" => TemplatePart::Customer,
+                "tags" => TemplatePart::Tags,
+                "host" => TemplatePart::Host,
+                "rule" => TemplatePart::Rule,
+                _ => {
+                    return Err(TemplateError::UnknownPlaceholder {
+                        name: name.to_owned(),
+                        offset,
+                    });
+                }
+            };
+            if !literal.is_empty() {
+                parts.push(TemplatePart::Literal(std::mem::take(&mut literal)));
+            }
+            parts.push(part);
+            rest = after;
         }
+        literal.push_str(rest);
         if !literal.is_empty() {
             parts.push(TemplatePart::Literal(literal));
         }
@@ -332,10 +307,21 @@ mod tests {
 
     #[test]
     fn algorithm_names_round_trip() {
-        for a in JwtAlgorithm::ALL {
-            assert_eq!(JwtAlgorithm::parse(a.as_str()), Some(a));
+        let parse = |name: &str| {
+            let code = crate::diagnostic::Code::UnknownAlgorithm;
+            crate::parse::one_of(
+                name,
+                0..0,
+                "algorithm",
+                code,
+                JwtAlgorithm::NAMES,
+                &mut vec![],
+            )
+        };
+        for &(name, a) in JwtAlgorithm::NAMES {
+            assert_eq!((name, parse(a.as_str())), (a.as_str(), Some(a)));
         }
-        assert_eq!(JwtAlgorithm::parse("hs256"), None);
-        assert_eq!(JwtAlgorithm::parse("none"), None);
+        assert_eq!(parse("hs256"), None);
+        assert_eq!(parse("none"), None);
     }
 }

@@ -35,18 +35,15 @@ pub const FORWARDED_ON_INJECT: &[&str] = &[
 ];
 
 /// Headers that frame or route the request itself, or belong to responses: a token there
-/// would break or steer the request, or never be read.
-const FRAMING: &[&str] = &[
+/// would break or steer the request, or never be read. Then the hop-by-hop headers (RFC 9110
+/// section 7.6.1, plus the non-standard `Proxy-Connection`): proxies drop or consume them, so
+/// a token there is lost or handed to a proxy.
+const FRAMING_OR_HOP_BY_HOP: &[&str] = &[
     "host",
     "cookie",
     "set-cookie",
     "content-length",
     "transfer-encoding",
-];
-
-/// Hop-by-hop headers (RFC 9110 section 7.6.1, plus the non-standard `Proxy-Connection`):
-/// proxies drop or consume them, so a token there is lost or handed to a proxy.
-const HOP_BY_HOP: &[&str] = &[
     "connection",
     "keep-alive",
     "proxy-authenticate",
@@ -94,9 +91,8 @@ pub fn is_override_header(name: &str) -> bool {
 /// `Host`, `Cookie`, `Set-Cookie`, `Content-Length`, `Transfer-Encoding`, the hop-by-hop
 /// headers, and every [override header](is_override_header).
 pub fn is_forbidden_credential_header(name: &str) -> bool {
-    FRAMING
+    FRAMING_OR_HOP_BY_HOP
         .iter()
-        .chain(HOP_BY_HOP)
         .any(|h| same_header_name(h, name))
         || is_override_header(name)
 }
@@ -121,10 +117,9 @@ pub fn is_header_token(name: &str) -> bool {
 }
 
 fn fold(b: u8) -> u8 {
-    if b == b'_' {
-        b'-'
-    } else {
-        b.to_ascii_lowercase()
+    match b {
+        b'_' => b'-',
+        _ => b.to_ascii_lowercase(),
     }
 }
 

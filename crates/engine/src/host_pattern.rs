@@ -39,20 +39,16 @@ impl IpCidr {
 
 /// Keeps the top `prefix` bits of an IPv4 address.
 pub fn mask_v4(bits: u32, prefix: u8) -> u32 {
-    match prefix {
-        0 => 0,
-        p if p >= 32 => bits,
-        p => bits & (u32::MAX << (32 - u32::from(p))),
-    }
+    bits & u32::MAX
+        .checked_shl(32 - u32::from(prefix.min(32)))
+        .unwrap_or(0)
 }
 
 /// Keeps the top `prefix` bits of an IPv6 address.
 pub fn mask_v6(bits: u128, prefix: u8) -> u128 {
-    match prefix {
-        0 => 0,
-        p if p >= 128 => bits,
-        p => bits & (u128::MAX << (128 - u32::from(p))),
-    }
+    bits & u128::MAX
+        .checked_shl(128 - u32::from(prefix.min(128)))
+        .unwrap_or(0)
 }
 
 /// One validated entry of a rule's `hosts` list.
@@ -82,42 +78,23 @@ impl fmt::Display for HostPattern {
     }
 }
 
-/// The result of parsing one pattern: the pattern (when usable) and what was found wrong.
-#[derive(Clone, Debug, Default)]
-pub struct ParsedHostPattern {
-    /// The pattern; `None` when it has errors.
-    pub pattern: Option<HostPattern>,
-    /// Errors (spanless; the caller adds the span of the string).
-    pub errors: Vec<Diagnostic>,
-    /// Warnings, e.g. a pattern covering a whole top-level domain.
-    pub warnings: Vec<Diagnostic>,
-}
-
-impl From<Diagnostic> for ParsedHostPattern {
-    /// A pattern refused with one error.
-    fn from(error: Diagnostic) -> ParsedHostPattern {
-        ParsedHostPattern {
-            errors: vec![error],
-            ..ParsedHostPattern::default()
-        }
-    }
-}
-
 impl HostPattern {
-    /// Parses and validates one pattern as written in a policy.
-    pub fn parse(text: &str) -> ParsedHostPattern {
+    /// Parses and validates one pattern as written in a policy: the pattern, `None` when it
+    /// has errors. Errors and warnings go to `found`, spanless (the caller adds the span of
+    /// the string).
+    pub fn parse(text: &str, found: &mut Vec<Diagnostic>) -> Option<HostPattern> {
         if text.is_empty() {
             return diag!(EmptyHostPattern: "host pattern is empty")
                 .with_label("empty")
-                .into();
+                .fail(found);
         }
         if text.len() > MAX_HOST_LEN + 4 {
-            return too_long(text).into();
+            return too_long(text).fail(found);
         }
-        if let Some(parsed) = parse_ip_pattern(text) {
-            return parsed;
+        match parse_ip_pattern(text) {
+            Some(parsed) => parsed.map_err(|d| d.push_to(found)).ok(),
+            None => parse_name_pattern(text, found),
         }
-        parse_name_pattern(text)
     }
 
     /// Whether this pattern matches the canonical host (the simple form used by the reference).
@@ -132,11 +109,6 @@ impl HostPattern {
             (HostPattern::Cidr(cidr), host) => host.ip().is_some_and(|ip| cidr.contains(ip)),
             _ => false,
         }
-    }
-
-    /// Whether this is an IP or CIDR pattern.
-    pub fn is_ip(&self) -> bool {
-        matches!(self, HostPattern::Ip(_) | HostPattern::Cidr(_))
     }
 }
 
@@ -155,7 +127,7 @@ pub fn glob_matches(glob: &str, host: &str) -> bool {
 }
 
 /// IP and CIDR patterns. `None` when `text` does not look like one (then it is a name).
-fn parse_ip_pattern(text: &str) -> Option<ParsedHostPattern> {
+fn parse_ip_pattern(text: &str) -> Option<Result<HostPattern, Diagnostic>> {
     let (addr_text, prefix_text) = match text.split_once('/') {
         Some((a, p)) => (a, Some(p)),
         None => (text, None),
@@ -172,10 +144,9 @@ fn parse_ip_pattern(text: &str) -> Option<ParsedHostPattern> {
         return None;
     }
     let Ok(addr) = unbracketed.parse::<IpAddr>() else {
-        return Some(diag!(InvalidIp: "`{addr_text}` is not a valid IP address")
+        return Some(Err(diag!(InvalidIp: "`{addr_text}` is not a valid IP address")
             .with_label("invalid address")
-            .with_hint("write an IPv4 dotted quad (`10.0.0.1`) or an IPv6 address (`fd00::1`), optionally with `/prefix`")
-            .into());
+            .with_hint("write an IPv4 dotted quad (`10.0.0.1`) or an IPv6 address (`fd00::1`), optionally with `/prefix`")));
     };
     let max_prefix: u8 = if addr.is_ipv4() { 32 } else { 128 };
     // One spelling of each prefix length: no sign, no leading zero.
@@ -186,24 +157,17 @@ fn parse_ip_pattern(text: &str) -> Option<ParsedHostPattern> {
             .filter(|n| *n <= max_prefix && canonical)
     });
     if prefix == Some(None) {
-        return Some(
-            diag!(InvalidCidr: "`{text}` is not a valid CIDR")
-                .with_label("bad prefix length")
-                .with_hint(format!(
-                    "the prefix length is a number from 0 to {max_prefix}"
-                ))
-                .into(),
-        );
+        return Some(Err(diag!(InvalidCidr: "`{text}` is not a valid CIDR")
+            .with_label("bad prefix length")
+            .with_hint(format!(
+                "the prefix length is a number from 0 to {max_prefix}"
+            ))));
     }
-    Some(ip_pattern(text, addr, prefix.flatten()).unwrap_or_else(ParsedHostPattern::from))
+    Some(ip_pattern(text, addr, prefix.flatten()))
 }
 
 /// The pattern of an address and prefix length, when `text` writes them canonically.
-fn ip_pattern(
-    text: &str,
-    addr: IpAddr,
-    prefix: Option<u8>,
-) -> Result<ParsedHostPattern, Diagnostic> {
+fn ip_pattern(text: &str, addr: IpAddr, prefix: Option<u8>) -> Result<HostPattern, Diagnostic> {
     // Requests with an IPv4-mapped IPv6 host are decided as the IPv4 address, so a mapped
     // pattern would never match: ask for the IPv4 spelling.
     let addr_mapped = match addr {
@@ -232,10 +196,7 @@ fn ip_pattern(
                 .with_hint(format!("write `{spelled}`")),
         );
     }
-    Ok(ParsedHostPattern {
-        pattern: Some(canonical),
-        ..ParsedHostPattern::default()
-    })
+    Ok(canonical)
 }
 
 fn network_of(addr: IpAddr, prefix: u8) -> IpAddr {
@@ -256,18 +217,18 @@ pub fn is_numeric_label(label: &str) -> bool {
     }
 }
 
-fn parse_name_pattern(text: &str) -> ParsedHostPattern {
+fn parse_name_pattern(text: &str, found: &mut Vec<Diagnostic>) -> Option<HostPattern> {
     if text == "*" {
         return diag!(BareWildcard: "host pattern `*` matches every host")
             .with_label("bare wildcard")
             .with_hint("omit `hosts` to apply a block or pass rule to every host")
-            .into();
+            .fail(found);
     }
     if text.contains("**") {
         return diag!(DoubleWildcard: "host pattern `{text}` contains `**`")
             .with_label("`**` is not host pattern syntax")
             .with_hint("a leading `*.` already matches subdomains at any depth; `*` inside a label matches within that label")
-            .into();
+            .fail(found);
     }
     if let Some(bad) = text.chars().find(|c| {
         c.is_ascii() && !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '*'))
@@ -275,19 +236,19 @@ fn parse_name_pattern(text: &str) -> ParsedHostPattern {
         return diag!(InvalidHostChar: "host pattern `{text}` contains `{}`", bad.escape_default())
             .with_label("character not allowed in host names")
             .with_hint("host names use letters, digits, `-`, `_` and `.`; `*` is the wildcard")
-            .into();
+            .fail(found);
     }
     let stripped = text.strip_suffix('.').unwrap_or(text);
     if stripped.split('.').any(str::is_empty) {
         return diag!(EmptyLabel: "host pattern `{text}` has an empty label")
             .with_label("empty label")
             .with_hint("labels are separated by single dots; remove the extra dot")
-            .into();
+            .fail(found);
     }
     let Some(canonical) = canonical_name(stripped) else {
         return diag!(InvalidHost: "host pattern `{text}` is not a valid host name")
             .with_label("not a valid host name")
-            .into();
+            .fail(found);
     };
     if canonical != text {
         let why = if text.ends_with('.') && stripped == canonical {
@@ -302,9 +263,9 @@ fn parse_name_pattern(text: &str) -> ParsedHostPattern {
         return diag!(NonCanonicalHost: "host pattern `{text}` is not canonical")
             .with_label(why)
             .with_hint(format!("write `{canonical}`"))
-            .into();
+            .fail(found);
     }
-    validate_canonical_name(text)
+    validate_canonical_name(text, found)
 }
 
 /// The canonical spelling of a host name pattern (lower case, UTS-46 mapped, punycode),
@@ -319,15 +280,15 @@ pub(crate) fn canonical_name(name: &str) -> Option<Cow<'_, str>> {
     idna::domain_to_ascii(name).ok().map(Cow::Owned)
 }
 
-fn validate_canonical_name(text: &str) -> ParsedHostPattern {
-    let mut out = ParsedHostPattern::default();
+fn validate_canonical_name(text: &str, found: &mut Vec<Diagnostic>) -> Option<HostPattern> {
+    let errors_before = found.len();
     if text.len() > MAX_HOST_LEN {
-        too_long(text).push_to(&mut out.errors);
+        too_long(text).push_to(found);
     }
     if let Some(long) = text.split('.').find(|l| l.len() > MAX_LABEL_LEN) {
         diag!(LabelTooLong: "label `{long}` is longer than {MAX_LABEL_LEN} characters")
             .with_label("label too long")
-            .push_to(&mut out.errors);
+            .push_to(found);
     }
     let (any_depth, body) = match text.strip_prefix("*.") {
         Some(rest) => (true, rest),
@@ -341,10 +302,10 @@ fn validate_canonical_name(text: &str) -> ParsedHostPattern {
         diag!(NumericFinalLabel: "host pattern `{text}` ends in a number")
             .with_label("a host ending in a number is an IPv4 address")
             .with_hint(hint)
-            .push_to(&mut out.errors);
+            .push_to(found);
     }
-    if !out.errors.is_empty() {
-        return out;
+    if found.len() > errors_before {
+        return None;
     }
     let has_inner_wildcard = body.contains('*');
     // Patterns whose fixed part is a single label (or less) cover a whole top-level domain.
@@ -356,16 +317,15 @@ fn validate_canonical_name(text: &str) -> ParsedHostPattern {
         diag!(TldWidePattern: "host pattern `{text}` covers a whole top-level domain")
             .with_label("very broad pattern")
             .with_hint("name the registrable domain, e.g. `*.example.com`")
-            .push_to(&mut out.warnings);
+            .push_to(found);
     }
-    out.pattern = Some(if has_inner_wildcard {
+    Some(if has_inner_wildcard {
         HostPattern::Glob(text.to_owned())
     } else if any_depth {
         HostPattern::Subdomains(body.to_owned())
     } else {
         HostPattern::Exact(text.to_owned())
-    });
-    out
+    })
 }
 
 fn too_long(text: &str) -> Diagnostic {
@@ -389,36 +349,46 @@ pub(crate) const SPECIAL_USE_TLDS: [&str; 8] = [
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::diagnostic::Severity;
+
+    /// The pattern, its errors and its warnings.
+    fn parse(text: &str) -> (Option<HostPattern>, Vec<Diagnostic>, Vec<Diagnostic>) {
+        let mut found = Vec::new();
+        let pattern = HostPattern::parse(text, &mut found);
+        let (errors, warnings) = found
+            .into_iter()
+            .partition(|d| d.severity == Severity::Error);
+        (pattern, errors, warnings)
+    }
 
     #[test]
     fn tld_wide_warning_spares_special_use_names() {
         for text in ["*.com", "*.co", "api-*.com", "*.*"] {
-            let p = HostPattern::parse(text);
-            let codes: Vec<_> = p.warnings.iter().map(|d| d.code).collect();
-            if p.errors.is_empty() {
+            let (_, errors, warnings) = parse(text);
+            let codes: Vec<_> = warnings.iter().map(|d| d.code).collect();
+            if errors.is_empty() {
                 assert_eq!(codes, ["tld-wide-pattern"], "{text}");
             }
         }
         for text in ["*.localhost", "*.internal", "*.onion", "*.example.com"] {
-            let p = HostPattern::parse(text);
+            let (_, errors, warnings) = parse(text);
             assert!(
-                p.errors.is_empty() && p.warnings.is_empty(),
-                "{text}: {:?}",
-                p.warnings
+                errors.is_empty() && warnings.is_empty(),
+                "{text}: {warnings:?}"
             );
         }
     }
 
     fn ok(text: &str) -> HostPattern {
-        let p = HostPattern::parse(text);
-        assert!(p.errors.is_empty(), "{text}: {:?}", p.errors);
-        p.pattern.unwrap()
+        let (pattern, errors, _) = parse(text);
+        assert!(errors.is_empty(), "{text}: {errors:?}");
+        pattern.unwrap()
     }
 
     fn err(text: &str) -> Diagnostic {
-        let p = HostPattern::parse(text);
-        assert!(p.pattern.is_none(), "{text} parsed");
-        p.errors.into_iter().next().unwrap()
+        let (pattern, errors, _) = parse(text);
+        assert!(pattern.is_none(), "{text} parsed");
+        errors.into_iter().next().unwrap()
     }
 
     #[test]
@@ -469,14 +439,10 @@ mod tests {
 
     #[test]
     fn warns_about_tld_wide_patterns() {
-        assert_eq!(HostPattern::parse("*.com").warnings.len(), 1);
-        assert_eq!(HostPattern::parse("example.*").warnings.len(), 1);
-        assert!(HostPattern::parse("*.example.com").warnings.is_empty());
-        assert!(
-            HostPattern::parse("ec2.*.amazonaws.com")
-                .warnings
-                .is_empty()
-        );
+        assert_eq!(parse("*.com").2.len(), 1);
+        assert_eq!(parse("example.*").2.len(), 1);
+        assert!(parse("*.example.com").2.is_empty());
+        assert!(parse("ec2.*.amazonaws.com").2.is_empty());
     }
 
     #[test]

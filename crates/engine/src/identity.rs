@@ -154,13 +154,10 @@ pub fn check(
     if !is_clean_name(customer) {
         return Err(Refusal::InvalidCustomer);
     }
-    let Some(tags) = tags else {
-        return if needs_tags {
-            Err(Refusal::NoTags)
-        } else {
-            Ok(())
-        };
-    };
+    if tags.is_none() && needs_tags {
+        return Err(Refusal::NoTags);
+    }
+    let tags = tags.unwrap_or_default();
     if tags.len() > MAX_TAGS
         || tags
             .iter()

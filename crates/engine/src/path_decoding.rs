@@ -90,10 +90,16 @@ fn push_texts(bytes: &[u8], out: &mut Vec<String>) {
 
 /// One round: every escape in `bytes` decoded once.
 fn decode_round(bytes: &[u8], iis: bool) -> Vec<u8> {
+    rewrite(bytes, |rest, out| decode_escape(rest, iis, out))
+}
+
+/// `bytes` with each prefix that `replace` recognises replaced: it appends the replacement to
+/// `out` and says how many bytes it read; other bytes are copied.
+fn rewrite(bytes: &[u8], replace: impl Fn(&[u8], &mut Vec<u8>) -> Option<usize>) -> Vec<u8> {
     let mut out = Vec::with_capacity(bytes.len());
     let mut rest = bytes;
     while let Some((&b, tail)) = rest.split_first() {
-        match decode_escape(rest, iis, &mut out) {
+        match replace(rest, &mut out) {
             Some(len) => rest = rest.get(len..).unwrap_or_default(),
             None => {
                 out.push(b);
@@ -177,20 +183,11 @@ fn decode_escape(bytes: &[u8], iis: bool, out: &mut Vec<u8>) -> Option<usize> {
 /// character; anything else invalid is U+FFFD. (The lead bytes of overlong forms are never
 /// part of a valid sequence, so replacing them first cannot break one.)
 fn lenient_utf8(bytes: &[u8]) -> String {
-    let mut fixed = Vec::with_capacity(bytes.len());
-    let mut rest = bytes;
-    while let Some((&b, tail)) = rest.split_first() {
-        match overlong_ascii(rest) {
-            Some((ascii, len)) => {
-                fixed.push(ascii);
-                rest = rest.get(len..).unwrap_or_default();
-            }
-            None => {
-                fixed.push(b);
-                rest = tail;
-            }
-        }
-    }
+    let fixed = rewrite(bytes, |rest, out| {
+        let (ascii, len) = overlong_ascii(rest)?;
+        out.push(ascii);
+        Some(len)
+    });
     String::from_utf8_lossy(&fixed).into_owned()
 }
 

@@ -162,11 +162,9 @@ fn merge_slashes(path: &str, out: &mut Vec<String>) {
 /// segments that would be left empty.
 fn strip_trailing_dots(path: &str, out: &mut Vec<String>) {
     map_segments(path, out, |segment| {
-        let stripped = segment.trim_end_matches(['.', ' ']);
-        if stripped.is_empty() {
-            segment
-        } else {
-            stripped
+        match segment.trim_end_matches(['.', ' ']) {
+            "" => segment,
+            stripped => stripped,
         }
     });
 }

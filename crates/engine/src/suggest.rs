@@ -8,7 +8,7 @@ pub fn did_you_mean<'c>(
     let lowered = input.to_lowercase();
     candidates
         .into_iter()
-        .map(|c| (edit_distance(&lowered, &c.to_lowercase()), c))
+        .map(|c| (strsim::levenshtein(&lowered, &c.to_lowercase()), c))
         .filter(|(d, c)| *d <= c.chars().count().max(input.chars().count()).div_ceil(3))
         .min_by_key(|(d, _)| *d)
         .map(|(_, c)| c)
@@ -27,29 +27,6 @@ pub(crate) fn hint<'c>(
     }
 }
 
-/// Levenshtein distance over characters.
-pub fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    // One row of the table at a time: `previous[j]` is the distance between the `a` read so
-    // far minus its last character and the first `j` characters of `b`.
-    let mut previous: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut row = vec![i + 1];
-        for (cb, above) in b.iter().zip(previous.windows(2)) {
-            let (&[diagonal, up], Some(&left)) = (above, row.last()) else {
-                break;
-            };
-            row.push(
-                (diagonal + usize::from(ca != *cb))
-                    .min(up + 1)
-                    .min(left + 1),
-            );
-        }
-        previous = row;
-    }
-    previous.last().copied().unwrap_or(0)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -62,6 +39,8 @@ mod tests {
             Some("block")
         );
         assert_eq!(did_you_mean("xyz", ["block", "pass"]), None);
-        assert_eq!(edit_distance("kitten", "sitting"), 3);
+        // Levenshtein distance 3, the most allowed for 7 characters.
+        assert_eq!(did_you_mean("kitten", ["sitting"]), Some("sitting"));
+        assert_eq!(did_you_mean("kitten", ["sittingg"]), None);
     }
 }

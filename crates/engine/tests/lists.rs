@@ -9,8 +9,8 @@
 
 use egress_policy_engine::trace::HostMatch;
 use egress_policy_engine::{
-    Action, CompiledPolicy, Decision, Diagnostic, ListFiles, Request, Severity, compile,
-    compile_with_lists, list_files, policy_sha256, sha256_hex,
+    Action, CompiledPolicy, Decision, Diagnostic, ListFileError, ListFiles, Request, Severity,
+    compile, compile_with_lists, list_files, policy_sha256, sha256_hex,
 };
 
 fn files(list_files: &[(&str, &str)]) -> ListFiles {
@@ -426,10 +426,10 @@ fn missing_unreadable_and_empty_list_files_are_errors() {
         "{out}"
     );
     let mut unreadable = ListFiles::new();
-    unreadable.insert_unreadable(
+    unreadable.insert_failed(
         "lists/feed.txt",
         "policy/lists/feed.txt",
-        "No such file or directory (os error 2)",
+        ListFileError::Unreadable("No such file or directory (os error 2)".to_owned()),
     );
     let out = compile_with_lists("p.toml", &policy, &unreadable)
         .unwrap_err()

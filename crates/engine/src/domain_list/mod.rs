@@ -15,7 +15,7 @@ use toml::de::DeValue;
 
 use crate::diagnostic::Diagnostic;
 
-pub(crate) use read::{ReadList, read_list};
+pub(crate) use read::read_list;
 pub use table::{DomainTable, SharedBytes};
 
 /// How a list file is written.
@@ -133,21 +133,10 @@ impl ListFiles {
         self.compiled.get(id)
     }
 
-    /// Records that the list file the policy names `file` could not be read, and why.
-    pub fn insert_unreadable(
-        &mut self,
-        file: &str,
-        display: impl Into<String>,
-        error: impl Into<String>,
-    ) {
-        let error = ListFileError::Unreadable(error.into());
-        self.put(file, display.into(), Err(error));
-    }
-
-    /// Records that the list file the policy names `file` is larger than a list file may be
-    /// (the caller reads at most one byte more than the limit).
-    pub fn insert_too_large(&mut self, file: &str, display: impl Into<String>) {
-        self.put(file, display.into(), Err(ListFileError::TooLarge));
+    /// Records that the list file the policy names `file` could not be read, or is larger
+    /// than a list file may be (the caller reads at most one byte more than the limit).
+    pub fn insert_failed(&mut self, file: &str, display: impl Into<String>, why: ListFileError) {
+        self.put(file, display.into(), Err(why));
     }
 
     /// The list file the policy names `file`.
@@ -213,13 +202,13 @@ mod tests {
     use super::*;
 
     fn list(names: &str, matching: ListMatch) -> DomainList {
-        let read = read_list(names, ListFormat::Domains, matching);
+        let (table, _) = read_list(names, ListFormat::Domains, matching);
         DomainList {
             id: "l".into(),
             file: "l.txt".into(),
             format: ListFormat::Domains,
             matching,
-            domains: read.table.unwrap(),
+            domains: table.unwrap(),
         }
     }
 

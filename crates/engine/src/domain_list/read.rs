@@ -38,10 +38,7 @@ fn is_blackhole_address(address: IpAddr) -> bool {
 
 /// What reading a list file gave: the table when there was no error, and every diagnostic
 /// (spans into the list file's text; the caller sets the file).
-pub(crate) struct ReadList {
-    pub table: Option<DomainTable>,
-    pub diagnostics: Vec<Diagnostic>,
-}
+pub(crate) type ReadList = (Option<DomainTable>, Vec<Diagnostic>);
 
 /// Collects the names and the errors of one list file.
 #[derive(Default)]
@@ -193,10 +190,7 @@ fn finish(mut reader: Reader) -> ReadList {
             .map_err(|e| diagnostics.push(Diagnostic::new(Code::TooManyListEntries, e)))
             .ok()
     };
-    ReadList {
-        table,
-        diagnostics: reader.diagnostics,
-    }
+    (table, reader.diagnostics)
 }
 
 /// The whitespace-separated words of `line`, with their byte spans in the whole text.
@@ -237,15 +231,15 @@ mod tests {
     use super::*;
 
     fn names(text: &str, format: ListFormat) -> Vec<String> {
-        let read = read_list(text, format, ListMatch::Exact);
-        assert!(read.diagnostics.is_empty(), "{:?}", read.diagnostics);
-        read.table.unwrap().iter().collect()
+        let (table, diagnostics) = read_list(text, format, ListMatch::Exact);
+        assert!(diagnostics.is_empty(), "{diagnostics:?}");
+        table.unwrap().iter().collect()
     }
 
     fn errors(text: &str, format: ListFormat) -> Vec<(&'static str, String)> {
-        let read = read_list(text, format, ListMatch::Exact);
-        assert!(read.table.is_none());
-        read.diagnostics
+        let (table, diagnostics) = read_list(text, format, ListMatch::Exact);
+        assert!(table.is_none());
+        diagnostics
             .iter()
             .map(|d| {
                 let span = d.span.clone().unwrap_or(0..0);
@@ -355,25 +349,25 @@ ff02::1 ip6-allnodes
     #[test]
     fn errors_are_capped() {
         let text = "bad..name\n".repeat(MAX_LIST_FILE_ERRORS + 5);
-        let read = read_list(&text, ListFormat::Domains, ListMatch::Exact);
-        assert_eq!(read.diagnostics.len(), MAX_LIST_FILE_ERRORS + 1);
-        let last = read.diagnostics.last().unwrap();
+        let (_, diagnostics) = read_list(&text, ListFormat::Domains, ListMatch::Exact);
+        assert_eq!(diagnostics.len(), MAX_LIST_FILE_ERRORS + 1);
+        let last = diagnostics.last().unwrap();
         assert_eq!(last.code, "list-errors-omitted");
         assert_eq!(last.message, "and 5 more errors in this list file");
     }
 
     #[test]
     fn single_labels_under_subdomains_warn_once() {
-        let read = read_list(
+        let (table, diagnostics) = read_list(
             "com\norg\nlocalhost\na.com\n",
             ListFormat::Domains,
             ListMatch::Subdomains,
         );
-        assert!(read.table.is_some());
-        assert_eq!(read.diagnostics.len(), 1);
-        assert_eq!(read.diagnostics[0].code, "tld-wide-pattern");
-        assert_eq!(read.diagnostics[0].span, Some(0..3));
-        let exact = read_list("com\n", ListFormat::Domains, ListMatch::Exact);
-        assert!(exact.diagnostics.is_empty());
+        assert!(table.is_some());
+        assert_eq!(diagnostics.len(), 1);
+        assert_eq!(diagnostics[0].code, "tld-wide-pattern");
+        assert_eq!(diagnostics[0].span, Some(0..3));
+        let (_, exact) = read_list("com\n", ListFormat::Domains, ListMatch::Exact);
+        assert!(exact.is_empty());
     }
 }

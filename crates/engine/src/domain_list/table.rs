@@ -114,10 +114,17 @@ impl DomainTable {
     }
 
     /// Every name, in ascending byte order.
-    pub fn iter(&self) -> Names<'_> {
-        Names {
-            stream: self.set.as_ref().map(Set::stream),
-        }
+    pub fn iter(&self) -> impl Iterator<Item = String> + '_ {
+        let mut stream = self.set.as_ref().map(Set::stream);
+        // A table's names are canonical ASCII; anything else would be skipped, not invented.
+        std::iter::from_fn(move || {
+            loop {
+                let name = stream.as_mut()?.next()?;
+                if let Ok(name) = std::str::from_utf8(name) {
+                    return Some(name.to_owned());
+                }
+            }
+        })
     }
 
     /// Whether `name` is in the table (compared byte for byte).
@@ -154,15 +161,10 @@ impl DomainTable {
             |&(start, end): &(u32, u32)| staging.get(start as usize..end as usize).unwrap_or("");
         spans.sort_unstable_by(|a, b| name(a).cmp(name(b)));
         spans.dedup_by(|a, b| name(a) == name(b));
-        DomainTable::build(spans.iter().map(|span| name(span).as_bytes()))
-    }
-
-    /// Builds the automaton of names given in strictly ascending byte order.
-    fn build<'n>(names: impl Iterator<Item = &'n [u8]>) -> Result<Self, String> {
         let failed = |e: fst::Error| format!("the list's names could not be compiled: {e}");
         let mut builder = SetBuilder::memory();
-        for name in names {
-            builder.insert(name).map_err(failed)?;
+        for span in &spans {
+            builder.insert(name(span)).map_err(failed)?;
         }
         let bytes = builder.into_inner().map_err(failed)?;
         let table = DomainTable::from_section(SharedBytes::copied(&bytes))?;
@@ -172,25 +174,6 @@ impl DomainTable {
         } else {
             table
         })
-    }
-}
-
-/// The names of a [`DomainTable`], in ascending byte order.
-pub struct Names<'t> {
-    stream: Option<fst::set::Stream<'t>>,
-}
-
-impl Iterator for Names<'_> {
-    type Item = String;
-
-    fn next(&mut self) -> Option<String> {
-        // A table's names are canonical ASCII; anything else would be skipped, not invented.
-        loop {
-            let name = self.stream.as_mut()?.next()?;
-            if let Ok(name) = std::str::from_utf8(name) {
-                return Some(name.to_owned());
-            }
-        }
     }
 }
 

@@ -43,22 +43,21 @@ impl IpIndex {
     /// Appends the rules whose IP patterns contain `ip`.
     pub(super) fn candidates(&self, ip: IpAddr, out: &mut Vec<u32>) {
         match ip {
-            IpAddr::V4(a) => {
-                let bits = u32::from(a);
-                for (prefix, map) in &self.v4 {
-                    if let Some(rules) = map.get(&mask_v4(bits, *prefix)) {
-                        out.extend_from_slice(rules);
-                    }
-                }
-            }
-            IpAddr::V6(a) => {
-                let bits = u128::from(a);
-                for (prefix, map) in &self.v6 {
-                    if let Some(rules) = map.get(&mask_v6(bits, *prefix)) {
-                        out.extend_from_slice(rules);
-                    }
-                }
-            }
+            IpAddr::V4(a) => lookup(&self.v4, |prefix| mask_v4(u32::from(a), prefix), out),
+            IpAddr::V6(a) => lookup(&self.v6, |prefix| mask_v6(u128::from(a), prefix), out),
+        }
+    }
+}
+
+/// Appends the rules of every prefix length whose network (`network(prefix)`) is in `table`.
+fn lookup<K: std::hash::Hash + Eq>(
+    table: &ByPrefix<K>,
+    network: impl Fn(u8) -> K,
+    out: &mut Vec<u32>,
+) {
+    for (prefix, map) in table {
+        if let Some(rules) = map.get(&network(*prefix)) {
+            out.extend_from_slice(rules);
         }
     }
 }

@@ -131,13 +131,12 @@ fn credential(
 
 fn algorithm(v: &Value<'_>, diags: &mut Vec<Diagnostic>) -> Option<JwtAlgorithm> {
     let name = parse::string(v, "`algorithm`", diags)?;
-    let all: Vec<(&str, JwtAlgorithm)> = JwtAlgorithm::ALL.map(|a| (a.as_str(), a)).into();
     parse::one_of(
         name,
         v.span(),
         "algorithm",
         Code::UnknownAlgorithm,
-        &all,
+        JwtAlgorithm::NAMES,
         diags,
     )
 }

@@ -26,7 +26,7 @@ pub(super) fn check(
     for (id, spans) in checker.lists {
         if !checker.mentioned_lists.contains(id) {
             diag!(UnusedList: "list `{id}` is not used by any rule")
-                .at(spans.key.clone(), "unused")
+                .at(spans.clone(), "unused")
                 .with_hint("remove it, or name it in a block rule's `lists`")
                 .push_to(diags);
         }

@@ -8,7 +8,7 @@ use toml::de::DeTable;
 
 use crate::diagnostic::{Code, Diagnostic, diag};
 use crate::domain_list::{
-    DomainList, DomainTable, ListFileError, ListFiles, ListFormat, ListMatch, ReadList,
+    DomainList, DomainTable, ListFileError, ListFiles, ListFormat, ListMatch,
     is_inside_policy_directory, read_list,
 };
 use crate::fields;
@@ -17,14 +17,8 @@ use crate::parse::{self, Fields, Value};
 
 use super::{check_id, text};
 
-/// Spans of a declared list.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct ListSpans {
-    /// The key naming the list.
-    pub key: Range<usize>,
-}
-
-type Validated = (BTreeMap<String, DomainList>, BTreeMap<String, ListSpans>);
+/// The valid lists, and the span of each declared list's key.
+type Validated = (BTreeMap<String, DomainList>, BTreeMap<String, Range<usize>>);
 
 /// What a list reads: its `file`, how it is written and which hosts a name covers.
 type Source<'a> = (&'a str, ListFormat, ListMatch);
@@ -51,7 +45,7 @@ pub(super) fn validate(
         if !check_id("list", Code::InvalidListId, id, key.span(), diags) {
             continue;
         }
-        spans.insert(id.to_owned(), ListSpans { key: key.span() });
+        spans.insert(id.to_owned(), key.span());
         let Some((source, file_span)) = parse::table(value, "a list", diags)
             .and_then(|t| list_source(id, key.span(), t, diags))
         else {
@@ -164,7 +158,7 @@ fn read_file(
                 .fail(diags);
         }
     };
-    let ReadList { table, diagnostics } = read_list(text, format, matching);
+    let (table, diagnostics) = read_list(text, format, matching);
     diags.extend(diagnostics.into_iter().map(|d| d.in_file(file)));
     let table = table?;
     if !table.is_empty() {

@@ -106,8 +106,7 @@ fn version_and_name(
     if is_text(s) {
         return Some(s.to_owned());
     }
-    let message = "policy `name` must be 1 to 1024 printable characters";
-    Diagnostic::new(Code::InvalidName, message)
+    diag!(InvalidName: "policy `name` must be 1 to 1024 printable characters")
         .at(v.span(), "invalid name")
         .fail(diags)
 }

@@ -16,7 +16,6 @@ use crate::model::{Mode, Rule};
 use crate::parse::{self, Fields, Value};
 use crate::path_glob::PathGlob;
 
-use super::lists::ListSpans;
 use super::{CredentialSpans, RuleSpans, check_id, errors, text, undeclared};
 
 /// Validates rules one after the other, remembering ids for duplicates and line numbers.
@@ -24,7 +23,7 @@ pub(super) struct RuleChecker<'t> {
     text: &'t str,
     /// The declared credentials and lists.
     pub(super) credentials: &'t BTreeMap<String, CredentialSpans>,
-    pub(super) lists: &'t BTreeMap<String, ListSpans>,
+    pub(super) lists: &'t BTreeMap<String, Range<usize>>,
     ids: HashMap<String, Range<usize>, foldhash::fast::RandomState>,
     /// Every credential id a rule names, valid rule or not (for the unused-credential lint).
     pub(super) mentioned: HashSet<String>,
@@ -40,7 +39,7 @@ impl<'t> RuleChecker<'t> {
     pub(super) fn new(
         text: &'t str,
         credentials: &'t BTreeMap<String, CredentialSpans>,
-        lists: &'t BTreeMap<String, ListSpans>,
+        lists: &'t BTreeMap<String, Range<usize>>,
     ) -> Self {
         RuleChecker {
             text,
@@ -301,10 +300,11 @@ fn header_span(text: &str, span: Range<usize>) -> Range<usize> {
 }
 
 fn host(item: &Value<'_>, diags: &mut Vec<Diagnostic>) -> Option<HostPattern> {
-    let parsed = HostPattern::parse(parse::string(item, "a host pattern", diags)?);
-    let found = parsed.errors.into_iter().chain(parsed.warnings);
-    diags.extend(found.map(|d| d.with_span(item.span())));
-    parsed.pattern
+    let text = parse::string(item, "a host pattern", diags)?;
+    let mut found = Vec::new();
+    let pattern = HostPattern::parse(text, &mut found);
+    diags.extend(found.into_iter().map(|d| d.with_span(item.span())));
+    pattern
 }
 
 fn port(item: &Value<'_>, diags: &mut Vec<Diagnostic>) -> Option<u16> {

@@ -184,7 +184,13 @@ impl<'p> ReferenceDecider<'p> {
             _ => pattern.matches(host),
         };
         if matched {
-            return Some(if pattern.is_ip() { Via::Ip } else { Via::Other });
+            return Some(
+                if matches!(pattern, HostPattern::Ip(_) | HostPattern::Cidr(_)) {
+                    Via::Ip
+                } else {
+                    Via::Other
+                },
+            );
         }
         let CanonicalHost::Ipv6(v6) = host else {
             return None;
