@@ -186,17 +186,13 @@ fn text_summary(s: &SummaryLine<'_>) -> String {
         ));
     }
     for (sha, why) in s.archive_unloadable.into_iter().flatten() {
-        lines.push(format!(
-            "archived revision {} not used: {why}",
-            short_sha(sha)
-        ));
+        let sha = short_sha(sha);
+        lines.push(format!("archived revision {sha} not used: {why}"));
     }
     for r in &s.skipped {
         let (sha, name) = (short_sha(&r.sha256), r.name.as_deref().unwrap_or("unnamed"));
-        lines.push(format!(
-            "skipped, other revision {sha} ({name}): {} lines",
-            r.lines
-        ));
+        let n = r.lines;
+        lines.push(format!("skipped, other revision {sha} ({name}): {n} lines"));
     }
     let further = s.skipped_further_revisions;
     lines.extend(further.map(|n| format!("skipped, further revisions: {n} lines")));
