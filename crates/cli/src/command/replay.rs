@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use crate::audit::replay::{Archive, Mismatch, Replay, Skipped};
+use crate::audit::replay::{Mismatch, Replay, Skipped};
 use crate::audit::report::{counts, short_sha};
 use crate::audit::text::terminal_safe;
 use crate::logs::verify::{Integrity, VerifyArgs};
@@ -91,8 +91,7 @@ pub fn run(args: &Args) -> Result<Outcome, CliError> {
         .map_err(|e| CliError::Unverified(Box::new(e)))?
         .compiled
         .policy;
-    let mut replay = Replay::new(&policy);
-    replay.archive = args.archive.clone().map(Archive::new);
+    let mut replay = Replay::new(&policy, args.archive.clone());
     let mut out = std::io::stdout().lock();
     // A write that fails (a closed pipe: `| head`) stops the output; reading goes on to the
     // end (the visitor cannot stop it) and the error is returned then.
