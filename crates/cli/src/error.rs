@@ -73,9 +73,8 @@ pub fn read_text(path: &Path) -> Result<String, CliError> {
 pub fn toml_files(dir: &Path) -> Result<Vec<PathBuf>, CliError> {
     let entries = reading(dir, std::fs::read_dir(dir))?.filter_map(Result::ok);
     let paths = entries.map(|entry| entry.path());
-    let mut files: Vec<PathBuf> = paths
-        .filter(|p| p.extension().is_some_and(|e| e == "toml") && p.is_file())
-        .collect();
+    let toml = |p: &PathBuf| p.extension().is_some_and(|e| e == "toml") && p.is_file();
+    let mut files: Vec<PathBuf> = paths.filter(toml).collect();
     files.sort();
     Ok(files)
 }

@@ -93,20 +93,15 @@ pub fn load(path: &Path) -> Result<LoadedPolicy, CliError> {
 
 /// How many diagnostics have `severity`.
 pub fn count(diagnostics: &[Diagnostic], severity: Severity) -> usize {
-    diagnostics
-        .iter()
-        .filter(|d| d.severity == severity)
-        .count()
+    let matching = diagnostics.iter().filter(|d| d.severity == severity);
+    matching.count()
 }
 
 /// `2 errors, 1 warning`.
 pub fn summary(diagnostics: &[Diagnostic]) -> String {
     let [errors, warnings] = [Severity::Error, Severity::Warning].map(|s| count(diagnostics, s));
-    format!(
-        "{}, {}",
-        counted(errors, "error"),
-        counted(warnings, "warning")
-    )
+    let (errors, warnings) = (counted(errors, "error"), counted(warnings, "warning"));
+    format!("{errors}, {warnings}")
 }
 
 /// `3 rules`, `3 rules, 1 domain list of 1000000 names` for a policy with lists.

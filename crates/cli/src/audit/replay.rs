@@ -70,14 +70,6 @@ pub struct Archive {
 }
 
 impl Archive {
-    /// An archive directory.
-    pub fn new(dir: PathBuf) -> Archive {
-        Archive {
-            dir,
-            ..Archive::default()
-        }
-    }
-
     /// The archived revision `sha256`, if there is one that loads and is that revision.
     fn get(&mut self, sha256: &str) -> Option<&CompiledPolicy> {
         if !self.loaded.contains_key(sha256) {
@@ -126,11 +118,14 @@ pub struct Replay<'p> {
 }
 
 impl<'p> Replay<'p> {
-    /// Replays against `policy`.
-    pub fn new(policy: &'p CompiledPolicy) -> Replay<'p> {
+    /// Replays against `policy`, and lines of other revisions against those in `archive`.
+    pub fn new(policy: &'p CompiledPolicy, archive: Option<PathBuf>) -> Replay<'p> {
         Replay {
             policy,
-            archive: None,
+            archive: archive.map(|dir| Archive {
+                dir,
+                ..Archive::default()
+            }),
             from_archive: BTreeMap::new(),
             compared: 0,
             mismatched: 0,
@@ -277,7 +272,7 @@ mod tests {
         .unwrap()
         .policy;
         let sha = policy.sha256().to_owned();
-        let mut replay = Replay::new(&policy);
+        let mut replay = Replay::new(&policy, None);
         let location = Location {
             file: "l.jsonl".into(),
             line: 1,

@@ -78,10 +78,9 @@ pub fn run(args: &Args) -> Result<Outcome, CliError> {
     if let Some(Inspect::Inspect { file, public_key }) = &args.inspect {
         return inspect(&mut out, file, public_key.as_deref());
     }
-    let key_file = args
-        .key_file
-        .as_deref()
-        .ok_or_else(|| usage("--key-file"))?;
+    let Some(key_file) = &args.key_file else {
+        return Err(usage("--key-file"));
+    };
     let key = signing_key(key_file)?;
     let signer = bundle::public_key_to_text(key.verifying_key().as_bytes());
     if args.print_public_key {

@@ -4,14 +4,13 @@ use std::collections::BTreeMap;
 use std::io::{self, Write};
 use std::path::PathBuf;
 
-use egress_policy_engine::CompiledPolicy;
 use serde::Serialize;
 
-use crate::audit::replay::{Archive, Mismatch, Replay, Skipped};
+use crate::audit::replay::{Mismatch, Replay, Skipped};
 use crate::audit::report::{counts, short_sha};
 use crate::audit::text::terminal_safe;
 use crate::logs::verify::{Integrity, VerifyArgs};
-use crate::logs::{InputSummary, ProblemTally, ReadReport};
+use crate::logs::{InputSummary, ProblemTally};
 use crate::policy_source::{self, DEFAULT_POLICY};
 use crate::{CliError, Outcome};
 
@@ -92,8 +91,7 @@ pub fn run(args: &Args) -> Result<Outcome, CliError> {
         .map_err(|e| CliError::Unverified(Box::new(e)))?
         .compiled
         .policy;
-    let mut replay = Replay::new(&policy);
-    replay.archive = args.archive.clone().map(Archive::new);
+    let mut replay = Replay::new(&policy, args.archive.clone());
     let mut out = std::io::stdout().lock();
     // A write that fails (a closed pipe: `| head`) stops the output; reading goes on to the
     // end (the visitor cannot stop it) and the error is returned then.
@@ -106,7 +104,28 @@ pub fn run(args: &Args) -> Result<Outcome, CliError> {
         }
     })?;
     written?;
-    let summary = summary_line(args, &policy, &replay, &report);
+    let summary = SummaryLine {
+        kind: "summary",
+        policy: PolicyLine {
+            path: args.policy.display().to_string(),
+            name: policy.name(),
+            sha256: policy.sha256(),
+        },
+        decisions: report.decisions,
+        compared: replay.compared,
+        agree: replay.compared - replay.mismatched,
+        mismatched: replay.mismatched,
+        not_redecidable: &replay.not_redecidable,
+        path_redacted: replay.path_redacted,
+        from_archive: replay.from_archive.values().collect(),
+        archive_unloadable: replay.archive.as_ref().map(|a| &a.unloadable),
+        skipped: replay.skipped.iter().map(|(_, s)| s).collect(),
+        skipped_further_revisions: replay.skipped.other().map(|other| other.lines),
+        verified: replay.compared > 0,
+        integrity: &report.integrity,
+        malformed: &report.problems,
+        inputs: &report.inputs,
+    };
     if args.json {
         serde_json::to_writer(&mut out, &summary)?;
         writeln!(out)?;
@@ -130,36 +149,6 @@ fn write_mismatch(out: &mut impl Write, json: bool, m: &Mismatch) -> io::Result<
         "{at}: mismatch in decision {id} ({method} {url}): logged {logged}; policy decides {decided} [differs: {fields}]"
     );
     writeln!(out, "{}", terminal_safe(&line))
-}
-
-fn summary_line<'a>(
-    args: &Args,
-    policy: &'a CompiledPolicy,
-    replay: &'a Replay<'_>,
-    report: &'a ReadReport,
-) -> SummaryLine<'a> {
-    SummaryLine {
-        kind: "summary",
-        policy: PolicyLine {
-            path: args.policy.display().to_string(),
-            name: policy.name(),
-            sha256: policy.sha256(),
-        },
-        decisions: report.decisions,
-        compared: replay.compared,
-        agree: replay.compared - replay.mismatched,
-        mismatched: replay.mismatched,
-        not_redecidable: &replay.not_redecidable,
-        path_redacted: replay.path_redacted,
-        from_archive: replay.from_archive.values().collect(),
-        archive_unloadable: replay.archive.as_ref().map(|a| &a.unloadable),
-        skipped: replay.skipped.iter().map(|(_, s)| s).collect(),
-        skipped_further_revisions: replay.skipped.other().map(|other| other.lines),
-        verified: replay.compared > 0,
-        integrity: &report.integrity,
-        malformed: &report.problems,
-        inputs: &report.inputs,
-    }
 }
 
 /// The text summary after the mismatch lines: the `--json` summary's figures, in words.
@@ -186,17 +175,13 @@ fn text_summary(s: &SummaryLine<'_>) -> String {
         ));
     }
     for (sha, why) in s.archive_unloadable.into_iter().flatten() {
-        lines.push(format!(
-            "archived revision {} not used: {why}",
-            short_sha(sha)
-        ));
+        let sha = short_sha(sha);
+        lines.push(format!("archived revision {sha} not used: {why}"));
     }
     for r in &s.skipped {
         let (sha, name) = (short_sha(&r.sha256), r.name.as_deref().unwrap_or("unnamed"));
-        lines.push(format!(
-            "skipped, other revision {sha} ({name}): {} lines",
-            r.lines
-        ));
+        let n = r.lines;
+        lines.push(format!("skipped, other revision {sha} ({name}): {n} lines"));
     }
     let further = s.skipped_further_revisions;
     lines.extend(further.map(|n| format!("skipped, further revisions: {n} lines")));

@@ -96,11 +96,7 @@ pub fn run(args: &Args) -> Result<Outcome, CliError> {
 /// `tests/` directory beside the policy.
 fn test_files(policy: &Path, given: &[PathBuf]) -> Result<Vec<PathBuf>, CliError> {
     let default = [policy.parent().unwrap_or(Path::new("")).join("tests")];
-    let roots = if given.is_empty() {
-        &default[..]
-    } else {
-        given
-    };
+    let roots = if given.is_empty() { &default } else { given };
     let mut files = Vec::new();
     for root in roots {
         if root.is_dir() {

@@ -86,12 +86,10 @@ fn class_sample(class: &Class) -> char {
 /// written), without duplicates, in order.
 fn finish(samples: Vec<String>) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
-    for sample in samples {
-        let sample = if sample.is_empty() {
-            "/".into()
-        } else {
-            sample
-        };
+    for mut sample in samples {
+        if sample.is_empty() {
+            sample.push('/');
+        }
         let canonical = sample.starts_with('/')
             && sample
                 .chars()

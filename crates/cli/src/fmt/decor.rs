@@ -21,9 +21,8 @@ pub fn blank_before_comments(raw: &str) -> bool {
 /// a blank line when `blank` is set.
 pub fn line_prefix(comments: &[String], blank: bool) -> String {
     let blank = if blank { "\n" } else { "" };
-    comments
-        .iter()
-        .fold(blank.to_owned(), |out, c| out + c + "\n")
+    let lines: String = comments.iter().map(|c| format!("{c}\n")).collect();
+    format!("{blank}{lines}")
 }
 
 /// A trailing same-line comment as ` # text`, or nothing.

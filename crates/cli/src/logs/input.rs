@@ -30,13 +30,11 @@ pub fn open(name: &str) -> io::Result<Box<dyn BufRead>> {
 /// `raw`, decompressed when it is gzip.
 pub fn decompressing<'a>(raw: Box<dyn Read + 'a>) -> io::Result<Box<dyn BufRead + 'a>> {
     let mut reader = BufReader::with_capacity(BUFFER_BYTES, raw);
-    Ok(match reader.fill_buf()?.starts_with(&GZIP_MAGIC) {
-        true => Box::new(BufReader::with_capacity(
-            BUFFER_BYTES,
-            MultiGzDecoder::new(reader),
-        )),
-        false => Box::new(reader),
-    })
+    if !reader.fill_buf()?.starts_with(&GZIP_MAGIC) {
+        return Ok(Box::new(reader));
+    }
+    let unzipped = MultiGzDecoder::new(reader);
+    Ok(Box::new(BufReader::with_capacity(BUFFER_BYTES, unzipped)))
 }
 
 /// What [`read_line`] found.

@@ -135,10 +135,8 @@ fn report_input_errors(inputs: &[InputSummary]) -> bool {
     let failed = inputs
         .iter()
         .filter_map(|i| Some((&i.file, i.error.as_ref()?)));
-    failed
-        .map(|(file, e)| eprintln!("error: {file}: {e}"))
-        .count()
-        > 0
+    let reported = failed.map(|(file, e)| eprintln!("error: {file}: {e}"));
+    reported.count() > 0
 }
 
 /// An input's name, and its reader (plain or gzip) or why it could not be opened.

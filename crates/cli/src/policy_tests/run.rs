@@ -19,11 +19,8 @@ pub fn request(case: &TestCase) -> Request<'_> {
 /// JSON) does not match: none when the case passes.
 pub fn differing(case: &TestCase, decided: &Value) -> Vec<&'static str> {
     let differ = |(field, expected): &&(&str, Value)| decided.get(field) != Some(expected);
-    case.expect
-        .iter()
-        .filter(differ)
-        .map(|(field, _)| *field)
-        .collect()
+    let differing = case.expect.iter().filter(differ);
+    differing.map(|(field, _)| *field).collect()
 }
 
 /// One line for a failing case: `file:line: FAIL name: expected action=... rule=..., got ...`.
@@ -47,11 +44,7 @@ pub fn failure_line(
             actual.push(format!("{field}={}", shown(decided.get(field))));
         }
     }
-    format!(
-        "{file_name}:{}: FAIL {:?}: expected {}, got {}",
-        case.line,
-        case.name,
-        expected.join(" "),
-        actual.join(" ")
-    )
+    let (line, name) = (case.line, &case.name);
+    let (expected, actual) = (expected.join(" "), actual.join(" "));
+    format!("{file_name}:{line}: FAIL {name:?}: expected {expected}, got {actual}")
 }
