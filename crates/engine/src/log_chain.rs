@@ -108,26 +108,21 @@ fn hash_sorted(json: &[u8], hash: &mut Sha256) {
         _ => return hash.update(json),
     };
     let object = open == b'{';
-    // The members (or items) as (sort key, start, end of key, end); a key's first eight
-    // bytes decide most comparisons without comparing slices.
+    // The members (or items) as (key, start, end of key, end).
     let mut parts = Vec::with_capacity(32);
     let mut at = 1;
     while at < json.len().saturating_sub(1) {
         let end = value_end(json, at);
         let key = if object { string_end(json, at) } else { at };
         let name = json.get(at + 1..key.saturating_sub(1)).unwrap_or_default();
-        let mut prefix = [0u8; 8];
-        for (slot, byte) in prefix.iter_mut().zip(name) {
-            *slot = *byte;
-        }
-        parts.push((u64::from_be_bytes(prefix), name, at, key, end));
+        parts.push((name, at, key, end));
         at = end + 1;
     }
     if object {
-        parts.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        parts.sort_unstable_by_key(|part| part.0);
     }
     hash.update([open]);
-    for (n, &(_, _, at, key, end)) in parts.iter().enumerate() {
+    for (n, &(_, at, key, end)) in parts.iter().enumerate() {
         if n > 0 {
             hash.update(b",");
         }
@@ -280,7 +275,7 @@ mod tests {
         let line = r#"{"v":2,"z":[{"b":1,"a":"x,\\\"}{]["},[]],"policy":{"sha256":"ab","serial":7,"name":null,"source":"bundle"},"a_b":"é\u0001","a":{},"tags":["t\"","s"],"n":-1.5,"t":true}"#;
         let text = serde_json::to_string(&Line {
             v: 1,
-            text: "}\",\"a\":[".into(),
+            text: "{\",\"a\":[}".into(),
             trail: Trail::default(),
         })
         .unwrap();
