@@ -89,10 +89,10 @@ pub fn next_key_problem(env: &Env, reason: &str, active: &egress_policy_engine::
 }
 
 impl Journal {
-    /// Seals `line` into the chain and writes it with `console.log`, as one plain JS object.
+    /// Seals `line` into the chain and writes it with `console.log`, as one plain JS object
+    /// (parsed from the text the seal wrote: the line is serialised once).
     fn seal_and_write<L: Serialize>(&mut self, line: &mut L, trail: impl Fn(&mut L) -> &mut Trail) {
-        self.chain.seal(line, trail);
-        if let Some(object) = to_js(line) {
+        if let Ok(object) = js_sys::JSON::parse(&self.chain.seal(line, trail)) {
             web_sys::console::log_1(&object);
         }
     }

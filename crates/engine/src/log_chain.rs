@@ -60,41 +60,113 @@ pub fn chain_value(previous: &[u8; 32], line: &serde_json::Value, key: Option<&[
     }
     // A `Value`'s object keys are sorted; plain data cannot fail to serialise.
     let text = serde_json::to_vec(&canonical).unwrap_or_default();
-    match key {
-        Some(key) => hmac_sha256(key, &[previous, &text]),
-        None => {
-            let mut hash = Sha256::new();
-            hash.update(previous);
-            hash.update(&text);
-            hash.finalize().into()
-        }
-    }
+    hmac_sha256(key, |hash| {
+        hash.update(previous);
+        hash.update(&text);
+    })
 }
 
-/// HMAC-SHA256 (RFC 2104) of the concatenated `parts`.
-fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
-    const BLOCK: usize = 64;
-    let mut block = [0u8; BLOCK];
+/// HMAC-SHA256 (RFC 2104) with `key`, or without one SHA-256, of what `feed` hashes.
+fn hmac_sha256(key: Option<&[u8]>, feed: impl FnOnce(&mut Sha256)) -> [u8; 32] {
+    let mut block = [0u8; 64];
     let hashed: [u8; 32];
-    let key = if key.len() > BLOCK {
-        hashed = Sha256::digest(key).into();
-        &hashed[..]
-    } else {
-        key
+    let key = match key {
+        Some(key) if key.len() > block.len() => {
+            hashed = Sha256::digest(key).into();
+            Some(&hashed[..])
+        }
+        key => key,
     };
-    for (slot, byte) in block.iter_mut().zip(key) {
+    for (slot, byte) in block.iter_mut().zip(key.unwrap_or_default()) {
         *slot = *byte;
     }
     let pad = |byte: u8| block.map(|b| b ^ byte);
     let mut inner = Sha256::new();
-    inner.update(pad(0x36));
-    for part in parts {
-        inner.update(part);
+    if key.is_some() {
+        inner.update(pad(0x36));
     }
-    let mut outer = Sha256::new();
-    outer.update(pad(0x5c));
-    outer.update(inner.finalize());
-    outer.finalize().into()
+    feed(&mut inner);
+    let inner = inner.finalize();
+    match key {
+        Some(_) => Sha256::new()
+            .chain_update(pad(0x5c))
+            .chain_update(inner)
+            .finalize()
+            .into(),
+        None => inner.into(),
+    }
+}
+
+/// Hashes `json` (compact, as `serde_json` writes it) with the keys of every object sorted:
+/// the text `serde_json` writes for the same line as a `Value`, without building one or a
+/// second text. Keys are compared as written: a line's keys are its field names, never
+/// escaped.
+fn hash_sorted(json: &[u8], hash: &mut Sha256) {
+    let (open, close) = match json.first() {
+        Some(b'{') => (b'{', b'}'),
+        Some(b'[') => (b'[', b']'),
+        _ => return hash.update(json),
+    };
+    let object = open == b'{';
+    // The members (or items) as (key, start, end of key, end).
+    let mut parts = Vec::with_capacity(32);
+    let mut at = 1;
+    while at < json.len().saturating_sub(1) {
+        let end = value_end(json, at);
+        let key = if object { string_end(json, at) } else { at };
+        let name = json.get(at + 1..key.saturating_sub(1)).unwrap_or_default();
+        parts.push((name, at, key, end));
+        at = end + 1;
+    }
+    if object {
+        parts.sort_unstable_by_key(|part| part.0);
+    }
+    hash.update([open]);
+    for (n, &(_, at, key, end)) in parts.iter().enumerate() {
+        if n > 0 {
+            hash.update(b",");
+        }
+        // An object member is its key and colon as they are, then its value sorted.
+        let value = if object { key + 1 } else { at };
+        hash.update(json.get(at..value).unwrap_or_default());
+        hash_sorted(json.get(value..end).unwrap_or_default(), hash);
+    }
+    hash.update([close]);
+}
+
+/// The index just past the JSON string opening at `at`.
+fn string_end(json: &[u8], at: usize) -> usize {
+    let mut at = at + 1;
+    while let Some(special) = json
+        .get(at..)
+        .and_then(|rest| rest.iter().position(|&b| b == b'"' || b == b'\\'))
+    {
+        at += special;
+        if json.get(at) == Some(&b'"') {
+            return at + 1;
+        }
+        at += 2;
+    }
+    json.len()
+}
+
+/// The index just past the JSON value (or object member) starting at `at`.
+fn value_end(json: &[u8], mut at: usize) -> usize {
+    let mut depth = 0usize;
+    while let Some(&byte) = json.get(at) {
+        match byte {
+            b'"' => {
+                at = string_end(json, at);
+                continue;
+            }
+            b',' | b'}' | b']' if depth == 0 => break,
+            b'{' | b'[' => depth += 1,
+            b'}' | b']' => depth -= 1,
+            _ => {}
+        }
+        at += 1;
+    }
+    at
 }
 
 /// An isolate's chain: what it seals its next line with.
@@ -126,8 +198,12 @@ impl Chain {
     }
 
     /// Fills `trail` (the chain fields of `line`) for the isolate's next line, and its chain
-    /// value over the whole line.
-    pub fn seal<T: Serialize>(&mut self, line: &mut T, trail: impl Fn(&mut T) -> &mut Trail) {
+    /// value over the whole line; returns the line's JSON text, chain value included.
+    pub fn seal<T: Serialize>(
+        &mut self,
+        line: &mut T,
+        trail: impl Fn(&mut T) -> &mut Trail,
+    ) -> String {
         self.seq = self.seq.saturating_add(1);
         *trail(line) = Trail {
             worker: self.worker.clone(),
@@ -140,9 +216,21 @@ impl Chain {
             }),
             chain: None,
         };
-        let value = serde_json::to_value(&*line).unwrap_or_default();
-        self.previous = chain_value(&self.previous, &value, self.key.as_deref());
-        trail(line).chain = Some(hex(&self.previous));
+        // Written once: the chain's canonical text is this text with its keys sorted, and
+        // `chain`, the last field, goes in place of the closing brace. Plain data cannot fail
+        // to serialise.
+        let mut text = serde_json::to_string(&*line).unwrap_or_default();
+        self.previous = hmac_sha256(self.key.as_deref(), |hash| {
+            hash.update(self.previous);
+            hash_sorted(text.as_bytes(), hash);
+        });
+        let chain = hex(&self.previous);
+        text.pop();
+        for part in [",\"chain\":\"", &chain, "\"}"] {
+            text.push_str(part);
+        }
+        trail(line).chain = Some(chain);
+        text
     }
 }
 
@@ -166,16 +254,38 @@ mod tests {
     #[test]
     fn hmac_sha256_matches_rfc_4231() {
         assert_eq!(
-            hex(&hmac_sha256(&[0x0b; 20], &[b"Hi ", b"There"])),
+            hex(&hmac_sha256(Some(&[0x0b; 20]), |hash| {
+                hash.update(b"Hi ");
+                hash.update(b"There");
+            })),
             "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7"
         );
         assert_eq!(
-            hex(&hmac_sha256(
-                &[0xaa; 131],
-                &[b"Test Using Larger Than Block-Size Key - Hash Key First"]
-            )),
+            hex(&hmac_sha256(Some(&[0xaa; 131]), |hash| {
+                hash.update(b"Test Using Larger Than Block-Size Key - Hash Key First");
+            })),
             "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"
         );
+    }
+
+    /// What the chain hashes: the line's text with keys sorted, byte for byte the text of
+    /// its `Value`, whatever its strings hold.
+    #[test]
+    fn sorted_text_is_the_text_of_the_value() {
+        let line = r#"{"v":2,"z":[{"b":1,"a":"x,\\\"}{]["},[]],"policy":{"sha256":"ab","serial":7,"name":null,"source":"bundle"},"a_b":"é\u0001","a":{},"tags":["t\"","s"],"n":-1.5,"t":true}"#;
+        let text = serde_json::to_string(&Line {
+            v: 1,
+            text: "{\",\"a\":[}".into(),
+            trail: Trail::default(),
+        })
+        .unwrap();
+        for text in [line.to_owned(), text] {
+            let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+            assert_eq!(
+                hmac_sha256(None, |hash| hash_sorted(text.as_bytes(), hash)),
+                <[u8; 32]>::from(Sha256::digest(value.to_string()))
+            );
+        }
     }
 
     #[derive(Serialize)]
@@ -196,8 +306,10 @@ mod tests {
                 text: text.into(),
                 trail: Trail::default(),
             };
-            chain.seal(&mut line, |l| &mut l.trail);
-            lines.push(serde_json::to_value(&line).unwrap());
+            let text = chain.seal(&mut line, |l| &mut l.trail);
+            // The text written is the sealed line as serde writes it.
+            assert_eq!(text, serde_json::to_string(&line).unwrap());
+            lines.push(serde_json::from_str::<serde_json::Value>(&text).unwrap());
         }
         assert_eq!(lines[2]["seq"], 3);
         assert_eq!(lines[0]["chain_alg"], "hmac-sha256");
