@@ -29,7 +29,7 @@ use crate::{CliError, Outcome};
 /// of this revision (the first of these that applies).
 ///
 /// `--json` prints JSON Lines instead: one `{"kind":"mismatch",...}` object per mismatch as it
-/// is found (streamed, so memory does not grow with the logs), then one
+/// is found (streamed, never held in memory), then one
 /// `{"kind":"summary",...}` object.
 #[derive(Debug, clap::Args)]
 pub struct Args {
