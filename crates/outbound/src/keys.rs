@@ -1,55 +1,37 @@
 //! Parsed signing keys, cached because PEM parsing costs far more than signing a token.
 
 use std::collections::HashMap;
+use std::mem::{Discriminant, discriminant};
 
 use egress_policy_engine::JwtAlgorithm;
-use jsonwebtoken::EncodingKey;
+use jsonwebtoken::{Algorithm, AlgorithmFamily, EncodingKey};
 use sha2::{Digest, Sha256};
 
 use crate::error::CredentialError;
 
-/// How a secret's text becomes a key.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-enum KeyKind {
-    /// HMAC: the UTF-8 bytes of the text.
-    Hmac,
-    /// RSA (RS*, PS*): PEM, PKCS#8 (or PKCS#1).
-    Rsa,
-    /// ECDSA (ES*): PKCS#8 PEM.
-    Ec,
-    /// Ed25519: PKCS#8 PEM.
-    Ed,
+/// The engine's algorithm as `jsonwebtoken`'s: both spell JOSE's names.
+pub(crate) fn jose(algorithm: JwtAlgorithm) -> Result<Algorithm, CredentialError> {
+    algorithm
+        .as_str()
+        .parse()
+        .map_err(|_| CredentialError::SigningFailed)
 }
 
-impl KeyKind {
-    fn of(algorithm: JwtAlgorithm) -> KeyKind {
-        match algorithm {
-            JwtAlgorithm::HS256 | JwtAlgorithm::HS384 | JwtAlgorithm::HS512 => KeyKind::Hmac,
-            JwtAlgorithm::RS256
-            | JwtAlgorithm::RS384
-            | JwtAlgorithm::RS512
-            | JwtAlgorithm::PS256
-            | JwtAlgorithm::PS384
-            | JwtAlgorithm::PS512 => KeyKind::Rsa,
-            JwtAlgorithm::ES256 | JwtAlgorithm::ES384 => KeyKind::Ec,
-            JwtAlgorithm::EdDSA => KeyKind::Ed,
-        }
+/// A secret's text as a key of `family`: HMAC takes its UTF-8 bytes, RSA (RS*, PS*) PEM,
+/// PKCS#8 or PKCS#1, ECDSA (ES*) and Ed25519 PKCS#8 PEM.
+fn parse(family: AlgorithmFamily, secret: &str) -> Result<EncodingKey, CredentialError> {
+    let parsed = match family {
+        AlgorithmFamily::Hmac => EncodingKey::from_secret(secret.as_bytes()),
+        AlgorithmFamily::Rsa => EncodingKey::from_rsa_pem(secret.as_bytes()),
+        AlgorithmFamily::Ec => EncodingKey::from_ec_pem(secret.as_bytes()),
+        AlgorithmFamily::Ed => EncodingKey::from_ed_pem(secret.as_bytes()),
+    };
+    // The parser's error may quote the input: drop it, keep only that it failed.
+    let key = parsed.map_err(|_| CredentialError::InvalidKey)?;
+    if family == AlgorithmFamily::Rsa && rsa_modulus_bytes(&key)? < RSA_MIN_BYTES {
+        return Err(CredentialError::WeakKey);
     }
-
-    fn parse(self, secret: &str) -> Result<EncodingKey, CredentialError> {
-        let parsed = match self {
-            KeyKind::Hmac => EncodingKey::from_secret(secret.as_bytes()),
-            KeyKind::Rsa => EncodingKey::from_rsa_pem(secret.as_bytes()),
-            KeyKind::Ec => EncodingKey::from_ec_pem(secret.as_bytes()),
-            KeyKind::Ed => EncodingKey::from_ed_pem(secret.as_bytes()),
-        };
-        // The parser's error may quote the input: drop it, keep only that it failed.
-        let key = parsed.map_err(|_| CredentialError::InvalidKey)?;
-        if self == KeyKind::Rsa && rsa_modulus_bytes(&key)? < RSA_MIN_BYTES {
-            return Err(CredentialError::WeakKey);
-        }
-        Ok(key)
-    }
+    Ok(key)
 }
 
 /// The shortest RSA modulus accepted, the same for every RS* and PS* algorithm.
@@ -85,12 +67,12 @@ struct CachedKey {
     key: Result<EncodingKey, CredentialError>,
 }
 
-/// Keys per (secret name, key kind), each remembered with the hash of the secret text it was
+/// Keys per (secret name, algorithm family), each remembered with the hash of the secret text it was
 /// parsed from, unusable ones too. At most one key per pair is kept (a new secret value
 /// replaces the old key), so the cache is bounded by the policy's credentials.
 #[derive(Default)]
 pub struct KeyCache {
-    keys: HashMap<(String, KeyKind), CachedKey>,
+    keys: HashMap<(String, Discriminant<AlgorithmFamily>), CachedKey>,
     parses: u64,
 }
 
@@ -101,24 +83,24 @@ impl KeyCache {
     }
 
     /// The key for `algorithm` from the secret named `secret_name` whose text is `secret`,
-    /// parsed only when this (name, kind, text) was not seen last.
+    /// parsed only when this (name, family, text) was not seen last.
     pub fn key(
         &mut self,
         secret_name: &str,
         algorithm: JwtAlgorithm,
         secret: &str,
     ) -> Result<&EncodingKey, CredentialError> {
-        let kind = KeyKind::of(algorithm);
         check_hmac_length(algorithm, secret)?;
+        let family = jose(algorithm)?.family();
         let digest: [u8; 32] = Sha256::digest(secret.as_bytes()).into();
-        let slot = (secret_name.to_owned(), kind);
+        let slot = (secret_name.to_owned(), discriminant(&family));
         let fresh = self
             .keys
             .get(&slot)
             .is_some_and(|cached| cached.digest == digest);
         if !fresh {
             self.parses = self.parses.saturating_add(1);
-            let key = kind.parse(secret);
+            let key = parse(family, secret);
             self.keys.insert(slot.clone(), CachedKey { digest, key });
         }
         match self.keys.get(&slot).map(|cached| &cached.key) {

@@ -107,11 +107,6 @@ impl<S: Signer, C: Clock + Random> Minter<S, C> {
         &self.signer
     }
 
-    /// The clock (to move a fake one in tests).
-    pub fn clock(&self) -> &C {
-        &self.clock
-    }
-
     /// Number of cached tokens.
     pub fn cached(&self) -> usize {
         self.cache.len()

@@ -53,24 +53,14 @@ impl TokenKey {
     }
 }
 
-/// SHA-256 of the credential's every field, as serialised.
+/// SHA-256 of the credential's every field, as serialised (fed to the hash as it is
+/// written, so nothing is allocated).
 fn definition(credential: &Credential) -> [u8; 32] {
-    /// Feeds what is written to the hash, so nothing is allocated.
-    struct Hashing(Sha256);
-    impl std::io::Write for Hashing {
-        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-            self.0.update(bytes);
-            Ok(bytes.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let mut hashing = Hashing(Sha256::new());
+    let mut hashing = Sha256::new();
     // Plain data with string keys: serialising it cannot fail. Were it to, the id alone still
     // keeps credentials apart, and the digest of the partial output is what is kept.
     let _written = serde_json::to_writer(&mut hashing, credential);
-    hashing.0.finalize().into()
+    hashing.finalize().into()
 }
 
 #[derive(Clone, Debug)]
@@ -126,13 +116,8 @@ impl TokenCache {
     }
 
     /// Number of tokens held.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.entries.len()
-    }
-
-    /// Whether no token is held.
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
     }
 
     fn make_room(&mut self, now: u64) {
@@ -210,6 +195,6 @@ mod tests {
     fn tokens_too_short_lived_are_not_kept() {
         let mut cache = TokenCache::default();
         cache.insert(key("a"), token("t"), 10, 0);
-        assert!(cache.is_empty());
+        assert_eq!(cache.len(), 0);
     }
 }
