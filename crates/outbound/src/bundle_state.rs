@@ -82,10 +82,8 @@ pub enum Origin {
 /// A bundle taken up: its policy and where it came from.
 #[derive(Debug)]
 pub struct LoadedBundle {
-    /// The policy it carries.
+    /// The policy it carries (its serial the bundle's).
     pub policy: CompiledPolicy,
-    /// Its serial.
-    pub serial: u64,
     /// What decision lines name: the policy, `source = bundle`, the serial.
     pub policy_ref: PolicyRef,
     /// Its head: the same bundle read again is known by these bytes.
@@ -201,7 +199,7 @@ pub struct BundleState {
     taking: Vec<Box<[u8]>>,
     /// Heads refused, by their exact bytes, newest last.
     refused: VecDeque<Box<[u8]>>,
-    reported: BTreeSet<String>,
+    reported: BTreeSet<Vec<u8>>,
 }
 
 impl BundleState {
@@ -268,7 +266,7 @@ impl BundleState {
     fn serial_in_force(&self, trust: &Trust<'_>) -> u64 {
         self.current
             .as_ref()
-            .map_or(trust.embedded.serial.unwrap_or(0), |c| c.serial)
+            .map_or(trust.embedded.serial.unwrap_or(0), |c| c.policy.serial())
     }
 
     /// Judges a head read `from` KV or the cache (see the module docs).
@@ -301,14 +299,7 @@ impl BundleState {
             }
             Err((reason, serial)) => {
                 self.remember_refused(head.into());
-                let event = self.event(
-                    EventStatus::Refused,
-                    Some(reason),
-                    serial,
-                    Some(from),
-                    trust,
-                );
-                HeadVerdict::Refused(Some(event))
+                HeadVerdict::Refused(Some(self.refused(reason, serial, from, trust)))
             }
         }
     }
@@ -335,66 +326,51 @@ impl BundleState {
     ) -> Option<BundleEvent> {
         self.abandon(head);
         let serial = Some(head.serial);
-        let (reason, key) = if value.len != head.bundle_len() || *value.head != *head.bytes {
+        let fits = value.len == head.bundle_len() && *value.head == *head.bytes;
+        // Remembered by what was judged, so that each is reported once.
+        let (reason, judged) = match value.payload_sha256 {
             // KV shows the two keys' writes at different times, or the value was replaced.
-            ("head_mismatch", format!("mismatch:{}", hex(&head.bytes)))
-        } else {
-            match value.payload_sha256 {
-                Some(digest) if digest == head.payload_sha256 => {
-                    return self.load(head, &copy(), &digest, trust, from);
-                }
-                // Altered after signing.
-                Some(digest) => ("bad_signature", format!("payload:{}", hex(&digest))),
-                None => return None,
+            _ if !fits => ("head_mismatch", [&b"mismatch:"[..], &head.bytes].concat()),
+            None => return None,
+            // Altered after signing.
+            Some(digest) if digest != head.payload_sha256 => {
+                ("bad_signature", [&b"payload:"[..], &digest].concat())
             }
+            // Another read took this one, or a newer one, meanwhile.
+            Some(_) if head.serial <= self.serial_in_force(trust) => return None,
+            Some(_) => return Some(self.load(head, &copy(), trust, from)),
         };
-        let event = self.event(
-            EventStatus::Refused,
-            Some(reason),
-            serial,
-            Some(from),
-            trust,
-        );
-        self.reported.insert(key).then_some(event)
+        let event = self.refused(reason, serial, from, trust);
+        self.reported.insert(judged).then_some(event)
     }
 
-    /// Loads the bundle of `head` from `buffer`, whose payload hashes to `payload_sha256`.
+    /// Loads the bundle of `head` from `buffer`, whose payload hashes to the head's checksum.
     fn load(
         &mut self,
         head: &Head,
         buffer: &Arc<Vec<u8>>,
-        payload_sha256: &[u8; 32],
         trust: &Trust<'_>,
         from: Origin,
-    ) -> Option<BundleEvent> {
+    ) -> BundleEvent {
         let serial = Some(head.serial);
-        if head.serial <= self.serial_in_force(trust) {
-            // Another read took this one, or a newer one, meanwhile.
-            return None;
-        }
         let loaded = CompiledPolicy::load(Artifact::Shared {
             buffer,
             range: head.artifact_range(),
-            payload_sha256,
+            payload_sha256: &head.payload_sha256,
         });
-        let policy = match loaded {
-            Ok(policy) if policy.serial() == head.serial => policy,
-            _ => {
-                self.remember_refused(head.bytes.clone());
-                let invalid = Some("invalid_policy");
-                return Some(self.event(EventStatus::Refused, invalid, serial, Some(from), trust));
-            }
+        let Some(policy) = loaded.ok().filter(|policy| policy.serial() == head.serial) else {
+            self.remember_refused(head.bytes.clone());
+            return self.refused("invalid_policy", serial, from, trust);
         };
         let policy_ref = policy
             .policy_ref()
             .from_source(PolicySource::Bundle, Some(head.serial));
         self.current = Some(Rc::new(LoadedBundle {
             policy,
-            serial: head.serial,
             policy_ref,
             head: head.bytes.clone(),
         }));
-        Some(self.event(EventStatus::Loaded, None, serial, Some(from), trust))
+        self.event(EventStatus::Loaded, None, serial, Some(from), trust)
     }
 
     /// Ends read `id` at `now_ms`: the next is due a refresh interval later. A read that
@@ -414,19 +390,21 @@ impl BundleState {
         self.last_settled_ms = Some(now_ms);
         let (status, reason, key) = match end {
             ReadEnd::Answered => {
-                self.reported.remove("absent");
-                self.reported.remove("unreachable");
+                self.reported.remove(&b"absent"[..]);
+                self.reported.remove(&b"unreachable"[..]);
                 return None;
             }
             ReadEnd::Absent => {
-                self.reported.remove("unreachable");
+                self.reported.remove(&b"unreachable"[..]);
                 (EventStatus::Absent, None, "absent")
             }
             ReadEnd::Failed => (EventStatus::Unreachable, Some("failed"), "unreachable"),
             ReadEnd::TimedOut => (EventStatus::Unreachable, Some("timeout"), "unreachable"),
         };
         let event = self.event(status, reason, None, None, trust);
-        self.reported.insert(key.to_owned()).then_some(event)
+        self.reported
+            .insert(key.as_bytes().to_vec())
+            .then_some(event)
     }
 
     fn remember_refused(&mut self, head: Box<[u8]>) {
@@ -434,6 +412,23 @@ impl BundleState {
             self.refused.pop_front();
         }
         self.refused.push_back(head);
+    }
+
+    /// A `refused` event of a bundle read `from`.
+    fn refused(
+        &self,
+        reason: &'static str,
+        serial: Option<u64>,
+        from: Origin,
+        trust: &Trust<'_>,
+    ) -> BundleEvent {
+        self.event(
+            EventStatus::Refused,
+            Some(reason),
+            serial,
+            Some(from),
+            trust,
+        )
     }
 
     /// An event read `from` (for `loaded` and `refused`); a `loaded` one names the policy
@@ -459,17 +454,6 @@ impl BundleState {
             active,
         }
     }
-}
-
-/// Lower-case hex of the first 16 bytes of the SHA-256 of `bytes`: a short, exact name for
-/// bytes judged.
-fn hex(bytes: &[u8]) -> String {
-    use sha2::{Digest, Sha256};
-    Sha256::digest(bytes)
-        .iter()
-        .take(16)
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 impl BundleEvent {

@@ -238,7 +238,7 @@ fn a_newer_signed_bundle_is_taken_up_and_named() {
     assert_eq!(event.active.source, Some(PolicySource::Bundle));
     assert_eq!(event.active.serial, Some(5));
     assert_eq!(event.active.name.as_deref(), Some("bundled"));
-    assert_eq!(state.current().unwrap().serial, 5);
+    assert_eq!(state.current().unwrap().policy.serial(), 5);
     assert_eq!(
         decides(&state, "evil.test"),
         egress_policy_engine::Action::Block
@@ -252,7 +252,7 @@ fn a_newer_signed_bundle_is_taken_up_and_named() {
     let newer = bundle("worse.test", 6, 1, ENV);
     let event = read(&mut state, &world, &newer).unwrap();
     assert_eq!((event.status, event.serial), (EventStatus::Loaded, Some(6)));
-    assert_eq!(state.current().unwrap().serial, 6);
+    assert_eq!(state.current().unwrap().policy.serial(), 6);
 }
 
 #[test]
@@ -278,7 +278,7 @@ fn refused_bundles_leave_the_policy_in_force_and_are_reported_once() {
             Some(10),
             "{reason}: the last good keeps deciding"
         );
-        assert_eq!(state.current().unwrap().serial, 10);
+        assert_eq!(state.current().unwrap().policy.serial(), 10);
         // Read again at the next refresh: known, not reported again.
         assert!(read(&mut state, &world, &bytes).is_none(), "{reason}");
     }
