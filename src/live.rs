@@ -14,9 +14,9 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::Arc;
 
+use egress_policy_engine::CompiledPolicy;
 use egress_policy_engine::PolicyRef;
 use egress_policy_engine::bundle::{self, HEAD_LEN, Head};
-use egress_policy_engine::{CompiledPolicy, PolicySource};
 use egress_policy_outbound::bundle_state::{
     BundleEvent, BundleState, Candidate, EventStatus, HeadVerdict, LoadedBundle, Origin, ReadEnd,
     Ready as Step, Trust,
@@ -27,6 +27,8 @@ use wasm_bindgen_futures::{JsFuture, future_to_promise};
 use worker::Env;
 
 use crate::embedded;
+/// The embedded policy's reference (source and serial), even should its load have failed.
+pub use crate::embedded::policy_ref as embedded_ref;
 use crate::journal;
 use crate::runtime::{call, guarded, now_ms, sleep};
 use crate::settings::{BundleSettings, settings};
@@ -62,14 +64,6 @@ impl Active {
             Active::Bundle(bundle) => &bundle.policy_ref,
         }
     }
-}
-
-/// The embedded policy's reference (source and serial), even should its load have failed.
-pub fn embedded_ref() -> &'static PolicyRef {
-    static UNKNOWN: std::sync::OnceLock<PolicyRef> = std::sync::OnceLock::new();
-    guarded(embedded::policy_ref).unwrap_or_else(|| {
-        UNKNOWN.get_or_init(|| PolicyRef::unknown().from_source(PolicySource::Embedded, None))
-    })
 }
 
 /// What to do before deciding a request.
