@@ -71,24 +71,22 @@ fn build(display: &str, path: &Path) -> Result<(), String> {
         }
     }
     compiled.policy.set_serial(serial);
-    let out_dir = PathBuf::from(std::env::var_os("OUT_DIR").ok_or("error: OUT_DIR is not set")?);
-    let artefact = out_dir.join("policy.bin");
-    std::fs::write(&artefact, compiled.policy.to_artifact())
-        .map_err(|error| format!("error: cannot write `{}`: {error}", artefact.display()))?;
     let reference = compiled
         .policy
         .policy_ref()
         .from_source(egress_policy_engine::PolicySource::Embedded, Some(serial));
     let policy_ref = serde_json::to_string(&reference)
         .map_err(|error| format!("error: cannot serialise the policy reference: {error}"))?;
-    let policy_ref_path = out_dir.join("policy_ref.json");
-    std::fs::write(&policy_ref_path, policy_ref).map_err(|error| {
-        format!(
-            "error: cannot write `{}`: {error}",
-            policy_ref_path.display()
-        )
-    })?;
-    Ok(())
+    write("policy.bin", &compiled.policy.to_artifact())?;
+    write("policy_ref.json", policy_ref.as_bytes())
+}
+
+/// Writes `$OUT_DIR/name`.
+fn write(name: &str, bytes: &[u8]) -> Result<(), String> {
+    let out_dir = std::env::var_os("OUT_DIR").ok_or("error: OUT_DIR is not set")?;
+    let path = PathBuf::from(out_dir).join(name);
+    std::fs::write(&path, bytes)
+        .map_err(|error| format!("error: cannot write `{}`: {error}", path.display()))
 }
 
 /// The serial the policy is published under: `EGRESS_POLICY_SERIAL`, required for the Worker.

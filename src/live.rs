@@ -291,8 +291,8 @@ async fn take(head: &Head, value: &Uint8Array, reader: &Reader, from: Origin) ->
         payload_sha256,
     };
     let copy = || Arc::new(value.to_vec());
-    let event = with_state(|state| state.take_up(head, candidate, copy, &reader.trust(), from));
-    let event = event.flatten();
+    let event =
+        with_state(|state| state.take_up(head, candidate, copy, &reader.trust(), from)).flatten();
     let loaded = event
         .as_ref()
         .is_some_and(|e| e.status == EventStatus::Loaded);
@@ -313,7 +313,10 @@ async fn keep_in_cache(head: &Head, value: &Uint8Array, reader: &Reader) {
         return;
     }
     // The bundle first: a head in the cache always has its bundle beside it.
-    if cache_put(&cache, &reader.cache_url("bundle"), value).await {
+    if cache_put(&cache, &reader.cache_url("bundle"), value)
+        .await
+        .is_some()
+    {
         let head = Uint8Array::from(&*head.bytes);
         cache_put(&cache, &head_url, &head).await;
     }
@@ -381,22 +384,15 @@ async fn cache_get(cache: &JsValue, url: &str) -> Option<Uint8Array> {
     Some(Uint8Array::new(&body))
 }
 
-async fn cache_put(cache: &JsValue, url: &str, bytes: &Uint8Array) -> bool {
-    let Some(response) = cached_response(bytes) else {
-        return false;
-    };
-    invoke(cache, "put", &[&url.into(), &response])
-        .await
-        .is_some()
-}
-
-/// `bytes` as a response the cache keeps for a year (it may evict it sooner).
-fn cached_response(bytes: &Uint8Array) -> Option<web_sys::Response> {
+/// Puts `bytes` at `url`, as a response the cache keeps for a year (it may evict it sooner);
+/// `None` if that failed.
+async fn cache_put(cache: &JsValue, url: &str, bytes: &Uint8Array) -> Option<JsValue> {
     let headers = web_sys::Headers::new().ok()?;
     headers
         .set("cache-control", "public, max-age=31536000")
         .ok()?;
     let init = web_sys::ResponseInit::new();
     init.set_headers(&headers);
-    web_sys::Response::new_with_opt_buffer_source_and_init(Some(bytes), &init).ok()
+    let response = web_sys::Response::new_with_opt_buffer_source_and_init(Some(bytes), &init);
+    invoke(cache, "put", &[&url.into(), &response.ok()?]).await
 }

@@ -1,6 +1,7 @@
 //! Parsed signing keys, cached because PEM parsing costs far more than signing a token.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::mem::{Discriminant, discriminant};
 
 use egress_policy_engine::JwtAlgorithm;
@@ -77,11 +78,6 @@ pub struct KeyCache {
 }
 
 impl KeyCache {
-    /// An empty cache.
-    pub fn new() -> KeyCache {
-        KeyCache::default()
-    }
-
     /// The key for `algorithm` from the secret named `secret_name` whose text is `secret`,
     /// parsed only when this (name, family, text) was not seen last.
     pub fn key(
@@ -93,21 +89,18 @@ impl KeyCache {
         check_hmac_length(algorithm, secret)?;
         let family = jose(algorithm)?.family();
         let digest: [u8; 32] = Sha256::digest(secret.as_bytes()).into();
-        let slot = (secret_name.to_owned(), discriminant(&family));
-        let fresh = self
+        let cached = match self
             .keys
-            .get(&slot)
-            .is_some_and(|cached| cached.digest == digest);
-        if !fresh {
-            self.parses = self.parses.saturating_add(1);
-            let key = parse(family, secret);
-            self.keys.insert(slot.clone(), CachedKey { digest, key });
-        }
-        match self.keys.get(&slot).map(|cached| &cached.key) {
-            Some(Ok(key)) => Ok(key),
-            Some(Err(err)) => Err(*err),
-            None => Err(CredentialError::InvalidKey),
-        }
+            .entry((secret_name.to_owned(), discriminant(&family)))
+        {
+            Entry::Occupied(cached) if cached.get().digest == digest => cached.into_mut(),
+            slot => {
+                self.parses = self.parses.saturating_add(1);
+                let key = parse(family, secret);
+                slot.insert_entry(CachedKey { digest, key }).into_mut()
+            }
+        };
+        cached.key.as_ref().map_err(|err| *err)
     }
 
     /// How many times a secret was parsed (for tests of the caching).
@@ -124,7 +117,7 @@ mod tests {
 
     #[test]
     fn parses_once_per_secret_value() {
-        let mut cache = KeyCache::new();
+        let mut cache = KeyCache::default();
         cache.key("EC", JwtAlgorithm::ES256, EC_KEY).unwrap();
         cache.key("EC", JwtAlgorithm::ES256, EC_KEY).unwrap();
         assert_eq!(cache.parses(), 1);
@@ -142,7 +135,7 @@ mod tests {
 
     #[test]
     fn bad_keys_are_invalid_without_detail() {
-        let mut cache = KeyCache::new();
+        let mut cache = KeyCache::default();
         for (algorithm, text) in [
             (JwtAlgorithm::RS256, "not a pem"),
             (
@@ -158,7 +151,7 @@ mod tests {
 
     #[test]
     fn a_bad_key_is_not_parsed_again_until_its_text_changes() {
-        let mut cache = KeyCache::new();
+        let mut cache = KeyCache::default();
         for _ in 0..3 {
             let err = cache
                 .key("EC", JwtAlgorithm::ES256, "not a pem")
