@@ -193,20 +193,14 @@ fn settle(id: u64, end: ReadEnd, reader: &Reader) {
     reader.log(with_state(|state| state.settle(id, now, end, &reader.trust())).flatten());
 }
 
-/// One read: KV, and on an isolate's first read the cache beside it.
-async fn read(reader: &Rc<Reader>, first: bool) -> ReadEnd {
-    let cached = first.then(|| {
-        let reader = Rc::clone(reader);
-        future_to_promise(async move {
-            from_cache(&reader).await;
-            Ok(JsValue::UNDEFINED)
-        })
-    });
-    let end = from_kv(reader).await;
-    if let Some(cached) = cached {
-        let _ = JsFuture::from(cached).await;
-    }
-    end
+/// One read: KV, and on an isolate's first read the cache beside it, both at once.
+async fn read(reader: &Reader, first: bool) -> ReadEnd {
+    let cached = async {
+        if first {
+            from_cache(reader).await;
+        }
+    };
+    futures_util::future::join(from_kv(reader), cached).await.0
 }
 
 /// Reads the head in KV, and the bundle when the head is news; takes it up, keeps it in the
@@ -393,6 +387,7 @@ async fn cache_put(cache: &JsValue, url: &str, bytes: &Uint8Array) -> Option<JsV
         .ok()?;
     let init = web_sys::ResponseInit::new();
     init.set_headers(&headers);
-    let response = web_sys::Response::new_with_opt_buffer_source_and_init(Some(bytes), &init);
-    invoke(cache, "put", &[&url.into(), &response.ok()?]).await
+    let response =
+        web_sys::Response::new_with_opt_buffer_source_and_init(Some(bytes), &init).ok()?;
+    invoke(cache, "put", &[&url.into(), &response]).await
 }
