@@ -22,6 +22,7 @@
 //! not at all (the genuine bundle with the same head is judged afresh when it comes).
 //! Each outcome is reported once per isolate.
 
+use std::cmp::Ordering;
 use std::collections::{BTreeSet, VecDeque};
 use std::rc::Rc;
 use std::sync::Arc;
@@ -206,21 +207,22 @@ impl BundleState {
     /// What a request arriving at `now_ms` does first. Starts (numbers) a read when one is
     /// due: the caller must then make it, and end it with [`BundleState::settle`].
     pub fn ready(&mut self, now_ms: u64, timing: &Timing) -> Ready {
-        let age = self.last_settled_ms.map(|t| now_ms.saturating_sub(t));
-        let fresh = age.is_some_and(|age| age < timing.refresh_ms);
+        // Stale: no read ever settled, or the last one longer ago than the refresh interval.
+        let age = self
+            .last_settled_ms
+            .map_or(u64::MAX, |t| now_ms.saturating_sub(t));
+        let stale = age >= timing.refresh_ms;
         // A read whose timeout could not fire (no timer) is not waited for for ever.
-        if let Some(reading) = self.reading
-            && now_ms.saturating_sub(reading.started_ms)
-                >= timing.read_timeout_ms.saturating_add(timing.wait_ms)
-        {
-            self.reading = None;
-        }
+        let give_up_ms = timing.read_timeout_ms.saturating_add(timing.wait_ms);
+        self.reading = self
+            .reading
+            .filter(|reading| now_ms.saturating_sub(reading.started_ms) < give_up_ms);
         match self.reading {
-            Some(reading) => {
-                let until_ms = reading.started_ms.saturating_add(timing.wait_ms);
-                if !fresh && now_ms < until_ms {
+            Some(Reading { id, started_ms }) => {
+                let until_ms = started_ms.saturating_add(timing.wait_ms);
+                if stale && now_ms < until_ms {
                     Ready::Wait {
-                        id: reading.id,
+                        id,
                         start: false,
                         until_ms,
                     }
@@ -228,18 +230,13 @@ impl BundleState {
                     Ready::Now
                 }
             }
-            None if fresh => {
-                if age.is_some_and(|age| age >= timing.refresh_ms / 2) {
-                    Ready::Refresh(self.start(now_ms))
-                } else {
-                    Ready::Now
-                }
-            }
-            None => Ready::Wait {
+            None if stale => Ready::Wait {
                 id: self.start(now_ms),
                 start: true,
                 until_ms: now_ms.saturating_add(timing.wait_ms),
             },
+            None if age >= timing.refresh_ms / 2 => Ready::Refresh(self.start(now_ms)),
+            None => Ready::Now,
         }
     }
 
@@ -277,31 +274,23 @@ impl BundleState {
         {
             return HeadVerdict::Known;
         }
-        let verdict = bundle::verify_head(head, trust.key, trust.environment)
-            .map_err(|e| (e.code(), bundle::read_head(head).ok().map(|h| h.serial)))
-            .and_then(|verified| {
-                let in_force = self.serial_in_force(trust);
-                let serial = Some(verified.serial);
-                if verified.serial < trust.min_serial {
-                    Err(("below_min_serial", serial))
-                } else if verified.serial == in_force {
-                    Err(("same_serial", serial))
-                } else if verified.serial < in_force {
-                    Err(("older_serial", serial))
-                } else {
-                    Ok(verified)
-                }
-            });
-        match verdict {
+        let (reason, serial) = match bundle::verify_head(head, trust.key, trust.environment) {
+            Err(e) => (e.code(), bundle::read_head(head).ok().map(|h| h.serial)),
             Ok(verified) => {
-                self.taking.push(head.into());
-                HeadVerdict::Newer(verified)
+                let reason = match verified.serial.cmp(&self.serial_in_force(trust)) {
+                    _ if verified.serial < trust.min_serial => "below_min_serial",
+                    Ordering::Equal => "same_serial",
+                    Ordering::Less => "older_serial",
+                    Ordering::Greater => {
+                        self.taking.push(head.into());
+                        return HeadVerdict::Newer(verified);
+                    }
+                };
+                (reason, Some(verified.serial))
             }
-            Err((reason, serial)) => {
-                self.remember_refused(head.into());
-                HeadVerdict::Refused(Some(self.refused(reason, serial, from, trust)))
-            }
-        }
+        };
+        self.remember_refused(head.into());
+        HeadVerdict::Refused(Some(self.refused(reason, serial, from, trust)))
     }
 
     /// Gives up reading the bundle of a head [`BundleState::judge_head`] found newer (its
