@@ -87,27 +87,22 @@ pub fn ready(env: &Env, wait_until: impl FnOnce(&Promise)) -> Ready {
         settings: bundles,
     });
     let now = now_ms();
-    let step = with_state(|state| state.ready(now, &reader.settings.timing));
-    let read = match step.unwrap_or(Step::Now) {
-        Step::Now => None,
-        Step::Refresh(id) => {
-            wait_until(&start(id, reader));
-            None
-        }
-        Step::Wait {
-            id,
-            start: true,
-            until_ms,
-        } => {
-            let read = start(id, reader);
-            wait_until(&read);
-            Some((read, until_ms))
-        }
+    let step = with_state(|state| state.ready(now, &reader.settings.timing)).unwrap_or(Step::Now);
+    if let Step::Refresh(id)
+    | Step::Wait {
+        id, start: true, ..
+    } = step
+    {
+        wait_until(&start(id, reader));
+    }
+    // The read to wait for: just started, or under way already.
+    let read = match step {
         Step::Wait { id, until_ms, .. } => UNDER_WAY.with(|cell| {
             let under_way = cell.borrow();
             let read = under_way.as_ref().filter(|(reading, _)| *reading == id);
             read.map(|(_, read)| (read.clone(), until_ms))
         }),
+        _ => None,
     };
     match read {
         Some((read, until_ms)) => {

@@ -51,15 +51,6 @@ fn rsa_modulus_bytes(key: &EncodingKey) -> Result<usize, CredentialError> {
         .map_err(|_| CredentialError::InvalidKey)
 }
 
-/// An HMAC key shorter than the algorithm's hash output is refused, whichever algorithm the
-/// cached key was parsed for (the same text serves HS256 and HS512 alike).
-fn check_hmac_length(algorithm: JwtAlgorithm, secret: &str) -> Result<(), CredentialError> {
-    match algorithm.min_key_bytes() {
-        Some(min) if algorithm.is_hmac() && secret.len() < min => Err(CredentialError::WeakKey),
-        _ => Ok(()),
-    }
-}
-
 struct CachedKey {
     /// SHA-256 of the secret's text: a changed secret is parsed again.
     digest: [u8; 32],
@@ -86,7 +77,12 @@ impl KeyCache {
         algorithm: JwtAlgorithm,
         secret: &str,
     ) -> Result<&EncodingKey, CredentialError> {
-        check_hmac_length(algorithm, secret)?;
+        // An HMAC key shorter than the algorithm's hash output is refused, whichever
+        // algorithm the cached key was parsed for (the same text serves HS256 and HS512).
+        let min_len = algorithm.min_key_bytes().unwrap_or(0);
+        if algorithm.is_hmac() && secret.len() < min_len {
+            return Err(CredentialError::WeakKey);
+        }
         let family = jose(algorithm)?.family();
         let digest: [u8; 32] = Sha256::digest(secret.as_bytes()).into();
         let cached = match self

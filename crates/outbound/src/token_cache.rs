@@ -77,12 +77,6 @@ pub struct TokenCache {
     capacity: usize,
 }
 
-impl Default for TokenCache {
-    fn default() -> TokenCache {
-        TokenCache::with_capacity(DEFAULT_CAPACITY)
-    }
-}
-
 impl TokenCache {
     /// An empty cache holding at most `capacity` tokens (at least one).
     pub fn with_capacity(capacity: usize) -> TokenCache {
@@ -163,7 +157,7 @@ mod tests {
 
     #[test]
     fn fresh_until_the_margin() {
-        let mut cache = TokenCache::default();
+        let mut cache = TokenCache::with_capacity(DEFAULT_CAPACITY);
         cache.insert(key("a"), token("t"), 1_000, 300);
         assert_eq!(cache.get(&key("a"), 1_000), Some(&token("t")));
         assert_eq!(cache.get(&key("a"), 1_239), Some(&token("t")));
@@ -193,7 +187,7 @@ mod tests {
 
     #[test]
     fn tokens_too_short_lived_are_not_kept() {
-        let mut cache = TokenCache::default();
+        let mut cache = TokenCache::with_capacity(DEFAULT_CAPACITY);
         cache.insert(key("a"), token("t"), 10, 0);
         assert_eq!(cache.len(), 0);
     }
