@@ -14,6 +14,8 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use egress_policy_engine::Diagnostic;
+
 #[path = "crates/cli/src/list_reader.rs"]
 mod list_reader;
 
@@ -52,13 +54,10 @@ fn build(display: &str, path: &Path) -> Result<(), String> {
         println!("cargo:rerun-if-changed={}", list_path.display());
     }
     let serial = serial()?;
+    let render = |diagnostic: &Diagnostic| diagnostic.render_with(display, &text, &lists);
     let mut compiled = egress_policy_engine::compile_with_lists(display, &text, &lists).map_err(
         |diagnostics| {
-            let rendered: Vec<String> = diagnostics
-                .0
-                .iter()
-                .map(|diagnostic| diagnostic.render_with(display, &text, &lists))
-                .collect();
+            let rendered: Vec<String> = diagnostics.0.iter().map(render).collect();
             format!(
                 "{}\nerror: the policy `{display}` does not compile; the Worker was not built",
                 rendered.join("\n")
@@ -66,7 +65,7 @@ fn build(display: &str, path: &Path) -> Result<(), String> {
         },
     )?;
     for warning in &compiled.warnings {
-        for line in warning.render_with(display, &text, &lists).lines() {
+        for line in render(warning).lines() {
             println!("cargo:warning={line}");
         }
     }

@@ -71,11 +71,7 @@ pub fn forward(
 fn header_names(headers: &web_sys::Headers) -> Result<Vec<String>, JsValue> {
     let mut names = Vec::new();
     for name in headers.keys() {
-        if let Some(name) = name?.as_string()
-            && name != "host"
-        {
-            names.push(name);
-        }
+        names.extend(name?.as_string().filter(|name| name != "host"));
     }
     Ok(names)
 }
