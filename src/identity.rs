@@ -96,11 +96,7 @@ fn get(source: &JsValue, key: &JsValue) -> Option<Value> {
 
 /// A string or boolean as it is; anything else as an empty object (not a string).
 fn scalar(value: &JsValue) -> Value {
-    if let Some(text) = value.as_string() {
-        Value::String(text)
-    } else if let Some(flag) = value.as_bool() {
-        Value::Bool(flag)
-    } else {
-        Value::Object(Map::new())
-    }
+    let scalar = value.as_string().map(Value::String);
+    let scalar = scalar.or_else(|| value.as_bool().map(Value::Bool));
+    scalar.unwrap_or_else(|| Value::Object(Map::new()))
 }

@@ -165,20 +165,20 @@ impl Reader {
 /// taken up, but it no longer counts for the schedule).
 fn start(id: u64, reader: Rc<Reader>) -> Promise {
     let first = with_state(|state| !state.has_read()).unwrap_or(false);
-    let timeout_ms = reader.settings.timing.read_timeout_ms;
+    // Without a timer the timeout never comes; `BundleState::ready` gives up on the read.
+    let timeout = sleep(reader.settings.timing.read_timeout_ms);
     let on_time = Rc::clone(&reader);
     let read = future_to_promise(async move {
         let end = read(&on_time, first).await;
         settle(id, end, &on_time);
         Ok(JsValue::UNDEFINED)
     });
-    let late = future_to_promise(async move {
-        // Without a timer the wait never ends here; `BundleState::ready` gives up on the read.
-        let _ = JsFuture::from(sleep(timeout_ms)).await;
+    let either = future_to_promise(async move {
+        let _ = JsFuture::from(Promise::race(&js_sys::Array::of2(&read, &timeout))).await;
+        // A no-op when the read settled first: it is no longer the read under way.
         settle(id, ReadEnd::TimedOut, &reader);
         Ok(JsValue::UNDEFINED)
     });
-    let either = Promise::race(&js_sys::Array::of2(&read, &late));
     UNDER_WAY.with(|cell| *cell.borrow_mut() = Some((id, either.clone())));
     either
 }
@@ -202,7 +202,7 @@ async fn read(reader: &Reader, first: bool) -> ReadEnd {
 /// cache for the isolates after this one.
 async fn from_kv(reader: &Reader) -> ReadEnd {
     let kv = &reader.kv;
-    let (head, value) = match kv_get(kv, &reader.settings.head_key).await {
+    let (head, value) = match kv_get(kv, &format!("{}:head", reader.settings.key)).await {
         Err(()) => return ReadEnd::Failed,
         Ok(Some(head)) => (copy_head(&head), None),
         // No head published beside the bundle: the bundle itself, read whole.

@@ -40,10 +40,8 @@ const DEFAULT_KEY: &str = "policy-bundle";
 
 /// How this deployment takes up bundles.
 pub struct BundleSettings {
-    /// The KV key of the bundle.
+    /// The KV key of the bundle (its head's is `KEY:head`).
     pub key: String,
-    /// The KV key of its head.
-    pub head_key: String,
     /// This Worker's environment.
     pub environment: String,
     /// The key bundles must be signed with.
@@ -159,7 +157,6 @@ fn bundle_settings(env: &Env) -> Result<BundleSettings, String> {
         .ok_or("EGRESS_BUNDLE_ENVIRONMENT is missing or not an environment name")?;
     let key = text(env, "EGRESS_BUNDLE_KEY").unwrap_or_else(|| DEFAULT_KEY.to_owned());
     Ok(BundleSettings {
-        head_key: format!("{key}:head"),
         key,
         environment,
         trusted,
