@@ -13,9 +13,7 @@ mod common;
 use common::{FakeClock, credential};
 use egress_policy_engine::{ClaimVars, Credential, JwtAlgorithm, Target};
 use egress_policy_outbound::headers::forward_plan;
-use egress_policy_outbound::{
-    Clock, CredentialError, JwtSigner, LocalAnswer, Minter, Random, Token,
-};
+use egress_policy_outbound::{CredentialError, JwtSigner, LocalAnswer, Minter, Runtime, Token};
 use serde_json::Value;
 
 const RSA_2048: &str = include_str!("keys/rsa.pem");
@@ -117,13 +115,11 @@ fn every_token_has_its_own_jti() {
 /// A runtime without randomness: no token, nothing cached.
 struct NoRandom;
 
-impl Clock for NoRandom {
+impl Runtime for NoRandom {
     fn now_secs(&self) -> u64 {
         1
     }
-}
 
-impl Random for NoRandom {
     fn fill(&self, _: &mut [u8]) -> bool {
         false
     }
