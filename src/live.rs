@@ -19,7 +19,7 @@ use egress_policy_engine::PolicyRef;
 use egress_policy_engine::bundle::{self, HEAD_LEN, Head};
 use egress_policy_outbound::bundle_state::{
     BundleEvent, BundleState, Candidate, EventStatus, HeadVerdict, LoadedBundle, Origin, ReadEnd,
-    Ready as Step, Trust,
+    Trust,
 };
 use js_sys::{Object, Promise, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
@@ -87,23 +87,18 @@ pub fn ready(env: &Env, wait_until: impl FnOnce(&Promise)) -> Ready {
         settings: bundles,
     });
     let now = now_ms();
-    let step = with_state(|state| state.ready(now, &reader.settings.timing)).unwrap_or(Step::Now);
-    if let Step::Refresh(id)
-    | Step::Wait {
-        id, start: true, ..
-    } = step
-    {
+    let step = with_state(|state| state.ready(now, &reader.settings.timing)).unwrap_or_default();
+    if let Some(id) = step.start {
         wait_until(&start(id, reader));
     }
     // The read to wait for: just started, or under way already.
-    let read = match step {
-        Step::Wait { id, until_ms, .. } => UNDER_WAY.with(|cell| {
+    let read = step.wait.and_then(|(id, until_ms)| {
+        UNDER_WAY.with(|cell| {
             let under_way = cell.borrow();
             let read = under_way.as_ref().filter(|(reading, _)| *reading == id);
             read.map(|(_, read)| (read.clone(), until_ms))
-        }),
-        _ => None,
-    };
+        })
+    });
     match read {
         Some((read, until_ms)) => {
             let left = sleep(until_ms.saturating_sub(now));

@@ -91,23 +91,14 @@ pub struct LoadedBundle {
     pub head: Box<[u8]>,
 }
 
-/// What a request does before it is decided.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Ready {
-    /// Decide now.
-    Now,
-    /// Decide now, and start read `id` in the background.
-    Refresh(u64),
-    /// Wait for read `id` (start it first when `start`) until `until_ms` at the latest, then
-    /// decide with what was taken up.
-    Wait {
-        /// The read to wait for.
-        id: u64,
-        /// Whether the caller starts it.
-        start: bool,
-        /// When to stop waiting.
-        until_ms: u64,
-    },
+/// What a request does before it is decided (the default: decide now).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Ready {
+    /// The read the caller starts first: in the background, or the one it waits for.
+    pub start: Option<u64>,
+    /// `(id, until_ms)`: wait for read `id` until `until_ms` at the latest, then decide with
+    /// what was taken up.
+    pub wait: Option<(u64, u64)>,
 }
 
 /// How a read ended, for scheduling and reporting.
@@ -217,27 +208,19 @@ impl BundleState {
         self.reading = self
             .reading
             .filter(|reading| now_ms.saturating_sub(reading.started_ms) < give_up_ms);
-        match self.reading {
+        let (start, wait) = match self.reading {
             Some(Reading { id, started_ms }) => {
                 let until_ms = started_ms.saturating_add(timing.wait_ms);
-                if stale && now_ms < until_ms {
-                    Ready::Wait {
-                        id,
-                        start: false,
-                        until_ms,
-                    }
-                } else {
-                    Ready::Now
-                }
+                (None, (stale && now_ms < until_ms).then_some((id, until_ms)))
             }
-            None if stale => Ready::Wait {
-                id: self.start(now_ms),
-                start: true,
-                until_ms: now_ms.saturating_add(timing.wait_ms),
-            },
-            None if age >= timing.refresh_ms / 2 => Ready::Refresh(self.start(now_ms)),
-            None => Ready::Now,
-        }
+            None if stale => {
+                let id = self.start(now_ms);
+                (Some(id), Some((id, now_ms.saturating_add(timing.wait_ms))))
+            }
+            None if age >= timing.refresh_ms / 2 => (Some(self.start(now_ms)), None),
+            None => (None, None),
+        };
+        Ready { start, wait }
     }
 
     fn start(&mut self, now_ms: u64) -> u64 {
