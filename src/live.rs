@@ -21,7 +21,7 @@ use egress_policy_outbound::bundle_state::{
     BundleEvent, BundleState, Candidate, EventStatus, HeadVerdict, LoadedBundle, Origin, ReadEnd,
     Trust,
 };
-use js_sys::{Object, Promise, Reflect, Uint8Array};
+use js_sys::{Promise, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::{JsFuture, future_to_promise};
 use worker::Env;
@@ -306,12 +306,10 @@ async fn keep_in_cache(head: &Head, value: &Uint8Array, reader: &Reader) {
     }
 }
 
-/// `kv.get(key, { type: "arrayBuffer" })`: `Ok(None)` when there is no value, `Err` when the
-/// read failed.
+/// `kv.get(key, "arrayBuffer")`: `Ok(None)` when there is no value, `Err` when the read
+/// failed.
 async fn kv_get(kv: &JsValue, key: &str) -> Result<Option<Uint8Array>, ()> {
-    let options = Object::new();
-    Reflect::set(&options, &"type".into(), &"arrayBuffer".into()).map_err(|_| ())?;
-    let value = invoke(kv, "get", &[&key.into(), &options])
+    let value = invoke(kv, "get", &[&key.into(), &"arrayBuffer".into()])
         .await
         .ok_or(())?;
     Ok((!value.is_null() && !value.is_undefined()).then(|| Uint8Array::new(&value)))

@@ -117,12 +117,11 @@ fn read(env: &Env) -> Settings {
     let checkpoint_ms = or_default("EGRESS_LOG_CHECKPOINT_SECS", DEFAULT_CHECKPOINT_SECS)
         .max(1)
         .saturating_mul(1000);
-    let mut log_key = text(env, "EGRESS_LOG_KEY");
-    if log_key
+    let log_key = text(env, "EGRESS_LOG_KEY").map(String::into_bytes);
+    let short_key = log_key
         .as_ref()
-        .is_some_and(|key| key.len() < MIN_LOG_KEY_BYTES)
-    {
-        log_key = None;
+        .is_some_and(|key| key.len() < MIN_LOG_KEY_BYTES);
+    if short_key {
         problems.push((
             "settings",
             format!("EGRESS_LOG_KEY is shorter than {MIN_LOG_KEY_BYTES} bytes: the log chain is not keyed"),
@@ -136,7 +135,7 @@ fn read(env: &Env) -> Settings {
     Settings {
         upstream_timeout_ms,
         bundles,
-        log_key: log_key.map(String::into_bytes),
+        log_key: log_key.filter(|_| !short_key),
         checkpoint_ms,
         worker_version: get(env, "CF_VERSION_METADATA")
             .and_then(|metadata| get(&metadata, "id"))

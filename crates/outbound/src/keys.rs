@@ -19,8 +19,13 @@ pub(crate) fn jose(algorithm: JwtAlgorithm) -> Result<Algorithm, CredentialError
 }
 
 /// A secret's text as a key of `family`: HMAC takes its UTF-8 bytes, RSA (RS*, PS*) PEM,
-/// PKCS#8 or PKCS#1, ECDSA (ES*) and Ed25519 PKCS#8 PEM.
-fn parse(family: AlgorithmFamily, secret: &str) -> Result<EncodingKey, CredentialError> {
+/// PKCS#8 or PKCS#1, ECDSA (ES*) and Ed25519 PKCS#8 PEM. An RSA modulus must have `min_len`
+/// bytes (the same for every RS* and PS* algorithm, so the key serves them all).
+fn parse(
+    family: AlgorithmFamily,
+    secret: &str,
+    min_len: usize,
+) -> Result<EncodingKey, CredentialError> {
     let parsed = match family {
         AlgorithmFamily::Hmac => EncodingKey::from_secret(secret.as_bytes()),
         AlgorithmFamily::Rsa => EncodingKey::from_rsa_pem(secret.as_bytes()),
@@ -29,17 +34,11 @@ fn parse(family: AlgorithmFamily, secret: &str) -> Result<EncodingKey, Credentia
     };
     // The parser's error may quote the input: drop it, keep only that it failed.
     let key = parsed.map_err(|_| CredentialError::InvalidKey)?;
-    if family == AlgorithmFamily::Rsa && rsa_modulus_bytes(&key)? < RSA_MIN_BYTES {
+    if family == AlgorithmFamily::Rsa && rsa_modulus_bytes(&key)? < min_len {
         return Err(CredentialError::WeakKey);
     }
     Ok(key)
 }
-
-/// The shortest RSA modulus accepted, the same for every RS* and PS* algorithm.
-const RSA_MIN_BYTES: usize = match JwtAlgorithm::RS256.min_key_bytes() {
-    Some(bytes) => bytes,
-    None => usize::MAX,
-};
 
 /// The modulus length of an RSA key as `jsonwebtoken` holds it (PKCS#1 DER, whatever PEM it
 /// came from), read with the `rsa` crate it signs with.
@@ -92,7 +91,7 @@ impl KeyCache {
             Entry::Occupied(cached) if cached.get().digest == digest => cached.into_mut(),
             slot => {
                 self.parses = self.parses.saturating_add(1);
-                let key = parse(family, secret);
+                let key = parse(family, secret, min_len);
                 slot.insert_entry(CachedKey { digest, key }).into_mut()
             }
         };
