@@ -53,11 +53,7 @@ pub fn forward(
         // A response fetched with one customer's token must never be served from a cache to
         // anyone else: the caller's `cf` options (`cacheKey`, `cacheEverything`, `cacheTtl`,
         // `resolveOverride`, ...) are replaced by none, and the request is not cached.
-        js_sys::Reflect::set(
-            init.as_ref(),
-            &JsValue::from_str("cf"),
-            &js_sys::Object::new(),
-        )?;
+        js_sys::Reflect::set(init.as_ref(), &"cf".into(), &js_sys::Object::new())?;
         init.set_cache(web_sys::RequestCache::NoStore);
     }
     // Same method, URL and body stream (not read, not buffered); only init's fields differ.

@@ -20,28 +20,21 @@ use wasm_bindgen::JsValue;
 use worker::Env;
 use worker::worker_sys::Context;
 
-/// The keys of a parameter object that identity reads, as JS strings made once per isolate.
-struct Keys {
-    customer: JsValue,
-    tags: JsValue,
-    context: JsValue,
-    opt_in: JsValue,
-}
+/// The parameter names identity reads, as JS strings made once per isolate: customer, tags,
+/// context, opt-in.
+type Keys = [JsValue; 4];
 
 thread_local! {
-    static KEYS: Keys = Keys {
-        customer: JsValue::from_str(CUSTOMER_PARAM),
-        tags: JsValue::from_str(TAGS_PARAM),
-        context: JsValue::from_str(CONTEXT_PARAM),
-        opt_in: JsValue::from_str(PROPS_OPT_IN),
-    };
+    static KEYS: Keys =
+        [CUSTOMER_PARAM, TAGS_PARAM, CONTEXT_PARAM, PROPS_OPT_IN].map(JsValue::from_str);
 }
 
 /// The request's identity: from `env`, else (only when `env` opts in) from `ctx.props`.
 pub fn identity(env: &Env, ctx: &Context) -> Identity {
     KEYS.with(|keys| {
         let mut env_params = parameters(env, keys, false);
-        if let Some(opt_in) = get(env, &keys.opt_in) {
+        let [_, _, _, opt_in] = keys;
+        if let Some(opt_in) = get(env, opt_in) {
             env_params.insert(PROPS_OPT_IN.to_owned(), opt_in);
         }
         read(&Value::Object(env_params), || {
@@ -56,15 +49,16 @@ pub fn identity(env: &Env, ctx: &Context) -> Identity {
 /// clean customer).
 fn parameters(source: &JsValue, keys: &Keys, nested: bool) -> Map<String, Value> {
     let mut found = Map::new();
+    let [customer, tags, context, _] = keys;
     if !source.is_object() {
         return found;
     }
-    for (name, key) in [(CUSTOMER_PARAM, &keys.customer), (TAGS_PARAM, &keys.tags)] {
+    for (name, key) in [(CUSTOMER_PARAM, customer), (TAGS_PARAM, tags)] {
         if let Some(value) = get(source, key) {
             found.insert(name.to_owned(), value);
         }
     }
-    if !nested && let Some(context) = present(source, &keys.context) {
+    if !nested && let Some(context) = present(source, context) {
         let context = parameters(&context, keys, true);
         found.insert(CONTEXT_PARAM.to_owned(), Value::Object(context));
     }

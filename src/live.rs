@@ -147,11 +147,8 @@ impl Reader {
     /// Where this deployment's bundle and head lie in the cache.
     fn cache_url(&self, part: &str) -> String {
         let key: String = js_sys::encode_uri_component(&self.settings.key).into();
-        format!(
-            "https://egress-policy.invalid/bundle/v{}/{}/{key}/{part}",
-            bundle::BUNDLE_FORMAT_VERSION,
-            self.settings.environment
-        )
+        let (version, environment) = (bundle::BUNDLE_FORMAT_VERSION, &self.settings.environment);
+        format!("https://egress-policy.invalid/bundle/v{version}/{environment}/{key}/{part}")
     }
 }
 
@@ -237,14 +234,11 @@ async fn from_cache(reader: &Reader) {
     let Some(head) = judge(&copy_head(&head), reader, Origin::Cache) else {
         return;
     };
-    match cache_get(&cache, &reader.cache_url("bundle")).await {
-        Some(value) => {
-            take(&head, &value, reader, Origin::Cache).await;
-        }
-        None => {
-            let _ = with_state(|state| state.abandon(&head));
-        }
-    }
+    let Some(value) = cache_get(&cache, &reader.cache_url("bundle")).await else {
+        let _ = with_state(|state| state.abandon(&head));
+        return;
+    };
+    take(&head, &value, reader, Origin::Cache).await;
 }
 
 /// Judges a head; `Some` when its bundle is news to read.
@@ -277,9 +271,7 @@ async fn take(head: &Head, value: &Uint8Array, reader: &Reader, from: Origin) ->
     let copy = || Arc::new(value.to_vec());
     let event =
         with_state(|state| state.take_up(head, candidate, copy, &reader.trust(), from)).flatten();
-    let loaded = event
-        .as_ref()
-        .is_some_and(|e| e.status == EventStatus::Loaded);
+    let loaded = matches!(&event, Some(e) if e.status == EventStatus::Loaded);
     reader.log(event);
     loaded
 }
@@ -297,10 +289,8 @@ async fn keep_in_cache(head: &Head, value: &Uint8Array, reader: &Reader) {
         return;
     }
     // The bundle first: a head in the cache always has its bundle beside it.
-    if cache_put(&cache, &reader.cache_url("bundle"), value)
-        .await
-        .is_some()
-    {
+    let bundle_url = reader.cache_url("bundle");
+    if cache_put(&cache, &bundle_url, value).await.is_some() {
         let head = Uint8Array::from(&*head.bytes);
         cache_put(&cache, &head_url, &head).await;
     }
@@ -347,10 +337,8 @@ fn copy_head(value: &Uint8Array) -> Vec<u8> {
 async fn digest(value: &Uint8Array, range: std::ops::Range<usize>) -> Option<[u8; 32]> {
     let crypto = Reflect::get(&js_sys::global(), &"crypto".into()).ok()?;
     let subtle = Reflect::get(&crypto, &"subtle".into()).ok()?;
-    let payload = value.subarray(
-        u32::try_from(range.start).ok()?,
-        u32::try_from(range.end).ok()?,
-    );
+    let [start, end] = [range.start, range.end].map(u32::try_from);
+    let payload = value.subarray(start.ok()?, end.ok()?);
     let hashed = invoke(&subtle, "digest", &[&"SHA-256".into(), &payload]).await?;
     <[u8; 32]>::try_from(Uint8Array::new(&hashed).to_vec()).ok()
 }

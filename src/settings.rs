@@ -118,9 +118,7 @@ fn read(env: &Env) -> Settings {
         .max(1)
         .saturating_mul(1000);
     let log_key = text(env, "EGRESS_LOG_KEY").map(String::into_bytes);
-    let short_key = log_key
-        .as_ref()
-        .is_some_and(|key| key.len() < MIN_LOG_KEY_BYTES);
+    let short_key = matches!(&log_key, Some(key) if key.len() < MIN_LOG_KEY_BYTES);
     if short_key {
         problems.push((
             "settings",

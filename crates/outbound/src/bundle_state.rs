@@ -244,9 +244,10 @@ impl BundleState {
 
     /// The serial in force: the bundle's, else the embedded policy's.
     fn serial_in_force(&self, trust: &Trust<'_>) -> u64 {
+        let embedded = trust.embedded.serial.unwrap_or(0);
         self.current
             .as_ref()
-            .map_or(trust.embedded.serial.unwrap_or(0), |c| c.policy.serial())
+            .map_or(embedded, |c| c.policy.serial())
     }
 
     /// Judges a head read `from` KV or the cache (see the module docs).
@@ -413,17 +414,17 @@ impl BundleState {
         from: Option<Origin>,
         trust: &Trust<'_>,
     ) -> BundleEvent {
-        let active = match &self.current {
-            Some(current) => current.policy_ref.clone(),
-            None => trust.embedded.clone(),
-        };
+        let active = self
+            .current
+            .as_ref()
+            .map_or(trust.embedded, |c| &c.policy_ref);
         BundleEvent {
             status,
             reason,
             serial,
             policy: (status == EventStatus::Loaded).then(|| active.clone()),
             from,
-            active,
+            active: active.clone(),
         }
     }
 }

@@ -12,10 +12,8 @@ use crate::error::CredentialError;
 
 /// The engine's algorithm as `jsonwebtoken`'s: both spell JOSE's names.
 pub(crate) fn jose(algorithm: JwtAlgorithm) -> Result<Algorithm, CredentialError> {
-    algorithm
-        .as_str()
-        .parse()
-        .map_err(|_| CredentialError::SigningFailed)
+    let parsed = algorithm.as_str().parse();
+    parsed.map_err(|_| CredentialError::SigningFailed)
 }
 
 /// A secret's text as a key of `family`: HMAC takes its UTF-8 bytes, RSA (RS*, PS*) PEM,

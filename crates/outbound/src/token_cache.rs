@@ -35,20 +35,19 @@ pub struct TokenKey {
     definition: [u8; 32],
     customer: String,
     tags: Vec<String>,
-    host: Option<String>,
-    rule: Option<String>,
+    /// Host and rule, when a claim template uses them.
+    request: Option<(String, String)>,
 }
 
 impl TokenKey {
     /// The key for minting `credential` with `vars`.
     pub fn new(credential: &Credential, vars: &ClaimVars<'_>) -> TokenKey {
-        let per_request = credential.depends_on_request();
+        let request = credential.depends_on_request();
         TokenKey {
             definition: definition(credential),
             customer: vars.customer.to_owned(),
             tags: vars.tags.to_vec(),
-            host: per_request.then(|| vars.host.to_owned()),
-            rule: per_request.then(|| vars.rule.to_owned()),
+            request: request.then(|| (vars.host.to_owned(), vars.rule.to_owned())),
         }
     }
 }
@@ -138,8 +137,7 @@ mod tests {
             definition: [0; 32],
             customer: customer.into(),
             tags: vec![],
-            host: None,
-            rule: None,
+            request: None,
         }
     }
 
