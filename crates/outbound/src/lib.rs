@@ -24,7 +24,7 @@ pub mod token;
 pub mod token_cache;
 
 pub use answer::{LocalAnswer, LocalResponse};
-pub use clock::Runtime;
+pub use clock::{Clock, Random};
 pub use error::CredentialError;
 pub use mint::Minter;
 pub use plan::{ActionPlan, plan};

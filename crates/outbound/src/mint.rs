@@ -6,7 +6,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use crate::claims::claims;
-use crate::clock::Runtime;
+use crate::clock::{Clock, Random};
 use crate::error::CredentialError;
 use crate::signer::Signer;
 use crate::token::Token;
@@ -22,7 +22,7 @@ pub struct Minter<S, C> {
     next_checked: Vec<(String, String)>,
 }
 
-impl<S: Signer, C: Runtime> Minter<S, C> {
+impl<S: Signer, C: Clock + Random> Minter<S, C> {
     /// A minter with the default cache capacity.
     pub fn new(signer: S, clock: C) -> Self {
         Minter::with_cache(signer, clock, TokenCache::with_capacity(DEFAULT_CAPACITY))

@@ -13,7 +13,9 @@ mod common;
 use common::{FakeClock, credential};
 use egress_policy_engine::{ClaimVars, Credential, JwtAlgorithm, Target};
 use egress_policy_outbound::headers::forward_plan;
-use egress_policy_outbound::{CredentialError, JwtSigner, LocalAnswer, Minter, Runtime, Token};
+use egress_policy_outbound::{
+    Clock, CredentialError, JwtSigner, LocalAnswer, Minter, Random, Token,
+};
 use serde_json::Value;
 
 const RSA_2048: &str = include_str!("keys/rsa.pem");
@@ -115,11 +117,13 @@ fn every_token_has_its_own_jti() {
 /// A runtime without randomness: no token, nothing cached.
 struct NoRandom;
 
-impl Runtime for NoRandom {
+impl Clock for NoRandom {
     fn now_secs(&self) -> u64 {
         1
     }
+}
 
+impl Random for NoRandom {
     fn fill(&self, _: &mut [u8]) -> bool {
         false
     }

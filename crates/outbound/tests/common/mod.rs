@@ -7,7 +7,7 @@ use std::rc::Rc;
 
 use egress_policy_engine::{ClaimTemplate, Credential, JwtAlgorithm};
 use egress_policy_outbound::headers::HeaderPlan;
-use egress_policy_outbound::{CredentialError, Runtime, Signer, Token};
+use egress_policy_outbound::{Clock, CredentialError, Random, Signer, Token};
 use serde_json::{Map, Value};
 
 /// A clock the test moves by hand; clones share the time.
@@ -23,12 +23,14 @@ impl FakeClock {
     }
 }
 
-impl Runtime for FakeClock {
+impl Clock for FakeClock {
     fn now_secs(&self) -> u64 {
         self.0.get()
     }
+}
 
-    /// Not random, but never the same bytes twice in a test run: a counter.
+/// Not random, but never the same bytes twice in a test run: a counter.
+impl Random for FakeClock {
     fn fill(&self, out: &mut [u8]) -> bool {
         use std::sync::atomic::{AtomicU64, Ordering};
         static NEXT: AtomicU64 = AtomicU64::new(1);
