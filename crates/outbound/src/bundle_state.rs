@@ -298,7 +298,6 @@ impl BundleState {
         from: Origin,
     ) -> Option<BundleEvent> {
         self.abandon(head);
-        let serial = Some(head.serial);
         let fits = value.len == head.bundle_len() && *value.head == *head.bytes;
         // Remembered by what was judged, so that each is reported once.
         let (reason, judged) = match value.payload_sha256 {
@@ -313,7 +312,7 @@ impl BundleState {
             Some(_) if head.serial <= self.serial_in_force(trust) => return None,
             Some(_) => return Some(self.load(head, &copy(), trust, from)),
         };
-        let event = self.refused(reason, serial, from, trust);
+        let event = self.refused(reason, Some(head.serial), from, trust);
         self.reported.insert(judged).then_some(event)
     }
 
