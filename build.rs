@@ -14,6 +14,8 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use egress_policy_engine::Diagnostic;
+
 #[path = "crates/cli/src/list_reader.rs"]
 mod list_reader;
 
@@ -52,13 +54,10 @@ fn build(display: &str, path: &Path) -> Result<(), String> {
         println!("cargo:rerun-if-changed={}", list_path.display());
     }
     let serial = serial()?;
+    let render = |diagnostic: &Diagnostic| diagnostic.render_with(display, &text, &lists);
     let mut compiled = egress_policy_engine::compile_with_lists(display, &text, &lists).map_err(
         |diagnostics| {
-            let rendered: Vec<String> = diagnostics
-                .0
-                .iter()
-                .map(|diagnostic| diagnostic.render_with(display, &text, &lists))
-                .collect();
+            let rendered: Vec<String> = diagnostics.0.iter().map(render).collect();
             format!(
                 "{}\nerror: the policy `{display}` does not compile; the Worker was not built",
                 rendered.join("\n")
@@ -66,29 +65,27 @@ fn build(display: &str, path: &Path) -> Result<(), String> {
         },
     )?;
     for warning in &compiled.warnings {
-        for line in warning.render_with(display, &text, &lists).lines() {
+        for line in render(warning).lines() {
             println!("cargo:warning={line}");
         }
     }
     compiled.policy.set_serial(serial);
-    let out_dir = PathBuf::from(std::env::var_os("OUT_DIR").ok_or("error: OUT_DIR is not set")?);
-    let artefact = out_dir.join("policy.bin");
-    std::fs::write(&artefact, compiled.policy.to_artifact())
-        .map_err(|error| format!("error: cannot write `{}`: {error}", artefact.display()))?;
     let reference = compiled
         .policy
         .policy_ref()
         .from_source(egress_policy_engine::PolicySource::Embedded, Some(serial));
     let policy_ref = serde_json::to_string(&reference)
         .map_err(|error| format!("error: cannot serialise the policy reference: {error}"))?;
-    let policy_ref_path = out_dir.join("policy_ref.json");
-    std::fs::write(&policy_ref_path, policy_ref).map_err(|error| {
-        format!(
-            "error: cannot write `{}`: {error}",
-            policy_ref_path.display()
-        )
-    })?;
-    Ok(())
+    write("policy.bin", &compiled.policy.to_artifact())?;
+    write("policy_ref.json", policy_ref.as_bytes())
+}
+
+/// Writes `$OUT_DIR/name`.
+fn write(name: &str, bytes: &[u8]) -> Result<(), String> {
+    let out_dir = std::env::var_os("OUT_DIR").ok_or("error: OUT_DIR is not set")?;
+    let path = PathBuf::from(out_dir).join(name);
+    std::fs::write(&path, bytes)
+        .map_err(|error| format!("error: cannot write `{}`: {error}", path.display()))
 }
 
 /// The serial the policy is published under: `EGRESS_POLICY_SERIAL`, required for the Worker.

@@ -23,14 +23,13 @@ pub fn policy() -> Option<&'static CompiledPolicy> {
 
 static POLICY_REF_VALUE: OnceLock<PolicyRef> = OnceLock::new();
 
-/// Which policy this Worker was built with (`source: embedded`, its serial), readable even
-/// when [`policy`] is `None`. Made once per isolate: every decision line it decides names it.
+/// Which policy this Worker was built with (`source: embedded`, its serial), as `build.rs`
+/// wrote it: readable even when [`policy`] is `None`, and never loading it. Made once per
+/// isolate: every decision line it decides names it.
 pub fn policy_ref() -> &'static PolicyRef {
-    POLICY_REF_VALUE.get_or_init(|| match policy() {
-        Some(policy) => policy
-            .policy_ref()
-            .from_source(PolicySource::Embedded, Some(policy.serial())),
-        None => serde_json::from_str(POLICY_REF).unwrap_or_else(|_| PolicyRef::unknown()),
+    POLICY_REF_VALUE.get_or_init(|| {
+        serde_json::from_str(POLICY_REF)
+            .unwrap_or_else(|_| PolicyRef::unknown().from_source(PolicySource::Embedded, None))
     })
 }
 
@@ -45,6 +44,10 @@ mod tests {
         assert_eq!(from_build.source, Some(PolicySource::Embedded));
         assert_eq!(from_build.serial, Some(policy.serial()));
         assert_eq!(policy.sha256().len(), 64);
+        let loaded = policy
+            .policy_ref()
+            .from_source(PolicySource::Embedded, Some(policy.serial()));
+        assert_eq!(loaded, from_build);
         assert_eq!(policy_ref(), &from_build);
     }
 }

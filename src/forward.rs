@@ -18,18 +18,6 @@ pub fn forward(
     target: &Target,
     inject: Option<(&Credential, &Token)>,
 ) -> Result<(js_sys::Promise, web_sys::AbortController), JsValue> {
-    let abort = web_sys::AbortController::new()?;
-    let outgoing = outgoing(request, target, inject, &abort.signal())?;
-    let global: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
-    Ok((global.fetch_with_request(&outgoing), abort))
-}
-
-fn outgoing(
-    request: &web_sys::Request,
-    target: &Target,
-    inject: Option<(&Credential, &Token)>,
-    signal: &web_sys::AbortSignal,
-) -> Result<web_sys::Request, JsValue> {
     let incoming = request.headers();
     let host = incoming.get("host")?;
     // A pass needs only `Host`; an inject reads every name (to strip spellings and overrides).
@@ -56,7 +44,8 @@ fn outgoing(
         }
         init.set_headers(&headers);
     }
-    init.set_signal(Some(signal));
+    let abort = web_sys::AbortController::new()?;
+    init.set_signal(Some(&abort.signal()));
     // The Fetch default is "follow": a redirect's next hop would never meet the policy and
     // an injected token would ride along to it.
     init.set_redirect(web_sys::RequestRedirect::Manual);
@@ -64,15 +53,13 @@ fn outgoing(
         // A response fetched with one customer's token must never be served from a cache to
         // anyone else: the caller's `cf` options (`cacheKey`, `cacheEverything`, `cacheTtl`,
         // `resolveOverride`, ...) are replaced by none, and the request is not cached.
-        js_sys::Reflect::set(
-            init.as_ref(),
-            &JsValue::from_str("cf"),
-            &js_sys::Object::new(),
-        )?;
+        js_sys::Reflect::set(init.as_ref(), &"cf".into(), &js_sys::Object::new())?;
         init.set_cache(web_sys::RequestCache::NoStore);
     }
     // Same method, URL and body stream (not read, not buffered); only init's fields differ.
-    web_sys::Request::new_with_request_and_init(request, &init)
+    let outgoing = web_sys::Request::new_with_request_and_init(request, &init)?;
+    let global: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
+    Ok((global.fetch_with_request(&outgoing), abort))
 }
 
 /// Every header name of `headers` except `Host` (given apart, with its value), as the Fetch
@@ -80,11 +67,7 @@ fn outgoing(
 fn header_names(headers: &web_sys::Headers) -> Result<Vec<String>, JsValue> {
     let mut names = Vec::new();
     for name in headers.keys() {
-        if let Some(name) = name?.as_string()
-            && name != "host"
-        {
-            names.push(name);
-        }
+        names.extend(name?.as_string().filter(|name| name != "host"));
     }
     Ok(names)
 }

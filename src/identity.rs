@@ -20,76 +20,62 @@ use wasm_bindgen::JsValue;
 use worker::Env;
 use worker::worker_sys::Context;
 
-/// The keys of a parameter object that identity reads, as JS strings made once per isolate.
-struct Keys {
-    customer: JsValue,
-    tags: JsValue,
-    context: JsValue,
-    opt_in: JsValue,
-}
+/// The parameter names identity reads, as JS strings made once per isolate: customer, tags,
+/// context, opt-in.
+type Keys = [JsValue; 4];
 
 thread_local! {
-    static KEYS: Keys = Keys {
-        customer: JsValue::from_str(CUSTOMER_PARAM),
-        tags: JsValue::from_str(TAGS_PARAM),
-        context: JsValue::from_str(CONTEXT_PARAM),
-        opt_in: JsValue::from_str(PROPS_OPT_IN),
-    };
+    static KEYS: Keys =
+        [CUSTOMER_PARAM, TAGS_PARAM, CONTEXT_PARAM, PROPS_OPT_IN].map(JsValue::from_str);
 }
 
 /// The request's identity: from `env`, else (only when `env` opts in) from `ctx.props`.
 pub fn identity(env: &Env, ctx: &Context) -> Identity {
     KEYS.with(|keys| {
-        let mut env_params = parameters(env, keys);
-        if let Some(opt_in) = get(env, &keys.opt_in) {
+        let mut env_params = parameters(env, keys, false);
+        let [_, _, _, opt_in] = keys;
+        if let Some(opt_in) = get(env, opt_in) {
             env_params.insert(PROPS_OPT_IN.to_owned(), opt_in);
         }
         read(&Value::Object(env_params), || {
-            Value::Object(parameters(&ctx.props(), keys))
+            Value::Object(parameters(&ctx.props(), keys, false))
         })
     })
 }
 
-/// The identity keys of one parameter object (`env` or `props`): the flat customer and tags,
-/// and the nested `customer_context` with its own two keys.
-fn parameters(source: &JsValue, keys: &Keys) -> Map<String, Value> {
+/// The identity keys of one parameter object (`env` or `props`), those present: the flat
+/// customer and tags, and (unless it is the `nested` one) the `customer_context` object with
+/// its own two keys. A source that is no object has none (a context that is none names no
+/// clean customer).
+fn parameters(source: &JsValue, keys: &Keys, nested: bool) -> Map<String, Value> {
     let mut found = Map::new();
+    let [customer, tags, context, _] = keys;
     if !source.is_object() {
         return found;
     }
-    let flat = [(CUSTOMER_PARAM, &keys.customer), (TAGS_PARAM, &keys.tags)];
-    copy(source, &flat, &mut found);
-    if let Ok(context) = js_sys::Reflect::get(source, &keys.context)
-        && !context.is_undefined()
-        && !context.is_null()
-    {
-        // Present but not an object: an empty context, which names no clean customer.
-        let mut nested = Map::new();
-        if context.is_object() {
-            copy(&context, &flat, &mut nested);
+    for (name, key) in [(CUSTOMER_PARAM, customer), (TAGS_PARAM, tags)] {
+        if let Some(value) = get(source, key) {
+            found.insert(name.to_owned(), value);
         }
-        found.insert(CONTEXT_PARAM.to_owned(), Value::Object(nested));
+    }
+    if !nested && let Some(context) = present(source, context) {
+        let context = parameters(&context, keys, true);
+        found.insert(CONTEXT_PARAM.to_owned(), Value::Object(context));
     }
     found
 }
 
-/// Copies the named keys of `source` that are present into `into`.
-fn copy(source: &JsValue, keys: &[(&str, &JsValue)], into: &mut Map<String, Value>) {
-    for (name, key) in keys {
-        if let Some(value) = get(source, key) {
-            into.insert((*name).to_owned(), value);
-        }
-    }
+/// `source[key]`, `None` when absent or null.
+fn present(source: &JsValue, key: &JsValue) -> Option<JsValue> {
+    let value = js_sys::Reflect::get(source, key).ok()?;
+    (!value.is_undefined() && !value.is_null()).then_some(value)
 }
 
 /// One parameter as JSON, `None` when absent or null. Strings and booleans as they are, an
 /// array as its items; anything else becomes a value that is not a string (the engine reads
 /// it as no clean name and refuses it), so a mistyped parameter is never taken as absent.
 fn get(source: &JsValue, key: &JsValue) -> Option<Value> {
-    let value = js_sys::Reflect::get(source, key).ok()?;
-    if value.is_undefined() || value.is_null() {
-        return None;
-    }
+    let value = present(source, key)?;
     Some(if js_sys::Array::is_array(&value) {
         Value::Array(
             js_sys::Array::from(&value)
@@ -104,11 +90,7 @@ fn get(source: &JsValue, key: &JsValue) -> Option<Value> {
 
 /// A string or boolean as it is; anything else as an empty object (not a string).
 fn scalar(value: &JsValue) -> Value {
-    if let Some(text) = value.as_string() {
-        Value::String(text)
-    } else if let Some(flag) = value.as_bool() {
-        Value::Bool(flag)
-    } else {
-        Value::Object(Map::new())
-    }
+    let scalar = value.as_string().map(Value::String);
+    let scalar = scalar.or_else(|| value.as_bool().map(Value::Bool));
+    scalar.unwrap_or_else(|| Value::Object(Map::new()))
 }

@@ -14,19 +14,21 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::Arc;
 
+use egress_policy_engine::CompiledPolicy;
 use egress_policy_engine::PolicyRef;
 use egress_policy_engine::bundle::{self, HEAD_LEN, Head};
-use egress_policy_engine::{CompiledPolicy, PolicySource};
 use egress_policy_outbound::bundle_state::{
     BundleEvent, BundleState, Candidate, EventStatus, HeadVerdict, LoadedBundle, Origin, ReadEnd,
-    Ready as Step, Trust,
+    Trust,
 };
-use js_sys::{Object, Promise, Reflect, Uint8Array};
+use js_sys::{Promise, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::{JsFuture, future_to_promise};
 use worker::Env;
 
 use crate::embedded;
+/// The embedded policy's reference (source and serial), even should its load have failed.
+pub use crate::embedded::policy_ref as embedded_ref;
 use crate::journal;
 use crate::runtime::{call, guarded, now_ms, sleep};
 use crate::settings::{BundleSettings, settings};
@@ -64,14 +66,6 @@ impl Active {
     }
 }
 
-/// The embedded policy's reference (source and serial), even should its load have failed.
-pub fn embedded_ref() -> &'static PolicyRef {
-    static UNKNOWN: std::sync::OnceLock<PolicyRef> = std::sync::OnceLock::new();
-    guarded(embedded::policy_ref).unwrap_or_else(|| {
-        UNKNOWN.get_or_init(|| PolicyRef::unknown().from_source(PolicySource::Embedded, None))
-    })
-}
-
 /// What to do before deciding a request.
 pub enum Ready {
     /// Decide now with this policy.
@@ -93,28 +87,18 @@ pub fn ready(env: &Env, wait_until: impl FnOnce(&Promise)) -> Ready {
         settings: bundles,
     });
     let now = now_ms();
-    let step = with_state(|state| state.ready(now, &reader.settings.timing));
-    let read = match step.unwrap_or(Step::Now) {
-        Step::Now => None,
-        Step::Refresh(id) => {
-            wait_until(&start(id, reader));
-            None
-        }
-        Step::Wait {
-            id,
-            start: true,
-            until_ms,
-        } => {
-            let read = start(id, reader);
-            wait_until(&read);
-            Some((read, until_ms))
-        }
-        Step::Wait { id, until_ms, .. } => UNDER_WAY.with(|cell| {
+    let step = with_state(|state| state.ready(now, &reader.settings.timing)).unwrap_or_default();
+    if let Some(id) = step.start {
+        wait_until(&start(id, reader));
+    }
+    // The read to wait for: just started, or under way already.
+    let read = step.wait.and_then(|(id, until_ms)| {
+        UNDER_WAY.with(|cell| {
             let under_way = cell.borrow();
             let read = under_way.as_ref().filter(|(reading, _)| *reading == id);
             read.map(|(_, read)| (read.clone(), until_ms))
-        }),
-    };
+        })
+    });
     match read {
         Some((read, until_ms)) => {
             let left = sleep(until_ms.saturating_sub(now));
@@ -163,11 +147,8 @@ impl Reader {
     /// Where this deployment's bundle and head lie in the cache.
     fn cache_url(&self, part: &str) -> String {
         let key: String = js_sys::encode_uri_component(&self.settings.key).into();
-        format!(
-            "https://egress-policy.invalid/bundle/v{}/{}/{key}/{part}",
-            bundle::BUNDLE_FORMAT_VERSION,
-            self.settings.environment
-        )
+        let (version, environment) = (bundle::BUNDLE_FORMAT_VERSION, &self.settings.environment);
+        format!("https://egress-policy.invalid/bundle/v{version}/{environment}/{key}/{part}")
     }
 }
 
@@ -176,20 +157,20 @@ impl Reader {
 /// taken up, but it no longer counts for the schedule).
 fn start(id: u64, reader: Rc<Reader>) -> Promise {
     let first = with_state(|state| !state.has_read()).unwrap_or(false);
-    let timeout_ms = reader.settings.timing.read_timeout_ms;
+    // Without a timer the timeout never comes; `BundleState::ready` gives up on the read.
+    let timeout = sleep(reader.settings.timing.read_timeout_ms);
     let on_time = Rc::clone(&reader);
     let read = future_to_promise(async move {
         let end = read(&on_time, first).await;
         settle(id, end, &on_time);
         Ok(JsValue::UNDEFINED)
     });
-    let late = future_to_promise(async move {
-        // Without a timer the wait never ends here; `BundleState::ready` gives up on the read.
-        let _ = JsFuture::from(sleep(timeout_ms)).await;
+    let either = future_to_promise(async move {
+        let _ = JsFuture::from(Promise::race(&js_sys::Array::of2(&read, &timeout))).await;
+        // A no-op when the read settled first: it is no longer the read under way.
         settle(id, ReadEnd::TimedOut, &reader);
         Ok(JsValue::UNDEFINED)
     });
-    let either = Promise::race(&js_sys::Array::of2(&read, &late));
     UNDER_WAY.with(|cell| *cell.borrow_mut() = Some((id, either.clone())));
     either
 }
@@ -199,27 +180,21 @@ fn settle(id: u64, end: ReadEnd, reader: &Reader) {
     reader.log(with_state(|state| state.settle(id, now, end, &reader.trust())).flatten());
 }
 
-/// One read: KV, and on an isolate's first read the cache beside it.
-async fn read(reader: &Rc<Reader>, first: bool) -> ReadEnd {
-    let cached = first.then(|| {
-        let reader = Rc::clone(reader);
-        future_to_promise(async move {
-            from_cache(&reader).await;
-            Ok(JsValue::UNDEFINED)
-        })
-    });
-    let end = from_kv(reader).await;
-    if let Some(cached) = cached {
-        let _ = JsFuture::from(cached).await;
-    }
-    end
+/// One read: KV, and on an isolate's first read the cache beside it, both at once.
+async fn read(reader: &Reader, first: bool) -> ReadEnd {
+    let cached = async {
+        if first {
+            from_cache(reader).await;
+        }
+    };
+    futures_util::future::join(from_kv(reader), cached).await.0
 }
 
 /// Reads the head in KV, and the bundle when the head is news; takes it up, keeps it in the
 /// cache for the isolates after this one.
 async fn from_kv(reader: &Reader) -> ReadEnd {
     let kv = &reader.kv;
-    let (head, value) = match kv_get(kv, &reader.settings.head_key).await {
+    let (head, value) = match kv_get(kv, &format!("{}:head", reader.settings.key)).await {
         Err(()) => return ReadEnd::Failed,
         Ok(Some(head)) => (copy_head(&head), None),
         // No head published beside the bundle: the bundle itself, read whole.
@@ -259,14 +234,11 @@ async fn from_cache(reader: &Reader) {
     let Some(head) = judge(&copy_head(&head), reader, Origin::Cache) else {
         return;
     };
-    match cache_get(&cache, &reader.cache_url("bundle")).await {
-        Some(value) => {
-            take(&head, &value, reader, Origin::Cache).await;
-        }
-        None => {
-            let _ = with_state(|state| state.abandon(&head));
-        }
-    }
+    let Some(value) = cache_get(&cache, &reader.cache_url("bundle")).await else {
+        let _ = with_state(|state| state.abandon(&head));
+        return;
+    };
+    take(&head, &value, reader, Origin::Cache).await;
 }
 
 /// Judges a head; `Some` when its bundle is news to read.
@@ -297,11 +269,9 @@ async fn take(head: &Head, value: &Uint8Array, reader: &Reader, from: Origin) ->
         payload_sha256,
     };
     let copy = || Arc::new(value.to_vec());
-    let event = with_state(|state| state.take_up(head, candidate, copy, &reader.trust(), from));
-    let event = event.flatten();
-    let loaded = event
-        .as_ref()
-        .is_some_and(|e| e.status == EventStatus::Loaded);
+    let event =
+        with_state(|state| state.take_up(head, candidate, copy, &reader.trust(), from)).flatten();
+    let loaded = matches!(&event, Some(e) if e.status == EventStatus::Loaded);
     reader.log(event);
     loaded
 }
@@ -319,18 +289,17 @@ async fn keep_in_cache(head: &Head, value: &Uint8Array, reader: &Reader) {
         return;
     }
     // The bundle first: a head in the cache always has its bundle beside it.
-    if cache_put(&cache, &reader.cache_url("bundle"), value).await {
+    let bundle_url = reader.cache_url("bundle");
+    if cache_put(&cache, &bundle_url, value).await.is_some() {
         let head = Uint8Array::from(&*head.bytes);
         cache_put(&cache, &head_url, &head).await;
     }
 }
 
-/// `kv.get(key, { type: "arrayBuffer" })`: `Ok(None)` when there is no value, `Err` when the
-/// read failed.
+/// `kv.get(key, "arrayBuffer")`: `Ok(None)` when there is no value, `Err` when the read
+/// failed.
 async fn kv_get(kv: &JsValue, key: &str) -> Result<Option<Uint8Array>, ()> {
-    let options = Object::new();
-    Reflect::set(&options, &"type".into(), &"arrayBuffer".into()).map_err(|_| ())?;
-    let value = invoke(kv, "get", &[&key.into(), &options])
+    let value = invoke(kv, "get", &[&key.into(), &"arrayBuffer".into()])
         .await
         .ok_or(())?;
     Ok((!value.is_null() && !value.is_undefined()).then(|| Uint8Array::new(&value)))
@@ -368,10 +337,8 @@ fn copy_head(value: &Uint8Array) -> Vec<u8> {
 async fn digest(value: &Uint8Array, range: std::ops::Range<usize>) -> Option<[u8; 32]> {
     let crypto = Reflect::get(&js_sys::global(), &"crypto".into()).ok()?;
     let subtle = Reflect::get(&crypto, &"subtle".into()).ok()?;
-    let payload = value.subarray(
-        u32::try_from(range.start).ok()?,
-        u32::try_from(range.end).ok()?,
-    );
+    let [start, end] = [range.start, range.end].map(u32::try_from);
+    let payload = value.subarray(start.ok()?, end.ok()?);
     let hashed = invoke(&subtle, "digest", &[&"SHA-256".into(), &payload]).await?;
     <[u8; 32]>::try_from(Uint8Array::new(&hashed).to_vec()).ok()
 }
@@ -387,22 +354,16 @@ async fn cache_get(cache: &JsValue, url: &str) -> Option<Uint8Array> {
     Some(Uint8Array::new(&body))
 }
 
-async fn cache_put(cache: &JsValue, url: &str, bytes: &Uint8Array) -> bool {
-    let Some(response) = cached_response(bytes) else {
-        return false;
-    };
-    invoke(cache, "put", &[&url.into(), &response])
-        .await
-        .is_some()
-}
-
-/// `bytes` as a response the cache keeps for a year (it may evict it sooner).
-fn cached_response(bytes: &Uint8Array) -> Option<web_sys::Response> {
+/// Puts `bytes` at `url`, as a response the cache keeps for a year (it may evict it sooner);
+/// `None` if that failed.
+async fn cache_put(cache: &JsValue, url: &str, bytes: &Uint8Array) -> Option<JsValue> {
     let headers = web_sys::Headers::new().ok()?;
     headers
         .set("cache-control", "public, max-age=31536000")
         .ok()?;
     let init = web_sys::ResponseInit::new();
     init.set_headers(&headers);
-    web_sys::Response::new_with_opt_buffer_source_and_init(Some(bytes), &init).ok()
+    let response =
+        web_sys::Response::new_with_opt_buffer_source_and_init(Some(bytes), &init).ok()?;
+    invoke(cache, "put", &[&url.into(), &response]).await
 }

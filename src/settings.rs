@@ -40,10 +40,8 @@ const DEFAULT_KEY: &str = "policy-bundle";
 
 /// How this deployment takes up bundles.
 pub struct BundleSettings {
-    /// The KV key of the bundle.
+    /// The KV key of the bundle (its head's is `KEY:head`).
     pub key: String,
-    /// The KV key of its head.
-    pub head_key: String,
     /// This Worker's environment.
     pub environment: String,
     /// The key bundles must be signed with.
@@ -98,18 +96,15 @@ fn get(source: &JsValue, name: &str) -> Option<JsValue> {
 
 /// The whole number `name` holds, `default` when it is not set.
 fn number(env: &Env, name: &str, default: u64) -> Result<u64, String> {
-    get(env, name)
-        .and_then(|value| value.as_string())
-        .map_or(Ok(default), |value| {
-            value
-                .trim()
-                .parse()
-                .map_err(|_| format!("{name} is not a whole number"))
-        })
+    text(env, name).map_or(Ok(default), |value| {
+        value
+            .trim()
+            .parse()
+            .map_err(|_| format!("{name} is not a whole number"))
+    })
 }
 
 fn read(env: &Env) -> Settings {
-    let bundles = get(env, "EGRESS_POLICY_KV").map(|_| bundle_settings(env));
     let mut problems = Vec::new();
     let mut or_default = |name: &str, default: u64| {
         number(env, name, default).unwrap_or_else(|problem| {
@@ -122,27 +117,23 @@ fn read(env: &Env) -> Settings {
     let checkpoint_ms = or_default("EGRESS_LOG_CHECKPOINT_SECS", DEFAULT_CHECKPOINT_SECS)
         .max(1)
         .saturating_mul(1000);
-    let log_key = text(env, "EGRESS_LOG_KEY").filter(|key| {
-        let long_enough = key.len() >= MIN_LOG_KEY_BYTES;
-        if !long_enough {
-            problems.push((
-                "settings",
-                format!("EGRESS_LOG_KEY is shorter than {MIN_LOG_KEY_BYTES} bytes: the log chain is not keyed"),
-            ));
-        }
-        long_enough
+    let log_key = text(env, "EGRESS_LOG_KEY").map(String::into_bytes);
+    let short_key = matches!(&log_key, Some(key) if key.len() < MIN_LOG_KEY_BYTES);
+    if short_key {
+        problems.push((
+            "settings",
+            format!("EGRESS_LOG_KEY is shorter than {MIN_LOG_KEY_BYTES} bytes: the log chain is not keyed"),
+        ));
+    }
+    let bundles = get(env, "EGRESS_POLICY_KV").and_then(|_| {
+        let bundles =
+            bundle_settings(env).map_err(|problem| problems.push(("policy_bundle", problem)));
+        bundles.ok().map(Rc::new)
     });
-    let bundles = match bundles {
-        Some(Err(problem)) => {
-            problems.push(("policy_bundle", problem));
-            None
-        }
-        bundles => bundles.and_then(Result::ok).map(Rc::new),
-    };
     Settings {
         upstream_timeout_ms,
         bundles,
-        log_key: log_key.map(String::into_bytes),
+        log_key: log_key.filter(|_| !short_key),
         checkpoint_ms,
         worker_version: get(env, "CF_VERSION_METADATA")
             .and_then(|metadata| get(&metadata, "id"))
@@ -163,7 +154,6 @@ fn bundle_settings(env: &Env) -> Result<BundleSettings, String> {
         .ok_or("EGRESS_BUNDLE_ENVIRONMENT is missing or not an environment name")?;
     let key = text(env, "EGRESS_BUNDLE_KEY").unwrap_or_else(|| DEFAULT_KEY.to_owned());
     Ok(BundleSettings {
-        head_key: format!("{key}:head"),
         key,
         environment,
         trusted,

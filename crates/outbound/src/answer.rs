@@ -37,12 +37,17 @@ pub struct LocalResponse {
 impl LocalAnswer {
     /// The `error` the decision line records: `None` for a block, which is no failure.
     pub fn code(self) -> Option<&'static str> {
+        self.status_and_code().1
+    }
+
+    /// Its HTTP status, and the `error` the decision line records.
+    fn status_and_code(self) -> (u16, Option<&'static str>) {
         match self {
-            LocalAnswer::Blocked => None,
-            LocalAnswer::CredentialUnavailable => Some("credential_unavailable"),
-            LocalAnswer::UpstreamUnreachable => Some("upstream_unreachable"),
-            LocalAnswer::UpstreamTimeout => Some("upstream_timeout"),
-            LocalAnswer::InternalError => Some("internal_error"),
+            LocalAnswer::Blocked => (403, None),
+            LocalAnswer::CredentialUnavailable => (502, Some("credential_unavailable")),
+            LocalAnswer::UpstreamUnreachable => (502, Some("upstream_unreachable")),
+            LocalAnswer::UpstreamTimeout => (504, Some("upstream_timeout")),
+            LocalAnswer::InternalError => (500, Some("internal_error")),
         }
     }
 
@@ -63,28 +68,21 @@ impl LocalAnswer {
     /// - 504 `{"error":"egress_upstream_timeout","decision_id":ID}`;
     /// - 500 `{"error":"egress_internal_error","decision_id":ID}`.
     pub fn response(self, decision: &Decision, decision_id: &str) -> LocalResponse {
-        let (status, detail) = match self {
-            LocalAnswer::Blocked => (
-                403,
-                format!(
-                    r#","rule":{},"reason":{}"#,
-                    json_text(decision.rule.as_ref().map(|rule| rule.id.as_str())),
-                    json_text(decision.reason_text()),
-                ),
+        let detail = match self {
+            LocalAnswer::Blocked => format!(
+                r#","rule":{},"reason":{}"#,
+                json_text(decision.rule.as_ref().map(|rule| rule.id.as_str())),
+                json_text(decision.reason_text()),
             ),
-            LocalAnswer::CredentialUnavailable => (
-                502,
-                format!(
-                    r#","credential":{}"#,
-                    json_text(decision.credential.as_deref())
-                ),
-            ),
-            LocalAnswer::UpstreamUnreachable => (502, String::new()),
-            LocalAnswer::UpstreamTimeout => (504, String::new()),
-            LocalAnswer::InternalError => (500, String::new()),
+            LocalAnswer::CredentialUnavailable => {
+                let credential = decision.credential.as_deref();
+                format!(r#","credential":{}"#, json_text(credential))
+            }
+            _ => String::new(),
         };
+        let (status, code) = self.status_and_code();
         // The body's `error` is the line's, prefixed; a block is no error in the line.
-        let code = self.code().unwrap_or("blocked");
+        let code = code.unwrap_or("blocked");
         let id = json_text(Some(decision_id));
         let body = format!(r#"{{"error":"egress_{code}"{detail},"decision_id":{id}}}"#);
         LocalResponse { status, body }

@@ -22,6 +22,7 @@
 //! not at all (the genuine bundle with the same head is judged afresh when it comes).
 //! Each outcome is reported once per isolate.
 
+use std::cmp::Ordering;
 use std::collections::{BTreeSet, VecDeque};
 use std::rc::Rc;
 use std::sync::Arc;
@@ -82,33 +83,22 @@ pub enum Origin {
 /// A bundle taken up: its policy and where it came from.
 #[derive(Debug)]
 pub struct LoadedBundle {
-    /// The policy it carries.
+    /// The policy it carries (its serial the bundle's).
     pub policy: CompiledPolicy,
-    /// Its serial.
-    pub serial: u64,
     /// What decision lines name: the policy, `source = bundle`, the serial.
     pub policy_ref: PolicyRef,
     /// Its head: the same bundle read again is known by these bytes.
     pub head: Box<[u8]>,
 }
 
-/// What a request does before it is decided.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Ready {
-    /// Decide now.
-    Now,
-    /// Decide now, and start read `id` in the background.
-    Refresh(u64),
-    /// Wait for read `id` (start it first when `start`) until `until_ms` at the latest, then
-    /// decide with what was taken up.
-    Wait {
-        /// The read to wait for.
-        id: u64,
-        /// Whether the caller starts it.
-        start: bool,
-        /// When to stop waiting.
-        until_ms: u64,
-    },
+/// What a request does before it is decided (the default: decide now).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Ready {
+    /// The read the caller starts first: in the background, or the one it waits for.
+    pub start: Option<u64>,
+    /// `(id, until_ms)`: wait for read `id` until `until_ms` at the latest, then decide with
+    /// what was taken up.
+    pub wait: Option<(u64, u64)>,
 }
 
 /// How a read ended, for scheduling and reporting.
@@ -201,48 +191,36 @@ pub struct BundleState {
     taking: Vec<Box<[u8]>>,
     /// Heads refused, by their exact bytes, newest last.
     refused: VecDeque<Box<[u8]>>,
-    reported: BTreeSet<String>,
+    reported: BTreeSet<Vec<u8>>,
 }
 
 impl BundleState {
     /// What a request arriving at `now_ms` does first. Starts (numbers) a read when one is
     /// due: the caller must then make it, and end it with [`BundleState::settle`].
     pub fn ready(&mut self, now_ms: u64, timing: &Timing) -> Ready {
-        let age = self.last_settled_ms.map(|t| now_ms.saturating_sub(t));
-        let fresh = age.is_some_and(|age| age < timing.refresh_ms);
+        // Stale: no read ever settled, or the last one longer ago than the refresh interval.
+        let age = self
+            .last_settled_ms
+            .map_or(u64::MAX, |t| now_ms.saturating_sub(t));
+        let stale = age >= timing.refresh_ms;
         // A read whose timeout could not fire (no timer) is not waited for for ever.
-        if let Some(reading) = self.reading
-            && now_ms.saturating_sub(reading.started_ms)
-                >= timing.read_timeout_ms.saturating_add(timing.wait_ms)
-        {
-            self.reading = None;
-        }
-        match self.reading {
-            Some(reading) => {
-                let until_ms = reading.started_ms.saturating_add(timing.wait_ms);
-                if !fresh && now_ms < until_ms {
-                    Ready::Wait {
-                        id: reading.id,
-                        start: false,
-                        until_ms,
-                    }
-                } else {
-                    Ready::Now
-                }
+        let give_up_ms = timing.read_timeout_ms.saturating_add(timing.wait_ms);
+        self.reading = self
+            .reading
+            .filter(|reading| now_ms.saturating_sub(reading.started_ms) < give_up_ms);
+        let (start, wait) = match self.reading {
+            Some(Reading { id, started_ms }) => {
+                let until_ms = started_ms.saturating_add(timing.wait_ms);
+                (None, (stale && now_ms < until_ms).then_some((id, until_ms)))
             }
-            None if fresh => {
-                if age.is_some_and(|age| age >= timing.refresh_ms / 2) {
-                    Ready::Refresh(self.start(now_ms))
-                } else {
-                    Ready::Now
-                }
+            None if stale => {
+                let id = self.start(now_ms);
+                (Some(id), Some((id, now_ms.saturating_add(timing.wait_ms))))
             }
-            None => Ready::Wait {
-                id: self.start(now_ms),
-                start: true,
-                until_ms: now_ms.saturating_add(timing.wait_ms),
-            },
-        }
+            None if age >= timing.refresh_ms / 2 => (Some(self.start(now_ms)), None),
+            None => (None, None),
+        };
+        Ready { start, wait }
     }
 
     fn start(&mut self, now_ms: u64) -> u64 {
@@ -266,9 +244,10 @@ impl BundleState {
 
     /// The serial in force: the bundle's, else the embedded policy's.
     fn serial_in_force(&self, trust: &Trust<'_>) -> u64 {
+        let embedded = trust.embedded.serial.unwrap_or(0);
         self.current
             .as_ref()
-            .map_or(trust.embedded.serial.unwrap_or(0), |c| c.serial)
+            .map_or(embedded, |c| c.policy.serial())
     }
 
     /// Judges a head read `from` KV or the cache (see the module docs).
@@ -279,38 +258,23 @@ impl BundleState {
         {
             return HeadVerdict::Known;
         }
-        let verdict = bundle::verify_head(head, trust.key, trust.environment)
-            .map_err(|e| (e.code(), bundle::read_head(head).ok().map(|h| h.serial)))
-            .and_then(|verified| {
-                let in_force = self.serial_in_force(trust);
-                let serial = Some(verified.serial);
-                if verified.serial < trust.min_serial {
-                    Err(("below_min_serial", serial))
-                } else if verified.serial == in_force {
-                    Err(("same_serial", serial))
-                } else if verified.serial < in_force {
-                    Err(("older_serial", serial))
-                } else {
-                    Ok(verified)
-                }
-            });
-        match verdict {
+        let (reason, serial) = match bundle::verify_head(head, trust.key, trust.environment) {
+            Err(e) => (e.code(), bundle::read_head(head).ok().map(|h| h.serial)),
             Ok(verified) => {
-                self.taking.push(head.into());
-                HeadVerdict::Newer(verified)
+                let reason = match verified.serial.cmp(&self.serial_in_force(trust)) {
+                    _ if verified.serial < trust.min_serial => "below_min_serial",
+                    Ordering::Equal => "same_serial",
+                    Ordering::Less => "older_serial",
+                    Ordering::Greater => {
+                        self.taking.push(head.into());
+                        return HeadVerdict::Newer(verified);
+                    }
+                };
+                (reason, Some(verified.serial))
             }
-            Err((reason, serial)) => {
-                self.remember_refused(head.into());
-                let event = self.event(
-                    EventStatus::Refused,
-                    Some(reason),
-                    serial,
-                    Some(from),
-                    trust,
-                );
-                HeadVerdict::Refused(Some(event))
-            }
-        }
+        };
+        self.remember_refused(head.into());
+        HeadVerdict::Refused(Some(self.refused(reason, serial, from, trust)))
     }
 
     /// Gives up reading the bundle of a head [`BundleState::judge_head`] found newer (its
@@ -334,67 +298,51 @@ impl BundleState {
         from: Origin,
     ) -> Option<BundleEvent> {
         self.abandon(head);
-        let serial = Some(head.serial);
-        let (reason, key) = if value.len != head.bundle_len() || *value.head != *head.bytes {
+        let fits = value.len == head.bundle_len() && *value.head == *head.bytes;
+        // Remembered by what was judged, so that each is reported once.
+        let (reason, judged) = match value.payload_sha256 {
             // KV shows the two keys' writes at different times, or the value was replaced.
-            ("head_mismatch", format!("mismatch:{}", hex(&head.bytes)))
-        } else {
-            match value.payload_sha256 {
-                Some(digest) if digest == head.payload_sha256 => {
-                    return self.load(head, &copy(), &digest, trust, from);
-                }
-                // Altered after signing.
-                Some(digest) => ("bad_signature", format!("payload:{}", hex(&digest))),
-                None => return None,
+            _ if !fits => ("head_mismatch", [&b"mismatch:"[..], &head.bytes].concat()),
+            None => return None,
+            // Altered after signing.
+            Some(digest) if digest != head.payload_sha256 => {
+                ("bad_signature", [&b"payload:"[..], &digest].concat())
             }
+            // Another read took this one, or a newer one, meanwhile.
+            Some(_) if head.serial <= self.serial_in_force(trust) => return None,
+            Some(_) => return Some(self.load(head, &copy(), trust, from)),
         };
-        let event = self.event(
-            EventStatus::Refused,
-            Some(reason),
-            serial,
-            Some(from),
-            trust,
-        );
-        self.reported.insert(key).then_some(event)
+        let event = self.refused(reason, Some(head.serial), from, trust);
+        self.reported.insert(judged).then_some(event)
     }
 
-    /// Loads the bundle of `head` from `buffer`, whose payload hashes to `payload_sha256`.
+    /// Loads the bundle of `head` from `buffer`, whose payload hashes to the head's checksum.
     fn load(
         &mut self,
         head: &Head,
         buffer: &Arc<Vec<u8>>,
-        payload_sha256: &[u8; 32],
         trust: &Trust<'_>,
         from: Origin,
-    ) -> Option<BundleEvent> {
+    ) -> BundleEvent {
         let serial = Some(head.serial);
-        if head.serial <= self.serial_in_force(trust) {
-            // Another read took this one, or a newer one, meanwhile.
-            return None;
-        }
         let loaded = CompiledPolicy::load(Artifact::Shared {
             buffer,
             range: head.artifact_range(),
-            payload_sha256,
+            payload_sha256: &head.payload_sha256,
         });
-        let policy = match loaded {
-            Ok(policy) if policy.serial() == head.serial => policy,
-            _ => {
-                self.remember_refused(head.bytes.clone());
-                let invalid = Some("invalid_policy");
-                return Some(self.event(EventStatus::Refused, invalid, serial, Some(from), trust));
-            }
+        let Some(policy) = loaded.ok().filter(|policy| policy.serial() == head.serial) else {
+            self.remember_refused(head.bytes.clone());
+            return self.refused("invalid_policy", serial, from, trust);
         };
         let policy_ref = policy
             .policy_ref()
             .from_source(PolicySource::Bundle, Some(head.serial));
         self.current = Some(Rc::new(LoadedBundle {
             policy,
-            serial: head.serial,
             policy_ref,
             head: head.bytes.clone(),
         }));
-        Some(self.event(EventStatus::Loaded, None, serial, Some(from), trust))
+        self.event(EventStatus::Loaded, None, serial, Some(from), trust)
     }
 
     /// Ends read `id` at `now_ms`: the next is due a refresh interval later. A read that
@@ -414,19 +362,21 @@ impl BundleState {
         self.last_settled_ms = Some(now_ms);
         let (status, reason, key) = match end {
             ReadEnd::Answered => {
-                self.reported.remove("absent");
-                self.reported.remove("unreachable");
+                self.reported.remove(&b"absent"[..]);
+                self.reported.remove(&b"unreachable"[..]);
                 return None;
             }
             ReadEnd::Absent => {
-                self.reported.remove("unreachable");
+                self.reported.remove(&b"unreachable"[..]);
                 (EventStatus::Absent, None, "absent")
             }
             ReadEnd::Failed => (EventStatus::Unreachable, Some("failed"), "unreachable"),
             ReadEnd::TimedOut => (EventStatus::Unreachable, Some("timeout"), "unreachable"),
         };
         let event = self.event(status, reason, None, None, trust);
-        self.reported.insert(key.to_owned()).then_some(event)
+        self.reported
+            .insert(key.as_bytes().to_vec())
+            .then_some(event)
     }
 
     fn remember_refused(&mut self, head: Box<[u8]>) {
@@ -434,6 +384,23 @@ impl BundleState {
             self.refused.pop_front();
         }
         self.refused.push_back(head);
+    }
+
+    /// A `refused` event of a bundle read `from`.
+    fn refused(
+        &self,
+        reason: &'static str,
+        serial: Option<u64>,
+        from: Origin,
+        trust: &Trust<'_>,
+    ) -> BundleEvent {
+        self.event(
+            EventStatus::Refused,
+            Some(reason),
+            serial,
+            Some(from),
+            trust,
+        )
     }
 
     /// An event read `from` (for `loaded` and `refused`); a `loaded` one names the policy
@@ -446,30 +413,19 @@ impl BundleState {
         from: Option<Origin>,
         trust: &Trust<'_>,
     ) -> BundleEvent {
-        let active = match &self.current {
-            Some(current) => current.policy_ref.clone(),
-            None => trust.embedded.clone(),
-        };
+        let active = self
+            .current
+            .as_ref()
+            .map_or(trust.embedded, |c| &c.policy_ref);
         BundleEvent {
             status,
             reason,
             serial,
             policy: (status == EventStatus::Loaded).then(|| active.clone()),
             from,
-            active,
+            active: active.clone(),
         }
     }
-}
-
-/// Lower-case hex of the first 16 bytes of the SHA-256 of `bytes`: a short, exact name for
-/// bytes judged.
-fn hex(bytes: &[u8]) -> String {
-    use sha2::{Digest, Sha256};
-    Sha256::digest(bytes)
-        .iter()
-        .take(16)
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 impl BundleEvent {

@@ -1,13 +1,10 @@
 //! Decision ids: random (version 4) UUIDs, so a 403 body can be matched to its log line.
 
 /// Formats 16 random bytes as a version 4, variant 1 UUID (`xxxxxxxx-xxxx-4xxx-[89ab]xxx-...`).
-pub fn uuid_v4(mut bytes: [u8; 16]) -> String {
-    if let Some(version) = bytes.get_mut(6) {
-        *version = (*version & 0x0f) | 0x40;
-    }
-    if let Some(variant) = bytes.get_mut(8) {
-        *variant = (*variant & 0x3f) | 0x80;
-    }
+pub fn uuid_v4(bytes: [u8; 16]) -> String {
+    // The version nibble (the 13th hex digit) is 4, the variant bits (of the 17th) are 10.
+    let bits = u128::from_be_bytes(bytes) & !(0xf000 << 64 | 0xc000 << 48);
+    let bytes = (bits | 0x4000 << 64 | 0x8000 << 48).to_be_bytes();
     // A nibble is always a hex digit; the fallback is unreachable.
     let hex = |nibble: u8| char::from_digit(u32::from(nibble & 0x0f), 16).unwrap_or('0');
     let mut out = String::with_capacity(36);

@@ -1,62 +1,42 @@
 //! Parsed signing keys, cached because PEM parsing costs far more than signing a token.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::mem::{Discriminant, discriminant};
 
 use egress_policy_engine::JwtAlgorithm;
-use jsonwebtoken::EncodingKey;
+use jsonwebtoken::{Algorithm, AlgorithmFamily, EncodingKey};
 use sha2::{Digest, Sha256};
 
 use crate::error::CredentialError;
 
-/// How a secret's text becomes a key.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-enum KeyKind {
-    /// HMAC: the UTF-8 bytes of the text.
-    Hmac,
-    /// RSA (RS*, PS*): PEM, PKCS#8 (or PKCS#1).
-    Rsa,
-    /// ECDSA (ES*): PKCS#8 PEM.
-    Ec,
-    /// Ed25519: PKCS#8 PEM.
-    Ed,
+/// The engine's algorithm as `jsonwebtoken`'s: both spell JOSE's names.
+pub(crate) fn jose(algorithm: JwtAlgorithm) -> Result<Algorithm, CredentialError> {
+    let parsed = algorithm.as_str().parse();
+    parsed.map_err(|_| CredentialError::SigningFailed)
 }
 
-impl KeyKind {
-    fn of(algorithm: JwtAlgorithm) -> KeyKind {
-        match algorithm {
-            JwtAlgorithm::HS256 | JwtAlgorithm::HS384 | JwtAlgorithm::HS512 => KeyKind::Hmac,
-            JwtAlgorithm::RS256
-            | JwtAlgorithm::RS384
-            | JwtAlgorithm::RS512
-            | JwtAlgorithm::PS256
-            | JwtAlgorithm::PS384
-            | JwtAlgorithm::PS512 => KeyKind::Rsa,
-            JwtAlgorithm::ES256 | JwtAlgorithm::ES384 => KeyKind::Ec,
-            JwtAlgorithm::EdDSA => KeyKind::Ed,
-        }
+/// A secret's text as a key of `family`: HMAC takes its UTF-8 bytes, RSA (RS*, PS*) PEM,
+/// PKCS#8 or PKCS#1, ECDSA (ES*) and Ed25519 PKCS#8 PEM. An RSA modulus must have `min_len`
+/// bytes (the same for every RS* and PS* algorithm, so the key serves them all).
+fn parse(
+    family: AlgorithmFamily,
+    secret: &str,
+    min_len: usize,
+) -> Result<EncodingKey, CredentialError> {
+    let parsed = match family {
+        AlgorithmFamily::Hmac => EncodingKey::from_secret(secret.as_bytes()),
+        AlgorithmFamily::Rsa => EncodingKey::from_rsa_pem(secret.as_bytes()),
+        AlgorithmFamily::Ec => EncodingKey::from_ec_pem(secret.as_bytes()),
+        AlgorithmFamily::Ed => EncodingKey::from_ed_pem(secret.as_bytes()),
+    };
+    // The parser's error may quote the input: drop it, keep only that it failed.
+    let key = parsed.map_err(|_| CredentialError::InvalidKey)?;
+    if family == AlgorithmFamily::Rsa && rsa_modulus_bytes(&key)? < min_len {
+        return Err(CredentialError::WeakKey);
     }
-
-    fn parse(self, secret: &str) -> Result<EncodingKey, CredentialError> {
-        let parsed = match self {
-            KeyKind::Hmac => EncodingKey::from_secret(secret.as_bytes()),
-            KeyKind::Rsa => EncodingKey::from_rsa_pem(secret.as_bytes()),
-            KeyKind::Ec => EncodingKey::from_ec_pem(secret.as_bytes()),
-            KeyKind::Ed => EncodingKey::from_ed_pem(secret.as_bytes()),
-        };
-        // The parser's error may quote the input: drop it, keep only that it failed.
-        let key = parsed.map_err(|_| CredentialError::InvalidKey)?;
-        if self == KeyKind::Rsa && rsa_modulus_bytes(&key)? < RSA_MIN_BYTES {
-            return Err(CredentialError::WeakKey);
-        }
-        Ok(key)
-    }
+    Ok(key)
 }
-
-/// The shortest RSA modulus accepted, the same for every RS* and PS* algorithm.
-const RSA_MIN_BYTES: usize = match JwtAlgorithm::RS256.min_key_bytes() {
-    Some(bytes) => bytes,
-    None => usize::MAX,
-};
 
 /// The modulus length of an RSA key as `jsonwebtoken` holds it (PKCS#1 DER, whatever PEM it
 /// came from), read with the `rsa` crate it signs with.
@@ -68,15 +48,6 @@ fn rsa_modulus_bytes(key: &EncodingKey) -> Result<usize, CredentialError> {
         .map_err(|_| CredentialError::InvalidKey)
 }
 
-/// An HMAC key shorter than the algorithm's hash output is refused, whichever algorithm the
-/// cached key was parsed for (the same text serves HS256 and HS512 alike).
-fn check_hmac_length(algorithm: JwtAlgorithm, secret: &str) -> Result<(), CredentialError> {
-    match algorithm.min_key_bytes() {
-        Some(min) if algorithm.is_hmac() && secret.len() < min => Err(CredentialError::WeakKey),
-        _ => Ok(()),
-    }
-}
-
 struct CachedKey {
     /// SHA-256 of the secret's text: a changed secret is parsed again.
     digest: [u8; 32],
@@ -85,47 +56,44 @@ struct CachedKey {
     key: Result<EncodingKey, CredentialError>,
 }
 
-/// Keys per (secret name, key kind), each remembered with the hash of the secret text it was
+/// Keys per (secret name, algorithm family), each remembered with the hash of the secret text it was
 /// parsed from, unusable ones too. At most one key per pair is kept (a new secret value
 /// replaces the old key), so the cache is bounded by the policy's credentials.
 #[derive(Default)]
 pub struct KeyCache {
-    keys: HashMap<(String, KeyKind), CachedKey>,
+    keys: HashMap<(String, Discriminant<AlgorithmFamily>), CachedKey>,
     parses: u64,
 }
 
 impl KeyCache {
-    /// An empty cache.
-    pub fn new() -> KeyCache {
-        KeyCache::default()
-    }
-
     /// The key for `algorithm` from the secret named `secret_name` whose text is `secret`,
-    /// parsed only when this (name, kind, text) was not seen last.
+    /// parsed only when this (name, family, text) was not seen last.
     pub fn key(
         &mut self,
         secret_name: &str,
         algorithm: JwtAlgorithm,
         secret: &str,
     ) -> Result<&EncodingKey, CredentialError> {
-        let kind = KeyKind::of(algorithm);
-        check_hmac_length(algorithm, secret)?;
+        // An HMAC key shorter than the algorithm's hash output is refused, whichever
+        // algorithm the cached key was parsed for (the same text serves HS256 and HS512).
+        let min_len = algorithm.min_key_bytes().unwrap_or(0);
+        if algorithm.is_hmac() && secret.len() < min_len {
+            return Err(CredentialError::WeakKey);
+        }
+        let family = jose(algorithm)?.family();
         let digest: [u8; 32] = Sha256::digest(secret.as_bytes()).into();
-        let slot = (secret_name.to_owned(), kind);
-        let fresh = self
+        let cached = match self
             .keys
-            .get(&slot)
-            .is_some_and(|cached| cached.digest == digest);
-        if !fresh {
-            self.parses = self.parses.saturating_add(1);
-            let key = kind.parse(secret);
-            self.keys.insert(slot.clone(), CachedKey { digest, key });
-        }
-        match self.keys.get(&slot).map(|cached| &cached.key) {
-            Some(Ok(key)) => Ok(key),
-            Some(Err(err)) => Err(*err),
-            None => Err(CredentialError::InvalidKey),
-        }
+            .entry((secret_name.to_owned(), discriminant(&family)))
+        {
+            Entry::Occupied(cached) if cached.get().digest == digest => cached.into_mut(),
+            slot => {
+                self.parses = self.parses.saturating_add(1);
+                let key = parse(family, secret, min_len);
+                slot.insert_entry(CachedKey { digest, key }).into_mut()
+            }
+        };
+        cached.key.as_ref().map_err(|err| *err)
     }
 
     /// How many times a secret was parsed (for tests of the caching).
@@ -142,7 +110,7 @@ mod tests {
 
     #[test]
     fn parses_once_per_secret_value() {
-        let mut cache = KeyCache::new();
+        let mut cache = KeyCache::default();
         cache.key("EC", JwtAlgorithm::ES256, EC_KEY).unwrap();
         cache.key("EC", JwtAlgorithm::ES256, EC_KEY).unwrap();
         assert_eq!(cache.parses(), 1);
@@ -160,7 +128,7 @@ mod tests {
 
     #[test]
     fn bad_keys_are_invalid_without_detail() {
-        let mut cache = KeyCache::new();
+        let mut cache = KeyCache::default();
         for (algorithm, text) in [
             (JwtAlgorithm::RS256, "not a pem"),
             (
@@ -176,7 +144,7 @@ mod tests {
 
     #[test]
     fn a_bad_key_is_not_parsed_again_until_its_text_changes() {
-        let mut cache = KeyCache::new();
+        let mut cache = KeyCache::default();
         for _ in 0..3 {
             let err = cache
                 .key("EC", JwtAlgorithm::ES256, "not a pem")

@@ -10,7 +10,7 @@ use crate::clock::{Clock, Random};
 use crate::error::CredentialError;
 use crate::signer::Signer;
 use crate::token::Token;
-use crate::token_cache::{TokenCache, TokenKey};
+use crate::token_cache::{DEFAULT_CAPACITY, TokenCache, TokenKey};
 
 /// Mints and caches tokens for one isolate. `C` is the runtime: its clock and its random
 /// source.
@@ -25,7 +25,7 @@ pub struct Minter<S, C> {
 impl<S: Signer, C: Clock + Random> Minter<S, C> {
     /// A minter with the default cache capacity.
     pub fn new(signer: S, clock: C) -> Self {
-        Minter::with_cache(signer, clock, TokenCache::default())
+        Minter::with_cache(signer, clock, TokenCache::with_capacity(DEFAULT_CAPACITY))
     }
 
     /// A minter with a given (empty) cache.
@@ -105,11 +105,6 @@ impl<S: Signer, C: Clock + Random> Minter<S, C> {
     /// The signer (to inspect it in tests).
     pub fn signer(&self) -> &S {
         &self.signer
-    }
-
-    /// The clock (to move a fake one in tests).
-    pub fn clock(&self) -> &C {
-        &self.clock
     }
 
     /// Number of cached tokens.

@@ -35,42 +35,31 @@ pub struct TokenKey {
     definition: [u8; 32],
     customer: String,
     tags: Vec<String>,
-    host: Option<String>,
-    rule: Option<String>,
+    /// Host and rule, when a claim template uses them.
+    request: Option<(String, String)>,
 }
 
 impl TokenKey {
     /// The key for minting `credential` with `vars`.
     pub fn new(credential: &Credential, vars: &ClaimVars<'_>) -> TokenKey {
-        let per_request = credential.depends_on_request();
+        let request = credential.depends_on_request();
         TokenKey {
             definition: definition(credential),
             customer: vars.customer.to_owned(),
             tags: vars.tags.to_vec(),
-            host: per_request.then(|| vars.host.to_owned()),
-            rule: per_request.then(|| vars.rule.to_owned()),
+            request: request.then(|| (vars.host.to_owned(), vars.rule.to_owned())),
         }
     }
 }
 
-/// SHA-256 of the credential's every field, as serialised.
+/// SHA-256 of the credential's every field, as serialised (fed to the hash as it is
+/// written, so nothing is allocated).
 fn definition(credential: &Credential) -> [u8; 32] {
-    /// Feeds what is written to the hash, so nothing is allocated.
-    struct Hashing(Sha256);
-    impl std::io::Write for Hashing {
-        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-            self.0.update(bytes);
-            Ok(bytes.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let mut hashing = Hashing(Sha256::new());
+    let mut hashing = Sha256::new();
     // Plain data with string keys: serialising it cannot fail. Were it to, the id alone still
     // keeps credentials apart, and the digest of the partial output is what is kept.
     let _written = serde_json::to_writer(&mut hashing, credential);
-    hashing.0.finalize().into()
+    hashing.finalize().into()
 }
 
 #[derive(Clone, Debug)]
@@ -85,12 +74,6 @@ struct Entry {
 pub struct TokenCache {
     entries: HashMap<TokenKey, Entry>,
     capacity: usize,
-}
-
-impl Default for TokenCache {
-    fn default() -> TokenCache {
-        TokenCache::with_capacity(DEFAULT_CAPACITY)
-    }
 }
 
 impl TokenCache {
@@ -126,13 +109,8 @@ impl TokenCache {
     }
 
     /// Number of tokens held.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.entries.len()
-    }
-
-    /// Whether no token is held.
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
     }
 
     fn make_room(&mut self, now: u64) {
@@ -159,8 +137,7 @@ mod tests {
             definition: [0; 32],
             customer: customer.into(),
             tags: vec![],
-            host: None,
-            rule: None,
+            request: None,
         }
     }
 
@@ -178,7 +155,7 @@ mod tests {
 
     #[test]
     fn fresh_until_the_margin() {
-        let mut cache = TokenCache::default();
+        let mut cache = TokenCache::with_capacity(DEFAULT_CAPACITY);
         cache.insert(key("a"), token("t"), 1_000, 300);
         assert_eq!(cache.get(&key("a"), 1_000), Some(&token("t")));
         assert_eq!(cache.get(&key("a"), 1_239), Some(&token("t")));
@@ -208,8 +185,8 @@ mod tests {
 
     #[test]
     fn tokens_too_short_lived_are_not_kept() {
-        let mut cache = TokenCache::default();
+        let mut cache = TokenCache::with_capacity(DEFAULT_CAPACITY);
         cache.insert(key("a"), token("t"), 10, 0);
-        assert!(cache.is_empty());
+        assert_eq!(cache.len(), 0);
     }
 }

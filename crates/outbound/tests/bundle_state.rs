@@ -128,54 +128,60 @@ fn decides(state: &BundleState, host: &str) -> egress_policy_engine::Action {
 #[test]
 fn a_first_read_is_waited_for_by_every_request_that_arrives_while_it_runs() {
     let mut state = BundleState::default();
-    let Ready::Wait {
-        id,
-        start: true,
-        until_ms: 2_000,
+    let Ready {
+        start: Some(id),
+        wait: Some((waited, 2_000)),
     } = state.ready(1_000, &TIMING)
     else {
         panic!("the first request starts a read and waits")
     };
+    assert_eq!(waited, id);
     // The burst: every request waits for the same read, until a second after it started.
     for now in [1_001, 1_500, 1_999] {
         assert_eq!(
             state.ready(now, &TIMING),
-            Ready::Wait {
-                id,
-                start: false,
-                until_ms: 2_000
+            Ready {
+                start: None,
+                wait: Some((id, 2_000))
             }
         );
     }
     // A read slower than the bound is not waited for any longer.
-    assert_eq!(state.ready(2_000, &TIMING), Ready::Now);
+    assert_eq!(state.ready(2_000, &TIMING), Ready::default());
     assert!(!state.has_read());
     let world = World::new(0);
     state.settle(id, 2_100, ReadEnd::Absent, &world.trust());
     assert!(state.has_read());
-    assert_eq!(state.ready(2_200, &TIMING), Ready::Now);
+    assert_eq!(state.ready(2_200, &TIMING), Ready::default());
 }
 
 #[test]
 fn reads_refresh_in_the_background_and_a_request_after_a_quiet_spell_waits() {
     let world = World::new(0);
     let mut state = BundleState::default();
-    let Ready::Wait { id, .. } = state.ready(0, &TIMING) else {
+    let Ready {
+        wait: Some((id, _)),
+        ..
+    } = state.ready(0, &TIMING)
+    else {
         panic!()
     };
     state.settle(id, 10, ReadEnd::Answered, &world.trust());
-    assert_eq!(state.ready(14_999, &TIMING), Ready::Now);
+    assert_eq!(state.ready(14_999, &TIMING), Ready::default());
     // Half the interval on: a background read, no request waits for it.
-    let Ready::Refresh(refresh) = state.ready(15_010, &TIMING) else {
+    let Ready {
+        start: Some(refresh),
+        wait: None,
+    } = state.ready(15_010, &TIMING)
+    else {
         panic!("a background refresh")
     };
-    assert_eq!(state.ready(15_011, &TIMING), Ready::Now);
+    assert_eq!(state.ready(15_011, &TIMING), Ready::default());
     state.settle(refresh, 15_020, ReadEnd::Answered, &world.trust());
     // A quiet spell longer than the interval: the next request waits for a fresh read.
-    let Ready::Wait {
-        start: true,
-        until_ms,
-        ..
+    let Ready {
+        start: Some(_),
+        wait: Some((_, until_ms)),
     } = state.ready(45_020, &TIMING)
     else {
         panic!("a request after a quiet spell waits")
@@ -187,7 +193,11 @@ fn reads_refresh_in_the_background_and_a_request_after_a_quiet_spell_waits() {
 fn a_read_that_times_out_counts_as_failed_and_the_next_is_due_on_schedule() {
     let world = World::new(0);
     let mut state = BundleState::default();
-    let Ready::Wait { id, .. } = state.ready(0, &TIMING) else {
+    let Ready {
+        wait: Some((id, _)),
+        ..
+    } = state.ready(0, &TIMING)
+    else {
         panic!()
     };
     let event = state
@@ -203,22 +213,31 @@ fn a_read_that_times_out_counts_as_failed_and_the_next_is_due_on_schedule() {
             .settle(id, 12_000, ReadEnd::Answered, &world.trust())
             .is_none()
     );
-    assert_eq!(state.ready(10_001, &TIMING), Ready::Now);
-    assert!(matches!(state.ready(25_000, &TIMING), Ready::Refresh(_)));
+    assert_eq!(state.ready(10_001, &TIMING), Ready::default());
+    assert!(matches!(
+        state.ready(25_000, &TIMING),
+        Ready {
+            start: Some(_),
+            wait: None
+        }
+    ));
 }
 
 #[test]
 fn a_read_that_never_settles_does_not_stop_reads_for_good() {
     let mut state = BundleState::default();
-    let Ready::Wait { id, .. } = state.ready(0, &TIMING) else {
+    let Ready {
+        wait: Some((id, _)),
+        ..
+    } = state.ready(0, &TIMING)
+    else {
         panic!()
     };
     // Neither the read nor its timeout ever settled (no timer): past timeout and wait, a new
     // read starts.
-    let Ready::Wait {
-        id: next,
-        start: true,
-        ..
+    let Ready {
+        start: Some(next),
+        wait: Some(_),
     } = state.ready(11_000, &TIMING)
     else {
         panic!("a new read")
@@ -238,7 +257,7 @@ fn a_newer_signed_bundle_is_taken_up_and_named() {
     assert_eq!(event.active.source, Some(PolicySource::Bundle));
     assert_eq!(event.active.serial, Some(5));
     assert_eq!(event.active.name.as_deref(), Some("bundled"));
-    assert_eq!(state.current().unwrap().serial, 5);
+    assert_eq!(state.current().unwrap().policy.serial(), 5);
     assert_eq!(
         decides(&state, "evil.test"),
         egress_policy_engine::Action::Block
@@ -252,7 +271,7 @@ fn a_newer_signed_bundle_is_taken_up_and_named() {
     let newer = bundle("worse.test", 6, 1, ENV);
     let event = read(&mut state, &world, &newer).unwrap();
     assert_eq!((event.status, event.serial), (EventStatus::Loaded, Some(6)));
-    assert_eq!(state.current().unwrap().serial, 6);
+    assert_eq!(state.current().unwrap().policy.serial(), 6);
 }
 
 #[test]
@@ -278,7 +297,7 @@ fn refused_bundles_leave_the_policy_in_force_and_are_reported_once() {
             Some(10),
             "{reason}: the last good keeps deciding"
         );
-        assert_eq!(state.current().unwrap().serial, 10);
+        assert_eq!(state.current().unwrap().policy.serial(), 10);
         // Read again at the next refresh: known, not reported again.
         assert!(read(&mut state, &world, &bytes).is_none(), "{reason}");
     }
@@ -438,7 +457,10 @@ fn outages_and_absence_are_reported_once_each_until_kv_answers_again() {
     let trust = world.trust();
     let mut state = BundleState::default();
     let read_ending = |state: &mut BundleState, now: u64, end| {
-        let (Ready::Wait { id, .. } | Ready::Refresh(id)) = state.ready(now, &TIMING) else {
+        let Ready {
+            start: Some(id), ..
+        } = state.ready(now, &TIMING)
+        else {
             panic!("a read is due at {now}")
         };
         state.settle(id, now, end, &trust)
