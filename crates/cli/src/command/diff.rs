@@ -63,7 +63,7 @@ pub fn run(args: &Args) -> Result<Outcome, CliError> {
 fn label(file: &str, policy: &CompiledPolicy) -> PolicyLabel {
     PolicyLabel {
         file: file.to_owned(),
-        name: policy.name().map(str::to_owned),
+        name: policy.model().name.clone(),
         sha256: policy.sha256().to_owned(),
     }
 }
@@ -73,14 +73,19 @@ fn label(file: &str, policy: &CompiledPolicy) -> PolicyLabel {
 /// changed (its probes show only a few names).
 fn notes(old: &CompiledPolicy, new: &CompiledPolicy) -> Vec<String> {
     let mut notes = Vec::new();
-    for before in old.credentials() {
-        if let Some(after) = new.credential(&before.id).filter(|after| *after != before) {
+    for before in old.model().credentials.values() {
+        if let Some(after) = new
+            .model()
+            .credentials
+            .get(&before.id)
+            .filter(|after| *after != before)
+        {
             let fields = changed_fields(before, after).join(", ");
             notes.push(format!("credential `{}` changed its {fields}", before.id));
         }
     }
-    for before in old.lists() {
-        let Some(after) = new.list(&before.id) else {
+    for before in old.model().lists.values() {
+        let Some(after) = new.model().lists.get(&before.id) else {
             continue;
         };
         let (id, (removed, added)) = (&before.id, list_probes::count_changes(before, after));
@@ -95,7 +100,7 @@ fn notes(old: &CompiledPolicy, new: &CompiledPolicy) -> Vec<String> {
             notes.push(format!("list `{id}` changed from {was} to {is}"));
         }
     }
-    let defaults = [old.defaults(), new.defaults()];
+    let defaults = [&old.model().defaults, &new.model().defaults];
     let query = defaults.map(|d| d.query_in_logs.to_string());
     let path = defaults.map(|d| d.path_in_logs.as_policy_value());
     for (key, [was, is]) in [("query_in_logs", query), ("path_in_logs", path)] {

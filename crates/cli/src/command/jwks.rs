@@ -59,8 +59,13 @@ struct JwkSet {
 pub fn run(args: &Args) -> Result<Outcome, CliError> {
     let loaded = policy_source::load(&args.policy)?;
     let policy = &loaded.compiled.policy;
-    let Some(credential) = policy.credential(&args.credential) else {
-        let ids: Vec<&str> = policy.credentials().map(|c| c.id.as_str()).collect();
+    let Some(credential) = policy.model().credentials.get(&args.credential) else {
+        let ids: Vec<&str> = policy
+            .model()
+            .credentials
+            .values()
+            .map(|c| c.id.as_str())
+            .collect();
         let hint = match did_you_mean(&args.credential, ids.iter().copied()) {
             Some(close) => format!("did you mean `{close}`?"),
             None if ids.is_empty() => "the policy defines no credentials".to_owned(),
