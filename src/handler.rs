@@ -182,16 +182,14 @@ fn act(
 ) -> Result<(js_sys::Promise, web_sys::AbortController), LocalAnswer> {
     let decision = &facts.decision;
     let policy = facts.active.policy().ok_or(LocalAnswer::InternalError)?;
+    let credentials = &policy.model().credentials;
     // Not decided by the policy (it did not load, or `decide` panicked).
     if matches!(decision.reason, Some(Reason::InternalError)) {
         return Err(LocalAnswer::InternalError);
     }
     let token;
     // Only unparsable URLs lack a target, and those are always blocked (planned here).
-    let (target, inject) = match (
-        plan(decision, |id| policy.model().credentials.get(id)),
-        &decision.target,
-    ) {
+    let (target, inject) = match (plan(decision, |id| credentials.get(id)), &decision.target) {
         (ActionPlan::Answer(answer), _) => return Err(answer),
         (_, None) => return Err(LocalAnswer::InternalError),
         (ActionPlan::Pass, Some(target)) => (target, None),

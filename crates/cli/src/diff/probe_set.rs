@@ -106,12 +106,8 @@ pub fn probes(old: &CompiledPolicy, new: &CompiledPolicy) -> ProbeSet {
     let mut hosts: BTreeMap<String, BTreeSet<(String, Side)>> = BTreeMap::new();
     let sides = [(Side::Old, old), (Side::New, new)];
     for (side, policy) in sides {
-        for pattern in policy
-            .model()
-            .rules
-            .iter()
-            .flat_map(|r| r.hosts.iter().flatten())
-        {
+        let rules = &policy.model().rules;
+        for pattern in rules.iter().flat_map(|r| r.hosts.iter().flatten()) {
             let origin = (pattern.to_string(), side);
             for host in pattern_hosts(pattern) {
                 hosts.entry(host).or_default().insert(origin.clone());
