@@ -59,7 +59,7 @@ impl Facts {
     /// Writes this request's one decision log line: it ended with the upstream's status, or
     /// with the Worker's own answer.
     fn log(&self, ended: Result<u16, LocalAnswer>) {
-        let defaults = self.active.policy().map(|policy| policy.defaults());
+        let defaults = self.active.policy().map(|policy| &policy.model().defaults);
         let facts = LogFacts {
             decision_id: &self.decision_id,
             customer: self.customer.as_deref(),
@@ -182,13 +182,14 @@ fn act(
 ) -> Result<(js_sys::Promise, web_sys::AbortController), LocalAnswer> {
     let decision = &facts.decision;
     let policy = facts.active.policy().ok_or(LocalAnswer::InternalError)?;
+    let credentials = &policy.model().credentials;
     // Not decided by the policy (it did not load, or `decide` panicked).
     if matches!(decision.reason, Some(Reason::InternalError)) {
         return Err(LocalAnswer::InternalError);
     }
     let token;
     // Only unparsable URLs lack a target, and those are always blocked (planned here).
-    let (target, inject) = match (plan(decision, |id| policy.credential(id)), &decision.target) {
+    let (target, inject) = match (plan(decision, |id| credentials.get(id)), &decision.target) {
         (ActionPlan::Answer(answer), _) => return Err(answer),
         (_, None) => return Err(LocalAnswer::InternalError),
         (ActionPlan::Pass, Some(target)) => (target, None),

@@ -106,12 +106,13 @@ pub fn summary(diagnostics: &[Diagnostic]) -> String {
 
 /// `3 rules`, `3 rules, 1 domain list of 1000000 names` for a policy with lists.
 pub fn contents(policy: &CompiledPolicy) -> String {
-    let rules = counted(policy.rules().len(), "rule");
-    let lists = policy.lists().count();
+    let model = policy.model();
+    let rules = counted(model.rules.len(), "rule");
+    let lists = model.lists.len();
     if lists == 0 {
         return rules;
     }
-    let names = policy.lists().map(|list| list.domains.len()).sum();
+    let names = model.lists.values().map(|list| list.domains.len()).sum();
     let (lists, names) = (counted(lists, "domain list"), counted(names, "name"));
     format!("{rules}, {lists} of {names}")
 }

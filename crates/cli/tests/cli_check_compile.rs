@@ -135,7 +135,7 @@ fn compile_writes_an_artefact_that_loads_back() {
         out.stdout
             .contains(&format!("artefact sha256: {artefact_sha}"))
     );
-    let rules = loaded.rules().len();
+    let rules = loaded.model().rules.len();
     assert!(
         out.stdout
             .contains(&format!(": {rules} rules, {} bytes", bytes.len())),

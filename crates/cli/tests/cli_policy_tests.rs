@@ -139,7 +139,8 @@ fn coverage_lists_rules_no_case_exercised() {
     )
     .unwrap()
     .policy
-    .rules()
+    .model()
+    .rules
     .len();
     assert!(
         out.stdout

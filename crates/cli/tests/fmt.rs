@@ -198,7 +198,7 @@ fn probe_hosts(policy: &CompiledPolicy) -> Vec<String> {
         "unrelated.example".to_string(),
         "169.254.169.254".to_string(),
     ];
-    for rule in policy.rules() {
+    for rule in &policy.model().rules {
         for pattern in rule.hosts.iter().flatten() {
             let text = pattern.to_string();
             let base = text.split('/').next().unwrap_or_default().to_string();
@@ -226,12 +226,14 @@ fn formatting_does_not_change_what_shipped_policies_decide() {
         let after = format(&before);
         let name = file.display().to_string();
         let (a, b) = (compiled(&name, &before), compiled(&name, &after));
-        assert_eq!(a.name(), b.name());
-        assert_eq!(a.defaults(), b.defaults(), "{name}");
-        let creds = |p: &CompiledPolicy| p.credentials().cloned().collect::<Vec<_>>();
+        assert_eq!(a.model().name.as_deref(), b.model().name.as_deref());
+        assert_eq!(a.model().defaults, b.model().defaults, "{name}");
+        let creds =
+            |p: &CompiledPolicy| p.model().credentials.values().cloned().collect::<Vec<_>>();
         assert_eq!(creds(&a), creds(&b), "{name}");
         let rules = |p: &CompiledPolicy| {
-            p.rules()
+            p.model()
+                .rules
                 .iter()
                 .cloned()
                 .map(|mut r| {
@@ -244,7 +246,7 @@ fn formatting_does_not_change_what_shipped_policies_decide() {
 
         let mut customers: Vec<Option<String>> = vec![None, Some("customer-probe".into())];
         let mut tag_sets: Vec<Vec<String>> = vec![vec![]];
-        for rule in a.rules() {
+        for rule in &a.model().rules {
             customers.extend(rule.customers.iter().flatten().cloned().map(Some));
             tag_sets.extend(rule.tags.iter().flatten().map(|t| vec![t.clone()]));
         }

@@ -52,7 +52,7 @@ fn jwks_with(credential: &str, key_file: &str, more: &[&str]) -> (Option<i32>, S
 fn credential(id: &str) -> Credential {
     let text = std::fs::read_to_string(keys("jwks-policy.toml")).unwrap();
     let compiled = compile("jwks-policy.toml", &text).unwrap();
-    compiled.policy.credential(id).unwrap().clone()
+    compiled.policy.model().credentials.get(id).unwrap().clone()
 }
 
 struct Now;

@@ -103,7 +103,7 @@ impl CompiledPolicy {
             self.sha256().as_bytes(),
             self.source().as_bytes(),
         ];
-        for list in self.lists() {
+        for list in self.model().lists.values() {
             parts.push(list.id.as_bytes());
             parts.push(list.domains.section());
         }

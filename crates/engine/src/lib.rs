@@ -87,7 +87,7 @@ pub use identity::Identity;
 pub use log::{
     DecisionLog, LOG_SCHEMA_VERSION, LoggedPath, Outcome, PolicyRef, PolicySource, logged_path,
 };
-pub use model::{Defaults, IpLiterals, Mode, PathInLogs, Rule};
+pub use model::{Defaults, IpLiterals, Mode, PathInLogs, PolicyModel, Rule};
 pub use path_glob::PathGlob;
 pub use policy::CompiledPolicy;
 pub use request::Request;

@@ -1,12 +1,11 @@
 //! The compiled policy: the validated model plus its matcher. Immutable, `Send + Sync`.
 
-use crate::credential::Credential;
 use crate::decide::{decide, list_match};
 use crate::decision::Decision;
 use crate::domain_list::DomainList;
 use crate::log::PolicyRef;
 use crate::matcher::Matcher;
-use crate::model::{Defaults, PolicyModel, Rule};
+use crate::model::{PolicyModel, Rule};
 use crate::request::Request;
 use crate::trace::{NoTrace, Trace};
 
@@ -70,11 +69,6 @@ impl CompiledPolicy {
         (decision, trace)
     }
 
-    /// The policy's optional `name`.
-    pub fn name(&self) -> Option<&str> {
-        self.model.name.as_deref()
-    }
-
     /// The policy's revision: lower-case hex SHA-256 of the policy source bytes, and of its
     /// list files' bytes when it has lists ([`crate::policy_sha256`]).
     pub fn sha256(&self) -> &str {
@@ -99,41 +93,6 @@ impl CompiledPolicy {
     /// The file name the policy was compiled from (as given to [`crate::compile`]).
     pub fn file_name(&self) -> &str {
         &self.file_name
-    }
-
-    /// `[defaults]`.
-    pub fn defaults(&self) -> &Defaults {
-        &self.model.defaults
-    }
-
-    /// The validated rules in file order.
-    pub fn rules(&self) -> &[Rule] {
-        &self.model.rules
-    }
-
-    /// The rule with this id.
-    pub fn rule(&self, id: &str) -> Option<&Rule> {
-        self.model.rules.iter().find(|r| r.id == id)
-    }
-
-    /// The credential with this id.
-    pub fn credential(&self, id: &str) -> Option<&Credential> {
-        self.model.credentials.get(id)
-    }
-
-    /// Every credential, ordered by id.
-    pub fn credentials(&self) -> impl Iterator<Item = &Credential> {
-        self.model.credentials.values()
-    }
-
-    /// The domain list with this id.
-    pub fn list(&self, id: &str) -> Option<&DomainList> {
-        self.model.lists.get(id)
-    }
-
-    /// Every domain list, ordered by id.
-    pub fn lists(&self) -> impl Iterator<Item = &DomainList> {
-        self.model.lists.values()
     }
 
     /// The first list of `rule` (in the order the rule names them) that covers the canonical

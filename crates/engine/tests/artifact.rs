@@ -90,7 +90,7 @@ fn path_in_logs_survives_the_artifact() {
             .unwrap()
             .policy;
         let loaded = load(&p.to_artifact()).unwrap();
-        assert_eq!(loaded.defaults().path_in_logs, expected, "{value}");
+        assert_eq!(loaded.model().defaults.path_in_logs, expected, "{value}");
     }
 }
 
@@ -424,7 +424,13 @@ fn the_next_key_travels_in_the_artefact() {
     let rotating = compile("policy.toml", &text).unwrap().policy;
     assert_ne!(rotating.sha256(), policy().sha256());
     let loaded = load(&rotating.to_artifact()).unwrap();
-    let next = loaded.credential("example-api-jwt").unwrap().next.clone();
+    let next = loaded
+        .model()
+        .credentials
+        .get("example-api-jwt")
+        .unwrap()
+        .next
+        .clone();
     assert_eq!(
         next,
         Some(egress_policy_engine::NextKey {

@@ -105,10 +105,17 @@ fn path_in_logs_accepts_its_values() {
     ] {
         let text = format!("version = 1\n[defaults]\npath_in_logs = {value}\n");
         let compiled = compile("p.toml", &text).unwrap();
-        assert_eq!(compiled.policy.defaults().path_in_logs, expected, "{value}");
+        assert_eq!(
+            compiled.policy.model().defaults.path_in_logs,
+            expected,
+            "{value}"
+        );
     }
     let compiled = compile("p.toml", "version = 1\n").unwrap();
-    assert_eq!(compiled.policy.defaults().path_in_logs, PathInLogs::Full);
+    assert_eq!(
+        compiled.policy.model().defaults.path_in_logs,
+        PathInLogs::Full
+    );
 }
 
 #[test]

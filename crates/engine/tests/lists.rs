@@ -153,7 +153,7 @@ fe80::1%lo0 localhost
 ";
     let policy = "version = 1\n[lists.ads]\nfile = \"hosts.txt\"\nformat = \"hosts\"\nmatch = \"exact\"\n[[rules]]\nid = \"no-ads\"\naction = \"block\"\nlists = [\"ads\"]\n";
     let p = compiled(policy, &[("hosts.txt", hosts)]);
-    let list = p.list("ads").unwrap();
+    let list = p.model().lists.get("ads").unwrap();
     assert_eq!(
         list.domains.iter().collect::<Vec<_>>(),
         ["a.example", "ads.example", "b.example"]
@@ -218,7 +218,7 @@ fn report_mode_list_rules_report() {
 #[test]
 fn rule_list_match_names_the_list_and_entry() {
     let p = compiled(&feed_policy("subdomains"), &[("lists/feed.txt", FEED)]);
-    let rule = p.rule("block-feed").unwrap();
+    let rule = &p.model().rules[0];
     let (list, entry) = p.rule_list_match(rule, "a.b.evil.com").unwrap();
     assert_eq!((list.id.as_str(), entry), ("feed", "evil.com"));
     assert!(p.rule_list_match(rule, "notevil.com").is_none());

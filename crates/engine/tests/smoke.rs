@@ -54,7 +54,7 @@ fn default_policy_decides() {
         Some("unsupported_scheme")
     );
     // Rule lines point at the `[[rules]]` header.
-    for rule in p.rules() {
+    for rule in &p.model().rules {
         let line = text.lines().nth(rule.line as usize - 1).unwrap();
         assert_eq!(line, "[[rules]]", "rule {}", rule.id);
     }

@@ -178,7 +178,7 @@ fn inspect(
         writeln!(
             out,
             "policy:          {}\npolicy sha256:   {}",
-            policy.name().unwrap_or("(no name)"),
+            policy.model().name.as_deref().unwrap_or("(no name)"),
             policy.sha256()
         )?;
     }

@@ -8,7 +8,7 @@
 use std::io::Write as _;
 use std::path::PathBuf;
 
-use egress_policy_engine::{CompiledPolicy, Credential, DomainList};
+use egress_policy_engine::{CompiledPolicy, Credential, DomainList, PolicyModel};
 
 use crate::diff::render::{self, DiffReport, PolicyLabel};
 use crate::diff::{compare, group, list_probes, probe_set};
@@ -46,7 +46,7 @@ pub fn run(args: &Args) -> Result<Outcome, CliError> {
         probes: probes.len(),
         widening: changes.iter().any(|g| g.widening),
         changes,
-        notes: notes(old_policy, new_policy),
+        notes: notes(old_policy.model(), new_policy.model()),
     };
     let mut out = std::io::stdout().lock();
     if args.json {
@@ -63,7 +63,7 @@ pub fn run(args: &Args) -> Result<Outcome, CliError> {
 fn label(file: &str, policy: &CompiledPolicy) -> PolicyLabel {
     PolicyLabel {
         file: file.to_owned(),
-        name: policy.name().map(str::to_owned),
+        name: policy.model().name.clone(),
         sha256: policy.sha256().to_owned(),
     }
 }
@@ -71,16 +71,17 @@ fn label(file: &str, policy: &CompiledPolicy) -> PolicyLabel {
 /// Changes that decide nothing differently but a reviewer must see: a credential whose
 /// definition changed under the same id, logging settings, and how much each domain list
 /// changed (its probes show only a few names).
-fn notes(old: &CompiledPolicy, new: &CompiledPolicy) -> Vec<String> {
+fn notes(old: &PolicyModel, new: &PolicyModel) -> Vec<String> {
     let mut notes = Vec::new();
-    for before in old.credentials() {
-        if let Some(after) = new.credential(&before.id).filter(|after| *after != before) {
+    for before in old.credentials.values() {
+        let after = new.credentials.get(&before.id);
+        if let Some(after) = after.filter(|after| *after != before) {
             let fields = changed_fields(before, after).join(", ");
             notes.push(format!("credential `{}` changed its {fields}", before.id));
         }
     }
-    for before in old.lists() {
-        let Some(after) = new.list(&before.id) else {
+    for before in old.lists.values() {
+        let Some(after) = new.lists.get(&before.id) else {
             continue;
         };
         let (id, (removed, added)) = (&before.id, list_probes::count_changes(before, after));
@@ -95,7 +96,7 @@ fn notes(old: &CompiledPolicy, new: &CompiledPolicy) -> Vec<String> {
             notes.push(format!("list `{id}` changed from {was} to {is}"));
         }
     }
-    let defaults = [old.defaults(), new.defaults()];
+    let defaults = [&old.defaults, &new.defaults];
     let query = defaults.map(|d| d.query_in_logs.to_string());
     let path = defaults.map(|d| d.path_in_logs.as_policy_value());
     for (key, [was, is]) in [("query_in_logs", query), ("path_in_logs", path)] {

@@ -58,9 +58,9 @@ struct JwkSet {
 /// Runs the subcommand.
 pub fn run(args: &Args) -> Result<Outcome, CliError> {
     let loaded = policy_source::load(&args.policy)?;
-    let policy = &loaded.compiled.policy;
-    let Some(credential) = policy.credential(&args.credential) else {
-        let ids: Vec<&str> = policy.credentials().map(|c| c.id.as_str()).collect();
+    let credentials = &loaded.compiled.policy.model().credentials;
+    let Some(credential) = credentials.get(&args.credential) else {
+        let ids: Vec<&str> = credentials.values().map(|c| c.id.as_str()).collect();
         let hint = match did_you_mean(&args.credential, ids.iter().copied()) {
             Some(close) => format!("did you mean `{close}`?"),
             None if ids.is_empty() => "the policy defines no credentials".to_owned(),

@@ -108,7 +108,7 @@ pub fn run(args: &Args) -> Result<Outcome, CliError> {
         kind: "summary",
         policy: PolicyLine {
             path: args.policy.display().to_string(),
-            name: policy.name(),
+            name: policy.model().name.as_deref(),
             sha256: policy.sha256(),
         },
         decisions: report.decisions,

@@ -78,9 +78,9 @@ pub fn run(args: &Args) -> Result<Outcome, CliError> {
         writeln!(out, "{files} could not be read as tests")?;
     }
     if args.coverage {
-        let rules = policy.rules().iter().map(|r| r.id.as_str());
+        let rules = policy.model().rules.iter().map(|r| r.id.as_str());
         let missed: Vec<&str> = rules.filter(|id| !exercised.contains(*id)).collect();
-        let all = policy.rules().len();
+        let all = policy.model().rules.len();
         let list = match missed.is_empty() {
             true => String::new(),
             false => format!("; not exercised: {}", missed.join(", ")),

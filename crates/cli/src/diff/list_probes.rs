@@ -18,11 +18,11 @@ const FIRST_NAMES: usize = 2;
 
 /// `(host, origin, side)` for every probe drawn from the lists of `old` and `new`.
 pub fn list_hosts(old: &CompiledPolicy, new: &CompiledPolicy) -> Vec<(String, String, Side)> {
-    let lists = old.lists().chain(new.lists());
+    let lists = old.model().lists.values().chain(new.model().lists.values());
     let ids: BTreeSet<&str> = lists.map(|l| l.id.as_str()).collect();
     let mut out = Vec::new();
     for id in ids {
-        let (before, after) = (old.list(id), new.list(id));
+        let (before, after) = (old.model().lists.get(id), new.model().lists.get(id));
         let origin = format!("{LIST_ORIGIN_PREFIX}{id}`");
         let by_subdomain = |l: &DomainList| l.matching == ListMatch::Subdomains;
         let subdomains = [before, after].into_iter().flatten().any(by_subdomain);

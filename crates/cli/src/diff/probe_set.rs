@@ -106,7 +106,8 @@ pub fn probes(old: &CompiledPolicy, new: &CompiledPolicy) -> ProbeSet {
     let mut hosts: BTreeMap<String, BTreeSet<(String, Side)>> = BTreeMap::new();
     let sides = [(Side::Old, old), (Side::New, new)];
     for (side, policy) in sides {
-        for pattern in policy.rules().iter().flat_map(|r| r.hosts.iter().flatten()) {
+        let rules = &policy.model().rules;
+        for pattern in rules.iter().flat_map(|r| r.hosts.iter().flatten()) {
             let origin = (pattern.to_string(), side);
             for host in pattern_hosts(pattern) {
                 hosts.entry(host).or_default().insert(origin.clone());
@@ -127,7 +128,7 @@ pub fn probes(old: &CompiledPolicy, new: &CompiledPolicy) -> ProbeSet {
     let rules = || {
         sides
             .into_iter()
-            .flat_map(|(_, p)| p.rules().iter().map(move |r| (p, r)))
+            .flat_map(|(_, p)| p.model().rules.iter().map(move |r| (p, r)))
     };
     // Only rules with conditions add probe values beyond the host, so only they are checked
     // against each host: a policy of many plain host rules stays linear in its size.

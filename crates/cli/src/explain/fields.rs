@@ -56,7 +56,7 @@ impl<'a> Fields<'a> {
             path: target.map(|t| t.path.as_str()),
             query: target
                 .and_then(|t| t.query.as_deref())
-                .filter(|_| policy.defaults().query_in_logs),
+                .filter(|_| policy.model().defaults.query_in_logs),
             customer: request.customer,
             tags: request.tags.unwrap_or_default(),
             policy: policy.policy_ref(),

@@ -35,7 +35,7 @@ pub fn human(
     for c in &trace.changes {
         let _ = writeln!(out, "  {:<9} {} -> {} ({})", c.part, c.from, c.to, c.why);
     }
-    let report_all = policy.defaults().mode == Mode::Report;
+    let report_all = policy.model().defaults.mode == Mode::Report;
     let why = why::why(request, decision, trace, report_all, file_name);
     field(&mut out, "decision", decision.action.as_str());
     let rule = decision.rule.as_ref();
@@ -57,7 +57,7 @@ pub fn human(
     for line in &why.lines {
         let _ = writeln!(out, "  {line}");
     }
-    let name = policy.name().unwrap_or("(unnamed)");
+    let name = policy.model().name.as_deref().unwrap_or("(unnamed)");
     let _ = writeln!(out, "policy:      {name} sha256 {}", policy.sha256());
     out
 }

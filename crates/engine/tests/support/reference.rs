@@ -89,7 +89,7 @@ impl<'p> ReferenceDecider<'p> {
     /// rule match nothing (they cannot occur in a validated policy).
     pub fn new(policy: &'p CompiledPolicy) -> ReferenceDecider<'p> {
         let mut globs = HashMap::new();
-        for rule in policy.rules() {
+        for rule in &policy.model().rules {
             for pattern in rule.hosts.iter().flatten() {
                 if let HostPattern::Glob(g) = pattern
                     && let Ok(re) = Regex::new(&glob_regex(g))
@@ -103,7 +103,8 @@ impl<'p> ReferenceDecider<'p> {
             sensitive.ok().zip(insensitive.ok())
         };
         let path_globs = policy
-            .rules()
+            .model()
+            .rules
             .iter()
             .map(|r| {
                 r.paths
@@ -119,7 +120,8 @@ impl<'p> ReferenceDecider<'p> {
             })
             .collect();
         let path_regexes = policy
-            .rules()
+            .model()
+            .rules
             .iter()
             .map(|r| {
                 r.path_regex.as_deref().and_then(|p| {
@@ -133,7 +135,9 @@ impl<'p> ReferenceDecider<'p> {
             })
             .collect();
         let lists = policy
-            .lists()
+            .model()
+            .lists
+            .values()
             .map(|list| {
                 let names = list.domains.iter().collect();
                 (
@@ -203,7 +207,7 @@ impl<'p> ReferenceDecider<'p> {
 
 impl RuleSource for ReferenceDecider<'_> {
     fn candidates(&self, url: &CanonicalUrl, out: &mut Vec<Candidate>) {
-        for (index, rule) in self.policy.rules().iter().enumerate() {
+        for (index, rule) in self.policy.model().rules.iter().enumerate() {
             let via = if rule.applies_to_every_host() {
                 Some(Via::Other)
             } else {
@@ -228,7 +232,7 @@ impl RuleSource for ReferenceDecider<'_> {
     }
 
     fn path_fit(&self, index: usize, reading: &str, ignore_case: bool) -> PathFit {
-        let Some(rule) = self.policy.rules().get(index) else {
+        let Some(rule) = self.policy.model().rules.get(index) else {
             return PathFit::NotInPaths;
         };
         if ignore_case && rule.action != Action::Block {
@@ -254,6 +258,6 @@ impl RuleSource for ReferenceDecider<'_> {
     }
 
     fn scopes_by_tag(&self) -> bool {
-        self.policy.rules().iter().any(|r| r.tags.is_some())
+        self.policy.model().rules.iter().any(|r| r.tags.is_some())
     }
 }
