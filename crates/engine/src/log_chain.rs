@@ -192,11 +192,6 @@ impl Chain {
         }
     }
 
-    /// The sequence number the last sealed line got (0 before any).
-    pub fn seq(&self) -> u64 {
-        self.seq
-    }
-
     /// Fills `trail` (the chain fields of `line`) for the isolate's next line, and its chain
     /// value over the whole line; returns the line's JSON text, chain value included.
     pub fn seal<T: Serialize>(
@@ -210,10 +205,11 @@ impl Chain {
             engine: Some(ENGINE_VERSION.to_owned()),
             isolate: Some(self.isolate.clone()),
             seq: Some(self.seq),
-            chain_alg: Some(match self.key {
-                Some(_) => ChainAlg::HmacSha256,
-                None => ChainAlg::Sha256,
-            }),
+            chain_alg: Some(
+                self.key
+                    .as_ref()
+                    .map_or(ChainAlg::Sha256, |_| ChainAlg::HmacSha256),
+            ),
             chain: None,
         };
         // Written once: the chain's canonical text is this text with its keys sorted, and
