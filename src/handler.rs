@@ -28,9 +28,7 @@ thread_local! {
     /// requests of the isolate never contend for it.
     static MINTER: RefCell<Minter<JwtSigner, DateClock>> =
         RefCell::new(Minter::new(JwtSigner::new(), DateClock));
-}
 
-thread_local! {
     /// `{ "content-type": "application/json" }`, made once per isolate: each Response copies
     /// it into headers of its own, so no `Headers` is built per answer.
     static JSON_HEADERS: JsValue = {
@@ -145,12 +143,8 @@ fn handle(
         // The policy did not load or `decide` panicked: fail closed.
         decision: decision.unwrap_or(Decision {
             action: Action::Block,
-            rule: None,
             reason: Some(Reason::InternalError),
-            would_block: false,
-            report_rule: None,
-            credential: None,
-            target: None,
+            ..Decision::default()
         }),
         decision_id: decision_id(arrived_ms),
         customer,
