@@ -46,8 +46,9 @@ struct Facts {
     env: Env,
     decision: Decision,
     decision_id: String,
-    customer: Option<String>,
-    tags: Vec<String>,
+    /// Who the request was made for (`tags` `None`: no tags parameter at all, refused
+    /// `no_tags` where rules are scoped by tag; logged as no tags).
+    identity: Identity,
     method: String,
     active: Active,
     arrived_ms: u64,
@@ -60,8 +61,8 @@ impl Facts {
         let defaults = self.active.policy().map(|policy| policy.defaults());
         let facts = LogFacts {
             decision_id: &self.decision_id,
-            customer: self.customer.as_deref(),
-            tags: &self.tags,
+            customer: self.identity.customer.as_deref(),
+            tags: self.identity.tags.as_deref().unwrap_or_default(),
             method: &self.method,
             policy: self.active.policy_ref(),
             query_in_logs: defaults.is_some_and(|d| d.query_in_logs),
@@ -121,10 +122,7 @@ fn handle(
     active: Active,
     arrived_ms: u64,
 ) -> Result<JsValue, JsValue> {
-    let Identity { customer, tags } = identity(env, ctx);
-    // `None`: no tags parameter at all (refused `no_tags` where rules are scoped by tag).
-    let tags_given = tags.is_some();
-    let tags = tags.unwrap_or_default();
+    let identity = identity(env, ctx);
     // Logged as the engine matched it (`patch` is `PATCH`), so the line replays to itself.
     let method = normalise_method(&request.method()).into_owned();
     let url = request.url();
@@ -133,8 +131,8 @@ fn handle(
             policy.decide(&Request {
                 method: &method,
                 url: &url,
-                customer: customer.as_deref(),
-                tags: tags_given.then_some(&tags[..]),
+                customer: identity.customer.as_deref(),
+                tags: identity.tags.as_deref(),
             })
         })
     });
@@ -147,8 +145,7 @@ fn handle(
             ..Decision::default()
         }),
         decision_id: decision_id(arrived_ms),
-        customer,
-        tags,
+        identity,
         method,
         active,
         arrived_ms,
@@ -188,8 +185,8 @@ fn act(
         (ActionPlan::Pass, Some(target)) => (target, None),
         (ActionPlan::Inject(credential), Some(target)) => {
             let vars = ClaimVars {
-                customer: facts.customer.as_deref().unwrap_or_default(),
-                tags: &facts.tags,
+                customer: facts.identity.customer.as_deref().unwrap_or_default(),
+                tags: facts.identity.tags.as_deref().unwrap_or_default(),
                 host: &target.host,
                 rule: decision.rule.as_ref().map_or("", |rule| rule.id.as_str()),
             };
