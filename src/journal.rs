@@ -86,6 +86,26 @@ pub fn next_key_problem(env: &Env, reason: &str, active: &PolicyRef) {
 }
 
 impl Journal {
+    /// The isolate's journal, its first lines written: a checkpoint, then what of the
+    /// settings could not be used.
+    fn new(env: &Env) -> Journal {
+        let settings = settings(env);
+        let mut journal = Journal {
+            chain: Chain::new(
+                isolate_id(),
+                settings.worker_version.clone(),
+                settings.log_key.clone(),
+            ),
+            checkpoint_ms: settings.checkpoint_ms,
+            last_checkpoint_ms: None,
+        };
+        journal.checkpoint_if_due(env);
+        for (event, reason) in &settings.problems {
+            journal.misconfigured(event, reason, embedded_ref());
+        }
+        journal
+    }
+
     /// Seals `line` into the chain and writes it with `console.log`, as one plain JS object
     /// (parsed from the text the seal wrote: the line is serialised once).
     fn seal_and_write<L: Serialize>(&mut self, line: &mut L, trail: impl Fn(&mut L) -> &mut Trail) {
@@ -129,34 +149,13 @@ impl Journal {
     }
 }
 
-/// Runs `f` with the isolate's journal, made on its first line (which then names what of the
-/// settings could not be used).
+/// Runs `f` with the isolate's journal, made on its first line.
 fn with_journal(env: &Env, f: impl FnOnce(&mut Journal)) {
     let _done = guarded(|| {
         JOURNAL.with(|cell| {
-            let Ok(mut slot) = cell.try_borrow_mut() else {
-                return;
-            };
-            let fresh = slot.is_none();
-            let journal = slot.get_or_insert_with(|| {
-                let settings = settings(env);
-                Journal {
-                    chain: Chain::new(
-                        isolate_id(),
-                        settings.worker_version.clone(),
-                        settings.log_key.clone(),
-                    ),
-                    checkpoint_ms: settings.checkpoint_ms,
-                    last_checkpoint_ms: None,
-                }
-            });
-            if fresh {
-                journal.checkpoint_if_due(env);
-                for (event, reason) in &settings(env).problems {
-                    journal.misconfigured(event, reason, embedded_ref());
-                }
+            if let Ok(mut slot) = cell.try_borrow_mut() {
+                f(slot.get_or_insert_with(|| Journal::new(env)));
             }
-            f(journal);
         });
     });
 }
