@@ -51,11 +51,9 @@ pub struct DataPoint<'a> {
 
 /// The data point of a decision line.
 pub fn decision(line: &DecisionLog) -> DataPoint<'_> {
+    let customer = line.customer.as_deref().unwrap_or_default();
     DataPoint {
-        indexes: [prefix(
-            line.customer.as_deref().unwrap_or_default(),
-            MAX_INDEX_BYTES,
-        )],
+        indexes: [prefix(customer, MAX_INDEX_BYTES)],
         blobs: vec![
             "decision",
             line.action.as_str(),
@@ -92,16 +90,15 @@ pub fn event<'a>(
     policy: &'a PolicyRef,
     trail: &'a egress_policy_engine::log_chain::Trail,
 ) -> DataPoint<'a> {
-    let (status, reason) = (status.unwrap_or_default(), reason.unwrap_or_default());
     DataPoint {
         indexes: [""],
         blobs: vec![
             kind,
-            status,
+            status.unwrap_or_default(),
             "",
             "",
             "",
-            reason,
+            reason.unwrap_or_default(),
             "",
             "",
             "",
