@@ -59,17 +59,6 @@ impl PolicySource {
 }
 
 impl PolicyRef {
-    /// The reference logged when the Worker cannot tell which policy it embeds (the
-    /// artefact and the build's own record both failed to load: a bug, never expected).
-    pub fn unknown() -> Self {
-        PolicyRef {
-            name: None,
-            sha256: String::from("unknown"),
-            source: Some(PolicySource::Embedded),
-            serial: None,
-        }
-    }
-
     /// This reference, naming where the policy came from.
     pub fn from_source(mut self, source: PolicySource, serial: Option<u64>) -> Self {
         self.source = Some(source);
