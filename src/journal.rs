@@ -72,15 +72,9 @@ pub fn bundle_event(env: &Env, event: &egress_policy_outbound::bundle_state::Bun
 pub fn next_key_problem(env: &Env, reason: &str, active: &PolicyRef) {
     with_journal(env, |journal| {
         let trail = journal.misconfigured("settings", reason, active);
+        let status = Some("misconfigured");
         record(env, || {
-            metrics::event(
-                "settings",
-                Some("misconfigured"),
-                None,
-                None,
-                active,
-                &trail,
-            )
+            metrics::event("settings", status, None, None, active, &trail)
         });
     });
 }

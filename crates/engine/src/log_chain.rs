@@ -202,11 +202,10 @@ impl Chain {
             engine: Some(ENGINE_VERSION.to_owned()),
             isolate: Some(self.isolate.clone()),
             seq: Some(self.seq),
-            chain_alg: Some(
-                self.key
-                    .as_ref()
-                    .map_or(ChainAlg::Sha256, |_| ChainAlg::HmacSha256),
-            ),
+            chain_alg: Some(match self.key {
+                Some(_) => ChainAlg::HmacSha256,
+                None => ChainAlg::Sha256,
+            }),
             chain: None,
         };
         // Written once: the chain's canonical text is this text with its keys sorted, and
