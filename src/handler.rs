@@ -28,9 +28,7 @@ thread_local! {
     /// requests of the isolate never contend for it.
     static MINTER: RefCell<Minter<JwtSigner, DateClock>> =
         RefCell::new(Minter::new(JwtSigner::new(), DateClock));
-}
 
-thread_local! {
     /// `{ "content-type": "application/json" }`, made once per isolate: each Response copies
     /// it into headers of its own, so no `Headers` is built per answer.
     static JSON_HEADERS: JsValue = {
@@ -48,8 +46,9 @@ struct Facts {
     env: Env,
     decision: Decision,
     decision_id: String,
-    customer: Option<String>,
-    tags: Vec<String>,
+    /// Who the request was made for (`tags` `None`: no tags parameter at all, refused
+    /// `no_tags` where rules are scoped by tag; logged as no tags).
+    identity: Identity,
     method: String,
     active: Active,
     arrived_ms: u64,
@@ -62,8 +61,8 @@ impl Facts {
         let defaults = self.active.policy().map(|policy| &policy.model().defaults);
         let facts = LogFacts {
             decision_id: &self.decision_id,
-            customer: self.customer.as_deref(),
-            tags: &self.tags,
+            customer: self.identity.customer.as_deref(),
+            tags: self.identity.tags.as_deref().unwrap_or_default(),
             method: &self.method,
             policy: self.active.policy_ref(),
             query_in_logs: defaults.is_some_and(|d| d.query_in_logs),
@@ -123,10 +122,7 @@ fn handle(
     active: Active,
     arrived_ms: u64,
 ) -> Result<JsValue, JsValue> {
-    let Identity { customer, tags } = identity(env, ctx);
-    // `None`: no tags parameter at all (refused `no_tags` where rules are scoped by tag).
-    let tags_given = tags.is_some();
-    let tags = tags.unwrap_or_default();
+    let identity = identity(env, ctx);
     // Logged as the engine matched it (`patch` is `PATCH`), so the line replays to itself.
     let method = normalise_method(&request.method()).into_owned();
     let url = request.url();
@@ -135,8 +131,8 @@ fn handle(
             policy.decide(&Request {
                 method: &method,
                 url: &url,
-                customer: customer.as_deref(),
-                tags: tags_given.then_some(&tags[..]),
+                customer: identity.customer.as_deref(),
+                tags: identity.tags.as_deref(),
             })
         })
     });
@@ -145,16 +141,11 @@ fn handle(
         // The policy did not load or `decide` panicked: fail closed.
         decision: decision.unwrap_or(Decision {
             action: Action::Block,
-            rule: None,
             reason: Some(Reason::InternalError),
-            would_block: false,
-            report_rule: None,
-            credential: None,
-            target: None,
+            ..Decision::default()
         }),
         decision_id: decision_id(arrived_ms),
-        customer,
-        tags,
+        identity,
         method,
         active,
         arrived_ms,
@@ -195,8 +186,8 @@ fn act(
         (ActionPlan::Pass, Some(target)) => (target, None),
         (ActionPlan::Inject(credential), Some(target)) => {
             let vars = ClaimVars {
-                customer: facts.customer.as_deref().unwrap_or_default(),
-                tags: &facts.tags,
+                customer: facts.identity.customer.as_deref().unwrap_or_default(),
+                tags: facts.identity.tags.as_deref().unwrap_or_default(),
                 host: &target.host,
                 rule: decision.rule.as_ref().map_or("", |rule| rule.id.as_str()),
             };

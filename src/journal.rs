@@ -9,8 +9,8 @@
 
 use std::cell::RefCell;
 
-use egress_policy_engine::DecisionLog;
 use egress_policy_engine::log_chain::{Chain, Trail, hex};
+use egress_policy_engine::{DecisionLog, PolicyRef};
 use egress_policy_outbound::log::EventLine;
 use egress_policy_outbound::metrics::{self, DataPoint};
 use serde::Serialize;
@@ -37,12 +37,8 @@ thread_local! {
 struct Misconfigured<'a> {
     status: &'static str,
     reason: &'a str,
-    active: &'a egress_policy_engine::PolicyRef,
+    active: &'a PolicyRef,
 }
-
-/// A checkpoint line has no fields but its chain's.
-#[derive(Serialize)]
-struct Checkpoint {}
 
 /// Writes a decision line (after a checkpoint, when one is due).
 pub fn decision(env: &Env, mut line: DecisionLog) {
@@ -73,22 +69,37 @@ pub fn bundle_event(env: &Env, event: &egress_policy_outbound::bundle_state::Bun
 
 /// Writes the `settings` line of a credential's next key that could not sign (its secret
 /// named, never its value: `Minter::check_next`).
-pub fn next_key_problem(env: &Env, reason: &str, active: &egress_policy_engine::PolicyRef) {
+pub fn next_key_problem(env: &Env, reason: &str, active: &PolicyRef) {
     with_journal(env, |journal| {
-        let status = "misconfigured";
-        let body = Misconfigured {
-            status,
-            reason,
-            active,
-        };
-        let trail = journal.event(EventLine::new("settings", now_ms(), &body));
+        let trail = journal.misconfigured("settings", reason, active);
+        let status = Some("misconfigured");
         record(env, || {
-            metrics::event("settings", Some(status), None, None, active, &trail)
+            metrics::event("settings", status, None, None, active, &trail)
         });
     });
 }
 
 impl Journal {
+    /// The isolate's journal, its first lines written: a checkpoint, then what of the
+    /// settings could not be used.
+    fn new(env: &Env) -> Journal {
+        let settings = settings(env);
+        let mut journal = Journal {
+            chain: Chain::new(
+                isolate_id(),
+                settings.worker_version.clone(),
+                settings.log_key.clone(),
+            ),
+            checkpoint_ms: settings.checkpoint_ms,
+            last_checkpoint_ms: None,
+        };
+        journal.checkpoint_if_due(env);
+        for (event, reason) in &settings.problems {
+            journal.misconfigured(event, reason, embedded_ref());
+        }
+        journal
+    }
+
     /// Seals `line` into the chain and writes it with `console.log`, as one plain JS object
     /// (parsed from the text the seal wrote: the line is serialised once).
     fn seal_and_write<L: Serialize>(&mut self, line: &mut L, trail: impl Fn(&mut L) -> &mut Trail) {
@@ -103,6 +114,16 @@ impl Journal {
         line.trail
     }
 
+    /// Writes a `misconfigured` line of `event`; its chain fields, for its data point.
+    fn misconfigured(&mut self, event: &'static str, reason: &str, active: &PolicyRef) -> Trail {
+        let body = Misconfigured {
+            status: "misconfigured",
+            reason,
+            active,
+        };
+        self.event(EventLine::new(event, now_ms(), &body))
+    }
+
     /// The first line of the isolate, and the first after the interval, is preceded by a
     /// checkpoint.
     fn checkpoint_if_due(&mut self, env: &Env) {
@@ -114,46 +135,21 @@ impl Journal {
             return;
         }
         self.last_checkpoint_ms = Some(now);
-        let trail = self.event(EventLine::new("checkpoint", now, &Checkpoint {}));
+        // A checkpoint line has no fields but its chain's.
+        let trail = self.event(EventLine::new("checkpoint", now, &()));
         record(env, || {
             metrics::event("checkpoint", None, None, None, embedded_ref(), &trail)
         });
     }
 }
 
-/// Runs `f` with the isolate's journal, made on its first line (which then names what of the
-/// settings could not be used).
+/// Runs `f` with the isolate's journal, made on its first line.
 fn with_journal(env: &Env, f: impl FnOnce(&mut Journal)) {
     let _done = guarded(|| {
         JOURNAL.with(|cell| {
-            let Ok(mut slot) = cell.try_borrow_mut() else {
-                return;
-            };
-            let fresh = slot.is_none();
-            let journal = slot.get_or_insert_with(|| {
-                let settings = settings(env);
-                Journal {
-                    chain: Chain::new(
-                        isolate_id(),
-                        settings.worker_version.clone(),
-                        settings.log_key.clone(),
-                    ),
-                    checkpoint_ms: settings.checkpoint_ms,
-                    last_checkpoint_ms: None,
-                }
-            });
-            if fresh {
-                journal.checkpoint_if_due(env);
-                for (event, reason) in &settings(env).problems {
-                    let body = Misconfigured {
-                        status: "misconfigured",
-                        reason,
-                        active: embedded_ref(),
-                    };
-                    journal.event(EventLine::new(event, now_ms(), &body));
-                }
+            if let Ok(mut slot) = cell.try_borrow_mut() {
+                f(slot.get_or_insert_with(|| Journal::new(env)));
             }
-            f(journal);
         });
     });
 }

@@ -3,6 +3,8 @@
 //! The Worker writes it; `egress-policy audit` and `replay` read it back. The field order here
 //! is the serialised order.
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 
 use crate::decision::Action;
@@ -57,17 +59,6 @@ impl PolicySource {
 }
 
 impl PolicyRef {
-    /// The reference logged when the Worker cannot tell which policy it embeds (the
-    /// artefact and the build's own record both failed to load: a bug, never expected).
-    pub fn unknown() -> Self {
-        PolicyRef {
-            name: None,
-            sha256: String::from("unknown"),
-            source: Some(PolicySource::Embedded),
-            serial: None,
-        }
-    }
-
     /// This reference, naming where the policy came from.
     pub fn from_source(mut self, source: PolicySource, serial: Option<u64>) -> Self {
         self.source = Some(source);
@@ -133,13 +124,24 @@ pub struct LoggedPath {
 /// most [`MAX_LOGGED_PATH`] bytes are kept, so a line stays far below the 16,384 characters
 /// Logpush keeps of an event's logs.
 pub fn logged_path(path: &str, setting: PathInLogs) -> LoggedPath {
-    let logged = cut_path(path, setting);
-    match logged.path {
-        Some(kept) if kept.len() > MAX_LOGGED_PATH => LoggedPath {
-            path: Some(prefix(&kept, MAX_LOGGED_PATH).to_owned()),
-            redacted: true,
-        },
-        _ => logged,
+    let kept: Cow<'_, str> = match setting {
+        PathInLogs::Full => Cow::Borrowed(path),
+        PathInLogs::None => {
+            return LoggedPath {
+                path: None,
+                redacted: true,
+            };
+        }
+        PathInLogs::Segments(n) => {
+            let body = path.strip_prefix('/').unwrap_or(path);
+            let kept: Vec<&str> = body.split('/').take(usize::from(n)).collect();
+            Cow::Owned(format!("/{}", kept.join("/")))
+        }
+    };
+    let kept = prefix(&kept, MAX_LOGGED_PATH);
+    LoggedPath {
+        redacted: kept != path,
+        path: Some(kept.to_owned()),
     }
 }
 
@@ -150,29 +152,6 @@ pub fn prefix(text: &str, max: usize) -> &str {
         end -= 1;
     }
     text.get(..end).unwrap_or_default()
-}
-
-fn cut_path(path: &str, setting: PathInLogs) -> LoggedPath {
-    match setting {
-        PathInLogs::Full => LoggedPath {
-            path: Some(path.to_owned()),
-            redacted: false,
-        },
-        PathInLogs::None => LoggedPath {
-            path: None,
-            redacted: true,
-        },
-        PathInLogs::Segments(n) => {
-            let body = path.strip_prefix('/').unwrap_or(path);
-            let kept: Vec<&str> = body.split('/').take(usize::from(n)).collect();
-            let cut = format!("/{}", kept.join("/"));
-            let redacted = cut != path;
-            LoggedPath {
-                path: Some(if redacted { cut } else { path.to_owned() }),
-                redacted,
-            }
-        }
-    }
 }
 
 /// One decision log line.

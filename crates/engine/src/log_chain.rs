@@ -68,33 +68,30 @@ pub fn chain_value(previous: &[u8; 32], line: &serde_json::Value, key: Option<&[
 
 /// HMAC-SHA256 (RFC 2104) with `key`, or without one SHA-256, of what `feed` hashes.
 fn hmac_sha256(key: Option<&[u8]>, feed: impl FnOnce(&mut Sha256)) -> [u8; 32] {
+    let mut inner = Sha256::new();
+    let Some(key) = key else {
+        feed(&mut inner);
+        return inner.finalize().into();
+    };
     let mut block = [0u8; 64];
     let hashed: [u8; 32];
-    let key = match key {
-        Some(key) if key.len() > block.len() => {
-            hashed = Sha256::digest(key).into();
-            Some(&hashed[..])
-        }
-        key => key,
+    let key = if key.len() > block.len() {
+        hashed = Sha256::digest(key).into();
+        &hashed[..]
+    } else {
+        key
     };
-    for (slot, byte) in block.iter_mut().zip(key.unwrap_or_default()) {
+    for (slot, byte) in block.iter_mut().zip(key) {
         *slot = *byte;
     }
     let pad = |byte: u8| block.map(|b| b ^ byte);
-    let mut inner = Sha256::new();
-    if key.is_some() {
-        inner.update(pad(0x36));
-    }
+    inner.update(pad(0x36));
     feed(&mut inner);
-    let inner = inner.finalize();
-    match key {
-        Some(_) => Sha256::new()
-            .chain_update(pad(0x5c))
-            .chain_update(inner)
-            .finalize()
-            .into(),
-        None => inner.into(),
-    }
+    Sha256::new()
+        .chain_update(pad(0x5c))
+        .chain_update(inner.finalize())
+        .finalize()
+        .into()
 }
 
 /// Hashes `json` (compact, as `serde_json` writes it) with the keys of every object sorted:
@@ -190,11 +187,6 @@ impl Chain {
             seq: 0,
             previous: [0; 32],
         }
-    }
-
-    /// The sequence number the last sealed line got (0 before any).
-    pub fn seq(&self) -> u64 {
-        self.seq
     }
 
     /// Fills `trail` (the chain fields of `line`) for the isolate's next line, and its chain

@@ -23,10 +23,8 @@ pub fn claims(
     payload.insert("iss".into(), Value::String(credential.issuer.clone()));
     payload.insert("aud".into(), Value::String(credential.audience.clone()));
     payload.insert("iat".into(), Value::from(iat));
-    payload.insert(
-        "exp".into(),
-        Value::from(iat.saturating_add(u64::from(credential.ttl))),
-    );
+    let exp = iat.saturating_add(u64::from(credential.ttl));
+    payload.insert("exp".into(), Value::from(exp));
     payload.insert("jti".into(), Value::String(jti.to_owned()));
     payload
 }

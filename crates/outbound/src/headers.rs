@@ -103,25 +103,13 @@ impl HeaderPlan {
 /// it is the target's). Compared case-insensitively, one trailing dot ignored.
 fn host_agrees(value: &str, target: &Target) -> bool {
     let value = value.trim().to_ascii_lowercase();
-    let (host, port) = if let Some(rest) = value.strip_prefix('[') {
-        // IPv6 literal: `[addr]` or `[addr]:port`; the target keeps the brackets.
-        match rest.split_once(']') {
-            Some((addr, after)) => match after {
-                "" => (format!("[{addr}]"), None),
-                _ => match after.strip_prefix(':') {
-                    Some(port) => (format!("[{addr}]"), Some(port)),
-                    None => return false,
-                },
-            },
-            None => return false,
-        }
-    } else {
-        match value.rsplit_once(':') {
-            Some((host, port)) => (host.to_owned(), Some(port)),
-            None => (value.clone(), None),
-        }
+    let (host, port) = match value.rsplit_once(':') {
+        // An IPv6 literal without a port (`[addr]`) has colons too; the target keeps the
+        // brackets, so a malformed literal never equals it.
+        Some((host, port)) if !value.ends_with(']') => (host, Some(port)),
+        _ => (value.as_str(), None),
     };
-    let host = host.strip_suffix('.').unwrap_or(&host);
+    let host = host.strip_suffix('.').unwrap_or(host);
     let port_agrees = port.is_none_or(|port| port.parse::<u16>() == Ok(target.port));
     host == target.host && port_agrees
 }

@@ -44,10 +44,8 @@ pub struct LogFacts<'a> {
 pub fn build(decision: &Decision, facts: &LogFacts<'_>) -> DecisionLog {
     let target = decision.target.as_ref();
     let path = target.map(|t| logged_path(&t.path, facts.path_in_logs));
-    let (status, error) = (
-        facts.ended.ok(),
-        facts.ended.err().and_then(LocalAnswer::code),
-    );
+    let status = facts.ended.ok();
+    let error = facts.ended.err().and_then(LocalAnswer::code);
     DecisionLog {
         v: LOG_SCHEMA_VERSION,
         ts: rfc3339_millis(facts.arrived_ms),

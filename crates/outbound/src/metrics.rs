@@ -33,9 +33,10 @@
 use egress_policy_engine::log::prefix;
 use egress_policy_engine::{DecisionLog, PolicyRef};
 
+use serde::Serialize;
+
 /// The longest index Analytics Engine takes, in bytes.
 pub const MAX_INDEX_BYTES: usize = 96;
-use serde::Serialize;
 
 /// A data point as `writeDataPoint` takes it, borrowing its text from the line.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -50,12 +51,9 @@ pub struct DataPoint<'a> {
 
 /// The data point of a decision line.
 pub fn decision(line: &DecisionLog) -> DataPoint<'_> {
-    let flag = |value: bool| if value { 1.0 } else { 0.0 };
+    let customer = line.customer.as_deref().unwrap_or_default();
     DataPoint {
-        indexes: [prefix(
-            line.customer.as_deref().unwrap_or_default(),
-            MAX_INDEX_BYTES,
-        )],
+        indexes: [prefix(customer, MAX_INDEX_BYTES)],
         blobs: vec![
             "decision",
             line.action.as_str(),
@@ -74,10 +72,10 @@ pub fn decision(line: &DecisionLog) -> DataPoint<'_> {
         doubles: vec![
             number(line.duration_ms),
             number(line.trail.seq.unwrap_or(0)),
-            flag(line.would_block),
+            f64::from(u8::from(line.would_block)),
             f64::from(line.status.unwrap_or(0)),
             number(line.policy.serial.unwrap_or(0)),
-            flag(line.sent()),
+            f64::from(u8::from(line.sent())),
         ],
     }
 }
@@ -92,16 +90,15 @@ pub fn event<'a>(
     policy: &'a PolicyRef,
     trail: &'a egress_policy_engine::log_chain::Trail,
 ) -> DataPoint<'a> {
-    let (status, reason) = (status.unwrap_or_default(), reason.unwrap_or_default());
     DataPoint {
         indexes: [""],
         blobs: vec![
             kind,
-            status,
+            status.unwrap_or_default(),
             "",
             "",
             "",
-            reason,
+            reason.unwrap_or_default(),
             "",
             "",
             "",
@@ -127,11 +124,10 @@ fn source(policy: &PolicyRef) -> &'static str {
 
 /// A count as Analytics Engine stores numbers (exact up to 2^53, far above any serial,
 /// sequence number or duration here).
+#[expect(
+    clippy::cast_precision_loss,
+    reason = "serials, sequence numbers and durations stay far below 2^53"
+)]
 fn number(value: u64) -> f64 {
-    #[expect(
-        clippy::cast_precision_loss,
-        reason = "serials, sequence numbers and durations stay far below 2^53"
-    )]
-    let value = value as f64;
-    value
+    value as f64
 }

@@ -24,11 +24,6 @@ use crate::token::Token;
 /// Entries kept at most by default: many customers times a few credentials.
 pub const DEFAULT_CAPACITY: usize = 4096;
 
-/// Seconds before expiry at which a cached token is no longer handed out.
-pub fn refresh_margin(ttl: u32) -> u64 {
-    u64::from(ttl / 5).min(60)
-}
-
 /// What a token was made from.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct TokenKey {
@@ -96,7 +91,9 @@ impl TokenCache {
     /// Remembers `token`, minted at `iat` with lifetime `ttl` seconds.
     pub fn insert(&mut self, key: TokenKey, token: Token, iat: u64, ttl: u32) {
         let exp = iat.saturating_add(u64::from(ttl));
-        let refresh_at = exp.saturating_sub(refresh_margin(ttl));
+        // A token is no longer handed out a fifth of its lifetime (at most a minute) before
+        // it expires.
+        let refresh_at = exp.saturating_sub(u64::from(ttl / 5).min(60));
         if refresh_at <= iat {
             // Too short-lived to be reused: do not evict anything for it.
             self.entries.remove(&key);
@@ -147,10 +144,13 @@ mod tests {
 
     #[test]
     fn margin_is_a_fifth_of_the_ttl_capped_at_a_minute() {
-        assert_eq!(refresh_margin(300), 60);
-        assert_eq!(refresh_margin(3600), 60);
-        assert_eq!(refresh_margin(100), 20);
-        assert_eq!(refresh_margin(4), 0);
+        // (ttl, the last second a token minted at 0 is handed out)
+        for (ttl, last) in [(300, 239), (3600, 3539), (100, 79), (4, 3)] {
+            let mut cache = TokenCache::with_capacity(DEFAULT_CAPACITY);
+            cache.insert(key("a"), token("t"), 0, ttl);
+            assert!(cache.get(&key("a"), last).is_some(), "{ttl}");
+            assert!(cache.get(&key("a"), last + 1).is_none(), "{ttl}");
+        }
     }
 
     #[test]
