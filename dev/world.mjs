@@ -55,8 +55,12 @@ export default {
 
 const INSTANT_INTERNET_WORKER = `
 // Every upstream host answering at once, inside workerd: what remains is the callers' own cost.
+// A path with /hold/MS/ in it is answered after MS milliseconds (tests/reliability/load.test.mjs
+// holds a whole burst in flight at once with it).
 export default {
-  fetch() {
+  async fetch(request) {
+    const hold = request.url.includes("/hold/") ? Number(request.url.split("/hold/")[1].split("/")[0]) : 0;
+    if (hold > 0) await scheduler.wait(hold);
     return new Response("upstream ok", { headers: { "content-type": "text/plain" } });
   },
 };`;

@@ -3,11 +3,14 @@
 // every isolate's garbage (HeapProfiler.collectGarbage over workerd's inspector). Not a check: a
 // probe whose figures go to bench/RESULTS.md.
 //
-//   node tests/reliability/load-memory.mjs [rust|floor] [--stdout] [--direct] [--n N] [--in-flight K] [--bursts B]
+//   node tests/reliability/load-memory.mjs [rust|floor] [--stdout] [--direct] [--n N] [--in-flight K] [--bursts B] [--hold MS]
 //
 // `rust`: this Worker (build/); `floor`: bench/floor-outbound.js, a JS outbound Worker doing only
 // what the contract asks; `--stdout`: no Tail Worker, the lines read from workerd's stdout;
-// `--direct`: requests straight to the router's own socket, not through miniflare's entry Worker.
+// `--direct`: requests straight to the router's own socket, not through miniflare's entry Worker;
+// `--hold MS`: a first warm-up burst whose every request the upstream holds MS milliseconds (all
+// in flight at once). Each isolate's V8 heap (total and used MiB, Runtime.getHeapUsage) is printed
+// to stderr after each burst.
 // Prints one JSON line per configuration.
 import { setTimeout as sleep } from "node:timers/promises";
 import WebSocket from "ws";
@@ -23,6 +26,7 @@ const N = option("--n", 1000);
 const IN_FLIGHT = option("--in-flight", 500);
 const BURSTS = option("--bursts", 3);
 const CUSTOMERS = 10;
+const HOLD = option("--hold", 0);
 const INSPECTOR = 9229 + Math.floor(Math.random() * 500);
 
 /**
@@ -46,6 +50,26 @@ async function collectGarbage() {
   return collected.filter(Boolean).length;
 }
 
+/** Each isolate's V8 heap, `[name, total MiB, used MiB]`, through workerd's inspector. */
+async function heaps() {
+  const targets = (await (await fetch(`http://127.0.0.1:${INSPECTOR}/json/list`)).json()).filter((t) => t.id.startsWith("core:user:"));
+  const answered = await Promise.all(targets.map(async ({ id, webSocketDebuggerUrl: url }) => {
+    const ws = new WebSocket(url);
+    await new Promise((resolve, reject) => { ws.once("open", resolve); ws.once("error", reject); });
+    const mib1 = (bytes) => Math.round(bytes / 104857.6) / 10;
+    const done = new Promise((resolve) => ws.on("message", (m) => {
+      const { id: answer, result } = JSON.parse(m);
+      if (answer === 2) resolve([id.slice("core:user:".length), mib1(result?.totalSize ?? NaN), mib1(result?.usedSize ?? NaN)]);
+    }));
+    ws.send(JSON.stringify({ id: 2, method: "Runtime.getHeapUsage" }));
+    return { ws, done };
+  }));
+  await (await world.request(`https://${HOSTS.pass}/probe/heap`)).arrayBuffer();
+  const timeout = new Promise((resolve) => setTimeout(() => resolve(null), 5_000));
+  const usage = await Promise.all(answered.map(({ done }) => Promise.race([done, timeout])));
+  for (const { ws } of answered) ws.terminate();
+  return usage;
+}
 const world = await startReliabilityWorld({
   customers: CUSTOMERS, instant: true, lines, direct, keepLines: false, inspectorPort: INSPECTOR,
   ...(worker === "floor" ? { from: "bench/floor-outbound.js" } : {}),
@@ -61,8 +85,9 @@ try {
   const figures = { worker, lines, direct, n: N, inFlight: IN_FLIGHT, started: rss() };
   const say = (what) => console.error(`# ${((performance.now()) / 1000).toFixed(1)} s: ${what}, RSS ${rss()} MiB`);
   say("started");
+  if (HOLD) { await burst(`hold/${HOLD}/x`); say(`held heaps ${JSON.stringify(await heaps())}`); }
   await burst("warm");
-  say("warmed up");
+  say(`warmed up heaps ${JSON.stringify(await heaps())}`);
   await sleep(3000);
   figures.baseline = rss();
   figures.isolates = await collectGarbage();
@@ -74,14 +99,17 @@ try {
     const results = await burst(`b${b}`);
     const seconds = (performance.now() - t0) / 1000;
     const after = rss();
-    say(`burst ${b}`);
+    say(`burst ${b} heaps ${JSON.stringify(await heaps())}`);
     await sleep(10_000);
     const idle = rss();
-    await collectGarbage();
+    const gc = await collectGarbage();
+    await sleep(2000);
+    const afterGc = rss();
+    const gc2 = await collectGarbage();
     await sleep(2000);
     figures.bursts.push({
-      perSecond: Math.round(N / seconds), errors: results.filter((r) => r.error).length, fiveXx: results.filter((r) => r.status >= 500).length,
-      after, idle10s: idle, afterGc: rss(),
+      gc, gc2, afterGc2: rss(), perSecond: Math.round(N / seconds), errors: results.filter((r) => r.error).length, fiveXx: results.filter((r) => r.status >= 500).length,
+      after, idle10s: idle, afterGc,
     });
   }
   figures.decisions = world.log.decisions;
