@@ -165,7 +165,7 @@ export default {
  * - `kv`: with `bundle: { publicKey, environment, refreshSecs, waitMs, readTimeoutMs,
  *   minSerial }`, the outbound Worker "outbound" (and every instance) takes up signed policy
  *   bundles from this KV namespace (`EGRESS_POLICY_KV`), a fault-injecting binding:
- *   `kv.put(key, bytes)` / `kv.delete(key)` write the namespace behind it, `kv.faults`
+ *   `kv.put(key, bytes)` / `kv.delete(key)` set the values Node holds and serves, `kv.faults`
  *   (`{ delayMs, hang, reject }`, or per key in `kv.faults.keys[key]`) says what the next
  *   reads do, `kv.reads` lists every read as `{ key, bytes }`;
  * - `instances`: `{ NAME: { bindings, workerDir, metrics } }` starts more outbound Workers
