@@ -107,10 +107,11 @@ export default {
 };`;
 
 // The KV binding as the Worker calls it (`env.EGRESS_POLICY_KV.get(key, "arrayBuffer")`, or
-// with `{ type }`), over RPC to this entrypoint; each read is one request to Node (STORE), which holds the values, decides
-// the fault (answer after a delay, hang, or 503: reject) and records the read. The values live
-// in Node, not in miniflare's KV store: that store runs inside the same workerd and keeps
-// memory for every large put (tests/reliability measures that workerd's memory).
+// with `{ type }`), over RPC to this entrypoint; each read is one request to Node (STORE),
+// which holds the values, decides the fault (answer after a delay, hang, or 503: reject) and
+// records the read. The values live in Node, not in miniflare's KV store: that store runs
+// inside the same workerd and keeps memory for every large put (tests/reliability measures
+// that workerd's memory).
 const KV_FAULTS_WORKER = `
 import { WorkerEntrypoint } from "cloudflare:workers";
 export class FaultyKV extends WorkerEntrypoint {
