@@ -92,7 +92,7 @@ fn take_file_header(root: &mut Table) -> Vec<String> {
     let Some(mut key) = first_value(root).and_then(|first| root.key_mut(&first)) else {
         return Vec::new();
     };
-    let comments = decor::comments(&decor::prefix_text(key.leaf_decor()));
+    let comments = decor::comments(&decor::text(key.leaf_decor().prefix()));
     key.leaf_decor_mut().set_prefix("");
     comments
 }
@@ -109,7 +109,7 @@ fn restore_file_header(root: &mut Table, header: Vec<String>) {
     }
     let prefix = decor::line_prefix(&header, false);
     let prepend = |decor: &mut Decor| {
-        let existing = decor::prefix_text(decor);
+        let existing = decor::text(decor.prefix());
         decor.set_prefix(format!("{prefix}{existing}"));
     };
     if let Some(first) = first_value(root) {
@@ -171,7 +171,7 @@ fn promote_inline_table(parent: &mut Table, key: &str) {
 
 /// An inline table as a table of its own, with the comments above it (in `above`).
 fn promoted(inline: &InlineTable, above: &Decor) -> Table {
-    let comments = decor::comments(&decor::prefix_text(above));
+    let comments = decor::comments(&decor::text(above.prefix()));
     let mut table = inline.clone().into_table();
     table.set_implicit(false);
     let prefix = decor::line_prefix(&comments, false);
@@ -225,8 +225,8 @@ fn format_header(table: &mut Table, layout: &mut Layout) {
     layout.position += 1;
     table.set_position(Some(layout.position));
     if !table.is_implicit() {
-        let comments = decor::comments(&decor::prefix_text(table.decor()));
-        let suffix = decor::trailing_comment(&decor::suffix_text(table.decor()));
+        let comments = decor::comments(&decor::text(table.decor().prefix()));
+        let suffix = decor::trailing_comment(&decor::text(table.decor().suffix()));
         let blank = !std::mem::replace(&mut layout.first, false);
         let prefix = decor::line_prefix(&comments, blank);
         *table.decor_mut() = Decor::new(prefix, suffix);
@@ -241,14 +241,14 @@ fn format_values(table: &mut Table) {
         let Some((mut key, item)) = table.get_key_value_mut(name) else {
             continue;
         };
-        let raw = decor::prefix_text(key.leaf_decor());
+        let raw = decor::text(key.leaf_decor().prefix());
         let comments = decor::comments(&raw);
         let blank = index > 0 && !comments.is_empty() && decor::blank_before_comments(&raw);
         let prefix = decor::line_prefix(&comments, blank);
         *key.leaf_decor_mut() = Decor::new(prefix, " ");
         let key_width = key.get().len() + 3;
         if let Some(value) = item.as_value_mut() {
-            let suffix = decor::trailing_comment(&decor::suffix_text(value.decor()));
+            let suffix = decor::trailing_comment(&decor::text(value.decor().suffix()));
             format_value(value, key_width);
             *value.decor_mut() = Decor::new(" ", suffix);
         }
@@ -276,7 +276,7 @@ fn one_line(value: &Value) -> String {
 }
 
 fn format_array(array: &mut Array, used_width: usize) {
-    let commented = |d: &Decor| (decor::prefix_text(d) + &decor::suffix_text(d)).contains('#');
+    let commented = |d: &Decor| (decor::text(d.prefix()) + &decor::text(d.suffix())).contains('#');
     let trailing = array.trailing().as_str().unwrap_or_default();
     let has_comments = array.iter().any(|v| commented(v.decor())) || trailing.contains('#');
     for v in array.iter_mut() {
@@ -296,8 +296,8 @@ fn format_array(array: &mut Array, used_width: usize) {
     }
     for v in array.iter_mut() {
         let comments = comment_lines(
-            &decor::prefix_text(v.decor()),
-            &decor::suffix_text(v.decor()),
+            &decor::text(v.decor().prefix()),
+            &decor::text(v.decor().suffix()),
         );
         v.decor_mut().set_prefix(comments + INDENT);
         v.decor_mut().set_suffix("");
