@@ -269,12 +269,6 @@ fn format_value(value: &mut Value, used_width: usize) {
     }
 }
 
-fn one_line(value: &Value) -> String {
-    let mut copy = value.clone();
-    copy.decor_mut().clear();
-    copy.to_string()
-}
-
 fn format_array(array: &mut Array, used_width: usize) {
     let commented = |d: &Decor| (decor::text(d.prefix()) + &decor::text(d.suffix())).contains('#');
     let trailing = array.trailing().as_str().unwrap_or_default();
@@ -282,7 +276,9 @@ fn format_array(array: &mut Array, used_width: usize) {
     for v in array.iter_mut() {
         format_value(v, 0);
     }
-    let items: Vec<String> = array.iter().map(one_line).collect();
+    // Each item as written, without the spacing around it (its decor holds no comment here).
+    let items = array.iter().map(|v| v.to_string().trim().to_owned());
+    let items: Vec<String> = items.collect();
     let width = used_width + 2 + items.iter().map(|i| i.len() + 2).sum::<usize>();
     let multiline_items = items.iter().any(|i| i.contains('\n'));
     if !has_comments && !multiline_items && width <= MAX_WIDTH {
