@@ -119,13 +119,18 @@ fn restore_file_header(root: &mut Table, header: Vec<String>) {
         return;
     }
     // No top-level values: the header goes above the first table.
-    let tables = root.iter_mut().flat_map(|(_, item)| match item {
-        Item::Table(t) => vec![t],
-        Item::ArrayOfTables(a) => a.iter_mut().collect(),
-        _ => Vec::new(),
-    });
+    let tables = root.iter_mut().flat_map(|(_, item)| tables_of(item));
     if let Some(table) = tables.min_by_key(|t| t.position()) {
         prepend(table.decor_mut());
+    }
+}
+
+/// The table an item is, or every table of an array of tables; none for a value.
+fn tables_of(item: &mut Item) -> Vec<&mut Table> {
+    match item {
+        Item::Table(t) => vec![t],
+        Item::ArrayOfTables(tables) => tables.iter_mut().collect(),
+        _ => Vec::new(),
     }
 }
 
@@ -204,15 +209,9 @@ fn format_table(table: &mut Table, key: &str, order: &[&str], layout: &mut Layou
             key.leaf_decor_mut().clear();
         }
         let order = order_for(key, &child);
-        let tables: Vec<&mut Table> = match table.get_mut(&child) {
-            Some(Item::Table(t)) => {
-                t.set_dotted(false);
-                vec![t]
-            }
-            Some(Item::ArrayOfTables(tables)) => tables.iter_mut().collect(),
-            _ => Vec::new(),
-        };
-        for t in tables {
+        for t in table.get_mut(&child).map(tables_of).unwrap_or_default() {
+            // Written under a header of its own, never as dotted keys (`defaults.mode = ..`).
+            t.set_dotted(false);
             format_header(t, layout);
             format_table(t, &child, order, layout);
         }
