@@ -74,10 +74,9 @@ fn quote_rule(text: &str, rule: &RuleRef, pattern: Option<&str>) -> String {
     let first = usize::try_from(rule.line).unwrap_or(usize::MAX);
     let width = (first + MAX_RULE_LINES).to_string().len();
     let quoted = pattern.map(|p| format!("\"{p}\""));
-    for number in first..first.saturating_add(MAX_RULE_LINES) {
-        let Some(line) = line_text(text, number) else {
-            break;
-        };
+    let lines = text.lines().map(|l| l.strip_suffix('\r').unwrap_or(l));
+    let numbered = (1..).zip(lines).skip_while(|(number, _)| *number < first);
+    for (number, line) in numbered.take(MAX_RULE_LINES) {
         let trimmed = line.trim_start();
         if number > first && (trimmed.is_empty() || trimmed.starts_with('[')) {
             break;
@@ -89,12 +88,6 @@ fn quote_rule(text: &str, rule: &RuleRef, pattern: Option<&str>) -> String {
         let _ = writeln!(out, "{marker} {number:>width$} | {line}");
     }
     out
-}
-
-/// The text of 1-based line `line`, without its line ending.
-fn line_text(text: &str, line: usize) -> Option<&str> {
-    let line = text.lines().nth(line.checked_sub(1)?)?;
-    Some(line.strip_suffix('\r').unwrap_or(line))
 }
 
 /// `raw` with the password of any userinfo replaced by `***`, for display: a URL given on the
