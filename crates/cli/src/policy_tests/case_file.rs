@@ -1,5 +1,6 @@
 //! Parsing one policy test file into its cases, every mistake reported with a source span.
 
+use std::borrow::Cow;
 use std::ops::Range;
 
 use serde_json::Value;
@@ -191,12 +192,7 @@ impl Reader<'_> {
         }
     }
 
-    fn unknown_key(
-        &mut self,
-        key: &Spanned<std::borrow::Cow<'_, str>>,
-        place: &str,
-        known: &[&str],
-    ) {
+    fn unknown_key(&mut self, key: &Spanned<Cow<'_, str>>, place: &str, known: &[&str]) {
         let name = key.get_ref().as_ref();
         let expected: Vec<String> = known.iter().map(|k| format!("`{k}`")).collect();
         let expected = expected.join(", ");
