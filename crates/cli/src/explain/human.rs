@@ -3,21 +3,19 @@
 
 use std::fmt::Write as _;
 
-use egress_policy_engine::{CompiledPolicy, Decision, Mode, Request, RuleRef, Trace};
+use egress_policy_engine::{Mode, Request, RuleRef};
 
 use super::why;
+use crate::policy_source::LoadedPolicy;
 
 /// How many lines of a rule's table are quoted at most.
 const MAX_RULE_LINES: usize = 12;
 
-/// The human explanation of `decision`, traced as `trace`.
-pub fn human(
-    request: &Request<'_>,
-    policy: &CompiledPolicy,
-    (decision, trace): (&Decision, &Trace<'_>),
-    file_name: &str,
-    text: &str,
-) -> String {
+/// The human explanation of how the loaded policy decides `request`, from its trace.
+pub fn human(request: &Request<'_>, loaded: &LoadedPolicy) -> String {
+    let (policy, text) = (&loaded.compiled.policy, &loaded.source.text);
+    let (decision, trace) = policy.explain(request);
+    let file_name = &loaded.source.file_name();
     let mut out = String::new();
     let url = redact_userinfo(request.url);
     field(&mut out, "request", format!("{} {url}", request.method));
@@ -36,7 +34,7 @@ pub fn human(
         let _ = writeln!(out, "  {:<9} {} -> {} ({})", c.part, c.from, c.to, c.why);
     }
     let report_all = policy.model().defaults.mode == Mode::Report;
-    let why = why::why(request, decision, trace, report_all, file_name);
+    let why = why::why(request, &decision, &trace, report_all, file_name);
     field(&mut out, "decision", decision.action.as_str());
     let rule = decision.rule.as_ref();
     let at = |r: &RuleRef| format!("{} ({file_name}:{})", r.id, r.line);
