@@ -2,6 +2,7 @@
 //!
 //! Messages are lower case without a final period and never contain secrets or header values.
 
+use std::io;
 use std::path::{Path, PathBuf};
 
 use crate::list_reader::describe as lower_first;
@@ -9,17 +10,11 @@ use crate::list_reader::describe as lower_first;
 /// Why a subcommand could not do its work.
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
-    /// A file could not be read.
-    #[error("cannot read `{}`: {}", path.display(), lower_first(source))]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// The underlying error.
-        source: std::io::Error,
-    },
-    /// A file could not be written.
-    #[error("cannot write `{}`: {}", path.display(), lower_first(source))]
-    Write {
+    /// A file could not be read or written.
+    #[error("cannot {verb} `{}`: {}", path.display(), lower_first(source))]
+    File {
+        /// `read` or `write`.
+        verb: &'static str,
         /// The file.
         path: PathBuf,
         /// The underlying error.
@@ -47,31 +42,25 @@ pub enum CliError {
     Unverified(Box<CliError>),
 }
 
-/// What became of reading `path`: the error names it.
-pub fn reading<T>(path: &Path, result: std::io::Result<T>) -> Result<T, CliError> {
+/// What became of the `verb` (`read`, `write`) on `path`: the error names both.
+pub fn on_file<T>(verb: &'static str, path: &Path, result: io::Result<T>) -> Result<T, CliError> {
     let path = path.to_owned();
-    result.map_err(|source| CliError::Read { path, source })
-}
-
-/// What became of writing `path`: the error names it.
-pub fn writing<T>(path: &Path, result: std::io::Result<T>) -> Result<T, CliError> {
-    let path = path.to_owned();
-    result.map_err(|source| CliError::Write { path, source })
+    result.map_err(|source| CliError::File { verb, path, source })
 }
 
 /// The bytes of the file at `path`; the error names it.
 pub fn read(path: &Path) -> Result<Vec<u8>, CliError> {
-    reading(path, std::fs::read(path))
+    on_file("read", path, std::fs::read(path))
 }
 
 /// The UTF-8 text of the file at `path`; the error names it.
 pub fn read_text(path: &Path) -> Result<String, CliError> {
-    reading(path, std::fs::read_to_string(path))
+    on_file("read", path, std::fs::read_to_string(path))
 }
 
 /// The `*.toml` files in the directory `dir`, sorted.
 pub fn toml_files(dir: &Path) -> Result<Vec<PathBuf>, CliError> {
-    let entries = reading(dir, std::fs::read_dir(dir))?.filter_map(Result::ok);
+    let entries = on_file("read", dir, std::fs::read_dir(dir))?.filter_map(Result::ok);
     let paths = entries.map(|entry| entry.path());
     let toml = |p: &PathBuf| p.extension().is_some_and(|e| e == "toml") && p.is_file();
     let mut files: Vec<PathBuf> = paths.filter(toml).collect();
@@ -81,5 +70,5 @@ pub fn toml_files(dir: &Path) -> Result<Vec<PathBuf>, CliError> {
 
 /// Writes `bytes` to the file at `path`; the error names it.
 pub fn write(path: &Path, bytes: impl AsRef<[u8]>) -> Result<(), CliError> {
-    writing(path, std::fs::write(path, bytes))
+    on_file("write", path, std::fs::write(path, bytes))
 }

@@ -13,10 +13,7 @@ pub fn bounded_key(key: &str) -> Cow<'_, str> {
     if key.len() <= MAX_KEY_BYTES {
         return Cow::Borrowed(key);
     }
-    let mut end = MAX_KEY_BYTES;
-    while !key.is_char_boundary(end) {
-        end -= 1;
-    }
+    let end = key.floor_char_boundary(MAX_KEY_BYTES);
     Cow::Owned(format!("{}…", key.get(..end).unwrap_or_default()))
 }
 

@@ -24,11 +24,10 @@ use crate::explain::fields::Fields;
 use crate::logs::Location;
 
 /// One logged decision that the policy does not make; serialised as `replay --json` prints
-/// it.
+/// it, `"kind": "mismatch"` first.
 #[derive(Clone, Debug, Serialize)]
+#[serde(tag = "kind", rename = "mismatch")]
 pub struct Mismatch {
-    /// `mismatch`: what the `--json` line is.
-    pub kind: &'static str,
     /// Where the line is.
     #[serde(flatten)]
     pub location: Location,
@@ -179,7 +178,6 @@ impl<'p> Replay<'p> {
         }
         self.mismatched += 1;
         Some(Mismatch {
-            kind: "mismatch",
             location: location.clone(),
             decision_id: log.decision_id.clone(),
             method: log.method.clone(),

@@ -133,13 +133,13 @@ fn customers(s: &Summary) -> Section {
     let chart = chart.map(|r| (key(&r.key), r.counts.total)).collect();
     Section {
         chart,
-        ..counts_section("by customer", "customer", rows)
+        ..counts_section("customer", rows)
     }
 }
 
 fn rules(s: &Summary) -> Section {
     let row = |r: &RuleRow| (rule_label(r.rule.as_ref(), r.reason.as_ref()), r.counts);
-    counts_section("by rule", "rule", s.rules.iter().map(row))
+    counts_section("rule", s.rules.iter().map(row))
 }
 
 fn blocked_hosts(s: &Summary) -> Section {
@@ -224,15 +224,11 @@ fn section(title: &str, columns: &str, rows: impl Iterator<Item = Vec<String>>) 
     }
 }
 
-/// A table of keys and their counts by outcome.
-fn counts_section(
-    title: &str,
-    key: &str,
-    rows: impl Iterator<Item = (String, ActionCounts)>,
-) -> Section {
+/// A table of keys and their counts by outcome, titled `by KEY`.
+fn counts_section(key: &str, rows: impl Iterator<Item = (String, ActionCounts)>) -> Section {
     let columns = format!("{key}, total#, block#, inject#, pass#, failed#, would_block#");
     let rows = rows.map(|(key, counts)| [[key].as_slice(), &count_cells(&counts)].concat());
-    section(title, &columns, rows)
+    section(&format!("by {key}"), &columns, rows)
 }
 
 fn count_cells(c: &ActionCounts) -> [String; 6] {

@@ -3,8 +3,10 @@
 
 /// An RFC 3339 UTC timestamp (`YYYY-MM-DDTHH:MM:SS[.fraction]Z`): a key that sorts by
 /// instant (the seconds, then the fraction padded to nanoseconds), and the text as written.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Timestamp(String, String);
+/// Serialised as written.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(transparent)]
+pub struct Timestamp(#[serde(skip)] String, String);
 
 impl Timestamp {
     /// Parses `text`; `None` unless it is UTC (`Z`) with the exact RFC 3339 layout.
@@ -28,13 +30,6 @@ impl Timestamp {
     /// As written in the log.
     pub fn text(&self) -> &str {
         &self.1
-    }
-}
-
-/// A timestamp is written as it was read.
-impl serde::Serialize for Timestamp {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.text())
     }
 }
 

@@ -16,7 +16,7 @@ use egress_policy_engine::bundle::{self, HEAD_LEN, SigningKey};
 use egress_policy_engine::time::rfc3339_millis;
 use jsonwebtoken::EncodingKey;
 
-use crate::error::{read, read_text, write, writing};
+use crate::error::{on_file, read, read_text, write};
 use crate::policy_source::{self, DEFAULT_POLICY};
 use crate::{CliError, Outcome};
 
@@ -112,7 +112,7 @@ pub fn run(args: &Args) -> Result<Outcome, CliError> {
     write(output, &sealed)?;
     write(&head_path, bundle::head_of(&sealed).unwrap_or_default())?;
     if let Some(dir) = &args.archive {
-        writing(dir, std::fs::create_dir_all(dir))?;
+        on_file("write", dir, std::fs::create_dir_all(dir))?;
         let archived = dir.join(format!("{}.artifact", policy.sha256()));
         write(&archived, &artefact)?;
         writeln!(out, "archived:        {}", archived.display())?;

@@ -47,15 +47,13 @@ pub fn run(args: &Args) -> Result<Outcome, CliError> {
         customer: args.customer.as_deref(),
         tags: Some(&tags),
     };
-    let (decision, trace) = policy.explain(&request);
     let mut out = std::io::stdout().lock();
     if args.json {
+        let decision = policy.decide(&request);
         let fields = Fields::decided(&decision, &request, policy);
         writeln!(out, "{}", serde_json::to_string_pretty(&fields)?)?;
     } else {
-        let (file_name, text) = (loaded.source.file_name(), &loaded.source.text);
-        let explained = human::human(&request, policy, (&decision, &trace), &file_name, text);
-        write!(out, "{explained}")?;
+        write!(out, "{}", human::human(&request, &loaded))?;
     }
     Ok(Outcome::Ok)
 }

@@ -3,7 +3,7 @@
 use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};
 
-use crate::error::{read_text, toml_files, write, writing};
+use crate::error::{on_file, read_text, toml_files, write};
 use crate::fmt::{FormatError, format};
 use crate::{CliError, Outcome};
 
@@ -92,7 +92,7 @@ fn format_file(path: &Path, check: bool) -> Result<bool, CliError> {
         // Write beside the file, then rename: an interrupted run never leaves half a policy.
         let temp = path.with_added_extension("fmt-tmp");
         write(&temp, &formatted)?;
-        writing(path, std::fs::rename(&temp, path))?;
+        on_file("write", path, std::fs::rename(&temp, path))?;
     }
     Ok(true)
 }

@@ -81,29 +81,25 @@ pub fn run(args: &Args) -> Result<Outcome, CliError> {
         )));
     }
     let active = jwk_of_file(credential, credential.key_id.as_deref(), &args.key_file)?;
-    let mut keys = vec![active];
-    if let Some(file) = &args.next_key_file {
-        keys.push(next_jwk(credential, file, &keys, &args.key_file)?);
-    }
+    let next = next_jwk(credential, args, &active)?;
     if credential.key_id.is_none() {
         eprintln!(
             "warning: credential `{}` has no `key_id`: its tokens carry no `kid`, so verifiers cannot pick this key by id",
             credential.id
         );
     }
+    let keys = std::iter::once(active).chain(next).collect();
     let set = serde_json::to_string_pretty(&JwkSet { keys })?;
     writeln!(std::io::stdout().lock(), "{set}")?;
     Ok(Outcome::Ok)
 }
 
-/// The next key's JWK (`kid` `next_key_id`): refused when the policy names no next key, or
-/// when the file holds the active key again.
-fn next_jwk(
-    credential: &Credential,
-    file: &Path,
-    active: &[Jwk],
-    active_file: &Path,
-) -> Result<Jwk, CliError> {
+/// The next key's JWK (`kid` `next_key_id`), when `--next-key-file` is given: refused when
+/// the policy names no next key, or when the file holds the active key again.
+fn next_jwk(credential: &Credential, args: &Args, active: &Jwk) -> Result<Option<Jwk>, CliError> {
+    let Some(file) = &args.next_key_file else {
+        return Ok(None);
+    };
     let Some(next) = &credential.next else {
         return Err(CliError::Usage(format!(
             "credential `{}` has no next key; name it in the policy first (`next_secret`, `next_key_id`)",
@@ -112,15 +108,14 @@ fn next_jwk(
     };
     let jwk = jwk_of_file(credential, Some(&next.key_id), file)?;
     // Both carry a `kid` (a next key needs the active key's `key_id`): the rest is the key.
-    let same = |active: &Jwk| active.0.get(2..) == jwk.0.get(2..);
-    if active.iter().any(same) {
+    if active.0.get(2..) == jwk.0.get(2..) {
         return Err(CliError::Usage(format!(
             "`{}` holds the same key as `{}`; the next key is a new one (`openssl genpkey`)",
             file.display(),
-            active_file.display()
+            args.key_file.display()
         )));
     }
-    Ok(jwk)
+    Ok(Some(jwk))
 }
 
 /// The public JWK of the key in `file`, with `kid`: [`jwk`], errors naming the file.

@@ -50,10 +50,10 @@ pub struct Args {
     pub verify: VerifyArgs,
 }
 
-/// The `--json` summary line.
+/// The `--json` summary line, `"kind": "summary"` first.
 #[derive(Serialize)]
+#[serde(tag = "kind", rename = "summary")]
 struct SummaryLine<'a> {
-    kind: &'static str,
     policy: PolicyLine<'a>,
     decisions: u64,
     compared: u64,
@@ -105,7 +105,6 @@ pub fn run(args: &Args) -> Result<Outcome, CliError> {
     })?;
     written?;
     let summary = SummaryLine {
-        kind: "summary",
         policy: PolicyLine {
             path: args.policy.display().to_string(),
             name: policy.model().name.as_deref(),

@@ -1,7 +1,6 @@
 //! The probe set: representative requests drawn from the rules of both policies.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::{Ipv4Addr, Ipv6Addr};
 
 use egress_policy_engine::CompiledPolicy;
 use egress_policy_engine::canonical::{CanonicalHost, canonicalise};
@@ -12,12 +11,10 @@ use super::list_probes::list_hosts;
 use super::path_samples::{glob_samples, regex_samples};
 use super::probe_hosts::pattern_hosts;
 
-/// A host name that no policy is expected to mention: stands for "every other host".
-const OTHER_HOST: &str = "egress-probe.example";
-/// An IPv4 address (TEST-NET-1) standing for "every other IPv4 address".
-const OTHER_IPV4: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
-/// An IPv6 address (documentation prefix) standing for "every other IPv6 address".
-const OTHER_IPV6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1);
+/// Hosts standing for "every other host", as written in a URL: a host name that no policy is
+/// expected to mention, an IPv4 address of TEST-NET-1 and an IPv6 address of the
+/// documentation prefix.
+const OTHER_HOSTS: [&str; 3] = ["egress-probe.example", "192.0.2.1", "[2001:db8::1]"];
 /// A customer name standing for "every customer neither policy names".
 const OTHER_CUSTOMER: &str = "egress-probe-customer";
 /// Methods tried, in order, for "a method no rule lists".
@@ -117,13 +114,8 @@ pub fn probes(old: &CompiledPolicy, new: &CompiledPolicy) -> ProbeSet {
     for (host, origin, side) in list_hosts(old, new) {
         hosts.entry(host).or_default().insert((origin, side));
     }
-    let others = [
-        OTHER_HOST.to_owned(),
-        OTHER_IPV4.to_string(),
-        format!("[{OTHER_IPV6}]"),
-    ];
-    for other in others {
-        hosts.entry(other).or_default();
+    for other in OTHER_HOSTS {
+        hosts.entry(other.to_owned()).or_default();
     }
     let rules = || {
         sides

@@ -3,21 +3,19 @@
 
 use std::fmt::Write as _;
 
-use egress_policy_engine::{CompiledPolicy, Decision, Mode, Request, RuleRef, Trace};
+use egress_policy_engine::{Mode, Request, RuleRef};
 
 use super::why;
+use crate::policy_source::LoadedPolicy;
 
 /// How many lines of a rule's table are quoted at most.
 const MAX_RULE_LINES: usize = 12;
 
-/// The human explanation of `decision`, traced as `trace`.
-pub fn human(
-    request: &Request<'_>,
-    policy: &CompiledPolicy,
-    (decision, trace): (&Decision, &Trace<'_>),
-    file_name: &str,
-    text: &str,
-) -> String {
+/// The human explanation of how the loaded policy decides `request`, from its trace.
+pub fn human(request: &Request<'_>, loaded: &LoadedPolicy) -> String {
+    let (policy, text) = (&loaded.compiled.policy, &loaded.source.text);
+    let (decision, trace) = policy.explain(request);
+    let file_name = &loaded.source.file_name();
     let mut out = String::new();
     let url = redact_userinfo(request.url);
     field(&mut out, "request", format!("{} {url}", request.method));
@@ -36,7 +34,7 @@ pub fn human(
         let _ = writeln!(out, "  {:<9} {} -> {} ({})", c.part, c.from, c.to, c.why);
     }
     let report_all = policy.model().defaults.mode == Mode::Report;
-    let why = why::why(request, decision, trace, report_all, file_name);
+    let why = why::why(request, &decision, &trace, report_all, file_name);
     field(&mut out, "decision", decision.action.as_str());
     let rule = decision.rule.as_ref();
     let at = |r: &RuleRef| format!("{} ({file_name}:{})", r.id, r.line);
@@ -74,10 +72,9 @@ fn quote_rule(text: &str, rule: &RuleRef, pattern: Option<&str>) -> String {
     let first = usize::try_from(rule.line).unwrap_or(usize::MAX);
     let width = (first + MAX_RULE_LINES).to_string().len();
     let quoted = pattern.map(|p| format!("\"{p}\""));
-    for number in first..first.saturating_add(MAX_RULE_LINES) {
-        let Some(line) = line_text(text, number) else {
-            break;
-        };
+    let lines = text.lines().map(|l| l.strip_suffix('\r').unwrap_or(l));
+    let numbered = (1..).zip(lines).skip_while(|(number, _)| *number < first);
+    for (number, line) in numbered.take(MAX_RULE_LINES) {
         let trimmed = line.trim_start();
         if number > first && (trimmed.is_empty() || trimmed.starts_with('[')) {
             break;
@@ -89,12 +86,6 @@ fn quote_rule(text: &str, rule: &RuleRef, pattern: Option<&str>) -> String {
         let _ = writeln!(out, "{marker} {number:>width$} | {line}");
     }
     out
-}
-
-/// The text of 1-based line `line`, without its line ending.
-fn line_text(text: &str, line: usize) -> Option<&str> {
-    let line = text.lines().nth(line.checked_sub(1)?)?;
-    Some(line.strip_suffix('\r').unwrap_or(line))
 }
 
 /// `raw` with the password of any userinfo replaced by `***`, for display: a URL given on the

@@ -1,7 +1,7 @@
 //! Whitespace and comments around keys, values and headers: comments are kept, everything
 //! else is rewritten to one canonical spacing.
 
-use toml_edit::{Decor, RawString};
+use toml_edit::RawString;
 
 /// The comment lines in a decor string, trimmed, in order.
 pub fn comments(raw: &str) -> Vec<String> {
@@ -32,17 +32,9 @@ pub fn trailing_comment(raw: &str) -> String {
         .map_or(String::new(), |c| format!(" {c}"))
 }
 
-/// The text before an item (its comment lines and blank lines), empty when there is none.
-pub fn prefix_text(decor: &Decor) -> String {
-    text(decor.prefix())
-}
-
-/// The text after an item (a same-line comment), empty when there is none.
-pub fn suffix_text(decor: &Decor) -> String {
-    text(decor.suffix())
-}
-
-fn text(raw: Option<&RawString>) -> String {
+/// The text of a decor's prefix (the comment and blank lines before an item) or suffix (a
+/// same-line comment), empty when there is none.
+pub fn text(raw: Option<&RawString>) -> String {
     raw.and_then(RawString::as_str)
         .unwrap_or_default()
         .to_owned()

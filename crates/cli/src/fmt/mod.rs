@@ -92,7 +92,7 @@ fn take_file_header(root: &mut Table) -> Vec<String> {
     let Some(mut key) = first_value(root).and_then(|first| root.key_mut(&first)) else {
         return Vec::new();
     };
-    let comments = decor::comments(&decor::prefix_text(key.leaf_decor()));
+    let comments = decor::comments(&decor::text(key.leaf_decor().prefix()));
     key.leaf_decor_mut().set_prefix("");
     comments
 }
@@ -109,7 +109,7 @@ fn restore_file_header(root: &mut Table, header: Vec<String>) {
     }
     let prefix = decor::line_prefix(&header, false);
     let prepend = |decor: &mut Decor| {
-        let existing = decor::prefix_text(decor);
+        let existing = decor::text(decor.prefix());
         decor.set_prefix(format!("{prefix}{existing}"));
     };
     if let Some(first) = first_value(root) {
@@ -119,13 +119,18 @@ fn restore_file_header(root: &mut Table, header: Vec<String>) {
         return;
     }
     // No top-level values: the header goes above the first table.
-    let tables = root.iter_mut().flat_map(|(_, item)| match item {
-        Item::Table(t) => vec![t],
-        Item::ArrayOfTables(a) => a.iter_mut().collect(),
-        _ => Vec::new(),
-    });
+    let tables = root.iter_mut().flat_map(|(_, item)| tables_of(item));
     if let Some(table) = tables.min_by_key(|t| t.position()) {
         prepend(table.decor_mut());
+    }
+}
+
+/// The table an item is, or every table of an array of tables; none for a value.
+fn tables_of(item: &mut Item) -> Vec<&mut Table> {
+    match item {
+        Item::Table(t) => vec![t],
+        Item::ArrayOfTables(tables) => tables.iter_mut().collect(),
+        _ => Vec::new(),
     }
 }
 
@@ -171,7 +176,7 @@ fn promote_inline_table(parent: &mut Table, key: &str) {
 
 /// An inline table as a table of its own, with the comments above it (in `above`).
 fn promoted(inline: &InlineTable, above: &Decor) -> Table {
-    let comments = decor::comments(&decor::prefix_text(above));
+    let comments = decor::comments(&decor::text(above.prefix()));
     let mut table = inline.clone().into_table();
     table.set_implicit(false);
     let prefix = decor::line_prefix(&comments, false);
@@ -204,15 +209,9 @@ fn format_table(table: &mut Table, key: &str, order: &[&str], layout: &mut Layou
             key.leaf_decor_mut().clear();
         }
         let order = order_for(key, &child);
-        let tables: Vec<&mut Table> = match table.get_mut(&child) {
-            Some(Item::Table(t)) => {
-                t.set_dotted(false);
-                vec![t]
-            }
-            Some(Item::ArrayOfTables(tables)) => tables.iter_mut().collect(),
-            _ => Vec::new(),
-        };
-        for t in tables {
+        for t in table.get_mut(&child).map(tables_of).unwrap_or_default() {
+            // Written under a header of its own, never as dotted keys (`defaults.mode = ..`).
+            t.set_dotted(false);
             format_header(t, layout);
             format_table(t, &child, order, layout);
         }
@@ -225,8 +224,8 @@ fn format_header(table: &mut Table, layout: &mut Layout) {
     layout.position += 1;
     table.set_position(Some(layout.position));
     if !table.is_implicit() {
-        let comments = decor::comments(&decor::prefix_text(table.decor()));
-        let suffix = decor::trailing_comment(&decor::suffix_text(table.decor()));
+        let comments = decor::comments(&decor::text(table.decor().prefix()));
+        let suffix = decor::trailing_comment(&decor::text(table.decor().suffix()));
         let blank = !std::mem::replace(&mut layout.first, false);
         let prefix = decor::line_prefix(&comments, blank);
         *table.decor_mut() = Decor::new(prefix, suffix);
@@ -241,14 +240,14 @@ fn format_values(table: &mut Table) {
         let Some((mut key, item)) = table.get_key_value_mut(name) else {
             continue;
         };
-        let raw = decor::prefix_text(key.leaf_decor());
+        let raw = decor::text(key.leaf_decor().prefix());
         let comments = decor::comments(&raw);
         let blank = index > 0 && !comments.is_empty() && decor::blank_before_comments(&raw);
         let prefix = decor::line_prefix(&comments, blank);
         *key.leaf_decor_mut() = Decor::new(prefix, " ");
         let key_width = key.get().len() + 3;
         if let Some(value) = item.as_value_mut() {
-            let suffix = decor::trailing_comment(&decor::suffix_text(value.decor()));
+            let suffix = decor::trailing_comment(&decor::text(value.decor().suffix()));
             format_value(value, key_width);
             *value.decor_mut() = Decor::new(" ", suffix);
         }
@@ -269,20 +268,16 @@ fn format_value(value: &mut Value, used_width: usize) {
     }
 }
 
-fn one_line(value: &Value) -> String {
-    let mut copy = value.clone();
-    copy.decor_mut().clear();
-    copy.to_string()
-}
-
 fn format_array(array: &mut Array, used_width: usize) {
-    let commented = |d: &Decor| (decor::prefix_text(d) + &decor::suffix_text(d)).contains('#');
+    let commented = |d: &Decor| (decor::text(d.prefix()) + &decor::text(d.suffix())).contains('#');
     let trailing = array.trailing().as_str().unwrap_or_default();
     let has_comments = array.iter().any(|v| commented(v.decor())) || trailing.contains('#');
     for v in array.iter_mut() {
         format_value(v, 0);
     }
-    let items: Vec<String> = array.iter().map(one_line).collect();
+    // Each item as written, without the spacing around it (its decor holds no comment here).
+    let items = array.iter().map(|v| v.to_string().trim().to_owned());
+    let items: Vec<String> = items.collect();
     let width = used_width + 2 + items.iter().map(|i| i.len() + 2).sum::<usize>();
     let multiline_items = items.iter().any(|i| i.contains('\n'));
     if !has_comments && !multiline_items && width <= MAX_WIDTH {
@@ -296,8 +291,8 @@ fn format_array(array: &mut Array, used_width: usize) {
     }
     for v in array.iter_mut() {
         let comments = comment_lines(
-            &decor::prefix_text(v.decor()),
-            &decor::suffix_text(v.decor()),
+            &decor::text(v.decor().prefix()),
+            &decor::text(v.decor().suffix()),
         );
         v.decor_mut().set_prefix(comments + INDENT);
         v.decor_mut().set_suffix("");

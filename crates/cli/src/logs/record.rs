@@ -185,13 +185,12 @@ fn decision(line: Value) -> Item {
 }
 
 /// The `v` value as shown in reports, shortened so a hostile value cannot flood them.
-pub fn version_label(v: &Value) -> String {
+fn version_label(v: &Value) -> String {
     let text = v.to_string();
-    if text.chars().count() > 24 {
-        let short: String = text.chars().take(24).collect();
-        format!("{short}...")
-    } else {
-        text
+    let short: String = text.chars().take(24).collect();
+    match short.len() < text.len() {
+        true => format!("{short}..."),
+        false => text,
     }
 }
 

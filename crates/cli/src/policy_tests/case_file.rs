@@ -1,12 +1,13 @@
 //! Parsing one policy test file into its cases, every mistake reported with a source span.
 
+use std::borrow::Cow;
 use std::ops::Range;
 
 use serde_json::Value;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
-use egress_policy_engine::diagnostic::locate as position;
+use egress_policy_engine::diagnostic::{Location, locate as position};
 use egress_policy_engine::did_you_mean;
 
 /// Keys a `[[case]]` table may have.
@@ -51,9 +52,7 @@ pub type Expectation = Vec<(&'static str, Value)>;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CaseError {
     /// 1-based line and column, when known.
-    pub line: Option<usize>,
-    /// 1-based column, when known.
-    pub column: Option<usize>,
+    pub at: Option<Location>,
     /// Lower case, user input in backticks.
     pub message: String,
 }
@@ -61,12 +60,12 @@ pub struct CaseError {
 impl CaseError {
     /// `file:line:col: error: message`.
     pub fn render(&self, file_name: &str) -> String {
-        match (self.line, self.column) {
-            (Some(line), Some(column)) => {
-                format!("{file_name}:{line}:{column}: error: {}", self.message)
-            }
-            _ => format!("{file_name}: error: {}", self.message),
-        }
+        let at = self.at.map(|at| format!(":{}:{}", at.line, at.column));
+        format!(
+            "{file_name}{}: error: {}",
+            at.unwrap_or_default(),
+            self.message
+        )
     }
 }
 
@@ -119,11 +118,8 @@ struct Reader<'t> {
 impl Reader<'_> {
     fn error(&mut self, span: Option<Range<usize>>, message: impl Into<String>) {
         let at = span.map(|s| position(self.text, s.start));
-        self.errors.push(CaseError {
-            line: at.map(|p| p.line),
-            column: at.map(|p| p.column),
-            message: message.into(),
-        });
+        let message = message.into();
+        self.errors.push(CaseError { at, message });
     }
 
     fn case(&mut self, table: &DeTable<'_>, span: Range<usize>) -> Option<TestCase> {
@@ -196,12 +192,7 @@ impl Reader<'_> {
         }
     }
 
-    fn unknown_key(
-        &mut self,
-        key: &Spanned<std::borrow::Cow<'_, str>>,
-        place: &str,
-        known: &[&str],
-    ) {
+    fn unknown_key(&mut self, key: &Spanned<Cow<'_, str>>, place: &str, known: &[&str]) {
         let name = key.get_ref().as_ref();
         let expected: Vec<String> = known.iter().map(|k| format!("`{k}`")).collect();
         let expected = expected.join(", ");
@@ -332,6 +323,6 @@ expect = { acton = "block" }
         let empty = parse("# nothing\n").unwrap_err();
         assert_eq!(empty[0].message, "no test cases: add `[[case]]` tables");
         let syntax = parse("[[case]\n").unwrap_err();
-        assert_eq!(syntax[0].line, Some(1));
+        assert_eq!(syntax[0].at.map(|at| at.line), Some(1));
     }
 }
