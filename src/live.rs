@@ -18,7 +18,6 @@ use egress_policy_engine::bundle::{self, HEAD_LEN, Head};
 use egress_policy_engine::{CompiledPolicy, PolicyRef};
 use egress_policy_outbound::bundle_state::{
     BundleEvent, BundleState, Candidate, EventStatus, HeadVerdict, LoadedBundle, Origin, ReadEnd,
-    Trust,
 };
 use js_sys::{Promise, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
@@ -91,19 +90,13 @@ pub fn ready(env: &Env, wait_until: impl FnOnce(&Promise)) -> Ready {
         wait_until(&start(id, reader));
     }
     // The read to wait for: just started, or under way already.
-    let read = step.wait.and_then(|(id, until_ms)| {
-        UNDER_WAY.with(|cell| {
-            let under_way = cell.borrow();
-            let read = under_way.as_ref().filter(|(reading, _)| *reading == id);
-            read.map(|(_, read)| (read.clone(), until_ms))
-        })
-    });
-    match read {
-        Some((read, until_ms)) => {
+    let under_way = step.wait.and_then(|_| UNDER_WAY.with_borrow(Clone::clone));
+    match (step.wait, under_way) {
+        (Some((id, until_ms)), Some((reading, read))) if reading == id => {
             let left = sleep(until_ms.saturating_sub(now));
             Ready::After(Promise::race(&js_sys::Array::of2(&read, &left)))
         }
-        None => Ready::Now(current()),
+        _ => Ready::Now(current()),
     }
 }
 
@@ -128,15 +121,6 @@ struct Reader {
 }
 
 impl Reader {
-    fn trust(&self) -> Trust<'_> {
-        Trust {
-            key: &self.settings.trusted,
-            environment: &self.settings.environment,
-            embedded: embedded_ref(),
-            min_serial: self.settings.min_serial,
-        }
-    }
-
     fn log(&self, event: Option<BundleEvent>) {
         if let Some(event) = event {
             journal::bundle_event(&self.env, &event);
@@ -146,7 +130,8 @@ impl Reader {
     /// Where this deployment's bundle and head lie in the cache.
     fn cache_url(&self, part: &str) -> String {
         let key: String = js_sys::encode_uri_component(&self.settings.key).into();
-        let (version, environment) = (bundle::BUNDLE_FORMAT_VERSION, &self.settings.environment);
+        let version = bundle::BUNDLE_FORMAT_VERSION;
+        let environment = &self.settings.trust.environment;
         format!("https://egress-policy.invalid/bundle/v{version}/{environment}/{key}/{part}")
     }
 }
@@ -170,13 +155,13 @@ fn start(id: u64, reader: Rc<Reader>) -> Promise {
         settle(id, ReadEnd::TimedOut, &reader);
         Ok(JsValue::UNDEFINED)
     });
-    UNDER_WAY.with(|cell| *cell.borrow_mut() = Some((id, either.clone())));
+    UNDER_WAY.set(Some((id, either.clone())));
     either
 }
 
 fn settle(id: u64, end: ReadEnd, reader: &Reader) {
     let now = now_ms();
-    reader.log(with_state(|state| state.settle(id, now, end, &reader.trust())).flatten());
+    reader.log(with_state(|state| state.settle(id, now, end, &reader.settings.trust)).flatten());
 }
 
 /// One read: KV, and on an isolate's first read the cache beside it, both at once.
@@ -242,14 +227,12 @@ async fn from_cache(reader: &Reader) {
 
 /// Judges a head; `Some` when its bundle is news to read.
 fn judge(head: &[u8], reader: &Reader, from: Origin) -> Option<Head> {
-    match with_state(|state| state.judge_head(head, &reader.trust(), from))? {
-        HeadVerdict::Newer(head) => Some(head),
-        HeadVerdict::Refused(event) => {
-            reader.log(event);
-            None
-        }
-        HeadVerdict::Known => None,
+    match with_state(|state| state.judge_head(head, &reader.settings.trust, from))? {
+        HeadVerdict::Newer(head) => return Some(head),
+        HeadVerdict::Refused(event) => reader.log(Some(event)),
+        HeadVerdict::Known => {}
     }
+    None
 }
 
 /// Takes up `value` as the bundle of `head`: its payload is hashed natively, and only a
@@ -269,7 +252,8 @@ async fn take(head: &Head, value: &Uint8Array, reader: &Reader, from: Origin) ->
     };
     let copy = || Arc::new(value.to_vec());
     let event =
-        with_state(|state| state.take_up(head, candidate, copy, &reader.trust(), from)).flatten();
+        with_state(|state| state.take_up(head, candidate, copy, &reader.settings.trust, from))
+            .flatten();
     let loaded = matches!(&event, Some(e) if e.status == EventStatus::Loaded);
     reader.log(event);
     loaded

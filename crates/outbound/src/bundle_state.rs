@@ -56,12 +56,12 @@ pub struct Timing {
 }
 
 /// What a bundle must satisfy to be taken up.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct Trust<'a> {
     /// The one public key bundles must be signed with.
-    pub key: &'a VerifyingKey,
+    pub key: VerifyingKey,
     /// This Worker's environment: a bundle signed for another is refused.
-    pub environment: &'a str,
+    pub environment: String,
     /// The embedded policy (its serial included): a bundle must be newer, and it decides
     /// while no bundle is taken up.
     pub embedded: &'a PolicyRef,
@@ -119,8 +119,8 @@ pub enum ReadEnd {
 pub enum HeadVerdict {
     /// The head of the bundle in use (or being taken up), or of one refused before.
     Known,
-    /// Refused: the event to log, if it is news.
-    Refused(Option<BundleEvent>),
+    /// Refused: the event to log.
+    Refused(BundleEvent),
     /// A newer bundle: read it, check it [`fits`](Head::fits) the head, hash its payload and
     /// call [`BundleState::take_up`].
     Newer(Head),
@@ -242,12 +242,16 @@ impl BundleState {
         self.current.clone()
     }
 
-    /// The serial in force: the bundle's, else the embedded policy's.
-    fn serial_in_force(&self, trust: &Trust<'_>) -> u64 {
-        let embedded = trust.embedded.serial.unwrap_or(0);
+    /// The policy in force: the bundle's, else the embedded one.
+    fn active<'a>(&'a self, trust: &Trust<'a>) -> &'a PolicyRef {
         self.current
             .as_ref()
-            .map_or(embedded, |c| c.policy.serial())
+            .map_or(trust.embedded, |c| &c.policy_ref)
+    }
+
+    /// The serial in force: the bundle's, else the embedded policy's.
+    fn serial_in_force(&self, trust: &Trust<'_>) -> u64 {
+        self.active(trust).serial.unwrap_or(0)
     }
 
     /// Judges a head read `from` KV or the cache (see the module docs).
@@ -258,7 +262,7 @@ impl BundleState {
         {
             return HeadVerdict::Known;
         }
-        let (reason, serial) = match bundle::verify_head(head, trust.key, trust.environment) {
+        let (reason, serial) = match bundle::verify_head(head, &trust.key, &trust.environment) {
             Err(e) => (e.code(), bundle::read_head(head).ok().map(|h| h.serial)),
             Ok(verified) => {
                 let reason = match verified.serial.cmp(&self.serial_in_force(trust)) {
@@ -274,7 +278,7 @@ impl BundleState {
             }
         };
         self.remember_refused(head.into());
-        HeadVerdict::Refused(Some(self.refused(reason, serial, from, trust)))
+        HeadVerdict::Refused(self.refused(reason, serial, from, trust))
     }
 
     /// Gives up reading the bundle of a head [`BundleState::judge_head`] found newer (its
@@ -413,10 +417,7 @@ impl BundleState {
         from: Option<Origin>,
         trust: &Trust<'_>,
     ) -> BundleEvent {
-        let active = self
-            .current
-            .as_ref()
-            .map_or(trust.embedded, |c| &c.policy_ref);
+        let active = self.active(trust);
         BundleEvent {
             status,
             reason,
