@@ -208,18 +208,15 @@ impl BundleState {
         self.reading = self
             .reading
             .filter(|reading| now_ms.saturating_sub(reading.started_ms) < give_up_ms);
-        let (start, wait) = match self.reading {
-            Some(Reading { id, started_ms }) => {
-                let until_ms = started_ms.saturating_add(timing.wait_ms);
-                (None, (stale && now_ms < until_ms).then_some((id, until_ms)))
-            }
-            None if stale => {
-                let id = self.start(now_ms);
-                (Some(id), Some((id, now_ms.saturating_add(timing.wait_ms))))
-            }
-            None if age >= timing.refresh_ms / 2 => (Some(self.start(now_ms)), None),
-            None => (None, None),
-        };
+        // Under steady traffic a read starts (in the background) at half the interval.
+        let due = self.reading.is_none() && age >= timing.refresh_ms / 2;
+        let start = due.then(|| self.start(now_ms));
+        // A stale policy waits for the read under way until the wait bound after its start
+        // (for a read it starts itself, always).
+        let wait = self.reading.filter(|_| stale).and_then(|reading| {
+            let until_ms = reading.started_ms.saturating_add(timing.wait_ms);
+            (start.is_some() || now_ms < until_ms).then_some((reading.id, until_ms))
+        });
         Ready { start, wait }
     }
 
