@@ -37,30 +37,26 @@ thread_local! {
     static UNDER_WAY: RefCell<Option<(u64, Promise)>> = const { RefCell::new(None) };
 }
 
-/// The policy deciding one request.
-pub enum Active {
-    /// The embedded policy (`None` if it failed to load: the Worker then fails closed).
-    Embedded(Option<&'static CompiledPolicy>),
-    /// A bundle taken up from KV (always newer than the embedded policy).
-    Bundle(Rc<LoadedBundle>),
-}
+/// The policy deciding one request: a bundle taken up from KV (only ever one newer than the
+/// embedded policy), else the embedded policy.
+pub struct Active(Option<Rc<LoadedBundle>>);
 
 impl Active {
-    /// The policy, if one is loaded.
+    /// The policy, if one is loaded (`None` if the embedded one failed to load: the Worker
+    /// then fails closed).
     pub fn policy(&self) -> Option<&CompiledPolicy> {
-        match self {
-            Active::Embedded(policy) => *policy,
-            Active::Bundle(bundle) => Some(&bundle.policy),
+        match &self.0 {
+            Some(bundle) => Some(&bundle.policy),
+            None => guarded(embedded::policy).flatten(),
         }
     }
 
     /// What decision lines name: the revision, its source and serial (made once per isolate
     /// or per bundle, never per request).
     pub fn policy_ref(&self) -> &PolicyRef {
-        match self {
-            Active::Embedded(_) => embedded_ref(),
-            Active::Bundle(bundle) => &bundle.policy_ref,
-        }
+        self.0
+            .as_ref()
+            .map_or(embedded_ref(), |bundle| &bundle.policy_ref)
     }
 }
 
@@ -100,13 +96,9 @@ pub fn ready(env: &Env, wait_until: impl FnOnce(&Promise)) -> Ready {
     }
 }
 
-/// The policy deciding now: the bundle taken up (only ever one newer than the embedded
-/// policy), else the embedded one.
+/// The policy deciding now.
 pub fn current() -> Active {
-    match with_state(|state| state.current()).flatten() {
-        Some(bundle) => Active::Bundle(bundle),
-        None => Active::Embedded(guarded(embedded::policy).flatten()),
-    }
+    Active(with_state(|state| state.current()).flatten())
 }
 
 fn with_state<T>(f: impl FnOnce(&mut BundleState) -> T) -> Option<T> {
