@@ -199,22 +199,17 @@ async fn from_kv(reader: &Reader) -> ReadEnd {
     ReadEnd::Answered
 }
 
-/// The bundle this location's cache holds, judged like one read from KV.
-async fn from_cache(reader: &Reader) {
-    let Some(cache) = open_cache().await else {
-        return;
-    };
-    let Some(head) = cache_get(&cache, &reader.cache_url("head")).await else {
-        return;
-    };
-    let Some(head) = judge(&copy_head(&head), reader, Origin::Cache) else {
-        return;
-    };
+/// The bundle this location's cache holds, judged like one read from KV (`None` when there
+/// is none to take up).
+async fn from_cache(reader: &Reader) -> Option<bool> {
+    let cache = open_cache().await?;
+    let head = cache_get(&cache, &reader.cache_url("head")).await?;
+    let head = judge(&copy_head(&head), reader, Origin::Cache)?;
     let Some(value) = cache_get(&cache, &reader.cache_url("bundle")).await else {
         let _ = with_state(|state| state.abandon(&head));
-        return;
+        return None;
     };
-    take(&head, &value, reader, Origin::Cache).await;
+    Some(take(&head, &value, reader, Origin::Cache).await)
 }
 
 /// Judges a head; `Some` when its bundle is news to read.
@@ -252,23 +247,19 @@ async fn take(head: &Head, value: &Uint8Array, reader: &Reader, from: Origin) ->
 }
 
 /// Keeps a bundle just taken up from KV in this location's cache, unless the cache holds
-/// one as new already. Best effort: the cache may evict it, or not be there at all.
-async fn keep_in_cache(head: &Head, value: &Uint8Array, reader: &Reader) {
-    let Some(cache) = open_cache().await else {
-        return;
-    };
+/// one as new already. Best effort: the cache may evict it, or not be there at all (`None`
+/// when it was not kept).
+async fn keep_in_cache(head: &Head, value: &Uint8Array, reader: &Reader) -> Option<JsValue> {
+    let cache = open_cache().await?;
     let head_url = reader.cache_url("head");
     if let Some(cached) = cache_get(&cache, &head_url).await
         && bundle::read_head(&copy_head(&cached)).is_ok_and(|c| c.serial >= head.serial)
     {
-        return;
+        return None;
     }
     // The bundle first: a head in the cache always has its bundle beside it.
-    let bundle_url = reader.cache_url("bundle");
-    if cache_put(&cache, &bundle_url, value).await.is_some() {
-        let head = Uint8Array::from(&*head.bytes);
-        cache_put(&cache, &head_url, &head).await;
-    }
+    cache_put(&cache, &reader.cache_url("bundle"), value).await?;
+    cache_put(&cache, &head_url, &Uint8Array::from(&*head.bytes)).await
 }
 
 /// `kv.get(key, "arrayBuffer")`: `Ok(None)` when there is no value, `Err` when the read
