@@ -173,19 +173,13 @@ pub struct BundleEvent {
     pub active: PolicyRef,
 }
 
-/// A read under way.
-#[derive(Clone, Copy, Debug)]
-struct Reading {
-    id: u64,
-    started_ms: u64,
-}
-
 /// The bundle state of one isolate.
 #[derive(Debug, Default)]
 pub struct BundleState {
     current: Option<Rc<LoadedBundle>>,
     last_settled_ms: Option<u64>,
-    reading: Option<Reading>,
+    /// When the read under way started: the last one started, numbered `reads`.
+    reading_since: Option<u64>,
     reads: u64,
     /// Heads of newer bundles being read: the same head read meanwhile is known.
     taking: Vec<Box<[u8]>>,
@@ -205,28 +199,23 @@ impl BundleState {
         let stale = age >= timing.refresh_ms;
         // A read whose timeout could not fire (no timer) is not waited for for ever.
         let give_up_ms = timing.read_timeout_ms.saturating_add(timing.wait_ms);
-        self.reading = self
-            .reading
-            .filter(|reading| now_ms.saturating_sub(reading.started_ms) < give_up_ms);
+        self.reading_since = self
+            .reading_since
+            .filter(|started_ms| now_ms.saturating_sub(*started_ms) < give_up_ms);
         // Under steady traffic a read starts (in the background) at half the interval.
-        let due = self.reading.is_none() && age >= timing.refresh_ms / 2;
-        let start = due.then(|| self.start(now_ms));
+        let due = self.reading_since.is_none() && age >= timing.refresh_ms / 2;
+        let start = due.then(|| {
+            self.reads = self.reads.wrapping_add(1);
+            self.reading_since = Some(now_ms);
+            self.reads
+        });
         // A stale policy waits for the read under way until the wait bound after its start
         // (for a read it starts itself, always).
-        let wait = self.reading.filter(|_| stale).and_then(|reading| {
-            let until_ms = reading.started_ms.saturating_add(timing.wait_ms);
-            (start.is_some() || now_ms < until_ms).then_some((reading.id, until_ms))
+        let wait = self.reading_since.filter(|_| stale).and_then(|started_ms| {
+            let until_ms = started_ms.saturating_add(timing.wait_ms);
+            (start.is_some() || now_ms < until_ms).then_some((self.reads, until_ms))
         });
         Ready { start, wait }
-    }
-
-    fn start(&mut self, now_ms: u64) -> u64 {
-        self.reads = self.reads.wrapping_add(1);
-        self.reading = Some(Reading {
-            id: self.reads,
-            started_ms: now_ms,
-        });
-        self.reads
     }
 
     /// Whether a read has ever settled: the isolate's first read also looks in the cache.
@@ -356,10 +345,10 @@ impl BundleState {
         end: ReadEnd,
         trust: &Trust<'_>,
     ) -> Option<BundleEvent> {
-        if self.reading.is_none_or(|reading| reading.id != id) {
+        if self.reading_since.is_none() || self.reads != id {
             return None;
         }
-        self.reading = None;
+        self.reading_since = None;
         self.last_settled_ms = Some(now_ms);
         let (status, reason, key) = match end {
             ReadEnd::Answered => {
