@@ -19,6 +19,7 @@ use egress_policy_engine::{CompiledPolicy, PolicyRef};
 use egress_policy_outbound::bundle_state::{
     BundleEvent, BundleState, Candidate, EventStatus, HeadVerdict, LoadedBundle, Origin, ReadEnd,
 };
+use futures_util::future::OptionFuture;
 use js_sys::{Promise, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::{JsFuture, future_to_promise};
@@ -158,11 +159,7 @@ fn settle(id: u64, end: ReadEnd, reader: &Reader) {
 
 /// One read: KV, and on an isolate's first read the cache beside it, both at once.
 async fn read(reader: &Reader, first: bool) -> ReadEnd {
-    let cached = async {
-        if first {
-            from_cache(reader).await;
-        }
-    };
+    let cached = OptionFuture::from(first.then(|| from_cache(reader)));
     futures_util::future::join(from_kv(reader), cached).await.0
 }
 
@@ -238,9 +235,8 @@ async fn take(head: &Head, value: &Uint8Array, reader: &Reader, from: Origin) ->
         payload_sha256,
     };
     let copy = || Arc::new(value.to_vec());
-    let event =
-        with_state(|state| state.take_up(head, candidate, copy, &reader.settings.trust, from))
-            .flatten();
+    let trust = &reader.settings.trust;
+    let event = with_state(|state| state.take_up(head, candidate, copy, trust, from)).flatten();
     let loaded = matches!(&event, Some(e) if e.status == EventStatus::Loaded);
     reader.log(event);
     loaded

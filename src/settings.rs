@@ -151,19 +151,19 @@ fn bundle_settings(env: &Env) -> Result<BundleSettings, String> {
     let environment = text(env, "EGRESS_BUNDLE_ENVIRONMENT")
         .filter(|name| valid_environment(name))
         .ok_or("EGRESS_BUNDLE_ENVIRONMENT is missing or not an environment name")?;
-    let refresh_secs = number(env, "EGRESS_BUNDLE_REFRESH_SECS", DEFAULT_REFRESH_SECS)?;
-    let wait_ms = number(env, "EGRESS_BUNDLE_WAIT_MS", DEFAULT_WAIT_MS)?;
-    let read_timeout_ms = number(
-        env,
-        "EGRESS_BUNDLE_READ_TIMEOUT_MS",
-        DEFAULT_READ_TIMEOUT_MS,
-    )?;
     Ok(BundleSettings {
         key: text(env, "EGRESS_BUNDLE_KEY").unwrap_or_else(|| DEFAULT_KEY.to_owned()),
         timing: Timing {
-            refresh_ms: refresh_secs.max(1).saturating_mul(1000),
-            wait_ms,
-            read_timeout_ms: read_timeout_ms.max(1),
+            refresh_ms: number(env, "EGRESS_BUNDLE_REFRESH_SECS", DEFAULT_REFRESH_SECS)?
+                .max(1)
+                .saturating_mul(1000),
+            wait_ms: number(env, "EGRESS_BUNDLE_WAIT_MS", DEFAULT_WAIT_MS)?,
+            read_timeout_ms: number(
+                env,
+                "EGRESS_BUNDLE_READ_TIMEOUT_MS",
+                DEFAULT_READ_TIMEOUT_MS,
+            )?
+            .max(1),
         },
         trust: Trust {
             key,
