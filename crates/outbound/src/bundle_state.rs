@@ -228,16 +228,12 @@ impl BundleState {
         self.current.clone()
     }
 
-    /// The policy in force: the bundle's, else the embedded one.
+    /// The policy in force: the bundle's, else the embedded one. A bundle taken up must be
+    /// newer than its serial (none: 0).
     fn active<'a>(&'a self, trust: &Trust<'a>) -> &'a PolicyRef {
         self.current
             .as_ref()
             .map_or(trust.embedded, |c| &c.policy_ref)
-    }
-
-    /// The serial in force: the bundle's, else the embedded policy's.
-    fn serial_in_force(&self, trust: &Trust<'_>) -> u64 {
-        self.active(trust).serial.unwrap_or(0)
     }
 
     /// Judges a head read `from` KV or the cache (see the module docs).
@@ -251,7 +247,7 @@ impl BundleState {
         let (reason, serial) = match bundle::verify_head(head, &trust.key, &trust.environment) {
             Err(e) => (e.code(), bundle::read_head(head).ok().map(|h| h.serial)),
             Ok(verified) => {
-                let reason = match verified.serial.cmp(&self.serial_in_force(trust)) {
+                let reason = match verified.serial.cmp(&self.active(trust).serial.unwrap_or(0)) {
                     _ if verified.serial < trust.min_serial => "below_min_serial",
                     Ordering::Equal => "same_serial",
                     Ordering::Less => "older_serial",
@@ -299,7 +295,7 @@ impl BundleState {
                 ("bad_signature", [&b"payload:"[..], &digest].concat())
             }
             // Another read took this one, or a newer one, meanwhile.
-            Some(_) if head.serial <= self.serial_in_force(trust) => return None,
+            Some(_) if head.serial <= self.active(trust).serial.unwrap_or(0) => return None,
             Some(_) => return Some(self.load(head, &copy(), trust, from)),
         };
         let event = self.refused(reason, Some(head.serial), from, trust);
