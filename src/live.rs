@@ -18,8 +18,8 @@ use egress_policy_engine::bundle::{self, HEAD_LEN, Head};
 use egress_policy_engine::{CompiledPolicy, PolicyRef};
 use egress_policy_outbound::bundle_state::{
     BundleEvent, BundleState, Candidate, EventStatus, HeadVerdict, LoadedBundle, Origin, ReadEnd,
-    Trust,
 };
+use futures_util::future::OptionFuture;
 use js_sys::{Promise, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::{JsFuture, future_to_promise};
@@ -38,30 +38,26 @@ thread_local! {
     static UNDER_WAY: RefCell<Option<(u64, Promise)>> = const { RefCell::new(None) };
 }
 
-/// The policy deciding one request.
-pub enum Active {
-    /// The embedded policy (`None` if it failed to load: the Worker then fails closed).
-    Embedded(Option<&'static CompiledPolicy>),
-    /// A bundle taken up from KV (always newer than the embedded policy).
-    Bundle(Rc<LoadedBundle>),
-}
+/// The policy deciding one request: a bundle taken up from KV (only ever one newer than the
+/// embedded policy), else the embedded policy.
+pub struct Active(Option<Rc<LoadedBundle>>);
 
 impl Active {
-    /// The policy, if one is loaded.
+    /// The policy, if one is loaded (`None` if the embedded one failed to load: the Worker
+    /// then fails closed).
     pub fn policy(&self) -> Option<&CompiledPolicy> {
-        match self {
-            Active::Embedded(policy) => *policy,
-            Active::Bundle(bundle) => Some(&bundle.policy),
+        match &self.0 {
+            Some(bundle) => Some(&bundle.policy),
+            None => guarded(embedded::policy).flatten(),
         }
     }
 
     /// What decision lines name: the revision, its source and serial (made once per isolate
     /// or per bundle, never per request).
     pub fn policy_ref(&self) -> &PolicyRef {
-        match self {
-            Active::Embedded(_) => embedded_ref(),
-            Active::Bundle(bundle) => &bundle.policy_ref,
-        }
+        self.0
+            .as_ref()
+            .map_or(embedded_ref(), |bundle| &bundle.policy_ref)
     }
 }
 
@@ -91,29 +87,19 @@ pub fn ready(env: &Env, wait_until: impl FnOnce(&Promise)) -> Ready {
         wait_until(&start(id, reader));
     }
     // The read to wait for: just started, or under way already.
-    let read = step.wait.and_then(|(id, until_ms)| {
-        UNDER_WAY.with(|cell| {
-            let under_way = cell.borrow();
-            let read = under_way.as_ref().filter(|(reading, _)| *reading == id);
-            read.map(|(_, read)| (read.clone(), until_ms))
-        })
-    });
-    match read {
-        Some((read, until_ms)) => {
+    let under_way = step.wait.and_then(|_| UNDER_WAY.with_borrow(Clone::clone));
+    match (step.wait, under_way) {
+        (Some((id, until_ms)), Some((reading, read))) if reading == id => {
             let left = sleep(until_ms.saturating_sub(now));
             Ready::After(Promise::race(&js_sys::Array::of2(&read, &left)))
         }
-        None => Ready::Now(current()),
+        _ => Ready::Now(current()),
     }
 }
 
-/// The policy deciding now: the bundle taken up (only ever one newer than the embedded
-/// policy), else the embedded one.
+/// The policy deciding now.
 pub fn current() -> Active {
-    match with_state(|state| state.current()).flatten() {
-        Some(bundle) => Active::Bundle(bundle),
-        None => Active::Embedded(guarded(embedded::policy).flatten()),
-    }
+    Active(with_state(|state| state.current()).flatten())
 }
 
 fn with_state<T>(f: impl FnOnce(&mut BundleState) -> T) -> Option<T> {
@@ -128,15 +114,6 @@ struct Reader {
 }
 
 impl Reader {
-    fn trust(&self) -> Trust<'_> {
-        Trust {
-            key: &self.settings.trusted,
-            environment: &self.settings.environment,
-            embedded: embedded_ref(),
-            min_serial: self.settings.min_serial,
-        }
-    }
-
     fn log(&self, event: Option<BundleEvent>) {
         if let Some(event) = event {
             journal::bundle_event(&self.env, &event);
@@ -146,7 +123,8 @@ impl Reader {
     /// Where this deployment's bundle and head lie in the cache.
     fn cache_url(&self, part: &str) -> String {
         let key: String = js_sys::encode_uri_component(&self.settings.key).into();
-        let (version, environment) = (bundle::BUNDLE_FORMAT_VERSION, &self.settings.environment);
+        let version = bundle::BUNDLE_FORMAT_VERSION;
+        let environment = &self.settings.trust.environment;
         format!("https://egress-policy.invalid/bundle/v{version}/{environment}/{key}/{part}")
     }
 }
@@ -170,22 +148,18 @@ fn start(id: u64, reader: Rc<Reader>) -> Promise {
         settle(id, ReadEnd::TimedOut, &reader);
         Ok(JsValue::UNDEFINED)
     });
-    UNDER_WAY.with(|cell| *cell.borrow_mut() = Some((id, either.clone())));
+    UNDER_WAY.set(Some((id, either.clone())));
     either
 }
 
 fn settle(id: u64, end: ReadEnd, reader: &Reader) {
     let now = now_ms();
-    reader.log(with_state(|state| state.settle(id, now, end, &reader.trust())).flatten());
+    reader.log(with_state(|state| state.settle(id, now, end, &reader.settings.trust)).flatten());
 }
 
 /// One read: KV, and on an isolate's first read the cache beside it, both at once.
 async fn read(reader: &Reader, first: bool) -> ReadEnd {
-    let cached = async {
-        if first {
-            from_cache(reader).await;
-        }
-    };
+    let cached = OptionFuture::from(first.then(|| from_cache(reader)));
     futures_util::future::join(from_kv(reader), cached).await.0
 }
 
@@ -222,34 +196,27 @@ async fn from_kv(reader: &Reader) -> ReadEnd {
     ReadEnd::Answered
 }
 
-/// The bundle this location's cache holds, judged like one read from KV.
-async fn from_cache(reader: &Reader) {
-    let Some(cache) = open_cache().await else {
-        return;
-    };
-    let Some(head) = cache_get(&cache, &reader.cache_url("head")).await else {
-        return;
-    };
-    let Some(head) = judge(&copy_head(&head), reader, Origin::Cache) else {
-        return;
-    };
+/// The bundle this location's cache holds, judged like one read from KV (`None` when there
+/// is none to take up).
+async fn from_cache(reader: &Reader) -> Option<bool> {
+    let cache = open_cache().await?;
+    let head = cache_get(&cache, &reader.cache_url("head")).await?;
+    let head = judge(&copy_head(&head), reader, Origin::Cache)?;
     let Some(value) = cache_get(&cache, &reader.cache_url("bundle")).await else {
         let _ = with_state(|state| state.abandon(&head));
-        return;
+        return None;
     };
-    take(&head, &value, reader, Origin::Cache).await;
+    Some(take(&head, &value, reader, Origin::Cache).await)
 }
 
 /// Judges a head; `Some` when its bundle is news to read.
 fn judge(head: &[u8], reader: &Reader, from: Origin) -> Option<Head> {
-    match with_state(|state| state.judge_head(head, &reader.trust(), from))? {
-        HeadVerdict::Newer(head) => Some(head),
-        HeadVerdict::Refused(event) => {
-            reader.log(event);
-            None
-        }
-        HeadVerdict::Known => None,
+    match with_state(|state| state.judge_head(head, &reader.settings.trust, from))? {
+        HeadVerdict::Newer(head) => return Some(head),
+        HeadVerdict::Refused(event) => reader.log(Some(event)),
+        HeadVerdict::Known => {}
     }
+    None
 }
 
 /// Takes up `value` as the bundle of `head`: its payload is hashed natively, and only a
@@ -268,31 +235,27 @@ async fn take(head: &Head, value: &Uint8Array, reader: &Reader, from: Origin) ->
         payload_sha256,
     };
     let copy = || Arc::new(value.to_vec());
-    let event =
-        with_state(|state| state.take_up(head, candidate, copy, &reader.trust(), from)).flatten();
+    let trust = &reader.settings.trust;
+    let event = with_state(|state| state.take_up(head, candidate, copy, trust, from)).flatten();
     let loaded = matches!(&event, Some(e) if e.status == EventStatus::Loaded);
     reader.log(event);
     loaded
 }
 
 /// Keeps a bundle just taken up from KV in this location's cache, unless the cache holds
-/// one as new already. Best effort: the cache may evict it, or not be there at all.
-async fn keep_in_cache(head: &Head, value: &Uint8Array, reader: &Reader) {
-    let Some(cache) = open_cache().await else {
-        return;
-    };
+/// one as new already. Best effort: the cache may evict it, or not be there at all (`None`
+/// when it was not kept).
+async fn keep_in_cache(head: &Head, value: &Uint8Array, reader: &Reader) -> Option<JsValue> {
+    let cache = open_cache().await?;
     let head_url = reader.cache_url("head");
     if let Some(cached) = cache_get(&cache, &head_url).await
         && bundle::read_head(&copy_head(&cached)).is_ok_and(|c| c.serial >= head.serial)
     {
-        return;
+        return None;
     }
     // The bundle first: a head in the cache always has its bundle beside it.
-    let bundle_url = reader.cache_url("bundle");
-    if cache_put(&cache, &bundle_url, value).await.is_some() {
-        let head = Uint8Array::from(&*head.bytes);
-        cache_put(&cache, &head_url, &head).await;
-    }
+    cache_put(&cache, &reader.cache_url("bundle"), value).await?;
+    cache_put(&cache, &head_url, &Uint8Array::from(&*head.bytes)).await
 }
 
 /// `kv.get(key, "arrayBuffer")`: `Ok(None)` when there is no value, `Err` when the read

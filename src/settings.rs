@@ -22,12 +22,14 @@
 use std::cell::OnceCell;
 use std::rc::Rc;
 
-use egress_policy_engine::bundle::{VerifyingKey, public_key_from_text, valid_environment};
+use egress_policy_engine::bundle::{public_key_from_text, valid_environment};
 use egress_policy_outbound::bundle_state::{
-    DEFAULT_READ_TIMEOUT_MS, DEFAULT_REFRESH_SECS, DEFAULT_WAIT_MS, Timing,
+    DEFAULT_READ_TIMEOUT_MS, DEFAULT_REFRESH_SECS, DEFAULT_WAIT_MS, Timing, Trust,
 };
 use wasm_bindgen::JsValue;
 use worker::Env;
+
+use crate::embedded;
 
 /// The default of `EGRESS_UPSTREAM_TIMEOUT_MS`.
 const DEFAULT_UPSTREAM_TIMEOUT_MS: u64 = 25_000;
@@ -42,14 +44,11 @@ const DEFAULT_KEY: &str = "policy-bundle";
 pub struct BundleSettings {
     /// The KV key of the bundle (its head's is `KEY:head`).
     pub key: String,
-    /// This Worker's environment.
-    pub environment: String,
-    /// The key bundles must be signed with.
-    pub trusted: VerifyingKey,
     /// When to read.
     pub timing: Timing,
-    /// Bundles below this serial are refused.
-    pub min_serial: u64,
+    /// What a bundle must satisfy: this Worker's environment, the key bundles must be signed
+    /// with, the floor of their serials.
+    pub trust: Trust<'static>,
 }
 
 /// Everything the Worker reads from `env` besides identity and credentials' secrets.
@@ -145,18 +144,15 @@ fn read(env: &Env) -> Settings {
 
 /// The bundle settings, or the one that cannot be used.
 fn bundle_settings(env: &Env) -> Result<BundleSettings, String> {
-    let trusted = text(env, "EGRESS_BUNDLE_PUBLIC_KEY")
+    let key = text(env, "EGRESS_BUNDLE_PUBLIC_KEY")
         .as_deref()
         .and_then(public_key_from_text)
         .ok_or("EGRESS_BUNDLE_PUBLIC_KEY is missing or not an Ed25519 public key")?;
     let environment = text(env, "EGRESS_BUNDLE_ENVIRONMENT")
         .filter(|name| valid_environment(name))
         .ok_or("EGRESS_BUNDLE_ENVIRONMENT is missing or not an environment name")?;
-    let key = text(env, "EGRESS_BUNDLE_KEY").unwrap_or_else(|| DEFAULT_KEY.to_owned());
     Ok(BundleSettings {
-        key,
-        environment,
-        trusted,
+        key: text(env, "EGRESS_BUNDLE_KEY").unwrap_or_else(|| DEFAULT_KEY.to_owned()),
         timing: Timing {
             refresh_ms: number(env, "EGRESS_BUNDLE_REFRESH_SECS", DEFAULT_REFRESH_SECS)?
                 .max(1)
@@ -169,6 +165,11 @@ fn bundle_settings(env: &Env) -> Result<BundleSettings, String> {
             )?
             .max(1),
         },
-        min_serial: number(env, "EGRESS_BUNDLE_MIN_SERIAL", 0)?,
+        trust: Trust {
+            key,
+            environment,
+            embedded: embedded::policy_ref(),
+            min_serial: number(env, "EGRESS_BUNDLE_MIN_SERIAL", 0)?,
+        },
     })
 }

@@ -56,12 +56,12 @@ pub struct Timing {
 }
 
 /// What a bundle must satisfy to be taken up.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct Trust<'a> {
     /// The one public key bundles must be signed with.
-    pub key: &'a VerifyingKey,
+    pub key: VerifyingKey,
     /// This Worker's environment: a bundle signed for another is refused.
-    pub environment: &'a str,
+    pub environment: String,
     /// The embedded policy (its serial included): a bundle must be newer, and it decides
     /// while no bundle is taken up.
     pub embedded: &'a PolicyRef,
@@ -119,8 +119,8 @@ pub enum ReadEnd {
 pub enum HeadVerdict {
     /// The head of the bundle in use (or being taken up), or of one refused before.
     Known,
-    /// Refused: the event to log, if it is news.
-    Refused(Option<BundleEvent>),
+    /// Refused: the event to log.
+    Refused(BundleEvent),
     /// A newer bundle: read it, check it [`fits`](Head::fits) the head, hash its payload and
     /// call [`BundleState::take_up`].
     Newer(Head),
@@ -173,19 +173,13 @@ pub struct BundleEvent {
     pub active: PolicyRef,
 }
 
-/// A read under way.
-#[derive(Clone, Copy, Debug)]
-struct Reading {
-    id: u64,
-    started_ms: u64,
-}
-
 /// The bundle state of one isolate.
 #[derive(Debug, Default)]
 pub struct BundleState {
     current: Option<Rc<LoadedBundle>>,
     last_settled_ms: Option<u64>,
-    reading: Option<Reading>,
+    /// When the read under way started: the last one started, numbered `reads`.
+    reading_since: Option<u64>,
     reads: u64,
     /// Heads of newer bundles being read: the same head read meanwhile is known.
     taking: Vec<Box<[u8]>>,
@@ -205,31 +199,23 @@ impl BundleState {
         let stale = age >= timing.refresh_ms;
         // A read whose timeout could not fire (no timer) is not waited for for ever.
         let give_up_ms = timing.read_timeout_ms.saturating_add(timing.wait_ms);
-        self.reading = self
-            .reading
-            .filter(|reading| now_ms.saturating_sub(reading.started_ms) < give_up_ms);
-        let (start, wait) = match self.reading {
-            Some(Reading { id, started_ms }) => {
-                let until_ms = started_ms.saturating_add(timing.wait_ms);
-                (None, (stale && now_ms < until_ms).then_some((id, until_ms)))
-            }
-            None if stale => {
-                let id = self.start(now_ms);
-                (Some(id), Some((id, now_ms.saturating_add(timing.wait_ms))))
-            }
-            None if age >= timing.refresh_ms / 2 => (Some(self.start(now_ms)), None),
-            None => (None, None),
-        };
-        Ready { start, wait }
-    }
-
-    fn start(&mut self, now_ms: u64) -> u64 {
-        self.reads = self.reads.wrapping_add(1);
-        self.reading = Some(Reading {
-            id: self.reads,
-            started_ms: now_ms,
+        self.reading_since = self
+            .reading_since
+            .filter(|started_ms| now_ms.saturating_sub(*started_ms) < give_up_ms);
+        // Under steady traffic a read starts (in the background) at half the interval.
+        let due = self.reading_since.is_none() && age >= timing.refresh_ms / 2;
+        let start = due.then(|| {
+            self.reads = self.reads.wrapping_add(1);
+            self.reading_since = Some(now_ms);
+            self.reads
         });
-        self.reads
+        // A stale policy waits for the read under way until the wait bound after its start
+        // (for a read it starts itself, always).
+        let wait = self.reading_since.filter(|_| stale).and_then(|started_ms| {
+            let until_ms = started_ms.saturating_add(timing.wait_ms);
+            (start.is_some() || now_ms < until_ms).then_some((self.reads, until_ms))
+        });
+        Ready { start, wait }
     }
 
     /// Whether a read has ever settled: the isolate's first read also looks in the cache.
@@ -242,12 +228,12 @@ impl BundleState {
         self.current.clone()
     }
 
-    /// The serial in force: the bundle's, else the embedded policy's.
-    fn serial_in_force(&self, trust: &Trust<'_>) -> u64 {
-        let embedded = trust.embedded.serial.unwrap_or(0);
+    /// The policy in force: the bundle's, else the embedded one. A bundle taken up must be
+    /// newer than its serial (none: 0).
+    fn active<'a>(&'a self, trust: &Trust<'a>) -> &'a PolicyRef {
         self.current
             .as_ref()
-            .map_or(embedded, |c| c.policy.serial())
+            .map_or(trust.embedded, |c| &c.policy_ref)
     }
 
     /// Judges a head read `from` KV or the cache (see the module docs).
@@ -258,10 +244,10 @@ impl BundleState {
         {
             return HeadVerdict::Known;
         }
-        let (reason, serial) = match bundle::verify_head(head, trust.key, trust.environment) {
+        let (reason, serial) = match bundle::verify_head(head, &trust.key, &trust.environment) {
             Err(e) => (e.code(), bundle::read_head(head).ok().map(|h| h.serial)),
             Ok(verified) => {
-                let reason = match verified.serial.cmp(&self.serial_in_force(trust)) {
+                let reason = match verified.serial.cmp(&self.active(trust).serial.unwrap_or(0)) {
                     _ if verified.serial < trust.min_serial => "below_min_serial",
                     Ordering::Equal => "same_serial",
                     Ordering::Less => "older_serial",
@@ -274,7 +260,7 @@ impl BundleState {
             }
         };
         self.remember_refused(head.into());
-        HeadVerdict::Refused(Some(self.refused(reason, serial, from, trust)))
+        HeadVerdict::Refused(self.refused(reason, serial, from, trust))
     }
 
     /// Gives up reading the bundle of a head [`BundleState::judge_head`] found newer (its
@@ -309,7 +295,7 @@ impl BundleState {
                 ("bad_signature", [&b"payload:"[..], &digest].concat())
             }
             // Another read took this one, or a newer one, meanwhile.
-            Some(_) if head.serial <= self.serial_in_force(trust) => return None,
+            Some(_) if head.serial <= self.active(trust).serial.unwrap_or(0) => return None,
             Some(_) => return Some(self.load(head, &copy(), trust, from)),
         };
         let event = self.refused(reason, Some(head.serial), from, trust);
@@ -355,10 +341,10 @@ impl BundleState {
         end: ReadEnd,
         trust: &Trust<'_>,
     ) -> Option<BundleEvent> {
-        if self.reading.is_none_or(|reading| reading.id != id) {
+        if self.reading_since.is_none() || self.reads != id {
             return None;
         }
-        self.reading = None;
+        self.reading_since = None;
         self.last_settled_ms = Some(now_ms);
         let (status, reason, key) = match end {
             ReadEnd::Answered => {
@@ -413,10 +399,7 @@ impl BundleState {
         from: Option<Origin>,
         trust: &Trust<'_>,
     ) -> BundleEvent {
-        let active = self
-            .current
-            .as_ref()
-            .map_or(trust.embedded, |c| &c.policy_ref);
+        let active = self.active(trust);
         BundleEvent {
             status,
             reason,

@@ -5,9 +5,6 @@
 /// `credential_unavailable` (502, never forwarded).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum CredentialError {
-    /// The inject decision names a credential the policy does not define.
-    #[error("the policy does not define the credential")]
-    UnknownCredential,
     /// The Worker secret holding the key is not set.
     #[error("the credential's secret is not set")]
     SecretMissing,

@@ -1,4 +1,5 @@
-//! Parsed signing keys, cached because PEM parsing costs far more than signing a token.
+//! The real signer and its parsed keys, cached because PEM parsing costs far more than signing
+//! a token.
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
@@ -56,19 +57,31 @@ struct CachedKey {
     key: Result<EncodingKey, CredentialError>,
 }
 
-/// Keys per (secret name, algorithm family), each remembered with the hash of the secret text it was
+/// The real signer ([`Signer`](crate::Signer)): `jsonwebtoken` with the RustCrypto backend.
+/// Header: `alg`, `typ: "JWT"`, and `kid` when the credential has one. Its keys are kept per
+/// (secret name, algorithm family), each remembered with the hash of the secret text it was
 /// parsed from, unusable ones too. At most one key per pair is kept (a new secret value
 /// replaces the old key), so the cache is bounded by the policy's credentials.
 #[derive(Default)]
-pub struct KeyCache {
+pub struct JwtSigner {
     keys: HashMap<(String, Discriminant<AlgorithmFamily>), CachedKey>,
     parses: u64,
 }
 
-impl KeyCache {
+impl JwtSigner {
+    /// A signer with an empty key cache.
+    pub fn new() -> JwtSigner {
+        JwtSigner::default()
+    }
+
+    /// How many times a key was parsed so far (for tests of the caching).
+    pub fn key_parses(&self) -> u64 {
+        self.parses
+    }
+
     /// The key for `algorithm` from the secret named `secret_name` whose text is `secret`,
     /// parsed only when this (name, family, text) was not seen last.
-    pub fn key(
+    pub(crate) fn key(
         &mut self,
         secret_name: &str,
         algorithm: JwtAlgorithm,
@@ -95,11 +108,6 @@ impl KeyCache {
         };
         cached.key.as_ref().map_err(|err| *err)
     }
-
-    /// How many times a secret was parsed (for tests of the caching).
-    pub fn parses(&self) -> u64 {
-        self.parses
-    }
 }
 
 #[cfg(test)]
@@ -110,25 +118,25 @@ mod tests {
 
     #[test]
     fn parses_once_per_secret_value() {
-        let mut cache = KeyCache::default();
+        let mut cache = JwtSigner::default();
         cache.key("EC", JwtAlgorithm::ES256, EC_KEY).unwrap();
         cache.key("EC", JwtAlgorithm::ES256, EC_KEY).unwrap();
-        assert_eq!(cache.parses(), 1);
+        assert_eq!(cache.key_parses(), 1);
         let one = "1".repeat(64);
         cache.key("HMAC", JwtAlgorithm::HS256, &one).unwrap();
         cache.key("HMAC", JwtAlgorithm::HS512, &one).unwrap();
-        assert_eq!(cache.parses(), 2);
+        assert_eq!(cache.key_parses(), 2);
         // A rotated secret is parsed again and replaces the old key.
         cache
             .key("HMAC", JwtAlgorithm::HS256, &"2".repeat(32))
             .unwrap();
-        assert_eq!(cache.parses(), 3);
+        assert_eq!(cache.key_parses(), 3);
         assert_eq!(cache.keys.len(), 2);
     }
 
     #[test]
     fn bad_keys_are_invalid_without_detail() {
-        let mut cache = KeyCache::default();
+        let mut cache = JwtSigner::default();
         for (algorithm, text) in [
             (JwtAlgorithm::RS256, "not a pem"),
             (
@@ -144,15 +152,15 @@ mod tests {
 
     #[test]
     fn a_bad_key_is_not_parsed_again_until_its_text_changes() {
-        let mut cache = KeyCache::default();
+        let mut cache = JwtSigner::default();
         for _ in 0..3 {
             let err = cache
                 .key("EC", JwtAlgorithm::ES256, "not a pem")
                 .map(|_| ());
             assert_eq!(err, Err(CredentialError::InvalidKey));
         }
-        assert_eq!(cache.parses(), 1);
+        assert_eq!(cache.key_parses(), 1);
         cache.key("EC", JwtAlgorithm::ES256, EC_KEY).unwrap();
-        assert_eq!(cache.parses(), 2);
+        assert_eq!(cache.key_parses(), 2);
     }
 }

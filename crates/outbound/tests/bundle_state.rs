@@ -70,8 +70,8 @@ impl World {
 
     fn trust(&self) -> Trust<'_> {
         Trust {
-            key: &self.key,
-            environment: ENV,
+            key: self.key,
+            environment: ENV.to_owned(),
             embedded: &self.embedded,
             min_serial: self.min_serial,
         }
@@ -87,7 +87,7 @@ fn digest(bytes: &[u8]) -> [u8; 32] {
 fn read(state: &mut BundleState, world: &World, bytes: &[u8]) -> Option<BundleEvent> {
     match state.judge_head(&head_of(bytes).unwrap(), &world.trust(), Origin::Kv) {
         HeadVerdict::Known => None,
-        HeadVerdict::Refused(event) => event,
+        HeadVerdict::Refused(event) => Some(event),
         HeadVerdict::Newer(head) => take_up(state, world, &head, bytes, digest(bytes), Origin::Kv),
     }
 }
@@ -563,7 +563,7 @@ fn a_bundle_from_the_cache_is_judged_the_same_way() {
         (EventStatus::Loaded, Some(Origin::Cache))
     );
     let mut staging = BundleState::default();
-    let HeadVerdict::Refused(Some(event)) = staging.judge_head(
+    let HeadVerdict::Refused(event) = staging.judge_head(
         &head_of(&bundle("evil.test", 11, 1, "staging")).unwrap(),
         &world.trust(),
         Origin::Cache,
