@@ -94,41 +94,47 @@ fn hmac_sha256(key: Option<&[u8]>, feed: impl FnOnce(&mut Sha256)) -> [u8; 32] {
         .into()
 }
 
-/// Hashes `json` (compact, as `serde_json` writes it) with the keys of every object sorted:
-/// the text `serde_json` writes for the same line as a `Value`, without building one or a
-/// second text. Keys are compared as written: a line's keys are its field names, never
-/// escaped.
-fn hash_sorted(json: &[u8], hash: &mut Sha256) {
-    let (open, close) = match json.first() {
-        Some(b'{') => (b'{', b'}'),
-        Some(b'[') => (b'[', b']'),
-        _ => return hash.update(json),
-    };
-    let object = open == b'{';
-    // The members (or items) as (key, start, end of key, end).
-    let mut parts = Vec::with_capacity(32);
+/// Appends `json` (compact, as `serde_json` writes it) to `out` with the keys of every object
+/// sorted: the text `serde_json` writes for the same line as a `Value`, without building one.
+/// Keys are compared as written: a line's keys are its field names, never escaped.
+fn sorted(json: &[u8], out: &mut Vec<u8>) {
+    // Only objects are reordered: a value without one is written as it is.
+    if json.first() != Some(&b'{') && (json.first() != Some(&b'[') || !json.contains(&b'{')) {
+        return out.extend_from_slice(json);
+    }
+    let object = json.first() == Some(&b'{');
+    // The members (or items) as (key's first 8 bytes as a number, key, start, start of value,
+    // end): keys are ordered by that number, the whole key only where it ties (the keys
+    // hold no NUL, so a zero-padded short key sorts before the longer ones it begins).
+    let mut parts = Vec::with_capacity(if object { 32 } else { 4 });
     let mut at = 1;
     while at < json.len().saturating_sub(1) {
-        let end = value_end(json, at);
-        let key = if object { string_end(json, at) } else { at };
-        let name = json.get(at + 1..key.saturating_sub(1)).unwrap_or_default();
-        parts.push((name, at, key, end));
+        let value = if object { string_end(json, at) + 1 } else { at };
+        let end = value_end(json, value);
+        let name = json
+            .get(at + 1..value.saturating_sub(2))
+            .unwrap_or_default();
+        let mut first = [0u8; 8];
+        first
+            .iter_mut()
+            .zip(name)
+            .for_each(|(slot, byte)| *slot = *byte);
+        parts.push((u64::from_be_bytes(first), name, at, value, end));
         at = end + 1;
     }
     if object {
-        parts.sort_unstable_by_key(|part| part.0);
+        parts.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(b.1)));
     }
-    hash.update([open]);
-    for (n, &(_, at, key, end)) in parts.iter().enumerate() {
+    out.push(json.first().copied().unwrap_or(b'{'));
+    for (n, &(_, _, at, value, end)) in parts.iter().enumerate() {
         if n > 0 {
-            hash.update(b",");
+            out.push(b',');
         }
         // An object member is its key and colon as they are, then its value sorted.
-        let value = if object { key + 1 } else { at };
-        hash.update(json.get(at..value).unwrap_or_default());
-        hash_sorted(json.get(value..end).unwrap_or_default(), hash);
+        out.extend_from_slice(json.get(at..value).unwrap_or_default());
+        sorted(json.get(value..end).unwrap_or_default(), out);
     }
-    hash.update([close]);
+    out.push(json.last().copied().unwrap_or(b'}'));
 }
 
 /// The index just past the JSON string opening at `at`.
@@ -174,6 +180,9 @@ pub struct Chain {
     key: Option<Vec<u8>>,
     seq: u64,
     previous: [u8; 32],
+    /// The last line's text and its canonical text: buffers kept from line to line.
+    text: Vec<u8>,
+    canonical: Vec<u8>,
 }
 
 impl Chain {
@@ -186,6 +195,8 @@ impl Chain {
             key,
             seq: 0,
             previous: [0; 32],
+            text: Vec::with_capacity(1024),
+            canonical: Vec::with_capacity(1024),
         }
     }
 
@@ -195,7 +206,7 @@ impl Chain {
         &mut self,
         line: &mut T,
         trail: impl Fn(&mut T) -> &mut Trail,
-    ) -> String {
+    ) -> &str {
         self.seq = self.seq.saturating_add(1);
         *trail(line) = Trail {
             worker: self.worker.clone(),
@@ -211,18 +222,21 @@ impl Chain {
         // Written once: the chain's canonical text is this text with its keys sorted, and
         // `chain`, the last field, goes in place of the closing brace. Plain data cannot fail
         // to serialise.
-        let mut text = serde_json::to_string(&*line).unwrap_or_default();
+        self.text.clear();
+        let _written = serde_json::to_writer(&mut self.text, &*line);
+        self.canonical.clear();
+        sorted(&self.text, &mut self.canonical);
         self.previous = hmac_sha256(self.key.as_deref(), |hash| {
             hash.update(self.previous);
-            hash_sorted(text.as_bytes(), hash);
+            hash.update(&self.canonical);
         });
         let chain = hex(&self.previous);
-        text.pop();
+        self.text.pop();
         for part in [",\"chain\":\"", &chain, "\"}"] {
-            text.push_str(part);
+            self.text.extend_from_slice(part.as_bytes());
         }
         trail(line).chain = Some(chain);
-        text
+        std::str::from_utf8(&self.text).unwrap_or_default()
     }
 }
 
@@ -274,7 +288,11 @@ mod tests {
         for text in [line.to_owned(), text] {
             let value: serde_json::Value = serde_json::from_str(&text).unwrap();
             assert_eq!(
-                hmac_sha256(None, |hash| hash_sorted(text.as_bytes(), hash)),
+                hmac_sha256(None, |hash| {
+                    let mut canonical = Vec::new();
+                    sorted(text.as_bytes(), &mut canonical);
+                    hash.update(canonical);
+                }),
                 <[u8; 32]>::from(Sha256::digest(value.to_string()))
             );
         }
