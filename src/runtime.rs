@@ -115,11 +115,7 @@ pub fn decision_id(arrived_ms: u64) -> String {
 /// controller as its argument). The timer's id, for [`clear_timer`] (0 should the runtime
 /// refuse the timer: the abort then never comes).
 pub fn abort_after(controller: &web_sys::AbortController, ms: u64) -> i32 {
-    ABORT.with(|abort| {
-        abort
-            .as_ref()
-            .map_or(0, |abort| set_timeout(abort, ms, controller))
-    })
+    ABORT.with(|abort| abort.as_ref().map_or(0, |f| set_timeout(f, ms, controller)))
 }
 
 /// A promise resolved (with `undefined`) after `ms` milliseconds (`setTimeout`); never

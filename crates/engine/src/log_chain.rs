@@ -94,47 +94,44 @@ fn hmac_sha256(key: Option<&[u8]>, feed: impl FnOnce(&mut Sha256)) -> [u8; 32] {
         .into()
 }
 
-/// Appends `json` (compact, as `serde_json` writes it) to `out` with the keys of every object
-/// sorted: the text `serde_json` writes for the same line as a `Value`, without building one.
-/// Keys are compared as written: a line's keys are its field names, never escaped.
-fn sorted(json: &[u8], out: &mut Vec<u8>) {
-    // Only objects are reordered: a value without one is written as it is.
-    if json.first() != Some(&b'{') && (json.first() != Some(&b'[') || !json.contains(&b'{')) {
-        return out.extend_from_slice(json);
-    }
+/// Hashes `json` (compact, as `serde_json` writes it) with the keys of every object sorted:
+/// the text `serde_json` writes for the same line as a `Value`, without building one or a
+/// second text. Keys are compared as written: a line's keys are its field names, never
+/// escaped.
+fn hash_sorted(json: &[u8], hash: &mut Sha256) {
+    let part = |from: usize, to: usize| json.get(from..to).unwrap_or_default();
     let object = json.first() == Some(&b'{');
-    // The members (or items) as (key's first 8 bytes as a number, key, start, start of value,
-    // end): keys are ordered by that number, the whole key only where it ties (the keys
-    // hold no NUL, so a zero-padded short key sorts before the longer ones it begins).
+    // Only objects are reordered: a value holding none is written as it is.
+    if !object && (json.first() != Some(&b'[') || !json.contains(&b'{')) {
+        return hash.update(json);
+    }
+    // The members (or items) as (the key's first 8 bytes as a number, key, start, start of
+    // value, end): ordered by that number, by the whole key only where it ties (keys hold no
+    // NUL, so a short key padded with zeros sorts before the longer ones it begins).
     let mut parts = Vec::with_capacity(if object { 32 } else { 4 });
     let mut at = 1;
     while at < json.len().saturating_sub(1) {
         let value = if object { string_end(json, at) + 1 } else { at };
         let end = value_end(json, value);
-        let name = json
-            .get(at + 1..value.saturating_sub(2))
-            .unwrap_or_default();
-        let mut first = [0u8; 8];
-        first
-            .iter_mut()
-            .zip(name)
-            .for_each(|(slot, byte)| *slot = *byte);
-        parts.push((u64::from_be_bytes(first), name, at, value, end));
+        let key = part(at + 1, value.saturating_sub(2));
+        let mut first = [0; 8];
+        first.iter_mut().zip(key).for_each(|(to, from)| *to = *from);
+        parts.push((u64::from_be_bytes(first), key, at, value, end));
         at = end + 1;
     }
     if object {
-        parts.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(b.1)));
+        parts.sort_unstable_by_key(|&(first, key, ..)| (first, key));
     }
-    out.push(json.first().copied().unwrap_or(b'{'));
-    for (n, &(_, _, at, value, end)) in parts.iter().enumerate() {
+    hash.update(if object { b"{" } else { b"[" });
+    for (n, &(.., at, value, end)) in parts.iter().enumerate() {
         if n > 0 {
-            out.push(b',');
+            hash.update(b",");
         }
         // An object member is its key and colon as they are, then its value sorted.
-        out.extend_from_slice(json.get(at..value).unwrap_or_default());
-        sorted(json.get(value..end).unwrap_or_default(), out);
+        hash.update(part(at, value));
+        hash_sorted(part(value, end), hash);
     }
-    out.push(json.last().copied().unwrap_or(b'}'));
+    hash.update(if object { b"}" } else { b"]" });
 }
 
 /// The index just past the JSON string opening at `at`.
@@ -180,9 +177,6 @@ pub struct Chain {
     key: Option<Vec<u8>>,
     seq: u64,
     previous: [u8; 32],
-    /// The last line's text and its canonical text: buffers kept from line to line.
-    text: Vec<u8>,
-    canonical: Vec<u8>,
 }
 
 impl Chain {
@@ -195,8 +189,6 @@ impl Chain {
             key,
             seq: 0,
             previous: [0; 32],
-            text: Vec::with_capacity(1024),
-            canonical: Vec::with_capacity(1024),
         }
     }
 
@@ -206,7 +198,7 @@ impl Chain {
         &mut self,
         line: &mut T,
         trail: impl Fn(&mut T) -> &mut Trail,
-    ) -> &str {
+    ) -> String {
         self.seq = self.seq.saturating_add(1);
         *trail(line) = Trail {
             worker: self.worker.clone(),
@@ -221,22 +213,20 @@ impl Chain {
         };
         // Written once: the chain's canonical text is this text with its keys sorted, and
         // `chain`, the last field, goes in place of the closing brace. Plain data cannot fail
-        // to serialise.
-        self.text.clear();
-        let _written = serde_json::to_writer(&mut self.text, &*line);
-        self.canonical.clear();
-        sorted(&self.text, &mut self.canonical);
+        // to serialise; sized for a usual line, so it is not grown as it is written.
+        let mut text = Vec::with_capacity(1024);
+        let _written = serde_json::to_writer(&mut text, &*line);
         self.previous = hmac_sha256(self.key.as_deref(), |hash| {
             hash.update(self.previous);
-            hash.update(&self.canonical);
+            hash_sorted(&text, hash);
         });
         let chain = hex(&self.previous);
-        self.text.pop();
+        text.pop();
         for part in [",\"chain\":\"", &chain, "\"}"] {
-            self.text.extend_from_slice(part.as_bytes());
+            text.extend_from_slice(part.as_bytes());
         }
         trail(line).chain = Some(chain);
-        std::str::from_utf8(&self.text).unwrap_or_default()
+        String::from_utf8(text).unwrap_or_default()
     }
 }
 
@@ -288,11 +278,7 @@ mod tests {
         for text in [line.to_owned(), text] {
             let value: serde_json::Value = serde_json::from_str(&text).unwrap();
             assert_eq!(
-                hmac_sha256(None, |hash| {
-                    let mut canonical = Vec::new();
-                    sorted(text.as_bytes(), &mut canonical);
-                    hash.update(canonical);
-                }),
+                hmac_sha256(None, |hash| hash_sorted(text.as_bytes(), hash)),
                 <[u8; 32]>::from(Sha256::digest(value.to_string()))
             );
         }
