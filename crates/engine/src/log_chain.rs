@@ -268,7 +268,7 @@ mod tests {
     /// its `Value`, whatever its strings hold.
     #[test]
     fn sorted_text_is_the_text_of_the_value() {
-        let line = r#"{"v":2,"z":[{"b":1,"a":"x,\\\"}{]["},[]],"policy":{"sha256":"ab","serial":7,"name":null,"source":"bundle"},"a_b":"é\u0001","a":{},"tags":["t\"","s"],"n":-1.5,"t":true}"#;
+        let line = r#"{"v":2,"z":[{"b":1,"a":"x,\\\"}{]["},[]],"policy":{"sha256":"ab","serial":7,"name":null,"source":"bundle"},"a_b":"é\u0001","a":{},"path_redacted":false,"path_red":1,"path":"/","chain_al":0,"tags":["t\"","s"],"n":-1.5,"t":true}"#;
         let text = serde_json::to_string(&Line {
             v: 1,
             text: "{\",\"a\":[}".into(),
