@@ -61,6 +61,15 @@ thread_local! {
     /// Random bytes not handed out yet: `POOL_BYTES` from the runtime, the first `.1` used.
     static POOL: RefCell<(Box<[u8; POOL_BYTES]>, usize)> =
         RefCell::new((Box::new([0; POOL_BYTES]), POOL_BYTES));
+
+    /// `AbortController.prototype.abort`'s `call`, bound to it: `ABORT(controller)` is
+    /// `controller.abort()`. Made once per isolate, so a request's timer costs no closure and
+    /// no bound function of its own.
+    static ABORT: Option<js_sys::Function> = web_sys::AbortController::new().ok().and_then(|c| {
+        let abort = js_sys::Reflect::get(&c, &"abort".into()).ok()?;
+        let call = js_sys::Reflect::get(&abort, &"call".into()).ok()?;
+        Some(call.dyn_into::<js_sys::Function>().ok()?.bind0(&abort))
+    });
 }
 
 /// Fills `out` with random bytes from `crypto.getRandomValues` (through a per-isolate pool,
@@ -102,33 +111,27 @@ pub fn decision_id(arrived_ms: u64) -> String {
     format!("t{arrived_ms:x}-{n:x}")
 }
 
-/// Calls `controller.abort()` after `ms` milliseconds (`setTimeout`), with no Rust closure:
-/// the timer's callback is the controller's own `abort`, bound. The timer's id, for
-/// [`clear_timer`] (0 should the runtime refuse the timer: the abort then never comes).
+/// Calls `controller.abort()` after `ms` milliseconds (`setTimeout`, with [`ABORT`] and the
+/// controller as its argument). The timer's id, for [`clear_timer`] (0 should the runtime
+/// refuse the timer: the abort then never comes).
 pub fn abort_after(controller: &web_sys::AbortController, ms: u64) -> i32 {
-    let Ok(abort) = js_sys::Reflect::get(controller, &JsValue::from_str("abort")) else {
-        return 0;
-    };
-    set_timeout(
-        &abort.unchecked_into::<js_sys::Function>().bind0(controller),
-        ms,
-    )
+    ABORT.with(|abort| abort.as_ref().map_or(0, |f| set_timeout(f, ms, controller)))
 }
 
 /// A promise resolved (with `undefined`) after `ms` milliseconds (`setTimeout`); never
 /// settles should the runtime refuse the timer.
 pub fn sleep(ms: u64) -> js_sys::Promise {
     js_sys::Promise::new(&mut |resolve, _reject| {
-        set_timeout(&resolve, ms);
+        set_timeout(&resolve, ms, &JsValue::UNDEFINED);
     })
 }
 
-/// `setTimeout(callback, ms)`: the timer's id, 0 should the runtime refuse it.
-fn set_timeout(callback: &js_sys::Function, ms: u64) -> i32 {
+/// `setTimeout(callback, ms, argument)`: the timer's id, 0 should the runtime refuse it.
+fn set_timeout(callback: &js_sys::Function, ms: u64, argument: &JsValue) -> i32 {
     let global: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
     let ms = i32::try_from(ms).unwrap_or(i32::MAX);
     global
-        .set_timeout_with_callback_and_timeout_and_arguments_0(callback, ms)
+        .set_timeout_with_callback_and_timeout_and_arguments_1(callback, ms, argument)
         .unwrap_or(0)
 }
 

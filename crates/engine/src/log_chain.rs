@@ -99,36 +99,39 @@ fn hmac_sha256(key: Option<&[u8]>, feed: impl FnOnce(&mut Sha256)) -> [u8; 32] {
 /// second text. Keys are compared as written: a line's keys are its field names, never
 /// escaped.
 fn hash_sorted(json: &[u8], hash: &mut Sha256) {
-    let (open, close) = match json.first() {
-        Some(b'{') => (b'{', b'}'),
-        Some(b'[') => (b'[', b']'),
-        _ => return hash.update(json),
-    };
-    let object = open == b'{';
-    // The members (or items) as (key, start, end of key, end).
-    let mut parts = Vec::with_capacity(32);
+    let part = |from: usize, to: usize| json.get(from..to).unwrap_or_default();
+    let object = json.first() == Some(&b'{');
+    // Only objects are reordered: a value holding none is written as it is.
+    if !object && (json.first() != Some(&b'[') || !json.contains(&b'{')) {
+        return hash.update(json);
+    }
+    // The members (or items) as (the key's first 8 bytes as a number, key, start, start of
+    // value, end): ordered by that number, by the whole key only where it ties (keys hold no
+    // NUL, so a short key padded with zeros sorts before the longer ones it begins).
+    let mut parts = Vec::with_capacity(if object { 32 } else { 4 });
     let mut at = 1;
     while at < json.len().saturating_sub(1) {
-        let end = value_end(json, at);
-        let key = if object { string_end(json, at) } else { at };
-        let name = json.get(at + 1..key.saturating_sub(1)).unwrap_or_default();
-        parts.push((name, at, key, end));
+        let value = if object { string_end(json, at) + 1 } else { at };
+        let end = value_end(json, value);
+        let key = part(at + 1, value.saturating_sub(2));
+        let mut first = [0; 8];
+        first.iter_mut().zip(key).for_each(|(to, from)| *to = *from);
+        parts.push((u64::from_be_bytes(first), key, at, value, end));
         at = end + 1;
     }
     if object {
-        parts.sort_unstable_by_key(|part| part.0);
+        parts.sort_unstable_by_key(|&(first, key, ..)| (first, key));
     }
-    hash.update([open]);
-    for (n, &(_, at, key, end)) in parts.iter().enumerate() {
+    hash.update(if object { b"{" } else { b"[" });
+    for (n, &(.., at, value, end)) in parts.iter().enumerate() {
         if n > 0 {
             hash.update(b",");
         }
         // An object member is its key and colon as they are, then its value sorted.
-        let value = if object { key + 1 } else { at };
-        hash.update(json.get(at..value).unwrap_or_default());
-        hash_sorted(json.get(value..end).unwrap_or_default(), hash);
+        hash.update(part(at, value));
+        hash_sorted(part(value, end), hash);
     }
-    hash.update([close]);
+    hash.update(if object { b"}" } else { b"]" });
 }
 
 /// The index just past the JSON string opening at `at`.
@@ -210,19 +213,20 @@ impl Chain {
         };
         // Written once: the chain's canonical text is this text with its keys sorted, and
         // `chain`, the last field, goes in place of the closing brace. Plain data cannot fail
-        // to serialise.
-        let mut text = serde_json::to_string(&*line).unwrap_or_default();
+        // to serialise; sized for a usual line, so it is not grown as it is written.
+        let mut text = Vec::with_capacity(1024);
+        let _written = serde_json::to_writer(&mut text, &*line);
         self.previous = hmac_sha256(self.key.as_deref(), |hash| {
             hash.update(self.previous);
-            hash_sorted(text.as_bytes(), hash);
+            hash_sorted(&text, hash);
         });
         let chain = hex(&self.previous);
         text.pop();
         for part in [",\"chain\":\"", &chain, "\"}"] {
-            text.push_str(part);
+            text.extend_from_slice(part.as_bytes());
         }
         trail(line).chain = Some(chain);
-        text
+        String::from_utf8(text).unwrap_or_default()
     }
 }
 
@@ -264,7 +268,7 @@ mod tests {
     /// its `Value`, whatever its strings hold.
     #[test]
     fn sorted_text_is_the_text_of_the_value() {
-        let line = r#"{"v":2,"z":[{"b":1,"a":"x,\\\"}{]["},[]],"policy":{"sha256":"ab","serial":7,"name":null,"source":"bundle"},"a_b":"é\u0001","a":{},"tags":["t\"","s"],"n":-1.5,"t":true}"#;
+        let line = r#"{"v":2,"z":[{"b":1,"a":"x,\\\"}{]["},[]],"policy":{"sha256":"ab","serial":7,"name":null,"source":"bundle"},"a_b":"é\u0001","a":{},"path_redacted":false,"path_red":1,"path":"/","chain_al":0,"tags":["t\"","s"],"n":-1.5,"t":true}"#;
         let text = serde_json::to_string(&Line {
             v: 1,
             text: "{\",\"a\":[}".into(),
