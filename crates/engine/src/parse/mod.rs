@@ -15,6 +15,10 @@ use crate::suggest::hint;
 /// A spanned TOML value.
 pub(crate) type Value<'i> = Spanned<DeValue<'i>>;
 
+/// A string-valued enum (see [`keyword`]): what messages call it, the code of an unknown
+/// value, and each accepted name with its value.
+pub(crate) type Keyword<'a, T> = (&'a str, Code, &'a [(&'a str, T)]);
+
 /// Parses the TOML text; syntax errors become `toml-syntax` diagnostics.
 pub(crate) fn parse_document(text: &str) -> Result<Spanned<DeTable<'_>>, Vec<Diagnostic>> {
     let (doc, errors) = DeTable::parse_recoverable(text);
@@ -78,12 +82,10 @@ impl<'a, 'i> Fields<'a, 'i> {
     pub(crate) fn keyword<T: Copy>(
         &self,
         name: &str,
-        what: &str,
-        code: Code,
-        choices: &[(&str, T)],
+        kw: Keyword<'_, T>,
         diags: &mut Vec<Diagnostic>,
     ) -> Option<T> {
-        keyword(self.get(name)?, what, code, choices, diags)
+        keyword(self.get(name)?, kw, diags)
     }
 
     /// The table value of `name`, if present (else a `wrong-type` diagnostic).
@@ -195,26 +197,21 @@ pub(crate) fn table<'a, 'i>(
     typed(value, what, "a table", diags, DeValue::as_table)
 }
 
-/// A string-valued enum: the value `choices` pairs with the string, else an `unknown-...`
-/// diagnostic (`code`) with a "did you mean".
+/// A string-valued enum: the value `kw` pairs with the string, else an `unknown-...`
+/// diagnostic with a "did you mean".
 pub(crate) fn keyword<T: Copy>(
     value: &Value<'_>,
-    what: &str,
-    code: Code,
-    choices: &[(&str, T)],
+    kw: Keyword<'_, T>,
     diags: &mut Vec<Diagnostic>,
 ) -> Option<T> {
-    let text = string(value, what, diags)?;
-    one_of(text, value.span(), what, code, choices, diags)
+    one_of(string(value, kw.0, diags)?, value.span(), kw, diags)
 }
 
-/// The value `choices` pairs with `text`, else an `unknown {what}` diagnostic at `span`.
+/// The value `kw` pairs with `text`, else an `unknown {what}` diagnostic (`kw`'s code) at `span`.
 pub(crate) fn one_of<T: Copy>(
     text: &str,
     span: Range<usize>,
-    what: &str,
-    code: Code,
-    choices: &[(&str, T)],
+    (what, code, choices): Keyword<'_, T>,
     diags: &mut Vec<Diagnostic>,
 ) -> Option<T> {
     if let Some((_, v)) = choices.iter().find(|(name, _)| *name == text) {

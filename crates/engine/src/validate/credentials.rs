@@ -14,12 +14,16 @@ use crate::header_names::{
 };
 use crate::identity::{CONTEXT_PARAM, CUSTOMER_PARAM, SETTINGS_PREFIX, TAGS_PARAM};
 use crate::limits::{MAX_CLAIMS, MAX_CREDENTIALS, MAX_TEXT_LEN, TTL_RANGE, TTL_WARN_ABOVE};
-use crate::parse::{self, Fields, Value};
+use crate::parse::{self, Fields, Keyword, Value};
 
 use super::{CredentialSpans, check_id, errors, text};
 
 /// Claims every token carries from the credential's own fields.
 pub(crate) const RESERVED_CLAIMS: &[&str] = &["iss", "aud", "iat", "exp", "nbf", "jti"];
+
+/// `algorithm`'s names (a string of another type is "`algorithm` must be a string").
+const ALGORITHM: Keyword<'static, JwtAlgorithm> =
+    ("algorithm", Code::UnknownAlgorithm, JwtAlgorithm::NAMES);
 
 type Validated = (
     BTreeMap<String, Credential>,
@@ -82,9 +86,7 @@ fn credential(
     };
     fields.keyword(
         "kind",
-        "credential kind",
-        Code::UnknownKind,
-        &[("jwt", ())],
+        ("credential kind", Code::UnknownKind, &[("jwt", ())]),
         diags,
     );
     let algorithm = required("algorithm", diags).and_then(|v| algorithm(v, diags));
@@ -131,14 +133,7 @@ fn credential(
 
 fn algorithm(v: &Value<'_>, diags: &mut Vec<Diagnostic>) -> Option<JwtAlgorithm> {
     let name = parse::string(v, "`algorithm`", diags)?;
-    parse::one_of(
-        name,
-        v.span(),
-        "algorithm",
-        Code::UnknownAlgorithm,
-        JwtAlgorithm::NAMES,
-        diags,
-    )
+    parse::one_of(name, v.span(), ALGORITHM, diags)
 }
 
 /// `next_secret` and `next_key_id`: both or neither, beside a `key_id` (during a rotation the

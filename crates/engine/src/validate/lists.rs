@@ -94,16 +94,14 @@ fn list_source<'a>(
     let format = (fields.get("format")).map_or(Some(ListFormat::Domains), |v| {
         parse::keyword(
             v,
-            "list format",
-            Code::UnknownValue,
-            ListFormat::NAMES,
+            ("list format", Code::UnknownValue, ListFormat::NAMES),
             diags,
         )
     });
     let matching = match fields.get("match") {
         None => missing("match", "add `match = \"exact\"` (the listed hosts only) or `match = \"subdomains\"` (each listed domain and every subdomain of it)")
             .fail(diags),
-        Some(v) => parse::keyword(v, "list match", Code::UnknownValue, ListMatch::NAMES, diags),
+        Some(v) => parse::keyword(v, ("list match", Code::UnknownValue, ListMatch::NAMES), diags),
     };
     let (file, file_span) = file?;
     Some(((file, format?, matching?), file_span))

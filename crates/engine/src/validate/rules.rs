@@ -13,10 +13,14 @@ use crate::host_pattern::HostPattern;
 use crate::identity::{MAX_NAME_LEN, is_clean_name};
 use crate::limits::{MAX_REGEX_LEN, MAX_RULES, REGEX_SIZE_LIMIT};
 use crate::model::{Mode, Rule};
-use crate::parse::{self, Fields, Value};
+use crate::parse::{self, Fields, Keyword, Value};
 use crate::path_glob::PathGlob;
 
 use super::{CredentialSpans, RuleSpans, check_id, errors, text, undeclared};
+
+/// A rule's (or `[defaults]`') `mode`.
+pub(super) const MODE: Keyword<'static, Mode> = ("mode", Code::UnknownMode, Mode::NAMES);
+const SCHEME: Keyword<'static, Scheme> = ("scheme", Code::UnknownScheme, Scheme::NAMES);
 
 /// Validates rules one after the other, remembering ids for duplicates and line numbers.
 pub(super) struct RuleChecker<'t> {
@@ -150,9 +154,9 @@ impl<'t> RuleChecker<'t> {
             None => missing("action")
                 .with_hint("add `action = \"block\"`, `\"inject\"` or `\"pass\"`")
                 .fail(diags),
-            Some(v) => parse::keyword(v, "action", Code::UnknownAction, Action::NAMES, diags),
+            Some(v) => parse::keyword(v, ("action", Code::UnknownAction, Action::NAMES), diags),
         };
-        let mode = fields.keyword("mode", "mode", Code::UnknownMode, Mode::NAMES, diags);
+        let mode = fields.keyword("mode", MODE, diags);
         let hosts = fields.list("hosts", diags, host);
         let lists = self.list_ids(fields, diags);
         let reason =
@@ -162,8 +166,8 @@ impl<'t> RuleChecker<'t> {
         if let Some((name, _)) = credential {
             self.mentioned.insert(name.to_owned());
         }
-        let schemes = fields.list("schemes", diags, |item, diags| {
-            parse::keyword(item, "scheme", Code::UnknownScheme, Scheme::NAMES, diags)
+        let schemes = fields.list("schemes", diags, |v, diags| {
+            parse::keyword(v, SCHEME, diags)
         });
         let ports = fields.list("ports", diags, port);
         let methods = fields.list("methods", diags, method);
