@@ -25,20 +25,19 @@ pub(crate) const RESERVED_CLAIMS: &[&str] = &["iss", "aud", "iat", "exp", "nbf",
 const ALGORITHM: Keyword<'static, JwtAlgorithm> =
     ("algorithm", Code::UnknownAlgorithm, JwtAlgorithm::NAMES);
 
-type Validated = (
-    BTreeMap<String, Credential>,
-    BTreeMap<String, CredentialSpans>,
-);
-
-/// Validates every credential; only valid ones are returned, spans for every declared one.
-pub(super) fn validate(table: &DeTable<'_>, diags: &mut Vec<Diagnostic>) -> Validated {
+/// Validates every credential; only valid ones are returned, `spans` filled in for every
+/// declared one.
+pub(super) fn validate(
+    table: &DeTable<'_>,
+    spans: &mut BTreeMap<String, CredentialSpans>,
+    diags: &mut Vec<Diagnostic>,
+) -> BTreeMap<String, Credential> {
     let mut credentials = BTreeMap::new();
-    let mut spans = BTreeMap::new();
     if table.len() > MAX_CREDENTIALS {
         diag!(TooManyCredentials: "the policy has {} credentials", table.len())
             .with_hint(format!("at most {MAX_CREDENTIALS}"))
             .push_to(diags);
-        return (credentials, spans);
+        return credentials;
     }
     for (key, value) in table {
         let id: &str = key.get_ref();
@@ -65,7 +64,7 @@ pub(super) fn validate(table: &DeTable<'_>, diags: &mut Vec<Diagnostic>) -> Vali
             credentials.insert(id.to_owned(), c);
         }
     }
-    (credentials, spans)
+    credentials
 }
 
 fn credential(

@@ -23,7 +23,7 @@ pub(super) fn check(
     credentials: &BTreeMap<String, Credential>,
     diags: &mut Vec<Diagnostic>,
 ) {
-    for (id, spans) in checker.lists {
+    for (id, spans) in &checker.lists {
         if !checker.mentioned_lists.contains(id) {
             diag!(UnusedList: "list `{id}` is not used by any rule")
                 .at(spans.clone(), "unused")
@@ -31,25 +31,22 @@ pub(super) fn check(
                 .push_to(diags);
         }
     }
-    let credential_spans = checker.credentials;
-    for id in credentials
-        .keys()
-        .filter(|id| !checker.mentioned.contains(*id))
-    {
-        let mut d = diag!(UnusedCredential: "credential `{id}` is not used by any inject rule")
-            .with_label("unused")
-            .with_hint("remove it, or name it in an inject rule's `credential`");
-        d.span = credential_spans.get(id).map(|s| s.key.clone());
-        diags.push(d);
-    }
+    // Every valid credential was declared: it has spans.
     for (id, credential) in credentials {
+        let Some(spans) = checker.credentials.get(id) else {
+            continue;
+        };
+        if !checker.mentioned.contains(id) {
+            diag!(UnusedCredential: "credential `{id}` is not used by any inject rule")
+                .at(spans.key.clone(), "unused")
+                .with_hint("remove it, or name it in an inject rule's `credential`")
+                .push_to(diags);
+        }
         if !renders_customer(credential) {
-            let mut d = diag!(CustomerLessCredential: "no claim of credential `{id}` renders `{{customer}}`")
-                .with_label("the same token for every customer")
-                .with_hint("put `{customer}` in a claim (e.g. `sub = \"{customer}\"`, the default when `sub` is not set) so the API can tell customers apart");
-            d.span = (credential_spans.get(id))
-                .map(|s| s.claims.clone().unwrap_or_else(|| s.key.clone()));
-            diags.push(d);
+            diag!(CustomerLessCredential: "no claim of credential `{id}` renders `{{customer}}`")
+                .at(spans.claims.clone().unwrap_or_else(|| spans.key.clone()), "the same token for every customer")
+                .with_hint("put `{customer}` in a claim (e.g. `sub = \"{customer}\"`, the default when `sub` is not set) so the API can tell customers apart")
+                .push_to(diags);
         }
     }
     let injects: Vec<(&Rule, &RuleSpans)> = (rules.iter().zip(rule_spans))

@@ -17,26 +17,24 @@ use crate::parse::{self, Fields, Value};
 
 use super::{check_id, text};
 
-/// The valid lists, and the span of each declared list's key.
-type Validated = (BTreeMap<String, DomainList>, BTreeMap<String, Range<usize>>);
-
 /// What a list reads: its `file`, how it is written and which hosts a name covers.
 type Source<'a> = (&'a str, ListFormat, ListMatch);
 
-/// Validates every list and reads its file; only valid lists are returned, spans for every
-/// declared one (so rules naming an invalid list are not told it does not exist).
+/// Validates every list and reads its file; only valid lists are returned, the span of the
+/// key of every declared one put in `spans` (so rules naming an invalid list are not told it
+/// does not exist).
 pub(super) fn validate(
     table: &DeTable<'_>,
     files: &ListFiles,
+    spans: &mut BTreeMap<String, Range<usize>>,
     diags: &mut Vec<Diagnostic>,
-) -> Validated {
+) -> BTreeMap<String, DomainList> {
     let mut lists = BTreeMap::new();
-    let mut spans = BTreeMap::new();
     if table.len() > MAX_LISTS {
         diag!(TooManyLists: "the policy has {} lists", table.len())
             .with_hint(format!("at most {MAX_LISTS}; merge feeds into fewer files"))
             .push_to(diags);
-        return (lists, spans);
+        return lists;
     }
     // A file named by several lists alike is read once (and its errors told once).
     let mut read: HashMap<Source<'_>, Option<DomainTable>> = HashMap::new();
@@ -67,7 +65,7 @@ pub(super) fn validate(
             lists.insert(list.id.clone(), list);
         }
     }
-    (lists, spans)
+    lists
 }
 
 /// The fields of one `[lists.ID]` table: what it reads, and the span of its `file`.

@@ -54,13 +54,13 @@ pub(crate) fn validate(
     let defaults = (fields.table("defaults", diags))
         .map(|t| defaults::validate(t, diags))
         .unwrap_or_default();
-    let (credentials, credential_spans) = (fields.table("credentials", diags))
-        .map(|t| credentials::validate(t, diags))
+    let mut checker = rules::RuleChecker::new(text);
+    let credentials = (fields.table("credentials", diags))
+        .map(|t| credentials::validate(t, &mut checker.credentials, diags))
         .unwrap_or_default();
-    let (lists, list_spans) = (fields.table("lists", diags))
-        .map(|t| lists::validate(t, files, diags))
+    let lists = (fields.table("lists", diags))
+        .map(|t| lists::validate(t, files, &mut checker.lists, diags))
         .unwrap_or_default();
-    let mut checker = rules::RuleChecker::new(text, &credential_spans, &list_spans);
     let (rules, rule_spans) = checker.validate_all(&fields, diags);
     lints::check(&rules, &rule_spans, &checker, &credentials, diags);
     // A policy that declares the deployment passes tags with every request is past the

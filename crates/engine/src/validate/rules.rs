@@ -23,52 +23,46 @@ pub(super) const MODE: Keyword<'static, Mode> = ("mode", Code::UnknownMode, Mode
 const SCHEME: Keyword<'static, Scheme> = ("scheme", Code::UnknownScheme, Scheme::NAMES);
 
 /// Validates rules one after the other, remembering ids for duplicates and line numbers.
+#[derive(Default)]
 pub(super) struct RuleChecker<'t> {
     text: &'t str,
     /// The declared credentials and lists.
-    pub(super) credentials: &'t BTreeMap<String, CredentialSpans>,
-    pub(super) lists: &'t BTreeMap<String, Range<usize>>,
+    pub(super) credentials: BTreeMap<String, CredentialSpans>,
+    pub(super) lists: BTreeMap<String, Range<usize>>,
     ids: HashMap<String, Range<usize>, foldhash::fast::RandomState>,
     /// Every credential id a rule names, valid rule or not (for the unused-credential lint).
     pub(super) mentioned: HashSet<String>,
     /// Every list id a rule names, valid rule or not (for the unused-list lint).
     pub(super) mentioned_lists: HashSet<String>,
-    /// Line counting resumes from the previous rule (rules come in file order).
+    /// Line counting resumes from the previous rule (rules come in file order): an offset
+    /// and the newlines before it.
     line_cursor: (usize, u32),
     /// `tag-scoped-rule` was reported (once per policy: it is about the deployment).
     warned_tags: bool,
 }
 
 impl<'t> RuleChecker<'t> {
-    pub(super) fn new(
-        text: &'t str,
-        credentials: &'t BTreeMap<String, CredentialSpans>,
-        lists: &'t BTreeMap<String, Range<usize>>,
-    ) -> Self {
+    /// A checker for the rules of the policy `text`, before the credentials and lists are
+    /// declared to it.
+    pub(super) fn new(text: &'t str) -> Self {
         RuleChecker {
             text,
-            credentials,
-            lists,
-            ids: HashMap::default(),
-            mentioned: HashSet::new(),
-            mentioned_lists: HashSet::new(),
-            line_cursor: (0, 1),
-            warned_tags: false,
+            ..Default::default()
         }
     }
 
     fn line_of(&mut self, offset: usize) -> u32 {
-        let (mut from, mut line) = self.line_cursor;
+        let (mut from, mut before) = self.line_cursor;
         if offset < from {
-            (from, line) = (0, 1);
+            (from, before) = (0, 0);
         }
         let newlines = self
             .text
             .get(from..offset)
             .map_or(0, |s| s.bytes().filter(|&b| b == b'\n').count());
-        line = line.saturating_add(u32::try_from(newlines).unwrap_or(u32::MAX));
-        self.line_cursor = (offset, line);
-        line
+        before = before.saturating_add(u32::try_from(newlines).unwrap_or(u32::MAX));
+        self.line_cursor = (offset, before);
+        before.saturating_add(1)
     }
 
     /// Validates the policy's `rules`: the valid rules and their spans.
@@ -219,7 +213,7 @@ impl<'t> RuleChecker<'t> {
         fields: &Fields<'_, '_>,
         diags: &mut Vec<Diagnostic>,
     ) -> Option<Vec<String>> {
-        let declared = self.lists;
+        let declared = &self.lists;
         let mentioned = &mut self.mentioned_lists;
         fields.list("lists", diags, |item, diags| {
             let id = parse::string(item, "a list id", diags)?;
