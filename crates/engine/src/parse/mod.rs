@@ -6,7 +6,7 @@
 use std::ops::Range;
 
 use toml::Spanned;
-use toml::de::{DeString, DeTable, DeValue};
+use toml::de::{DeTable, DeValue};
 
 use crate::diagnostic::{Code, Diagnostic, diag};
 use crate::limits::MAX_LIST_LEN;
@@ -37,9 +37,10 @@ pub(crate) fn parse_document(text: &str) -> Result<Spanned<DeTable<'_>>, Vec<Dia
         .collect())
 }
 
-/// The fields of one table, checked against the known names.
+/// The fields of one table, checked against the known names (callers ask for known names
+/// only, so an unknown key, reported once, is never read).
 pub(crate) struct Fields<'a, 'i> {
-    entries: Vec<(&'a Spanned<DeString<'i>>, &'a Value<'i>)>,
+    table: &'a DeTable<'i>,
 }
 
 impl<'a, 'i> Fields<'a, 'i> {
@@ -50,12 +51,9 @@ impl<'a, 'i> Fields<'a, 'i> {
         context: &str,
         diags: &mut Vec<Diagnostic>,
     ) -> Fields<'a, 'i> {
-        let mut entries = Vec::with_capacity(table.len());
-        for (key, value) in table {
+        for key in table.keys() {
             let name: &str = key.get_ref();
-            if known.contains(&name) {
-                entries.push((key, value));
-            } else {
+            if !known.contains(&name) {
                 let expected = format!("expected one of {}", list(known));
                 diag!(UnknownField: "unknown field `{name}` in {context}")
                     .at(key.span(), "unknown field")
@@ -63,19 +61,12 @@ impl<'a, 'i> Fields<'a, 'i> {
                     .push_to(diags);
             }
         }
-        Fields { entries }
+        Fields { table }
     }
 
     /// The value of `name`, if present.
     pub(crate) fn get(&self, name: &str) -> Option<&'a Value<'i>> {
-        self.entry(name).map(|(_, v)| v)
-    }
-
-    fn entry(&self, name: &str) -> Option<(&'a Spanned<DeString<'i>>, &'a Value<'i>)> {
-        let mut entries = self.entries.iter();
-        entries
-            .find(|(k, _)| k.get_ref().as_ref() as &str == name)
-            .copied()
+        self.table.get(name)
     }
 
     /// The value of the keyword field `name` (see [`keyword`]), if present.
@@ -126,7 +117,7 @@ impl<'a, 'i> Fields<'a, 'i> {
 
     /// The span of the key `name`, if present.
     pub(crate) fn key_span(&self, name: &str) -> Option<Range<usize>> {
-        self.entry(name).map(|(k, _)| k.span())
+        self.table.get_key_value(name).map(|(k, _)| k.span())
     }
 }
 

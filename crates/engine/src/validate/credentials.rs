@@ -16,7 +16,7 @@ use crate::identity::{CONTEXT_PARAM, CUSTOMER_PARAM, SETTINGS_PREFIX, TAGS_PARAM
 use crate::limits::{MAX_CLAIMS, MAX_CREDENTIALS, MAX_TEXT_LEN, TTL_RANGE, TTL_WARN_ABOVE};
 use crate::parse::{self, Fields, Keyword, Value};
 
-use super::{CredentialSpans, check_id, errors, text};
+use super::{CredentialSpans, errors, id_error, text};
 
 /// Claims every token carries from the credential's own fields.
 pub(crate) const RESERVED_CLAIMS: &[&str] = &["iss", "aud", "iat", "exp", "nbf", "jti"];
@@ -41,13 +41,8 @@ pub(super) fn validate(
     }
     for (key, value) in table {
         let id: &str = key.get_ref();
-        if !check_id(
-            "credential",
-            Code::InvalidCredentialId,
-            id,
-            key.span(),
-            diags,
-        ) {
+        if let Some(d) = id_error("credential", Code::InvalidCredentialId, id) {
+            d.with_span(key.span()).push_to(diags);
             continue;
         }
         // Declared even when invalid, so rules naming it are not told it does not exist.

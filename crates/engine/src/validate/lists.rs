@@ -15,7 +15,7 @@ use crate::fields;
 use crate::limits::{MAX_LIST_FILE_BYTES, MAX_LISTS};
 use crate::parse::{self, Fields, Value};
 
-use super::{check_id, text};
+use super::{id_error, text};
 
 /// What a list reads: its `file`, how it is written and which hosts a name covers.
 type Source<'a> = (&'a str, ListFormat, ListMatch);
@@ -40,7 +40,8 @@ pub(super) fn validate(
     let mut read: HashMap<Source<'_>, Option<DomainTable>> = HashMap::new();
     for (key, value) in table {
         let id: &str = key.get_ref();
-        if !check_id("list", Code::InvalidListId, id, key.span(), diags) {
+        if let Some(d) = id_error("list", Code::InvalidListId, id) {
+            d.with_span(key.span()).push_to(diags);
             continue;
         }
         spans.insert(id.to_owned(), key.span());

@@ -119,27 +119,19 @@ fn errors(diags: &[Diagnostic]) -> usize {
         .count()
 }
 
-/// Whether `id` is a valid rule, credential or list id (`kind`): 1 to 128 letters, digits,
-/// `-`, `_` or `.`; else an error (`code`) at `span`.
-fn check_id(
-    kind: &str,
-    code: Code,
-    id: &str,
-    span: Range<usize>,
-    diags: &mut Vec<Diagnostic>,
-) -> bool {
+/// The error (`code`, for the caller to place) when `id` is not a valid rule, credential or
+/// list id (`kind`): 1 to 128 letters, digits, `-`, `_` or `.`.
+fn id_error(kind: &str, code: Code, id: &str) -> Option<Diagnostic> {
     let valid = !id.is_empty()
         && id.len() <= 128
         && id
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
-    if !valid {
+    (!valid).then(|| {
         Diagnostic::new(code, format!("{kind} id `{id}` is not valid"))
-            .at(span, "invalid id")
+            .with_label("invalid id")
             .with_hint("ids are 1 to 128 letters, digits, `-`, `_` or `.`")
-            .push_to(diags);
-    }
-    valid
+    })
 }
 
 /// Whether `s` is free text: 1 to [`MAX_TEXT_LEN`] bytes without control characters.

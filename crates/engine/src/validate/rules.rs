@@ -16,7 +16,7 @@ use crate::model::{Mode, Rule};
 use crate::parse::{self, Fields, Keyword, Value};
 use crate::path_glob::PathGlob;
 
-use super::{CredentialSpans, RuleSpans, check_id, errors, text, undeclared};
+use super::{CredentialSpans, RuleSpans, errors, id_error, text, undeclared};
 
 /// A rule's (or `[defaults]`') `mode`.
 pub(super) const MODE: Keyword<'static, Mode> = ("mode", Code::UnknownMode, Mode::NAMES);
@@ -193,8 +193,8 @@ impl<'t> RuleChecker<'t> {
 
     fn id(&mut self, v: &Value<'_>, diags: &mut Vec<Diagnostic>) -> Option<String> {
         let id = parse::string(v, "`id`", diags)?;
-        if !check_id("rule", Code::InvalidRuleId, id, v.span(), diags) {
-            return None;
+        if let Some(d) = id_error("rule", Code::InvalidRuleId, id) {
+            return d.with_span(v.span()).fail(diags);
         }
         if let Some(first) = self.ids.get(id) {
             let first_line = locate(self.text, first.start).line;
