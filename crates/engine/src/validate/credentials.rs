@@ -16,7 +16,7 @@ use crate::identity::{CONTEXT_PARAM, CUSTOMER_PARAM, SETTINGS_PREFIX, TAGS_PARAM
 use crate::limits::{MAX_CLAIMS, MAX_CREDENTIALS, MAX_TEXT_LEN, TTL_RANGE, TTL_WARN_ABOVE};
 use crate::parse::{self, Fields, Keyword, Value};
 
-use super::{CredentialSpans, errors, id_error, text};
+use super::{errors, id_error, text};
 
 /// Claims every token carries from the credential's own fields.
 pub(crate) const RESERVED_CLAIMS: &[&str] = &["iss", "aud", "iat", "exp", "nbf", "jti"];
@@ -25,11 +25,11 @@ pub(crate) const RESERVED_CLAIMS: &[&str] = &["iss", "aud", "iat", "exp", "nbf",
 const ALGORITHM: Keyword<'static, JwtAlgorithm> =
     ("algorithm", Code::UnknownAlgorithm, JwtAlgorithm::NAMES);
 
-/// Validates every credential; only valid ones are returned, `spans` filled in for every
-/// declared one.
+/// Validates every credential; only valid ones are returned, the span of every declared
+/// one's key put in `spans`.
 pub(super) fn validate(
     table: &DeTable<'_>,
-    spans: &mut BTreeMap<String, CredentialSpans>,
+    spans: &mut BTreeMap<String, Range<usize>>,
     diags: &mut Vec<Diagnostic>,
 ) -> BTreeMap<String, Credential> {
     let mut credentials = BTreeMap::new();
@@ -46,15 +46,8 @@ pub(super) fn validate(
             continue;
         }
         // Declared even when invalid, so rules naming it are not told it does not exist.
+        spans.insert(id.to_owned(), key.span());
         let t = parse::table(value, "a credential", diags);
-        let claims = t.and_then(|t| t.get("claims")).map(Spanned::span);
-        spans.insert(
-            id.to_owned(),
-            CredentialSpans {
-                key: key.span(),
-                claims,
-            },
-        );
         if let Some(c) = t.and_then(|t| credential(id, t, key.span(), diags)) {
             credentials.insert(id.to_owned(), c);
         }
@@ -109,6 +102,14 @@ fn credential(
         .or_insert_with(|| ClaimTemplate {
             parts: vec![TemplatePart::Customer],
         });
+    // So some claim (the effective `sub` included) must vary with the customer.
+    if !(claims.values()).any(|template| template.parts.contains(&TemplatePart::Customer)) {
+        let span = fields.get("claims").map_or(key_span, Spanned::span);
+        diag!(CustomerLessCredential: "no claim of credential `{id}` renders `{{customer}}`")
+            .at(span, "the same token for every customer")
+            .with_hint("put `{customer}` in a claim (e.g. `sub = \"{customer}\"`, the default when `sub` is not set) so the API can tell customers apart")
+            .push_to(diags);
+    }
     Some(Credential {
         id: id.to_owned(),
         algorithm: algorithm?,

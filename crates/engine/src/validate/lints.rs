@@ -1,10 +1,10 @@
-//! Checks across rules and credentials: unused credentials, inject rules that overlap,
-//! credentials whose token is the same for every customer, inject rules for a family of hosts.
+//! Checks across rules and credentials: unused lists and credentials, inject rules that
+//! overlap, inject rules for a family of hosts.
 
 use std::collections::{BTreeMap, HashSet};
 use std::hash::Hash;
 
-use crate::credential::{Credential, TemplatePart};
+use crate::credential::Credential;
 use crate::decision::Action;
 use crate::diagnostic::{Diagnostic, diag};
 use crate::host_pattern::{HostPattern, glob_matches};
@@ -31,21 +31,12 @@ pub(super) fn check(
                 .push_to(diags);
         }
     }
-    // Every valid credential was declared: it has spans.
-    for (id, credential) in credentials {
-        let Some(spans) = checker.credentials.get(id) else {
-            continue;
-        };
-        if !checker.mentioned.contains(id) {
+    // Every valid credential was declared: its key has a span.
+    for (id, span) in &checker.credentials {
+        if credentials.contains_key(id) && !checker.mentioned.contains(id) {
             diag!(UnusedCredential: "credential `{id}` is not used by any inject rule")
-                .at(spans.key.clone(), "unused")
+                .at(span.clone(), "unused")
                 .with_hint("remove it, or name it in an inject rule's `credential`")
-                .push_to(diags);
-        }
-        if !renders_customer(credential) {
-            diag!(CustomerLessCredential: "no claim of credential `{id}` renders `{{customer}}`")
-                .at(spans.claims.clone().unwrap_or_else(|| spans.key.clone()), "the same token for every customer")
-                .with_hint("put `{customer}` in a claim (e.g. `sub = \"{customer}\"`, the default when `sub` is not set) so the API can tell customers apart")
                 .push_to(diags);
         }
     }
@@ -90,15 +81,6 @@ fn overlapping_injects(injects: &[(&Rule, &RuleSpans)], diags: &mut Vec<Diagnost
         let more = reported - MAX_OVERLAP_WARNINGS;
         diag!(OverlappingInject: "{more} more pairs of overlapping inject rules").push_to(diags);
     }
-}
-
-/// Whether some claim of the credential (its effective `sub` included: validation makes the
-/// `{customer}` default explicit) varies with the customer.
-fn renders_customer(credential: &Credential) -> bool {
-    credential
-        .claims
-        .values()
-        .any(|template| template.parts.contains(&TemplatePart::Customer))
 }
 
 /// Whether two rules can match one request. Conservative: "maybe" counts as yes, except

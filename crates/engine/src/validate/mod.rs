@@ -29,15 +29,6 @@ pub(crate) struct RuleSpans {
     pub hosts: Vec<Range<usize>>,
 }
 
-/// Spans of a validated credential.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct CredentialSpans {
-    /// The key naming the credential.
-    pub key: Range<usize>,
-    /// The `claims` value, when given.
-    pub claims: Option<Range<usize>>,
-}
-
 /// Validates a parsed document and the list files it names. Returns the model when there is
 /// no error (its `sha256` left empty for the caller to fill in), plus every diagnostic
 /// (errors and warnings) found.

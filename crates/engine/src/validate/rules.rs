@@ -16,7 +16,7 @@ use crate::model::{Mode, Rule};
 use crate::parse::{self, Fields, Keyword, Value};
 use crate::path_glob::PathGlob;
 
-use super::{CredentialSpans, RuleSpans, errors, id_error, text, undeclared};
+use super::{RuleSpans, errors, id_error, text, undeclared};
 
 /// A rule's (or `[defaults]`') `mode`.
 pub(super) const MODE: Keyword<'static, Mode> = ("mode", Code::UnknownMode, Mode::NAMES);
@@ -27,7 +27,7 @@ const SCHEME: Keyword<'static, Scheme> = ("scheme", Code::UnknownScheme, Scheme:
 pub(super) struct RuleChecker<'t> {
     text: &'t str,
     /// The declared credentials and lists.
-    pub(super) credentials: BTreeMap<String, CredentialSpans>,
+    pub(super) credentials: BTreeMap<String, Range<usize>>,
     pub(super) lists: BTreeMap<String, Range<usize>>,
     ids: HashMap<String, Range<usize>, foldhash::fast::RandomState>,
     /// Every credential id a rule names, valid rule or not (for the unused-credential lint).
