@@ -1,8 +1,9 @@
 //! Checks across rules and credentials: unused lists and credentials, inject rules that
-//! overlap, inject rules for a family of hosts.
+//! overlap.
 
 use std::collections::{BTreeMap, HashSet};
 use std::hash::Hash;
+use std::ops::Range;
 
 use crate::credential::Credential;
 use crate::decision::Action;
@@ -10,7 +11,6 @@ use crate::diagnostic::{Diagnostic, diag};
 use crate::host_pattern::{HostPattern, glob_matches};
 use crate::model::Rule;
 
-use super::RuleSpans;
 use super::rules::RuleChecker;
 
 /// More overlap warnings than this are summarised: the point is made.
@@ -18,7 +18,7 @@ const MAX_OVERLAP_WARNINGS: usize = 50;
 
 pub(super) fn check(
     rules: &[Rule],
-    rule_spans: &[RuleSpans],
+    headers: &[Range<usize>],
     checker: &RuleChecker<'_>,
     credentials: &BTreeMap<String, Credential>,
     diags: &mut Vec<Diagnostic>,
@@ -40,29 +40,18 @@ pub(super) fn check(
                 .push_to(diags);
         }
     }
-    let injects: Vec<(&Rule, &RuleSpans)> = (rules.iter().zip(rule_spans))
+    let injects: Vec<(&Rule, &Range<usize>)> = (rules.iter().zip(headers))
         .filter(|(r, _)| r.action == Action::Inject)
         .collect();
-    for (rule, spans) in &injects {
-        let hosts = rule.hosts.iter().flatten().zip(&spans.hosts);
-        for (pattern, span) in
-            hosts.filter(|(p, _)| matches!(p, HostPattern::Subdomains(_) | HostPattern::Glob(_)))
-        {
-            diag!(WildcardInject: "inject rule `{}` sends its credential to every host `{pattern}` matches", rule.id)
-                .at(span.clone(), "a whole family of hosts")
-                .with_hint("list the exact hosts the credential is for: a wildcard also covers hosts the API owner may not control")
-                .push_to(diags);
-        }
-    }
     overlapping_injects(&injects, diags);
 }
 
 /// Warnings for pairs of inject rules that can match one request, at most
 /// [`MAX_OVERLAP_WARNINGS`] of them and then how many more.
-fn overlapping_injects(injects: &[(&Rule, &RuleSpans)], diags: &mut Vec<Diagnostic>) {
+fn overlapping_injects(injects: &[(&Rule, &Range<usize>)], diags: &mut Vec<Diagnostic>) {
     let mut reported = 0usize;
     for (i, (a, _)) in injects.iter().enumerate() {
-        for (b, b_spans) in injects.iter().skip(i + 1) {
+        for &(b, b_header) in injects.iter().skip(i + 1) {
             if !may_overlap(a, b) {
                 continue;
             }
@@ -72,7 +61,7 @@ fn overlapping_injects(injects: &[(&Rule, &RuleSpans)], diags: &mut Vec<Diagnost
             }
             let (first, second) = (&a.id, &b.id);
             diag!(OverlappingInject: "inject rules `{first}` and `{second}` can match the same request")
-                .at(b_spans.header.clone(), format!("`{first}` (line {}) wins for requests both match", a.line))
+                .at(b_header.clone(), format!("`{first}` (line {}) wins for requests both match", a.line))
                 .with_hint("narrow one rule's hosts or conditions so a request gets one credential by design")
                 .push_to(diags);
         }

@@ -20,15 +20,6 @@ use crate::model::PolicyModel;
 use crate::parse::{self, Fields, Value};
 use crate::suggest::did_you_mean;
 
-/// Spans of a validated rule, for diagnostics that concern several rules.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct RuleSpans {
-    /// The `[[rules]]` table (or inline table).
-    pub header: Range<usize>,
-    /// Each entry of `hosts`, in order (empty when the rule has none).
-    pub hosts: Vec<Range<usize>>,
-}
-
 /// Validates a parsed document and the list files it names. Returns the model when there is
 /// no error (its `sha256` left empty for the caller to fill in), plus every diagnostic
 /// (errors and warnings) found.
@@ -52,8 +43,8 @@ pub(crate) fn validate(
     let lists = (fields.table("lists", diags))
         .map(|t| lists::validate(t, files, &mut checker.lists, diags))
         .unwrap_or_default();
-    let (rules, rule_spans) = checker.validate_all(&fields, diags);
-    lints::check(&rules, &rule_spans, &checker, &credentials, diags);
+    let (rules, headers) = checker.validate_all(&fields, diags);
+    lints::check(&rules, &headers, &checker, &credentials, diags);
     // A policy that declares the deployment passes tags with every request is past the
     // warning that tag-scoped rules need them.
     if defaults.tags_required {

@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ops::Range;
 
-use toml::de::{DeTable, DeValue};
+use toml::de::DeTable;
 
 use crate::canonical::Scheme;
 use crate::decision::Action;
@@ -16,7 +16,7 @@ use crate::model::{Mode, Rule};
 use crate::parse::{self, Fields, Keyword, Value};
 use crate::path_glob::PathGlob;
 
-use super::{RuleSpans, errors, id_error, text, undeclared};
+use super::{errors, id_error, text, undeclared};
 
 /// A rule's (or `[defaults]`') `mode`.
 pub(super) const MODE: Keyword<'static, Mode> = ("mode", Code::UnknownMode, Mode::NAMES);
@@ -65,22 +65,19 @@ impl<'t> RuleChecker<'t> {
         before.saturating_add(1)
     }
 
-    /// Validates the policy's `rules`: the valid rules and their spans.
+    /// Validates the policy's `rules`: the valid rules and the spans of their headers.
     pub(super) fn validate_all(
         &mut self,
         fields: &Fields<'_, '_>,
         diags: &mut Vec<Diagnostic>,
-    ) -> (Vec<Rule>, Vec<RuleSpans>) {
+    ) -> (Vec<Rule>, Vec<Range<usize>>) {
         let Some(v) = fields.get("rules") else {
             return (Vec::new(), Vec::new());
         };
         let items = parse::array(v, "`rules`", diags).unwrap_or_default();
         if items.len() > MAX_RULES {
-            let (n, span) = (
-                items.len(),
-                fields.key_span("rules").unwrap_or_else(|| v.span()),
-            );
-            diag!(TooManyRules: "the policy has {n} rules")
+            let span = fields.key_span("rules").unwrap_or_else(|| v.span());
+            diag!(TooManyRules: "the policy has {} rules", items.len())
                 .at(span, "too many rules")
                 .with_hint(format!("a policy has at most {MAX_RULES} rules"))
                 .push_to(diags);
@@ -93,13 +90,14 @@ impl<'t> RuleChecker<'t> {
         tables.unzip()
     }
 
-    /// Validates one rule; `None` when it has an error (reported in `diags`).
+    /// Validates one rule (and the span of its header); `None` when it has an error
+    /// (reported in `diags`).
     fn validate(
         &mut self,
         table: &DeTable<'_>,
         span: Range<usize>,
         diags: &mut Vec<Diagnostic>,
-    ) -> Option<(Rule, RuleSpans)> {
+    ) -> Option<(Rule, Range<usize>)> {
         let errors_before = errors(diags);
         let header = header_span(self.text, span);
         let line = self.line_of(header.start);
@@ -118,13 +116,9 @@ impl<'t> RuleChecker<'t> {
         }
         let rule = rule?;
         if rule.action == Action::Inject {
-            inject_transport_lints(&rule, &fields, diags);
+            inject_lints(&rule, &fields, diags);
         }
-        let hosts = match fields.get("hosts").map(|v| v.get_ref()) {
-            Some(DeValue::Array(items)) => items.iter().map(|item| item.span()).collect(),
-            _ => Vec::new(),
-        };
-        Some((rule, RuleSpans { header, hosts }))
+        Some((rule, header))
     }
 
     /// Reads every field of a rule, reporting what is wrong; the rule when it has an id and
@@ -338,10 +332,21 @@ fn identity_name(what: &str) -> impl Fn(&Value<'_>, &mut Vec<Diagnostic>) -> Opt
     }
 }
 
-/// Warnings for an inject rule that opts out of https on port 443: its token can travel in
-/// cleartext (`schemes` names `http`) or to another port (`ports` names one that is not the
-/// default port of a scheme the rule matches).
-fn inject_transport_lints(rule: &Rule, fields: &Fields<'_, '_>, diags: &mut Vec<Diagnostic>) {
+/// Warnings for an inject rule that sends its token to a family of hosts (a wildcard host
+/// pattern), or opts out of https on port 443: its token can travel in cleartext (`schemes`
+/// names `http`) or to another port (`ports` names one that is not the default port of a
+/// scheme the rule matches).
+fn inject_lints(rule: &Rule, fields: &Fields<'_, '_>, diags: &mut Vec<Diagnostic>) {
+    let items = fields.get("hosts").and_then(|v| v.get_ref().as_array());
+    let hosts = rule.hosts.iter().flatten().zip(items.into_iter().flatten());
+    for (pattern, item) in
+        hosts.filter(|(p, _)| matches!(p, HostPattern::Subdomains(_) | HostPattern::Glob(_)))
+    {
+        diag!(WildcardInject: "inject rule `{}` sends its credential to every host `{pattern}` matches", rule.id)
+            .at(item.span(), "a whole family of hosts")
+            .with_hint("list the exact hosts the credential is for: a wildcard also covers hosts the API owner may not control")
+            .push_to(diags);
+    }
     let http = rule
         .effective_schemes()
         .is_some_and(|s| s.contains(&Scheme::Http));
