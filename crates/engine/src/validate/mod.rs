@@ -36,7 +36,7 @@ pub(crate) fn validate(
     let defaults = (fields.table("defaults", diags))
         .map(|t| defaults::validate(t, diags))
         .unwrap_or_default();
-    let mut checker = rules::RuleChecker::new(text);
+    let mut checker = rules::RuleChecker::new(text, defaults.tags_required);
     let credentials = (fields.table("credentials", diags))
         .map(|t| credentials::validate(t, &mut checker.credentials, diags))
         .unwrap_or_default();
@@ -45,11 +45,6 @@ pub(crate) fn validate(
         .unwrap_or_default();
     let (rules, headers) = checker.validate_all(&fields, diags);
     lints::check(&rules, &headers, &checker, &credentials, diags);
-    // A policy that declares the deployment passes tags with every request is past the
-    // warning that tag-scoped rules need them.
-    if defaults.tags_required {
-        diags.retain(|d| d.code != Code::TagScopedRule);
-    }
     let model = (errors(diags) == 0).then_some(PolicyModel {
         name,
         sha256: String::new(),

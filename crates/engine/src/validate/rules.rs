@@ -37,16 +37,18 @@ pub(super) struct RuleChecker<'t> {
     /// Line counting resumes from the previous rule (rules come in file order): an offset
     /// and the newlines before it.
     line_cursor: (usize, u32),
-    /// `tag-scoped-rule` was reported (once per policy: it is about the deployment).
+    /// `tag-scoped-rule` was reported (once per policy: it is about the deployment), or is not
+    /// to be: a policy that declares the deployment passes tags with every request is past it.
     warned_tags: bool,
 }
 
 impl<'t> RuleChecker<'t> {
-    /// A checker for the rules of the policy `text`, before the credentials and lists are
-    /// declared to it.
-    pub(super) fn new(text: &'t str) -> Self {
+    /// A checker for the rules of the policy `text` (whose `[defaults]` say whether
+    /// `tags_required`), before the credentials and lists are declared to it.
+    pub(super) fn new(text: &'t str, tags_required: bool) -> Self {
         RuleChecker {
             text,
+            warned_tags: tags_required,
             ..Default::default()
         }
     }
