@@ -148,12 +148,12 @@ impl<'t> RuleChecker<'t> {
         };
         let mode = fields.keyword("mode", MODE, diags);
         let hosts = fields.list("hosts", diags, host);
-        let lists = self.list_ids(fields, diags);
+        let lists = fields.list("lists", diags, |v, diags| self.list_id(v, diags));
         let reason =
             (fields.get("reason")).and_then(|v| text(v, "`reason`", "invalid value", diags));
-        let credential = (fields.get("credential"))
-            .and_then(|v| parse::string(v, "`credential`", diags).map(|s| (s, v.span())));
-        if let Some((name, _)) = credential {
+        let credential =
+            (fields.get("credential")).and_then(|v| parse::string(v, "`credential`", diags));
+        if let Some(name) = credential {
             self.mentioned.insert(name.to_owned());
         }
         let schemes = fields.list("schemes", diags, |v, diags| {
@@ -166,7 +166,7 @@ impl<'t> RuleChecker<'t> {
         let customers = fields.list("customers", diags, identity_name("customer"));
         let tags = fields.list("tags", diags, identity_name("tag"));
         if let Some(action) = action {
-            self.check_action_fields(action, fields, header, credential.clone(), diags);
+            self.check_action_fields(action, fields, header, credential, diags);
         }
         Some(Rule {
             id: id?,
@@ -176,7 +176,7 @@ impl<'t> RuleChecker<'t> {
             hosts,
             lists,
             reason: reason.map(str::to_owned),
-            credential: credential.map(|(c, _)| c.to_owned()),
+            credential: credential.map(str::to_owned),
             schemes,
             ports,
             methods,
@@ -203,24 +203,16 @@ impl<'t> RuleChecker<'t> {
         Some(id.to_owned())
     }
 
-    /// The ids of `lists`, each of a declared list.
-    fn list_ids(
-        &mut self,
-        fields: &Fields<'_, '_>,
-        diags: &mut Vec<Diagnostic>,
-    ) -> Option<Vec<String>> {
-        let declared = &self.lists;
-        let mentioned = &mut self.mentioned_lists;
-        fields.list("lists", diags, |item, diags| {
-            let id = parse::string(item, "a list id", diags)?;
-            mentioned.insert(id.to_owned());
-            if declared.contains_key(id) {
-                return Some(id.to_owned());
-            }
-            undeclared(Code::UnknownList, "list", id, declared.keys())
-                .with_span(item.span())
-                .fail(diags)
-        })
+    /// An id in `lists`, of a declared list.
+    fn list_id(&mut self, item: &Value<'_>, diags: &mut Vec<Diagnostic>) -> Option<String> {
+        let id = parse::string(item, "a list id", diags)?;
+        self.mentioned_lists.insert(id.to_owned());
+        if self.lists.contains_key(id) {
+            return Some(id.to_owned());
+        }
+        undeclared(Code::UnknownList, "list", id, self.lists.keys())
+            .with_span(item.span())
+            .fail(diags)
     }
 
     /// Fields that only some actions take, and what inject rules require.
@@ -229,7 +221,7 @@ impl<'t> RuleChecker<'t> {
         action: Action,
         fields: &Fields<'_, '_>,
         header: &Range<usize>,
-        credential: Option<(&str, Range<usize>)>,
+        credential: Option<&str>,
         diags: &mut Vec<Diagnostic>,
     ) {
         let not_applicable = |name: &str, only: &str| {
@@ -260,17 +252,17 @@ impl<'t> RuleChecker<'t> {
                 .with_hint("list the hosts the credential is for: a credential is never sent to any host by omission")
                 .push_to(diags);
         }
-        match credential {
-            None if fields.get("credential").is_none() => {
+        match (credential, fields.get("credential")) {
+            (_, None) => {
                 diag!(MissingCredential: "inject rule has no `credential`")
                     .at(header.clone(), "no credential to inject")
                     .with_hint("add `credential = \"ID\"` naming a `[credentials.ID]` table")
                     .push_to(diags);
             }
-            Some((name, span)) if !self.credentials.contains_key(name) => {
+            (Some(name), Some(v)) if !self.credentials.contains_key(name) => {
                 let declared = self.credentials.keys();
                 undeclared(Code::UnknownCredential, "credential", name, declared)
-                    .with_span(span)
+                    .with_span(v.span())
                     .push_to(diags);
             }
             _ => {}
