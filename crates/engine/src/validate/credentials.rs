@@ -21,6 +21,9 @@ use super::{errors, id_error, text};
 /// Claims every token carries from the credential's own fields.
 pub(crate) const RESERVED_CLAIMS: &[&str] = &["iss", "aud", "iat", "exp", "nbf", "jti"];
 
+/// `kind`'s one name.
+const KIND: Keyword<'static, ()> = ("credential kind", Code::UnknownKind, &[("jwt", ())]);
+
 /// `algorithm`'s names (a string of another type is "`algorithm` must be a string").
 const ALGORITHM: Keyword<'static, JwtAlgorithm> =
     ("algorithm", Code::UnknownAlgorithm, JwtAlgorithm::NAMES);
@@ -71,11 +74,7 @@ fn credential(
                 .fail(diags)
         })
     };
-    fields.keyword(
-        "kind",
-        ("credential kind", Code::UnknownKind, &[("jwt", ())]),
-        diags,
-    );
+    fields.keyword("kind", KIND, diags);
     let algorithm = required("algorithm", diags).and_then(|v| algorithm(v, diags));
     let secret = required("secret", diags).and_then(|v| secret(v, "secret", diags));
     let key_id = (fields.get("key_id")).and_then(|v| text(v, "`key_id`", "invalid value", diags));
@@ -88,9 +87,7 @@ fn credential(
     let header = (fields.get("header")).map_or(Some("Authorization"), |v| header(v, diags));
     let prefix = (fields.get("prefix")).map_or(Some("Bearer "), |v| prefix(v, diags));
     let forward_headers = forward_headers(&fields, header, diags);
-    let claims = fields
-        .get("claims")
-        .and_then(|v| parse::table(v, "`claims`", diags).and_then(|t| claims(t, v.span(), diags)));
+    let claims = fields.get("claims").and_then(|v| claims(v, diags));
     // Every field not given is valid; one given and invalid was reported as an error.
     if errors(diags) > errors_before {
         return None;
@@ -146,24 +143,21 @@ fn next_key(
         (None, None) => return None,
         (Some(s), None) => (s, "next_secret` but no `next_key_id"),
         (None, Some(k)) => (k, "next_key_id` but no `next_secret"),
-        (Some(_), Some(k)) if active_kid.is_none() && fields.get("key_id").is_none() => {
-            (k, "next_key_id` but no `key_id")
-        }
+        (Some(_), Some(k)) if fields.get("key_id").is_none() => (k, "next_key_id` but no `key_id"),
         (Some(s), Some(k)) => {
-            let mut distinct = true;
+            // A next key like the active one is an error: the credential is dropped anyway.
             for (field, v, next, active_field, active) in [
                 ("next_secret", s, secret, "secret", active_secret),
                 ("next_key_id", k, kid, "key_id", active_kid),
             ] {
                 if let Some(next) = next.filter(|next| Some(*next) == active) {
-                    distinct = false;
                     diag!(NextKeyNotDistinct: "`{field}` is the active key's `{active_field}` (`{next}`)")
                         .at(v.span(), format!("same as `{active_field}`"))
                         .with_hint("the next key is another key, in a Worker secret of its own, with a `kid` of its own (name both after the month it becomes active, e.g. `2027-05`)")
                         .push_to(diags);
                 }
             }
-            return distinct.then_some(NextKey {
+            return Some(NextKey {
                 secret: secret?.to_owned(),
                 key_id: kid?.to_owned(),
             });
@@ -291,14 +285,11 @@ fn forward_headers(
     })
 }
 
-fn claims(
-    table: &DeTable<'_>,
-    span: Range<usize>,
-    diags: &mut Vec<Diagnostic>,
-) -> Option<BTreeMap<String, ClaimTemplate>> {
+fn claims(v: &Value<'_>, diags: &mut Vec<Diagnostic>) -> Option<BTreeMap<String, ClaimTemplate>> {
+    let table = parse::table(v, "`claims`", diags)?;
     if table.len() > MAX_CLAIMS {
         return diag!(TooManyClaims: "`claims` has {} entries", table.len())
-            .with_span(span)
+            .with_span(v.span())
             .with_hint(format!("at most {MAX_CLAIMS}"))
             .fail(diags);
     }
