@@ -13,9 +13,13 @@ use crate::domain_list::{
 };
 use crate::fields;
 use crate::limits::{MAX_LIST_FILE_BYTES, MAX_LISTS};
-use crate::parse::{self, Fields, Value};
+use crate::parse::{self, Fields, Keyword, Value};
 
 use super::{id_error, text};
+
+/// `format`'s and `match`'s names.
+const FORMAT: Keyword<'static, ListFormat> = ("list format", Code::UnknownValue, ListFormat::NAMES);
+const MATCH: Keyword<'static, ListMatch> = ("list match", Code::UnknownValue, ListMatch::NAMES);
 
 /// What a list reads: its `file`, how it is written and which hosts a name covers.
 type Source<'a> = (&'a str, ListFormat, ListMatch);
@@ -45,9 +49,7 @@ pub(super) fn validate(
             continue;
         }
         spans.insert(id.to_owned(), key.span());
-        let Some((source, file_span)) = parse::table(value, "a list", diags)
-            .and_then(|t| list_source(id, key.span(), t, diags))
-        else {
+        let Some((source, file_span)) = list_source(id, key.span(), value, diags) else {
             continue;
         };
         let domains = (read.entry(source))
@@ -73,9 +75,10 @@ pub(super) fn validate(
 fn list_source<'a>(
     id: &str,
     key_span: Range<usize>,
-    table: &'a DeTable<'_>,
+    value: &'a Value<'_>,
     diags: &mut Vec<Diagnostic>,
 ) -> Option<(Source<'a>, Range<usize>)> {
+    let table = parse::table(value, "a list", diags)?;
     let fields = Fields::read(table, fields::LIST, "a list", diags);
     let missing = |name: &str, hint: &str| {
         diag!(MissingField: "list `{id}` is missing `{name}`")
@@ -91,16 +94,12 @@ fn list_source<'a>(
         Some(v) => file(v, diags),
     };
     let format = (fields.get("format")).map_or(Some(ListFormat::Domains), |v| {
-        parse::keyword(
-            v,
-            ("list format", Code::UnknownValue, ListFormat::NAMES),
-            diags,
-        )
+        parse::keyword(v, FORMAT, diags)
     });
     let matching = match fields.get("match") {
         None => missing("match", "add `match = \"exact\"` (the listed hosts only) or `match = \"subdomains\"` (each listed domain and every subdomain of it)")
             .fail(diags),
-        Some(v) => parse::keyword(v, ("list match", Code::UnknownValue, ListMatch::NAMES), diags),
+        Some(v) => parse::keyword(v, MATCH, diags),
     };
     let (file, file_span) = file?;
     Some(((file, format?, matching?), file_span))
