@@ -50,8 +50,7 @@ pub(super) fn validate(
         }
         // Declared even when invalid, so rules naming it are not told it does not exist.
         spans.insert(id.to_owned(), key.span());
-        let t = parse::table(value, "a credential", diags);
-        if let Some(c) = t.and_then(|t| credential(id, t, key.span(), diags)) {
+        if let Some(c) = credential(id, value, key.span(), diags) {
             credentials.insert(id.to_owned(), c);
         }
     }
@@ -60,10 +59,11 @@ pub(super) fn validate(
 
 fn credential(
     id: &str,
-    table: &DeTable<'_>,
+    value: &Value<'_>,
     key_span: Range<usize>,
     diags: &mut Vec<Diagnostic>,
 ) -> Option<Credential> {
+    let table = parse::table(value, "a credential", diags)?;
     let errors_before = errors(diags);
     let context = format!("credential `{id}`");
     let fields = Fields::read(table, fields::CREDENTIAL, &context, diags);

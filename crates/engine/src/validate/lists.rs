@@ -57,10 +57,9 @@ pub(super) fn validate(
             .clone();
         if let Some(domains) = domains {
             let (file, format, matching) = source;
-            let (id, file) = (id.to_owned(), file.to_owned());
             let list = DomainList {
-                id,
-                file,
+                id: id.to_owned(),
+                file: file.to_owned(),
                 format,
                 matching,
                 domains,
