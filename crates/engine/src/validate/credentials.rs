@@ -35,26 +35,22 @@ pub(super) fn validate(
     spans: &mut BTreeMap<String, Range<usize>>,
     diags: &mut Vec<Diagnostic>,
 ) -> BTreeMap<String, Credential> {
-    let mut credentials = BTreeMap::new();
     if table.len() > MAX_CREDENTIALS {
         diag!(TooManyCredentials: "the policy has {} credentials", table.len())
             .with_hint(format!("at most {MAX_CREDENTIALS}"))
             .push_to(diags);
-        return credentials;
+        return BTreeMap::new();
     }
-    for (key, value) in table {
+    let valid = table.iter().filter_map(|(key, value)| {
         let id: &str = key.get_ref();
         if let Some(d) = id_error("credential", Code::InvalidCredentialId, id) {
-            d.with_span(key.span()).push_to(diags);
-            continue;
+            return d.with_span(key.span()).fail(diags);
         }
         // Declared even when invalid, so rules naming it are not told it does not exist.
         spans.insert(id.to_owned(), key.span());
-        if let Some(c) = credential(id, value, key.span(), diags) {
-            credentials.insert(id.to_owned(), c);
-        }
-    }
-    credentials
+        Some((id.to_owned(), credential(id, value, key.span(), diags)?))
+    });
+    valid.collect()
 }
 
 fn credential(

@@ -33,41 +33,35 @@ pub(super) fn validate(
     spans: &mut BTreeMap<String, Range<usize>>,
     diags: &mut Vec<Diagnostic>,
 ) -> BTreeMap<String, DomainList> {
-    let mut lists = BTreeMap::new();
     if table.len() > MAX_LISTS {
         diag!(TooManyLists: "the policy has {} lists", table.len())
             .with_hint(format!("at most {MAX_LISTS}; merge feeds into fewer files"))
             .push_to(diags);
-        return lists;
+        return BTreeMap::new();
     }
     // A file named by several lists alike is read once (and its errors told once).
     let mut read: HashMap<Source<'_>, Option<DomainTable>> = HashMap::new();
-    for (key, value) in table {
+    let valid = table.iter().filter_map(|(key, value)| {
         let id: &str = key.get_ref();
         if let Some(d) = id_error("list", Code::InvalidListId, id) {
-            d.with_span(key.span()).push_to(diags);
-            continue;
+            return d.with_span(key.span()).fail(diags);
         }
         spans.insert(id.to_owned(), key.span());
-        let Some((source, file_span)) = list_source(id, key.span(), value, diags) else {
-            continue;
-        };
+        let (source, file_span) = list_source(id, key.span(), value, diags)?;
         let domains = (read.entry(source))
             .or_insert_with(|| read_file(id, source, file_span, files, diags))
-            .clone();
-        if let Some(domains) = domains {
-            let (file, format, matching) = source;
-            let list = DomainList {
-                id: id.to_owned(),
-                file: file.to_owned(),
-                format,
-                matching,
-                domains,
-            };
-            lists.insert(list.id.clone(), list);
-        }
-    }
-    lists
+            .clone()?;
+        let (file, format, matching) = source;
+        let list = DomainList {
+            id: id.to_owned(),
+            file: file.to_owned(),
+            format,
+            matching,
+            domains,
+        };
+        Some((list.id.clone(), list))
+    });
+    valid.collect()
 }
 
 /// The fields of one `[lists.ID]` table: what it reads, and the span of its `file`.

@@ -29,8 +29,7 @@ pub(crate) fn validate(
     root_span: Range<usize>,
     files: &ListFiles,
 ) -> (Option<PolicyModel>, Vec<Diagnostic>) {
-    let mut diags = Vec::new();
-    let diags = &mut diags;
+    let diags = &mut Vec::new();
     let fields = Fields::read(root, fields::ROOT, "the policy", diags);
     let name = version_and_name(&fields, root_span, diags);
     let defaults = (fields.table("defaults", diags))

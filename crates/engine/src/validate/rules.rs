@@ -225,10 +225,8 @@ impl<'t> RuleChecker<'t> {
         diags: &mut Vec<Diagnostic>,
     ) {
         let not_applicable = |name: &str, only: &str| {
-            let message = format!(
-                "`{name}` applies to {only} rules only, not `{}` rules",
-                action.as_str()
-            );
+            let action = action.as_str();
+            let message = format!("`{name}` applies to {only} rules only, not `{action}` rules");
             fields.key_span(name).map(|span| {
                 Diagnostic::new(Code::FieldNotApplicable, message)
                     .at(span, "not applicable")
