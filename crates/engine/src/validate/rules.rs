@@ -3,8 +3,6 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ops::Range;
 
-use toml::de::DeTable;
-
 use crate::canonical::Scheme;
 use crate::decision::Action;
 use crate::diagnostic::{Code, Diagnostic, diag, locate};
@@ -85,23 +83,20 @@ impl<'t> RuleChecker<'t> {
                 .push_to(diags);
             return (Vec::new(), Vec::new());
         }
-        let tables = items.iter().filter_map(|item| {
-            let table = parse::table(item, "each `rules` entry", diags)?;
-            self.validate(table, item.span(), diags)
-        });
-        tables.unzip()
+        let rules = items.iter().filter_map(|item| self.validate(item, diags));
+        rules.unzip()
     }
 
     /// Validates one rule (and the span of its header); `None` when it has an error
     /// (reported in `diags`).
     fn validate(
         &mut self,
-        table: &DeTable<'_>,
-        span: Range<usize>,
+        item: &Value<'_>,
         diags: &mut Vec<Diagnostic>,
     ) -> Option<(Rule, Range<usize>)> {
+        let table = parse::table(item, "each `rules` entry", diags)?;
         let errors_before = errors(diags);
-        let header = header_span(self.text, span);
+        let header = header_span(self.text, item.span());
         let line = self.line_of(header.start);
         let fields = Fields::read(table, fields::RULE, "a rule", diags);
         let rule = self.read(&fields, &header, line, diags);
