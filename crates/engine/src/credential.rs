@@ -309,14 +309,8 @@ mod tests {
     fn algorithm_names_round_trip() {
         let parse = |name: &str| {
             let code = crate::diagnostic::Code::UnknownAlgorithm;
-            crate::parse::one_of(
-                name,
-                0..0,
-                "algorithm",
-                code,
-                JwtAlgorithm::NAMES,
-                &mut vec![],
-            )
+            let algorithm = ("algorithm", code, JwtAlgorithm::NAMES);
+            crate::parse::one_of(name, 0..0, algorithm, &mut vec![])
         };
         for &(name, a) in JwtAlgorithm::NAMES {
             assert_eq!((name, parse(a.as_str())), (a.as_str(), Some(a)));

@@ -196,11 +196,8 @@ pub fn locate(text: &str, offset: usize) -> Location {
         .get(offset..)
         .and_then(|rest| rest.find('\n'))
         .map_or(text.len(), |i| offset + i);
-    let line_end = if text.get(..line_end).is_some_and(|s| s.ends_with('\r')) {
-        line_end.saturating_sub(1).max(line_start)
-    } else {
-        line_end
-    };
+    let crlf = text.get(..line_end).is_some_and(|s| s.ends_with('\r'));
+    let line_end = (line_end - usize::from(crlf)).max(line_start);
     let column = text
         .get(line_start..offset)
         .map_or(0, |s| s.chars().count())

@@ -6,7 +6,7 @@
 use std::ops::Range;
 
 use toml::Spanned;
-use toml::de::{DeString, DeTable, DeValue};
+use toml::de::{DeTable, DeValue};
 
 use crate::diagnostic::{Code, Diagnostic, diag};
 use crate::limits::MAX_LIST_LEN;
@@ -14,6 +14,10 @@ use crate::suggest::hint;
 
 /// A spanned TOML value.
 pub(crate) type Value<'i> = Spanned<DeValue<'i>>;
+
+/// A string-valued enum (see [`keyword`]): what messages call it, the code of an unknown
+/// value, and each accepted name with its value.
+pub(crate) type Keyword<'a, T> = (&'a str, Code, &'a [(&'a str, T)]);
 
 /// Parses the TOML text; syntax errors become `toml-syntax` diagnostics.
 pub(crate) fn parse_document(text: &str) -> Result<Spanned<DeTable<'_>>, Vec<Diagnostic>> {
@@ -33,9 +37,10 @@ pub(crate) fn parse_document(text: &str) -> Result<Spanned<DeTable<'_>>, Vec<Dia
         .collect())
 }
 
-/// The fields of one table, checked against the known names.
+/// The fields of one table, checked against the known names (callers ask for known names
+/// only, so an unknown key, reported once, is never read).
 pub(crate) struct Fields<'a, 'i> {
-    entries: Vec<(&'a Spanned<DeString<'i>>, &'a Value<'i>)>,
+    table: &'a DeTable<'i>,
 }
 
 impl<'a, 'i> Fields<'a, 'i> {
@@ -46,12 +51,9 @@ impl<'a, 'i> Fields<'a, 'i> {
         context: &str,
         diags: &mut Vec<Diagnostic>,
     ) -> Fields<'a, 'i> {
-        let mut entries = Vec::with_capacity(table.len());
-        for (key, value) in table {
+        for key in table.keys() {
             let name: &str = key.get_ref();
-            if known.contains(&name) {
-                entries.push((key, value));
-            } else {
+            if !known.contains(&name) {
                 let expected = format!("expected one of {}", list(known));
                 diag!(UnknownField: "unknown field `{name}` in {context}")
                     .at(key.span(), "unknown field")
@@ -59,31 +61,22 @@ impl<'a, 'i> Fields<'a, 'i> {
                     .push_to(diags);
             }
         }
-        Fields { entries }
+        Fields { table }
     }
 
     /// The value of `name`, if present.
     pub(crate) fn get(&self, name: &str) -> Option<&'a Value<'i>> {
-        self.entry(name).map(|(_, v)| v)
-    }
-
-    fn entry(&self, name: &str) -> Option<(&'a Spanned<DeString<'i>>, &'a Value<'i>)> {
-        let mut entries = self.entries.iter();
-        entries
-            .find(|(k, _)| k.get_ref().as_ref() as &str == name)
-            .copied()
+        self.table.get(name)
     }
 
     /// The value of the keyword field `name` (see [`keyword`]), if present.
     pub(crate) fn keyword<T: Copy>(
         &self,
         name: &str,
-        what: &str,
-        code: Code,
-        choices: &[(&str, T)],
+        kw: Keyword<'_, T>,
         diags: &mut Vec<Diagnostic>,
     ) -> Option<T> {
-        keyword(self.get(name)?, what, code, choices, diags)
+        keyword(self.get(name)?, kw, diags)
     }
 
     /// The table value of `name`, if present (else a `wrong-type` diagnostic).
@@ -124,7 +117,7 @@ impl<'a, 'i> Fields<'a, 'i> {
 
     /// The span of the key `name`, if present.
     pub(crate) fn key_span(&self, name: &str) -> Option<Range<usize>> {
-        self.entry(name).map(|(k, _)| k.span())
+        self.table.get_key_value(name).map(|(k, _)| k.span())
     }
 }
 
@@ -195,26 +188,21 @@ pub(crate) fn table<'a, 'i>(
     typed(value, what, "a table", diags, DeValue::as_table)
 }
 
-/// A string-valued enum: the value `choices` pairs with the string, else an `unknown-...`
-/// diagnostic (`code`) with a "did you mean".
+/// A string-valued enum: the value `kw` pairs with the string, else an `unknown-...`
+/// diagnostic with a "did you mean".
 pub(crate) fn keyword<T: Copy>(
     value: &Value<'_>,
-    what: &str,
-    code: Code,
-    choices: &[(&str, T)],
+    kw: Keyword<'_, T>,
     diags: &mut Vec<Diagnostic>,
 ) -> Option<T> {
-    let text = string(value, what, diags)?;
-    one_of(text, value.span(), what, code, choices, diags)
+    one_of(string(value, kw.0, diags)?, value.span(), kw, diags)
 }
 
-/// The value `choices` pairs with `text`, else an `unknown {what}` diagnostic at `span`.
+/// The value `kw` pairs with `text`, else an `unknown {what}` diagnostic (`kw`'s code) at `span`.
 pub(crate) fn one_of<T: Copy>(
     text: &str,
     span: Range<usize>,
-    what: &str,
-    code: Code,
-    choices: &[(&str, T)],
+    (what, code, choices): Keyword<'_, T>,
     diags: &mut Vec<Diagnostic>,
 ) -> Option<T> {
     if let Some((_, v)) = choices.iter().find(|(name, _)| *name == text) {

@@ -14,62 +14,52 @@ use crate::header_names::{
 };
 use crate::identity::{CONTEXT_PARAM, CUSTOMER_PARAM, SETTINGS_PREFIX, TAGS_PARAM};
 use crate::limits::{MAX_CLAIMS, MAX_CREDENTIALS, MAX_TEXT_LEN, TTL_RANGE, TTL_WARN_ABOVE};
-use crate::parse::{self, Fields, Value};
+use crate::parse::{self, Fields, Keyword, Value};
 
-use super::{CredentialSpans, check_id, errors, text};
+use super::{errors, id_error, text};
 
 /// Claims every token carries from the credential's own fields.
 pub(crate) const RESERVED_CLAIMS: &[&str] = &["iss", "aud", "iat", "exp", "nbf", "jti"];
 
-type Validated = (
-    BTreeMap<String, Credential>,
-    BTreeMap<String, CredentialSpans>,
-);
+/// `kind`'s one name.
+const KIND: Keyword<'static, ()> = ("credential kind", Code::UnknownKind, &[("jwt", ())]);
 
-/// Validates every credential; only valid ones are returned, spans for every declared one.
-pub(super) fn validate(table: &DeTable<'_>, diags: &mut Vec<Diagnostic>) -> Validated {
-    let mut credentials = BTreeMap::new();
-    let mut spans = BTreeMap::new();
+/// `algorithm`'s names (a string of another type is "`algorithm` must be a string").
+const ALGORITHM: Keyword<'static, JwtAlgorithm> =
+    ("algorithm", Code::UnknownAlgorithm, JwtAlgorithm::NAMES);
+
+/// Validates every credential; only valid ones are returned, the span of every declared
+/// one's key put in `spans`.
+pub(super) fn validate(
+    table: &DeTable<'_>,
+    spans: &mut BTreeMap<String, Range<usize>>,
+    diags: &mut Vec<Diagnostic>,
+) -> BTreeMap<String, Credential> {
     if table.len() > MAX_CREDENTIALS {
         diag!(TooManyCredentials: "the policy has {} credentials", table.len())
             .with_hint(format!("at most {MAX_CREDENTIALS}"))
             .push_to(diags);
-        return (credentials, spans);
+        return BTreeMap::new();
     }
-    for (key, value) in table {
+    let valid = table.iter().filter_map(|(key, value)| {
         let id: &str = key.get_ref();
-        if !check_id(
-            "credential",
-            Code::InvalidCredentialId,
-            id,
-            key.span(),
-            diags,
-        ) {
-            continue;
+        if let Some(d) = id_error("credential", Code::InvalidCredentialId, id) {
+            return d.with_span(key.span()).fail(diags);
         }
         // Declared even when invalid, so rules naming it are not told it does not exist.
-        let t = parse::table(value, "a credential", diags);
-        let claims = t.and_then(|t| t.get("claims")).map(Spanned::span);
-        spans.insert(
-            id.to_owned(),
-            CredentialSpans {
-                key: key.span(),
-                claims,
-            },
-        );
-        if let Some(c) = t.and_then(|t| credential(id, t, key.span(), diags)) {
-            credentials.insert(id.to_owned(), c);
-        }
-    }
-    (credentials, spans)
+        spans.insert(id.to_owned(), key.span());
+        Some((id.to_owned(), credential(id, value, key.span(), diags)?))
+    });
+    valid.collect()
 }
 
 fn credential(
     id: &str,
-    table: &DeTable<'_>,
+    value: &Value<'_>,
     key_span: Range<usize>,
     diags: &mut Vec<Diagnostic>,
 ) -> Option<Credential> {
+    let table = parse::table(value, "a credential", diags)?;
     let errors_before = errors(diags);
     let context = format!("credential `{id}`");
     let fields = Fields::read(table, fields::CREDENTIAL, &context, diags);
@@ -80,13 +70,7 @@ fn credential(
                 .fail(diags)
         })
     };
-    fields.keyword(
-        "kind",
-        "credential kind",
-        Code::UnknownKind,
-        &[("jwt", ())],
-        diags,
-    );
+    fields.keyword("kind", KIND, diags);
     let algorithm = required("algorithm", diags).and_then(|v| algorithm(v, diags));
     let secret = required("secret", diags).and_then(|v| secret(v, "secret", diags));
     let key_id = (fields.get("key_id")).and_then(|v| text(v, "`key_id`", "invalid value", diags));
@@ -99,9 +83,7 @@ fn credential(
     let header = (fields.get("header")).map_or(Some("Authorization"), |v| header(v, diags));
     let prefix = (fields.get("prefix")).map_or(Some("Bearer "), |v| prefix(v, diags));
     let forward_headers = forward_headers(&fields, header, diags);
-    let claims = fields
-        .get("claims")
-        .and_then(|v| parse::table(v, "`claims`", diags).and_then(|t| claims(t, v.span(), diags)));
+    let claims = fields.get("claims").and_then(|v| claims(v, diags));
     // Every field not given is valid; one given and invalid was reported as an error.
     if errors(diags) > errors_before {
         return None;
@@ -113,6 +95,14 @@ fn credential(
         .or_insert_with(|| ClaimTemplate {
             parts: vec![TemplatePart::Customer],
         });
+    // So some claim (the effective `sub` included) must vary with the customer.
+    if !(claims.values()).any(|template| template.parts.contains(&TemplatePart::Customer)) {
+        let span = fields.get("claims").map_or(key_span, Spanned::span);
+        diag!(CustomerLessCredential: "no claim of credential `{id}` renders `{{customer}}`")
+            .at(span, "the same token for every customer")
+            .with_hint("put `{customer}` in a claim (e.g. `sub = \"{customer}\"`, the default when `sub` is not set) so the API can tell customers apart")
+            .push_to(diags);
+    }
     Some(Credential {
         id: id.to_owned(),
         algorithm: algorithm?,
@@ -131,14 +121,7 @@ fn credential(
 
 fn algorithm(v: &Value<'_>, diags: &mut Vec<Diagnostic>) -> Option<JwtAlgorithm> {
     let name = parse::string(v, "`algorithm`", diags)?;
-    parse::one_of(
-        name,
-        v.span(),
-        "algorithm",
-        Code::UnknownAlgorithm,
-        JwtAlgorithm::NAMES,
-        diags,
-    )
+    parse::one_of(name, v.span(), ALGORITHM, diags)
 }
 
 /// `next_secret` and `next_key_id`: both or neither, beside a `key_id` (during a rotation the
@@ -156,24 +139,21 @@ fn next_key(
         (None, None) => return None,
         (Some(s), None) => (s, "next_secret` but no `next_key_id"),
         (None, Some(k)) => (k, "next_key_id` but no `next_secret"),
-        (Some(_), Some(k)) if active_kid.is_none() && fields.get("key_id").is_none() => {
-            (k, "next_key_id` but no `key_id")
-        }
+        (Some(_), Some(k)) if fields.get("key_id").is_none() => (k, "next_key_id` but no `key_id"),
         (Some(s), Some(k)) => {
-            let mut distinct = true;
+            // A next key like the active one is an error: the credential is dropped anyway.
             for (field, v, next, active_field, active) in [
                 ("next_secret", s, secret, "secret", active_secret),
                 ("next_key_id", k, kid, "key_id", active_kid),
             ] {
                 if let Some(next) = next.filter(|next| Some(*next) == active) {
-                    distinct = false;
                     diag!(NextKeyNotDistinct: "`{field}` is the active key's `{active_field}` (`{next}`)")
                         .at(v.span(), format!("same as `{active_field}`"))
                         .with_hint("the next key is another key, in a Worker secret of its own, with a `kid` of its own (name both after the month it becomes active, e.g. `2027-05`)")
                         .push_to(diags);
                 }
             }
-            return distinct.then_some(NextKey {
+            return Some(NextKey {
                 secret: secret?.to_owned(),
                 key_id: kid?.to_owned(),
             });
@@ -301,14 +281,11 @@ fn forward_headers(
     })
 }
 
-fn claims(
-    table: &DeTable<'_>,
-    span: Range<usize>,
-    diags: &mut Vec<Diagnostic>,
-) -> Option<BTreeMap<String, ClaimTemplate>> {
+fn claims(v: &Value<'_>, diags: &mut Vec<Diagnostic>) -> Option<BTreeMap<String, ClaimTemplate>> {
+    let table = parse::table(v, "`claims`", diags)?;
     if table.len() > MAX_CLAIMS {
         return diag!(TooManyClaims: "`claims` has {} entries", table.len())
-            .with_span(span)
+            .with_span(v.span())
             .with_hint(format!("at most {MAX_CLAIMS}"))
             .fail(diags);
     }

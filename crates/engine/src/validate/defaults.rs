@@ -5,54 +5,33 @@ use toml::de::{DeTable, DeValue};
 use crate::decision::Action;
 use crate::diagnostic::{Code, Diagnostic, diag};
 use crate::fields;
-use crate::model::{Defaults, IpLiterals, Mode, PathInLogs};
+use crate::model::{Defaults, IpLiterals, PathInLogs};
 use crate::parse::{self, Fields, Value};
 use crate::suggest::hint;
+
+use super::rules::MODE;
 
 /// Reads `[defaults]`; fields not given (or invalid, with a diagnostic) keep their defaults.
 pub(super) fn validate(table: &DeTable<'_>, diags: &mut Vec<Diagnostic>) -> Defaults {
     let fields = Fields::read(table, fields::DEFAULTS, "`[defaults]`", diags);
-    let default = Defaults::default();
     let actions = [("pass", Action::Pass), ("block", Action::Block)];
     let ip_literals = [("block", IpLiterals::Block), ("allow", IpLiterals::Allow)];
     let tags = [("optional", false), ("required", true)];
+    let action = ("default action", Code::UnknownAction, &actions[..]);
+    let ip_literals = ("`ip_literals` value", Code::UnknownValue, &ip_literals[..]);
+    let tags = ("`customer_tags` value", Code::UnknownValue, &tags[..]);
+    // Every field's default is its type's: `Defaults::default()`.
     Defaults {
-        action: fields
-            .keyword(
-                "action",
-                "default action",
-                Code::UnknownAction,
-                &actions,
-                diags,
-            )
-            .unwrap_or(default.action),
-        mode: fields
-            .keyword("mode", "mode", Code::UnknownMode, Mode::NAMES, diags)
-            .unwrap_or(default.mode),
-        ip_literals: fields
-            .keyword(
-                "ip_literals",
-                "`ip_literals` value",
-                Code::UnknownValue,
-                &ip_literals,
-                diags,
-            )
-            .unwrap_or(default.ip_literals),
+        action: (fields.keyword("action", action, diags)).unwrap_or_default(),
+        mode: (fields.keyword("mode", MODE, diags)).unwrap_or_default(),
+        ip_literals: (fields.keyword("ip_literals", ip_literals, diags)).unwrap_or_default(),
         query_in_logs: (fields.get("query_in_logs"))
             .and_then(|v| parse::boolean(v, "`query_in_logs`", diags))
-            .unwrap_or(default.query_in_logs),
+            .unwrap_or_default(),
         path_in_logs: (fields.get("path_in_logs"))
             .and_then(|v| path_in_logs(v, diags))
-            .unwrap_or(default.path_in_logs),
-        tags_required: fields
-            .keyword(
-                "customer_tags",
-                "`customer_tags` value",
-                Code::UnknownValue,
-                &tags,
-                diags,
-            )
-            .unwrap_or(default.tags_required),
+            .unwrap_or_default(),
+        tags_required: (fields.keyword("customer_tags", tags, diags)).unwrap_or_default(),
     }
 }
 

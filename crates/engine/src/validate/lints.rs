@@ -1,16 +1,16 @@
-//! Checks across rules and credentials: unused credentials, inject rules that overlap,
-//! credentials whose token is the same for every customer, inject rules for a family of hosts.
+//! Checks across rules and credentials: unused lists and credentials, inject rules that
+//! overlap.
 
 use std::collections::{BTreeMap, HashSet};
 use std::hash::Hash;
+use std::ops::Range;
 
-use crate::credential::{Credential, TemplatePart};
+use crate::credential::Credential;
 use crate::decision::Action;
 use crate::diagnostic::{Diagnostic, diag};
 use crate::host_pattern::{HostPattern, glob_matches};
 use crate::model::Rule;
 
-use super::RuleSpans;
 use super::rules::RuleChecker;
 
 /// More overlap warnings than this are summarised: the point is made.
@@ -18,12 +18,12 @@ const MAX_OVERLAP_WARNINGS: usize = 50;
 
 pub(super) fn check(
     rules: &[Rule],
-    rule_spans: &[RuleSpans],
+    headers: &[Range<usize>],
     checker: &RuleChecker<'_>,
     credentials: &BTreeMap<String, Credential>,
     diags: &mut Vec<Diagnostic>,
 ) {
-    for (id, spans) in checker.lists {
+    for (id, spans) in &checker.lists {
         if !checker.mentioned_lists.contains(id) {
             diag!(UnusedList: "list `{id}` is not used by any rule")
                 .at(spans.clone(), "unused")
@@ -31,50 +31,27 @@ pub(super) fn check(
                 .push_to(diags);
         }
     }
-    let credential_spans = checker.credentials;
-    for id in credentials
-        .keys()
-        .filter(|id| !checker.mentioned.contains(*id))
-    {
-        let mut d = diag!(UnusedCredential: "credential `{id}` is not used by any inject rule")
-            .with_label("unused")
-            .with_hint("remove it, or name it in an inject rule's `credential`");
-        d.span = credential_spans.get(id).map(|s| s.key.clone());
-        diags.push(d);
-    }
-    for (id, credential) in credentials {
-        if !renders_customer(credential) {
-            let mut d = diag!(CustomerLessCredential: "no claim of credential `{id}` renders `{{customer}}`")
-                .with_label("the same token for every customer")
-                .with_hint("put `{customer}` in a claim (e.g. `sub = \"{customer}\"`, the default when `sub` is not set) so the API can tell customers apart");
-            d.span = (credential_spans.get(id))
-                .map(|s| s.claims.clone().unwrap_or_else(|| s.key.clone()));
-            diags.push(d);
-        }
-    }
-    let injects: Vec<(&Rule, &RuleSpans)> = (rules.iter().zip(rule_spans))
-        .filter(|(r, _)| r.action == Action::Inject)
-        .collect();
-    for (rule, spans) in &injects {
-        let hosts = rule.hosts.iter().flatten().zip(&spans.hosts);
-        for (pattern, span) in
-            hosts.filter(|(p, _)| matches!(p, HostPattern::Subdomains(_) | HostPattern::Glob(_)))
-        {
-            diag!(WildcardInject: "inject rule `{}` sends its credential to every host `{pattern}` matches", rule.id)
-                .at(span.clone(), "a whole family of hosts")
-                .with_hint("list the exact hosts the credential is for: a wildcard also covers hosts the API owner may not control")
+    // Every valid credential was declared: its key has a span.
+    for (id, span) in &checker.credentials {
+        if credentials.contains_key(id) && !checker.mentioned.contains(id) {
+            diag!(UnusedCredential: "credential `{id}` is not used by any inject rule")
+                .at(span.clone(), "unused")
+                .with_hint("remove it, or name it in an inject rule's `credential`")
                 .push_to(diags);
         }
     }
+    let injects: Vec<(&Rule, &Range<usize>)> = (rules.iter().zip(headers))
+        .filter(|(r, _)| r.action == Action::Inject)
+        .collect();
     overlapping_injects(&injects, diags);
 }
 
 /// Warnings for pairs of inject rules that can match one request, at most
 /// [`MAX_OVERLAP_WARNINGS`] of them and then how many more.
-fn overlapping_injects(injects: &[(&Rule, &RuleSpans)], diags: &mut Vec<Diagnostic>) {
+fn overlapping_injects(injects: &[(&Rule, &Range<usize>)], diags: &mut Vec<Diagnostic>) {
     let mut reported = 0usize;
     for (i, (a, _)) in injects.iter().enumerate() {
-        for (b, b_spans) in injects.iter().skip(i + 1) {
+        for &(b, b_header) in injects.iter().skip(i + 1) {
             if !may_overlap(a, b) {
                 continue;
             }
@@ -84,7 +61,7 @@ fn overlapping_injects(injects: &[(&Rule, &RuleSpans)], diags: &mut Vec<Diagnost
             }
             let (first, second) = (&a.id, &b.id);
             diag!(OverlappingInject: "inject rules `{first}` and `{second}` can match the same request")
-                .at(b_spans.header.clone(), format!("`{first}` (line {}) wins for requests both match", a.line))
+                .at(b_header.clone(), format!("`{first}` (line {}) wins for requests both match", a.line))
                 .with_hint("narrow one rule's hosts or conditions so a request gets one credential by design")
                 .push_to(diags);
         }
@@ -93,15 +70,6 @@ fn overlapping_injects(injects: &[(&Rule, &RuleSpans)], diags: &mut Vec<Diagnost
         let more = reported - MAX_OVERLAP_WARNINGS;
         diag!(OverlappingInject: "{more} more pairs of overlapping inject rules").push_to(diags);
     }
-}
-
-/// Whether some claim of the credential (its effective `sub` included: validation makes the
-/// `{customer}` default explicit) varies with the customer.
-fn renders_customer(credential: &Credential) -> bool {
-    credential
-        .claims
-        .values()
-        .any(|template| template.parts.contains(&TemplatePart::Customer))
 }
 
 /// Whether two rules can match one request. Conservative: "maybe" counts as yes, except

@@ -13,70 +13,65 @@ use crate::domain_list::{
 };
 use crate::fields;
 use crate::limits::{MAX_LIST_FILE_BYTES, MAX_LISTS};
-use crate::parse::{self, Fields, Value};
+use crate::parse::{self, Fields, Keyword, Value};
 
-use super::{check_id, text};
+use super::{id_error, text};
 
-/// The valid lists, and the span of each declared list's key.
-type Validated = (BTreeMap<String, DomainList>, BTreeMap<String, Range<usize>>);
+/// `format`'s and `match`'s names.
+const FORMAT: Keyword<'static, ListFormat> = ("list format", Code::UnknownValue, ListFormat::NAMES);
+const MATCH: Keyword<'static, ListMatch> = ("list match", Code::UnknownValue, ListMatch::NAMES);
 
 /// What a list reads: its `file`, how it is written and which hosts a name covers.
 type Source<'a> = (&'a str, ListFormat, ListMatch);
 
-/// Validates every list and reads its file; only valid lists are returned, spans for every
-/// declared one (so rules naming an invalid list are not told it does not exist).
+/// Validates every list and reads its file; only valid lists are returned, the span of the
+/// key of every declared one put in `spans` (so rules naming an invalid list are not told it
+/// does not exist).
 pub(super) fn validate(
     table: &DeTable<'_>,
     files: &ListFiles,
+    spans: &mut BTreeMap<String, Range<usize>>,
     diags: &mut Vec<Diagnostic>,
-) -> Validated {
-    let mut lists = BTreeMap::new();
-    let mut spans = BTreeMap::new();
+) -> BTreeMap<String, DomainList> {
     if table.len() > MAX_LISTS {
         diag!(TooManyLists: "the policy has {} lists", table.len())
             .with_hint(format!("at most {MAX_LISTS}; merge feeds into fewer files"))
             .push_to(diags);
-        return (lists, spans);
+        return BTreeMap::new();
     }
     // A file named by several lists alike is read once (and its errors told once).
     let mut read: HashMap<Source<'_>, Option<DomainTable>> = HashMap::new();
-    for (key, value) in table {
+    let valid = table.iter().filter_map(|(key, value)| {
         let id: &str = key.get_ref();
-        if !check_id("list", Code::InvalidListId, id, key.span(), diags) {
-            continue;
+        if let Some(d) = id_error("list", Code::InvalidListId, id) {
+            return d.with_span(key.span()).fail(diags);
         }
         spans.insert(id.to_owned(), key.span());
-        let Some((source, file_span)) = parse::table(value, "a list", diags)
-            .and_then(|t| list_source(id, key.span(), t, diags))
-        else {
-            continue;
-        };
+        let (source, file_span) = list_source(id, key.span(), value, diags)?;
         let domains = (read.entry(source))
             .or_insert_with(|| read_file(id, source, file_span, files, diags))
-            .clone();
-        if let Some(domains) = domains {
-            let (file, format, matching) = source;
-            let (id, file) = (id.to_owned(), file.to_owned());
-            let list = DomainList {
-                id,
-                file,
-                format,
-                matching,
-                domains,
-            };
-            lists.insert(list.id.clone(), list);
-        }
-    }
-    (lists, spans)
+            .clone()?;
+        let (file, format, matching) = source;
+        let list = DomainList {
+            id: id.to_owned(),
+            file: file.to_owned(),
+            format,
+            matching,
+            domains,
+        };
+        Some((list.id.clone(), list))
+    });
+    valid.collect()
 }
 
 /// The fields of one `[lists.ID]` table: what it reads, and the span of its `file`.
 fn list_source<'a>(
     id: &str,
     key_span: Range<usize>,
-    table: &'a DeTable<'_>,
+    value: &'a Value<'_>,
     diags: &mut Vec<Diagnostic>,
 ) -> Option<(Source<'a>, Range<usize>)> {
+    let table = parse::table(value, "a list", diags)?;
     let fields = Fields::read(table, fields::LIST, "a list", diags);
     let missing = |name: &str, hint: &str| {
         diag!(MissingField: "list `{id}` is missing `{name}`")
@@ -92,18 +87,12 @@ fn list_source<'a>(
         Some(v) => file(v, diags),
     };
     let format = (fields.get("format")).map_or(Some(ListFormat::Domains), |v| {
-        parse::keyword(
-            v,
-            "list format",
-            Code::UnknownValue,
-            ListFormat::NAMES,
-            diags,
-        )
+        parse::keyword(v, FORMAT, diags)
     });
     let matching = match fields.get("match") {
         None => missing("match", "add `match = \"exact\"` (the listed hosts only) or `match = \"subdomains\"` (each listed domain and every subdomain of it)")
             .fail(diags),
-        Some(v) => parse::keyword(v, "list match", Code::UnknownValue, ListMatch::NAMES, diags),
+        Some(v) => parse::keyword(v, MATCH, diags),
     };
     let (file, file_span) = file?;
     Some(((file, format?, matching?), file_span))

@@ -20,24 +20,6 @@ use crate::model::PolicyModel;
 use crate::parse::{self, Fields, Value};
 use crate::suggest::did_you_mean;
 
-/// Spans of a validated rule, for diagnostics that concern several rules.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct RuleSpans {
-    /// The `[[rules]]` table (or inline table).
-    pub header: Range<usize>,
-    /// Each entry of `hosts`, in order (empty when the rule has none).
-    pub hosts: Vec<Range<usize>>,
-}
-
-/// Spans of a validated credential.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct CredentialSpans {
-    /// The key naming the credential.
-    pub key: Range<usize>,
-    /// The `claims` value, when given.
-    pub claims: Option<Range<usize>>,
-}
-
 /// Validates a parsed document and the list files it names. Returns the model when there is
 /// no error (its `sha256` left empty for the caller to fill in), plus every diagnostic
 /// (errors and warnings) found.
@@ -47,27 +29,21 @@ pub(crate) fn validate(
     root_span: Range<usize>,
     files: &ListFiles,
 ) -> (Option<PolicyModel>, Vec<Diagnostic>) {
-    let mut diags = Vec::new();
-    let diags = &mut diags;
+    let diags = &mut Vec::new();
     let fields = Fields::read(root, fields::ROOT, "the policy", diags);
     let name = version_and_name(&fields, root_span, diags);
     let defaults = (fields.table("defaults", diags))
         .map(|t| defaults::validate(t, diags))
         .unwrap_or_default();
-    let (credentials, credential_spans) = (fields.table("credentials", diags))
-        .map(|t| credentials::validate(t, diags))
+    let mut checker = rules::RuleChecker::new(text, defaults.tags_required);
+    let credentials = (fields.table("credentials", diags))
+        .map(|t| credentials::validate(t, &mut checker.credentials, diags))
         .unwrap_or_default();
-    let (lists, list_spans) = (fields.table("lists", diags))
-        .map(|t| lists::validate(t, files, diags))
+    let lists = (fields.table("lists", diags))
+        .map(|t| lists::validate(t, files, &mut checker.lists, diags))
         .unwrap_or_default();
-    let mut checker = rules::RuleChecker::new(text, &credential_spans, &list_spans);
-    let (rules, rule_spans) = checker.validate_all(&fields, diags);
-    lints::check(&rules, &rule_spans, &checker, &credentials, diags);
-    // A policy that declares the deployment passes tags with every request is past the
-    // warning that tag-scoped rules need them.
-    if defaults.tags_required {
-        diags.retain(|d| d.code != Code::TagScopedRule);
-    }
+    let (rules, headers) = checker.validate_all(&fields, diags);
+    lints::check(&rules, &headers, &checker, &credentials, diags);
     let model = (errors(diags) == 0).then_some(PolicyModel {
         name,
         sha256: String::new(),
@@ -119,27 +95,19 @@ fn errors(diags: &[Diagnostic]) -> usize {
         .count()
 }
 
-/// Whether `id` is a valid rule, credential or list id (`kind`): 1 to 128 letters, digits,
-/// `-`, `_` or `.`; else an error (`code`) at `span`.
-fn check_id(
-    kind: &str,
-    code: Code,
-    id: &str,
-    span: Range<usize>,
-    diags: &mut Vec<Diagnostic>,
-) -> bool {
+/// The error (`code`, for the caller to place) when `id` is not a valid rule, credential or
+/// list id (`kind`): 1 to 128 letters, digits, `-`, `_` or `.`.
+fn id_error(kind: &str, code: Code, id: &str) -> Option<Diagnostic> {
     let valid = !id.is_empty()
         && id.len() <= 128
         && id
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
-    if !valid {
+    (!valid).then(|| {
         Diagnostic::new(code, format!("{kind} id `{id}` is not valid"))
-            .at(span, "invalid id")
+            .with_label("invalid id")
             .with_hint("ids are 1 to 128 letters, digits, `-`, `_` or `.`")
-            .push_to(diags);
-    }
-    valid
+    })
 }
 
 /// Whether `s` is free text: 1 to [`MAX_TEXT_LEN`] bytes without control characters.

@@ -3,8 +3,6 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ops::Range;
 
-use toml::de::{DeTable, DeValue};
-
 use crate::canonical::Scheme;
 use crate::decision::Action;
 use crate::diagnostic::{Code, Diagnostic, diag, locate};
@@ -13,97 +11,92 @@ use crate::host_pattern::HostPattern;
 use crate::identity::{MAX_NAME_LEN, is_clean_name};
 use crate::limits::{MAX_REGEX_LEN, MAX_RULES, REGEX_SIZE_LIMIT};
 use crate::model::{Mode, Rule};
-use crate::parse::{self, Fields, Value};
+use crate::parse::{self, Fields, Keyword, Value};
 use crate::path_glob::PathGlob;
 
-use super::{CredentialSpans, RuleSpans, check_id, errors, text, undeclared};
+use super::{errors, id_error, text, undeclared};
+
+/// A rule's (or `[defaults]`') `mode`.
+pub(super) const MODE: Keyword<'static, Mode> = ("mode", Code::UnknownMode, Mode::NAMES);
+const SCHEME: Keyword<'static, Scheme> = ("scheme", Code::UnknownScheme, Scheme::NAMES);
 
 /// Validates rules one after the other, remembering ids for duplicates and line numbers.
+#[derive(Default)]
 pub(super) struct RuleChecker<'t> {
     text: &'t str,
     /// The declared credentials and lists.
-    pub(super) credentials: &'t BTreeMap<String, CredentialSpans>,
-    pub(super) lists: &'t BTreeMap<String, Range<usize>>,
+    pub(super) credentials: BTreeMap<String, Range<usize>>,
+    pub(super) lists: BTreeMap<String, Range<usize>>,
     ids: HashMap<String, Range<usize>, foldhash::fast::RandomState>,
     /// Every credential id a rule names, valid rule or not (for the unused-credential lint).
     pub(super) mentioned: HashSet<String>,
     /// Every list id a rule names, valid rule or not (for the unused-list lint).
     pub(super) mentioned_lists: HashSet<String>,
-    /// Line counting resumes from the previous rule (rules come in file order).
+    /// Line counting resumes from the previous rule (rules come in file order): an offset
+    /// and the newlines before it.
     line_cursor: (usize, u32),
-    /// `tag-scoped-rule` was reported (once per policy: it is about the deployment).
+    /// `tag-scoped-rule` was reported (once per policy: it is about the deployment), or is not
+    /// to be: a policy that declares the deployment passes tags with every request is past it.
     warned_tags: bool,
 }
 
 impl<'t> RuleChecker<'t> {
-    pub(super) fn new(
-        text: &'t str,
-        credentials: &'t BTreeMap<String, CredentialSpans>,
-        lists: &'t BTreeMap<String, Range<usize>>,
-    ) -> Self {
+    /// A checker for the rules of the policy `text` (whose `[defaults]` say whether
+    /// `tags_required`), before the credentials and lists are declared to it.
+    pub(super) fn new(text: &'t str, tags_required: bool) -> Self {
         RuleChecker {
             text,
-            credentials,
-            lists,
-            ids: HashMap::default(),
-            mentioned: HashSet::new(),
-            mentioned_lists: HashSet::new(),
-            line_cursor: (0, 1),
-            warned_tags: false,
+            warned_tags: tags_required,
+            ..Default::default()
         }
     }
 
     fn line_of(&mut self, offset: usize) -> u32 {
-        let (mut from, mut line) = self.line_cursor;
+        let (mut from, mut before) = self.line_cursor;
         if offset < from {
-            (from, line) = (0, 1);
+            (from, before) = (0, 0);
         }
         let newlines = self
             .text
             .get(from..offset)
             .map_or(0, |s| s.bytes().filter(|&b| b == b'\n').count());
-        line = line.saturating_add(u32::try_from(newlines).unwrap_or(u32::MAX));
-        self.line_cursor = (offset, line);
-        line
+        before = before.saturating_add(u32::try_from(newlines).unwrap_or(u32::MAX));
+        self.line_cursor = (offset, before);
+        before.saturating_add(1)
     }
 
-    /// Validates the policy's `rules`: the valid rules and their spans.
+    /// Validates the policy's `rules`: the valid rules and the spans of their headers.
     pub(super) fn validate_all(
         &mut self,
         fields: &Fields<'_, '_>,
         diags: &mut Vec<Diagnostic>,
-    ) -> (Vec<Rule>, Vec<RuleSpans>) {
+    ) -> (Vec<Rule>, Vec<Range<usize>>) {
         let Some(v) = fields.get("rules") else {
             return (Vec::new(), Vec::new());
         };
         let items = parse::array(v, "`rules`", diags).unwrap_or_default();
         if items.len() > MAX_RULES {
-            let (n, span) = (
-                items.len(),
-                fields.key_span("rules").unwrap_or_else(|| v.span()),
-            );
-            diag!(TooManyRules: "the policy has {n} rules")
+            let span = fields.key_span("rules").unwrap_or_else(|| v.span());
+            diag!(TooManyRules: "the policy has {} rules", items.len())
                 .at(span, "too many rules")
                 .with_hint(format!("a policy has at most {MAX_RULES} rules"))
                 .push_to(diags);
             return (Vec::new(), Vec::new());
         }
-        let tables = items.iter().filter_map(|item| {
-            let table = parse::table(item, "each `rules` entry", diags)?;
-            self.validate(table, item.span(), diags)
-        });
-        tables.unzip()
+        let rules = items.iter().filter_map(|item| self.validate(item, diags));
+        rules.unzip()
     }
 
-    /// Validates one rule; `None` when it has an error (reported in `diags`).
+    /// Validates one rule (and the span of its header); `None` when it has an error
+    /// (reported in `diags`).
     fn validate(
         &mut self,
-        table: &DeTable<'_>,
-        span: Range<usize>,
+        item: &Value<'_>,
         diags: &mut Vec<Diagnostic>,
-    ) -> Option<(Rule, RuleSpans)> {
+    ) -> Option<(Rule, Range<usize>)> {
+        let table = parse::table(item, "each `rules` entry", diags)?;
         let errors_before = errors(diags);
-        let header = header_span(self.text, span);
+        let header = header_span(self.text, item.span());
         let line = self.line_of(header.start);
         let fields = Fields::read(table, fields::RULE, "a rule", diags);
         let rule = self.read(&fields, &header, line, diags);
@@ -120,13 +113,9 @@ impl<'t> RuleChecker<'t> {
         }
         let rule = rule?;
         if rule.action == Action::Inject {
-            inject_transport_lints(&rule, &fields, diags);
+            inject_lints(&rule, &fields, diags);
         }
-        let hosts = match fields.get("hosts").map(|v| v.get_ref()) {
-            Some(DeValue::Array(items)) => items.iter().map(|item| item.span()).collect(),
-            _ => Vec::new(),
-        };
-        Some((rule, RuleSpans { header, hosts }))
+        Some((rule, header))
     }
 
     /// Reads every field of a rule, reporting what is wrong; the rule when it has an id and
@@ -150,20 +139,20 @@ impl<'t> RuleChecker<'t> {
             None => missing("action")
                 .with_hint("add `action = \"block\"`, `\"inject\"` or `\"pass\"`")
                 .fail(diags),
-            Some(v) => parse::keyword(v, "action", Code::UnknownAction, Action::NAMES, diags),
+            Some(v) => parse::keyword(v, ("action", Code::UnknownAction, Action::NAMES), diags),
         };
-        let mode = fields.keyword("mode", "mode", Code::UnknownMode, Mode::NAMES, diags);
+        let mode = fields.keyword("mode", MODE, diags);
         let hosts = fields.list("hosts", diags, host);
-        let lists = self.list_ids(fields, diags);
+        let lists = fields.list("lists", diags, |v, diags| self.list_id(v, diags));
         let reason =
             (fields.get("reason")).and_then(|v| text(v, "`reason`", "invalid value", diags));
-        let credential = (fields.get("credential"))
-            .and_then(|v| parse::string(v, "`credential`", diags).map(|s| (s, v.span())));
-        if let Some((name, _)) = credential {
+        let credential =
+            (fields.get("credential")).and_then(|v| parse::string(v, "`credential`", diags));
+        if let Some(name) = credential {
             self.mentioned.insert(name.to_owned());
         }
-        let schemes = fields.list("schemes", diags, |item, diags| {
-            parse::keyword(item, "scheme", Code::UnknownScheme, Scheme::NAMES, diags)
+        let schemes = fields.list("schemes", diags, |v, diags| {
+            parse::keyword(v, SCHEME, diags)
         });
         let ports = fields.list("ports", diags, port);
         let methods = fields.list("methods", diags, method);
@@ -172,7 +161,7 @@ impl<'t> RuleChecker<'t> {
         let customers = fields.list("customers", diags, identity_name("customer"));
         let tags = fields.list("tags", diags, identity_name("tag"));
         if let Some(action) = action {
-            self.check_action_fields(action, fields, header, credential.clone(), diags);
+            self.check_action_fields(action, fields, header, credential, diags);
         }
         Some(Rule {
             id: id?,
@@ -182,7 +171,7 @@ impl<'t> RuleChecker<'t> {
             hosts,
             lists,
             reason: reason.map(str::to_owned),
-            credential: credential.map(|(c, _)| c.to_owned()),
+            credential: credential.map(str::to_owned),
             schemes,
             ports,
             methods,
@@ -195,8 +184,8 @@ impl<'t> RuleChecker<'t> {
 
     fn id(&mut self, v: &Value<'_>, diags: &mut Vec<Diagnostic>) -> Option<String> {
         let id = parse::string(v, "`id`", diags)?;
-        if !check_id("rule", Code::InvalidRuleId, id, v.span(), diags) {
-            return None;
+        if let Some(d) = id_error("rule", Code::InvalidRuleId, id) {
+            return d.with_span(v.span()).fail(diags);
         }
         if let Some(first) = self.ids.get(id) {
             let first_line = locate(self.text, first.start).line;
@@ -209,24 +198,16 @@ impl<'t> RuleChecker<'t> {
         Some(id.to_owned())
     }
 
-    /// The ids of `lists`, each of a declared list.
-    fn list_ids(
-        &mut self,
-        fields: &Fields<'_, '_>,
-        diags: &mut Vec<Diagnostic>,
-    ) -> Option<Vec<String>> {
-        let declared = self.lists;
-        let mentioned = &mut self.mentioned_lists;
-        fields.list("lists", diags, |item, diags| {
-            let id = parse::string(item, "a list id", diags)?;
-            mentioned.insert(id.to_owned());
-            if declared.contains_key(id) {
-                return Some(id.to_owned());
-            }
-            undeclared(Code::UnknownList, "list", id, declared.keys())
-                .with_span(item.span())
-                .fail(diags)
-        })
+    /// An id in `lists`, of a declared list.
+    fn list_id(&mut self, item: &Value<'_>, diags: &mut Vec<Diagnostic>) -> Option<String> {
+        let id = parse::string(item, "a list id", diags)?;
+        self.mentioned_lists.insert(id.to_owned());
+        if self.lists.contains_key(id) {
+            return Some(id.to_owned());
+        }
+        undeclared(Code::UnknownList, "list", id, self.lists.keys())
+            .with_span(item.span())
+            .fail(diags)
     }
 
     /// Fields that only some actions take, and what inject rules require.
@@ -235,14 +216,12 @@ impl<'t> RuleChecker<'t> {
         action: Action,
         fields: &Fields<'_, '_>,
         header: &Range<usize>,
-        credential: Option<(&str, Range<usize>)>,
+        credential: Option<&str>,
         diags: &mut Vec<Diagnostic>,
     ) {
         let not_applicable = |name: &str, only: &str| {
-            let message = format!(
-                "`{name}` applies to {only} rules only, not `{}` rules",
-                action.as_str()
-            );
+            let action = action.as_str();
+            let message = format!("`{name}` applies to {only} rules only, not `{action}` rules");
             fields.key_span(name).map(|span| {
                 Diagnostic::new(Code::FieldNotApplicable, message)
                     .at(span, "not applicable")
@@ -266,17 +245,17 @@ impl<'t> RuleChecker<'t> {
                 .with_hint("list the hosts the credential is for: a credential is never sent to any host by omission")
                 .push_to(diags);
         }
-        match credential {
-            None if fields.get("credential").is_none() => {
+        match (credential, fields.get("credential")) {
+            (_, None) => {
                 diag!(MissingCredential: "inject rule has no `credential`")
                     .at(header.clone(), "no credential to inject")
                     .with_hint("add `credential = \"ID\"` naming a `[credentials.ID]` table")
                     .push_to(diags);
             }
-            Some((name, span)) if !self.credentials.contains_key(name) => {
+            (Some(name), Some(v)) if !self.credentials.contains_key(name) => {
                 let declared = self.credentials.keys();
                 undeclared(Code::UnknownCredential, "credential", name, declared)
-                    .with_span(span)
+                    .with_span(v.span())
                     .push_to(diags);
             }
             _ => {}
@@ -340,10 +319,21 @@ fn identity_name(what: &str) -> impl Fn(&Value<'_>, &mut Vec<Diagnostic>) -> Opt
     }
 }
 
-/// Warnings for an inject rule that opts out of https on port 443: its token can travel in
-/// cleartext (`schemes` names `http`) or to another port (`ports` names one that is not the
-/// default port of a scheme the rule matches).
-fn inject_transport_lints(rule: &Rule, fields: &Fields<'_, '_>, diags: &mut Vec<Diagnostic>) {
+/// Warnings for an inject rule that sends its token to a family of hosts (a wildcard host
+/// pattern), or opts out of https on port 443: its token can travel in cleartext (`schemes`
+/// names `http`) or to another port (`ports` names one that is not the default port of a
+/// scheme the rule matches).
+fn inject_lints(rule: &Rule, fields: &Fields<'_, '_>, diags: &mut Vec<Diagnostic>) {
+    let items = fields.get("hosts").and_then(|v| v.get_ref().as_array());
+    let hosts = rule.hosts.iter().flatten().zip(items.into_iter().flatten());
+    for (pattern, item) in
+        hosts.filter(|(p, _)| matches!(p, HostPattern::Subdomains(_) | HostPattern::Glob(_)))
+    {
+        diag!(WildcardInject: "inject rule `{}` sends its credential to every host `{pattern}` matches", rule.id)
+            .at(item.span(), "a whole family of hosts")
+            .with_hint("list the exact hosts the credential is for: a wildcard also covers hosts the API owner may not control")
+            .push_to(diags);
+    }
     let http = rule
         .effective_schemes()
         .is_some_and(|s| s.contains(&Scheme::Http));
