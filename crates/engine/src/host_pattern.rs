@@ -137,9 +137,8 @@ fn parse_ip_pattern(text: &str) -> Option<Result<HostPattern, Diagnostic>> {
         .and_then(|a| a.strip_suffix(']'))
         .unwrap_or(addr_text);
     let looks_v6 = unbracketed.contains(':');
-    let looks_v4 = !unbracketed.is_empty()
-        && unbracketed.bytes().all(|b| b.is_ascii_digit() || b == b'.')
-        && unbracketed.contains('.');
+    let looks_v4 =
+        unbracketed.contains('.') && unbracketed.bytes().all(|b| b.is_ascii_digit() || b == b'.');
     if !looks_v6 && !looks_v4 && prefix_text.is_none() {
         return None;
     }
@@ -151,10 +150,8 @@ fn parse_ip_pattern(text: &str) -> Option<Result<HostPattern, Diagnostic>> {
     let max_prefix: u8 = if addr.is_ipv4() { 32 } else { 128 };
     // One spelling of each prefix length: no sign, no leading zero.
     let prefix = prefix_text.map(|p| {
-        let canonical = !p.starts_with('+') && (p == "0" || !p.starts_with('0'));
-        p.parse::<u8>()
-            .ok()
-            .filter(|n| *n <= max_prefix && canonical)
+        let n = p.parse::<u8>().ok();
+        n.filter(|n| *n <= max_prefix && n.to_string() == p)
     });
     if prefix == Some(None) {
         return Some(Err(diag!(InvalidCidr: "`{text}` is not a valid CIDR")

@@ -48,15 +48,10 @@ pub enum PolicySource {
     Bundle,
 }
 
-impl PolicySource {
+named!(
     /// The name logged.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PolicySource::Embedded => "embedded",
-            PolicySource::Bundle => "bundle",
-        }
-    }
-}
+    pub fn as_str for PolicySource { Embedded = "embedded", Bundle = "bundle" }
+);
 
 impl PolicyRef {
     /// This reference, naming where the policy came from.
@@ -97,17 +92,14 @@ impl Outcome {
             (Action::Pass, Some(_)) => Outcome::Forwarded,
         }
     }
-
-    /// The lower-case name written in the log.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Blocked => "blocked",
-            Outcome::Forwarded => "forwarded",
-            Outcome::Injected => "injected",
-            Outcome::Failed => "failed",
-        }
-    }
 }
+
+named!(
+    /// The lower-case name written in the log.
+    pub fn as_str for Outcome {
+        Blocked = "blocked", Forwarded = "forwarded", Injected = "injected", Failed = "failed"
+    }
+);
 
 /// The path as a decision log line carries it under `defaults.path_in_logs`.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -25,7 +25,7 @@ use regex_lite::Regex;
 
 use crate::canonical::{CanonicalHost, CanonicalUrl};
 use crate::conditions::path_fit;
-use crate::decide::{Candidate, RuleSource, Via, embedded};
+use crate::decide::{Candidate, RuleSource, Via, embedded_ipv4};
 use crate::decision::Action;
 use crate::domain_list::DomainList;
 use crate::model::{PolicyModel, Rule};
@@ -160,7 +160,9 @@ impl RuleSource for FastSource<'_> {
                 if let Some(ip) = other.ip() {
                     self.matcher.ips.candidates(ip, &mut indices);
                     found.extend(indices.drain(..).map(|index| (index, Via::Ip)));
-                    if let Some(v4) = embedded(ip) {
+                    if let IpAddr::V6(v6) = ip
+                        && let Some(v4) = embedded_ipv4(v6)
+                    {
                         self.matcher.ips.candidates(IpAddr::V4(v4), &mut indices);
                         found.extend(indices.drain(..).map(|index| (index, Via::EmbeddedIpv4)));
                     }
