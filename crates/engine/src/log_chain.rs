@@ -12,8 +12,8 @@
 //! a verifier recomputes it from the line as any sink delivers it, whatever order or spacing
 //! the sink gave the keys.
 
-use serde::{Deserialize, Serialize};
 use hmac::{Hmac, KeyInit, Mac};
+use serde::{Deserialize, Serialize};
 use sha2::digest::Update;
 use sha2::{Digest, Sha256};
 
