@@ -28,24 +28,20 @@ pub struct IpCidr {
 impl IpCidr {
     /// Whether `ip` lies in this network (an IPv4 address never lies in an IPv6 network).
     pub fn contains(&self, ip: IpAddr) -> bool {
-        match (self.addr, ip) {
-            (IpAddr::V4(_), IpAddr::V4(_)) | (IpAddr::V6(_), IpAddr::V6(_)) => {
-                network_of(ip, self.prefix) == self.addr
-            }
-            _ => false,
-        }
+        // The network keeps the address's family: never equal across families.
+        network_of(ip, self.prefix) == self.addr
     }
 }
 
 /// Keeps the top `prefix` bits of an IPv4 address.
-pub fn mask_v4(bits: u32, prefix: u8) -> u32 {
+fn mask_v4(bits: u32, prefix: u8) -> u32 {
     bits & u32::MAX
         .checked_shl(32 - u32::from(prefix.min(32)))
         .unwrap_or(0)
 }
 
 /// Keeps the top `prefix` bits of an IPv6 address.
-pub fn mask_v6(bits: u128, prefix: u8) -> u128 {
+fn mask_v6(bits: u128, prefix: u8) -> u128 {
     bits & u128::MAX
         .checked_shl(128 - u32::from(prefix.min(128)))
         .unwrap_or(0)
@@ -196,7 +192,8 @@ fn ip_pattern(text: &str, addr: IpAddr, prefix: Option<u8>) -> Result<HostPatter
     Ok(canonical)
 }
 
-fn network_of(addr: IpAddr, prefix: u8) -> IpAddr {
+/// The network of `addr`: its top `prefix` bits (all of them for a longer prefix).
+pub(crate) fn network_of(addr: IpAddr, prefix: u8) -> IpAddr {
     match addr {
         IpAddr::V4(a) => IpAddr::V4(Ipv4Addr::from(mask_v4(u32::from(a), prefix))),
         IpAddr::V6(a) => IpAddr::V6(Ipv6Addr::from(mask_v6(u128::from(a), prefix))),
