@@ -303,12 +303,8 @@ fn conclude(model: &PolicyModel, weighed: &Weighed<'_>, url: CanonicalUrl) -> De
         return ruled(decision, Action::Block, rule, rule_reason(rule));
     }
     if let Some((rule, Some(refusal))) = weighed.inject {
-        return ruled(
-            decision,
-            Action::Block,
-            rule,
-            Some(Reason::Refusal(refusal)),
-        );
+        let reason = Some(Reason::Refusal(refusal));
+        return ruled(decision, Action::Block, rule, reason);
     }
     if let Some((rule, None)) = weighed.inject {
         decision = ruled(decision, Action::Inject, rule, None);
