@@ -89,13 +89,6 @@ struct Readings<'a> {
 }
 
 impl Readings<'_> {
-    fn all(&mut self) -> Option<&[String]> {
-        let canonical = self.canonical;
-        self.all
-            .get_or_insert_with(|| readings(canonical))
-            .as_deref()
-    }
-
     /// The canonical path matches (inject rules, before every reading is weighed).
     fn canonical<'m>(
         &self,
@@ -121,13 +114,13 @@ impl Readings<'_> {
         tracer: &mut impl Tracer<'m>,
     ) -> bool {
         let canonical = self.canonical;
-        let Some(all) = self.all() else {
+        let Some(all) = self.all.get_or_insert_with(|| readings(canonical)) else {
             tracer.record(|| Event::Check(Check::TooManyReadings(any)));
             return any;
         };
         let cases: &[bool] = if any { &[false, true] } else { &[false] };
         let mut first = None;
-        for reading in all {
+        for reading in all.iter() {
             for &ignore_case in cases {
                 let fit = source.path_fit(index, reading, ignore_case);
                 if fit.holds() == any {

@@ -139,7 +139,8 @@ pub fn logged_path(path: &str, setting: PathInLogs) -> LoggedPath {
 
 /// The longest prefix of `text` of at most `max` bytes that ends on a character boundary.
 pub fn prefix(text: &str, max: usize) -> &str {
-    text.get(..text.floor_char_boundary(max)).unwrap_or_default()
+    text.get(..text.floor_char_boundary(max))
+        .unwrap_or_default()
 }
 
 /// One decision log line.
