@@ -31,39 +31,51 @@ pub struct SharedBytes {
     range: Range<usize>,
 }
 
-/// Bytes shared by every table that lies in them: a buffer read at run time, or the
-/// program's own data.
-type Buffer = Arc<dyn AsRef<[u8]> + Send + Sync>;
+#[derive(Clone)]
+enum Buffer {
+    Shared(Arc<Vec<u8>>),
+    Static(&'static [u8]),
+}
 
 impl SharedBytes {
     /// `range` of `buffer`; `None` if it does not lie within it.
     pub fn new(buffer: Arc<Vec<u8>>, range: Range<usize>) -> Option<SharedBytes> {
-        SharedBytes::within(buffer, range)
+        SharedBytes::within(Buffer::Shared(buffer), range)
     }
 
     /// `range` of bytes that live as long as the program (an artefact embedded in it).
     pub fn of_static(buffer: &'static [u8], range: Range<usize>) -> Option<SharedBytes> {
-        SharedBytes::within(Arc::new(buffer), range)
+        SharedBytes::within(Buffer::Static(buffer), range)
     }
 
     /// A buffer of its own holding `bytes`.
     pub fn copied(bytes: &[u8]) -> SharedBytes {
+        let buffer = Buffer::Shared(Arc::new(bytes.to_vec()));
         SharedBytes {
-            buffer: Arc::new(bytes.to_vec()),
+            buffer,
             range: 0..bytes.len(),
         }
     }
 
     fn within(buffer: Buffer, range: Range<usize>) -> Option<SharedBytes> {
-        (*buffer).as_ref().get(range.clone())?;
+        buffer.bytes().get(range.clone())?;
         Some(SharedBytes { buffer, range })
+    }
+}
+
+impl Buffer {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Buffer::Shared(buffer) => buffer,
+            Buffer::Static(buffer) => buffer,
+        }
     }
 }
 
 impl AsRef<[u8]> for SharedBytes {
     fn as_ref(&self) -> &[u8] {
-        (*self.buffer)
-            .as_ref()
+        self.buffer
+            .bytes()
             .get(self.range.clone())
             .unwrap_or_default()
     }
