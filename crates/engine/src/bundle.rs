@@ -163,8 +163,7 @@ pub fn seal(
     out.resize(out.len() + ENVIRONMENT_LEN - environment.len(), 0);
     out.extend_from_slice(&(artifact.len() as u64).to_le_bytes());
     out.extend_from_slice(artifact);
-    let signed = out.get(..SIGNED_LEN.min(out.len()))?;
-    let signature = key.sign(signed);
+    let signature = key.sign(out.get(..SIGNED_LEN.min(out.len()))?);
     out.extend_from_slice(&signature.to_bytes());
     Some(out)
 }
@@ -185,9 +184,7 @@ pub fn head_of(bundle: &[u8]) -> Option<Vec<u8>> {
         return None;
     }
     let tail = bundle.get(bundle.len() - SIGNATURE_LEN..)?;
-    let mut head = bundle.get(..SIGNED_LEN)?.to_vec();
-    head.extend_from_slice(tail);
-    Some(head)
+    Some([bundle.get(..SIGNED_LEN)?, tail].concat())
 }
 
 /// Reads a head ([`HEAD_LEN`] bytes) without checking its signature: only to show it

@@ -19,14 +19,10 @@ pub(crate) fn canonicalise_plain(raw: &str) -> Option<CanonicalUrl> {
     } else {
         return None;
     };
-    let bytes = rest.as_bytes();
-    let authority_end = bytes
-        .iter()
-        .position(|&b| b == b'/' || b == b'?')
-        .unwrap_or(bytes.len());
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
     let (authority, after) = rest.split_at_checked(authority_end)?;
-    let (host, port) = match authority.as_bytes().iter().position(|&b| b == b':') {
-        Some(colon) => (authority.get(..colon)?, Some(authority.get(colon + 1..)?)),
+    let (host, port) = match authority.split_once(':') {
+        Some((host, port)) => (host, Some(port)),
         None => (authority, None),
     };
     if !plain_host(host.as_bytes()) {
@@ -39,8 +35,8 @@ pub(crate) fn canonicalise_plain(raw: &str) -> Option<CanonicalUrl> {
         }
         Some(_) => return None,
     };
-    let (path, query) = match after.as_bytes().iter().position(|&b| b == b'?') {
-        Some(q) => (after.get(..q)?, Some(after.get(q + 1..)?)),
+    let (path, query) = match after.split_once('?') {
+        Some((path, query)) => (path, Some(query)),
         None => (after, None),
     };
     if !plain_path(path.as_bytes()) || !query.is_none_or(|q| q.bytes().all(query_byte)) {

@@ -89,18 +89,6 @@ struct Readings<'a> {
 }
 
 impl Readings<'_> {
-    /// The canonical path matches (inject rules, before every reading is weighed).
-    fn canonical<'m>(
-        &self,
-        source: &impl RuleSource,
-        index: usize,
-        tracer: &mut impl Tracer<'m>,
-    ) -> bool {
-        let fit = source.path_fit(index, self.canonical, false);
-        tracer.record(|| path_check(self.canonical, false, fit));
-        fit.holds()
-    }
-
     /// Whether the rule's path conditions hold: on `any` reading, case-sensitively or not
     /// (block rules), or on every reading (pass and inject rules: ignoring case never turns a
     /// match into a miss, so the case-sensitive comparison is the one that counts). Reported:
@@ -213,8 +201,13 @@ fn weigh<'m>(
                 true
             }
             Action::Inject => {
-                if paths && !readings.canonical(source, index, tracer) {
-                    continue;
+                // The canonical path first: the first inject rule it matches is the one.
+                if paths {
+                    let fit = source.path_fit(index, &url.path, false);
+                    tracer.record(|| path_check(&url.path, false, fit));
+                    if !fit.holds() {
+                        continue;
+                    }
                 }
                 let refusal = if NON_INJECTABLE_METHODS.contains(&request.method) {
                     Some(Refusal::MethodNotInjectable)
