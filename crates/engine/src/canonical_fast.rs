@@ -19,10 +19,14 @@ pub(crate) fn canonicalise_plain(raw: &str) -> Option<CanonicalUrl> {
     } else {
         return None;
     };
-    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let bytes = rest.as_bytes();
+    let authority_end = bytes
+        .iter()
+        .position(|&b| b == b'/' || b == b'?')
+        .unwrap_or(bytes.len());
     let (authority, after) = rest.split_at_checked(authority_end)?;
-    let (host, port) = match authority.split_once(':') {
-        Some((host, port)) => (host, Some(port)),
+    let (host, port) = match authority.as_bytes().iter().position(|&b| b == b':') {
+        Some(colon) => (authority.get(..colon)?, Some(authority.get(colon + 1..)?)),
         None => (authority, None),
     };
     if !plain_host(host.as_bytes()) {
@@ -35,8 +39,8 @@ pub(crate) fn canonicalise_plain(raw: &str) -> Option<CanonicalUrl> {
         }
         Some(_) => return None,
     };
-    let (path, query) = match after.split_once('?') {
-        Some((path, query)) => (path, Some(query)),
+    let (path, query) = match after.as_bytes().iter().position(|&b| b == b'?') {
+        Some(q) => (after.get(..q)?, Some(after.get(q + 1..)?)),
         None => (after, None),
     };
     if !plain_path(path.as_bytes()) || !query.is_none_or(|q| q.bytes().all(query_byte)) {
