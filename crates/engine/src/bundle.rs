@@ -281,8 +281,7 @@ pub fn public_key_from_text(text: &str) -> Option<VerifyingKey> {
     } else {
         base64_bytes(text)?
     };
-    let array: [u8; PUBLIC_KEY_LEN] = bytes.try_into().ok()?;
-    VerifyingKey::from_bytes(&array).ok()
+    VerifyingKey::from_bytes(&bytes.try_into().ok()?).ok()
 }
 
 /// A public key's text form, as [`public_key_from_text`] reads it: unpadded URL-safe base64.
