@@ -126,8 +126,7 @@ impl CompiledPolicy {
     /// version, length and checksum, then compiles the source it carries as `check` does.
     pub fn load(artifact: Artifact<'_>) -> Result<CompiledPolicy, ArtifactError> {
         let (bytes, digest) = match &artifact {
-            Artifact::Bytes(bytes) => (*bytes, None),
-            Artifact::Static(bytes) => (*bytes, None),
+            Artifact::Bytes(bytes) | Artifact::Static(bytes) => (*bytes, None),
             Artifact::Shared {
                 buffer,
                 range,
@@ -217,19 +216,14 @@ pub fn read_header(bytes: &[u8]) -> Result<ArtifactHeader, ArtifactError> {
         ARTIFACT_FORMAT_VERSION => {}
         other => return Err(ArtifactError::UnsupportedVersion(other)),
     }
-    let header = (
-        fields.array().map(u64::from_le_bytes),
-        fields.length(),
-        fields.array(),
-    );
-    match header {
-        (Some(serial), Some(payload_len), Some(payload_sha256)) => Ok(ArtifactHeader {
-            serial,
-            payload_len,
-            payload_sha256,
-        }),
-        _ => Err(ArtifactError::Truncated),
-    }
+    let mut header = || {
+        Some(ArtifactHeader {
+            serial: u64::from_le_bytes(fields.array()?),
+            payload_len: fields.length()?,
+            payload_sha256: fields.array()?,
+        })
+    };
+    header().ok_or(ArtifactError::Truncated)
 }
 
 /// Reads fixed-size fields off the front of a byte slice (artefact and bundle headers).

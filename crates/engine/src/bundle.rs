@@ -36,7 +36,7 @@ use ed25519_dalek::{Signature, Signer};
 /// The key types bundles are sealed and opened with.
 pub use ed25519_dalek::{SigningKey, VerifyingKey};
 
-use crate::artifact::{self, ArtifactHeader, ByteReader};
+use crate::artifact::{self, ByteReader};
 
 pub use crate::artifact::ARTIFACT_HEADER_LEN;
 
@@ -153,20 +153,17 @@ pub fn seal(
     if !valid_environment(environment) {
         return None;
     }
-    let mut field = [0u8; ENVIRONMENT_LEN];
-    field
-        .get_mut(..environment.len())?
-        .copy_from_slice(environment.as_bytes());
     let mut out = Vec::with_capacity(ENVELOPE_LEN + artifact.len() + SIGNATURE_LEN);
     out.extend_from_slice(BUNDLE_MAGIC);
     out.extend_from_slice(&BUNDLE_FORMAT_VERSION.to_le_bytes());
     out.extend_from_slice(&created_secs.to_le_bytes());
     out.extend_from_slice(key.verifying_key().as_bytes());
-    out.extend_from_slice(&field);
+    // The name, NUL-padded: a valid name has at most `ENVIRONMENT_LEN` bytes.
+    out.extend_from_slice(environment.as_bytes());
+    out.resize(out.len() + ENVIRONMENT_LEN - environment.len(), 0);
     out.extend_from_slice(&(artifact.len() as u64).to_le_bytes());
     out.extend_from_slice(artifact);
-    let signed = out.get(..SIGNED_LEN.min(out.len()))?;
-    let signature = key.sign(signed);
+    let signature = key.sign(out.get(..SIGNED_LEN.min(out.len()))?);
     out.extend_from_slice(&signature.to_bytes());
     Some(out)
 }
@@ -187,9 +184,7 @@ pub fn head_of(bundle: &[u8]) -> Option<Vec<u8>> {
         return None;
     }
     let tail = bundle.get(bundle.len() - SIGNATURE_LEN..)?;
-    let mut head = bundle.get(..SIGNED_LEN)?.to_vec();
-    head.extend_from_slice(tail);
-    Some(head)
+    Some([bundle.get(..SIGNED_LEN)?, tail].concat())
 }
 
 /// Reads a head ([`HEAD_LEN`] bytes) without checking its signature: only to show it
@@ -210,41 +205,31 @@ pub fn read_head(head: &[u8]) -> Result<Head, BundleError> {
         reader.array::<ENVIRONMENT_LEN>(),
         reader.length(),
         reader.array::<ARTIFACT_HEADER_LEN>(),
-        reader.array::<SIGNATURE_LEN>(),
     );
-    let (Some(created_secs), Some(signer), Some(field), Some(artifact_len), Some(header), Some(_)) =
-        fields
+    let (Some(created_secs), Some(signer), Some(field), Some(artifact_len), Some(header)) = fields
     else {
         return Err(BundleError::Truncated);
     };
-    if !reader.0.is_empty() {
-        return Err(BundleError::Truncated);
-    }
-    let ArtifactHeader {
-        serial,
-        payload_len,
-        payload_sha256,
-    } = artifact::read_header(&header).map_err(|_| BundleError::Truncated)?;
-    if payload_len.checked_add(ARTIFACT_HEADER_LEN) != Some(artifact_len) {
-        return Err(BundleError::Truncated);
-    }
-    let name_len = field
-        .iter()
-        .position(|&b| b == 0)
-        .unwrap_or(ENVIRONMENT_LEN);
-    let (name, padding) = field.split_at(name_len);
-    let environment = std::str::from_utf8(name)
+    // What is left is the signature, and the artefact is as long as its header says.
+    let header = artifact::read_header(&header)
         .ok()
-        .filter(|name| valid_environment(name) && padding.iter().all(|&b| b == 0))
+        .filter(|h| h.payload_len.checked_add(ARTIFACT_HEADER_LEN) == Some(artifact_len))
+        .filter(|_| reader.0.len() == SIGNATURE_LEN)
+        .ok_or(BundleError::Truncated)?;
+    // A valid name holds no NUL: the padding is every NUL after it.
+    let environment = std::str::from_utf8(&field)
+        .map(|field| field.trim_end_matches('\0'))
+        .ok()
+        .filter(|name| valid_environment(name))
         .ok_or(BundleError::Truncated)?
         .to_owned();
     Ok(Head {
-        serial,
+        serial: header.serial,
         created_secs,
         signer,
         environment,
         artifact_len,
-        payload_sha256,
+        payload_sha256: header.payload_sha256,
         bytes: head.into(),
     })
 }
@@ -296,8 +281,7 @@ pub fn public_key_from_text(text: &str) -> Option<VerifyingKey> {
     } else {
         base64_bytes(text)?
     };
-    let array: [u8; PUBLIC_KEY_LEN] = bytes.try_into().ok()?;
-    VerifyingKey::from_bytes(&array).ok()
+    VerifyingKey::from_bytes(&bytes.try_into().ok()?).ok()
 }
 
 /// A public key's text form, as [`public_key_from_text`] reads it: unpadded URL-safe base64.

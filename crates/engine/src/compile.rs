@@ -33,12 +33,10 @@ pub fn policy_sha256<'a>(
     let mut hasher = Sha256::new();
     hasher.update(text.as_bytes());
     for (id, bytes) in lists {
-        hasher.update(b"\0");
-        hasher.update(id.as_bytes());
-        hasher.update(b"\0");
-        hasher.update(bytes.len().to_string().as_bytes());
-        hasher.update(b"\0");
-        hasher.update(bytes);
+        let length = bytes.len().to_string();
+        for part in [b"\0", id.as_bytes(), b"\0", length.as_bytes(), b"\0", bytes] {
+            hasher.update(part);
+        }
     }
     hex(&hasher.finalize())
 }

@@ -7,6 +7,7 @@ use regex_lite::Regex;
 
 use crate::canonical::CanonicalUrl;
 use crate::model::Rule;
+use crate::path_glob::PathGlob;
 use crate::request::Request;
 use crate::trace::{Check, Condition, Event, PathFit, Tracer};
 
@@ -73,24 +74,17 @@ pub(crate) fn path_fit(
     reading: &str,
     ignore_case: bool,
 ) -> PathFit {
-    let glob = match &rule.paths {
-        None => None,
-        Some(globs) => {
-            let matching = globs.iter().position(|g| {
-                if ignore_case {
-                    g.matches_ignoring_case(reading)
-                } else {
-                    g.matches(reading)
-                }
-            });
-            if matching.is_none() {
-                return PathFit::NotInPaths;
-            }
-            matching
-        }
+    let fits = |g: &PathGlob| match ignore_case {
+        true => g.matches_ignoring_case(reading),
+        false => g.matches(reading),
     };
+    // `Some(None)`: the rule has paths, and none matches.
+    let glob = rule.paths.as_ref().map(|globs| globs.iter().position(fits));
+    if glob == Some(None) {
+        return PathFit::NotInPaths;
+    }
     if path_regex.is_some_and(|r| !r.is_match(reading)) {
         return PathFit::NotRegex;
     }
-    PathFit::Holds(glob)
+    PathFit::Holds(glob.flatten())
 }

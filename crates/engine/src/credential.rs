@@ -5,31 +5,10 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-/// Declares [`JwtAlgorithm`]: one variant per JOSE `alg`, named as JOSE names it.
-macro_rules! algorithms {
-    ($($(#[doc = $doc:literal])* $alg:ident,)*) => {
-        /// A JWT signing algorithm a credential may use.
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-        pub enum JwtAlgorithm {
-            $($(#[doc = $doc])* $alg,)*
-        }
-
-        impl JwtAlgorithm {
-            /// Every supported algorithm by its JOSE `alg` name (case-sensitive, as JOSE is), in
-            /// the order `check` lists them in hints.
-            pub const NAMES: &[(&str, JwtAlgorithm)] = &[$((stringify!($alg), JwtAlgorithm::$alg)),*];
-
-            /// The JOSE `alg` name.
-            pub fn as_str(self) -> &'static str {
-                match self {
-                    $(JwtAlgorithm::$alg => stringify!($alg),)*
-                }
-            }
-        }
-    };
-}
-
-algorithms! {
+/// A JWT signing algorithm a credential may use, named as JOSE names it (`alg`,
+/// case-sensitive); [`JwtAlgorithm::NAMES`] lists them in the order `check` gives them in hints.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum JwtAlgorithm {
     /// HMAC with SHA-256; the secret's UTF-8 text is the key.
     HS256,
     /// HMAC with SHA-384.
@@ -55,6 +34,16 @@ algorithms! {
     /// Ed25519; PKCS#8 PEM key.
     EdDSA,
 }
+
+named!(
+    /// The JOSE `alg` name.
+    pub fn as_str for JwtAlgorithm {
+        HS256 = "HS256", HS384 = "HS384", HS512 = "HS512",
+        RS256 = "RS256", RS384 = "RS384", RS512 = "RS512",
+        PS256 = "PS256", PS384 = "PS384", PS512 = "PS512",
+        ES256 = "ES256", ES384 = "ES384", EdDSA = "EdDSA",
+    }
+);
 
 impl JwtAlgorithm {
     /// HMAC algorithms have no public key to publish.

@@ -13,7 +13,7 @@
 //! Fail-closed both ways: a block rule's path conditions hold when any reading of the path
 //! matches; a pass or inject rule's only when every reading does.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 use crate::canonical::{CanonicalHost, CanonicalUrl, canonicalise_traced};
 use crate::conditions::{conditions_hold, has_path_conditions};
@@ -89,82 +89,39 @@ struct Readings<'a> {
 }
 
 impl Readings<'_> {
-    fn all(&mut self) -> Option<&[String]> {
-        let canonical = self.canonical;
-        self.all
-            .get_or_insert_with(|| readings(canonical))
-            .as_deref()
-    }
-
-    /// The canonical path matches (inject rules, before every reading is weighed).
-    fn canonical<'m>(
-        &self,
-        source: &impl RuleSource,
-        index: usize,
-        tracer: &mut impl Tracer<'m>,
-    ) -> bool {
-        let fit = source.path_fit(index, self.canonical, false);
-        tracer.record(|| path_check(self.canonical, false, fit));
-        fit.holds()
-    }
-
-    /// Any reading matches, case-sensitively or not (block rules). Reported: the reading that
-    /// matches, or the canonical path that does not.
-    fn any<'m>(
+    /// Whether the rule's path conditions hold: on `any` reading, case-sensitively or not
+    /// (block rules), or on every reading (pass and inject rules: ignoring case never turns a
+    /// match into a miss, so the case-sensitive comparison is the one that counts). Reported:
+    /// the reading that decides (the first that matches, or that does not), or else the
+    /// canonical path, as it fared.
+    fn fit<'m>(
         &mut self,
         source: &impl RuleSource,
         index: usize,
+        any: bool,
         tracer: &mut impl Tracer<'m>,
     ) -> bool {
         let canonical = self.canonical;
-        let Some(all) = self.all() else {
-            tracer.record(|| Event::Check(Check::TooManyReadings(true)));
-            return true;
+        let Some(all) = self.all.get_or_insert_with(|| readings(canonical)) else {
+            tracer.record(|| Event::Check(Check::TooManyReadings(any)));
+            return any;
         };
-        let mut miss = PathFit::NotInPaths;
-        for (i, reading) in all.iter().enumerate() {
-            for ignore_case in [false, true] {
+        let cases: &[bool] = if any { &[false, true] } else { &[false] };
+        let mut first = None;
+        for reading in all.iter() {
+            for &ignore_case in cases {
                 let fit = source.path_fit(index, reading, ignore_case);
-                if fit.holds() {
+                if fit.holds() == any {
                     tracer.record(|| path_check(reading, ignore_case, fit));
-                    return true;
+                    return any;
                 }
-                if i == 0 && !ignore_case {
-                    miss = fit;
-                }
+                first.get_or_insert(fit);
             }
         }
-        tracer.record(|| path_check(canonical, false, miss));
-        false
-    }
-
-    /// Every reading matches (pass and inject rules). Ignoring case never turns a match into
-    /// a miss, so the case-sensitive comparison is the one that counts. Reported: the first
-    /// reading that does not match, or the canonical path that does.
-    fn every<'m>(
-        &mut self,
-        source: &impl RuleSource,
-        index: usize,
-        tracer: &mut impl Tracer<'m>,
-    ) -> bool {
-        let canonical = self.canonical;
-        let Some(all) = self.all() else {
-            tracer.record(|| Event::Check(Check::TooManyReadings(false)));
-            return false;
-        };
-        let mut hit = PathFit::Holds(None);
-        for (i, reading) in all.iter().enumerate() {
-            let fit = source.path_fit(index, reading, false);
-            if !fit.holds() {
-                tracer.record(|| path_check(reading, false, fit));
-                return false;
-            }
-            if i == 0 {
-                hit = fit;
-            }
-        }
-        tracer.record(|| path_check(canonical, false, hit));
-        true
+        // The readings start with the canonical path: `first` is its fit.
+        let fit = first.unwrap_or(PathFit::NotInPaths);
+        tracer.record(|| path_check(canonical, false, fit));
+        !any
     }
 }
 
@@ -225,7 +182,7 @@ fn weigh<'m>(
         let paths = has_path_conditions(rule);
         let enforcing = match rule.action {
             Action::Block => {
-                if paths && !readings.any(source, index, tracer) {
+                if paths && !readings.fit(source, index, true, tracer) {
                     continue;
                 }
                 if rule.mode == Mode::Report || report_all {
@@ -237,19 +194,24 @@ fn weigh<'m>(
                 }
             }
             Action::Pass => {
-                if paths && !readings.every(source, index, tracer) {
+                if paths && !readings.fit(source, index, false, tracer) {
                     continue;
                 }
                 weighed.pass.get_or_insert(rule);
                 true
             }
             Action::Inject => {
-                if paths && !readings.canonical(source, index, tracer) {
-                    continue;
+                // The canonical path first: the first inject rule it matches is the one.
+                if paths {
+                    let fit = source.path_fit(index, &url.path, false);
+                    tracer.record(|| path_check(&url.path, false, fit));
+                    if !fit.holds() {
+                        continue;
+                    }
                 }
                 let refusal = if NON_INJECTABLE_METHODS.contains(&request.method) {
                     Some(Refusal::MethodNotInjectable)
-                } else if paths && !readings.every(source, index, tracer) {
+                } else if paths && !readings.fit(source, index, false, tracer) {
                     Some(Refusal::AmbiguousPath)
                 } else {
                     None
@@ -326,28 +288,16 @@ fn conclude(model: &PolicyModel, weighed: &Weighed<'_>, url: CanonicalUrl) -> De
     if let Some(rule) = weighed.block {
         return ruled(decision, Action::Block, rule, rule_reason(rule));
     }
-    if let Some((rule, refusal)) = weighed.inject {
-        return match refusal {
-            Some(refusal) => ruled(
-                decision,
-                Action::Block,
-                rule,
-                Some(Reason::Refusal(refusal)),
-            ),
-            None => {
-                let mut decision = ruled(decision, Action::Inject, rule, None);
-                decision.credential = rule.credential.clone();
-                decision.reason = would_reason.flatten().filter(|_| decision.would_block);
-                decision
-            }
-        };
+    if let Some((rule, Some(refusal))) = weighed.inject {
+        let reason = Some(Reason::Refusal(refusal));
+        return ruled(decision, Action::Block, rule, reason);
     }
-    if let Some(rule) = weighed.pass {
-        let mut decision = ruled(decision, Action::Pass, rule, None);
-        decision.reason = would_reason.flatten().filter(|_| decision.would_block);
-        return decision;
-    }
-    if model.defaults.action == Action::Block {
+    if let Some((rule, None)) = weighed.inject {
+        decision = ruled(decision, Action::Inject, rule, None);
+        decision.credential = rule.credential.clone();
+    } else if let Some(rule) = weighed.pass {
+        decision = ruled(decision, Action::Pass, rule, None);
+    } else if model.defaults.action == Action::Block {
         if !report_all {
             decision.action = Action::Block;
             decision.reason = Some(Reason::DefaultAction);
@@ -413,12 +363,4 @@ pub(crate) fn list_match<'m, 'h>(
         .flatten()
         .filter_map(|id| model.lists.get(id))
         .find_map(|list| list.find(host).map(|entry| (list, entry)))
-}
-
-/// The IPv4 address to look up besides the host's own, for IPv6 hosts that embed one.
-pub(crate) fn embedded(ip: IpAddr) -> Option<Ipv4Addr> {
-    match ip {
-        IpAddr::V6(v6) => embedded_ipv4(v6),
-        IpAddr::V4(_) => None,
-    }
 }

@@ -28,24 +28,20 @@ pub struct IpCidr {
 impl IpCidr {
     /// Whether `ip` lies in this network (an IPv4 address never lies in an IPv6 network).
     pub fn contains(&self, ip: IpAddr) -> bool {
-        match (self.addr, ip) {
-            (IpAddr::V4(_), IpAddr::V4(_)) | (IpAddr::V6(_), IpAddr::V6(_)) => {
-                network_of(ip, self.prefix) == self.addr
-            }
-            _ => false,
-        }
+        // The network keeps the address's family: never equal across families.
+        network_of(ip, self.prefix) == self.addr
     }
 }
 
 /// Keeps the top `prefix` bits of an IPv4 address.
-pub fn mask_v4(bits: u32, prefix: u8) -> u32 {
+fn mask_v4(bits: u32, prefix: u8) -> u32 {
     bits & u32::MAX
         .checked_shl(32 - u32::from(prefix.min(32)))
         .unwrap_or(0)
 }
 
 /// Keeps the top `prefix` bits of an IPv6 address.
-pub fn mask_v6(bits: u128, prefix: u8) -> u128 {
+fn mask_v6(bits: u128, prefix: u8) -> u128 {
     bits & u128::MAX
         .checked_shl(128 - u32::from(prefix.min(128)))
         .unwrap_or(0)
@@ -137,9 +133,8 @@ fn parse_ip_pattern(text: &str) -> Option<Result<HostPattern, Diagnostic>> {
         .and_then(|a| a.strip_suffix(']'))
         .unwrap_or(addr_text);
     let looks_v6 = unbracketed.contains(':');
-    let looks_v4 = !unbracketed.is_empty()
-        && unbracketed.bytes().all(|b| b.is_ascii_digit() || b == b'.')
-        && unbracketed.contains('.');
+    let looks_v4 =
+        unbracketed.contains('.') && unbracketed.bytes().all(|b| b.is_ascii_digit() || b == b'.');
     if !looks_v6 && !looks_v4 && prefix_text.is_none() {
         return None;
     }
@@ -151,10 +146,8 @@ fn parse_ip_pattern(text: &str) -> Option<Result<HostPattern, Diagnostic>> {
     let max_prefix: u8 = if addr.is_ipv4() { 32 } else { 128 };
     // One spelling of each prefix length: no sign, no leading zero.
     let prefix = prefix_text.map(|p| {
-        let canonical = !p.starts_with('+') && (p == "0" || !p.starts_with('0'));
-        p.parse::<u8>()
-            .ok()
-            .filter(|n| *n <= max_prefix && canonical)
+        let n = p.parse::<u8>().ok();
+        n.filter(|n| *n <= max_prefix && n.to_string() == p)
     });
     if prefix == Some(None) {
         return Some(Err(diag!(InvalidCidr: "`{text}` is not a valid CIDR")
@@ -199,7 +192,8 @@ fn ip_pattern(text: &str, addr: IpAddr, prefix: Option<u8>) -> Result<HostPatter
     Ok(canonical)
 }
 
-fn network_of(addr: IpAddr, prefix: u8) -> IpAddr {
+/// The network of `addr`: its top `prefix` bits (all of them for a longer prefix).
+pub(crate) fn network_of(addr: IpAddr, prefix: u8) -> IpAddr {
     match addr {
         IpAddr::V4(a) => IpAddr::V4(Ipv4Addr::from(mask_v4(u32::from(a), prefix))),
         IpAddr::V6(a) => IpAddr::V6(Ipv6Addr::from(mask_v6(u128::from(a), prefix))),

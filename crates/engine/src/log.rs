@@ -48,15 +48,10 @@ pub enum PolicySource {
     Bundle,
 }
 
-impl PolicySource {
+named!(
     /// The name logged.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PolicySource::Embedded => "embedded",
-            PolicySource::Bundle => "bundle",
-        }
-    }
-}
+    pub fn as_str for PolicySource { Embedded = "embedded", Bundle = "bundle" }
+);
 
 impl PolicyRef {
     /// This reference, naming where the policy came from.
@@ -97,17 +92,14 @@ impl Outcome {
             (Action::Pass, Some(_)) => Outcome::Forwarded,
         }
     }
-
-    /// The lower-case name written in the log.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Blocked => "blocked",
-            Outcome::Forwarded => "forwarded",
-            Outcome::Injected => "injected",
-            Outcome::Failed => "failed",
-        }
-    }
 }
+
+named!(
+    /// The lower-case name written in the log.
+    pub fn as_str for Outcome {
+        Blocked = "blocked", Forwarded = "forwarded", Injected = "injected", Failed = "failed"
+    }
+);
 
 /// The path as a decision log line carries it under `defaults.path_in_logs`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -147,11 +139,8 @@ pub fn logged_path(path: &str, setting: PathInLogs) -> LoggedPath {
 
 /// The longest prefix of `text` of at most `max` bytes that ends on a character boundary.
 pub fn prefix(text: &str, max: usize) -> &str {
-    let mut end = max.min(text.len());
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    text.get(..end).unwrap_or_default()
+    text.get(..text.floor_char_boundary(max))
+        .unwrap_or_default()
 }
 
 /// One decision log line.

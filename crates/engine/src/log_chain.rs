@@ -12,7 +12,9 @@
 //! a verifier recomputes it from the line as any sink delivers it, whatever order or spacing
 //! the sink gave the keys.
 
+use hmac::{Hmac, KeyInit, Mac};
 use serde::{Deserialize, Serialize};
+use sha2::digest::Update;
 use sha2::{Digest, Sha256};
 
 /// The engine's version, named in every line (`engine`).
@@ -67,38 +69,25 @@ pub fn chain_value(previous: &[u8; 32], line: &serde_json::Value, key: Option<&[
 }
 
 /// HMAC-SHA256 (RFC 2104) with `key`, or without one SHA-256, of what `feed` hashes.
-fn hmac_sha256(key: Option<&[u8]>, feed: impl FnOnce(&mut Sha256)) -> [u8; 32] {
-    let mut inner = Sha256::new();
+fn hmac_sha256(key: Option<&[u8]>, feed: impl FnOnce(&mut dyn Update)) -> [u8; 32] {
     let Some(key) = key else {
-        feed(&mut inner);
-        return inner.finalize().into();
+        let mut hash = Sha256::new();
+        feed(&mut hash);
+        return hash.finalize().into();
     };
-    let mut block = [0u8; 64];
-    let hashed: [u8; 32];
-    let key = if key.len() > block.len() {
-        hashed = Sha256::digest(key).into();
-        &hashed[..]
-    } else {
-        key
+    // HMAC takes a key of any length (a longer one is hashed first): this never fails.
+    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(key) else {
+        return [0; 32];
     };
-    for (slot, byte) in block.iter_mut().zip(key) {
-        *slot = *byte;
-    }
-    let pad = |byte: u8| block.map(|b| b ^ byte);
-    inner.update(pad(0x36));
-    feed(&mut inner);
-    Sha256::new()
-        .chain_update(pad(0x5c))
-        .chain_update(inner.finalize())
-        .finalize()
-        .into()
+    feed(&mut mac);
+    mac.finalize().into_bytes().into()
 }
 
 /// Hashes `json` (compact, as `serde_json` writes it) with the keys of every object sorted:
 /// the text `serde_json` writes for the same line as a `Value`, without building one or a
 /// second text. Keys are compared as written: a line's keys are its field names, never
 /// escaped.
-fn hash_sorted(json: &[u8], hash: &mut Sha256) {
+fn hash_sorted(json: &[u8], hash: &mut dyn Update) {
     let part = |from: usize, to: usize| json.get(from..to).unwrap_or_default();
     let object = json.first() == Some(&b'{');
     // Only objects are reordered: a value holding none is written as it is.
@@ -217,7 +206,7 @@ impl Chain {
         let mut text = Vec::with_capacity(1024);
         let _written = serde_json::to_writer(&mut text, &*line);
         self.previous = hmac_sha256(self.key.as_deref(), |hash| {
-            hash.update(self.previous);
+            hash.update(&self.previous);
             hash_sorted(&text, hash);
         });
         let chain = hex(&self.previous);

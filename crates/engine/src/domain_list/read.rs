@@ -207,8 +207,7 @@ fn tokens(line: &str, line_start: usize) -> impl Iterator<Item = (&str, Range<us
 
 /// The address at the start of a hosts-file line; a zone (`fe80::1%lo0`) is ignored.
 fn hosts_address(word: &str) -> Option<IpAddr> {
-    let address = word.split('%').next().unwrap_or(word);
-    address.parse().ok()
+    word.split('%').next()?.parse().ok()
 }
 
 fn entry_diagnostic(token: &str, error: &EntryError) -> Diagnostic {

@@ -161,19 +161,17 @@ impl DomainTable {
             |&(start, end): &(u32, u32)| staging.get(start as usize..end as usize).unwrap_or("");
         spans.sort_unstable_by(|a, b| name(a).cmp(name(b)));
         spans.dedup_by(|a, b| name(a) == name(b));
+        // No names: the same table as the default one, whichever way it was made.
+        if spans.is_empty() {
+            return Ok(DomainTable::default());
+        }
         let failed = |e: fst::Error| format!("the list's names could not be compiled: {e}");
         let mut builder = SetBuilder::memory();
         for span in &spans {
             builder.insert(name(span)).map_err(failed)?;
         }
         let bytes = builder.into_inner().map_err(failed)?;
-        let table = DomainTable::from_section(SharedBytes::copied(&bytes))?;
-        // No names: the same table as the default one, whichever way it was made.
-        Ok(if table.is_empty() {
-            DomainTable::default()
-        } else {
-            table
-        })
+        DomainTable::from_section(SharedBytes::copied(&bytes))
     }
 }
 

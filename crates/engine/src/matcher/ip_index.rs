@@ -1,29 +1,14 @@
 //! IP and CIDR patterns: one hash map per distinct prefix length, probed with the address
-//! masked to each length (at most 33 probes for IPv4, 129 for IPv6; in practice a handful).
+//! masked to each length (at most 129 probes; in practice a handful).
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 
-use crate::host_pattern::{HostPattern, mask_v4, mask_v6};
+use crate::host_pattern::{HostPattern, network_of};
 
-/// Prefix length -> network bits -> rules.
-type ByPrefix<K> = Vec<(u8, HashMap<K, Vec<u32>>)>;
-
-/// IPv4 and IPv6 networks.
+/// IPv4 and IPv6 networks: prefix length -> network -> rules.
 #[derive(Debug, Default)]
-pub(super) struct IpIndex {
-    v4: ByPrefix<u32>,
-    v6: ByPrefix<u128>,
-}
-
-fn slot<K: std::hash::Hash + Eq>(table: &mut ByPrefix<K>, prefix: u8, key: K, rule: u32) {
-    if !table.iter().any(|(p, _)| *p == prefix) {
-        table.push((prefix, HashMap::new()));
-    }
-    if let Some((_, map)) = table.iter_mut().find(|(p, _)| *p == prefix) {
-        map.entry(key).or_default().push(rule);
-    }
-}
+pub(super) struct IpIndex(Vec<(u8, HashMap<IpAddr, Vec<u32>>)>);
 
 impl IpIndex {
     /// Adds an IP or CIDR pattern; `false` for name patterns.
@@ -33,31 +18,22 @@ impl IpIndex {
             HostPattern::Cidr(c) => (c.addr, c.prefix),
             _ => return false,
         };
-        match addr {
-            IpAddr::V4(a) => slot(&mut self.v4, prefix, mask_v4(u32::from(a), prefix), rule),
-            IpAddr::V6(a) => slot(&mut self.v6, prefix, mask_v6(u128::from(a), prefix), rule),
+        if !self.0.iter().any(|(p, _)| *p == prefix) {
+            self.0.push((prefix, HashMap::new()));
+        }
+        if let Some((_, map)) = self.0.iter_mut().find(|(p, _)| *p == prefix) {
+            map.entry(network_of(addr, prefix)).or_default().push(rule);
         }
         true
     }
 
-    /// Appends the rules whose IP patterns contain `ip`.
+    /// Appends the rules whose IP patterns contain `ip`: of every prefix length, those of the
+    /// network `ip` is in (a network of the other family never equals it).
     pub(super) fn candidates(&self, ip: IpAddr, out: &mut Vec<u32>) {
-        match ip {
-            IpAddr::V4(a) => lookup(&self.v4, |prefix| mask_v4(u32::from(a), prefix), out),
-            IpAddr::V6(a) => lookup(&self.v6, |prefix| mask_v6(u128::from(a), prefix), out),
-        }
-    }
-}
-
-/// Appends the rules of every prefix length whose network (`network(prefix)`) is in `table`.
-fn lookup<K: std::hash::Hash + Eq>(
-    table: &ByPrefix<K>,
-    network: impl Fn(u8) -> K,
-    out: &mut Vec<u32>,
-) {
-    for (prefix, map) in table {
-        if let Some(rules) = map.get(&network(*prefix)) {
-            out.extend_from_slice(rules);
+        for (prefix, map) in &self.0 {
+            if let Some(rules) = map.get(&network_of(ip, *prefix)) {
+                out.extend_from_slice(rules);
+            }
         }
     }
 }

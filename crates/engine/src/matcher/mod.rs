@@ -25,10 +25,9 @@ use regex_lite::Regex;
 
 use crate::canonical::{CanonicalHost, CanonicalUrl};
 use crate::conditions::path_fit;
-use crate::decide::{Candidate, RuleSource, Via, embedded};
+use crate::decide::{Candidate, RuleSource, Via, embedded_ipv4};
 use crate::decision::Action;
-use crate::domain_list::DomainList;
-use crate::model::{PolicyModel, Rule};
+use crate::model::PolicyModel;
 use crate::trace::PathFit;
 
 use host_index::HostIndex;
@@ -124,8 +123,7 @@ impl Matcher {
     pub(crate) fn source<'a>(&'a self, model: &'a PolicyModel) -> FastSource<'a> {
         FastSource {
             matcher: self,
-            rules: &model.rules,
-            lists: &model.lists,
+            model,
         }
     }
 }
@@ -133,8 +131,7 @@ impl Matcher {
 /// The matcher paired with the rules and lists it indexes.
 pub(crate) struct FastSource<'a> {
     matcher: &'a Matcher,
-    rules: &'a [Rule],
-    lists: &'a std::collections::BTreeMap<String, DomainList>,
+    model: &'a PolicyModel,
 }
 
 impl RuleSource for FastSource<'_> {
@@ -150,7 +147,7 @@ impl RuleSource for FastSource<'_> {
             CanonicalHost::Domain(host) => {
                 self.matcher.hosts.candidates(host, &mut indices);
                 found.extend(indices.drain(..).map(|index| (index, Via::Other)));
-                for (list, rules) in self.lists.values().zip(&self.matcher.list_rules) {
+                for (list, rules) in self.model.lists.values().zip(&self.matcher.list_rules) {
                     if !rules.is_empty() && list.find(host).is_some() {
                         found.extend(rules.iter().map(|&index| (index, Via::Other)));
                     }
@@ -160,7 +157,9 @@ impl RuleSource for FastSource<'_> {
                 if let Some(ip) = other.ip() {
                     self.matcher.ips.candidates(ip, &mut indices);
                     found.extend(indices.drain(..).map(|index| (index, Via::Ip)));
-                    if let Some(v4) = embedded(ip) {
+                    if let IpAddr::V6(v6) = ip
+                        && let Some(v4) = embedded_ipv4(v6)
+                    {
                         self.matcher.ips.candidates(IpAddr::V4(v4), &mut indices);
                         found.extend(indices.drain(..).map(|index| (index, Via::EmbeddedIpv4)));
                     }
@@ -177,7 +176,7 @@ impl RuleSource for FastSource<'_> {
     }
 
     fn path_fit(&self, index: usize, reading: &str, ignore_case: bool) -> PathFit {
-        let Some(rule) = self.rules.get(index) else {
+        let Some(rule) = self.model.rules.get(index) else {
             return PathFit::NotInPaths;
         };
         let regex = match self.matcher.path_regexes.get(index) {
