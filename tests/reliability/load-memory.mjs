@@ -13,7 +13,7 @@
 // to stderr after each burst.
 // Prints one JSON line per configuration.
 import { setTimeout as sleep } from "node:timers/promises";
-import WebSocket from "ws";
+import { collectGarbage, heaps } from "./inspector.mjs";
 import { drive, mib } from "./measure.mjs";
 import { HOSTS, startReliabilityWorld } from "./world.mjs";
 
@@ -29,47 +29,9 @@ const CUSTOMERS = 10;
 const HOLD = option("--hold", 0);
 const INSPECTOR = 9229 + Math.floor(Math.random() * 500);
 
-/**
- * A full garbage collection in every isolate of the world's Workers, through workerd's inspector.
- * V8 runs the collection as a task of the isolate, which workerd runs when the isolate is next
- * entered: one request through all of them (router, outbound, internet, tail) runs it.
- */
-async function collectGarbage() {
-  const targets = (await (await fetch(`http://127.0.0.1:${INSPECTOR}/json/list`)).json()).filter((t) => t.id.startsWith("core:user:"));
-  const answered = await Promise.all(targets.map(async ({ webSocketDebuggerUrl: url }) => {
-    const ws = new WebSocket(url);
-    await new Promise((resolve, reject) => { ws.once("open", resolve); ws.once("error", reject); });
-    const done = new Promise((resolve) => ws.on("message", (m) => JSON.parse(m).id === 1 && resolve(true)));
-    ws.send(JSON.stringify({ id: 1, method: "HeapProfiler.collectGarbage" }));
-    return { ws, done };
-  }));
-  await (await world.request(`https://${HOSTS.pass}/probe/gc`)).arrayBuffer();
-  const timeout = new Promise((resolve) => setTimeout(() => resolve(false), 10_000));
-  const collected = await Promise.all(answered.map(({ done }) => Promise.race([done, timeout])));
-  for (const { ws } of answered) ws.terminate();
-  return collected.filter(Boolean).length;
-}
-
-/** Each isolate's V8 heap, `[name, total MiB, used MiB]`, through workerd's inspector. */
-async function heaps() {
-  const targets = (await (await fetch(`http://127.0.0.1:${INSPECTOR}/json/list`)).json()).filter((t) => t.id.startsWith("core:user:"));
-  const answered = await Promise.all(targets.map(async ({ id, webSocketDebuggerUrl: url }) => {
-    const ws = new WebSocket(url);
-    await new Promise((resolve, reject) => { ws.once("open", resolve); ws.once("error", reject); });
-    const mib1 = (bytes) => Math.round(bytes / 104857.6) / 10;
-    const done = new Promise((resolve) => ws.on("message", (m) => {
-      const { id: answer, result } = JSON.parse(m);
-      if (answer === 2) resolve([id.slice("core:user:".length), mib1(result?.totalSize ?? NaN), mib1(result?.usedSize ?? NaN)]);
-    }));
-    ws.send(JSON.stringify({ id: 2, method: "Runtime.getHeapUsage" }));
-    return { ws, done };
-  }));
-  await (await world.request(`https://${HOSTS.pass}/probe/heap`)).arrayBuffer();
-  const timeout = new Promise((resolve) => setTimeout(() => resolve(null), 5_000));
-  const usage = await Promise.all(answered.map(({ done }) => Promise.race([done, timeout])));
-  for (const { ws } of answered) ws.terminate();
-  return usage;
-}
+const poke = async () => { await (await world.request(`https://${HOSTS.pass}/probe/inspect`)).arrayBuffer(); };
+const collect = () => collectGarbage(INSPECTOR, { poke });
+const isolates = async () => JSON.stringify(await heaps(INSPECTOR, { poke }));
 const world = await startReliabilityWorld({
   customers: CUSTOMERS, instant: true, lines, direct, keepLines: false, inspectorPort: INSPECTOR,
   ...(worker === "floor" ? { from: "bench/floor-outbound.js" } : {}),
@@ -85,12 +47,12 @@ try {
   const figures = { worker, lines, direct, n: N, inFlight: IN_FLIGHT, started: rss() };
   const say = (what) => console.error(`# ${((performance.now()) / 1000).toFixed(1)} s: ${what}, RSS ${rss()} MiB`);
   say("started");
-  if (HOLD) { await burst(`hold/${HOLD}/x`); say(`held heaps ${JSON.stringify(await heaps())}`); }
+  if (HOLD) { await burst(`hold/${HOLD}/x`); say(`held heaps ${await isolates()}`); }
   await burst("warm");
-  say(`warmed up heaps ${JSON.stringify(await heaps())}`);
+  say(`warmed up heaps ${await isolates()}`);
   await sleep(3000);
   figures.baseline = rss();
-  figures.isolates = await collectGarbage();
+  figures.isolates = await collect();
   await sleep(2000);
   figures.baselineAfterGc = rss();
   figures.bursts = [];
@@ -99,13 +61,13 @@ try {
     const results = await burst(`b${b}`);
     const seconds = (performance.now() - t0) / 1000;
     const after = rss();
-    say(`burst ${b} heaps ${JSON.stringify(await heaps())}`);
+    say(`burst ${b} heaps ${await isolates()}`);
     await sleep(10_000);
     const idle = rss();
-    const gc = await collectGarbage();
+    const gc = await collect();
     await sleep(2000);
     const afterGc = rss();
-    const gc2 = await collectGarbage();
+    const gc2 = await collect();
     await sleep(2000);
     figures.bursts.push({
       gc, gc2, afterGc2: rss(), perSecond: Math.round(N / seconds), errors: results.filter((r) => r.error).length, fiveXx: results.filter((r) => r.status >= 500).length,

@@ -4,13 +4,15 @@
 // (SOAK_SWAP_SECONDS), each taken up (lines name its serial). The machine keeps the rate, every
 // request has its one decision line with its own id, and workerd's resident memory grows at most
 // 0.5 MiB a minute over the last two thirds of the run, minutes 10-30 (least-squares slope of a
-// sample every 10 s); the Worker's Wasm memory is reported beside it. The bundles' KV values are
+// sample every 10 s); the Worker's Wasm memory, and each isolate's V8 heap every minute (through
+// workerd's inspector), are reported beside it. The bundles' KV values are
 // held by Node (tests/reliability/world.mjs), outside the workerd measured.
 // Not part of make test or make reliability.
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, test } from "node:test";
 import { ensureCli, keyPair, makeBundle, publish, reserial } from "../e2e/bundles.mjs";
+import { heaps } from "./inspector.mjs";
 import { MiB, mib, pace, record, slope, summary } from "./measure.mjs";
 import { HOSTS, startReliabilityWorld } from "./world.mjs";
 
@@ -21,6 +23,7 @@ const SWAP_EVERY_S = Number(process.env.SOAK_SWAP_SECONDS ?? MINUTES * 10);
 const SAMPLE_EVERY_S = 10;
 const SLOPE_FROM_MIN = MINUTES / 3;
 const SLOPE_BOUND = 0.5 * MiB;
+const INSPECTOR = 9229 + Math.floor(Math.random() * 500);
 
 let world;
 after(() => world?.dispose());
@@ -34,6 +37,7 @@ test(`soak: ${MINUTES} min at ${RATE}/s, ${CUSTOMERS} customers, token TTL 120 s
     keepLines: false,
     lines: "stdout",
     bundle: { publicKey: key.publicKey, refreshSecs: 5 },
+    inspectorPort: INSPECTOR,
     onDecision(line) {
       const serial = line.policy?.serial ?? "embedded";
       serials.set(serial, (serials.get(serial) ?? 0) + 1);
@@ -51,6 +55,8 @@ test(`soak: ${MINUTES} min at ${RATE}/s, ${CUSTOMERS} customers, token TTL 120 s
 
   const run = randomUUID();
   const samples = [];
+  // Read beside the run, not awaited: the isolates answer between requests.
+  const isolateHeaps = [];
   let lastSwap = 0;
   const { results, late, seconds } = await pace(RATE, MINUTES * 60, async (i) => {
     const kind = i % 10 < 8 ? "pass" : i % 10 === 8 ? "block" : "inject120";
@@ -69,7 +75,10 @@ test(`soak: ${MINUTES} min at ${RATE}/s, ${CUSTOMERS} customers, token TTL 120 s
     }
   }, async (elapsedMs) => {
     const s = elapsedMs / 1000;
-    if (samples.length === 0 || s - samples.at(-1).s >= SAMPLE_EVERY_S) samples.push({ s, rss: world.memory().rss, wasm: (await world.wasm()).bytes });
+    if (samples.length === 0 || s - samples.at(-1).s >= SAMPLE_EVERY_S) {
+      samples.push({ s, rss: world.memory().rss, wasm: (await world.wasm()).bytes });
+      if (samples.length % 6 === 1) isolateHeaps.push(heaps(INSPECTOR).catch(() => ({})));
+    }
     if (s - lastSwap >= SWAP_EVERY_S) {
       lastSwap = s;
       await swap();
@@ -87,6 +96,7 @@ test(`soak: ${MINUTES} min at ${RATE}/s, ${CUSTOMERS} customers, token TTL 120 s
     rssStartMiB: mib(samples[0].rss), rssEndMiB: mib(samples.at(-1).rss), rssMaxMiB: mib(Math.max(...samples.map((p) => p.rss))),
     slopeMiBPerMin: +(perMinute / MiB).toFixed(3), slopeFromMinute: SLOPE_FROM_MIN, exceptions: world.log.exceptions.length,
     rssEveryMinuteMiB: samples.filter((_, k) => k % 6 === 0).map((p) => mib(p.rss)),
+    heapsEveryMinuteMiB: await Promise.all(isolateHeaps),
     wasmStartMiB: mib(samples[0].wasm), wasmEndMiB: mib(samples.at(-1).wasm), wasmMaxMiB: mib(Math.max(...samples.map((p) => p.wasm))),
   });
   assert.ok(late <= requests / 100 && requests >= RATE * MINUTES * 60 * 0.99, `the machine kept the rate: ${requests} sent of ${RATE * MINUTES * 60}, ${late} starts late`);
