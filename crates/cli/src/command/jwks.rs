@@ -6,6 +6,7 @@
 //! file: a PKCS#8 private key (what the Worker secret holds) or a public key. Private material
 //! is parsed only to derive the public key and is never printed, not even in error messages.
 
+use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -49,12 +50,6 @@ impl Serialize for Jwk {
     }
 }
 
-/// `{"keys":[...]}`: the active key, then the next one.
-#[derive(Serialize)]
-struct JwkSet {
-    keys: Vec<Jwk>,
-}
-
 /// Runs the subcommand.
 pub fn run(args: &Args) -> Result<Outcome, CliError> {
     let loaded = policy_source::load(&args.policy)?;
@@ -88,8 +83,9 @@ pub fn run(args: &Args) -> Result<Outcome, CliError> {
             credential.id
         );
     }
-    let keys = std::iter::once(active).chain(next).collect();
-    let set = serde_json::to_string_pretty(&JwkSet { keys })?;
+    // `{"keys":[...]}`: the active key, then the next one.
+    let keys: Vec<Jwk> = std::iter::once(active).chain(next).collect();
+    let set = serde_json::to_string_pretty(&BTreeMap::from([("keys", keys)]))?;
     writeln!(std::io::stdout().lock(), "{set}")?;
     Ok(Outcome::Ok)
 }
@@ -138,22 +134,16 @@ fn jwk(credential: &Credential, kid: Option<&str>, pem: &[u8]) -> Result<Jwk, St
         _ => usize::MAX,
     };
     let (found, kty, members) = match public {
-        Rsa(key) => ("an RSA key", "RSA", vec![("n", key.n), ("e", key.e)]),
-        Ec(key) if key.curve == P256 => (
-            "an EC P-256 key",
-            "EC",
-            vec![("crv", "P-256".into()), ("x", key.x), ("y", key.y)],
-        ),
-        Ec(key) if key.curve == P384 => (
-            "an EC P-384 key",
-            "EC",
-            vec![("crv", "P-384".into()), ("x", key.x), ("y", key.y)],
-        ),
-        Okp(key) if key.curve == Ed25519 => (
-            "an Ed25519 key",
-            "OKP",
-            vec![("crv", "Ed25519".into()), ("x", key.x)],
-        ),
+        Rsa(key) => ("an RSA key".into(), "RSA", vec![("n", key.n), ("e", key.e)]),
+        Ec(key) if matches!(key.curve, P256 | P384) => {
+            let crv = if key.curve == P256 { "P-256" } else { "P-384" };
+            let members = vec![("crv", crv.into()), ("x", key.x), ("y", key.y)];
+            (format!("an EC {crv} key"), "EC", members)
+        }
+        Okp(key) if key.curve == Ed25519 => {
+            let members = vec![("crv", "Ed25519".into()), ("x", key.x)];
+            ("an Ed25519 key".into(), "OKP", members)
+        }
         _ => return Err(unsupported("key")),
     };
     // RS* and PS* sign with RSA; HMAC credentials were refused before.
