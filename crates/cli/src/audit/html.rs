@@ -72,10 +72,8 @@ fn bar_chart(bars: &[(String, u64)]) -> String {
         format!("<tr><td>{label}</td><td><meter max=\"{max}\" value=\"{n}\"></meter></td><td class=\"n\">{n}</td></tr>")
     });
     let rows: String = rows.collect();
-    match bars.is_empty() {
-        true => String::new(),
-        false => format!("<table class=\"chart\">{rows}</table>\n"),
-    }
+    let table = format!("<table class=\"chart\">{rows}</table>\n");
+    (!bars.is_empty()).then_some(table).unwrap_or_default()
 }
 
 /// Escapes text for HTML element content and attribute values (and SVG text).
