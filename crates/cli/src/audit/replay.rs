@@ -130,7 +130,7 @@ impl<'p> Replay<'p> {
             mismatched: 0,
             not_redecidable: BTreeMap::new(),
             path_redacted: 0,
-            skipped: Capped::new(1_000),
+            skipped: Capped::default(),
         }
     }
 
