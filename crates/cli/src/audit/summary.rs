@@ -77,7 +77,6 @@ impl Span {
 /// Accumulates decision lines.
 #[derive(Debug, Default)]
 pub struct Auditor {
-    top: usize,
     actions: ActionCounts,
     span: Span,
     bad_timestamps: u64,
@@ -95,14 +94,6 @@ pub struct Auditor {
 }
 
 impl Auditor {
-    /// `top` is how many entries the top lists show.
-    pub fn new(top: usize) -> Auditor {
-        Auditor {
-            top,
-            ..Auditor::default()
-        }
-    }
-
     /// Counts one decision line.
     pub fn observe(&mut self, log: &DecisionLog) {
         self.actions.add(log);
@@ -188,9 +179,9 @@ impl Auditor {
         *row.seen_hosts.entry(host) += 1;
     }
 
-    /// Freezes the aggregates together with what reading the inputs found.
-    pub fn finish(self, read: &ReadReport) -> Summary {
-        let top = self.top;
+    /// Freezes the aggregates together with what reading the inputs found; the top lists
+    /// show `top` entries.
+    pub fn finish(self, read: &ReadReport, top: usize) -> Summary {
         let notes = self.notes();
         let revisions = self.revisions.iter().map(|(_, r)| r.clone());
         let report_rules = self.report_rules.iter().map(|(_, r)| ReportRuleRow {
