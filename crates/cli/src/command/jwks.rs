@@ -61,11 +61,9 @@ pub fn run(args: &Args) -> Result<Outcome, CliError> {
             None if ids.is_empty() => "the policy defines no credentials".to_owned(),
             None => format!("it defines: {}", ids.join(", ")),
         };
-        return Err(CliError::Usage(format!(
-            "no credential `{}` in `{}`; {hint}",
-            args.credential,
-            args.policy.display()
-        )));
+        let (id, policy) = (&args.credential, args.policy.display());
+        let why = format!("no credential `{id}` in `{policy}`; {hint}");
+        return Err(CliError::Usage(why));
     };
     let algorithm = credential.algorithm;
     if algorithm.is_hmac() {
