@@ -72,8 +72,10 @@ fn bar_chart(bars: &[(String, u64)]) -> String {
         format!("<tr><td>{label}</td><td><meter max=\"{max}\" value=\"{n}\"></meter></td><td class=\"n\">{n}</td></tr>")
     });
     let rows: String = rows.collect();
-    let table = format!("<table class=\"chart\">{rows}</table>\n");
-    (!bars.is_empty()).then_some(table).unwrap_or_default()
+    match bars.is_empty() {
+        true => String::new(),
+        false => format!("<table class=\"chart\">{rows}</table>\n"),
+    }
 }
 
 /// Escapes text for HTML element content and attribute values (and SVG text).

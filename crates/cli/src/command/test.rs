@@ -81,9 +81,11 @@ pub fn run(args: &Args) -> Result<Outcome, CliError> {
         let rules = policy.model().rules.iter().map(|r| r.id.as_str());
         let missed: Vec<&str> = rules.filter(|id| !exercised.contains(*id)).collect();
         let all = policy.model().rules.len();
-        let list = (!missed.is_empty()).then(|| format!("; not exercised: {}", missed.join(", ")));
+        let list = match missed.is_empty() {
+            true => String::new(),
+            false => format!("; not exercised: {}", missed.join(", ")),
+        };
         let covered = all - missed.len();
-        let list = list.unwrap_or_default();
         writeln!(out, "coverage: {covered} of {all} rules exercised{list}")?;
     }
     writeln!(out, "{passed} passed, {failed} failed")?;

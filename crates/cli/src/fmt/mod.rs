@@ -47,8 +47,10 @@ pub fn format(text: &str) -> Result<String, FormatError> {
 
     let text = doc.to_string();
     let body = text.trim_start_matches('\n').trim_end_matches('\n');
-    let out = (!body.trim().is_empty()).then(|| format!("{body}\n"));
-    let out = out.unwrap_or_default();
+    let out = match body.trim().is_empty() {
+        true => String::new(),
+        false => format!("{body}\n"),
+    };
     if data(&out) != Some(before) {
         return Err(FormatError::ChangedMeaning);
     }
