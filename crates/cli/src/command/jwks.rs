@@ -217,10 +217,8 @@ fn unsupported(what: &str) -> String {
 
 /// The size in bits of the RSA modulus `n` (base64url, as in the JWK).
 fn rsa_bits(n: &str, e: &str) -> usize {
-    match DecodingKey::from_rsa_components(n, e)
-        .as_ref()
-        .map(DecodingKey::kind)
-    {
+    let key = DecodingKey::from_rsa_components(n, e);
+    match key.as_ref().map(DecodingKey::kind) {
         Ok(DecodingKeyKind::RsaModulusExponent { n, .. }) => {
             let leading = n.first().map_or(8, |b| b.leading_zeros() as usize);
             (n.len() * 8).saturating_sub(leading)
