@@ -17,39 +17,21 @@ pub fn bounded_key(key: &str) -> Cow<'_, str> {
     Cow::Owned(format!("{}…", key.get(..end).unwrap_or_default()))
 }
 
-/// A map that is exact for its first `capacity` distinct keys; later new keys are pooled into
-/// [`Capped::other`] (their values are still counted, just not by key).
-#[derive(Clone, Debug)]
-pub struct Capped<V> {
-    capacity: usize,
+/// A map that is exact for its first `N` distinct keys (1,000 unless said); later new keys
+/// are pooled into [`Capped::other`] (their values are still counted, just not by key).
+#[derive(Clone, Debug, Default)]
+pub struct Capped<V, const N: usize = 1_000> {
     entries: BTreeMap<String, V>,
     other: Option<V>,
     other_observations: u64,
 }
 
-/// A map of at most 1,000 keys.
-impl<V: Default> Default for Capped<V> {
-    fn default() -> Capped<V> {
-        Capped::new(1_000)
-    }
-}
-
-impl<V: Default> Capped<V> {
-    /// An empty map keeping at most `capacity` keys.
-    pub fn new(capacity: usize) -> Capped<V> {
-        Capped {
-            capacity,
-            entries: BTreeMap::new(),
-            other: None,
-            other_observations: 0,
-        }
-    }
-
+impl<V: Default, const N: usize> Capped<V, N> {
     /// The value for `key`, or the pooled value once the map is full.
     pub fn entry(&mut self, key: &str) -> &mut V {
         let key = bounded_key(key);
         let key = key.as_ref();
-        if self.entries.contains_key(key) || self.entries.len() < self.capacity {
+        if self.entries.contains_key(key) || self.entries.len() < N {
             return self.entries.entry(key.to_string()).or_default();
         }
         self.other_observations += 1;
@@ -78,7 +60,7 @@ mod tests {
 
     #[test]
     fn capped_pools_keys_past_capacity() {
-        let mut m: Capped<u64> = Capped::new(2);
+        let mut m: Capped<u64, 2> = Capped::default();
         for k in ["a", "b", "c", "a", "d"] {
             *m.entry(k) += 1;
         }

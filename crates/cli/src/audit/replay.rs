@@ -20,7 +20,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::bounded::Capped;
-use crate::explain::fields::Fields;
+use crate::explain::fields::{Fields, pairs};
 use crate::logs::Location;
 
 /// One logged decision that the policy does not make; serialised as `replay --json` prints
@@ -130,7 +130,7 @@ impl<'p> Replay<'p> {
             mismatched: 0,
             not_redecidable: BTreeMap::new(),
             path_redacted: 0,
-            skipped: Capped::new(1_000),
+            skipped: Capped::default(),
         }
     }
 
@@ -222,17 +222,13 @@ pub fn rebuild_url(log: &DecisionLog) -> Result<String, &'static str> {
 /// again changes nothing.
 const FIELDS: &str = "action rule report_rule would_block credential reason host port path";
 
-/// `field=value` for `action` and `rule`, then every other field in `fields`; strings bare.
+/// `field=value` pairs ([`pairs`]) with the values of `source`, strings bare.
 fn describe(fields: &[&str], source: &Value) -> String {
-    let others = fields.iter().filter(|f| !matches!(**f, "action" | "rule"));
-    let shown = ["action", "rule"].iter().chain(others);
-    let value = |f: &str| match source.get(f) {
+    pairs(fields, |f| match source.get(f) {
         Some(Value::String(text)) => text.clone(),
         Some(other) => other.to_string(),
         None => "null".to_owned(),
-    };
-    let pairs: Vec<String> = shown.map(|f| format!("{f}={}", value(f))).collect();
-    pairs.join(" ")
+    })
 }
 
 #[cfg(test)]

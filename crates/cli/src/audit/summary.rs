@@ -77,16 +77,15 @@ impl Span {
 /// Accumulates decision lines.
 #[derive(Debug, Default)]
 pub struct Auditor {
-    top: usize,
     actions: ActionCounts,
     span: Span,
     bad_timestamps: u64,
     revisions: Capped<RevisionRow>,
-    customers: Capped<ActionCounts>,
+    customers: Capped<ActionCounts, MAX_KEYS>,
     no_customer: ActionCounts,
-    rules: Capped<ActionCounts>,
+    rules: Capped<ActionCounts, MAX_KEYS>,
     ruleless: Capped<ActionCounts>,
-    blocked_hosts: Capped<u64>,
+    blocked_hosts: Capped<u64, MAX_KEYS>,
     report_rules: Capped<ReportRuleRow>,
     credentials: Capped<CredentialRow>,
     errors: Capped<u64>,
@@ -95,17 +94,6 @@ pub struct Auditor {
 }
 
 impl Auditor {
-    /// `top` is how many entries the top lists show.
-    pub fn new(top: usize) -> Auditor {
-        Auditor {
-            top,
-            customers: Capped::new(MAX_KEYS),
-            rules: Capped::new(MAX_KEYS),
-            blocked_hosts: Capped::new(MAX_KEYS),
-            ..Auditor::default()
-        }
-    }
-
     /// Counts one decision line.
     pub fn observe(&mut self, log: &DecisionLog) {
         self.actions.add(log);
@@ -191,9 +179,9 @@ impl Auditor {
         *row.seen_hosts.entry(host) += 1;
     }
 
-    /// Freezes the aggregates together with what reading the inputs found.
-    pub fn finish(self, read: &ReadReport) -> Summary {
-        let top = self.top;
+    /// Freezes the aggregates together with what reading the inputs found; the top lists
+    /// show `top` entries.
+    pub fn finish(self, read: &ReadReport, top: usize) -> Summary {
         let notes = self.notes();
         let revisions = self.revisions.iter().map(|(_, r)| r.clone());
         let report_rules = self.report_rules.iter().map(|(_, r)| ReportRuleRow {
@@ -285,12 +273,12 @@ fn ranked<T, K: Ord>(rows: impl Iterator<Item = T>, key: impl FnMut(&T) -> K) ->
 }
 
 /// The entries of a capped map, then its pooled keys as `(other)`.
-fn entries<V: Default>(map: &Capped<V>) -> impl Iterator<Item = (String, &V)> {
+fn entries<V: Default, const N: usize>(map: &Capped<V, N>) -> impl Iterator<Item = (String, &V)> {
     (map.iter().map(|(k, v)| (k.clone(), v))).chain(map.other().map(|v| (OTHER.to_owned(), v)))
 }
 
 /// The `n` most counted keys of `map`, most first (ties by key).
-fn key_counts(map: &Capped<u64>, n: usize) -> Vec<KeyCount> {
+fn key_counts<const N: usize>(map: &Capped<u64, N>, n: usize) -> Vec<KeyCount> {
     let rows = entries(map).map(|(key, count)| KeyCount { key, count: *count });
     let mut rows = ranked(rows, |r| (Reverse(r.count), r.key.clone()));
     rows.truncate(n);

@@ -36,11 +36,11 @@ pub struct Args {
 
 /// Runs the subcommand.
 pub fn run(args: &Args) -> Result<Outcome, CliError> {
-    let mut auditor = Auditor::new(args.top);
+    let mut auditor = Auditor::default();
     let read = args
         .verify
         .read(&args.logs, &mut |_, log| auditor.observe(&log))?;
-    let summary = auditor.finish(&read);
+    let summary = auditor.finish(&read, args.top);
     let mut out = std::io::stdout().lock();
     if args.json {
         writeln!(out, "{}", serde_json::to_string_pretty(&summary)?)?;

@@ -74,10 +74,10 @@ enum Inspect {
 
 /// Runs `bundle`.
 pub fn run(args: &Args) -> Result<Outcome, CliError> {
-    let mut out = std::io::stdout().lock();
     if let Some(Inspect::Inspect { file, public_key }) = &args.inspect {
-        return inspect(&mut out, file, public_key.as_deref());
+        return inspect(file, public_key.as_deref());
     }
+    let mut out = std::io::stdout().lock();
     let Some(key_file) = &args.key_file else {
         return Err(usage("--key-file"));
     };
@@ -154,11 +154,8 @@ fn now() -> Result<std::time::Duration, CliError> {
 }
 
 /// `bundle inspect`: the head's fields, and for a whole bundle its policy.
-fn inspect(
-    out: &mut impl Write,
-    path: &Path,
-    public_key: Option<&str>,
-) -> Result<Outcome, CliError> {
+fn inspect(path: &Path, public_key: Option<&str>) -> Result<Outcome, CliError> {
+    let mut out = std::io::stdout().lock();
     let bytes = read(path)?;
     let head = read_head(path, &bytes)?;
     writeln!(

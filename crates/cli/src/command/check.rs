@@ -48,13 +48,11 @@ struct JsonDiagnostic<'a> {
 /// Runs `check`: failed when the policy has an error (warnings alone pass).
 pub fn run(args: &Args) -> Result<Outcome, CliError> {
     let source = PolicySource::read(&args.policy)?;
-    let (diagnostics, contents) = match source.compile() {
-        Ok(compiled) => (
-            compiled.warnings,
-            Some(policy_source::contents(&compiled.policy)),
-        ),
-        Err(diagnostics) => (diagnostics, None),
-    };
+    // A policy that compiles has only warnings, and its contents are summed up.
+    let compiled = source.compile();
+    let policy = compiled.as_ref().ok().map(|compiled| &compiled.policy);
+    let contents = policy.map(policy_source::contents);
+    let diagnostics = compiled.map_or_else(|errors| errors, |compiled| compiled.warnings);
     let mut out = std::io::stdout().lock();
     match args.format {
         Format::Human => {

@@ -8,11 +8,11 @@
 use std::io::Write as _;
 use std::path::PathBuf;
 
-use egress_policy_engine::{CompiledPolicy, Credential, DomainList, PolicyModel};
+use egress_policy_engine::{Credential, DomainList, PolicyModel};
 
 use crate::diff::render::{self, DiffReport, PolicyLabel};
 use crate::diff::{compare, group, list_probes, probe_set};
-use crate::policy_source;
+use crate::policy_source::{self, LoadedPolicy};
 use crate::{CliError, Outcome};
 
 /// Arguments of `diff`.
@@ -41,8 +41,8 @@ pub fn run(args: &Args) -> Result<Outcome, CliError> {
     let differences = compare::differences(&probes, old_policy, new_policy);
     let changes = group::group(&probes, differences);
     let report = DiffReport {
-        old: label(&old.source.file_name(), old_policy),
-        new: label(&new.source.file_name(), new_policy),
+        old: label(&old),
+        new: label(&new),
         probes: probes.len(),
         widening: changes.iter().any(|g| g.widening),
         changes,
@@ -60,12 +60,10 @@ pub fn run(args: &Args) -> Result<Outcome, CliError> {
     })
 }
 
-fn label(file: &str, policy: &CompiledPolicy) -> PolicyLabel {
-    PolicyLabel {
-        file: file.to_owned(),
-        name: policy.model().name.clone(),
-        sha256: policy.sha256().to_owned(),
-    }
+fn label(loaded: &LoadedPolicy) -> PolicyLabel {
+    let file = loaded.source.file_name();
+    let revision = loaded.compiled.policy.policy_ref();
+    PolicyLabel { file, revision }
 }
 
 /// Changes that decide nothing differently but a reviewer must see: a credential whose

@@ -1,6 +1,6 @@
 //! `egress-policy fmt [--check] [FILES...]`
 
-use std::io::{Read as _, Write as _};
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use crate::error::{on_file, read_text, toml_files, write};
@@ -66,9 +66,7 @@ fn default_files() -> Result<Vec<PathBuf>, CliError> {
 /// Formats one file; `Ok(true)` when its text changes (written unless `check`).
 fn format_file(path: &Path, check: bool) -> Result<bool, CliError> {
     if path == Path::new("-") {
-        let mut text = String::new();
-        std::io::stdin()
-            .read_to_string(&mut text)
+        let text = std::io::read_to_string(std::io::stdin())
             .map_err(|e| CliError::Usage(format!("cannot read standard input: {e}")))?;
         let formatted = format(&text).map_err(|e| CliError::Usage(format!("<stdin>:{e}")))?;
         if !check {

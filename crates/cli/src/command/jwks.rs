@@ -6,6 +6,7 @@
 //! file: a PKCS#8 private key (what the Worker secret holds) or a public key. Private material
 //! is parsed only to derive the public key and is never printed, not even in error messages.
 
+use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -49,12 +50,6 @@ impl Serialize for Jwk {
     }
 }
 
-/// `{"keys":[...]}`: the active key, then the next one.
-#[derive(Serialize)]
-struct JwkSet {
-    keys: Vec<Jwk>,
-}
-
 /// Runs the subcommand.
 pub fn run(args: &Args) -> Result<Outcome, CliError> {
     let loaded = policy_source::load(&args.policy)?;
@@ -66,11 +61,9 @@ pub fn run(args: &Args) -> Result<Outcome, CliError> {
             None if ids.is_empty() => "the policy defines no credentials".to_owned(),
             None => format!("it defines: {}", ids.join(", ")),
         };
-        return Err(CliError::Usage(format!(
-            "no credential `{}` in `{}`; {hint}",
-            args.credential,
-            args.policy.display()
-        )));
+        let (id, policy) = (&args.credential, args.policy.display());
+        let why = format!("no credential `{id}` in `{policy}`; {hint}");
+        return Err(CliError::Usage(why));
     };
     let algorithm = credential.algorithm;
     if algorithm.is_hmac() {
@@ -88,8 +81,9 @@ pub fn run(args: &Args) -> Result<Outcome, CliError> {
             credential.id
         );
     }
-    let keys = std::iter::once(active).chain(next).collect();
-    let set = serde_json::to_string_pretty(&JwkSet { keys })?;
+    // `{"keys":[...]}`: the active key, then the next one.
+    let keys: Vec<Jwk> = std::iter::once(active).chain(next).collect();
+    let set = serde_json::to_string_pretty(&BTreeMap::from([("keys", keys)]))?;
     writeln!(std::io::stdout().lock(), "{set}")?;
     Ok(Outcome::Ok)
 }
@@ -138,22 +132,16 @@ fn jwk(credential: &Credential, kid: Option<&str>, pem: &[u8]) -> Result<Jwk, St
         _ => usize::MAX,
     };
     let (found, kty, members) = match public {
-        Rsa(key) => ("an RSA key", "RSA", vec![("n", key.n), ("e", key.e)]),
-        Ec(key) if key.curve == P256 => (
-            "an EC P-256 key",
-            "EC",
-            vec![("crv", "P-256".into()), ("x", key.x), ("y", key.y)],
-        ),
-        Ec(key) if key.curve == P384 => (
-            "an EC P-384 key",
-            "EC",
-            vec![("crv", "P-384".into()), ("x", key.x), ("y", key.y)],
-        ),
-        Okp(key) if key.curve == Ed25519 => (
-            "an Ed25519 key",
-            "OKP",
-            vec![("crv", "Ed25519".into()), ("x", key.x)],
-        ),
+        Rsa(key) => ("an RSA key".into(), "RSA", vec![("n", key.n), ("e", key.e)]),
+        Ec(key) if matches!(key.curve, P256 | P384) => {
+            let crv = if key.curve == P256 { "P-256" } else { "P-384" };
+            let members = vec![("crv", crv.into()), ("x", key.x), ("y", key.y)];
+            (format!("an EC {crv} key"), "EC", members)
+        }
+        Okp(key) if key.curve == Ed25519 => {
+            let members = vec![("crv", "Ed25519".into()), ("x", key.x)];
+            ("an Ed25519 key".into(), "OKP", members)
+        }
         _ => return Err(unsupported("key")),
     };
     // RS* and PS* sign with RSA; HMAC credentials were refused before.
@@ -229,10 +217,8 @@ fn unsupported(what: &str) -> String {
 
 /// The size in bits of the RSA modulus `n` (base64url, as in the JWK).
 fn rsa_bits(n: &str, e: &str) -> usize {
-    match DecodingKey::from_rsa_components(n, e)
-        .as_ref()
-        .map(DecodingKey::kind)
-    {
+    let key = DecodingKey::from_rsa_components(n, e);
+    match key.as_ref().map(DecodingKey::kind) {
         Ok(DecodingKeyKind::RsaModulusExponent { n, .. }) => {
             let leading = n.first().map_or(8, |b| b.leading_zeros() as usize);
             (n.len() * 8).saturating_sub(leading)

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::io::{self, Write};
 use std::path::PathBuf;
 
+use egress_policy_engine::PolicyRef;
 use serde::Serialize;
 
 use crate::audit::replay::{Mismatch, Replay, Skipped};
@@ -54,7 +55,7 @@ pub struct Args {
 #[derive(Serialize)]
 #[serde(tag = "kind", rename = "summary")]
 struct SummaryLine<'a> {
-    policy: PolicyLine<'a>,
+    policy: PolicyLine,
     decisions: u64,
     compared: u64,
     agree: u64,
@@ -79,10 +80,11 @@ struct SummaryLine<'a> {
 }
 
 #[derive(Serialize)]
-struct PolicyLine<'a> {
+struct PolicyLine {
     path: String,
-    name: Option<&'a str>,
-    sha256: &'a str,
+    /// The policy's `name` and SHA-256, as a decision line names them.
+    #[serde(flatten)]
+    revision: PolicyRef,
 }
 
 /// Runs the subcommand.
@@ -104,12 +106,9 @@ pub fn run(args: &Args) -> Result<Outcome, CliError> {
         }
     })?;
     written?;
+    let (path, revision) = (args.policy.display().to_string(), policy.policy_ref());
     let summary = SummaryLine {
-        policy: PolicyLine {
-            path: args.policy.display().to_string(),
-            name: policy.model().name.as_deref(),
-            sha256: policy.sha256(),
-        },
+        policy: PolicyLine { path, revision },
         decisions: report.decisions,
         compared: replay.compared,
         agree: replay.compared - replay.mismatched,
@@ -154,7 +153,8 @@ fn write_mismatch(out: &mut impl Write, json: bool, m: &Mismatch) -> io::Result<
 fn text_summary(s: &SummaryLine<'_>) -> String {
     let (p, problems) = (&s.policy, s.malformed);
     let (title, integrity) = s.integrity.text();
-    let (name, sha) = (p.name.unwrap_or("unnamed"), p.sha256);
+    let (name, sha) = (p.revision.name.as_deref(), &p.revision.sha256);
+    let name = name.unwrap_or("unnamed");
     let (read, agree) = ((s.decisions, s.compared), (s.agree, s.mismatched));
     let compared = format!("{} decision lines read; {} compared", read.0, read.1);
     let mut lines = vec![

@@ -4,7 +4,7 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
-use egress_policy_engine::{Action, DEFAULT_ACTION_REASON};
+use egress_policy_engine::{Action, DEFAULT_ACTION_REASON, PolicyRef};
 
 use super::compare::Outcome;
 use super::group::{Group, HostChange};
@@ -20,10 +20,9 @@ const MAX_REQUESTS_SHOWN: usize = 4;
 pub struct PolicyLabel {
     /// The file as given.
     pub file: String,
-    /// The policy's `name`.
-    pub name: Option<String>,
-    /// SHA-256 of the file.
-    pub sha256: String,
+    /// The policy's `name` and SHA-256, as a decision line names them.
+    #[serde(flatten)]
+    pub revision: PolicyRef,
 }
 
 /// Everything `diff` reports.

@@ -68,3 +68,13 @@ impl<'a> Fields<'a> {
         serde_json::to_value(self).unwrap_or_default()
     }
 }
+
+/// `field=value` for `action` and `rule`, then every other field of `fields` (those that
+/// differ), each value as `value` shows it: how `replay` tells a mismatch and `test` a
+/// failing case.
+pub fn pairs(fields: &[&str], value: impl Fn(&str) -> String) -> String {
+    let others = fields.iter().filter(|f| !matches!(**f, "action" | "rule"));
+    let shown = ["action", "rule"].iter().chain(others);
+    let pairs: Vec<String> = shown.map(|f| format!("{f}={}", value(f))).collect();
+    pairs.join(" ")
+}

@@ -34,13 +34,13 @@ pub fn human(request: &Request<'_>, loaded: &LoadedPolicy) -> String {
         let _ = writeln!(out, "  {:<9} {} -> {} ({})", c.part, c.from, c.to, c.why);
     }
     let report_all = policy.model().defaults.mode == Mode::Report;
-    let why = why::why(request, &decision, &trace, report_all, file_name);
+    let (why, deciding_pattern) = why::why(request, &decision, &trace, report_all, file_name);
     field(&mut out, "decision", decision.action.as_str());
     let rule = decision.rule.as_ref();
     let at = |r: &RuleRef| format!("{} ({file_name}:{})", r.id, r.line);
     field(&mut out, "rule", rule.map_or("none".to_owned(), at));
     if let Some(rule) = rule {
-        out.push_str(&quote_rule(text, rule, why.deciding_pattern.as_deref()));
+        out.push_str(&quote_rule(text, rule, deciding_pattern.as_deref()));
     }
     field(&mut out, "reason", decision.reason_text().unwrap_or("none"));
     let would_block = match (&decision.report_rule, decision.would_block) {
@@ -52,7 +52,7 @@ pub fn human(request: &Request<'_>, loaded: &LoadedPolicy) -> String {
     let credential = decision.credential.as_deref();
     field(&mut out, "credential", credential.unwrap_or("none"));
     out.push_str("why:\n");
-    for line in &why.lines {
+    for line in &why {
         let _ = writeln!(out, "  {line}");
     }
     let name = policy.model().name.as_deref().unwrap_or("(unnamed)");

@@ -14,24 +14,16 @@ use egress_policy_engine::{
 /// How many rules that name the host but fail a condition are listed at most.
 const MAX_NEAR_MISSES: usize = 3;
 
-/// The "why" lines, and the host pattern of the deciding rule that matched.
-#[derive(Debug, Default)]
-pub struct Why {
-    /// One line per finding, in decision order.
-    pub lines: Vec<String>,
-    /// The host pattern of the deciding rule that matched the request, or the id of the
-    /// domain list that covers the host.
-    pub deciding_pattern: Option<String>,
-}
-
-/// Why `decision` came out as it did, from its `trace`.
+/// Why `decision` came out as it did, from its `trace`: one line per finding, in decision
+/// order, and the host pattern of the deciding rule that matched the request (or the id of
+/// the domain list that covers the host).
 pub fn why(
     request: &Request<'_>,
     decision: &Decision,
     trace: &Trace<'_>,
     report_all: bool,
     file_name: &str,
-) -> Why {
+) -> (Vec<String>, Option<String>) {
     // A refusal without a rule (an inject rule's refusal has one) comes before any rule.
     let refused = match (&decision.reason, &decision.rule) {
         (Some(Reason::Refusal(refusal)), None) => Some(*refusal),
@@ -40,10 +32,10 @@ pub fn why(
     let (Some(target), None) = (&decision.target, refused) else {
         let code = refused.map_or("", Refusal::code);
         let because = refused.map_or("", because);
-        return Why {
-            lines: vec![format!("refused before any rule: `{code}` ({because})")],
-            deciding_pattern: None,
-        };
+        return (
+            vec![format!("refused before any rule: `{code}` ({because})")],
+            None,
+        );
     };
     let rendered = Rendered {
         request,
@@ -74,10 +66,7 @@ pub fn why(
         HostMatch::List(list, _) => Some(list.id.clone()),
         HostMatch::Every => None,
     });
-    Why {
-        lines,
-        deciding_pattern,
-    }
+    (lines, deciding_pattern)
 }
 
 /// Which kind of rule decides, by whether a block, inject and pass rule matched.

@@ -112,10 +112,8 @@ fn restore_file_header(root: &mut Table, header: Vec<String>) {
         let existing = decor::text(decor.prefix());
         decor.set_prefix(format!("{prefix}{existing}"));
     };
-    if let Some(first) = first_value(root) {
-        if let Some(mut key) = root.key_mut(&first) {
-            prepend(key.leaf_decor_mut());
-        }
+    if let Some(mut key) = first_value(root).and_then(|first| root.key_mut(&first)) {
+        prepend(key.leaf_decor_mut());
         return;
     }
     // No top-level values: the header goes above the first table.
@@ -282,20 +280,15 @@ fn format_array(array: &mut Array, used_width: usize) {
     let multiline_items = items.iter().any(|i| i.contains('\n'));
     if !has_comments && !multiline_items && width <= MAX_WIDTH {
         for (index, v) in array.iter_mut().enumerate() {
-            v.decor_mut().set_prefix(if index == 0 { "" } else { " " });
-            v.decor_mut().set_suffix("");
+            *v.decor_mut() = Decor::new(if index == 0 { "" } else { " " }, "");
         }
         array.set_trailing("");
         array.set_trailing_comma(false);
         return;
     }
     for v in array.iter_mut() {
-        let comments = comment_lines(
-            &decor::text(v.decor().prefix()),
-            &decor::text(v.decor().suffix()),
-        );
-        v.decor_mut().set_prefix(comments + INDENT);
-        v.decor_mut().set_suffix("");
+        let [prefix, suffix] = [v.decor().prefix(), v.decor().suffix()].map(decor::text);
+        *v.decor_mut() = Decor::new(comment_lines(&prefix, &suffix) + INDENT, "");
     }
     let trailing = comment_lines(array.trailing().as_str().unwrap_or_default(), "");
     array.set_trailing(trailing);

@@ -55,10 +55,9 @@ impl VerifyArgs {
     /// input not read to its end (`unread`; each printed on stderr), then nothing (or not
     /// everything, or `none` of the policy's revision) verified (5) unless allowed.
     pub fn outcome(&self, r: &ReadReport, failed: bool, unread: Outcome, none: bool) -> Outcome {
-        let integrity = &r.integrity;
-        let unverified = integrity.status != VERIFIED || none;
+        let unverified = r.integrity.status != VERIFIED || none;
         let input_error = report_input_errors(&r.inputs);
-        match integrity.status {
+        match r.integrity.status {
             TAMPERED => Outcome::Tampered,
             _ if failed => Outcome::Failed,
             _ if input_error => unread,

@@ -61,11 +61,8 @@ impl CaseError {
     /// `file:line:col: error: message`.
     pub fn render(&self, file_name: &str) -> String {
         let at = self.at.map(|at| format!(":{}:{}", at.line, at.column));
-        format!(
-            "{file_name}{}: error: {}",
-            at.unwrap_or_default(),
-            self.message
-        )
+        let (at, message) = (at.unwrap_or_default(), &self.message);
+        format!("{file_name}{at}: error: {message}")
     }
 }
 

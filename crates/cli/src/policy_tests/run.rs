@@ -4,6 +4,7 @@ use egress_policy_engine::Request;
 use serde_json::Value;
 
 use super::case_file::TestCase;
+use crate::explain::fields::pairs;
 
 /// The request of `case`.
 pub fn request(case: &TestCase) -> Request<'_> {
@@ -37,14 +38,10 @@ pub fn failure_line(
         Some(Value::String(text)) => format!("`{text}`"),
         Some(other) => other.to_string(),
     };
-    let (mut expected, mut actual) = (Vec::new(), Vec::new());
-    for (field, value) in &case.expect {
-        if matches!(*field, "action" | "rule") || differing.contains(field) {
-            expected.push(format!("{field}={}", shown(Some(value))));
-            actual.push(format!("{field}={}", shown(decided.get(field))));
-        }
-    }
+    // `action` and `rule` are always expected; the other fields when given.
+    let expected = |f: &str| case.expect.iter().find(|(k, _)| *k == f).map(|(_, v)| v);
+    let expected = pairs(differing, |f| shown(expected(f)));
+    let actual = pairs(differing, |f| shown(decided.get(f)));
     let (line, name) = (case.line, &case.name);
-    let (expected, actual) = (expected.join(" "), actual.join(" "));
     format!("{file_name}:{line}: FAIL {name:?}: expected {expected}, got {actual}")
 }
