@@ -40,7 +40,7 @@ pub fn forward(
             headers.delete(name)?;
         }
         if let Some((name, value)) = &plan.set {
-            headers.set(name, value)?;
+            headers.set(name, value.as_str())?;
         }
         init.set_headers(&headers);
     }

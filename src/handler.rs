@@ -27,7 +27,7 @@ thread_local! {
     /// Per-isolate token and key caches. Only borrowed synchronously, so concurrent
     /// requests of the isolate never contend for it.
     static MINTER: RefCell<Minter<JwtSigner, DateClock>> =
-        RefCell::new(Minter::new(JwtSigner::new(), DateClock));
+        RefCell::new(Minter::new(JwtSigner::default(), DateClock));
 
     /// `{ "content-type": "application/json" }`, made once per isolate: each Response copies
     /// it into headers of its own, so no `Headers` is built per answer.

@@ -3,8 +3,8 @@
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use egress_policy_outbound::Runtime;
 use egress_policy_outbound::decision_id::uuid_v4;
-use egress_policy_outbound::{Clock, Random};
 use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen]
@@ -41,13 +41,11 @@ pub fn now_ms() -> u64 {
 /// each token's `jti` ([`random`]).
 pub struct DateClock;
 
-impl Clock for DateClock {
+impl Runtime for DateClock {
     fn now_secs(&self) -> u64 {
         now_ms() / 1000
     }
-}
 
-impl Random for DateClock {
     fn fill(&self, out: &mut [u8]) -> bool {
         random(out)
     }

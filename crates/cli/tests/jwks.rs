@@ -76,7 +76,7 @@ impl Random for Now {
 /// A token as the Worker mints it for `credential` with the key in `private_pem`.
 fn worker_token(credential: &Credential, private_pem: &str) -> String {
     let pem = std::fs::read_to_string(private_pem).unwrap();
-    let mut minter = Minter::new(JwtSigner::new(), Now);
+    let mut minter = Minter::new(JwtSigner::default(), Now);
     let vars = ClaimVars {
         customer: "customer-123",
         tags: &[],

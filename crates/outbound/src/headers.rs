@@ -4,8 +4,6 @@
 //! the Worker to a fresh copy of the headers (`Headers.delete` and `Headers.set`, both
 //! case-insensitive in the Fetch standard).
 
-use std::fmt;
-
 use egress_policy_engine::header_names::{is_forwarded_on_inject, same_header_name};
 use egress_policy_engine::{Credential, Target};
 
@@ -15,22 +13,13 @@ use crate::token::Token;
 const AUTHORIZATION: &str = "authorization";
 
 /// Header changes for one forwarded request.
-#[derive(Clone, PartialEq, Eq, Default)]
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct HeaderPlan {
     /// Header names to delete (lower case, each once), every value of each.
     pub remove: Vec<String>,
-    /// The credential header to set after the deletions: (name, prefix + token).
-    pub set: Option<(String, String)>,
-}
-
-impl fmt::Debug for HeaderPlan {
-    /// Shows the names only: the value set carries a token.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("HeaderPlan")
-            .field("remove", &self.remove)
-            .field("set", &self.set.as_ref().map(|(name, _)| name))
-            .finish()
-    }
+    /// The credential header to set after the deletions: (name, prefix + token), its value a
+    /// [`Token`] so that `Debug` never shows it.
+    pub set: Option<(String, Token)>,
 }
 
 /// The header plan for a forwarded request. `headers` are the client's headers: on a pass
@@ -84,10 +73,8 @@ pub fn forward_plan<'a>(
         strip("host");
     }
     let set = inject.map(|(credential, token)| {
-        (
-            credential.header.clone(),
-            format!("{}{}", credential.prefix, token.as_str()),
-        )
+        let value = format!("{}{}", credential.prefix, token.as_str());
+        (credential.header.clone(), Token::new(value))
     });
     HeaderPlan { remove, set }
 }

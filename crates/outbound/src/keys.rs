@@ -69,11 +69,6 @@ pub struct JwtSigner {
 }
 
 impl JwtSigner {
-    /// A signer with an empty key cache.
-    pub fn new() -> JwtSigner {
-        JwtSigner::default()
-    }
-
     /// How many times a key was parsed so far (for tests of the caching).
     pub fn key_parses(&self) -> u64 {
         self.parses

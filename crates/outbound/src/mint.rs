@@ -6,8 +6,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use crate::claims::claims;
-use crate::clock::{Clock, Random};
 use crate::error::CredentialError;
+use crate::runtime::Runtime;
 use crate::signer::Signer;
 use crate::token::Token;
 use crate::token_cache::{DEFAULT_CAPACITY, TokenCache, TokenKey};
@@ -22,7 +22,7 @@ pub struct Minter<S, C> {
     next_checked: Vec<(String, String)>,
 }
 
-impl<S: Signer, C: Clock + Random> Minter<S, C> {
+impl<S: Signer, C: Runtime> Minter<S, C> {
     /// A minter with the default cache capacity.
     pub fn new(signer: S, clock: C) -> Self {
         Minter::with_cache(signer, clock, TokenCache::with_capacity(DEFAULT_CAPACITY))

@@ -73,7 +73,7 @@ fn inject_path_leaks_nothing() {
     let ActionPlan::Inject(found) = plan(&decision, |id| (id == cred.id).then_some(&cred)) else {
         panic!("expected inject");
     };
-    let mut minter = Minter::new(JwtSigner::new(), FakeClock::at(1_795_867_200));
+    let mut minter = Minter::new(JwtSigner::default(), FakeClock::at(1_795_867_200));
     let vars = ClaimVars {
         customer: "customer-123",
         tags: &[],
@@ -129,7 +129,7 @@ fn inject_path_leaks_nothing() {
 #[test]
 fn credential_failure_body_and_line_name_only_the_credential() {
     let cred = credential("example-api-jwt", JwtAlgorithm::ES256, &[]);
-    let mut minter = Minter::new(JwtSigner::new(), FakeClock::at(1));
+    let mut minter = Minter::new(JwtSigner::default(), FakeClock::at(1));
     let vars = ClaimVars {
         customer: "c",
         tags: &[],
