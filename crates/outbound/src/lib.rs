@@ -9,11 +9,9 @@
 
 pub mod answer;
 pub mod bundle_state;
-pub mod claims;
 pub mod decision_id;
 pub mod error;
 pub mod headers;
-pub mod keys;
 pub mod log;
 pub mod metrics;
 pub mod mint;
@@ -25,9 +23,8 @@ pub mod token_cache;
 
 pub use answer::{LocalAnswer, LocalResponse};
 pub use error::CredentialError;
-pub use keys::JwtSigner;
 pub use mint::Minter;
 pub use plan::{ActionPlan, plan};
 pub use runtime::Runtime;
-pub use signer::Signer;
+pub use signer::{JwtSigner, Signer};
 pub use token::Token;
