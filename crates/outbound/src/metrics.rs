@@ -45,8 +45,9 @@ pub struct DataPoint<'a> {
     pub indexes: [&'a str; 1],
     /// Text fields, by position (see the module docs).
     pub blobs: Vec<&'a str>,
-    /// Numbers, by position.
-    pub doubles: Vec<f64>,
+    /// Numbers, by position: whole ones, which Analytics Engine stores as doubles (exact up
+    /// to 2^53, far above any serial, sequence number or duration here).
+    pub doubles: Vec<u64>,
 }
 
 /// The data point of a decision line.
@@ -70,12 +71,12 @@ pub fn decision(line: &DecisionLog) -> DataPoint<'_> {
             &line.decision_id,
         ],
         doubles: vec![
-            number(line.duration_ms),
-            number(line.trail.seq.unwrap_or(0)),
-            f64::from(u8::from(line.would_block)),
-            f64::from(line.status.unwrap_or(0)),
-            number(line.policy.serial.unwrap_or(0)),
-            f64::from(u8::from(line.sent())),
+            line.duration_ms,
+            line.trail.seq.unwrap_or(0),
+            u64::from(line.would_block),
+            u64::from(line.status.unwrap_or(0)),
+            line.policy.serial.unwrap_or(0),
+            u64::from(line.sent()),
         ],
     }
 }
@@ -108,26 +109,16 @@ pub fn event<'a>(
             trail.chain.as_deref().unwrap_or_default(),
         ],
         doubles: vec![
-            0.0,
-            number(trail.seq.unwrap_or(0)),
-            0.0,
-            0.0,
-            number(serial.or(policy.serial).unwrap_or(0)),
-            0.0,
+            0,
+            trail.seq.unwrap_or(0),
+            0,
+            0,
+            serial.or(policy.serial).unwrap_or(0),
+            0,
         ],
     }
 }
 
 fn source(policy: &PolicyRef) -> &'static str {
     policy.source.map_or("", |source| source.as_str())
-}
-
-/// A count as Analytics Engine stores numbers (exact up to 2^53, far above any serial,
-/// sequence number or duration here).
-#[expect(
-    clippy::cast_precision_loss,
-    reason = "serials, sequence numbers and durations stay far below 2^53"
-)]
-fn number(value: u64) -> f64 {
-    value as f64
 }

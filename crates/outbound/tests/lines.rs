@@ -164,7 +164,7 @@ fn a_decisions_data_point_is_laid_out_as_the_sql_reads_it() {
     assert_eq!(point.blobs[10], "bundle");
     assert_eq!(point.blobs[11], "0123456789abcdef");
     assert_eq!(point.blobs[12], "d-9");
-    assert_eq!(point.doubles, [41.0, 1.0, 1.0, 0.0, 400.0, 1.0]);
+    assert_eq!(point.doubles, [41, 1, 1, 0, 400, 1]);
     // Analytics Engine's limits: 20 blobs, 20 doubles, one index.
     assert!(point.blobs.len() <= 20 && point.doubles.len() <= 20);
 
