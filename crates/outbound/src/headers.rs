@@ -22,8 +22,8 @@ pub struct HeaderPlan {
     pub set: Option<(String, Token)>,
 }
 
-/// The header plan for a forwarded request. `headers` are the client's headers: on a pass
-/// only `Host` matters and the caller may give just that one; on inject every name is read.
+/// The header plan for a forwarded request. `host` is the client's `Host` header, `names` the
+/// names of all its other headers (only read on inject: a pass may give none).
 ///
 /// - Every forward: a `Host` header that disagrees with the URL's host (and port) is removed;
 ///   the decision was made on the URL and the header must not send the request elsewhere.
@@ -37,7 +37,8 @@ pub struct HeaderPlan {
 ///   `X-Api-Token`). Then the credential's header is set to `prefix + token`. Client
 ///   credentials are always replaced, never merged.
 pub fn forward_plan<'a>(
-    headers: impl IntoIterator<Item = (&'a str, &'a str)>,
+    host: Option<&str>,
+    names: impl IntoIterator<Item = &'a str>,
     target: &Target,
     inject: Option<(&Credential, &Token)>,
 ) -> HeaderPlan {
@@ -53,23 +54,16 @@ pub fn forward_plan<'a>(
         // and the strip then never depends on reading the client's headers correctly.
         strip(&credential.header);
         strip(AUTHORIZATION);
-    }
-    let mut host_disagrees = false;
-    for (name, value) in headers {
-        let is_host = name.eq_ignore_ascii_case("host");
-        if is_host && !host_agrees(value, target) {
-            host_disagrees = true;
-        }
-        if let Some((credential, _)) = inject
-            && !is_host
-            && (same_header_name(name, &credential.header)
+        for name in names {
+            if same_header_name(name, &credential.header)
                 || same_header_name(name, AUTHORIZATION)
-                || !is_forwarded_on_inject(name, &credential.forward_headers))
-        {
-            strip(name);
+                || !is_forwarded_on_inject(name, &credential.forward_headers)
+            {
+                strip(name);
+            }
         }
     }
-    if host_disagrees {
+    if host.is_some_and(|value| !host_agrees(value, target)) {
         strip("host");
     }
     let set = inject.map(|(credential, token)| {

@@ -13,7 +13,6 @@ use common::{FakeClock, credential};
 use egress_policy_engine::{
     Action, ClaimVars, Decision, JwtAlgorithm, PathInLogs, PolicyRef, RuleRef, Target,
 };
-use egress_policy_outbound::headers::forward_plan;
 use egress_policy_outbound::log::{LogFacts, build};
 use egress_policy_outbound::{ActionPlan, JwtSigner, LocalAnswer, Minter, plan};
 
@@ -89,7 +88,7 @@ fn inject_path_leaks_nothing() {
         ("Host", "evil.example"),
     ];
     let target = decision.target.as_ref().unwrap();
-    let header_plan = forward_plan(client, target, Some((found, &token)));
+    let header_plan = common::plan(client, target, Some((found, &token)));
     let mut forwarded: Vec<(String, String)> = client
         .iter()
         .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))

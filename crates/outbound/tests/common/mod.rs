@@ -5,8 +5,8 @@ use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
-use egress_policy_engine::{ClaimTemplate, Credential, JwtAlgorithm};
-use egress_policy_outbound::headers::HeaderPlan;
+use egress_policy_engine::{ClaimTemplate, Credential, JwtAlgorithm, Target};
+use egress_policy_outbound::headers::{HeaderPlan, forward_plan};
 use egress_policy_outbound::{CredentialError, Runtime, Signer, Token};
 use serde_json::{Map, Value};
 
@@ -106,4 +106,22 @@ pub fn apply(plan: &HeaderPlan, headers: &mut Vec<(String, String)>) {
     if let Some((name, value)) = &plan.set {
         headers.push((name.clone(), value.as_str().to_owned()));
     }
+}
+
+/// The plan for a client's `headers` as the Worker reads them: the `Host` value apart, the
+/// other names as they are.
+pub fn plan<'a>(
+    headers: impl IntoIterator<Item = (&'a str, &'a str)> + Clone,
+    target: &Target,
+    inject: Option<(&Credential, &Token)>,
+) -> HeaderPlan {
+    let is_host = |name: &str| name.eq_ignore_ascii_case("host");
+    let host = headers.clone().into_iter().find(|(name, _)| is_host(name));
+    let names = headers.into_iter().map(|(name, _)| name);
+    forward_plan(
+        host.map(|(_, value)| value),
+        names.filter(|name| !is_host(name)),
+        target,
+        inject,
+    )
 }
