@@ -158,11 +158,10 @@ fn with_journal(env: &Env, f: impl FnOnce(&mut Journal)) {
 /// told apart by `worker` and the chain).
 fn isolate_id() -> String {
     let mut bytes = [0u8; 8];
-    if random(&mut bytes) {
-        hex(&bytes)
-    } else {
-        format!("{:016x}", now_ms())
+    if !random(&mut bytes) {
+        bytes = now_ms().to_be_bytes();
     }
+    hex(&bytes)
 }
 
 /// `env.EGRESS_METRICS.writeDataPoint(point)`, not awaited (it returns nothing), when the

@@ -319,10 +319,7 @@ async fn cache_get(cache: &JsValue, url: &str) -> Option<Uint8Array> {
 /// Puts `bytes` at `url`, as a response the cache keeps for a year (it may evict it sooner);
 /// `None` if that failed.
 async fn cache_put(cache: &JsValue, url: &str, bytes: &Uint8Array) -> Option<JsValue> {
-    let headers = web_sys::Headers::new().ok()?;
-    headers
-        .set("cache-control", "public, max-age=31536000")
-        .ok()?;
+    let headers = js_sys::JSON::parse(r#"{"cache-control":"public, max-age=31536000"}"#).ok()?;
     let init = web_sys::ResponseInit::new();
     init.set_headers(&headers);
     let response =
