@@ -145,13 +145,6 @@ pub fn call(target: &JsValue, name: &str, args: &[&JsValue]) -> Option<JsValue> 
     js_sys::Reflect::apply(&method, target, &args).ok()
 }
 
-/// `value` as a plain JS object (through JSON), as `console.log` and Analytics Engine take it.
-pub fn to_js(value: &impl serde::Serialize) -> Option<JsValue> {
-    serde_json::to_string(value)
-        .ok()
-        .and_then(|json| js_sys::JSON::parse(&json).ok())
-}
-
 /// Cancels a timer no longer needed, so it holds nothing of the request open.
 pub fn clear_timer(id: i32) {
     let global: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
