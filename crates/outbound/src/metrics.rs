@@ -31,7 +31,7 @@
 //! deleted from the log.
 
 use egress_policy_engine::log::prefix;
-use egress_policy_engine::{DecisionLog, PolicyRef};
+use egress_policy_engine::{DecisionLog, PolicyRef, PolicySource};
 
 use serde::Serialize;
 
@@ -66,7 +66,7 @@ pub fn decision(line: &DecisionLog) -> DataPoint<'_> {
             line.error.as_deref().unwrap_or_default(),
             line.host.as_deref().unwrap_or_default(),
             &line.policy.sha256,
-            source(&line.policy),
+            line.policy.source.map_or("", PolicySource::as_str),
             line.trail.isolate.as_deref().unwrap_or_default(),
             &line.decision_id,
         ],
@@ -104,7 +104,7 @@ pub fn event<'a>(
             "",
             "",
             &policy.sha256,
-            source(policy),
+            policy.source.map_or("", PolicySource::as_str),
             trail.isolate.as_deref().unwrap_or_default(),
             trail.chain.as_deref().unwrap_or_default(),
         ],
@@ -117,8 +117,4 @@ pub fn event<'a>(
             0,
         ],
     }
-}
-
-fn source(policy: &PolicyRef) -> &'static str {
-    policy.source.map_or("", |source| source.as_str())
 }
