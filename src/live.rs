@@ -224,11 +224,9 @@ fn judge(head: &[u8], reader: &Reader, from: Origin) -> Option<Head> {
 async fn take(head: &Head, value: &Uint8Array, reader: &Reader, from: Origin) -> bool {
     let value_head = head_of(value);
     let len = value.length() as usize;
-    let payload_sha256 = if head.bundle_len() == len && *value_head == *head.bytes {
-        digest(value, head.payload_range()).await
-    } else {
-        None
-    };
+    let fits = head.bundle_len() == len && *value_head == *head.bytes;
+    let payload_sha256 = OptionFuture::from(fits.then(|| digest(value, head.payload_range())));
+    let payload_sha256 = payload_sha256.await.flatten();
     let candidate = Candidate {
         head: &value_head,
         len,
