@@ -55,15 +55,12 @@ impl Facts {
     /// Writes this request's one decision log line: it ended with the upstream's status, or
     /// with the Worker's own answer.
     fn log(&self, ended: Result<u16, LocalAnswer>) {
-        let defaults = self.active.policy().map(|policy| &policy.model().defaults);
         let facts = LogFacts {
             decision_id: &self.decision_id,
-            customer: self.identity.customer.as_deref(),
-            tags: self.identity.tags.as_deref().unwrap_or_default(),
+            identity: &self.identity,
             method: &self.method,
             policy: self.active.policy_ref(),
-            query_in_logs: defaults.is_some_and(|d| d.query_in_logs),
-            path_in_logs: defaults.map(|d| d.path_in_logs).unwrap_or_default(),
+            defaults: self.active.policy().map(|policy| &policy.model().defaults),
             arrived_ms: self.arrived_ms,
             ended,
             duration_ms: now_ms().saturating_sub(self.arrived_ms),

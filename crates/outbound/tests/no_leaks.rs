@@ -11,7 +11,7 @@ mod common;
 
 use common::{FakeClock, credential};
 use egress_policy_engine::{
-    Action, ClaimVars, Decision, JwtAlgorithm, PathInLogs, PolicyRef, RuleRef, Target,
+    Action, ClaimVars, Decision, Defaults, Identity, JwtAlgorithm, PolicyRef, RuleRef, Target,
 };
 use egress_policy_outbound::log::{LogFacts, build};
 use egress_policy_outbound::{ActionPlan, JwtSigner, LocalAnswer, Minter, plan};
@@ -52,12 +52,16 @@ fn log_line(decision: &Decision, ended: Result<u16, LocalAnswer>) -> String {
     let tags = vec!["prod".to_owned()];
     let facts = LogFacts {
         decision_id: "d-1",
-        customer: Some("customer-123"),
-        tags: &tags,
+        identity: &Identity {
+            customer: Some("customer-123".to_owned()),
+            tags: Some(tags),
+        },
         method: "POST",
         policy: &policy,
-        query_in_logs: false,
-        path_in_logs: PathInLogs::Full,
+        defaults: Some(&Defaults {
+            query_in_logs: false,
+            ..Defaults::default()
+        }),
         arrived_ms: 1_795_867_200_000,
         ended,
         duration_ms: 3,
