@@ -150,25 +150,22 @@ fn bundle_settings(env: &Env) -> Result<BundleSettings, String> {
     let environment = text(env, "EGRESS_BUNDLE_ENVIRONMENT")
         .filter(|name| valid_environment(name))
         .ok_or("EGRESS_BUNDLE_ENVIRONMENT is missing or not an environment name")?;
+    let setting = |name: &str, default: u64| number(env, name, default);
     Ok(BundleSettings {
         key: text(env, "EGRESS_BUNDLE_KEY").unwrap_or_else(|| DEFAULT_KEY.to_owned()),
         timing: Timing {
-            refresh_ms: number(env, "EGRESS_BUNDLE_REFRESH_SECS", DEFAULT_REFRESH_SECS)?
+            refresh_ms: setting("EGRESS_BUNDLE_REFRESH_SECS", DEFAULT_REFRESH_SECS)?
                 .max(1)
                 .saturating_mul(1000),
-            wait_ms: number(env, "EGRESS_BUNDLE_WAIT_MS", DEFAULT_WAIT_MS)?,
-            read_timeout_ms: number(
-                env,
-                "EGRESS_BUNDLE_READ_TIMEOUT_MS",
-                DEFAULT_READ_TIMEOUT_MS,
-            )?
-            .max(1),
+            wait_ms: setting("EGRESS_BUNDLE_WAIT_MS", DEFAULT_WAIT_MS)?,
+            read_timeout_ms: setting("EGRESS_BUNDLE_READ_TIMEOUT_MS", DEFAULT_READ_TIMEOUT_MS)?
+                .max(1),
         },
         trust: Trust {
             key,
             environment,
             embedded: embedded::policy_ref(),
-            min_serial: number(env, "EGRESS_BUNDLE_MIN_SERIAL", 0)?,
+            min_serial: setting("EGRESS_BUNDLE_MIN_SERIAL", 0)?,
         },
     })
 }
