@@ -91,30 +91,20 @@ pub fn event<'a>(
     policy: &'a PolicyRef,
     trail: &'a egress_policy_engine::log_chain::Trail,
 ) -> DataPoint<'a> {
+    let status = status.unwrap_or_default();
+    let reason = reason.unwrap_or_default();
+    let sha256 = &policy.sha256;
+    let source = policy.source.map_or("", PolicySource::as_str);
+    let isolate = trail.isolate.as_deref().unwrap_or_default();
+    let chain = trail.chain.as_deref().unwrap_or_default();
+    let seq = trail.seq.unwrap_or(0);
+    let serial = serial.or(policy.serial).unwrap_or(0);
+    // The decision's layout, its fields an event does not have empty (module docs).
     DataPoint {
         indexes: [""],
         blobs: vec![
-            kind,
-            status.unwrap_or_default(),
-            "",
-            "",
-            "",
-            reason.unwrap_or_default(),
-            "",
-            "",
-            "",
-            &policy.sha256,
-            policy.source.map_or("", PolicySource::as_str),
-            trail.isolate.as_deref().unwrap_or_default(),
-            trail.chain.as_deref().unwrap_or_default(),
+            kind, status, "", "", "", reason, "", "", "", sha256, source, isolate, chain,
         ],
-        doubles: vec![
-            0,
-            trail.seq.unwrap_or(0),
-            0,
-            0,
-            serial.or(policy.serial).unwrap_or(0),
-            0,
-        ],
+        doubles: vec![0, seq, 0, 0, serial, 0],
     }
 }
