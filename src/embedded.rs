@@ -1,6 +1,6 @@
 //! The policy compiled by `build.rs`, embedded in the Wasm and loaded once per isolate.
 
-use std::sync::OnceLock;
+use std::sync::LazyLock;
 
 use egress_policy_engine::artifact::Artifact;
 use egress_policy_engine::{CompiledPolicy, PolicyRef, PolicySource};
@@ -11,32 +11,31 @@ static ARTIFACT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/policy.bin"))
 /// The policy's name, SHA-256 and serial as JSON, written by `build.rs` next to the artefact.
 static POLICY_REF: &str = include_str!(concat!(env!("OUT_DIR"), "/policy_ref.json"));
 
-static POLICY: OnceLock<Option<CompiledPolicy>> = OnceLock::new();
+static POLICY: LazyLock<Option<CompiledPolicy>> =
+    LazyLock::new(|| CompiledPolicy::load(Artifact::Static(ARTIFACT)).ok());
 
 /// The embedded policy, decoded on first use. `None` only if the artefact does not load
 /// (which the build's own round trip makes a bug); the Worker then fails closed.
 pub fn policy() -> Option<&'static CompiledPolicy> {
-    POLICY
-        .get_or_init(|| CompiledPolicy::load(Artifact::Static(ARTIFACT)).ok())
-        .as_ref()
+    POLICY.as_ref()
 }
 
-static POLICY_REF_VALUE: OnceLock<PolicyRef> = OnceLock::new();
+static POLICY_REF_VALUE: LazyLock<PolicyRef> = LazyLock::new(|| {
+    // Should the build's own record not load (a bug, never expected), the lines say the
+    // embedded policy is unknown.
+    serde_json::from_str(POLICY_REF).unwrap_or_else(|_| PolicyRef {
+        name: None,
+        sha256: String::from("unknown"),
+        source: Some(PolicySource::Embedded),
+        serial: None,
+    })
+});
 
 /// Which policy this Worker was built with (`source: embedded`, its serial), as `build.rs`
 /// wrote it: readable even when [`policy`] is `None`, and never loading it. Made once per
 /// isolate: every decision line it decides names it.
 pub fn policy_ref() -> &'static PolicyRef {
-    POLICY_REF_VALUE.get_or_init(|| {
-        // Should the build's own record not load (a bug, never expected), the lines say the
-        // embedded policy is unknown.
-        serde_json::from_str(POLICY_REF).unwrap_or_else(|_| PolicyRef {
-            name: None,
-            sha256: String::from("unknown"),
-            source: Some(PolicySource::Embedded),
-            serial: None,
-        })
-    })
+    &POLICY_REF_VALUE
 }
 
 #[cfg(test)]

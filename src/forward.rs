@@ -25,12 +25,12 @@ pub fn forward(
         Some(_) => header_names(&incoming)?,
         None => Vec::new(),
     };
-    let listed = host
-        .as_deref()
-        .map(|value| ("host", value))
-        .into_iter()
-        .chain(names.iter().map(|name| (name.as_str(), "")));
-    let plan = forward_plan(listed, target, inject);
+    let plan = forward_plan(
+        host.as_deref(),
+        names.iter().map(String::as_str),
+        target,
+        inject,
+    );
     let init = web_sys::RequestInit::new();
     if !plan.is_unchanged() {
         // The incoming headers are immutable: the plan is applied to a copy. (Unchanged, they
@@ -40,7 +40,7 @@ pub fn forward(
             headers.delete(name)?;
         }
         if let Some((name, value)) = &plan.set {
-            headers.set(name, value)?;
+            headers.set(name, value.as_str())?;
         }
         init.set_headers(&headers);
     }

@@ -27,15 +27,12 @@ thread_local! {
     /// Per-isolate token and key caches. Only borrowed synchronously, so concurrent
     /// requests of the isolate never contend for it.
     static MINTER: RefCell<Minter<JwtSigner, DateClock>> =
-        RefCell::new(Minter::new(JwtSigner::new(), DateClock));
+        RefCell::new(Minter::new(JwtSigner::default(), DateClock));
 
     /// `{ "content-type": "application/json" }`, made once per isolate: each Response copies
     /// it into headers of its own, so no `Headers` is built per answer.
-    static JSON_HEADERS: JsValue = {
-        let headers = js_sys::Object::new();
-        let _set = js_sys::Reflect::set(&headers, &"content-type".into(), &"application/json".into());
-        headers.into()
-    };
+    static JSON_HEADERS: JsValue =
+        js_sys::JSON::parse(r#"{"content-type":"application/json"}"#).unwrap_or_default();
 }
 
 /// A handler the runtime calls with one value.
@@ -58,15 +55,12 @@ impl Facts {
     /// Writes this request's one decision log line: it ended with the upstream's status, or
     /// with the Worker's own answer.
     fn log(&self, ended: Result<u16, LocalAnswer>) {
-        let defaults = self.active.policy().map(|policy| &policy.model().defaults);
         let facts = LogFacts {
             decision_id: &self.decision_id,
-            customer: self.identity.customer.as_deref(),
-            tags: self.identity.tags.as_deref().unwrap_or_default(),
+            identity: &self.identity,
             method: &self.method,
             policy: self.active.policy_ref(),
-            query_in_logs: defaults.is_some_and(|d| d.query_in_logs),
-            path_in_logs: defaults.map(|d| d.path_in_logs).unwrap_or_default(),
+            defaults: self.active.policy().map(|policy| &policy.model().defaults),
             arrived_ms: self.arrived_ms,
             ended,
             duration_ms: now_ms().saturating_sub(self.arrived_ms),

@@ -20,6 +20,8 @@ use wasm_bindgen::JsValue;
 use worker::Env;
 use worker::worker_sys::Context;
 
+use crate::settings::present;
+
 /// The parameter names identity reads, as JS strings made once per isolate: customer, tags,
 /// context, opt-in.
 type Keys = [JsValue; 4];
@@ -63,12 +65,6 @@ fn parameters(source: &JsValue, keys: &Keys, nested: bool) -> Map<String, Value>
         found.insert(CONTEXT_PARAM.to_owned(), Value::Object(context));
     }
     found
-}
-
-/// `source[key]`, `None` when absent or null.
-fn present(source: &JsValue, key: &JsValue) -> Option<JsValue> {
-    let value = js_sys::Reflect::get(source, key).ok()?;
-    (!value.is_undefined() && !value.is_null()).then_some(value)
 }
 
 /// One parameter as JSON, `None` when absent or null. Strings and booleans as they are, an

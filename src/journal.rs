@@ -18,7 +18,7 @@ use wasm_bindgen::JsValue;
 use worker::Env;
 
 use crate::live::embedded_ref;
-use crate::runtime::{call, guarded, now_ms, random, to_js};
+use crate::runtime::{call, guarded, now_ms, random};
 use crate::settings::settings;
 
 /// An isolate's chain and when it last wrote a checkpoint.
@@ -158,19 +158,19 @@ fn with_journal(env: &Env, f: impl FnOnce(&mut Journal)) {
 /// told apart by `worker` and the chain).
 fn isolate_id() -> String {
     let mut bytes = [0u8; 8];
-    if random(&mut bytes) {
-        hex(&bytes)
-    } else {
-        format!("{:016x}", now_ms())
+    if !random(&mut bytes) {
+        bytes = now_ms().to_be_bytes();
     }
+    hex(&bytes)
 }
 
 /// `env.EGRESS_METRICS.writeDataPoint(point)`, not awaited (it returns nothing), when the
-/// binding is there.
+/// binding is there; `point` as a plain JS object (through JSON), as Analytics Engine takes it.
 fn record<'a>(env: &Env, point: impl FnOnce() -> DataPoint<'a>) {
     if settings(env).metrics
         && let Ok(dataset) = js_sys::Reflect::get(env, &JsValue::from_str("EGRESS_METRICS"))
-        && let Some(point) = to_js(&point())
+        && let Ok(json) = serde_json::to_string(&point())
+        && let Ok(point) = js_sys::JSON::parse(&json)
     {
         let _ = call(&dataset, "writeDataPoint", &[&point]);
     }

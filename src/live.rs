@@ -224,11 +224,9 @@ fn judge(head: &[u8], reader: &Reader, from: Origin) -> Option<Head> {
 async fn take(head: &Head, value: &Uint8Array, reader: &Reader, from: Origin) -> bool {
     let value_head = head_of(value);
     let len = value.length() as usize;
-    let payload_sha256 = if head.bundle_len() == len && *value_head == *head.bytes {
-        digest(value, head.payload_range()).await
-    } else {
-        None
-    };
+    let fits = head.bundle_len() == len && *value_head == *head.bytes;
+    let payload_sha256 = OptionFuture::from(fits.then(|| digest(value, head.payload_range())));
+    let payload_sha256 = payload_sha256.await.flatten();
     let candidate = Candidate {
         head: &value_head,
         len,
@@ -319,10 +317,7 @@ async fn cache_get(cache: &JsValue, url: &str) -> Option<Uint8Array> {
 /// Puts `bytes` at `url`, as a response the cache keeps for a year (it may evict it sooner);
 /// `None` if that failed.
 async fn cache_put(cache: &JsValue, url: &str, bytes: &Uint8Array) -> Option<JsValue> {
-    let headers = web_sys::Headers::new().ok()?;
-    headers
-        .set("cache-control", "public, max-age=31536000")
-        .ok()?;
+    let headers = js_sys::JSON::parse(r#"{"cache-control":"public, max-age=31536000"}"#).ok()?;
     let init = web_sys::ResponseInit::new();
     init.set_headers(&headers);
     let response =

@@ -3,8 +3,8 @@
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use egress_policy_outbound::Runtime;
 use egress_policy_outbound::decision_id::uuid_v4;
-use egress_policy_outbound::{Clock, Random};
 use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen]
@@ -41,13 +41,11 @@ pub fn now_ms() -> u64 {
 /// each token's `jti` ([`random`]).
 pub struct DateClock;
 
-impl Clock for DateClock {
+impl Runtime for DateClock {
     fn now_secs(&self) -> u64 {
         now_ms() / 1000
     }
-}
 
-impl Random for DateClock {
     fn fill(&self, out: &mut [u8]) -> bool {
         random(out)
     }
@@ -145,13 +143,6 @@ pub fn call(target: &JsValue, name: &str, args: &[&JsValue]) -> Option<JsValue> 
         .unchecked_into::<js_sys::Function>();
     let args: js_sys::Array = args.iter().copied().collect();
     js_sys::Reflect::apply(&method, target, &args).ok()
-}
-
-/// `value` as a plain JS object (through JSON), as `console.log` and Analytics Engine take it.
-pub fn to_js(value: &impl serde::Serialize) -> Option<JsValue> {
-    serde_json::to_string(value)
-        .ok()
-        .and_then(|json| js_sys::JSON::parse(&json).ok())
 }
 
 /// Cancels a timer no longer needed, so it holds nothing of the request open.

@@ -83,14 +83,13 @@ pub fn settings(env: &Env) -> Rc<Settings> {
 
 /// The text of the Worker secret, variable or plain-text binding `name`, if it is set.
 pub fn text(env: &Env, name: &str) -> Option<String> {
-    get(env, name).and_then(|value| value.as_string())
+    present(env, &name.into()).and_then(|value| value.as_string())
 }
 
-/// `env[name]`, when set (not `undefined` or `null`).
-fn get(source: &JsValue, name: &str) -> Option<JsValue> {
-    js_sys::Reflect::get(source, &JsValue::from_str(name))
-        .ok()
-        .filter(|value| !value.is_undefined() && !value.is_null())
+/// `source[key]`, when set (not `undefined` or `null`).
+pub fn present(source: &JsValue, key: &JsValue) -> Option<JsValue> {
+    let value = js_sys::Reflect::get(source, key).ok()?;
+    (!value.is_undefined() && !value.is_null()).then_some(value)
 }
 
 /// The whole number `name` holds, `default` when it is not set.
@@ -124,7 +123,7 @@ fn read(env: &Env) -> Settings {
             format!("EGRESS_LOG_KEY is shorter than {MIN_LOG_KEY_BYTES} bytes: the log chain is not keyed"),
         ));
     }
-    let bundles = get(env, "EGRESS_POLICY_KV").and_then(|_| {
+    let bundles = present(env, &"EGRESS_POLICY_KV".into()).and_then(|_| {
         let bundles =
             bundle_settings(env).map_err(|problem| problems.push(("policy_bundle", problem)));
         bundles.ok().map(Rc::new)
@@ -134,10 +133,10 @@ fn read(env: &Env) -> Settings {
         bundles,
         log_key: log_key.filter(|_| !short_key),
         checkpoint_ms,
-        worker_version: get(env, "CF_VERSION_METADATA")
-            .and_then(|metadata| get(&metadata, "id"))
+        worker_version: present(env, &"CF_VERSION_METADATA".into())
+            .and_then(|metadata| present(&metadata, &"id".into()))
             .and_then(|id| id.as_string()),
-        metrics: get(env, "EGRESS_METRICS").is_some(),
+        metrics: present(env, &"EGRESS_METRICS".into()).is_some(),
         problems,
     }
 }
@@ -151,25 +150,22 @@ fn bundle_settings(env: &Env) -> Result<BundleSettings, String> {
     let environment = text(env, "EGRESS_BUNDLE_ENVIRONMENT")
         .filter(|name| valid_environment(name))
         .ok_or("EGRESS_BUNDLE_ENVIRONMENT is missing or not an environment name")?;
+    let setting = |name: &str, default: u64| number(env, name, default);
     Ok(BundleSettings {
         key: text(env, "EGRESS_BUNDLE_KEY").unwrap_or_else(|| DEFAULT_KEY.to_owned()),
         timing: Timing {
-            refresh_ms: number(env, "EGRESS_BUNDLE_REFRESH_SECS", DEFAULT_REFRESH_SECS)?
+            refresh_ms: setting("EGRESS_BUNDLE_REFRESH_SECS", DEFAULT_REFRESH_SECS)?
                 .max(1)
                 .saturating_mul(1000),
-            wait_ms: number(env, "EGRESS_BUNDLE_WAIT_MS", DEFAULT_WAIT_MS)?,
-            read_timeout_ms: number(
-                env,
-                "EGRESS_BUNDLE_READ_TIMEOUT_MS",
-                DEFAULT_READ_TIMEOUT_MS,
-            )?
-            .max(1),
+            wait_ms: setting("EGRESS_BUNDLE_WAIT_MS", DEFAULT_WAIT_MS)?,
+            read_timeout_ms: setting("EGRESS_BUNDLE_READ_TIMEOUT_MS", DEFAULT_READ_TIMEOUT_MS)?
+                .max(1),
         },
         trust: Trust {
             key,
             environment,
             embedded: embedded::policy_ref(),
-            min_serial: number(env, "EGRESS_BUNDLE_MIN_SERIAL", 0)?,
+            min_serial: setting("EGRESS_BUNDLE_MIN_SERIAL", 0)?,
         },
     })
 }

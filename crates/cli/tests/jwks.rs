@@ -12,7 +12,7 @@ use std::process::Command;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use egress_policy_engine::{ClaimVars, Credential, compile};
-use egress_policy_outbound::{Clock, JwtSigner, Minter, Random};
+use egress_policy_outbound::{JwtSigner, Minter, Runtime};
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
 use serde_json::Value;
@@ -57,16 +57,14 @@ fn credential(id: &str) -> Credential {
 
 struct Now;
 
-impl Clock for Now {
+impl Runtime for Now {
     fn now_secs(&self) -> u64 {
         SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap()
             .as_secs()
     }
-}
 
-impl Random for Now {
     fn fill(&self, out: &mut [u8]) -> bool {
         out.fill(7);
         true
@@ -76,7 +74,7 @@ impl Random for Now {
 /// A token as the Worker mints it for `credential` with the key in `private_pem`.
 fn worker_token(credential: &Credential, private_pem: &str) -> String {
     let pem = std::fs::read_to_string(private_pem).unwrap();
-    let mut minter = Minter::new(JwtSigner::new(), Now);
+    let mut minter = Minter::new(JwtSigner::default(), Now);
     let vars = ClaimVars {
         customer: "customer-123",
         tags: &[],

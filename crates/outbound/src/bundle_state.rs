@@ -341,10 +341,9 @@ impl BundleState {
         end: ReadEnd,
         trust: &Trust<'_>,
     ) -> Option<BundleEvent> {
-        if self.reading_since.is_none() || self.reads != id {
+        if self.reads != id || self.reading_since.take().is_none() {
             return None;
         }
-        self.reading_since = None;
         self.last_settled_ms = Some(now_ms);
         let (status, reason, key) = match end {
             ReadEnd::Answered => {

@@ -4,8 +4,6 @@
 //! the Worker to a fresh copy of the headers (`Headers.delete` and `Headers.set`, both
 //! case-insensitive in the Fetch standard).
 
-use std::fmt;
-
 use egress_policy_engine::header_names::{is_forwarded_on_inject, same_header_name};
 use egress_policy_engine::{Credential, Target};
 
@@ -15,26 +13,17 @@ use crate::token::Token;
 const AUTHORIZATION: &str = "authorization";
 
 /// Header changes for one forwarded request.
-#[derive(Clone, PartialEq, Eq, Default)]
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct HeaderPlan {
     /// Header names to delete (lower case, each once), every value of each.
     pub remove: Vec<String>,
-    /// The credential header to set after the deletions: (name, prefix + token).
-    pub set: Option<(String, String)>,
+    /// The credential header to set after the deletions: (name, prefix + token), its value a
+    /// [`Token`] so that `Debug` never shows it.
+    pub set: Option<(String, Token)>,
 }
 
-impl fmt::Debug for HeaderPlan {
-    /// Shows the names only: the value set carries a token.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("HeaderPlan")
-            .field("remove", &self.remove)
-            .field("set", &self.set.as_ref().map(|(name, _)| name))
-            .finish()
-    }
-}
-
-/// The header plan for a forwarded request. `headers` are the client's headers: on a pass
-/// only `Host` matters and the caller may give just that one; on inject every name is read.
+/// The header plan for a forwarded request. `host` is the client's `Host` header, `names` the
+/// names of all its other headers (only read on inject: a pass may give none).
 ///
 /// - Every forward: a `Host` header that disagrees with the URL's host (and port) is removed;
 ///   the decision was made on the URL and the header must not send the request elsewhere.
@@ -48,7 +37,8 @@ impl fmt::Debug for HeaderPlan {
 ///   `X-Api-Token`). Then the credential's header is set to `prefix + token`. Client
 ///   credentials are always replaced, never merged.
 pub fn forward_plan<'a>(
-    headers: impl IntoIterator<Item = (&'a str, &'a str)>,
+    host: Option<&str>,
+    names: impl IntoIterator<Item = &'a str>,
     target: &Target,
     inject: Option<(&Credential, &Token)>,
 ) -> HeaderPlan {
@@ -64,30 +54,21 @@ pub fn forward_plan<'a>(
         // and the strip then never depends on reading the client's headers correctly.
         strip(&credential.header);
         strip(AUTHORIZATION);
-    }
-    let mut host_disagrees = false;
-    for (name, value) in headers {
-        let is_host = name.eq_ignore_ascii_case("host");
-        if is_host && !host_agrees(value, target) {
-            host_disagrees = true;
-        }
-        if let Some((credential, _)) = inject
-            && !is_host
-            && (same_header_name(name, &credential.header)
+        for name in names {
+            if same_header_name(name, &credential.header)
                 || same_header_name(name, AUTHORIZATION)
-                || !is_forwarded_on_inject(name, &credential.forward_headers))
-        {
-            strip(name);
+                || !is_forwarded_on_inject(name, &credential.forward_headers)
+            {
+                strip(name);
+            }
         }
     }
-    if host_disagrees {
+    if host.is_some_and(|value| !host_agrees(value, target)) {
         strip("host");
     }
     let set = inject.map(|(credential, token)| {
-        (
-            credential.header.clone(),
-            format!("{}{}", credential.prefix, token.as_str()),
-        )
+        let value = format!("{}{}", credential.prefix, token.as_str());
+        (credential.header.clone(), Token::new(value))
     });
     HeaderPlan { remove, set }
 }

@@ -9,25 +9,22 @@
 
 pub mod answer;
 pub mod bundle_state;
-pub mod claims;
-pub mod clock;
 pub mod decision_id;
 pub mod error;
 pub mod headers;
-pub mod keys;
 pub mod log;
 pub mod metrics;
 pub mod mint;
 pub mod plan;
+pub mod runtime;
 pub mod signer;
 pub mod token;
 pub mod token_cache;
 
 pub use answer::{LocalAnswer, LocalResponse};
-pub use clock::{Clock, Random};
 pub use error::CredentialError;
-pub use keys::JwtSigner;
 pub use mint::Minter;
 pub use plan::{ActionPlan, plan};
-pub use signer::Signer;
+pub use runtime::Runtime;
+pub use signer::{JwtSigner, Signer};
 pub use token::Token;

@@ -4,7 +4,7 @@
 use egress_policy_engine::log::{MAX_LOGGED_METHOD, MAX_LOGGED_QUERY, prefix};
 use egress_policy_engine::log_chain::Trail;
 use egress_policy_engine::{
-    Decision, DecisionLog, LOG_SCHEMA_VERSION, Outcome, PathInLogs, PolicyRef, logged_path,
+    Decision, DecisionLog, Defaults, Identity, LOG_SCHEMA_VERSION, Outcome, PolicyRef, logged_path,
 };
 use serde::Serialize;
 
@@ -17,18 +17,15 @@ use egress_policy_engine::time::rfc3339_millis;
 pub struct LogFacts<'a> {
     /// Unique id of this decision (also in 403/502 bodies).
     pub decision_id: &'a str,
-    /// The customer, if one was given.
-    pub customer: Option<&'a str>,
-    /// The customer's tags.
-    pub tags: &'a [String],
+    /// Who the request was made for (without a tags parameter: logged as no tags).
+    pub identity: &'a Identity,
     /// The request's HTTP method.
     pub method: &'a str,
     /// The policy revision that decided.
     pub policy: &'a PolicyRef,
-    /// The policy's `defaults.query_in_logs`.
-    pub query_in_logs: bool,
-    /// The policy's `defaults.path_in_logs`.
-    pub path_in_logs: PathInLogs,
+    /// The deciding policy's `[defaults]`, which say how much of the query and path the line
+    /// keeps (`None`, no policy loaded: their defaults).
+    pub defaults: Option<&'a Defaults>,
     /// Arrival time, milliseconds since the Unix epoch.
     pub arrived_ms: u64,
     /// How it ended: with the upstream's status, or with the Worker's own answer (whose
@@ -43,15 +40,16 @@ pub struct LogFacts<'a> {
 /// the action, status and error ([`Outcome::of`]), so callers cannot contradict them.
 pub fn build(decision: &Decision, facts: &LogFacts<'_>) -> DecisionLog {
     let target = decision.target.as_ref();
-    let path = target.map(|t| logged_path(&t.path, facts.path_in_logs));
+    let defaults = facts.defaults.cloned().unwrap_or_default();
+    let path = target.map(|t| logged_path(&t.path, defaults.path_in_logs));
     let status = facts.ended.ok();
     let error = facts.ended.err().and_then(LocalAnswer::code);
     DecisionLog {
         v: LOG_SCHEMA_VERSION,
         ts: rfc3339_millis(facts.arrived_ms),
         decision_id: facts.decision_id.to_owned(),
-        customer: facts.customer.map(str::to_owned),
-        tags: facts.tags.to_vec(),
+        customer: facts.identity.customer.clone(),
+        tags: facts.identity.tags.clone().unwrap_or_default(),
         action: decision.action,
         would_block: decision.would_block,
         rule: decision.rule.as_ref().map(|rule| rule.id.clone()),
@@ -65,7 +63,7 @@ pub fn build(decision: &Decision, facts: &LogFacts<'_>) -> DecisionLog {
         path: path.and_then(|p| p.path),
         query: target
             .and_then(|t| t.query.as_deref())
-            .filter(|_| facts.query_in_logs)
+            .filter(|_| defaults.query_in_logs)
             .map(|query| prefix(query, MAX_LOGGED_QUERY).to_owned()),
         credential: decision.credential.clone(),
         policy: facts.policy.clone(),
@@ -112,7 +110,7 @@ impl<'a, B: Serialize> EventLine<'a, B> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use egress_policy_engine::{Action, RuleRef, Target};
+    use egress_policy_engine::{Action, PathInLogs, RuleRef, Target};
     use serde_json::{Value, json};
 
     fn decision() -> Decision {
@@ -139,15 +137,32 @@ mod tests {
         }
     }
 
-    fn facts<'a>(policy: &'a PolicyRef, tags: &'a [String], query: bool) -> LogFacts<'a> {
+    fn identity(tags: &[&str]) -> Identity {
+        Identity {
+            customer: Some("customer-123".into()),
+            tags: Some(tags.iter().map(|tag| (*tag).to_owned()).collect()),
+        }
+    }
+
+    fn defaults(query_in_logs: bool, path_in_logs: PathInLogs) -> Defaults {
+        Defaults {
+            query_in_logs,
+            path_in_logs,
+            ..Defaults::default()
+        }
+    }
+
+    fn facts<'a>(
+        policy: &'a PolicyRef,
+        identity: &'a Identity,
+        defaults: &'a Defaults,
+    ) -> LogFacts<'a> {
         LogFacts {
             decision_id: "d-1",
-            customer: Some("customer-123"),
-            tags,
+            identity,
             method: "GET",
             policy,
-            query_in_logs: query,
-            path_in_logs: PathInLogs::Full,
+            defaults: Some(defaults),
             arrived_ms: 1_795_867_200_123,
             ended: Ok(200),
             duration_ms: 12,
@@ -162,9 +177,9 @@ mod tests {
             source: None,
             serial: None,
         };
-        let tags = vec!["prod".to_owned()];
+        let (who, defaults) = (identity(&["prod"]), defaults(false, PathInLogs::Full));
         let line =
-            serde_json::to_string(&build(&decision(), &facts(&policy, &tags, false))).unwrap();
+            serde_json::to_string(&build(&decision(), &facts(&policy, &who, &defaults))).unwrap();
         let expected = json!({
             "v": 2, "ts": "2026-11-28T12:00:00.123Z", "decision_id": "d-1",
             "customer": "customer-123", "tags": ["prod"], "action": "inject",
@@ -190,7 +205,8 @@ mod tests {
             source: None,
             serial: None,
         };
-        let log = build(&decision(), &facts(&policy, &[], true));
+        let (who, defaults) = (identity(&[]), defaults(true, PathInLogs::Full));
+        let log = build(&decision(), &facts(&policy, &who, &defaults));
         assert_eq!(log.query.as_deref(), Some("api_key=q-secret"));
     }
 
@@ -204,7 +220,8 @@ mod tests {
         };
         let mut d = decision();
         d.target = None;
-        let mut f = facts(&policy, &[], true);
+        let (who, defaults) = (identity(&[]), defaults(true, PathInLogs::Full));
+        let mut f = facts(&policy, &who, &defaults);
         f.ended = Err(LocalAnswer::UpstreamUnreachable);
         let log = build(&d, &f);
         assert_eq!(
@@ -229,20 +246,21 @@ mod tests {
         if let Some(target) = d.target.as_mut() {
             target.path = "/hooks/T000/B111/s3cr3t".into();
         }
-        let mut f = facts(&policy, &[], false);
-        f.path_in_logs = PathInLogs::Segments(2);
-        let log = build(&d, &f);
+        let who = identity(&[]);
+        let cut = |path_in_logs| {
+            let defaults = defaults(false, path_in_logs);
+            build(&d, &facts(&policy, &who, &defaults))
+        };
+        let log = cut(PathInLogs::Segments(2));
         assert_eq!(log.path.as_deref(), Some("/hooks/T000"));
         assert!(log.path_redacted);
         let line = serde_json::to_string(&log).unwrap();
         assert!(!line.contains("s3cr3t"), "{line}");
 
-        f.path_in_logs = PathInLogs::None;
-        let log = build(&d, &f);
+        let log = cut(PathInLogs::None);
         assert_eq!((log.path, log.path_redacted), (None, true));
 
-        f.path_in_logs = PathInLogs::Segments(4);
-        let log = build(&d, &f);
+        let log = cut(PathInLogs::Segments(4));
         assert_eq!(log.path.as_deref(), Some("/hooks/T000/B111/s3cr3t"));
         assert!(!log.path_redacted);
     }
@@ -278,7 +296,8 @@ mod tests {
         for (action, ended, expected) in cases {
             let mut d = decision();
             d.action = action;
-            let mut f = facts(&policy, &[], false);
+            let (who, defaults) = (identity(&[]), defaults(false, PathInLogs::Full));
+            let mut f = facts(&policy, &who, &defaults);
             f.ended = ended;
             let log = build(&d, &f);
             assert_eq!(log.outcome, Some(expected), "{action:?} {ended:?}");

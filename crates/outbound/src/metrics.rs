@@ -31,7 +31,7 @@
 //! deleted from the log.
 
 use egress_policy_engine::log::prefix;
-use egress_policy_engine::{DecisionLog, PolicyRef};
+use egress_policy_engine::{DecisionLog, PolicyRef, PolicySource};
 
 use serde::Serialize;
 
@@ -45,8 +45,9 @@ pub struct DataPoint<'a> {
     pub indexes: [&'a str; 1],
     /// Text fields, by position (see the module docs).
     pub blobs: Vec<&'a str>,
-    /// Numbers, by position.
-    pub doubles: Vec<f64>,
+    /// Numbers, by position: whole ones, which Analytics Engine stores as doubles (exact up
+    /// to 2^53, far above any serial, sequence number or duration here).
+    pub doubles: Vec<u64>,
 }
 
 /// The data point of a decision line.
@@ -65,17 +66,17 @@ pub fn decision(line: &DecisionLog) -> DataPoint<'_> {
             line.error.as_deref().unwrap_or_default(),
             line.host.as_deref().unwrap_or_default(),
             &line.policy.sha256,
-            source(&line.policy),
+            line.policy.source.map_or("", PolicySource::as_str),
             line.trail.isolate.as_deref().unwrap_or_default(),
             &line.decision_id,
         ],
         doubles: vec![
-            number(line.duration_ms),
-            number(line.trail.seq.unwrap_or(0)),
-            f64::from(u8::from(line.would_block)),
-            f64::from(line.status.unwrap_or(0)),
-            number(line.policy.serial.unwrap_or(0)),
-            f64::from(u8::from(line.sent())),
+            line.duration_ms,
+            line.trail.seq.unwrap_or(0),
+            u64::from(line.would_block),
+            u64::from(line.status.unwrap_or(0)),
+            line.policy.serial.unwrap_or(0),
+            u64::from(line.sent()),
         ],
     }
 }
@@ -90,44 +91,20 @@ pub fn event<'a>(
     policy: &'a PolicyRef,
     trail: &'a egress_policy_engine::log_chain::Trail,
 ) -> DataPoint<'a> {
+    let status = status.unwrap_or_default();
+    let reason = reason.unwrap_or_default();
+    let sha256 = &policy.sha256;
+    let source = policy.source.map_or("", PolicySource::as_str);
+    let isolate = trail.isolate.as_deref().unwrap_or_default();
+    let chain = trail.chain.as_deref().unwrap_or_default();
+    let seq = trail.seq.unwrap_or(0);
+    let serial = serial.or(policy.serial).unwrap_or(0);
+    // The decision's layout, its fields an event does not have empty (module docs).
     DataPoint {
         indexes: [""],
         blobs: vec![
-            kind,
-            status.unwrap_or_default(),
-            "",
-            "",
-            "",
-            reason.unwrap_or_default(),
-            "",
-            "",
-            "",
-            &policy.sha256,
-            source(policy),
-            trail.isolate.as_deref().unwrap_or_default(),
-            trail.chain.as_deref().unwrap_or_default(),
+            kind, status, "", "", "", reason, "", "", "", sha256, source, isolate, chain,
         ],
-        doubles: vec![
-            0.0,
-            number(trail.seq.unwrap_or(0)),
-            0.0,
-            0.0,
-            number(serial.or(policy.serial).unwrap_or(0)),
-            0.0,
-        ],
+        doubles: vec![0, seq, 0, 0, serial, 0],
     }
-}
-
-fn source(policy: &PolicyRef) -> &'static str {
-    policy.source.map_or("", |source| source.as_str())
-}
-
-/// A count as Analytics Engine stores numbers (exact up to 2^53, far above any serial,
-/// sequence number or duration here).
-#[expect(
-    clippy::cast_precision_loss,
-    reason = "serials, sequence numbers and durations stay far below 2^53"
-)]
-fn number(value: u64) -> f64 {
-    value as f64
 }

@@ -1,13 +1,13 @@
-//! Tokens for inject decisions: from the cache when fresh, else minted and cached.
+//! Tokens for inject decisions: from the cache when fresh, else minted (claims, signature) and cached.
 
 use egress_policy_engine::{ClaimVars, Credential};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::{Map, Value};
 
-use crate::claims::claims;
-use crate::clock::{Clock, Random};
 use crate::error::CredentialError;
+use crate::runtime::Runtime;
 use crate::signer::Signer;
 use crate::token::Token;
 use crate::token_cache::{DEFAULT_CAPACITY, TokenCache, TokenKey};
@@ -22,7 +22,7 @@ pub struct Minter<S, C> {
     next_checked: Vec<(String, String)>,
 }
 
-impl<S: Signer, C: Clock + Random> Minter<S, C> {
+impl<S: Signer, C: Runtime> Minter<S, C> {
     /// A minter with the default cache capacity.
     pub fn new(signer: S, clock: C) -> Self {
         Minter::with_cache(signer, clock, TokenCache::with_capacity(DEFAULT_CAPACITY))
@@ -89,7 +89,7 @@ impl<S: Signer, C: Clock + Random> Minter<S, C> {
         };
         let checked = secret(&next.secret)
             .ok_or(CredentialError::SecretMissing)
-            .and_then(|text| self.signer.sign(&swapped, &text, &serde_json::Map::new()));
+            .and_then(|text| self.signer.sign(&swapped, &text, &Map::new()));
         let alg = credential.algorithm;
         let problem = match checked.err()? {
             CredentialError::SecretMissing => "is not set".to_owned(),
@@ -110,5 +110,98 @@ impl<S: Signer, C: Clock + Random> Minter<S, C> {
     /// Number of cached tokens.
     pub fn cached(&self) -> usize {
         self.cache.len()
+    }
+}
+
+/// The payload: the rendered `claims` templates, `sub` (the customer unless a template sets
+/// it), then the registered claims `iss`, `aud`, `iat`, `exp = iat + ttl` and `jti` (the
+/// token's random id), which templates cannot override (`check` rejects them in `claims`
+/// anyway).
+pub fn claims(
+    credential: &Credential,
+    vars: &ClaimVars<'_>,
+    iat: u64,
+    jti: &str,
+) -> Map<String, Value> {
+    let mut payload = Map::new();
+    for (name, template) in &credential.claims {
+        payload.insert(name.clone(), Value::String(template.render(vars)));
+    }
+    payload
+        .entry("sub")
+        .or_insert_with(|| Value::String(vars.customer.to_owned()));
+    payload.insert("iss".into(), Value::String(credential.issuer.clone()));
+    payload.insert("aud".into(), Value::String(credential.audience.clone()));
+    payload.insert("iat".into(), Value::from(iat));
+    let exp = iat.saturating_add(u64::from(credential.ttl));
+    payload.insert("exp".into(), Value::from(exp));
+    payload.insert("jti".into(), Value::String(jti.to_owned()));
+    payload
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    use egress_policy_engine::{ClaimTemplate, JwtAlgorithm};
+    use serde_json::json;
+
+    fn credential(claims: &[(&str, &str)]) -> Credential {
+        Credential {
+            id: "api".into(),
+            algorithm: JwtAlgorithm::HS256,
+            secret: "S".into(),
+            key_id: None,
+            next: None,
+            issuer: "egress.platform.example".into(),
+            audience: "api.example.com".into(),
+            ttl: 300,
+            header: "Authorization".into(),
+            prefix: "Bearer ".into(),
+            forward_headers: Vec::new(),
+            claims: claims
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), ClaimTemplate::parse(v).unwrap()))
+                .collect::<BTreeMap<_, _>>(),
+        }
+    }
+
+    fn vars(tags: &[String]) -> ClaimVars<'_> {
+        ClaimVars {
+            customer: "acme",
+            tags,
+            host: "api.example.com",
+            rule: "example-api",
+        }
+    }
+
+    #[test]
+    fn sub_defaults_to_the_customer() {
+        let payload = claims(&credential(&[]), &vars(&[]), 1_000, "id-1");
+        assert_eq!(
+            Value::Object(payload),
+            json!({
+                "sub": "acme",
+                "iss": "egress.platform.example",
+                "aud": "api.example.com",
+                "iat": 1_000,
+                "exp": 1_300,
+                "jti": "id-1",
+            })
+        );
+    }
+
+    #[test]
+    fn templates_render_and_may_set_sub() {
+        let tags = vec!["prod".to_owned(), "eu".to_owned()];
+        let cred = credential(&[
+            ("sub", "tenant:{customer}"),
+            ("scope", "{tags}@{host}/{rule}"),
+        ]);
+        let payload = claims(&cred, &vars(&tags), 5, "id-2");
+        assert_eq!(payload["sub"], "tenant:acme");
+        assert_eq!(payload["scope"], "prod,eu@api.example.com/example-api");
+        assert_eq!(payload["exp"], 305);
     }
 }

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use common::apply;
 use egress_policy_engine::{Credential, JwtAlgorithm, Target};
 use egress_policy_outbound::Token;
-use egress_policy_outbound::headers::{HeaderPlan, forward_plan};
+use egress_policy_outbound::headers::HeaderPlan;
 
 fn target(host: &str, port: u16) -> Target {
     Target {
@@ -51,7 +51,7 @@ fn plan_for(
     target: &Target,
     inject: Option<(&Credential, &Token)>,
 ) -> HeaderPlan {
-    forward_plan(
+    common::plan(
         headers.iter().map(|(n, v)| (n.as_str(), v.as_str())),
         target,
         inject,

@@ -47,7 +47,7 @@ fn vars(tags: &[String]) -> ClaimVars<'_> {
 /// Mints with the real signer and checks the token against `decoding`.
 fn mint_and_verify(algorithm: JwtAlgorithm, secret: &str, decoding: &DecodingKey) {
     let iat = now();
-    let mut minter = Minter::new(JwtSigner::new(), FakeClock::at(iat));
+    let mut minter = Minter::new(JwtSigner::default(), FakeClock::at(iat));
     let cred = credential("example-api-jwt", algorithm, &[("scope", "tenant:{tags}")]);
     let tags = vec!["prod".to_owned(), "eu".to_owned()];
     let token = minter
@@ -129,7 +129,7 @@ fn a_key_of_the_wrong_kind_is_unavailable_without_leaking_it() {
         (JwtAlgorithm::EdDSA, RSA),
         (JwtAlgorithm::ES256, "garbage"),
     ] {
-        let mut minter = Minter::new(JwtSigner::new(), FakeClock::at(now()));
+        let mut minter = Minter::new(JwtSigner::default(), FakeClock::at(now()));
         let cred = credential("api", algorithm, &[]);
         let error = minter
             .token(&cred, &vars(&[]), |_| Some(secret.to_owned()))
@@ -151,7 +151,7 @@ fn a_key_of_the_wrong_kind_is_unavailable_without_leaking_it() {
 #[test]
 fn keys_are_parsed_once_while_tokens_are_reminted() {
     let clock = FakeClock::at(now());
-    let mut minter = Minter::new(JwtSigner::new(), clock.clone());
+    let mut minter = Minter::new(JwtSigner::default(), clock.clone());
     let cred = credential("api", JwtAlgorithm::ES256, &[]);
     for customer in ["a", "b", "c"] {
         let v = ClaimVars {
@@ -209,7 +209,7 @@ fn a_next_key_is_checked_once_and_never_signs() {
             ),
         ),
     ] {
-        let mut minter = Minter::new(JwtSigner::new(), FakeClock::at(now()));
+        let mut minter = Minter::new(JwtSigner::default(), FakeClock::at(now()));
         assert_eq!(minter.check_next(&cred, keys(next)).as_deref(), problem);
         assert_eq!(
             minter.check_next(&cred, keys(next)),
@@ -227,7 +227,7 @@ fn a_next_key_is_checked_once_and_never_signs() {
     }
     // Another next secret (a new bundle) is checked again; a credential without one never is.
     cred.next.as_mut().unwrap().secret = "API_KEY_2027_06".into();
-    let mut minter = Minter::new(JwtSigner::new(), FakeClock::at(now()));
+    let mut minter = Minter::new(JwtSigner::default(), FakeClock::at(now()));
     assert!(minter.check_next(&cred, keys(Some(P256))).is_some());
     cred.next = None;
     assert_eq!(minter.check_next(&cred, |_| panic!("not read")), None);

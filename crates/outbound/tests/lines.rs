@@ -6,7 +6,7 @@
 use egress_policy_engine::identity::{MAX_NAME_LEN, MAX_TAG_LEN, MAX_TAGS};
 use egress_policy_engine::log_chain::{Chain, chain_value};
 use egress_policy_engine::{
-    Action, Decision, PathInLogs, PolicyRef, PolicySource, Reason, RuleRef, Target,
+    Action, Decision, Defaults, Identity, PolicyRef, PolicySource, Reason, RuleRef, Target,
 };
 use egress_policy_outbound::LocalAnswer;
 use egress_policy_outbound::log::{LogFacts, build};
@@ -61,12 +61,16 @@ fn the_longest_line_stays_far_below_the_logpush_cap() {
         &worst_decision(),
         &LogFacts {
             decision_id: "00000000-0000-4000-8000-000000000000",
-            customer: Some(&"c".repeat(MAX_NAME_LEN)),
-            tags: &tags,
+            identity: &Identity {
+                customer: Some("c".repeat(MAX_NAME_LEN)),
+                tags: Some(tags),
+            },
             method: &method,
             policy: &policy,
-            query_in_logs: true,
-            path_in_logs: PathInLogs::Full,
+            defaults: Some(&Defaults {
+                query_in_logs: true,
+                ..Defaults::default()
+            }),
             arrived_ms: u64::MAX / 1_000_000,
             // The longer of the two ends: an error code is longer than a status.
             ended: Err(LocalAnswer::UpstreamTimeout),
@@ -93,12 +97,16 @@ fn a_sealed_decision_line_verifies_as_the_auditor_reads_it() {
     };
     let facts = LogFacts {
         decision_id: "d",
-        customer: Some("acme"),
-        tags: &[],
+        identity: &Identity {
+            customer: Some("acme".to_owned()),
+            tags: Some(vec![]),
+        },
         method: "GET",
         policy: &policy,
-        query_in_logs: false,
-        path_in_logs: PathInLogs::Full,
+        defaults: Some(&Defaults {
+            query_in_logs: false,
+            ..Defaults::default()
+        }),
         arrived_ms: 1_795_867_200_123,
         ended: Ok(200),
         duration_ms: 3,
@@ -141,12 +149,16 @@ fn a_decisions_data_point_is_laid_out_as_the_sql_reads_it() {
         &worst_decision(),
         &LogFacts {
             decision_id: "d-9",
-            customer: Some("acme"),
-            tags: &[],
+            identity: &Identity {
+                customer: Some("acme".to_owned()),
+                tags: Some(vec![]),
+            },
             method: "GET",
             policy: &policy,
-            query_in_logs: false,
-            path_in_logs: PathInLogs::Full,
+            defaults: Some(&Defaults {
+                query_in_logs: false,
+                ..Defaults::default()
+            }),
             arrived_ms: 0,
             ended: Err(LocalAnswer::UpstreamUnreachable),
             duration_ms: 41,
@@ -164,7 +176,7 @@ fn a_decisions_data_point_is_laid_out_as_the_sql_reads_it() {
     assert_eq!(point.blobs[10], "bundle");
     assert_eq!(point.blobs[11], "0123456789abcdef");
     assert_eq!(point.blobs[12], "d-9");
-    assert_eq!(point.doubles, [41.0, 1.0, 1.0, 0.0, 400.0, 1.0]);
+    assert_eq!(point.doubles, [41, 1, 1, 0, 400, 1]);
     // Analytics Engine's limits: 20 blobs, 20 doubles, one index.
     assert!(point.blobs.len() <= 20 && point.doubles.len() <= 20);
 

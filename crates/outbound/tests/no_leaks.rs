@@ -11,9 +11,8 @@ mod common;
 
 use common::{FakeClock, credential};
 use egress_policy_engine::{
-    Action, ClaimVars, Decision, JwtAlgorithm, PathInLogs, PolicyRef, RuleRef, Target,
+    Action, ClaimVars, Decision, Defaults, Identity, JwtAlgorithm, PolicyRef, RuleRef, Target,
 };
-use egress_policy_outbound::headers::forward_plan;
 use egress_policy_outbound::log::{LogFacts, build};
 use egress_policy_outbound::{ActionPlan, JwtSigner, LocalAnswer, Minter, plan};
 
@@ -53,12 +52,16 @@ fn log_line(decision: &Decision, ended: Result<u16, LocalAnswer>) -> String {
     let tags = vec!["prod".to_owned()];
     let facts = LogFacts {
         decision_id: "d-1",
-        customer: Some("customer-123"),
-        tags: &tags,
+        identity: &Identity {
+            customer: Some("customer-123".to_owned()),
+            tags: Some(tags),
+        },
         method: "POST",
         policy: &policy,
-        query_in_logs: false,
-        path_in_logs: PathInLogs::Full,
+        defaults: Some(&Defaults {
+            query_in_logs: false,
+            ..Defaults::default()
+        }),
         arrived_ms: 1_795_867_200_000,
         ended,
         duration_ms: 3,
@@ -73,7 +76,7 @@ fn inject_path_leaks_nothing() {
     let ActionPlan::Inject(found) = plan(&decision, |id| (id == cred.id).then_some(&cred)) else {
         panic!("expected inject");
     };
-    let mut minter = Minter::new(JwtSigner::new(), FakeClock::at(1_795_867_200));
+    let mut minter = Minter::new(JwtSigner::default(), FakeClock::at(1_795_867_200));
     let vars = ClaimVars {
         customer: "customer-123",
         tags: &[],
@@ -89,7 +92,7 @@ fn inject_path_leaks_nothing() {
         ("Host", "evil.example"),
     ];
     let target = decision.target.as_ref().unwrap();
-    let header_plan = forward_plan(client, target, Some((found, &token)));
+    let header_plan = common::plan(client, target, Some((found, &token)));
     let mut forwarded: Vec<(String, String)> = client
         .iter()
         .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
@@ -129,7 +132,7 @@ fn inject_path_leaks_nothing() {
 #[test]
 fn credential_failure_body_and_line_name_only_the_credential() {
     let cred = credential("example-api-jwt", JwtAlgorithm::ES256, &[]);
-    let mut minter = Minter::new(JwtSigner::new(), FakeClock::at(1));
+    let mut minter = Minter::new(JwtSigner::default(), FakeClock::at(1));
     let vars = ClaimVars {
         customer: "c",
         tags: &[],

@@ -12,10 +12,7 @@ mod common;
 
 use common::{FakeClock, credential};
 use egress_policy_engine::{ClaimVars, Credential, JwtAlgorithm, Target};
-use egress_policy_outbound::headers::forward_plan;
-use egress_policy_outbound::{
-    Clock, CredentialError, JwtSigner, LocalAnswer, Minter, Random, Token,
-};
+use egress_policy_outbound::{CredentialError, JwtSigner, LocalAnswer, Minter, Runtime, Token};
 use serde_json::Value;
 
 const RSA_2048: &str = include_str!("keys/rsa.pem");
@@ -31,7 +28,7 @@ fn vars() -> ClaimVars<'static> {
 }
 
 fn mint(algorithm: JwtAlgorithm, key: &str) -> Result<Token, CredentialError> {
-    let mut minter = Minter::new(JwtSigner::new(), FakeClock::at(1_800_000_000));
+    let mut minter = Minter::new(JwtSigner::default(), FakeClock::at(1_800_000_000));
     let result = minter.token(&credential("api", algorithm, &[]), &vars(), |_| {
         Some(key.to_owned())
     });
@@ -78,7 +75,7 @@ fn weak_keys_are_refused_at_mint_time() {
         assert!(mint(algorithm, RSA_2048).is_ok(), "{algorithm}");
     }
     // A key the cache holds for HS256 is judged again for HS512.
-    let mut minter = Minter::new(JwtSigner::new(), FakeClock::at(1));
+    let mut minter = Minter::new(JwtSigner::default(), FakeClock::at(1));
     let key = "k".repeat(32);
     let hs256 = credential("api", JwtAlgorithm::HS256, &[]);
     let mut hs512 = hs256.clone();
@@ -96,7 +93,7 @@ fn weak_keys_are_refused_at_mint_time() {
 #[test]
 fn every_token_has_its_own_jti() {
     let clock = FakeClock::at(1_800_000_000);
-    let mut minter = Minter::new(JwtSigner::new(), clock.clone());
+    let mut minter = Minter::new(JwtSigner::default(), clock.clone());
     let cred = credential("api", JwtAlgorithm::ES256, &[]);
     let key = || Some(include_str!("keys/p256.pem").to_owned());
     let first = minter.token(&cred, &vars(), |_| key()).unwrap();
@@ -117,13 +114,11 @@ fn every_token_has_its_own_jti() {
 /// A runtime without randomness: no token, nothing cached.
 struct NoRandom;
 
-impl Clock for NoRandom {
+impl Runtime for NoRandom {
     fn now_secs(&self) -> u64 {
         1
     }
-}
 
-impl Random for NoRandom {
     fn fill(&self, _: &mut [u8]) -> bool {
         false
     }
@@ -131,7 +126,7 @@ impl Random for NoRandom {
 
 #[test]
 fn no_randomness_no_token() {
-    let mut minter = Minter::new(JwtSigner::new(), NoRandom);
+    let mut minter = Minter::new(JwtSigner::default(), NoRandom);
     let error = minter
         .token(
             &credential("api", JwtAlgorithm::HS256, &[]),
@@ -172,7 +167,7 @@ fn only_allowed_headers_travel_with_a_token() {
         ("If-None-Match", "\"e\""),
         ("Notion-Version", "2022-06-28"),
     ];
-    let plan = forward_plan(client, &target(), Some((&cred, &token)));
+    let plan = common::plan(client, &target(), Some((&cred, &token)));
     let mut forwarded: Vec<(String, String)> = client
         .iter()
         .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
@@ -184,5 +179,5 @@ fn only_allowed_headers_travel_with_a_token() {
         ["Accept", "If-None-Match", "Notion-Version", "Authorization"]
     );
     // A pass carries no token: headers go as sent.
-    assert!(forward_plan(client, &target(), None).is_unchanged());
+    assert!(common::plan(client, &target(), None).is_unchanged());
 }

@@ -5,9 +5,9 @@ use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
-use egress_policy_engine::{ClaimTemplate, Credential, JwtAlgorithm};
-use egress_policy_outbound::headers::HeaderPlan;
-use egress_policy_outbound::{Clock, CredentialError, Random, Signer, Token};
+use egress_policy_engine::{ClaimTemplate, Credential, JwtAlgorithm, Target};
+use egress_policy_outbound::headers::{HeaderPlan, forward_plan};
+use egress_policy_outbound::{CredentialError, Runtime, Signer, Token};
 use serde_json::{Map, Value};
 
 /// A clock the test moves by hand; clones share the time.
@@ -23,14 +23,12 @@ impl FakeClock {
     }
 }
 
-impl Clock for FakeClock {
+impl Runtime for FakeClock {
     fn now_secs(&self) -> u64 {
         self.0.get()
     }
-}
 
-/// Not random, but never the same bytes twice in a test run: a counter.
-impl Random for FakeClock {
+    /// Not random, but never the same bytes twice in a test run: a counter.
     fn fill(&self, out: &mut [u8]) -> bool {
         use std::sync::atomic::{AtomicU64, Ordering};
         static NEXT: AtomicU64 = AtomicU64::new(1);
@@ -106,6 +104,24 @@ pub fn apply(plan: &HeaderPlan, headers: &mut Vec<(String, String)>) {
         !replaced && !plan.remove.contains(&lower)
     });
     if let Some((name, value)) = &plan.set {
-        headers.push((name.clone(), value.clone()));
+        headers.push((name.clone(), value.as_str().to_owned()));
     }
+}
+
+/// The plan for a client's `headers` as the Worker reads them: the `Host` value apart, the
+/// other names as they are.
+pub fn plan<'a>(
+    headers: impl IntoIterator<Item = (&'a str, &'a str)> + Clone,
+    target: &Target,
+    inject: Option<(&Credential, &Token)>,
+) -> HeaderPlan {
+    let is_host = |name: &str| name.eq_ignore_ascii_case("host");
+    let host = headers.clone().into_iter().find(|(name, _)| is_host(name));
+    let names = headers.into_iter().map(|(name, _)| name);
+    forward_plan(
+        host.map(|(_, value)| value),
+        names.filter(|name| !is_host(name)),
+        target,
+        inject,
+    )
 }
