@@ -13,7 +13,8 @@
 #![warn(missing_docs)]
 
 /// `named!(pub fn as_str for Type { Variant = "name", .. })`: the names a fieldless enum has
-/// in policy files and logs, as the method and as `Type::NAMES` (for parsing, in this order).
+/// in policy files and logs, as the method, as `Type::NAMES` (for parsing, in this order) and
+/// as its `Display`.
 macro_rules! named {
     ($(#[$doc:meta])* $vis:vis fn $method:ident for $ty:ident { $($variant:ident = $name:literal),+ $(,)? }) => {
         impl $ty {
@@ -25,6 +26,12 @@ macro_rules! named {
                 match self {
                     $($ty::$variant => $name),+
                 }
+            }
+        }
+
+        impl std::fmt::Display for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.$method())
             }
         }
     };
