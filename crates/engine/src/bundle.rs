@@ -56,8 +56,6 @@ const SIGNED_LEN: usize = ENVELOPE_LEN + ARTIFACT_HEADER_LEN;
 
 /// How many bytes a bundle's head has: the signed bytes, then the signature.
 pub const HEAD_LEN: usize = SIGNED_LEN + SIGNATURE_LEN;
-/// The fewest bytes a bundle can have (an artefact of its header alone).
-pub const MIN_BUNDLE_LEN: usize = HEAD_LEN;
 
 /// Why bytes are not a bundle this Worker may use.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
@@ -171,16 +169,14 @@ pub fn seal(
 /// Whether `name` may name an environment: 1 to [`ENVIRONMENT_LEN`] ASCII letters, digits,
 /// `-`, `_` or `.`.
 pub fn valid_environment(name: &str) -> bool {
-    (1..=ENVIRONMENT_LEN).contains(&name.len())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+    crate::is_name(name, ENVIRONMENT_LEN, b"-_.")
 }
 
 /// The head of a bundle: its signed first bytes and its last 64 (the signature). `None` when
 /// it is too short to have one.
 pub fn head_of(bundle: &[u8]) -> Option<Vec<u8>> {
-    if bundle.len() < MIN_BUNDLE_LEN {
+    // The fewest bytes a bundle can have: an artefact of its header alone.
+    if bundle.len() < HEAD_LEN {
         return None;
     }
     let tail = bundle.get(bundle.len() - SIGNATURE_LEN..)?;
@@ -408,7 +404,7 @@ mod tests {
         let head = read_head(&head_of(&bundle).unwrap()).unwrap();
         assert_eq!(
             &bundle[head.payload_range()],
-            crate::artifact::artifact_payload(&artefact).unwrap()
+            &artefact[ARTIFACT_HEADER_LEN..]
         );
         assert_eq!(&bundle[head.artifact_range()], &artefact[..]);
     }

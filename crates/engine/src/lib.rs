@@ -37,6 +37,16 @@ macro_rules! named {
     };
 }
 
+/// Whether `text` is 1 to `max` bytes, each an ASCII letter or digit or one of `extra`: the
+/// shape of every name a policy or the Worker's settings give (ids, customers, environments,
+/// secrets, methods, header names).
+pub(crate) fn is_name(text: &str, max: usize, extra: &[u8]) -> bool {
+    (1..=max).contains(&text.len())
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || extra.contains(&b))
+}
+
 pub mod artifact;
 pub mod bundle;
 pub mod canonical;
