@@ -272,24 +272,16 @@ pub fn open(bundle: &[u8], trusted: &VerifyingKey, environment: &str) -> Result<
 /// padding optional) or as 64 hex digits.
 pub fn public_key_from_text(text: &str) -> Option<VerifyingKey> {
     let text = text.trim();
-    let bytes = if text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
-        hex_bytes(text)?
-    } else {
-        base64_bytes(text)?
-    };
+    let hex = base16ct::mixed::decode_vec(text).ok();
+    let bytes = hex
+        .filter(|b| b.len() == PUBLIC_KEY_LEN)
+        .or_else(|| base64_bytes(text))?;
     VerifyingKey::from_bytes(&bytes.try_into().ok()?).ok()
 }
 
 /// A public key's text form, as [`public_key_from_text`] reads it: unpadded URL-safe base64.
 pub fn public_key_to_text(key: &[u8; PUBLIC_KEY_LEN]) -> String {
     URL_SAFE_NO_PAD.encode(key)
-}
-
-fn hex_bytes(text: &str) -> Option<Vec<u8>> {
-    text.as_bytes()
-        .chunks(2)
-        .map(|pair| u8::from_str_radix(std::str::from_utf8(pair).ok()?, 16).ok())
-        .collect()
 }
 
 /// Standard or URL-safe base64, padded or not.
