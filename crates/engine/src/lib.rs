@@ -91,23 +91,18 @@ mod wildcard;
 pub use artifact::ArtifactError;
 pub use canonical::{CanonicalHost, CanonicalUrl, Scheme, canonicalise};
 pub use compile::{Compiled, compile, compile_with_lists, policy_sha256, sha256_hex};
-pub use credential::{ClaimTemplate, ClaimVars, Credential, JwtAlgorithm, NextKey, TemplatePart};
+pub use credential::{ClaimTemplate, ClaimVars, Credential, JwtAlgorithm, NextKey};
 pub use decide::embedded_ipv4;
 pub use decision::{Action, DEFAULT_ACTION_REASON, Decision, Reason, Refusal, RuleRef, Target};
 pub use diagnostic::{Diagnostic, Diagnostics, Severity};
-pub use domain_list::{
-    DomainList, ListFileError, ListFiles, ListFormat, ListMatch, is_inside_policy_directory,
-    list_files,
-};
+pub use domain_list::{DomainList, ListFileError, ListFiles, ListFormat, ListMatch, list_files};
 pub use host_pattern::HostPattern;
 pub use identity::Identity;
-pub use log::{
-    DecisionLog, LOG_SCHEMA_VERSION, LoggedPath, Outcome, PolicyRef, PolicySource, logged_path,
-};
-pub use model::{Defaults, IpLiterals, Mode, PathInLogs, PolicyModel, Rule};
+pub use log::{DecisionLog, LOG_SCHEMA_VERSION, Outcome, PolicyRef, PolicySource, logged_path};
+pub use model::{Mode, PathInLogs, PolicyModel, Rule};
 pub use path_glob::PathGlob;
 pub use policy::CompiledPolicy;
 pub use request::Request;
 /// "Did you mean" for the CLI's own names (credentials, test-case keys): one edit distance.
 pub use suggest::did_you_mean;
-pub use trace::{Trace, Tracer};
+pub use trace::Trace;
