@@ -209,9 +209,3 @@ catalogue! {
     /// not TOML, a value of the wrong type, a key that does not exist (did you mean), a required key missing
     WrongType = "wrong-type", Error;
 }
-
-impl PartialEq<&str> for Code {
-    fn eq(&self, other: &&str) -> bool {
-        self.as_str() == *other
-    }
-}

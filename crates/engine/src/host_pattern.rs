@@ -368,7 +368,7 @@ mod tests {
     fn tld_wide_warning_spares_special_use_names() {
         for text in ["*.com", "*.co", "api-*.com", "*.*"] {
             let (_, errors, warnings) = parse(text);
-            let codes: Vec<_> = warnings.iter().map(|d| d.code).collect();
+            let codes: Vec<_> = warnings.iter().map(|d| d.code.as_str()).collect();
             if errors.is_empty() {
                 assert_eq!(codes, ["tld-wide-pattern"], "{text}");
             }
@@ -412,15 +412,15 @@ mod tests {
 
     #[test]
     fn rejects_bad_patterns_with_codes() {
-        assert_eq!(err("*").code, "bare-wildcard");
-        assert_eq!(err("**.example.com").code, "double-wildcard");
-        assert_eq!(err("a..b").code, "empty-label");
-        assert_eq!(err("exa mple.com").code, "invalid-host-char");
-        assert_eq!(err("10.0.0.1/8").code, "cidr-host-bits");
-        assert_eq!(err("10.0.0.0/33").code, "invalid-cidr");
-        assert_eq!(err("999.1.1.1").code, "invalid-ip");
-        assert_eq!(err("::FFFF:1.2.3.4").code, "non-canonical-ip");
-        assert_eq!(err("*.10").code, "numeric-final-label");
+        assert_eq!(err("*").code.as_str(), "bare-wildcard");
+        assert_eq!(err("**.example.com").code.as_str(), "double-wildcard");
+        assert_eq!(err("a..b").code.as_str(), "empty-label");
+        assert_eq!(err("exa mple.com").code.as_str(), "invalid-host-char");
+        assert_eq!(err("10.0.0.1/8").code.as_str(), "cidr-host-bits");
+        assert_eq!(err("10.0.0.0/33").code.as_str(), "invalid-cidr");
+        assert_eq!(err("999.1.1.1").code.as_str(), "invalid-ip");
+        assert_eq!(err("::FFFF:1.2.3.4").code.as_str(), "non-canonical-ip");
+        assert_eq!(err("*.10").code.as_str(), "numeric-final-label");
         let d = err("Malicious.com");
         assert_eq!(
             (d.code.as_str(), d.hint.as_deref()),

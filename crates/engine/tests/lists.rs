@@ -307,7 +307,7 @@ fn list_file_errors_are_all_reported_up_to_a_cap() {
         .unwrap_err()
         .0;
     assert_eq!(diags.len(), 21);
-    assert!(diags[..20].iter().all(|d| d.code == "invalid-list-domain"));
+    assert!(diags[..20].iter().all(|d| d.code.as_str() == "invalid-list-domain"));
     let lines: Vec<usize> = diags[..20]
         .iter()
         .map(|d| egress_policy_engine::diagnostic::locate(&bad, d.span.clone().unwrap().start).line)
