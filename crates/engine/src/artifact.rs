@@ -90,7 +90,7 @@ pub enum Artifact<'a> {
         buffer: &'a Arc<Vec<u8>>,
         /// Where the artefact lies in it.
         range: Range<usize>,
-        /// The SHA-256 of exactly the artefact's payload ([`artifact_payload`]).
+        /// The SHA-256 of exactly the artefact's payload (the bytes after its header).
         payload_sha256: &'a [u8; 32],
     },
 }
@@ -197,11 +197,6 @@ fn load_payload(
             all.0.retain(|d| d.severity == Severity::Error);
             ArtifactError::Invalid(all.to_string().trim_end().to_owned())
         })
-}
-
-/// The payload of an artefact (the bytes its checksum covers), once its header is checked.
-pub fn artifact_payload(bytes: &[u8]) -> Result<&[u8], ArtifactError> {
-    split_header(bytes).map(|(_, payload)| payload)
 }
 
 /// Reads an artefact header of this engine's format (the first [`ARTIFACT_HEADER_LEN`] bytes

@@ -56,8 +56,6 @@ const SIGNED_LEN: usize = ENVELOPE_LEN + ARTIFACT_HEADER_LEN;
 
 /// How many bytes a bundle's head has: the signed bytes, then the signature.
 pub const HEAD_LEN: usize = SIGNED_LEN + SIGNATURE_LEN;
-/// The fewest bytes a bundle can have (an artefact of its header alone).
-pub const MIN_BUNDLE_LEN: usize = HEAD_LEN;
 
 /// Why bytes are not a bundle this Worker may use.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
@@ -171,16 +169,14 @@ pub fn seal(
 /// Whether `name` may name an environment: 1 to [`ENVIRONMENT_LEN`] ASCII letters, digits,
 /// `-`, `_` or `.`.
 pub fn valid_environment(name: &str) -> bool {
-    (1..=ENVIRONMENT_LEN).contains(&name.len())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+    crate::is_name(name, ENVIRONMENT_LEN, b"-_.")
 }
 
 /// The head of a bundle: its signed first bytes and its last 64 (the signature). `None` when
 /// it is too short to have one.
 pub fn head_of(bundle: &[u8]) -> Option<Vec<u8>> {
-    if bundle.len() < MIN_BUNDLE_LEN {
+    // The fewest bytes a bundle can have: an artefact of its header alone.
+    if bundle.len() < HEAD_LEN {
         return None;
     }
     let tail = bundle.get(bundle.len() - SIGNATURE_LEN..)?;
@@ -276,24 +272,16 @@ pub fn open(bundle: &[u8], trusted: &VerifyingKey, environment: &str) -> Result<
 /// padding optional) or as 64 hex digits.
 pub fn public_key_from_text(text: &str) -> Option<VerifyingKey> {
     let text = text.trim();
-    let bytes = if text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
-        hex_bytes(text)?
-    } else {
-        base64_bytes(text)?
-    };
+    let hex = base16ct::mixed::decode_vec(text).ok();
+    let bytes = hex
+        .filter(|b| b.len() == PUBLIC_KEY_LEN)
+        .or_else(|| base64_bytes(text))?;
     VerifyingKey::from_bytes(&bytes.try_into().ok()?).ok()
 }
 
 /// A public key's text form, as [`public_key_from_text`] reads it: unpadded URL-safe base64.
 pub fn public_key_to_text(key: &[u8; PUBLIC_KEY_LEN]) -> String {
     URL_SAFE_NO_PAD.encode(key)
-}
-
-fn hex_bytes(text: &str) -> Option<Vec<u8>> {
-    text.as_bytes()
-        .chunks(2)
-        .map(|pair| u8::from_str_radix(std::str::from_utf8(pair).ok()?, 16).ok())
-        .collect()
 }
 
 /// Standard or URL-safe base64, padded or not.
@@ -408,7 +396,7 @@ mod tests {
         let head = read_head(&head_of(&bundle).unwrap()).unwrap();
         assert_eq!(
             &bundle[head.payload_range()],
-            crate::artifact::artifact_payload(&artefact).unwrap()
+            &artefact[ARTIFACT_HEADER_LEN..]
         );
         assert_eq!(&bundle[head.artifact_range()], &artefact[..]);
     }

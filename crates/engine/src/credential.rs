@@ -1,7 +1,6 @@
 //! Credentials that inject rules mint: JWTs signed with a key held in a Worker secret.
 
 use std::collections::BTreeMap;
-use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
@@ -67,12 +66,6 @@ impl JwtAlgorithm {
             // RSA and RSA-PSS.
             _ => Some(256),
         }
-    }
-}
-
-impl fmt::Display for JwtAlgorithm {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 

@@ -55,23 +55,6 @@ pub struct Diagnostic {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Diagnostics(pub Vec<Diagnostic>);
 
-impl Diagnostics {
-    /// All diagnostics rendered one after the other, separated by blank lines.
-    pub fn render(&self, file_name: &str, text: &str) -> String {
-        self.render_with(file_name, text, &ListFiles::new())
-    }
-
-    /// All diagnostics rendered one after the other, each against the file it points into.
-    pub fn render_with(&self, policy_name: &str, policy_text: &str, lists: &ListFiles) -> String {
-        let rendered: Vec<String> = self
-            .0
-            .iter()
-            .map(|d| d.render_with(policy_name, policy_text, lists))
-            .collect();
-        rendered.join("\n")
-    }
-}
-
 impl fmt::Display for Diagnostics {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for d in &self.0 {

@@ -7,23 +7,20 @@ use crate::diagnostic::Severity;
 /// Declares the catalogue: one variant per code, its name, its severity.
 macro_rules! catalogue {
     ($($(#[doc = $doc:literal])* $variant:ident = $name:literal, $severity:ident;)*) => {
-        /// A diagnostic's code; its doc says when it is reported.
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        /// A diagnostic's code; its doc says when it is reported. Serialised as its name
+        /// (every name is its variant's, kebab-case).
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+        #[serde(rename_all = "kebab-case")]
         pub enum Code {
             $($(#[doc = $doc])* $variant,)*
         }
 
-        impl Code {
-            /// Every code, in the catalogue's order.
-            pub const ALL: &[Code] = &[$(Code::$variant),*];
-
+        named!(
             /// The stable kebab-case name.
-            pub fn as_str(self) -> &'static str {
-                match self {
-                    $(Code::$variant => $name,)*
-                }
-            }
+            pub fn as_str for Code { $($variant = $name),* }
+        );
 
+        impl Code {
             /// Whether the policy is refused (error) or only warned about.
             pub fn severity(self) -> Severity {
                 match self {
@@ -211,22 +208,4 @@ catalogue! {
     WildcardInject = "wildcard-inject", Warning;
     /// not TOML, a value of the wrong type, a key that does not exist (did you mean), a required key missing
     WrongType = "wrong-type", Error;
-}
-
-impl std::fmt::Display for Code {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl PartialEq<&str> for Code {
-    fn eq(&self, other: &&str) -> bool {
-        self.as_str() == *other
-    }
-}
-
-impl serde::Serialize for Code {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
 }

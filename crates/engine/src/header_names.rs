@@ -109,11 +109,7 @@ pub fn is_forwarded_on_inject(name: &str, extra: &[String]) -> bool {
 
 /// Whether `name` is an HTTP field name (an RFC 9110 token) of at most 128 bytes.
 pub fn is_header_token(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 128
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+    crate::is_name(name, 128, b"!#$%&'*+-.^_`|~")
 }
 
 fn fold(b: u8) -> u8 {

@@ -132,11 +132,7 @@ pub fn tags_from_text(list: &str) -> Vec<String> {
 /// variation selectors, tag characters) in logs, in a token's `sub` and to `customers`
 /// conditions.
 pub fn is_clean_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= MAX_NAME_LEN
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_.:@+=/".contains(&b))
+    crate::is_name(name, MAX_NAME_LEN, b"-_.:@+=/")
 }
 
 /// The refusal for an identity, if any: no customer, a customer that is not a clean name, a

@@ -13,7 +13,8 @@
 #![warn(missing_docs)]
 
 /// `named!(pub fn as_str for Type { Variant = "name", .. })`: the names a fieldless enum has
-/// in policy files and logs, as the method and as `Type::NAMES` (for parsing, in this order).
+/// in policy files and logs, as the method, as `Type::NAMES` (for parsing, in this order) and
+/// as its `Display`.
 macro_rules! named {
     ($(#[$doc:meta])* $vis:vis fn $method:ident for $ty:ident { $($variant:ident = $name:literal),+ $(,)? }) => {
         impl $ty {
@@ -27,7 +28,23 @@ macro_rules! named {
                 }
             }
         }
+
+        impl std::fmt::Display for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.$method())
+            }
+        }
     };
+}
+
+/// Whether `text` is 1 to `max` bytes, each an ASCII letter or digit or one of `extra`: the
+/// shape of every name a policy or the Worker's settings give (ids, customers, environments,
+/// secrets, methods, header names).
+pub(crate) fn is_name(text: &str, max: usize, extra: &[u8]) -> bool {
+    (1..=max).contains(&text.len())
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || extra.contains(&b))
 }
 
 pub mod artifact;
@@ -74,23 +91,18 @@ mod wildcard;
 pub use artifact::ArtifactError;
 pub use canonical::{CanonicalHost, CanonicalUrl, Scheme, canonicalise};
 pub use compile::{Compiled, compile, compile_with_lists, policy_sha256, sha256_hex};
-pub use credential::{ClaimTemplate, ClaimVars, Credential, JwtAlgorithm, NextKey, TemplatePart};
+pub use credential::{ClaimTemplate, ClaimVars, Credential, JwtAlgorithm, NextKey};
 pub use decide::embedded_ipv4;
 pub use decision::{Action, DEFAULT_ACTION_REASON, Decision, Reason, Refusal, RuleRef, Target};
 pub use diagnostic::{Diagnostic, Diagnostics, Severity};
-pub use domain_list::{
-    DomainList, ListFileError, ListFiles, ListFormat, ListMatch, is_inside_policy_directory,
-    list_files,
-};
+pub use domain_list::{DomainList, ListFileError, ListFiles, ListFormat, ListMatch, list_files};
 pub use host_pattern::HostPattern;
 pub use identity::Identity;
-pub use log::{
-    DecisionLog, LOG_SCHEMA_VERSION, LoggedPath, Outcome, PolicyRef, PolicySource, logged_path,
-};
-pub use model::{Defaults, IpLiterals, Mode, PathInLogs, PolicyModel, Rule};
+pub use log::{DecisionLog, LOG_SCHEMA_VERSION, Outcome, PolicyRef, PolicySource, logged_path};
+pub use model::{Mode, PathInLogs, PolicyModel, Rule};
 pub use path_glob::PathGlob;
 pub use policy::CompiledPolicy;
 pub use request::Request;
 /// "Did you mean" for the CLI's own names (credentials, test-case keys): one edit distance.
 pub use suggest::did_you_mean;
-pub use trace::{Trace, Tracer};
+pub use trace::Trace;

@@ -221,14 +221,7 @@ impl Chain {
 
 /// Lower-case hex.
 pub fn hex(bytes: &[u8]) -> String {
-    // One allocation, not one per byte: this runs for every decision line's chain value.
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        for nibble in [b >> 4, b & 0xf] {
-            out.push(char::from_digit(u32::from(nibble), 16).unwrap_or('0'));
-        }
-    }
-    out
+    base16ct::lower::encode_string(bytes)
 }
 
 #[cfg(test)]

@@ -187,9 +187,14 @@ fn the_catalogue_is_the_documented_table() {
             documented.insert(code.trim_matches('`').to_owned(), cells[1].to_owned());
         }
     }
-    let catalogue: std::collections::BTreeMap<String, String> = Code::ALL
+    let catalogue: std::collections::BTreeMap<String, String> = Code::NAMES
         .iter()
-        .map(|c| (c.as_str().to_owned(), c.severity().as_str().to_owned()))
+        .map(|(name, c)| (name.to_string(), c.severity().as_str().to_owned()))
         .collect();
     assert_eq!(documented, catalogue);
+    // `--format json` writes each code as its catalogue name.
+    for (name, code) in Code::NAMES {
+        assert_eq!(serde_json::to_string(code).unwrap(), format!("\"{name}\""));
+        assert_eq!(code.to_string(), *name);
+    }
 }

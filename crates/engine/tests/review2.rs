@@ -21,7 +21,7 @@ const CREDENTIAL: &str = "\n[credentials.c]\nalgorithm = \"ES256\"\nsecret = \"A
 fn policy(text: &str) -> CompiledPolicy {
     match compile("p.toml", text) {
         Ok(c) => c.policy,
-        Err(d) => panic!("{}", d.render("p.toml", text)),
+        Err(d) => panic!("{d}"),
     }
 }
 
@@ -157,7 +157,7 @@ fn secrets_cannot_name_identity_parameters_or_settings() {
             .map(|d| d.code.as_str())
             .collect();
         assert_eq!(errors, ["reserved-secret-name"], "{name}");
-        let rendered = failed.render("p.toml", &text);
+        let rendered: String = failed.0.iter().map(|d| d.render("p.toml", &text)).collect();
         assert!(rendered.contains("help: "), "{rendered}");
     }
     for name in ["API_KEY", "CUSTOMER_NAME_KEY", "EGRESSKEY", "MY_EGRESS_KEY"] {
@@ -290,7 +290,9 @@ fn list_files_stay_inside_the_policy_directory() {
         let failed = compile_with_lists("p.toml", &text, &given).unwrap_err();
         let codes: Vec<&str> = failed.0.iter().map(|d| d.code.as_str()).collect();
         assert_eq!(codes, ["list-file-outside"], "{file}");
-        let rendered = failed.render_with("p.toml", &text, &given);
+        let rendered: String = (failed.0.iter())
+            .map(|d| d.render_with("p.toml", &text, &given))
+            .collect();
         assert!(!rendered.contains("root:x"), "{rendered}");
     }
 }

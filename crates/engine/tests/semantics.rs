@@ -112,7 +112,7 @@ ttl = 60
 fn policy(text: &str) -> CompiledPolicy {
     match compile("semantics.toml", text) {
         Ok(c) => c.policy,
-        Err(d) => panic!("{}", d.render("semantics.toml", text)),
+        Err(d) => panic!("{d}"),
     }
 }
 

@@ -27,7 +27,7 @@ fn check(path: &Path) {
                 eprintln!("{}", w.render(&name, &text));
             }
         }
-        Err(d) => panic!("{name} does not compile:\n{}", d.render(&name, &text)),
+        Err(d) => panic!("{name} does not compile:\n{d}"),
     }
 }
 

@@ -166,7 +166,7 @@ impl ListFiles {
 /// without a `..` segment, a `\` or a `:` (so no Windows drive or UNC path either). The text
 /// is all that is judged here; a reader also resolves symbolic links and checks that the file
 /// it opens is a regular file still inside the directory.
-pub fn is_inside_policy_directory(file: &str) -> bool {
+pub(crate) fn is_inside_policy_directory(file: &str) -> bool {
     !file.is_empty()
         && !file.starts_with('/')
         && !file.contains(['\\', ':'])

@@ -351,7 +351,7 @@ ff02::1 ip6-allnodes
         let (_, diagnostics) = read_list(&text, ListFormat::Domains, ListMatch::Exact);
         assert_eq!(diagnostics.len(), MAX_LIST_FILE_ERRORS + 1);
         let last = diagnostics.last().unwrap();
-        assert_eq!(last.code, "list-errors-omitted");
+        assert_eq!(last.code.as_str(), "list-errors-omitted");
         assert_eq!(last.message, "and 5 more errors in this list file");
     }
 
@@ -364,7 +364,7 @@ ff02::1 ip6-allnodes
         );
         assert!(table.is_some());
         assert_eq!(diagnostics.len(), 1);
-        assert_eq!(diagnostics[0].code, "tld-wide-pattern");
+        assert_eq!(diagnostics[0].code.as_str(), "tld-wide-pattern");
         assert_eq!(diagnostics[0].span, Some(0..3));
         let (_, exact) = read_list("com\n", ListFormat::Domains, ListMatch::Exact);
         assert!(exact.is_empty());

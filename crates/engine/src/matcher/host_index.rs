@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use crate::host_pattern::{HostPattern, glob_matches};
+use crate::host_pattern::{HostPattern, glob_matches, literal_tail};
 
 type FastMap<V> = HashMap<Box<str>, V, foldhash::fast::RandomState>;
 
@@ -63,12 +63,12 @@ impl HostIndex {
             HostPattern::Exact(name) => add_to(&mut self.exact, name, rule),
             HostPattern::Subdomains(suffix) => add_to(&mut self.subdomains, suffix, rule),
             HostPattern::Glob(glob) => match literal_tail(glob) {
-                Some(tail) => self
+                "" => self.tailless_globs.push((rule, glob.as_str().into())),
+                tail => self
                     .globs_by_tail
                     .entry(tail.into())
                     .or_default()
                     .push((rule, glob.as_str().into())),
-                None => self.tailless_globs.push((rule, glob.as_str().into())),
             },
             HostPattern::Ip(_) | HostPattern::Cidr(_) => {}
         }
@@ -100,26 +100,5 @@ impl HostIndex {
                 .filter(|(_, g)| glob_matches(g, host))
                 .map(|(r, _)| *r),
         );
-    }
-}
-
-/// The labels after the last label holding a `*` (`ec2.*.amazonaws.com` -> `amazonaws.com`);
-/// `None` when the last label itself holds one.
-fn literal_tail(glob: &str) -> Option<&str> {
-    let star = glob.rfind('*')?;
-    let after = glob.get(star..)?;
-    let dot = after.find('.')?;
-    after.get(dot + 1..).filter(|t| !t.is_empty())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn tails() {
-        assert_eq!(literal_tail("ec2.*.amazonaws.com"), Some("amazonaws.com"));
-        assert_eq!(literal_tail("*.api-*.example.com"), Some("example.com"));
-        assert_eq!(literal_tail("example.*"), None);
     }
 }

@@ -167,11 +167,7 @@ fn next_key(
 
 fn secret<'a>(v: &'a Value<'_>, field: &str, diags: &mut Vec<Diagnostic>) -> Option<&'a str> {
     let s = parse::string(v, &format!("`{field}`"), diags)?;
-    let valid = !s.is_empty()
-        && s.len() <= 128
-        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
-        && !s.starts_with(|c: char| c.is_ascii_digit());
-    if !valid {
+    if !crate::is_name(s, 128, b"_") || s.starts_with(|c: char| c.is_ascii_digit()) {
         // The value is not echoed: someone may have pasted the key itself here.
         return diag!(InvalidSecretName: "`{field}` must name a Worker secret, not hold a key")
             .at(v.span(), "not a secret name")

@@ -8,7 +8,7 @@ use std::ops::Range;
 use crate::credential::Credential;
 use crate::decision::Action;
 use crate::diagnostic::{Diagnostic, diag};
-use crate::host_pattern::{HostPattern, glob_matches};
+use crate::host_pattern::{HostPattern, glob_matches, is_strict_subdomain, literal_tail};
 use crate::model::Rule;
 
 use super::rules::RuleChecker;
@@ -105,9 +105,7 @@ fn patterns_overlap(a: &HostPattern, b: &HostPattern) -> bool {
         (Exact(x), Exact(y)) => x == y,
         (Exact(x), Subdomains(s)) | (Subdomains(s), Exact(x)) => is_strict_subdomain(x, s),
         (Exact(x), Glob(g)) | (Glob(g), Exact(x)) => glob_matches(g, x),
-        (Subdomains(s), Subdomains(t)) => {
-            s == t || is_strict_subdomain(s, t) || is_strict_subdomain(t, s)
-        }
+        (Subdomains(s), Subdomains(t)) => suffixes_compatible(s, t),
         (Subdomains(s), Glob(g)) | (Glob(g), Subdomains(s)) => {
             suffixes_compatible(s, literal_tail(g))
         }
@@ -119,22 +117,7 @@ fn patterns_overlap(a: &HostPattern, b: &HostPattern) -> bool {
     }
 }
 
-fn is_strict_subdomain(host: &str, parent: &str) -> bool {
-    host.strip_suffix(parent)
-        .is_some_and(|rest| rest.len() > 1 && rest.ends_with('.'))
-}
-
-/// The labels after a glob's last wildcard (`api-*.example.com` -> `example.com`).
-fn literal_tail(glob: &str) -> &str {
-    match glob.rfind('*') {
-        Some(i) => glob
-            .get(i..)
-            .and_then(|s| s.find('.').and_then(|d| s.get(d + 1..)))
-            .unwrap_or(""),
-        None => glob,
-    }
-}
-
+/// Whether some host can end in both suffixes (an empty one ends every host).
 fn suffixes_compatible(a: &str, b: &str) -> bool {
     a.is_empty() || b.is_empty() || a == b || is_strict_subdomain(a, b) || is_strict_subdomain(b, a)
 }

@@ -98,12 +98,7 @@ fn errors(diags: &[Diagnostic]) -> usize {
 /// The error (`code`, for the caller to place) when `id` is not a valid rule, credential or
 /// list id (`kind`): 1 to 128 letters, digits, `-`, `_` or `.`.
 fn id_error(kind: &str, code: Code, id: &str) -> Option<Diagnostic> {
-    let valid = !id.is_empty()
-        && id.len() <= 128
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
-    (!valid).then(|| {
+    (!crate::is_name(id, 128, b"-_.")).then(|| {
         Diagnostic::new(code, format!("{kind} id `{id}` is not valid"))
             .with_label("invalid id")
             .with_hint("ids are 1 to 128 letters, digits, `-`, `_` or `.`")

@@ -356,11 +356,7 @@ fn inject_lints(rule: &Rule, fields: &Fields<'_, '_>, diags: &mut Vec<Diagnostic
 
 fn method(value: &Value<'_>, diags: &mut Vec<Diagnostic>) -> Option<String> {
     let m = parse::string(value, "a method", diags)?;
-    let token = !m.is_empty()
-        && m.len() <= 32
-        && m.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    if !token {
+    if !crate::is_name(m, 32, b"-_") {
         return diag!(InvalidMethod: "`{m}` is not an HTTP method")
             .at(value.span(), "not a method")
             .fail(diags);
