@@ -365,6 +365,13 @@ mod tests {
     }
 
     #[test]
+    fn literal_tails() {
+        assert_eq!(literal_tail("ec2.*.amazonaws.com"), "amazonaws.com");
+        assert_eq!(literal_tail("*.api-*.example.com"), "example.com");
+        assert_eq!(literal_tail("example.*"), "");
+    }
+
+    #[test]
     fn tld_wide_warning_spares_special_use_names() {
         for text in ["*.com", "*.co", "api-*.com", "*.*"] {
             let (_, errors, warnings) = parse(text);
