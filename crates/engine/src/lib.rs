@@ -99,7 +99,7 @@ pub use domain_list::{DomainList, ListFileError, ListFiles, ListFormat, ListMatc
 pub use host_pattern::HostPattern;
 pub use identity::Identity;
 pub use log::{DecisionLog, LOG_SCHEMA_VERSION, Outcome, PolicyRef, PolicySource, logged_path};
-pub use model::{Mode, PathInLogs, PolicyModel, Rule};
+pub use model::{Defaults, Mode, PathInLogs, PolicyModel, Rule};
 pub use path_glob::PathGlob;
 pub use policy::CompiledPolicy;
 pub use request::Request;
