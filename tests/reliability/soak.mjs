@@ -106,7 +106,7 @@ test(`soak: ${MINUTES} min at ${RATE}/s, ${CUSTOMERS} customers, token TTL 120 s
   const bad = results.filter((r) => r.error || r.status !== (r.kind === "block" ? 403 : 200));
   record("soak", {
     minutes: MINUTES, rate: RATE, achievedRate: +(results.length / seconds).toFixed(1), lateStarts: late, customers: CUSTOMERS, requests, decisions: world.log.decisions, distinctIds: world.log.ids.size,
-    wrong: bad.length, wrongSample: bad.slice(0, 3), retried: results.filter((r) => r.retried).length, latency: summary(results.map((r) => r.ms)),
+    wrong: bad.length, wrongSample: bad.slice(0, 3), clientErrors: bad.filter((r) => r.error).length, retried: results.filter((r) => r.retried).length, latency: summary(results.map((r) => r.ms)),
     bundlesPublished: serial - 1000, linesPerSerial: Object.fromEntries(serials),
     rssStartMiB: mib(samples[0].rss), rssEndMiB: mib(samples.at(-1).rss), rssMaxMiB: mib(Math.max(...samples.map((p) => p.rss))),
     slopeMiBPerMin: +(perMinute / MiB).toFixed(3), slopeFromMinute: SLOPE_FROM_MIN, rawSlopeMiBPerMin: +(fit(samples) / MiB).toFixed(3),
