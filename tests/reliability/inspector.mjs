@@ -9,7 +9,9 @@ const mib1 = (bytes) => Math.round(bytes / 104857.6) / 10;
  * Sends `method` to every user Worker's isolate at once and resolves to `[name, result]` per
  * isolate (`result` null when it did not answer within `timeoutMs`). V8 runs some methods as a
  * task of the isolate, which workerd runs when the isolate is next entered: `poke()` (optional)
- * sends a request through all of them once the methods are sent.
+ * sends a request through all of them, once the methods are sent and then every 250 ms until
+ * each isolate answered (a method that reached the inspector after a poke's request left an
+ * isolate waits for the next one).
  */
 export async function inspectAll(port, method, { poke, timeoutMs = 10_000 } = {}) {
   const targets = (await (await fetch(`http://127.0.0.1:${port}/json/list`)).json()).filter((t) => t.id.startsWith("core:user:"));
@@ -23,13 +25,22 @@ export async function inspectAll(port, method, { poke, timeoutMs = 10_000 } = {}
     ws.send(JSON.stringify({ id: 1, method }));
     return { name: id.slice("core:user:".length), ws, answer };
   }));
-  await poke?.();
   let timer;
   const late = new Promise((resolve) => { timer = setTimeout(() => resolve(null), timeoutMs); });
-  const answers = await Promise.all(sent.map(({ answer }) => Promise.race([answer, late])));
+  const all = Promise.all(sent.map(({ answer }) => Promise.race([answer, late])));
+  let answered = false;
+  const answers = poke ? (async () => {
+    while (!answered) {
+      await poke();
+      await Promise.race([all, new Promise((resolve) => setTimeout(resolve, 250))]);
+    }
+  })() : null;
+  const result = await all;
+  answered = true;
+  await answers;
   clearTimeout(timer);
   for (const { ws } of sent) ws.terminate();
-  return sent.map(({ name }, k) => [name, answers[k]]);
+  return sent.map(({ name }, k) => [name, result[k]]);
 }
 
 /** Each isolate's V8 heap: `{ name: [total MiB, used MiB] }` (Runtime.getHeapUsage). */
