@@ -82,7 +82,7 @@ pub fn readings(path: &str) -> Option<Vec<String>> {
 /// Whether any step can change `path`: it holds an escape, a `;`, a `//`, a segment ending in
 /// `.`, a last segment with a `.`, or a trailing `/` (canonical paths carry spaces, `?`, `#`,
 /// `\` and non-ASCII characters only escaped).
-fn needs_readings(path: &str) -> bool {
+pub(crate) fn needs_readings(path: &str) -> bool {
     let last = path.rsplit('/').next().unwrap_or_default();
     path.contains(['%', ';'])
         || path.contains("//")
