@@ -126,7 +126,7 @@ test(`${SWAPS} swaps of a ${NAMES}-name bundle under ${RATE} requests/s`, async 
     bundleMiB: mib(bundleBytes), wasmMaxMiB: mib(wasmMax), wasmToBundle: +(wasmMax / bundleBytes).toFixed(2),
     wasmBoundMiB: mib(3 * bundleBytes + 16 * MiB), peakRssFirstMiB: mib(firstPeak), peakRssLastMiB: mib(lastPeak), compared: COMPARED,
     takeUpMs: summary(swaps.map((s) => s.ms)), latency: summary(results.map((r) => r.ms)),
-    isolatesCollectedPerSwap: swaps.map((s) => s.collected), peakRssPerSwapMiB: swaps.map((s) => mib(s.peakRss)), wasmPerSwapMiB: swaps.map((s) => mib(s.wasm)),
+    isolatesCollectedPerSwap: swaps.map((s) => `${s.collected.answered}/${s.collected.isolates}`), peakRssPerSwapMiB: swaps.map((s) => mib(s.peakRss)), wasmPerSwapMiB: swaps.map((s) => mib(s.wasm)),
   });
   // A machine that cannot keep the rate queues requests until the upstream's answers time out:
   // then the run shows the machine, not the Worker, and says so before anything else.
@@ -134,5 +134,7 @@ test(`${SWAPS} swaps of a ${NAMES}-name bundle under ${RATE} requests/s`, async 
   assert.deepEqual(failed.slice(0, 3), [], "no failed request");
   assert.deepEqual(missing.slice(0, 3), [], "every request has exactly one decision line");
   assert.ok(wasmMax <= 3 * bundleBytes + 16 * MiB, `Wasm memory ${mib(wasmMax)} MiB, over 3x the bundle (${mib(bundleBytes)} MiB) plus 16 MiB`);
+  const uncollected = swaps.flatMap((s, k) => (s.collected.answered === s.collected.isolates ? [] : [k + 1]));
+  assert.deepEqual(uncollected, [], "each measured swap started from a collection in every isolate");
   assert.ok(lastPeak <= firstPeak + 16 * MiB, `peak RSS of the last ${COMPARED} swaps ${mib(lastPeak)} MiB, of the first ${COMPARED} ${mib(firstPeak)} MiB`);
 });

@@ -28,18 +28,21 @@ export async function inspectAll(port, method, { poke, timeoutMs = 10_000 } = {}
   let timer;
   const late = new Promise((resolve) => { timer = setTimeout(() => resolve(null), timeoutMs); });
   const all = Promise.all(sent.map(({ answer }) => Promise.race([answer, late])));
+  // The poking stops once every isolate answered (or `timeoutMs` passed); a poke that failed
+  // ends it too, and is thrown once the answers are in.
   let answered = false;
-  const answers = poke ? (async () => {
+  const poking = poke ? (async () => {
     while (!answered) {
       await poke();
       await Promise.race([all, new Promise((resolve) => setTimeout(resolve, 250))]);
     }
-  })() : null;
+  })().then(() => null, (e) => e) : null;
   const result = await all;
   answered = true;
-  await answers;
+  const pokeFailed = await poking;
   clearTimeout(timer);
   for (const { ws } of sent) ws.terminate();
+  if (pokeFailed) throw pokeFailed;
   return sent.map(({ name }, k) => [name, result[k]]);
 }
 
@@ -49,8 +52,8 @@ export async function heaps(port, options) {
   return Object.fromEntries(usage.map(([name, r]) => [name, [mib1(r?.totalSize ?? NaN), mib1(r?.usedSize ?? NaN)]]));
 }
 
-/** A full garbage collection in every isolate; how many answered. */
+/** A full garbage collection in every isolate: `{ answered, isolates }`, how many of how many did it. */
 export async function collectGarbage(port, options) {
   const done = await inspectAll(port, "HeapProfiler.collectGarbage", options);
-  return done.filter(([, r]) => r !== null).length;
+  return { answered: done.filter(([, r]) => r !== null).length, isolates: done.length };
 }

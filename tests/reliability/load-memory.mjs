@@ -30,7 +30,7 @@ const HOLD = option("--hold", 0);
 const INSPECTOR = 9229 + Math.floor(Math.random() * 500);
 
 const poke = async () => { await (await world.request(`https://${HOSTS.pass}/probe/inspect`)).arrayBuffer(); };
-const collect = () => collectGarbage(INSPECTOR, { poke });
+const collect = async () => (await collectGarbage(INSPECTOR, { poke })).answered;
 const isolates = async () => JSON.stringify(await heaps(INSPECTOR, { poke }));
 const world = await startReliabilityWorld({
   customers: CUSTOMERS, instant: true, lines, direct, keepLines: false, inspectorPort: INSPECTOR,

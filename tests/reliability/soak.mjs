@@ -67,7 +67,7 @@ test(`soak: ${MINUTES} min at ${RATE}/s, ${CUSTOMERS} customers, token TTL 120 s
   const collected = [];
   const t0 = performance.now();
   const afterCollection = async () => {
-    const isolates = await collectGarbage(INSPECTOR);
+    const { answered: isolates } = await collectGarbage(INSPECTOR);
     await sleep(1000);
     return { s: (performance.now() - t0) / 1000, rss: world.memory().rss, isolates, heaps: await heaps(INSPECTOR) };
   };
