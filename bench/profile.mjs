@@ -101,7 +101,7 @@ export default {
     globalThis.fetch = () => Promise.resolve(answer);
     console.log = () => {};
     const requests = URLS.map((u) => new Rq(u, { headers: { "user-agent": "bench" } }));
-    const ctx = { props: { customer_name: "acme" }, waitUntil() {} };
+    const ctx = { waitUntil() {} };
     try {
       for (let i = 0; i < n; i++) await worker.fetch(requests[i % requests.length], env, ctx);
     } finally {
@@ -117,7 +117,7 @@ export default {
       name: "wasm-call",
       modulesRoot: ROOT,
       modules: [{ type: "ESModule", path: path.join(ROOT, "wasm-call.mjs"), contents: wrapper }, ...modules],
-      bindings: { JWT_SECRET, EGRESS_IDENTITY_FROM_PROPS: "true" },
+      bindings: { customer_name: "acme", JWT_SECRET },
     }],
   });
   const run = async (count) => {

@@ -12,8 +12,6 @@ export const INJECT_HOST = "api.example.com";
 export const JWT_SECRET = "bench-hs256-secret-not-a-real-key";
 /** Requests per batch: a sample is one batch of sequential fetch()es made inside workerd. */
 export const BATCH = Number(process.env.BENCH_BATCH ?? 40);
-/** The customer, as the Rust Worker and the floor read it (ctx.props). */
-const ACME = { customer_name: "acme" };
 
 /** N distinct domains, none a substring of another's host name. */
 export function blockedDomains(n) {
@@ -86,8 +84,7 @@ export default {
 /** The user Worker `name` sending `urls` through configuration `c` (or straight to the
  *  upstream when it has no outbound Worker). */
 export function caller(name, c, urls) {
-  const outbound = c.outbound && (c.props ? { name: c.outbound.name, props: c.props } : c.outbound.name);
-  return { name, script: CALLER, bindings: { URLS: JSON.stringify(urls) }, outbound };
+  return { name, script: CALLER, bindings: { URLS: JSON.stringify(urls) }, outbound: c.outbound?.name };
 }
 
 const BENCH = path.dirname(new URL(import.meta.url).pathname);
@@ -97,25 +94,24 @@ const PEERS = {
   // The same plus one decision-shaped console.log per request: what logging alone costs.
   "js+log": (n) => ({ from: path.join(BENCH, "seed-outbound-logged.js"), bindings: { customer_name: "acme", BLOCKED: blockedDomains(n).join(","), INJECT_HOST, JWT_SECRET } }),
   // The contract's floor: what any outbound Worker keeping docs/'s contract does, with the
-  // cheapest decision there is; the customer as ctx.props, like this Worker.
-  floor: (n) => ({ from: path.join(BENCH, "floor-outbound.js"), bindings: { BLOCKED: blockedDomains(n).join(","), INJECT_HOST, JWT_SECRET }, props: ACME }),
+  // cheapest decision there is.
+  floor: (n) => ({ from: path.join(BENCH, "floor-outbound.js"), bindings: { customer_name: "acme", BLOCKED: blockedDomains(n).join(","), INJECT_HOST, JWT_SECRET } }),
 };
 const PEER_NAMES = { js: (n) => `js-${n}`, "js+log": (n) => `js-${n}+log`, floor: (n) => `floor-${n}` };
 
-/** A configuration: `{ name, n, kind, outbound, props }`, `outbound` an outbound Worker for
- *  dev/world.mjs (named `ob-<name>`, logging to workerd's stdout only), `props` the customer
- *  parameters its callers pass (null: none). */
-function config(name, n, kind, { from, bindings, props = null }) {
-  return { name, n, kind, outbound: { name: `ob-${name}`, from, bindings, tail: false }, props };
+/** A configuration: `{ name, n, kind, outbound }`, `outbound` an outbound Worker for
+ *  dev/world.mjs (named `ob-<name>`, logging to workerd's stdout only). */
+function config(name, n, kind, { from, bindings }) {
+  return { name, n, kind, outbound: { name: `ob-${name}`, from, bindings, tail: false } };
 }
 
 /** The JS peer `kind` (js, js+log, floor) for N blocked domains. */
 export const peer = (kind, n) => config(PEER_NAMES[kind](n), n, kind, PEERS[kind](n));
 
-/** This Worker, built in `dir` for N blocked domains; the customer comes as ctx.props, read
- *  only on the opt-in. */
+/** This Worker, built in `dir` for N blocked domains. Every configuration gets the customer as
+ *  `env.customer_name`, as the dispatch namespace's outbound parameters arrive when deployed. */
 export const rust = (n, label, dir) =>
-  config(`rust-${n}${label}`, n, "rust", { from: dir, bindings: { JWT_SECRET, EGRESS_IDENTITY_FROM_PROPS: "true" }, props: ACME });
+  config(`rust-${n}${label}`, n, "rust", { from: dir, bindings: { customer_name: "acme", JWT_SECRET } });
 
 /**
  * The configurations for builds `N[/label]=dir` (command-line arguments): `none` (no outbound
@@ -135,7 +131,7 @@ export function configurations(args, usage) {
   }
   const peers = (process.env.BENCH_PEERS ?? "js,js+log,floor").split(",").filter(Boolean);
   for (const p of peers) if (!PEERS[p]) throw new Error(`BENCH_PEERS: no peer ${p} (js, js+log, floor)`);
-  const configs = [{ name: "none", n: null, kind: "none", outbound: null, props: null }];
+  const configs = [{ name: "none", n: null, kind: "none", outbound: null }];
   for (const n of new Set(builds.map((b) => b.n))) for (const p of peers) configs.push(peer(p, n));
   for (const b of builds) configs.push(rust(b.n, b.label, b.dir));
   return { builds, configs };
