@@ -11,11 +11,14 @@
 //   js-N+log    the same plus one decision-log-shaped console.log per request
 //               (bench/seed-outbound-logged.js): what logging alone costs,
 //   floor-N     bench/floor-outbound.js: the contract's floor, a JS Worker doing only what the
-//               contract asks of any implementation (header copy, redirect "manual", cached
-//               token, one decision object logged after the upstream answered) with the
-//               cheapest decision (a Set lookup per host label): what the contract itself costs,
+//               contract asks of any implementation (header copy, redirect "manual", the
+//               upstream timeout, cached token, one schema 2 decision object with its SHA-256
+//               chain logged after the upstream answered; tests/e2e/bench-floor.test.mjs
+//               audits its lines) with the cheapest decision (a Set lookup per host label):
+//               what the contract itself costs,
 //   rust-N      this Worker, built with bench/workload.mjs's policy of the same N domains
 //               (exact + subdomains) and an HS256 inject rule for the same host,
+// each given the customer as `env.customer_name`, as a deployed outbound Worker gets it,
 // for N = each size given on the command line (`N=dir-with-index.js-and-index_bg.wasm`;
 // `N/label=dir` compares several builds for one N, e.g. `10/before=... 10/after=...`).
 // BENCH_PEERS=js,js+log,floor chooses the peers. The upstream is a Worker in the same workerd

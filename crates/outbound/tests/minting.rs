@@ -10,8 +10,10 @@ mod common;
 
 use common::{FakeClock, FakeSigner, credential, fake_claims};
 use egress_policy_engine::{ClaimVars, JwtAlgorithm};
+use egress_policy_outbound::mint::claims;
 use egress_policy_outbound::token_cache::TokenCache;
 use egress_policy_outbound::{CredentialError, Minter};
+use serde_json::{Value, json};
 
 fn vars<'a>(customer: &'a str, tags: &'a [String], host: &'a str) -> ClaimVars<'a> {
     ClaimVars {
@@ -24,6 +26,40 @@ fn vars<'a>(customer: &'a str, tags: &'a [String], host: &'a str) -> ClaimVars<'
 
 fn secret(name: &str) -> Option<String> {
     Some(format!("value-of-{name}"))
+}
+
+#[test]
+fn sub_defaults_to_the_customer() {
+    let cred = credential("api", JwtAlgorithm::HS256, &[]);
+    let payload = claims(&cred, &vars("acme", &[], "api.example.com"), 1_000, "id-1");
+    assert_eq!(
+        Value::Object(payload),
+        json!({
+            "sub": "acme",
+            "iss": "egress.platform.example",
+            "aud": "api.example.com",
+            "iat": 1_000,
+            "exp": 1_300,
+            "jti": "id-1",
+        })
+    );
+}
+
+#[test]
+fn templates_render_and_may_set_sub() {
+    let tags = vec!["prod".to_owned(), "eu".to_owned()];
+    let cred = credential(
+        "api",
+        JwtAlgorithm::HS256,
+        &[
+            ("sub", "tenant:{customer}"),
+            ("scope", "{tags}@{host}/{rule}"),
+        ],
+    );
+    let payload = claims(&cred, &vars("acme", &tags, "api.example.com"), 5, "id-2");
+    assert_eq!(payload["sub"], "tenant:acme");
+    assert_eq!(payload["scope"], "prod,eu@api.example.com/example-api");
+    assert_eq!(payload["exp"], 305);
 }
 
 #[test]
