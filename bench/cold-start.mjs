@@ -60,7 +60,7 @@ function feedBundle(n) {
 
 /** Every configuration but `none` (bench/workload.mjs), and with BENCH_FEED the bundle's. */
 function coldConfigurations() {
-  const out = all.filter((c) => c.outbound).map((c) => ({ ...c, wasm: c.kind === "rust" ? path.join(c.outbound.from, "index_bg.wasm") : null }));
+  const out = all.filter((c) => c.outbound).map((c) => ({ ...c, wasm: c.kind === "rust" ? path.join(c.outbound.from.endsWith(".js") ? path.dirname(c.outbound.from) : c.outbound.from, "index_bg.wasm") : null }));
   if (FEED > 0) {
     const rust = out.find((c) => c.kind === "rust");
     const feed = feedBundle(FEED);
