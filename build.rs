@@ -8,8 +8,9 @@
 //! serial, `EGRESS_POLICY_SERIAL`: required for the Worker (wasm32) build, where
 //! `scripts/build-worker.sh` sets it (by default from the commit's time, so the same commit
 //! builds the same bytes), 0 in native builds, which deploy nothing. The policy's reference
-//! (name, SHA-256, source and serial) is written beside it as `policy_ref.json`, so the Worker
-//! can name the policy even in the (should-not-happen) case that the artefact fails to load.
+//! (name, SHA-256 and serial) is written beside it as Rust constants, `policy_ref.rs`, so the
+//! Worker can name the policy even in the (should-not-happen) case that the artefact fails to
+//! load.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -74,10 +75,21 @@ fn build(display: &str, path: &Path) -> Result<(), String> {
         .policy
         .policy_ref()
         .from_source(egress_policy_engine::PolicySource::Embedded, Some(serial));
-    let policy_ref = serde_json::to_string(&reference)
-        .map_err(|error| format!("error: cannot serialise the policy reference: {error}"))?;
     write("policy.bin", &compiled.policy.to_artifact())?;
-    write("policy_ref.json", policy_ref.as_bytes())
+    write(
+        "policy_ref.rs",
+        policy_ref_source(&reference, serial).as_bytes(),
+    )
+}
+
+/// The reference as Rust constants for `src/embedded.rs` (`{:?}` of a `str` is a Rust string
+/// literal): the Worker names its policy without a JSON reader of its own.
+fn policy_ref_source(reference: &egress_policy_engine::PolicyRef, serial: u64) -> String {
+    format!(
+        "pub const NAME: Option<&str> = {:?};\npub const SHA256: &str = {:?};\npub const SERIAL: u64 = {serial};\n",
+        reference.name.as_deref(),
+        reference.sha256,
+    )
 }
 
 /// Writes `$OUT_DIR/name`.
