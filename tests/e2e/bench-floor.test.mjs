@@ -1,18 +1,24 @@
 // bench/floor-outbound.js, the contract's floor that `make bench-worker` measures this Worker
 // against, must keep the contract it stands for: otherwise the comparison flatters one side.
-// Its lines, tailed from workerd and read by the real CLI, are schema 2 decisions whose chain
-// verifies, one per request, each answered as the mix says.
+// Its lines, tailed from workerd and read by the real CLI, are schema 2 decisions with every
+// field this Worker's lines have (the checked-in capture's), whose chain verifies, one per
+// request, each answered as the mix says.
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { test } from "node:test";
-import { caller, peer, requestMix } from "../../bench/workload.mjs";
+import { INJECT_HOST, caller, peer, requestMix } from "../../bench/workload.mjs";
 import { startWorld } from "../../dev/world.mjs";
 import { ROOT } from "./harness.mjs";
 
 const CLI = path.join(ROOT, "target/debug/egress-policy");
+/** The fields of a decision line this Worker wrote in workerd (docs/decision-log.md). */
+const DECISION_FIELDS = Object.keys(
+  readFileSync(path.join(ROOT, "crates/cli/tests/fixtures/logs/chained-e2e.jsonl"), "utf8")
+    .split("\n").filter(Boolean).map((l) => JSON.parse(l)).find((l) => l.decision_id),
+).sort();
 
 test("the benchmarks' contract floor writes schema 2 decision lines whose chain audit verifies", async () => {
   if (!existsSync(CLI)) execFileSync("cargo", ["build", "--bin", "egress-policy"], { cwd: ROOT, stdio: "inherit" });
@@ -36,6 +42,16 @@ test("the benchmarks' contract floor writes schema 2 decision lines whose chain 
     await world.dispose();
   }
   assert.equal(lines.length, mix.urls.length, "one line per request");
+  for (const line of lines) {
+    assert.deepEqual(Object.keys(line).sort(), DECISION_FIELDS);
+    assert.equal(new Date(line.ts).toISOString(), line.ts);
+  }
+  const count = (outcome) => lines.filter((l) => l.outcome === outcome).length;
+  const injects = mix.urls.filter((u) => new URL(u).hostname === INJECT_HOST).length;
+  assert.deepEqual(
+    [count("blocked"), count("injected"), count("forwarded")],
+    [mix.blocks, injects, mix.urls.length - mix.blocks - injects],
+  );
   const file = path.join(mkdtempSync(path.join(tmpdir(), "egress-floor-")), "floor.jsonl");
   writeFileSync(file, lines.map((line) => `${JSON.stringify(line)}\n`).join(""));
   const run = spawnSync(CLI, ["audit", "--json", file], { cwd: ROOT, encoding: "utf8" });
