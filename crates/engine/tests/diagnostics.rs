@@ -93,6 +93,24 @@ fn path_in_logs_values() {
     insta::assert_snapshot!(rendered.join("\n"));
 }
 
+/// Free text (the policy's name, a rule's reason) with a bidirectional override or isolate
+/// is refused: it would read otherwise than it is stored wherever it is shown.
+#[test]
+fn bidirectional_formatting_in_free_text_is_refused() {
+    for text in [
+        "version = 1\nname = \"egress \u{202E}lanretni\"\n",
+        "version = 1\n[[rules]]\nid = \"b\"\naction = \"block\"\nhosts = [\"x.example\"]\nreason = \"ok\u{2066}\"\n",
+    ] {
+        let diags = compile("p.toml", text).unwrap_err().0;
+        let codes: Vec<&str> = diags.iter().map(|d| d.code.as_str()).collect();
+        assert!(
+            codes == ["invalid-name"] || codes == ["invalid-text"],
+            "{codes:?}"
+        );
+    }
+    compile("p.toml", "version = 1\nname = \"égress ✓ עברית\"\n").unwrap();
+}
+
 #[test]
 fn path_in_logs_accepts_its_values() {
     use egress_policy_engine::PathInLogs;

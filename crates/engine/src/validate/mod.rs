@@ -82,7 +82,7 @@ fn version_and_name(
     if is_text(s) {
         return Some(s.to_owned());
     }
-    diag!(InvalidName: "policy `name` must be 1 to 1024 printable characters")
+    diag!(InvalidName: "policy `name` must be 1 to {MAX_TEXT_LEN} bytes without control or bidirectional formatting characters")
         .at(v.span(), "invalid name")
         .fail(diags)
 }
@@ -105,9 +105,18 @@ fn id_error(kind: &str, code: Code, id: &str) -> Option<Diagnostic> {
     })
 }
 
-/// Whether `s` is free text: 1 to [`MAX_TEXT_LEN`] bytes without control characters.
+/// Whether `s` is free text: 1 to [`MAX_TEXT_LEN`] bytes without control characters or
+/// bidirectional formatting characters. Free text reaches log lines, answers and `audit`'s
+/// tables, where a bidirectional override would make it read otherwise than it is stored.
 fn is_text(s: &str) -> bool {
-    !s.is_empty() && s.len() <= MAX_TEXT_LEN && !s.chars().any(char::is_control)
+    !s.is_empty()
+        && s.len() <= MAX_TEXT_LEN
+        && !s.chars().any(|c| c.is_control() || is_bidi_format(c))
+}
+
+/// The Unicode bidirectional formatting characters: marks, embeddings, overrides, isolates.
+fn is_bidi_format(c: char) -> bool {
+    matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
 /// A free-text string value ([`is_text`]), else an `invalid-text` error labelled `label`.
@@ -121,7 +130,7 @@ fn text<'a>(
     if is_text(s) {
         return Some(s);
     }
-    diag!(InvalidText: "{what} must be 1 to {MAX_TEXT_LEN} bytes without control characters")
+    diag!(InvalidText: "{what} must be 1 to {MAX_TEXT_LEN} bytes without control or bidirectional formatting characters")
         .at(value.span(), label)
         .fail(diags)
 }
