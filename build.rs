@@ -71,24 +71,22 @@ fn build(display: &str, path: &Path) -> Result<(), String> {
         }
     }
     compiled.policy.set_serial(serial);
-    let reference = compiled
-        .policy
-        .policy_ref()
-        .from_source(egress_policy_engine::PolicySource::Embedded, Some(serial));
     write("policy.bin", &compiled.policy.to_artifact())?;
     write(
         "policy_ref.rs",
-        policy_ref_source(&reference, serial).as_bytes(),
+        policy_ref_source(&compiled.policy).as_bytes(),
     )
 }
 
-/// The reference as Rust constants for `src/embedded.rs` (`{:?}` of a `str` is a Rust string
-/// literal): the Worker names its policy without a JSON reader of its own.
-fn policy_ref_source(reference: &egress_policy_engine::PolicyRef, serial: u64) -> String {
+/// The policy's name, SHA-256 and serial as Rust constants for `src/embedded.rs` (`{:?}` of a
+/// `str` is a Rust string literal): the Worker names its policy without a JSON reader.
+fn policy_ref_source(policy: &egress_policy_engine::CompiledPolicy) -> String {
+    let reference = policy.policy_ref();
     format!(
-        "pub const NAME: Option<&str> = {:?};\npub const SHA256: &str = {:?};\npub const SERIAL: u64 = {serial};\n",
+        "pub const NAME: Option<&str> = {:?};\npub const SHA256: &str = {:?};\npub const SERIAL: u64 = {};\n",
         reference.name.as_deref(),
         reference.sha256,
+        policy.serial(),
     )
 }
 

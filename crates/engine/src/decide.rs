@@ -21,7 +21,7 @@ use crate::decision::{Action, Decision, Reason, Refusal, Target};
 use crate::domain_list::DomainList;
 use crate::identity;
 use crate::model::{IpLiterals, Mode, PolicyModel, Rule};
-use crate::path_readings::{needs_readings, readings};
+use crate::path_readings::other_readings;
 use crate::request::{NON_INJECTABLE_METHODS, Request, normalise_method};
 use crate::trace::{Check, Event, HostMatch, PathFit, Tracer};
 
@@ -85,9 +85,8 @@ pub fn embedded_ipv4(addr: Ipv6Addr) -> Option<Ipv4Addr> {
 /// conditions hold on it, no pass or inject rule's do.
 struct Readings<'a> {
     canonical: &'a str,
-    /// Made on first use: `readings(canonical)` (the canonical path first, `None` when too
-    /// many), or an empty list for a path read one way only.
-    all: Option<Option<Vec<String>>>,
+    /// The readings besides `canonical`, made on first use (`None` when too many).
+    others: Option<Option<Vec<String>>>,
 }
 
 impl Readings<'_> {
@@ -104,22 +103,13 @@ impl Readings<'_> {
         tracer: &mut impl Tracer<'m>,
     ) -> bool {
         let canonical = self.canonical;
-        // Most paths are read one way only: they leave the list empty (no allocation), and
-        // the canonical path, every list's first reading, is read from `canonical`.
-        let made = || {
-            if needs_readings(canonical) {
-                readings(canonical)
-            } else {
-                Some(Vec::new())
-            }
-        };
-        let Some(all) = self.all.get_or_insert_with(made) else {
+        let Some(others) = self.others.get_or_insert_with(|| other_readings(canonical)) else {
             tracer.record(|| Event::Check(Check::TooManyReadings(any)));
             return any;
         };
         let cases: &[bool] = if any { &[false, true] } else { &[false] };
         let mut first = None;
-        for reading in std::iter::once(canonical).chain(all.iter().skip(1).map(String::as_str)) {
+        for reading in std::iter::once(canonical).chain(others.iter().map(String::as_str)) {
             for &ignore_case in cases {
                 let fit = source.path_fit(index, reading, ignore_case);
                 if fit.holds() == any {
@@ -175,7 +165,7 @@ fn weigh<'m>(
     source.candidates(url, &mut candidates);
     let mut readings = Readings {
         canonical: &url.path,
-        all: None,
+        others: None,
     };
     let mut weighed = Weighed::default();
     for Candidate { index, via } in candidates {

@@ -47,11 +47,12 @@ const STEPS: [(Step, bool); 12] = [
     (cut_suffix, true),
 ];
 
-/// The distinct readings of `path` (a canonical request path), the canonical path first; or
-/// `None` when there are more than [`MAX_READINGS`] of them.
-pub fn readings(path: &str) -> Option<Vec<String>> {
+/// The readings of `path` (a canonical request path) other than `path` itself, each once; or
+/// `None` when there are more than [`MAX_READINGS`] readings in all. Most paths are read one
+/// way only: their list is empty, and nothing is allocated.
+pub(crate) fn other_readings(path: &str) -> Option<Vec<String>> {
     if !needs_readings(path) {
-        return Some(vec![path.to_owned()]);
+        return Some(Vec::new());
     }
     let mut set = vec![path.to_owned()];
     let mut alternatives = Vec::new();
@@ -73,16 +74,21 @@ pub fn readings(path: &str) -> Option<Vec<String>> {
         }
         set = next;
     }
-    // The canonical path is a reading as it is, first.
+    // The canonical path is a reading as it is, and the caller's first.
     set.retain(|r| r != path);
-    set.insert(0, path.to_owned());
-    (set.len() <= MAX_READINGS).then_some(set)
+    (set.len() < MAX_READINGS).then_some(set)
+}
+
+/// Every reading of `path`, the canonical path first: the order `decide` reads them in.
+#[cfg(test)]
+fn readings(path: &str) -> Option<Vec<String>> {
+    other_readings(path).map(|others| std::iter::once(path.to_owned()).chain(others).collect())
 }
 
 /// Whether any step can change `path`: it holds an escape, a `;`, a `//`, a segment ending in
 /// `.`, a last segment with a `.`, or a trailing `/` (canonical paths carry spaces, `?`, `#`,
 /// `\` and non-ASCII characters only escaped).
-pub(crate) fn needs_readings(path: &str) -> bool {
+fn needs_readings(path: &str) -> bool {
     let last = path.rsplit('/').next().unwrap_or_default();
     path.contains(['%', ';'])
         || path.contains("//")
